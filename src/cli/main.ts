@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { connectors } from '../connectors/registry.js';
+import { RedisUnavailableError } from '../config/bootstrap.js';
+import { envValue, loadDotEnv } from '../config/env.js';
+import { createLogger } from '../config/logger.js';
+import { startCrmflow, type Roles } from '../runtime.js';
+import { compileExpression } from '../workflows/expression.js';
+import { ConfigError, loadConfigFile } from '../workflows/load.js';
+import { editorSchema } from '../workflows/schema.js';
+
+const USAGE = `crmflow — CRM integration and workflow automation
+
+Usage:
+  crmflow start                 API, workers and scheduler in one process
+  crmflow api                   HTTP only (webhooks, API)
+  crmflow worker                a worker process (run as many as you like, on any machine)
+  crmflow validate [file]       check workflows.yaml; prints file:line:col for every problem
+  crmflow map --expr EXPR --input FILE
+  crmflow map --connector ID --event TYPE [--input FILE]
+                                evaluate a mapping (default: the connector's, on its sample)
+  crmflow schema                print the JSON Schema of workflows.yaml
+`;
+
+async function serve(roles: Roles): Promise<void> {
+  const logger = createLogger(envValue(process.env, 'LOG_LEVEL'));
+  let app;
+  try {
+    app = await startCrmflow({ env: process.env, roles, logger });
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof RedisUnavailableError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (app.url) {
+    const lines = [`crmflow is running: API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`, 'Webhook URLs:'];
+    for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
+    logger.info(lines.join('\n'));
+  }
+  if (roles.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function validate(file: string): void {
+  try {
+    const config = loadConfigFile(file, { env: process.env });
+    process.stdout.write(`${file}: ok (${config.workflows.length} workflows, ${config.connectors.size} connectors)\n`);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`);
+    process.exit(1);
+  }
+}
+
+async function map(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { expr: { type: 'string' }, input: { type: 'string' }, connector: { type: 'string' }, event: { type: 'string' } } });
+  let source = values.expr;
+  let input: unknown = values.input === undefined ? undefined : JSON.parse(readFileSync(values.input, 'utf8'));
+  if (source === undefined) {
+    const connector = connectors.get(values.connector ?? '');
+    const event = connector?.events[values.event ?? ''];
+    if (!connector || !event) throw new Error('give --expr, or --connector and --event naming a known connector event');
+    source = event.mapping;
+    input ??= event.sample;
+  }
+  if (input === undefined) throw new Error('give --input FILE (a JSON payload)');
+  const event = { connector: values.connector ?? 'cli', type: values.event ?? 'cli.test', external_id: 'cli', occurred_at: new Date().toISOString() };
+  const result = await compileExpression(source).evaluate(input, { event });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  loadDotEnv();
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return serve({ api: true, worker: true, scheduler: true });
+    case 'api':
+      return serve({ api: true, worker: false, scheduler: false });
+    case 'worker':
+      return serve({ api: false, worker: true, scheduler: true });
+    case 'validate':
+      return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
+    case 'map':
+      return map(rest);
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(editorSchema(), null, 2)}\n`);
+      return;
+    default:
+      process.stdout.write(USAGE);
+      if (command !== undefined && command !== 'help' && command !== '--help') process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  process.stderr.write(`crmflow: ${error.message}\n`);
+  process.exit(1);
+});

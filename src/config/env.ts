@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+
+/**
+ * Every environment variable crmflow reads, in one list. `.env.example` and the README's
+ * configuration reference are checked against it by tests, so they cannot drift.
+ */
+export interface EnvVarSpec {
+  name: string;
+  description: string;
+  /** Used when the variable is unset, in every mode. */
+  default?: string;
+  /**
+   * Secrets only: the value used in demo mode (no `NODE_ENV=production`) when unset, with a loud
+   * warning. In production an unset secret is a startup error that names it.
+   */
+  demo?: string;
+  secret?: boolean;
+}
+
+export const ENV_VARS: readonly EnvVarSpec[] = [
+  { name: 'NODE_ENV', description: '`production` turns every missing secret into a startup error; anything else is demo mode.' },
+  { name: 'DATABASE_URL', description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL is started with its data under `CRMFLOW_DATA_DIR`.' },
+  { name: 'REDIS_URL', description: 'Redis connection URL for the BullMQ queues. If nothing answers at the default, a `redis-server` on PATH is started.', default: 'redis://127.0.0.1:6379' },
+  { name: 'PORT', description: 'HTTP port of the API, webhooks and dashboard.', default: '3000' },
+  { name: 'HOST', description: 'Address the HTTP server listens on.', default: '0.0.0.0' },
+  { name: 'CRMFLOW_CONFIG', description: 'Path of the workflows file.', default: './workflows.yaml' },
+  { name: 'CRMFLOW_DATA_DIR', description: 'Folder for embedded PostgreSQL and Redis data (demo mode).', default: './.crmflow' },
+  { name: 'CRMFLOW_PUBLIC_URL', description: 'Public base URL of this server as vendors see it (printed webhook URLs; Twilio signs it).' },
+  { name: 'CRMFLOW_API_TOKEN', description: 'Bearer token for `/api/*`.', secret: true, demo: 'demo-api-token' },
+  { name: 'CRMFLOW_QUEUE_PREFIX', description: 'BullMQ key prefix; use a hash tag such as `{crmflow}` on Redis Cluster.', default: 'crmflow' },
+  { name: 'CRMFLOW_DEFAULT_REGION', description: 'Region (ISO 3166 alpha-2) for phone numbers written without a country code.', default: 'US' },
+  { name: 'WORKER_CONCURRENCY', description: 'Jobs one worker process runs at once.', default: '16' },
+  { name: 'CRMFLOW_LOCK_MS', description: 'BullMQ job lock duration; a job whose worker died is recovered as stalled after about this long.', default: '30000' },
+  { name: 'SMTP_URL', description: 'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).' },
+  { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
+  { name: 'LOG_LEVEL', description: 'pino log level (trace, debug, info, warn, error).', default: 'info' },
+  { name: 'SHOPIFY_WEBHOOK_SECRET', description: 'Shopify app client secret that signs webhooks (`X-Shopify-Hmac-Sha256`).', secret: true, demo: 'demo-shopify-secret' },
+  { name: 'FORM_WEBHOOK_SECRET', description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).', secret: true, demo: 'demo-form-secret' },
+];
+
+const specByName = new Map(ENV_VARS.map((spec) => [spec.name, spec]));
+
+export function envSpec(name: string): EnvVarSpec | undefined {
+  return specByName.get(name);
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads `.env` from the working directory if present; variables already set win. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}
+
+export function isProduction(env: Env): boolean {
+  return env.NODE_ENV === 'production';
+}
+
+/** A variable's value, falling back to its declared default. */
+export function envValue(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value !== undefined && value !== '') return value;
+  return specByName.get(name)?.default;
+}
+
+export function envInt(env: Env, name: string): number {
+  const raw = envValue(env, name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Resolves a secret: its value, else (demo mode only) its demo value, recorded in `warnings`.
+ * Returns undefined when neither exists.
+ */
+export function resolveSecret(env: Env, name: string, warnings: string[]): string | undefined {
+  const value = env[name];
+  if (value !== undefined && value !== '') return value;
+  const demo = specByName.get(name)?.demo;
+  if (demo === undefined || isProduction(env)) return undefined;
+  warnings.push(`${name} is not set: using the DEMO value "${demo}". Set it (or NODE_ENV=production to forbid demo values) before real use.`);
+  return demo;
+}
+
+/** The text of `.env.example`: every variable with its default or demo value. */
+export function envExampleText(): string {
+  const lines = ['# crmflow configuration. Copy to .env and change; every variable is optional in demo mode.', ''];
+  for (const spec of ENV_VARS) {
+    lines.push(`# ${spec.description.replace(/`/g, '')}`);
+    const value = spec.demo ?? spec.default ?? '';
+    lines.push(`${value === '' ? '# ' : ''}${spec.name}=${value}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,91 @@
+/**
+ * The contract every connector implements: one declaration per vendor, registered once in `registry.ts`.
+ * Connectors import only this file and `shared/`; the engine gives them what they need through arguments.
+ */
+
+/** A webhook request as the vendor sent it. Header names are lower-case. */
+export interface WebhookRequest {
+  method: string;
+  headers: Readonly<Record<string, string | undefined>>;
+  query: Readonly<Record<string, string | undefined>>;
+  /** The exact bytes received: signatures are computed over these, never over re-serialized JSON. */
+  rawBody: Buffer;
+  /** The URL the vendor called, rebuilt from the configured public base URL (what vendors such as Twilio sign). */
+  publicUrl: string;
+}
+
+/** One event parsed from a delivery. A batched delivery yields several. */
+export interface ParsedEvent {
+  /** `noun.verb_past`, e.g. `order.created`. */
+  type: string;
+  /** Stable across redeliveries of the same event: the inbox de-duplicates on it. */
+  externalId: string;
+  /** ISO 8601 time the vendor says the event happened. */
+  occurredAt: string;
+  payload: unknown;
+}
+
+/** A response the connector answers itself, e.g. a subscription handshake. */
+export interface DirectResponse {
+  status: number;
+  contentType?: string;
+  body: string;
+}
+
+/** The connector's secrets as configured, by the names it declares. */
+export type Secrets<K extends string = string> = Readonly<Record<K, string>>;
+
+export interface SecretSpec {
+  description: string;
+  /** Optional secrets may be left out of workflows.yaml. */
+  optional?: boolean;
+}
+
+export interface WebhookSpec<S extends Secrets> {
+  /**
+   * Checks the vendor's signature over `rawBody`, timing-safe. Required; the only opt-out is `unsigned`.
+   * Returns false (answered 401, nothing stored) or true.
+   */
+  verify?: (request: WebhookRequest, secrets: S) => boolean;
+  /** Why this connector accepts unsigned webhooks. Set instead of `verify`, never with it. */
+  unsigned?: string;
+  /**
+   * Answers vendor handshakes (subscription checks, pings) before or instead of parsing. Return undefined to go on.
+   * Called after `verify` for POSTs; GET requests reach only this.
+   */
+  handshake?: (request: WebhookRequest, secrets: S) => DirectResponse | undefined;
+  /** Turns a verified delivery into events; throws `BadRequestError` for a body it cannot read. */
+  parse: (request: WebhookRequest, secrets: S) => ParsedEvent[];
+}
+
+export interface EventSpec {
+  summary: string;
+  /** Default JSONata mapping from the event payload to the unified record (see `docs` in README). */
+  mapping: string;
+  /** A real payload of this event, used by tests and `crmflow map`. */
+  sample: unknown;
+}
+
+export interface ConnectorDefinition<K extends string = string> {
+  /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
+  id: string;
+  family: 'social' | 'ecommerce' | 'telephony' | 'accounting' | 'forms';
+  summary: string;
+  /** The secrets under `connectors.<id>.secrets` in workflows.yaml; their values are never logged or returned. */
+  secrets: Record<K, SecretSpec>;
+  webhook?: WebhookSpec<Secrets<K>>;
+  /** Every event type the connector emits, keyed by type. */
+  events: Record<string, EventSpec>;
+}
+
+export function defineConnector<K extends string>(definition: ConnectorDefinition<K>): ConnectorDefinition<K> {
+  if (definition.webhook && !definition.webhook.verify === !definition.webhook.unsigned) {
+    throw new Error(`connector ${definition.id}: a webhook needs exactly one of verify and unsigned`);
+  }
+  return definition;
+}
+
+/** A request body the connector cannot read: answered 400 with this message. */
+export class BadRequestError extends Error {
+  override name = 'BadRequestError';
+}

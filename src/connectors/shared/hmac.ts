@@ -1,0 +1,27 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export function hmacSha256(secret: string, data: Buffer | string, encoding: 'hex' | 'base64'): string {
+  return createHmac('sha256', secret).update(data).digest(encoding);
+}
+
+/** Constant-time string comparison; false for different lengths or a missing value. */
+export function safeEqual(expected: string, received: string | undefined): boolean {
+  if (received === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(received);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * True when `received` is the HMAC-SHA256 of `data` under any of `secrets` (several secrets allow an overlap
+ * while a vendor secret is rotated: list the new and the previous one, comma-separated).
+ */
+export function verifyHmacSha256(secrets: string, data: Buffer | string, received: string | undefined, encoding: 'hex' | 'base64'): boolean {
+  if (!received) return false;
+  let match = false;
+  for (const secret of secrets.split(',').map((s) => s.trim()).filter(Boolean)) {
+    // No early exit: every candidate is computed and compared.
+    match = safeEqual(hmacSha256(secret, data, encoding), received.trim()) || match;
+  }
+  return match;
+}

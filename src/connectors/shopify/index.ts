@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { BadRequestError, defineConnector, type EventSpec } from '../define-connector.js';
+import { parseJsonBody } from '../shared/body.js';
+import { readBeside, readJsonBeside } from '../shared/files.js';
+import { verifyHmacSha256 } from '../shared/hmac.js';
+
+/** Shopify webhook topics crmflow understands, and the event type each becomes. */
+const TOPICS: Record<string, { type: string; mapping: string; sample: string; summary: string }> = {
+  'orders/create': { type: 'order.created', mapping: 'order', sample: 'orders_create', summary: 'An order was placed.' },
+  'orders/updated': { type: 'order.updated', mapping: 'order', sample: 'orders_create', summary: 'An order changed.' },
+  'orders/paid': { type: 'order.paid', mapping: 'order', sample: 'orders_create', summary: 'An order was paid.' },
+  'orders/fulfilled': { type: 'order.fulfilled', mapping: 'order', sample: 'orders_create', summary: 'An order was fulfilled.' },
+  'orders/cancelled': { type: 'order.cancelled', mapping: 'order', sample: 'orders_create', summary: 'An order was cancelled.' },
+  'customers/create': { type: 'customer.created', mapping: 'customer', sample: 'customers_create', summary: 'A customer account was created.' },
+  'customers/update': { type: 'customer.updated', mapping: 'customer', sample: 'customers_create', summary: 'A customer account changed.' },
+  'checkouts/create': { type: 'checkout.created', mapping: 'checkout', sample: 'checkouts_create', summary: 'A checkout started (abandoned cart until completed).' },
+  'checkouts/update': { type: 'checkout.updated', mapping: 'checkout', sample: 'checkouts_create', summary: 'A checkout changed.' },
+};
+
+const events: Record<string, EventSpec> = Object.fromEntries(
+  Object.values(TOPICS).map((topic) => [
+    topic.type,
+    {
+      summary: topic.summary,
+      mapping: readBeside(import.meta.url, `mappings/${topic.mapping}.jsonata`),
+      sample: readJsonBeside(import.meta.url, `samples/${topic.sample}.json`),
+    },
+  ]),
+);
+
+/** Shopify sends `X-Shopify-*` headers; newer deliveries may use the same names without the `x-` prefix. */
+function header(headers: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  return headers[`x-shopify-${name}`] ?? headers[`shopify-${name}`];
+}
+
+export default defineConnector({
+  id: 'shopify',
+  family: 'ecommerce',
+  summary: 'Shopify orders, customers and checkouts (abandoned carts) via signed webhooks.',
+  secrets: {
+    webhook_secret: { description: "The app's client secret; list the previous one after a comma while rotating." },
+  },
+  webhook: {
+    verify: (request, secrets) => verifyHmacSha256(secrets.webhook_secret, request.rawBody, header(request.headers, 'hmac-sha256'), 'base64'),
+    parse: (request) => {
+      const topicName = header(request.headers, 'topic');
+      const topic = topicName === undefined ? undefined : TOPICS[topicName];
+      if (!topic) throw new BadRequestError(`unsupported or missing X-Shopify-Topic "${topicName ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`);
+      const payload = parseJsonBody(request.rawBody) as Record<string, unknown>;
+      const objectId = payload.admin_graphql_api_id ?? payload.token ?? payload.id;
+      const version = payload.updated_at ?? payload.created_at;
+      // The same object in the same version is the same event, whichever subscription or retry delivered it.
+      const externalId =
+        objectId !== undefined && version !== undefined
+          ? `${topicName}:${String(objectId)}:${String(version)}`
+          : (header(request.headers, 'webhook-id') ?? createHash('sha256').update(request.rawBody).digest('hex'));
+      const occurredAt = String(version ?? header(request.headers, 'triggered-at') ?? new Date().toISOString());
+      return [{ type: topic.type, externalId, occurredAt, payload }];
+    },
+  },
+  events,
+});

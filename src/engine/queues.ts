@@ -1,0 +1,55 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/** The one BullMQ queue; job names say what to do. Namespaced by the `prefix` option, never by `:` in names. */
+export const EVENTS_QUEUE = 'events';
+
+export type JobData =
+  | { kind: 'event'; inboxId: number }
+  | { kind: 'run'; runId: number }
+  | { kind: 'schedule'; workflow: string; tick: string };
+
+export const JOB_ATTEMPTS = 10;
+
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: JOB_ATTEMPTS,
+  backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+  // Completed jobs go soon (the run record in Postgres is the history); failed ones stay a week for inspection.
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** Job ids that make enqueueing idempotent: the same inbox event or schedule tick is one job. */
+export const jobIds = {
+  event: (inboxId: number) => `event-${inboxId}`,
+  schedule: (workflow: string, tick: string) => `schedule-${workflow}-${tick.replace(/[^0-9TZ]/g, '')}`,
+  retry: (runId: number, attempt: number) => `retry-${runId}-${attempt}`,
+};
+
+/** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */
+export function workerConnection(redisUrl: string): Redis {
+  return new Redis(redisUrl, { maxRetriesPerRequest: null });
+}
+
+/**
+ * Connection for producers on the webhook path: fail fast while Redis is away, so the webhook is still acknowledged
+ * from the Postgres inbox and the reconciler enqueues it later.
+ */
+export function producerConnection(redisUrl: string): Redis {
+  const options: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  const redis = new Redis(redisUrl, options);
+  redis.on('error', () => {}); // reconnects by itself; failures surface on the commands
+  return redis;
+}
+
+export function createEventsQueue(connection: ConnectionOptions, prefix: string): Queue<JobData> {
+  const queue = new Queue<JobData>(EVENTS_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+  queue.on('error', () => {});
+  return queue;
+}
+
+/** Enqueues inbox events in one round trip; duplicates of existing jobs are ignored by BullMQ. */
+export async function enqueueInboxEvents(queue: Queue<JobData>, inboxIds: number[]): Promise<void> {
+  if (inboxIds.length === 0) return;
+  await queue.addBulk(inboxIds.map((inboxId) => ({ name: 'event', data: { kind: 'event', inboxId }, opts: { jobId: jobIds.event(inboxId) } })));
+}

@@ -1,0 +1,46 @@
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { listStalePendingEvents } from '../store/inbox.js';
+import type { Pool } from '../store/pool.js';
+import { enqueueInboxEvents, type JobData } from './queues.js';
+
+export interface ReconcilerOptions {
+  /** How often to look. Default 5000 ms. */
+  intervalMs?: number;
+  /** Events pending longer than this are (re-)enqueued. Default 15000 ms. */
+  graceMs?: number;
+}
+
+/**
+ * Enqueues inbox events that were stored but never made it into Redis (Redis was down at ingest, or lost its data).
+ * Safe to run in every process: jobs are keyed by inbox id.
+ */
+export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
+  const graceMs = options.graceMs ?? 15_000;
+  let running = false;
+  const runOnce = async (): Promise<number> => {
+    if (running) return 0;
+    running = true;
+    try {
+      let total = 0;
+      let afterId = 0;
+      for (;;) {
+        const ids = await listStalePendingEvents(pool, graceMs, 1000, afterId);
+        if (ids.length === 0) break;
+        await enqueueInboxEvents(queue, ids);
+        total += ids.length;
+        afterId = ids.at(-1)!;
+      }
+      if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
+      return total;
+    } catch (error) {
+      logger.warn({ err: error }, 'reconciler could not run (will retry)');
+      return 0;
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void runOnce(), options.intervalMs ?? 5000);
+  timer.unref();
+  return { stop: () => clearInterval(timer), runOnce };
+}

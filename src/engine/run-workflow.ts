@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Pool } from '../store/pool.js';
+import { listStepRecords, markRunFinished, markRunStarted, recordStep, type RunRow } from '../store/runs.js';
+import { ExpressionError } from '../workflows/expression.js';
+import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
+import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
+
+export interface RunInput {
+  run: RunRow;
+  workflow: CompiledWorkflow;
+  event: TriggerEvent | undefined;
+  payload: unknown;
+}
+
+export type RunOutcome =
+  | { status: 'succeeded' | 'filtered' }
+  | { status: 'failed'; error: string; retryable: boolean };
+
+export interface RunDependencies {
+  pool: Pool;
+  services: StepServices;
+  logger: Logger;
+}
+
+/**
+ * Runs a workflow's steps in order, recording each. A run that was interrupted or failed resumes at the first step
+ * without a success record: earlier steps are not executed again, their recorded outputs and state are reused.
+ */
+export async function runWorkflow(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
+  const { run, workflow } = input;
+  const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
+  const attempt = await markRunStarted(deps.pool, run.id);
+  const done = new Map((await listStepRecords(deps.pool, run.id)).filter((record) => record.status === 'succeeded').map((record) => [record.stepIndex, record]));
+  const state: RunState = {};
+  const outputs: Record<string, unknown> = {};
+
+  for (const step of workflow.steps) {
+    const previous = done.get(step.index);
+    if (previous && previous.stepId === step.id) {
+      Object.assign(state, previous.state ?? {});
+      outputs[step.id] = previous.output;
+      continue;
+    }
+    const bindings = { event: input.event, record: state.record, customer: state.customer, owner: state.owner, steps: outputs };
+    const startedAt = new Date();
+    const started = performance.now();
+    const record = (status: 'succeeded' | 'failed', output: unknown, stepState: RunState | null, error: string | null) =>
+      recordStep(deps.pool, run.id, {
+        stepIndex: step.index,
+        stepId: step.id,
+        type: step.definition.type,
+        status,
+        input: stepInput(step),
+        output,
+        state: stepState as Record<string, unknown> | null,
+        error,
+        attempt,
+        startedAt,
+        durationMs: performance.now() - started,
+      });
+    try {
+      if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
+        await record('succeeded', { skipped: 'condition is false' }, null, null);
+        continue;
+      }
+      const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
+        step.definition.run(step.compiled, {
+          runId: run.id,
+          stepId: step.id,
+          attempt,
+          idempotencyKey: `run:${run.id}:${step.id}`,
+          event: input.event,
+          payload: input.payload,
+          state,
+          steps: outputs,
+          bindings,
+          services: deps.services,
+          signal,
+          logger,
+        }),
+      );
+      await record('succeeded', result.output ?? null, result.state ?? null, null);
+      Object.assign(state, result.state ?? {});
+      outputs[step.id] = result.output ?? null;
+      if (result.stop) {
+        await markRunFinished(deps.pool, run.id, result.stop, null, state.customer?.id ?? null);
+        return { status: result.stop };
+      }
+    } catch (error) {
+      const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
+      const retryable = !(error instanceof ExpressionError) && !(error instanceof StepError && !error.retryable);
+      await record('failed', null, null, (error as Error).message);
+      await markRunFinished(deps.pool, run.id, 'failed', message, state.customer?.id ?? null);
+      logger.warn({ step: step.id, retryable, err: error }, 'run failed');
+      return { status: 'failed', error: message, retryable };
+    }
+  }
+  await markRunFinished(deps.pool, run.id, 'succeeded', null, state.customer?.id ?? null);
+  return { status: 'succeeded' };
+}
+
+/** What the run record shows as a step's input: its configuration. */
+function stepInput(step: CompiledStep): Record<string, unknown> {
+  const { type: _type, ...config } = step.config;
+  return config;
+}
+
+async function withTimeout<T>(ms: number, stepId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new StepError(`step ${stepId} timed out after ${ms} ms`, true));
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,64 @@
+import axios from 'axios';
+import type { EmailTransport } from '../mail/mailer.js';
+import { assignRoundRobin } from '../store/assignments.js';
+import { loadCustomerSummary } from '../store/customer-queries.js';
+import { upsertCustomer } from '../store/customers.js';
+import { claimMessage, markMessageFailed, markMessageSent } from '../store/messages.js';
+import type { Pool } from '../store/pool.js';
+import { upsertTimelineEntry } from '../store/timeline.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import type { StepServices } from './steps/define-step.js';
+
+export interface ServiceOptions {
+  pool: Pool;
+  config: LoadedConfig;
+  email: EmailTransport;
+  emailFrom: string;
+  defaultRegion: string;
+}
+
+/** Binds the store and transports into the services steps receive. */
+export function createStepServices(options: ServiceOptions): StepServices {
+  const { pool, email } = options;
+  return {
+    defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
+    agents: options.config.agents,
+    pools: options.config.pools,
+    upsertCustomer: (input) => upsertCustomer(pool, { ...input, profile: input.profile }),
+    loadCustomer: async (customerId) => {
+      const customer = await loadCustomerSummary(pool, customerId);
+      if (!customer) throw new Error(`customer ${customerId} vanished`);
+      return customer;
+    },
+    upsertTimeline: (entry) => upsertTimelineEntry(pool, entry),
+    assignRoundRobin: (request) => assignRoundRobin(pool, request),
+    sendEmail: async (message) => {
+      const claim = await claimMessage(pool, {
+        idempotencyKey: message.idempotencyKey,
+        customerId: message.customerId,
+        runId: message.runId,
+        channel: 'email',
+        transport: email.name,
+        recipient: message.to,
+        subject: message.subject,
+        body: message.text,
+      });
+      if (!claim.send) return { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined };
+      try {
+        const { providerId } = await email.send({
+          from: options.emailFrom,
+          to: message.to,
+          subject: message.subject,
+          text: message.text,
+          messageId: `<${message.idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`,
+        });
+        await markMessageSent(pool, claim.id, providerId);
+        return { status: 'sent', messageId: claim.id };
+      } catch (error) {
+        await markMessageFailed(pool, claim.id, (error as Error).message);
+        return { status: 'failed', messageId: claim.id, reason: (error as Error).message };
+      }
+    },
+    http: axios.create({ timeout: 30_000 }),
+  };
+}

@@ -1,0 +1,157 @@
+import type { Logger } from 'pino';
+import type { AxiosInstance } from 'axios';
+import type { Identity } from '../../customers/normalize.js';
+import type { CompiledExpression } from '../../workflows/expression.js';
+import type { CompiledTemplate } from '../../workflows/template.js';
+import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
+import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+
+/**
+ * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
+ * run function. Registered once in `registry.ts`; the engine knows nothing else about it.
+ */
+export interface StepDefinition<Config = Record<string, unknown>, Compiled = unknown> {
+  /** The `type:` in YAML, snake_case. */
+  type: string;
+  summary: string;
+  /** JSON Schema of the step's own fields (without the common `type`, `id`, `name`, `if`, `timeout`). */
+  schema: StepSchema;
+  /** Configs that must lint clean (checked by a test, shown in docs). */
+  examples: Config[];
+  /** Validates what the schema cannot and prepares the step (compiles expressions) once per load. */
+  compile: (config: Config, context: CompileContext) => Compiled;
+  run: (compiled: Compiled, context: StepContext) => Promise<StepResult>;
+}
+
+export interface StepSchema {
+  type: 'object';
+  properties: Record<string, unknown>;
+  required?: string[];
+  additionalProperties: false;
+}
+
+/** A step definition with its config types erased, as the registry holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyStepDefinition = StepDefinition<any, any>;
+
+export function defineStep<Config, Compiled>(definition: StepDefinition<Config, Compiled>): StepDefinition<Config, Compiled> {
+  return definition;
+}
+
+/** What a step's compile function may use. Errors are reported as `workflows.yaml:LINE:COL message`. */
+export interface CompileContext {
+  /** The trigger's connector and event types, when the workflow is started by a webhook. */
+  trigger: { connector?: ConnectorDefinition; connectorConfig?: ConnectorConfig; eventTypes: string[] };
+  agents: ReadonlyMap<string, AgentConfig>;
+  pools: ReadonlyMap<string, PoolConfig>;
+  /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
+  expression: (field: string, source: string) => CompiledExpression;
+  /** Compiles a `{{ expression }}` template found at `field`. */
+  template: (field: string, source: string) => CompiledTemplate;
+  /** Throws a config error located at `field` (or at the step when omitted). */
+  fail: (message: string, field?: string) => never;
+}
+
+/** The state a run builds up step by step; what the steps' `state` results set. */
+export interface RunState {
+  /** The unified record produced by the last `map` step. */
+  record?: Record<string, unknown>;
+  customer?: CustomerSummary;
+  owner?: AgentConfig;
+}
+
+export interface CustomerSummary {
+  id: number;
+  name: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  language: string | null;
+  country: string | null;
+  lifecycle_stage: string;
+  owner_agent_id: string | null;
+  email: string | null;
+  phone: string | null;
+  identities: Identity[];
+  attributes: Record<string, unknown>;
+}
+
+export interface TriggerEvent {
+  connector: string;
+  type: string;
+  external_id: string;
+  occurred_at: string;
+}
+
+export interface StepContext {
+  runId: number;
+  stepId: string;
+  attempt: number;
+  /** Stable for this step of this run across retries: use it for every side effect. */
+  idempotencyKey: string;
+  /** The webhook event that started the run, or undefined for scheduled runs. */
+  event: TriggerEvent | undefined;
+  /** The vendor payload (`$` in expressions). */
+  payload: unknown;
+  state: RunState;
+  /** Outputs of the steps before this one, by step id. */
+  steps: Readonly<Record<string, unknown>>;
+  /** Bindings for expressions and templates: `$event`, `$record`, `$customer`, `$owner`, `$steps`. */
+  bindings: Record<string, unknown>;
+  services: StepServices;
+  /** Aborted when the step's timeout expires. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+export interface StepResult {
+  /** Recorded on the run and visible as `$steps.<id>` to later steps. JSON-serialisable. */
+  output?: unknown;
+  state?: RunState;
+  /** Ends the run early with this status (e.g. a filter that did not match). */
+  stop?: 'filtered';
+}
+
+/** Everything the engine lends steps: they never import the store, queues or HTTP layers. */
+export interface StepServices {
+  defaultRegion: string;
+  agents: ReadonlyMap<string, AgentConfig>;
+  pools: ReadonlyMap<string, PoolConfig>;
+  upsertCustomer: (input: {
+    identities: Identity[];
+    profile: Record<string, unknown>;
+    occurredAt: Date;
+    source: string;
+    eventRef: string;
+  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[] }>;
+  loadCustomer: (customerId: number) => Promise<CustomerSummary>;
+  upsertTimeline: (entry: {
+    customerId: number;
+    source: string;
+    externalId: string;
+    type: string;
+    occurredAt: Date;
+    versionAt?: Date;
+    summary?: string | null;
+    data?: unknown;
+  }) => Promise<{ id: number; inserted: boolean }>;
+  assignRoundRobin: (request: {
+    customerId: number;
+    pool: string;
+    agentIds: string[];
+    idempotencyKey: string;
+    reassign: boolean;
+  }) => Promise<{ agentId: string; outcome: string; customerId: number }>;
+  sendEmail: (message: { idempotencyKey: string; customerId: number | null; runId: number; to: string; subject: string; text: string }) => Promise<{ status: string; messageId: number; reason?: string }>;
+  http: AxiosInstance;
+}
+
+/** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
+export class StepError extends Error {
+  override name = 'StepError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}

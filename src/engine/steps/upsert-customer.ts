@@ -1,0 +1,57 @@
+import { normalizeIdentities, type Identity } from '../../customers/normalize.js';
+import type { CompiledExpression } from '../../workflows/expression.js';
+import { defineStep, StepError } from './define-step.js';
+import { recordErrors, validateRecord } from './record-schema.js';
+
+interface UpsertConfig {
+  from?: string;
+}
+
+const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country', 'attributes'] as const;
+
+function asList(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : [value];
+  return items.filter((item): item is string => typeof item === 'string' && item.trim() !== '');
+}
+
+export default defineStep<UpsertConfig, CompiledExpression | undefined>({
+  type: 'upsert_customer',
+  summary:
+    'Resolves the record to one customer by its emails, phones and vendor ids (creating, attaching or merging), and updates the profile; newer vendor data wins. Sets `$customer`.',
+  schema: {
+    type: 'object',
+    properties: { from: { type: 'string', description: 'JSONata giving the record; default `$record` (the last map step).' } },
+    additionalProperties: false,
+  },
+  examples: [{}, { from: '$steps.lookup.data' }],
+  compile: (config, context) => (config.from === undefined ? undefined : context.expression('from', config.from)),
+  run: async (from, context) => {
+    const record = from ? await from.evaluate(context.payload, context.bindings) : context.state.record;
+    if (record === undefined) throw new StepError('no record to upsert: add a map step before upsert_customer', false);
+    if (!validateRecord(record)) throw new StepError(`invalid record: ${recordErrors()}`, false);
+    const fields = record as Record<string, unknown>;
+    const raw: Identity[] = [
+      ...asList(fields.email).map((value) => ({ kind: 'email', value })),
+      ...asList(fields.phone).map((value) => ({ kind: 'phone', value })),
+      ...((fields.identities as Identity[] | null | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
+    ];
+    const identities = normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
+    if (identities.length === 0) throw new StepError('the record has no usable identity (email, phone or vendor id)', false);
+    const timeline = fields.timeline as { updated_at?: string | null; occurred_at?: string } | null | undefined;
+    const occurredAt = new Date(timeline?.updated_at ?? timeline?.occurred_at ?? context.event?.occurred_at ?? Date.now());
+    if (Number.isNaN(occurredAt.getTime())) throw new StepError('the record has an unreadable timeline time', false);
+    const profile = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, fields[field] ?? null]));
+    const result = await context.services.upsertCustomer({
+      identities,
+      profile,
+      occurredAt,
+      source: context.event?.connector ?? 'workflow',
+      eventRef: `run:${context.runId}`,
+    });
+    const customer = await context.services.loadCustomer(result.customerId);
+    return {
+      output: { customer_id: result.customerId, created: result.created, merged_ids: result.mergedIds, attached: result.attached },
+      state: { customer },
+    };
+  },
+});

@@ -1,0 +1,32 @@
+import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+import type { CompiledExpression } from '../../workflows/expression.js';
+import type { ConnectorConfig } from '../../workflows/config-types.js';
+import type { StepSchema } from '../steps/define-step.js';
+
+/** What starts a workflow, as the engine dispatches it. */
+export type CompiledTrigger =
+  | { kind: 'webhook'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; eventTypes: string[]; when?: CompiledExpression }
+  | { kind: 'schedule'; cron: string; timezone?: string };
+
+export interface TriggerCompileContext {
+  connectors: ReadonlyMap<string, ConnectorDefinition>;
+  connectorConfigs: Readonly<Record<string, ConnectorConfig>>;
+  expression: (field: string, source: string) => CompiledExpression;
+  fail: (message: string, field?: string) => never;
+}
+
+export interface TriggerDefinition<Config = Record<string, unknown>> {
+  type: string;
+  summary: string;
+  schema: StepSchema;
+  examples: Config[];
+  compile: (config: Config, context: TriggerCompileContext) => CompiledTrigger;
+}
+
+/** A trigger definition with its config type erased, as the registry holds it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTriggerDefinition = TriggerDefinition<any>;
+
+export function defineTrigger<Config>(definition: TriggerDefinition<Config>): TriggerDefinition<Config> {
+  return definition;
+}

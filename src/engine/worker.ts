@@ -1,0 +1,111 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
+import type { Pool } from '../store/pool.js';
+import { ensureRun, getRun, type RunRow } from '../store/runs.js';
+import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
+import { EVENTS_QUEUE, type JobData } from './queues.js';
+import { runWorkflow, type RunOutcome } from './run-workflow.js';
+import type { StepServices, TriggerEvent } from './steps/define-step.js';
+
+export interface WorkerOptions {
+  pool: Pool;
+  connection: Redis;
+  prefix: string;
+  config: LoadedConfig;
+  services: StepServices;
+  logger: Logger;
+  /** Jobs run at once in this process. */
+  concurrency: number;
+  /** BullMQ lock duration: a job whose worker died is stalled and recovered after about this long. */
+  lockDurationMs: number;
+}
+
+/** Thrown to make BullMQ retry the job with backoff. */
+class RetryLater extends Error {
+  override name = 'RetryLater';
+}
+
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger'>) {
+  const deps = { pool: options.pool, services: options.services, logger: options.logger };
+  const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
+
+  const settle = (outcomes: RunOutcome[]) => {
+    const retryable = outcomes.filter((outcome) => outcome.status === 'failed' && outcome.retryable);
+    if (retryable.length > 0) throw new RetryLater(retryable.map((outcome) => (outcome as { error: string }).error).join('; '));
+  };
+
+  const execute = (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown) =>
+    run.status === 'succeeded' || run.status === 'filtered'
+      ? Promise.resolve<RunOutcome>({ status: run.status })
+      : runWorkflow({ run, workflow, event, payload }, deps);
+
+  async function processEvent(inboxId: number): Promise<void> {
+    const inbox = await getInboxEvent(options.pool, inboxId);
+    if (!inbox || inbox.status !== 'pending') return;
+    const event: TriggerEvent = { connector: inbox.connector, type: inbox.type, external_id: inbox.externalId, occurred_at: inbox.occurredAt.toISOString() };
+    const outcomes: RunOutcome[] = [];
+    for (const workflow of options.config.workflows) {
+      const trigger = workflow.trigger;
+      if (!workflow.enabled || trigger.kind !== 'webhook' || trigger.connector.id !== inbox.connector || !trigger.eventTypes.includes(inbox.type)) continue;
+      if (trigger.when && (await trigger.when.evaluate(inbox.payload, { event })) !== true) continue;
+      const run = await ensureRun(options.pool, {
+        workflow: workflow.id,
+        workflowVersion: workflow.version,
+        triggerKey: `inbox:${inbox.id}`,
+        inboxEventId: inbox.id,
+        trigger: { ...event },
+      });
+      outcomes.push(await execute(run, workflow, event, inbox.payload));
+    }
+    settle(outcomes);
+    await setInboxStatus(options.pool, inbox.id, 'processed');
+  }
+
+  async function processRun(runId: number): Promise<void> {
+    const run = await getRun(options.pool, runId);
+    if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
+    const workflow = byId.get(run.workflow);
+    if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
+    const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
+    const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
+    settle([await execute(run, workflow, event, inbox?.payload ?? run.trigger)]);
+    if (inbox?.status === 'pending') await setInboxStatus(options.pool, inbox.id, 'processed');
+  }
+
+  async function processSchedule(workflowId: string, tick: string): Promise<void> {
+    const workflow = byId.get(workflowId);
+    if (!workflow?.enabled) return;
+    const trigger = { tick };
+    const run = await ensureRun(options.pool, { workflow: workflow.id, workflowVersion: workflow.version, triggerKey: `schedule:${tick}`, trigger });
+    settle([await execute(run, workflow, undefined, trigger)]);
+  }
+
+  return async (job: Job<JobData>): Promise<void> => {
+    const data = job.data;
+    if (data.kind === 'event') return processEvent(data.inboxId);
+    if (data.kind === 'run') return processRun(data.runId);
+    return processSchedule(data.workflow, data.tick);
+  };
+}
+
+/** A BullMQ worker running crmflow jobs. Any number of these, in any number of processes and machines, may run. */
+export function startWorker(options: WorkerOptions): Worker<JobData> {
+  const worker = new Worker<JobData>(EVENTS_QUEUE, createJobProcessor(options), {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: Math.max(1000, Math.floor(options.lockDurationMs / 2)),
+    maxStalledCount: 5,
+  });
+  worker.on('failed', (job, error) => {
+    if (!job) return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
+    options.logger[final ? 'error' : 'warn']({ job_id: job.id, attempts: job.attemptsMade, err: error }, final ? 'job failed for good' : 'job failed; will retry');
+    if (final && job.data.kind === 'event') void setInboxStatus(options.pool, job.data.inboxId, 'failed').catch(() => {});
+  });
+  worker.on('error', (error) => options.logger.error({ err: error }, 'worker error'));
+  return worker;
+}

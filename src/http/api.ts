@@ -1,0 +1,124 @@
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Queue } from 'bullmq';
+import { safeEqual } from '../connectors/shared/hmac.js';
+import { jobIds, type JobData } from '../engine/queues.js';
+import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
+import { findCustomers, loadCustomerDetail } from '../store/customer-queries.js';
+import { getInboxEvent } from '../store/inbox.js';
+import { listMessages } from '../store/messages.js';
+import type { Pool } from '../store/pool.js';
+import { getRun, listRuns, listStepRecords } from '../store/runs.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import { HttpError, sendError } from './errors.js';
+
+export interface ApiOptions {
+  pool: Pool;
+  queue: Queue<JobData>;
+  config: LoadedConfig;
+  apiToken: string;
+  defaultRegion: string;
+}
+
+/** Bearer-token check on every API route. */
+export function requireToken(token: string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.authorization ?? '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    if (!safeEqual(token, given)) return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_API_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
+    next();
+  };
+}
+
+function intParam(value: unknown, name: string, fallback?: number): number | undefined {
+  if (value === undefined || value === '') return fallback;
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 0) throw new HttpError(400, 'bad_request', `${name} must be a non-negative integer`);
+  return number;
+}
+
+function limitParam(value: unknown): number {
+  return Math.min(intParam(value, 'limit', 50)!, 500);
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+export function apiRouter(options: ApiOptions): Router {
+  const { pool } = options;
+  const router = Router();
+  router.use(requireToken(options.apiToken));
+
+  router.get('/customers', async (req, res) => {
+    const email = text(req.query.email);
+    const phone = text(req.query.phone);
+    const customers = await findCustomers(pool, {
+      email: email === undefined ? undefined : (normalizeEmail(email) ?? email),
+      phone: phone === undefined ? undefined : (normalizePhone(phone, options.defaultRegion) ?? phone),
+      q: text(req.query.q)?.trim(),
+      limit: limitParam(req.query.limit),
+    });
+    res.json({ customers });
+  });
+
+  router.get('/customers/:id', async (req, res) => {
+    const customer = await loadCustomerDetail(pool, intParam(req.params.id, 'id')!);
+    if (!customer) throw new HttpError(404, 'not_found', `no customer ${req.params.id}`);
+    res.json(customer);
+  });
+
+  router.get('/runs', async (req, res) => {
+    const runs = await listRuns(pool, {
+      workflow: text(req.query.workflow),
+      status: text(req.query.status),
+      customerId: intParam(req.query.customer_id, 'customer_id'),
+      before: intParam(req.query.before, 'before'),
+      limit: limitParam(req.query.limit),
+    });
+    res.json({ runs, next_before: runs.length > 0 ? runs.at(-1)!.id : null });
+  });
+
+  router.get('/runs/:id', async (req, res) => {
+    const run = await getRun(pool, intParam(req.params.id, 'id')!);
+    if (!run) throw new HttpError(404, 'not_found', `no run ${req.params.id}`);
+    const [steps, event] = await Promise.all([
+      listStepRecords(pool, run.id),
+      run.inboxEventId === null ? undefined : getInboxEvent(pool, run.inboxEventId),
+    ]);
+    res.json({ ...run, steps, event: event ?? null });
+  });
+
+  router.post('/runs/:id/retry', async (req, res) => {
+    const run = await getRun(pool, intParam(req.params.id, 'id')!);
+    if (!run) throw new HttpError(404, 'not_found', `no run ${req.params.id}`);
+    if (run.status !== 'failed') throw new HttpError(409, 'not_failed', `run ${run.id} is ${run.status}; only failed runs can be retried`);
+    const jobId = jobIds.retry(run.id, run.attempts);
+    await options.queue.add('run', { kind: 'run', runId: run.id }, { jobId });
+    res.status(202).json({ run_id: run.id, job_id: jobId, status: 'queued' });
+  });
+
+  router.get('/messages', async (req, res) => {
+    const messages = await listMessages(pool, {
+      customerId: intParam(req.query.customer_id, 'customer_id'),
+      before: intParam(req.query.before, 'before'),
+      limit: limitParam(req.query.limit),
+    });
+    res.json({ messages });
+  });
+
+  router.get('/workflows', (_req, res) => {
+    res.json({
+      workflows: options.config.workflows.map((workflow) => ({
+        id: workflow.id,
+        name: workflow.name,
+        enabled: workflow.enabled,
+        version: workflow.version,
+        trigger: workflow.config.trigger,
+        steps: workflow.steps.map((step) => ({ id: step.id, type: step.definition.type })),
+      })),
+    });
+  });
+
+  router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
+  return router;
+}

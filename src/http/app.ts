@@ -1,0 +1,39 @@
+import express, { type Express } from 'express';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { JobData } from '../engine/queues.js';
+import type { Pool } from '../store/pool.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import { apiRouter } from './api.js';
+import { errorHandler, sendError } from './errors.js';
+import { webhookRouter } from './webhooks.js';
+
+export interface AppOptions {
+  pool: Pool;
+  queue: Queue<JobData>;
+  redis: Redis;
+  config: LoadedConfig;
+  apiToken: string;
+  publicUrl: string;
+  defaultRegion: string;
+  logger: Logger;
+}
+
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', async (_req, res) => {
+    const check = async (work: () => Promise<unknown>) =>
+      Promise.race([work().then(() => 'ok'), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 2000))]).catch((error: Error) => error.message);
+    const [postgres, redis] = await Promise.all([check(() => options.pool.query('SELECT 1')), check(() => options.redis.ping())]);
+    res.status(postgres === 'ok' && redis === 'ok' ? 200 : 503).json({ postgres, redis });
+  });
+  app.use('/webhooks', webhookRouter(options));
+  app.use('/api', express.json({ limit: '100kb' }), apiRouter(options));
+  app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
+  app.use(errorHandler(options.logger));
+  return app;
+}

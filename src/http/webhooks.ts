@@ -1,0 +1,94 @@
+import express, { Router, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
+import type { Queue } from 'bullmq';
+import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
+import { insertInboxEvents, type InboxEventInput } from '../store/inbox.js';
+import type { Pool } from '../store/pool.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import { sendError } from './errors.js';
+
+export interface WebhookRouteOptions {
+  pool: Pool;
+  queue: Queue<JobData>;
+  config: LoadedConfig;
+  publicUrl: string;
+  logger: Logger;
+  /** Longest wait for Redis before acknowledging anyway (the event is stored; the reconciler enqueues it). */
+  enqueueTimeoutMs?: number;
+}
+
+export const WEBHOOK_BODY_LIMIT = '1mb';
+
+/**
+ * `/webhooks/:connector`: verify the signature on the raw body, store the events in the inbox, enqueue, then 2xx.
+ * Never a 2xx for an event that is not stored.
+ */
+export function webhookRouter(options: WebhookRouteOptions): Router {
+  const router = Router();
+  router.all('/:connector', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req: Request, res: Response) => {
+    const id = String(req.params.connector);
+    const configured = options.config.connectors.get(id);
+    if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured; configured: ${[...options.config.connectors.keys()].join(', ')}`);
+    const { definition, secrets } = configured;
+    const webhook = definition.webhook;
+    if (!webhook) return sendError(res, 404, 'no_webhooks', `connector ${id} does not receive webhooks`);
+
+    const request: WebhookRequest = {
+      method: req.method,
+      headers: req.headers as Record<string, string | undefined>,
+      query: req.query as Record<string, string | undefined>,
+      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      publicUrl: new URL(req.originalUrl, options.publicUrl).toString(),
+    };
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const answer = webhook.handshake?.(request, secrets);
+      if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
+      return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
+    }
+    if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
+    if (webhook.verify && !webhook.verify(request, secrets)) {
+      options.logger.warn({ connector: id }, 'webhook rejected: bad signature');
+      return sendError(res, 401, 'bad_signature', `missing or invalid ${id} signature`);
+    }
+    const answer = webhook.handshake?.(request, secrets);
+    if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
+
+    let events: InboxEventInput[];
+    try {
+      events = webhook.parse(request, secrets).map((event) => {
+        const occurredAt = new Date(event.occurredAt);
+        if (Number.isNaN(occurredAt.getTime())) throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
+        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload };
+      });
+    } catch (error) {
+      if (error instanceof BadRequestError) return sendError(res, 400, 'bad_request', error.message);
+      throw error;
+    }
+
+    let stored: number[];
+    try {
+      stored = await insertInboxEvents(options.pool, events);
+    } catch (error) {
+      options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
+      return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });
+    }
+    try {
+      await withTimeout(enqueueInboxEvents(options.queue, stored), options.enqueueTimeoutMs ?? 2000);
+    } catch (error) {
+      options.logger.warn({ connector: id, events: stored, err: error }, 'stored but not enqueued (Redis unavailable): the reconciler will enqueue');
+    }
+    res.status(202).json({ received: events.length, stored: stored.length, duplicates: events.length - stored.length, inbox_ids: stored });
+  });
+  return router;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,144 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
+import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
+import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
+import { startReconciler } from './engine/reconciler.js';
+import { startScheduler } from './engine/scheduler.js';
+import { createStepServices } from './engine/services.js';
+import { startWorker } from './engine/worker.js';
+import { createApp } from './http/app.js';
+import { outboxTransport, smtpTransport } from './mail/mailer.js';
+import { migrate } from './store/migrate.js';
+import { createPool, type Pool } from './store/pool.js';
+import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
+
+export interface Roles {
+  /** HTTP: webhooks, API. */
+  api: boolean;
+  /** BullMQ worker running workflows. */
+  worker: boolean;
+  /** Cron triggers (safe in every process: one job per tick). */
+  scheduler: boolean;
+}
+
+export interface StartOptions {
+  env: Env;
+  roles: Roles;
+  logger: Logger;
+  /** Reconciler timing, shortened by tests. */
+  reconciler?: { intervalMs?: number; graceMs?: number };
+}
+
+export interface Crmflow {
+  config: LoadedConfig;
+  pool: Pool;
+  queue: Queue<JobData>;
+  /** Base URL of the HTTP server when the api role runs. */
+  url?: string;
+  worker?: Worker<JobData>;
+  reconcile: () => Promise<number>;
+  close: () => Promise<void>;
+}
+
+/** Starts the roles asked for, against the configured (or embedded) PostgreSQL and Redis. */
+export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
+  const { env, logger } = options;
+  const closers: Array<() => Promise<unknown> | unknown> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await Promise.resolve(closer()).catch((error: Error) => logger.warn({ err: error }, 'while closing'));
+  };
+  try {
+    const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
+    for (const warning of config.warnings) logger.warn(warning);
+    const secretWarnings: string[] = [];
+    const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);
+    for (const warning of secretWarnings) logger.warn(warning);
+    if (!apiToken) throw new Error('CRMFLOW_API_TOKEN is not set (required in production)');
+
+    const dataDir = envValue(env, 'CRMFLOW_DATA_DIR')!;
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      if (isProduction(env)) throw new Error('DATABASE_URL is not set (required in production)');
+      const embedded: Embedded = await startEmbeddedPostgres(dataDir, logger);
+      closers.push(embedded.stop);
+      databaseUrl = embedded.url;
+      logger.info({ dataDir }, 'using the embedded PostgreSQL (set DATABASE_URL to use your own)');
+    }
+    const redisUrl = envValue(env, 'REDIS_URL')!;
+    if (!env.REDIS_URL && !(await redisAnswers(redisUrl))) {
+      const local = await startLocalRedis(redisUrl, dataDir, logger);
+      closers.push(local.stop);
+    }
+
+    const pool = createPool(databaseUrl);
+    closers.push(() => pool.end());
+    const applied = await migrate(pool);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+
+    const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
+    const producer = producerConnection(redisUrl);
+    closers.push(() => producer.disconnect());
+    const queue = createEventsQueue(producer, prefix);
+    closers.push(() => queue.close());
+
+    const smtpUrl = env.SMTP_URL;
+    if (!smtpUrl && isProduction(env) && config.workflows.some((workflow) => workflow.steps.some((step) => step.definition.type === 'reply'))) {
+      throw new Error('SMTP_URL is not set but workflows send email replies (required in production)');
+    }
+    const email = smtpUrl ? smtpTransport(smtpUrl) : outboxTransport(logger);
+    closers.push(() => email.close());
+    const defaultRegion = envValue(env, 'CRMFLOW_DEFAULT_REGION')!;
+    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion });
+
+    let worker: Worker<JobData> | undefined;
+    if (options.roles.worker) {
+      const connection: Redis = workerConnection(redisUrl);
+      worker = startWorker({
+        pool,
+        connection,
+        prefix,
+        config,
+        services,
+        logger,
+        concurrency: envInt(env, 'WORKER_CONCURRENCY'),
+        lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
+      });
+      closers.push(() => connection.disconnect());
+      closers.push(() => worker!.close());
+    }
+    if (options.roles.scheduler) {
+      const scheduler = startScheduler(config, queue, logger);
+      closers.push(scheduler.stop);
+    }
+    const reconciler = startReconciler(pool, queue, logger, options.reconciler);
+    closers.push(reconciler.stop);
+
+    let url: string | undefined;
+    if (options.roles.api) {
+      const port = envInt(env, 'PORT');
+      const host = envValue(env, 'HOST')!;
+      const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
+      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger });
+      const server: Server = await new Promise((resolve, reject) => {
+        const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);
+      });
+      closers.push(
+        () =>
+          new Promise((resolve) => {
+            server.close(resolve);
+            server.closeIdleConnections();
+          }),
+      );
+      const address = server.address() as AddressInfo;
+      url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
+    }
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,143 @@
+import type { Identity } from '../customers/normalize.js';
+import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
+
+/** Profile fields a mapping may set. Absent or null fields leave the stored value alone. */
+export interface CustomerProfile {
+  name?: string | null;
+  first_name?: string | null;
+  last_name?: string | null;
+  language?: string | null;
+  country?: string | null;
+  attributes?: Record<string, unknown> | null;
+}
+
+export interface UpsertCustomerInput {
+  /** Already normalized; at least one. */
+  identities: Identity[];
+  profile: CustomerProfile;
+  /** Vendor time of the data: an older update never overwrites newer profile data. */
+  occurredAt: Date;
+  /** Where the data came from, e.g. `shopify`; recorded on new identities. */
+  source: string;
+  /** Recorded on a merge as the event that linked the customers, e.g. `inbox:42`. */
+  eventRef: string;
+}
+
+export interface UpsertCustomerResult {
+  customerId: number;
+  created: boolean;
+  /** Customers merged into `customerId` by this call. */
+  mergedIds: number[];
+  /** Identities this call added to the customer. */
+  attached: Identity[];
+}
+
+const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
+
+/**
+ * Deterministic identity resolution: find every customer that owns one of the identities, merge them into the
+ * oldest, attach the identities that are new, update the profile. Race-free across processes: the identities are
+ * locked (transaction-scoped advisory locks, taken in a fixed order), so concurrent events about the same new person
+ * serialize and create one customer; customer rows are locked before they are merged.
+ */
+export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
+  if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
+  const kinds = input.identities.map((identity) => identity.kind);
+  const values = input.identities.map((identity) => identity.value);
+  return withRetriedTransaction(pool, async (client) => {
+    await client.query(
+      `SELECT pg_advisory_xact_lock(h) FROM (
+         SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS locks`,
+      [kinds, values],
+    );
+    const owners = await lockOwners(client, kinds, values);
+    let customerId: number;
+    let created = false;
+    let mergedIds: number[] = [];
+    if (owners.length === 0) {
+      const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
+      customerId = rows[0]!.id;
+      created = true;
+    } else {
+      customerId = owners[0]!;
+      mergedIds = owners.slice(1);
+      if (mergedIds.length > 0) await mergeInto(client, customerId, mergedIds, { identities: input.identities, event: input.eventRef });
+    }
+    const { rows: attachedRows } = await client.query<Identity>(
+      `INSERT INTO customer_identities (customer_id, kind, value, source)
+       SELECT $1, k, v, $4 FROM unnest($2::text[], $3::text[]) AS t(k, v)
+       ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value`,
+      [customerId, kinds, values, input.source],
+    );
+    await updateProfile(client, customerId, input.profile, input.occurredAt);
+    return { customerId, created, mergedIds, attached: attachedRows };
+  });
+}
+
+/**
+ * Ids of the live customers owning any of the identities, oldest first, row-locked. A concurrent merge may move
+ * identities between our read and our lock; re-reading after the lock sees its result.
+ */
+async function lockOwners(client: PoolClient, kinds: string[], values: string[]): Promise<number[]> {
+  for (let round = 0; round < 5; round++) {
+    const { rows: found } = await client.query<{ customer_id: number }>(
+      `SELECT DISTINCT customer_id FROM customer_identities
+       WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [kinds, values],
+    );
+    if (found.length === 0) return [];
+    const ids = found.map((row) => row.customer_id);
+    const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>(
+      'SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+      [ids],
+    );
+    if (locked.every((row) => row.merged_into === null)) return locked.map((row) => row.id);
+  }
+  throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
+}
+
+interface MergeReason {
+  identities: Identity[];
+  event: string;
+}
+
+/** Moves everything owned by `mergedIds` to `keptId` and records why. Caller holds the row locks. */
+async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[], reason: MergeReason): Promise<void> {
+  for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history']) {
+    await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])`, [keptId, mergedIds]);
+  }
+  // Fill the kept profile's gaps from the merged ones, oldest first; the kept owner, if any, stays.
+  for (const mergedId of [...mergedIds].sort((a, b) => a - b)) {
+    await client.query(
+      `UPDATE customers AS kept SET
+         ${[...PROFILE_TEXT_FIELDS, 'owner_agent_id'].map((field) => `${field} = coalesce(kept.${field}, m.${field})`).join(', ')},
+         attributes = m.attributes || kept.attributes, updated_at = now()
+       FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
+      [keptId, mergedId],
+    );
+  }
+  await client.query(
+    `UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = ANY($2::bigint[]) OR merged_into = ANY($2::bigint[])`,
+    [keptId, mergedIds],
+  );
+  await client.query(
+    `INSERT INTO customer_merges (kept_id, merged_id, reason) SELECT $1, m, $3 FROM unnest($2::bigint[]) AS m`,
+    [keptId, mergedIds, JSON.stringify(reason)],
+  );
+}
+
+async function updateProfile(client: PoolClient, customerId: number, profile: CustomerProfile, occurredAt: Date): Promise<void> {
+  const texts = PROFILE_TEXT_FIELDS.map((field) => profile[field] ?? null);
+  // Newer data overwrites; older data only fills gaps.
+  await client.query(
+    `UPDATE customers SET
+       ${PROFILE_TEXT_FIELDS.map(
+         (field, i) => `${field} = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 2}, ${field}) ELSE coalesce(${field}, $${i + 2}) END`,
+       ).join(',\n       ')},
+       attributes = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN attributes || $8::jsonb ELSE $8::jsonb || attributes END,
+       profile_updated_at = greatest(profile_updated_at, $7),
+       updated_at = now()
+     WHERE id = $1`,
+    [customerId, ...texts, occurredAt, JSON.stringify(profile.attributes ?? {})],
+  );
+}

@@ -1,0 +1,65 @@
+import type { Pool } from './pool.js';
+
+/** One vendor event as parsed from a delivery, ready to be stored. */
+export interface InboxEventInput {
+  connector: string;
+  type: string;
+  externalId: string;
+  occurredAt: Date;
+  payload: unknown;
+}
+
+export interface InboxEvent extends InboxEventInput {
+  id: number;
+  receivedAt: Date;
+  status: 'pending' | 'processed' | 'failed';
+}
+
+/**
+ * Stores events idempotently on (connector, external id), all or none. Returns the ids of the events that are
+ * new; a redelivered event returns nothing, so it is neither enqueued nor run again.
+ */
+export async function insertInboxEvents(pool: Pool, events: InboxEventInput[]): Promise<number[]> {
+  if (events.length === 0) return [];
+  const { rows } = await pool.query<{ id: number }>(
+    `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+     ON CONFLICT (connector, external_id) DO NOTHING RETURNING id`,
+    [
+      events.map((event) => event.connector),
+      events.map((event) => event.type),
+      events.map((event) => event.externalId),
+      events.map((event) => event.occurredAt),
+      events.map((event) => JSON.stringify(event.payload)),
+    ],
+  );
+  return rows.map((row) => row.id);
+}
+
+export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent | undefined> {
+  const { rows } = await pool.query(
+    `SELECT id, connector, type, external_id AS "externalId", occurred_at AS "occurredAt", payload,
+            received_at AS "receivedAt", status
+     FROM inbox_events WHERE id = $1`,
+    [id],
+  );
+  return rows[0] as InboxEvent | undefined;
+}
+
+export async function setInboxStatus(pool: Pool, id: number, status: 'processed' | 'failed'): Promise<void> {
+  await pool.query('UPDATE inbox_events SET status = $2, processed_at = now() WHERE id = $1', [id, status]);
+}
+
+/**
+ * Pending events received more than `olderThanMs` ago: stored but possibly never enqueued (Redis was down) or
+ * whose job was lost with Redis' memory. Re-enqueueing them is safe: jobs are keyed by inbox id.
+ */
+export async function listStalePendingEvents(pool: Pool, olderThanMs: number, limit: number, afterId = 0): Promise<number[]> {
+  const { rows } = await pool.query<{ id: number }>(
+    `SELECT id FROM inbox_events
+     WHERE status = 'pending' AND id > $3 AND received_at < now() - make_interval(secs => $1 / 1000.0)
+     ORDER BY id LIMIT $2`,
+    [olderThanMs, limit, afterId],
+  );
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,86 @@
+import type { Pool } from './pool.js';
+
+export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
+
+export interface OutboundMessage {
+  idempotencyKey: string;
+  customerId: number | null;
+  runId: number | null;
+  channel: string;
+  transport: string;
+  recipient: string;
+  subject: string | null;
+  body: string;
+}
+
+export interface MessageRow extends OutboundMessage {
+  id: number;
+  status: MessageStatus;
+  statusReason: string | null;
+  providerId: string | null;
+  attempts: number;
+  createdAt: Date;
+  sentAt: Date | null;
+}
+
+const MESSAGE_COLUMNS = `id, idempotency_key AS "idempotencyKey", customer_id AS "customerId", run_id AS "runId", channel,
+  transport, recipient, subject, body, status, status_reason AS "statusReason", provider_id AS "providerId", attempts,
+  created_at AS "createdAt", sent_at AS "sentAt"`;
+
+export type Claim = { send: true; id: number } | { send: false; message: MessageRow };
+
+/**
+ * Record-before-send. The caller may send only when this returns `send: true`:
+ * - first attempt: the message is recorded as `sending`;
+ * - an earlier attempt failed cleanly (`failed`): it is claimed again;
+ * - an earlier attempt died between claiming and recording the outcome (`sending`): whether the message left is
+ *   unknown, so it is marked `uncertain` and never sent again automatically (nothing twice);
+ * - already `sent`, `skipped` or `uncertain`: nothing to do.
+ */
+export async function claimMessage(pool: Pool, message: OutboundMessage): Promise<Claim> {
+  const inserted = await pool.query<{ id: number }>(
+    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body],
+  );
+  if (inserted.rows[0]) return { send: true, id: inserted.rows[0].id };
+  const reclaimed = await pool.query<{ id: number }>(
+    `UPDATE outbound_messages SET status = 'sending', attempts = attempts + 1, status_reason = NULL
+     WHERE idempotency_key = $1 AND status = 'failed' RETURNING id`,
+    [message.idempotencyKey],
+  );
+  if (reclaimed.rows[0]) return { send: true, id: reclaimed.rows[0].id };
+  const { rows } = await pool.query<MessageRow>(
+    `UPDATE outbound_messages SET status = CASE WHEN status = 'sending' THEN 'uncertain' ELSE status END,
+       status_reason = CASE WHEN status = 'sending' THEN 'an earlier attempt stopped while sending; not resent automatically' ELSE status_reason END
+     WHERE idempotency_key = $1 RETURNING ${MESSAGE_COLUMNS}`,
+    [message.idempotencyKey],
+  );
+  return { send: false, message: rows[0]! };
+}
+
+export async function recordSkippedMessage(pool: Pool, message: OutboundMessage, reason: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, status_reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9) ON CONFLICT (idempotency_key) DO NOTHING`,
+    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, reason],
+  );
+}
+
+export async function markMessageSent(pool: Pool, id: number, providerId: string | null): Promise<void> {
+  await pool.query(`UPDATE outbound_messages SET status = 'sent', provider_id = $2, sent_at = now() WHERE id = $1`, [id, providerId]);
+}
+
+export async function markMessageFailed(pool: Pool, id: number, reason: string): Promise<void> {
+  await pool.query(`UPDATE outbound_messages SET status = 'failed', status_reason = $2 WHERE id = $1`, [id, reason]);
+}
+
+export async function listMessages(pool: Pool, filter: { customerId?: number; before?: number; limit: number }): Promise<MessageRow[]> {
+  const { rows } = await pool.query<MessageRow>(
+    `SELECT ${MESSAGE_COLUMNS} FROM outbound_messages
+     WHERE ($1::bigint IS NULL OR customer_id = $1) AND ($2::bigint IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [filter.customerId ?? null, filter.before ?? null, filter.limit],
+  );
+  return rows;
+}

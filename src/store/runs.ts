@@ -1,0 +1,132 @@
+import type { Pool } from './pool.js';
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'filtered' | 'failed';
+
+export interface RunRow {
+  id: number;
+  workflow: string;
+  workflowVersion: string;
+  triggerKey: string;
+  inboxEventId: number | null;
+  trigger: Record<string, unknown>;
+  status: RunStatus;
+  error: string | null;
+  attempts: number;
+  customerId: number | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface StepRecord {
+  stepIndex: number;
+  stepId: string;
+  type: string;
+  status: 'succeeded' | 'failed';
+  input: unknown;
+  output: unknown;
+  state: Record<string, unknown> | null;
+  error: string | null;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+}
+
+const RUN_COLUMNS = `id, workflow, workflow_version AS "workflowVersion", trigger_key AS "triggerKey",
+  inbox_event_id AS "inboxEventId", trigger, status, error, attempts, customer_id AS "customerId",
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+
+export interface NewRun {
+  workflow: string;
+  workflowVersion: string;
+  triggerKey: string;
+  inboxEventId?: number;
+  trigger: Record<string, unknown>;
+}
+
+/** The run of `workflow` for this trigger: created on first sight, the existing one afterwards. */
+export async function ensureRun(pool: Pool, run: NewRun): Promise<RunRow> {
+  const inserted = await pool.query<RunRow>(
+    `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
+    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger)],
+  );
+  if (inserted.rows[0]) return inserted.rows[0];
+  const existing = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE trigger_key = $1 AND workflow = $2`, [run.triggerKey, run.workflow]);
+  return existing.rows[0]!;
+}
+
+export async function getRun(pool: Pool, id: number): Promise<RunRow | undefined> {
+  const { rows } = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function markRunStarted(pool: Pool, id: number): Promise<number> {
+  const { rows } = await pool.query<{ attempts: number }>(
+    `UPDATE workflow_runs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
+     WHERE id = $1 RETURNING attempts`,
+    [id],
+  );
+  return rows[0]!.attempts;
+}
+
+export async function markRunFinished(pool: Pool, id: number, status: 'succeeded' | 'filtered' | 'failed', error: string | null, customerId: number | null): Promise<void> {
+  await pool.query(
+    `UPDATE workflow_runs SET status = $2, error = $3, customer_id = coalesce($4, customer_id), finished_at = now() WHERE id = $1`,
+    [id, status, error, customerId],
+  );
+}
+
+export async function listStepRecords(pool: Pool, runId: number): Promise<StepRecord[]> {
+  const { rows } = await pool.query<StepRecord>(
+    `SELECT step_index AS "stepIndex", step_id AS "stepId", type, status, input, output, state, error, attempt,
+            started_at AS "startedAt", duration_ms AS "durationMs"
+     FROM run_steps WHERE run_id = $1 ORDER BY step_index`,
+    [runId],
+  );
+  return rows;
+}
+
+/** Records a step's latest attempt; a retry overwrites the failed attempt of the same step. */
+export async function recordStep(pool: Pool, runId: number, step: StepRecord): Promise<void> {
+  await pool.query(
+    `INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (run_id, step_index) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
+       output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error, attempt = EXCLUDED.attempt,
+       started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms`,
+    [
+      runId, step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null),
+      JSON.stringify(step.output ?? null), step.state === null ? null : JSON.stringify(step.state), step.error,
+      step.attempt, step.startedAt, step.durationMs,
+    ],
+  );
+}
+
+export interface RunFilter {
+  workflow?: string;
+  status?: string;
+  customerId?: number;
+  /** Keyset pagination: runs with an id below this. */
+  before?: number;
+  limit: number;
+}
+
+export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.workflow) add('workflow = ?', filter.workflow);
+  if (filter.status) add('status = ?', filter.status);
+  if (filter.customerId !== undefined) add('customer_id = ?', filter.customerId);
+  if (filter.before !== undefined) add('id < ?', filter.before);
+  params.push(filter.limit);
+  const { rows } = await pool.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM workflow_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows;
+}

@@ -1,0 +1,34 @@
+import type { Pool } from './pool.js';
+
+export interface TimelineEntry {
+  customerId: number;
+  /** Connector id, e.g. `shopify`; with `externalId` it names the vendor object. */
+  source: string;
+  externalId: string;
+  type: string;
+  occurredAt: Date;
+  /** The vendor's updated time of the object; defaults to `occurredAt`. */
+  versionAt?: Date;
+  summary?: string | null;
+  data?: unknown;
+}
+
+/**
+ * Adds a vendor object to the customer's timeline once, however many times it is delivered. A redelivery with
+ * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted.
+ */
+export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean }> {
+  const { rows } = await pool.query<{ id: number; inserted: boolean }>(
+    `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
+     VALUES ($1, $2, $3, $4, $5, $8, $6, $7)
+     ON CONFLICT (source, external_id) DO UPDATE SET
+       type = EXCLUDED.type, occurred_at = EXCLUDED.occurred_at, version_at = EXCLUDED.version_at,
+       summary = EXCLUDED.summary, data = EXCLUDED.data, updated_at = now()
+       WHERE timeline_events.version_at <= EXCLUDED.version_at
+     RETURNING id, (xmax = 0) AS inserted`,
+    [entry.customerId, entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
+  );
+  if (rows[0]) return rows[0];
+  const existing = await pool.query<{ id: number }>('SELECT id FROM timeline_events WHERE source = $1 AND external_id = $2', [entry.source, entry.externalId]);
+  return { id: existing.rows[0]!.id, inserted: false };
+}

@@ -1,0 +1,355 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import type { ConnectorDefinition } from '../connectors/define-connector.js';
+import { connectors as connectorRegistry } from '../connectors/registry.js';
+import { envSpec, resolveSecret, type Env } from '../config/env.js';
+import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-step.js';
+import { steps as stepRegistry } from '../engine/steps/registry.js';
+import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
+import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
+import { ajv } from './ajv.js';
+import type { AgentConfig, CrmflowConfig, PoolConfig, StepConfig, WorkflowConfig } from './config-types.js';
+import { parseDuration } from './duration.js';
+import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
+import { compileTemplate } from './template.js';
+import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
+
+/** A problem in workflows.yaml, printed as `file:line:col message`. */
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col} ${issue.message}`;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+  }
+}
+
+export interface CompiledStep {
+  index: number;
+  id: string;
+  definition: AnyStepDefinition;
+  config: StepConfig;
+  compiled: unknown;
+  timeoutMs: number;
+  /** The step's `if:`; the step is skipped when false. */
+  condition?: CompiledExpression;
+}
+
+export interface CompiledWorkflow {
+  id: string;
+  name: string;
+  enabled: boolean;
+  /** Hash of the workflow's definition: runs record which version they ran. */
+  version: string;
+  trigger: CompiledTrigger;
+  steps: CompiledStep[];
+  config: WorkflowConfig;
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: CrmflowConfig;
+  workflows: CompiledWorkflow[];
+  connectors: Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>;
+  agents: Map<string, AgentConfig>;
+  pools: Map<string, PoolConfig>;
+  defaultRegion?: string;
+  /** Demo values used for unset secrets, to be logged loudly. */
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  env: Env;
+  /** Maximum file size in bytes. Default 1 MiB. */
+  maxBytes?: number;
+}
+
+const DEFAULT_STEP_TIMEOUT_MS = 30_000;
+const INTERPOLATION = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+type Path = ReadonlyArray<string | number>;
+
+/** Loads workflows.yaml: parse with positions, interpolate `${VAR}`, validate, compile. Throws ConfigError with every issue. */
+export function loadConfigFile(path: string, options: LoadOptions): LoadedConfig {
+  const maxBytes = options.maxBytes ?? 1024 * 1024;
+  const file = basename(path);
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (error) {
+    throw new ConfigError([{ file, line: 1, col: 1, message: `cannot read ${path}: ${(error as Error).message}` }]);
+  }
+  if (size > maxBytes) throw new ConfigError([{ file, line: 1, col: 1, message: `file is ${size} bytes; the limit is ${maxBytes}` }]);
+  return loadConfigText(readFileSync(path, 'utf8'), file, options);
+}
+
+export function loadConfigText(text: string, file: string, options: LoadOptions): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = [];
+  const at = (offset: number, message: string) => {
+    const { line, col } = lineCounter.linePos(offset);
+    issues.push({ file, line, col, message });
+  };
+  for (const error of doc.errors) at(error.pos[0], error.message.split('\n')[0]!);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const warnings: string[] = [];
+  interpolate(doc, options.env, warnings, at);
+  const uniqueWarnings = [...new Set(warnings)];
+
+  const locate = (path: Path, message: string, key = false) => at(offsetOf(doc, path, key), message);
+  let config: CrmflowConfig;
+  try {
+    config = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as CrmflowConfig;
+  } catch (error) {
+    at(0, (error as Error).message);
+    throw new ConfigError(issues);
+  }
+  validateWith(topLevelSchema(), config, [], locate);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  config.connectors ??= {};
+  config.agents ??= [];
+  config.pools ??= {};
+  config.workflows ??= [];
+  const connectors = new Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>();
+  for (const [id, connectorConfig] of Object.entries(config.connectors)) {
+    const definition = connectorRegistry.get(id);
+    if (!definition) {
+      locate(['connectors', id], `unknown connector "${id}"; known: ${[...connectorRegistry.keys()].join(', ')}`, true);
+      continue;
+    }
+    validateWith(secretsSchema(definition), connectorConfig.secrets ?? {}, ['connectors', id, 'secrets'], locate);
+    for (const type of Object.keys(connectorConfig.mappings ?? {})) {
+      if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
+      else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
+    }
+    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {} });
+  }
+
+  const agents = new Map<string, AgentConfig>();
+  config.agents.forEach((agent, i) => {
+    if (agents.has(agent.id)) locate(['agents', i, 'id'], `duplicate agent id "${agent.id}"`);
+    agents.set(agent.id, agent);
+  });
+  const pools = new Map<string, PoolConfig>(Object.entries(config.pools));
+  for (const [name, pool] of pools) {
+    pool.agents.forEach((agentId, i) => {
+      if (!agents.has(agentId)) locate(['pools', name, 'agents', i], `unknown agent "${agentId}" in pool ${name}`);
+    });
+  }
+
+  const workflows: CompiledWorkflow[] = [];
+  const seen = new Set<string>();
+  config.workflows.forEach((workflow, w) => {
+    if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
+    seen.add(workflow.id);
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, agents, pools, locate });
+    if (compiled) workflows.push(compiled);
+  });
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { file, config, workflows, connectors, agents, pools, defaultRegion: config.identity?.default_region, warnings: uniqueWarnings };
+}
+
+interface WorkflowScope {
+  config: CrmflowConfig;
+  agents: Map<string, AgentConfig>;
+  pools: Map<string, PoolConfig>;
+  locate: (path: Path, message: string, key?: boolean) => void;
+}
+
+/** Thrown by `fail` inside compile functions; caught per trigger or step so every other problem is still reported. */
+class LocatedFailure extends Error {
+  constructor(
+    message: string,
+    readonly path: Path,
+  ) {
+    super(message);
+  }
+}
+
+function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowScope): CompiledWorkflow | undefined {
+  const { locate } = scope;
+  const fieldPath = (base: Path, field?: string): Path => (field === undefined ? base : [...base, ...field.split('.')]);
+  /** Runs a compile function; a located failure is reported and yields `ok: false`. */
+  const guarded = <T>(work: () => T): { ok: true; value: T } | { ok: false } => {
+    try {
+      return { ok: true, value: work() };
+    } catch (error) {
+      if (!(error instanceof LocatedFailure)) throw error;
+      locate(error.path, error.message);
+      return { ok: false };
+    }
+  };
+  const expressionAt = (base: Path) => (field: string, source: string) => {
+    try {
+      return compileExpression(source);
+    } catch (error) {
+      if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(error.message, fieldPath(base, field));
+      throw error;
+    }
+  };
+
+  const triggerPath = [...path, 'trigger'];
+  const triggerDefinition = triggerRegistry.get(workflow.trigger.type);
+  let trigger: CompiledTrigger | undefined;
+  if (!triggerDefinition) {
+    locate([...triggerPath, 'type'], `unknown trigger type "${workflow.trigger.type}"; expected one of: ${[...triggerRegistry.keys()].join(', ')}`);
+  } else if (validateWith(triggerFieldsSchema(triggerDefinition), workflow.trigger, triggerPath, locate)) {
+    const result = guarded(() =>
+      triggerDefinition.compile(workflow.trigger, {
+        connectors: connectorRegistry,
+        connectorConfigs: scope.config.connectors,
+        expression: expressionAt(triggerPath),
+        fail: (message, field) => {
+          throw new LocatedFailure(message, fieldPath(triggerPath, field));
+        },
+      }),
+    );
+    if (result.ok) trigger = result.value;
+  }
+
+  const compiledSteps: CompiledStep[] = [];
+  const stepIds = new Set<string>();
+  workflow.steps.forEach((step: StepConfig, index) => {
+    const stepPath = [...path, 'steps', index];
+    const definition = stepRegistry.get(step.type);
+    if (!definition) {
+      locate([...stepPath, 'type'], `unknown step type "${step.type}"; expected one of: ${[...stepRegistry.keys()].join(', ')}`);
+      return;
+    }
+    const id = step.id ?? (stepIds.has(step.type) ? `${step.type}_${index + 1}` : step.type);
+    if (stepIds.has(id)) locate([...stepPath, 'id'], `duplicate step id "${id}" in workflow ${workflow.id}`);
+    stepIds.add(id);
+    if (!validateWith(stepFieldsSchema(definition), step, stepPath, locate)) return;
+    const timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout)!;
+    const context: CompileContext = {
+      trigger:
+        trigger?.kind === 'webhook'
+          ? { connector: trigger.connector, connectorConfig: trigger.connectorConfig, eventTypes: trigger.eventTypes }
+          : { eventTypes: [] },
+      agents: scope.agents,
+      pools: scope.pools,
+      expression: expressionAt(stepPath),
+      template: (field, source) => {
+        try {
+          return compileTemplate(source);
+        } catch (error) {
+          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field));
+          throw error;
+        }
+      },
+      fail: (message, field) => {
+        throw new LocatedFailure(message, fieldPath(stepPath, field));
+      },
+    };
+    const own = Object.fromEntries(Object.entries(step).filter(([key]) => !COMMON_STEP_FIELDS.includes(key)));
+    if (triggerDefinition && !trigger) return; // the trigger is broken: its problem is reported, the steps' context is unknown
+    const compiled = guarded(() => definition.compile(own, context));
+    const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
+    if (compiled.ok && (condition === undefined || condition.ok)) {
+      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value });
+    }
+  });
+  if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;
+  return {
+    id: workflow.id,
+    name: workflow.name ?? workflow.id,
+    enabled: workflow.enabled ?? true,
+    version: createHash('sha256').update(JSON.stringify(workflow)).digest('hex').slice(0, 12),
+    trigger,
+    steps: compiledSteps,
+    config: workflow,
+  };
+}
+
+function compileAt(path: Path, source: string, locate: (path: Path, message: string) => void): void {
+  try {
+    compileExpression(source);
+  } catch (error) {
+    if (error instanceof ExpressionSyntaxError) locate(path, error.message);
+    else throw error;
+  }
+}
+
+function secretsSchema(definition: ConnectorDefinition) {
+  const names = Object.keys(definition.secrets);
+  return {
+    type: 'object',
+    properties: Object.fromEntries(names.map((name) => [name, { type: 'string', minLength: 1, description: definition.secrets[name]!.description }])),
+    required: names.filter((name) => !definition.secrets[name]!.optional),
+    additionalProperties: false,
+  };
+}
+
+/** Validates `value` with ajv and reports each error at its YAML position. True when valid. */
+function validateWith(schema: object, value: unknown, base: Path, locate: (path: Path, message: string, key?: boolean) => void): boolean {
+  const validate = ajv.compile(schema);
+  if (validate(value)) return true;
+  for (const error of validate.errors ?? []) {
+    const path = [...base, ...error.instancePath.split('/').slice(1).map(decodePointer)];
+    const params = error.params as Record<string, unknown>;
+    if (error.keyword === 'required') locate(path, `missing field \`${String(params.missingProperty)}\``);
+    else if (error.keyword === 'additionalProperties') locate([...path, String(params.additionalProperty)], `field \`${String(params.additionalProperty)}\` not recognised`, true);
+    else if (error.keyword === 'enum') locate(path, `${error.message}: ${(params.allowedValues as unknown[]).join(', ')}`);
+    else if (error.keyword === 'if' || error.keyword === 'anyOf') continue; // the branch errors say more
+    else locate(path, `${path.at(-1) === undefined ? 'value' : `\`${String(path.at(-1))}\``} ${error.message}`);
+  }
+  return false;
+}
+
+function decodePointer(segment: string): string | number {
+  const decoded = segment.replace(/~1/g, '/').replace(/~0/g, '~');
+  return /^\d+$/.test(decoded) ? Number(decoded) : decoded;
+}
+
+/** The source offset of the node at `path` (or of its key), falling back to the nearest ancestor that exists. */
+function offsetOf(doc: Document, path: Path, key: boolean): number {
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0] ?? 0;
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!;
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment));
+      if (!pair) break;
+      const target = key && i === path.length - 1 ? pair.key : (pair.value ?? pair.key);
+      offset = (target as Node | null)?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  return offset;
+}
+
+/** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
+function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: number, message: string) => void): void {
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      node.value = node.value.replace(INTERPOLATION, (whole, name: string) => {
+        const value = envSpec(name)?.secret ? resolveSecret(env, name, warnings) : env[name] || envSpec(name)?.default;
+        if (value === undefined) {
+          at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
+          return whole;
+        }
+        return value;
+      });
+    },
+  });
+}

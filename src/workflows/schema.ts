@@ -1,0 +1,165 @@
+import type { AnyStepDefinition } from '../engine/steps/define-step.js';
+import { steps as stepRegistry } from '../engine/steps/registry.js';
+import type { AnyTriggerDefinition } from '../engine/triggers/define-trigger.js';
+import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
+import { connectors as connectorRegistry } from '../connectors/registry.js';
+import { DURATION_SCHEMA } from './duration.js';
+
+/** Fields every step has besides its own. */
+export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout'];
+
+const COMMON_STEP_PROPERTIES = {
+  id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Names the output as `$steps.<id>`; default the type.' },
+  name: { type: 'string', description: 'Shown on runs.' },
+  if: { type: 'string', description: 'JSONata condition; the step is skipped when false.' },
+  timeout: { ...DURATION_SCHEMA, description: 'Step time limit (default 30s).' },
+};
+
+const ID = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
+
+/** Structure of workflows.yaml; each trigger's and step's own fields are checked with their own schemas. */
+export function topLevelSchema(): object {
+  return {
+    type: 'object',
+    properties: {
+      version: { const: 1 },
+      identity: {
+        type: 'object',
+        properties: { default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: 'Region for phone numbers without a country code.' } },
+        additionalProperties: false,
+      },
+      connectors: {
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          properties: {
+            secrets: { type: 'object' },
+            mappings: { type: 'object', additionalProperties: { type: 'string' }, description: 'JSONata overrides of default mappings, by event type.' },
+          },
+          required: ['secrets'],
+          additionalProperties: false,
+        },
+      },
+      agents: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: ID,
+            name: { type: 'string' },
+            email: { type: 'string', format: 'email' },
+            phone: { type: 'string' },
+            time_zone: { type: 'string' },
+            available: { type: 'boolean', default: true },
+          },
+          required: ['id', 'name'],
+          additionalProperties: false,
+        },
+      },
+      pools: {
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          properties: { agents: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+          required: ['agents'],
+          additionalProperties: false,
+        },
+      },
+      workflows: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: ID,
+            name: { type: 'string' },
+            description: { type: 'string' },
+            enabled: { type: 'boolean', default: true },
+            trigger: { type: 'object', properties: { type: { type: 'string' } }, required: ['type'] },
+            steps: { type: 'array', minItems: 1, items: { type: 'object', properties: { type: { type: 'string' } }, required: ['type'] } },
+          },
+          required: ['id', 'trigger', 'steps'],
+          additionalProperties: false,
+        },
+      },
+    },
+    additionalProperties: false,
+  };
+}
+
+export function stepFieldsSchema(definition: AnyStepDefinition): object {
+  return {
+    type: 'object',
+    properties: { type: { const: definition.type }, ...COMMON_STEP_PROPERTIES, ...definition.schema.properties },
+    required: ['type', ...(definition.schema.required ?? [])],
+    additionalProperties: false,
+  };
+}
+
+export function triggerFieldsSchema(definition: AnyTriggerDefinition): object {
+  return {
+    type: 'object',
+    properties: { type: { const: definition.type }, ...definition.schema.properties },
+    required: ['type', ...(definition.schema.required ?? [])],
+    additionalProperties: false,
+  };
+}
+
+/** One variant per registered type, chosen by `type` (what editors need for completion). */
+function discriminated(definitions: Array<{ type: string; summary: string }>, fields: (definition: never) => object): object {
+  return {
+    type: 'object',
+    required: ['type'],
+    properties: { type: { enum: definitions.map((definition) => definition.type) } },
+    allOf: definitions.map((definition) => ({
+      if: { properties: { type: { const: definition.type } } },
+      then: { description: definition.summary, ...fields(definition as never) },
+    })),
+  };
+}
+
+/**
+ * The complete JSON Schema of workflows.yaml for editors (`crmflow schema`), assembled from the same registries
+ * and schemas the loader validates with.
+ */
+export function editorSchema(): Record<string, unknown> {
+  const base = topLevelSchema() as { properties: Record<string, any> };
+  const properties = structuredClone(base.properties);
+  properties.workflows.items.properties.trigger = discriminated([...triggerRegistry.values()], triggerFieldsSchema);
+  properties.workflows.items.properties.steps.items = discriminated([...stepRegistry.values()], stepFieldsSchema);
+  properties.connectors = {
+    type: 'object',
+    properties: Object.fromEntries(
+      [...connectorRegistry.values()].map((connector) => [
+        connector.id,
+        {
+          description: connector.summary,
+          type: 'object',
+          properties: {
+            secrets: {
+              type: 'object',
+              properties: Object.fromEntries(Object.entries(connector.secrets).map(([name, spec]) => [name, { type: 'string', description: spec.description }])),
+              required: Object.entries(connector.secrets).filter(([, spec]) => !spec.optional).map(([name]) => name),
+              additionalProperties: false,
+            },
+            mappings: {
+              type: 'object',
+              properties: Object.fromEntries(Object.entries(connector.events).map(([type, event]) => [type, { type: 'string', description: event.summary }])),
+              additionalProperties: false,
+            },
+          },
+          required: ['secrets'],
+          additionalProperties: false,
+        },
+      ]),
+    ),
+    additionalProperties: false,
+  };
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://crmflow.dev/schemas/workflows.schema.json',
+    title: 'crmflow workflows.yaml',
+    type: 'object',
+    properties,
+    additionalProperties: false,
+  };
+}
