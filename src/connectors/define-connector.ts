@@ -66,6 +66,46 @@ export interface EventSpec {
   sample: unknown;
 }
 
+/** What pull resources and actions receive from the engine. */
+export interface ConnectorContext<S extends Secrets = Secrets> {
+  secrets: S;
+  /** Vendor API base URL: the operator's `<VENDOR>_API_URL` if set, else the connector's `apiUrl` default. */
+  apiUrl: string;
+  /** OAuth tokens (refresh-token rotation) persisted by the engine, encrypted at rest; undefined until first saved. */
+  tokens: {
+    get: () => Promise<Record<string, string> | undefined>;
+    set: (tokens: Record<string, string>) => Promise<void>;
+  };
+  signal: AbortSignal;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** One page of a pull. The engine stores the page's events, then the cursor: a crash between pages resumes there. */
+export interface PullPage {
+  events: ParsedEvent[];
+  /** Cursor for the next call; null when the resource is exhausted for now (the next poll starts from `resumeCursor`). */
+  nextCursor: unknown | null;
+  /** Where the next poll starts once this run is exhausted (e.g. the newest updated_at seen). */
+  resumeCursor?: unknown;
+}
+
+export interface PullResource<S extends Secrets = Secrets> {
+  summary: string;
+  /** `cursor` is null on the very first pull; `since` bounds a first backfill. */
+  list: (context: ConnectorContext<S>, cursor: unknown | null, options: { since?: Date; pageSize: number }) => Promise<PullPage>;
+}
+
+export interface ActionSpec<S extends Secrets = Secrets> {
+  summary: string;
+  /** JSON Schema of the action input. */
+  input: Record<string, unknown>;
+  /**
+   * Performs the action once per `idempotencyKey`: pass it to the vendor where the vendor supports one.
+   * Returns the vendor's id for what was created.
+   */
+  run: (context: ConnectorContext<S>, input: Record<string, unknown>, idempotencyKey: string) => Promise<{ providerId: string | null }>;
+}
+
 export interface ConnectorDefinition<K extends string = string> {
   /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
   id: string;
@@ -76,6 +116,15 @@ export interface ConnectorDefinition<K extends string = string> {
   webhook?: WebhookSpec<Secrets<K>>;
   /** Every event type the connector emits, keyed by type. */
   events: Record<string, EventSpec>;
+  /** Default vendor API base URL and the environment variable that overrides it (e.g. `SHOPIFY_API_URL`). */
+  api?: { defaultUrl: string; env: string };
+  /**
+   * For thin webhooks that carry only ids (QuickBooks, Xero): fetches the full objects and returns the events to
+   * store. Runs in the worker, not on the webhook path.
+   */
+  enrich?: (context: ConnectorContext<Secrets<K>>, event: ParsedEvent) => Promise<ParsedEvent[]>;
+  pull?: Record<string, PullResource<Secrets<K>>>;
+  actions?: Record<string, ActionSpec<Secrets<K>>>;
 }
 
 export function defineConnector<K extends string>(definition: ConnectorDefinition<K>): ConnectorDefinition<K> {
