@@ -50,8 +50,9 @@ export interface WebhookSpec<S extends Secrets> {
   /** Why this connector accepts unsigned webhooks. Set instead of `verify`, never with it. */
   unsigned?: string;
   /**
-   * Answers vendor handshakes (subscription checks, pings) before or instead of parsing. Return undefined to go on.
-   * Called after `verify` for POSTs; GET requests reach only this.
+   * Answers vendor handshakes (GET subscription checks, unsigned pings, signed intent-to-receive checks) instead of
+   * parsing. Called first, before `verify`: a handshake that must be signed checks the signature itself. Return
+   * undefined for an ordinary delivery. GET requests reach only this.
    */
   handshake?: (request: WebhookRequest, secrets: S) => DirectResponse | undefined;
   /** Turns a verified delivery into events; throws `BadRequestError` for a body it cannot read. */

@@ -41,18 +41,13 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       publicUrl: new URL(req.originalUrl, options.publicUrl).toString(),
     };
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      const answer = webhook.handshake?.(request, secrets);
-      if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
-      return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
-    }
+    const answer = webhook.handshake?.(request, secrets);
+    if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
     if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
     if (webhook.verify && !webhook.verify(request, secrets)) {
       options.logger.warn({ connector: id }, 'webhook rejected: bad signature');
       return sendError(res, 401, 'bad_signature', `missing or invalid ${id} signature`);
     }
-    const answer = webhook.handshake?.(request, secrets);
-    if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
 
     let events: InboxEventInput[];
     try {
