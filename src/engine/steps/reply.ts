@@ -1,3 +1,4 @@
+import { normalizeEmail } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import { defineStep, StepError } from './define-step.js';
 
@@ -22,7 +23,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
     type: 'object',
     properties: {
       channel: { enum: ['email'], description: 'Delivery channel.' },
-      to: { type: 'string', description: "Recipient template; default the customer's email." },
+      to: { type: 'string', description: "Recipient template; default the email of this event's record, else the customer's first email." },
       subject: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
     },
@@ -37,7 +38,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
   }),
   run: async (compiled, context) => {
     const customer = context.state.customer;
-    const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (customer?.email ?? '');
+    const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
     if (to.trim() === '') return { output: { status: 'skipped', reason: 'no email address for the customer' } };
     const [subject, text] = await Promise.all([
       compiled.subject.render(context.payload, context.bindings),
@@ -55,3 +56,9 @@ export default defineStep<ReplyConfig, CompiledReply>({
     return { output: { message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
   },
 });
+
+/** The address the customer used for this event: answering there is what they expect. */
+function eventEmail(record: Record<string, unknown> | undefined): string | undefined {
+  const emails = [record?.email].flat().filter((value): value is string => typeof value === 'string');
+  return emails.map(normalizeEmail).find((email) => email !== undefined);
+}

@@ -1,0 +1,22 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export const SHARED_FIXTURES = new URL('../../../shared/fixtures/vendors/', import.meta.url);
+
+/** A vendor sample from ../shared, as the exact bytes the vendor sent. */
+export function fixtureBytes(vendor: string, file: string): Buffer {
+  return readFileSync(new URL(`${vendor}/${file}`, SHARED_FIXTURES));
+}
+
+export function shopifyHeaders(body: Buffer | string, secret: string, topic = 'orders/create'): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-shopify-topic': topic,
+    'x-shopify-hmac-sha256': createHmac('sha256', secret).update(body).digest('base64'),
+    'x-shopify-shop-domain': 'example.myshopify.com',
+  };
+}
+
+export function formHeaders(body: Buffer | string, secret: string, contentType = 'application/json'): Record<string, string> {
+  return { 'content-type': contentType, 'x-crmflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
+}

@@ -1,0 +1,46 @@
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedEmail {
+  to: string[];
+  raw: string;
+  messageId: string | undefined;
+  subject: string | undefined;
+  /** The body, quoted-printable decoded. */
+  text: string;
+}
+
+function decodeBody(raw: string): string {
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  if (!/^Content-Transfer-Encoding:\s*quoted-printable/im.test(raw)) return body;
+  const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
+/** A real SMTP server on a random local port that keeps every message it accepts. */
+export async function startSmtpServer(): Promise<{ url: string; messages: ReceivedEmail[]; close: () => Promise<void> }> {
+  const messages: ReceivedEmail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        messages.push({
+          to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+          raw,
+          messageId: /^Message-ID:\s*(.+)$/im.exec(raw)?.[1]?.trim(),
+          subject: /^Subject:\s*(.+)$/im.exec(raw)?.[1]?.trim(),
+          text: decodeBody(raw),
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.server.address() as AddressInfo;
+  return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
