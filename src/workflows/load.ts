@@ -117,8 +117,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     at(0, (error as Error).message);
     throw new ConfigError(issues);
   }
-  validateWith(topLevelSchema(), config, [], locate);
-  if (issues.length > 0) throw new ConfigError(issues);
+  // Structural errors make the rest unreadable; missing variables do not, so everything else is still checked.
+  if (!validateWith(topLevelSchema(), config, [], locate)) throw new ConfigError(issues);
 
   config.connectors ??= {};
   config.agents ??= [];
@@ -256,7 +256,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       },
     };
     const own = Object.fromEntries(Object.entries(step).filter(([key]) => !COMMON_STEP_FIELDS.includes(key)));
-    if (triggerDefinition && !trigger) return; // the trigger is broken: its problem is reported, the steps' context is unknown
+    if (!trigger && workflow.trigger.type === 'webhook') return; // its problem is reported; without it the steps' event context is unknown
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
