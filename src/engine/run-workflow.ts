@@ -83,19 +83,19 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
       Object.assign(state, result.state ?? {});
       outputs[step.id] = result.output ?? null;
       if (result.stop) {
-        await markRunFinished(deps.pool, run.id, result.stop, null, state.customer?.id ?? null);
+        await markRunFinished(deps.pool, run.id, { status: result.stop, customerId: state.customer?.id ?? null });
         return { status: result.stop };
       }
     } catch (error) {
       const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
       const retryable = !(error instanceof ExpressionError) && !(error instanceof StepError && !error.retryable);
       await record('failed', null, null, (error as Error).message);
-      await markRunFinished(deps.pool, run.id, 'failed', message, state.customer?.id ?? null);
+      await markRunFinished(deps.pool, run.id, { status: 'failed', error: message, retryable, customerId: state.customer?.id ?? null });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
     }
   }
-  await markRunFinished(deps.pool, run.id, 'succeeded', null, state.customer?.id ?? null);
+  await markRunFinished(deps.pool, run.id, { status: 'succeeded', customerId: state.customer?.id ?? null });
   return { status: 'succeeded' };
 }
 

@@ -36,10 +36,12 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (retryable.length > 0) throw new RetryLater(retryable.map((outcome) => (outcome as { error: string }).error).join('; '));
   };
 
-  const execute = (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown) =>
-    run.status === 'succeeded' || run.status === 'filtered'
-      ? Promise.resolve<RunOutcome>({ status: run.status })
-      : runWorkflow({ run, workflow, event, payload }, deps);
+  /** Runs (or resumes) a run unless it is finished; a run that failed for good waits for a manual retry. */
+  const execute = (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, manual = false) => {
+    if (run.status === 'succeeded' || run.status === 'filtered') return Promise.resolve<RunOutcome>({ status: run.status });
+    if (run.status === 'failed' && !run.errorRetryable && !manual) return Promise.resolve<RunOutcome>({ status: 'failed', error: run.error ?? '', retryable: false });
+    return runWorkflow({ run, workflow, event, payload }, deps);
+  };
 
   async function processEvent(inboxId: number): Promise<void> {
     const inbox = await getInboxEvent(options.pool, inboxId);
@@ -70,7 +72,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
     const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
-    settle([await execute(run, workflow, event, inbox?.payload ?? run.trigger)]);
+    settle([await execute(run, workflow, event, inbox?.payload ?? run.trigger, true)]);
     if (inbox?.status === 'pending') await setInboxStatus(options.pool, inbox.id, 'processed');
   }
 

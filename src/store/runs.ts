@@ -11,6 +11,7 @@ export interface RunRow {
   trigger: Record<string, unknown>;
   status: RunStatus;
   error: string | null;
+  errorRetryable: boolean;
   attempts: number;
   customerId: number | null;
   createdAt: Date;
@@ -33,7 +34,7 @@ export interface StepRecord {
 }
 
 const RUN_COLUMNS = `id, workflow, workflow_version AS "workflowVersion", trigger_key AS "triggerKey",
-  inbox_event_id AS "inboxEventId", trigger, status, error, attempts, customer_id AS "customerId",
+  inbox_event_id AS "inboxEventId", trigger, status, error, error_retryable AS "errorRetryable", attempts, customer_id AS "customerId",
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 export interface NewRun {
@@ -70,10 +71,18 @@ export async function markRunStarted(pool: Pool, id: number): Promise<number> {
   return rows[0]!.attempts;
 }
 
-export async function markRunFinished(pool: Pool, id: number, status: 'succeeded' | 'filtered' | 'failed', error: string | null, customerId: number | null): Promise<void> {
+export interface RunEnd {
+  status: 'succeeded' | 'filtered' | 'failed';
+  error?: string;
+  retryable?: boolean;
+  customerId: number | null;
+}
+
+export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Promise<void> {
   await pool.query(
-    `UPDATE workflow_runs SET status = $2, error = $3, customer_id = coalesce($4, customer_id), finished_at = now() WHERE id = $1`,
-    [id, status, error, customerId],
+    `UPDATE workflow_runs SET status = $2, error = $3, error_retryable = $4, customer_id = coalesce($5, customer_id), finished_at = now()
+     WHERE id = $1`,
+    [id, end.status, end.error ?? null, end.retryable ?? false, end.customerId],
   );
 }
 

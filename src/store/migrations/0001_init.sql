@@ -93,6 +93,8 @@ CREATE TABLE workflow_runs (
   trigger          jsonb NOT NULL DEFAULT '{}',
   status           text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'filtered', 'failed')),
   error            text,
+  -- whether the failure may heal by itself (network, 5xx): only such runs are re-run when their job is retried
+  error_retryable  boolean NOT NULL DEFAULT false,
   attempts         int NOT NULL DEFAULT 0,
   customer_id      bigint REFERENCES customers(id),
   created_at       timestamptz NOT NULL DEFAULT now(),
