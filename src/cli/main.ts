@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connectors } from '../connectors/registry.js';
 import { RedisUnavailableError } from '../config/bootstrap.js';
-import { envValue, loadDotEnv } from '../config/env.js';
+import { envExampleText, envReferenceMarkdown, envValue, loadDotEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
@@ -20,6 +20,7 @@ Usage:
   crmflow map --connector ID --event TYPE [--input FILE]
                                 evaluate a mapping (default: the connector's, on its sample)
   crmflow schema                print the JSON Schema of workflows.yaml
+  crmflow env [--markdown]      print every environment variable (.env.example, or the README table)
 `;
 
 async function serve(roles: Roles): Promise<void> {
@@ -94,6 +95,9 @@ async function main(argv: string[]): Promise<void> {
       return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
     case 'map':
       return map(rest);
+    case 'env':
+      process.stdout.write(rest.includes('--markdown') ? `${envReferenceMarkdown()}\n` : envExampleText());
+      return;
     case 'schema':
       process.stdout.write(`${JSON.stringify(editorSchema(), null, 2)}\n`);
       return;

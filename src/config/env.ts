@@ -82,6 +82,15 @@ export function resolveSecret(env: Env, name: string, warnings: string[]): strin
   return demo;
 }
 
+/** The README's configuration reference table (between the `env:start` / `env:end` markers), kept equal by a test. */
+export function envReferenceMarkdown(): string {
+  const rows = ENV_VARS.map((spec) => {
+    const value = spec.secret ? `secret; demo: \`${spec.demo}\`` : spec.default !== undefined ? `\`${spec.default}\`` : '—';
+    return `| \`${spec.name}\` | ${value} | ${spec.description.replace(/\|/g, '\\|')} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}
+
 /** The text of `.env.example`: every variable with its default or demo value. */
 export function envExampleText(): string {
   const lines = ['# crmflow configuration. Copy to .env and change; every variable is optional in demo mode.', ''];
