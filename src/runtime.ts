@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
 import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
+import { createSecretBox } from './config/secret-box.js';
+import { createConnectorContext } from './engine/connector-context.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
@@ -56,8 +58,11 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     for (const warning of config.warnings) logger.warn(warning);
     const secretWarnings: string[] = [];
     const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);
-    for (const warning of secretWarnings) logger.warn(warning);
     if (!apiToken) throw new Error('CRMFLOW_API_TOKEN is not set (required in production)');
+    const secretKey = resolveSecret(env, 'CRMFLOW_SECRET_KEY', secretWarnings);
+    if (!secretKey) throw new Error('CRMFLOW_SECRET_KEY is not set (required in production)');
+    const box = createSecretBox(secretKey);
+    for (const warning of secretWarnings) logger.warn(warning);
 
     const dataDir = envValue(env, 'CRMFLOW_DATA_DIR')!;
     let databaseUrl = env.DATABASE_URL;
@@ -106,6 +111,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         logger,
         concurrency: envInt(env, 'WORKER_CONCURRENCY'),
         lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
+        connectorContext: (connectorId, signal) => {
+          const connector = config.connectors.get(connectorId)!;
+          return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal });
+        },
       });
       closers.push(() => connection.disconnect());
       closers.push(() => worker!.close());

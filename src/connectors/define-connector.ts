@@ -55,6 +55,8 @@ export interface WebhookSpec<S extends Secrets> {
    * undefined for an ordinary delivery. GET requests reach only this.
    */
   handshake?: (request: WebhookRequest, secrets: S) => DirectResponse | undefined;
+  /** The answer once a delivery is stored, for vendors that want a particular one (TwiML, an empty body); default 202 JSON. */
+  acknowledge?: DirectResponse;
   /** Turns a verified delivery into events; throws `BadRequestError` for a body it cannot read. */
   parse: (request: WebhookRequest, secrets: S) => ParsedEvent[];
 }

@@ -1,8 +1,13 @@
 import type { ConnectorDefinition } from './define-connector.js';
 import form from './form/index.js';
+import meta from './meta/index.js';
+import quickbooks from './quickbooks/index.js';
 import shopify from './shopify/index.js';
+import twilio from './twilio/index.js';
+import woocommerce from './woocommerce/index.js';
+import xero from './xero/index.js';
 
 /** Every connector crmflow ships, by id. Adding a connector: one folder plus one line here. */
 export const connectors: ReadonlyMap<string, ConnectorDefinition> = new Map(
-  ([form, shopify] as ConnectorDefinition[]).map((connector) => [connector.id, connector]),
+  ([form, meta, quickbooks, shopify, twilio, woocommerce, xero] as ConnectorDefinition[]).map((connector) => [connector.id, connector]),
 );

@@ -1,4 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { ConnectorContext, ParsedEvent } from '../connectors/define-connector.js';
+import { VendorAuthError } from '../connectors/shared/vendor-http.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
@@ -20,6 +22,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** BullMQ lock duration: a job whose worker died is stalled and recovered after about this long. */
   lockDurationMs: number;
+  /** The context a connector's `enrich` receives. */
+  connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -27,7 +31,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -43,23 +47,43 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     return runWorkflow({ run, workflow, event, payload }, deps);
   };
 
+  /**
+   * Thin webhooks (ids only) are completed over the vendor API before any workflow sees them. Bad credentials fail
+   * the event for good (an admin must act); anything else is retried with the job.
+   */
+  async function enrich(connectorId: string, stored: ParsedEvent): Promise<{ events: ParsedEvent[]; enriched: boolean }> {
+    const enrichEvent = options.config.connectors.get(connectorId)?.definition.enrich;
+    if (!enrichEvent) return { events: [stored], enriched: false };
+    try {
+      return { events: await enrichEvent(options.connectorContext(connectorId, AbortSignal.timeout(60_000)), stored), enriched: true };
+    } catch (error) {
+      if (error instanceof VendorAuthError) throw new UnrecoverableError(`${connectorId}: ${error.message}`);
+      throw error;
+    }
+  }
+
   async function processEvent(inboxId: number): Promise<void> {
     const inbox = await getInboxEvent(options.pool, inboxId);
     if (!inbox || inbox.status !== 'pending') return;
-    const event: TriggerEvent = { connector: inbox.connector, type: inbox.type, external_id: inbox.externalId, occurred_at: inbox.occurredAt.toISOString() };
+    const stored: ParsedEvent = { type: inbox.type, externalId: inbox.externalId, occurredAt: inbox.occurredAt.toISOString(), payload: inbox.payload };
+    const { events, enriched } = await enrich(inbox.connector, stored);
     const outcomes: RunOutcome[] = [];
-    for (const workflow of options.config.workflows) {
-      const trigger = workflow.trigger;
-      if (!workflow.enabled || trigger.kind !== 'webhook' || trigger.connector.id !== inbox.connector || !trigger.eventTypes.includes(inbox.type)) continue;
-      if (trigger.when && (await trigger.when.evaluate(inbox.payload, { event })) !== true) continue;
-      const run = await ensureRun(options.pool, {
-        workflow: workflow.id,
-        workflowVersion: workflow.version,
-        triggerKey: `inbox:${inbox.id}`,
-        inboxEventId: inbox.id,
-        trigger: { ...event },
-      });
-      outcomes.push(await execute(run, workflow, event, inbox.payload));
+    for (const [index, parsed] of events.entries()) {
+      const event: TriggerEvent = { connector: inbox.connector, type: parsed.type, external_id: parsed.externalId, occurred_at: parsed.occurredAt };
+      for (const workflow of options.config.workflows) {
+        const trigger = workflow.trigger;
+        if (!workflow.enabled || trigger.kind !== 'webhook' || trigger.connector.id !== inbox.connector || !trigger.eventTypes.includes(parsed.type)) continue;
+        if (trigger.when && (await trigger.when.evaluate(parsed.payload, { event })) !== true) continue;
+        const run = await ensureRun(options.pool, {
+          workflow: workflow.id,
+          workflowVersion: workflow.version,
+          triggerKey: index === 0 ? `inbox:${inbox.id}` : `inbox:${inbox.id}#${index}`,
+          inboxEventId: inbox.id,
+          trigger: { ...event },
+          payload: enriched ? parsed.payload : undefined,
+        });
+        outcomes.push(await execute(run, workflow, event, run.payload ?? parsed.payload));
+      }
     }
     settle(outcomes);
     await setInboxStatus(options.pool, inbox.id, 'processed');
@@ -72,7 +96,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
     const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
-    settle([await execute(run, workflow, event, inbox?.payload ?? run.trigger, true)]);
+    settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, true)]);
     if (inbox?.status === 'pending') await setInboxStatus(options.pool, inbox.id, 'processed');
   }
 

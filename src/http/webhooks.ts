@@ -73,6 +73,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     } catch (error) {
       options.logger.warn({ connector: id, events: stored, err: error }, 'stored but not enqueued (Redis unavailable): the reconciler will enqueue');
     }
+    if (webhook.acknowledge) return void res.status(webhook.acknowledge.status).type(webhook.acknowledge.contentType ?? 'text/plain').send(webhook.acknowledge.body);
     res.status(202).json({ received: events.length, stored: stored.length, duplicates: events.length - stored.length, inbox_ids: stored });
   });
   return router;

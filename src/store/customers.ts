@@ -9,7 +9,11 @@ export interface CustomerProfile {
   language?: string | null;
   country?: string | null;
   attributes?: Record<string, unknown> | null;
+  /** Applied only when it moves the customer forward: lead → opportunity → customer. */
+  lifecycle_stage?: 'lead' | 'opportunity' | 'customer' | 'churned' | null;
 }
+
+const STAGE_RANK: Record<string, number> = { lead: 0, opportunity: 1, customer: 2, churned: 3 };
 
 export interface UpsertCustomerInput {
   /** Already normalized; at least one. */
@@ -70,6 +74,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
       [customerId, kinds, values, input.source],
     );
     await updateProfile(client, customerId, input.profile, input.occurredAt);
+    if (input.profile.lifecycle_stage) await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source);
     return { customerId, created, mergedIds, attached: attachedRows };
   });
 }
@@ -140,4 +145,13 @@ async function updateProfile(client: PoolClient, customerId: number, profile: Cu
      WHERE id = $1`,
     [customerId, ...texts, occurredAt, JSON.stringify(profile.attributes ?? {})],
   );
+}
+
+/** Moves the lifecycle stage forward (never back) and records the change. */
+async function advanceLifecycle(client: PoolClient, customerId: number, stage: string, source: string): Promise<void> {
+  const { rows } = await client.query<{ lifecycle_stage: string }>('SELECT lifecycle_stage FROM customers WHERE id = $1', [customerId]);
+  const current = rows[0]!.lifecycle_stage;
+  if ((STAGE_RANK[stage] ?? -1) <= (STAGE_RANK[current] ?? -1)) return;
+  await client.query('UPDATE customers SET lifecycle_stage = $2 WHERE id = $1', [customerId, stage]);
+  await client.query('INSERT INTO lifecycle_history (customer_id, from_stage, to_stage, source) VALUES ($1, $2, $3, $4)', [customerId, current, stage, source]);
 }

@@ -14,6 +14,8 @@ export interface RunRow {
   errorRetryable: boolean;
   attempts: number;
   customerId: number | null;
+  /** The enriched payload the run works on; null when it is the stored webhook's. */
+  payload: unknown;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -34,7 +36,7 @@ export interface StepRecord {
 }
 
 const RUN_COLUMNS = `id, workflow, workflow_version AS "workflowVersion", trigger_key AS "triggerKey",
-  inbox_event_id AS "inboxEventId", trigger, status, error, error_retryable AS "errorRetryable", attempts, customer_id AS "customerId",
+  inbox_event_id AS "inboxEventId", trigger, status, error, error_retryable AS "errorRetryable", attempts, customer_id AS "customerId", payload,
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 export interface NewRun {
@@ -43,14 +45,15 @@ export interface NewRun {
   triggerKey: string;
   inboxEventId?: number;
   trigger: Record<string, unknown>;
+  payload?: unknown;
 }
 
 /** The run of `workflow` for this trigger: created on first sight, the existing one afterwards. */
 export async function ensureRun(pool: Pool, run: NewRun): Promise<RunRow> {
   const inserted = await pool.query<RunRow>(
-    `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
-    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger)],
+    `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger, payload)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
+    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger), run.payload === undefined ? null : JSON.stringify(run.payload)],
   );
   if (inserted.rows[0]) return inserted.rows[0];
   const existing = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE trigger_key = $1 AND workflow = $2`, [run.triggerKey, run.workflow]);

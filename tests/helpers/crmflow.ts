@@ -3,10 +3,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { ENV_VARS } from '../../src/config/env.js';
 import { startCrmflow, type Crmflow, type Roles } from '../../src/runtime.js';
 
 export const TEST_TOKEN = 'test-api-token';
-export const SECRETS = { SHOPIFY_WEBHOOK_SECRET: 'shopify-test-secret', FORM_WEBHOOK_SECRET: 'form-test-secret' };
+/** A test value for every secret crmflow knows (tests run with NODE_ENV=production: no demo values). */
+export const SECRETS = {
+  ...Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `test-${spec.name.toLowerCase()}`])),
+  SHOPIFY_WEBHOOK_SECRET: 'shopify-test-secret',
+  FORM_WEBHOOK_SECRET: 'form-test-secret',
+};
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Writes a workflows file into a temporary folder and returns its path. */
@@ -46,6 +52,7 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     WORKER_CONCURRENCY: '8',
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...SECRETS,
+    CRMFLOW_API_TOKEN: TEST_TOKEN,
     ...options.extra,
   };
 }

@@ -40,6 +40,8 @@ export async function startSmtpServer(): Promise<{ url: string; messages: Receiv
       });
     },
   });
+  // A client killed mid-conversation (the crash tests) resets its connection: expected, not a test failure.
+  server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise((resolve) => server.close(() => resolve())) };

@@ -6,18 +6,17 @@ export type EntityName = 'Customer' | 'Invoice' | 'Payment';
 export type Operation = 'Create' | 'Update' | 'Void';
 
 export interface EntitySpec {
-  /** Event noun and path segment of the read endpoint (`/v3/company/{realmId}/customer/{id}`). */
+  /** Event noun, mapping file name and path segment of the read endpoint (`/v3/company/{realmId}/customer/{id}`). */
   noun: string;
   /** Operations that become events; others (Delete, Merge, Emailed) are acknowledged and dropped. */
   operations: readonly Operation[];
-  mapping: string;
   sample: string;
 }
 
 export const ENTITIES: Readonly<Record<EntityName, EntitySpec>> = {
-  Customer: { noun: 'customer', operations: ['Create', 'Update'], mapping: 'customer', sample: 'customer_read_response' },
-  Invoice: { noun: 'invoice', operations: ['Create', 'Update', 'Void'], mapping: 'invoice', sample: 'invoice_read_response' },
-  Payment: { noun: 'payment', operations: ['Create', 'Update', 'Void'], mapping: 'payment', sample: 'payment_read_response' },
+  Customer: { noun: 'customer', operations: ['Create', 'Update'], sample: 'customer_read_response' },
+  Invoice: { noun: 'invoice', operations: ['Create', 'Update', 'Void'], sample: 'invoice_read_response' },
+  Payment: { noun: 'payment', operations: ['Create', 'Update', 'Void'], sample: 'payment_read_response' },
 };
 
 /** Past-tense verb of each operation; the CloudEvents format spells operations this way (`qbo.invoice.voided.v1`). */

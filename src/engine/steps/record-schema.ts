@@ -26,6 +26,7 @@ export const RECORD_SCHEMA = {
       },
     },
     attributes: { type: ['object', 'null'] },
+    lifecycle_stage: { enum: ['lead', 'opportunity', 'customer', 'churned', null], description: 'Moves the customer forward (lead → opportunity → customer), never back.' },
     timeline: {
       type: ['object', 'null'],
       properties: {

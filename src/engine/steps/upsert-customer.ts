@@ -7,7 +7,7 @@ interface UpsertConfig {
   from?: string;
 }
 
-const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country', 'attributes'] as const;
+const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country', 'attributes', 'lifecycle_stage'] as const;
 
 function asList(value: unknown): string[] {
   const items = Array.isArray(value) ? value : [value];

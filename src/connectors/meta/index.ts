@@ -1,0 +1,31 @@
+import { defineConnector } from '../define-connector.js';
+import { readBeside, readJsonBeside } from '../shared/files.js';
+import { sendMessage } from './actions.js';
+import { handshake, parse, parseDelivery, verify } from './webhook.js';
+
+/**
+ * Meta's messaging channels on one webhook URL: Messenger (`object: "page"`), Instagram (`"instagram"`) and the
+ * WhatsApp Cloud API (`"whatsapp_business_account"`), all deliveries of the same Meta app signed with its App Secret.
+ */
+export default defineConnector({
+  id: 'meta',
+  family: 'social',
+  summary: 'Messenger, Instagram and WhatsApp Cloud API messages via one signed Meta app webhook; replies through the Graph API.',
+  secrets: {
+    app_secret: { description: "The Meta app's App Secret (signs every webhook); list the new one first, then the previous one, comma-separated, while rotating." },
+    verify_token: { description: 'Any string you choose and also type into the Meta dashboard as the webhook Verify Token.' },
+    access_token: { description: 'Page access token or WhatsApp system-user token, for send_message.', optional: true },
+    whatsapp_phone_number_id: { description: 'WhatsApp business phone number id send_message sends from by default.', optional: true },
+  },
+  webhook: { handshake, verify, parse },
+  events: {
+    'message.received': {
+      summary: 'A customer sent a message on Messenger, Instagram or WhatsApp (one event per message; echoes and receipts are skipped).',
+      mapping: readBeside(import.meta.url, 'mappings/message.jsonata'),
+      // The stored payload of Meta's documented WhatsApp text message, derived by the parser itself.
+      sample: parseDelivery(readJsonBeside(import.meta.url, 'samples/whatsapp_text_message.json'))[0]!.payload,
+    },
+  },
+  api: { defaultUrl: 'https://graph.facebook.com', env: 'META_GRAPH_URL' },
+  actions: { send_message: sendMessage },
+});

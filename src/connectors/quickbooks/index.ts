@@ -1,0 +1,53 @@
+import { defineConnector, type EventSpec } from '../define-connector.js';
+import { readBeside, readJsonBeside } from '../shared/files.js';
+import { DEFAULT_TOKEN_URL, enrichQuickBooks, entityPayload } from './api.js';
+import { ENTITIES, eventType, VERBS, type EntityName } from './entities.js';
+import { changes } from './pull.js';
+import { parseQuickBooks, verifyQuickBooks } from './webhook.js';
+
+/** The realm of the shared webhook sample: samples are what the mappings receive, an entity plus its realm. */
+const SAMPLE_REALM_ID = '1185883450';
+
+const events: Record<string, EventSpec> = Object.fromEntries(
+  (Object.keys(ENTITIES) as EntityName[]).flatMap((name) => {
+    const spec = ENTITIES[name];
+    const response = readJsonBeside(import.meta.url, `samples/${spec.sample}.json`) as Record<EntityName, Record<string, unknown>>;
+    const event: Omit<EventSpec, 'summary'> = {
+      mapping: readBeside(import.meta.url, `mappings/${spec.noun}.jsonata`),
+      sample: entityPayload(SAMPLE_REALM_ID, response[name]),
+    };
+    return spec.operations.map((operation) => [
+      eventType(name, operation),
+      { summary: `A ${spec.noun} was ${VERBS[operation]} in QuickBooks Online (the full ${name} is fetched).`, ...event },
+    ]);
+  }),
+);
+
+/**
+ * QuickBooks Online. Webhooks carry only entity ids: `parse` stores one thin event per changed entity and `enrich`
+ * (in the worker) reads the entity over the Accounting API with OAuth2 tokens that Intuit rotates on every refresh.
+ */
+export default defineConnector({
+  id: 'quickbooks',
+  family: 'accounting',
+  summary: 'QuickBooks Online customers, invoices and payments: signed change webhooks enriched over the API, and CDC pulls.',
+  secrets: {
+    verifier_token: { description: "The app's webhook Verifier Token (Intuit developer portal → Webhooks); signs `intuit-signature`." },
+    client_id: { description: "The app's OAuth2 client id." },
+    client_secret: { description: "The app's OAuth2 client secret." },
+    refresh_token: {
+      description: 'Refresh token from authorizing the app for the company. Rotated tokens are then persisted; set a new one to re-authorize.',
+      optional: true,
+    },
+    realm_id: { description: 'Company (realm) id to pull from; needed only for the `changes` pull.', optional: true },
+    token_url: { description: `OAuth2 token endpoint; default ${DEFAULT_TOKEN_URL}.`, optional: true },
+  },
+  webhook: {
+    verify: (request, secrets) => verifyQuickBooks(request, secrets.verifier_token),
+    parse: (request) => parseQuickBooks(request),
+  },
+  events,
+  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL' },
+  enrich: enrichQuickBooks,
+  pull: { changes },
+});

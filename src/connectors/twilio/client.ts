@@ -1,0 +1,21 @@
+import type { ConnectorContext, Secrets } from '../define-connector.js';
+import { createVendorClient, type VendorClient } from '../shared/vendor-http.js';
+
+export type TwilioSecrets = Secrets<'account_sid' | 'auth_token' | 'from_number'>;
+
+/** A client for the Twilio REST API authenticated as the account (basic auth: Account SID and auth token). */
+export function twilioClient(context: ConnectorContext<TwilioSecrets>): {
+  client: VendorClient;
+  accountPath: string;
+  auth: { username: string; password: string };
+} {
+  const { account_sid: username, auth_token: tokens } = context.secrets;
+  // While rotating, auth_token lists the new token first; any of Twilio's two tokens authenticates API requests.
+  const password = tokens?.split(',')[0]?.trim();
+  if (!username || !password) throw new Error('twilio: the account_sid and auth_token secrets are required (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)');
+  return {
+    client: createVendorClient({ baseURL: context.apiUrl, headers: { Accept: 'application/json' } }),
+    accountPath: `/2010-04-01/Accounts/${encodeURIComponent(username)}`,
+    auth: { username, password },
+  };
+}

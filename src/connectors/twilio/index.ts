@@ -1,0 +1,52 @@
+import { defineConnector } from '../define-connector.js';
+import { parseFormBody } from '../shared/body.js';
+import { readBeside, readJsonBeside } from '../shared/files.js';
+import { sendSms } from './actions.js';
+import { eventsFromParams } from './events.js';
+import { listCalls } from './pull.js';
+import { verifyTwilioSignature } from './signature.js';
+
+const callMapping = readBeside(import.meta.url, 'mappings/call.jsonata');
+
+/**
+ * Twilio voice status callbacks and incoming messages. Point the number's (or the API call's) StatusCallback and the
+ * messaging webhook at `/webhooks/twilio`; not the voice URL, which must answer with TwiML.
+ */
+export default defineConnector({
+  id: 'twilio',
+  family: 'telephony',
+  summary: 'Twilio calls (completed and missed, from status callbacks) and incoming SMS/WhatsApp; send SMS; pull call logs.',
+  secrets: {
+    account_sid: { description: 'The Account SID (AC...): API user name and the account the webhooks belong to.' },
+    auth_token: { description: "The account's auth token: signs webhooks and authenticates API calls; comma-separate new,old while rotating." },
+    from_number: { description: 'Default sender for send_sms (E.164 Twilio number, or whatsapp:+...).', optional: true },
+  },
+  webhook: {
+    // Twilio reads the answer to an incoming message as TwiML: an empty <Response/> sends nothing back.
+    acknowledge: { status: 200, contentType: 'text/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Response/>' },
+    verify: (request, secrets) => verifyTwilioSignature(request, secrets.auth_token),
+    parse: (request) => eventsFromParams(parseFormBody(request.rawBody), new Date().toISOString()),
+  },
+  events: {
+    'call.completed': {
+      summary: 'A call ended after being answered; the payload has CallDuration in seconds.',
+      mapping: callMapping,
+      sample: readJsonBeside(import.meta.url, 'samples/call_completed.json'),
+    },
+    'call.missed': {
+      summary: 'A call ended unanswered: busy, no-answer, failed or canceled.',
+      mapping: callMapping,
+      sample: readJsonBeside(import.meta.url, 'samples/call_missed.json'),
+    },
+    'message.received': {
+      summary: 'An SMS, MMS or WhatsApp message came in; opt-out keywords (STOP...) set attributes.opt_out.',
+      mapping: readBeside(import.meta.url, 'mappings/message.jsonata'),
+      sample: readJsonBeside(import.meta.url, 'samples/incoming_sms.json'),
+    },
+  },
+  api: { defaultUrl: 'https://api.twilio.com', env: 'TWILIO_API_URL' },
+  pull: {
+    calls: { summary: 'Finished calls from the call log (StartTime>= the last day seen), as call.completed / call.missed.', list: listCalls },
+  },
+  actions: { send_sms: sendSms },
+});

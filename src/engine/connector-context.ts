@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { ConnectorContext, ConnectorDefinition } from '../connectors/define-connector.js';
+import type { SecretBox } from '../config/secret-box.js';
+import type { Env } from '../config/env.js';
+import type { Pool } from '../store/pool.js';
+import { loadTokens, saveTokens } from '../store/tokens.js';
+
+export interface ConnectorContextOptions {
+  definition: ConnectorDefinition;
+  secrets: Record<string, string>;
+  env: Env;
+  pool: Pool;
+  box: SecretBox;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/** What a connector's enrich, pull and actions receive: its secrets, API base URL, persisted tokens, a logger. */
+export function createConnectorContext(options: ConnectorContextOptions): ConnectorContext {
+  const { definition, pool, box } = options;
+  const logger = options.logger.child({ connector: definition.id });
+  return {
+    secrets: options.secrets,
+    apiUrl: (definition.api && (options.env[definition.api.env] || definition.api.defaultUrl)) || '',
+    tokens: {
+      get: () => loadTokens(pool, box, definition.id),
+      set: (tokens) => saveTokens(pool, box, definition.id, tokens),
+    },
+    signal: options.signal,
+    log: (message, fields) => logger.info(fields ?? {}, message),
+  };
+}

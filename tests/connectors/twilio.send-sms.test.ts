@@ -1,0 +1,67 @@
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ConnectorContext, Secrets } from '../../src/connectors/define-connector.js';
+import { VendorAuthError } from '../../src/connectors/shared/vendor-http.js';
+import twilio from '../../src/connectors/twilio/index.js';
+
+const API = 'https://api.twilio.com';
+const SID = 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
+
+function context(fromNumber = '+15558675310'): ConnectorContext<Secrets<'account_sid' | 'auth_token' | 'from_number'>> {
+  return {
+    secrets: { account_sid: SID, auth_token: 'new-token,old-token', from_number: fromNumber },
+    apiUrl: API,
+    tokens: { get: async () => undefined, set: async () => undefined },
+    signal: new AbortController().signal,
+    log: () => undefined,
+  };
+}
+
+const sendSms = twilio.actions!.send_sms!;
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending).toEqual([]);
+});
+afterAll(() => nock.enableNetConnect());
+
+describe('twilio send_sms', () => {
+  it('posts the form Twilio expects with basic auth and the idempotency token, and returns the Message SID', async () => {
+    let body = '';
+    nock(API, {
+      reqheaders: {
+        authorization: `Basic ${Buffer.from(`${SID}:new-token`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'i-twilio-idempotency-token': 'run-42:step-3',
+      },
+    })
+      .post(MESSAGES)
+      .reply(201, (_uri, raw) => {
+        body = String(raw);
+        return { sid: 'SMffffffffffffffffffffffffffffffff', status: 'queued', to: '+15017122661', from: '+15558675310', body: 'Your order shipped & is on its way' };
+      });
+
+    const result = await sendSms.run(context(), { to: '+15017122661', body: 'Your order shipped & is on its way' }, 'run-42:step-3');
+    expect(result).toEqual({ providerId: 'SMffffffffffffffffffffffffffffffff' });
+    expect(body).toBe('To=%2B15017122661&From=%2B15558675310&Body=Your+order+shipped+%26+is+on+its+way');
+  });
+
+  it('uses the input sender over the from_number secret', async () => {
+    nock(API)
+      .post(MESSAGES, { To: 'whatsapp:+15017122661', From: 'whatsapp:+14155238886', Body: 'Hi' })
+      .reply(201, { sid: 'SM1' });
+    expect(await sendSms.run(context(), { to: 'whatsapp:+15017122661', from: 'whatsapp:+14155238886', body: 'Hi' }, 'k1')).toEqual({ providerId: 'SM1' });
+  });
+
+  it('needs a sender and reports rejected credentials as VendorAuthError', async () => {
+    await expect(sendSms.run(context(''), { to: '+15017122661', body: 'Hi' }, 'k2')).rejects.toThrow(/TWILIO_FROM_NUMBER/);
+    nock(API).post(MESSAGES).reply(401, { code: 20003, message: 'Authenticate' });
+    await expect(sendSms.run(context(), { to: '+15017122661', body: 'Hi' }, 'k3')).rejects.toBeInstanceOf(VendorAuthError);
+  });
+});

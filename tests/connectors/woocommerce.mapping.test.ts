@@ -1,0 +1,88 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { validateRecord } from '../../src/engine/steps/record-schema.js';
+import woocommerce from '../../src/connectors/woocommerce/index.js';
+import { compileExpression } from '../../src/workflows/expression.js';
+
+const fixture = (file: string) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/vendors/woocommerce/${file}`, import.meta.url), 'utf8'));
+
+async function map(type: string, payload: unknown, externalId: string) {
+  const spec = woocommerce.events[type]!;
+  const record = (await compileExpression(spec.mapping).evaluate(payload, {
+    event: { connector: 'woocommerce', type, external_id: externalId, occurred_at: '2017-03-22T19:28:08.000Z' },
+  })) as Record<string, unknown>;
+  expect(validateRecord(record), JSON.stringify(validateRecord.errors)).toBe(true);
+  return record;
+}
+
+describe('woocommerce default mappings', () => {
+  it('ships the shared fixtures, unchanged, as the samples', () => {
+    expect(woocommerce.events['order.created']!.sample).toEqual(fixture('order_created.json'));
+    expect(woocommerce.events['order.updated']!.sample).toEqual(fixture('order_created.json'));
+    expect(woocommerce.events['customer.created']!.sample).toEqual(fixture('customer_created.json'));
+    expect(woocommerce.events['customer.updated']!.sample).toEqual(fixture('customer_created.json'));
+  });
+
+  it('maps a guest order to the billing contact and an order timeline entry, without an account identity', async () => {
+    const record = await map('order.created', fixture('order_created.json'), 'order.created:727:2017-03-22T19:28:08');
+    expect(record).toMatchObject({
+      first_name: 'John',
+      last_name: 'Doe',
+      name: 'John Doe',
+      email: 'john.doe@example.com',
+      phone: '(555) 555-5555',
+      country: 'US',
+      identities: [],
+    });
+    expect(record.timeline).toEqual({
+      type: 'order.created',
+      external_id: 'order/727',
+      occurred_at: '2017-03-22T19:28:02Z',
+      updated_at: '2017-03-22T19:28:08Z',
+      summary: 'Order #727: 29.35 USD (processing)',
+      data: {
+        order_id: 727,
+        number: '727',
+        status: 'processing',
+        total: 29.35,
+        currency: 'USD',
+        payment_method: 'Direct Bank Transfer',
+        paid_at: '2017-03-22T19:28:08Z',
+        items: [
+          { name: 'Woo Single #1', sku: null, product_id: 93, quantity: 2, price: 3, total: 6 },
+          { name: 'Ship Your Idea &ndash; Color: Black, Size: M Test', sku: 'Bar3', product_id: 22, quantity: 1, price: 12, total: 12 },
+        ],
+      },
+    });
+  });
+
+  it("scopes a registered customer's id by the site host from _links", async () => {
+    const order = { ...fixture('order_created.json'), customer_id: 25 };
+    order._links.self[0].href = 'https://Shop.Example.com/wp-json/wc/v3/orders/727';
+    const record = await map('order.updated', order, 'order.updated:727:2017-03-22T19:28:08');
+    expect(record.identities).toEqual([{ kind: 'woocommerce_customer', value: 'shop.example.com:25' }]);
+    expect((record.timeline as { type: string }).type).toBe('order.updated');
+  });
+
+  it('maps a customer account to the same identity kind, with profile attributes', async () => {
+    const record = await map('customer.created', fixture('customer_created.json'), 'customer.created:25:2017-03-21T19:09:30');
+    expect(record).toEqual({
+      first_name: 'John',
+      last_name: 'Doe',
+      name: 'John Doe',
+      email: 'john.doe@example.com',
+      phone: '(555) 555-5555',
+      country: 'US',
+      identities: [{ kind: 'woocommerce_customer', value: 'example.com:25' }],
+      attributes: { woocommerce_role: 'customer', is_paying_customer: false },
+    });
+  });
+
+  it('leaves blank WooCommerce fields out instead of writing empty strings', async () => {
+    const customer = { ...fixture('customer_created.json'), first_name: '', last_name: '', billing: { ...fixture('customer_created.json').billing, phone: '', first_name: 'Jo', last_name: '' } };
+    const record = await map('customer.updated', customer, 'customer.updated:25:2017-03-21T19:09:30');
+    expect(record).toMatchObject({ first_name: 'Jo', name: 'Jo' });
+    expect(record.last_name ?? null).toBeNull();
+    expect(record.phone ?? null).toBeNull();
+  });
+});
