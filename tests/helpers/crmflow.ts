@@ -8,7 +8,7 @@ import { startCrmflow, type Crmflow, type Roles } from '../../src/runtime.js';
 
 export const TEST_TOKEN = 'test-api-token';
 /** A test value for every secret crmflow knows (tests run with NODE_ENV=production: no demo values). */
-export const SECRETS = {
+export const SECRETS: Record<string, string> & { SHOPIFY_WEBHOOK_SECRET: string; FORM_WEBHOOK_SECRET: string } = {
   ...Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `test-${spec.name.toLowerCase()}`])),
   SHOPIFY_WEBHOOK_SECRET: 'shopify-test-secret',
   FORM_WEBHOOK_SECRET: 'form-test-secret',
@@ -44,7 +44,6 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     REDIS_URL: options.redisUrl ?? REDIS_URL,
     CRMFLOW_CONFIG: options.configPath,
     CRMFLOW_QUEUE_PREFIX: options.prefix,
-    CRMFLOW_API_TOKEN: TEST_TOKEN,
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

@@ -3,6 +3,7 @@ import { BadRequestError, defineConnector, type EventSpec } from '../define-conn
 import { parseJsonBody } from '../shared/body.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
 import { verifyHmacSha256 } from '../shared/hmac.js';
+import { listCustomers, listOrders } from './pull.js';
 
 /** Shopify webhook topics crmflow understands, and the event type each becomes. */
 const TOPICS: Record<string, { type: string; mapping: string; sample: string; summary: string }> = {
@@ -39,6 +40,7 @@ export default defineConnector({
   summary: 'Shopify orders, customers and checkouts (abandoned carts) via signed webhooks.',
   secrets: {
     webhook_secret: { description: "The app's client secret; list the previous one after a comma while rotating." },
+    access_token: { description: 'Admin API access token (read_orders, read_customers); needed only for pulls.', optional: true },
   },
   webhook: {
     verify: (request, secrets) => verifyHmacSha256(secrets.webhook_secret, request.rawBody, header(request.headers, 'hmac-sha256'), 'base64'),
@@ -59,4 +61,9 @@ export default defineConnector({
     },
   },
   events,
+  api: { defaultUrl: '', env: 'SHOPIFY_API_URL' },
+  pull: {
+    orders: { summary: 'Orders by updated_at (Link-header pagination), as order.updated events.', list: listOrders },
+    customers: { summary: 'Customers by updated_at (Link-header pagination), as customer.updated events.', list: listCustomers },
+  },
 });
