@@ -83,11 +83,12 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
 
   it('rounds robin across the pool for new leads and keeps the owner of a known customer', async () => {
     const lead = (n: number, email: string) => JSON.stringify({ submission_id: `rr-${n}`, name: `Lead ${n}`, email });
+    // One at a time, so the round-robin order is the arrival order.
     for (const [n, email] of [[1, 'a@leads.example'], [2, 'b@leads.example'], [3, 'a@leads.example']] as const) {
       const body = lead(n, email);
       expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
+      await waitFor(`lead ${n} run`, async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status = 'succeeded'")) === n);
     }
-    await waitFor('three lead runs', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status = 'succeeded'")) === 3);
     const { rows } = await db.pool.query(`SELECT i.value, c.owner_agent_id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value LIKE '%@leads.example' ORDER BY i.value`);
     // alice took the Shopify customer; the pool continues with bob and carol; the returning lead keeps bob.
     expect(rows).toEqual([
