@@ -111,6 +111,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         logger,
         concurrency: envInt(env, 'WORKER_CONCURRENCY'),
         lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
+        queue,
         connectorContext: (connectorId, signal) => {
           const connector = config.connectors.get(connectorId)!;
           return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal });
@@ -120,7 +121,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       closers.push(() => worker!.close());
     }
     if (options.roles.scheduler) {
-      const scheduler = startScheduler(config, queue, logger);
+      const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
     }
     const reconciler = startReconciler(pool, queue, logger, options.reconciler);

@@ -7,6 +7,7 @@ import { createLogger } from '../config/logger.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
 import { ConfigError, loadConfigFile } from '../workflows/load.js';
+import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
@@ -16,6 +17,7 @@ Usage:
   crmflow api                   HTTP only (webhooks, API)
   crmflow worker                a worker process (run as many as you like, on any machine)
   crmflow validate [file]       check workflows.yaml; prints file:line:col for every problem
+  crmflow test [file]           run the mapping tests: every connector's cases and the file's mapping_tests
   crmflow map --expr EXPR --input FILE
   crmflow map --connector ID --event TYPE [--input FILE]
                                 evaluate a mapping (default: the connector's, on its sample)
@@ -64,6 +66,26 @@ function validate(file: string): void {
   }
 }
 
+async function test(file: string): Promise<void> {
+  let results;
+  try {
+    results = await runMappingCases({ configPath: file, env: process.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`);
+    process.exit(1);
+  }
+  const lines: string[] = [];
+  for (const result of results) {
+    if (result.ok) lines.push(`ok   ${result.name}`);
+    else lines.push(`FAIL ${result.name}  (${result.source})`, ...result.differences.map((difference) => `       ${difference}`));
+  }
+  const failed = results.filter((result) => !result.ok).length;
+  lines.push('', `${results.length - failed} passed, ${failed} failed`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (failed > 0) process.exit(1);
+}
+
 async function map(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { expr: { type: 'string' }, input: { type: 'string' }, connector: { type: 'string' }, event: { type: 'string' } } });
   let source = values.expr;
@@ -93,6 +115,8 @@ async function main(argv: string[]): Promise<void> {
       return serve({ api: false, worker: true, scheduler: true });
     case 'validate':
       return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
+    case 'test':
+      return test(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
     case 'map':
       return map(rest);
     case 'env':

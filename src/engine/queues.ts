@@ -7,7 +7,8 @@ export const EVENTS_QUEUE = 'events';
 export type JobData =
   | { kind: 'event'; inboxId: number }
   | { kind: 'run'; runId: number }
-  | { kind: 'schedule'; workflow: string; tick: string };
+  | { kind: 'schedule'; workflow: string; tick: string }
+  | { kind: 'pull'; workflow: string };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -24,6 +25,8 @@ export const jobIds = {
   event: (inboxId: number) => `event-${inboxId}`,
   schedule: (workflow: string, tick: string) => `schedule-${workflow}-${tick.replace(/[^0-9TZ]/g, '')}`,
   retry: (runId: number, attempt: number) => `retry-${runId}-${attempt}`,
+  /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
+  pollScheduler: (workflow: string) => `poll-${workflow}`,
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

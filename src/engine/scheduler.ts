@@ -6,9 +6,11 @@ import { jobIds, type JobData } from './queues.js';
 
 /**
  * Fires schedule triggers. Every crmflow process may run this: each tick becomes one job whose id is derived from
- * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it.
+ * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it. Poll triggers are
+ * BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval).
  */
-export function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logger: Logger): { stop: () => Promise<void> } {
+export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logger: Logger): Promise<{ stop: () => Promise<void> }> {
+  await syncPollSchedulers(config, queue);
   const tasks: ScheduledTask[] = [];
   for (const workflow of config.workflows) {
     const trigger = workflow.trigger;
@@ -28,4 +30,18 @@ export function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logg
     tasks.push(task);
   }
   return { stop: async () => void (await Promise.all(tasks.map((task) => task.destroy()))) };
+}
+
+/** Creates or updates a job scheduler per enabled poll workflow and removes those of workflows that are gone. */
+async function syncPollSchedulers(config: LoadedConfig, queue: Queue<JobData>): Promise<void> {
+  const wanted = new Set<string>();
+  for (const workflow of config.workflows) {
+    if (!workflow.enabled || workflow.trigger.kind !== 'poll') continue;
+    const id = jobIds.pollScheduler(workflow.id);
+    wanted.add(id);
+    await queue.upsertJobScheduler(id, { every: workflow.trigger.everyMs }, { name: 'pull', data: { kind: 'pull', workflow: workflow.id } });
+  }
+  for (const scheduler of await queue.getJobSchedulers()) {
+    if (scheduler.key.startsWith(jobIds.pollScheduler('')) && !wanted.has(scheduler.key)) await queue.removeJobScheduler(scheduler.key);
+  }
 }

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { ConnectorContext, ParsedEvent } from '../connectors/define-connector.js';
 import { VendorAuthError } from '../connectors/shared/vendor-http.js';
 import type { Redis } from 'ioredis';
@@ -8,6 +8,7 @@ import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { EVENTS_QUEUE, type JobData } from './queues.js';
+import { runPull } from './pull.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
 
@@ -22,8 +23,10 @@ export interface WorkerOptions {
   concurrency: number;
   /** BullMQ lock duration: a job whose worker died is stalled and recovered after about this long. */
   lockDurationMs: number;
-  /** The context a connector's `enrich` receives. */
+  /** The context a connector's `enrich` and pull resources receive. */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** Where pulled events are enqueued. */
+  queue: Queue<JobData>;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -31,7 +34,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -62,6 +65,26 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     }
   }
 
+  /** Webhook triggers take their connector's events however they arrived; poll triggers take what their pull read. */
+  async function triggerMatches(workflow: CompiledWorkflow, connector: string, origin: string, parsed: ParsedEvent, event: TriggerEvent): Promise<boolean> {
+    const trigger = workflow.trigger;
+    if (trigger.kind === 'poll') return trigger.connector.id === connector && origin === `pull:${trigger.resource}`;
+    if (trigger.kind !== 'webhook' || trigger.connector.id !== connector || !trigger.eventTypes.includes(parsed.type)) return false;
+    return !trigger.when || (await trigger.when.evaluate(parsed.payload, { event })) === true;
+  }
+
+  async function processPull(workflowId: string): Promise<void> {
+    const workflow = byId.get(workflowId);
+    if (!workflow?.enabled || workflow.trigger.kind !== 'poll') return;
+    const connectorId = workflow.trigger.connector.id;
+    try {
+      await runPull(workflow.trigger, options.connectorContext(connectorId, AbortSignal.timeout(15 * 60_000)), { pool: options.pool, queue: options.queue, logger: options.logger });
+    } catch (error) {
+      if (error instanceof VendorAuthError) throw new UnrecoverableError(`${connectorId}: ${error.message}`);
+      throw error;
+    }
+  }
+
   async function processEvent(inboxId: number): Promise<void> {
     const inbox = await getInboxEvent(options.pool, inboxId);
     if (!inbox || inbox.status !== 'pending') return;
@@ -71,9 +94,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     for (const [index, parsed] of events.entries()) {
       const event: TriggerEvent = { connector: inbox.connector, type: parsed.type, external_id: parsed.externalId, occurred_at: parsed.occurredAt };
       for (const workflow of options.config.workflows) {
-        const trigger = workflow.trigger;
-        if (!workflow.enabled || trigger.kind !== 'webhook' || trigger.connector.id !== inbox.connector || !trigger.eventTypes.includes(parsed.type)) continue;
-        if (trigger.when && (await trigger.when.evaluate(parsed.payload, { event })) !== true) continue;
+        if (!workflow.enabled || !(await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event))) continue;
         const run = await ensureRun(options.pool, {
           workflow: workflow.id,
           workflowVersion: workflow.version,
@@ -112,6 +133,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
     if (data.kind === 'run') return processRun(data.runId);
+    if (data.kind === 'pull') return processPull(data.workflow);
     return processSchedule(data.workflow, data.tick);
   };
 }

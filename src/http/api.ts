@@ -119,6 +119,15 @@ export function apiRouter(options: ApiOptions): Router {
     });
   });
 
+  router.post('/workflows/:id/poll', async (req, res) => {
+    const workflow = options.config.workflows.find((candidate) => candidate.id === req.params.id);
+    if (!workflow) throw new HttpError(404, 'not_found', `no workflow ${req.params.id}`);
+    if (workflow.trigger.kind !== 'poll') throw new HttpError(409, 'not_a_poll', `workflow ${workflow.id} is not started by a poll trigger`);
+    // A pull already running for the same resource makes this one a no-op (one puller per resource).
+    const job = await options.queue.add('pull', { kind: 'pull', workflow: workflow.id });
+    res.status(202).json({ workflow: workflow.id, job_id: job.id, status: 'queued' });
+  });
+
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
 }

@@ -1,4 +1,4 @@
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 
 /** One vendor event as parsed from a delivery, ready to be stored. */
 export interface InboxEventInput {
@@ -7,9 +7,11 @@ export interface InboxEventInput {
   externalId: string;
   occurredAt: Date;
   payload: unknown;
+  /** 'webhook' (default) or 'pull:<resource>'. */
+  origin?: string;
 }
 
-export interface InboxEvent extends InboxEventInput {
+export interface InboxEvent extends Required<InboxEventInput> {
   id: number;
   receivedAt: Date;
   status: 'pending' | 'processed' | 'failed';
@@ -19,11 +21,11 @@ export interface InboxEvent extends InboxEventInput {
  * Stores events idempotently on (connector, external id), all or none. Returns the ids of the events that are
  * new; a redelivered event returns nothing, so it is neither enqueued nor run again.
  */
-export async function insertInboxEvents(pool: Pool, events: InboxEventInput[]): Promise<number[]> {
+export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const { rows } = await pool.query<{ id: number }>(
-    `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload, origin)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[])
      ON CONFLICT (connector, external_id) DO NOTHING RETURNING id`,
     [
       events.map((event) => event.connector),
@@ -31,6 +33,7 @@ export async function insertInboxEvents(pool: Pool, events: InboxEventInput[]): 
       events.map((event) => event.externalId),
       events.map((event) => event.occurredAt),
       events.map((event) => JSON.stringify(event.payload)),
+      events.map((event) => event.origin ?? 'webhook'),
     ],
   );
   return rows.map((row) => row.id);
@@ -39,7 +42,7 @@ export async function insertInboxEvents(pool: Pool, events: InboxEventInput[]): 
 export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent | undefined> {
   const { rows } = await pool.query(
     `SELECT id, connector, type, external_id AS "externalId", occurred_at AS "occurredAt", payload,
-            received_at AS "receivedAt", status
+            received_at AS "receivedAt", status, origin
      FROM inbox_events WHERE id = $1`,
     [id],
   );

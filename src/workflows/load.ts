@@ -239,7 +239,9 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       trigger:
         trigger?.kind === 'webhook'
           ? { connector: trigger.connector, connectorConfig: trigger.connectorConfig, eventTypes: trigger.eventTypes }
-          : { eventTypes: [] },
+          : trigger?.kind === 'poll'
+            ? { connector: trigger.connector, connectorConfig: trigger.connectorConfig, eventTypes: Object.keys(trigger.connector.events) }
+            : { eventTypes: [] },
       agents: scope.agents,
       pools: scope.pools,
       expression: expressionAt(stepPath),
@@ -256,7 +258,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       },
     };
     const own = Object.fromEntries(Object.entries(step).filter(([key]) => !COMMON_STEP_FIELDS.includes(key)));
-    if (!trigger && workflow.trigger.type === 'webhook') return; // its problem is reported; without it the steps' event context is unknown
+    if (!trigger && workflow.trigger.type !== 'schedule') return; // its problem is reported; without it the steps' event context is unknown
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {

@@ -17,6 +17,27 @@ const COMMON_STEP_PROPERTIES = {
 
 const ID = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
 
+/** One mapping test case (`crmflow test`), in workflows.yaml under `mapping_tests` and in each connector's `mapping-cases.yaml`. */
+export const MAPPING_CASE_SCHEMA = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    connector: { type: 'string', description: 'Connector id.' },
+    event: { type: 'string', description: 'Event type of the connector.' },
+    input: {
+      type: 'object',
+      description: "The vendor payload inline, or `{ file: <JSON file relative to this YAML file> }`, or `{ sample: true }` for the event's declared sample.",
+    },
+    expect: {
+      type: 'object',
+      description: 'Fields the mapped record must have: objects are compared field by field, arrays and values must be equal. Fields not given are not checked.',
+    },
+    expr: { type: 'string', description: 'JSONata to test instead of the configured (or default) mapping.' },
+  },
+  required: ['name', 'connector', 'event', 'input', 'expect'],
+  additionalProperties: false,
+} as const;
+
 /** Structure of workflows.yaml; each trigger's and step's own fields are checked with their own schemas. */
 export function topLevelSchema(): object {
   return {
@@ -81,6 +102,7 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      mapping_tests: { type: 'array', items: MAPPING_CASE_SCHEMA, description: 'Mapping tests run by `crmflow test`: input payload → expected record fields.' },
     },
     additionalProperties: false,
   };

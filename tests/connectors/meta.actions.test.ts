@@ -1,10 +1,10 @@
-import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import nock from 'nock';
-import type { ConnectorContext } from '../../src/connectors/define-connector.js';
 import meta from '../../src/connectors/meta/index.js';
 import type { MetaSecrets } from '../../src/connectors/meta/webhook.js';
 import { VendorAuthError } from '../../src/connectors/shared/vendor-http.js';
+import { memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 
 const GRAPH = meta.api!.defaultUrl;
 const SECRETS: MetaSecrets = {
@@ -16,26 +16,9 @@ const SECRETS: MetaSecrets = {
 const PROOF = createHmac('sha256', SECRETS.app_secret).update(SECRETS.access_token).digest('hex');
 const send = meta.actions!.send_message!;
 
-function context(secrets: Partial<MetaSecrets> = {}): ConnectorContext<MetaSecrets> {
-  return {
-    secrets: { ...SECRETS, ...secrets },
-    apiUrl: GRAPH,
-    tokens: { get: async () => undefined, set: async () => undefined },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-}
+const context = (secrets: Partial<MetaSecrets> = {}) => memoryConnectorContext<MetaSecrets>({ secrets: { ...SECRETS, ...secrets }, apiUrl: GRAPH }).context;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  nock.cleanAll();
-});
-afterAll(() => {
-  nock.enableNetConnect();
-});
+useNock();
 
 describe('meta send_message', () => {
   it('replies on Messenger through the Send API with the Page token as bearer and messaging_type RESPONSE', async () => {

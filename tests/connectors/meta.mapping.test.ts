@@ -5,9 +5,10 @@ import meta from '../../src/connectors/meta/index.js';
 import { parseDelivery } from '../../src/connectors/meta/webhook.js';
 import { recordErrors, validateRecord } from '../../src/engine/steps/record-schema.js';
 import { compileExpression } from '../../src/workflows/expression.js';
+import { fixtureJson } from '../helpers/vendor-api.js';
 
 const json = (url: URL) => JSON.parse(readFileSync(url, 'utf8')) as unknown;
-const fixture = (file: string) => json(new URL(`../../../shared/fixtures/vendors/meta/${file}`, import.meta.url));
+const fixture = (file: string) => fixtureJson('meta', file) as unknown;
 
 const spec = meta.events['message.received']!;
 const mapping = compileExpression(spec.mapping);

@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { parse as parseQuery } from 'node:querystring';
 import { BadRequestError, type WebhookRequest } from '../../src/connectors/define-connector.js';
 import meta from '../../src/connectors/meta/index.js';
+import { fixtureBytes } from '../helpers/sign.js';
+import { webhookRequest } from '../helpers/vendor-api.js';
 import type { MetaMessage } from '../../src/connectors/meta/webhook.js';
 
-const fixture = (file: string) => readFileSync(new URL(`../../../shared/fixtures/vendors/meta/${file}`, import.meta.url));
+const fixture = (file: string) => fixtureBytes('meta', file);
 const connectorSample = (file: string) => readFileSync(new URL(`../../src/connectors/meta/samples/${file}`, import.meta.url));
 
 const SECRETS = { app_secret: 'c0ffee-app-secret', verify_token: 'crmflow-verify-4f9a', access_token: '', whatsapp_phone_number_id: '' };
@@ -20,13 +22,7 @@ function sign(body: Buffer | string, secret = SECRETS.app_secret): string {
 }
 
 function post(body: Buffer | string, headers: Record<string, string | undefined> = { 'x-hub-signature-256': sign(body) }): WebhookRequest {
-  return {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    query: {},
-    rawBody: Buffer.from(body),
-    publicUrl: 'https://crm.example.com/webhooks/meta',
-  };
+  return webhookRequest('meta', body, { 'content-type': 'application/json', ...headers });
 }
 
 /** A GET as the HTTP layer hands it over: Express 5 parses the query string with node:querystring. */

@@ -1,31 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import nock from 'nock';
 import { createOAuth2Client, type OAuth2RefreshOptions } from '../../src/connectors/shared/oauth2-refresh.js';
 import { createVendorClient, VendorAuthError } from '../../src/connectors/shared/vendor-http.js';
+import { basicAuth, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 
 const API = 'https://api.vendor.test';
 const TOKEN_HOST = 'https://auth.vendor.test';
 const NOW = Date.parse('2025-01-01T12:00:00Z');
-const BASIC = `Basic ${Buffer.from('client-1:secret-1').toString('base64')}`;
+const BASIC = basicAuth('client-1', 'secret-1');
 
 /** In-memory `context.tokens` that records every write in order with the API calls (`log`). */
 function memoryTokens(initial?: Record<string, string>) {
   const log: string[] = [];
-  let saved = initial;
-  return {
-    log,
-    saved: () => saved,
-    context: {
-      signal: new AbortController().signal,
-      tokens: {
-        get: async () => saved,
-        set: async (tokens: Record<string, string>) => {
-          log.push(`set ${tokens.access_token}`);
-          saved = tokens;
-        },
-      },
-    },
-  };
+  const { context, stored } = memoryConnectorContext({ secrets: {}, apiUrl: API, saved: initial, onSet: (tokens) => log.push(`set ${tokens.access_token}`) });
+  return { log, saved: () => stored.tokens, context };
 }
 
 function client(tokens: ReturnType<typeof memoryTokens>, overrides: Partial<OAuth2RefreshOptions> = {}) {
@@ -57,14 +45,7 @@ function tokenEndpoint(refreshToken: string, reply: { access_token: string; refr
 }
 
 describe('OAuth2 refresh with refresh-token rotation', () => {
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
+  useNock();
 
   it('refreshes with the configured token at first, persists the rotated pair, then calls the API with it', async () => {
     const tokens = memoryTokens();

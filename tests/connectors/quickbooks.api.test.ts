@@ -1,10 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import nock from 'nock';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { fixtureBytes } from '../helpers/sign.js';
+import { basicAuth, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 import quickbooks from '../../src/connectors/quickbooks/index.js';
 import { CDC_LIMIT } from '../../src/connectors/quickbooks/pull.js';
-import type { ConnectorContext, ParsedEvent } from '../../src/connectors/define-connector.js';
+import type { ParsedEvent } from '../../src/connectors/define-connector.js';
 
 const API = 'https://quickbooks.api.test';
 const TOKENS = 'https://oauth.intuit.test';
@@ -17,26 +19,15 @@ const SECRETS = {
   realm_id: REALM,
   token_url: `${TOKENS}/oauth2/v1/tokens/bearer`,
 };
-const BASIC = `Basic ${Buffer.from('qb-client:qb-secret').toString('base64')}`;
-const shared = (file: string) => readFileSync(new URL(`../../../shared/fixtures/vendors/quickbooks/${file}`, import.meta.url));
+const BASIC = basicAuth('qb-client', 'qb-secret');
 const sample = (file: string) => JSON.parse(readFileSync(new URL(`../../src/connectors/quickbooks/samples/${file}`, import.meta.url), 'utf8'));
 
 /** A connector context with in-memory token storage. */
-function context(secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) {
-  const stored: { tokens?: Record<string, string> } = { tokens: saved };
-  const value: ConnectorContext<typeof SECRETS> = {
-    secrets: { ...SECRETS, ...secrets },
-    apiUrl: API,
-    tokens: { get: async () => stored.tokens, set: async (tokens) => void (stored.tokens = tokens) },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-  return { context: value, stored };
-}
+const context = (secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) => memoryConnectorContext({ secrets: { ...SECRETS, ...secrets }, apiUrl: API, saved });
 
 /** The thin event the webhook path stores for the shared sample delivery. */
 function thinCustomerEvent(): ParsedEvent {
-  const body = shared('webhook_customer_create.json');
+  const body = fixtureBytes('quickbooks', 'webhook_customer_create.json');
   const headers = { 'intuit-signature': createHmac('sha256', 'verifier').update(body).digest('base64') };
   const [event] = quickbooks.webhook!.parse({ method: 'POST', headers, query: {}, rawBody: body, publicUrl: 'https://crm.test/webhooks/quickbooks' }, SECRETS);
   return event!;
@@ -46,16 +37,9 @@ const validTokens = { access_token: 'access-live', refresh_token: 'AB11-rotated-
 /** A live access token persisted earlier, with no refresh token configured any more (the persisted chain is used). */
 const live = () => context({ refresh_token: '' }, validTokens);
 
-describe('quickbooks enrich', () => {
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
+useNock();
 
+describe('quickbooks enrich', () => {
   it('refreshes the token, persists the rotated pair, reads the Customer and returns the full event', async () => {
     const { context: ctx, stored } = context();
     const refresh = nock(TOKENS, { reqheaders: { authorization: BASIC } })
@@ -123,15 +107,6 @@ describe('quickbooks changes pull (CDC)', () => {
   const params = (changedSince: string) => ({ entities: 'Customer,Invoice,Payment', changedSince, minorversion: '75' });
   const cdc = (queryResponse: unknown[]) => ({ CDCResponse: [{ QueryResponse: queryResponse }], time: '2025-03-02T10:00:00.000-08:00' });
   const customer = (id: string, created: string, updated: string) => ({ Id: id, DisplayName: `Customer ${id}`, MetaData: { CreateTime: created, LastUpdatedTime: updated } });
-
-  beforeEach(() => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-  });
-  afterEach(() => {
-    nock.cleanAll();
-    nock.enableNetConnect();
-  });
 
   it('turns changed customers, invoices and payments into full events and resumes from the newest change', async () => {
     const { context: ctx } = live();

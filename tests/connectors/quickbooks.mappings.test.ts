@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import quickbooks from '../../src/connectors/quickbooks/index.js';
-import { recordErrors, validateRecord } from '../../src/engine/steps/record-schema.js';
-import { compileExpression } from '../../src/workflows/expression.js';
+import { fixtureJson, mapToRecord } from '../helpers/vendor-api.js';
 
 const REALM = '1185883450';
-const fixture = (file: string) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/vendors/quickbooks/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string) => fixtureJson('quickbooks', file);
 
-async function map(type: string, payload: unknown = quickbooks.events[type]!.sample) {
-  const event = { connector: 'quickbooks', type, external_id: `${REALM}:x`, occurred_at: '2025-01-01T00:00:00.000Z' };
-  const result = await compileExpression(quickbooks.events[type]!.mapping).evaluate(payload, { event });
-  // As stored: JSON, without JSONata's sequence markers.
-  const record = JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
-  expect(validateRecord(record), recordErrors()).toBe(true);
-  return record;
-}
+const map = (type: string, payload?: unknown) => mapToRecord(quickbooks, type, `${REALM}:x`, payload);
 
 describe('quickbooks default mappings', () => {
   it('declares a mapping and a sample for every event type', () => {

@@ -1,24 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import quickbooks from '../../src/connectors/quickbooks/index.js';
-import type { WebhookRequest } from '../../src/connectors/define-connector.js';
+import { fixtureBytes } from '../helpers/sign.js';
+import { webhookRequest } from '../helpers/vendor-api.js';
 
 const VERIFIER = 'verifier-token-1';
 const SECRETS = { verifier_token: VERIFIER, client_id: 'id', client_secret: 'secret', refresh_token: '', realm_id: '', token_url: '' };
-const fixture = (file: string) => readFileSync(new URL(`../../../shared/fixtures/vendors/quickbooks/${file}`, import.meta.url));
+const fixture = (file: string) => fixtureBytes('quickbooks', file);
 const sign = (body: Buffer | string, key = VERIFIER) => createHmac('sha256', key).update(body).digest('base64');
 const webhook = quickbooks.webhook!;
 
 /** `signature` null sends no `intuit-signature` header. */
-function request(body: Buffer | string, signature: string | null = sign(body)): WebhookRequest {
-  return {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'intuit-signature': signature }) },
-    query: {},
-    rawBody: Buffer.from(body),
-    publicUrl: 'https://crm.example.com/webhooks/quickbooks',
-  };
+function request(body: Buffer | string, signature: string | null = sign(body)) {
+  return webhookRequest('quickbooks', body, { 'content-type': 'application/json', ...(signature === null ? {} : { 'intuit-signature': signature }) });
 }
 
 describe('quickbooks webhook signature (intuit-signature)', () => {

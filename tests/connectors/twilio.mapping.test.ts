@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateRecord } from '../../src/engine/steps/record-schema.js';
 import twilio from '../../src/connectors/twilio/index.js';
 import { compileExpression } from '../../src/workflows/expression.js';
+import { fixtureJson } from '../helpers/vendor-api.js';
 
 type Params = Record<string, string>;
-const SMS: Params = JSON.parse(readFileSync(new URL('../../../shared/fixtures/vendors/twilio/incoming_sms.json', import.meta.url), 'utf8'));
+const SMS: Params = fixtureJson('twilio', 'incoming_sms.json');
 const OCCURRED = '2023-01-10T18:24:32.000Z';
 
 async function map(type: string, payload: Params, externalId: string) {

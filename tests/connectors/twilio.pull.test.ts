@@ -1,22 +1,14 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorContext, Secrets } from '../../src/connectors/define-connector.js';
+import { describe, expect, it } from 'vitest';
 import twilio from '../../src/connectors/twilio/index.js';
+import { basicAuth, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 
 const API = 'https://api.twilio.com';
 const SID = 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 const CALLS = `/2010-04-01/Accounts/${SID}/Calls.json`;
-const AUTH = `Basic ${Buffer.from(`${SID}:twilio-test-token`).toString('base64')}`;
+const AUTH = basicAuth(SID, 'twilio-test-token');
 
-function context(): ConnectorContext<Secrets<'account_sid' | 'auth_token' | 'from_number'>> {
-  return {
-    secrets: { account_sid: SID, auth_token: 'twilio-test-token', from_number: '+15558675310' },
-    apiUrl: API,
-    tokens: { get: async () => undefined, set: async () => undefined },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-}
+const context = () => memoryConnectorContext({ secrets: { account_sid: SID, auth_token: 'twilio-test-token', from_number: '+15558675310' }, apiUrl: API }).context;
 
 /** A Call resource as the REST API documents it. */
 function call(sid: string, status: string, start: string, end: string | null, direction = 'inbound') {
@@ -53,16 +45,7 @@ const page = (calls: unknown[], next: string | null) => ({ calls, first_page_uri
 
 const calls = twilio.pull!.calls!;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => nock.enableNetConnect());
+useNock();
 
 describe('twilio calls pull', () => {
   it('follows next_page_uri, waits out a 429, emits finished calls only and resumes from the newest start day', async () => {

@@ -1,42 +1,25 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorContext, Secrets } from '../../src/connectors/define-connector.js';
+import { describe, expect, it } from 'vitest';
 import { VendorAuthError } from '../../src/connectors/shared/vendor-http.js';
 import twilio from '../../src/connectors/twilio/index.js';
+import { basicAuth, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 
 const API = 'https://api.twilio.com';
 const SID = 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
 
-function context(fromNumber = '+15558675310'): ConnectorContext<Secrets<'account_sid' | 'auth_token' | 'from_number'>> {
-  return {
-    secrets: { account_sid: SID, auth_token: 'new-token,old-token', from_number: fromNumber },
-    apiUrl: API,
-    tokens: { get: async () => undefined, set: async () => undefined },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-}
+const context = (fromNumber = '+15558675310') => memoryConnectorContext({ secrets: { account_sid: SID, auth_token: 'new-token,old-token', from_number: fromNumber }, apiUrl: API }).context;
 
 const sendSms = twilio.actions!.send_sms!;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => nock.enableNetConnect());
+useNock();
 
 describe('twilio send_sms', () => {
   it('posts the form Twilio expects with basic auth and the idempotency token, and returns the Message SID', async () => {
     let body = '';
     nock(API, {
       reqheaders: {
-        authorization: `Basic ${Buffer.from(`${SID}:new-token`).toString('base64')}`,
+        authorization: basicAuth(SID, 'new-token'),
         'content-type': 'application/x-www-form-urlencoded',
         'i-twilio-idempotency-token': 'run-42:step-3',
       },

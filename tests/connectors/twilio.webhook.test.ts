@@ -1,16 +1,16 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, type WebhookRequest } from '../../src/connectors/define-connector.js';
 import twilio from '../../src/connectors/twilio/index.js';
 import { twilioSignature, urlVariants } from '../../src/connectors/twilio/signature.js';
+import { fixtureJson, webhookRequest } from '../helpers/vendor-api.js';
 
 const TOKEN = 'twilio-test-token';
 const SECRETS = { account_sid: 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', auth_token: TOKEN, from_number: '' };
 const PUBLIC_URL = 'https://crm.example.com/webhooks/twilio';
 
 type Params = Record<string, string>;
-const fixture = (file: string): Params => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/vendors/twilio/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string): Params => fixtureJson('twilio', file);
 const SMS = fixture('incoming_sms.json');
 const RINGING = fixture('incoming_voice_call_ringing.json');
 const COMPLETED = twilio.events['call.completed']!.sample as Params;
@@ -23,13 +23,8 @@ function sign(url: string, params: Params, token = TOKEN): string {
 }
 
 function request(params: Params, signature: string | undefined, publicUrl = PUBLIC_URL): WebhookRequest {
-  return {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'TwilioProxy/1.1', 'x-twilio-signature': signature },
-    query: {},
-    rawBody: Buffer.from(new URLSearchParams(params).toString()),
-    publicUrl,
-  };
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'TwilioProxy/1.1', 'x-twilio-signature': signature };
+  return webhookRequest('twilio', new URLSearchParams(params).toString(), headers, { publicUrl });
 }
 
 /** What the HTTP layer does: verify (401), then parse. */

@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateRecord } from '../../src/engine/steps/record-schema.js';
 import woocommerce from '../../src/connectors/woocommerce/index.js';
 import { compileExpression } from '../../src/workflows/expression.js';
+import { fixtureJson } from '../helpers/vendor-api.js';
 
-const fixture = (file: string) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/vendors/woocommerce/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string) => fixtureJson('woocommerce', file);
+/** The contact fields both shared samples carry (the order's billing address, the customer's profile). */
+const JOHN_DOE = { first_name: 'John', last_name: 'Doe', name: 'John Doe', email: 'john.doe@example.com', phone: '(555) 555-5555', country: 'US' };
 
 async function map(type: string, payload: unknown, externalId: string) {
   const spec = woocommerce.events[type]!;
@@ -25,15 +27,7 @@ describe('woocommerce default mappings', () => {
 
   it('maps a guest order to the billing contact and an order timeline entry, without an account identity', async () => {
     const record = await map('order.created', fixture('order_created.json'), 'order.created:727:2017-03-22T19:28:08');
-    expect(record).toMatchObject({
-      first_name: 'John',
-      last_name: 'Doe',
-      name: 'John Doe',
-      email: 'john.doe@example.com',
-      phone: '(555) 555-5555',
-      country: 'US',
-      identities: [],
-    });
+    expect(record).toMatchObject({ ...JOHN_DOE, identities: [] });
     expect(record.timeline).toEqual({
       type: 'order.created',
       external_id: 'order/727',
@@ -67,12 +61,7 @@ describe('woocommerce default mappings', () => {
   it('maps a customer account to the same identity kind, with profile attributes', async () => {
     const record = await map('customer.created', fixture('customer_created.json'), 'customer.created:25:2017-03-21T19:09:30');
     expect(record).toEqual({
-      first_name: 'John',
-      last_name: 'Doe',
-      name: 'John Doe',
-      email: 'john.doe@example.com',
-      phone: '(555) 555-5555',
-      country: 'US',
+      ...JOHN_DOE,
       identities: [{ kind: 'woocommerce_customer', value: 'example.com:25' }],
       attributes: { woocommerce_role: 'customer', is_paying_customer: false },
     });

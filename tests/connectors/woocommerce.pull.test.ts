@@ -1,43 +1,25 @@
-import { readFileSync } from 'node:fs';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorContext, Secrets } from '../../src/connectors/define-connector.js';
+import { describe, expect, it } from 'vitest';
 import { VendorAuthError } from '../../src/connectors/shared/vendor-http.js';
 import woocommerce from '../../src/connectors/woocommerce/index.js';
+import { basicAuth, fixtureJson, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 
 const SHOP = 'https://shop.example.com';
 const API = `${SHOP}/wp-json/wc/v3`;
-const AUTH = `Basic ${Buffer.from('ck_test:cs_test').toString('base64')}`;
-const ORDER = JSON.parse(readFileSync(new URL('../../../shared/fixtures/vendors/woocommerce/order_created.json', import.meta.url), 'utf8'));
-const CUSTOMER = JSON.parse(readFileSync(new URL('../../../shared/fixtures/vendors/woocommerce/customer_created.json', import.meta.url), 'utf8'));
+const AUTH = basicAuth('ck_test', 'cs_test');
+const ORDER = fixtureJson('woocommerce', 'order_created.json');
+const CUSTOMER = fixtureJson('woocommerce', 'customer_created.json');
 
 const order = (id: number, modified: string) => ({ ...ORDER, id, number: String(id), date_modified_gmt: modified });
 const customer = (id: number) => ({ ...CUSTOMER, id, email: `c${id}@example.com` });
 
-function context(apiUrl = API): ConnectorContext<Secrets<'webhook_secret' | 'consumer_key' | 'consumer_secret'>> {
-  return {
-    secrets: { webhook_secret: 'unused', consumer_key: 'ck_test', consumer_secret: 'cs_test' },
-    apiUrl,
-    tokens: { get: async () => undefined, set: async () => undefined },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-}
+const context = (apiUrl = API) => memoryConnectorContext({ secrets: { webhook_secret: 'unused', consumer_key: 'ck_test', consumer_secret: 'cs_test' }, apiUrl }).context;
 
 const orders = woocommerce.pull!.orders!;
 const customers = woocommerce.pull!.customers!;
 const ORDER_QUERY = { orderby: 'modified', order: 'asc', dates_are_gmt: 'true', per_page: '2' };
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending).toEqual([]);
-});
-afterAll(() => nock.enableNetConnect());
+useNock();
 
 describe('woocommerce orders pull', () => {
   it('pages by modification time with basic auth, waits out a 429 and resumes after the newest order', async () => {

@@ -1,19 +1,18 @@
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BadRequestError, type WebhookRequest } from '../../src/connectors/define-connector.js';
 import woocommerce from '../../src/connectors/woocommerce/index.js';
+import { fixtureBytes } from '../helpers/sign.js';
+import { webhookRequest } from '../helpers/vendor-api.js';
 
 const SECRET = 'wc-test-secret';
-const fixture = (file: string) => readFileSync(new URL(`../../../shared/fixtures/vendors/woocommerce/${file}`, import.meta.url));
+const fixture = (file: string) => fixtureBytes('woocommerce', file);
 const ORDER = fixture('order_created.json');
 const CUSTOMER = fixture('customer_created.json');
 
 const sign = (body: Buffer | string, secret = SECRET) => createHmac('sha256', secret).update(body).digest('base64');
 
-function request(body: Buffer | string, headers: Record<string, string | undefined> = {}, method = 'POST'): WebhookRequest {
-  return { method, headers, query: {}, rawBody: Buffer.from(body), publicUrl: 'https://crm.example.com/webhooks/woocommerce' };
-}
+const request = (body: Buffer | string, headers: Record<string, string | undefined> = {}, method = 'POST') => webhookRequest('woocommerce', body, headers, { method });
 
 /** The headers WooCommerce's `deliver()` sends with a signed body. */
 function deliveryHeaders(body: Buffer | string, topic = 'order.created', secret = SECRET): Record<string, string> {

@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import nock from 'nock';
-import { readFileSync } from 'node:fs';
+import { fixtureBytes } from '../helpers/sign.js';
+import { basicAuth, fixtureJson, memoryConnectorContext, useNock } from '../helpers/vendor-api.js';
 import xero from '../../src/connectors/xero/index.js';
-import type { ConnectorContext, ParsedEvent } from '../../src/connectors/define-connector.js';
+import type { ParsedEvent } from '../../src/connectors/define-connector.js';
 
 const API = 'https://api.xero.test';
 const IDENTITY = 'https://identity.xero.test';
@@ -15,22 +16,12 @@ const SECRETS = {
   tenant_id: TENANT,
   token_url: `${IDENTITY}/connect/token`,
 };
-const BASIC = `Basic ${Buffer.from('xero-client:xero-secret').toString('base64')}`;
-const shared = (file: string) => readFileSync(new URL(`../../../shared/fixtures/vendors/xero/${file}`, import.meta.url));
-const sharedJson = (file: string) => JSON.parse(shared(file).toString());
+const BASIC = basicAuth('xero-client', 'xero-secret');
+const shared = (file: string) => fixtureBytes('xero', file);
+const sharedJson = (file: string) => fixtureJson('xero', file);
 
 /** A connector context with in-memory token storage. */
-function context(secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) {
-  const stored: { tokens?: Record<string, string> } = { tokens: saved };
-  const value: ConnectorContext<typeof SECRETS> = {
-    secrets: { ...SECRETS, ...secrets },
-    apiUrl: API,
-    tokens: { get: async () => stored.tokens, set: async (tokens) => void (stored.tokens = tokens) },
-    signal: new AbortController().signal,
-    log: () => undefined,
-  };
-  return { context: value, stored };
-}
+const context = (secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) => memoryConnectorContext({ secrets: { ...SECRETS, ...secrets }, apiUrl: API, saved });
 
 const liveTokens = { access_token: 'access-live', refresh_token: 'rotated-1', expires_at: '2999-01-01T00:00:00.000Z', seeded_from: '' };
 /** A live access token persisted earlier, with no refresh token configured any more (the persisted chain is used). */
@@ -41,14 +32,7 @@ function thinEvent(body: Buffer): ParsedEvent {
   return event!;
 }
 
-beforeEach(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect(/127\.0\.0\.1|localhost/);
-});
-afterEach(() => {
-  nock.cleanAll();
-  nock.enableNetConnect();
-});
+useNock();
 
 describe('xero enrich', () => {
   it('refreshes the token, persists the rotated pair, reads the contact for the tenant and converts its dates', async () => {

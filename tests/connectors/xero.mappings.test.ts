@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import xero from '../../src/connectors/xero/index.js';
 import { withIsoDates } from '../../src/connectors/xero/resources.js';
-import { recordErrors, validateRecord } from '../../src/engine/steps/record-schema.js';
-import { compileExpression } from '../../src/workflows/expression.js';
+import { fixtureJson, mapToRecord } from '../helpers/vendor-api.js';
 
 const TENANT = 'c2cc9b6e-9458-4c7d-93cc-f02b81b0594f';
-const fixture = (file: string) => JSON.parse(readFileSync(new URL(`../../../shared/fixtures/vendors/xero/${file}`, import.meta.url), 'utf8'));
+const fixture = (file: string) => fixtureJson('xero', file);
 
-async function map(type: string, payload: unknown = xero.events[type]!.sample) {
-  const event = { connector: 'xero', type, external_id: `${TENANT}:x`, occurred_at: '2025-01-01T00:00:00.000Z' };
-  const result = await compileExpression(xero.events[type]!.mapping).evaluate(payload, { event });
-  // As stored: JSON, without JSONata's sequence markers.
-  const record = JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
-  expect(validateRecord(record), recordErrors()).toBe(true);
-  return record;
-}
+const map = (type: string, payload?: unknown) => mapToRecord(xero, type, `${TENANT}:x`, payload);
 
 describe('xero dates', () => {
   it('turns /Date(ms+zone)/ values into ISO everywhere and leaves other strings alone', () => {

@@ -1,25 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import xero from '../../src/connectors/xero/index.js';
-import type { WebhookRequest } from '../../src/connectors/define-connector.js';
+import { fixtureBytes } from '../helpers/sign.js';
+import { webhookRequest } from '../helpers/vendor-api.js';
 
 const KEY = 'xero-webhook-key-1';
 const SECRETS = { webhook_key: KEY, client_id: 'id', client_secret: 'secret', refresh_token: '', tenant_id: '', token_url: '' };
 const TENANT = 'c2cc9b6e-9458-4c7d-93cc-f02b81b0594f';
-const fixture = () => readFileSync(new URL('../../../shared/fixtures/vendors/xero/webhook_contact_update.json', import.meta.url));
+const fixture = () => fixtureBytes('xero', 'webhook_contact_update.json');
 const sign = (body: Buffer | string, key = KEY) => createHmac('sha256', key).update(body).digest('base64');
 const webhook = xero.webhook!;
 
 /** `signature` null sends no `x-xero-signature` header. */
-function request(body: Buffer | string, signature: string | null = sign(body), method = 'POST'): WebhookRequest {
-  return {
-    method,
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-xero-signature': signature }) },
-    query: {},
-    rawBody: Buffer.from(body),
-    publicUrl: 'https://crm.example.com/webhooks/xero',
-  };
+function request(body: Buffer | string, signature: string | null = sign(body), method = 'POST') {
+  return webhookRequest('xero', body, { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-xero-signature': signature }) }, { method });
 }
 
 describe('xero webhook signature (x-xero-signature)', () => {

@@ -6,7 +6,8 @@ import type { StepSchema } from '../steps/define-step.js';
 /** What starts a workflow, as the engine dispatches it. */
 export type CompiledTrigger =
   | { kind: 'webhook'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; eventTypes: string[]; when?: CompiledExpression }
-  | { kind: 'schedule'; cron: string; timezone?: string };
+  | { kind: 'schedule'; cron: string; timezone?: string }
+  | { kind: 'poll'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; resource: string; everyMs: number; backfillMs: number; pageSize: number };
 
 export interface TriggerCompileContext {
   connectors: ReadonlyMap<string, ConnectorDefinition>;

@@ -1,8 +1,9 @@
 import type { AnyTriggerDefinition } from './define-trigger.js';
+import poll from './poll.js';
 import schedule from './schedule.js';
 import webhook from './webhook.js';
 
 /** Every trigger type, by its YAML `type`. */
 export const triggers: ReadonlyMap<string, AnyTriggerDefinition> = new Map(
-  [webhook, schedule].map((trigger: AnyTriggerDefinition) => [trigger.type, trigger]),
+  [webhook, schedule, poll].map((trigger: AnyTriggerDefinition) => [trigger.type, trigger]),
 );
