@@ -91,13 +91,18 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     closers.push(() => queue.close());
 
     const smtpUrl = env.SMTP_URL;
-    if (!smtpUrl && isProduction(env) && config.workflows.some((workflow) => workflow.steps.some((step) => step.definition.type === 'reply'))) {
+    const repliesByEmail = config.workflows.some((workflow) => workflow.steps.some((step) => step.definition.type === 'reply' && ['email', 'same'].includes(String(step.config.channel))));
+    if (!smtpUrl && isProduction(env) && repliesByEmail) {
       throw new Error('SMTP_URL is not set but workflows send email replies (required in production)');
     }
     const email = smtpUrl ? smtpTransport(smtpUrl) : outboxTransport(logger);
     closers.push(() => email.close());
     const defaultRegion = envValue(env, 'CRMFLOW_DEFAULT_REGION')!;
-    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion });
+    const connectorContext = (connectorId: string, signal: AbortSignal) => {
+      const connector = config.connectors.get(connectorId)!;
+      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal });
+    };
+    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -112,10 +117,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         concurrency: envInt(env, 'WORKER_CONCURRENCY'),
         lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
         queue,
-        connectorContext: (connectorId, signal) => {
-          const connector = config.connectors.get(connectorId)!;
-          return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal });
-        },
+        connectorContext,
       });
       closers.push(() => connection.disconnect());
       closers.push(() => worker!.close());

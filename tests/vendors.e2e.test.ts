@@ -12,6 +12,7 @@ import { waitFor } from './helpers/wait.js';
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 const PUBLIC_URL = 'https://crm.example.com';
 const QB_API = 'https://qb-sandbox.example';
+const GRAPH = 'https://graph.example';
 
 const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') =>
   createHmac(algorithm, secret).update(data).digest(encoding);
@@ -123,7 +124,7 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
     nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { QUICKBOOKS_API_URL: QB_API } }));
+    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { QUICKBOOKS_API_URL: QB_API, META_GRAPH_URL: GRAPH } }));
   });
   afterAll(async () => {
     await app?.close();
@@ -146,6 +147,8 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
     const whatsapp = fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8');
     const originalWaId = /"wa_id":\s*"(\d+)"/.exec(whatsapp)![1]!;
     const whatsappBody = Buffer.from(whatsapp.split(originalWaId).join(phone.slice(1)));
+    // The example workflow answers WhatsApp messages on WhatsApp.
+    const whatsappReply = nock(GRAPH).post('/v21.0/106540352242922/messages').query(true).reply(200, { messages: [{ id: 'wamid.reply' }] });
     expect((await post(app, '/webhooks/meta', whatsappBody, { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmac('sha256', SECRETS.META_APP_SECRET!, whatsappBody, 'hex')}` })).status).toBe(202);
 
     // QuickBooks sends ids only: the worker refreshes the OAuth token, then reads the Customer.
@@ -159,7 +162,7 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
     expect((await post(app, '/webhooks/quickbooks', quickbooks, { 'content-type': 'application/json', 'intuit-signature': hmac('sha256', SECRETS.QUICKBOOKS_VERIFIER_TOKEN!, quickbooks, 'base64') })).status).toBe(202);
 
     await waitFor('all three events processed', async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'")) === 3, 30_000);
-    expect(tokens.isDone() && read.isDone()).toBe(true);
+    expect(tokens.isDone() && read.isDone() && whatsappReply.isDone()).toBe(true);
     const found = (await api(app, `/api/customers?email=${encodeURIComponent(email)}`)).body.customers;
     expect(found).toHaveLength(1);
     const detail = (await api(app, `/api/customers/${found[0].id}`)).body;

@@ -52,14 +52,17 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'QUICKBOOKS_CLIENT_ID', description: 'QuickBooks app OAuth2 client id.', secret: true, demo: 'demo-quickbooks-client-id' },
   { name: 'QUICKBOOKS_CLIENT_SECRET', description: 'QuickBooks app OAuth2 client secret.', secret: true, demo: 'demo-quickbooks-client-secret' },
   { name: 'QUICKBOOKS_REFRESH_TOKEN', description: 'Refresh token from authorizing the company; rotated tokens are then stored encrypted. Set a new one to re-authorize.', secret: true, demo: 'demo-quickbooks-refresh-token' },
+  { name: 'QUICKBOOKS_REALM_ID', description: 'QuickBooks company (realm) id, for the `changes` pull (secret `realm_id`).' },
   { name: 'QUICKBOOKS_API_URL', description: 'QuickBooks Accounting API base URL (sandbox: https://sandbox-quickbooks.api.intuit.com).', default: 'https://quickbooks.api.intuit.com' },
   { name: 'XERO_WEBHOOK_KEY', description: 'Xero webhooks signing key (`x-xero-signature`).', secret: true, demo: 'demo-xero-webhook-key' },
   { name: 'XERO_CLIENT_ID', description: 'Xero app OAuth2 client id.', secret: true, demo: 'demo-xero-client-id' },
   { name: 'XERO_CLIENT_SECRET', description: 'Xero app OAuth2 client secret.', secret: true, demo: 'demo-xero-client-secret' },
   { name: 'XERO_REFRESH_TOKEN', description: 'Xero refresh token (offline_access); rotated tokens are then stored encrypted.', secret: true, demo: 'demo-xero-refresh-token' },
+  { name: 'XERO_TENANT_ID', description: 'Xero organisation (tenant) id, for the `contacts`/`invoices` pulls (secret `tenant_id`).' },
   { name: 'XERO_API_URL', description: 'Xero API base URL.', default: 'https://api.xero.com' },
   { name: 'META_GRAPH_URL', description: 'Meta Graph API base URL.', default: 'https://graph.facebook.com' },
   { name: 'TWILIO_API_URL', description: 'Twilio REST API base URL.', default: 'https://api.twilio.com' },
+  { name: 'TWILIO_FROM_NUMBER', description: 'Your Twilio number that SMS replies are sent from (E.164).', secret: true, demo: '+15005550006' },
   { name: 'TWILIO_AUTH_TOKEN', description: 'Twilio auth token: signs webhooks (`X-Twilio-Signature`, over `CRMFLOW_PUBLIC_URL`) and authenticates API calls.', secret: true, demo: 'demo-twilio-token' },
 ];
 

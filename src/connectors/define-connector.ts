@@ -109,6 +109,15 @@ export interface ActionSpec<S extends Secrets = Secrets> {
   run: (context: ConnectorContext<S>, input: Record<string, unknown>, idempotencyKey: string) => Promise<{ providerId: string | null }>;
 }
 
+/** A messaging channel the connector delivers on, used by `reply` (e.g. `sms` through Twilio's send_sms). */
+export interface ChannelSpec {
+  /** The identity kind that addresses a customer on this channel: `phone`, `messenger_psid`... */
+  identity: string;
+  /** The action that sends, and its input for one text to one recipient (the identity's value). */
+  action: string;
+  input: (recipient: string, text: string, trigger: { type: string; payload: unknown } | undefined) => Record<string, unknown>;
+}
+
 export interface ConnectorDefinition<K extends string = string> {
   /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
   id: string;
@@ -128,6 +137,10 @@ export interface ConnectorDefinition<K extends string = string> {
   enrich?: (context: ConnectorContext<Secrets<K>>, event: ParsedEvent) => Promise<ParsedEvent[]>;
   pull?: Record<string, PullResource<Secrets<K>>>;
   actions?: Record<string, ActionSpec<Secrets<K>>>;
+  /** Channels `reply` can answer on through this connector's actions. */
+  channels?: Record<string, ChannelSpec>;
+  /** The channel an inbound event came on, for `reply` with `channel: same`. */
+  channelOf?: (event: { type: string; payload: unknown }) => string | undefined;
 }
 
 export function defineConnector<K extends string>(definition: ConnectorDefinition<K>): ConnectorDefinition<K> {

@@ -3,10 +3,12 @@ import type { EmailTransport } from '../mail/mailer.js';
 import { assignRoundRobin } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { upsertCustomer } from '../store/customers.js';
-import { claimMessage, markMessageFailed, markMessageSent } from '../store/messages.js';
+import { claimMessage, markMessageFailed, markMessageSent, recordSkippedMessage } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { upsertTimelineEntry } from '../store/timeline.js';
 import type { LoadedConfig } from '../workflows/load.js';
+import type { ConnectorContext } from '../connectors/define-connector.js';
+import { VendorAuthError } from '../connectors/shared/vendor-http.js';
 import type { StepServices } from './steps/define-step.js';
 
 export interface ServiceOptions {
@@ -15,6 +17,7 @@ export interface ServiceOptions {
   email: EmailTransport;
   emailFrom: string;
   defaultRegion: string;
+  connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
 }
 
 /** Binds the store and transports into the services steps receive. */
@@ -59,6 +62,30 @@ export function createStepServices(options: ServiceOptions): StepServices {
         return { status: 'failed', messageId: claim.id, reason: (error as Error).message };
       }
     },
+    sendMessage: async (message) => {
+      const provider = [...options.config.connectors.values()].find((connector) => connector.definition.channels?.[message.channel]);
+      const channel = provider?.definition.channels?.[message.channel];
+      const action = channel && provider?.definition.actions?.[channel.action];
+      if (!provider || !channel || !action) return { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false };
+      const recipient = [...message.preferred, ...message.identities].find((identity) => identity.kind === channel.identity)?.value;
+      const record = { idempotencyKey: message.idempotencyKey, customerId: message.customerId, runId: message.runId, channel: message.channel, transport: provider.definition.id, subject: null, body: message.text };
+      if (!recipient) {
+        await recordSkippedMessage(pool, { ...record, recipient: '' }, `the customer has no ${channel.identity} identity`);
+        return { status: 'skipped', reason: `the customer has no ${channel.identity} identity` };
+      }
+      const claim = await claimMessage(pool, { ...record, recipient });
+      if (!claim.send) return { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined };
+      try {
+        const context = options.connectorContext(provider.definition.id, AbortSignal.timeout(30_000));
+        const { providerId } = await action.run(context, channel.input(recipient, message.text, message.trigger), message.idempotencyKey);
+        await markMessageSent(pool, claim.id, providerId);
+        return { status: 'sent', messageId: claim.id };
+      } catch (error) {
+        await markMessageFailed(pool, claim.id, (error as Error).message);
+        return { status: 'failed', messageId: claim.id, reason: (error as Error).message, retryable: !(error instanceof VendorAuthError) };
+      }
+    },
+    channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     http: axios.create({ timeout: 30_000 }),
   };
 }

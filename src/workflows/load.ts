@@ -156,7 +156,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   config.workflows.forEach((workflow, w) => {
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, agents, pools, locate });
+    const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, locate });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
@@ -165,6 +166,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
 
 interface WorkflowScope {
   config: CrmflowConfig;
+  connectors: ReadonlyMap<string, ConnectorDefinition>;
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
   locate: (path: Path, message: string, key?: boolean) => void;
@@ -244,6 +246,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
             : { eventTypes: [] },
       agents: scope.agents,
       pools: scope.pools,
+      connectors: scope.connectors,
       expression: expressionAt(stepPath),
       template: (field, source) => {
         try {

@@ -1,7 +1,7 @@
 import { defineConnector } from '../define-connector.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
 import { sendMessage } from './actions.js';
-import { handshake, parse, parseDelivery, verify } from './webhook.js';
+import { handshake, parse, parseDelivery, verify, type MetaMessage } from './webhook.js';
 
 /**
  * Meta's messaging channels on one webhook URL: Messenger (`object: "page"`), Instagram (`"instagram"`) and the
@@ -28,4 +28,18 @@ export default defineConnector({
   },
   api: { defaultUrl: 'https://graph.facebook.com', env: 'META_GRAPH_URL' },
   actions: { send_message: sendMessage },
+  channels: {
+    messenger: { identity: 'messenger_psid', action: 'send_message', input: (recipient, text) => ({ channel: 'messenger', recipient, text }) },
+    instagram: { identity: 'instagram_igsid', action: 'send_message', input: (recipient, text) => ({ channel: 'instagram', recipient, text }) },
+    whatsapp: {
+      identity: 'phone',
+      action: 'send_message',
+      // Answer from the business number the customer wrote to, when the reply answers a WhatsApp message.
+      input: (recipient, text, trigger) => {
+        const inbound = trigger?.payload as Partial<MetaMessage> | undefined;
+        return { channel: 'whatsapp', recipient: recipient.replace(/^\+/, ''), text, ...(inbound?.channel === 'whatsapp' && inbound.account_id ? { phone_number_id: inbound.account_id } : {}) };
+      },
+    },
+  },
+  channelOf: (event) => (event.payload as Partial<MetaMessage> | undefined)?.channel,
 });

@@ -49,4 +49,8 @@ export default defineConnector({
     calls: { summary: 'Finished calls from the call log (StartTime>= the last day seen), as call.completed / call.missed.', list: listCalls },
   },
   actions: { send_sms: sendSms },
+  channels: {
+    sms: { identity: 'phone', action: 'send_sms', input: (to, body) => ({ to, body }) },
+  },
+  channelOf: (event) => (event.type === 'message.received' && !String((event.payload as { From?: string }).From ?? '').startsWith('whatsapp:') ? 'sms' : undefined),
 });

@@ -44,6 +44,8 @@ export interface CompileContext {
   trigger: { connector?: ConnectorDefinition; connectorConfig?: ConnectorConfig; eventTypes: string[] };
   agents: ReadonlyMap<string, AgentConfig>;
   pools: ReadonlyMap<string, PoolConfig>;
+  /** The connectors configured in workflows.yaml. */
+  connectors: ReadonlyMap<string, ConnectorDefinition>;
   /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
   expression: (field: string, source: string) => CompiledExpression;
   /** Compiles a `{{ expression }}` template found at `field`. */
@@ -142,6 +144,22 @@ export interface StepServices {
     reassign: boolean;
   }) => Promise<{ agentId: string; outcome: string; customerId: number }>;
   sendEmail: (message: { idempotencyKey: string; customerId: number | null; runId: number; to: string; subject: string; text: string }) => Promise<{ status: string; messageId: number; reason?: string }>;
+  /**
+   * Sends a text on a messaging channel through the connector that provides it, to the customer's identity of the
+   * channel's kind (one of `preferred` first). Recorded before it is sent, like email.
+   */
+  sendMessage: (message: {
+    channel: string;
+    idempotencyKey: string;
+    customerId: number;
+    runId: number;
+    preferred: Identity[];
+    identities: Identity[];
+    text: string;
+    trigger: { type: string; payload: unknown } | undefined;
+  }) => Promise<{ status: string; messageId?: number; reason?: string; retryable?: boolean }>;
+  /** The channel an inbound event came on (the connector's `channelOf`); undefined when it does not say. */
+  channelOf: (event: TriggerEvent | undefined, payload: unknown) => string | undefined;
   http: AxiosInstance;
 }
 

@@ -1,64 +1,100 @@
-import { normalizeEmail } from '../../customers/normalize.js';
+import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
-import { defineStep, StepError } from './define-step.js';
+import { defineStep, StepError, type StepContext } from './define-step.js';
+
+const CHANNELS = ['email', 'sms', 'whatsapp', 'messenger', 'instagram', 'same'] as const;
 
 interface ReplyConfig {
-  channel: 'email';
+  channel: (typeof CHANNELS)[number];
   to?: string;
-  subject: string;
+  subject?: string;
   body: string;
 }
 
 interface CompiledReply {
+  channel: ReplyConfig['channel'];
   to?: CompiledTemplate;
-  subject: CompiledTemplate;
+  subject?: CompiledTemplate;
   body: CompiledTemplate;
 }
 
 export default defineStep<ReplyConfig, CompiledReply>({
   type: 'reply',
   summary:
-    "Sends the customer an automatic reply, recorded before it is sent and sent at most once per run even when the step is retried. Email goes through SMTP_URL (or the demo outbox).",
+    'Answers the customer automatically: by email (SMTP_URL, or the demo outbox), or through a connector (sms via twilio; whatsapp, messenger, instagram via meta); `same` answers on the channel of the triggering event. Recorded before it is sent; sent at most once per run even when retried.',
   schema: {
     type: 'object',
     properties: {
-      channel: { enum: ['email'], description: 'Delivery channel.' },
-      to: { type: 'string', description: "Recipient template; default the email of this event's record, else the customer's first email." },
-      subject: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
+      channel: { enum: [...CHANNELS], description: 'Delivery channel; `same` is the channel the customer used (email for forms and shops).' },
+      to: { type: 'string', description: "Email recipient template; default the email of this event's record, else the customer's first email." },
+      subject: { type: 'string', description: 'Email subject template (required for email and same).' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
     },
-    required: ['channel', 'subject', 'body'],
+    required: ['channel', 'body'],
     additionalProperties: false,
   },
-  examples: [{ channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' }],
-  compile: (config, context) => ({
-    to: config.to === undefined ? undefined : context.template('to', config.to),
-    subject: context.template('subject', config.subject),
-    body: context.template('body', config.body),
-  }),
+  examples: [
+    { channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' },
+    { channel: 'same', subject: 'We got your message', body: 'Thanks for writing, {{ $owner.name }} will answer shortly.' },
+  ],
+  compile: (config, context) => {
+    if ((config.channel === 'email' || config.channel === 'same') && config.subject === undefined) {
+      return context.fail(`a reply on channel ${config.channel} needs \`subject\` (emails have one)`);
+    }
+    if (config.channel !== 'email' && config.channel !== 'same' && ![...context.connectors.values()].some((connector) => connector.channels?.[config.channel])) {
+      return context.fail(`no configured connector sends on channel ${config.channel}; configure one that does (sms: twilio; whatsapp, messenger, instagram: meta)`, 'channel');
+    }
+    if (config.to !== undefined && config.channel !== 'email') return context.fail('`to` applies to email replies only', 'to');
+    return {
+      channel: config.channel,
+      to: config.to === undefined ? undefined : context.template('to', config.to),
+      subject: config.subject === undefined ? undefined : context.template('subject', config.subject),
+      body: context.template('body', config.body),
+    };
+  },
   run: async (compiled, context) => {
+    const channel = compiled.channel === 'same' ? (context.services.channelOf(context.event, context.payload) ?? 'email') : compiled.channel;
+    const text = await compiled.body.render(context.payload, context.bindings);
+    if (channel === 'email') return replyByEmail(compiled, context, text);
     const customer = context.state.customer;
-    const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
-    if (to.trim() === '') return { output: { status: 'skipped', reason: 'no email address for the customer' } };
-    const [subject, text] = await Promise.all([
-      compiled.subject.render(context.payload, context.bindings),
-      compiled.body.render(context.payload, context.bindings),
-    ]);
-    const result = await context.services.sendEmail({
+    if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
+    const result = await context.services.sendMessage({
+      channel,
       idempotencyKey: context.idempotencyKey,
-      customerId: customer?.id ?? null,
+      customerId: customer.id,
       runId: context.runId,
-      to: to.trim(),
-      subject,
+      preferred: recordIdentities(context),
+      identities: customer.identities,
       text,
+      trigger: context.event ? { type: context.event.type, payload: context.payload } : undefined,
     });
-    if (result.status === 'failed') throw new StepError(`email to ${to} failed: ${result.reason}`, true);
-    return { output: { message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
+    if (result.status === 'failed') throw new StepError(`${channel} reply failed: ${result.reason}`, result.retryable ?? true);
+    return { output: { channel, message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
   },
 });
+
+async function replyByEmail(compiled: CompiledReply, context: StepContext, text: string) {
+  const customer = context.state.customer;
+  const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
+  if (to.trim() === '') return { output: { channel: 'email', status: 'skipped', reason: 'no email address for the customer' } };
+  const subject = await compiled.subject!.render(context.payload, context.bindings);
+  const result = await context.services.sendEmail({ idempotencyKey: context.idempotencyKey, customerId: customer?.id ?? null, runId: context.runId, to: to.trim(), subject, text });
+  if (result.status === 'failed') throw new StepError(`email to ${to} failed: ${result.reason}`, true);
+  return { output: { channel: 'email', message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
+}
 
 /** The address the customer used for this event: answering there is what they expect. */
 function eventEmail(record: Record<string, unknown> | undefined): string | undefined {
   const emails = [record?.email].flat().filter((value): value is string => typeof value === 'string');
   return emails.map(normalizeEmail).find((email) => email !== undefined);
+}
+
+/** This event's identities, normalized: the reply goes where the customer just wrote from. */
+function recordIdentities(context: StepContext): Identity[] {
+  const record = context.state.record ?? {};
+  const raw: Identity[] = [
+    ...[record.phone].flat().filter((value): value is string => typeof value === 'string').map((value) => ({ kind: 'phone', value })),
+    ...((record.identities as Identity[] | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
+  ];
+  return normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
 }
