@@ -4,6 +4,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes } from './helpers/sign.js';
+import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
 const SHOP = 'https://test-shop.myshopify.com';
@@ -33,21 +34,20 @@ function order(n: number): Record<string, unknown> {
   };
 }
 
+// Vendor APIs are nock'd; only local servers are reachable.
+useNock({ checkPending: false });
+
 describe('poll trigger: pulling a vendor API with a cursor', () => {
   let db: TestDatabase;
   let app: Crmflow;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { SHOPIFY_API_URL: SHOP } }));
   });
   afterAll(async () => {
     await app?.close();
     await db?.drop();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('pages through Link headers, waits out a 429, resumes at the stored cursor after a failure between pages, and stores each order once', async () => {

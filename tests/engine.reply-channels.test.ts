@@ -6,6 +6,7 @@ import { ConfigError, loadConfigText } from '../src/workflows/load.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes } from './helpers/sign.js';
+import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
 const PUBLIC_URL = 'https://crm.example.com';
@@ -38,13 +39,14 @@ workflows:
         body: "Sorry we missed your call. We will call you back shortly."
 `;
 
+// Vendor APIs are nock'd; only local servers are reachable.
+useNock({ checkPending: false });
+
 describe('replies on messaging channels through the connectors', () => {
   let db: TestDatabase;
   let app: Crmflow;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     app = await startTestCrmflow(
       testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:1', extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, META_GRAPH_URL: GRAPH, TWILIO_API_URL: TWILIO } }),
@@ -53,8 +55,6 @@ describe('replies on messaging channels through the connectors', () => {
   afterAll(async () => {
     await app?.close();
     await db?.drop();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('answers a WhatsApp message on WhatsApp, from the number the customer wrote to', async () => {

@@ -1,10 +1,11 @@
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { formHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
+import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
 const CONFIG = `
@@ -43,6 +44,9 @@ workflows:
         expr: '( $loop := function($n) { $loop($n + 1) }; $loop(0) )'
 `;
 
+// Vendor APIs are nock'd; only local servers are reachable.
+useNock({ checkPending: false });
+
 describe('workflow runs: records, retries that resume, failures that show', () => {
   let db: TestDatabase;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
@@ -54,13 +58,10 @@ describe('workflow runs: records, retries that resume, failures that show', () =
   const runsOf = async (workflow: string) => (await api(app, `/api/runs?workflow=${workflow}`)).body.runs as Array<{ id: number; status: string; error: string | null; attempts: number }>;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
   });
-  afterEach(() => nock.cleanAll());
   afterAll(async () => {
     await app?.close();
     await smtp?.close();

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,17 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { redisAnswers, RedisUnavailableError, startLocalRedis } from '../src/config/bootstrap.js';
 import { testPrefix } from './helpers/crmflow.js';
 import { fixtureBytes, shopifyHeaders } from './helpers/sign.js';
+import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/wait.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('a newcomer runs `npm start` with no configuration at all', () => {
   let child: ChildProcess | undefined;

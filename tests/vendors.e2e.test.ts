@@ -7,6 +7,7 @@ import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
+import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
@@ -59,13 +60,14 @@ function deliveries(): Delivery[] {
   ];
 }
 
+// Vendor APIs are nock'd; only local servers are reachable.
+useNock({ checkPending: false });
+
 describe('every vendor on its real protocol, through the HTTP server', () => {
   let db: TestDatabase;
   let app: Crmflow;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     // Only the webhook path runs here: no worker, so nothing calls the vendors' APIs.
     app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:1', extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }), {
@@ -77,8 +79,6 @@ describe('every vendor on its real protocol, through the HTTP server', () => {
   afterAll(async () => {
     await app?.close();
     await db?.drop();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('rejects each shared sample with a wrong signature (401, nothing stored) and stores it with the right one', async () => {
@@ -120,8 +120,6 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 
   beforeAll(async () => {
-    nock.disableNetConnect();
-    nock.enableNetConnect(/127\.0\.0\.1|localhost/);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { QUICKBOOKS_API_URL: QB_API, META_GRAPH_URL: GRAPH } }));
@@ -130,8 +128,6 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
     await app?.close();
     await smtp?.close();
     await db?.drop();
-    nock.cleanAll();
-    nock.enableNetConnect();
   });
 
   it('links the Shopify customer, the WhatsApp sender with the same phone and the QuickBooks customer with the same email', async () => {
