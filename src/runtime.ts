@@ -7,6 +7,7 @@ import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } f
 import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
 import { createConnectorContext } from './engine/connector-context.js';
+import { createRateLimiter } from './engine/rate-limiter.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
@@ -98,9 +99,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const email = smtpUrl ? smtpTransport(smtpUrl) : outboxTransport(logger);
     closers.push(() => email.close());
     const defaultRegion = envValue(env, 'CRMFLOW_DEFAULT_REGION')!;
+    const acquire = createRateLimiter(producer, prefix, logger);
     const connectorContext = (connectorId: string, signal: AbortSignal) => {
       const connector = config.connectors.get(connectorId)!;
-      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal });
+      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal, acquire });
     };
     const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
 

@@ -81,6 +81,11 @@ export interface ConnectorContext<S extends Secrets = Secrets> {
   };
   signal: AbortSignal;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Resolves when the connector may make one more API request under its declared `api.rateLimit`, counted across
+   * every crmflow process. `contextClient` calls it before each request.
+   */
+  throttle: () => Promise<void>;
 }
 
 /** One page of a pull. The engine stores the page's events, then the cursor: a crash between pages resumes there. */
@@ -128,8 +133,11 @@ export interface ConnectorDefinition<K extends string = string> {
   webhook?: WebhookSpec<Secrets<K>>;
   /** Every event type the connector emits, keyed by type. */
   events: Record<string, EventSpec>;
-  /** Default vendor API base URL and the environment variable that overrides it (e.g. `SHOPIFY_API_URL`). */
-  api?: { defaultUrl: string; env: string };
+  /**
+   * Default vendor API base URL, the environment variable that overrides it (e.g. `SHOPIFY_API_URL`), and the request
+   * budget all crmflow processes share for this connector (the vendor's documented limit).
+   */
+  api?: { defaultUrl: string; env: string; rateLimit?: { requests: number; perSeconds: number } };
   /**
    * For thin webhooks that carry only ids (QuickBooks, Xero): fetches the full objects and returns the events to
    * store. Runs in the worker, not on the webhook path.

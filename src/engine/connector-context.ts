@@ -13,6 +13,8 @@ export interface ConnectorContextOptions {
   box: SecretBox;
   logger: Logger;
   signal: AbortSignal;
+  /** Waits for a slot of a shared request budget (see rate-limiter.ts). */
+  acquire: (key: string, limit: { requests: number; perSeconds: number }) => Promise<void>;
 }
 
 /** What a connector's enrich, pull and actions receive: its secrets, API base URL, persisted tokens, a logger. */
@@ -28,5 +30,9 @@ export function createConnectorContext(options: ConnectorContextOptions): Connec
     },
     signal: options.signal,
     log: (message, fields) => logger.info(fields ?? {}, message),
+    throttle: async () => {
+      const limit = definition.api?.rateLimit;
+      if (limit) await options.acquire(definition.id, limit);
+    },
   };
 }

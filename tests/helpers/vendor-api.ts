@@ -42,6 +42,7 @@ export function memoryConnectorContext<S extends Secrets>(options: {
   const context: ConnectorContext<S> = {
     secrets: options.secrets,
     apiUrl: options.apiUrl,
+    throttle: async () => {},
     tokens: {
       get: async () => stored.tokens,
       set: async (tokens) => {

@@ -1,6 +1,6 @@
 import type { ActionSpec, ConnectorContext } from '../define-connector.js';
 import { hmacSha256 } from '../shared/hmac.js';
-import { createVendorClient } from '../shared/vendor-http.js';
+import { contextClient } from '../shared/vendor-http.js';
 import type { MetaChannel, MetaSecrets } from './webhook.js';
 
 /** The Graph API version crmflow is written and tested against. */
@@ -51,7 +51,7 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
     const message = readInput(input);
     const token = context.secrets.access_token;
     if (!token) throw new Error('meta send_message needs the access_token secret (a Page or system-user token)');
-    const client = createVendorClient({ baseURL: context.apiUrl, headers: { authorization: `Bearer ${token}` } });
+    const client = contextClient(context, { headers: { authorization: `Bearer ${token}` } });
     const params = appSecretProof(context, token);
     if (message.channel === 'whatsapp') {
       const phoneNumberId = message.phone_number_id ?? context.secrets.whatsapp_phone_number_id;

@@ -1,6 +1,6 @@
 import type { ConnectorContext, ParsedEvent, Secrets } from '../define-connector.js';
 import { createOAuth2Client, type OAuth2Client } from '../shared/oauth2-refresh.js';
-import { createVendorClient } from '../shared/vendor-http.js';
+import { contextClient } from '../shared/vendor-http.js';
 import { ENTITIES, entityName, type ChangeNotice, type EntityName } from './entities.js';
 
 export type QuickBooksSecretName = 'verifier_token' | 'client_id' | 'client_secret' | 'refresh_token' | 'realm_id' | 'token_url';
@@ -20,7 +20,7 @@ export function entityPayload(realmId: string, entity: Record<string, unknown>):
 /** Accounting API client with OAuth2 tokens persisted through `context.tokens` (Intuit rotates refresh tokens). */
 export function quickBooksApi(context: QuickBooksContext): OAuth2Client {
   const { secrets } = context;
-  return createOAuth2Client(context, createVendorClient({ baseURL: context.apiUrl, headers: { accept: 'application/json' } }), {
+  return createOAuth2Client(context, contextClient(context, { headers: { accept: 'application/json' } }), {
     vendor: 'QuickBooks',
     tokenUrl: secrets.token_url || DEFAULT_TOKEN_URL,
     clientId: secrets.client_id,

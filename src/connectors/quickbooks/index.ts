@@ -47,7 +47,8 @@ export default defineConnector({
     parse: (request) => parseQuickBooks(request),
   },
   events,
-  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL' },
+  // Accounting API: 500 requests per minute per company.
+  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL', rateLimit: { requests: 500, perSeconds: 60 } },
   enrich: enrichQuickBooks,
   pull: { changes },
 });

@@ -1,3 +1,4 @@
+import type { ConnectorContext } from '../define-connector.js';
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 
 /** The vendor rejected our credentials (401/403): retrying will not help until an admin fixes them. */
@@ -33,6 +34,8 @@ export interface VendorClientOptions {
   maxRetryAfterMs?: number;
   /** Per-request timeout. Default 30000. */
   timeoutMs?: number;
+  /** Waits for the connector's shared request budget before every attempt (see `ConnectorContext.throttle`). */
+  throttle?: () => Promise<void>;
 }
 
 /** Milliseconds from a `Retry-After` header (seconds or an HTTP date); undefined if absent or unreadable. */
@@ -65,6 +68,7 @@ export function createVendorClient(options: VendorClientOptions) {
     let hint: number | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
+        await options.throttle?.();
         return await http.request<T>(config);
       } catch (error) {
         const response = (error as AxiosError).response;
@@ -87,6 +91,11 @@ export function createVendorClient(options: VendorClientOptions) {
 }
 
 export type VendorClient = ReturnType<typeof createVendorClient>;
+
+/** A vendor client for a connector's context: its API base URL (unless given) and its shared rate limit. */
+export function contextClient(context: ConnectorContext, options: Partial<VendorClientOptions> = {}): VendorClient {
+  return createVendorClient({ baseURL: context.apiUrl, ...options, throttle: context.throttle });
+}
 
 /** The `rel="next"` URL of an RFC 8288 `Link` header (Shopify, WooCommerce pagination), if any. */
 export function nextLink(link: string | undefined): string | undefined {

@@ -61,7 +61,8 @@ export default defineConnector({
     },
   },
   events,
-  api: { defaultUrl: '', env: 'SHOPIFY_API_URL' },
+  // REST Admin API: 2 requests per second per app and store (standard plans).
+  api: { defaultUrl: '', env: 'SHOPIFY_API_URL', rateLimit: { requests: 2, perSeconds: 1 } },
   pull: {
     orders: { summary: 'Orders by updated_at (Link-header pagination), as order.updated events.', list: listOrders },
     customers: { summary: 'Customers by updated_at (Link-header pagination), as customer.updated events.', list: listCustomers },

@@ -1,5 +1,5 @@
 import type { ConnectorContext, ParsedEvent, PullPage, Secrets } from '../define-connector.js';
-import { createVendorClient, nextLink } from '../shared/vendor-http.js';
+import { contextClient, nextLink } from '../shared/vendor-http.js';
 
 export type ShopifySecrets = Secrets<'webhook_secret' | 'access_token'>;
 
@@ -33,7 +33,7 @@ function pull(resource: Resource) {
     if (!context.apiUrl) throw new Error('shopify: set SHOPIFY_API_URL to your shop, e.g. https://your-shop.myshopify.com');
     if (!context.secrets.access_token) throw new Error('shopify: pulling needs the access_token secret (SHOPIFY_ACCESS_TOKEN)');
     const at = (cursor ?? {}) as ShopifyCursor;
-    const client = createVendorClient({ baseURL: context.apiUrl, headers: { 'X-Shopify-Access-Token': context.secrets.access_token, Accept: 'application/json' } });
+    const client = contextClient(context, { headers: { 'X-Shopify-Access-Token': context.secrets.access_token, Accept: 'application/json' } });
     const since = at.updatedAtMin ?? options.since?.toISOString();
     const response = await client.request<Record<Resource, Array<Record<string, unknown>>>>(
       at.next

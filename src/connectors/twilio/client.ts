@@ -1,5 +1,5 @@
 import type { ConnectorContext, Secrets } from '../define-connector.js';
-import { createVendorClient, type VendorClient } from '../shared/vendor-http.js';
+import { contextClient, type VendorClient } from '../shared/vendor-http.js';
 
 export type TwilioSecrets = Secrets<'account_sid' | 'auth_token' | 'from_number'>;
 
@@ -14,7 +14,7 @@ export function twilioClient(context: ConnectorContext<TwilioSecrets>): {
   const password = tokens?.split(',')[0]?.trim();
   if (!username || !password) throw new Error('twilio: the account_sid and auth_token secrets are required (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)');
   return {
-    client: createVendorClient({ baseURL: context.apiUrl, headers: { Accept: 'application/json' } }),
+    client: contextClient(context, { headers: { Accept: 'application/json' } }),
     accountPath: `/2010-04-01/Accounts/${encodeURIComponent(username)}`,
     auth: { username, password },
   };

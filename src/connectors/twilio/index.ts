@@ -44,7 +44,8 @@ export default defineConnector({
       sample: readJsonBeside(import.meta.url, 'samples/incoming_sms.json'),
     },
   },
-  api: { defaultUrl: 'https://api.twilio.com', env: 'TWILIO_API_URL' },
+  // Twilio allows about 100 concurrent REST requests per account.
+  api: { defaultUrl: 'https://api.twilio.com', env: 'TWILIO_API_URL', rateLimit: { requests: 100, perSeconds: 1 } },
   pull: {
     calls: { summary: 'Finished calls from the call log (StartTime>= the last day seen), as call.completed / call.missed.', list: listCalls },
   },

@@ -1,5 +1,5 @@
 import type { ConnectorContext, PullPage, Secrets } from '../define-connector.js';
-import { createVendorClient } from '../shared/vendor-http.js';
+import { contextClient } from '../shared/vendor-http.js';
 import { resourceEvent, versionOf, type WooResource } from './events.js';
 
 export type WooSecrets = Secrets<'webhook_secret' | 'consumer_key' | 'consumer_secret'>;
@@ -25,7 +25,7 @@ async function fetchPage(context: Context, resource: 'orders' | 'customers', par
   if (!username || !password) {
     throw new Error('woocommerce: pulling needs the consumer_key and consumer_secret secrets (WOOCOMMERCE_CONSUMER_KEY, WOOCOMMERCE_CONSUMER_SECRET)');
   }
-  const client = createVendorClient({ baseURL: context.apiUrl, headers: { Accept: 'application/json' } });
+  const client = contextClient(context, { headers: { Accept: 'application/json' } });
   // Basic auth is WooCommerce's scheme over HTTPS (plain HTTP would need OAuth 1.0a signatures).
   const response = await client.request<WooResource[]>({ url: `/${resource}`, params, auth: { username, password }, signal: context.signal });
   if (!Array.isArray(response.data)) throw new Error(`woocommerce: GET /${resource} did not return a JSON list`);

@@ -1,6 +1,6 @@
 import type { ConnectorContext, ParsedEvent, Secrets } from '../define-connector.js';
 import { createOAuth2Client, type OAuth2Client } from '../shared/oauth2-refresh.js';
-import { createVendorClient } from '../shared/vendor-http.js';
+import { contextClient } from '../shared/vendor-http.js';
 import { category, RESOURCES, resourcePayload, type Category } from './resources.js';
 
 export type XeroSecretName = 'webhook_key' | 'client_id' | 'client_secret' | 'refresh_token' | 'tenant_id' | 'token_url';
@@ -11,7 +11,7 @@ export const DEFAULT_TOKEN_URL = 'https://identity.xero.com/connect/token';
 /** Accounting API client with OAuth2 tokens persisted through `context.tokens` (Xero rotates refresh tokens). */
 export function xeroApi(context: XeroContext): OAuth2Client {
   const { secrets } = context;
-  return createOAuth2Client(context, createVendorClient({ baseURL: context.apiUrl, headers: { accept: 'application/json' } }), {
+  return createOAuth2Client(context, contextClient(context, { headers: { accept: 'application/json' } }), {
     vendor: 'Xero',
     tokenUrl: secrets.token_url || DEFAULT_TOKEN_URL,
     clientId: secrets.client_id,

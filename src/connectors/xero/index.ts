@@ -49,7 +49,8 @@ export default defineConnector({
     parse: (request) => parseXero(request),
   },
   events,
-  api: { defaultUrl: 'https://api.xero.com', env: 'XERO_API_URL' },
+  // 60 calls per minute per organisation.
+  api: { defaultUrl: 'https://api.xero.com', env: 'XERO_API_URL', rateLimit: { requests: 60, perSeconds: 60 } },
   enrich: enrichXero,
   pull: { contacts, invoices },
 });
