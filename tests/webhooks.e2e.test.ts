@@ -36,6 +36,12 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
     const found = await api(app, '/api/customers?email=JON@example.com');
     expect(found.status).toBe(200);
     expect(found.body.customers).toHaveLength(1);
+    // The lookup alone shows it all: owner, order on the timeline, the reply.
+    expect(found.body.customers[0]).toMatchObject({
+      owner_agent_id: 'alice',
+      timeline: [expect.objectContaining({ type: 'order.created' })],
+      messages: [expect.objectContaining({ channel: 'email', status: 'sent' })],
+    });
     const detail = await api(app, `/api/customers/${found.body.customers[0].id}`);
     expect(detail.body).toMatchObject({ first_name: 'John', last_name: 'Smith', owner_agent_id: 'alice', lifecycle_stage: 'lead' });
     expect(detail.body.identities.map((identity: { kind: string; value: string }) => `${identity.kind}:${identity.value}`).sort()).toEqual([

@@ -56,9 +56,11 @@ export function apiRouter(options: ApiOptions): Router {
       email: email === undefined ? undefined : (normalizeEmail(email) ?? email),
       phone: phone === undefined ? undefined : (normalizePhone(phone, options.defaultRegion) ?? phone),
       q: text(req.query.q)?.trim(),
-      limit: limitParam(req.query.limit),
+      limit: Math.min(intParam(req.query.limit, 'limit', 20)!, 100),
     });
-    res.json({ customers });
+    // Each match as the full record (identities, owner, timeline, messages): a lookup answers in one request.
+    const detailed = await Promise.all(customers.map((customer) => loadCustomerDetail(pool, customer.id)));
+    res.json({ customers: detailed.filter(Boolean) });
   });
 
   router.get('/customers/:id', async (req, res) => {
