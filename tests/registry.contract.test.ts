@@ -63,6 +63,12 @@ describe('every registered step, trigger and connector honours its contract', ()
     });
   }
 
+  it('the committed workflows.schema.json is what `crmflow schema` prints (regenerate: crmflow schema > workflows.schema.json)', () => {
+    const committed = readFileSync(new URL('../workflows.schema.json', import.meta.url), 'utf8');
+    expect(committed).toBe(`${JSON.stringify(editorSchema(), null, 2)}\n`);
+    expect(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=./workflows.schema.json');
+  });
+
   it('the editor schema compiles and accepts the shipped workflows.yaml', () => {
     const validate = ajv.compile(editorSchema());
     const example = parse(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8'));
