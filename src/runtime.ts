@@ -51,6 +51,7 @@ export interface Crmflow {
 export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   const { env, logger } = options;
   const closers: Array<() => Promise<unknown> | unknown> = [];
+  let draining = false;
   const close = async () => {
     for (const closer of closers.reverse()) await Promise.resolve(closer()).catch((error: Error) => logger.warn({ err: error }, 'while closing'));
   };
@@ -122,7 +123,15 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         connectorContext,
       });
       closers.push(() => connection.disconnect());
-      closers.push(() => worker!.close());
+      const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
+      // In-flight runs finish; past the deadline the worker lets go and their jobs are recovered as stalled elsewhere.
+      closers.push(async () => {
+        const finished = await Promise.race([worker!.close().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), deadline).unref())]);
+        if (!finished) {
+          logger.warn({ deadline }, 'runs still in flight at the shutdown deadline; another worker will recover them');
+          await worker!.close(true);
+        }
+      });
     }
     if (options.roles.scheduler) {
       const scheduler = await startScheduler(config, queue, logger);
@@ -136,17 +145,20 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
       const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
-      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger });
+      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);
       });
-      closers.push(
-        () =>
-          new Promise((resolve) => {
-            server.close(resolve);
-            server.closeIdleConnections();
-          }),
-      );
+      const drainMs = envInt(env, 'CRMFLOW_DRAIN_MS');
+      closers.push(async () => {
+        // Answer 503 (webhooks with Retry-After, /readyz) while load balancers notice, then stop listening.
+        draining = true;
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+        await new Promise((resolve) => {
+          server.close(resolve);
+          server.closeIdleConnections();
+        });
+      });
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }

@@ -96,6 +96,24 @@ describe('outages: nothing acknowledged that is not stored, nothing lost', () =>
     }
   });
 
+  it('answers webhooks 503 with Retry-After and /readyz 503 while shutting down', async () => {
+    const app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_DRAIN_MS: '1500' } }), {
+      api: true,
+      worker: false,
+      scheduler: false,
+    });
+    const closing = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const body = lead('during-shutdown');
+    const response = await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET));
+    expect(response.status).toBe(503);
+    expect(response.body.error.code).toBe('shutting_down');
+    expect(response.headers['retry-after']).toBe('5');
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(503);
+    await closing;
+    expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE external_id = 'during-shutdown'")).toBe(0);
+  });
+
   it('fires a schedule once per tick however many processes run the scheduler', async () => {
     const env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix() });
     const processes = await Promise.all([startTestCrmflow(env, { api: false, worker: true, scheduler: true }), startTestCrmflow(env, { api: false, worker: true, scheduler: true }), startTestCrmflow(env, { api: false, worker: false, scheduler: true })]);

@@ -33,6 +33,8 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_DEFAULT_REGION', description: 'Region (ISO 3166 alpha-2) for phone numbers written without a country code.', default: 'US' },
   { name: 'WORKER_CONCURRENCY', description: 'Jobs one worker process runs at once.', default: '16' },
   { name: 'CRMFLOW_LOCK_MS', description: 'BullMQ job lock duration; a job whose worker died is recovered as stalled after about this long.', default: '30000' },
+  { name: 'CRMFLOW_DRAIN_MS', description: 'On SIGTERM: how long webhooks get 503 with Retry-After (and /readyz 503) before the HTTP server closes, so a load balancer can stop sending.', default: '2000' },
+  { name: 'CRMFLOW_SHUTDOWN_TIMEOUT_MS', description: 'On SIGTERM: how long in-flight runs may take to finish before the worker stops anyway (unfinished jobs are then recovered by another worker).', default: '25000' },
   { name: 'SMTP_URL', description: 'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).' },
   { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
   { name: 'LOG_LEVEL', description: 'pino log level (trace, debug, info, warn, error).', default: 'info' },

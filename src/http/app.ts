@@ -18,6 +18,8 @@ export interface AppOptions {
   publicUrl: string;
   defaultRegion: string;
   logger: Logger;
+  /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
+  isDraining?: () => boolean;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -28,8 +30,13 @@ export function createApp(options: AppOptions): Express {
   app.get('/readyz', async (_req, res) => {
     const check = async (work: () => Promise<unknown>) =>
       Promise.race([work().then(() => 'ok'), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 2000))]).catch((error: Error) => error.message);
+    if (options.isDraining?.()) return void res.status(503).json({ status: 'shutting down' });
     const [postgres, redis] = await Promise.all([check(() => options.pool.query('SELECT 1')), check(() => options.redis.ping())]);
     res.status(postgres === 'ok' && redis === 'ok' ? 200 : 503).json({ postgres, redis });
+  });
+  app.use('/webhooks', (_req, res, next) => {
+    if (!options.isDraining?.()) return next();
+    sendError(res, 503, 'shutting_down', 'this instance is shutting down; retry later', { 'Retry-After': '5', Connection: 'close' });
   });
   app.use('/webhooks', webhookRouter(options));
   app.use('/api', express.json({ limit: '100kb' }), apiRouter(options));

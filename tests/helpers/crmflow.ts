@@ -48,6 +48,8 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     CRMFLOW_LOCK_MS: '3000',
+    CRMFLOW_DRAIN_MS: '0',
+    CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
     WORKER_CONCURRENCY: '8',
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...SECRETS,
@@ -67,7 +69,12 @@ export async function api(app: Crmflow, path: string, init: RequestInit = {}): P
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
 
-export async function post(app: Crmflow, path: string, body: Buffer | string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
+export async function post(
+  app: Crmflow,
+  path: string,
+  body: Buffer | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: any; headers: Record<string, string> }> {
   const response = await fetch(`${app.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
   const text = await response.text();
   let parsed: unknown = text;
@@ -76,5 +83,5 @@ export async function post(app: Crmflow, path: string, body: Buffer | string, he
   } catch {
     // not JSON: keep the text
   }
-  return { status: response.status, body: parsed };
+  return { status: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
 }
