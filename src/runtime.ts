@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
 import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
-import { createConnectorContext } from './engine/connector-context.js';
+import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
@@ -44,6 +45,8 @@ export interface Crmflow {
   url?: string;
   worker?: Worker<JobData>;
   reconcile: () => Promise<number>;
+  /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
+  connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   close: () => Promise<void>;
 }
 
@@ -103,7 +106,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const acquire = createRateLimiter(producer, prefix, logger);
     const connectorContext = (connectorId: string, signal: AbortSignal) => {
       const connector = config.connectors.get(connectorId)!;
-      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, pool, box, logger, signal, acquire });
+      const tokens = storedTokens(pool, box, connectorId);
+      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
     const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
 
@@ -145,7 +149,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
       const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
-      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining });
+      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);
       });
@@ -162,7 +166,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, close };
   } catch (error) {
     await close();
     throw error;

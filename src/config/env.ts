@@ -11,7 +11,7 @@ export interface EnvVarSpec {
   default?: string;
   /**
    * Secrets only: the value used in demo mode (no `NODE_ENV=production`) when unset, with a loud
-   * warning. In production an unset secret is a startup error that names it.
+   * warning. In production an unset secret is a startup error that names it. A secret without one is optional.
    */
   demo?: string;
   secret?: boolean;
@@ -29,6 +29,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_PUBLIC_URL', description: 'Public base URL of this server as vendors see it (printed webhook URLs; Twilio signs it).' },
   { name: 'CRMFLOW_API_TOKEN', description: 'Bearer token for `/api/*`.', secret: true, demo: 'demo-api-token' },
   { name: 'CRMFLOW_SECRET_KEY', description: 'Key that encrypts connector OAuth tokens at rest. Changing it forgets stored tokens (re-authorize).', secret: true, demo: 'demo-secret-key-change-me' },
+  { name: 'CRMFLOW_METRICS_TOKEN', description: 'Bearer token for `GET /metrics` (Prometheus). Unset: metrics are served to loopback clients only.', secret: true },
   { name: 'CRMFLOW_QUEUE_PREFIX', description: 'BullMQ key prefix; use a hash tag such as `{crmflow}` on Redis Cluster.', default: 'crmflow' },
   { name: 'CRMFLOW_DEFAULT_REGION', description: 'Region (ISO 3166 alpha-2) for phone numbers written without a country code.', default: 'US' },
   { name: 'WORKER_CONCURRENCY', description: 'Jobs one worker process runs at once.', default: '16' },
@@ -115,7 +116,7 @@ export function resolveSecret(env: Env, name: string, warnings: string[]): strin
 /** The README's configuration reference table (between the `env:start` / `env:end` markers), kept equal by a test. */
 export function envReferenceMarkdown(): string {
   const rows = ENV_VARS.map((spec) => {
-    const value = spec.secret ? `secret; demo: \`${spec.demo}\`` : spec.default !== undefined ? `\`${spec.default}\`` : '—';
+    const value = spec.secret ? (spec.demo === undefined ? 'secret; optional' : `secret; demo: \`${spec.demo}\``) : spec.default !== undefined ? `\`${spec.default}\`` : '—';
     return `| \`${spec.name}\` | ${value} | ${spec.description.replace(/\|/g, '\\|')} |`;
   });
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');

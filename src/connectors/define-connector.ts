@@ -145,6 +145,11 @@ export interface ConnectorDefinition<K extends string = string> {
   enrich?: (context: ConnectorContext<Secrets<K>>, event: ParsedEvent) => Promise<ParsedEvent[]>;
   pull?: Record<string, PullResource<Secrets<K>>>;
   actions?: Record<string, ActionSpec<Secrets<K>>>;
+  /**
+   * Confirms the API credentials with one harmless vendor call (`crmflow doctor`); resolves to what the vendor said
+   * (e.g. the account name), throws `VendorAuthError` when the credentials are refused.
+   */
+  check?: (context: ConnectorContext<Secrets<K>>) => Promise<string>;
   /** Channels `reply` can answer on through this connector's actions. */
   channels?: Record<string, ChannelSpec>;
   /** The channel an inbound event came on, for `reply` with `channel: same`. */

@@ -9,8 +9,8 @@ export interface ConnectorContextOptions {
   definition: ConnectorDefinition;
   secrets: Record<string, string>;
   env: Env;
-  pool: Pool;
-  box: SecretBox;
+  /** Where the connector's OAuth tokens are kept (encrypted in PostgreSQL; see `storedTokens`). */
+  tokens: ConnectorContext['tokens'];
   logger: Logger;
   signal: AbortSignal;
   /** Waits for a slot of a shared request budget (see rate-limiter.ts). */
@@ -19,15 +19,12 @@ export interface ConnectorContextOptions {
 
 /** What a connector's enrich, pull and actions receive: its secrets, API base URL, persisted tokens, a logger. */
 export function createConnectorContext(options: ConnectorContextOptions): ConnectorContext {
-  const { definition, pool, box } = options;
+  const { definition } = options;
   const logger = options.logger.child({ connector: definition.id });
   return {
     secrets: options.secrets,
     apiUrl: (definition.api && (options.env[definition.api.env] || definition.api.defaultUrl)) || '',
-    tokens: {
-      get: () => loadTokens(pool, box, definition.id),
-      set: (tokens) => saveTokens(pool, box, definition.id, tokens),
-    },
+    tokens: options.tokens,
     signal: options.signal,
     log: (message, fields) => logger.info(fields ?? {}, message),
     throttle: async () => {
@@ -35,4 +32,9 @@ export function createConnectorContext(options: ConnectorContextOptions): Connec
       if (limit) await options.acquire(definition.id, limit);
     },
   };
+}
+
+/** A connector's OAuth tokens in PostgreSQL, sealed with CRMFLOW_SECRET_KEY. */
+export function storedTokens(pool: Pool, box: SecretBox, connectorId: string): ConnectorContext['tokens'] {
+  return { get: () => loadTokens(pool, box, connectorId), set: (tokens) => saveTokens(pool, box, connectorId, tokens) };
 }

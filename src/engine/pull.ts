@@ -1,13 +1,23 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { ConnectorContext } from '../connectors/define-connector.js';
+import type { ConnectorContext, ConnectorDefinition } from '../connectors/define-connector.js';
+import { pulledEvents, pullLag } from '../observability/metrics.js';
 import { loadCursor, saveCursor } from '../store/cursors.js';
 import { insertInboxEvents } from '../store/inbox.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { enqueueInboxEvents, type JobData } from './queues.js';
-import type { CompiledTrigger } from './triggers/define-trigger.js';
 
-type PollTrigger = Extract<CompiledTrigger, { kind: 'poll' }>;
+/** What to pull, from where, and who wants to hear about each page. */
+export interface PullRequest {
+  connector: ConnectorDefinition;
+  resource: string;
+  /** Key the cursor is stored under: the resource for poll triggers; backfills keep their own so polls are not moved. */
+  cursorKey: string;
+  /** Where a pull with no stored cursor starts. */
+  since: Date;
+  pageSize: number;
+  onPage?: (progress: PullResult & { newestOccurredAt?: Date }) => void;
+}
 
 export interface PullResult {
   pages: number;
@@ -26,42 +36,52 @@ const MAX_PAGES_PER_RUN = 1000;
  * skipped and nothing stored twice (the inbox also de-duplicates on the vendor's event ids). One puller per resource
  * at a time across all processes (a session advisory lock); a second one skips.
  */
-export async function runPull(trigger: PollTrigger, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Logger }): Promise<PullResult> {
-  const connector = trigger.connector.id;
-  const resource = trigger.connector.pull![trigger.resource]!;
-  const origin = `pull:${trigger.resource}`;
+export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Logger }): Promise<PullResult> {
+  const connector = request.connector.id;
+  const resource = request.connector.pull![request.resource]!;
+  const origin = `pull:${request.resource}`;
+  const lockKey = `pull:${connector}:${request.cursorKey}`;
+  let newestOccurredAt: Date | undefined;
   const lock = await deps.pool.connect();
   const result: PullResult = { pages: 0, received: 0, stored: 0, ran: false };
   try {
-    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [`pull:${connector}:${trigger.resource}`]);
+    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [lockKey]);
     if (!rows[0]!.locked) return result;
     result.ran = true;
     try {
-      let cursor = await loadCursor(deps.pool, connector, trigger.resource);
-      const since = cursor === null ? new Date(Date.now() - trigger.backfillMs) : undefined;
+      let cursor = await loadCursor(deps.pool, connector, request.cursorKey);
+      const since = cursor === null ? request.since : undefined;
+      const labels = { connector, resource: request.resource };
       while (result.pages < MAX_PAGES_PER_RUN) {
-        const page = await resource.list(context, cursor, { since, pageSize: trigger.pageSize });
+        const page = await resource.list(context, cursor, { since, pageSize: request.pageSize });
         const next = page.nextCursor ?? page.resumeCursor ?? null;
         const ids = await withTransaction(deps.pool, async (client) => {
           const stored = await insertInboxEvents(
             client,
             page.events.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin })),
           );
-          await saveCursor(client, connector, trigger.resource, next);
+          await saveCursor(client, connector, request.cursorKey, next);
           return stored;
         });
         // Redis down here only delays these events: the reconciler enqueues stored events that have no job.
         await enqueueInboxEvents(deps.queue, ids).catch((error: Error) => deps.logger.warn({ err: error, connector }, 'pulled events stored, enqueue deferred'));
         result.pages++;
         result.received += page.events.length;
+        pulledEvents.inc(labels, page.events.length);
         result.stored += ids.length;
+        for (const event of page.events) {
+          const at = new Date(event.occurredAt);
+          if (!Number.isNaN(at.getTime()) && (!newestOccurredAt || at > newestOccurredAt)) newestOccurredAt = at;
+        }
+        request.onPage?.({ ...result, newestOccurredAt });
         cursor = next;
         if (page.nextCursor === null) break;
       }
-      deps.logger.info({ connector, resource: trigger.resource, ...result }, 'pull finished');
+      if (newestOccurredAt) pullLag.set(labels, Math.max(0, (Date.now() - newestOccurredAt.getTime()) / 1000));
+      deps.logger.info({ connector, resource: request.resource, ...result }, 'pull finished');
       return result;
     } finally {
-      await lock.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`pull:${connector}:${trigger.resource}`]);
+      await lock.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]);
     }
   } finally {
     lock.release();

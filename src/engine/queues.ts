@@ -8,7 +8,9 @@ export type JobData =
   | { kind: 'event'; inboxId: number }
   | { kind: 'run'; runId: number }
   | { kind: 'schedule'; workflow: string; tick: string }
-  | { kind: 'pull'; workflow: string };
+  | { kind: 'pull'; workflow: string }
+  /** Runs a stored event through the current workflows again (`crmflow replay`), as new runs. */
+  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -25,6 +27,7 @@ export const jobIds = {
   event: (inboxId: number) => `event-${inboxId}`,
   schedule: (workflow: string, tick: string) => `schedule-${workflow}-${tick.replace(/[^0-9TZ]/g, '')}`,
   retry: (runId: number, attempt: number) => `retry-${runId}-${attempt}`,
+  replay: (inboxId: number, replay: string) => `replay-${inboxId}-${replay}`,
   /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
   pollScheduler: (workflow: string) => `poll-${workflow}`,
 };

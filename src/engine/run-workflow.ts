@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
 import { listStepRecords, markRunFinished, markRunStarted, recordStep, type RunRow } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
@@ -27,6 +28,16 @@ export interface RunDependencies {
  * without a success record: earlier steps are not executed again, their recorded outputs and state are reused.
  */
 export async function runWorkflow(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
+  const finished = observeRun(input.workflow.id);
+  const outcome = await executeRun(input, deps).catch((error: unknown) => {
+    finished('failed');
+    throw error;
+  });
+  finished(outcome.status);
+  return outcome;
+}
+
+async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const { run, workflow } = input;
   const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
   const attempt = await markRunStarted(deps.pool, run.id);

@@ -1,5 +1,6 @@
 import axios from 'axios';
 import type { EmailTransport } from '../mail/mailer.js';
+import { countOutbound, identityMerges } from '../observability/metrics.js';
 import { assignRoundRobin } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { upsertCustomer } from '../store/customers.js';
@@ -27,7 +28,11 @@ export function createStepServices(options: ServiceOptions): StepServices {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     agents: options.config.agents,
     pools: options.config.pools,
-    upsertCustomer: (input) => upsertCustomer(pool, { ...input, profile: input.profile }),
+    upsertCustomer: async (input) => {
+      const result = await upsertCustomer(pool, { ...input, profile: input.profile });
+      identityMerges.inc(result.mergedIds.length);
+      return result;
+    },
     loadCustomer: async (customerId) => {
       const customer = await loadCustomerSummary(pool, customerId);
       if (!customer) throw new Error(`customer ${customerId} vanished`);
@@ -46,7 +51,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
         subject: message.subject,
         body: message.text,
       });
-      if (!claim.send) return { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined };
+      if (!claim.send) return countOutbound('email', { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
       try {
         const { providerId } = await email.send({
           from: options.emailFrom,
@@ -56,33 +61,33 @@ export function createStepServices(options: ServiceOptions): StepServices {
           messageId: `<${message.idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`,
         });
         await markMessageSent(pool, claim.id, providerId);
-        return { status: 'sent', messageId: claim.id };
+        return countOutbound('email', { status: 'sent', messageId: claim.id });
       } catch (error) {
         await markMessageFailed(pool, claim.id, (error as Error).message);
-        return { status: 'failed', messageId: claim.id, reason: (error as Error).message };
+        return countOutbound('email', { status: 'failed', messageId: claim.id, reason: (error as Error).message });
       }
     },
     sendMessage: async (message) => {
       const provider = [...options.config.connectors.values()].find((connector) => connector.definition.channels?.[message.channel]);
       const channel = provider?.definition.channels?.[message.channel];
       const action = channel && provider?.definition.actions?.[channel.action];
-      if (!provider || !channel || !action) return { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false };
+      if (!provider || !channel || !action) return countOutbound(message.channel, { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false });
       const recipient = [...message.preferred, ...message.identities].find((identity) => identity.kind === channel.identity)?.value;
       const record = { idempotencyKey: message.idempotencyKey, customerId: message.customerId, runId: message.runId, channel: message.channel, transport: provider.definition.id, subject: null, body: message.text };
       if (!recipient) {
         await recordSkippedMessage(pool, { ...record, recipient: '' }, `the customer has no ${channel.identity} identity`);
-        return { status: 'skipped', reason: `the customer has no ${channel.identity} identity` };
+        return countOutbound(message.channel, { status: 'skipped', reason: `the customer has no ${channel.identity} identity` });
       }
       const claim = await claimMessage(pool, { ...record, recipient });
-      if (!claim.send) return { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined };
+      if (!claim.send) return countOutbound(message.channel, { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
       try {
         const context = options.connectorContext(provider.definition.id, AbortSignal.timeout(30_000));
         const { providerId } = await action.run(context, channel.input(recipient, message.text, message.trigger), message.idempotencyKey);
         await markMessageSent(pool, claim.id, providerId);
-        return { status: 'sent', messageId: claim.id };
+        return countOutbound(message.channel, { status: 'sent', messageId: claim.id });
       } catch (error) {
         await markMessageFailed(pool, claim.id, (error as Error).message);
-        return { status: 'failed', messageId: claim.id, reason: (error as Error).message, retryable: !(error instanceof VendorAuthError) };
+        return countOutbound(message.channel, { status: 'failed', messageId: claim.id, reason: (error as Error).message, retryable: !(error instanceof VendorAuthError) });
       }
     },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),

@@ -78,27 +78,37 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (!workflow?.enabled || workflow.trigger.kind !== 'poll') return;
     const connectorId = workflow.trigger.connector.id;
     try {
-      await runPull(workflow.trigger, options.connectorContext(connectorId, AbortSignal.timeout(15 * 60_000)), { pool: options.pool, queue: options.queue, logger: options.logger });
+      const { trigger } = workflow;
+      await runPull(
+        { connector: trigger.connector, resource: trigger.resource, cursorKey: trigger.resource, since: new Date(Date.now() - trigger.backfillMs), pageSize: trigger.pageSize },
+        options.connectorContext(connectorId, AbortSignal.timeout(15 * 60_000)),
+        { pool: options.pool, queue: options.queue, logger: options.logger },
+      );
     } catch (error) {
       if (error instanceof VendorAuthError) throw new UnrecoverableError(`${connectorId}: ${error.message}`);
       throw error;
     }
   }
 
-  async function processEvent(inboxId: number): Promise<void> {
+  /**
+   * Runs the workflows an inbox event triggers. A replay runs them again as new runs (trigger key suffixed with the
+   * replay's name), optionally only one workflow, and leaves the event's status alone.
+   */
+  async function processEvent(inboxId: number, replay?: { name: string; workflow?: string }): Promise<void> {
     const inbox = await getInboxEvent(options.pool, inboxId);
-    if (!inbox || inbox.status !== 'pending') return;
+    if (!inbox || (!replay && inbox.status !== 'pending')) return;
     const stored: ParsedEvent = { type: inbox.type, externalId: inbox.externalId, occurredAt: inbox.occurredAt.toISOString(), payload: inbox.payload };
     const { events, enriched } = await enrich(inbox.connector, stored);
     const outcomes: RunOutcome[] = [];
     for (const [index, parsed] of events.entries()) {
       const event: TriggerEvent = { connector: inbox.connector, type: parsed.type, external_id: parsed.externalId, occurred_at: parsed.occurredAt };
       for (const workflow of options.config.workflows) {
+        if (replay?.workflow && workflow.id !== replay.workflow) continue;
         if (!workflow.enabled || !(await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event))) continue;
         const run = await ensureRun(options.pool, {
           workflow: workflow.id,
           workflowVersion: workflow.version,
-          triggerKey: index === 0 ? `inbox:${inbox.id}` : `inbox:${inbox.id}#${index}`,
+          triggerKey: `inbox:${inbox.id}${index === 0 ? '' : `#${index}`}${replay ? `@${replay.name}` : ''}`,
           inboxEventId: inbox.id,
           trigger: { ...event },
           payload: enriched ? parsed.payload : undefined,
@@ -107,7 +117,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
       }
     }
     settle(outcomes);
-    await setInboxStatus(options.pool, inbox.id, 'processed');
+    if (!replay) await setInboxStatus(options.pool, inbox.id, 'processed');
   }
 
   async function processRun(runId: number): Promise<void> {
@@ -134,6 +144,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'event') return processEvent(data.inboxId);
     if (data.kind === 'run') return processRun(data.runId);
     if (data.kind === 'pull') return processPull(data.workflow);
+    if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
     return processSchedule(data.workflow, data.tick);
   };
 }

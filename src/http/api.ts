@@ -1,4 +1,4 @@
-import { Router, type NextFunction, type Request, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
 import { jobIds, type JobData } from '../engine/queues.js';
@@ -48,6 +48,8 @@ export function apiRouter(options: ApiOptions): Router {
   const { pool } = options;
   const router = Router();
   router.use(requireToken(options.apiToken));
+  // Bodies are read only for authenticated callers.
+  router.use(express.json({ limit: '100kb' }));
 
   router.get('/customers', async (req, res) => {
     const email = text(req.query.email);
@@ -125,6 +127,7 @@ export function apiRouter(options: ApiOptions): Router {
     const workflow = options.config.workflows.find((candidate) => candidate.id === req.params.id);
     if (!workflow) throw new HttpError(404, 'not_found', `no workflow ${req.params.id}`);
     if (workflow.trigger.kind !== 'poll') throw new HttpError(409, 'not_a_poll', `workflow ${workflow.id} is not started by a poll trigger`);
+    if (!workflow.enabled) throw new HttpError(409, 'disabled', `workflow ${workflow.id} is disabled in the workflows file`);
     // A pull already running for the same resource makes this one a no-op (one puller per resource).
     const job = await options.queue.add('pull', { kind: 'pull', workflow: workflow.id });
     res.status(202).json({ workflow: workflow.id, job_id: job.id, status: 'queued' });

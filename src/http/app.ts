@@ -7,7 +7,9 @@ import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
-import { webhookRouter } from './webhooks.js';
+import { metricsRoute } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
 export interface AppOptions {
   pool: Pool;
@@ -18,6 +20,8 @@ export interface AppOptions {
   publicUrl: string;
   defaultRegion: string;
   logger: Logger;
+  /** Bearer token for `GET /metrics`; default `process.env.CRMFLOW_METRICS_TOKEN`; unset or empty: loopback clients only. */
+  metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
   isDraining?: () => boolean;
 }
@@ -34,12 +38,16 @@ export function createApp(options: AppOptions): Express {
     const [postgres, redis] = await Promise.all([check(() => options.pool.query('SELECT 1')), check(() => options.redis.ping())]);
     res.status(postgres === 'ok' && redis === 'ok' ? 200 : 503).json({ postgres, redis });
   });
+  app.use('/webhooks', countWebhookResponses(options.config));
   app.use('/webhooks', (_req, res, next) => {
     if (!options.isDraining?.()) return next();
     sendError(res, 503, 'shutting_down', 'this instance is shutting down; retry later', { 'Retry-After': '5', Connection: 'close' });
   });
   app.use('/webhooks', webhookRouter(options));
-  app.use('/api', express.json({ limit: '100kb' }), apiRouter(options));
+  // Before the token check: the API description is public and holds no secrets.
+  app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
+  app.use('/api', apiRouter(options));
+  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));
   return app;

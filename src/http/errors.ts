@@ -20,7 +20,10 @@ export function errorHandler(logger: { error: (obj: object, msg: string) => void
   return (error: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const err = error as { type?: string; status?: number; message?: string };
     if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
-    if (err.type === 'entity.too.large') return sendError(res, 413, 'payload_too_large', 'request body is larger than the 1 MB limit');
+    if (err.type === 'entity.too.large') {
+      const limit = (error as { limit?: number }).limit;
+      return sendError(res, 413, 'payload_too_large', `request body is larger than the ${limit ? `${Math.round(limit / 1024)} kB ` : ''}limit`);
+    }
     if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return sendError(res, 415, 'unsupported_encoding', err.message ?? 'unsupported encoding');
     if (err.type === 'request.aborted') return sendError(res, 400, 'aborted', 'request aborted');
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) return sendError(res, err.status, 'bad_request', err.message ?? 'bad request');

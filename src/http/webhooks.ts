@@ -1,8 +1,9 @@
-import express, { Router, type Request, type Response } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
 import type { Queue } from 'bullmq';
 import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
+import { webhooksReceived } from '../observability/metrics.js';
 import { insertInboxEvents, type InboxEventInput } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
@@ -20,6 +21,15 @@ export interface WebhookRouteOptions {
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
+/** Counts every answer under `/webhooks`, errors included (413s come from the error handler); unconfigured ids as `unknown`. */
+export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const id = req.path.split('/')[1] ?? '';
+    res.on('finish', () => webhooksReceived.inc({ connector: config.connectors.has(id) ? id : 'unknown', status: String(res.statusCode) }));
+    next();
+  };
+}
+
 /**
  * `/webhooks/:connector`: verify the signature on the raw body, store the events in the inbox, enqueue, then 2xx.
  * Never a 2xx for an event that is not stored.
@@ -29,7 +39,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
   router.all('/:connector', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req: Request, res: Response) => {
     const id = String(req.params.connector);
     const configured = options.config.connectors.get(id);
-    if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured; configured: ${[...options.config.connectors.keys()].join(', ')}`);
+    if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured`);
     const { definition, secrets } = configured;
     const webhook = definition.webhook;
     if (!webhook) return sendError(res, 404, 'no_webhooks', `connector ${id} does not receive webhooks`);

@@ -99,3 +99,16 @@ function appSecretProof(context: ConnectorContext<MetaSecrets>, token: string): 
   const secret = context.secrets.app_secret?.split(',')[0]?.trim();
   return secret ? { appsecret_proof: hmacSha256(secret, token, 'hex') } : {};
 }
+
+/** Reads who the access token speaks for (`crmflow doctor`). */
+export async function checkToken(context: ConnectorContext<MetaSecrets>): Promise<string> {
+  const token = context.secrets.access_token;
+  if (!token) return 'webhooks only (no access_token for replies)';
+  const client = contextClient(context, { headers: { authorization: `Bearer ${token}` } });
+  const { data } = await client.request<{ id?: string; name?: string }>({
+    url: `/${GRAPH_VERSION}/me`,
+    params: { fields: 'id,name', ...appSecretProof(context, token) },
+    signal: context.signal,
+  });
+  return `token of "${data.name ?? data.id ?? '?'}"`;
+}

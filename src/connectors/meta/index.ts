@@ -1,6 +1,6 @@
 import { defineConnector } from '../define-connector.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
-import { sendMessage } from './actions.js';
+import { checkToken, sendMessage } from './actions.js';
 import { handshake, parse, parseDelivery, verify, type MetaMessage } from './webhook.js';
 
 /**
@@ -28,6 +28,7 @@ export default defineConnector({
   },
   api: { defaultUrl: 'https://graph.facebook.com', env: 'META_GRAPH_URL' },
   actions: { send_message: sendMessage },
+  check: checkToken,
   channels: {
     messenger: { identity: 'messenger_psid', action: 'send_message', input: (recipient, text) => ({ channel: 'messenger', recipient, text }) },
     instagram: { identity: 'instagram_igsid', action: 'send_message', input: (recipient, text) => ({ channel: 'instagram', recipient, text }) },

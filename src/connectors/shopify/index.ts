@@ -3,7 +3,7 @@ import { BadRequestError, defineConnector, type EventSpec } from '../define-conn
 import { parseJsonBody } from '../shared/body.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
 import { verifyHmacSha256 } from '../shared/hmac.js';
-import { listCustomers, listOrders } from './pull.js';
+import { checkShop, listCustomers, listOrders } from './pull.js';
 
 /** Shopify webhook topics crmflow understands, and the event type each becomes. */
 const TOPICS: Record<string, { type: string; mapping: string; sample: string; summary: string }> = {
@@ -63,6 +63,7 @@ export default defineConnector({
   events,
   // REST Admin API: 2 requests per second per app and store (standard plans).
   api: { defaultUrl: '', env: 'SHOPIFY_API_URL', rateLimit: { requests: 2, perSeconds: 1 } },
+  check: checkShop,
   pull: {
     orders: { summary: 'Orders by updated_at (Link-header pagination), as order.updated events.', list: listOrders },
     customers: { summary: 'Customers by updated_at (Link-header pagination), as customer.updated events.', list: listCustomers },

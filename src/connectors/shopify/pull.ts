@@ -54,5 +54,13 @@ function pull(resource: Resource) {
   };
 }
 
+/** Reads the shop the access token belongs to (`crmflow doctor`). */
+export async function checkShop(context: ConnectorContext<ShopifySecrets>): Promise<string> {
+  if (!context.apiUrl || !context.secrets.access_token) return 'webhooks only (no SHOPIFY_API_URL / access_token for the Admin API)';
+  const client = contextClient(context, { headers: { 'X-Shopify-Access-Token': context.secrets.access_token, Accept: 'application/json' } });
+  const { data } = await client.request<{ shop?: { name?: string; myshopify_domain?: string } }>({ url: `/admin/api/${ADMIN_API_VERSION}/shop.json`, signal: context.signal });
+  return `shop "${data.shop?.name ?? '?'}" (${data.shop?.myshopify_domain ?? context.apiUrl})`;
+}
+
 export const listOrders = pull('orders');
 export const listCustomers = pull('customers');

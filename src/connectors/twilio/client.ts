@@ -3,6 +3,13 @@ import { contextClient, type VendorClient } from '../shared/vendor-http.js';
 
 export type TwilioSecrets = Secrets<'account_sid' | 'auth_token' | 'from_number'>;
 
+/** Reads the account the credentials belong to (`crmflow doctor`). */
+export async function checkAccount(context: ConnectorContext<TwilioSecrets>): Promise<string> {
+  const { client, accountPath, auth } = twilioClient(context);
+  const { data } = await client.request<{ friendly_name?: string; status?: string }>({ url: `${accountPath}.json`, auth, signal: context.signal });
+  return `account "${data.friendly_name ?? context.secrets.account_sid}" (${data.status ?? 'unknown status'})`;
+}
+
 /** A client for the Twilio REST API authenticated as the account (basic auth: Account SID and auth token). */
 export function twilioClient(context: ConnectorContext<TwilioSecrets>): {
   client: VendorClient;

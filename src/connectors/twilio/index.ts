@@ -2,6 +2,7 @@ import { defineConnector } from '../define-connector.js';
 import { parseFormBody } from '../shared/body.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
 import { sendSms } from './actions.js';
+import { checkAccount } from './client.js';
 import { eventsFromParams } from './events.js';
 import { listCalls } from './pull.js';
 import { verifyTwilioSignature } from './signature.js';
@@ -50,6 +51,7 @@ export default defineConnector({
     calls: { summary: 'Finished calls from the call log (StartTime>= the last day seen), as call.completed / call.missed.', list: listCalls },
   },
   actions: { send_sms: sendSms },
+  check: checkAccount,
   channels: {
     sms: { identity: 'phone', action: 'send_sms', input: (to, body) => ({ to, body }) },
   },

@@ -1,0 +1,38 @@
+import type { Request, Response } from 'express';
+import type { Queue } from 'bullmq';
+import { safeEqual } from '../connectors/shared/hmac.js';
+import { registry, scrape } from '../observability/metrics.js';
+import { sendError } from './errors.js';
+
+export interface MetricsRouteOptions {
+  queue: Queue;
+  /** `CRMFLOW_METRICS_TOKEN`: when set, scrapes need `Authorization: Bearer <token>`; unset, only loopback clients. */
+  token?: string;
+}
+
+/** 127.0.0.0/8 and ::1, also written as IPv4-mapped IPv6 (`::ffff:127.0.0.1`). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
+/**
+ * `GET /metrics` in the Prometheus text format. Without a token, the client address is `req.ip`, which behind a
+ * proxy on this host (`trust proxy: loopback`) is the one the proxy forwards: proxied scrapes are not taken as local.
+ */
+export function metricsRoute(options: MetricsRouteOptions) {
+  const token = options.token || undefined;
+  return async (req: Request, res: Response): Promise<void> => {
+    if (token) {
+      const header = req.headers.authorization ?? '';
+      if (!safeEqual(token, header.startsWith('Bearer ') ? header.slice(7) : undefined)) {
+        return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_METRICS_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
+      }
+    } else if (!isLoopback(req.ip)) {
+      return sendError(res, 403, 'forbidden', 'metrics are served to loopback clients only; set CRMFLOW_METRICS_TOKEN to scrape from elsewhere');
+    }
+    const text = await scrape(options.queue);
+    res.set('Content-Type', registry.contentType).send(text);
+  };
+}

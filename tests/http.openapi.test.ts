@@ -1,0 +1,460 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type AppOptions } from '../src/http/app.js';
+import { openApiDocument as doc, type HttpMethod, type OperationObject, type ResponseObject } from '../src/http/openapi.js';
+import type { Crmflow } from '../src/runtime.js';
+import { ajv } from '../src/workflows/ajv.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
+import { startSmtpServer } from './helpers/smtp.js';
+import { waitFor } from './helpers/wait.js';
+
+/** The example, plus an enabled poll workflow whose pulls go nowhere (no SHOPIFY_API_URL: the job fails at once). */
+const EXAMPLE_CONFIG = `${readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')}
+  - id: enabled-poll
+    trigger: { type: poll, connector: shopify, resource: customers, every: 1h }
+    steps: [{ type: map }, { type: upsert_customer }]
+`;
+const PUBLIC_URL = 'https://crm.example.com';
+const METHODS: HttpMethod[] = ['get', 'post'];
+
+/** The document registered with ajv under this id, so `#/components/...` refs resolve against it. */
+const DOC_ID = 'https://crmflow.invalid/openapi.json';
+ajv.addSchema({ ...doc }, DOC_ID);
+
+const pointer = (...segments: string[]) => segments.map((segment) => encodeURIComponent(segment.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/');
+
+/** Follows a local `#/...` reference inside the document; undefined when it does not resolve. */
+function resolvePointer(ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let node: unknown = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+    if (node === null || typeof node !== 'object' || !(key in node)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+interface Answer {
+  status: number;
+  contentType: string;
+  body: unknown;
+  headers: Headers;
+}
+
+async function call(method: HttpMethod, path: string, init: { token?: boolean; body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers = { ...(init.token === false ? {} : { authorization: `Bearer ${TEST_TOKEN}` }), ...init.headers };
+  const response = await fetch(`${app.url}${path}`, { method: method.toUpperCase(), headers, body: typeof init.body === 'string' || init.body === undefined ? init.body : new Uint8Array(init.body) });
+  const contentType = response.headers.get('content-type') ?? '';
+  const text = await response.text();
+  return { status: response.status, contentType, body: contentType.startsWith('application/json') ? JSON.parse(text) : text, headers: response.headers };
+}
+
+/** method + path template → statuses whose real responses were validated. */
+const exercised = new Map<string, Set<number>>();
+
+/**
+ * Validates a real response against the document: the operation must exist, list the status and the media type,
+ * and the body must match that media type's schema (ajv errors in the failure message).
+ */
+function expectDocumented(method: HttpMethod, template: string, answer: Answer): void {
+  const where = `${method.toUpperCase()} ${template} → ${answer.status}`;
+  const operation = doc.paths[template]?.[method];
+  expect(operation, `${where}: no such operation in the document`).toBeDefined();
+  let responsePointer = `#/${pointer('paths', template, method, 'responses', String(answer.status))}`;
+  const listed = operation!.responses[String(answer.status)];
+  expect(listed, `${where}: status not documented (documented: ${Object.keys(operation!.responses).join(', ')})`).toBeDefined();
+  if ('$ref' in listed!) responsePointer = listed.$ref;
+  const response = ('$ref' in listed! ? resolvePointer(listed.$ref) : listed) as ResponseObject;
+  const mediaType = answer.contentType.split(';')[0]!.trim();
+  expect(Object.keys(response.content ?? {}), `${where}: media type ${mediaType} not documented`).toContain(mediaType);
+  const validate = ajv.getSchema(`${DOC_ID}${responsePointer}/${pointer('content', mediaType, 'schema')}`);
+  expect(validate, `${where}: schema does not compile`).toBeDefined();
+  validate!(answer.body);
+  expect(validate!.errors ?? [], `${where}: ${JSON.stringify(answer.body).slice(0, 2000)}`).toEqual([]);
+  const key = `${method} ${template}`;
+  exercised.set(key, (exercised.get(key) ?? new Set()).add(answer.status));
+}
+
+function operations(): Array<{ path: string; method: HttpMethod; operation: OperationObject }> {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    METHODS.flatMap((method) => (item[method] ? [{ path, method, operation: item[method] }] : [])),
+  );
+}
+
+/** Every `$ref` anywhere in the document. */
+function refs(node: unknown, found: string[] = []): string[] {
+  if (Array.isArray(node)) node.forEach((item) => refs(item, found));
+  else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === '$ref' && typeof value === 'string') found.push(value);
+      else refs(value, found);
+    }
+  }
+  return found;
+}
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  rawPath?: string;
+  handle: { stack?: Layer[] };
+}
+
+/** `(METHOD, /path/{param})` of every route registered in the express app, mounted routers included. */
+function expressRoutes(stack: Layer[], prefix = ''): string[] {
+  return stack.flatMap((layer) => {
+    if (layer.route) {
+      const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
+      return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
+    }
+    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + layer.rawPath);
+    return [];
+  });
+}
+
+let app: Crmflow;
+
+describe('the OpenAPI description matches what the API answers', () => {
+  let db: TestDatabase;
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    smtp = await startSmtpServer();
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }),
+    );
+  });
+  afterAll(async () => {
+    await app?.close();
+    await smtp?.close();
+    await db?.drop();
+  });
+
+  describe('the document', () => {
+    it('is structurally valid OpenAPI 3.1', () => {
+      expect(doc.openapi).toBe('3.1.0');
+      expect(doc.jsonSchemaDialect).toBe('https://json-schema.org/draft/2020-12/schema');
+      expect(doc.info.title).toBeTruthy();
+      const tags = new Set(doc.tags.map((tag) => tag.name));
+      const operationIds = new Set<string>();
+      for (const { path, method, operation } of operations()) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(path, where).toMatch(/^\//);
+        expect(operationIds.has(operation.operationId), `${where}: duplicate operationId`).toBe(false);
+        operationIds.add(operation.operationId);
+        for (const tag of operation.tags) expect(tags, `${where}: undeclared tag ${tag}`).toContain(tag);
+        for (const requirement of operation.security) {
+          for (const scheme of Object.keys(requirement)) expect(Object.keys(doc.components.securitySchemes), where).toContain(scheme);
+        }
+        // Path parameters: exactly the template's, each required.
+        const templated = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
+        const declared = (operation.parameters ?? []).filter((parameter) => parameter.in === 'path');
+        expect(declared.map((parameter) => parameter.name).sort(), `${where}: path parameters`).toEqual(templated);
+        for (const parameter of declared) expect(parameter.required, `${where}: ${parameter.name}`).toBe(true);
+        const responses = Object.entries(operation.responses);
+        expect(responses.length, `${where}: no responses`).toBeGreaterThan(0);
+        for (const [status, response] of responses) {
+          expect(status, where).toMatch(/^[1-5]\d\d$/);
+          const resolved = ('$ref' in response ? resolvePointer(response.$ref) : response) as ResponseObject | undefined;
+          expect(resolved?.description, `${where} ${status}: description`).toEqual(expect.any(String));
+          for (const [mediaType, media] of Object.entries(resolved?.content ?? {})) expect(media.schema, `${where} ${status} ${mediaType}`).toBeTypeOf('object');
+        }
+      }
+      // /api needs the token, except this document; nothing else does.
+      for (const { path, operation } of operations()) {
+        const protectedApi = path.startsWith('/api/') && path !== '/api/openapi.json';
+        expect(operation.security.some((requirement) => 'apiToken' in requirement), path).toBe(protectedApi);
+      }
+    });
+
+    it('resolves every $ref, and every component schema compiles', () => {
+      const all = refs(doc);
+      expect(all.length).toBeGreaterThan(20);
+      for (const ref of all) {
+        expect(ref, 'only local component refs').toMatch(/^#\/components\/(schemas|responses)\//);
+        expect(resolvePointer(ref), ref).toBeDefined();
+      }
+      for (const name of Object.keys(doc.components.schemas)) {
+        expect(ajv.getSchema(`${DOC_ID}#/${pointer('components', 'schemas', name)}`), name).toBeTypeOf('function');
+      }
+    });
+
+    it('documents every route the express app registers, and nothing it does not', () => {
+      const redis = new Redis(REDIS_URL, { lazyConnect: true });
+      // Only the routing table is read: nothing here is ever called.
+      const options = { pool: app.pool, queue: app.queue, redis, config: app.config, apiToken: TEST_TOKEN, publicUrl: PUBLIC_URL, defaultRegion: 'US', logger: pino({ level: 'silent' }) } as AppOptions;
+      const routes = expressRoutes(createApp(options).router.stack as Layer[]).sort();
+      redis.disconnect();
+      // `router.all` (webhooks) takes any method: the document must describe GET (handshakes) and POST (deliveries).
+      const registered = routes.flatMap((route) => (route.startsWith('ALL ') ? [`GET ${route.slice(4)}`, `POST ${route.slice(4)}`] : [route])).sort();
+      const documented = operations().map(({ path, method }) => `${method.toUpperCase()} ${path}`).sort();
+      expect(registered).toContain('GET /api/customers/{id}');
+      expect(documented).toEqual(registered);
+    });
+
+    it('is served publicly at /api/openapi.json', async () => {
+      const answer = await call('get', '/api/openapi.json', { token: false });
+      expect(answer.status).toBe(200);
+      expectDocumented('get', '/api/openapi.json', answer);
+      expect(answer.body).toEqual(JSON.parse(JSON.stringify(doc)));
+    });
+  });
+
+  describe('webhooks', () => {
+    const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') => createHmac(algorithm, secret).update(data).digest(encoding);
+    const post = (path: string, body: Buffer | string, headers: Record<string, string>) => call('post', path, { token: false, body, headers });
+
+    it('202 for a stored delivery, and for a redelivery', async () => {
+      const body = fixtureBytes('shopify', 'orders_create.json');
+      const first = await post('/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET));
+      expect(first.status).toBe(202);
+      expectDocumented('post', '/webhooks/{connector}', first);
+      const again = await post('/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET));
+      expect(again.body).toMatchObject({ stored: 0, duplicates: 1, inbox_ids: [] });
+      expectDocumented('post', '/webhooks/{connector}', again);
+    });
+
+    it('vendor-specific answers: Twilio TwiML, Xero empty bodies, the WooCommerce and Meta handshakes', async () => {
+      const params = JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<string, string>;
+      const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
+      const twilio = await post('/webhooks/twilio', new URLSearchParams(params).toString(), {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64'),
+      });
+      expect([twilio.status, twilio.contentType.split(';')[0]]).toEqual([200, 'text/xml']);
+      expectDocumented('post', '/webhooks/{connector}', twilio);
+
+      const intent = JSON.stringify({ events: [], firstEventSequence: 0, lastEventSequence: 0, entropy: 'ABCDEFGHIJ' });
+      const good = await post('/webhooks/xero', intent, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, intent, 'base64') });
+      expect([good.status, good.body]).toEqual([200, '']);
+      expectDocumented('post', '/webhooks/{connector}', good);
+      const bad = await post('/webhooks/xero', intent, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', 'not-the-key', intent, 'base64') });
+      expect([bad.status, bad.body]).toEqual([401, '']);
+      expectDocumented('post', '/webhooks/{connector}', bad);
+      // A delivery whose only event is of a category crmflow drops (credit notes): stored nothing, acknowledged like any.
+      const xero = JSON.stringify({
+        events: [{ eventCategory: 'CREDITNOTE', eventType: 'UPDATE', tenantId: 't-1', resourceId: 'r-1', eventDateUtc: '2026-01-02T03:04:05.000', resourceUrl: 'https://api.xero.com/x', tenantType: 'ORGANISATION', eventSequence: 1 }],
+        firstEventSequence: 1,
+        lastEventSequence: 1,
+        entropy: 'KLMNOPQRST',
+      });
+      const delivery = await post('/webhooks/xero', xero, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, xero, 'base64') });
+      expect([delivery.status, delivery.body]).toEqual([200, '']);
+      expectDocumented('post', '/webhooks/{connector}', delivery);
+
+      const woo = await post('/webhooks/woocommerce', 'webhook_id=7', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect([woo.status, woo.body]).toEqual([200, 'ok']);
+      expectDocumented('post', '/webhooks/{connector}', woo);
+
+      const verify = (query: string) => call('get', `/webhooks/meta?${query}`, { token: false });
+      const token = encodeURIComponent(SECRETS.META_VERIFY_TOKEN!);
+      const challenge = await verify(`hub.mode=subscribe&hub.verify_token=${token}&hub.challenge=1158201444`);
+      expect([challenge.status, challenge.body]).toEqual([200, '1158201444']);
+      expectDocumented('get', '/webhooks/{connector}', challenge);
+      const wrong = await verify('hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1');
+      expect(wrong.status).toBe(403);
+      expectDocumented('get', '/webhooks/{connector}', wrong);
+      const missing = await verify(`hub.mode=subscribe&hub.verify_token=${token}`);
+      expect(missing.status).toBe(400);
+      expectDocumented('get', '/webhooks/{connector}', missing);
+    });
+
+    it('errors: 400, 401, 404, 405, 413, all in the error shape', async () => {
+      const half = '{"email": "half@json.example", ';
+      const unreadable = await post('/webhooks/form', half, formHeaders(half, SECRETS.FORM_WEBHOOK_SECRET));
+      expect(unreadable.status).toBe(400);
+      expectDocumented('post', '/webhooks/{connector}', unreadable);
+
+      const body = fixtureBytes('shopify', 'orders_create.json');
+      const unsigned = await post('/webhooks/shopify', body, shopifyHeaders(body, 'not-the-secret'));
+      expect(unsigned.status).toBe(401);
+      expectDocumented('post', '/webhooks/{connector}', unsigned);
+
+      const unknown = await post('/webhooks/nosuchvendor', '{}', { 'content-type': 'application/json' });
+      expect(unknown.status).toBe(404);
+      expectDocumented('post', '/webhooks/{connector}', unknown);
+      const unknownGet = await call('get', '/webhooks/nosuchvendor', { token: false });
+      expect(unknownGet.status).toBe(404);
+      expectDocumented('get', '/webhooks/{connector}', unknownGet);
+
+      const get = await call('get', '/webhooks/shopify', { token: false });
+      expect(get.status).toBe(405);
+      expectDocumented('get', '/webhooks/{connector}', get);
+
+      const big = JSON.stringify({ email: 'big@example.com', padding: 'x'.repeat(1024 * 1024) });
+      const tooLarge = await post('/webhooks/form', big, formHeaders(big, SECRETS.FORM_WEBHOOK_SECRET));
+      expect(tooLarge.status).toBe(413);
+      expectDocumented('post', '/webhooks/{connector}', tooLarge);
+    });
+  });
+
+  describe('the API', () => {
+    let mergedId: number;
+
+    beforeAll(async () => {
+      // Three leads, the third linking the first two: a merge to show in a customer record and its `resolved_from`.
+      const leads = [
+        { submission_id: 'oa-1', name: 'Mona Merge', email: 'mona@merge.example' },
+        { submission_id: 'oa-2', name: 'Mona M', phone: '+1 415 555 0100' },
+        { submission_id: 'oa-3', name: 'Mona Merge', email: 'mona@merge.example', phone: '+1 415 555 0100' },
+      ];
+      for (const [index, lead] of leads.entries()) {
+        const body = JSON.stringify(lead);
+        expect((await call('post', '/webhooks/form', { token: false, body, headers: formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET) })).status).toBe(202);
+        await waitFor(`lead ${index + 1}`, async () => {
+          const { rows } = await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status IN ('succeeded', 'failed')");
+          return rows.length === index + 1;
+        });
+      }
+      await waitFor('the Shopify run', async () => (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-order' AND status = 'succeeded'")).rows.length === 1);
+      mergedId = (await db.pool.query<{ merged_id: number }>('SELECT merged_id FROM customer_merges')).rows[0]!.merged_id;
+    });
+
+    it('customers: list, search, one record, a merged id, errors', async () => {
+      const list = await call('get', '/api/customers');
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/customers', list);
+      const customers = (list.body as { customers: Array<{ id: number }> }).customers;
+      expect(customers.length).toBeGreaterThanOrEqual(2);
+      expectDocumented('get', '/api/customers', await call('get', '/api/customers?email=JON@example.com'));
+      expectDocumented('get', '/api/customers', await call('get', '/api/customers?q=mona&limit=5'));
+
+      for (const { id } of customers) {
+        const one = await call('get', `/api/customers/${id}`);
+        expect(one.status).toBe(200);
+        expectDocumented('get', '/api/customers/{id}', one);
+      }
+      const merged = await call('get', `/api/customers/${mergedId}`);
+      expect(merged.body).toMatchObject({ resolved_from: mergedId, merges: [expect.objectContaining({ merged_id: mergedId })] });
+      expectDocumented('get', '/api/customers/{id}', merged);
+
+      const missing = await call('get', '/api/customers/999999');
+      expect(missing.status).toBe(404);
+      expectDocumented('get', '/api/customers/{id}', missing);
+      const notANumber = await call('get', '/api/customers/abc');
+      expect(notANumber.status).toBe(400);
+      expectDocumented('get', '/api/customers/{id}', notANumber);
+      const badLimit = await call('get', '/api/customers?limit=-1');
+      expect(badLimit.status).toBe(400);
+      expectDocumented('get', '/api/customers', badLimit);
+    });
+
+    it('runs: list, each run with steps and event, retry, errors', async () => {
+      const list = await call('get', '/api/runs');
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/runs', list);
+      const runs = (list.body as { runs: Array<{ id: number; status: string }> }).runs;
+      expect(runs.length).toBe(4);
+      expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
+      expectDocumented('get', '/api/runs', await call('get', '/api/runs?customer_id=999999'));
+      for (const { id } of runs) {
+        const one = await call('get', `/api/runs/${id}`);
+        expect(one.status).toBe(200);
+        expectDocumented('get', '/api/runs/{id}', one);
+      }
+      const missing = await call('get', '/api/runs/999999');
+      expect(missing.status).toBe(404);
+      expectDocumented('get', '/api/runs/{id}', missing);
+      const badId = await call('get', '/api/runs/x');
+      expect(badId.status).toBe(400);
+      expectDocumented('get', '/api/runs/{id}', badId);
+
+      const succeeded = runs.find((run) => run.status === 'succeeded')!;
+      const notFailed = await call('post', `/api/runs/${succeeded.id}/retry`);
+      expect(notFailed.status).toBe(409);
+      expectDocumented('post', '/api/runs/{id}/retry', notFailed);
+      // A failed run of a workflow that is gone: the retry is queued (the worker then drops the job), nothing else runs.
+      const { rows } = await db.pool.query<{ id: number }>(
+        "INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, status, error) VALUES ('removed-workflow', 'v0', 'test:retry', 'failed', 'boom') RETURNING id",
+      );
+      const retried = await call('post', `/api/runs/${rows[0]!.id}/retry`);
+      expect(retried.status).toBe(202);
+      expectDocumented('post', '/api/runs/{id}/retry', retried);
+      const failedRun = await call('get', `/api/runs/${rows[0]!.id}`);
+      expect(failedRun.body).toMatchObject({ event: null, steps: [] });
+      expectDocumented('get', '/api/runs/{id}', failedRun);
+      const gone = await call('post', '/api/runs/999999/retry');
+      expect(gone.status).toBe(404);
+      expectDocumented('post', '/api/runs/{id}/retry', gone);
+      const badBody = await call('post', `/api/runs/${succeeded.id}/retry`, { body: '{', headers: { 'content-type': 'application/json' } });
+      expect(badBody.status).toBe(400);
+      expectDocumented('post', '/api/runs/{id}/retry', badBody);
+      const tooLarge = await call('post', `/api/runs/${succeeded.id}/retry`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
+      expect(tooLarge.status).toBe(413);
+      expectDocumented('post', '/api/runs/{id}/retry', tooLarge);
+    });
+
+    it('messages and workflows, and a poll', async () => {
+      const messages = await call('get', '/api/messages');
+      expect((messages.body as { messages: unknown[] }).messages.length).toBeGreaterThanOrEqual(3);
+      expectDocumented('get', '/api/messages', messages);
+      expectDocumented('get', '/api/messages', await call('get', `/api/messages?customer_id=${mergedId}&limit=1&before=999999`));
+      const badCustomer = await call('get', '/api/messages?customer_id=me');
+      expect(badCustomer.status).toBe(400);
+      expectDocumented('get', '/api/messages', badCustomer);
+
+      const workflows = await call('get', '/api/workflows');
+      expect(workflows.status).toBe(200);
+      expectDocumented('get', '/api/workflows', workflows);
+
+      // The example's poll workflow is disabled until an admin configures the Admin API: 409 says so.
+      const disabled = await call('post', '/api/workflows/shopify-orders-backfill/poll');
+      expect(disabled.status).toBe(409);
+      expect((disabled.body as { error: { code: string } }).error.code).toBe('disabled');
+      expectDocumented('post', '/api/workflows/{id}/poll', disabled);
+      const poll = await call('post', '/api/workflows/enabled-poll/poll');
+      expect(poll.status).toBe(202);
+      expectDocumented('post', '/api/workflows/{id}/poll', poll);
+      const notAPoll = await call('post', '/api/workflows/shopify-order/poll');
+      expect(notAPoll.status).toBe(409);
+      expectDocumented('post', '/api/workflows/{id}/poll', notAPoll);
+      const missing = await call('post', '/api/workflows/nope/poll');
+      expect(missing.status).toBe(404);
+      expectDocumented('post', '/api/workflows/{id}/poll', missing);
+    });
+
+    it('401 on every protected route without the token', async () => {
+      for (const { path, method, operation } of operations()) {
+        if (!operation.security.some((requirement) => 'apiToken' in requirement)) continue;
+        const answer = await call(method, path.replace('{id}', '1'), { token: false });
+        expect(answer.status, path).toBe(401);
+        expect(answer.headers.get('www-authenticate')).toBe('Bearer');
+        expectDocumented(method, path, answer);
+      }
+    });
+  });
+
+  describe('health and metrics', () => {
+    it('healthz, readyz and metrics', async () => {
+      const health = await call('get', '/healthz', { token: false });
+      expect(health.status).toBe(200);
+      expectDocumented('get', '/healthz', health);
+      const ready = await call('get', '/readyz', { token: false });
+      expect(ready.status).toBe(200);
+      expectDocumented('get', '/readyz', ready);
+
+      // Served to loopback clients without a token, or with CRMFLOW_METRICS_TOKEN when one is configured.
+      let metrics = await call('get', '/metrics', { token: false });
+      expectDocumented('get', '/metrics', metrics);
+      if (metrics.status === 401) {
+        metrics = await call('get', '/metrics', { token: false, headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` } });
+      }
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toContain('crmflow_');
+      expectDocumented('get', '/metrics', metrics);
+    });
+  });
+
+  it('validated a real response of every documented operation', () => {
+    const missing = operations()
+      .filter(({ path, method }) => ![...(exercised.get(`${method} ${path}`) ?? [])].some((status) => status < 300))
+      .map(({ path, method }) => `${method.toUpperCase()} ${path}`);
+    expect(missing).toEqual([]);
+  });
+});
