@@ -34,7 +34,7 @@ Usage:
 `;
 
 async function serve(roles: Roles): Promise<void> {
-  const logger = createLogger(envValue(process.env, 'LOG_LEVEL'));
+  const logger = createLogger();
   let app;
   try {
     app = await startCrmflow({ env: process.env, roles, logger });
@@ -113,12 +113,12 @@ async function map(args: string[]): Promise<void> {
 
 /** Connects to PostgreSQL and Redis (embedded defaults as for `start`) without serving or working. */
 async function connect() {
-  const logger = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   return { app: await startCrmflow({ env: process.env, roles: { api: false, worker: false, scheduler: false }, logger }), logger };
 }
 
 async function runDoctor(): Promise<void> {
-  const findings = await doctor(process.env, createLogger('silent'));
+  const findings = await doctor(process.env, createLogger({ level: 'silent' }));
   for (const finding of findings) process.stdout.write(`${finding.ok ? 'ok  ' : 'FAIL'} ${finding.line}\n`);
   const failed = findings.filter((finding) => !finding.ok).length;
   process.stdout.write(failed === 0 ? 'everything checks out\n' : `${failed} problem${failed === 1 ? '' : 's'} found\n`);

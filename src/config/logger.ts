@@ -1,20 +1,28 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/**
- * JSON logs (one object a line) for machines; pretty, coloured lines when stdout is a terminal.
- * Secret-bearing request headers are redacted wherever they are logged.
- */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  const pretty = process.stdout.isTTY && process.env.CI !== 'true';
-  return pino({
-    level,
+/** Always redacted: credentials in headers and anything named like a secret. */
+const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'secrets', '*.secrets', 'password', '*.password', 'token', '*.token'];
+
+export interface LoggerOptions {
+  /** pino level; default `LOG_LEVEL` or info. */
+  level?: string;
+  /** Extra fields to redact as PII (pino paths such as `to,*.email`); default `LOG_REDACT`. */
+  redact?: string;
+  /** Where lines go; default stdout (pretty in a terminal). */
+  destination?: DestinationStream;
+}
+
+/** JSON logs (one object a line) for machines; pretty, coloured lines when stdout is a terminal. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const extra = (options.redact ?? process.env.LOG_REDACT ?? '').split(',').map((path) => path.trim()).filter(Boolean);
+  const settings: pino.LoggerOptions = {
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },
-    redact: {
-      paths: ['headers.authorization', 'headers.cookie', 'secrets', '*.secrets', 'password', '*.password'],
-      censor: '[redacted]',
-    },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-  });
+    redact: { paths: [...SECRET_PATHS, ...extra], censor: '[redacted]' },
+  };
+  if (options.destination) return pino(settings, options.destination);
+  const pretty = process.stdout.isTTY && process.env.CI !== 'true';
+  return pino({ ...settings, ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}) });
 }
