@@ -14,6 +14,7 @@ import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
+import { dashboardUsersFromEnv } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
 import { migrate } from './store/migrate.js';
@@ -84,7 +85,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       closers.push(local.stop);
     }
 
-    const pool = createPool(databaseUrl);
+    const pool = createPool(databaseUrl, { max: envInt(env, 'CRMFLOW_PG_POOL_MAX') });
     closers.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -92,7 +93,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);
     closers.push(() => producer.disconnect());
-    const queue = createEventsQueue(producer, prefix);
+    const queue = createEventsQueue(producer, prefix, { attempts: envInt(env, 'CRMFLOW_JOB_ATTEMPTS'), backoffMs: envInt(env, 'CRMFLOW_JOB_BACKOFF_MS') });
     closers.push(() => queue.close());
 
     const smtpUrl = env.SMTP_URL;
@@ -149,7 +150,12 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
       const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
-      const app = createApp({ pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN });
+      const dashboard = dashboardUsersFromEnv(env);
+      for (const warning of dashboard.warnings) logger.warn(warning);
+      const app = createApp({
+        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
+        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo },
+      });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);
       });

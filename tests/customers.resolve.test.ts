@@ -59,7 +59,7 @@ describe('identity resolution on real PostgreSQL', () => {
   it('creates exactly one customer from 200 concurrent events about the same new person across channels and workers', async () => {
     // Four pools stand for four worker processes; every event carries some of the person's identifiers and all of
     // them are linked through the email or the phone.
-    const workers = Array.from({ length: 4 }, () => createPool(db.url, { max: 10 }));
+    const workers = Array.from({ length: 4 }, () => createPool(db.url, { max: 5 }));
     const variants: Identity[][] = [
       [{ kind: 'email', value: 'dee@example.com' }],
       [{ kind: 'phone', value: '+1 415 555 0199' }],

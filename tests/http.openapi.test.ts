@@ -20,7 +20,7 @@ const EXAMPLE_CONFIG = `${readFileSync(new URL('../workflows.yaml', import.meta.
     steps: [{ type: map }, { type: upsert_customer }]
 `;
 const PUBLIC_URL = 'https://crm.example.com';
-const METHODS: HttpMethod[] = ['get', 'post'];
+const METHODS: HttpMethod[] = ['get', 'post', 'put'];
 
 /** The document registered with ajv under this id, so `#/components/...` refs resolve against it. */
 const DOC_ID = 'https://crmflow.invalid/openapi.json';
@@ -388,6 +388,21 @@ describe('the OpenAPI description matches what the API answers', () => {
       const tooLarge = await call('post', `/api/runs/${succeeded.id}/retry`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
       expect(tooLarge.status).toBe(413);
       expectDocumented('post', '/api/runs/{id}/retry', tooLarge);
+    });
+
+    it('agents and their availability', async () => {
+      const agents = await call('get', '/api/agents');
+      expect(agents.status).toBe(200);
+      expectDocumented('get', '/api/agents', agents);
+      const json = { 'content-type': 'application/json' };
+      const off = await call('put', '/api/agents/bob/availability', { body: JSON.stringify({ available: false }), headers: json });
+      expect(off.status).toBe(200);
+      expectDocumented('put', '/api/agents/{id}/availability', off);
+      const listed = (await call('get', '/api/agents')).body as { agents: Array<{ id: string; available: boolean }> };
+      expect(listed.agents.find((agent) => agent.id === 'bob')?.available).toBe(false);
+      await call('put', '/api/agents/bob/availability', { body: JSON.stringify({ available: true }), headers: json });
+      expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/nobody/availability', { body: '{"available":true}', headers: json }));
+      expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/bob/availability', { body: '{"available":"yes"}', headers: json }));
     });
 
     it('messages and workflows, and a poll', async () => {

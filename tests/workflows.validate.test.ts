@@ -33,7 +33,7 @@ workflows:
     trigger: { type: webhook, connector: shopify, event: order.created }
     steps:
       - type: mapp
-      - type: assign_lead
+      - type: reply
         pol: sales
       - type: assign_lead
         pool: nosuchpool
@@ -54,7 +54,8 @@ describe('workflows.yaml validation', () => {
         expect.stringMatching(/^workflows\.yaml:8:23 environment variable NOT_SET_ANYWHERE is not set/),
         'workflows.yaml:12:28 unknown agent "zed" in pool sales',
         expect.stringMatching(/^workflows\.yaml:17:15 unknown step type "mapp"; expected one of: map, filter/),
-        'workflows.yaml:18:9 missing field `pool`',
+        'workflows.yaml:18:9 missing field `channel`',
+        'workflows.yaml:18:9 missing field `body`',
         'workflows.yaml:19:9 field `pol` not recognised',
         'workflows.yaml:21:15 unknown agent pool "nosuchpool"; declared pools: sales',
         expect.stringMatching(/^workflows\.yaml:23:15 JSONata syntax error/),
@@ -62,7 +63,7 @@ describe('workflows.yaml validation', () => {
         expect.stringMatching(/^workflows\.yaml:28:18 in template: JSONata syntax error/),
       ]),
     );
-    expect(issues).toHaveLength(9);
+    expect(issues).toHaveLength(10);
   });
 
   it('reports YAML syntax errors with their position', () => {
@@ -118,7 +119,7 @@ workflows:
       encoding: 'utf8',
     });
     expect(status).toBe(1);
-    expect(stderr.split('\n').filter((line) => /^workflows\.yaml:\d+:\d+ /.test(line))).toHaveLength(9);
-    expect(stderr).toContain('9 problems in');
+    expect(stderr.split('\n').filter((line) => /^workflows\.yaml:\d+:\d+ /.test(line))).toHaveLength(10);
+    expect(stderr).toContain('10 problems in');
   });
 });

@@ -46,7 +46,7 @@ async function serve(roles: Roles): Promise<void> {
     throw error;
   }
   if (app.url) {
-    const lines = [`crmflow is running: API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`, 'Webhook URLs:'];
+    const lines = [`crmflow is running: dashboard ${app.url}/, API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`, 'Webhook URLs:'];
     for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
     logger.info(lines.join('\n'));
   }

@@ -48,8 +48,17 @@ export function producerConnection(redisUrl: string): Redis {
   return redis;
 }
 
-export function createEventsQueue(connection: ConnectionOptions, prefix: string): Queue<JobData> {
-  const queue = new Queue<JobData>(EVENTS_QUEUE, { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+/** How often a failed job is tried (`CRMFLOW_JOB_ATTEMPTS`) and the first delay between tries (`CRMFLOW_JOB_BACKOFF_MS`, then doubled). */
+export interface JobRetryOptions {
+  attempts: number;
+  backoffMs: number;
+}
+
+export function createEventsQueue(connection: ConnectionOptions, prefix: string, retry?: JobRetryOptions): Queue<JobData> {
+  const defaultJobOptions: JobsOptions = retry
+    ? { ...DEFAULT_JOB_OPTIONS, attempts: Math.max(1, retry.attempts), backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 } }
+    : DEFAULT_JOB_OPTIONS;
+  const queue = new Queue<JobData>(EVENTS_QUEUE, { connection, prefix, defaultJobOptions });
   queue.on('error', () => {});
   return queue;
 }

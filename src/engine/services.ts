@@ -1,7 +1,7 @@
 import axios from 'axios';
 import type { EmailTransport } from '../mail/mailer.js';
 import { countOutbound, identityMerges } from '../observability/metrics.js';
-import { assignRoundRobin } from '../store/assignments.js';
+import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { upsertCustomer } from '../store/customers.js';
 import { claimMessage, markMessageFailed, markMessageSent, recordSkippedMessage } from '../store/messages.js';
@@ -26,6 +26,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const { pool, email } = options;
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
+    identityPolicy: options.config.identityPolicy,
     agents: options.config.agents,
     pools: options.config.pools,
     upsertCustomer: async (input) => {
@@ -39,7 +40,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: (entry) => upsertTimelineEntry(pool, entry),
-    assignRoundRobin: (request) => assignRoundRobin(pool, request),
+    assignLead: (request) => assignLead(pool, request),
     sendEmail: async (message) => {
       const claim = await claimMessage(pool, {
         idempotencyKey: message.idempotencyKey,
@@ -52,20 +53,22 @@ export function createStepServices(options: ServiceOptions): StepServices {
         body: message.text,
       });
       if (!claim.send) return countOutbound('email', { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
+      let providerId: string | null;
       try {
-        const { providerId } = await email.send({
+        ({ providerId } = await email.send({
           from: options.emailFrom,
           to: message.to,
           subject: message.subject,
           text: message.text,
           messageId: `<${message.idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`,
-        });
-        await markMessageSent(pool, claim.id, providerId);
-        return countOutbound('email', { status: 'sent', messageId: claim.id });
+        }));
       } catch (error) {
         await markMessageFailed(pool, claim.id, (error as Error).message);
         return countOutbound('email', { status: 'failed', messageId: claim.id, reason: (error as Error).message });
       }
+      // Sent. Should recording it fail, the message stays `sending` (a retry marks it uncertain), never `failed` (resent).
+      await markMessageSent(pool, claim.id, providerId);
+      return countOutbound('email', { status: 'sent', messageId: claim.id });
     },
     sendMessage: async (message) => {
       const provider = [...options.config.connectors.values()].find((connector) => connector.definition.channels?.[message.channel]);
@@ -80,15 +83,16 @@ export function createStepServices(options: ServiceOptions): StepServices {
       }
       const claim = await claimMessage(pool, { ...record, recipient });
       if (!claim.send) return countOutbound(message.channel, { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
+      let providerId: string | null;
       try {
         const context = options.connectorContext(provider.definition.id, AbortSignal.timeout(30_000));
-        const { providerId } = await action.run(context, channel.input(recipient, message.text, message.trigger), message.idempotencyKey);
-        await markMessageSent(pool, claim.id, providerId);
-        return countOutbound(message.channel, { status: 'sent', messageId: claim.id });
+        ({ providerId } = await action.run(context, channel.input(recipient, message.text, message.trigger), message.idempotencyKey));
       } catch (error) {
         await markMessageFailed(pool, claim.id, (error as Error).message);
         return countOutbound(message.channel, { status: 'failed', messageId: claim.id, reason: (error as Error).message, retryable: !(error instanceof VendorAuthError) });
       }
+      await markMessageSent(pool, claim.id, providerId);
+      return countOutbound(message.channel, { status: 'sent', messageId: claim.id });
     },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     http: axios.create({ timeout: 30_000 }),

@@ -128,7 +128,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
     const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
     settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, true)]);
-    if (inbox?.status === 'pending') await setInboxStatus(options.pool, inbox.id, 'processed');
+    // A manual retry that succeeds also settles an event whose job had failed for good.
+    if (inbox && inbox.status !== 'processed') await setInboxStatus(options.pool, inbox.id, 'processed');
   }
 
   async function processSchedule(workflowId: string, tick: string): Promise<void> {

@@ -1,15 +1,17 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
-import { jobIds, type JobData } from '../engine/queues.js';
+import type { JobData } from '../engine/queues.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import { findCustomers, loadCustomerDetail } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
+import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listMessages } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { getRun, listRuns, listStepRecords } from '../store/runs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
+import { retryRun } from './retry-run.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -93,12 +95,8 @@ export function apiRouter(options: ApiOptions): Router {
   });
 
   router.post('/runs/:id/retry', async (req, res) => {
-    const run = await getRun(pool, intParam(req.params.id, 'id')!);
-    if (!run) throw new HttpError(404, 'not_found', `no run ${req.params.id}`);
-    if (run.status !== 'failed') throw new HttpError(409, 'not_failed', `run ${run.id} is ${run.status}; only failed runs can be retried`);
-    const jobId = jobIds.retry(run.id, run.attempts);
-    await options.queue.add('run', { kind: 'run', runId: run.id }, { jobId });
-    res.status(202).json({ run_id: run.id, job_id: jobId, status: 'queued' });
+    const { runId, jobId } = await retryRun(pool, options.queue, intParam(req.params.id, 'id')!);
+    res.status(202).json({ run_id: runId, job_id: jobId, status: 'queued' });
   });
 
   router.get('/messages', async (req, res) => {
@@ -131,6 +129,26 @@ export function apiRouter(options: ApiOptions): Router {
     // A pull already running for the same resource makes this one a no-op (one puller per resource).
     const job = await options.queue.add('pull', { kind: 'pull', workflow: workflow.id });
     res.status(202).json({ workflow: workflow.id, job_id: job.id, status: 'queued' });
+  });
+
+  router.get('/agents', async (_req, res) => {
+    const status = new Map((await listAgentStatus(pool, [...options.config.agents.keys()])).map((row) => [row.agent_id, row]));
+    res.json({
+      agents: [...options.config.agents.values()].map((agent) => ({
+        ...agent,
+        available: status.get(agent.id)?.available ?? agent.available ?? true,
+        open_leads: status.get(agent.id)?.open_leads ?? 0,
+      })),
+    });
+  });
+
+  router.put('/agents/:id/availability', async (req, res) => {
+    const agent = options.config.agents.get(String(req.params.id));
+    if (!agent) throw new HttpError(404, 'not_found', `no agent ${req.params.id}`);
+    const available = (req.body as { available?: unknown } | undefined)?.available;
+    if (typeof available !== 'boolean') throw new HttpError(400, 'bad_request', 'send {"available": true|false}');
+    await setAgentAvailability(pool, agent.id, available, 'api');
+    res.json({ agent_id: agent.id, available });
   });
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { JobData } from '../engine/queues.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
+import { dashboardRouter, type DashboardOptions } from '../dashboard/routes.js';
 import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
@@ -24,6 +25,8 @@ export interface AppOptions {
   metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
   isDraining?: () => boolean;
+  /** The support-staff dashboard at `/` (its users and session key); absent: no dashboard. */
+  dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser'>;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -48,6 +51,7 @@ export function createApp(options: AppOptions): Express {
   app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use('/api', apiRouter(options));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
+  if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));
   return app;

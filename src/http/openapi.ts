@@ -64,13 +64,14 @@ export interface OperationObject {
   responses: Record<string, ResponseObject | Reference>;
 }
 
-export type HttpMethod = 'get' | 'post';
+export type HttpMethod = 'get' | 'post' | 'put';
 
 export interface PathItemObject {
   summary?: string;
   description?: string;
   get?: OperationObject;
   post?: OperationObject;
+  put?: OperationObject;
 }
 
 export interface SecuritySchemeObject {
@@ -362,6 +363,25 @@ const schemas: Record<string, JsonSchema> = {
   MessageList: record('Outbound messages, newest first.', { messages: { type: 'array', items: ref('Message') } }),
   Workflow: workflow,
   WorkflowList: record('The workflows loaded from workflows.yaml.', { workflows: { type: 'array', items: ref('Workflow') } }),
+  Agent: record(
+    'An agent as declared in workflows.yaml, with the run-time availability and open leads (lifecycle lead or opportunity).',
+    {
+      id: string,
+      name: string,
+      email: string,
+      phone: string,
+      time_zone: string,
+      working_hours: record('Outside these hours the agent gets no new leads.', { days: { type: 'array', items: string }, from: string, to: string }),
+      capacity: integer,
+      languages: { type: 'array', items: string },
+      skills: { type: 'array', items: string },
+      available: { type: 'boolean' },
+      open_leads: integer,
+    },
+    ['email', 'phone', 'time_zone', 'working_hours', 'capacity', 'languages', 'skills'],
+  ),
+  AgentList: record('Every declared agent.', { agents: { type: 'array', items: ref('Agent') } }),
+  AgentAvailability: record('The availability now in force.', { agent_id: string, available: { type: 'boolean' } }),
   PollQueued: record('A pull is queued (a no-op if one is already running for the same resource).', {
     workflow: string,
     job_id: { type: 'string', description: 'BullMQ job id.' },
@@ -653,6 +673,33 @@ const paths: Record<string, PathItemObject> = {
       responses: { '200': { description: 'Every workflow in workflows.yaml, disabled ones included.', content: json(ref('WorkflowList')) } },
     }),
   },
+  '/api/agents': {
+    get: apiOperation({
+      operationId: 'listAgents',
+      summary: 'Agents with availability and open leads',
+      tags: ['agents'],
+      responses: { '200': { description: 'Every agent declared in workflows.yaml.', content: json(ref('AgentList')) } },
+    }),
+  },
+  '/api/agents/{id}/availability': {
+    put: apiOperation({
+      operationId: 'setAgentAvailability',
+      summary: 'Switch an agent on or off for new leads, without a restart',
+      tags: ['agents'],
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'The agent id.', schema: string }],
+      requestBody: {
+        description: 'Whether the agent takes new leads.',
+        required: true,
+        content: json(record('The new availability.', { available: { type: 'boolean' } })),
+      },
+      responses: {
+        '200': { description: 'Saved; assignments from now on follow it.', content: json(ref('AgentAvailability')) },
+        '400': badRequest,
+        '404': notFound('agent'),
+        '413': bodyTooLarge,
+      },
+    }),
+  },
   '/api/workflows/{id}/poll': {
     post: apiOperation({
       operationId: 'pollWorkflow',
@@ -688,6 +735,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'runs', description: 'Workflow runs and their step records.' },
     { name: 'messages', description: 'Outbound replies.' },
     { name: 'workflows', description: 'The workflows loaded from workflows.yaml.' },
+    { name: 'agents', description: 'Sales agents and their availability.' },
     { name: 'meta', description: 'This description.' },
   ],
   paths,

@@ -1,29 +1,40 @@
-import { withRetriedTransaction, type Pool } from './pool.js';
+import { weightedCycle, type WeightedAgent } from '../customers/assignment-order.js';
+import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
-export interface RoundRobinRequest {
+export type AssignmentStrategy = 'round_robin' | 'weighted' | 'least_loaded';
+
+export interface Candidate extends WeightedAgent {
+  /** Most open leads (lifecycle lead or opportunity) the agent may own; no limit when absent. */
+  capacity?: number;
+}
+
+export interface AssignRequest {
   customerId: number;
+  /** Names the shared position (a pool, or `agent:<id>` for a direct rule). */
   pool: string;
-  /** Eligible agents in the pool's declared order. */
-  agentIds: string[];
+  strategy: AssignmentStrategy;
+  /** The pool's agents in declared order, already filtered by what the config knows (declared availability, hours). */
+  candidates: Candidate[];
   /** Names the step that assigns; the same key always yields the same assignment. */
   idempotencyKey: string;
-  /** Assign even when the customer already has an owner. */
-  reassign: boolean;
+  /** A customer who already has an owner keeps them. */
+  sticky: boolean;
 }
 
 export interface AssignmentResult {
-  agentId: string;
-  /** `kept`: the customer already had an owner and `reassign` was off. */
-  outcome: 'assigned' | 'already_assigned' | 'kept';
+  /** Undefined with outcome `no_agent`: everyone was unavailable or at capacity. */
+  agentId?: string;
+  /** `kept`: the customer already had an owner and assignment is sticky. */
+  outcome: 'assigned' | 'already_assigned' | 'kept' | 'no_agent';
   customerId: number;
 }
 
 /**
- * Round robin that is exact across any number of workers: the pool's position is advanced with a row lock in
- * the same transaction that records the assignment and sets the owner.
+ * Assigns the customer an owner from the candidates, exactly fair across any number of workers: the pool's position
+ * is read and advanced under a row lock in the same transaction that checks availability and load, records the
+ * assignment and sets the owner. Agents switched off at run time (`agent_availability`) or at capacity are skipped.
  */
-export async function assignRoundRobin(pool: Pool, request: RoundRobinRequest): Promise<AssignmentResult> {
-  if (request.agentIds.length === 0) throw new Error(`pool "${request.pool}" has no available agent`);
+export async function assignLead(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
   return withRetriedTransaction(pool, async (client) => {
     const previous = await client.query<{ agent_id: string; customer_id: number }>(
       'SELECT agent_id, customer_id FROM lead_assignments WHERE idempotency_key = $1',
@@ -36,18 +47,88 @@ export async function assignRoundRobin(pool: Pool, request: RoundRobinRequest): 
     );
     const row = customer.rows[0];
     if (!row) throw new Error(`customer ${request.customerId} does not exist`);
-    if (row.owner_agent_id !== null && !request.reassign) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+    if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+
+    // The pool's row lock serializes its assignments: positions and loads cannot change under us.
     const { rows } = await client.query<{ position: number }>(
-      `INSERT INTO pool_cursors (pool, position) VALUES ($1, 1)
-       ON CONFLICT (pool) DO UPDATE SET position = pool_cursors.position + 1 RETURNING position`,
+      `INSERT INTO pool_cursors (pool, position) VALUES ($1, 0)
+       ON CONFLICT (pool) DO UPDATE SET position = pool_cursors.position RETURNING position`,
       [request.pool],
     );
-    const agentId = request.agentIds[(rows[0]!.position - 1) % request.agentIds.length]!;
+    const position = rows[0]!.position;
+    const eligible = await eligibleAgents(client, request.candidates, request.strategy === 'least_loaded');
+    if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
+
+    const choice = choose(request, position, eligible);
+    await client.query('UPDATE pool_cursors SET position = $2 WHERE pool = $1', [request.pool, choice.nextPosition]);
     await client.query(
-      `INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key) VALUES ($1, $2, $3, 'round_robin', $4)`,
-      [row.id, agentId, request.pool, request.idempotencyKey],
+      `INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key) VALUES ($1, $2, $3, $4, $5)`,
+      [row.id, choice.agentId, request.pool, request.strategy, request.idempotencyKey],
     );
-    await client.query('UPDATE customers SET owner_agent_id = $2, updated_at = now() WHERE id = $1', [row.id, agentId]);
-    return { agentId, outcome: 'assigned', customerId: row.id };
+    await client.query('UPDATE customers SET owner_agent_id = $2, updated_at = now() WHERE id = $1', [row.id, choice.agentId]);
+    return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id };
   });
+}
+
+/** Candidates available right now and under capacity, with their open-lead counts. */
+async function eligibleAgents(client: PoolClient, candidates: Candidate[], needLoad: boolean): Promise<Map<string, number>> {
+  const ids = candidates.map((candidate) => candidate.id);
+  const switchedOff = await client.query<{ agent_id: string }>('SELECT agent_id FROM agent_availability WHERE agent_id = ANY($1) AND NOT available', [ids]);
+  const off = new Set(switchedOff.rows.map((candidate) => candidate.agent_id));
+  const loads = new Map<string, number>();
+  if (needLoad || candidates.some((candidate) => candidate.capacity !== undefined)) {
+    const { rows } = await client.query<{ owner_agent_id: string; open: number }>(
+      `SELECT owner_agent_id, count(*)::int AS open FROM customers
+       WHERE owner_agent_id = ANY($1) AND merged_into IS NULL AND lifecycle_stage IN ('lead', 'opportunity') GROUP BY 1`,
+      [ids],
+    );
+    for (const load of rows) loads.set(load.owner_agent_id, load.open);
+  }
+  const eligible = new Map<string, number>();
+  for (const candidate of candidates) {
+    const open = loads.get(candidate.id) ?? 0;
+    if (!off.has(candidate.id) && (candidate.capacity === undefined || open < candidate.capacity)) eligible.set(candidate.id, open);
+  }
+  return eligible;
+}
+
+function choose(request: AssignRequest, position: number, eligible: Map<string, number>): { agentId: string; nextPosition: number } {
+  if (request.strategy === 'least_loaded') {
+    // Fewest open leads; ties go to the agent declared first.
+    const [agentId] = [...eligible].reduce((best, entry) => (entry[1] < best[1] ? entry : best));
+    return { agentId, nextPosition: position + 1 };
+  }
+  // Round robin walks the declared order, weighted its smooth cycle; unavailable agents are stepped over.
+  const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
+  for (let step = 0; step < cycle.length; step++) {
+    const agentId = cycle[(position + step) % cycle.length]!;
+    if (eligible.has(agentId)) return { agentId, nextPosition: position + step + 1 };
+  }
+  throw new Error('unreachable: an eligible agent is always in the cycle');
+}
+
+/** Switches an agent on or off for new leads without a restart. */
+export async function setAgentAvailability(pool: Pool, agentId: string, available: boolean, changedBy: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO agent_availability (agent_id, available, changed_by) VALUES ($1, $2, $3)
+     ON CONFLICT (agent_id) DO UPDATE SET available = EXCLUDED.available, changed_by = EXCLUDED.changed_by, updated_at = now()`,
+    [agentId, available, changedBy],
+  );
+}
+
+export interface AgentStatus {
+  agent_id: string;
+  available: boolean | null;
+  open_leads: number;
+}
+
+/** Run-time availability (null: as declared) and open leads per agent. */
+export async function listAgentStatus(pool: Pool, agentIds: string[]): Promise<AgentStatus[]> {
+  const { rows } = await pool.query<AgentStatus>(
+    `SELECT a.id AS agent_id, av.available,
+            (SELECT count(*)::int FROM customers c WHERE c.owner_agent_id = a.id AND c.merged_into IS NULL AND c.lifecycle_stage IN ('lead', 'opportunity')) AS open_leads
+     FROM unnest($1::text[]) WITH ORDINALITY AS a(id, n) LEFT JOIN agent_availability av ON av.agent_id = a.id ORDER BY a.n`,
+    [agentIds],
+  );
+  return rows;
 }

@@ -68,3 +68,19 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     messages: messages.rows,
   };
 }
+
+/**
+ * Ids of the customer a value names (a customer id, or an identity value such as an email, phone or vendor id),
+ * followed through merges, with the ids merged into it: runs keep the customer id they had when they ran.
+ */
+export async function customerIdsFor(pool: Pool, search: { id?: number; values: string[] }): Promise<number[]> {
+  const { rows } = await pool.query<{ id: number }>(
+    `WITH hit AS (
+       SELECT coalesce(c.merged_into, c.id) AS id FROM customers c
+       WHERE c.id = $1::bigint OR c.id IN (SELECT customer_id FROM customer_identities WHERE value = ANY($2::text[]))
+     )
+     SELECT id FROM customers WHERE id IN (SELECT id FROM hit) OR merged_into IN (SELECT id FROM hit) ORDER BY id`,
+    [search.id ?? null, search.values],
+  );
+  return rows.map((row) => row.id);
+}

@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY, mayMerge, priority, type IdentityPolicy } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -25,6 +26,8 @@ export interface UpsertCustomerInput {
   source: string;
   /** Recorded on a merge as the event that linked the customers, e.g. `inbox:42`. */
   eventRef: string;
+  /** Which kinds may merge customers and the caps per kind; default: every kind merges, default caps. */
+  policy?: IdentityPolicy;
 }
 
 export interface UpsertCustomerResult {
@@ -34,6 +37,8 @@ export interface UpsertCustomerResult {
   mergedIds: number[];
   /** Identities this call added to the customer. */
   attached: Identity[];
+  /** Customers this event pointed at but that were not merged (a kind that only attaches, or a cap): suggested instead. */
+  suggested: number[];
 }
 
 const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
@@ -58,14 +63,20 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     let customerId: number;
     let created = false;
     let mergedIds: number[] = [];
+    let suggested: number[] = [];
     if (owners.length === 0) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
       created = true;
-    } else {
+    } else if (owners.length === 1) {
       customerId = owners[0]!;
-      mergedIds = owners.slice(1);
+    } else {
+      const plan = await planMerge(client, owners, input, input.policy ?? DEFAULT_POLICY);
+      customerId = plan.keep;
+      mergedIds = plan.merge;
+      suggested = plan.suggest;
       if (mergedIds.length > 0) await mergeInto(client, customerId, mergedIds, { identities: input.identities, event: input.eventRef });
+      for (const other of suggested) await suggestMerge(client, customerId, other, { identities: input.identities, event: input.eventRef, why: plan.why });
     }
     const { rows: attachedRows } = await client.query<Identity>(
       `INSERT INTO customer_identities (customer_id, kind, value, source)
@@ -75,7 +86,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     );
     await updateProfile(client, customerId, input.profile, input.occurredAt);
     if (input.profile.lifecycle_stage) await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source);
-    return { customerId, created, mergedIds, attached: attachedRows };
+    return { customerId, created, mergedIds, attached: attachedRows, suggested };
   });
 }
 
@@ -101,6 +112,72 @@ async function lockOwners(client: PoolClient, kinds: string[], values: string[])
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
 
+interface MergePlan {
+  keep: number;
+  merge: number[];
+  suggest: number[];
+  why: string;
+}
+
+/**
+ * Which of the customers an event points at are merged. Customers linked only by kinds that may not merge (a shared
+ * family phone, say) are not; nor are any when the merge would give one customer more identities of a kind than its
+ * cap. The event then belongs to the customer its highest-priority identity names, and the others are suggested.
+ */
+async function planMerge(client: PoolClient, owners: number[], input: UpsertCustomerInput, policy: IdentityPolicy): Promise<MergePlan> {
+  const { rows: links } = await client.query<{ customer_id: number; kind: string }>(
+    `SELECT customer_id, kind FROM customer_identities WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)],
+  );
+  const bestRank = (customerId: number) => Math.min(...links.filter((link) => link.customer_id === customerId).map((link) => priority(link.kind, policy)));
+  const byPriority = [...owners].sort((a, b) => bestRank(a) - bestRank(b) || a - b);
+  const mergeable = owners.filter((owner) => links.some((link) => link.customer_id === owner && mayMerge(link.kind, policy)));
+  if (mergeable.length < 2) {
+    const keep = mergeable[0] ?? byPriority[0]!;
+    return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: 'linked only by identities that may not merge customers' };
+  }
+  const { rows: counts } = await client.query<{ kind: string; n: number }>(
+    `SELECT kind, count(*)::int AS n FROM (
+       SELECT kind, value FROM customer_identities WHERE customer_id = ANY($1::bigint[])
+       UNION SELECT * FROM unnest($2::text[], $3::text[])) AS all_identities GROUP BY kind`,
+    [mergeable, input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)],
+  );
+  const over = counts.find((count) => policy.caps[count.kind] !== undefined && count.n > policy.caps[count.kind]!);
+  const rest = owners.filter((owner) => !mergeable.includes(owner));
+  if (over) {
+    const keep = byPriority.find((owner) => mergeable.includes(owner))!;
+    return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: `merging would give one customer ${over.n} ${over.kind} identities (cap ${policy.caps[over.kind]})` };
+  }
+  const keep = Math.min(...mergeable);
+  return { keep, merge: mergeable.filter((owner) => owner !== keep), suggest: rest, why: 'linked only by identities that may not merge customers' };
+}
+
+/** Records (once per pair) that two customers are probably one person, for an admin to accept or reject. */
+async function suggestMerge(client: PoolClient, a: number, b: number, reason: Record<string, unknown>): Promise<void> {
+  await client.query(
+    `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason) VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3)
+     ON CONFLICT (customer_a, customer_b) DO NOTHING`,
+    [a, b, JSON.stringify(reason)],
+  );
+}
+
+/**
+ * The live customer that `customerId` is (or was merged into), share-locked until the caller's transaction ends.
+ * Rows written for a customer must be written under this id: a merge of it locks it for update, so it waits and then
+ * moves them; a row written under an id merged a moment earlier would stay behind where no one reads it.
+ */
+export async function lockLiveCustomer(client: PoolClient, customerId: number): Promise<number> {
+  let id = customerId;
+  for (let hop = 0; hop < 20; hop++) {
+    const { rows: live } = await client.query<{ id: number }>('SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1', [id]);
+    if (!live[0]) throw new Error(`customer ${customerId} does not exist`);
+    id = live[0].id;
+    const { rows } = await client.query<{ merged_into: number | null }>('SELECT merged_into FROM customers WHERE id = $1 FOR SHARE', [id]);
+    if (rows[0]!.merged_into === null) return id;
+  }
+  throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
+}
+
 interface MergeReason {
   identities: Identity[];
   event: string;
@@ -111,12 +188,17 @@ async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[]
   for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history']) {
     await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])`, [keptId, mergedIds]);
   }
-  // Fill the kept profile's gaps from the merged ones, oldest first; the kept owner, if any, stays.
+  // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
+  // gaps, and the kept profile carries the newer time (else older data arriving later would overwrite newer).
+  // The kept owner, if any, stays.
   for (const mergedId of [...mergedIds].sort((a, b) => a - b)) {
+    const newer = `m.profile_updated_at > coalesce(kept.profile_updated_at, '-infinity')`;
     await client.query(
       `UPDATE customers AS kept SET
-         ${[...PROFILE_TEXT_FIELDS, 'owner_agent_id'].map((field) => `${field} = coalesce(kept.${field}, m.${field})`).join(', ')},
-         attributes = m.attributes || kept.attributes, updated_at = now()
+         ${PROFILE_TEXT_FIELDS.map((field) => `${field} = CASE WHEN ${newer} THEN coalesce(m.${field}, kept.${field}) ELSE coalesce(kept.${field}, m.${field}) END`).join(', ')},
+         owner_agent_id = coalesce(kept.owner_agent_id, m.owner_agent_id),
+         attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
+         profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
        FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
       [keptId, mergedId],
     );

@@ -1,4 +1,5 @@
-import type { Pool } from './pool.js';
+import { lockLiveCustomer } from './customers.js';
+import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
 export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
 
@@ -38,10 +39,12 @@ export type Claim = { send: true; id: number } | { send: false; message: Message
  * - already `sent`, `skipped` or `uncertain`: nothing to do.
  */
 export async function claimMessage(pool: Pool, message: OutboundMessage): Promise<Claim> {
-  const inserted = await pool.query<{ id: number }>(
-    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body],
+  const inserted = await withRetriedTransaction(pool, async (client) =>
+    client.query<{ id: number }>(
+      `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+      [message.idempotencyKey, await liveCustomer(client, message.customerId), message.runId, message.channel, message.transport, message.recipient, message.subject, message.body],
+    ),
   );
   if (inserted.rows[0]) return { send: true, id: inserted.rows[0].id };
   const reclaimed = await pool.query<{ id: number }>(
@@ -57,6 +60,11 @@ export async function claimMessage(pool: Pool, message: OutboundMessage): Promis
     [message.idempotencyKey],
   );
   return { send: false, message: rows[0]! };
+}
+
+/** The customer the message is for as it is now (it may have been merged since the run resolved it). */
+function liveCustomer(client: PoolClient, customerId: number | null): Promise<number | null> {
+  return customerId === null ? Promise.resolve(null) : lockLiveCustomer(client, customerId);
 }
 
 export async function recordSkippedMessage(pool: Pool, message: OutboundMessage, reason: string): Promise<void> {

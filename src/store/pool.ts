@@ -22,6 +22,9 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): Pool
   });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
+  // Nor may a checked-out one between two queries (inside a transaction): its next query fails instead, and the pool
+  // discards it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -119,8 +119,16 @@ export interface RunFilter {
   workflow?: string;
   status?: string;
   customerId?: number;
+  /** Runs of any of these customers (a customer and those merged into it). */
+  customerIds?: number[];
+  /** The connector of the triggering event. */
+  connector?: string;
+  /** Runs created at or after this time. */
+  since?: Date;
   /** Keyset pagination: runs with an id below this. */
   before?: number;
+  /** Runs with an id above this (newest first, as always). */
+  after?: number;
   limit: number;
 }
 
@@ -134,7 +142,11 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
   if (filter.workflow) add('workflow = ?', filter.workflow);
   if (filter.status) add('status = ?', filter.status);
   if (filter.customerId !== undefined) add('customer_id = ?', filter.customerId);
+  if (filter.customerIds) add('customer_id = ANY(?)', filter.customerIds);
+  if (filter.connector) add("trigger->>'connector' = ?", filter.connector);
+  if (filter.since) add('created_at >= ?', filter.since);
   if (filter.before !== undefined) add('id < ?', filter.before);
+  if (filter.after !== undefined) add('id > ?', filter.after);
   params.push(filter.limit);
   const { rows } = await pool.query<RunRow>(
     `SELECT ${RUN_COLUMNS} FROM workflow_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,

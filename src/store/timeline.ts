@@ -1,4 +1,5 @@
-import type { Pool } from './pool.js';
+import { lockLiveCustomer } from './customers.js';
+import { withRetriedTransaction, type Pool } from './pool.js';
 
 export interface TimelineEntry {
   customerId: number;
@@ -18,17 +19,21 @@ export interface TimelineEntry {
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted.
  */
 export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean }> {
-  const { rows } = await pool.query<{ id: number; inserted: boolean }>(
-    `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
-     VALUES ($1, $2, $3, $4, $5, $8, $6, $7)
-     ON CONFLICT (source, external_id) DO UPDATE SET
-       type = EXCLUDED.type, occurred_at = EXCLUDED.occurred_at, version_at = EXCLUDED.version_at,
-       summary = EXCLUDED.summary, data = EXCLUDED.data, updated_at = now()
-       WHERE timeline_events.version_at <= EXCLUDED.version_at
-     RETURNING id, (xmax = 0) AS inserted`,
-    [entry.customerId, entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
-  );
-  if (rows[0]) return rows[0];
-  const existing = await pool.query<{ id: number }>('SELECT id FROM timeline_events WHERE source = $1 AND external_id = $2', [entry.source, entry.externalId]);
-  return { id: existing.rows[0]!.id, inserted: false };
+  return withRetriedTransaction(pool, async (client) => {
+    // The customer may have been merged since the run resolved it: the entry goes to the customer it is now.
+    const customerId = await lockLiveCustomer(client, entry.customerId);
+    const { rows } = await client.query<{ id: number; inserted: boolean }>(
+      `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
+       VALUES ($1, $2, $3, $4, $5, $8, $6, $7)
+       ON CONFLICT (source, external_id) DO UPDATE SET
+         type = EXCLUDED.type, occurred_at = EXCLUDED.occurred_at, version_at = EXCLUDED.version_at,
+         summary = EXCLUDED.summary, data = EXCLUDED.data, updated_at = now()
+         WHERE timeline_events.version_at <= EXCLUDED.version_at
+       RETURNING id, (xmax = 0) AS inserted`,
+      [customerId, entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
+    );
+    if (rows[0]) return rows[0];
+    const existing = await client.query<{ id: number }>('SELECT id FROM timeline_events WHERE source = $1 AND external_id = $2', [entry.source, entry.externalId]);
+    return { id: existing.rows[0]!.id, inserted: false };
+  });
 }

@@ -5,13 +5,27 @@ export interface AgentConfig {
   name: string;
   email?: string;
   phone?: string;
+  /** IANA zone of `working_hours`. */
   time_zone?: string;
-  /** Agents marked unavailable get no new leads. */
+  /** Outside these hours the agent gets no new leads. */
+  working_hours?: { days: string[]; from: string; to: string };
+  /** Most open leads (lifecycle lead or opportunity) the agent owns at once. */
+  capacity?: number;
+  languages?: string[];
+  skills?: string[];
+  /** Agents marked unavailable get no new leads (changeable at run time through the API). */
   available?: boolean;
 }
 
+/** A pool member: an agent id, or an id with a weight for weighted assignment (default 1). */
+export type PoolMember = string | { id: string; weight: number };
+
 export interface PoolConfig {
-  agents: string[];
+  agents: PoolMember[];
+}
+
+export function memberId(member: PoolMember): string {
+  return typeof member === 'string' ? member : member.id;
 }
 
 export interface ConnectorConfig {
@@ -45,7 +59,13 @@ export interface WorkflowConfig {
 
 export interface CrmflowConfig {
   version?: number;
-  identity?: { default_region?: string };
+  identity?: {
+    default_region?: string;
+    merge_on?: string[];
+    caps?: Record<string, number>;
+    blocked?: Record<string, string[]>;
+    default_blocklist?: boolean;
+  };
   connectors: Record<string, ConnectorConfig>;
   agents: AgentConfig[];
   pools: Record<string, PoolConfig>;

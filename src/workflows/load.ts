@@ -10,7 +10,8 @@ import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { ajv } from './ajv.js';
-import type { AgentConfig, CrmflowConfig, PoolConfig, StepConfig, WorkflowConfig } from './config-types.js';
+import { memberId, type AgentConfig, type CrmflowConfig, type PoolConfig, type StepConfig, type WorkflowConfig } from './config-types.js';
+import { DEFAULT_BLOCKED, DEFAULT_CAPS, type IdentityPolicy } from '../customers/identity-policy.js';
 import { parseDuration } from './duration.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
@@ -65,6 +66,8 @@ export interface LoadedConfig {
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
   defaultRegion?: string;
+  /** The `identity:` rules, with the defaults filled in. */
+  identityPolicy: IdentityPolicy;
   /** Demo values used for unset secrets, to be logged loudly. */
   warnings: string[];
 }
@@ -142,12 +145,14 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   const agents = new Map<string, AgentConfig>();
   config.agents.forEach((agent, i) => {
     if (agents.has(agent.id)) locate(['agents', i, 'id'], `duplicate agent id "${agent.id}"`);
+    if (agent.working_hours && !agent.time_zone) locate(['agents', i, 'working_hours'], `agent ${agent.id} has working_hours but no time_zone`);
+    if (agent.time_zone && !isTimeZone(agent.time_zone)) locate(['agents', i, 'time_zone'], `unknown time zone "${agent.time_zone}"`);
     agents.set(agent.id, agent);
   });
   const pools = new Map<string, PoolConfig>(Object.entries(config.pools));
   for (const [name, pool] of pools) {
-    pool.agents.forEach((agentId, i) => {
-      if (!agents.has(agentId)) locate(['pools', name, 'agents', i], `unknown agent "${agentId}" in pool ${name}`);
+    pool.agents.forEach((member, i) => {
+      if (!agents.has(memberId(member))) locate(['pools', name, 'agents', i], `unknown agent "${memberId(member)}" in pool ${name}`);
     });
   }
 
@@ -161,7 +166,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, defaultRegion: config.identity?.default_region, warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), warnings: uniqueWarnings };
 }
 
 interface WorkflowScope {
@@ -357,4 +362,20 @@ function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: n
       });
     },
   });
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function identityPolicy(config: CrmflowConfig): IdentityPolicy {
+  const identity = config.identity ?? {};
+  const blocked: Record<string, string[]> = identity.default_blocklist === false ? {} : structuredClone(DEFAULT_BLOCKED);
+  for (const [kind, patterns] of Object.entries(identity.blocked ?? {})) blocked[kind] = [...(blocked[kind] ?? []), ...patterns];
+  return { mergeOn: identity.merge_on, caps: { ...DEFAULT_CAPS, ...identity.caps }, blocked };
 }

@@ -46,7 +46,22 @@ export function topLevelSchema(): object {
       version: { const: 1 },
       identity: {
         type: 'object',
-        properties: { default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: 'Region for phone numbers without a country code.' } },
+        description: 'How identities link people into one customer.',
+        properties: {
+          default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: 'Region for phone numbers without a country code.' },
+          merge_on: {
+            type: 'array',
+            items: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
+            description: 'Identity kinds that may merge two existing customers, highest priority first; other kinds only attach. Default: every kind.',
+          },
+          caps: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, description: 'Most identities of a kind per customer (default email 5, phone 3); a merge over a cap becomes a suggestion.' },
+          blocked: {
+            type: 'object',
+            additionalProperties: { type: 'array', items: { type: 'string' } },
+            description: 'Values that never link people, per kind (`*` matches anything), added to the default placeholders.',
+          },
+          default_blocklist: { type: 'boolean', default: true, description: 'Also block common placeholders (test@test.com, noreply@…, one-digit phones).' },
+        },
         additionalProperties: false,
       },
       connectors: {
@@ -70,7 +85,21 @@ export function topLevelSchema(): object {
             name: { type: 'string' },
             email: { type: 'string', format: 'email' },
             phone: { type: 'string' },
-            time_zone: { type: 'string' },
+            time_zone: { type: 'string', description: 'IANA zone of working_hours, e.g. Europe/Paris.' },
+            working_hours: {
+              type: 'object',
+              description: 'Outside these hours the agent gets no new leads.',
+              properties: {
+                days: { type: 'array', items: { enum: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] }, minItems: 1 },
+                from: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' },
+                to: { type: 'string', pattern: '^([01]\\d|2[0-4]):[0-5]\\d$' },
+              },
+              required: ['days', 'from', 'to'],
+              additionalProperties: false,
+            },
+            capacity: { type: 'integer', minimum: 1, description: 'Most open leads the agent owns at once.' },
+            languages: { type: 'array', items: { type: 'string' } },
+            skills: { type: 'array', items: { type: 'string' } },
             available: { type: 'boolean', default: true },
           },
           required: ['id', 'name'],
@@ -81,7 +110,18 @@ export function topLevelSchema(): object {
         type: 'object',
         additionalProperties: {
           type: 'object',
-          properties: { agents: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+          properties: {
+            agents: {
+              type: 'array',
+              minItems: 1,
+              items: {
+                anyOf: [
+                  { type: 'string' },
+                  { type: 'object', properties: { id: { type: 'string' }, weight: { type: 'integer', minimum: 1 } }, required: ['id', 'weight'], additionalProperties: false },
+                ],
+              },
+            },
+          },
           required: ['agents'],
           additionalProperties: false,
         },

@@ -48,6 +48,8 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     CRMFLOW_LOCK_MS: '3000',
+    // Several test files, each with apps and worker processes, share one PostgreSQL: stay well under max_connections.
+    CRMFLOW_PG_POOL_MAX: '8',
     CRMFLOW_DRAIN_MS: '0',
     CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
     WORKER_CONCURRENCY: '8',

@@ -20,7 +20,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
-  const pool = createPool(url);
+  const pool = createPool(url, { max: 5 });
   await migrate(pool);
   return {
     url,

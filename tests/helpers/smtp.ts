@@ -17,17 +17,41 @@ function decodeBody(raw: string): string {
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
+/** An SMTP error reply, e.g. `{ code: 451, message: 'try again later' }`. */
+export interface SmtpRejection {
+  code: number;
+  message: string;
+}
+
+export interface SmtpServerOptions {
+  /**
+   * Asked at each recipient (`rcpt`) and after each message's data (`data`): a rejection answers with that code
+   * instead of accepting (the message is then not kept). Lets a test make the server fail for a while.
+   */
+  reject?: (stage: 'rcpt' | 'data') => SmtpRejection | undefined;
+}
+
+function smtpError(rejection: SmtpRejection): Error {
+  return Object.assign(new Error(rejection.message), { responseCode: rejection.code });
+}
+
 /** A real SMTP server on a random local port that keeps every message it accepts. */
-export async function startSmtpServer(): Promise<{ url: string; messages: ReceivedEmail[]; close: () => Promise<void> }> {
+export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<{ url: string; messages: ReceivedEmail[]; close: () => Promise<void> }> {
   const messages: ReceivedEmail[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(_address, _session, callback) {
+      const rejection = options.reject?.('rcpt');
+      callback(rejection ? smtpError(rejection) : undefined);
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
+        const rejection = options.reject?.('data');
+        if (rejection) return callback(smtpError(rejection));
         const raw = Buffer.concat(chunks).toString('utf8');
         messages.push({
           to: session.envelope.rcptTo.map((rcpt) => rcpt.address),

@@ -1,49 +1,129 @@
-import { defineStep, StepError } from './define-step.js';
+import { isWorking } from '../../customers/assignment-order.js';
+import { memberId, type AgentConfig } from '../../workflows/config-types.js';
+import type { CompiledExpression } from '../../workflows/expression.js';
+import { defineStep, StepError, type StepContext } from './define-step.js';
 
-interface AssignConfig {
-  pool: string;
-  strategy?: 'round_robin';
-  reassign?: boolean;
+const STRATEGIES = ['round_robin', 'weighted', 'least_loaded'] as const;
+type Strategy = (typeof STRATEGIES)[number];
+
+interface Rule {
+  when: string;
+  pool?: string;
+  agent?: string;
 }
 
-export default defineStep<AssignConfig, Required<AssignConfig>>({
+interface AssignConfig {
+  pool?: string;
+  strategy?: Strategy;
+  rules?: Rule[];
+  fallback_pool?: string;
+  sticky?: boolean;
+}
+
+interface CompiledAssign {
+  pool?: string;
+  strategy: Strategy;
+  rules: Array<{ when: CompiledExpression; pool?: string; agent?: string }>;
+  fallbackPool?: string;
+  sticky: boolean;
+}
+
+/** A target the lead may go to: a pool with the step's strategy, or one agent named by a rule. */
+type Target = { pool: string } | { agent: string };
+
+export default defineStep<AssignConfig, CompiledAssign>({
   type: 'assign_lead',
   summary:
-    "Gives the customer an owner from an agent pool, round robin, exact across all workers. A customer who already has an owner keeps them unless `reassign: true`. Sets `$owner`.",
+    'Gives the customer an owner, exactly fair across all workers: `round_robin`, `weighted` (pool members with a weight) or `least_loaded` (fewest open leads) over a pool; `rules` (first JSONata match → a pool or an agent) pick the target; unavailable agents (declared, outside working hours, switched off through the API) and agents at capacity are skipped; `fallback_pool` when nobody is left. Sticky by default: a customer who has an owner keeps them. Sets `$owner`.',
   schema: {
     type: 'object',
     properties: {
-      pool: { type: 'string', description: 'A pool declared under `pools:`.' },
-      strategy: { enum: ['round_robin'], default: 'round_robin' },
-      reassign: { type: 'boolean', default: false, description: 'Assign a new owner even if the customer has one.' },
+      pool: { type: 'string', description: 'Pool declared under `pools:` (required unless every path ends in a rule).' },
+      strategy: { enum: [...STRATEGIES], default: 'round_robin' },
+      rules: {
+        type: 'array',
+        description: 'Tried in order; the first whose `when` is true decides.',
+        items: {
+          type: 'object',
+          properties: { when: { type: 'string' }, pool: { type: 'string' }, agent: { type: 'string' } },
+          required: ['when'],
+          additionalProperties: false,
+        },
+      },
+      fallback_pool: { type: 'string', description: 'Used when nobody in the chosen pool can take the lead.' },
+      sticky: { type: 'boolean', default: true, description: 'A customer who already has an owner keeps them.' },
     },
-    required: ['pool'],
     additionalProperties: false,
   },
-  examples: [{ pool: 'sales' }],
+  examples: [
+    { pool: 'sales' },
+    { pool: 'sales', strategy: 'least_loaded', rules: [{ when: "$record.country = 'FR'", agent: 'ann' }], fallback_pool: 'sales' },
+  ],
   compile: (config, context) => {
-    if (!context.pools.has(config.pool)) {
-      return context.fail(`unknown agent pool "${config.pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, 'pool');
-    }
-    return { pool: config.pool, strategy: config.strategy ?? 'round_robin', reassign: config.reassign ?? false };
+    const knownPool = (pool: string | undefined, field: string) => {
+      if (pool !== undefined && !context.pools.has(pool)) {
+        context.fail(`unknown agent pool "${pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, field);
+      }
+    };
+    knownPool(config.pool, 'pool');
+    knownPool(config.fallback_pool, 'fallback_pool');
+    if (config.pool === undefined && !config.rules?.length) return context.fail('assign_lead needs `pool` or `rules`');
+    const rules = (config.rules ?? []).map((rule, i) => {
+      if ((rule.pool === undefined) === (rule.agent === undefined)) return context.fail('a rule names exactly one of `pool` and `agent`', `rules.${i}`);
+      knownPool(rule.pool, `rules.${i}.pool`);
+      if (rule.agent !== undefined && !context.agents.has(rule.agent)) return context.fail(`unknown agent "${rule.agent}"`, `rules.${i}.agent`);
+      return { when: context.expression(`rules.${i}.when`, rule.when), pool: rule.pool, agent: rule.agent };
+    });
+    return { pool: config.pool, strategy: config.strategy ?? 'round_robin', rules, fallbackPool: config.fallback_pool, sticky: config.sticky ?? true };
   },
   run: async (config, context) => {
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before assign_lead', false);
-    const { agents, pools } = context.services;
-    const agentIds = (pools.get(config.pool)?.agents ?? []).filter((id) => agents.get(id)?.available !== false);
-    if (agentIds.length === 0) throw new StepError(`pool ${config.pool} has no available agent`, true);
-    const result = await context.services.assignRoundRobin({
-      customerId: customer.id,
-      pool: config.pool,
-      agentIds,
-      idempotencyKey: context.idempotencyKey,
-      reassign: config.reassign,
-    });
-    const owner = agents.get(result.agentId);
-    return {
-      output: { agent_id: result.agentId, outcome: result.outcome },
-      state: { owner, customer: { ...customer, owner_agent_id: result.agentId } },
-    };
+    const targets: Target[] = [];
+    for (const rule of config.rules) {
+      if ((await rule.when.evaluate(context.payload, context.bindings)) === true) {
+        targets.push(rule.agent ? { agent: rule.agent } : { pool: rule.pool! });
+        break;
+      }
+    }
+    if (targets.length === 0 && config.pool) targets.push({ pool: config.pool });
+    if (config.fallbackPool) targets.push({ pool: config.fallbackPool });
+    if (targets.length === 0) return { output: { outcome: 'no_rule_matched' } };
+
+    for (const [index, target] of targets.entries()) {
+      const result = await context.services.assignLead({
+        customerId: customer.id,
+        pool: 'agent' in target ? `agent:${target.agent}` : target.pool,
+        strategy: 'agent' in target ? 'round_robin' : config.strategy,
+        candidates: candidates(target, context),
+        // One key per target tried: a retry finds the assignment wherever it was made.
+        idempotencyKey: index === 0 ? context.idempotencyKey : `${context.idempotencyKey}:${index}`,
+        sticky: config.sticky,
+      });
+      if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
+      const owner = context.services.agents.get(result.agentId);
+      return {
+        output: { agent_id: result.agentId, outcome: result.outcome, ...('agent' in target ? { rule_agent: target.agent } : { pool: target.pool }) },
+        state: { owner, customer: { ...customer, owner_agent_id: result.agentId } },
+      };
+    }
+    // Nobody can take the lead now (all away or full): retried with backoff, when someone may be back.
+    throw new StepError(`no available agent in ${targets.map((target) => ('agent' in target ? `agent ${target.agent}` : `pool ${target.pool}`)).join(' or ')}`, true);
   },
 });
+
+/** The target's agents that the configuration says may take a lead now (the store adds run-time availability and load). */
+function candidates(target: Target, context: StepContext) {
+  const { agents, pools } = context.services;
+  const members = 'agent' in target ? [target.agent] : (pools.get(target.pool)?.agents ?? []);
+  const now = new Date();
+  return members
+    .map((member) => ({ member, agent: agents.get(memberId(member)) }))
+    .filter((entry): entry is { member: (typeof members)[number]; agent: AgentConfig } => entry.agent !== undefined && available(entry.agent, now))
+    .map(({ member, agent }) => ({ id: agent.id, weight: typeof member === 'string' ? 1 : member.weight, capacity: agent.capacity }));
+}
+
+function available(agent: AgentConfig, now: Date): boolean {
+  if (agent.available === false) return false;
+  return !agent.working_hours || !agent.time_zone || isWorking(agent.working_hours, agent.time_zone, now);
+}

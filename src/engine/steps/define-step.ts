@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { AxiosInstance } from 'axios';
+import type { IdentityPolicy } from '../../customers/identity-policy.js';
 import type { Identity } from '../../customers/normalize.js';
+import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
@@ -116,6 +118,8 @@ export interface StepResult {
 /** Everything the engine lends steps: they never import the store, queues or HTTP layers. */
 export interface StepServices {
   defaultRegion: string;
+  /** The `identity:` rules of workflows.yaml. */
+  identityPolicy: IdentityPolicy;
   agents: ReadonlyMap<string, AgentConfig>;
   pools: ReadonlyMap<string, PoolConfig>;
   upsertCustomer: (input: {
@@ -124,7 +128,8 @@ export interface StepServices {
     occurredAt: Date;
     source: string;
     eventRef: string;
-  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[] }>;
+    policy: IdentityPolicy;
+  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[]; suggested: number[] }>;
   loadCustomer: (customerId: number) => Promise<CustomerSummary>;
   upsertTimeline: (entry: {
     customerId: number;
@@ -136,13 +141,7 @@ export interface StepServices {
     summary?: string | null;
     data?: unknown;
   }) => Promise<{ id: number; inserted: boolean }>;
-  assignRoundRobin: (request: {
-    customerId: number;
-    pool: string;
-    agentIds: string[];
-    idempotencyKey: string;
-    reassign: boolean;
-  }) => Promise<{ agentId: string; outcome: string; customerId: number }>;
+  assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
   sendEmail: (message: { idempotencyKey: string; customerId: number | null; runId: number; to: string; subject: string; text: string }) => Promise<{ status: string; messageId: number; reason?: string }>;
   /**
    * Sends a text on a messaging channel through the connector that provides it, to the customer's identity of the

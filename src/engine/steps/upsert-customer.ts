@@ -1,3 +1,4 @@
+import { isBlocked } from '../../customers/identity-policy.js';
 import { normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import { defineStep, StepError } from './define-step.js';
@@ -35,8 +36,14 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
       ...asList(fields.phone).map((value) => ({ kind: 'phone', value })),
       ...((fields.identities as Identity[] | null | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
     ];
-    const identities = normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
-    if (identities.length === 0) throw new StepError('the record has no usable identity (email, phone or vendor id)', false);
+    const policy = context.services.identityPolicy;
+    const normalized = normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
+    const blocked = normalized.filter((identity) => isBlocked(identity, policy));
+    const identities = normalized.filter((identity) => !isBlocked(identity, policy));
+    if (identities.length === 0) {
+      const why = blocked.length > 0 ? `only blocked placeholder identities (${blocked.map((identity) => identity.value).join(', ')})` : 'no usable identity (email, phone or vendor id)';
+      throw new StepError(`the record has ${why}`, false);
+    }
     const timeline = fields.timeline as { updated_at?: string | null; occurred_at?: string } | null | undefined;
     const occurredAt = new Date(timeline?.updated_at ?? timeline?.occurred_at ?? context.event?.occurred_at ?? Date.now());
     if (Number.isNaN(occurredAt.getTime())) throw new StepError('the record has an unreadable timeline time', false);
@@ -47,10 +54,18 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
       occurredAt,
       source: context.event?.connector ?? 'workflow',
       eventRef: `run:${context.runId}`,
+      policy,
     });
     const customer = await context.services.loadCustomer(result.customerId);
     return {
-      output: { customer_id: result.customerId, created: result.created, merged_ids: result.mergedIds, attached: result.attached },
+      output: {
+        customer_id: result.customerId,
+        created: result.created,
+        merged_ids: result.mergedIds,
+        attached: result.attached,
+        ...(result.suggested.length > 0 ? { suggested_merges: result.suggested } : {}),
+        ...(blocked.length > 0 ? { blocked } : {}),
+      },
       state: { customer },
     };
   },

@@ -1,0 +1,180 @@
+import type { Ceilings } from './ceilings.js';
+import type { LatencySummary } from './load.js';
+import type { ProcessUsage } from './proc-stats.js';
+import { profileMarkdown, type ProfileSummary } from './cpu-profile.js';
+
+export interface Machine {
+  nproc: number;
+  cpu: string;
+  node: string;
+  /** True when no vitest (or other bench) process ran during the measurement. */
+  idle: boolean;
+  note: string;
+  date: string;
+}
+
+/** One measured phase: a corpus of `size` events through crmflow in one mode, with one configuration. */
+export interface RunResult {
+  /** `reply` or `no-reply`, worker processes, WORKER_CONCURRENCY: runs with the same config replace each other. */
+  config: { reply: boolean; workers: number; concurrency: number };
+  size: number;
+  mode: 'max' | 'fixed';
+  /** Fixed mode: offered events/s. */
+  rate?: number;
+  date: string;
+  /** Events acknowledged 2xx / sent. */
+  acknowledged: number;
+  runsCompleted: number;
+  /** False when the phase timed out before every event was acknowledged and its run finished. */
+  complete: boolean;
+  runsFailed: number;
+  /** First request to last run finished. */
+  seconds: number;
+  /** Events / seconds: the sustained end-to-end rate. */
+  endToEndPerSecond: number;
+  /** Acknowledgements per second while posting. */
+  ingestPerSecond: number;
+  ack: LatencySummary;
+  /** Acknowledgement → run finished_at. */
+  endToEnd: LatencySummary;
+  emails: number;
+  /** Reply step outcomes (`sent`, `skipped`...), from run_steps. */
+  replies: Record<string, number>;
+  customers: number;
+  merges: number;
+  /** PostgreSQL transactions (each autocommitted statement is one) per acknowledged event, from pg_stat_database. */
+  pgTransactionsPerEvent: number;
+  /** Times a crmflow process logged that its reconciler re-enqueued pending events (stale by its 15 s grace). */
+  reconcilerEnqueues: number;
+  processes: ProcessUsage[];
+  machineBusyPercent: number;
+  /** endToEndPerSecond / the matching ceiling (b with reply, a without) measured in the same invocation. */
+  ceilingRatio?: number;
+  profiles?: Record<string, ProfileSummary>;
+}
+
+export interface Results {
+  machine: Machine;
+  ceilings?: Ceilings;
+  runs: RunResult[];
+}
+
+export const configLabel = (config: RunResult['config']) => `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}`;
+const sameConfig = (a: RunResult['config'], b: RunResult['config']) => a.reply === b.reply && a.workers === b.workers && a.concurrency === b.concurrency;
+
+/** Keeps earlier runs unless this invocation measured the same config, size and mode again. */
+export function mergeRuns(previous: RunResult[], current: RunResult[]): RunResult[] {
+  const kept = previous.filter((old) => !current.some((run) => sameConfig(run.config, old.config) && run.size === old.size && run.mode === old.mode));
+  return [...kept, ...current].sort((a, b) => configLabel(a.config).localeCompare(configLabel(b.config)) || a.size - b.size || a.mode.localeCompare(b.mode));
+}
+
+export interface Target {
+  name: string;
+  config?: string;
+  pass: boolean | undefined;
+  measured: string;
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10)) : '—');
+
+function groupByConfig(runs: RunResult[]): Map<string, RunResult[]> {
+  const groups = new Map<string, RunResult[]>();
+  for (const run of runs) groups.set(configLabel(run.config), [...(groups.get(configLabel(run.config)) ?? []), run]);
+  return groups;
+}
+
+/** The issue's targets, per configuration measured. */
+export function evaluateTargets(results: Results): Target[] {
+  const targets: Target[] = [];
+  const ceilings = results.ceilings;
+  for (const [label, runs] of groupByConfig(results.runs)) {
+    const max = runs.filter((run) => run.mode === 'max').sort((a, b) => b.size - a.size);
+    const largest = max[0];
+    const reply = runs[0]!.config.reply;
+    if (largest && ceilings) {
+      if (reply) {
+        const ratio = largest.endToEndPerSecond / ceilings.verifyEmail.perSecond;
+        targets.push({
+          name: 'with reply: end-to-end ≥ 0.6 × ceiling (b)',
+          config: label,
+          pass: ratio >= 0.6,
+          measured: `${fmt(largest.endToEndPerSecond)} events/s at ${largest.size} = ${ratio.toFixed(3)} × ${ceilings.verifyEmail.perSecond}/s`,
+        });
+      } else {
+        const ratio = largest.endToEndPerSecond / ceilings.verify.perSecond;
+        targets.push({
+          name: 'without reply: end-to-end ≥ 0.5 × ceiling (a) and ≥ 1,500 events/s',
+          config: label,
+          pass: ratio >= 0.5 && largest.endToEndPerSecond >= 1500,
+          measured: `${fmt(largest.endToEndPerSecond)} events/s at ${largest.size} = ${ratio.toFixed(3)} × ${ceilings.verify.perSecond}/s`,
+        });
+      }
+    }
+    const fixed = runs.filter((run) => run.mode === 'fixed' && run.rate === 500);
+    if (fixed.length > 0) {
+      const worst = fixed.reduce((a, b) => (b.ack.p99 > a.ack.p99 ? b : a));
+      targets.push({ name: 'ack p99 ≤ 25 ms at a fixed 500 events/s', config: label, pass: worst.ack.p99 <= 25, measured: fixed.map((run) => `${run.size}: p99 ${run.ack.p99} ms`).join(', ') });
+    }
+    if (max.length >= 2) {
+      const rates = max.map((run) => run.endToEndPerSecond);
+      const spread = (Math.max(...rates) - Math.min(...rates)) / Math.max(...rates);
+      const sizes = max.map((run) => run.size).sort((a, b) => a - b);
+      targets.push({
+        name: `1k → 10k → 100k within 20% (max rate${sizes.includes(100_000) ? '' : '; 100k not run'})`,
+        config: label,
+        pass: spread <= 0.2,
+        measured: `${[...max].reverse().map((run) => `${run.size}: ${fmt(run.endToEndPerSecond)}/s`).join(' → ')} (spread ${(spread * 100).toFixed(0)}%)`,
+      });
+    }
+    const workerRss = runs.flatMap((run) => run.processes.filter((process) => process.name.startsWith('worker')).map((process) => process.peakRssMb));
+    if (workerRss.length > 0) {
+      const peak = Math.max(...workerRss);
+      targets.push({ name: 'worker peak RSS ≤ 250 MB', config: label, pass: peak <= 250, measured: `${fmt(peak)} MB` });
+    }
+  }
+  return targets;
+}
+
+function usage(run: RunResult, prefix: string): { cpu: number; rss: number } {
+  const matching = run.processes.filter((process) => process.name.startsWith(prefix));
+  return { cpu: matching.reduce((sum, process) => sum + process.cpuSeconds, 0), rss: Math.max(0, ...matching.map((process) => process.peakRssMb)) };
+}
+
+/** The markdown report: machine, ceilings, runs, targets. */
+export function resultsMarkdown(results: Results, targets: Target[]): string {
+  const { machine, ceilings } = results;
+  const lines: string[] = [];
+  lines.push(
+    `Measured ${machine.date.slice(0, 16).replace('T', ' ')} UTC on ${machine.nproc} × ${machine.cpu}, Node ${machine.node}; ${machine.note}. ` +
+      'Everything (load generator, crmflow API and workers, SMTP sink, PostgreSQL, Redis) shares this machine over loopback.',
+    '',
+  );
+  if (ceilings) {
+    lines.push('**Ceilings** (same machine, same run):', '', '| ceiling | rate | measured over |', '| --- | ---: | ---: |');
+    for (const [key, ceiling] of Object.entries(ceilings) as Array<[string, Ceilings[keyof Ceilings]]>) {
+      const label = key === 'verify' ? '(a) ' : key === 'verifyEmail' ? '(b) ' : '';
+      lines.push(`| ${label}${ceiling.name} | ${ceiling.perSecond.toLocaleString('en-US')} ${ceiling.unit} | ${ceiling.count.toLocaleString('en-US')} in ${ceiling.seconds} s |`);
+    }
+    lines.push('');
+  }
+  lines.push(
+    '**crmflow** (map → upsert_customer → timeline → assign_lead → reply by email; `max` = as fast as possible until every run completed, `fixed` = open-loop arrival rate):',
+    '',
+    '| config | events | mode | e2e events/s | × ceiling | ack p50 / p95 / p99 ms | e2e p50 / p95 / p99 ms | emails | merges | PG xacts / event | API CPU s / peak MB | workers CPU s / peak MB | PostgreSQL CPU s | Redis CPU s | machine busy |',
+    '| --- | ---: | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
+  );
+  for (const run of results.runs) {
+    const api = usage(run, 'api');
+    const workers = usage(run, 'worker');
+    lines.push(
+      `| ${configLabel(run.config)} | ${run.size.toLocaleString('en-US')}${run.complete === false ? ` (timed out, ${run.runsCompleted} done)` : ''} | ${run.mode === 'fixed' ? `fixed ${run.rate}/s` : 'max'} | ${fmt(run.endToEndPerSecond)} | ${run.ceilingRatio === undefined ? '—' : run.ceilingRatio.toFixed(3)} | ${run.ack.p50} / ${run.ack.p95} / ${run.ack.p99} | ${fmt(run.endToEnd.p50)} / ${fmt(run.endToEnd.p95)} / ${fmt(run.endToEnd.p99)} | ${run.emails} | ${run.merges} | ${run.pgTransactionsPerEvent} | ${fmt(api.cpu)} / ${fmt(api.rss)} | ${fmt(workers.cpu)} / ${fmt(workers.rss)} | ${fmt(usage(run, 'postgres').cpu)} | ${fmt(usage(run, 'redis').cpu)} | ${run.machineBusyPercent}% |`,
+    );
+  }
+  lines.push('', '**Targets**:', '', '| target | config | result | measured |', '| --- | --- | --- | --- |');
+  for (const target of targets) lines.push(`| ${target.name} | ${target.config ?? ''} | ${target.pass === undefined ? 'n/a' : target.pass ? 'PASS' : 'MISS'} | ${target.measured} |`);
+  for (const run of results.runs.filter((run) => run.profiles)) {
+    lines.push('', `**CPU profiles** (\`node --cpu-prof\`), ${configLabel(run.config)}, ${run.size} events, ${run.mode} rate:`, '');
+    for (const [name, summary] of Object.entries(run.profiles!)) lines.push(profileMarkdown(name, { ...summary, topFunctions: summary.topFunctions.slice(0, 12), topModules: summary.topModules.slice(0, 10) }), '');
+  }
+  return `${lines.join('\n')}\n`;
+}

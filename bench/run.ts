@@ -1,0 +1,376 @@
+/**
+ * `npm run bench`: crmflow's throughput and latency against this machine's ceilings. See the README, "Performance".
+ *
+ *   npm run bench -- [--sizes 1000,10000] [--workers 1] [--concurrency 16] [--rate 500] [--no-reply]
+ *                    [--modes max,fixed] [--profile] [--skip-ceilings] [--clients 64] [--timeout-s 200]
+ *
+ * A phase stops waiting `--timeout-s` after its first request (so the default run ends within 10 minutes even on a
+ * busy machine); a phase cut short is reported with the runs it completed (`complete: false`).
+ *
+ * Each (size, mode) phase gets a fresh database and queue prefix, an API process and `--workers` worker processes
+ * (`node bin/crmflow.js api|worker`), signed deliveries built from the vendor samples, and ends when every run has
+ * finished. Writes bench/results.json (runs of other configurations are kept) and bench/results.md.
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { parseDocument } from 'yaml';
+import { ENV_VARS } from '../src/config/env.js';
+import { migrate } from '../src/store/migrate.js';
+import { createPool } from '../src/store/pool.js';
+import { bullmqCeiling, httpCeiling, pgUpsertCeiling, type Ceilings } from './ceilings.js';
+import { askHelper, forkHelper, startCrmflowProcess, stopProcess } from './children.js';
+import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
+import { buildCorpus, shopifyOrders, type SigningSecrets } from './events.js';
+import { latencySummary, nowMs, runLoad } from './load.js';
+import { sampleProcesses, type Watched } from './proc-stats.js';
+import { evaluateTargets, mergeRuns, resultsMarkdown, type Machine, type Results, type RunResult } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000,10000' },
+    workers: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '500' },
+    'no-reply': { type: 'boolean', default: false },
+    modes: { type: 'string', default: 'max,fixed' },
+    profile: { type: 'boolean', default: false },
+    'skip-ceilings': { type: 'boolean', default: false },
+    clients: { type: 'string', default: '64' },
+    'timeout-s': { type: 'string', default: '200' },
+  },
+});
+
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+const RESULTS_JSON = `${BENCH_DIR}results.json`;
+const RESULTS_MD = `${BENCH_DIR}results.md`;
+const PROFILE_DIR = `${BENCH_DIR}results/profiles`;
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const sizes = args.sizes.split(',').map(Number).filter((n) => n > 0);
+const workers = Math.max(1, Number(args.workers));
+const concurrency = Math.max(1, Number(args.concurrency));
+const rate = Math.max(1, Number(args.rate));
+const reply = !args['no-reply'];
+const modes = args.modes.split(',').filter((mode): mode is 'max' | 'fixed' => mode === 'max' || mode === 'fixed');
+const clients = Math.max(1, Number(args.clients));
+const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
+
+const SIGNING: SigningSecrets = { shopify: 'bench-shopify-secret', form: 'bench-form-secret', meta: 'bench-meta-secret', twilio: 'bench-twilio-token' };
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+function othersRunning(): string[] {
+  try {
+    return execFileSync('pgrep', ['-fa', 'vitest'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function machine(): Omit<Machine, 'idle' | 'note'> {
+  const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown CPU';
+  return { nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()), cpu: model, node: process.version, date: new Date().toISOString() };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `crmflow_bench_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
+  return {
+    url,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: ADMIN_URL });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+/** Deletes every Redis key under a BullMQ prefix (completed jobs are kept up to 10,000 by crmflow's job options). */
+async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/** The bench workflows, without their reply steps for `--no-reply`. */
+function workflowsFile(withReply: boolean): string {
+  const source = `${BENCH_DIR}workflows.yaml`;
+  if (withReply) return source;
+  const doc = parseDocument(readFileSync(source, 'utf8'));
+  const json = doc.toJS() as { workflows: Array<{ steps: Array<{ type: string }> }> };
+  for (const workflow of json.workflows) workflow.steps = workflow.steps.filter((step) => step.type !== 'reply');
+  mkdirSync(`${BENCH_DIR}results`, { recursive: true });
+  const target = `${BENCH_DIR}results/workflows.no-reply.yaml`;
+  writeFileSync(target, JSON.stringify(json, null, 2)); // JSON is YAML
+  return target;
+}
+
+function crmflowEnv(options: { databaseUrl: string; prefix: string; port: number; smtpUrl: string; config: string }): Record<string, string> {
+  const secrets = Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `bench-${spec.name.toLowerCase()}`]));
+  return {
+    ...secrets,
+    NODE_ENV: 'production',
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: REDIS_URL,
+    CRMFLOW_CONFIG: options.config,
+    CRMFLOW_QUEUE_PREFIX: options.prefix,
+    CRMFLOW_PUBLIC_URL: `http://127.0.0.1:${options.port}`,
+    PORT: String(options.port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    CRMFLOW_DRAIN_MS: '0',
+    CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
+    WORKER_CONCURRENCY: String(concurrency),
+    SMTP_URL: options.smtpUrl,
+    SHOPIFY_WEBHOOK_SECRET: SIGNING.shopify,
+    FORM_WEBHOOK_SECRET: SIGNING.form,
+    META_APP_SECRET: SIGNING.meta,
+    TWILIO_AUTH_TOKEN: SIGNING.twilio,
+  };
+}
+
+async function redisPid(redis: Redis): Promise<number | undefined> {
+  const info = await redis.info('server');
+  const pid = /process_id:(\d+)/.exec(info)?.[1];
+  return pid && existsSync(`/proc/${pid}`) ? Number(pid) : undefined;
+}
+
+interface PhaseContext {
+  smtpSink: ChildProcess;
+  smtpUrl: string;
+  redis: Redis;
+  redisPid?: number;
+  config: string;
+  profile: boolean;
+}
+
+/** One (size, mode) phase: fresh database, crmflow processes, load, wait for every run, measure, tear down. */
+async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseContext): Promise<RunResult> {
+  const db = await createDatabase();
+  const prefix = `crmflow-bench-${randomBytes(4).toString('hex')}`;
+  const port = await freePort();
+  const children: ChildProcess[] = [];
+  const counters: Record<string, number> = { 'reconciler enqueued': 0 };
+  const pool = createPool(db.url, { max: 2 });
+  const profileDir = `${PROFILE_DIR}/${reply ? 'reply' : 'no-reply'}-w${workers}-${size}-${mode}`;
+  try {
+    await migrate(pool);
+    const env = crmflowEnv({ databaseUrl: db.url, prefix, port, smtpUrl: context.smtpUrl, config: context.config });
+    const nodeArgs = context.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    if (context.profile) mkdirSync(profileDir, { recursive: true });
+    const api = await startCrmflowProcess('api', env, counters, nodeArgs);
+    children.push(api);
+    const workerProcesses = await Promise.all(Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)));
+    children.push(...workerProcesses);
+
+    const corpus = buildCorpus({ size, secrets: SIGNING, publicUrl: env.CRMFLOW_PUBLIC_URL! });
+    const indexByKey = new Map(corpus.map((event, index) => [`${event.connector}\u0000${event.externalId}`, index]));
+    await askHelper(context.smtpSink, { type: 'reset' }, 'count').catch(() => 0);
+    // A short warm-up outside the measurement would leave runs in the database; instead every phase starts cold alike.
+    const watched: Watched[] = [
+      { name: 'api', pid: api.pid! },
+      ...workerProcesses.map((child, i) => ({ name: `worker ${i + 1}`, pid: child.pid! })),
+      { name: 'smtp-sink', pid: context.smtpSink.pid! },
+      { name: 'postgres (bench database backends)', pid: () => [...backends] },
+      ...(context.redisPid ? [{ name: 'redis', pid: context.redisPid }] : []),
+    ];
+    // PostgreSQL backends serving this phase's database (not other databases' backends on the same server).
+    const backends = new Set<number>();
+    const listBackends = async () => {
+      const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+      for (const row of rows) backends.add(row.pid);
+    };
+    await listBackends();
+    const backendTimer = setInterval(() => void listBackends().catch(() => {}), 1000);
+    const transactions = async () =>
+      (await pool.query<{ n: number }>('SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n;
+    const transactionsBefore = await transactions();
+    const sampler = sampleProcesses(watched);
+    const load = await runLoad({ baseUrl: `http://127.0.0.1:${port}`, deliveries: corpus, rate: mode === 'fixed' ? rate : undefined, concurrency: clients, timeoutMs: phaseTimeoutMs });
+    const acknowledged = Array.from(load.status).filter((status) => status >= 200 && status < 300).length;
+    log(`    posted ${size} in ${((load.finishedAt - load.startedAt) / 1000).toFixed(1)} s, ${acknowledged} acknowledged, ${load.errors} errors; waiting for the runs…`);
+
+    const deadline = load.startedAt + phaseTimeoutMs;
+    let finished = { done: 0, failed: 0 };
+    let lastReport = 0;
+    for (;;) {
+      const { rows } = await pool.query<{ done: number; failed: number }>(
+        "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'filtered'))::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM workflow_runs",
+      );
+      finished = rows[0]!;
+      if (finished.done >= acknowledged) break;
+      if (nowMs() > deadline) {
+        log(`    timed out: ${finished.done} of ${acknowledged} runs finished`);
+        break;
+      }
+      if (nowMs() - lastReport > 10_000) {
+        lastReport = nowMs();
+        log(`    ${finished.done} / ${acknowledged} runs finished after ${((nowMs() - load.startedAt) / 1000).toFixed(0)} s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await listBackends().catch(() => {});
+    clearInterval(backendTimer);
+    const usage = sampler.stop();
+    // Statistics reach pg_stat_database when a backend goes idle: the count settles within a moment.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const pgTransactions = (await transactions()) - transactionsBefore;
+
+    const { rows: runs } = await pool.query<{ connector: string; external_id: string; finished: number }>(
+      `SELECT i.connector, i.external_id, extract(epoch FROM r.finished_at) * 1000 AS finished
+       FROM workflow_runs r JOIN inbox_events i ON i.id = r.inbox_event_id WHERE r.finished_at IS NOT NULL`,
+    );
+    const endToEnd: number[] = [];
+    let lastFinished = load.finishedAt;
+    for (const run of runs) {
+      const index = indexByKey.get(`${run.connector}\u0000${run.external_id}`);
+      const finishedAt = Number(run.finished);
+      lastFinished = Math.max(lastFinished, finishedAt);
+      if (index !== undefined && Number.isFinite(load.ackAt[index])) endToEnd.push(finishedAt - load.ackAt[index]!);
+    }
+    const ack = Array.from(load.ackAt, (at, i) => at - load.dueAt[i]!);
+    const seconds = (lastFinished - load.startedAt) / 1000;
+    const { rows: counts } = await pool.query<{ customers: number; merges: number }>(
+      'SELECT (SELECT count(*) FROM customers WHERE merged_into IS NULL)::int AS customers, (SELECT count(*) FROM customer_merges)::int AS merges',
+    );
+    const emails = await askHelper<number>(context.smtpSink, { type: 'count' }, 'count');
+    const { rows: replyRows } = await pool.query<{ status: string; n: number }>(
+      "SELECT coalesce(output->>'status', status) AS status, count(*)::int AS n FROM run_steps WHERE type = 'reply' GROUP BY 1",
+    );
+
+    await Promise.all(children.map((child) => stopProcess(child)));
+    let profiles: Record<string, ProfileSummary> | undefined;
+    if (context.profile) {
+      profiles = {};
+      const names = new Map<number, string>([[api.pid!, 'api'], ...workerProcesses.map((child, i): [number, string] => [child.pid!, `worker ${i + 1}`])]);
+      // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile; thread 0 is the main thread (others: tsx's loader thread).
+      for (const file of readdirSync(profileDir).filter((name) => /\.0\.\d+\.cpuprofile$/.test(name))) {
+        const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
+        const name = names.get(pid);
+        if (name) profiles[name] = summarizeProfile(`${profileDir}/${file}`);
+      }
+    }
+    return {
+      config: { reply, workers, concurrency },
+      size,
+      mode,
+      ...(mode === 'fixed' ? { rate } : {}),
+      date: new Date().toISOString(),
+      acknowledged,
+      runsCompleted: finished.done,
+      complete: finished.done >= size,
+      runsFailed: finished.failed,
+      seconds: Math.round(seconds * 100) / 100,
+      endToEndPerSecond: Math.round((finished.done / seconds) * 10) / 10,
+      ingestPerSecond: Math.round(acknowledged / ((load.finishedAt - load.startedAt) / 1000)),
+      ack: latencySummary(ack),
+      endToEnd: latencySummary(endToEnd),
+      emails,
+      replies: Object.fromEntries(replyRows.map((row) => [row.status, row.n])),
+      customers: counts[0]!.customers,
+      merges: counts[0]!.merges,
+      pgTransactionsPerEvent: Math.round((pgTransactions / Math.max(1, acknowledged)) * 10) / 10,
+      reconcilerEnqueues: counters['reconciler enqueued']!,
+      processes: usage.processes,
+      machineBusyPercent: usage.machineBusyPercent,
+      ...(profiles ? { profiles } : {}),
+    };
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await pool.end().catch(() => {});
+    await db.drop().catch((error: Error) => log(`    could not drop the database: ${error.message}`));
+    await dropPrefix(context.redis, prefix).catch(() => {});
+  }
+}
+
+async function measureCeilings(smtpSink: ChildProcess, smtpUrl: string): Promise<Ceilings> {
+  const orders = shopifyOrders(buildCorpus({ size: 50_000, secrets: SIGNING, publicUrl: 'http://127.0.0.1:1' }));
+  const env = { shopifySecret: SIGNING.shopify, smtpUrl, smtpSink };
+  log('ceilings:');
+  const verify = await httpCeiling('Express + Shopify HMAC check', 'verify', orders.slice(0, 20_000), env, clients);
+  log(`  (a) ${verify.name}: ${verify.perSecond} requests/s`);
+  const verifyEmail = await httpCeiling('(a) + one email per order (nodemailer pooled)', 'verify-email', orders.slice(0, 6_000), env, clients);
+  log(`  (b) ${verifyEmail.name}: ${verifyEmail.perSecond} requests/s`);
+  const noopPost = await httpCeiling('Express no-op POST route', 'noop', orders.slice(0, 20_000), env, clients);
+  log(`  ${noopPost.name}: ${noopPost.perSecond} requests/s`);
+  const bullmqNoop = await bullmqCeiling(REDIS_URL, `crmflow-bench-${randomBytes(4).toString('hex')}`, 20_000, concurrency);
+  log(`  ${bullmqNoop.name}: ${bullmqNoop.perSecond} jobs/s`);
+  const db = await createDatabase();
+  try {
+    const pgUpsertRows = await pgUpsertCeiling(db.url);
+    log(`  ${pgUpsertRows.name}: ${pgUpsertRows.perSecond} rows/s`);
+    return { verify, verifyEmail, noopPost, bullmqNoop, pgUpsertRows };
+  } finally {
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const busyBefore = othersRunning();
+  if (busyBefore.length > 0) log(`note: other test processes are running (${busyBefore.length}); figures will be lower than on an idle machine`);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const { child: smtpSink, port: smtpPort } = await forkHelper('./smtp-sink.ts');
+  const smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
+  const previous: Results | undefined = existsSync(RESULTS_JSON) ? (JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results) : undefined;
+  let busyDuring = busyBefore.length > 0;
+  try {
+    const ceilings = args['skip-ceilings'] && previous?.ceilings ? previous.ceilings : await measureCeilings(smtpSink, smtpUrl);
+    const context: PhaseContext = { smtpSink, smtpUrl, redis, redisPid: await redisPid(redis), config: workflowsFile(reply), profile: false };
+    const current: RunResult[] = [];
+    const largest = Math.max(...sizes);
+    for (const size of sizes) {
+      for (const mode of modes) {
+        log(`crmflow ${reply ? 'with' : 'without'} reply, ${workers} worker(s) × ${concurrency}, ${size} events, ${mode === 'max' ? 'maximum rate' : `fixed ${rate}/s`}:`);
+        const profile = args.profile && mode === 'max' && size === largest;
+        const run = await runPhase(size, mode, { ...context, profile });
+        run.ceilingRatio = Math.round((run.endToEndPerSecond / (reply ? ceilings.verifyEmail.perSecond : ceilings.verify.perSecond)) * 1000) / 1000;
+        busyDuring ||= othersRunning().length > 0;
+        log(
+          `    ${run.endToEndPerSecond} events/s end-to-end (${run.ceilingRatio} × ceiling ${reply ? 'b' : 'a'}), ack p50/p95/p99 ${run.ack.p50}/${run.ack.p95}/${run.ack.p99} ms, ` +
+            `e2e p50/p99 ${run.endToEnd.p50}/${run.endToEnd.p99} ms, ${run.runsFailed} failed, ${run.emails} emails, ${run.merges} merges, reconciler re-enqueues ${run.reconcilerEnqueues}`,
+        );
+        for (const usage of run.processes) log(`      ${usage.name}: ${usage.cpuSeconds} CPU s, peak ${usage.peakRssMb} MB`);
+        current.push(run);
+      }
+    }
+    const note = busyDuring ? 'other test suites were running on the machine during the measurement' : 'the machine was otherwise idle (no test suite running)';
+    const results: Results = { machine: { ...machine(), idle: !busyDuring, note }, ceilings, runs: mergeRuns(previous?.runs ?? [], current) };
+    const targets = evaluateTargets(results);
+    writeFileSync(RESULTS_JSON, `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
+    const markdown = resultsMarkdown(results, targets);
+    writeFileSync(RESULTS_MD, markdown);
+    log('');
+    for (const target of targets) log(`${target.pass === undefined ? 'n/a ' : target.pass ? 'PASS' : 'MISS'}  ${target.name} [${target.config}]: ${target.measured}`);
+    log(`\nwrote ${RESULTS_JSON} and ${RESULTS_MD} in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    smtpSink.kill('SIGTERM');
+    redis.disconnect();
+  }
+}
+
+await main();

@@ -1,0 +1,49 @@
+/** An agent of a pool with its share of new leads. */
+export interface WeightedAgent {
+  id: string;
+  weight: number;
+}
+
+/**
+ * The smooth weighted round-robin order of a pool (nginx's algorithm): every agent appears `weight` times per cycle,
+ * spread out rather than in runs, so any window of the sequence is close to the weights. Deterministic, so every
+ * worker derives the same cycle and a shared position into it makes the split exact.
+ */
+export function weightedCycle(agents: readonly WeightedAgent[]): string[] {
+  const total = agents.reduce((sum, agent) => sum + agent.weight, 0);
+  const current = agents.map(() => 0);
+  const cycle: string[] = [];
+  for (let slot = 0; slot < total; slot++) {
+    let best = 0;
+    agents.forEach((agent, i) => {
+      current[i]! += agent.weight;
+      if (current[i]! > current[best]!) best = i;
+    });
+    current[best]! -= total;
+    cycle.push(agents[best]!.id);
+  }
+  return cycle;
+}
+
+export interface WorkingHours {
+  /** Days of the week the agent works, `mon`..`sun`. */
+  days: string[];
+  /** Local `HH:MM` in the agent's time zone. */
+  from: string;
+  to: string;
+}
+
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** Whether `at` falls in the agent's working hours, in their time zone. */
+export function isWorking(hours: WorkingHours, timeZone: string, at: Date): boolean {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+      .formatToParts(at)
+      .map((part) => [part.type, part.value]),
+  );
+  const day = WEEKDAYS[['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.weekday!)]!;
+  const minutes = Number(parts.hour) * 60 + Number(parts.minute);
+  const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  return hours.days.includes(day) && minutes >= toMinutes(hours.from) && minutes < toMinutes(hours.to);
+}

@@ -1,0 +1,283 @@
+import { fileURLToPath } from 'node:url';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
+import type { JobData } from '../engine/queues.js';
+import { HttpError } from '../http/errors.js';
+import { retryRun } from '../http/retry-run.js';
+import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
+import { getInboxEvent } from '../store/inbox.js';
+import type { Pool } from '../store/pool.js';
+import { connectorHealth, latestFailures, runsPerMinute, workflowStats } from '../store/run-stats.js';
+import { getRun, listRuns, listStepRecords, type RunFilter } from '../store/runs.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import {
+  createDashboardAuth,
+  createLoginThrottle,
+  requireCsrf,
+  requireRole,
+  requireSession,
+  safeNext,
+  sameOrigin,
+  sessionOf,
+  setSessionCookie,
+  TOKEN_USER,
+  type DashboardUser,
+} from './auth.js';
+import type { Html } from './html.js';
+import { streamRuns, parseWatch } from './sse.js';
+import { customerDetailPage, customersPage } from './views/customers.js';
+import { loginPage, messagePage, type PageContext } from './views/layout.js';
+import { overviewPage, QUEUE_STATES } from './views/overview.js';
+import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
+import { workflowsPage } from './views/workflows.js';
+
+export interface DashboardOptions {
+  pool: Pool;
+  queue: Queue<JobData>;
+  config: LoadedConfig;
+  defaultRegion: string;
+  logger: Logger;
+  /** Who may sign in with a password (`CRMFLOW_USERS`, or the demo user). */
+  users: DashboardUser[];
+  /** `CRMFLOW_SECRET_KEY`: session cookies are signed with a key derived from it. */
+  secretKey: string;
+  /** `CRMFLOW_API_TOKEN`: also signs in, as an admin. */
+  apiToken: string;
+  /** Demo mode with the demo user: the login page says how to sign in. */
+  demoUser?: boolean;
+  isDraining?: () => boolean;
+}
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const PAGE_SIZE = 50;
+
+/** Security headers of every dashboard page: no inline script or style, no framing, nothing cached. */
+function pageHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.set({
+    'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    'X-Frame-Options': 'DENY',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin',
+    'Cache-Control': 'no-store',
+  });
+  next();
+}
+
+function send(res: Response, page: Html, status = 200): void {
+  res.status(status).type('html').send(page.value);
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value.trim().slice(0, 200) : '';
+}
+
+function idParam(value: unknown): number | undefined {
+  return typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The support-staff dashboard: server-rendered pages behind a login, a live run stream, and bull-board under
+ * `/admin/queues` for admins. Mounted at the root of the app, after the API and webhooks.
+ */
+export function dashboardRouter(options: DashboardOptions): Router {
+  const { pool, config } = options;
+  const auth = createDashboardAuth({ users: options.users, secretKey: options.secretKey, apiToken: options.apiToken });
+  const throttle = createLoginThrottle();
+  const session = requireSession(auth);
+  const form = express.urlencoded({ extended: false, limit: '10kb' });
+  const workflowIds = config.workflows.map((workflow) => workflow.id);
+  const connectorIds = [...config.connectors.keys()];
+  const router = Router();
+  const context = (req: Request, res: Response): PageContext => {
+    const current = sessionOf(res);
+    return { session: current, csrf: auth.csrfToken(current), path: req.path };
+  };
+
+  router.use('/assets', express.static(PUBLIC_DIR, { index: false, maxAge: '10m', fallthrough: false }));
+
+  router.get('/login', pageHeaders, (req, res) => {
+    const next = safeNext(req.query.next);
+    if (auth.read(req)) return res.redirect(303, next);
+    send(res, loginPage({ next, demo: options.demoUser }));
+  });
+
+  router.post('/login', pageHeaders, form, (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const next = safeNext(body.next);
+    const key = req.ip ?? 'unknown';
+    if (!sameOrigin(req)) return send(res, loginPage({ next, error: 'This sign-in came from another site.' }), 403);
+    if (throttle.blocked(key)) return send(res, loginPage({ next, error: 'Too many failed sign-ins. Wait a few minutes and try again.', demo: options.demoUser }), 429);
+    let signedIn: { name: string; role: DashboardUser['role'] } | undefined;
+    if (typeof body.token === 'string' && body.token !== '') {
+      if (auth.checkToken(body.token)) signedIn = { name: TOKEN_USER, role: 'admin' };
+    } else if (typeof body.username === 'string' && typeof body.password === 'string') {
+      signedIn = auth.checkPassword(body.username, body.password);
+    }
+    if (!signedIn) {
+      throttle.fail(key);
+      options.logger.warn({ user: typeof body.username === 'string' ? body.username.slice(0, 64) : TOKEN_USER, ip: req.ip }, 'dashboard sign-in failed');
+      return send(res, loginPage({ next, error: 'Wrong user name, password or token.', demo: options.demoUser }), 401);
+    }
+    throttle.succeed(key);
+    setSessionCookie(req, res, auth.seal(auth.issue(signedIn.name, signedIn.role)));
+    options.logger.info({ user: signedIn.name, role: signedIn.role }, 'dashboard sign-in');
+    res.redirect(303, next);
+  });
+
+  router.post('/logout', session, form, requireCsrf(auth), (req, res) => {
+    setSessionCookie(req, res, undefined);
+    res.redirect(303, '/login');
+  });
+
+  router.get('/', session, pageHeaders, async (req, res) => {
+    const [counts, perMinute, workflows, failures, connectors] = await Promise.all([
+      options.queue
+        .getJobCounts(...QUEUE_STATES)
+        .then((result) => ({ name: options.queue.name, counts: result }))
+        .catch((error: Error) => ({ name: options.queue.name, error: error.message })),
+      runsPerMinute(pool),
+      workflowStats(pool, workflowIds),
+      latestFailures(pool),
+      connectorHealth(pool, connectorIds),
+    ]);
+    send(res, overviewPage(context(req, res), { queue: counts, perMinute, now: new Date(), workflows, failures, connectors }));
+  });
+
+  const runsQuery = (query: Record<string, unknown>): RunsQuery => ({
+    workflow: workflowIds.includes(text(query.workflow)) ? text(query.workflow) : '',
+    status: (RUN_STATUSES as readonly string[]).includes(text(query.status)) ? text(query.status) : '',
+    connector: connectorIds.includes(text(query.connector)) ? text(query.connector) : '',
+    customer: text(query.customer),
+    period: text(query.period) in PERIODS ? text(query.period) : '',
+  });
+
+  /** The store filter for a runs query; null when the customer named matches nobody (no runs, say so). */
+  const runFilter = async (query: RunsQuery): Promise<Omit<RunFilter, 'limit'> | null> => {
+    const filter: Omit<RunFilter, 'limit'> = {
+      workflow: query.workflow || undefined,
+      status: query.status || undefined,
+      connector: query.connector || undefined,
+    };
+    const ms = PERIODS[query.period]?.ms;
+    if (ms) filter.since = new Date(Date.now() - ms);
+    if (query.customer) {
+      const raw = query.customer.replace(/^#/, '');
+      const values = [raw, raw.toLowerCase(), normalizeEmail(raw), normalizePhone(raw, options.defaultRegion)].filter((value): value is string => !!value);
+      const ids = await customerIdsFor(pool, { id: idParam(raw), values });
+      if (ids.length === 0) return null;
+      filter.customerIds = ids;
+    }
+    return filter;
+  };
+
+  router.get('/runs', session, pageHeaders, async (req, res) => {
+    const query = runsQuery(req.query);
+    const before = idParam(req.query.before);
+    const filter = await runFilter(query);
+    const runs = filter ? await listRuns(pool, { ...filter, before, limit: PAGE_SIZE }) : [];
+    send(
+      res,
+      runsPage(context(req, res), {
+        query,
+        runs,
+        before,
+        workflows: workflowIds,
+        connectors: connectorIds,
+        nextBefore: runs.length === PAGE_SIZE ? runs.at(-1)!.id : null,
+        notice: filter ? undefined : `No customer matches “${query.customer}”.`,
+      }),
+    );
+  });
+
+  router.get('/events', session, async (req, res) => {
+    const filter = req.query.new === '0' ? null : await runFilter(runsQuery(req.query));
+    streamRuns(req, res, {
+      pool,
+      filter,
+      after: idParam(req.query.after) ?? 0,
+      watch: parseWatch(req.query.watch),
+      render: (run) => runRow(run).value,
+      isDraining: options.isDraining,
+    });
+  });
+
+  const RUN_NOTICES: Record<string, string> = {
+    retried: 'Retry queued: this page updates when the run changes.',
+    not_failed: 'Only failed runs can be retried; this run is no longer failed.',
+  };
+
+  router.get('/runs/:id', session, pageHeaders, async (req, res) => {
+    const id = idParam(req.params.id);
+    const run = id === undefined ? undefined : await getRun(pool, id);
+    if (!run) return send(res, messagePage(context(req, res), 'Run not found', `There is no run ${req.params.id}.`), 404);
+    const [steps, event] = await Promise.all([listStepRecords(pool, run.id), run.inboxEventId === null ? undefined : getInboxEvent(pool, run.inboxEventId)]);
+    const workflow = config.workflows.find((candidate) => candidate.id === run.workflow);
+    // Steps as the run's version had them would need the old file; the current ones are shown when the version matches.
+    const plannedSteps = workflow && workflow.version === run.workflowVersion ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type })) : [];
+    send(res, runDetailPage(context(req, res), { run, steps, plannedSteps, event, notice: RUN_NOTICES[text(req.query.notice)] }));
+  });
+
+  router.post('/runs/:id/retry', session, form, requireCsrf(auth), requireRole('support'), async (req, res) => {
+    const id = idParam(req.params.id);
+    if (id === undefined) return void res.status(404).type('text/plain').send('no such run');
+    try {
+      const { jobId } = await retryRun(pool, options.queue, id);
+      options.logger.info({ run_id: id, job_id: jobId, user: sessionOf(res).user }, 'run retried from the dashboard');
+      res.redirect(303, `/runs/${id}?notice=retried`);
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 409) return res.redirect(303, `/runs/${id}?notice=not_failed`);
+      if (error instanceof HttpError && error.status === 404) return void res.status(404).type('text/plain').send(error.message);
+      throw error;
+    }
+  });
+
+  router.get('/customers', session, pageHeaders, async (req, res) => {
+    const q = text(req.query.q);
+    const found = new Map<number, Awaited<ReturnType<typeof findCustomers>>[number]>();
+    if (q) {
+      const raw = q.replace(/^#/, '');
+      const byId = idParam(raw) === undefined ? undefined : await loadCustomerSummary(pool, idParam(raw)!);
+      if (byId) found.set(byId.id, byId);
+      const identity = raw.includes('@') ? normalizeEmail(raw) : /^[+(\d][\d\s().-]{5,}$/.test(raw) ? normalizePhone(raw, options.defaultRegion) : undefined;
+      for (const customer of await findCustomers(pool, { q: identity ?? raw, limit: 50 })) found.set(customer.id, customer);
+    }
+    send(res, customersPage(context(req, res), { q, customers: [...found.values()], agents: config.agents }));
+  });
+
+  router.get('/customers/:id', session, pageHeaders, async (req, res) => {
+    const id = idParam(req.params.id);
+    const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
+    if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents }));
+  });
+
+  router.get('/workflows', session, pageHeaders, async (req, res) => {
+    const stats = await workflowStats(pool, workflowIds);
+    send(res, workflowsPage(context(req, res), { file: config.file, workflows: config.workflows, stats: new Map(stats.map((row) => [row.workflow, row])) }));
+  });
+
+  // Raw queue operations: bull-board, for admins. Its own API has no CSRF token: SameSite=Lax keeps the session
+  // cookie off cross-site requests, and a browser's cross-site Origin is refused here as well.
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({ queues: [new BullMQAdapter(options.queue)], serverAdapter: board, options: { uiConfig: { boardTitle: 'crmflow queues' } } });
+  router.use(
+    '/admin/queues',
+    session,
+    requireRole('admin'),
+    (req, res, next) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD' && (!req.headers.origin || !sameOrigin(req))) {
+        return void res.status(403).type('text/plain').send('cross-site request refused');
+      }
+      next();
+    },
+    board.getRouter(),
+  );
+
+  return router;
+}

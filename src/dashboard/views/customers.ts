@@ -1,0 +1,123 @@
+import { html, json, statusBadge, time, type Html } from '../html.js';
+import { maskSecrets } from '../mask.js';
+import type { CustomerSummary } from '../../engine/steps/define-step.js';
+import type { AgentConfig } from '../../workflows/config-types.js';
+import { layout, type PageContext } from './layout.js';
+
+type Row = Record<string, any>;
+
+function agentName(agents: Map<string, AgentConfig>, id: string | null | undefined): Html {
+  if (!id) return html`<span class="muted">unassigned</span>`;
+  const agent = agents.get(id);
+  return agent ? html`${agent.name} <span class="muted">(${id})</span>` : html`${id}`;
+}
+
+function displayName(customer: { id: number; name: string | null; first_name?: string | null; last_name?: string | null }): string {
+  return customer.name || [customer.first_name, customer.last_name].filter(Boolean).join(' ') || `Customer #${customer.id}`;
+}
+
+export function customersPage(context: PageContext, data: { q: string; customers: CustomerSummary[]; agents: Map<string, AgentConfig> }): Html {
+  const body = html`
+<form class="filters" method="get" action="/customers" role="search" aria-label="Find customers">
+  <div class="grow"><label for="q">Name, email, phone, vendor id or customer id</label><input id="q" name="q" type="search" value="${data.q}" autofocus></div>
+  <div class="actions"><button type="submit">Search</button></div>
+</form>
+${data.q === ''
+  ? html`<p class="muted">Type a name (its beginning is enough), an email address, a phone number in any format, a vendor id or a customer number.</p>`
+  : data.customers.length === 0
+    ? html`<p class="empty">No customer matches “${data.q}”.</p>`
+    : html`<div class="table-wrap"><table class="customers">
+  <thead><tr><th scope="col">Customer</th><th scope="col">Email</th><th scope="col">Phone</th><th scope="col">Owner</th><th scope="col">Stage</th></tr></thead>
+  <tbody>${data.customers.map(
+    (customer) => html`<tr>
+    <td data-label="Customer"><a href="/customers/${customer.id}">${displayName(customer)}</a> <span class="muted">#${customer.id}</span></td>
+    <td data-label="Email">${customer.email ?? '—'}</td>
+    <td data-label="Phone">${customer.phone ?? '—'}</td>
+    <td data-label="Owner">${agentName(data.agents, customer.owner_agent_id)}</td>
+    <td data-label="Stage">${customer.lifecycle_stage}</td>
+  </tr>`,
+  )}</tbody></table></div>`}`;
+  return layout(context, 'Customers', body);
+}
+
+export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig> }): Html {
+  const c = data.customer;
+  const identities = new Map<string, Row[]>();
+  for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
+  const timeline = c.timeline as Row[];
+  const messages = c.messages as Row[];
+  const body = html`
+${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_from} was merged into this one.</p>` : ''}
+<div class="columns">
+<section class="card" aria-labelledby="profile-h">
+  <h2 id="profile-h">Profile</h2>
+  <dl class="facts">
+    <div><dt>Owner</dt><dd>${agentName(data.agents, c.owner_agent_id)}</dd></div>
+    <div><dt>Lifecycle stage</dt><dd>${c.lifecycle_stage}</dd></div>
+    <div><dt>Language</dt><dd>${c.language ?? '—'}</dd></div>
+    <div><dt>Country</dt><dd>${c.country ?? '—'}</dd></div>
+    <div><dt>Customer since</dt><dd>${time(c.created_at)}</dd></div>
+    <div><dt>Runs</dt><dd><a href="/runs?customer=${c.id}">runs for this customer</a></dd></div>
+  </dl>
+</section>
+<section class="card" aria-labelledby="identities-h">
+  <h2 id="identities-h">Identities</h2>
+  ${identities.size === 0
+    ? html`<p class="muted">none</p>`
+    : html`<dl class="identities">${[...identities].map(
+        ([kind, values]) => html`<div><dt>${kind}</dt>${values.map((identity) => html`<dd>${identity.value} ${identity.source ? html`<span class="muted">from ${identity.source}</span>` : ''}</dd>`)}</div>`,
+      )}</dl>`}
+</section>
+</div>
+<section aria-labelledby="timeline-h">
+  <h2 id="timeline-h">Timeline</h2>
+  ${timeline.length === 0
+    ? html`<p class="empty">Nothing on the timeline yet.</p>`
+    : html`<ol class="timeline">${timeline.map(
+        (entry) => html`<li>
+      <div class="when">${time(entry.occurred_at)}</div>
+      <div><strong class="event-type">${entry.type}</strong> <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
+      <details><summary>Data</summary>${json(maskSecrets(entry.data))}</details></div>
+    </li>`,
+      )}</ol>`}
+</section>
+<section aria-labelledby="messages-h">
+  <h2 id="messages-h">Messages and auto-replies</h2>
+  ${messages.length === 0
+    ? html`<p class="empty">No messages sent.</p>`
+    : html`<div class="table-wrap"><table>
+    <thead><tr><th scope="col">Sent</th><th scope="col">Channel</th><th scope="col">To</th><th scope="col">Subject</th><th scope="col">Status</th></tr></thead>
+    <tbody>${messages.map(
+      (message) => html`<tr>
+      <td data-label="Sent">${time(message.sent_at ?? message.created_at)}</td>
+      <td data-label="Channel">${message.channel} <span class="muted">via ${message.transport}</span></td>
+      <td data-label="To">${message.recipient}</td>
+      <td data-label="Subject">${message.subject ?? '—'}</td>
+      <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
+    </tr>`,
+    )}</tbody></table></div>`}
+</section>
+<div class="columns">
+<section aria-labelledby="lifecycle-h">
+  <h2 id="lifecycle-h">Lifecycle history</h2>
+  ${(c.lifecycle_history as Row[]).length === 0
+    ? html`<p class="muted">No changes.</p>`
+    : html`<ol class="plain">${(c.lifecycle_history as Row[]).map(
+        (change) => html`<li>${time(change.changed_at)}: ${change.from_stage ?? 'new'} → <strong>${change.to_stage}</strong> ${change.source ? html`<span class="muted">(${change.source})</span>` : ''}</li>`,
+      )}</ol>`}
+</section>
+<section aria-labelledby="assignments-h">
+  <h2 id="assignments-h">Assignments</h2>
+  ${(c.assignments as Row[]).length === 0
+    ? html`<p class="muted">Never assigned.</p>`
+    : html`<ol class="plain">${(c.assignments as Row[]).map(
+        (assignment) => html`<li>${time(assignment.assigned_at)}: ${agentName(data.agents, assignment.agent_id)} <span class="muted">pool ${assignment.pool}, ${assignment.strategy}</span></li>`,
+      )}</ol>`}
+  ${(c.merges as Row[]).length > 0
+    ? html`<h3>Merged customers</h3><ul class="plain">${(c.merges as Row[]).map((merge) => html`<li>#${merge.merged_id} ${time(merge.merged_at)}</li>`)}</ul>`
+    : ''}
+</section>
+</div>
+${Object.keys(c.attributes ?? {}).length > 0 ? html`<section aria-labelledby="attributes-h"><h2 id="attributes-h">Attributes</h2>${json(maskSecrets(c.attributes))}</section>` : ''}`;
+  return layout(context, displayName(c as { id: number; name: string | null }), body);
+}

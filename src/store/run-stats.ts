@@ -1,0 +1,103 @@
+import type { Pool } from './pool.js';
+import type { RunStatus } from './runs.js';
+
+export interface MinuteCount {
+  /** Start of the minute. */
+  minute: Date;
+  total: number;
+  failed: number;
+}
+
+/** Runs created per minute over the last `minutes` minutes; minutes without runs are absent. */
+export async function runsPerMinute(pool: Pool, minutes = 60): Promise<MinuteCount[]> {
+  const { rows } = await pool.query<MinuteCount>(
+    `SELECT date_trunc('minute', created_at) AS minute, count(*)::int AS total, count(*) FILTER (WHERE status = 'failed')::int AS failed
+     FROM workflow_runs WHERE created_at >= date_trunc('minute', now()) - make_interval(mins => $1 - 1)
+     GROUP BY 1 ORDER BY 1`,
+    [minutes],
+  );
+  return rows;
+}
+
+export interface WorkflowStats {
+  workflow: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  lastRunId: number | null;
+  lastStatus: RunStatus | null;
+  lastRunAt: Date | null;
+}
+
+/**
+ * Per workflow: finished runs over the last `hours` (succeeded counts filtered runs too: they did what was asked)
+ * and the latest run of all time.
+ */
+export async function workflowStats(pool: Pool, workflows: string[], hours = 24): Promise<WorkflowStats[]> {
+  const { rows } = await pool.query<WorkflowStats>(
+    `SELECT w AS workflow,
+            coalesce(s.total, 0)::int AS total, coalesce(s.succeeded, 0)::int AS succeeded, coalesce(s.failed, 0)::int AS failed,
+            l.id AS "lastRunId", l.status AS "lastStatus", l.created_at AS "lastRunAt"
+     FROM unnest($1::text[]) AS w
+     LEFT JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE status IN ('succeeded', 'filtered', 'failed')) AS total,
+              count(*) FILTER (WHERE status IN ('succeeded', 'filtered')) AS succeeded,
+              count(*) FILTER (WHERE status = 'failed') AS failed
+       FROM workflow_runs WHERE workflow = w AND created_at >= now() - make_interval(hours => $2)
+     ) s ON true
+     LEFT JOIN LATERAL (SELECT id, status, created_at FROM workflow_runs WHERE workflow = w ORDER BY id DESC LIMIT 1) l ON true`,
+    [workflows, hours],
+  );
+  return rows;
+}
+
+export interface ConnectorHealth {
+  connector: string;
+  lastWebhookAt: Date | null;
+  /** Webhook deliveries stored over the last hour. */
+  webhooksLastHour: number;
+  /** Events of this connector whose job failed for good (latest first). */
+  lastFailedEvent: { id: number; type: string; receivedAt: Date } | null;
+  cursors: Array<{ resource: string; cursor: unknown; updatedAt: Date }>;
+}
+
+/** Per connector: the latest webhook stored, deliveries in the last hour, the latest failed event, pull cursors. */
+export async function connectorHealth(pool: Pool, connectors: string[]): Promise<ConnectorHealth[]> {
+  const { rows } = await pool.query<ConnectorHealth>(
+    `SELECT c AS connector,
+            (SELECT received_at FROM inbox_events WHERE connector = c AND origin = 'webhook' ORDER BY id DESC LIMIT 1) AS "lastWebhookAt",
+            (SELECT count(*)::int FROM inbox_events WHERE connector = c AND origin = 'webhook' AND received_at >= now() - interval '1 hour') AS "webhooksLastHour",
+            (SELECT json_build_object('id', id, 'type', type, 'receivedAt', received_at) FROM inbox_events
+              WHERE connector = c AND status = 'failed' ORDER BY id DESC LIMIT 1) AS "lastFailedEvent",
+            coalesce((SELECT json_agg(json_build_object('resource', resource, 'cursor', cursor, 'updatedAt', updated_at) ORDER BY resource)
+              FROM connector_cursors WHERE connector = c), '[]') AS cursors
+     FROM unnest($1::text[]) AS c`,
+    [connectors],
+  );
+  return rows;
+}
+
+export interface FailedRun {
+  id: number;
+  workflow: string;
+  error: string | null;
+  finishedAt: Date | null;
+}
+
+export async function latestFailures(pool: Pool, limit = 10): Promise<FailedRun[]> {
+  const { rows } = await pool.query<FailedRun>(
+    `SELECT id, workflow, error, finished_at AS "finishedAt" FROM workflow_runs WHERE status = 'failed' ORDER BY id DESC LIMIT $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** Current status of the given runs (for live updates of rows a viewer shows). */
+export async function runStatuses(pool: Pool, ids: number[]): Promise<Array<{ id: number; status: RunStatus; attempts: number }>> {
+  if (ids.length === 0) return [];
+  const { rows } = await pool.query<{ id: number; status: RunStatus; attempts: number }>(
+    'SELECT id, status, attempts FROM workflow_runs WHERE id = ANY($1)',
+    [ids],
+  );
+  return rows;
+}

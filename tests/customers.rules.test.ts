@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, isBlocked, type IdentityPolicy } from '../src/customers/identity-policy.js';
+import { normalizeIdentities, type Identity } from '../src/customers/normalize.js';
+import { upsertCustomer } from '../src/store/customers.js';
+import { loadConfigText } from '../src/workflows/load.js';
+import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
+
+const norm = (identities: Identity[]) => normalizeIdentities(identities, { defaultRegion: 'US' });
+
+describe('identity rules', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  const upsert = (identities: Identity[], policy: IdentityPolicy = DEFAULT_POLICY) =>
+    upsertCustomer(db.pool, { identities: norm(identities), profile: {}, occurredAt: new Date(), source: 'test', eventRef: 'test', policy });
+
+  it('blocks placeholder values and shared switchboard numbers by default, and admins can add their own', () => {
+    const policy = loadConfigText('identity:\n  blocked:\n    email: ["orders@myshop.com"]\n    phone: ["+18005550100"]\nworkflows: []\n', 'workflows.yaml', { env: {} }).identityPolicy;
+    const blocked = (kind: string, value: string) => isBlocked(norm([{ kind, value }])[0]!, policy);
+    expect(blocked('email', 'Test@Test.com')).toBe(true);
+    expect(blocked('email', 'noreply@shop.example')).toBe(true);
+    expect(blocked('email', 'orders@myshop.com')).toBe(true);
+    expect(blocked('email', 'ana@example.org')).toBe(false);
+    expect(blocked('phone', '(000) 000-0000')).toBe(true);
+    expect(blocked('phone', '+1 999 999 9999')).toBe(true);
+    expect(blocked('phone', '+1 800 555 0100')).toBe(true);
+    expect(blocked('phone', '+1 415 555 0142')).toBe(false);
+    const without = loadConfigText('identity:\n  default_blocklist: false\nworkflows: []\n', 'workflows.yaml', { env: {} }).identityPolicy;
+    expect(isBlocked({ kind: 'email', value: 'test@test.com' }, without)).toBe(false);
+  });
+
+  it('kinds outside merge_on only attach: a shared family phone does not merge two people, it is suggested', async () => {
+    const policy: IdentityPolicy = { ...DEFAULT_POLICY, mergeOn: ['shopify_customer', 'email'] };
+    const mum = await upsert([{ kind: 'email', value: 'mum@family.example' }], policy);
+    const son = await upsert([{ kind: 'email', value: 'son@family.example' }, { kind: 'phone', value: '+1 415 555 0177' }], policy);
+    const linking = await upsert([{ kind: 'email', value: 'mum@family.example' }, { kind: 'phone', value: '+1 415 555 0177' }], policy);
+    expect(linking).toMatchObject({ customerId: mum.customerId, mergedIds: [], suggested: [son.customerId] });
+    expect(await count(db.pool, 'SELECT 1 FROM customers WHERE id = ANY($1) AND merged_into IS NULL', [[mum.customerId, son.customerId]])).toBe(2);
+    const phoneOwner = await db.pool.query("SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = '+14155550177'");
+    expect(phoneOwner.rows[0].customer_id).toBe(son.customerId);
+    const suggestion = await db.pool.query('SELECT customer_a, customer_b, status, reason FROM customer_merge_suggestions');
+    expect(suggestion.rows).toEqual([
+      { customer_a: mum.customerId, customer_b: son.customerId, status: 'open', reason: expect.objectContaining({ why: 'linked only by identities that may not merge customers' }) },
+    ]);
+    // An email (a merge kind) still merges.
+    const byEmail = await upsert([{ kind: 'email', value: 'son@family.example' }, { kind: 'shopify_customer', value: 'S-1' }], policy);
+    expect(byEmail.customerId).toBe(son.customerId);
+  });
+
+  it('a merge that would exceed a cap does not happen; it becomes a suggestion', async () => {
+    const a = await upsert([{ kind: 'email', value: 'a1@caps.example' }, { kind: 'phone', value: '+1 212 555 0101' }, { kind: 'phone', value: '+1 212 555 0102' }]);
+    const b = await upsert([{ kind: 'email', value: 'b1@caps.example' }, { kind: 'phone', value: '+1 212 555 0103' }, { kind: 'phone', value: '+1 212 555 0104' }]);
+    const linking = await upsert([{ kind: 'email', value: 'a1@caps.example' }, { kind: 'email', value: 'b1@caps.example' }]);
+    expect(linking).toMatchObject({ customerId: a.customerId, mergedIds: [], suggested: [b.customerId] });
+    const reason = await db.pool.query('SELECT reason FROM customer_merge_suggestions WHERE customer_a = $1 AND customer_b = $2', [a.customerId, b.customerId]);
+    expect(reason.rows[0].reason.why).toBe('merging would give one customer 4 phone identities (cap 3)');
+    // Within the caps the same link merges.
+    const c = await upsert([{ kind: 'email', value: 'c1@caps.example' }, { kind: 'phone', value: '+1 212 555 0105' }]);
+    const d = await upsert([{ kind: 'email', value: 'd1@caps.example' }]);
+    expect(await upsert([{ kind: 'email', value: 'c1@caps.example' }, { kind: 'email', value: 'd1@caps.example' }])).toMatchObject({ customerId: c.customerId, mergedIds: [d.customerId] });
+  });
+});

@@ -1,0 +1,202 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardUsersFromEnv, hashPassword, parseUsers, verifyPassword } from '../src/dashboard/auth.js';
+import { escapeHtml, html } from '../src/dashboard/html.js';
+import { maskSecrets } from '../src/dashboard/mask.js';
+import type { Crmflow } from '../src/runtime.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+
+const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
+const PASSWORDS = { viewer: 'viewer-password-1', support: 'support-password-1', admin: 'admin-password-1' };
+const USERS = Object.entries(PASSWORDS)
+  .map(([role, password]) => `${role}-user:${role}:${hashPassword(password)}`)
+  .join(',');
+
+/** Every page and stream of the dashboard (ids that exist or not: the login comes first either way). */
+const GET_ROUTES = ['/', '/runs', '/runs/1', '/customers', '/customers?q=x', '/customers/1', '/workflows', '/events', '/admin/queues', '/admin/queues/api/queues'];
+
+interface Browser {
+  cookie: string;
+  csrf: string;
+}
+
+describe('dashboard: sign-in, roles, CSRF and escaping', () => {
+  let db: TestDatabase;
+  let app: Crmflow;
+
+  const request = (path: string, init: RequestInit & { as?: Browser } = {}) =>
+    fetch(`${app.url}${path}`, { redirect: 'manual', ...init, headers: { ...(init.as ? { cookie: init.as.cookie } : {}), ...(init.headers ?? {}) } });
+
+  async function signIn(fields: Record<string, string>): Promise<Browser> {
+    const response = await request('/login', { method: 'POST', body: new URLSearchParams({ ...fields, next: '/runs' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/runs');
+    const setCookie = response.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/crmflow_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+/);
+    expect(setCookie).not.toMatch(/Secure/); // plain http here; https requests get Secure
+    const cookie = setCookie.split(';')[0]!;
+    const page = await (await request('/runs', { as: { cookie, csrf: '' } })).text();
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page)![1]!;
+    return { cookie, csrf };
+  }
+
+  async function failedRun(): Promise<number> {
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, status, error, attempts) VALUES ('web-lead', 'v', $1, 'failed', 'boom', 1) RETURNING id`,
+      [`test:${Math.random()}`],
+    );
+    return rows[0]!.id;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } }),
+      { api: true, worker: false, scheduler: false },
+    );
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('sends every dashboard page to the login (302) and answers 401 to streams and tools without a session', async () => {
+    for (const path of GET_ROUTES) {
+      const page = await request(path, { headers: { accept: 'text/html' } });
+      expect(page.status, path).toBe(302);
+      expect(page.headers.get('location'), path).toBe(`/login?next=${encodeURIComponent(path)}`);
+      const other = await request(path, { headers: { accept: 'text/event-stream' } });
+      expect(other.status, path).toBe(401);
+    }
+    for (const path of ['/runs/1/retry', '/logout', '/admin/queues/api/queues/events/clean/failed']) {
+      expect((await request(path, { method: 'POST' })).status, path).toBe(401);
+    }
+    // A forged or expired cookie is no session either.
+    const forged = Buffer.from(JSON.stringify({ user: 'admin-user', role: 'admin', nonce: 'x', expires: Date.now() + 1e6 })).toString('base64url');
+    expect((await request('/', { headers: { cookie: `crmflow_session=${forged}.AAAA`, accept: 'text/html' } })).status).toBe(302);
+    // The login page and the assets are public; the API keeps its bearer token.
+    expect((await request('/login')).status).toBe(200);
+    expect((await request('/assets/dashboard.css')).status).toBe(200);
+    expect((await request('/api/runs')).status).toBe(401);
+  });
+
+  it('signs in with a user name and password or the API token, never with a wrong one, and signs out', async () => {
+    const wrong = await request('/login', { method: 'POST', body: new URLSearchParams({ username: 'admin-user', password: 'nope' }) });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    const unknown = await request('/login', { method: 'POST', body: new URLSearchParams({ username: 'nobody', password: 'nope' }) });
+    expect(unknown.status).toBe(401);
+    expect((await request('/login', { method: 'POST', body: new URLSearchParams({ token: 'not-the-token' }) })).status).toBe(401);
+
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    const overview = await request('/', { as: admin });
+    expect(overview.status).toBe(200);
+    expect(overview.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const text = await overview.text();
+    expect(text).toContain('Runs per minute');
+    expect(text).toContain('admin-user');
+
+    const byToken = await signIn({ token: TEST_TOKEN });
+    expect((await request('/workflows', { as: byToken })).status).toBe(200);
+    expect((await request('/admin/queues', { as: byToken, headers: { accept: 'text/html' } })).status).toBe(200);
+
+    const out = await request('/logout', { method: 'POST', as: admin, body: new URLSearchParams({ _csrf: admin.csrf }) });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(/crmflow_session=; .*Max-Age=0/);
+  });
+
+  it('rejects a POST without the session CSRF token, or from another origin', async () => {
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    const other = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    const id = await failedRun();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: '' })).status).toBe(403);
+    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: 'x' }).toString() })).status).toBe(403);
+    // Another session's token is not this session's.
+    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: other.csrf }).toString() })).status).toBe(403);
+    const crossSite = await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: { ...form, origin: 'https://evil.example' }, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    expect(crossSite.status).toBe(403);
+    // bull-board's own API: refused without a same-origin Origin.
+    expect((await request('/admin/queues/api/queues/events/clean/failed', { method: 'PUT', as: other })).status).toBe(403);
+    const { rows } = await db.pool.query('SELECT status FROM workflow_runs WHERE id = $1', [id]);
+    expect(rows[0].status).toBe('failed');
+    expect(await app.queue.getJob(`retry-${id}-1`)).toBeUndefined();
+
+    const ok = await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=retried`);
+    expect(await app.queue.getJob(`retry-${id}-1`)).toBeDefined();
+  });
+
+  it('lets a viewer read but not retry (403) nor open the queue tool', async () => {
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const id = await failedRun();
+    const page = await (await request(`/runs/${id}`, { as: viewer })).text();
+    expect(page).toContain('Retrying needs the support or admin role');
+    expect(page).not.toContain('Retry run</button>');
+    const retry = await request(`/runs/${id}/retry`, { method: 'POST', as: viewer, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() });
+    expect(retry.status).toBe(403);
+    expect(await app.queue.getJob(`retry-${id}-1`)).toBeUndefined();
+    expect((await request('/admin/queues', { as: viewer, headers: { accept: 'text/html' } })).status).toBe(403);
+    expect(await (await request('/', { as: viewer })).text()).not.toContain('href="/admin/queues"');
+  });
+
+  it('escapes user-controlled text: a customer named <script>alert(1)</script>', async () => {
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const name = '<script>alert(1)</script>';
+    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id`, [name, JSON.stringify({ note: '"><img src=x onerror=alert(2)>' })]);
+    const id = rows[0]!.id;
+    await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', 'xss@example.com')`, [id]);
+    await db.pool.query(
+      `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary) VALUES ($1, 'form', 'x-1', 'lead.submitted', now(), now(), $2)`,
+      [id, '<b onmouseover=alert(3)>hi</b>'],
+    );
+    for (const path of [`/customers/${id}`, '/customers?q=%3Cscript%3E', `/customers?q=xss%40example.com`]) {
+      const page = await (await request(path, { as: viewer })).text();
+      expect(page, path).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+      expect(page, path).not.toContain('<script>alert(1)');
+      expect(page, path).not.toMatch(/<img src=x|<b onmouseover/);
+    }
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+    expect(html`<p title="${'"onclick="x'}">${['<i>', html`<b>ok</b>`]}</p>`.value).toBe('<p title="&quot;onclick=&quot;x">&lt;i&gt;<b>ok</b></p>');
+  });
+
+  it('follows only local paths after the login', async () => {
+    for (const next of ['//evil.example/', '/\\evil.example', 'https://evil.example/']) {
+      const response = await request('/login', { method: 'POST', body: new URLSearchParams({ token: TEST_TOKEN, next }) });
+      expect(response.headers.get('location'), next).toBe('/');
+    }
+  });
+});
+
+describe('dashboard users and secrets', () => {
+  it('parses CRMFLOW_USERS and checks scrypt hashes', () => {
+    const hash = hashPassword('s3cret pass');
+    expect(verifyPassword('s3cret pass', hash)).toBe(true);
+    expect(verifyPassword('s3cret pas', hash)).toBe(false);
+    expect(parseUsers(`ann:support:${hash}, bo:viewer:${hash}`).map((user) => `${user.name}:${user.role}`)).toEqual(['ann:support', 'bo:viewer']);
+    expect(() => parseUsers(`ann:root:${hash}`)).toThrow(/role "root"/);
+    expect(() => parseUsers('ann:admin:plaintext')).toThrow(/not scrypt/);
+    expect(() => parseUsers(`ann:admin:${hash},ann:viewer:${hash}`)).toThrow(/twice/);
+    expect(() => parseUsers('ann:admin:plaintext')).not.toThrow(/plaintext/);
+  });
+
+  it('has a demo admin only in demo mode', () => {
+    const demo = dashboardUsersFromEnv({});
+    expect(demo.demo).toBe(true);
+    expect(demo.users[0]).toMatchObject({ name: 'admin', role: 'admin' });
+    expect(verifyPassword('demo-admin-password', demo.users[0]!.passwordHash)).toBe(true);
+    expect(demo.warnings[0]).toMatch(/DEMO user/);
+    expect(dashboardUsersFromEnv({ NODE_ENV: 'production' }).users).toEqual([]);
+  });
+
+  it('masks the values of secret-looking keys at any depth', () => {
+    expect(maskSecrets({ email: 'a@b.c', api_key: 'k', nested: [{ Authorization: 'Bearer x', password: 'p', ok: 1 }], token: null })).toEqual({
+      email: 'a@b.c',
+      api_key: '••••••',
+      nested: [{ Authorization: '••••••', password: '••••••', ok: 1 }],
+      token: null,
+    });
+  });
+});
