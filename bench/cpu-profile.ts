@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -66,7 +67,8 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, us]) => ({ name, selfMs: Math.round(us / 100) / 10, percent: busy > 0 ? Math.round((us / busy) * 1000) / 10 : 0 }));
-  return { file, totalMs: Math.round(total / 1000), idlePercent: total > 0 ? Math.round((idle / total) * 1000) / 10 : 0, topFunctions: rank(functions), topModules: rank(modules) };
+  // Relative to the repository, so results.json carries no machine paths.
+  return { file: relative(process.cwd(), file), totalMs: Math.round(total / 1000), idlePercent: total > 0 ? Math.round((idle / total) * 1000) / 10 : 0, topFunctions: rank(functions), topModules: rank(modules) };
 }
 
 /** Markdown for one summary: percentages are of the non-idle time. */
