@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { listStalePendingEvents } from '../store/inbox.js';
+import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
-import { enqueueInboxEvents, type JobData } from './queues.js';
+import { enqueueInboxEvents, jobIds, type JobData } from './queues.js';
 
 export interface ReconcilerOptions {
   /** How often to look. Default 5000 ms. */
@@ -13,7 +13,9 @@ export interface ReconcilerOptions {
 
 /**
  * Enqueues inbox events that were stored but never made it into Redis (Redis was down at ingest, or lost its data).
- * Safe to run in every process: jobs are keyed by inbox id.
+ * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
+ * was unreachable (so it could not be marked) is marked failed now. Safe to run in every process: jobs are keyed by
+ * inbox id.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
@@ -27,8 +29,12 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
       for (;;) {
         const ids = await listStalePendingEvents(pool, graceMs, 1000, afterId);
         if (ids.length === 0) break;
-        await enqueueInboxEvents(queue, ids);
-        total += ids.length;
+        const states = await Promise.all(ids.map((id) => queue.getJobState(jobIds.event(id))));
+        const missing = ids.filter((_, i) => states[i] === 'unknown');
+        const exhausted = ids.filter((_, i) => states[i] === 'failed');
+        await enqueueInboxEvents(queue, missing);
+        for (const id of exhausted) await setInboxStatus(pool, id, 'failed');
+        total += missing.length;
         afterId = ids.at(-1)!;
       }
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');

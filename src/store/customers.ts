@@ -184,6 +184,11 @@ interface MergeReason {
 }
 
 /** Moves everything owned by `mergedIds` to `keptId` and records why. Caller holds the row locks. */
+/** SQL for the rank of a lifecycle stage (see STAGE_RANK): a merge keeps the most advanced stage of the two. */
+function stageRank(column: string): string {
+  return `CASE ${column} ${Object.entries(STAGE_RANK).map(([stage, rank]) => `WHEN '${stage}' THEN ${rank}`).join(' ')} ELSE -1 END`;
+}
+
 async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[], reason: MergeReason): Promise<void> {
   for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history']) {
     await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])`, [keptId, mergedIds]);
@@ -197,6 +202,7 @@ async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[]
       `UPDATE customers AS kept SET
          ${PROFILE_TEXT_FIELDS.map((field) => `${field} = CASE WHEN ${newer} THEN coalesce(m.${field}, kept.${field}) ELSE coalesce(kept.${field}, m.${field}) END`).join(', ')},
          owner_agent_id = coalesce(kept.owner_agent_id, m.owner_agent_id),
+         lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
          attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
          profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
        FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,

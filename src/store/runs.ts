@@ -83,7 +83,9 @@ export interface RunEnd {
 
 export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Promise<void> {
   await pool.query(
-    `UPDATE workflow_runs SET status = $2, error = $3, error_retryable = $4, customer_id = coalesce($5, customer_id), finished_at = now()
+    // The customer as it is now: another run may have merged the one this run resolved.
+    `UPDATE workflow_runs SET status = $2, error = $3, error_retryable = $4, finished_at = now(),
+       customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = $5), customer_id)
      WHERE id = $1`,
     [id, end.status, end.error ?? null, end.retryable ?? false, end.customerId],
   );
