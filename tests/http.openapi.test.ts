@@ -403,6 +403,23 @@ describe('the OpenAPI description matches what the API answers', () => {
       await call('put', '/api/agents/bob/availability', { body: JSON.stringify({ available: true }), headers: json });
       expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/nobody/availability', { body: '{"available":true}', headers: json }));
       expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/bob/availability', { body: '{"available":"yes"}', headers: json }));
+
+      // Both changes are in the audit log, newest first, as the token's actor.
+      const audit = await call('get', '/api/audit?limit=2');
+      expect(audit.status).toBe(200);
+      expectDocumented('get', '/api/audit', audit);
+      const { entries, next_before } = audit.body as { entries: Array<{ id: number; actor: string; action: string; target: string; details: unknown }>; next_before: number };
+      expect(entries.map(({ actor, action, target, details }) => ({ actor, action, target, details }))).toEqual([
+        { actor: 'api-token', action: 'agent.availability', target: 'agent:bob', details: { available: true, via: 'api' } },
+        { actor: 'api-token', action: 'agent.availability', target: 'agent:bob', details: { available: false, via: 'api' } },
+      ]);
+      expect(next_before).toBe(entries[1]!.id);
+      const older = await call('get', `/api/audit?before=${next_before}`);
+      expectDocumented('get', '/api/audit', older);
+      expect((older.body as { entries: Array<{ id: number }> }).entries.every((entry) => entry.id < next_before)).toBe(true);
+      const bad = await call('get', '/api/audit?before=x');
+      expect(bad.status).toBe(400);
+      expectDocumented('get', '/api/audit', bad);
     });
 
     it('messages and workflows, and a poll', async () => {

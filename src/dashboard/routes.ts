@@ -9,6 +9,8 @@ import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import type { JobData } from '../engine/queues.js';
 import { HttpError } from '../http/errors.js';
 import { retryRun } from '../http/retry-run.js';
+import { bullBoardPolicy } from '../http/security-headers.js';
+import { listAudit, recordAudit } from '../store/audit.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
@@ -30,6 +32,7 @@ import {
 } from './auth.js';
 import type { Html } from './html.js';
 import { streamRuns, parseWatch } from './sse.js';
+import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage } from './views/customers.js';
 import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
@@ -56,15 +59,9 @@ export interface DashboardOptions {
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
 const PAGE_SIZE = 50;
 
-/** Security headers of every dashboard page: no inline script or style, no framing, nothing cached. */
+/** Dashboard pages are never cached (the app's helmet sets the other security headers, CSP included). */
 function pageHeaders(_req: Request, res: Response, next: NextFunction): void {
-  res.set({
-    'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'same-origin',
-    'Cache-Control': 'no-store',
-  });
+  res.set('Cache-Control', 'no-store');
   next();
 }
 
@@ -106,7 +103,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
     send(res, loginPage({ next, demo: options.demoUser }));
   });
 
-  router.post('/login', pageHeaders, form, (req, res) => {
+  router.post('/login', pageHeaders, form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
     const key = req.ip ?? 'unknown';
@@ -120,16 +117,21 @@ export function dashboardRouter(options: DashboardOptions): Router {
     }
     if (!signedIn) {
       throttle.fail(key);
-      options.logger.warn({ user: typeof body.username === 'string' ? body.username.slice(0, 64) : TOKEN_USER, ip: req.ip }, 'dashboard sign-in failed');
+      const tried = typeof body.username === 'string' && body.token === undefined ? body.username.slice(0, 64) : TOKEN_USER;
+      options.logger.warn({ user: tried, ip: req.ip }, 'dashboard sign-in failed');
+      await recordAudit(pool, { actor: tried, role: null, action: 'login_failed', ip: req.ip ?? null, details: { with: tried === TOKEN_USER ? 'token' : 'password' } });
       return send(res, loginPage({ next, error: 'Wrong user name, password or token.', demo: options.demoUser }), 401);
     }
     throttle.succeed(key);
     setSessionCookie(req, res, auth.seal(auth.issue(signedIn.name, signedIn.role)));
     options.logger.info({ user: signedIn.name, role: signedIn.role }, 'dashboard sign-in');
+    await recordAudit(pool, { actor: signedIn.name, role: signedIn.role, action: 'login', ip: req.ip ?? null, details: { with: signedIn.name === TOKEN_USER ? 'token' : 'password' } });
     res.redirect(303, next);
   });
 
-  router.post('/logout', session, form, requireCsrf(auth), (req, res) => {
+  router.post('/logout', session, form, requireCsrf(auth), async (req, res) => {
+    const { user, role } = sessionOf(res);
+    await recordAudit(pool, { actor: user, role, action: 'logout', ip: req.ip ?? null });
     setSessionCookie(req, res, undefined);
     res.redirect(303, '/login');
   });
@@ -227,7 +229,9 @@ export function dashboardRouter(options: DashboardOptions): Router {
     if (id === undefined) return void res.status(404).type('text/plain').send('no such run');
     try {
       const { jobId } = await retryRun(pool, options.queue, id);
-      options.logger.info({ run_id: id, job_id: jobId, user: sessionOf(res).user }, 'run retried from the dashboard');
+      const { user, role } = sessionOf(res);
+      options.logger.info({ run_id: id, job_id: jobId, user }, 'run retried from the dashboard');
+      await recordAudit(pool, { actor: user, role, action: 'run.retry', target: `run:${id}`, ip: req.ip ?? null, details: { job_id: jobId, via: 'dashboard' } });
       res.redirect(303, `/runs/${id}?notice=retried`);
     } catch (error) {
       if (error instanceof HttpError && error.status === 409) return res.redirect(303, `/runs/${id}?notice=not_failed`);
@@ -261,6 +265,11 @@ export function dashboardRouter(options: DashboardOptions): Router {
     send(res, workflowsPage(context(req, res), { file: config.file, workflows: config.workflows, stats: new Map(stats.map((row) => [row.workflow, row])) }));
   });
 
+  router.get('/audit', session, requireRole('admin'), pageHeaders, async (req, res) => {
+    const entries = await listAudit(pool, { before: idParam(req.query.before), limit: PAGE_SIZE });
+    send(res, auditPage(context(req, res), { entries, nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null }));
+  });
+
   // Raw queue operations: bull-board, for admins. Its own API has no CSRF token: SameSite=Lax keeps the session
   // cookie off cross-site requests, and a browser's cross-site Origin is refused here as well.
   const board = new ExpressAdapter();
@@ -270,6 +279,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
     '/admin/queues',
     session,
     requireRole('admin'),
+    bullBoardPolicy(),
     (req, res, next) => {
       if (req.method !== 'GET' && req.method !== 'HEAD' && (!req.headers.origin || !sameOrigin(req))) {
         return void res.status(403).type('text/plain').send('cross-site request refused');

@@ -6,6 +6,7 @@ import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import { findCustomers, loadCustomerDetail } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
+import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
 import { listMessages } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { getRun, listRuns, listStepRecords } from '../store/runs.js';
@@ -40,6 +41,11 @@ function intParam(value: unknown, name: string, fallback?: number): number | und
 
 function limitParam(value: unknown): number {
   return Math.min(intParam(value, 'limit', 50)!, 500);
+}
+
+/** Who an API call is, for the audit log: the bearer token is one actor with admin rights. */
+function audit(req: Request, entry: Omit<AuditEntry, 'actor' | 'role' | 'ip'>): AuditEntry {
+  return { actor: 'api-token', role: 'admin', ip: req.ip ?? null, ...entry };
 }
 
 function text(value: unknown): string | undefined {
@@ -96,6 +102,7 @@ export function apiRouter(options: ApiOptions): Router {
 
   router.post('/runs/:id/retry', async (req, res) => {
     const { runId, jobId } = await retryRun(pool, options.queue, intParam(req.params.id, 'id')!);
+    await recordAudit(pool, audit(req, { action: 'run.retry', target: `run:${runId}`, details: { job_id: jobId, via: 'api' } }));
     res.status(202).json({ run_id: runId, job_id: jobId, status: 'queued' });
   });
 
@@ -128,6 +135,7 @@ export function apiRouter(options: ApiOptions): Router {
     if (!workflow.enabled) throw new HttpError(409, 'disabled', `workflow ${workflow.id} is disabled in the workflows file`);
     // A pull already running for the same resource makes this one a no-op (one puller per resource).
     const job = await options.queue.add('pull', { kind: 'pull', workflow: workflow.id });
+    await recordAudit(pool, audit(req, { action: 'workflow.poll', target: `workflow:${workflow.id}`, details: { job_id: job.id ?? null, via: 'api' } }));
     res.status(202).json({ workflow: workflow.id, job_id: job.id, status: 'queued' });
   });
 
@@ -148,7 +156,13 @@ export function apiRouter(options: ApiOptions): Router {
     const available = (req.body as { available?: unknown } | undefined)?.available;
     if (typeof available !== 'boolean') throw new HttpError(400, 'bad_request', 'send {"available": true|false}');
     await setAgentAvailability(pool, agent.id, available, 'api');
+    await recordAudit(pool, audit(req, { action: 'agent.availability', target: `agent:${agent.id}`, details: { available, via: 'api' } }));
     res.json({ agent_id: agent.id, available });
+  });
+
+  router.get('/audit', async (req, res) => {
+    const entries = await listAudit(pool, { before: intParam(req.query.before, 'before'), limit: limitParam(req.query.limit) });
+    res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));

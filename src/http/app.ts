@@ -10,6 +10,7 @@ import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { securityHeaders } from './security-headers.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
 export interface AppOptions {
@@ -33,6 +34,7 @@ export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(securityHeaders());
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const check = async (work: () => Promise<unknown>) =>

@@ -387,6 +387,20 @@ const schemas: Record<string, JsonSchema> = {
     job_id: { type: 'string', description: 'BullMQ job id.' },
     status: { const: 'queued' },
   }),
+  AuditEntry: record('One human action. The log is append-only: no route changes or deletes an entry.', {
+    id: integer,
+    at: dateTime,
+    actor: { type: 'string', description: 'The dashboard user, `api-token` for bearer-token calls, or the name typed at a failed sign-in.' },
+    role: { ...nullableString, description: '`viewer`, `support` or `admin`; null for a failed sign-in.' },
+    action: { enum: ['login', 'login_failed', 'logout', 'run.retry', 'workflow.poll', 'agent.availability'] },
+    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `workflow:<id>`, `agent:<id>`.' },
+    details: { type: 'object', description: 'Facts about the action (e.g. `available`, `job_id`, `via`).' },
+    ip: { ...nullableString, description: 'The client address (behind a loopback proxy: the forwarded one).' },
+  }),
+  AuditList: record('A page of the audit log, newest first.', {
+    entries: { type: 'array', items: ref('AuditEntry') },
+    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+  }),
   OpenApi: {
     type: 'object',
     description: 'This document.',
@@ -700,6 +714,17 @@ const paths: Record<string, PathItemObject> = {
       },
     }),
   },
+  '/api/audit': {
+    get: apiOperation({
+      operationId: 'listAudit',
+      summary: 'The audit log of human actions, newest first, keyset-paginated',
+      description:
+        'Sign-ins (and failed ones), sign-outs, run retries, polls and availability changes, from the dashboard and this API. Read only: the table refuses updates and deletes. On the dashboard only admins see it (`/audit`).',
+      tags: ['audit'],
+      parameters: [beforeParameter('entries'), limitParameter(50, 500)],
+      responses: { '200': { description: 'A page of entries.', content: json(ref('AuditList')) }, '400': badRequest },
+    }),
+  },
   '/api/workflows/{id}/poll': {
     post: apiOperation({
       operationId: 'pollWorkflow',
@@ -736,6 +761,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'messages', description: 'Outbound replies.' },
     { name: 'workflows', description: 'The workflows loaded from workflows.yaml.' },
     { name: 'agents', description: 'Sales agents and their availability.' },
+    { name: 'audit', description: 'Who did what, when, from where.' },
     { name: 'meta', description: 'This description.' },
   ],
   paths,

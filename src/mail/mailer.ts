@@ -23,7 +23,10 @@ export function smtpTransport(smtpUrl: string): EmailTransport {
   return {
     name: 'smtp',
     send: async (email) => {
-      const info = await transporter.sendMail({ ...email, messageId: email.messageId });
+      // `to` is one recorded address, never a list: given as a string, nodemailer would parse `a;b@x.example` or
+      // `x<b@x.example>` into other recipients than the one stored in outbound_messages.
+      const recipient = { name: '', address: email.to };
+      const info = await transporter.sendMail({ ...email, to: recipient, envelope: { from: email.from, to: [recipient] }, messageId: email.messageId });
       return { providerId: info.messageId ?? null };
     },
     close: () => transporter.close(),

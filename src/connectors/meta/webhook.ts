@@ -58,7 +58,7 @@ export function verify(request: WebhookRequest, secrets: MetaSecrets): boolean {
 
 /** One `message.received` event per inbound message of the delivery, however many entries and messages it batches. */
 export function parse(request: WebhookRequest): ParsedEvent[] {
-  return parseDelivery(parseJsonBody(request.rawBody));
+  return parseDelivery(parseJsonBody(request.rawBody, request.headers['content-type']));
 }
 
 /** The documented webhook bodies, every field optional: Meta adds fields freely and this is untrusted input. */

@@ -23,7 +23,7 @@ export function verifyQuickBooks(request: WebhookRequest, verifierToken: string)
  * over realms) and the CloudEvents array (`[{type: "qbo.customer.created.v1", intuitaccountid, intuitentityid, time}]`).
  */
 export function parseQuickBooks(request: WebhookRequest): ParsedEvent[] {
-  const body = parseJsonBody(request.rawBody);
+  const body = parseJsonBody(request.rawBody, request.headers['content-type']);
   const notices = Array.isArray(body) ? fromCloudEvents(body) : fromClassic(body as Record<string, unknown>);
   return notices.map((notice) => ({
     type: eventType(notice.name, notice.operation),

@@ -48,7 +48,7 @@ export default defineConnector({
       const topicName = header(request.headers, 'topic');
       const topic = topicName === undefined ? undefined : TOPICS[topicName];
       if (!topic) throw new BadRequestError(`unsupported or missing X-Shopify-Topic "${topicName ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`);
-      const payload = parseJsonBody(request.rawBody) as Record<string, unknown>;
+      const payload = parseJsonBody(request.rawBody, request.headers['content-type']) as Record<string, unknown>;
       const objectId = payload.admin_graphql_api_id ?? payload.token ?? payload.id;
       const version = payload.updated_at ?? payload.created_at;
       // The same object in the same version is the same event, whichever subscription or retry delivered it.

@@ -32,7 +32,7 @@ export function parse(request: WebhookRequest): ParsedEvent[] {
   if (!isTopic(topic)) {
     throw new BadRequestError(`unsupported or missing X-WC-Webhook-Topic "${topic ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`);
   }
-  const body = parseJsonBody(request.rawBody);
+  const body = parseJsonBody(request.rawBody, request.headers['content-type']);
   if (Array.isArray(body)) throw new BadRequestError('body must be a JSON object');
   // The delivery id is new on every attempt, so it only names an object that has no id or version.
   return [resourceEvent(topic, body as WooResource, request.headers['x-wc-webhook-delivery-id'])];

@@ -29,7 +29,7 @@ export function handshakeXero(request: WebhookRequest, webhookKey: string): Dire
 
 /** One thin event per `events[]` item; categories other than CONTACT and INVOICE (credit notes, subscriptions) are dropped. */
 export function parseXero(request: WebhookRequest): ParsedEvent[] {
-  const body = parseJsonBody(request.rawBody) as { events?: unknown };
+  const body = parseJsonBody(request.rawBody, request.headers['content-type']) as { events?: unknown };
   if (!Array.isArray(body.events)) throw new BadRequestError('Xero webhook body has no events array');
   const parsed: ParsedEvent[] = [];
   for (const event of body.events as Array<Record<string, unknown> | null>) {
