@@ -9,6 +9,7 @@ import { envInt, envValue, isProduction, resolveSecret, type Env } from './confi
 import { createSecretBox } from './config/secret-box.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
+import { piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
@@ -154,7 +155,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
         pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
-        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo },
+        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS) },
       });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);

@@ -130,5 +130,11 @@ describe('operator commands', () => {
       { trigger_key: expect.stringMatching(new RegExp(`^inbox:\\d+@${replayed.name}$`)), status: 'succeeded' },
     ]);
     await expect(replay(app, { workflow: 'nope' })).rejects.toThrow('no workflow "nope"');
+    // Operators' commands are human actions: audited, a dry run is not.
+    const audit = await db.pool.query("SELECT actor, action, target, details FROM audit_log WHERE action LIKE 'events.%' ORDER BY id");
+    expect(audit.rows).toEqual([
+      { actor: expect.stringMatching(/^cli:/), action: 'events.backfill', target: 'connector:shopify', details: expect.objectContaining({ resource: 'orders' }) },
+      { actor: expect.stringMatching(/^cli:/), action: 'events.replay', target: 'workflow:crm-sync', details: expect.objectContaining({ events: 1, status: 'failed' }) },
+    ]);
   });
 });

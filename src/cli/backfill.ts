@@ -1,3 +1,5 @@
+import { userInfo } from 'node:os';
+import { recordAudit } from '../store/audit.js';
 import { runPull, type PullResult } from '../engine/pull.js';
 import type { Crmflow } from '../runtime.js';
 import { parseDuration } from '../workflows/duration.js';
@@ -14,6 +16,11 @@ export interface BackfillOptions {
   out: NodeJS.WritableStream & { isTTY?: boolean };
   logger: Logger;
   now?: () => number;
+}
+
+/** Who ran a command, for the audit log: the operating-system user. */
+export function cliActor(): string {
+  return `cli:${userInfo().username}`;
 }
 
 export function parseSince(value: string | undefined, now: number): Date {
@@ -54,6 +61,7 @@ export async function backfill(app: Crmflow, options: BackfillOptions): Promise<
   const since = parseSince(options.since, now());
   const cursorKey = `${options.resource}@backfill`;
   await withTransaction(app.pool, (client) => client.query('DELETE FROM connector_cursors WHERE connector = $1 AND resource = $2', [options.connector, cursorKey]));
+  await recordAudit(app.pool, { actor: cliActor(), role: 'admin', action: 'events.backfill', target: `connector:${options.connector}`, details: { resource: options.resource, since: since.toISOString() } });
   const startedAt = now();
   const tty = Boolean(options.out.isTTY);
   const result = await runPull(

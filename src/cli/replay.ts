@@ -1,6 +1,7 @@
 import type { Crmflow } from '../runtime.js';
 import { jobIds } from '../engine/queues.js';
-import { parseSince } from './backfill.js';
+import { recordAudit } from '../store/audit.js';
+import { cliActor, parseSince } from './backfill.js';
 
 export interface ReplayOptions {
   since?: string;
@@ -29,6 +30,9 @@ export async function replay(app: Crmflow, options: ReplayOptions): Promise<{ ev
     [since, options.workflow ?? null, options.status ?? null],
   );
   const name = `replay-${now}`;
+  if (!options.dryRun) {
+    await recordAudit(app.pool, { actor: cliActor(), role: 'admin', action: 'events.replay', target: options.workflow ? `workflow:${options.workflow}` : null, details: { since: since.toISOString(), status: options.status ?? null, events: rows.length, replay: name } });
+  }
   if (!options.dryRun && rows.length > 0) {
     await app.queue.addBulk(
       rows.map(({ id }) => ({

@@ -46,7 +46,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_JOB_BACKOFF_MS', description: 'First retry delay of a failed job; doubled on each further attempt, with jitter.', default: '1000' },
   { name: 'SMTP_URL', description: 'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).' },
   { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
-  { name: 'LOG_REDACT', description: 'Extra log fields to redact as PII, comma-separated pino paths, e.g. `to,*.email,*.phone`.' },
+  { name: 'CRMFLOW_PII_FIELDS', description: 'Field names treated as PII, comma-separated (e.g. `email,phone,to,billing_address`): redacted in logs and masked on the dashboard.' },
   { name: 'LOG_LEVEL', description: 'pino log level (trace, debug, info, warn, error).', default: 'info' },
   { name: 'SHOPIFY_WEBHOOK_SECRET', description: 'Shopify app client secret that signs webhooks (`X-Shopify-Hmac-Sha256`).', secret: true, demo: 'demo-shopify-secret' },
   { name: 'FORM_WEBHOOK_SECRET', description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).', secret: true, demo: 'demo-form-secret' },

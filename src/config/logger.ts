@@ -8,15 +8,15 @@ const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'secrets', '*.s
 export interface LoggerOptions {
   /** pino level; default `LOG_LEVEL` or info. */
   level?: string;
-  /** Extra fields to redact as PII (pino paths such as `to,*.email`); default `LOG_REDACT`. */
-  redact?: string;
+  /** Field names treated as PII, redacted at any depth of a log line; default `CRMFLOW_PII_FIELDS`. */
+  piiFields?: string[];
   /** Where lines go; default stdout (pretty in a terminal). */
   destination?: DestinationStream;
 }
 
 /** JSON logs (one object a line) for machines; pretty, coloured lines when stdout is a terminal. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const extra = (options.redact ?? process.env.LOG_REDACT ?? '').split(',').map((path) => path.trim()).filter(Boolean);
+  const extra = (options.piiFields ?? piiFields(process.env.CRMFLOW_PII_FIELDS)).flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
   const settings: pino.LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },
@@ -25,4 +25,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (options.destination) return pino(settings, options.destination);
   const pretty = process.stdout.isTTY && process.env.CI !== 'true';
   return pino({ ...settings, ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}) });
+}
+
+/** `CRMFLOW_PII_FIELDS` as a list of field names. */
+export function piiFields(setting: string | undefined): string[] {
+  return (setting ?? '').split(',').map((field) => field.trim()).filter((field) => /^[A-Za-z_][A-Za-z0-9_-]*$/.test(field));
 }

@@ -9,6 +9,7 @@ import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import type { JobData } from '../engine/queues.js';
 import { HttpError } from '../http/errors.js';
 import { retryRun } from '../http/retry-run.js';
+import { setPiiFields } from './mask.js';
 import { bullBoardPolicy } from '../http/security-headers.js';
 import { listAudit, recordAudit } from '../store/audit.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
@@ -53,6 +54,8 @@ export interface DashboardOptions {
   apiToken: string;
   /** Demo mode with the demo user: the login page says how to sign in. */
   demoUser?: boolean;
+  /** `CRMFLOW_PII_FIELDS`: masked wherever payloads are shown. */
+  piiFields?: string[];
   isDraining?: () => boolean;
 }
 
@@ -83,6 +86,7 @@ function idParam(value: unknown): number | undefined {
  */
 export function dashboardRouter(options: DashboardOptions): Router {
   const { pool, config } = options;
+  setPiiFields(options.piiFields ?? []);
   const auth = createDashboardAuth({ users: options.users, secretKey: options.secretKey, apiToken: options.apiToken });
   const throttle = createLoginThrottle();
   const session = requireSession(auth);

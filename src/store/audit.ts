@@ -7,7 +7,9 @@ export type AuditAction =
   | 'logout'
   | 'run.retry'
   | 'workflow.poll'
-  | 'agent.availability';
+  | 'agent.availability'
+  | 'events.replay'
+  | 'events.backfill';
 
 export interface AuditEntry {
   /** Dashboard user name, `api-token` for bearer-token calls, or the name typed at a failed sign-in. */
