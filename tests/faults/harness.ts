@@ -199,6 +199,10 @@ export async function startControlledSmtp(): Promise<ControlledSmtp> {
 export interface StackOptions {
   /** Keep Redis' data across a kill (append-only file). Default: an empty Redis after a restart. */
   persistRedis?: boolean;
+  /** The workflows file, when the scenario needs other workflows than FAULT_CONFIG's. */
+  config?: string;
+  /** Succeeded steps a succeeded run of each of `config`'s workflows must have (reconciliation: partial writes). */
+  stepsPerWorkflow?: Record<string, number>;
   /** Extra environment of every crmflow process. */
   env?: Record<string, string>;
 }
@@ -218,6 +222,7 @@ export interface Stack {
   faults: Array<{ atMs: number; what: string }>;
   fault: (what: string) => void;
   startedAt: number;
+  stepsPerWorkflow: Record<string, number>;
   close: () => Promise<void>;
 }
 
@@ -229,7 +234,7 @@ export async function startStack(scenario: string, options: StackOptions = {}): 
   const env = testEnv({
     databaseUrl: pg.url,
     redisUrl: redis.url,
-    configPath: writeConfig(FAULT_CONFIG),
+    configPath: writeConfig(options.config ?? FAULT_CONFIG),
     prefix: `faults-${scenario}-${randomBytes(3).toString('hex')}`,
     smtpUrl: smtp.url,
     extra: {
@@ -257,6 +262,7 @@ export async function startStack(scenario: string, options: StackOptions = {}): 
     processes,
     faults,
     startedAt,
+    stepsPerWorkflow: { ...STEPS_PER_WORKFLOW, ...options.stepsPerWorkflow },
     fault: (what) => {
       faults.push({ atMs: Date.now() - startedAt, what });
     },
@@ -669,11 +675,23 @@ export interface Reconciliation {
   onMergedCustomers: { timeline: number; outbound: number; runs: number };
   lost: { ackedNotStored: number; storedNotProcessed: number; total: number };
   duplicates: { inbox: number; runs: number; timeline: number; outbound: number; total: number };
+  /** Messages sent through a vendor API (a fake of it), when the scenario's workflows send some. */
+  vendor?: { name: string; channel: string; owed: number; accepted: number; sentRecorded: number; uncertain: number; failed: number; sending: number; duplicateTokens: number; sentNotAccepted: number };
   extra: Record<string, unknown>;
 }
 
+/** What a scenario's fake vendor API accepted (answered 2xx), one idempotency token per accepted request. */
+export interface VendorSends {
+  name: string;
+  /** The outbound_messages channel it sends (e.g. `sms`). */
+  channel: string;
+  /** Messages the workflows owed on that channel. */
+  owed: number;
+  acceptedTokens: string[];
+}
+
 /** Compares what was sent with what the scenario's database and SMTP server hold; prints and writes the report. */
-export async function reconcile(stack: Stack, title: string, outcomes: SendOutcome[], extra: Record<string, unknown> = {}): Promise<Reconciliation> {
+export async function reconcile(stack: Stack, title: string, outcomes: SendOutcome[], extra: Record<string, unknown> = {}, vendorSends?: VendorSends): Promise<Reconciliation> {
   const pool = stack.pg.pool;
   const deliveries = outcomes.map((outcome) => outcome.delivery);
   const byEvent = new Map<string, Delivery>();
@@ -737,11 +755,12 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
   // Emails: SMTP Message-IDs are derived from the run and step, so a resend shows as the same id twice.
   const perMessageId = new Map<string, number>();
   for (const message of stack.smtp.messages) perMessageId.set(message.messageId ?? '', (perMessageId.get(message.messageId ?? '') ?? 0) + 1);
-  const messages = (await pool.query<{ idempotency_key: string; status: string }>('SELECT idempotency_key, status FROM outbound_messages')).rows;
+  const allMessages = (await pool.query<{ idempotency_key: string; status: string; channel: string }>('SELECT idempotency_key, status, channel FROM outbound_messages')).rows;
+  const messages = allMessages.filter((row) => row.channel === 'email');
   const messageStatus: Record<string, number> = {};
   for (const row of messages) messageStatus[row.status] = (messageStatus[row.status] ?? 0) + 1;
   const perKey = new Map<string, number>();
-  for (const row of messages) perKey.set(row.idempotency_key, (perKey.get(row.idempotency_key) ?? 0) + 1);
+  for (const row of allMessages) perKey.set(row.idempotency_key, (perKey.get(row.idempotency_key) ?? 0) + 1);
   const received = new Set(perMessageId.keys());
   const sentNotReceived = messages.filter((row) => row.status === 'sent' && !received.has(`<${row.idempotency_key.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`)).length;
   const expectedEmails = [...byEvent.values()].filter((delivery) => delivery.email).length;
@@ -753,7 +772,7 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
   // Rows left on a customer that was merged away are invisible in the surviving customer's record.
   const onMerged = (table: string) => scalar(pool, `SELECT count(*)::int AS n FROM ${table} t JOIN customers c ON c.id = t.customer_id WHERE c.merged_into IS NOT NULL`);
   const onMergedCustomers = { timeline: await onMerged('timeline_events'), outbound: await onMerged('outbound_messages'), runs: await onMerged('workflow_runs') };
-  const succeededRunsMissingSteps = runs.filter((run) => run.status === 'succeeded' && run.steps < (STEPS_PER_WORKFLOW[run.workflow] ?? 0)).length;
+  const succeededRunsMissingSteps = runs.filter((run) => run.status === 'succeeded' && run.steps < (stack.stepsPerWorkflow[run.workflow] ?? 0)).length;
 
   const duplicates = {
     inbox: [...inboxByKey.values()].reduce((sum, rows) => sum + rows.length - 1, 0) + Math.max(0, inbox.length - byEvent.size),
@@ -762,6 +781,28 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
     outbound: [...perMessageId.values()].reduce((sum, n) => sum + n - 1, 0) + [...perKey.values()].reduce((sum, n) => sum + n - 1, 0),
     total: 0,
   };
+  // A vendor's sends: each token accepted at most once, and every message recorded `sent` accepted.
+  let vendor: Reconciliation['vendor'];
+  if (vendorSends) {
+    const perToken = new Map<string, number>();
+    for (const token of vendorSends.acceptedTokens) perToken.set(token, (perToken.get(token) ?? 0) + 1);
+    const rows = allMessages.filter((row) => row.channel === vendorSends.channel);
+    const count = (status: string) => rows.filter((row) => row.status === status).length;
+    const duplicateTokens = [...perToken.values()].reduce((sum, n) => sum + n - 1, 0);
+    duplicates.outbound += duplicateTokens;
+    vendor = {
+      name: vendorSends.name,
+      channel: vendorSends.channel,
+      owed: vendorSends.owed,
+      accepted: vendorSends.acceptedTokens.length,
+      sentRecorded: count('sent'),
+      uncertain: count('uncertain'),
+      failed: count('failed'),
+      sending: count('sending'),
+      duplicateTokens,
+      sentNotAccepted: rows.filter((row) => row.status === 'sent' && !perToken.has(row.idempotency_key)).length,
+    };
+  }
   duplicates.total = duplicates.inbox + duplicates.runs + duplicates.timeline + duplicates.outbound;
 
   const report: Reconciliation = {
@@ -807,6 +848,7 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
     onMergedCustomers,
     lost: { ackedNotStored, storedNotProcessed, total: ackedNotStored + storedNotProcessed },
     duplicates,
+    ...(vendor ? { vendor } : {}),
     extra,
   };
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -821,6 +863,9 @@ export function summaryLines(report: Reconciliation): string[] {
     `  events ${report.events}, stored ${report.stored}, processed ${report.processed}; runs ${report.runs.found} (succeeded ${report.runs.succeeded}, failed ${report.runs.failed}, resumed ${report.runs.resumed})`,
     `  customers expected ${report.customers.expected}, found ${report.customers.found} (split ${report.customers.split}, joined ${report.customers.joined})`,
     `  timeline expected ${report.timeline.expected}, found ${report.timeline.found}; emails expected ${report.emails.expected}, received ${report.emails.received}, uncertain ${report.emails.uncertain}`,
+    ...(report.vendor
+      ? [`  ${report.vendor.name} ${report.vendor.channel}: owed ${report.vendor.owed}, accepted ${report.vendor.accepted} (duplicate tokens ${report.vendor.duplicateTokens}), recorded sent ${report.vendor.sentRecorded}, uncertain ${report.vendor.uncertain}, failed ${report.vendor.failed}, sent not accepted ${report.vendor.sentNotAccepted}`]
+      : []),
     `  lost ${report.lost.total} (acked not stored ${report.lost.ackedNotStored}, stored not processed ${report.lost.storedNotProcessed}); duplicates ${report.duplicates.total} (timeline ${report.duplicates.timeline}, outbound ${report.duplicates.outbound}, runs ${report.duplicates.runs}, inbox ${report.duplicates.inbox})`,
     `  rows on merged customers: timeline ${report.onMergedCustomers.timeline}, outbound ${report.onMergedCustomers.outbound}, runs ${report.onMergedCustomers.runs}`,
     `  faults: ${report.faults.map((fault) => `${(fault.atMs / 1000).toFixed(1)}s ${fault.what}`).join('; ') || 'none'}`,
@@ -846,4 +891,13 @@ export function expectClean(report: Reconciliation): void {
   expect(report.emails.sentRecorded + report.emails.uncertain).toBe(report.emails.expected);
   expect(report.emails.received).toBeGreaterThanOrEqual(report.emails.sentRecorded);
   expect(report.emails.received).toBeLessThanOrEqual(report.emails.expected);
+  // The same for messages sent through a vendor API: one accepted request per message at most, none recorded sent unsent.
+  if (report.vendor) {
+    expect(report.vendor.duplicateTokens, 'vendor requests accepted twice for one idempotency token').toBe(0);
+    expect(report.vendor.sentNotAccepted).toBe(0);
+    expect(report.vendor.sending + report.vendor.failed).toBe(0);
+    expect(report.vendor.sentRecorded + report.vendor.uncertain).toBe(report.vendor.owed);
+    expect(report.vendor.accepted).toBeGreaterThanOrEqual(report.vendor.sentRecorded);
+    expect(report.vendor.accepted).toBeLessThanOrEqual(report.vendor.owed);
+  }
 }

@@ -13,7 +13,7 @@ const RESULTS = new URL('../../test-results/faults/', import.meta.url);
 const README = new URL('../../README.md', import.meta.url);
 
 /** In the README's order: the scenarios as the issue lists them. */
-const SCENARIOS = ['worker-crash', 'redis-outage', 'postgres-outage', 'smtp-outage', 'duplicates', 'api-crash'];
+const SCENARIOS = ['worker-crash', 'redis-outage', 'postgres-outage', 'smtp-outage', 'vendor-outage', 'duplicates', 'api-crash'];
 
 export function faultsTable(reports: Reconciliation[]): string {
   const rows = reports.map((r) => {
@@ -24,7 +24,10 @@ export function faultsTable(reports: Reconciliation[]): string {
       `${r.stored} / ${r.events}`,
       r.processed,
       `${r.customers.found} / ${r.customers.expected}`,
-      `${r.emails.received} / ${r.emails.expected}${r.emails.uncertain ? ` (${r.emails.uncertain} uncertain)` : ''}`,
+      [
+        ...(!r.vendor || r.emails.expected > 0 ? [`${r.emails.received} / ${r.emails.expected}${r.emails.uncertain ? ` (${r.emails.uncertain} uncertain)` : ''}`] : []),
+        ...(r.vendor ? [`${r.vendor.channel} ${r.vendor.accepted} / ${r.vendor.owed}${r.vendor.uncertain ? ` (${r.vendor.uncertain} uncertain)` : ''}`] : []),
+      ].join('; '),
       r.lost.total,
       r.duplicates.total,
     ];
@@ -32,7 +35,7 @@ export function faultsTable(reports: Reconciliation[]): string {
   });
   const runAt = reports.map((r) => r.finishedAt).sort().at(-1)?.slice(0, 10) ?? 'never';
   return [
-    '| scenario | sent | acked | stored / events | processed | customers found / expected | emails received / owed | lost | duplicates |',
+    '| scenario | sent | acked | stored / events | processed | customers found / expected | messages received / owed | lost | duplicates |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',

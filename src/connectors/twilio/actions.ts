@@ -28,8 +28,9 @@ export const sendSms: ActionSpec<TwilioSecrets> = {
       data: new URLSearchParams({ To: to, From: from, Body: body }).toString(),
       headers: {
         'Content-Type': 'application/x-www-form-urlencoded',
-        // Twilio's idempotency header: a retried run, or this client's own retry after a timeout or 5xx, carries the
-        // same token so Twilio can recognise the repeat instead of sending the text twice.
+        // The run's stable key, in the header Twilio uses for idempotency tokens. Twilio documents this header on the
+        // webhooks it sends, not as de-duplication by the Messages API: do not rely on it. A send whose outcome is
+        // unknown (timeout, reset, 5xx) may therefore be repeated by a retry; see the session note on issue #7.
         'I-Twilio-Idempotency-Token': idempotencyKey,
       },
       auth,
