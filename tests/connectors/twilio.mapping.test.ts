@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { validateRecord } from '../../src/engine/steps/record-schema.js';
 import twilio from '../../src/connectors/twilio/index.js';
-import { compileExpression } from '../../src/workflows/expression.js';
-import { fixtureJson } from '../helpers/vendor-api.js';
+import { fixtureJson, mapToRecord } from '../helpers/vendor-api.js';
 
 type Params = Record<string, string>;
 const SMS: Params = fixtureJson('twilio', 'incoming_sms.json');
 const OCCURRED = '2023-01-10T18:24:32.000Z';
 
-async function map(type: string, payload: Params, externalId: string) {
-  const record = (await compileExpression(twilio.events[type]!.mapping).evaluate(payload, {
-    event: { connector: 'twilio', type, external_id: externalId, occurred_at: OCCURRED },
-  })) as Record<string, unknown>;
-  expect(validateRecord(record), JSON.stringify(validateRecord.errors)).toBe(true);
-  return record;
-}
+const map = (type: string, payload: Params, externalId: string) => mapToRecord(twilio, type, externalId, payload, OCCURRED);
 
 describe('twilio default mappings', () => {
   it('ships the shared SMS fixture, unchanged, as the message sample', () => {

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { validateRecord } from '../../src/engine/steps/record-schema.js';
 import woocommerce from '../../src/connectors/woocommerce/index.js';
-import { compileExpression } from '../../src/workflows/expression.js';
-import { fixtureJson } from '../helpers/vendor-api.js';
+import { fixtureJson, mapToRecord } from '../helpers/vendor-api.js';
 
 const fixture = (file: string) => fixtureJson('woocommerce', file);
 /** The contact fields both shared samples carry (the order's billing address, the customer's profile). */
 const JOHN_DOE = { first_name: 'John', last_name: 'Doe', name: 'John Doe', email: 'john.doe@example.com', phone: '(555) 555-5555', country: 'US' };
 
-async function map(type: string, payload: unknown, externalId: string) {
-  const spec = woocommerce.events[type]!;
-  const record = (await compileExpression(spec.mapping).evaluate(payload, {
-    event: { connector: 'woocommerce', type, external_id: externalId, occurred_at: '2017-03-22T19:28:08.000Z' },
-  })) as Record<string, unknown>;
-  expect(validateRecord(record), JSON.stringify(validateRecord.errors)).toBe(true);
-  return record;
-}
+const map = (type: string, payload: unknown, externalId: string) => mapToRecord(woocommerce, type, externalId, payload, '2017-03-22T19:28:08.000Z');
 
 describe('woocommerce default mappings', () => {
   it('ships the shared fixtures, unchanged, as the samples', () => {

@@ -901,3 +901,39 @@ export function expectClean(report: Reconciliation): void {
     expect(report.vendor.accepted).toBeLessThanOrEqual(report.vendor.owed);
   }
 }
+
+export interface FailedRun {
+  id: number;
+  error: string;
+  status: string;
+}
+
+/** Every failed run, as support staff find them: `GET /api/runs?status=failed`, page by page. */
+export async function listFailedRuns(stack: Stack): Promise<FailedRun[]> {
+  const failed: FailedRun[] = [];
+  for (let before: number | null = null; ; ) {
+    const page = await callApi(stack, `/api/runs?status=failed&limit=200${before ? `&before=${before}` : ''}`);
+    expect(page.status).toBe(200);
+    failed.push(...page.body.runs);
+    if (page.body.runs.length < 200) break;
+    before = page.body.next_before;
+  }
+  return failed;
+}
+
+/**
+ * Retries each run through `POST /api/runs/:id/retry`, the first ten twice at once as a double click would (one is
+ * queued, 202; the other is the same job, 202, or finds the run running again, 409), waits until everything settled,
+ * and checks a retry of a finished run is refused (409).
+ */
+export async function retryThroughApi(stack: Stack, runs: FailedRun[], deliveries: Delivery[]): Promise<void> {
+  const answers = await Promise.all(
+    runs.map(async (run, index) => {
+      const clicks = await Promise.all(Array.from({ length: index < 10 ? 2 : 1 }, () => callApi(stack, `/api/runs/${run.id}/retry`, { method: 'POST' })));
+      return clicks.map((click) => click.status).sort();
+    }),
+  );
+  expect(answers.filter((statuses) => statuses[0] !== 202 || statuses.some((status) => status !== 202 && status !== 409))).toEqual([]);
+  await waitForSettled(stack, deliveries);
+  expect((await callApi(stack, `/api/runs/${runs[0]!.id}/retry`, { method: 'POST' })).status).toBe(409);
+}

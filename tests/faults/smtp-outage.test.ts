@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, expectClean, mixedWorkload, reconcile, scalar, send, startStack, waitForCount, waitForRuns, waitForSettled, type Stack } from './harness.js';
+import { expectClean, listFailedRuns, retryThroughApi, mixedWorkload, reconcile, scalar, send, startStack, waitForCount, waitForRuns, waitForSettled, type Stack } from './harness.js';
 
 describe('fault: the SMTP server fails (451, then 554) for a while, then recovers', () => {
   let stack: Stack;
@@ -32,32 +32,14 @@ describe('fault: the SMTP server fails (451, then 554) for a while, then recover
     await waitForSettled(stack, deliveries, { failedToo: true });
 
     // Exhausted runs are failed and listed by the API.
-    const failed: Array<{ id: number; error: string; status: string }> = [];
-    for (let before: number | null = null; ; ) {
-      const page = await callApi(stack, `/api/runs?status=failed&limit=200${before ? `&before=${before}` : ''}`);
-      expect(page.status).toBe(200);
-      failed.push(...page.body.runs);
-      if (page.body.runs.length < 200) break;
-      before = page.body.next_before;
-    }
+    const failed = await listFailedRuns(stack);
     const failedEvents = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM inbox_events WHERE status = 'failed'");
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.length).toBe(failedEvents);
     expect(failed.every((run) => /step reply \(reply\): email to .* failed/.test(run.error))).toBe(true);
     const recoveredByBackoff = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded' AND attempts > 1");
 
-    // Retry each through the API; the first few twice at once, as a double click would: one is queued (202), the
-    // other is the same job (202) or finds the run already running again (409).
-    const answers = await Promise.all(
-      failed.map(async (run, index) => {
-        const clicks = await Promise.all(Array.from({ length: index < 10 ? 2 : 1 }, () => callApi(stack, `/api/runs/${run.id}/retry`, { method: 'POST' })));
-        return clicks.map((click) => click.status).sort();
-      }),
-    );
-    expect(answers.filter((statuses) => statuses[0] !== 202 || statuses.some((status) => status !== 202 && status !== 409))).toEqual([]);
-    await waitForSettled(stack, deliveries);
-    const again = await callApi(stack, `/api/runs/${failed[0]!.id}/retry`, { method: 'POST' });
-    expect(again.status).toBe(409);
+    await retryThroughApi(stack, failed, deliveries);
 
     const report = await reconcile(stack, 'SMTP failing (451, then 554) until 30 runs exhausted their attempts, then recovering; those retried through the API', outcomes, {
       smtpRefused: stack.smtp.rejected,

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, expectClean, person, random, reconcile, scalar, send, startStack, twilioDelivery, waitForCount, waitForSettled, type Stack } from './harness.js';
+import { expectClean, listFailedRuns, retryThroughApi, person, random, reconcile, scalar, send, startStack, twilioDelivery, waitForCount, waitForSettled, type Stack } from './harness.js';
 
 /** Inbound SMS answered by SMS through the twilio connector, whose API is the fake below. */
 const CONFIG = `
@@ -115,14 +115,7 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     await waitForSettled(stack, deliveries, { failedToo: true });
 
     // Exhausted runs are failed and listed by the API.
-    const failed: Array<{ id: number; error: string; status: string }> = [];
-    for (let before: number | null = null; ; ) {
-      const page = await callApi(stack, `/api/runs?status=failed&limit=200${before ? `&before=${before}` : ''}`);
-      expect(page.status).toBe(200);
-      failed.push(...page.body.runs);
-      if (page.body.runs.length < 200) break;
-      before = page.body.next_before;
-    }
+    const failed = await listFailedRuns(stack);
     const failedEvents = await scalar(stack.pg.pool, FAILED);
     expect(failed.length).toBeGreaterThanOrEqual(24);
     expect(failed.length).toBe(failedEvents);
@@ -131,18 +124,9 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     expect(failedMessages).toBe(failed.length);
     const recoveredByBackoff = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded' AND attempts > 1");
 
-    // Retry each through the API, the first few twice at once (a double click): the fake must accept each once.
+    // The fake must accept each retried run's message once.
     const acceptedBefore = twilio.accepted.length;
-    const answers = await Promise.all(
-      failed.map(async (run, index) => {
-        const clicks = await Promise.all(Array.from({ length: index < 10 ? 2 : 1 }, () => callApi(stack, `/api/runs/${run.id}/retry`, { method: 'POST' })));
-        return clicks.map((click) => click.status).sort();
-      }),
-    );
-    expect(answers.filter((statuses) => statuses[0] !== 202 || statuses.some((status) => status !== 202 && status !== 409))).toEqual([]);
-    await waitForSettled(stack, deliveries);
-    const again = await callApi(stack, `/api/runs/${failed[0]!.id}/retry`, { method: 'POST' });
-    expect(again.status).toBe(409);
+    await retryThroughApi(stack, failed, deliveries);
     const retriedTokens = twilio.accepted.slice(acceptedBefore).map((send) => send.token);
     expect(retriedTokens.length, 'one accepted send per retried run').toBe(failed.length);
     expect(new Set(retriedTokens).size).toBe(failed.length);

@@ -80,8 +80,14 @@ export function fixtureJson(vendor: string, file: string): any {
  * Runs a connector's default mapping for `type` over `payload` (the event type's sample by default), checks the
  * record against the record schema and returns it as stored: JSON, without JSONata's sequence markers.
  */
-export async function mapToRecord(connector: ConnectorDefinition, type: string, externalId: string, payload: unknown = connector.events[type]!.sample): Promise<Record<string, unknown>> {
-  const event = { connector: connector.id, type, external_id: externalId, occurred_at: '2025-01-01T00:00:00.000Z' };
+export async function mapToRecord(
+  connector: ConnectorDefinition,
+  type: string,
+  externalId: string,
+  payload: unknown = connector.events[type]!.sample,
+  occurredAt = '2025-01-01T00:00:00.000Z',
+): Promise<Record<string, unknown>> {
+  const event = { connector: connector.id, type, external_id: externalId, occurred_at: occurredAt };
   const result = await compileExpression(connector.events[type]!.mapping).evaluate(payload, { event });
   const record = JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
   expect(validateRecord(record), recordErrors()).toBe(true);
