@@ -13,6 +13,8 @@ import { piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
+import { createOutbound } from './engine/outbound.js';
+import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv } from './dashboard/auth.js';
@@ -111,7 +113,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext };
+    const services = createStepServices(serviceOptions);
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -127,6 +130,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
         queue,
         connectorContext,
+        signals: connectorSignals(producer, prefix),
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
@@ -155,6 +159,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
         pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
+        resendMessage: createOutbound(serviceOptions).resend,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS) },
       });
       const server: Server = await new Promise((resolve, reject) => {

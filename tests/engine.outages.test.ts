@@ -11,7 +11,7 @@ import { createPool } from '../src/store/pool.js';
 import { loadConfigText } from '../src/workflows/load.js';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { post, REDIS_URL, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { notCalled, post, REDIS_URL, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { formHeaders } from './helpers/sign.js';
 import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/wait.js';
@@ -77,7 +77,7 @@ describe('outages: nothing acknowledged that is not stored, nothing lost', () =>
     const unreachable = createPool(`postgres://postgres@127.0.0.1:${await freePort()}/nothing`, { connectionTimeoutMillis: 1000 });
     const producer = producerConnection(REDIS_URL);
     const queue = createEventsQueue(producer, testPrefix());
-    const app = createApp({ pool: unreachable, queue, redis: producer, config, apiToken: 't', publicUrl: 'http://localhost', defaultRegion: 'US', logger: pino({ level: 'silent' }) });
+    const app = createApp({ pool: unreachable, queue, redis: producer, config, apiToken: 't', publicUrl: 'http://localhost', defaultRegion: 'US', logger: pino({ level: 'silent' }), resendMessage: notCalled });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {

@@ -8,7 +8,7 @@ import { openApiDocument as doc, type HttpMethod, type OperationObject, type Res
 import type { Crmflow } from '../src/runtime.js';
 import { ajv } from '../src/workflows/ajv.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
@@ -188,7 +188,7 @@ describe('the OpenAPI description matches what the API answers', () => {
     it('documents every route the express app registers, and nothing it does not', () => {
       const redis = new Redis(REDIS_URL, { lazyConnect: true });
       // Only the routing table is read: nothing here is ever called.
-      const options = { pool: app.pool, queue: app.queue, redis, config: app.config, apiToken: TEST_TOKEN, publicUrl: PUBLIC_URL, defaultRegion: 'US', logger: pino({ level: 'silent' }) } as AppOptions;
+      const options = { pool: app.pool, queue: app.queue, redis, config: app.config, apiToken: TEST_TOKEN, publicUrl: PUBLIC_URL, defaultRegion: 'US', logger: pino({ level: 'silent' }), resendMessage: notCalled } as AppOptions;
       const routes = expressRoutes(createApp(options).router.stack as Layer[]).sort();
       redis.disconnect();
       // `router.all` (webhooks) takes any method: the document must describe GET (handshakes) and POST (deliveries).
@@ -388,6 +388,28 @@ describe('the OpenAPI description matches what the API answers', () => {
       const tooLarge = await call('post', `/api/runs/${succeeded.id}/retry`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
       expect(tooLarge.status).toBe(413);
       expectDocumented('post', '/api/runs/{id}/retry', tooLarge);
+
+      // Replay: the stored event of a run runs again as a new run; a run whose workflow is gone cannot be.
+      const replayed = await call('post', `/api/runs/${succeeded.id}/replay`);
+      expect(replayed.status).toBe(202);
+      expectDocumented('post', '/api/runs/{id}/replay', replayed);
+      const replayGone = await call('post', `/api/runs/${rows[0]!.id}/replay`);
+      expect(replayGone.status).toBe(409);
+      expectDocumented('post', '/api/runs/{id}/replay', replayGone);
+      expectDocumented('post', '/api/runs/{id}/replay', await call('post', '/api/runs/999999/replay'));
+
+      // Cancel needs a reason; a finished run cannot be cancelled.
+      const json = { 'content-type': 'application/json' };
+      const noReason = await call('post', `/api/runs/${rows[0]!.id}/cancel`, { body: '{}', headers: json });
+      expect(noReason.status).toBe(400);
+      expectDocumented('post', '/api/runs/{id}/cancel', noReason);
+      const cancelled = await call('post', `/api/runs/${rows[0]!.id}/cancel`, { body: JSON.stringify({ reason: 'workflow removed' }), headers: json });
+      expect(cancelled.status).toBe(200);
+      expectDocumented('post', '/api/runs/{id}/cancel', cancelled);
+      const notCancellable = await call('post', `/api/runs/${succeeded.id}/cancel`, { body: JSON.stringify({ reason: 'too late' }), headers: json });
+      expect(notCancellable.status).toBe(409);
+      expectDocumented('post', '/api/runs/{id}/cancel', notCancellable);
+      expectDocumented('post', '/api/runs/{id}/cancel', await call('post', '/api/runs/999999/cancel', { body: JSON.stringify({ reason: 'x' }), headers: json }));
     });
 
     it('agents and their availability', async () => {
@@ -430,6 +452,23 @@ describe('the OpenAPI description matches what the API answers', () => {
       const badCustomer = await call('get', '/api/messages?customer_id=me');
       expect(badCustomer.status).toBe(400);
       expectDocumented('get', '/api/messages', badCustomer);
+
+      // An email whose delivery is unknown is listed, and resent through the real SMTP sink on request, once.
+      const { rows } = await db.pool.query<{ id: number }>(
+        `INSERT INTO outbound_messages (idempotency_key, channel, transport, recipient, subject, body, status, status_reason)
+         VALUES ('test:uncertain', 'email', 'smtp', 'lost@example.com', 'Hello', 'Did this arrive?', 'uncertain', 'connection lost') RETURNING id`,
+      );
+      const uncertain = await call('get', '/api/messages?status=uncertain');
+      expect((uncertain.body as { messages: Array<{ id: number }> }).messages.map((message) => message.id)).toEqual([rows[0]!.id]);
+      expectDocumented('get', '/api/messages', uncertain);
+      const resent = await call('post', `/api/messages/${rows[0]!.id}/resend`);
+      expect(resent.body).toEqual({ message_id: rows[0]!.id, status: 'sent' });
+      expectDocumented('post', '/api/messages/{id}/resend', resent);
+      expect(smtp.messages.filter((message) => message.to.includes('lost@example.com'))).toHaveLength(1);
+      const again = await call('post', `/api/messages/${rows[0]!.id}/resend`);
+      expect(again.status).toBe(409);
+      expectDocumented('post', '/api/messages/{id}/resend', again);
+      expectDocumented('post', '/api/messages/{id}/resend', await call('post', '/api/messages/999999/resend'));
 
       const workflows = await call('get', '/api/workflows');
       expect(workflows.status).toBe(200);

@@ -8,7 +8,7 @@ import { hashPassword } from '../src/dashboard/auth.js';
 import { createApp, type AppOptions } from '../src/http/app.js';
 import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { REDIS_URL, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { notCalled, REDIS_URL, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 
@@ -81,6 +81,7 @@ describe('authentication: every route is protected unless listed', () => {
       publicUrl: 'http://127.0.0.1',
       defaultRegion: 'US',
       logger: pino({ level: 'silent' }),
+      resendMessage: notCalled,
       metricsToken: 'metrics-token-for-the-auth-test',
       dashboard: { users: [{ name: 'ana', role: 'admin', passwordHash: hashPassword('ana-password') }], secretKey: 'auth-test-secret-key' },
     } satisfies AppOptions);

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import type { JobData } from '../engine/queues.js';
 import { HttpError } from '../http/errors.js';
-import { retryRun } from '../http/retry-run.js';
+import { cancelRun, replayRun, retryRun } from '../http/run-actions.js';
+import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { setPiiFields } from './mask.js';
 import { bullBoardPolicy } from '../http/security-headers.js';
 import { listAudit, recordAudit } from '../store/audit.js';
@@ -57,6 +58,8 @@ export interface DashboardOptions {
   /** `CRMFLOW_PII_FIELDS`: masked wherever payloads are shown. */
   piiFields?: string[];
   isDraining?: () => boolean;
+  /** Signature failures and last errors per connector (shared through Redis). */
+  signals: ConnectorSignals;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -151,7 +154,9 @@ export function dashboardRouter(options: DashboardOptions): Router {
       latestFailures(pool),
       connectorHealth(pool, connectorIds),
     ]);
-    send(res, overviewPage(context(req, res), { queue: counts, perMinute, now: new Date(), workflows, failures, connectors }));
+    // Redis away: the overview still renders, without the signals.
+    const signals = await options.signals.read(connectorIds).catch(() => undefined);
+    send(res, overviewPage(context(req, res), { queue: counts, perMinute, now: new Date(), workflows, failures, connectors, signals }));
   });
 
   const runsQuery = (query: Record<string, unknown>): RunsQuery => ({
@@ -214,7 +219,13 @@ export function dashboardRouter(options: DashboardOptions): Router {
 
   const RUN_NOTICES: Record<string, string> = {
     retried: 'Retry queued: this page updates when the run changes.',
+    replayed: 'Replay queued: the event runs through the current workflow as a new run (see Runs).',
+    cancelled: 'Run cancelled: no later step will start and it will not be retried.',
     not_failed: 'Only failed runs can be retried; this run is no longer failed.',
+    not_cancellable: 'Only queued, running, waiting or failed runs can be cancelled.',
+    not_replayable: 'This run cannot be replayed (no stored event, or its workflow is gone).',
+    workflow_gone: 'This run cannot be replayed: its workflow is no longer in workflows.yaml.',
+    bad_request: 'Give a reason (1 to 500 characters).',
   };
 
   router.get('/runs/:id', session, pageHeaders, async (req, res) => {
@@ -225,23 +236,39 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const workflow = config.workflows.find((candidate) => candidate.id === run.workflow);
     // Steps as the run's version had them would need the old file; the current ones are shown when the version matches.
     const plannedSteps = workflow && workflow.version === run.workflowVersion ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type })) : [];
-    send(res, runDetailPage(context(req, res), { run, steps, plannedSteps, event, notice: RUN_NOTICES[text(req.query.notice)] }));
+    const replayable = run.inboxEventId !== null && workflowIds.includes(run.workflow);
+    send(res, runDetailPage(context(req, res), { run, steps, plannedSteps, event, replayable, notice: RUN_NOTICES[text(req.query.notice)] }));
   });
 
-  router.post('/runs/:id/retry', session, form, requireCsrf(auth), requireRole('support'), async (req, res) => {
-    const id = idParam(req.params.id);
-    if (id === undefined) return void res.status(404).type('text/plain').send('no such run');
-    try {
-      const { jobId } = await retryRun(pool, options.queue, id);
-      const { user, role } = sessionOf(res);
-      options.logger.info({ run_id: id, job_id: jobId, user }, 'run retried from the dashboard');
-      await recordAudit(pool, { actor: user, role, action: 'run.retry', target: `run:${id}`, ip: req.ip ?? null, details: { job_id: jobId, via: 'dashboard' } });
-      res.redirect(303, `/runs/${id}?notice=retried`);
-    } catch (error) {
-      if (error instanceof HttpError && error.status === 409) return res.redirect(303, `/runs/${id}?notice=not_failed`);
-      if (error instanceof HttpError && error.status === 404) return void res.status(404).type('text/plain').send(error.message);
-      throw error;
-    }
+  /**
+   * A run action from the run page (support role, CSRF-checked, audited): redirects back to the run with a notice;
+   * a 409 or 400 becomes that notice.
+   */
+  const runAction = (action: 'retry' | 'replay' | 'cancel', perform: (id: number, req: Request) => Promise<{ details: Record<string, unknown>; notice: string }>) =>
+    router.post(`/runs/:id/${action}`, session, form, requireCsrf(auth), requireRole('support'), async (req, res) => {
+      const id = idParam(req.params.id);
+      if (id === undefined) return void res.status(404).type('text/plain').send('no such run');
+      try {
+        const { details, notice } = await perform(id, req);
+        const { user, role } = sessionOf(res);
+        options.logger.info({ run_id: id, user, ...details }, `run ${action} from the dashboard`);
+        await recordAudit(pool, { actor: user, role, action: `run.${action}`, target: `run:${id}`, ip: req.ip ?? null, details: { ...details, via: 'dashboard' } });
+        res.redirect(303, `/runs/${id}?notice=${notice}`);
+      } catch (error) {
+        if (error instanceof HttpError && (error.status === 409 || error.status === 400)) return res.redirect(303, `/runs/${id}?notice=${error.code}`);
+        if (error instanceof HttpError && error.status === 404) return void res.status(404).type('text/plain').send(error.message);
+        throw error;
+      }
+    });
+  runAction('retry', async (id) => ({ details: { job_id: (await retryRun(pool, options.queue, id)).jobId }, notice: 'retried' }));
+  runAction('replay', async (id) => {
+    const { jobId, replay } = await replayRun(pool, options.queue, id, new Set(workflowIds));
+    return { details: { job_id: jobId, replay }, notice: 'replayed' };
+  });
+  runAction('cancel', async (id, req) => {
+    const reason = (req.body as { reason?: unknown }).reason;
+    await cancelRun(pool, id, reason);
+    return { details: { reason: String(reason).trim() }, notice: 'cancelled' };
   });
 
   router.get('/customers', session, pageHeaders, async (req, res) => {

@@ -14,7 +14,7 @@ export interface RunInput {
 }
 
 export type RunOutcome =
-  | { status: 'succeeded' | 'filtered' }
+  | { status: 'succeeded' | 'filtered' | 'cancelled' }
   | { status: 'failed'; error: string; retryable: boolean };
 
 export interface RunDependencies {
@@ -41,6 +41,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const { run, workflow } = input;
   const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
   const attempt = await markRunStarted(deps.pool, run.id);
+  if (attempt === undefined) return { status: 'cancelled' };
   const done = new Map((await listStepRecords(deps.pool, run.id)).filter((record) => record.status === 'succeeded').map((record) => [record.stepIndex, record]));
   const state: RunState = {};
   const outputs: Record<string, unknown> = {};
@@ -71,7 +72,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       });
     try {
       if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
-        await record('succeeded', { skipped: 'condition is false' }, null, null);
+        if ((await record('succeeded', { skipped: 'condition is false' }, null, null)).cancelled) return { status: 'cancelled' };
         continue;
       }
       const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
@@ -90,7 +91,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           logger,
         }),
       );
-      await record('succeeded', result.output ?? null, result.state ?? null, null);
+      const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null);
+      if (cancelled) return { status: 'cancelled' };
       Object.assign(state, result.state ?? {});
       outputs[step.id] = result.output ?? null;
       if (result.stop) {

@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { ConnectorContext, ParsedEvent } from '../connectors/define-connector.js';
 import { VendorAuthError } from '../connectors/shared/vendor-http.js';
 import type { Redis } from 'ioredis';
+import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
@@ -27,6 +28,8 @@ export interface WorkerOptions {
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   /** Where pulled events are enqueued. */
   queue: Queue<JobData>;
+  /** Where pull and enrichment failures are shown to the dashboard's connector health. */
+  signals: ConnectorSignals;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -34,7 +37,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -45,7 +48,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
 
   /** Runs (or resumes) a run unless it is finished; a run that failed for good waits for a manual retry. */
   const execute = (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, manual = false) => {
-    if (run.status === 'succeeded' || run.status === 'filtered') return Promise.resolve<RunOutcome>({ status: run.status });
+    if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled') return Promise.resolve<RunOutcome>({ status: run.status });
     if (run.status === 'failed' && !run.errorRetryable && !manual) return Promise.resolve<RunOutcome>({ status: 'failed', error: run.error ?? '', retryable: false });
     return runWorkflow({ run, workflow, event, payload }, deps);
   };
@@ -60,6 +63,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     try {
       return { events: await enrichEvent(options.connectorContext(connectorId, AbortSignal.timeout(60_000)), stored), enriched: true };
     } catch (error) {
+      options.signals.error(connectorId, `fetching ${stored.type} ${stored.externalId} failed: ${(error as Error).message}`);
       if (error instanceof VendorAuthError) throw new UnrecoverableError(`${connectorId}: ${error.message}`);
       throw error;
     }
@@ -85,6 +89,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
         { pool: options.pool, queue: options.queue, logger: options.logger },
       );
     } catch (error) {
+      options.signals.error(connectorId, `pull of ${workflow.trigger.resource} failed: ${(error as Error).message}`);
       if (error instanceof VendorAuthError) throw new UnrecoverableError(`${connectorId}: ${error.message}`);
       throw error;
     }

@@ -7,12 +7,12 @@ import { findCustomers, loadCustomerDetail } from '../store/customer-queries.js'
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
-import { listMessages } from '../store/messages.js';
+import { getMessage, listMessages, type MessageStatus } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { getRun, listRuns, listStepRecords } from '../store/runs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
-import { retryRun } from './retry-run.js';
+import { cancelRun, replayRun, retryRun } from './run-actions.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -20,7 +20,11 @@ export interface ApiOptions {
   config: LoadedConfig;
   apiToken: string;
   defaultRegion: string;
+  /** Sends an `uncertain` message again (see `createOutbound`). */
+  resendMessage: (messageId: number) => Promise<{ status: string; reason?: string }>;
 }
+
+const MESSAGE_STATUSES: readonly MessageStatus[] = ['sending', 'sent', 'failed', 'skipped', 'uncertain'];
 
 /** Bearer-token check on every API route. */
 export function requireToken(token: string) {
@@ -106,8 +110,36 @@ export function apiRouter(options: ApiOptions): Router {
     res.status(202).json({ run_id: runId, job_id: jobId, status: 'queued' });
   });
 
+  router.post('/runs/:id/replay', async (req, res) => {
+    const { runId, jobId, replay } = await replayRun(pool, options.queue, intParam(req.params.id, 'id')!, new Set(options.config.workflows.map((workflow) => workflow.id)));
+    await recordAudit(pool, audit(req, { action: 'run.replay', target: `run:${runId}`, details: { job_id: jobId, replay, via: 'api' } }));
+    res.status(202).json({ run_id: runId, job_id: jobId, replay, status: 'queued' });
+  });
+
+  router.post('/runs/:id/cancel', async (req, res) => {
+    const reason = (req.body as { reason?: unknown } | undefined)?.reason;
+    const run = await cancelRun(pool, intParam(req.params.id, 'id')!, reason);
+    await recordAudit(pool, audit(req, { action: 'run.cancel', target: `run:${run.id}`, details: { reason: String(reason).trim(), via: 'api' } }));
+    res.json({ run_id: run.id, status: run.status, error: run.error });
+  });
+
+  router.post('/messages/:id/resend', async (req, res) => {
+    const id = intParam(req.params.id, 'id')!;
+    const message = await getMessage(pool, id);
+    if (!message) throw new HttpError(404, 'not_found', `no message ${id}`);
+    if (message.status !== 'uncertain') throw new HttpError(409, 'not_uncertain', `message ${id} is ${message.status}; only uncertain messages are resent (failed ones are retried with their run)`);
+    // Audited before the send: the person's decision stands even if this process dies while sending.
+    await recordAudit(pool, audit(req, { action: 'message.resend', target: `message:${id}`, details: { channel: message.channel, via: 'api' } }));
+    const result = await options.resendMessage(id);
+    if (result.status === 'not_uncertain') throw new HttpError(409, 'not_uncertain', `message ${id} is no longer uncertain (resent by someone else)`);
+    res.json({ message_id: id, status: result.status, ...(result.reason ? { reason: result.reason } : {}) });
+  });
+
   router.get('/messages', async (req, res) => {
+    const status = text(req.query.status);
+    if (status !== undefined && !MESSAGE_STATUSES.includes(status as MessageStatus)) throw new HttpError(400, 'bad_request', `status must be one of ${MESSAGE_STATUSES.join(', ')}`);
     const messages = await listMessages(pool, {
+      status: status as MessageStatus | undefined,
       customerId: intParam(req.query.customer_id, 'customer_id'),
       before: intParam(req.query.before, 'before'),
       limit: limitParam(req.query.limit),

@@ -6,7 +6,8 @@ import type { JobData } from '../engine/queues.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { dashboardRouter, type DashboardOptions } from '../dashboard/routes.js';
-import { apiRouter } from './api.js';
+import { connectorSignals } from '../observability/connector-signals.js';
+import { apiRouter, type ApiOptions } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
   publicUrl: string;
   defaultRegion: string;
   logger: Logger;
+  /** Sends an `uncertain` message again (`POST /api/messages/:id/resend`). */
+  resendMessage: ApiOptions['resendMessage'];
   /** Bearer token for `GET /metrics`; default `process.env.CRMFLOW_METRICS_TOKEN`; unset or empty: loopback clients only. */
   metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
@@ -35,6 +38,8 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(securityHeaders());
+  // Kept in the queue's Redis namespace, so every process of one installation shares them.
+  const signals = connectorSignals(options.redis, options.queue.opts.prefix ?? 'bull');
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const check = async (work: () => Promise<unknown>) =>
@@ -48,12 +53,12 @@ export function createApp(options: AppOptions): Express {
     if (!options.isDraining?.()) return next();
     sendError(res, 503, 'shutting_down', 'this instance is shutting down; retry later', { 'Retry-After': '5', Connection: 'close' });
   });
-  app.use('/webhooks', webhookRouter(options));
+  app.use('/webhooks', webhookRouter({ ...options, signals }));
   // Before the token check: the API description is public and holds no secrets.
   app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use('/api', apiRouter(options));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
-  if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard }));
+  if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));
   return app;

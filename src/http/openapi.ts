@@ -162,7 +162,7 @@ const customerIdParameter = (what: string): ParameterObject => ({
   schema: { type: 'integer', minimum: 0 },
 });
 
-const RUN_STATUSES = ['queued', 'running', 'succeeded', 'filtered', 'failed'];
+const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'];
 const MESSAGE_STATUSES = ['sending', 'sent', 'failed', 'skipped', 'uncertain'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -359,6 +359,22 @@ const schemas: Record<string, JsonSchema> = {
     job_id: { type: 'string', description: 'BullMQ job id, `retry-<run>-<attempts>`: retrying twice before the job runs queues it once.' },
     status: { const: 'queued' },
   }),
+  ReplayQueued: record('The stored event is queued to run through the current version of the workflow, as a new run.', {
+    run_id: integer,
+    job_id: { type: 'string', description: 'BullMQ job id, `replay-<event>-<replay>`.' },
+    replay: { type: 'string', description: '`run<id>-<n>`, the n-th replay of this run: replaying twice before the job runs queues it once.' },
+    status: { const: 'queued' },
+  }),
+  RunCancelled: record('The run is cancelled: no later step starts, it is never retried or resumed.', {
+    run_id: integer,
+    status: { const: 'cancelled' },
+    error: { type: 'string', description: '`cancelled: <reason>`.' },
+  }),
+  ResendResult: record('What the resend did.', {
+    message_id: integer,
+    status: { enum: ['sent', 'failed', 'uncertain'] },
+    reason: { type: 'string', description: 'Why it failed or is uncertain again.' },
+  }, ['reason']),
   Message: message,
   MessageList: record('Outbound messages, newest first.', { messages: { type: 'array', items: ref('Message') } }),
   Workflow: workflow,
@@ -392,8 +408,8 @@ const schemas: Record<string, JsonSchema> = {
     at: dateTime,
     actor: { type: 'string', description: 'The dashboard user, `api-token` for bearer-token calls, or the name typed at a failed sign-in.' },
     role: { ...nullableString, description: '`viewer`, `support` or `admin`; null for a failed sign-in.' },
-    action: { enum: ['login', 'login_failed', 'logout', 'run.retry', 'workflow.poll', 'agent.availability'] },
-    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `workflow:<id>`, `agent:<id>`.' },
+    action: { enum: ['login', 'login_failed', 'logout', 'run.retry', 'run.replay', 'run.cancel', 'message.resend', 'workflow.poll', 'agent.availability', 'events.replay', 'events.backfill'] },
+    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `message:<id>`, `workflow:<id>`, `agent:<id>`.' },
     details: { type: 'object', description: 'Facts about the action (e.g. `available`, `job_id`, `via`).' },
     ip: { ...nullableString, description: 'The client address (behind a loopback proxy: the forwarded one).' },
   }),
@@ -670,13 +686,69 @@ const paths: Record<string, PathItemObject> = {
       },
     }),
   },
+  '/api/runs/{id}/replay': {
+    post: apiOperation({
+      operationId: 'replayRun',
+      summary: "Run the run's stored event through the current version of its workflow, as a new run",
+      description: 'Takes no request body. The original run stays as it was; the new run sends its replies again.',
+      tags: ['runs'],
+      parameters: [idParameter('run')],
+      responses: {
+        '202': { description: 'Queued.', content: json(ref('ReplayQueued')) },
+        '400': badRequest,
+        '404': notFound('run'),
+        '409': errorResponse('The run was not started by a stored event, or its workflow is gone from workflows.yaml.', ['not_replayable', 'workflow_gone']),
+        '413': bodyTooLarge,
+      },
+    }),
+  },
+  '/api/runs/{id}/cancel': {
+    post: apiOperation({
+      operationId: 'cancelRun',
+      summary: 'Cancel a queued, stuck, waiting or failed run, with a reason',
+      description: 'A step already executing finishes; no later step starts, and the run is never retried or resumed. Audited with the reason.',
+      tags: ['runs'],
+      parameters: [idParameter('run')],
+      requestBody: { description: 'Why.', required: true, content: json(record('The reason, 1 to 500 characters.', { reason: string })) },
+      responses: {
+        '200': { description: 'Cancelled.', content: json(ref('RunCancelled')) },
+        '400': badRequest,
+        '404': notFound('run'),
+        '409': errorResponse('The run has succeeded, was filtered or is already cancelled.', ['not_cancellable']),
+        '413': bodyTooLarge,
+      },
+    }),
+  },
   '/api/messages': {
     get: apiOperation({
       operationId: 'listMessages',
       summary: 'Outbound messages, newest first (in demo mode: the local outbox)',
+      description: '`status=uncertain` lists the messages whose delivery is unknown (a vendor timeout or reset after sending): they are never resent automatically.',
       tags: ['messages'],
-      parameters: [customerIdParameter('messages'), beforeParameter('messages'), limitParameter(50, 500)],
+      parameters: [
+        { name: 'status', in: 'query', description: 'Only messages with this status.', schema: { enum: MESSAGE_STATUSES } },
+        customerIdParameter('messages'),
+        beforeParameter('messages'),
+        limitParameter(50, 500),
+      ],
       responses: { '200': { description: 'A page of messages.', content: json(ref('MessageList')) }, '400': badRequest },
+    }),
+  },
+  '/api/messages/{id}/resend': {
+    post: apiOperation({
+      operationId: 'resendMessage',
+      summary: 'Send an uncertain message again, once a person has checked it did not arrive',
+      description:
+        'Takes no request body. Sends the recorded text to the recorded recipient through the same transport and answers with the outcome. Audited before sending.',
+      tags: ['messages'],
+      parameters: [idParameter('message')],
+      responses: {
+        '200': { description: 'The outcome of the resend.', content: json(ref('ResendResult')) },
+        '400': badRequest,
+        '404': notFound('message'),
+        '409': errorResponse('The message is not uncertain (sent, failed, skipped, or resent by someone else meanwhile).', ['not_uncertain']),
+        '413': bodyTooLarge,
+      },
     }),
   },
   '/api/workflows': {
@@ -719,7 +791,7 @@ const paths: Record<string, PathItemObject> = {
       operationId: 'listAudit',
       summary: 'The audit log of human actions, newest first, keyset-paginated',
       description:
-        'Sign-ins (and failed ones), sign-outs, run retries, polls and availability changes, from the dashboard and this API. Read only: the table refuses updates and deletes. On the dashboard only admins see it (`/audit`).',
+        'Sign-ins (and failed ones), sign-outs, run retries, replays and cancellations, message resends, polls, availability changes, CLI replays and backfills, from the dashboard, this API and the CLI. Read only: the table refuses updates and deletes. On the dashboard only admins see it (`/audit`).',
       tags: ['audit'],
       parameters: [beforeParameter('entries'), limitParameter(50, 500)],
       responses: { '200': { description: 'A page of entries.', content: json(ref('AuditList')) }, '400': badRequest },

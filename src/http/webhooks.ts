@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
 import type { Queue } from 'bullmq';
 import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
+import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { webhooksReceived } from '../observability/metrics.js';
 import { insertInboxEvents, type InboxEventInput } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
@@ -15,6 +16,8 @@ export interface WebhookRouteOptions {
   config: LoadedConfig;
   publicUrl: string;
   logger: Logger;
+  /** Where refused deliveries are counted for the dashboard's connector health. */
+  signals: ConnectorSignals;
   /** Longest wait for Redis before acknowledging anyway (the event is stored; the reconciler enqueues it). */
   enqueueTimeoutMs?: number;
 }
@@ -56,6 +59,8 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
     if (webhook.verify && !webhook.verify(request, secrets)) {
       options.logger.warn({ connector: id }, 'webhook rejected: bad signature');
+      options.signals.signatureFailure(id);
+      options.signals.error(id, `webhook refused: missing or invalid signature (from ${req.ip ?? 'unknown'})`);
       return sendError(res, 401, 'bad_signature', `missing or invalid ${id} signature`);
     }
 
@@ -67,7 +72,10 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
         return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload };
       });
     } catch (error) {
-      if (error instanceof BadRequestError) return sendError(res, 400, 'bad_request', error.message);
+      if (error instanceof BadRequestError) {
+        options.signals.error(id, `webhook refused: ${error.message}`);
+        return sendError(res, 400, 'bad_request', error.message);
+      }
       throw error;
     }
 

@@ -83,12 +83,32 @@ export async function markMessageFailed(pool: Pool, id: number, reason: string):
   await pool.query(`UPDATE outbound_messages SET status = 'failed', status_reason = $2 WHERE id = $1`, [id, reason]);
 }
 
-export async function listMessages(pool: Pool, filter: { customerId?: number; before?: number; limit: number }): Promise<MessageRow[]> {
+/** The vendor may have acted on the send (timeout, reset): never resent automatically. */
+export async function markMessageUncertain(pool: Pool, id: number, reason: string): Promise<void> {
+  await pool.query(`UPDATE outbound_messages SET status = 'uncertain', status_reason = $2 WHERE id = $1`, [id, reason]);
+}
+
+/** Claims an `uncertain` message for a resend a person asked for; undefined when it is not (or no longer) uncertain. */
+export async function reclaimUncertainMessage(pool: Pool, id: number): Promise<MessageRow | undefined> {
+  const { rows } = await pool.query<MessageRow>(
+    `UPDATE outbound_messages SET status = 'sending', attempts = attempts + 1, status_reason = NULL
+     WHERE id = $1 AND status = 'uncertain' RETURNING ${MESSAGE_COLUMNS}`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function getMessage(pool: Pool, id: number): Promise<MessageRow | undefined> {
+  const { rows } = await pool.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM outbound_messages WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+export async function listMessages(pool: Pool, filter: { customerId?: number; status?: MessageStatus; before?: number; limit: number }): Promise<MessageRow[]> {
   const { rows } = await pool.query<MessageRow>(
     `SELECT ${MESSAGE_COLUMNS} FROM outbound_messages
-     WHERE ($1::bigint IS NULL OR customer_id = $1) AND ($2::bigint IS NULL OR id < $2)
+     WHERE ($1::bigint IS NULL OR customer_id = $1) AND ($2::bigint IS NULL OR id < $2) AND ($4::text IS NULL OR status = $4)
      ORDER BY id DESC LIMIT $3`,
-    [filter.customerId ?? null, filter.before ?? null, filter.limit],
+    [filter.customerId ?? null, filter.before ?? null, filter.limit, filter.status ?? null],
   );
   return rows;
 }

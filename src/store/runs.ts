@@ -1,6 +1,6 @@
 import type { Pool } from './pool.js';
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'filtered' | 'failed';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'filtered' | 'failed' | 'cancelled';
 
 export interface RunRow {
   id: number;
@@ -65,13 +65,33 @@ export async function getRun(pool: Pool, id: number): Promise<RunRow | undefined
   return rows[0];
 }
 
-export async function markRunStarted(pool: Pool, id: number): Promise<number> {
+/** Marks the run running and returns its attempt number; undefined when it was cancelled (it must not run). */
+export async function markRunStarted(pool: Pool, id: number): Promise<number | undefined> {
   const { rows } = await pool.query<{ attempts: number }>(
     `UPDATE workflow_runs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
-     WHERE id = $1 RETURNING attempts`,
+     WHERE id = $1 AND status <> 'cancelled' RETURNING attempts`,
     [id],
   );
-  return rows[0]!.attempts;
+  return rows[0]?.attempts;
+}
+
+/** Cancels a run that has not finished well, with a person's reason; undefined when its status does not allow it. */
+export async function cancelRun(pool: Pool, id: number, reason: string): Promise<RunRow | undefined> {
+  const { rows } = await pool.query<RunRow>(
+    `UPDATE workflow_runs SET status = 'cancelled', error = $2, error_retryable = false, finished_at = now()
+     WHERE id = $1 AND status IN ('queued', 'running', 'waiting', 'failed') RETURNING ${RUN_COLUMNS}`,
+    [id, `cancelled: ${reason}`],
+  );
+  return rows[0];
+}
+
+/** How many replays of a stored event a workflow has had (their trigger keys end in `@<replay name>`). */
+export async function countReplays(pool: Pool, inboxEventId: number, workflow: string): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workflow_runs WHERE inbox_event_id = $1 AND workflow = $2 AND trigger_key LIKE '%@%'`,
+    [inboxEventId, workflow],
+  );
+  return rows[0]!.n;
 }
 
 export interface RunEnd {
@@ -86,7 +106,7 @@ export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Prom
     // The customer as it is now: another run may have merged the one this run resolved.
     `UPDATE workflow_runs SET status = $2, error = $3, error_retryable = $4, finished_at = now(),
        customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = $5), customer_id)
-     WHERE id = $1`,
+     WHERE id = $1 AND status <> 'cancelled'`,
     [id, end.status, end.error ?? null, end.retryable ?? false, end.customerId],
   );
 }
@@ -101,20 +121,27 @@ export async function listStepRecords(pool: Pool, runId: number): Promise<StepRe
   return rows;
 }
 
-/** Records a step's latest attempt; a retry overwrites the failed attempt of the same step. */
-export async function recordStep(pool: Pool, runId: number, step: StepRecord): Promise<void> {
-  await pool.query(
-    `INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     ON CONFLICT (run_id, step_index) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
-       output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error, attempt = EXCLUDED.attempt,
-       started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms`,
+/**
+ * Records a step's latest attempt (a retry overwrites the failed attempt of the same step) and returns whether the
+ * run has been cancelled meanwhile, in the same round trip, so the run stops before its next step.
+ */
+export async function recordStep(pool: Pool, runId: number, step: StepRecord): Promise<{ cancelled: boolean }> {
+  const { rows } = await pool.query<{ cancelled: boolean }>(
+    `WITH recorded AS (
+       INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (run_id, step_index) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
+         output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error, attempt = EXCLUDED.attempt,
+         started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms
+     )
+     SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
     [
       runId, step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null),
       JSON.stringify(step.output ?? null), step.state === null ? null : JSON.stringify(step.state), step.error,
       step.attempt, step.startedAt, step.durationMs,
     ],
   );
+  return { cancelled: rows[0]?.cancelled ?? false };
 }
 
 export interface RunFilter {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, listFailedRuns, retryThroughApi, person, random, reconcile, scalar, send, startStack, twilioDelivery, waitForCount, waitForSettled, type Stack } from './harness.js';
+import { callApi, expectClean, listFailedRuns, retryThroughApi, person, random, reconcile, scalar, send, startStack, twilioDelivery, waitForCount, waitForSettled, type Stack } from './harness.js';
 
 /** Inbound SMS answered by SMS through the twilio connector, whose API is the fake below. */
 const CONFIG = `
@@ -104,9 +104,11 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     twilio.mode = '500';
     stack.fault('Twilio answers 500');
     await phase(16);
+    // A dropped connection leaves open whether Twilio sent the SMS: such sends are not retried but left uncertain.
+    const UNCERTAIN = "SELECT count(*)::int AS n FROM outbound_messages WHERE status = 'uncertain'";
     twilio.mode = 'hang';
     stack.fault('Twilio holds requests 1 s, then drops the connection');
-    await phase(24);
+    await Promise.all([sleep(3000), waitForCount(stack, '8 sends uncertain', UNCERTAIN, (found) => found >= 8, 60_000)]);
     await sleep(300);
     twilio.mode = 'ok';
     stack.fault(`Twilio recovers (${Object.entries(twilio.refused).map(([mode, n]) => `${mode}×${n}`).join(', ')} refused)`);
@@ -117,7 +119,7 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     // Exhausted runs are failed and listed by the API.
     const failed = await listFailedRuns(stack);
     const failedEvents = await scalar(stack.pg.pool, FAILED);
-    expect(failed.length).toBeGreaterThanOrEqual(24);
+    expect(failed.length).toBeGreaterThanOrEqual(16);
     expect(failed.length).toBe(failedEvents);
     expect(failed.filter((run) => !/step reply \(reply\): sms reply failed: .*Messages\.json/.test(run.error))).toEqual([]);
     const failedMessages = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM outbound_messages WHERE status = 'failed'");
@@ -131,6 +133,18 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     expect(retriedTokens.length, 'one accepted send per retried run').toBe(failed.length);
     expect(new Set(retriedTokens).size).toBe(failed.length);
 
+    // Uncertain sends were never repeated; support resends each once (a double click sends once, the other gets 409).
+    const uncertain = (await callApi(stack, '/api/messages?status=uncertain&limit=500')).body.messages as Array<{ id: number; idempotencyKey: string }>;
+    expect(uncertain.length).toBeGreaterThanOrEqual(8);
+    const acceptedKeys = new Set(twilio.accepted.map((send) => send.token));
+    expect(uncertain.filter((message) => acceptedKeys.has(message.idempotencyKey)), 'uncertain sends repeated by a retry').toEqual([]);
+    const resendAnswers = await Promise.all(
+      uncertain.map(async (message) => (await Promise.all([0, 1].map(() => callApi(stack, `/api/messages/${message.id}/resend`, { method: 'POST' })))).map((answer) => answer.status).sort()),
+    );
+    expect(resendAnswers.filter((statuses) => statuses.join() !== '200,409')).toEqual([]);
+    const resentTokens = twilio.accepted.slice(acceptedBefore + failed.length).map((send) => send.token);
+    expect(resentTokens.sort()).toEqual(uncertain.map((message) => message.idempotencyKey).sort());
+
     // The tokens are the runs' reply steps' idempotency keys, and each message went to the phone that wrote.
     const rows = (await stack.pg.pool.query<{ idempotency_key: string; recipient: string; provider_id: string | null }>("SELECT idempotency_key, recipient, provider_id FROM outbound_messages WHERE channel = 'sms'")).rows;
     const bySid = new Map(twilio.accepted.map((send) => [send.sid, send]));
@@ -138,9 +152,9 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
 
     const report = await reconcile(
       stack,
-      'Twilio API failing (429 with Retry-After, then 500, then hanging up) until 24 runs exhausted their attempts, then recovering; those retried through the API',
+      'Twilio API failing (429 with Retry-After, then 500, until 16 runs exhausted their attempts; then hanging up, leaving 8+ sends uncertain), then recovering; failed runs retried and uncertain sends resent through the API',
       outcomes,
-      { twilioRefused: twilio.refused, failedVisible: failed.length, retriedThroughApi: failed.length, recoveredByBackoff },
+      { twilioRefused: twilio.refused, failedVisible: failed.length, retriedThroughApi: failed.length, uncertainResent: uncertain.length, recoveredByBackoff },
       { name: 'twilio', channel: 'sms', owed: new Set(deliveries.map((delivery) => delivery.event)).size, acceptedTokens: twilio.accepted.map((send) => send.token) },
     );
     expectClean(report);

@@ -87,3 +87,8 @@ export async function post(
   }
   return { status: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
 }
+
+/** For apps built only to be inspected or to fail before sending: resending a message must not happen there. */
+export const notCalled = (): never => {
+  throw new Error('not expected to be called in this test');
+};

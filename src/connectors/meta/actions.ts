@@ -24,7 +24,7 @@ export interface SendMessageInput {
  * `messaging_type: RESPONSE`.
  *
  * Meta's Send API has no idempotency key, so `idempotencyKey` cannot be passed on: at-most-once rests on the engine
- * recording the send before it is made.
+ * recording the send before it is made, and on sends with an unknown outcome not being retried (`sideEffect`).
  */
 export const sendMessage: ActionSpec<MetaSecrets> = {
   summary: 'Sends a text message to a customer on Messenger, Instagram or WhatsApp (within 24 hours of their last message).',
@@ -62,7 +62,7 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
         params,
         data: { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.recipient, type: 'text', text: { body: message.text } },
         signal: context.signal,
-      });
+      }, { sideEffect: true });
       return { providerId: response.data.messages?.[0]?.id ?? null };
     }
     // `me` is the Page (or Instagram account) the token belongs to: a Page token speaks for one Page only.
@@ -72,7 +72,7 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
       params,
       data: { recipient: { id: scopedId(message.recipient) }, messaging_type: 'RESPONSE', message: { text: message.text } },
       signal: context.signal,
-    });
+    }, { sideEffect: true });
     return { providerId: response.data.message_id ?? null };
   },
 };

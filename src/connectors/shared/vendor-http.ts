@@ -23,6 +23,27 @@ export class VendorUnavailableError extends Error {
   }
 }
 
+/**
+ * A request with side effects (a send) failed in a way that leaves open whether the vendor acted on it: a timeout or a
+ * dropped connection after the request went out. Retrying could act twice, so it is not retried; the caller records
+ * the outcome as unknown.
+ */
+export class VendorOutcomeUnknownError extends Error {
+  override name = 'VendorOutcomeUnknownError';
+}
+
+/** Network errors raised before a request can have reached the vendor: safe to retry even a send. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export interface RequestOptions {
+  /**
+   * The request acts (sends a message) and the vendor has no idempotency key for it. A vendor answer (429, 5xx) is
+   * still retried — the vendor said it did not act — but a timeout or reset after sending throws
+   * `VendorOutcomeUnknownError` at once.
+   */
+  sideEffect?: boolean;
+}
+
 export interface VendorClientOptions {
   baseURL: string;
   headers?: Record<string, string>;
@@ -63,7 +84,7 @@ export function createVendorClient(options: VendorClientOptions) {
   const baseDelay = options.baseDelayMs ?? 500;
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
 
-  async function request<T = unknown>(config: AxiosRequestConfig): Promise<AxiosResponse<T>> {
+  async function request<T = unknown>(config: AxiosRequestConfig, requestOptions: RequestOptions = {}): Promise<AxiosResponse<T>> {
     let lastError: Error | undefined;
     let hint: number | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -77,6 +98,10 @@ export function createVendorClient(options: VendorClientOptions) {
         if (status === 401 || status === 403) throw new VendorAuthError(`${what}: ${status} — check the connector's credentials`, status);
         const retryable = status === undefined || status === 429 || status >= 500;
         if (!retryable) throw new Error(`${what}: ${status} ${JSON.stringify(response?.data ?? '').slice(0, 300)}`);
+        const code = (error as AxiosError).code ?? '';
+        if (requestOptions.sideEffect && status === undefined && !NOT_SENT_CODES.has(code)) {
+          throw new VendorOutcomeUnknownError(`${what}: ${code || (error as Error).message} after the request was sent; the vendor may have acted on it`);
+        }
         lastError = new Error(`${what}: ${status ?? (error as Error).message}`);
         hint = retryAfterMs(response?.headers?.['retry-after']);
         if (attempt === attempts) break;

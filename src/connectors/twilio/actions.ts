@@ -29,13 +29,13 @@ export const sendSms: ActionSpec<TwilioSecrets> = {
       headers: {
         'Content-Type': 'application/x-www-form-urlencoded',
         // The run's stable key, in the header Twilio uses for idempotency tokens. Twilio documents this header on the
-        // webhooks it sends, not as de-duplication by the Messages API: do not rely on it. A send whose outcome is
-        // unknown (timeout, reset, 5xx) may therefore be repeated by a retry; see the session note on issue #7.
+        // webhooks it sends, not as de-duplication by the Messages API, so at-most-once does not rest on it: a send
+        // whose outcome is unknown (timeout, reset) is not retried (`sideEffect`) but recorded as uncertain.
         'I-Twilio-Idempotency-Token': idempotencyKey,
       },
       auth,
       signal: context.signal,
-    });
+    }, { sideEffect: true });
     return { providerId: response.data.sid ?? null };
   },
 };

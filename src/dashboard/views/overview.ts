@@ -1,4 +1,5 @@
 import { html, statusBadge, time, type Html } from '../html.js';
+import type { ConnectorSignalSummary } from '../../observability/connector-signals.js';
 import type { ConnectorHealth, FailedRun, MinuteCount, WorkflowStats } from '../../store/run-stats.js';
 import { layout, type PageContext } from './layout.js';
 
@@ -53,6 +54,8 @@ export function overviewPage(
     workflows: WorkflowStats[];
     failures: FailedRun[];
     connectors: ConnectorHealth[];
+    /** Undefined when Redis did not answer. */
+    signals: Map<string, ConnectorSignalSummary> | undefined;
   },
 ): Html {
   const { queue } = data;
@@ -96,21 +99,30 @@ export function overviewPage(
 <section aria-labelledby="health-h">
   <h2 id="health-h">Connector health</h2>
   <div class="table-wrap"><table>
-    <thead><tr><th scope="col">Connector</th><th scope="col">Last webhook</th><th scope="col">Webhooks, last hour</th><th scope="col">Pull cursors</th><th scope="col">Last failed event</th></tr></thead>
+    <thead><tr><th scope="col">Connector</th><th scope="col">Last webhook</th><th scope="col">Webhooks, last hour</th><th scope="col">Signature failures, last hour</th><th scope="col">Pull cursors</th><th scope="col">Last failed event</th><th scope="col">Last error</th></tr></thead>
     <tbody>${data.connectors.map(
       (health) => html`<tr>
       <td data-label="Connector">${health.connector}</td>
       <td data-label="Last webhook">${health.lastWebhookAt ? time(health.lastWebhookAt) : html`<span class="muted">none yet</span>`}</td>
       <td data-label="Webhooks, last hour">${health.webhooksLastHour}</td>
+      <td data-label="Signature failures, last hour">${signalCell(data.signals, health.connector, (signal) => (signal.signatureFailuresLastHour > 0 ? html`<span class="status status-failed">${signal.signatureFailuresLastHour}</span>` : html`0`))}</td>
       <td data-label="Pull cursors">${health.cursors.length === 0
         ? html`<span class="muted">no pulls</span>`
         : health.cursors.map((cursor) => html`<div><strong>${cursor.resource}</strong>: <code>${JSON.stringify(cursor.cursor).slice(0, 80)}</code> ${time(cursor.updatedAt)}</div>`)}</td>
       <td data-label="Last failed event">${health.lastFailedEvent
         ? html`<span class="status status-failed">failed</span> ${health.lastFailedEvent.type} #${health.lastFailedEvent.id} ${time(health.lastFailedEvent.receivedAt)}`
         : html`<span class="muted">none</span>`}</td>
+      <td data-label="Last error">${signalCell(data.signals, health.connector, (signal) =>
+        signal.lastError ? html`${signal.lastError.message} <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
+      )}</td>
     </tr>`,
     )}</tbody>
   </table></div>
 </section>`;
   return layout(context, 'Overview', body);
+}
+
+function signalCell(signals: Map<string, ConnectorSignalSummary> | undefined, connector: string, render: (signal: ConnectorSignalSummary) => Html): Html {
+  const signal = signals?.get(connector);
+  return signal ? render(signal) : html`<span class="muted">unknown (Redis did not answer)</span>`;
 }

@@ -5,7 +5,7 @@ import type { InboxEvent } from '../../store/inbox.js';
 import type { RunRow, StepRecord } from '../../store/runs.js';
 import { layout, type PageContext } from './layout.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'filtered', 'failed'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
 export const PERIODS: Record<string, { label: string; ms?: number }> = {
   '': { label: 'Any time' },
   '15m': { label: 'Last 15 minutes', ms: 15 * 60_000 },
@@ -97,10 +97,10 @@ ${data.runs.length === 0 ? html`<p class="empty">No runs match.</p>` : ''}
 
 export function runDetailPage(
   context: PageContext,
-  data: { run: RunRow; steps: StepRecord[]; plannedSteps: Array<{ id: string; type: string }>; event: InboxEvent | undefined; notice?: string },
+  data: { run: RunRow; steps: StepRecord[]; plannedSteps: Array<{ id: string; type: string }>; event: InboxEvent | undefined; replayable: boolean; notice?: string },
 ): Html {
   const { run, event } = data;
-  const canRetry = hasRole(context.session, 'support');
+  const canAct = hasRole(context.session, 'support');
   const recorded = new Map(data.steps.map((step) => [step.stepIndex, step]));
   const stepCount = Math.max(data.plannedSteps.length, ...data.steps.map((step) => step.stepIndex + 1));
   const steps = Array.from({ length: stepCount }, (_, index) => {
@@ -134,11 +134,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
     <div><dt>Duration</dt><dd>${duration(runDuration(run))}</dd></div>
   </dl>
   ${run.error ? html`<p class="step-error"><strong>Error:</strong> ${run.error}</p>` : ''}
-  ${run.status === 'failed'
-    ? canRetry
-      ? html`<form method="post" action="/runs/${run.id}/retry"><input type="hidden" name="_csrf" value="${context.csrf}"><button type="submit" class="primary">Retry run</button> <span class="muted">Runs again from the failed step; earlier steps are not repeated.</span></form>`
-      : html`<p class="muted">Retrying needs the support or admin role.</p>`
-    : ''}
+  ${canAct ? runActions(run, context.csrf, data.replayable) : html`<p class="muted">Retry, replay and cancel need the support or admin role.</p>`}
 </section>
 <section aria-labelledby="steps-h">
   <h2 id="steps-h">Steps</h2>
@@ -160,4 +156,20 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
   ${json(maskSecrets(payload))}
 </section>`;
   return layout(context, `Run #${run.id}`, body);
+}
+
+/** Retry (failed runs), replay (runs of a stored event whose workflow still exists) and cancel with a reason. */
+function runActions(run: RunRow, csrf: string, replayable: boolean): Html {
+  const csrfField = html`<input type="hidden" name="_csrf" value="${csrf}">`;
+  const retry =
+    run.status === 'failed'
+      ? html`<form method="post" action="/runs/${run.id}/retry">${csrfField}<button type="submit" class="primary">Retry run</button> <span class="muted">Runs again from the failed step; earlier steps are not repeated.</span></form>`
+      : '';
+  const replay = replayable
+    ? html`<form method="post" action="/runs/${run.id}/replay">${csrfField}<button type="submit">Replay event</button> <span class="muted">Runs the original event through the current version of the workflow, as a new run (replies are sent again).</span></form>`
+    : '';
+  const cancel = ['queued', 'running', 'waiting', 'failed'].includes(run.status)
+    ? html`<form method="post" action="/runs/${run.id}/cancel" class="cancel-run">${csrfField}<label for="cancel-reason">Reason for cancelling</label> <input id="cancel-reason" name="reason" required maxlength="500" placeholder="e.g. stuck after the vendor outage; handled by hand"> <button type="submit" class="danger">Cancel run</button></form>`
+    : '';
+  return html`<div class="run-actions">${retry}${replay}${cancel}</div>`;
 }
