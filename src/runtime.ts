@@ -22,6 +22,7 @@ import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
 import { migrate } from './store/migrate.js';
 import { createPool, type Pool } from './store/pool.js';
+import { configFileCheck } from './workflows/file-check.js';
 import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
 
 export interface Roles {
@@ -64,6 +65,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   };
   try {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
+    const checkConfigFile = configFileCheck(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     for (const warning of config.warnings) logger.warn(warning);
     const secretWarnings: string[] = [];
     const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);
@@ -160,7 +162,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const app = createApp({
         pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
         resendMessage: createOutbound(serviceOptions).resend,
-        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS) },
+        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardUsersFromEnv, hashPassword, parseUsers, verifyPassword } from '../src/dashboard/auth.js';
 import { escapeHtml, html } from '../src/dashboard/html.js';
 import { maskSecrets } from '../src/dashboard/mask.js';
 import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { api, startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 const PASSWORDS = { viewer: 'viewer-password-1', support: 'support-password-1', admin: 'admin-password-1' };
@@ -14,7 +14,7 @@ const USERS = Object.entries(PASSWORDS)
   .join(',');
 
 /** Every page and stream of the dashboard (ids that exist or not: the login comes first either way). */
-const GET_ROUTES = ['/', '/runs', '/runs/1', '/customers', '/customers?q=x', '/customers/1', '/workflows', '/events', '/admin/queues', '/admin/queues/api/queues'];
+const GET_ROUTES = ['/', '/runs', '/runs/1', '/customers', '/customers?q=x', '/customers/1', '/workflows', '/agents', '/events', '/admin/queues', '/admin/queues/api/queues'];
 
 interface Browser {
   cookie: string;
@@ -24,6 +24,7 @@ interface Browser {
 describe('dashboard: sign-in, roles, CSRF and escaping', () => {
   let db: TestDatabase;
   let app: Crmflow;
+  let configPath: string;
 
   const request = (path: string, init: RequestInit & { as?: Browser } = {}) =>
     fetch(`${app.url}${path}`, { redirect: 'manual', ...init, headers: { ...(init.as ? { cookie: init.as.cookie } : {}), ...(init.headers ?? {}) } });
@@ -51,8 +52,9 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    configPath = writeConfig(EXAMPLE_CONFIG);
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } }),
+      testEnv({ databaseUrl: db.url, configPath, prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } }),
       { api: true, worker: false, scheduler: false },
     );
   });
@@ -133,13 +135,95 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
     const id = await failedRun();
     const page = await (await request(`/runs/${id}`, { as: viewer })).text();
-    expect(page).toContain('Retrying needs the support or admin role');
+    expect(page).toContain('Retry, replay and cancel need the support or admin role');
     expect(page).not.toContain('Retry run</button>');
+    expect(page).not.toContain('Cancel run</button>');
     const retry = await request(`/runs/${id}/retry`, { method: 'POST', as: viewer, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() });
     expect(retry.status).toBe(403);
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeUndefined();
     expect((await request('/admin/queues', { as: viewer, headers: { accept: 'text/html' } })).status).toBe(403);
     expect(await (await request('/', { as: viewer })).text()).not.toContain('href="/admin/queues"');
+  });
+
+  it('cancels a run with the reason given, audited; without a reason nothing changes', async () => {
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    const id = await failedRun();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const page = await (await request(`/runs/${id}`, { as: support })).text();
+    expect(page).toMatch(/<label for="cancel-reason">Reason for cancelling<\/label>/);
+    const empty = await request(`/runs/${id}/cancel`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, reason: ' ' }).toString() });
+    expect(empty.headers.get('location')).toBe(`/runs/${id}?notice=bad_request`);
+    expect((await db.pool.query('SELECT status FROM workflow_runs WHERE id = $1', [id])).rows[0].status).toBe('failed');
+    const ok = await request(`/runs/${id}/cancel`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, reason: 'duplicate lead, handled by phone' }).toString() });
+    expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=cancelled`);
+    expect((await db.pool.query('SELECT status, error FROM workflow_runs WHERE id = $1', [id])).rows[0]).toEqual({ status: 'cancelled', error: 'cancelled: duplicate lead, handled by phone' });
+    const after = await (await request(`/runs/${id}?notice=cancelled`, { as: support })).text();
+    expect(after).toContain('Run cancelled');
+    expect(after).not.toContain('Cancel run</button>');
+    const audit = await db.pool.query("SELECT actor, role, details FROM audit_log WHERE action = 'run.cancel' AND target = $1", [`run:${id}`]);
+    expect(audit.rows).toEqual([{ actor: 'support-user', role: 'support', details: { reason: 'duplicate lead, handled by phone', via: 'dashboard' } }]);
+    // A run that is not from a stored event offers no replay, and refuses one.
+    expect(page).not.toContain('Replay event</button>');
+    const replay = await request(`/runs/${id}/replay`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    expect(replay.headers.get('location')).toBe(`/runs/${id}?notice=not_replayable`);
+  });
+
+  it('shows signature failures of the last hour and the last error per connector on the overview', async () => {
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    for (let n = 0; n < 3; n++) {
+      const forged = await request('/webhooks/shopify', { method: 'POST', body: '{"id":1}', headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': 'forged', 'x-shopify-topic': 'orders/create' } });
+      expect(forged.status).toBe(401);
+    }
+    const page = await (await request('/', { as: viewer })).text();
+    const shopifyRow = page.split('<tr>').find((row) => row.includes('data-label="Connector">shopify<'))!;
+    expect(shopifyRow).toMatch(/data-label="Signature failures, last hour"><span class="status status-failed">3<\/span>/);
+    expect(shopifyRow).toContain('webhook refused: missing or invalid signature');
+    const formRow = page.split('<tr>').find((row) => row.includes('data-label="Connector">form<'))!;
+    expect(formRow).toMatch(/data-label="Signature failures, last hour">0</);
+  });
+
+  it('lets an admin switch an agent off for new leads on the agents page; others only read it', async () => {
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const readOnly = await (await request('/agents', { as: support })).text();
+    expect(readOnly).toContain('Changing availability needs the admin role');
+    expect(readOnly).not.toContain('Make unavailable</button>');
+    const denied = await request('/agents/bob/availability', { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, available: 'false' }).toString() });
+    expect(denied.status).toBe(403);
+
+    const page = await (await request('/agents', { as: admin })).text();
+    expect(page).toMatch(/<tr data-agent="bob">[\s\S]*?<span class="status status-succeeded">available<\/span>[\s\S]*?Make unavailable<\/button>/);
+    const off = await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'false' }).toString() });
+    expect(off.headers.get('location')).toBe('/agents?notice=saved');
+    expect((await api(app, '/api/agents')).body.agents.find((agent: { id: string }) => agent.id === 'bob').available).toBe(false);
+    const after = await (await request('/agents', { as: admin })).text();
+    expect(after).toMatch(/<tr data-agent="bob">[\s\S]*?<span class="status status-failed">unavailable<\/span>[\s\S]*?Make available<\/button>/);
+    expect((await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'maybe' }).toString() })).status).toBe(400);
+    expect((await request('/agents/nobody/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString() })).status).toBe(404);
+    await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString() });
+    const audit = await db.pool.query("SELECT actor, details FROM audit_log WHERE action = 'agent.availability' ORDER BY id");
+    expect(audit.rows).toEqual([
+      { actor: 'admin-user', details: { available: false, via: 'dashboard' } },
+      { actor: 'admin-user', details: { available: true, via: 'dashboard' } },
+    ]);
+  });
+
+  it('shows the errors of an edited, broken workflows.yaml while the running workflows stay in force', async () => {
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    expect(await (await request('/workflows', { as: viewer })).text()).not.toContain('role="alert"');
+    const original = readFileSync(configPath, 'utf8');
+    try {
+      writeFileSync(configPath, original.replace('type: upsert_customer', 'type: upsert_customr'));
+      const broken = await (await request('/workflows', { as: viewer })).text();
+      expect(broken).toMatch(/<code>workflows\.yaml<\/code> on disk has 1 error</);
+      expect(broken).toMatch(/<li><code>workflows\.yaml:\d+:\d+ [^<]*upsert_customr/);
+      expect(broken).toContain('id="wf-web-lead"');
+      writeFileSync(configPath, `${original}\n# edited\n`);
+      expect(await (await request('/workflows', { as: viewer })).text()).toContain('was edited and is valid');
+    } finally {
+      writeFileSync(configPath, original);
+    }
   });
 
   it('escapes user-controlled text: a customer named <script>alert(1)</script>', async () => {

@@ -12,12 +12,14 @@ import { cancelRun, replayRun, retryRun } from '../http/run-actions.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { setPiiFields } from './mask.js';
 import { bullBoardPolicy } from '../http/security-headers.js';
+import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit } from '../store/audit.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { connectorHealth, latestFailures, runsPerMinute, workflowStats } from '../store/run-stats.js';
 import { getRun, listRuns, listStepRecords, type RunFilter } from '../store/runs.js';
+import type { ConfigFileState } from '../workflows/file-check.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import {
   createDashboardAuth,
@@ -34,6 +36,7 @@ import {
 } from './auth.js';
 import type { Html } from './html.js';
 import { streamRuns, parseWatch } from './sse.js';
+import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage } from './views/customers.js';
 import { loginPage, messagePage, type PageContext } from './views/layout.js';
@@ -60,6 +63,8 @@ export interface DashboardOptions {
   isDraining?: () => boolean;
   /** Signature failures and last errors per connector (shared through Redis). */
   signals: ConnectorSignals;
+  /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
+  checkConfigFile?: () => ConfigFileState;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -293,7 +298,25 @@ export function dashboardRouter(options: DashboardOptions): Router {
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {
     const stats = await workflowStats(pool, workflowIds);
-    send(res, workflowsPage(context(req, res), { file: config.file, workflows: config.workflows, stats: new Map(stats.map((row) => [row.workflow, row])) }));
+    send(res, workflowsPage(context(req, res), { file: config.file, workflows: config.workflows, stats: new Map(stats.map((row) => [row.workflow, row])), onDisk: options.checkConfigFile?.() }));
+  });
+
+  const AGENT_NOTICES: Record<string, string> = { saved: 'Availability saved: new leads follow it from now on.' };
+
+  router.get('/agents', session, pageHeaders, async (req, res) => {
+    const status = await listAgentStatus(pool, [...config.agents.keys()]);
+    send(res, agentsPage(context(req, res), { agents: [...config.agents.values()], status: new Map(status.map((row) => [row.agent_id, row])), notice: AGENT_NOTICES[text(req.query.notice)] }));
+  });
+
+  router.post('/agents/:id/availability', session, form, requireCsrf(auth), requireRole('admin'), async (req, res) => {
+    const agent = config.agents.get(String(req.params.id));
+    const available = (req.body as { available?: unknown }).available;
+    if (!agent) return void res.status(404).type('text/plain').send('no such agent');
+    if (available !== 'true' && available !== 'false') return void res.status(400).type('text/plain').send('available must be true or false');
+    const { user, role } = sessionOf(res);
+    await setAgentAvailability(pool, agent.id, available === 'true', user);
+    await recordAudit(pool, { actor: user, role, action: 'agent.availability', target: `agent:${agent.id}`, ip: req.ip ?? null, details: { available: available === 'true', via: 'dashboard' } });
+    res.redirect(303, '/agents?notice=saved');
   });
 
   router.get('/audit', session, requireRole('admin'), pageHeaders, async (req, res) => {

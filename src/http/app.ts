@@ -30,7 +30,7 @@ export interface AppOptions {
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
   isDraining?: () => boolean;
   /** The support-staff dashboard at `/` (its users and session key); absent: no dashboard. */
-  dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields'>;
+  dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
 }
 
 export function createApp(options: AppOptions): Express {

@@ -4,7 +4,7 @@ import { layout, type PageContext } from './layout.js';
 
 export function auditPage(context: PageContext, data: { entries: AuditRow[]; nextBefore: number | null }): Html {
   const body = html`
-<p class="muted">Sign-ins, sign-outs, retries, polls and availability changes, newest first. Entries cannot be changed or deleted.</p>
+<p class="muted">Every human action — sign-ins, retries, replays, cancellations, resends, polls, availability changes, CLI replays and backfills — newest first. Entries cannot be changed or deleted.</p>
 ${
   data.entries.length === 0
     ? html`<p class="empty">Nothing recorded yet.</p>`

@@ -13,6 +13,7 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/runs', label: 'Runs' },
   { href: '/customers', label: 'Customers' },
   { href: '/workflows', label: 'Workflows' },
+  { href: '/agents', label: 'Agents' },
   { href: '/audit', label: 'Audit log', admin: true },
   { href: '/admin/queues', label: 'Queues', admin: true },
 ];

@@ -1,5 +1,6 @@
 import { html, statusBadge, time, type Html } from '../html.js';
 import type { WorkflowStats } from '../../store/run-stats.js';
+import type { ConfigFileState } from '../../workflows/file-check.js';
 import type { CompiledWorkflow } from '../../workflows/load.js';
 import { layout, type PageContext } from './layout.js';
 
@@ -9,8 +10,22 @@ function triggerText(trigger: Record<string, unknown>): string {
   return `${String(type)}${parts.length ? ` — ${parts.join(' · ')}` : ''}`;
 }
 
-export function workflowsPage(context: PageContext, data: { file: string; workflows: CompiledWorkflow[]; stats: Map<string, WorkflowStats> }): Html {
+/** What the file on disk says next to the running configuration: nothing when they are the same. */
+function onDiskNotice(file: string, onDisk: ConfigFileState | undefined): Html | '' {
+  if (!onDisk || onDisk.state === 'in_force') return '';
+  if (onDisk.state === 'changed') {
+    return html`<p class="notice" role="status"><code>${file}</code> was edited and is valid (${onDisk.workflows} workflows). It takes effect when crmflow's processes restart; until then the workflows below run.</p>`;
+  }
+  return html`<section class="notice error" role="alert" aria-labelledby="broken-h">
+  <h2 id="broken-h"><code>${file}</code> on disk has ${onDisk.issues.length} error${onDisk.issues.length === 1 ? '' : 's'}</h2>
+  <p>The workflows below stay in force; a restart with this file would fail. Fix these (also <code>npx crmflow validate</code>):</p>
+  <ul class="config-issues">${onDisk.issues.map((issue) => html`<li><code>${issue}</code></li>`)}</ul>
+</section>`;
+}
+
+export function workflowsPage(context: PageContext, data: { file: string; workflows: CompiledWorkflow[]; stats: Map<string, WorkflowStats>; onDisk?: ConfigFileState }): Html {
   const body = html`
+${onDiskNotice(data.file, data.onDisk)}
 <p class="muted">From <code>${data.file}</code>. Success rates count finished runs of the last 24 hours.</p>
 <ul class="workflows">${data.workflows.map((workflow) => {
     const stats = data.stats.get(workflow.id);
