@@ -1,7 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Crmflow } from '../src/runtime.js';
+import { getRun, listRuns } from '../src/store/runs.js';
 import { isOpen, localTimeToInstant, nextOpening, parseWeek, quietWeek, type OpeningHours } from '../src/engine/opening-hours.js';
 import { nextCommonOpening } from '../src/engine/send-window.js';
 import { loadConfigText } from '../src/workflows/load.js';
+import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { formHeaders } from './helpers/sign.js';
+import { startSmtpServer } from './helpers/smtp.js';
+import { waitFor } from './helpers/wait.js';
 
 const madrid = (open: Record<string, string | string[]>, holidays: string[] = []): OpeningHours => ({ timeZone: 'Europe/Madrid', week: parseWeek(open), holidays: new Set(holidays) });
 const support = madrid({ 'mon-fri': '09:00-18:00', sat: '10:00-14:00' }, ['2026-12-25']);
@@ -75,5 +82,89 @@ workflows:
     expect(() => loadConfigText(yaml('business_hours: { other: { time_zone: Europe/Madrid, open: { daily: "09:00-18:00" } } }'), 'workflows.yaml', { env: {} })).toThrow(
       /workflows.yaml:10:\d+ unknown business_hours "support"; declared: other/,
     );
+  });
+});
+
+const CONFIG = `
+connectors:
+  form: { secrets: { webhook_secret: "\${FORM_WEBHOOK_SECRET}" } }
+business_hours:
+  support: { time_zone: Europe/Madrid, open: { mon-fri: "09:00-18:00", sat: "10:00-14:00" }, holidays: [2026-12-25] }
+quiet_hours:
+  night: { from: "21:00", to: "08:00", time_zone: customer, default_time_zone: Europe/Madrid }
+workflows:
+  - id: scheduled
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "form = 'scheduled'" }
+    steps:
+      - { type: map }
+      - { type: upsert_customer }
+      - { type: reply, channel: email, subject: "We got your message", body: "An agent answers now.", hours: support }
+  - id: variant
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "form = 'variant'" }
+    steps:
+      - { type: map }
+      - { type: upsert_customer }
+      - type: reply
+        channel: email
+        subject: "We got your message"
+        body: "An agent answers now."
+        hours: support
+        outside_hours: { subject: "We are closed", body: "We answer when we open, Monday to Friday 9-18." }
+  - id: quiet
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "form = 'quiet'" }
+    steps:
+      - { type: map }
+      - { type: upsert_customer }
+      - { type: reply, channel: email, subject: "Hello", body: "Not at night.", quiet_hours: night }
+`;
+
+describe('replies outside business and quiet hours, through the real worker (clock injected)', () => {
+  let db: TestDatabase;
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
+  let app: Crmflow;
+  /** The injected clock runs at real speed from the date a test sets. */
+  let offsetMs = 0;
+  const setClock = (iso: string) => (offsetMs = new Date(iso).getTime() - Date.now());
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    smtp = await startSmtpServer();
+    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }), undefined, () => new Date(Date.now() + offsetMs));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await smtp?.close();
+    await db?.drop();
+  });
+
+  const submit = async (form: string, email: string) => {
+    const body = JSON.stringify({ submission_id: `${form}-${email}`, form, name: 'Ana Souza', email });
+    expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
+    return waitFor(`the ${form} run`, async () => (await listRuns(db.pool, { workflow: form, limit: 1 }))[0]);
+  };
+  const settled = (runId: number, status: string) => waitFor(`run ${runId} ${status}`, async () => ((await getRun(db.pool, runId))?.status === status ? getRun(db.pool, runId) : undefined));
+
+  it('sends the out-of-hours variant at once on a Saturday afternoon', async () => {
+    setClock('2026-11-28T15:00:00Z'); // Sat 16:00 in Madrid: closed since 14:00
+    const run = await submit('variant', 'variant@example.com');
+    await settled(run.id, 'succeeded');
+    expect(smtp.messages.filter((message) => message.to.includes('variant@example.com')).map((message) => message.subject)).toEqual(['We are closed']);
+  });
+
+  it('holds the reply until the next opening, then sends it', async () => {
+    setClock('2026-11-30T07:59:56Z'); // Mon 08:59:56 in Madrid
+    const run = await submit('scheduled', 'scheduled@example.com');
+    const waiting = await settled(run.id, 'waiting');
+    expect(waiting?.resumeAt).toEqual(new Date('2026-11-30T08:00:00Z'));
+    expect(smtp.messages.filter((message) => message.to.includes('scheduled@example.com'))).toHaveLength(0);
+    await settled(run.id, 'succeeded');
+    expect(smtp.messages.filter((message) => message.to.includes('scheduled@example.com')).map((message) => message.subject)).toEqual(['We got your message']);
+  });
+
+  it('holds a reply during quiet hours until they end, in the default zone of a customer without one', async () => {
+    setClock('2026-11-30T21:30:00Z'); // Mon 22:30 in Madrid
+    const run = await submit('quiet', 'quiet@example.com');
+    const waiting = await settled(run.id, 'waiting');
+    expect(waiting?.resumeAt).toEqual(new Date('2026-12-01T07:00:00Z')); // Tue 08:00 in Madrid
   });
 });

@@ -25,13 +25,13 @@ export async function checkSla(assignmentId: number, deps: RunDependencies): Pro
   }
   const { action } = sla;
   const members = action.agent !== undefined ? [action.agent] : (services.pools.get(action.pool ?? '')?.agents ?? []);
-  const candidates = configuredCandidates(members, services.agents, services.now()).filter((candidate) => candidate.id !== sla.agentId);
   const reason = `${action.then === 'escalate' ? 'escalated' : 'reassigned'}: ${sla.agentId} made no contact within ${action.within}`;
   const result = await services.assignLead({
     customerId: sla.customerId,
     pool: action.pool ?? `agent:${action.agent}`,
     strategy: action.strategy,
-    candidates,
+    candidates: configuredCandidates(members, services.agents, services.now()),
+    exclude: [sla.agentId],
     idempotencyKey: slaReassignmentKey(assignmentId),
     sticky: false,
     reason,

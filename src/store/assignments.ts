@@ -22,6 +22,8 @@ export interface AssignRequest {
   /** Why, when this is not a first assignment (e.g. an SLA reassignment), and the assignment it replaces. */
   reason?: string;
   replaces?: number;
+  /** Candidates that may not take it (the owner an SLA reassignment takes it from); the rotation still counts them. */
+  exclude?: string[];
 }
 
 export interface AssignmentResult {
@@ -60,6 +62,7 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
     );
     const position = rows[0]!.position;
     const eligible = await eligibleAgents(client, request.candidates, request.strategy === 'least_loaded');
+    for (const agentId of request.exclude ?? []) eligible.delete(agentId);
     if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
 
     const choice = choose(request, position, eligible);
