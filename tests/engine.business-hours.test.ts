@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { getRun, listRuns } from '../src/store/runs.js';
 import { isOpen, localTimeToInstant, nextOpening, parseWeek, quietWeek, type OpeningHours } from '../src/engine/opening-hours.js';
-import { nextCommonOpening } from '../src/engine/send-window.js';
+import { hoursFor, nextCommonOpening, type HoursRule } from '../src/engine/send-window.js';
+import type { CustomerSummary } from '../src/engine/steps/define-step.js';
 import { loadConfigText } from '../src/workflows/load.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -55,6 +56,20 @@ describe('opening hours', () => {
     expect(isOpen(allowed, new Date('2026-11-23T02:30:00Z'))).toBe(false); // 21:30 EST
     expect(nextOpening(allowed, new Date('2026-11-23T02:30:00Z'))).toEqual(new Date('2026-11-23T13:00:00Z')); // 08:00 EST
     expect(isOpen(allowed, new Date('2026-11-23T13:00:00Z'))).toBe(true);
+  });
+
+  it("reads quiet hours in the customer's or the owner's zone, else the default", () => {
+    const rule = (timeZone: string): HoursRule => ({ name: 'night', timeZone, defaultTimeZone: 'Europe/Madrid', week: quietWeek('21:00', '08:00'), holidays: new Set() });
+    const person = (attributes: Record<string, unknown>): CustomerSummary => ({
+      id: 1, name: null, first_name: null, last_name: null, language: null, country: null, lifecycle_stage: 'lead',
+      owner_agent_id: 'ann', email: null, phone: null, identities: [], attributes,
+    });
+    const customer = person({ time_zone: 'Asia/Tokyo' });
+    const owner = { id: 'ann', name: 'Ann', time_zone: 'America/Chicago' };
+    expect(hoursFor(rule('customer'), customer, owner).timeZone).toBe('Asia/Tokyo');
+    expect(hoursFor(rule('owner'), customer, owner).timeZone).toBe('America/Chicago');
+    expect(hoursFor(rule('customer'), person({}), owner).timeZone).toBe('Europe/Madrid');
+    expect(hoursFor(rule('America/Denver'), customer, owner).timeZone).toBe('America/Denver');
   });
 
   it('needs every set of hours open at once, and says when that never happens', () => {
