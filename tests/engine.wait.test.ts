@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runRow } from '../src/dashboard/views/runs.js';
 import { jobIds } from '../src/engine/queues.js';
 import type { Crmflow } from '../src/runtime.js';
 import { getRun, listStepRecords, type RunRow } from '../src/store/runs.js';
@@ -16,7 +17,7 @@ connectors:
   shopify: { secrets: { webhook_secret: "\${SHOPIFY_WEBHOOK_SECRET}" } }
 workflows:
   - id: lead-follow-up
-    trigger: { type: webhook, connector: form, event: lead.submitted }
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "$not(form = 'until')" }
     steps:
       - type: map
       - type: upsert_customer
@@ -28,6 +29,12 @@ workflows:
         channel: email
         subject: "Still interested, {{ $customer.first_name }}?"
         body: "We have not heard from you since your message."
+  - id: until-time
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "form = 'until'" }
+    steps:
+      - type: wait
+        until: "$fromMillis($toMillis($event.occurred_at) + 2000)"
+      - { type: log, message: "two seconds after {{ $event.occurred_at }}" }
   - id: shopify-order
     trigger: { type: webhook, connector: shopify, event: order.created }
     steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]
@@ -72,6 +79,8 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
     const steps = await listStepRecords(db.pool, waiting.id);
     expect(steps.find((step) => step.type === 'wait')).toMatchObject({ status: 'waiting', output: { reason: 'wait 3s' } });
     expect(emailsTo('wait1@example.com')).toHaveLength(0);
+    // The dashboard's runs table says so, with the time it resumes.
+    expect(String(runRow((await getRun(db.pool, waiting.id))!))).toMatch(/status-waiting[\s\S]*resumes <time/);
 
     expect(await finished(waiting.id)).toMatchObject({ status: 'succeeded' });
     expect(emailsTo('wait1@example.com').map((message) => message.subject)).toEqual(['Still interested, Lea?']);
@@ -101,6 +110,15 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
     expect(await app.queue.getJobState(jobId)).toBe('unknown');
     expect(await finished(waiting.id)).toMatchObject({ status: 'succeeded' });
     expect(emailsTo('wait3@example.com')).toHaveLength(1);
+  });
+
+  it('waits until the time an `until` expression gives', async () => {
+    const body = JSON.stringify({ submission_id: 'u-1', form: 'until', name: 'Una', email: 'until@example.com' });
+    expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
+    const run = await waitFor('the until run waiting', async () => (await api(app, '/api/runs?workflow=until-time&status=waiting')).body.runs[0] as RunRow | undefined);
+    const occurredAt = new Date((run.trigger as { occurred_at: string }).occurred_at);
+    expect(new Date(run.resumeAt!).getTime()).toBe(occurredAt.getTime() + 2000);
+    expect(await finished(run.id)).toMatchObject({ status: 'succeeded' });
   });
 
   it('ends the run as filtered when `unless` holds on the fresh customer: they ordered during the wait', async () => {
