@@ -56,13 +56,13 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
   let db: TestDatabase;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   let app: Crmflow;
+  let env: Record<string, string>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }),
-    );
+    env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } });
+    app = await startTestCrmflow(env);
   });
   afterAll(async () => {
     await app?.close();
@@ -131,10 +131,12 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
     expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1", [lead.customer_id])).toBe(1);
   });
 
-  it('escalates to the named agent, and re-adds an SLA job Redis lost', async () => {
+  it('escalates to the named agent across a restart, re-adding the SLA job Redis lost', async () => {
     const lead = await submitLead('sla-3', '+14155550103', 'vip');
     expect(await app.queue.getJobState(jobIds.sla(lead.id))).toBe('delayed');
     await app.queue.remove(jobIds.sla(lead.id));
+    await app.close();
+    app = await startTestCrmflow(env);
     expect(await slaStatus(lead.id)).toMatchObject({ status: 'escalated', outcome: { from: lead.agent_id, to: 'max' } });
     expect((await assignments(lead.customer_id)).map((assignment) => assignment.agent_id)).toEqual([lead.agent_id, 'max']);
   });
