@@ -40,6 +40,8 @@ export interface StartOptions {
   logger: Logger;
   /** Reconciler timing, shortened by tests. */
   reconciler?: { intervalMs?: number; graceMs?: number };
+  /** The clock of time-based steps (business hours, waits, SLAs); default the system clock. Tests inject other dates. */
+  now?: () => Date;
 }
 
 export interface Crmflow {
@@ -115,7 +117,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, now: options.now };
     const services = createStepServices(serviceOptions);
 
     let worker: Worker<JobData> | undefined;
@@ -149,7 +151,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
     }
-    const reconciler = startReconciler(pool, queue, logger, options.reconciler);
+    const reconciler = startReconciler(pool, queue, logger, { ...options.reconciler, now: services.now });
     closers.push(reconciler.stop);
 
     let url: string | undefined;

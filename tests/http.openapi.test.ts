@@ -350,7 +350,9 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(list.status).toBe(200);
       expectDocumented('get', '/api/runs', list);
       const runs = (list.body as { runs: Array<{ id: number; status: string }> }).runs;
-      expect(runs.length).toBe(4);
+      expect(runs.length).toBe(7);
+      // The three form leads each also started web-lead-follow-up, now waiting two days.
+      expect(runs.filter((run) => run.status === 'waiting')).toHaveLength(3);
       expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
       expectDocumented('get', '/api/runs', await call('get', '/api/runs?customer_id=999999'));
       for (const { id } of runs) {

@@ -18,6 +18,8 @@ function workflowWith(step: Record<string, unknown>, trigger: Record<string, unk
     connectors: { form: { secrets: { webhook_secret: 'x' } }, shopify: { secrets: { webhook_secret: 'x' } } },
     agents: [{ id: 'ann', name: 'Ann' }],
     pools: { sales: { agents: ['ann'] } },
+    business_hours: { support: { time_zone: 'Europe/Madrid', open: { 'mon-fri': '09:00-18:00' } } },
+    quiet_hours: { night: { from: '21:00', to: '08:00', time_zone: 'customer', default_time_zone: 'America/New_York' } },
     workflows: [{ id: 'example', trigger, steps: [step] }],
   });
 }

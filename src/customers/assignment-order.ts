@@ -47,3 +47,29 @@ export function isWorking(hours: WorkingHours, timeZone: string, at: Date): bool
   const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
   return hours.days.includes(day) && minutes >= toMinutes(hours.from) && minutes < toMinutes(hours.to);
 }
+
+/** What the configuration knows of an agent: `available` as declared, and working hours in their time zone. */
+export interface AgentSchedule {
+  id: string;
+  available?: boolean;
+  time_zone?: string;
+  working_hours?: WorkingHours;
+  capacity?: number;
+}
+
+/**
+ * The members of a pool (or one agent) that the configuration says may take a lead at `now`, as assignment candidates
+ * in declared order (the store adds run-time availability and load).
+ */
+export function configuredCandidates(
+  members: ReadonlyArray<string | WeightedAgent>,
+  agents: ReadonlyMap<string, AgentSchedule>,
+  now: Date,
+): Array<WeightedAgent & { capacity?: number }> {
+  return members.flatMap((member) => {
+    const agent = agents.get(typeof member === 'string' ? member : member.id);
+    if (!agent || agent.available === false) return [];
+    if (agent.working_hours && agent.time_zone && !isWorking(agent.working_hours, agent.time_zone, now)) return [];
+    return [{ id: agent.id, weight: typeof member === 'string' ? 1 : member.weight, capacity: agent.capacity }];
+  });
+}

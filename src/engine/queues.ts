@@ -10,7 +10,11 @@ export type JobData =
   | { kind: 'schedule'; workflow: string; tick: string }
   | { kind: 'pull'; workflow: string }
   /** Runs a stored event through the current workflows again (`crmflow replay`), as new runs. */
-  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string };
+  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string }
+  /** Continues a `waiting` run (delayed until its resume time). */
+  | { kind: 'resume'; runId: number }
+  /** Checks a lead assignment's SLA (delayed until it is due). */
+  | { kind: 'sla'; assignmentId: number };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -28,6 +32,9 @@ export const jobIds = {
   schedule: (workflow: string, tick: string) => `schedule-${workflow}-${tick.replace(/[^0-9TZ]/g, '')}`,
   retry: (runId: number, attempt: number) => `retry-${runId}-${attempt}`,
   replay: (inboxId: number, replay: string) => `replay-${inboxId}-${replay}`,
+  /** One per suspension: a run suspended again later gets another job. */
+  resume: (runId: number, resumeAt: Date) => `resume-${runId}-${resumeAt.getTime()}`,
+  sla: (assignmentId: number) => `sla-${assignmentId}`,
   /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
   pollScheduler: (workflow: string) => `poll-${workflow}`,
 };
@@ -67,4 +74,9 @@ export function createEventsQueue(connection: ConnectionOptions, prefix: string,
 export async function enqueueInboxEvents(queue: Queue<JobData>, inboxIds: number[]): Promise<void> {
   if (inboxIds.length === 0) return;
   await queue.addBulk(inboxIds.map((inboxId) => ({ name: 'event', data: { kind: 'event', inboxId }, opts: { jobId: jobIds.event(inboxId) } })));
+}
+
+/** Adds a job to run at `at` (at once when that has passed); its deterministic id makes a second add a no-op. */
+export async function enqueueAt(queue: Queue<JobData>, data: JobData, jobId: string, at: Date, now: Date): Promise<void> {
+  await queue.add(data.kind, data, { jobId, delay: Math.max(0, at.getTime() - now.getTime()) });
 }

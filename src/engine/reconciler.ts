@@ -2,20 +2,24 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
-import { enqueueInboxEvents, jobIds, type JobData } from './queues.js';
+import { listDueWaitingRuns } from '../store/runs.js';
+import { listDueSlas } from '../store/slas.js';
+import { enqueueAt, enqueueInboxEvents, jobIds, type JobData } from './queues.js';
 
 export interface ReconcilerOptions {
   /** How often to look. Default 5000 ms. */
   intervalMs?: number;
   /** Events pending longer than this are (re-)enqueued. Default 15000 ms. */
   graceMs?: number;
+  /** The clock deciding whether a waiting run or an SLA is due; default the system clock. */
+  now?: () => Date;
 }
 
 /**
  * Enqueues inbox events that were stored but never made it into Redis (Redis was down at ingest, or lost its data).
  * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
- * was unreachable (so it could not be marked) is marked failed now. Safe to run in every process: jobs are keyed by
- * inbox id.
+ * was unreachable (so it could not be marked) is marked failed now. Likewise waiting runs and lead SLAs whose time has
+ * come but whose delayed job is gone get it back. Safe to run in every process: jobs have deterministic ids.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
@@ -38,7 +42,9 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
         afterId = ids.at(-1)!;
       }
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
-      return total;
+      const timed = await enqueueLostTimedJobs(pool, queue, options.now?.() ?? new Date());
+      if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
+      return total + timed;
     } catch (error) {
       logger.warn({ err: error }, 'reconciler could not run (will retry)');
       return 0;
@@ -49,4 +55,30 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
   const timer = setInterval(() => void runOnce(), options.intervalMs ?? 5000);
   timer.unref();
   return { stop: () => clearInterval(timer), runOnce };
+}
+
+/** Due waiting runs and SLAs whose job Redis does not know (lost, or never added): added now. */
+async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, now: Date): Promise<number> {
+  let added = 0;
+  const addMissing = async (items: Array<{ data: JobData; jobId: string; at: Date }>) => {
+    const states = await Promise.all(items.map((item) => queue.getJobState(item.jobId)));
+    for (const [i, item] of items.entries()) {
+      if (states[i] !== 'unknown') continue;
+      await enqueueAt(queue, item.data, item.jobId, item.at, now);
+      added++;
+    }
+  };
+  for (let afterId = 0; ; ) {
+    const runs = await listDueWaitingRuns(pool, now, 1000, afterId);
+    if (runs.length === 0) break;
+    await addMissing(runs.map((run) => ({ data: { kind: 'resume', runId: run.id }, jobId: jobIds.resume(run.id, run.resumeAt), at: run.resumeAt })));
+    afterId = runs.at(-1)!.id;
+  }
+  for (let afterId = 0; ; ) {
+    const slas = await listDueSlas(pool, now, 1000, afterId);
+    if (slas.length === 0) break;
+    await addMissing(slas.map((sla) => ({ data: { kind: 'sla', assignmentId: sla.assignmentId }, jobId: jobIds.sla(sla.assignmentId), at: sla.dueAt })));
+    afterId = slas.at(-1)!.assignmentId;
+  }
+  return added;
 }

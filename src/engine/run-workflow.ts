@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { listStepRecords, markRunFinished, markRunStarted, recordStep, type RunRow } from '../store/runs.js';
+import { listStepRecords, markRunFinished, markRunStarted, markRunWaiting, recordStep, type RunRow } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
@@ -15,6 +15,8 @@ export interface RunInput {
 
 export type RunOutcome =
   | { status: 'succeeded' | 'filtered' | 'cancelled' }
+  /** Suspended by a step until `resumeAt`: the caller schedules the resumption. */
+  | { status: 'waiting'; resumeAt: Date }
   | { status: 'failed'; error: string; retryable: boolean };
 
 export interface RunDependencies {
@@ -26,6 +28,7 @@ export interface RunDependencies {
 /**
  * Runs a workflow's steps in order, recording each. A run that was interrupted or failed resumes at the first step
  * without a success record: earlier steps are not executed again, their recorded outputs and state are reused.
+ * A step may suspend the run until a time; the run is then `waiting` and, resumed, runs that step again.
  */
 export async function runWorkflow(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const finished = observeRun(input.workflow.id);
@@ -56,7 +59,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     const bindings = { event: input.event, record: state.record, customer: state.customer, owner: state.owner, steps: outputs };
     const startedAt = new Date();
     const started = performance.now();
-    const record = (status: 'succeeded' | 'failed', output: unknown, stepState: RunState | null, error: string | null) =>
+    const record = (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null) =>
       recordStep(deps.pool, run.id, {
         stepIndex: step.index,
         stepId: step.id,
@@ -87,10 +90,18 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           steps: outputs,
           bindings,
           services: deps.services,
+          resumed: run.suspendedStep === step.index && run.resumeAt && run.suspendedAt ? { since: run.suspendedAt, until: run.resumeAt } : undefined,
           signal,
           logger,
         }),
       );
+      if (result.suspend) {
+        const output = { ...(result.output as Record<string, unknown> | undefined), waiting_until: result.suspend.until.toISOString(), reason: result.suspend.reason };
+        await record('waiting', output, null, null);
+        await markRunWaiting(deps.pool, run.id, { stepIndex: step.index, resumeAt: result.suspend.until, customerId: state.customer?.id ?? null });
+        logger.info({ step: step.id, resume_at: result.suspend.until }, 'run waiting');
+        return { status: 'waiting', resumeAt: result.suspend.until };
+      }
       const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null);
       if (cancelled) return { status: 'cancelled' };
       Object.assign(state, result.state ?? {});

@@ -1,14 +1,17 @@
 import axios from 'axios';
+import type { Queue } from 'bullmq';
 import type { EmailTransport } from '../mail/mailer.js';
 import { identityMerges } from '../observability/metrics.js';
 import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
-import { upsertTimelineEntry } from '../store/timeline.js';
+import { createSla } from '../store/slas.js';
+import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createOutbound } from './outbound.js';
+import { enqueueAt, jobIds, type JobData } from './queues.js';
 import type { StepServices } from './steps/define-step.js';
 
 export interface ServiceOptions {
@@ -18,12 +21,17 @@ export interface ServiceOptions {
   emailFrom: string;
   defaultRegion: string;
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** Where delayed checks (SLAs) are enqueued. */
+  queue: Queue<JobData>;
+  /** The clock of time-based steps; default the system clock. Tests inject other dates. */
+  now?: () => Date;
 }
 
 /** Binds the store and transports into the services steps receive. */
 export function createStepServices(options: ServiceOptions): StepServices {
   const { pool } = options;
   const outbound = createOutbound(options);
+  const now = options.now ?? (() => new Date());
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     identityPolicy: options.config.identityPolicy,
@@ -45,5 +53,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
     sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     http: axios.create({ timeout: 30_000 }),
+    now,
+    timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),
+    scheduleSla: async ({ assignmentKey, runId, dueAt, action }) => {
+      const assignmentId = await createSla(pool, { assignmentKey, runId, dueAt, action });
+      // Stored first: should Redis miss the job, the reconciler adds it once the SLA is due.
+      if (assignmentId !== undefined) await enqueueAt(options.queue, { kind: 'sla', assignmentId }, jobIds.sla(assignmentId), dueAt, now());
+    },
   };
 }

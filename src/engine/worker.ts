@@ -8,9 +8,10 @@ import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
-import { EVENTS_QUEUE, type JobData } from './queues.js';
+import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
 import { runPull } from './pull.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
+import { checkSla } from './sla.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
 
 export interface WorkerOptions {
@@ -46,11 +47,24 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (retryable.length > 0) throw new RetryLater(retryable.map((outcome) => (outcome as { error: string }).error).join('; '));
   };
 
-  /** Runs (or resumes) a run unless it is finished; a run that failed for good waits for a manual retry. */
-  const execute = (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, manual = false) => {
-    if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled') return Promise.resolve<RunOutcome>({ status: run.status });
-    if (run.status === 'failed' && !run.errorRetryable && !manual) return Promise.resolve<RunOutcome>({ status: 'failed', error: run.error ?? '', retryable: false });
-    return runWorkflow({ run, workflow, event, payload }, deps);
+  /** The job that resumes a waiting run at its time; adding it again is a no-op. */
+  const scheduleResume = (runId: number, resumeAt: Date) =>
+    enqueueAt(options.queue, { kind: 'resume', runId }, jobIds.resume(runId, resumeAt), resumeAt, options.services.now());
+
+  /**
+   * Runs (or resumes) a run unless it is finished or cancelled; a run that failed for good waits for a manual retry,
+   * a waiting run for its resume job (`resume`), which is (re-)added here in case it was lost.
+   */
+  const execute = async (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, mode: 'auto' | 'manual' | 'resume' = 'auto'): Promise<RunOutcome> => {
+    if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled') return { status: run.status };
+    if (run.status === 'failed' && !run.errorRetryable && mode !== 'manual') return { status: 'failed', error: run.error ?? '', retryable: false };
+    if (run.status === 'waiting' && mode !== 'resume') {
+      await scheduleResume(run.id, run.resumeAt!);
+      return { status: 'waiting', resumeAt: run.resumeAt! };
+    }
+    const outcome = await runWorkflow({ run, workflow, event, payload }, deps);
+    if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
+    return outcome;
   };
 
   /**
@@ -125,14 +139,15 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (!replay) await setInboxStatus(options.pool, inbox.id, 'processed');
   }
 
-  async function processRun(runId: number): Promise<void> {
+  /** A manual retry (`run`) or the resumption of a waiting run (`resume`). */
+  async function processRun(runId: number, mode: 'manual' | 'resume'): Promise<void> {
     const run = await getRun(options.pool, runId);
     if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
     const workflow = byId.get(run.workflow);
     if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
     const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
-    settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, true)]);
+    settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, mode)]);
     // A manual retry that succeeds also settles an event whose job had failed for good.
     if (inbox && inbox.status !== 'processed') await setInboxStatus(options.pool, inbox.id, 'processed');
   }
@@ -148,7 +163,9 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
   return async (job: Job<JobData>): Promise<void> => {
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
-    if (data.kind === 'run') return processRun(data.runId);
+    if (data.kind === 'run') return processRun(data.runId, 'manual');
+    if (data.kind === 'resume') return processRun(data.runId, 'resume');
+    if (data.kind === 'sla') return checkSla(data.assignmentId, deps);
     if (data.kind === 'pull') return processPull(data.workflow);
     if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
     return processSchedule(data.workflow, data.tick);

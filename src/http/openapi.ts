@@ -190,6 +190,7 @@ const leadAssignment = record('An owner assignment, newest first.', {
   agent_id: string,
   pool: string,
   strategy: { type: 'string', examples: ['round_robin'] },
+  reason: { ...nullableString, description: 'Why, when not a first assignment (e.g. an SLA reassignment).' },
   assigned_at: dateTime,
 });
 
@@ -261,6 +262,9 @@ const runProperties: Record<string, JsonSchema> = {
   createdAt: dateTime,
   startedAt: nullableDateTime,
   finishedAt: nullableDateTime,
+  resumeAt: { ...nullableDateTime, description: 'While `waiting`: when the run continues (a wait, a reply held for business hours); afterwards the time of its last suspension.' },
+  suspendedStep: { ...nullableInteger, description: 'Index of the step that suspended the run; it runs again at `resumeAt`.' },
+  suspendedAt: { ...nullableDateTime, description: 'When the run was last suspended.' },
 };
 
 const run = record('A workflow run.', runProperties);
@@ -269,7 +273,7 @@ const step = record('The latest attempt of one step of a run.', {
   stepIndex: integer,
   stepId: string,
   type: { enum: [...stepRegistry.keys()] },
-  status: { enum: ['succeeded', 'failed'] },
+  status: { enum: ['succeeded', 'failed', 'waiting'] },
   input: anyJson('What the step received.'),
   output: anyJson('What the step returned (reused when a retried run resumes).'),
   state: { type: ['object', 'null'], description: 'What the step added to the run state (record, customer, owner).' },
@@ -681,7 +685,7 @@ const paths: Record<string, PathItemObject> = {
         '202': { description: 'Queued.', content: json(ref('RetryQueued')) },
         '400': badRequest,
         '404': notFound('run'),
-        '409': errorResponse('The run has not failed (queued, running, succeeded or filtered).', ['not_failed']),
+        '409': errorResponse('The run has not failed (queued, running, waiting, succeeded or filtered).', ['not_failed']),
         '413': bodyTooLarge,
       },
     }),

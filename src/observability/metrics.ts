@@ -28,7 +28,7 @@ export const runsStarted = new Counter({
 
 export const runsFinished = new Counter({
   name: 'crmflow_runs_finished_total',
-  help: 'Workflow run attempts finished, by outcome (succeeded, filtered, failed).',
+  help: 'Workflow run attempts finished, by outcome (succeeded, filtered, failed, waiting).',
   labelNames: ['workflow', 'status'] as const,
   registers: [registry],
 });

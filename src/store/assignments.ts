@@ -19,6 +19,11 @@ export interface AssignRequest {
   idempotencyKey: string;
   /** A customer who already has an owner keeps them. */
   sticky: boolean;
+  /** Why, when this is not a first assignment (e.g. an SLA reassignment), and the assignment it replaces. */
+  reason?: string;
+  replaces?: number;
+  /** Candidates that may not take it (the owner an SLA reassignment takes it from); the rotation still counts them. */
+  exclude?: string[];
 }
 
 export interface AssignmentResult {
@@ -57,13 +62,14 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
     );
     const position = rows[0]!.position;
     const eligible = await eligibleAgents(client, request.candidates, request.strategy === 'least_loaded');
+    for (const agentId of request.exclude ?? []) eligible.delete(agentId);
     if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
 
     const choice = choose(request, position, eligible);
     await client.query('UPDATE pool_cursors SET position = $2 WHERE pool = $1', [request.pool, choice.nextPosition]);
     await client.query(
-      `INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key) VALUES ($1, $2, $3, $4, $5)`,
-      [row.id, choice.agentId, request.pool, request.strategy, request.idempotencyKey],
+      `INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [row.id, choice.agentId, request.pool, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
     );
     await client.query('UPDATE customers SET owner_agent_id = $2, updated_at = now() WHERE id = $1', [row.id, choice.agentId]);
     return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id };

@@ -49,7 +49,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
       `SELECT id, source, external_id, type, occurred_at, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT 200`,
       [summary.id],
     ),
-    pool.query(`SELECT agent_id, pool, strategy, assigned_at FROM lead_assignments WHERE customer_id = $1 ORDER BY id DESC`, [summary.id]),
+    pool.query(`SELECT agent_id, pool, strategy, reason, assigned_at FROM lead_assignments WHERE customer_id = $1 ORDER BY id DESC`, [summary.id]),
     pool.query(`SELECT merged_id, reason, merged_at FROM customer_merges WHERE kept_id = $1 ORDER BY id`, [summary.id]),
     pool.query(`SELECT from_stage, to_stage, source, changed_at FROM lifecycle_history WHERE customer_id = $1 ORDER BY id`, [summary.id]),
     pool.query(

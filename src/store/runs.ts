@@ -1,6 +1,6 @@
 import type { Pool } from './pool.js';
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'filtered' | 'failed' | 'cancelled';
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'filtered' | 'failed' | 'cancelled';
 
 export interface RunRow {
   id: number;
@@ -19,13 +19,18 @@ export interface RunRow {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** While `waiting`: when the run continues. Afterwards the time of its last suspension. */
+  resumeAt: Date | null;
+  /** The step that suspended the run (it runs again at `resumeAt`) and when it did. */
+  suspendedStep: number | null;
+  suspendedAt: Date | null;
 }
 
 export interface StepRecord {
   stepIndex: number;
   stepId: string;
   type: string;
-  status: 'succeeded' | 'failed';
+  status: 'succeeded' | 'failed' | 'waiting';
   input: unknown;
   output: unknown;
   state: Record<string, unknown> | null;
@@ -37,7 +42,8 @@ export interface StepRecord {
 
 const RUN_COLUMNS = `id, workflow, workflow_version AS "workflowVersion", trigger_key AS "triggerKey",
   inbox_event_id AS "inboxEventId", trigger, status, error, error_retryable AS "errorRetryable", attempts, customer_id AS "customerId", payload,
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", resume_at AS "resumeAt",
+  suspended_step AS "suspendedStep", suspended_at AS "suspendedAt"`;
 
 export interface NewRun {
   workflow: string;
@@ -109,6 +115,25 @@ export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Prom
      WHERE id = $1 AND status <> 'cancelled'`,
     [id, end.status, end.error ?? null, end.retryable ?? false, end.customerId],
   );
+}
+
+/** Suspends the run until `resumeAt`; `stepIndex` runs again then. */
+export async function markRunWaiting(pool: Pool, id: number, suspension: { stepIndex: number; resumeAt: Date; customerId: number | null }): Promise<void> {
+  await pool.query(
+    `UPDATE workflow_runs SET status = 'waiting', resume_at = $2, suspended_step = $3, suspended_at = now(), error = NULL,
+       customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = $4), customer_id)
+     WHERE id = $1 AND status <> 'cancelled'`,
+    [id, suspension.resumeAt, suspension.stepIndex, suspension.customerId],
+  );
+}
+
+/** Waiting runs whose time has come (at `now`), oldest first, after `afterId`. */
+export async function listDueWaitingRuns(pool: Pool, now: Date, limit: number, afterId = 0): Promise<Array<{ id: number; resumeAt: Date }>> {
+  const { rows } = await pool.query<{ id: number; resumeAt: Date }>(
+    `SELECT id, resume_at AS "resumeAt" FROM workflow_runs WHERE status = 'waiting' AND resume_at <= $1 AND id > $2 ORDER BY id LIMIT $3`,
+    [now, afterId, limit],
+  );
+  return rows;
 }
 
 export async function listStepRecords(pool: Pool, runId: number): Promise<StepRecord[]> {

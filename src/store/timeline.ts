@@ -37,3 +37,24 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
     return { id: existing.rows[0]!.id, inserted: false };
   });
 }
+
+export interface TimelineItem {
+  type: string;
+  source: string;
+  occurred_at: string;
+  summary: string | null;
+  data: unknown;
+}
+
+/** The customer's entries (and those of customers merged into it) that occurred at or after `since`, oldest first. */
+export async function listTimelineSince(pool: Pool, customerId: number, since: Date, limit = 500): Promise<TimelineItem[]> {
+  const { rows } = await pool.query<TimelineItem>(
+    `WITH live AS (SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1)
+     SELECT type, source, to_json(occurred_at)#>>'{}' AS occurred_at, summary, data FROM timeline_events
+     WHERE customer_id IN (SELECT id FROM customers WHERE id = (SELECT id FROM live) OR merged_into = (SELECT id FROM live))
+       AND occurred_at >= $2
+     ORDER BY occurred_at, id LIMIT $3`,
+    [customerId, since, limit],
+  );
+  return rows;
+}

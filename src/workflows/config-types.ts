@@ -57,6 +57,25 @@ export interface WorkflowConfig {
   steps: StepConfig[];
 }
 
+/** Named business hours: when a reply naming them (`hours:`) may be sent. */
+export interface BusinessHoursConfig {
+  time_zone: string;
+  /** Day keys (`mon-fri`, `sat`, `daily`) to a range `"09:00-18:00"` or a list of ranges. */
+  open: Record<string, string | string[]>;
+  /** Local dates `YYYY-MM-DD` closed all day. */
+  holidays?: string[];
+}
+
+/** Named quiet hours: no reply naming them (`quiet_hours:`) is sent from `from` to `to`. */
+export interface QuietHoursConfig {
+  from: string;
+  to: string;
+  /** An IANA zone, `customer` (the customer's `attributes.time_zone`) or `owner` (the owner's `time_zone`). */
+  time_zone: string;
+  /** Used when the customer or owner has no time zone; required with `customer` and `owner`. */
+  default_time_zone?: string;
+}
+
 export interface CrmflowConfig {
   version?: number;
   identity?: {
@@ -69,5 +88,7 @@ export interface CrmflowConfig {
   connectors: Record<string, ConnectorConfig>;
   agents: AgentConfig[];
   pools: Record<string, PoolConfig>;
+  business_hours?: Record<string, BusinessHoursConfig>;
+  quiet_hours?: Record<string, QuietHoursConfig>;
   workflows: WorkflowConfig[];
 }

@@ -13,6 +13,8 @@ import { ajv } from './ajv.js';
 import { memberId, type AgentConfig, type CrmflowConfig, type PoolConfig, type StepConfig, type WorkflowConfig } from './config-types.js';
 import { DEFAULT_BLOCKED, DEFAULT_CAPS, type IdentityPolicy } from '../customers/identity-policy.js';
 import { parseDuration } from './duration.js';
+import { HoursError, isTimeZone, parseWeek, quietWeek } from '../engine/opening-hours.js';
+import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
@@ -65,6 +67,8 @@ export interface LoadedConfig {
   connectors: Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>;
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
+  businessHours: Map<string, HoursRule>;
+  quietHours: Map<string, HoursRule>;
   defaultRegion?: string;
   /** The `identity:` rules, with the defaults filled in. */
   identityPolicy: IdentityPolicy;
@@ -156,17 +160,19 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     });
   }
 
+  const { businessHours, quietHours } = compileHours(config, locate);
+
   const workflows: CompiledWorkflow[] = [];
   const seen = new Set<string>();
   config.workflows.forEach((workflow, w) => {
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, locate });
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), warnings: uniqueWarnings };
 }
 
 interface WorkflowScope {
@@ -174,7 +180,44 @@ interface WorkflowScope {
   connectors: ReadonlyMap<string, ConnectorDefinition>;
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
+  businessHours: Map<string, HoursRule>;
+  quietHours: Map<string, HoursRule>;
   locate: (path: Path, message: string, key?: boolean) => void;
+}
+
+/** The `business_hours:` and `quiet_hours:` declarations, each problem reported at its position. */
+function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): { businessHours: Map<string, HoursRule>; quietHours: Map<string, HoursRule> } {
+  const zoneAt = (path: Path, zone: string | undefined) => {
+    if (zone !== undefined && !isTimeZone(zone)) locate(path, `unknown time zone "${zone}"`);
+  };
+  const businessHours = new Map<string, HoursRule>();
+  for (const [name, hours] of Object.entries(config.business_hours ?? {})) {
+    const path = ['business_hours', name];
+    zoneAt([...path, 'time_zone'], hours.time_zone);
+    try {
+      const week = parseWeek(hours.open);
+      businessHours.set(name, { name, timeZone: hours.time_zone, defaultTimeZone: hours.time_zone, week, holidays: new Set(hours.holidays ?? []) });
+    } catch (error) {
+      if (!(error instanceof HoursError)) throw error;
+      locate(error.key === undefined ? [...path, 'open'] : [...path, 'open', error.key], error.message, true);
+    }
+  }
+  const quietHours = new Map<string, HoursRule>();
+  for (const [name, quiet] of Object.entries(config.quiet_hours ?? {})) {
+    const path = ['quiet_hours', name];
+    const personal = quiet.time_zone === 'customer' || quiet.time_zone === 'owner';
+    if (!personal) zoneAt([...path, 'time_zone'], quiet.time_zone);
+    zoneAt([...path, 'default_time_zone'], quiet.default_time_zone);
+    if (personal && quiet.default_time_zone === undefined) locate(path, `quiet hours in the ${quiet.time_zone}'s time zone need \`default_time_zone\` (for those without one)`);
+    try {
+      const week = quietWeek(quiet.from, quiet.to);
+      quietHours.set(name, { name, timeZone: quiet.time_zone, defaultTimeZone: quiet.default_time_zone ?? quiet.time_zone, week, holidays: new Set() });
+    } catch (error) {
+      if (!(error instanceof HoursError)) throw error;
+      locate([...path, 'to'], error.message);
+    }
+  }
+  return { businessHours, quietHours };
 }
 
 /** Thrown by `fail` inside compile functions; caught per trigger or step so every other problem is still reported. */
@@ -251,6 +294,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
             : { eventTypes: [] },
       agents: scope.agents,
       pools: scope.pools,
+      businessHours: scope.businessHours,
+      quietHours: scope.quietHours,
       connectors: scope.connectors,
       expression: expressionAt(stepPath),
       template: (field, source) => {
@@ -362,15 +407,6 @@ function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: n
       });
     },
   });
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function identityPolicy(config: CrmflowConfig): IdentityPolicy {

@@ -126,6 +126,40 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      business_hours: {
+        type: 'object',
+        description: 'Named opening hours, used by `reply` with `hours: <name>`.',
+        additionalProperties: {
+          type: 'object',
+          properties: {
+            time_zone: { type: 'string', description: 'IANA zone the hours are in, e.g. Europe/Madrid.' },
+            open: {
+              type: 'object',
+              description: 'Days (`mon-fri`, `sat`, `sat,sun`, `daily`) to a range `"09:00-18:00"` or a list of ranges; a range past midnight continues the next day.',
+              additionalProperties: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+              minProperties: 1,
+            },
+            holidays: { type: 'array', items: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }, description: 'Local dates closed all day, YYYY-MM-DD.' },
+          },
+          required: ['time_zone', 'open'],
+          additionalProperties: false,
+        },
+      },
+      quiet_hours: {
+        type: 'object',
+        description: 'Named quiet hours, used by `reply` with `quiet_hours: <name>` (e.g. no SMS at night).',
+        additionalProperties: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'Local time the quiet hours start, HH:MM.' },
+            to: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'Local time they end, HH:MM.' },
+            time_zone: { type: 'string', description: "An IANA zone, `customer` (the customer's `attributes.time_zone`) or `owner` (the owner agent's `time_zone`)." },
+            default_time_zone: { type: 'string', description: 'Used when the customer or owner has no time zone; required with `customer` and `owner`.' },
+          },
+          required: ['from', 'to', 'time_zone'],
+          additionalProperties: false,
+        },
+      },
       workflows: {
         type: 'array',
         items: {

@@ -60,8 +60,9 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
   };
 }
 
-export async function startTestCrmflow(env: Record<string, string>, roles: Roles = { api: true, worker: true, scheduler: true }): Promise<Crmflow> {
-  return startCrmflow({ env, roles, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }), reconciler: { intervalMs: 500, graceMs: 500 } });
+/** `now`: the clock of time-based steps (business hours, waits, SLAs), e.g. a fixed offset from the real one. */
+export async function startTestCrmflow(env: Record<string, string>, roles: Roles = { api: true, worker: true, scheduler: true }, now?: () => Date): Promise<Crmflow> {
+  return startCrmflow({ env, roles, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }), reconciler: { intervalMs: 500, graceMs: 500 }, now });
 }
 
 /** fetch against a running crmflow with the API token. */

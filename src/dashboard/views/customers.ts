@@ -111,7 +111,7 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
   ${(c.assignments as Row[]).length === 0
     ? html`<p class="muted">Never assigned.</p>`
     : html`<ol class="plain">${(c.assignments as Row[]).map(
-        (assignment) => html`<li>${time(assignment.assigned_at)}: ${agentName(data.agents, assignment.agent_id)} <span class="muted">pool ${assignment.pool}, ${assignment.strategy}</span></li>`,
+        (assignment) => html`<li>${time(assignment.assigned_at)}: ${agentName(data.agents, assignment.agent_id)} <span class="muted">pool ${assignment.pool}, ${assignment.strategy}${assignment.reason ? html` — ${assignment.reason}` : ''}</span></li>`,
       )}</ol>`}
   ${(c.merges as Row[]).length > 0
     ? html`<h3>Merged customers</h3><ul class="plain">${(c.merges as Row[]).map((merge) => html`<li>#${merge.merged_id} ${time(merge.merged_at)}</li>`)}</ul>`

@@ -53,7 +53,7 @@ export function runRow(run: RunRow): Html {
   <td data-label="Customer">${run.customerId === null ? html`<span class="muted">—</span>` : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</td>
   <td data-label="Created">${time(run.createdAt)}</td>
   <td data-label="Duration">${duration(runDuration(run))}</td>
-  <td data-label="Error" class="error-cell">${run.error ?? ''}</td>
+  <td data-label="Error" class="error-cell">${run.status === 'waiting' ? html`<span class="muted">resumes ${time(run.resumeAt)}</span>` : (run.error ?? '')}</td>
 </tr>`;
 }
 
@@ -131,6 +131,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
     <div><dt>Created</dt><dd>${time(run.createdAt)}</dd></div>
     <div><dt>Started</dt><dd>${time(run.startedAt)}</dd></div>
     <div><dt>Finished</dt><dd>${time(run.finishedAt)}</dd></div>
+    ${run.status === 'waiting' ? html`<div><dt>Resumes</dt><dd>${time(run.resumeAt)}</dd></div>` : ''}
     <div><dt>Duration</dt><dd>${duration(runDuration(run))}</dd></div>
   </dl>
   ${run.error ? html`<p class="step-error"><strong>Error:</strong> ${run.error}</p>` : ''}

@@ -1,6 +1,6 @@
-import { isWorking } from '../../customers/assignment-order.js';
-import { memberId, type AgentConfig } from '../../workflows/config-types.js';
+import { configuredCandidates } from '../../customers/assignment-order.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
+import { compileSla, scheduleSla, SLA_SCHEMA, type CompiledSla, type SlaConfig } from '../sla-option.js';
 import { defineStep, StepError, type StepContext } from './define-step.js';
 
 const STRATEGIES = ['round_robin', 'weighted', 'least_loaded'] as const;
@@ -18,6 +18,7 @@ interface AssignConfig {
   rules?: Rule[];
   fallback_pool?: string;
   sticky?: boolean;
+  sla?: SlaConfig;
 }
 
 interface CompiledAssign {
@@ -26,6 +27,7 @@ interface CompiledAssign {
   rules: Array<{ when: CompiledExpression; pool?: string; agent?: string }>;
   fallbackPool?: string;
   sticky: boolean;
+  sla?: CompiledSla;
 }
 
 /** A target the lead may go to: a pool with the step's strategy, or one agent named by a rule. */
@@ -52,12 +54,14 @@ export default defineStep<AssignConfig, CompiledAssign>({
       },
       fallback_pool: { type: 'string', description: 'Used when nobody in the chosen pool can take the lead.' },
       sticky: { type: 'boolean', default: true, description: 'A customer who already has an owner keeps them.' },
+      sla: SLA_SCHEMA,
     },
     additionalProperties: false,
   },
   examples: [
     { pool: 'sales' },
     { pool: 'sales', strategy: 'least_loaded', rules: [{ when: "$record.country = 'FR'", agent: 'ann' }], fallback_pool: 'sales' },
+    { pool: 'sales', sla: { within: '2h', then: 'reassign' } },
   ],
   compile: (config, context) => {
     const knownPool = (pool: string | undefined, field: string) => {
@@ -74,7 +78,8 @@ export default defineStep<AssignConfig, CompiledAssign>({
       if (rule.agent !== undefined && !context.agents.has(rule.agent)) return context.fail(`unknown agent "${rule.agent}"`, `rules.${i}.agent`);
       return { when: context.expression(`rules.${i}.when`, rule.when), pool: rule.pool, agent: rule.agent };
     });
-    return { pool: config.pool, strategy: config.strategy ?? 'round_robin', rules, fallbackPool: config.fallback_pool, sticky: config.sticky ?? true };
+    const sla = config.sla && compileSla(config.sla, config.fallback_pool ?? config.pool, rules.some((rule) => rule.agent !== undefined), context);
+    return { pool: config.pool, strategy: config.strategy ?? 'round_robin', rules, fallbackPool: config.fallback_pool, sticky: config.sticky ?? true, sla };
   },
   run: async (config, context) => {
     const customer = context.state.customer;
@@ -91,16 +96,18 @@ export default defineStep<AssignConfig, CompiledAssign>({
     if (targets.length === 0) return { output: { outcome: 'no_rule_matched' } };
 
     for (const [index, target] of targets.entries()) {
+      // One key per target tried: a retry finds the assignment wherever it was made.
+      const key = index === 0 ? context.idempotencyKey : `${context.idempotencyKey}:${index}`;
       const result = await context.services.assignLead({
         customerId: customer.id,
         pool: 'agent' in target ? `agent:${target.agent}` : target.pool,
         strategy: 'agent' in target ? 'round_robin' : config.strategy,
         candidates: candidates(target, context),
-        // One key per target tried: a retry finds the assignment wherever it was made.
-        idempotencyKey: index === 0 ? context.idempotencyKey : `${context.idempotencyKey}:${index}`,
+        idempotencyKey: key,
         sticky: config.sticky,
       });
       if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
+      if (config.sla && result.outcome !== 'kept') await scheduleSla(config.sla, { key, pool: 'pool' in target ? target.pool : undefined, strategy: config.strategy }, context);
       const owner = context.services.agents.get(result.agentId);
       return {
         output: { agent_id: result.agentId, outcome: result.outcome, ...('agent' in target ? { rule_agent: target.agent } : { pool: target.pool }) },
@@ -115,15 +122,5 @@ export default defineStep<AssignConfig, CompiledAssign>({
 /** The target's agents that the configuration says may take a lead now (the store adds run-time availability and load). */
 function candidates(target: Target, context: StepContext) {
   const { agents, pools } = context.services;
-  const members = 'agent' in target ? [target.agent] : (pools.get(target.pool)?.agents ?? []);
-  const now = new Date();
-  return members
-    .map((member) => ({ member, agent: agents.get(memberId(member)) }))
-    .filter((entry): entry is { member: (typeof members)[number]; agent: AgentConfig } => entry.agent !== undefined && available(entry.agent, now))
-    .map(({ member, agent }) => ({ id: agent.id, weight: typeof member === 'string' ? 1 : member.weight, capacity: agent.capacity }));
-}
-
-function available(agent: AgentConfig, now: Date): boolean {
-  if (agent.available === false) return false;
-  return !agent.working_hours || !agent.time_zone || isWorking(agent.working_hours, agent.time_zone, now);
+  return configuredCandidates('agent' in target ? [target.agent] : (pools.get(target.pool)?.agents ?? []), agents, new Date());
 }

@@ -3,6 +3,8 @@ import type { AxiosInstance } from 'axios';
 import type { IdentityPolicy } from '../../customers/identity-policy.js';
 import type { Identity } from '../../customers/normalize.js';
 import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
+import type { SlaAction } from '../../store/slas.js';
+import type { HoursRule } from '../send-window.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
@@ -46,6 +48,9 @@ export interface CompileContext {
   trigger: { connector?: ConnectorDefinition; connectorConfig?: ConnectorConfig; eventTypes: string[] };
   agents: ReadonlyMap<string, AgentConfig>;
   pools: ReadonlyMap<string, PoolConfig>;
+  /** The `business_hours:` and `quiet_hours:` declared in workflows.yaml, by name. */
+  businessHours: ReadonlyMap<string, HoursRule>;
+  quietHours: ReadonlyMap<string, HoursRule>;
   /** The connectors configured in workflows.yaml. */
   connectors: ReadonlyMap<string, ConnectorDefinition>;
   /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
@@ -102,6 +107,11 @@ export interface StepContext {
   /** Bindings for expressions and templates: `$event`, `$record`, `$customer`, `$owner`, `$steps`. */
   bindings: Record<string, unknown>;
   services: StepServices;
+  /**
+   * Set when this step suspended the run (`suspend`) and now runs again because its time has come: `since` is when it
+   * suspended, `until` the time it asked for.
+   */
+  resumed?: { since: Date; until: Date };
   /** Aborted when the step's timeout expires. */
   signal: AbortSignal;
   logger: Logger;
@@ -113,6 +123,11 @@ export interface StepResult {
   state?: RunState;
   /** Ends the run early with this status (e.g. a filter that did not match). */
   stop?: 'filtered';
+  /**
+   * Suspends the run: it is recorded `waiting` (the output with it) and this same step runs again at `until`, with
+   * `context.resumed` set. Nothing is held in memory meanwhile: a restart or a lost job changes nothing.
+   */
+  suspend?: { until: Date; reason: string };
 }
 
 /** Everything the engine lends steps: they never import the store, queues or HTTP layers. */
@@ -160,6 +175,15 @@ export interface StepServices {
   /** The channel an inbound event came on (the connector's `channelOf`); undefined when it does not say. */
   channelOf: (event: TriggerEvent | undefined, payload: unknown) => string | undefined;
   http: AxiosInstance;
+  /** The current time; injectable so time-based steps (hours, waits, SLAs) can be tested at any date. */
+  now: () => Date;
+  /** The customer's timeline entries (following merges) that occurred at or after `since`, oldest first, at most 500. */
+  timelineSince: (customerId: number, since: Date) => Promise<Array<{ type: string; source: string; occurred_at: string; summary: string | null; data: unknown }>>;
+  /**
+   * Checks an assignment's SLA at `dueAt`: unless the owner has contacted the lead by then, `action` runs. Idempotent per
+   * assignment; survives restarts (stored, then a delayed job).
+   */
+  scheduleSla: (sla: { assignmentKey: string; runId: number; dueAt: Date; action: SlaAction }) => Promise<void>;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */

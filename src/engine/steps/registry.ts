@@ -7,8 +7,9 @@ import map from './map.js';
 import reply from './reply.js';
 import timeline from './timeline.js';
 import upsertCustomer from './upsert-customer.js';
+import wait from './wait.js';
 
 /** Every step type, by its YAML `type`. Adding a step type: one module plus one line here. */
 export const steps: ReadonlyMap<string, AnyStepDefinition> = new Map(
-  [map, filter, upsertCustomer, timeline, assignLead, reply, http, log].map((step: AnyStepDefinition) => [step.type, step]),
+  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, http, log].map((step: AnyStepDefinition) => [step.type, step]),
 );

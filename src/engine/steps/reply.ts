@@ -1,10 +1,11 @@
 import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
+import { compileSendWindow, outsideHours, SEND_WINDOW_PROPERTIES, type CompiledSendWindow, type SendWindowConfig } from '../send-window.js';
 import { defineStep, StepError, type StepContext } from './define-step.js';
 
 const CHANNELS = ['email', 'sms', 'whatsapp', 'messenger', 'instagram', 'same'] as const;
 
-interface ReplyConfig {
+interface ReplyConfig extends SendWindowConfig {
   channel: (typeof CHANNELS)[number];
   to?: string;
   subject?: string;
@@ -16,6 +17,7 @@ interface CompiledReply {
   to?: CompiledTemplate;
   subject?: CompiledTemplate;
   body: CompiledTemplate;
+  window?: CompiledSendWindow;
 }
 
 export default defineStep<ReplyConfig, CompiledReply>({
@@ -29,6 +31,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
       to: { type: 'string', description: "Email recipient template; default the email of this event's record, else the customer's first email." },
       subject: { type: 'string', description: 'Email subject template (required for email and same).' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
+      ...SEND_WINDOW_PROPERTIES,
     },
     required: ['channel', 'body'],
     additionalProperties: false,
@@ -36,6 +39,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
   examples: [
     { channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' },
     { channel: 'same', subject: 'We got your message', body: 'Thanks for writing, {{ $owner.name }} will answer shortly.' },
+    { channel: 'email', subject: 'We got your message', body: 'Thanks, we will answer shortly.', hours: 'support', outside_hours: { body: 'Thanks! We are closed now and answer first thing tomorrow.' } },
   ],
   compile: (config, context) => {
     if ((config.channel === 'email' || config.channel === 'same') && config.subject === undefined) {
@@ -50,12 +54,16 @@ export default defineStep<ReplyConfig, CompiledReply>({
       to: config.to === undefined ? undefined : context.template('to', config.to),
       subject: config.subject === undefined ? undefined : context.template('subject', config.subject),
       body: context.template('body', config.body),
+      window: compileSendWindow(config, context),
     };
   },
   run: async (compiled, context) => {
+    const timing = outsideHours(compiled.window, context);
+    if (timing && 'result' in timing) return timing.result;
+    const message = { ...compiled, subject: timing?.variant.subject ?? compiled.subject, body: timing?.variant.body ?? compiled.body };
     const channel = compiled.channel === 'same' ? (context.services.channelOf(context.event, context.payload) ?? 'email') : compiled.channel;
-    const text = await compiled.body.render(context.payload, context.bindings);
-    if (channel === 'email') return replyByEmail(compiled, context, text);
+    const text = await message.body.render(context.payload, context.bindings);
+    if (channel === 'email') return replyByEmail(message, context, text);
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
     const result = await context.services.sendMessage({

@@ -1,4 +1,4 @@
--- A person may cancel a run (stuck, waiting or failed) with a reason; `waiting` is a run suspended until a later time.
+-- A person may cancel a run (queued, stuck, waiting or failed) with a reason.
 ALTER TABLE workflow_runs DROP CONSTRAINT workflow_runs_status_check;
 ALTER TABLE workflow_runs ADD CONSTRAINT workflow_runs_status_check
   CHECK (status IN ('queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'));
