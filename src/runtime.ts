@@ -111,7 +111,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
+    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger });
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -127,6 +127,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         lockDurationMs: envInt(env, 'CRMFLOW_LOCK_MS'),
         queue,
         connectorContext,
+        eventChainLimit: envInt(env, 'CRMFLOW_EVENT_CHAIN_LIMIT'),
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');

@@ -10,7 +10,11 @@ export type JobData =
   | { kind: 'schedule'; workflow: string; tick: string }
   | { kind: 'pull'; workflow: string }
   /** Runs a stored event through the current workflows again (`crmflow replay`), as new runs. */
-  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string };
+  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string }
+  /** Starts the workflows an engine event triggers (src/engine/event-dispatch.ts). */
+  | { kind: 'engine-event'; eventId: number }
+  /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
+  | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -30,6 +34,8 @@ export const jobIds = {
   replay: (inboxId: number, replay: string) => `replay-${inboxId}-${replay}`,
   /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
   pollScheduler: (workflow: string) => `poll-${workflow}`,
+  engineEvent: (eventId: number) => `engine-event-${eventId}`,
+  task: (taskId: number, phase: string) => `task-${taskId}-${phase}`,
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

@@ -2,7 +2,9 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
+import { reconcileEngineEvents } from './event-dispatch.js';
 import { enqueueInboxEvents, jobIds, type JobData } from './queues.js';
+import { reconcileTaskJobs } from './task-jobs.js';
 
 export interface ReconcilerOptions {
   /** How often to look. Default 5000 ms. */
@@ -15,7 +17,7 @@ export interface ReconcilerOptions {
  * Enqueues inbox events that were stored but never made it into Redis (Redis was down at ingest, or lost its data).
  * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
  * was unreachable (so it could not be marked) is marked failed now. Safe to run in every process: jobs are keyed by
- * inbox id.
+ * inbox id. Engine events (the same way) and the delayed jobs of task due times are reconciled with them.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
@@ -37,6 +39,7 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
         total += missing.length;
         afterId = ids.at(-1)!;
       }
+      total += (await reconcileEngineEvents(pool, queue, graceMs)) + (await reconcileTaskJobs(pool, queue, graceMs));
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
       return total;
     } catch (error) {

@@ -7,7 +7,10 @@ import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
+import { processAudienceTick } from './audience-runs.js';
+import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import { EVENTS_QUEUE, type JobData } from './queues.js';
+import { processTaskPhase } from './task-jobs.js';
 import { runPull } from './pull.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
@@ -27,6 +30,8 @@ export interface WorkerOptions {
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   /** Where pulled events are enqueued. */
   queue: Queue<JobData>;
+  /** Loop guard of event triggers; default DEFAULT_EVENT_CHAIN_LIMIT. */
+  eventChainLimit?: number;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -34,7 +39,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'eventChainLimit'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -49,6 +54,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (run.status === 'failed' && !run.errorRetryable && !manual) return Promise.resolve<RunOutcome>({ status: 'failed', error: run.error ?? '', retryable: false });
     return runWorkflow({ run, workflow, event, payload }, deps);
   };
+  const chain: ChainDependencies = { ...deps, config: options.config, execute, settle, chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT };
 
   /**
    * Thin webhooks (ids only) are completed over the vendor API before any workflow sees them. Bad credentials fail
@@ -135,6 +141,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
   async function processSchedule(workflowId: string, tick: string): Promise<void> {
     const workflow = byId.get(workflowId);
     if (!workflow?.enabled) return;
+    if (workflow.trigger.kind === 'audience') return processAudienceTick(chain, workflow, tick);
     const trigger = { tick };
     const run = await ensureRun(options.pool, { workflow: workflow.id, workflowVersion: workflow.version, triggerKey: `schedule:${tick}`, trigger });
     settle([await execute(run, workflow, undefined, trigger)]);
@@ -146,6 +153,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'run') return processRun(data.runId);
     if (data.kind === 'pull') return processPull(data.workflow);
     if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
+    if (data.kind === 'engine-event') return processEngineEvent(chain, data.eventId);
+    if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
     return processSchedule(data.workflow, data.tick);
   };
 }

@@ -8,6 +8,7 @@ export type AuditAction =
   | 'run.retry'
   | 'workflow.poll'
   | 'agent.availability'
+  | 'task.complete'
   | 'events.replay'
   | 'events.backfill';
 

@@ -99,6 +99,7 @@ export default defineStep<AssignConfig, CompiledAssign>({
         // One key per target tried: a retry finds the assignment wherever it was made.
         idempotencyKey: index === 0 ? context.idempotencyKey : `${context.idempotencyKey}:${index}`,
         sticky: config.sticky,
+        runId: context.runId,
       });
       if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
       const owner = context.services.agents.get(result.agentId);

@@ -1,14 +1,17 @@
 import type { AnyStepDefinition } from './define-step.js';
 import assignLead from './assign-lead.js';
+import createTask from './create-task.js';
 import filter from './filter.js';
 import http from './http.js';
 import log from './log.js';
 import map from './map.js';
 import reply from './reply.js';
+import score from './score.js';
+import setLifecycle from './set-lifecycle.js';
 import timeline from './timeline.js';
 import upsertCustomer from './upsert-customer.js';
 
 /** Every step type, by its YAML `type`. Adding a step type: one module plus one line here. */
 export const steps: ReadonlyMap<string, AnyStepDefinition> = new Map(
-  [map, filter, upsertCustomer, timeline, assignLead, reply, http, log].map((step: AnyStepDefinition) => [step.type, step]),
+  [map, filter, upsertCustomer, timeline, assignLead, reply, createTask, setLifecycle, score, http, log].map((step: AnyStepDefinition) => [step.type, step]),
 );
