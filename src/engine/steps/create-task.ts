@@ -36,7 +36,7 @@ export default defineStep<CreateTaskConfig, CompiledCreateTask>({
   },
   examples: [
     { title: 'Call back {{ $customer.phone }}', due_in: '2h' },
-    { title: 'Send the quote to {{ $customer.name }}', notes: '{{ $record.attributes.company }}', due_in: '1d', overdue_after: '4h', agent: 'alice' },
+    { title: 'Send the quote to {{ $customer.name }}', notes: '{{ $record.attributes.company }}', due_in: '1d', overdue_after: '4h', agent: 'ann' },
   ],
   compile: (config, context) => {
     if (config.agent !== undefined && !context.agents.has(config.agent)) {
