@@ -418,7 +418,7 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(tooLarge.status).toBe(413);
       expectDocumented('post', '/api/tasks/{id}/complete', tooLarge);
       const audit = await call('get', '/api/audit?limit=1');
-      expect(audit.body.entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
+      expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
       expectDocumented('get', '/api/audit', audit);
     });
 
