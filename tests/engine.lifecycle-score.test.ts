@@ -69,6 +69,11 @@ describe('score and set_lifecycle steps', () => {
     expect(rows.map((row) => row.data)).toEqual([{ customer_id: run.customer_id, threshold: 50, score: 55, previous: 0 }]);
     const logged = (await db.pool.query("SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'on-threshold'")).rows[0];
     expect(logged.output).toEqual({ message: 'Hana Hot reached 50' });
+
+    // No workflow here starts on customer.created or lifecycle.changed: those events are settled without a job.
+    const unheard = (await db.pool.query<{ id: number; status: string }>("SELECT id, status FROM engine_events WHERE type IN ('customer.created', 'lifecycle.changed')")).rows;
+    expect(unheard.map((event) => event.status)).toEqual(['processed', 'processed']);
+    for (const event of unheard) expect(await app.queue.getJobState(`engine-event-${event.id}`)).toBe('unknown');
   });
 
   it('a retried run adds no points twice, crosses no threshold twice, and records the stage once', async () => {

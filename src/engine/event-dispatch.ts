@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { getEngineEvent, listStalePendingEngineEvents, setEngineEventStatus, type EngineEvent } from '../store/engine-events.js';
+import { getEngineEvent, listStalePendingEngineEvents, setEngineEventStatus, settleUnheardEngineEvents, type EngineEvent } from '../store/engine-events.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -18,13 +18,27 @@ export async function enqueueEngineEvents(queue: Queue<JobData>, eventIds: Array
   await queue.addBulk(ids.map((eventId) => ({ name: 'engine-event', data: { kind: 'engine-event', eventId }, opts: { jobId: jobIds.engineEvent(eventId) } })));
 }
 
+/** The engine event types some enabled workflow starts on. */
+export function listenedEventTypes(config: LoadedConfig): string[] {
+  return [...new Set(config.workflows.flatMap((workflow) => (workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [])))];
+}
+
 /**
- * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
- * stored, and the reconciler queues what is still pending.
+ * Queues events right after the change that wrote them committed; events no workflow listens for are settled without
+ * a job. Redis or the database being away loses nothing: the events are stored, and the reconciler queues what is
+ * still pending.
  */
-export function engineEventPublisher(queue: Queue<JobData>, logger: Logger): (eventIds: Array<number | undefined>) => Promise<void> {
-  return (eventIds) =>
-    enqueueEngineEvents(queue, eventIds).catch((error: unknown) => logger.warn({ events: eventIds, err: error }, 'engine events stored but not queued: the reconciler will queue them'));
+export function engineEventPublisher(deps: { pool: Pool; queue: Queue<JobData>; logger: Logger; config: LoadedConfig }): (eventIds: Array<number | undefined>) => Promise<void> {
+  const listened = listenedEventTypes(deps.config);
+  return async (eventIds) => {
+    const ids = eventIds.filter((id): id is number => id !== undefined);
+    if (ids.length === 0) return;
+    try {
+      await enqueueEngineEvents(deps.queue, await settleUnheardEngineEvents(deps.pool, ids, listened));
+    } catch (error) {
+      deps.logger.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
+    }
+  };
 }
 
 /** What running the workflows of an engine event needs from the worker. */
@@ -55,14 +69,14 @@ export function chainStop(event: Pick<EngineEvent, 'depth' | 'chain'>, workflow:
 export async function processEngineEvent(deps: ChainDependencies, eventId: number): Promise<void> {
   const event = await getEngineEvent(deps.pool, eventId);
   if (!event || event.status !== 'pending') return;
+  const listeners = deps.config.workflows.filter((workflow) => workflow.enabled && workflow.trigger.kind === 'event' && workflow.trigger.on.includes(event.type));
   const trigger: TriggerEvent = { connector: 'engine', type: event.type, external_id: String(event.id), occurred_at: event.createdAt.toISOString() };
-  const customer = event.customerId === null ? undefined : await deps.services.loadCustomer(event.customerId);
+  const customer = event.customerId === null || listeners.length === 0 ? undefined : await deps.services.loadCustomer(event.customerId);
   const bindings = { event: { ...trigger, depth: event.depth, chain: event.chain }, customer };
   const outcomes: RunOutcome[] = [];
-  for (const workflow of deps.config.workflows) {
+  for (const workflow of listeners) {
     const on = workflow.trigger;
-    if (!workflow.enabled || on.kind !== 'event' || !on.on.includes(event.type)) continue;
-    if (on.when && (await on.when.evaluate(event.data, bindings)) !== true) continue;
+    if (on.kind === 'event' && on.when && (await on.when.evaluate(event.data, bindings)) !== true) continue;
     const run = await ensureRun(deps.pool, {
       workflow: workflow.id,
       workflowVersion: workflow.version,

@@ -34,7 +34,7 @@ export interface ServiceOptions {
 /** Binds the store and transports into the services steps receive. */
 export function createStepServices(options: ServiceOptions): StepServices {
   const { pool, email } = options;
-  const publish = engineEventPublisher(options.queue, options.logger);
+  const publish = engineEventPublisher(options);
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     identityPolicy: options.config.identityPolicy,

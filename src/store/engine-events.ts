@@ -67,6 +67,20 @@ export async function setEngineEventStatus(pool: Pool, id: number, status: 'proc
   await pool.query('UPDATE engine_events SET status = $2, processed_at = now() WHERE id = $1', [id, status]);
 }
 
+/**
+ * Marks the events among `ids` whose type no workflow listens for as processed (nothing to run, so no job needed).
+ * Returns the ids left to queue.
+ */
+export async function settleUnheardEngineEvents(pool: Pool, ids: number[], listened: string[]): Promise<number[]> {
+  const { rows } = await pool.query<{ id: number }>(
+    `WITH settled AS (
+       UPDATE engine_events SET status = 'processed', processed_at = now() WHERE id = ANY($1::bigint[]) AND type <> ALL($2::text[]) RETURNING id)
+     SELECT id FROM unnest($1::bigint[]) AS t(id) WHERE id NOT IN (SELECT id FROM settled)`,
+    [ids, listened],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** Pending events older than `olderThanMs` (their job may be lost), by id after `afterId`. */
 export async function listStalePendingEngineEvents(pool: Pool, olderThanMs: number, limit: number, afterId = 0): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
