@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dayIn } from '../src/engine/audience-runs.js';
-import type { Crmflow } from '../src/runtime.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { useCrmflow } from './helpers/engine.js';
 import { waitFor } from './helpers/wait.js';
 
 /** Batches of 2, so every selection below takes several pages. */
@@ -23,41 +21,31 @@ workflows:
 const DAY = 86_400_000;
 
 describe('audience triggers', () => {
-  let db: TestDatabase;
-  let app: Crmflow;
+  const crm = useCrmflow(CONFIG);
   let jobs = 0;
 
   /** One cron tick of a workflow, as the scheduler enqueues it; resolves when the worker has finished it. */
   const tick = async (workflow: string, at: Date) => {
     const jobId = `test-tick-${jobs++}`;
-    await app.queue.add('schedule', { kind: 'schedule', workflow, tick: at.toISOString() }, { jobId });
-    await waitFor(`tick ${at.toISOString()} of ${workflow}`, async () => (await app.queue.getJobState(jobId)) === 'completed');
+    await crm.app.queue.add('schedule', { kind: 'schedule', workflow, tick: at.toISOString() }, { jobId });
+    await waitFor(`tick ${at.toISOString()} of ${workflow}`, async () => (await crm.app.queue.getJobState(jobId)) === 'completed');
   };
   const runs = async (workflow: string) =>
-    (await db.pool.query<{ name: string; trigger_key: string; status: string }>(
+    (await crm.db.pool.query<{ name: string; trigger_key: string; status: string }>(
       `SELECT c.name, r.trigger_key, r.status FROM workflow_runs r JOIN customers c ON c.id = (r.trigger->>'customer_id')::bigint WHERE r.workflow = $1 ORDER BY r.id`,
       [workflow],
     )).rows;
   const customer = async (name: string, attributes: Record<string, unknown> = {}, orderAgesInDays: number[] = []) => {
-    const { rows } = await db.pool.query<{ id: number }>('INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id', [name, JSON.stringify(attributes)]);
+    const { rows } = await crm.db.pool.query<{ id: number }>('INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id', [name, JSON.stringify(attributes)]);
     const id = rows[0]!.id;
     for (const [i, age] of orderAgesInDays.entries()) {
-      await db.pool.query(
+      await crm.db.pool.query(
         `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at) VALUES ($1, 'shop', $2, 'order.created', $3, $3)`,
         [id, `order/${name}/${i}`, new Date(Date.now() - age * DAY)],
       );
     }
     return id;
   };
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix() }));
-  });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
 
   it('win-back: runs once per customer whose last order is older than no_order_for, once per lapse', async () => {
     const wendy = await customer('Wendy', {}, [120, 100]);
@@ -66,7 +54,7 @@ describe('audience triggers', () => {
     await customer('Recent Rita', {}, [200, 10]);
     await customer('Never Ned');
     const merged = await customer('Merged Max', {}, [100]);
-    await db.pool.query('UPDATE customers SET merged_into = $1 WHERE id = $2', [wendy, merged]);
+    await crm.db.pool.query('UPDATE customers SET merged_into = $1 WHERE id = $2', [wendy, merged]);
 
     const now = new Date();
     const sameDay = dayIn(new Date(now.getTime() + 1000), 'UTC') === dayIn(now, 'UTC') ? new Date(now.getTime() + 1000) : new Date(now.getTime() - 1000);
@@ -76,7 +64,7 @@ describe('audience triggers', () => {
     expect(await runs('win-back')).toEqual(
       ['Wendy', 'Walt', 'Wanda'].map((name) => ({ name, trigger_key: expect.stringMatching(new RegExp(`^audience:${day}:\\d+$`)), status: 'succeeded' })),
     );
-    const output = (await db.pool.query("SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'win-back' ORDER BY r.id LIMIT 1")).rows[0];
+    const output = (await crm.db.pool.query("SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'win-back' ORDER BY r.id LIMIT 1")).rows[0];
     expect(output.output).toEqual({ message: 'we miss you, Wendy' });
 
     // The next day they are still lapsed, but they already had their win-back for this lapse.
@@ -84,7 +72,7 @@ describe('audience triggers', () => {
     expect(await runs('win-back')).toHaveLength(3);
     // Wendy orders again. 100 days later she has lapsed again and Rita (last order 10 days ago) for the first time;
     // Walt and Wanda have not ordered since their win-back.
-    await db.pool.query(
+    await crm.db.pool.query(
       `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at) VALUES ($1, 'shop', 'order/Wendy/again', 'order.created', now() + interval '1 minute', now() + interval '1 minute')`,
       [wendy],
     );
@@ -106,7 +94,7 @@ describe('audience triggers', () => {
     expect(await runs('birthday')).toEqual(
       ['Bea', 'Bo', 'Bill'].map((name) => ({ name, trigger_key: expect.stringMatching(/^audience:2026-03-16:\d+$/), status: 'succeeded' })),
     );
-    const scores = (await db.pool.query("SELECT name, score FROM customers WHERE name IN ('Bea', 'Bo', 'Bill', 'Ben UTC') ORDER BY name")).rows;
+    const scores = (await crm.db.pool.query("SELECT name, score FROM customers WHERE name IN ('Bea', 'Bo', 'Bill', 'Ben UTC') ORDER BY name")).rows;
     expect(scores).toEqual([
       { name: 'Bea', score: 1 },
       { name: 'Ben UTC', score: 0 },

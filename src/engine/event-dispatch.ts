@@ -5,6 +5,7 @@ import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { jobIds, type JobData } from './queues.js';
+import type { StoredEventSource } from './reconciler.js';
 import type { RunOutcome } from './run-workflow.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
 
@@ -95,21 +96,12 @@ export async function processEngineEvent(deps: ChainDependencies, eventId: numbe
   await setEngineEventStatus(deps.pool, event.id, 'processed');
 }
 
-/**
- * Queues engine events that are stored but whose job Redis never took or lost; marks those whose job failed for good.
- * Returns how many were queued.
- */
-export async function reconcileEngineEvents(pool: Pool, queue: Queue<JobData>, graceMs: number): Promise<number> {
-  let total = 0;
-  let afterId = 0;
-  for (;;) {
-    const ids = await listStalePendingEngineEvents(pool, graceMs, 1000, afterId);
-    if (ids.length === 0) return total;
-    const states = await Promise.all(ids.map((id) => queue.getJobState(jobIds.engineEvent(id))));
-    const missing = ids.filter((_, i) => states[i] === 'unknown');
-    await enqueueEngineEvents(queue, missing);
-    for (const id of ids.filter((_, i) => states[i] === 'failed')) await setEngineEventStatus(pool, id, 'failed');
-    total += missing.length;
-    afterId = ids.at(-1)!;
-  }
+/** Engine events for the reconciler: pending ones whose job Redis never took or lost are queued again. */
+export function engineEventSource(pool: Pool, queue: Queue<JobData>, graceMs: number): StoredEventSource {
+  return {
+    listStale: (afterId) => listStalePendingEngineEvents(pool, graceMs, 1000, afterId),
+    jobId: jobIds.engineEvent,
+    enqueue: (ids) => enqueueEngineEvents(queue, ids),
+    markFailed: (id) => setEngineEventStatus(pool, id, 'failed'),
+  };
 }

@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
-import { reconcileEngineEvents } from './event-dispatch.js';
+import { engineEventSource } from './event-dispatch.js';
 import { enqueueInboxEvents, jobIds, type JobData } from './queues.js';
 import { reconcileTaskJobs } from './task-jobs.js';
 
@@ -26,20 +26,13 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
     if (running) return 0;
     running = true;
     try {
-      let total = 0;
-      let afterId = 0;
-      for (;;) {
-        const ids = await listStalePendingEvents(pool, graceMs, 1000, afterId);
-        if (ids.length === 0) break;
-        const states = await Promise.all(ids.map((id) => queue.getJobState(jobIds.event(id))));
-        const missing = ids.filter((_, i) => states[i] === 'unknown');
-        const exhausted = ids.filter((_, i) => states[i] === 'failed');
-        await enqueueInboxEvents(queue, missing);
-        for (const id of exhausted) await setInboxStatus(pool, id, 'failed');
-        total += missing.length;
-        afterId = ids.at(-1)!;
-      }
-      total += (await reconcileEngineEvents(pool, queue, graceMs)) + (await reconcileTaskJobs(pool, queue, graceMs));
+      let total = await requeueLostJobs(queue, {
+        listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
+        jobId: jobIds.event,
+        enqueue: (ids) => enqueueInboxEvents(queue, ids),
+        markFailed: (id) => setInboxStatus(pool, id, 'failed'),
+      });
+      total += (await requeueLostJobs(queue, engineEventSource(pool, queue, graceMs))) + (await reconcileTaskJobs(pool, queue, graceMs));
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
       return total;
     } catch (error) {
@@ -52,4 +45,28 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
   const timer = setInterval(() => void runOnce(), options.intervalMs ?? 5000);
   timer.unref();
   return { stop: () => clearInterval(timer), runOnce };
+}
+
+/** Stored events that each become one job (the inbox, engine events), as the reconciler walks them. */
+export interface StoredEventSource {
+  /** A page of ids, after `afterId`, of events still pending after the grace period. */
+  listStale: (afterId: number) => Promise<number[]>;
+  jobId: (id: number) => string;
+  enqueue: (ids: number[]) => Promise<void>;
+  markFailed: (id: number) => Promise<void>;
+}
+
+/** Enqueues the stale pending events whose job Redis does not have, and marks those whose job failed for good. */
+async function requeueLostJobs(queue: Queue<JobData>, source: StoredEventSource): Promise<number> {
+  let total = 0;
+  for (let afterId = 0; ; ) {
+    const ids = await source.listStale(afterId);
+    if (ids.length === 0) return total;
+    const states = await Promise.all(ids.map((id) => queue.getJobState(source.jobId(id))));
+    const missing = ids.filter((_, i) => states[i] === 'unknown');
+    await source.enqueue(missing);
+    for (const id of ids.filter((_, i) => states[i] === 'failed')) await source.markFailed(id);
+    total += missing.length;
+    afterId = ids.at(-1)!;
+  }
 }
