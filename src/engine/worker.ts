@@ -132,7 +132,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     const workflow = byId.get(run.workflow);
     if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
-    const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
+    // Runs of stored and engine events keep their trigger event (`$event`) when retried.
+    const event = inbox || run.triggerKey.startsWith('engine:') ? (run.trigger as unknown as TriggerEvent) : undefined;
     settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, true)]);
     // A manual retry that succeeds also settles an event whose job had failed for good.
     if (inbox && inbox.status !== 'processed') await setInboxStatus(options.pool, inbox.id, 'processed');
