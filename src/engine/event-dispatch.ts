@@ -20,7 +20,7 @@ export async function enqueueEngineEvents(queue: Queue<JobData>, eventIds: Array
 }
 
 /** The engine event types some enabled workflow starts on. */
-export function listenedEventTypes(config: LoadedConfig): string[] {
+function listenedEventTypes(config: LoadedConfig): string[] {
   return [...new Set(config.workflows.flatMap((workflow) => (workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [])))];
 }
 
