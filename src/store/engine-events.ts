@@ -47,7 +47,7 @@ export async function emitEngineEvent(client: PoolClient, event: EngineEventInpu
     `INSERT INTO engine_events (type, customer_id, data, depth, chain, source_run_id, dedupe_key)
      SELECT $1, $2, $3,
             coalesce((r.trigger->>'depth')::int + 1, 0),
-            coalesce(ARRAY(SELECT jsonb_array_elements_text(r.trigger->'chain')), '{}') || coalesce(ARRAY[r.workflow], '{}'),
+            CASE WHEN r.id IS NULL THEN '{}' ELSE ARRAY(SELECT jsonb_array_elements_text(coalesce(r.trigger->'chain', '[]'))) || r.workflow END,
             $4, $5
      FROM (SELECT 1) AS one LEFT JOIN workflow_runs r ON r.id = $4
      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
