@@ -117,7 +117,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, now: options.now };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now };
     const services = createStepServices(serviceOptions);
 
     let worker: Worker<JobData> | undefined;
@@ -135,6 +135,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         queue,
         connectorContext,
         signals: connectorSignals(producer, prefix),
+        eventChainLimit: envInt(env, 'CRMFLOW_EVENT_CHAIN_LIMIT'),
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');

@@ -62,7 +62,7 @@ describe('opening hours', () => {
     const rule = (timeZone: string): HoursRule => ({ name: 'night', timeZone, defaultTimeZone: 'Europe/Madrid', week: quietWeek('21:00', '08:00'), holidays: new Set() });
     const person = (attributes: Record<string, unknown>): CustomerSummary => ({
       id: 1, name: null, first_name: null, last_name: null, language: null, country: null, lifecycle_stage: 'lead',
-      owner_agent_id: 'ann', email: null, phone: null, identities: [], attributes,
+      owner_agent_id: 'ann', email: null, phone: null, identities: [], attributes, score: 0,
     });
     const customer = person({ time_zone: 'Asia/Tokyo' });
     const owner = { id: 'ann', name: 'Ann', time_zone: 'America/Chicago' };

@@ -11,6 +11,7 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
+import { createTask } from '../src/store/tasks.js';
 import { waitFor } from './helpers/wait.js';
 
 /** The example, plus an enabled poll workflow whose pulls go nowhere (no SHOPIFY_API_URL: the job fails at once). */
@@ -313,6 +314,8 @@ describe('the OpenAPI description matches what the API answers', () => {
         });
       }
       await waitFor('the Shopify run', async () => (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-order' AND status = 'succeeded'")).rows.length === 1);
+      // The two new form customers start the chained score-web-leads workflow (customer.created).
+      await waitFor('the chained score runs', async () => (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'score-web-leads' AND status = 'succeeded'")).rows.length === 2);
       mergedId = (await db.pool.query<{ merged_id: number }>('SELECT merged_id FROM customer_merges')).rows[0]!.merged_id;
     });
 
@@ -350,7 +353,7 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(list.status).toBe(200);
       expectDocumented('get', '/api/runs', list);
       const runs = (list.body as { runs: Array<{ id: number; status: string }> }).runs;
-      expect(runs.length).toBe(7);
+      expect(runs.length).toBe(9);
       // The three form leads each also started web-lead-follow-up, now waiting two days.
       expect(runs.filter((run) => run.status === 'waiting')).toHaveLength(3);
       expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
@@ -412,6 +415,35 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(notCancellable.status).toBe(409);
       expectDocumented('post', '/api/runs/{id}/cancel', notCancellable);
       expectDocumented('post', '/api/runs/{id}/cancel', await call('post', '/api/runs/999999/cancel', { body: JSON.stringify({ reason: 'x' }), headers: json }));
+    });
+
+    it('tasks: list with filters, complete (audited), errors', async () => {
+      const customerId = (await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]!.id;
+      const { task } = await createTask(db.pool, {
+        idempotencyKey: 'openapi:task', customerId, runId: null, agentId: 'alice', title: 'Call back', notes: null,
+        dueAt: new Date(Date.now() + 3_600_000), overdueAt: new Date(Date.now() + 7_200_000),
+      });
+      const list = await call('get', `/api/tasks?agent_id=alice&status=open&customer_id=${customerId}&limit=10`);
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/tasks', list);
+      expect((list.body as { tasks: Array<{ id: number }> }).tasks.map((row) => row.id)).toEqual([task.id]);
+      expectDocumented('get', '/api/tasks', await call('get', '/api/tasks?limit=x'));
+      expectDocumented('get', '/api/customers/{id}', await call('get', `/api/customers/${customerId}`));
+      const done = await call('post', `/api/tasks/${task.id}/complete`);
+      expect(done.status).toBe(200);
+      expect(done.body).toMatchObject({ id: task.id, status: 'done', completed_by: 'api-token' });
+      expectDocumented('post', '/api/tasks/{id}/complete', done);
+      const again = await call('post', `/api/tasks/${task.id}/complete`);
+      expect(again.status).toBe(409);
+      expectDocumented('post', '/api/tasks/{id}/complete', again);
+      expectDocumented('post', '/api/tasks/{id}/complete', await call('post', '/api/tasks/999999/complete'));
+      expectDocumented('post', '/api/tasks/{id}/complete', await call('post', '/api/tasks/x/complete'));
+      const tooLarge = await call('post', `/api/tasks/${task.id}/complete`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
+      expect(tooLarge.status).toBe(413);
+      expectDocumented('post', '/api/tasks/{id}/complete', tooLarge);
+      const audit = await call('get', '/api/audit?limit=1');
+      expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
+      expectDocumented('get', '/api/audit', audit);
     });
 
     it('agents and their availability', async () => {

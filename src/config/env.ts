@@ -44,6 +44,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_SHUTDOWN_TIMEOUT_MS', description: 'On SIGTERM: how long in-flight runs may take to finish before the worker stops anyway (unfinished jobs are then recovered by another worker).', default: '25000' },
   { name: 'CRMFLOW_JOB_ATTEMPTS', description: 'Attempts of a job (a run whose step fails with a transient error, e.g. SMTP down) before its run stays failed for a manual retry.', default: '10' },
   { name: 'CRMFLOW_JOB_BACKOFF_MS', description: 'First retry delay of a failed job; doubled on each further attempt, with jitter.', default: '1000' },
+  { name: 'CRMFLOW_EVENT_CHAIN_LIMIT', description: 'Loop guard of `event` triggers: a run that would be started by a chain of this many engine events (or that re-enters a workflow already in its chain) is recorded as failed ("event chain limit") instead.', default: '5' },
   { name: 'SMTP_URL', description: 'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).' },
   { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
   { name: 'CRMFLOW_PII_FIELDS', description: 'Field names treated as PII, comma-separated (e.g. `email,phone,to,billing_address`): redacted in logs and masked on the dashboard.' },

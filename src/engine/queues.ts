@@ -14,7 +14,11 @@ export type JobData =
   /** Continues a `waiting` run (delayed until its resume time). */
   | { kind: 'resume'; runId: number }
   /** Checks a lead assignment's SLA (delayed until it is due). */
-  | { kind: 'sla'; assignmentId: number };
+  | { kind: 'sla'; assignmentId: number }
+  /** Starts the workflows an engine event triggers (src/engine/event-dispatch.ts). */
+  | { kind: 'engine-event'; eventId: number }
+  /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
+  | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -37,6 +41,8 @@ export const jobIds = {
   sla: (assignmentId: number) => `sla-${assignmentId}`,
   /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
   pollScheduler: (workflow: string) => `poll-${workflow}`,
+  engineEvent: (eventId: number) => `engine-event-${eventId}`,
+  task: (taskId: number, phase: string) => `task-${taskId}-${phase}`,
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

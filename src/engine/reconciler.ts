@@ -4,7 +4,9 @@ import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { listDueWaitingRuns } from '../store/runs.js';
 import { listDueSlas } from '../store/slas.js';
+import { engineEventSource } from './event-dispatch.js';
 import { enqueueAt, enqueueInboxEvents, jobIds, type JobData } from './queues.js';
+import { reconcileTaskJobs } from './task-jobs.js';
 
 export interface ReconcilerOptions {
   /** How often to look. Default 5000 ms. */
@@ -18,8 +20,9 @@ export interface ReconcilerOptions {
 /**
  * Enqueues inbox events that were stored but never made it into Redis (Redis was down at ingest, or lost its data).
  * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
- * was unreachable (so it could not be marked) is marked failed now. Likewise waiting runs and lead SLAs whose time has
- * come but whose delayed job is gone get it back. Safe to run in every process: jobs have deterministic ids.
+ * was unreachable (so it could not be marked) is marked failed now. Engine events are reconciled the same way; waiting
+ * runs, lead SLAs and task due times whose time has come but whose delayed job is gone get it back. Safe to run in
+ * every process: jobs have deterministic ids.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
@@ -28,19 +31,13 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
     if (running) return 0;
     running = true;
     try {
-      let total = 0;
-      let afterId = 0;
-      for (;;) {
-        const ids = await listStalePendingEvents(pool, graceMs, 1000, afterId);
-        if (ids.length === 0) break;
-        const states = await Promise.all(ids.map((id) => queue.getJobState(jobIds.event(id))));
-        const missing = ids.filter((_, i) => states[i] === 'unknown');
-        const exhausted = ids.filter((_, i) => states[i] === 'failed');
-        await enqueueInboxEvents(queue, missing);
-        for (const id of exhausted) await setInboxStatus(pool, id, 'failed');
-        total += missing.length;
-        afterId = ids.at(-1)!;
-      }
+      let total = await requeueLostJobs(queue, {
+        listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
+        jobId: jobIds.event,
+        enqueue: (ids) => enqueueInboxEvents(queue, ids),
+        markFailed: (id) => setInboxStatus(pool, id, 'failed'),
+      });
+      total += (await requeueLostJobs(queue, engineEventSource(pool, queue, graceMs))) + (await reconcileTaskJobs(pool, queue, graceMs));
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
       const timed = await enqueueLostTimedJobs(pool, queue, options.now?.() ?? new Date());
       if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
@@ -81,4 +78,28 @@ async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, now: Date
     afterId = slas.at(-1)!.assignmentId;
   }
   return added;
+}
+
+/** Stored events that each become one job (the inbox, engine events), as the reconciler walks them. */
+export interface StoredEventSource {
+  /** A page of ids, after `afterId`, of events still pending after the grace period. */
+  listStale: (afterId: number) => Promise<number[]>;
+  jobId: (id: number) => string;
+  enqueue: (ids: number[]) => Promise<void>;
+  markFailed: (id: number) => Promise<void>;
+}
+
+/** Enqueues the stale pending events whose job Redis does not have, and marks those whose job failed for good. */
+async function requeueLostJobs(queue: Queue<JobData>, source: StoredEventSource): Promise<number> {
+  let total = 0;
+  for (let afterId = 0; ; ) {
+    const ids = await source.listStale(afterId);
+    if (ids.length === 0) return total;
+    const states = await Promise.all(ids.map((id) => queue.getJobState(source.jobId(id))));
+    const missing = ids.filter((_, i) => states[i] === 'unknown');
+    await source.enqueue(missing);
+    for (const id of ids.filter((_, i) => states[i] === 'failed')) await source.markFailed(id);
+    total += missing.length;
+    afterId = ids.at(-1)!;
+  }
 }

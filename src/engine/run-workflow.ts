@@ -4,6 +4,7 @@ import type { Pool } from '../store/pool.js';
 import { listStepRecords, markRunFinished, markRunStarted, markRunWaiting, recordStep, type RunRow } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
+import { initialRunState } from './run-subject.js';
 import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
 
 export interface RunInput {
@@ -46,7 +47,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const attempt = await markRunStarted(deps.pool, run.id);
   if (attempt === undefined) return { status: 'cancelled' };
   const done = new Map((await listStepRecords(deps.pool, run.id)).filter((record) => record.status === 'succeeded').map((record) => [record.stepIndex, record]));
-  const state: RunState = {};
+  const state: RunState = await initialRunState(run, deps.services);
   const outputs: Record<string, unknown> = {};
 
   for (const step of workflow.steps) {

@@ -14,7 +14,8 @@ export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>
   const tasks: ScheduledTask[] = [];
   for (const workflow of config.workflows) {
     const trigger = workflow.trigger;
-    if (!workflow.enabled || trigger.kind !== 'schedule') continue;
+    // Audience triggers tick like schedules; the worker selects their customers (src/engine/audience-runs.ts).
+    if (!workflow.enabled || (trigger.kind !== 'schedule' && trigger.kind !== 'audience')) continue;
     const task = cron.schedule(
       trigger.cron,
       async (context) => {

@@ -1,5 +1,6 @@
 import axios from 'axios';
 import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
 import type { EmailTransport } from '../mail/mailer.js';
 import { identityMerges } from '../observability/metrics.js';
 import { assignLead } from '../store/assignments.js';
@@ -8,6 +9,10 @@ import { upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
 import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
+import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
+import { createTask } from '../store/tasks.js';
+import { engineEventPublisher } from './event-dispatch.js';
+import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createOutbound } from './outbound.js';
@@ -21,8 +26,9 @@ export interface ServiceOptions {
   emailFrom: string;
   defaultRegion: string;
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
-  /** Where delayed checks (SLAs) are enqueued. */
+  /** Where delayed checks (SLAs), engine events and task due-time jobs are queued once their change has committed. */
   queue: Queue<JobData>;
+  logger: Logger;
   /** The clock of time-based steps; default the system clock. Tests inject other dates. */
   now?: () => Date;
 }
@@ -32,6 +38,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const { pool } = options;
   const outbound = createOutbound(options);
   const now = options.now ?? (() => new Date());
+  const publish = engineEventPublisher(options);
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     identityPolicy: options.config.identityPolicy,
@@ -40,6 +47,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     upsertCustomer: async (input) => {
       const result = await upsertCustomer(pool, { ...input, profile: input.profile });
       identityMerges.inc(result.mergedIds.length);
+      await publish(result.events);
       return result;
     },
     loadCustomer: async (customerId) => {
@@ -47,8 +55,34 @@ export function createStepServices(options: ServiceOptions): StepServices {
       if (!customer) throw new Error(`customer ${customerId} vanished`);
       return customer;
     },
-    upsertTimeline: (entry) => upsertTimelineEntry(pool, entry),
-    assignLead: (request) => assignLead(pool, request),
+    upsertTimeline: async (entry) => {
+      const result = await upsertTimelineEntry(pool, entry);
+      await publish([result.event]);
+      return result;
+    },
+    assignLead: async (request) => {
+      const result = await assignLead(pool, request);
+      await publish([result.event]);
+      return result;
+    },
+    createTask: async (task) => {
+      const { task: row, created } = await createTask(pool, task);
+      // Scheduled on every attempt: a crash between the insert and this line must not leave a task without its jobs.
+      await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch((error: unknown) =>
+        options.logger.warn({ task_id: row.id, err: error }, 'task stored but its due-time jobs not queued: the reconciler will'),
+      );
+      return { taskId: row.id, created, agentId: row.agent_id, dueAt: row.due_at.toISOString() };
+    },
+    setLifecycle: async (change) => {
+      const result = await setLifecycleStage(pool, change);
+      await publish(result.events);
+      return result;
+    },
+    addScore: async (change) => {
+      const result = await addScore(pool, change);
+      await publish(result.events);
+      return result;
+    },
     sendEmail: outbound.sendEmail,
     sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),

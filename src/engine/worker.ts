@@ -8,7 +8,10 @@ import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
+import { processAudienceTick } from './audience-runs.js';
+import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
+import { processTaskPhase } from './task-jobs.js';
 import { runPull } from './pull.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
 import { checkSla } from './sla.js';
@@ -31,6 +34,8 @@ export interface WorkerOptions {
   queue: Queue<JobData>;
   /** Where pull and enrichment failures are shown to the dashboard's connector health. */
   signals: ConnectorSignals;
+  /** Loop guard of event triggers; default DEFAULT_EVENT_CHAIN_LIMIT. */
+  eventChainLimit?: number;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -38,7 +43,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -66,6 +71,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
     return outcome;
   };
+  const chain: ChainDependencies = { ...deps, config: options.config, execute, settle, chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT };
 
   /**
    * Thin webhooks (ids only) are completed over the vendor API before any workflow sees them. Bad credentials fail
@@ -146,7 +152,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     const workflow = byId.get(run.workflow);
     if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
     const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(options.pool, run.inboxEventId);
-    const event = inbox ? (run.trigger as unknown as TriggerEvent) : undefined;
+    // Runs of stored and engine events keep their trigger event (`$event`) when retried.
+    const event = inbox || run.triggerKey.startsWith('engine:') ? (run.trigger as unknown as TriggerEvent) : undefined;
     settle([await execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, mode)]);
     // A manual retry that succeeds also settles an event whose job had failed for good.
     if (inbox && inbox.status !== 'processed') await setInboxStatus(options.pool, inbox.id, 'processed');
@@ -155,6 +162,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
   async function processSchedule(workflowId: string, tick: string): Promise<void> {
     const workflow = byId.get(workflowId);
     if (!workflow?.enabled) return;
+    if (workflow.trigger.kind === 'audience') return processAudienceTick(chain, workflow, tick);
     const trigger = { tick };
     const run = await ensureRun(options.pool, { workflow: workflow.id, workflowVersion: workflow.version, triggerKey: `schedule:${tick}`, trigger });
     settle([await execute(run, workflow, undefined, trigger)]);
@@ -168,6 +176,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'sla') return checkSla(data.assignmentId, deps);
     if (data.kind === 'pull') return processPull(data.workflow);
     if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
+    if (data.kind === 'engine-event') return processEngineEvent(chain, data.eventId);
+    if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
     return processSchedule(data.workflow, data.tick);
   };
 }

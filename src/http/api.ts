@@ -10,6 +10,7 @@ import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
 import { getMessage, listMessages, type MessageStatus } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { getRun, listRuns, listStepRecords } from '../store/runs.js';
+import { completeTask, listTasks } from '../store/tasks.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
@@ -190,6 +191,25 @@ export function apiRouter(options: ApiOptions): Router {
     await setAgentAvailability(pool, agent.id, available, 'api');
     await recordAudit(pool, audit(req, { action: 'agent.availability', target: `agent:${agent.id}`, details: { available, via: 'api' } }));
     res.json({ agent_id: agent.id, available });
+  });
+
+  router.get('/tasks', async (req, res) => {
+    const tasks = await listTasks(pool, {
+      agentId: text(req.query.agent_id),
+      status: text(req.query.status),
+      customerId: intParam(req.query.customer_id, 'customer_id'),
+      before: intParam(req.query.before, 'before'),
+      limit: limitParam(req.query.limit),
+    });
+    res.json({ tasks, next_before: tasks.length > 0 ? tasks.at(-1)!.id : null });
+  });
+
+  router.post('/tasks/:id/complete', async (req, res) => {
+    const result = await completeTask(pool, intParam(req.params.id, 'id')!, 'api-token');
+    if (!result) throw new HttpError(404, 'not_found', `no task ${req.params.id}`);
+    if (!result.changed) throw new HttpError(409, 'not_open', `task ${result.task.id} is ${result.task.status}; only open tasks can be completed`);
+    await recordAudit(pool, audit(req, { action: 'task.complete', target: `task:${result.task.id}`, details: { via: 'api' } }));
+    res.json(result.task);
   });
 
   router.get('/audit', async (req, res) => {

@@ -1,6 +1,7 @@
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
+import { AUDIT_ACTIONS } from '../store/audit.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
 
 /**
@@ -219,8 +220,38 @@ const customerMessage = record('An outbound message to or about the customer, ne
   sent_at: nullableDateTime,
 });
 
+const TASK_STATUSES = ['open', 'done', 'cancelled'];
+
+const taskProperties: Record<string, JsonSchema> = {
+  id: integer,
+  agent_id: { ...nullableString, description: 'The agent it is for (the owner when the task was created, unless the step named one).' },
+  title: string,
+  notes: nullableString,
+  status: { enum: TASK_STATUSES },
+  due_at: { ...dateTime, description: 'task.due fires at this time.' },
+  overdue_at: { ...dateTime, description: 'task.overdue fires at this time if the task is still open.' },
+  created_at: dateTime,
+  completed_at: nullableDateTime,
+};
+
+const customerTask = record('A follow-up task for the customer (create_task), newest first (at most 100).', taskProperties);
+
+const task = record('A follow-up task made by a create_task step.', {
+  ...taskProperties,
+  customer_id: nullableInteger,
+  run_id: { ...nullableInteger, description: 'The run that created it.' },
+  completed_by: { ...nullableString, description: 'Who completed it (`api-token` through this API).' },
+});
+
+const scoreChange = record('A change of the lead score (score step), newest first (at most 100).', {
+  delta: integer,
+  score: { type: 'integer', description: 'The score after the change.' },
+  source: { ...nullableString, description: '`run:<id>`.' },
+  changed_at: dateTime,
+});
+
 const customer = record(
-  'The unified customer record: profile, identities, owner, timeline, assignments, merges, lifecycle history and messages.',
+  'The unified customer record: profile, score, identities, owner, timeline, assignments, merges, lifecycle history, messages and tasks.',
   {
     id: { type: 'integer', description: 'The surviving customer id (see `resolved_from`).' },
     resolved_from: { type: 'integer', description: 'Present only when the requested id was merged into `id`.' },
@@ -230,6 +261,7 @@ const customer = record(
     language: nullableString,
     country: nullableString,
     lifecycle_stage: { type: 'string', description: '`lead` until something makes it a `customer` (e.g. a paid invoice).', examples: ['lead', 'customer'] },
+    score: { type: 'integer', description: 'Lead score: the sum of `score_history`.' },
     owner_agent_id: { ...nullableString, description: 'The agent (`agents:` in workflows.yaml) who owns the customer.' },
     attributes: { type: 'object', description: 'Free-form attributes from the mappings.' },
     created_at: dateTime,
@@ -242,6 +274,8 @@ const customer = record(
     merges: { type: 'array', items: ref('CustomerMerge') },
     lifecycle_history: { type: 'array', items: ref('LifecycleChange') },
     messages: { type: 'array', items: ref('CustomerMessage') },
+    tasks: { type: 'array', items: ref('CustomerTask') },
+    score_history: { type: 'array', items: ref('ScoreChange') },
   },
   ['resolved_from'],
 );
@@ -250,7 +284,10 @@ const runProperties: Record<string, JsonSchema> = {
   id: integer,
   workflow: { type: 'string', description: 'Workflow id.' },
   workflowVersion: { type: 'string', description: 'Hash of the workflow definition the run started with.' },
-  triggerKey: { type: 'string', description: 'What started it: `inbox:<id>`, `inbox:<id>#<n>` or `schedule:<tick>`; one run per trigger and workflow.' },
+  triggerKey: {
+    type: 'string',
+    description: 'What started it: `inbox:<id>`, `inbox:<id>#<n>`, `schedule:<tick>`, `engine:<engine event id>` or `audience:<day>:<customer>`; one run per trigger and workflow.',
+  },
   inboxEventId: { ...nullableInteger, description: 'The stored event that started it; null for schedules.' },
   trigger: { type: 'object', description: 'The trigger event (`connector`, `type`, `external_id`, `occurred_at`) or schedule tick.' },
   status: { enum: RUN_STATUSES },
@@ -344,6 +381,8 @@ const schemas: Record<string, JsonSchema> = {
   CustomerMerge: customerMerge,
   LifecycleChange: lifecycleChange,
   CustomerMessage: customerMessage,
+  CustomerTask: customerTask,
+  ScoreChange: scoreChange,
   Customer: customer,
   CustomerList: record('Matching customers, newest first, each the full record.', { customers: { type: 'array', items: ref('Customer') } }),
   Run: run,
@@ -400,6 +439,11 @@ const schemas: Record<string, JsonSchema> = {
     },
     ['email', 'phone', 'time_zone', 'working_hours', 'capacity', 'languages', 'skills'],
   ),
+  Task: task,
+  TaskList: record('Tasks, newest first.', {
+    tasks: { type: 'array', items: ref('Task') },
+    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+  }),
   AgentList: record('Every declared agent.', { agents: { type: 'array', items: ref('Agent') } }),
   AgentAvailability: record('The availability now in force.', { agent_id: string, available: { type: 'boolean' } }),
   PollQueued: record('A pull is queued (a no-op if one is already running for the same resource).', {
@@ -412,8 +456,8 @@ const schemas: Record<string, JsonSchema> = {
     at: dateTime,
     actor: { type: 'string', description: 'The dashboard user, `api-token` for bearer-token calls, or the name typed at a failed sign-in.' },
     role: { ...nullableString, description: '`viewer`, `support` or `admin`; null for a failed sign-in.' },
-    action: { enum: ['login', 'login_failed', 'logout', 'run.retry', 'run.replay', 'run.cancel', 'message.resend', 'workflow.poll', 'agent.availability', 'events.replay', 'events.backfill'] },
-    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `message:<id>`, `workflow:<id>`, `agent:<id>`.' },
+    action: { enum: [...AUDIT_ACTIONS] },
+    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `message:<id>`, `workflow:<id>`, `agent:<id>`, `task:<id>`, `customer:<id>`.' },
     details: { type: 'object', description: 'Facts about the action (e.g. `available`, `job_id`, `via`).' },
     ip: { ...nullableString, description: 'The client address (behind a loopback proxy: the forwarded one).' },
   }),
@@ -790,6 +834,37 @@ const paths: Record<string, PathItemObject> = {
       },
     }),
   },
+  '/api/tasks': {
+    get: apiOperation({
+      operationId: 'listTasks',
+      summary: 'Follow-up tasks, newest first, keyset-paginated',
+      tags: ['tasks'],
+      parameters: [
+        { name: 'agent_id', in: 'query', description: 'Only the tasks of this agent.', schema: string },
+        { name: 'status', in: 'query', description: 'A task status (other values match nothing).', schema: { enum: TASK_STATUSES } },
+        customerIdParameter('tasks'),
+        beforeParameter('tasks'),
+        limitParameter(50, 500),
+      ],
+      responses: { '200': { description: 'A page of tasks.', content: json(ref('TaskList')) }, '400': badRequest },
+    }),
+  },
+  '/api/tasks/{id}/complete': {
+    post: apiOperation({
+      operationId: 'completeTask',
+      summary: 'Mark an open task done',
+      description: 'Takes no request body. Audited. A done task fires no task.due or task.overdue any more.',
+      tags: ['tasks'],
+      parameters: [idParameter('task')],
+      responses: {
+        '200': { description: 'The task, now done.', content: json(ref('Task')) },
+        '400': badRequest,
+        '404': notFound('task'),
+        '409': errorResponse('The task is not open (done or cancelled).', ['not_open']),
+        '413': bodyTooLarge,
+      },
+    }),
+  },
   '/api/audit': {
     get: apiOperation({
       operationId: 'listAudit',
@@ -837,6 +912,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'messages', description: 'Outbound replies.' },
     { name: 'workflows', description: 'The workflows loaded from workflows.yaml.' },
     { name: 'agents', description: 'Sales agents and their availability.' },
+    { name: 'tasks', description: 'Follow-up tasks created by workflows.' },
     { name: 'audit', description: 'Who did what, when, from where.' },
     { name: 'meta', description: 'This description.' },
   ],

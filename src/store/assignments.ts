@@ -1,4 +1,5 @@
 import { weightedCycle, type WeightedAgent } from '../customers/assignment-order.js';
+import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
 export type AssignmentStrategy = 'round_robin' | 'weighted' | 'least_loaded';
@@ -24,6 +25,8 @@ export interface AssignRequest {
   replaces?: number;
   /** Candidates that may not take it (the owner an SLA reassignment takes it from); the rotation still counts them. */
   exclude?: string[];
+  /** The run assigning: the lead.assigned event continues its chain. */
+  runId?: number;
 }
 
 export interface AssignmentResult {
@@ -32,6 +35,8 @@ export interface AssignmentResult {
   /** `kept`: the customer already had an owner and assignment is sticky. */
   outcome: 'assigned' | 'already_assigned' | 'kept' | 'no_agent';
   customerId: number;
+  /** The lead.assigned engine event written with a new assignment, to be queued. */
+  event?: number;
 }
 
 /**
@@ -72,7 +77,13 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
       [row.id, choice.agentId, request.pool, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
     );
     await client.query('UPDATE customers SET owner_agent_id = $2, updated_at = now() WHERE id = $1', [row.id, choice.agentId]);
-    return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id };
+    const event = await emitEngineEvent(client, {
+      type: 'lead.assigned',
+      customerId: row.id,
+      sourceRunId: request.runId,
+      data: { customer_id: row.id, agent_id: choice.agentId, previous_agent_id: row.owner_agent_id, pool: request.pool },
+    });
+    return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };
   });
 }
 

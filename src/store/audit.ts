@@ -1,18 +1,22 @@
 import type { Pool } from './pool.js';
 
 /** What a person did, as recorded in `audit_log` (append-only: the table refuses UPDATE and DELETE). */
-export type AuditAction =
-  | 'login'
-  | 'login_failed'
-  | 'logout'
-  | 'run.retry'
-  | 'run.replay'
-  | 'run.cancel'
-  | 'message.resend'
-  | 'workflow.poll'
-  | 'agent.availability'
-  | 'events.replay'
-  | 'events.backfill';
+export const AUDIT_ACTIONS = [
+  'login',
+  'login_failed',
+  'logout',
+  'run.retry',
+  'run.replay',
+  'run.cancel',
+  'message.resend',
+  'workflow.poll',
+  'agent.availability',
+  'task.complete',
+  'events.replay',
+  'events.backfill',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditEntry {
   /** Dashboard user name, `api-token` for bearer-token calls, or the name typed at a failed sign-in. */

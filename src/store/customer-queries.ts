@@ -1,7 +1,7 @@
 import type { CustomerSummary } from '../engine/steps/define-step.js';
 import type { Pool } from './pool.js';
 
-const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.owner_agent_id,
+const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
   c.attributes, c.created_at, c.updated_at,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1) AS email,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'phone' ORDER BY id LIMIT 1) AS phone,
@@ -39,11 +39,11 @@ export async function findCustomers(pool: Pool, search: CustomerSearch): Promise
   return rows;
 }
 
-/** Everything the API shows about one customer: profile, identities, owner, merges, timeline, messages. */
+/** Everything the API shows about one customer: profile, score, identities, owner, merges, timeline, messages, tasks. */
 export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record<string, unknown> | undefined> {
   const summary = await loadCustomerSummary(pool, id);
   if (!summary) return undefined;
-  const [identities, timeline, assignments, merges, lifecycle, messages] = await Promise.all([
+  const [identities, timeline, assignments, merges, lifecycle, messages, tasks, scores] = await Promise.all([
     pool.query(`SELECT kind, value, source, created_at FROM customer_identities WHERE customer_id = $1 ORDER BY id`, [summary.id]),
     pool.query(
       `SELECT id, source, external_id, type, occurred_at, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT 200`,
@@ -56,6 +56,8 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
       `SELECT id, channel, transport, recipient, subject, status, status_reason, created_at, sent_at FROM outbound_messages WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
       [summary.id],
     ),
+    pool.query(`SELECT id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at FROM tasks WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
+    pool.query(`SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
   ]);
   return {
     ...summary,
@@ -66,6 +68,8 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     merges: merges.rows,
     lifecycle_history: lifecycle.rows,
     messages: messages.rows,
+    tasks: tasks.rows,
+    score_history: scores.rows,
   };
 }
 

@@ -1,5 +1,6 @@
 import { DEFAULT_POLICY, mayMerge, priority, type IdentityPolicy } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
+import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
 /** Profile fields a mapping may set. Absent or null fields leave the stored value alone. */
@@ -15,6 +16,8 @@ export interface CustomerProfile {
 }
 
 const STAGE_RANK: Record<string, number> = { lead: 0, opportunity: 1, customer: 2, churned: 3 };
+/** Lifecycle stages in their order. */
+export const LIFECYCLE_STAGES = Object.keys(STAGE_RANK);
 
 export interface UpsertCustomerInput {
   /** Already normalized; at least one. */
@@ -28,6 +31,8 @@ export interface UpsertCustomerInput {
   eventRef: string;
   /** Which kinds may merge customers and the caps per kind; default: every kind merges, default caps. */
   policy?: IdentityPolicy;
+  /** The run making the change: engine events it causes continue that run's chain. */
+  runId?: number;
 }
 
 export interface UpsertCustomerResult {
@@ -39,6 +44,8 @@ export interface UpsertCustomerResult {
   attached: Identity[];
   /** Customers this event pointed at but that were not merged (a kind that only attaches, or a cap): suggested instead. */
   suggested: number[];
+  /** Engine events written with the change (customer.created, customer.merged, lifecycle.changed), to be queued. */
+  events: number[];
 }
 
 const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
@@ -85,8 +92,15 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
       [customerId, kinds, values, input.source],
     );
     await updateProfile(client, customerId, input.profile, input.occurredAt);
-    if (input.profile.lifecycle_stage) await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source);
-    return { customerId, created, mergedIds, attached: attachedRows, suggested };
+    const cause = { customerId, sourceRunId: input.runId };
+    const events: Array<number | undefined> = [];
+    if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
+    if (mergedIds.length > 0) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.merged', data: { customer_id: customerId, merged_ids: mergedIds } }));
+    if (input.profile.lifecycle_stage) {
+      const change = await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source);
+      if (change) events.push(await emitEngineEvent(client, { ...cause, type: 'lifecycle.changed', data: { customer_id: customerId, ...change, source: input.source } }));
+    }
+    return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined) };
   });
 }
 
@@ -190,7 +204,7 @@ function stageRank(column: string): string {
 }
 
 async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[], reason: MergeReason): Promise<void> {
-  for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history']) {
+  for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history', 'tasks', 'score_history']) {
     await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])`, [keptId, mergedIds]);
   }
   // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
@@ -204,6 +218,7 @@ async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[]
          owner_agent_id = coalesce(kept.owner_agent_id, m.owner_agent_id),
          lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
          attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
+         score = kept.score + m.score,
          profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
        FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
       [keptId, mergedId],
@@ -235,11 +250,12 @@ async function updateProfile(client: PoolClient, customerId: number, profile: Cu
   );
 }
 
-/** Moves the lifecycle stage forward (never back) and records the change. */
-async function advanceLifecycle(client: PoolClient, customerId: number, stage: string, source: string): Promise<void> {
+/** Moves the lifecycle stage forward (never back) and records the change; returns it, or undefined when none. */
+async function advanceLifecycle(client: PoolClient, customerId: number, stage: string, source: string): Promise<{ from: string; to: string } | undefined> {
   const { rows } = await client.query<{ lifecycle_stage: string }>('SELECT lifecycle_stage FROM customers WHERE id = $1', [customerId]);
   const current = rows[0]!.lifecycle_stage;
-  if ((STAGE_RANK[stage] ?? -1) <= (STAGE_RANK[current] ?? -1)) return;
+  if ((STAGE_RANK[stage] ?? -1) <= (STAGE_RANK[current] ?? -1)) return undefined;
   await client.query('UPDATE customers SET lifecycle_stage = $2 WHERE id = $1', [customerId, stage]);
   await client.query('INSERT INTO lifecycle_history (customer_id, from_stage, to_stage, source) VALUES ($1, $2, $3, $4)', [customerId, current, stage, source]);
+  return { from: current, to: stage };
 }

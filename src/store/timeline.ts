@@ -1,4 +1,5 @@
 import { lockLiveCustomer } from './customers.js';
+import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool } from './pool.js';
 
 export interface TimelineEntry {
@@ -12,13 +13,18 @@ export interface TimelineEntry {
   versionAt?: Date;
   summary?: string | null;
   data?: unknown;
+  /** The run adding it: the message.received event of an inbound message continues its chain. */
+  runId?: number;
 }
+
+/** Timeline types that are inbound messages: a new one emits the message.received engine event. */
+const INBOUND_MESSAGE_TYPES = new Set(['message.received']);
 
 /**
  * Adds a vendor object to the customer's timeline once, however many times it is delivered. A redelivery with
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted.
  */
-export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean }> {
+export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number }> {
   return withRetriedTransaction(pool, async (client) => {
     // The customer may have been merged since the run resolved it: the entry goes to the customer it is now.
     const customerId = await lockLiveCustomer(client, entry.customerId);
@@ -32,6 +38,15 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
        RETURNING id, (xmax = 0) AS inserted`,
       [customerId, entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
     );
+    if (rows[0]?.inserted && INBOUND_MESSAGE_TYPES.has(entry.type)) {
+      const event = await emitEngineEvent(client, {
+        type: 'message.received',
+        customerId,
+        sourceRunId: entry.runId,
+        data: { customer_id: customerId, timeline_event_id: rows[0].id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+      });
+      return { ...rows[0], event };
+    }
     if (rows[0]) return rows[0];
     const existing = await client.query<{ id: number }>('SELECT id FROM timeline_events WHERE source = $1 AND external_id = $2', [entry.source, entry.externalId]);
     return { id: existing.rows[0]!.id, inserted: false };

@@ -105,6 +105,7 @@ export default defineStep<AssignConfig, CompiledAssign>({
         candidates: candidates(target, context),
         idempotencyKey: key,
         sticky: config.sticky,
+        runId: context.runId,
       });
       if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
       if (config.sla && result.outcome !== 'kept') await scheduleSla(config.sla, { key, pool: 'pool' in target ? target.pool : undefined, strategy: config.strategy }, context);

@@ -77,6 +77,8 @@ export interface CustomerSummary {
   language: string | null;
   country: string | null;
   lifecycle_stage: string;
+  /** Lead score (the score step). */
+  score: number;
   owner_agent_id: string | null;
   email: string | null;
   phone: string | null;
@@ -144,6 +146,7 @@ export interface StepServices {
     source: string;
     eventRef: string;
     policy: IdentityPolicy;
+    runId?: number;
   }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[]; suggested: number[] }>;
   loadCustomer: (customerId: number) => Promise<CustomerSummary>;
   upsertTimeline: (entry: {
@@ -155,6 +158,7 @@ export interface StepServices {
     versionAt?: Date;
     summary?: string | null;
     data?: unknown;
+    runId?: number;
   }) => Promise<{ id: number; inserted: boolean }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
   sendEmail: (message: { idempotencyKey: string; customerId: number | null; runId: number; to: string; subject: string; text: string }) => Promise<{ status: string; messageId: number; reason?: string }>;
@@ -184,6 +188,26 @@ export interface StepServices {
    * assignment; survives restarts (stored, then a delayed job).
    */
   scheduleSla: (sla: { assignmentKey: string; runId: number; dueAt: Date; action: SlaAction }) => Promise<void>;
+  /** Creates a follow-up task once per key; task.due fires at `dueAt`, task.overdue at `overdueAt` if still open. */
+  createTask: (task: {
+    idempotencyKey: string;
+    customerId: number | null;
+    runId: number;
+    agentId: string | null;
+    title: string;
+    notes: string | null;
+    dueAt: Date;
+    overdueAt: Date;
+  }) => Promise<{ taskId: number; created: boolean; agentId: string | null; dueAt: string }>;
+  /** Sets the lifecycle stage once per key, with history; lifecycle.changed only on a real change. */
+  setLifecycle: (change: { customerId: number; stage: string; idempotencyKey: string; runId: number }) => Promise<{ from: string; to: string; changed: boolean }>;
+  /** Adds to the score once per key, with history; score.threshold for each threshold reached from below. */
+  addScore: (change: { customerId: number; delta: number; thresholds: number[]; idempotencyKey: string; runId: number }) => Promise<{
+    previous: number;
+    score: number;
+    crossed: number[];
+    applied: boolean;
+  }>;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */

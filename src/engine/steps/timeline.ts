@@ -50,6 +50,7 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
       versionAt: entry.updated_at == null ? undefined : date(entry.updated_at, 'updated_at'),
       summary: typeof entry.summary === 'string' ? entry.summary : null,
       data: entry.data ?? {},
+      runId: context.runId,
     });
     return { output: { timeline_event_id: result.id, inserted: result.inserted } };
   },

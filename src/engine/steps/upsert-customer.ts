@@ -55,6 +55,7 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
       source: context.event?.connector ?? 'workflow',
       eventRef: `run:${context.runId}`,
       policy,
+      runId: context.runId,
     });
     const customer = await context.services.loadCustomer(result.customerId);
     return {

@@ -1,13 +1,16 @@
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { ConnectorConfig } from '../../workflows/config-types.js';
+import type { AudienceSelector } from '../../store/audience.js';
 import type { StepSchema } from '../steps/define-step.js';
 
 /** What starts a workflow, as the engine dispatches it. */
 export type CompiledTrigger =
   | { kind: 'webhook'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; eventTypes: string[]; when?: CompiledExpression }
   | { kind: 'schedule'; cron: string; timezone?: string }
-  | { kind: 'poll'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; resource: string; everyMs: number; backfillMs: number; pageSize: number };
+  | { kind: 'poll'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; resource: string; everyMs: number; backfillMs: number; pageSize: number }
+  | { kind: 'event'; on: string[]; when?: CompiledExpression }
+  | { kind: 'audience'; cron: string; timezone: string; audience: AudienceSelector; batchSize: number };
 
 export interface TriggerCompileContext {
   connectors: ReadonlyMap<string, ConnectorDefinition>;

@@ -1,7 +1,7 @@
 import cron from 'node-cron';
-import { defineTrigger } from './define-trigger.js';
+import { defineTrigger, type TriggerCompileContext } from './define-trigger.js';
 
-interface ScheduleTriggerConfig {
+export interface ScheduleTriggerConfig {
   cron: string;
   timezone?: string;
 }
@@ -19,15 +19,18 @@ export default defineTrigger<ScheduleTriggerConfig>({
     additionalProperties: false,
   },
   examples: [{ cron: '0 9 * * 1-5', timezone: 'Europe/Paris' }],
-  compile: (config, context) => {
-    if (!cron.validate(config.cron)) return context.fail(`invalid cron expression "${config.cron}"`, 'cron');
-    if (config.timezone !== undefined) {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: config.timezone });
-      } catch {
-        return context.fail(`unknown time zone "${config.timezone}"`, 'timezone');
-      }
-    }
-    return { kind: 'schedule', cron: config.cron, timezone: config.timezone };
-  },
+  compile: (config, context) => ({ kind: 'schedule', ...checkCron(config, context) }),
 });
+
+/** Checks a trigger's `cron` and optional `timezone` (shared by the cron-driven triggers). */
+export function checkCron(config: ScheduleTriggerConfig, context: TriggerCompileContext): { cron: string; timezone?: string } {
+  if (!cron.validate(config.cron)) return context.fail(`invalid cron expression "${config.cron}"`, 'cron');
+  if (config.timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: config.timezone });
+    } catch {
+      return context.fail(`unknown time zone "${config.timezone}"`, 'timezone');
+    }
+  }
+  return { cron: config.cron, timezone: config.timezone };
+}
