@@ -7,6 +7,7 @@ import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
 import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
+import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { piiFields } from './config/logger.js';
@@ -111,7 +112,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext });
+    const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
+    const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
+    const services = createStepServices({ pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, unsubscribeUrl });
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -150,11 +153,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     if (options.roles.api) {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
-      const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
       const dashboard = dashboardUsersFromEnv(env);
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
-        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
+        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS) },
       });
       const server: Server = await new Promise((resolve, reject) => {

@@ -8,6 +8,7 @@ export type AuditAction =
   | 'run.retry'
   | 'workflow.poll'
   | 'agent.availability'
+  | 'customer.consent'
   | 'events.replay'
   | 'events.backfill';
 

@@ -1,4 +1,5 @@
 import type { CustomerSummary } from '../engine/steps/define-step.js';
+import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
 
 const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.owner_agent_id,
@@ -39,7 +40,7 @@ export async function findCustomers(pool: Pool, search: CustomerSearch): Promise
   return rows;
 }
 
-/** Everything the API shows about one customer: profile, identities, owner, merges, timeline, messages. */
+/** Everything the API shows about one customer: profile, identities, owner, merges, timeline, messages, consent. */
 export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record<string, unknown> | undefined> {
   const summary = await loadCustomerSummary(pool, id);
   if (!summary) return undefined;
@@ -57,6 +58,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
       [summary.id],
     ),
   ]);
+  const consent = await customerConsent(pool, summary.id);
   return {
     ...summary,
     ...(summary.id !== id ? { resolved_from: id } : {}),
@@ -66,6 +68,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     merges: merges.rows,
     lifecycle_history: lifecycle.rows,
     messages: messages.rows,
+    ...consent,
   };
 }
 
