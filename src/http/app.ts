@@ -56,7 +56,7 @@ export function createApp(options: AppOptions): Express {
   app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
-  app.use(unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
+  app.use('/unsubscribe', unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));

@@ -30,7 +30,7 @@ export function unsubscribeRouter(options: UnsubscribeOptions): Router {
   const address = (token: string) => (options.secretKey ? verifyUnsubscribeToken(options.secretKey, token) : undefined);
   const refuse = (res: Parameters<typeof sendError>[0]) => sendError(res, 404, 'not_found', 'this unsubscribe link is not valid');
 
-  router.get('/unsubscribe/:token', (req, res) => {
+  router.get('/:token', (req, res) => {
     const email = address(req.params.token);
     if (!email) return refuse(res);
     res.set('Cache-Control', 'no-store').type('html').send(
@@ -38,7 +38,7 @@ export function unsubscribeRouter(options: UnsubscribeOptions): Router {
     );
   });
 
-  router.post('/unsubscribe/:token', async (req, res) => {
+  router.post('/:token', async (req, res) => {
     const email = address(req.params.token);
     if (!email) return refuse(res);
     const current = await consentOf(options.pool, 'email', email);
