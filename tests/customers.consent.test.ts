@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keywordConsent, unsubscribeToken, verifyUnsubscribeToken } from '../src/customers/consent.js';
 import type { Crmflow } from '../src/runtime.js';
 import { setConsent } from '../src/store/consents.js';
+import { createPool } from '../src/store/pool.js';
 import { claimAllowance } from '../src/store/reply-limits.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
@@ -149,7 +150,12 @@ describe('consent per channel and address', () => {
 
   it('lets exactly one of many concurrent replies through a once-per-window limit, and the same reply again on retry', async () => {
     const limit = { scope: 'once:test:reply:customer:1:sms', max: 1, windowMs: 600_000 };
-    const results = await Promise.all(Array.from({ length: 12 }, (_, index) => claimAllowance(db.pool, `run:${index}:reply`, [limit])));
+    // One connection per contender, all open before the race starts: the claims really run side by side.
+    const pool = createPool(db.url, { max: 12 });
+    const clients = await Promise.all(Array.from({ length: 12 }, () => pool.connect()));
+    clients.forEach((client) => client.release());
+    const results = await Promise.all(Array.from({ length: 12 }, (_, index) => claimAllowance(pool, `run:${index}:reply`, [limit])));
+    await pool.end();
     const allowed = results.flatMap((result, index) => (result.allowed ? [index] : []));
     expect(allowed).toHaveLength(1);
     expect(await claimAllowance(db.pool, `run:${allowed[0]}:reply`, [limit])).toEqual({ allowed: true });
