@@ -58,9 +58,10 @@ export default defineConnector({
   channelOf: (event) => (event.type === 'message.received' && !String((event.payload as { From?: string }).From ?? '').startsWith('whatsapp:') ? 'sms' : undefined),
   inboundMessage: (event) => {
     if (event.type !== 'message.received') return undefined;
-    const { From: from = '', Body: body = null } = event.payload as { From?: string; Body?: string };
+    const { From: from = '', Body: body = null, OptOutType: optOutType } = event.payload as { From?: string; Body?: string; OptOutType?: string };
     const whatsapp = from.startsWith('whatsapp:');
-    return { channel: whatsapp ? 'whatsapp' : 'sms', address: whatsapp ? from.slice('whatsapp:'.length) : from, text: body };
+    // With Advanced Opt-Out, Twilio names the keyword class (STOP, START, HELP) even for custom keywords.
+    return { channel: whatsapp ? 'whatsapp' : 'sms', address: whatsapp ? from.slice('whatsapp:'.length) : from, text: optOutType || body };
   },
 });
 
