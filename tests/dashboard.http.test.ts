@@ -148,6 +148,7 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id`, [name, JSON.stringify({ note: '"><img src=x onerror=alert(2)>' })]);
     const id = rows[0]!.id;
     await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', 'xss@example.com')`, [id]);
+    await db.pool.query(`INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', 'xss@example.com', false, $1, now())`, ['<b onmouseover=alert(4)>']);
     await db.pool.query(
       `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary) VALUES ($1, 'form', 'x-1', 'lead.submitted', now(), now(), $2)`,
       [id, '<b onmouseover=alert(3)>hi</b>'],
@@ -158,6 +159,7 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
       expect(page, path).not.toContain('<script>alert(1)');
       expect(page, path).not.toMatch(/<img src=x|<b onmouseover/);
     }
+    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).toMatch(/<strong>email<\/strong> xss@example\.com: <strong>opted out<\/strong>/);
     expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     expect(html`<p title="${'"onclick="x'}">${['<i>', html`<b>ok</b>`]}</p>`.value).toBe('<p title="&quot;onclick=&quot;x">&lt;i&gt;<b>ok</b></p>');
   });

@@ -46,6 +46,7 @@ export function customerDetailPage(context: PageContext, data: { customer: Row; 
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
   const timeline = c.timeline as Row[];
   const messages = c.messages as Row[];
+  const consentRows = Object.entries((c.consent ?? {}) as Record<string, Row[]>).flatMap(([channel, entries]) => entries.map((entry) => [channel, entry] as const));
   const body = html`
 ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_from} was merged into this one.</p>` : ''}
 <div class="columns">
@@ -96,6 +97,14 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
     </tr>`,
     )}</tbody></table></div>`}
+</section>
+<section aria-labelledby="consent-h">
+  <h2 id="consent-h">Consent</h2>
+  ${consentRows.length === 0
+    ? html`<p class="muted">No address to reach the customer on.</p>`
+    : html`<ul class="plain">${consentRows.map(
+        ([channel, entry]) => html`<li><strong>${channel}</strong> ${entry.address}: ${entry.granted === false ? html`<strong>opted out</strong>` : entry.granted ? 'consented' : html`<span class="muted">not stated (replies allowed)</span>`}${entry.source ? html` <span class="muted">(${entry.source}, ${time(entry.changed_at)})</span>` : ''}</li>`,
+      )}</ul>`}
 </section>
 <div class="columns">
 <section aria-labelledby="lifecycle-h">
