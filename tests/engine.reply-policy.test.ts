@@ -3,6 +3,7 @@ import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import twilio from '../src/connectors/twilio/index.js';
 import type { Crmflow } from '../src/runtime.js';
+import { claimMessage, markMessageFailed, markMessageSent, skipMessage } from '../src/store/messages.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders } from './helpers/sign.js';
@@ -274,6 +275,25 @@ describe('reply policies: consent, Meta’s window, once per window, rate limit,
     const emails = smtp.messages.filter((message) => message.to.includes('bo@example.com'));
     expect(emails.map((message) => message.subject)).toEqual(['We got your message', 'We got your message']);
     expect(emails[0]!.text).toContain('Hi Bo, thanks for reaching out.');
+  });
+
+  it('a skip never hides an earlier attempt: failed becomes skipped, sending becomes uncertain, sent stays sent', async () => {
+    const message = (key: string) => ({ idempotencyKey: key, customerId: null, runId: null, channel: 'sms', transport: 'twilio', recipient: '+14155550109', subject: null, body: 'hi' });
+    const claim = async (key: string) => {
+      const claimed = await claimMessage(db.pool, message(key));
+      if (!claimed.send) throw new Error('expected a claim');
+      return claimed.id;
+    };
+    await markMessageFailed(db.pool, await claim('skip:failed'), 'timeout');
+    await claim('skip:sending');
+    await markMessageSent(db.pool, await claim('skip:sent'), 'SM1');
+    const skipped = await Promise.all(['skip:new', 'skip:failed', 'skip:sending', 'skip:sent'].map((key) => skipMessage(db.pool, message(key), 'sms opt-out (STOP)')));
+    expect(skipped.map(({ status, statusReason }) => [status, statusReason])).toEqual([
+      ['skipped', 'sms opt-out (STOP)'],
+      ['skipped', 'sms opt-out (STOP)'],
+      ['uncertain', 'an earlier attempt stopped while sending; not resent automatically'],
+      ['sent', null],
+    ]);
   });
 
   it('SMS sender rules: Twilio’s 1600-character limit and a missing sender are refused before sending', () => {
