@@ -4,7 +4,7 @@ import { safeEqual } from '../connectors/shared/hmac.js';
 import type { JobData } from '../engine/queues.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import { CONSENT_CHANNELS, isConsentChannel } from '../customers/consent.js';
-import { customerConsent, setConsent } from '../store/consents.js';
+import { customerConsent, setCustomerConsent } from '../store/consents.js';
 import { findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
@@ -88,10 +88,8 @@ export function apiRouter(options: ApiOptions): Router {
     if (!isConsentChannel(channel) || typeof granted !== 'boolean' || (source !== undefined && (typeof source !== 'string' || source.trim() === '' || source.length > 200))) {
       throw new HttpError(400, 'bad_request', `send {"channel": ${Object.keys(CONSENT_CHANNELS).join('|')}, "granted": true|false, "source"?: "why, at most 200 characters"}`);
     }
-    const addresses = customer.identities.filter((identity) => identity.kind === CONSENT_CHANNELS[channel]).map((identity) => identity.value);
+    const addresses = await setCustomerConsent(pool, customer, { channel, granted, source: source?.trim() ?? 'api', actor: 'api-token' });
     if (addresses.length === 0) throw new HttpError(409, 'no_address', `customer ${customer.id} has no ${CONSENT_CHANNELS[channel]} to consent for ${channel}`);
-    const at = new Date();
-    for (const address of addresses) await setConsent(pool, { channel, address, granted, source: source?.trim() ?? 'api', actor: 'api-token', at });
     await recordAudit(pool, audit(req, { action: 'customer.consent', target: `customer:${customer.id}`, details: { channel, granted, source: source ?? 'api', addresses: addresses.length, via: 'api' } }));
     res.json({ customer_id: customer.id, channel, consent: (await customerConsent(pool, customer.id)).consent[channel] });
   });

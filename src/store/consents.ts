@@ -40,6 +40,21 @@ export async function setConsent(pool: Pool, change: ConsentChange): Promise<voi
   });
 }
 
+/**
+ * Records a person's statement for a channel (support staff, the API) on every address of the customer that reaches
+ * it. Returns those addresses; none means there was nothing to record.
+ */
+export async function setCustomerConsent(
+  pool: Pool,
+  customer: { identities: ReadonlyArray<{ kind: string; value: string }> },
+  change: Pick<ConsentChange, 'channel' | 'granted' | 'source' | 'actor'>,
+): Promise<string[]> {
+  const addresses = customer.identities.filter((identity) => identity.kind === CONSENT_CHANNELS[change.channel]).map((identity) => identity.value);
+  const at = new Date();
+  for (const address of addresses) await setConsent(pool, { ...change, address, at });
+  return addresses;
+}
+
 export async function consentOf(pool: Pool, channel: string, address: string): Promise<ConsentState | undefined> {
   const { rows } = await pool.query<ConsentState>('SELECT granted, source, changed_at FROM consents WHERE channel = $1 AND address = $2', [channel, address]);
   return rows[0];

@@ -1,3 +1,4 @@
+import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import type { CustomerSummary } from '../../engine/steps/define-step.js';
@@ -105,6 +106,14 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
     : html`<ul class="plain">${consentRows.map(
         ([channel, entry]) => html`<li><strong>${channel}</strong> ${entry.address}: ${entry.granted === false ? html`<strong>opted out</strong>` : entry.granted ? 'consented' : html`<span class="muted">not stated (replies allowed)</span>`}${entry.source ? html` <span class="muted">(${entry.source}, ${time(entry.changed_at)})</span>` : ''}</li>`,
       )}</ul>`}
+  ${consentRows.length > 0 && hasRole(context.session, 'support')
+    ? html`<form class="filters" method="post" action="/customers/${c.id}/consent" aria-label="Record what the customer said">
+    <input type="hidden" name="_csrf" value="${context.csrf}">
+    <label>Channel <select name="channel">${[...new Set(consentRows.map(([channel]) => channel))].map((channel) => html`<option>${channel}</option>`)}</select></label>
+    <label>Customer <select name="granted"><option value="false">opts out</option><option value="true">consents</option></select></label>
+    <button type="submit">Record</button>
+  </form>`
+    : ''}
 </section>
 <div class="columns">
 <section aria-labelledby="lifecycle-h">
