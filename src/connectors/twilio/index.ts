@@ -40,7 +40,7 @@ export default defineConnector({
       sample: readJsonBeside(import.meta.url, 'samples/call_missed.json'),
     },
     'message.received': {
-      summary: 'An SMS, MMS or WhatsApp message came in; opt-out keywords (STOP...) set attributes.opt_out.',
+      summary: 'An SMS, MMS or WhatsApp message came in; opt-out keywords (STOP...) set attributes.opt_out and revoke the number’s consent for the channel (START grants it again).',
       mapping: readBeside(import.meta.url, 'mappings/message.jsonata'),
       sample: readJsonBeside(import.meta.url, 'samples/incoming_sms.json'),
     },
