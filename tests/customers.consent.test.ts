@@ -150,15 +150,19 @@ describe('consent per channel and address', () => {
 
   it('lets exactly one of many concurrent replies through a once-per-window limit, and the same reply again on retry', async () => {
     const limit = { scope: 'once:test:reply:customer:1:sms', max: 1, windowMs: 600_000 };
+    const DAY = 86_400_000;
+    // A reply counted long ago (older than any window may be): pruned when the scope is next claimed.
+    await db.pool.query(`INSERT INTO reply_allowances (scope, idempotency_key, granted_at) VALUES ($1, 'run:old:reply', now() - interval '2 days')`, [limit.scope]);
     // One connection per contender, all open before the race starts: the claims really run side by side.
     const pool = createPool(db.url, { max: 12 });
     const clients = await Promise.all(Array.from({ length: 12 }, () => pool.connect()));
     clients.forEach((client) => client.release());
-    const results = await Promise.all(Array.from({ length: 12 }, (_, index) => claimAllowance(pool, `run:${index}:reply`, [limit])));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, index) => claimAllowance(pool, `run:${index}:reply`, [limit], DAY)));
     await pool.end();
     const allowed = results.flatMap((result, index) => (result.allowed ? [index] : []));
     expect(allowed).toHaveLength(1);
-    expect(await claimAllowance(db.pool, `run:${allowed[0]}:reply`, [limit])).toEqual({ allowed: true });
-    expect(await claimAllowance(db.pool, 'run:99:reply', [limit])).toMatchObject({ allowed: false });
+    expect(await claimAllowance(db.pool, `run:${allowed[0]}:reply`, [limit], DAY)).toEqual({ allowed: true });
+    expect(await claimAllowance(db.pool, 'run:99:reply', [limit], DAY)).toMatchObject({ allowed: false });
+    expect(await count(db.pool, "SELECT 1 FROM reply_allowances WHERE idempotency_key = 'run:old:reply'")).toBe(0);
   });
 });

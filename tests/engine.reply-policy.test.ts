@@ -3,6 +3,7 @@ import nock from 'nock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import twilio from '../src/connectors/twilio/index.js';
 import type { Crmflow } from '../src/runtime.js';
+import { loadConfigText } from '../src/workflows/load.js';
 import { claimMessage, markMessageFailed, markMessageSent, skipMessage } from '../src/store/messages.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
@@ -294,6 +295,14 @@ describe('reply policies: consent, Meta’s window, once per window, rate limit,
       ['uncertain', 'an earlier attempt stopped while sending; not resent automatically'],
       ['sent', null],
     ]);
+  });
+
+  it('refuses policy fields that cannot work, at load time', () => {
+    const load = (fields: string) =>
+      loadConfigText(`connectors:\n  twilio: { secrets: { account_sid: AC1, auth_token: t } }\nworkflows:\n  - id: w\n    trigger: { type: webhook, connector: twilio, event: call.missed }\n    steps:\n      - { type: map }\n      - { type: upsert_customer }\n      - { type: reply, channel: sms, body: hi, ${fields} }\n`, 'workflows.yaml', { env: {} });
+    expect(() => load('once_per: 40d')).toThrow('workflows.yaml:9:58 a reply limit window is at most 31d');
+    expect(() => load('template: { name: x, language: en }')).toThrow('workflows.yaml:9:58 `template` applies to WhatsApp replies (Meta approved templates); use channel whatsapp or same');
+    expect(() => load('variants: { "not a language": { body: x } }')).toThrow(/workflows\.yaml:9:\d+ /);
   });
 
   it('SMS sender rules: Twilio’s 1600-character limit and a missing sender are refused before sending', () => {

@@ -27,12 +27,16 @@ export type Allowance = { allowed: true } | { allowed: false; limit: ReplyLimit;
  * Lets one reply through every limit, or names the first limit it would exceed (and when that window's first reply
  * went). Concurrency-safe: each scope is locked (a transaction advisory lock, taken in a fixed order) while it is
  * counted and written, so two workers can never both take the last place. A retried reply that was let through
- * before is let through again.
+ * before is let through again. Rows older than `retentionMs` (longer than any window) are pruned from the scopes.
  */
-export async function claimAllowance(pool: Pool, idempotencyKey: string, limits: ReplyLimit[]): Promise<Allowance> {
+export async function claimAllowance(pool: Pool, idempotencyKey: string, limits: ReplyLimit[], retentionMs: number): Promise<Allowance> {
   const ordered = [...limits].sort((a, b) => a.scope.localeCompare(b.scope));
   return withTransaction(pool, async (client) => {
     for (const limit of ordered) await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [limit.scope]);
+    await client.query(`DELETE FROM reply_allowances WHERE scope = ANY($1::text[]) AND granted_at < now() - make_interval(secs => $2::double precision / 1000)`, [
+      ordered.map((limit) => limit.scope),
+      retentionMs,
+    ]);
     for (const limit of ordered) {
       const { rows } = await client.query<{ mine: boolean; granted_at: Date }>(
         `SELECT idempotency_key = $2 AS mine, granted_at FROM reply_allowances

@@ -2,6 +2,7 @@ import type { ReplyTemplate } from '../../connectors/define-connector.js';
 import { consentOf } from '../../store/consents.js';
 import type { Pool } from '../../store/pool.js';
 import { claimAllowance, lastInbound, runWorkflowId, type ReplyLimit } from '../../store/reply-limits.js';
+import { MAX_REPLY_WINDOW_MS } from './options.js';
 
 /** A reply step's sending rules (`once_per`, `max_per_customer`, `template` in workflows.yaml). */
 export interface ReplyPolicy {
@@ -53,7 +54,7 @@ export async function replyVerdict(pool: Pool, delivery: ReplyDelivery, policy: 
   }
   const limits = await replyLimits(pool, delivery, policy);
   if (limits.length === 0) return verdict;
-  const allowance = await claimAllowance(pool, delivery.idempotencyKey, limits);
+  const allowance = await claimAllowance(pool, delivery.idempotencyKey, limits, MAX_REPLY_WINDOW_MS);
   if (allowance.allowed) return verdict;
   const since = allowance.since.toISOString();
   return {

@@ -11,14 +11,17 @@ export interface ReplyPolicyConfig {
   variants?: Record<string, { subject?: string; body: string }>;
 }
 
+/** The longest `once_per` / `max_per_customer.per`: older counted replies are forgotten. */
+export const MAX_REPLY_WINDOW_MS = 31 * 86_400_000;
+
 export const REPLY_POLICY_PROPERTIES = {
   once_per: {
     ...DURATION_SCHEMA,
-    description: 'One auto-reply per customer and channel in this window (e.g. `10m`): three messages in a minute get one answer; the others are recorded as skipped.',
+    description: 'One auto-reply per customer and channel in this window (e.g. `10m`, at most `31d`): three messages in a minute get one answer; the others are recorded as skipped.',
   },
   max_per_customer: {
     type: 'object',
-    description: 'Rate limit: at most `count` auto-replies to one customer per `per`, counted over every reply step that sets it.',
+    description: 'Rate limit: at most `count` auto-replies to one customer per `per` (at most `31d`), counted over every reply step that sets it.',
     properties: { count: { type: 'integer', minimum: 1 }, per: DURATION_SCHEMA },
     required: ['count', 'per'],
     additionalProperties: false,
@@ -59,11 +62,15 @@ export function compileReplyPolicy(config: ReplyPolicyConfig & { channel: string
   if (config.template && !['whatsapp', 'same'].includes(config.channel)) {
     context.fail('`template` applies to WhatsApp replies (Meta approved templates); use channel whatsapp or same', 'template');
   }
+  const window = (field: string, value: string | number) => {
+    const ms = parseDuration(value)!;
+    if (ms > MAX_REPLY_WINDOW_MS) context.fail('a reply limit window is at most 31d', field);
+    return { ms, label: String(value).trim() };
+  };
+  const per = config.max_per_customer && window('max_per_customer.per', config.max_per_customer.per);
   const policy: CompiledReplyPolicy['policy'] = {
-    ...(config.once_per !== undefined ? { oncePer: { ms: parseDuration(config.once_per)!, label: String(config.once_per).trim() } } : {}),
-    ...(config.max_per_customer
-      ? { maxPerCustomer: { count: config.max_per_customer.count, perMs: parseDuration(config.max_per_customer.per)!, label: String(config.max_per_customer.per).trim() } }
-      : {}),
+    ...(config.once_per !== undefined ? { oncePer: window('once_per', config.once_per) } : {}),
+    ...(config.max_per_customer && per ? { maxPerCustomer: { count: config.max_per_customer.count, perMs: per.ms, label: per.label } } : {}),
     ...(config.template ? { template: config.template } : {}),
   };
   const variants = new Map<string, ReplyVariant>();
