@@ -7,6 +7,7 @@ import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
 import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
+import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { piiFields } from './config/logger.js';
@@ -117,7 +118,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const tokens = storedTokens(pool, box, connectorId);
       return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
     };
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now };
+    const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
+    const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
     const services = createStepServices(serviceOptions);
 
     let worker: Worker<JobData> | undefined;
@@ -159,11 +162,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     if (options.roles.api) {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
-      const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${port}`;
       const dashboard = dashboardUsersFromEnv(env);
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
-        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN,
+        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         resendMessage: createOutbound(serviceOptions).resend,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });

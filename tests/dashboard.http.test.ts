@@ -4,7 +4,7 @@ import { dashboardUsersFromEnv, hashPassword, parseUsers, verifyPassword } from 
 import { escapeHtml, html } from '../src/dashboard/html.js';
 import { maskSecrets } from '../src/dashboard/mask.js';
 import type { Crmflow } from '../src/runtime.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
@@ -232,6 +232,7 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id`, [name, JSON.stringify({ note: '"><img src=x onerror=alert(2)>' })]);
     const id = rows[0]!.id;
     await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', 'xss@example.com')`, [id]);
+    await db.pool.query(`INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', 'xss@example.com', false, $1, now())`, ['<b onmouseover=alert(4)>']);
     await db.pool.query(
       `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary) VALUES ($1, 'form', 'x-1', 'lead.submitted', now(), now(), $2)`,
       [id, '<b onmouseover=alert(3)>hi</b>'],
@@ -242,8 +243,32 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
       expect(page, path).not.toContain('<script>alert(1)');
       expect(page, path).not.toMatch(/<img src=x|<b onmouseover/);
     }
+    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).toMatch(/<strong>email<\/strong> xss@example\.com: <strong>opted out<\/strong>/);
     expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
     expect(html`<p title="${'"onclick="x'}">${['<i>', html`<b>ok</b>`]}</p>`.value).toBe('<p title="&quot;onclick=&quot;x">&lt;i&gt;<b>ok</b></p>');
+  });
+
+  it('support staff record a customer’s opt-out from the customer page (audited); viewers cannot', async () => {
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name) VALUES ('Opal Out') RETURNING id`);
+    const id = rows[0]!.id;
+    await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'phone', '+14155550177')`, [id]);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).not.toContain(`action="/customers/${id}/consent"`);
+    const page = await (await request(`/customers/${id}`, { as: support })).text();
+    expect(page).toContain(`action="/customers/${id}/consent"`);
+    const byViewer = await request(`/customers/${id}/consent`, { method: 'POST', as: viewer, headers: form, body: new URLSearchParams({ _csrf: viewer.csrf, channel: 'sms', granted: 'false' }).toString() });
+    expect(byViewer.status).toBe(403);
+    expect((await request(`/customers/${id}/consent`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, channel: 'fax', granted: 'false' }).toString() })).status).toBe(400);
+    expect(await count(db.pool, "SELECT 1 FROM consents WHERE address = '+14155550177'")).toBe(0);
+
+    const saved = await request(`/customers/${id}/consent`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, channel: 'sms', granted: 'false' }).toString() });
+    expect([saved.status, saved.headers.get('location')]).toEqual([303, `/customers/${id}`]);
+    expect((await db.pool.query("SELECT channel, address, granted, source FROM consents WHERE address = '+14155550177'")).rows).toEqual([{ channel: 'sms', address: '+14155550177', granted: false, source: 'dashboard (support-user)' }]);
+    const { rows: audit } = await db.pool.query("SELECT actor, role, action, target, details FROM audit_log WHERE action = 'customer.consent'");
+    expect(audit).toEqual([{ actor: 'support-user', role: 'support', action: 'customer.consent', target: `customer:${id}`, details: { channel: 'sms', granted: false, addresses: 1, via: 'dashboard' } }]);
+    expect(await (await request(`/customers/${id}`, { as: support })).text()).toMatch(/<strong>sms<\/strong> \+14155550177: <strong>opted out<\/strong>/);
   });
 
   it('follows only local paths after the login', async () => {

@@ -5,7 +5,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { loadConfigText } from '../src/workflows/load.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes } from './helpers/sign.js';
+import { recentWhatsAppSample } from './helpers/sign.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -64,7 +64,7 @@ describe('replies on messaging channels through the connectors', () => {
       .matchHeader('authorization', `Bearer ${SECRETS.META_ACCESS_TOKEN}`)
       .query(true)
       .reply(200, { messaging_product: 'whatsapp', contacts: [{ input: '16505551234', wa_id: '16505551234' }], messages: [{ id: 'wamid.reply-1' }] });
-    const body = fixtureBytes('meta', 'whatsapp_text_message.json');
+    const body = recentWhatsAppSample();
     const signature = `sha256=${createHmac('sha256', SECRETS.META_APP_SECRET!).update(body).digest('hex')}`;
     expect((await post(app, '/webhooks/meta', body, { 'content-type': 'application/json', 'x-hub-signature-256': signature })).status).toBe(202);
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unsubscribeToken } from '../src/customers/consent.js';
 import { createApp, type AppOptions } from '../src/http/app.js';
 import { openApiDocument as doc, type HttpMethod, type OperationObject, type ResponseObject } from '../src/http/openapi.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -476,6 +477,38 @@ describe('the OpenAPI description matches what the API answers', () => {
       const bad = await call('get', '/api/audit?before=x');
       expect(bad.status).toBe(400);
       expectDocumented('get', '/api/audit', bad);
+    });
+
+    it('consent: set through the API, shown on the record; the public unsubscribe link', async () => {
+      const json = { 'content-type': 'application/json' };
+      const saved = await call('put', `/api/customers/${mergedId}/consent`, { body: JSON.stringify({ channel: 'sms', granted: false, source: 'asked by phone' }), headers: json });
+      expect(saved.status).toBe(200);
+      expectDocumented('put', '/api/customers/{id}/consent', saved);
+      expect(saved.body).toMatchObject({ channel: 'sms', consent: [{ address: '+14155550100', granted: false, source: 'asked by phone' }] });
+      const record = await call('get', `/api/customers/${mergedId}`);
+      expectDocumented('get', '/api/customers/{id}', record);
+      expect(record.body).toMatchObject({ consent: { sms: [{ granted: false }], email: [{ address: 'mona@merge.example', granted: null }] }, consent_history: [{ channel: 'sms', granted: false }] });
+      for (const [body, status] of [['{"channel":"fax","granted":false}', 400], ['{"channel":"sms"}', 400], ['{"channel":"messenger","granted":true}', 409]] as const) {
+        const answer = await call('put', `/api/customers/${mergedId}/consent`, { body, headers: json });
+        expect(answer.status, body).toBe(status);
+        expectDocumented('put', '/api/customers/{id}/consent', answer);
+      }
+      const missing = await call('put', '/api/customers/999999/consent', { body: '{"channel":"sms","granted":true}', headers: json });
+      expect(missing.status).toBe(404);
+      expectDocumented('put', '/api/customers/{id}/consent', missing);
+
+      const token = unsubscribeToken(SECRETS.CRMFLOW_SECRET_KEY!, 'mona@merge.example');
+      const page = await call('get', `/unsubscribe/${token}`, { token: false });
+      expect(page.status).toBe(200);
+      expectDocumented('get', '/unsubscribe/{token}', page);
+      const done = await call('post', `/unsubscribe/${token}`, { token: false, body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(done.status).toBe(200);
+      expectDocumented('post', '/unsubscribe/{token}', done);
+      for (const method of ['get', 'post'] as const) {
+        const forged = await call(method, `/unsubscribe/${token.slice(0, -2)}xx`, { token: false });
+        expect(forged.status).toBe(404);
+        expectDocumented(method, '/unsubscribe/{token}', forged);
+      }
     });
 
     it('messages and workflows, and a poll', async () => {

@@ -24,6 +24,8 @@ const PUBLIC_ROUTES: Record<string, string> = {
   'GET /metrics': 'its own bearer token (CRMFLOW_METRICS_TOKEN), or loopback clients only when unset',
   'GET /login': 'the sign-in page itself',
   'POST /login': 'the sign-in form (rate limited, same-origin only)',
+  'GET /unsubscribe/:token': 'the link in auto-reply emails: the HMAC-signed token is the credential; the page changes nothing',
+  'POST /unsubscribe/:token': 'RFC 8058 one-click unsubscribe from mail clients: the HMAC-signed token is the credential and revokes only its own address',
 };
 /** Static files, served by middleware rather than routes: public, and checked below to hold nothing but assets. */
 const PUBLIC_PREFIXES = ['/assets/'];
@@ -171,6 +173,10 @@ describe('authentication: every route is protected unless listed', () => {
     expect((await fetch(`${base}/login`)).status).toBe(200);
     // Metrics with a token configured: 401 without it, even from loopback.
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    // An unsubscribe link needs a token signed with the secret key: a forged one is refused and changes nothing.
+    const forged = `${Buffer.from('ana@example.com').toString('base64url')}.${'A'.repeat(43)}`;
+    for (const method of ['GET', 'POST']) expect((await fetch(`${base}/unsubscribe/${forged}`, { method })).status).toBe(404);
+    expect((await db.pool.query('SELECT 1 FROM consents UNION ALL SELECT 1 FROM consent_history')).rows).toEqual([]);
     // An unsigned webhook is refused by its signature check, not by a session.
     expect((await fetch(`${base}/webhooks/shopify`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes, shopifyHeaders } from './helpers/sign.js';
+import { fixtureBytes, recentWhatsAppSample, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
@@ -140,7 +140,7 @@ describe('one person across Shopify, WhatsApp and QuickBooks becomes one custome
     );
     expect((await post(app, '/webhooks/shopify', shopifyBody, shopifyHeaders(shopifyBody, SECRETS.SHOPIFY_WEBHOOK_SECRET, 'customers/create'))).status).toBe(202);
 
-    const whatsapp = fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8');
+    const whatsapp = recentWhatsAppSample().toString('utf8');
     const originalWaId = /"wa_id":\s*"(\d+)"/.exec(whatsapp)![1]!;
     const whatsappBody = Buffer.from(whatsapp.split(originalWaId).join(phone.slice(1)));
     // The example workflow answers WhatsApp messages on WhatsApp.

@@ -28,7 +28,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_DATA_DIR', description: 'Folder for embedded PostgreSQL and Redis data (demo mode).', default: './.crmflow' },
   { name: 'CRMFLOW_PUBLIC_URL', description: 'Public base URL of this server as vendors see it (printed webhook URLs; Twilio signs it).' },
   { name: 'CRMFLOW_API_TOKEN', description: 'Bearer token for `/api/*`.', secret: true, demo: 'demo-api-token' },
-  { name: 'CRMFLOW_SECRET_KEY', description: 'Key that encrypts connector OAuth tokens at rest and signs dashboard sessions. Changing it forgets stored tokens (re-authorize) and signs everyone out.', secret: true, demo: 'demo-secret-key-change-me' },
+  { name: 'CRMFLOW_SECRET_KEY', description: 'Key that encrypts connector OAuth tokens at rest and signs dashboard sessions and the unsubscribe links of reply emails. Changing it forgets stored tokens (re-authorize), signs everyone out and voids links already sent.', secret: true, demo: 'demo-secret-key-change-me' },
   {
     name: 'CRMFLOW_USERS',
     description:

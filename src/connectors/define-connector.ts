@@ -121,6 +121,33 @@ export interface ChannelSpec {
   /** The action that sends, and its input for one text to one recipient (the identity's value). */
   action: string;
   input: (recipient: string, text: string, trigger: { type: string; payload: unknown } | undefined) => Record<string, unknown>;
+  /**
+   * What the vendor would refuse, checked at send time: the reason (the reply is then skipped with it), or undefined.
+   * E.g. Twilio: no sender number, a body over 1600 characters.
+   */
+  refuses?: (input: Record<string, unknown>, secrets: Secrets) => string | undefined;
+  /**
+   * A vendor rule that allows free-form text only within `hours` of the customer's last inbound message on the
+   * channel (Meta's customer-service window); `rule` names it in skip reasons.
+   */
+  replyWindow?: { hours: number; rule: string };
+  /** The action input for an approved template, the only message allowed outside `replyWindow`; absent: none. */
+  templateInput?: (recipient: string, template: ReplyTemplate, trigger: { type: string; payload: unknown } | undefined) => Record<string, unknown>;
+}
+
+/** A vendor-approved message template, by name and language code (e.g. WhatsApp's `hello_world`, `en_US`). */
+export interface ReplyTemplate {
+  name: string;
+  language: string;
+}
+
+/** An inbound message as consent and messaging-window rules see it. */
+export interface InboundMessage {
+  /** `sms`, `whatsapp`, `messenger`, `instagram`. */
+  channel: string;
+  /** The sender, as the value of the channel's identity (E.164 phone, `<account id>:<id>`); the engine normalizes it. */
+  address: string;
+  text: string | null;
 }
 
 export interface ConnectorDefinition<K extends string = string> {
@@ -154,6 +181,11 @@ export interface ConnectorDefinition<K extends string = string> {
   channels?: Record<string, ChannelSpec>;
   /** The channel an inbound event came on, for `reply` with `channel: same`. */
   channelOf?: (event: { type: string; payload: unknown }) => string | undefined;
+  /**
+   * The customer message an inbound event carries, if any: the engine records its time (messaging windows) and acts on
+   * opt-out keywords (STOP, START...) before any workflow runs.
+   */
+  inboundMessage?: (event: { type: string; payload: unknown }) => InboundMessage | undefined;
 }
 
 export function defineConnector<K extends string>(definition: ConnectorDefinition<K>): ConnectorDefinition<K> {

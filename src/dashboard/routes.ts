@@ -5,6 +5,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import { isConsentChannel } from '../customers/consent.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import type { JobData } from '../engine/queues.js';
 import { HttpError } from '../http/errors.js';
@@ -14,6 +15,7 @@ import { setPiiFields } from './mask.js';
 import { bullBoardPolicy } from '../http/security-headers.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit } from '../store/audit.js';
+import { setCustomerConsent } from '../store/consents.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
@@ -294,6 +296,19 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
     send(res, customerDetailPage(context(req, res), { customer, agents: config.agents }));
+  });
+
+  // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
+  router.post('/customers/:id/consent', session, form, requireCsrf(auth), requireRole('support'), async (req, res) => {
+    const id = idParam(req.params.id);
+    const customer = id === undefined ? undefined : await loadCustomerSummary(pool, id);
+    const { channel, granted } = req.body as { channel?: unknown; granted?: unknown };
+    if (!customer) return void res.status(404).type('text/plain').send('no such customer');
+    if (!isConsentChannel(channel) || (granted !== 'true' && granted !== 'false')) return void res.status(400).type('text/plain').send('channel and granted are required');
+    const { user, role } = sessionOf(res);
+    const addresses = await setCustomerConsent(pool, customer, { channel, granted: granted === 'true', source: `dashboard (${user})`, actor: user });
+    await recordAudit(pool, { actor: user, role, action: 'customer.consent', target: `customer:${customer.id}`, ip: req.ip ?? null, details: { channel, granted: granted === 'true', addresses: addresses.length, via: 'dashboard' } });
+    res.redirect(303, `/customers/${customer.id}`);
   });
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {

@@ -1,6 +1,8 @@
 import { VendorAuthError, VendorOutcomeUnknownError } from '../connectors/shared/vendor-http.js';
+import { normalizeEmail } from '../customers/normalize.js';
 import { countOutbound } from '../observability/metrics.js';
-import { claimMessage, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, recordSkippedMessage } from '../store/messages.js';
+import { claimMessage, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, skipMessage, type OutboundMessage } from '../store/messages.js';
+import { replyVerdict, type ChannelRules, type ReplyPolicy, type Verdict } from './reply-policy/gate.js';
 import type { ServiceOptions } from './services.js';
 import type { StepServices } from './steps/define-step.js';
 
@@ -11,18 +13,20 @@ export interface DeliveryResult {
   retryable?: boolean;
 }
 
+type Send = () => Promise<{ providerId: string | null }>;
+
 /**
  * Outbound messages: email through the configured transport, texts through the connector that provides the channel.
- * Every message is recorded before it is sent (`claimMessage`); see `deliver` for how outcomes are recorded.
+ * Each reply passes its policy (consent, vendor window, limits) at send time, then is recorded before it is sent.
  */
-export function createOutbound(options: ServiceOptions) {
+export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl'>) {
   const { pool, email } = options;
 
   /**
    * Sends one claimed message and records the outcome. Sent stays sent even if recording it fails (the claim stays
    * `sending`, which a retry marks uncertain, never resent); a vendor that may have acted makes it `uncertain`.
    */
-  async function deliver(channel: string, messageId: number, send: () => Promise<{ providerId: string | null }>): Promise<DeliveryResult> {
+  async function deliver(channel: string, messageId: number, send: Send): Promise<DeliveryResult> {
     let providerId: string | null;
     try {
       ({ providerId } = await send());
@@ -39,19 +43,39 @@ export function createOutbound(options: ServiceOptions) {
     return countOutbound(channel, { status: 'sent' as const, messageId });
   }
 
-  const sendEmailNow = (messageId: number, idempotencyKey: string, to: string, subject: string, text: string) =>
-    deliver('email', messageId, () =>
+  /**
+   * A reply unless its policy says otherwise (skipped with the reason), recorded before it is sent: a claim that is
+   * not granted (already sent, or uncertain after a crash) returns the recorded outcome instead.
+   */
+  async function reply(record: OutboundMessage, address: string, policy: ReplyPolicy | undefined, rules: ChannelRules, send: (verdict: Exclude<Verdict, { skip: string }>) => ReturnType<Send>) {
+    const verdict = await replyVerdict(pool, { channel: record.channel, address, customerId: record.customerId, runId: record.runId, idempotencyKey: record.idempotencyKey }, policy, rules);
+    if ('skip' in verdict) return skipped(record, verdict.skip);
+    const sent = verdict.send === 'template' ? { ...record, body: `template ${verdict.template.name} (${verdict.template.language})` } : record;
+    const claim = await claimMessage(pool, sent);
+    if (!claim.send) return countOutbound(record.channel, { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
+    return deliver(record.channel, claim.id, () => send(verdict));
+  }
+
+  async function skipped(record: OutboundMessage, reason: string) {
+    const row = await skipMessage(pool, record, reason);
+    return countOutbound(record.channel, { status: row.status, messageId: row.id, reason: row.statusReason ?? undefined });
+  }
+
+  /** An email as sent: one-click unsubscribe (RFC 8058) in the headers, a Message-ID derived from the idempotency key. */
+  const emailSend = (idempotencyKey: string, to: string, subject: string, text: string): Send => {
+    const unsubscribe = options.unsubscribeUrl(normalizeEmail(to) ?? to);
+    return () =>
       email.send({
         from: options.emailFrom,
         to,
         subject,
         text,
-        // Derived from the idempotency key: a resend carries the Message-ID of the first try.
         messageId: `<${idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`,
-      }),
-    );
+        headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      });
+  };
 
-  /** The connector, channel and action that deliver `channel` (the first configured connector providing it). */
+  /** The connector, channel and action that deliver `channel` (the given connector, or the first providing it). */
   function provider(channel: string, connectorId?: string) {
     const connector = connectorId
       ? options.config.connectors.get(connectorId)
@@ -61,11 +85,9 @@ export function createOutbound(options: ServiceOptions) {
     return connector && spec && action ? { id: connector.definition.id, spec, action } : undefined;
   }
 
-  const sendTextNow = (via: NonNullable<ReturnType<typeof provider>>, channel: string, messageId: number, idempotencyKey: string, recipient: string, text: string, trigger?: { type: string; payload: unknown }) =>
-    deliver(channel, messageId, () => via.action.run(options.connectorContext(via.id, AbortSignal.timeout(30_000)), via.spec.input(recipient, text, trigger), idempotencyKey));
-
   const sendEmail: StepServices['sendEmail'] = async (message) => {
-    const claim = await claimMessage(pool, {
+    const address = normalizeEmail(message.to) ?? message.to;
+    const record = {
       idempotencyKey: message.idempotencyKey,
       customerId: message.customerId,
       runId: message.runId,
@@ -73,10 +95,10 @@ export function createOutbound(options: ServiceOptions) {
       transport: email.name,
       recipient: message.to,
       subject: message.subject,
-      body: message.text,
-    });
-    if (!claim.send) return countOutbound('email', { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
-    return sendEmailNow(claim.id, message.idempotencyKey, message.to, message.subject, message.text);
+      // The unsubscribe link also in the text, for mail clients that do not show the header.
+      body: `${message.text}\n\n--\nTo stop these emails: ${options.unsubscribeUrl(address)}`,
+    };
+    return reply(record, address, message.policy, { acceptsTemplates: false }, emailSend(message.idempotencyKey, message.to, message.subject, record.body));
   };
 
   const sendMessage: StepServices['sendMessage'] = async (message) => {
@@ -84,13 +106,15 @@ export function createOutbound(options: ServiceOptions) {
     if (!via) return countOutbound(message.channel, { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false });
     const recipient = [...message.preferred, ...message.identities].find((identity) => identity.kind === via.spec.identity)?.value;
     const record = { idempotencyKey: message.idempotencyKey, customerId: message.customerId, runId: message.runId, channel: message.channel, transport: via.id, subject: null, body: message.text };
-    if (!recipient) {
-      await recordSkippedMessage(pool, { ...record, recipient: '' }, `the customer has no ${via.spec.identity} identity`);
-      return countOutbound(message.channel, { status: 'skipped', reason: `the customer has no ${via.spec.identity} identity` });
-    }
-    const claim = await claimMessage(pool, { ...record, recipient });
-    if (!claim.send) return countOutbound(message.channel, { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
-    return sendTextNow(via, message.channel, claim.id, message.idempotencyKey, recipient, message.text, message.trigger);
+    if (!recipient) return skipped({ ...record, recipient: '' }, `the customer has no ${via.spec.identity} identity`);
+    const context = options.connectorContext(via.id, AbortSignal.timeout(30_000));
+    const input = via.spec.input(recipient, message.text, message.trigger);
+    const refusal = via.spec.refuses?.(input, context.secrets);
+    if (refusal) return skipped({ ...record, recipient }, refusal);
+    const rules = { replyWindow: via.spec.replyWindow, acceptsTemplates: via.spec.templateInput !== undefined };
+    return reply({ ...record, recipient }, recipient, message.policy, rules, (verdict) =>
+      via.action.run(context, verdict.send === 'template' ? via.spec.templateInput!(recipient, verdict.template, message.trigger) : input, message.idempotencyKey),
+    );
   };
 
   /**
@@ -100,13 +124,15 @@ export function createOutbound(options: ServiceOptions) {
   async function resend(messageId: number): Promise<DeliveryResult | { status: 'not_uncertain'; messageId: number }> {
     const message = await reclaimUncertainMessage(pool, messageId);
     if (!message) return { status: 'not_uncertain', messageId };
-    if (message.channel === 'email') return sendEmailNow(message.id, message.idempotencyKey, message.recipient, message.subject ?? '', message.body);
+    if (message.channel === 'email') return deliver('email', message.id, emailSend(message.idempotencyKey, message.recipient, message.subject ?? '', message.body));
     const via = provider(message.channel, message.transport);
     if (!via) {
-      await markMessageFailed(pool, message.id, `connector ${message.transport} no longer sends on ${message.channel}`);
-      return { status: 'failed', messageId, reason: `connector ${message.transport} no longer sends on ${message.channel}`, retryable: false };
+      const reason = `connector ${message.transport} no longer sends on ${message.channel}`;
+      await markMessageFailed(pool, message.id, reason);
+      return { status: 'failed', messageId, reason, retryable: false };
     }
-    return sendTextNow(via, message.channel, message.id, message.idempotencyKey, message.recipient, message.body);
+    const context = options.connectorContext(via.id, AbortSignal.timeout(30_000));
+    return deliver(message.channel, message.id, () => via.action.run(context, via.spec.input(message.recipient, message.body, undefined), message.idempotencyKey));
   }
 
   return { sendEmail, sendMessage, resend };

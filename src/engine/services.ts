@@ -31,6 +31,8 @@ export interface ServiceOptions {
   logger: Logger;
   /** The clock of time-based steps; default the system clock. Tests inject other dates. */
   now?: () => Date;
+  /** The public one-click unsubscribe URL for an email address (signed with CRMFLOW_SECRET_KEY). */
+  unsubscribeUrl: (address: string) => string;
 }
 
 /** Binds the store and transports into the services steps receive. */

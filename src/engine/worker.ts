@@ -13,6 +13,7 @@ import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies }
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
 import { processTaskPhase } from './task-jobs.js';
 import { runPull } from './pull.js';
+import { applyInboundMessage } from './reply-policy/inbound.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
 import { checkSla } from './sla.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
@@ -127,6 +128,9 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     const outcomes: RunOutcome[] = [];
     for (const [index, parsed] of events.entries()) {
       const event: TriggerEvent = { connector: inbox.connector, type: parsed.type, external_id: parsed.externalId, occurred_at: parsed.occurredAt };
+      // Opt-outs and messaging windows take effect before any reply to this very message is considered.
+      const connector = options.config.connectors.get(inbox.connector)?.definition;
+      if (connector) await applyInboundMessage(options.pool, connector, parsed, options.services.defaultRegion);
       for (const workflow of options.config.workflows) {
         if (replay?.workflow && workflow.id !== replay.workflow) continue;
         if (!workflow.enabled || !(await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event))) continue;

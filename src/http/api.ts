@@ -3,7 +3,9 @@ import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
 import type { JobData } from '../engine/queues.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
-import { findCustomers, loadCustomerDetail } from '../store/customer-queries.js';
+import { CONSENT_CHANNELS, isConsentChannel } from '../customers/consent.js';
+import { customerConsent, setCustomerConsent } from '../store/consents.js';
+import { findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
@@ -82,6 +84,19 @@ export function apiRouter(options: ApiOptions): Router {
     const customer = await loadCustomerDetail(pool, intParam(req.params.id, 'id')!);
     if (!customer) throw new HttpError(404, 'not_found', `no customer ${req.params.id}`);
     res.json(customer);
+  });
+
+  router.put('/customers/:id/consent', async (req, res) => {
+    const customer = await loadCustomerSummary(pool, intParam(req.params.id, 'id')!);
+    if (!customer) throw new HttpError(404, 'not_found', `no customer ${req.params.id}`);
+    const { channel, granted, source } = (req.body ?? {}) as { channel?: unknown; granted?: unknown; source?: unknown };
+    if (!isConsentChannel(channel) || typeof granted !== 'boolean' || (source !== undefined && (typeof source !== 'string' || source.trim() === '' || source.length > 200))) {
+      throw new HttpError(400, 'bad_request', `send {"channel": ${Object.keys(CONSENT_CHANNELS).join('|')}, "granted": true|false, "source"?: "why, at most 200 characters"}`);
+    }
+    const addresses = await setCustomerConsent(pool, customer, { channel, granted, source: source?.trim() ?? 'api', actor: 'api-token' });
+    if (addresses.length === 0) throw new HttpError(409, 'no_address', `customer ${customer.id} has no ${CONSENT_CHANNELS[channel]} to consent for ${channel}`);
+    await recordAudit(pool, audit(req, { action: 'customer.consent', target: `customer:${customer.id}`, details: { channel, granted, source: source ?? 'api', addresses: addresses.length, via: 'api' } }));
+    res.json({ customer_id: customer.id, channel, consent: (await customerConsent(pool, customer.id)).consent[channel] });
   });
 
   router.get('/runs', async (req, res) => {

@@ -12,6 +12,7 @@ import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
+import { unsubscribeRouter } from './unsubscribe.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
 export interface AppOptions {
@@ -31,6 +32,8 @@ export interface AppOptions {
   isDraining?: () => boolean;
   /** The support-staff dashboard at `/` (its users and session key); absent: no dashboard. */
   dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
+  /** The key that signs the unsubscribe links of reply emails (CRMFLOW_SECRET_KEY); absent: every link is refused. */
+  unsubscribeKey?: string;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -57,6 +60,8 @@ export function createApp(options: AppOptions): Express {
   // Before the token check: the API description is public and holds no secrets.
   app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use('/api', apiRouter(options));
+  // Public by design: the signed token in the link is the credential.
+  app.use('/unsubscribe', unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));

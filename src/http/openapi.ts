@@ -1,4 +1,5 @@
 import { connectors as connectorRegistry } from '../connectors/registry.js';
+import { CONSENT_CHANNELS } from '../customers/consent.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
@@ -250,8 +251,31 @@ const scoreChange = record('A change of the lead score (score step), newest firs
   changed_at: dateTime,
 });
 
+const CONSENT_CHANNEL_NAMES = Object.keys(CONSENT_CHANNELS);
+
+const addressConsent = record('Consent of one of the customer’s addresses for a channel; it stays with the address through merges and unmerges.', {
+  address: { type: 'string', description: 'The normalized address: email, E.164 phone, `<account>:<id>` page-scoped id.' },
+  granted: { type: ['boolean', 'null'], description: 'null: never stated (auto-replies are allowed); false: opted out, nothing is sent to it.' },
+  source: { ...nullableString, description: 'What stated it: a keyword such as `STOP`, `unsubscribe link`, `api` or the source given to the API.' },
+  changed_at: nullableDateTime,
+});
+
+const consentByChannel = record(
+  'Consent per channel, for each of the customer’s addresses that reach it (email: emails; sms and whatsapp: phones; messenger, instagram: page-scoped ids).',
+  Object.fromEntries(CONSENT_CHANNEL_NAMES.map((channel) => [channel, { type: 'array', items: ref('AddressConsent') }])),
+);
+
+const consentChange = record('A consent statement, newest first (at most 100).', {
+  channel: { enum: CONSENT_CHANNEL_NAMES },
+  address: string,
+  granted: { type: 'boolean' },
+  source: string,
+  actor: { ...nullableString, description: 'The connector (keywords), `recipient` (unsubscribe link) or `api-token`.' },
+  changed_at: dateTime,
+});
+
 const customer = record(
-  'The unified customer record: profile, score, identities, owner, timeline, assignments, merges, lifecycle history, messages and tasks.',
+  'The unified customer record: profile, score, identities, owner, timeline, assignments, merges, lifecycle history, messages, tasks and consent.',
   {
     id: { type: 'integer', description: 'The surviving customer id (see `resolved_from`).' },
     resolved_from: { type: 'integer', description: 'Present only when the requested id was merged into `id`.' },
@@ -276,6 +300,8 @@ const customer = record(
     messages: { type: 'array', items: ref('CustomerMessage') },
     tasks: { type: 'array', items: ref('CustomerTask') },
     score_history: { type: 'array', items: ref('ScoreChange') },
+    consent: ref('ConsentByChannel'),
+    consent_history: { type: 'array', items: ref('ConsentChange') },
   },
   ['resolved_from'],
 );
@@ -384,6 +410,14 @@ const schemas: Record<string, JsonSchema> = {
   CustomerTask: customerTask,
   ScoreChange: scoreChange,
   Customer: customer,
+  AddressConsent: addressConsent,
+  ConsentByChannel: consentByChannel,
+  ConsentChange: consentChange,
+  ConsentSaved: record('The customer’s consent for the channel after the change.', {
+    customer_id: integer,
+    channel: { enum: CONSENT_CHANNEL_NAMES },
+    consent: { type: 'array', items: ref('AddressConsent') },
+  }),
   CustomerList: record('Matching customers, newest first, each the full record.', { customers: { type: 'array', items: ref('Customer') } }),
   Run: run,
   RunList: record('Runs, newest first.', {
@@ -574,6 +608,14 @@ const receiveWebhook: OperationObject = {
   },
 };
 
+const unsubscribeToken: ParameterObject = {
+  name: 'token',
+  in: 'path',
+  required: true,
+  description: 'From the `List-Unsubscribe` header or the link at the end of the email.',
+  schema: string,
+};
+
 const webhookHandshake: OperationObject = {
   operationId: 'webhookHandshake',
   summary: 'Answer a vendor subscription check',
@@ -659,6 +701,32 @@ const paths: Record<string, PathItemObject> = {
     },
   },
   '/webhooks/{connector}': { get: webhookHandshake, post: receiveWebhook },
+  '/unsubscribe/{token}': {
+    get: {
+      operationId: 'showUnsubscribe',
+      summary: 'The unsubscribe page of an auto-reply email link',
+      description: 'Public: the HMAC-signed token (CRMFLOW_SECRET_KEY) is the credential. Changes nothing (mail scanners fetch links); its form POSTs back.',
+      tags: ['messages'],
+      security: PUBLIC,
+      parameters: [unsubscribeToken],
+      responses: {
+        '200': { description: 'A confirmation form.', content: { 'text/html': { schema: string } } },
+        '404': errorResponse('A forged, altered or malformed token. Nothing changed.', ['not_found']),
+      },
+    },
+    post: {
+      operationId: 'unsubscribe',
+      summary: 'Revoke the email consent of the link’s address (RFC 8058 one-click)',
+      description: 'What `List-Unsubscribe-Post: List-Unsubscribe=One-Click` mail clients and the page’s form send; the body is not read. Repeating it changes nothing more.',
+      tags: ['messages'],
+      security: PUBLIC,
+      parameters: [unsubscribeToken],
+      responses: {
+        '200': { description: 'Unsubscribed: no auto-reply email goes to the address any more.', content: { 'text/html': { schema: string } } },
+        '404': errorResponse('A forged, altered or malformed token. Nothing changed.', ['not_found']),
+      },
+    },
+  },
   '/api/openapi.json': {
     get: {
       operationId: 'getOpenApi',
@@ -692,6 +760,31 @@ const paths: Record<string, PathItemObject> = {
       tags: ['customers'],
       parameters: [idParameter('customer')],
       responses: { '200': { description: 'The record.', content: json(ref('Customer')) }, '400': badRequest, '404': notFound('customer') },
+    }),
+  },
+  '/api/customers/{id}/consent': {
+    put: apiOperation({
+      operationId: 'setCustomerConsent',
+      summary: 'Record a customer’s consent (or opt-out) for one channel',
+      description:
+        'Applies to every address of the customer that reaches the channel; kept per address, so it survives merges and unmerges. Every reply checks it at send time: an opted-out address is never sent to (the reply is recorded as skipped with the reason). Audited.',
+      tags: ['customers'],
+      parameters: [idParameter('customer')],
+      requestBody: {
+        description: 'The channel, whether the customer consents, and optionally why (default `api`).',
+        required: true,
+        content: json(
+          record('A consent statement.', { channel: { enum: CONSENT_CHANNEL_NAMES }, granted: { type: 'boolean' }, source: { type: 'string', minLength: 1, maxLength: 200 } }, ['source']),
+          { channel: 'sms', granted: false, source: 'asked by phone' },
+        ),
+      },
+      responses: {
+        '200': { description: 'Saved.', content: json(ref('ConsentSaved')) },
+        '400': badRequest,
+        '404': notFound('customer'),
+        '409': errorResponse('The customer has no address for the channel (e.g. no phone for sms).', ['no_address']),
+        '413': bodyTooLarge,
+      },
     }),
   },
   '/api/runs': {

@@ -8,6 +8,8 @@ export interface Email {
   text: string;
   /** Derived from the idempotency key, so a receiving system can recognise a resend. */
   messageId: string;
+  /** Extra headers, e.g. List-Unsubscribe. */
+  headers?: Record<string, string>;
 }
 
 /** Where email goes: a real SMTP server, or (demo mode without SMTP_URL) the local outbox. */

@@ -12,6 +12,7 @@ export const AUDIT_ACTIONS = [
   'workflow.poll',
   'agent.availability',
   'task.complete',
+  'customer.consent',
   'events.replay',
   'events.backfill',
 ] as const;

@@ -1,4 +1,5 @@
 import type { CustomerSummary } from '../engine/steps/define-step.js';
+import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
 
 const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
@@ -39,7 +40,7 @@ export async function findCustomers(pool: Pool, search: CustomerSearch): Promise
   return rows;
 }
 
-/** Everything the API shows about one customer: profile, score, identities, owner, merges, timeline, messages, tasks. */
+/** Everything the API shows about one customer: profile, score, identities, owner, merges, timeline, messages, tasks, consent. */
 export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record<string, unknown> | undefined> {
   const summary = await loadCustomerSummary(pool, id);
   if (!summary) return undefined;
@@ -59,6 +60,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     pool.query(`SELECT id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at FROM tasks WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
     pool.query(`SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
   ]);
+  const consent = await customerConsent(pool, summary.id);
   return {
     ...summary,
     ...(summary.id !== id ? { resolved_from: id } : {}),
@@ -70,6 +72,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     messages: messages.rows,
     tasks: tasks.rows,
     score_history: scores.rows,
+    ...consent,
   };
 }
 

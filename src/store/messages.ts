@@ -67,12 +67,24 @@ function liveCustomer(client: PoolClient, customerId: number | null): Promise<nu
   return customerId === null ? Promise.resolve(null) : lockLiveCustomer(client, customerId);
 }
 
-export async function recordSkippedMessage(pool: Pool, message: OutboundMessage, reason: string): Promise<void> {
-  await pool.query(
+/**
+ * Records that a message is not sent, and why: a new message, or one whose earlier attempt failed cleanly. A message
+ * already sent, skipped or uncertain keeps its status, and one left `sending` by a dead attempt becomes uncertain
+ * (as in {@link claimMessage}): a retry never hides what an earlier attempt may have done.
+ */
+export async function skipMessage(pool: Pool, message: OutboundMessage, reason: string): Promise<MessageRow> {
+  const { rows } = await pool.query<MessageRow>(
     `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, status_reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9) ON CONFLICT (idempotency_key) DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9)
+     ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', status_reason = excluded.status_reason
+       WHERE outbound_messages.status = 'failed'
+     RETURNING ${MESSAGE_COLUMNS}`,
     [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, reason],
   );
+  if (rows[0]) return rows[0];
+  const claim = await claimMessage(pool, message);
+  if (claim.send) throw new Error(`message ${message.idempotencyKey} changed while it was being skipped`);
+  return claim.message;
 }
 
 export async function markMessageSent(pool: Pool, id: number, providerId: string | null): Promise<void> {

@@ -41,6 +41,25 @@ describe('meta send_message', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it('sends an approved WhatsApp template (the only message allowed outside the 24-hour window); refuses one on Messenger', async () => {
+    const scope = nock(GRAPH)
+      .post('/v21.0/106540352242922/messages', {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: '16505551234',
+        type: 'template',
+        template: { name: 'order_update', language: { code: 'es_MX' } },
+      })
+      .query({ appsecret_proof: PROOF })
+      .reply(200, { messaging_product: 'whatsapp', contacts: [{ input: '16505551234', wa_id: '16505551234' }], messages: [{ id: 'wamid.template-1', message_status: 'accepted' }] });
+    const input = meta.channels!.whatsapp!.templateInput!('+16505551234', { name: 'order_update', language: 'es_MX' }, undefined);
+    expect(await send.run(context(), input, 'k')).toEqual({ providerId: 'wamid.template-1' });
+    expect(scope.isDone()).toBe(true);
+    await expect(send.run(context(), { channel: 'messenger', recipient: '6945284213287045', template: { name: 'order_update', language: 'en_US' } }, 'k')).rejects.toThrow(
+      'meta send_message: templates are sent on whatsapp only',
+    );
+  });
+
   it('sends a WhatsApp text from the configured phone number id and returns the wamid', async () => {
     const scope = nock(GRAPH, { reqheaders: { authorization: `Bearer ${SECRETS.access_token}` } })
       .post('/v21.0/106540352242922/messages', {

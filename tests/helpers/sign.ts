@@ -20,3 +20,9 @@ export function shopifyHeaders(body: Buffer | string, secret: string, topic = 'o
 export function formHeaders(body: Buffer | string, secret: string, contentType = 'application/json'): Record<string, string> {
   return { 'content-type': contentType, 'x-crmflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
 }
+
+/** Meta's WhatsApp text-message sample as if the customer wrote just now: replies to it are inside Meta's 24-hour window. */
+export function recentWhatsAppSample(): Buffer {
+  const text = fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8');
+  return Buffer.from(text.replace(/"timestamp":\s*"\d+"/, `"timestamp": "${Math.floor(Date.now() / 1000)}"`));
+}

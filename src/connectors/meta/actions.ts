@@ -1,4 +1,4 @@
-import type { ActionSpec, ConnectorContext } from '../define-connector.js';
+import type { ActionSpec, ConnectorContext, ReplyTemplate } from '../define-connector.js';
 import { hmacSha256 } from '../shared/hmac.js';
 import { contextClient } from '../shared/vendor-http.js';
 import type { MetaChannel, MetaSecrets } from './webhook.js';
@@ -13,7 +13,10 @@ export interface SendMessageInput {
   channel: MetaChannel;
   /** PSID / IGSID, or the scoped identity value `<account id>:<id>`; for WhatsApp the number or `wa_id`. */
   recipient: string;
-  text: string;
+  /** Free-form text, allowed within 24 hours of the customer's last message. */
+  text?: string;
+  /** WhatsApp only: an approved message template, the only thing Meta delivers outside the 24-hour window. */
+  template?: ReplyTemplate;
   /** WhatsApp only: the number to send from; default the `whatsapp_phone_number_id` secret. */
   phone_number_id?: string;
 }
@@ -27,7 +30,7 @@ export interface SendMessageInput {
  * recording the send before it is made, and on sends with an unknown outcome not being retried (`sideEffect`).
  */
 export const sendMessage: ActionSpec<MetaSecrets> = {
-  summary: 'Sends a text message to a customer on Messenger, Instagram or WhatsApp (within 24 hours of their last message).',
+  summary: 'Sends a text message to a customer on Messenger, Instagram or WhatsApp (within 24 hours of their last message), or an approved WhatsApp template (at any time).',
   input: {
     type: 'object',
     properties: {
@@ -38,13 +41,21 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
         description: 'Messenger PSID / Instagram IGSID (or the identity value "<account id>:<id>"), or the WhatsApp number / wa_id.',
       },
       text: { type: 'string', minLength: 1, description: 'The message (Messenger and Instagram allow 2000 characters, WhatsApp 4096).' },
+      template: {
+        type: 'object',
+        description: 'WhatsApp only, instead of text: an approved template, e.g. {"name": "hello_world", "language": "en_US"}.',
+        properties: { name: { type: 'string', minLength: 1 }, language: { type: 'string', minLength: 1 } },
+        required: ['name', 'language'],
+        additionalProperties: false,
+      },
       phone_number_id: {
         type: 'string',
         minLength: 1,
         description: 'WhatsApp only: the business number id to send from; default the whatsapp_phone_number_id secret.',
       },
     },
-    required: ['channel', 'recipient', 'text'],
+    required: ['channel', 'recipient'],
+    oneOf: [{ required: ['text'] }, { required: ['template'] }],
     additionalProperties: false,
   },
   run: async (context, input) => {
@@ -60,7 +71,14 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
         method: 'POST',
         url: `/${GRAPH_VERSION}/${encodeURIComponent(phoneNumberId)}/messages`,
         params,
-        data: { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.recipient, type: 'text', text: { body: message.text } },
+        data: {
+          messaging_product: 'whatsapp',
+          recipient_type: 'individual',
+          to: message.recipient,
+          ...(message.template
+            ? { type: 'template', template: { name: message.template.name, language: { code: message.template.language } } }
+            : { type: 'text', text: { body: message.text } }),
+        },
         signal: context.signal,
       }, { sideEffect: true });
       return { providerId: response.data.messages?.[0]?.id ?? null };
@@ -78,12 +96,19 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
 };
 
 function readInput(input: Record<string, unknown>): SendMessageInput {
-  const { channel, recipient, text, phone_number_id: phoneNumberId } = input;
+  const { channel, recipient, text, template, phone_number_id: phoneNumberId } = input;
   if (!CHANNELS.includes(channel as MetaChannel)) throw new Error(`meta send_message: channel must be one of ${CHANNELS.join(', ')}`);
   if (typeof recipient !== 'string' || recipient.trim() === '') throw new Error('meta send_message: recipient is required');
-  if (typeof text !== 'string' || text === '') throw new Error('meta send_message: text is required');
   if (phoneNumberId !== undefined && typeof phoneNumberId !== 'string') throw new Error('meta send_message: phone_number_id must be a string');
-  return { channel: channel as MetaChannel, recipient: recipient.trim(), text, ...(phoneNumberId ? { phone_number_id: phoneNumberId } : {}) };
+  const base = { channel: channel as MetaChannel, recipient: recipient.trim(), ...(phoneNumberId ? { phone_number_id: phoneNumberId } : {}) };
+  if (template !== undefined) {
+    const { name, language } = template as Partial<ReplyTemplate>;
+    if (channel !== 'whatsapp') throw new Error('meta send_message: templates are sent on whatsapp only');
+    if (typeof name !== 'string' || typeof language !== 'string' || !name || !language) throw new Error('meta send_message: template needs name and language');
+    return { ...base, template: { name, language } };
+  }
+  if (typeof text !== 'string' || text === '') throw new Error('meta send_message: text is required');
+  return { ...base, text };
 }
 
 /** A PSID / IGSID from either the bare id or crmflow's scoped identity value `<account id>:<id>`. */

@@ -3,6 +3,9 @@ import { readBeside, readJsonBeside } from '../shared/files.js';
 import { checkToken, sendMessage } from './actions.js';
 import { handshake, parse, parseDelivery, verify, type MetaMessage } from './webhook.js';
 
+/** Outside 24 hours after the customer's last message, Meta accepts only approved templates (WhatsApp) or tagged messages. */
+const CUSTOMER_SERVICE_WINDOW = { hours: 24, rule: "Meta's 24-hour window" };
+
 /**
  * Meta's messaging channels on one webhook URL: Messenger (`object: "page"`), Instagram (`"instagram"`) and the
  * WhatsApp Cloud API (`"whatsapp_business_account"`), all deliveries of the same Meta app signed with its App Secret.
@@ -30,17 +33,29 @@ export default defineConnector({
   actions: { send_message: sendMessage },
   check: checkToken,
   channels: {
-    messenger: { identity: 'messenger_psid', action: 'send_message', input: (recipient, text) => ({ channel: 'messenger', recipient, text }) },
-    instagram: { identity: 'instagram_igsid', action: 'send_message', input: (recipient, text) => ({ channel: 'instagram', recipient, text }) },
+    messenger: { identity: 'messenger_psid', action: 'send_message', input: (recipient, text) => ({ channel: 'messenger', recipient, text }), replyWindow: CUSTOMER_SERVICE_WINDOW },
+    instagram: { identity: 'instagram_igsid', action: 'send_message', input: (recipient, text) => ({ channel: 'instagram', recipient, text }), replyWindow: CUSTOMER_SERVICE_WINDOW },
     whatsapp: {
       identity: 'phone',
       action: 'send_message',
-      // Answer from the business number the customer wrote to, when the reply answers a WhatsApp message.
-      input: (recipient, text, trigger) => {
-        const inbound = trigger?.payload as Partial<MetaMessage> | undefined;
-        return { channel: 'whatsapp', recipient: recipient.replace(/^\+/, ''), text, ...(inbound?.channel === 'whatsapp' && inbound.account_id ? { phone_number_id: inbound.account_id } : {}) };
-      },
+      input: (recipient, text, trigger) => ({ channel: 'whatsapp', recipient: recipient.replace(/^\+/, ''), text, ...answeringNumber(trigger) }),
+      replyWindow: CUSTOMER_SERVICE_WINDOW,
+      templateInput: (recipient, template, trigger) => ({ channel: 'whatsapp', recipient: recipient.replace(/^\+/, ''), template, ...answeringNumber(trigger) }),
     },
   },
   channelOf: (event) => (event.payload as Partial<MetaMessage> | undefined)?.channel,
+  inboundMessage: (event) => {
+    const message = event.payload as Partial<MetaMessage> | undefined;
+    if (event.type !== 'message.received' || !message?.channel || !message.sender_id) return undefined;
+    // The same values the mapping gives the customer's identities: `+<wa_id>`, `<account id>:<scoped id>`.
+    const address = message.channel === 'whatsapp' ? `+${message.sender_id}` : `${message.account_id}:${message.sender_id}`;
+    return { channel: message.channel, address, text: message.text ?? null };
+  },
 });
+
+
+/** Answer from the business number the customer wrote to, when the reply answers a WhatsApp message. */
+function answeringNumber(trigger: { payload: unknown } | undefined): { phone_number_id?: string } {
+  const inbound = trigger?.payload as Partial<MetaMessage> | undefined;
+  return inbound?.channel === 'whatsapp' && inbound.account_id ? { phone_number_id: inbound.account_id } : {};
+}

@@ -40,7 +40,7 @@ export default defineConnector({
       sample: readJsonBeside(import.meta.url, 'samples/call_missed.json'),
     },
     'message.received': {
-      summary: 'An SMS, MMS or WhatsApp message came in; opt-out keywords (STOP...) set attributes.opt_out.',
+      summary: 'An SMS, MMS or WhatsApp message came in; opt-out keywords (STOP...) set attributes.opt_out and revoke the number’s consent for the channel (START grants it again).',
       mapping: readBeside(import.meta.url, 'mappings/message.jsonata'),
       sample: readJsonBeside(import.meta.url, 'samples/incoming_sms.json'),
     },
@@ -53,7 +53,21 @@ export default defineConnector({
   actions: { send_sms: sendSms },
   check: checkAccount,
   channels: {
-    sms: { identity: 'phone', action: 'send_sms', input: (to, body) => ({ to, body }) },
+    sms: { identity: 'phone', action: 'send_sms', input: (to, body) => ({ to, body }), refuses: smsRefusal },
   },
   channelOf: (event) => (event.type === 'message.received' && !String((event.payload as { From?: string }).From ?? '').startsWith('whatsapp:') ? 'sms' : undefined),
+  inboundMessage: (event) => {
+    if (event.type !== 'message.received') return undefined;
+    const { From: from = '', Body: body = null, OptOutType: optOutType } = event.payload as { From?: string; Body?: string; OptOutType?: string };
+    const whatsapp = from.startsWith('whatsapp:');
+    // With Advanced Opt-Out, Twilio names the keyword class (STOP, START, HELP) even for custom keywords.
+    return { channel: whatsapp ? 'whatsapp' : 'sms', address: whatsapp ? from.slice('whatsapp:'.length) : from, text: optOutType || body };
+  },
 });
+
+/** Twilio's sender rules: a Messages API call needs a From number, and refuses bodies over 1600 characters. */
+function smsRefusal(input: Record<string, unknown>, secrets: Record<string, string>): string | undefined {
+  if (!input.from && !secrets.from_number) return 'no sender: set the twilio from_number secret (TWILIO_FROM_NUMBER)';
+  const length = String(input.body ?? '').length;
+  return length > 1600 ? `the SMS body has ${length} characters; Twilio refuses more than 1600` : undefined;
+}

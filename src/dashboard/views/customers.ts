@@ -1,3 +1,4 @@
+import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import type { CustomerSummary } from '../../engine/steps/define-step.js';
@@ -46,6 +47,7 @@ export function customerDetailPage(context: PageContext, data: { customer: Row; 
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
   const timeline = c.timeline as Row[];
   const messages = c.messages as Row[];
+  const consentRows = Object.entries((c.consent ?? {}) as Record<string, Row[]>).flatMap(([channel, entries]) => entries.map((entry) => [channel, entry] as const));
   const body = html`
 ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_from} was merged into this one.</p>` : ''}
 <div class="columns">
@@ -96,6 +98,22 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
     </tr>`,
     )}</tbody></table></div>`}
+</section>
+<section aria-labelledby="consent-h">
+  <h2 id="consent-h">Consent</h2>
+  ${consentRows.length === 0
+    ? html`<p class="muted">No address to reach the customer on.</p>`
+    : html`<ul class="plain">${consentRows.map(
+        ([channel, entry]) => html`<li><strong>${channel}</strong> ${entry.address}: ${entry.granted === false ? html`<strong>opted out</strong>` : entry.granted ? 'consented' : html`<span class="muted">not stated (replies allowed)</span>`}${entry.source ? html` <span class="muted">(${entry.source}, ${time(entry.changed_at)})</span>` : ''}</li>`,
+      )}</ul>`}
+  ${consentRows.length > 0 && hasRole(context.session, 'support')
+    ? html`<form class="filters" method="post" action="/customers/${c.id}/consent" aria-label="Record what the customer said">
+    <input type="hidden" name="_csrf" value="${context.csrf}">
+    <label>Channel <select name="channel">${[...new Set(consentRows.map(([channel]) => channel))].map((channel) => html`<option>${channel}</option>`)}</select></label>
+    <label>Customer <select name="granted"><option value="false">opts out</option><option value="true">consents</option></select></label>
+    <button type="submit">Record</button>
+  </form>`
+    : ''}
 </section>
 <div class="columns">
 <section aria-labelledby="lifecycle-h">

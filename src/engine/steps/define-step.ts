@@ -9,6 +9,7 @@ import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+import type { ReplyPolicy } from '../reply-policy/gate.js';
 
 /**
  * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
@@ -161,10 +162,23 @@ export interface StepServices {
     runId?: number;
   }) => Promise<{ id: number; inserted: boolean }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
-  sendEmail: (message: { idempotencyKey: string; customerId: number | null; runId: number; to: string; subject: string; text: string }) => Promise<{ status: string; messageId: number; reason?: string }>;
+  /**
+   * Sends an email reply, with a one-click unsubscribe link and header; recorded before it is sent. `policy` is checked
+   * first (consent, limits): a reply it stops is recorded as `skipped` with the reason.
+   */
+  sendEmail: (message: {
+    idempotencyKey: string;
+    customerId: number | null;
+    runId: number;
+    to: string;
+    subject: string;
+    text: string;
+    policy?: ReplyPolicy;
+  }) => Promise<{ status: string; messageId?: number; reason?: string; retryable?: boolean }>;
   /**
    * Sends a text on a messaging channel through the connector that provides it, to the customer's identity of the
-   * channel's kind (one of `preferred` first). Recorded before it is sent, like email.
+   * channel's kind (one of `preferred` first). Recorded before it is sent, like email; consent, the vendor's rules
+   * (sender, messaging window) and `policy` are checked first.
    */
   sendMessage: (message: {
     channel: string;
@@ -175,6 +189,7 @@ export interface StepServices {
     identities: Identity[];
     text: string;
     trigger: { type: string; payload: unknown } | undefined;
+    policy?: ReplyPolicy;
   }) => Promise<{ status: string; messageId?: number; reason?: string; retryable?: boolean }>;
   /** The channel an inbound event came on (the connector's `channelOf`); undefined when it does not say. */
   channelOf: (event: TriggerEvent | undefined, payload: unknown) => string | undefined;

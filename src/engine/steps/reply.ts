@@ -1,18 +1,20 @@
 import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import { compileSendWindow, outsideHours, SEND_WINDOW_PROPERTIES, type CompiledSendWindow, type SendWindowConfig } from '../send-window.js';
+import { compileReplyPolicy, REPLY_POLICY_PROPERTIES, variantFor, type CompiledReplyPolicy, type ReplyPolicyConfig } from '../reply-policy/options.js';
+import type { ReplyPolicy } from '../reply-policy/gate.js';
 import { defineStep, StepError, type StepContext } from './define-step.js';
 
 const CHANNELS = ['email', 'sms', 'whatsapp', 'messenger', 'instagram', 'same'] as const;
 
-interface ReplyConfig extends SendWindowConfig {
+interface ReplyConfig extends SendWindowConfig, ReplyPolicyConfig {
   channel: (typeof CHANNELS)[number];
   to?: string;
   subject?: string;
   body: string;
 }
 
-interface CompiledReply {
+interface CompiledReply extends CompiledReplyPolicy {
   channel: ReplyConfig['channel'];
   to?: CompiledTemplate;
   subject?: CompiledTemplate;
@@ -23,7 +25,7 @@ interface CompiledReply {
 export default defineStep<ReplyConfig, CompiledReply>({
   type: 'reply',
   summary:
-    'Answers the customer automatically: by email (SMTP_URL, or the demo outbox), or through a connector (sms via twilio; whatsapp, messenger, instagram via meta); `same` answers on the channel of the triggering event. Recorded before it is sent; sent at most once per run even when retried.',
+    'Answers the customer automatically: by email (SMTP_URL, or the demo outbox), or through a connector (sms via twilio; whatsapp, messenger, instagram via meta); `same` answers on the channel of the triggering event. Recorded before it is sent; sent at most once per run even when retried. Never sent to an opted-out address, outside Meta’s 24-hour window (except an approved template), or past `once_per` / `max_per_customer`: such replies are recorded as skipped with the reason.',
   schema: {
     type: 'object',
     properties: {
@@ -32,6 +34,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
       subject: { type: 'string', description: 'Email subject template (required for email and same).' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
       ...SEND_WINDOW_PROPERTIES,
+      ...REPLY_POLICY_PROPERTIES,
     },
     required: ['channel', 'body'],
     additionalProperties: false,
@@ -40,6 +43,15 @@ export default defineStep<ReplyConfig, CompiledReply>({
     { channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' },
     { channel: 'same', subject: 'We got your message', body: 'Thanks for writing, {{ $owner.name }} will answer shortly.' },
     { channel: 'email', subject: 'We got your message', body: 'Thanks, we will answer shortly.', hours: 'support', outside_hours: { body: 'Thanks! We are closed now and answer first thing tomorrow.' } },
+    {
+      channel: 'same',
+      subject: 'We got your message',
+      body: 'Thanks for writing, we answer within the hour.',
+      variants: { es: { subject: 'Recibimos tu mensaje', body: 'Gracias por escribir, respondemos en una hora.' } },
+      once_per: '10m',
+      max_per_customer: { count: 3, per: '1h' },
+      template: { name: 'hello_world', language: 'en_US' },
+    },
   ],
   compile: (config, context) => {
     if ((config.channel === 'email' || config.channel === 'same') && config.subject === undefined) {
@@ -50,6 +62,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
     }
     if (config.to !== undefined && config.channel !== 'email') return context.fail('`to` applies to email replies only', 'to');
     return {
+      ...compileReplyPolicy(config, context),
       channel: config.channel,
       to: config.to === undefined ? undefined : context.template('to', config.to),
       subject: config.subject === undefined ? undefined : context.template('subject', config.subject),
@@ -60,10 +73,12 @@ export default defineStep<ReplyConfig, CompiledReply>({
   run: async (compiled, context) => {
     const timing = outsideHours(compiled.window, context);
     if (timing && 'result' in timing) return timing.result;
-    const message = { ...compiled, subject: timing?.variant.subject ?? compiled.subject, body: timing?.variant.body ?? compiled.body };
     const channel = compiled.channel === 'same' ? (context.services.channelOf(context.event, context.payload) ?? 'email') : compiled.channel;
-    const text = await message.body.render(context.payload, context.bindings);
-    if (channel === 'email') return replyByEmail(message, context, text);
+    // Outside business hours the out-of-hours text; otherwise the customer's language, else the default.
+    const variant = timing?.variant ?? variantFor(compiled.variants, context.state.customer?.language);
+    const text = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
+    const policy = { ...compiled.policy, stepId: context.stepId };
+    if (channel === 'email') return replyByEmail(variant?.subject ?? compiled.subject!, compiled, context, text, policy);
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
     const result = await context.services.sendMessage({
@@ -75,18 +90,19 @@ export default defineStep<ReplyConfig, CompiledReply>({
       identities: customer.identities,
       text,
       trigger: context.event ? { type: context.event.type, payload: context.payload } : undefined,
+      policy,
     });
     if (result.status === 'failed') throw new StepError(`${channel} reply failed: ${result.reason}`, result.retryable ?? true);
     return { output: { channel, message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
   },
 });
 
-async function replyByEmail(compiled: CompiledReply, context: StepContext, text: string) {
+async function replyByEmail(subjectTemplate: CompiledTemplate, compiled: CompiledReply, context: StepContext, text: string, policy: ReplyPolicy) {
   const customer = context.state.customer;
   const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
   if (to.trim() === '') return { output: { channel: 'email', status: 'skipped', reason: 'no email address for the customer' } };
-  const subject = await compiled.subject!.render(context.payload, context.bindings);
-  const result = await context.services.sendEmail({ idempotencyKey: context.idempotencyKey, customerId: customer?.id ?? null, runId: context.runId, to: to.trim(), subject, text });
+  const subject = await subjectTemplate.render(context.payload, context.bindings);
+  const result = await context.services.sendEmail({ idempotencyKey: context.idempotencyKey, customerId: customer?.id ?? null, runId: context.runId, to: to.trim(), subject, text, policy });
   if (result.status === 'failed') throw new StepError(`email to ${to} failed: ${result.reason}`, true);
   return { output: { channel: 'email', message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
 }
