@@ -3,14 +3,14 @@ import type { EmailTransport } from '../mail/mailer.js';
 import { countOutbound, identityMerges } from '../observability/metrics.js';
 import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
-import { upsertCustomer } from '../store/customers.js';
+import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
 import { claimMessage, markMessageFailed, markMessageSent, recordSkippedMessage } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { upsertTimelineEntry } from '../store/timeline.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { VendorAuthError } from '../connectors/shared/vendor-http.js';
-import type { StepServices } from './steps/define-step.js';
+import { StepError, type StepServices } from './steps/define-step.js';
 
 export interface ServiceOptions {
   pool: Pool;
@@ -30,9 +30,14 @@ export function createStepServices(options: ServiceOptions): StepServices {
     agents: options.config.agents,
     pools: options.config.pools,
     upsertCustomer: async (input) => {
-      const result = await upsertCustomer(pool, { ...input, profile: input.profile });
-      identityMerges.inc(result.mergedIds.length);
-      return result;
+      try {
+        const result = await upsertCustomer(pool, { ...input, profile: input.profile });
+        identityMerges.inc(result.mergedIds.length);
+        return result;
+      } catch (error) {
+        if (error instanceof ErasedPersonError) throw new StepError(error.message, false);
+        throw error;
+      }
     },
     loadCustomer: async (customerId) => {
       const customer = await loadCustomerSummary(pool, customerId);
