@@ -10,7 +10,9 @@ export type JobData =
   | { kind: 'schedule'; workflow: string; tick: string }
   | { kind: 'pull'; workflow: string }
   /** Runs a stored event through the current workflows again (`crmflow replay`), as new runs. */
-  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string };
+  | { kind: 'replay'; inboxId: number; replay: string; workflow?: string }
+  /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
+  | { kind: 'suggest-duplicates' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -30,6 +32,8 @@ export const jobIds = {
   replay: (inboxId: number, replay: string) => `replay-${inboxId}-${replay}`,
   /** BullMQ job scheduler of a poll trigger: one per workflow, shared by every process. */
   pollScheduler: (workflow: string) => `poll-${workflow}`,
+  /** BullMQ job scheduler of the duplicate finder: one, shared by every process. */
+  duplicateFinder: 'suggest-duplicates',
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

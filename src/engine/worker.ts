@@ -4,6 +4,7 @@ import { VendorAuthError } from '../connectors/shared/vendor-http.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
+import { suggestDuplicates } from '../store/merge-suggestions.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -140,12 +141,19 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     settle([await execute(run, workflow, undefined, trigger)]);
   }
 
+  async function findDuplicates(): Promise<void> {
+    if (!options.config.duplicateFinder) return;
+    const found = await suggestDuplicates(options.pool, { minScore: options.config.duplicateFinder.minScore });
+    options.logger.info(found, 'duplicate finder: candidate pairs examined, suggestions added');
+  }
+
   return async (job: Job<JobData>): Promise<void> => {
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
     if (data.kind === 'run') return processRun(data.runId);
     if (data.kind === 'pull') return processPull(data.workflow);
     if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
+    if (data.kind === 'suggest-duplicates') return findDuplicates();
     return processSchedule(data.workflow, data.tick);
   };
 }

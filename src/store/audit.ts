@@ -9,7 +9,12 @@ export type AuditAction =
   | 'workflow.poll'
   | 'agent.availability'
   | 'events.replay'
-  | 'events.backfill';
+  | 'events.backfill'
+  | 'customer.unmerge'
+  | 'customer.export'
+  | 'customer.erase'
+  | 'merge_suggestion.accept'
+  | 'merge_suggestion.reject';
 
 export interface AuditEntry {
   /** Dashboard user name, `api-token` for bearer-token calls, or the name typed at a failed sign-in. */

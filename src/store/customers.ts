@@ -278,19 +278,17 @@ export class CustomerChangeError extends Error {
 }
 
 /**
- * Merges two live customers by hand (an accepted suggestion): the older keeps the other. Returns the merge id and
- * the kept customer.
+ * Merges two live customers by hand (an accepted suggestion) in the caller's transaction: the older keeps the other.
+ * Ids merged since are followed to their live customer.
  */
-export async function mergeCustomers(pool: Pool, a: number, b: number, reason: Pick<MergeReason, 'event' | 'why'>): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
-  return withRetriedTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ id: number; merged_into: number | null }>('SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[a, b]]);
-    if (rows.length !== 2) throw new CustomerChangeError(404, `no customer ${rows.some((row) => row.id === a) ? b : a}`);
-    const merged = rows.find((row) => row.merged_into !== null);
-    if (merged) throw new CustomerChangeError(409, `customer ${merged.id} was merged into ${merged.merged_into} since`);
-    const [kept, gone] = [Math.min(a, b), Math.max(a, b)];
-    const mergeId = await mergeInto(client, kept, gone, { identities: [], linked_by: [], ...reason });
-    return { mergeId, keptId: kept, mergedId: gone };
-  });
+export async function mergeLiveCustomers(client: PoolClient, a: number, b: number, reason: Pick<MergeReason, 'event' | 'why'>): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
+  const live = await Promise.all([a, b].map((id) => lockLiveCustomer(client, id).catch(() => undefined)));
+  if (live[0] === undefined || live[1] === undefined) throw new CustomerChangeError(404, `no customer ${live[0] === undefined ? a : b}`);
+  if (live[0] === live[1]) throw new CustomerChangeError(409, `customers ${a} and ${b} are already one customer (${live[0]})`);
+  const [kept, gone] = [Math.min(live[0], live[1]), Math.max(live[0], live[1])];
+  await client.query('SELECT id FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[kept, gone]]);
+  const mergeId = await mergeInto(client, kept, gone, { identities: [], linked_by: [], ...reason });
+  return { mergeId, keptId: kept, mergedId: gone };
 }
 
 export interface Unmerged {
