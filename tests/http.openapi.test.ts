@@ -358,7 +358,7 @@ describe('the OpenAPI description matches what the API answers', () => {
         expectDocumented('post', '/api/customers/{id}/unmerge', answer);
       }
       const rejected = await call('get', '/api/merge-suggestions?status=rejected');
-      expect(rejected.body.suggestions).toEqual([expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' })]);
+      expect((rejected.body as { suggestions: unknown[] }).suggestions).toEqual([expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' })]);
       expectDocumented('get', '/api/merge-suggestions', rejected);
       expectDocumented('get', '/api/merge-suggestions', await call('get', '/api/merge-suggestions?status=nope'));
 
@@ -369,7 +369,7 @@ describe('the OpenAPI description matches what the API answers', () => {
         [keptId, others[0]!.id, Math.min(mergedId, others[0]!.id), Math.max(mergedId, others[0]!.id)],
       );
       const open = await call('get', '/api/merge-suggestions');
-      expect(open.body.suggestions).toHaveLength(2);
+      expect((open.body as { suggestions: unknown[] }).suggestions).toHaveLength(2);
       expectDocumented('get', '/api/merge-suggestions', open);
       const accepted = await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`);
       expect(accepted.body).toMatchObject({ status: 'accepted', decided_by: 'api-token', kept_id: Math.min(keptId, others[0]!.id), merge_id: expect.any(Number) });
@@ -383,11 +383,11 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', '/api/merge-suggestions/999999/reject'));
 
       const exported = await call('get', `/api/customers/${keptId}/export`);
-      expect(exported.body.customer_ids).toEqual([keptId, others[0]!.id].sort((a, b) => a - b));
+      expect((exported.body as { customer_ids: number[] }).customer_ids).toEqual([keptId, others[0]!.id].sort((a, b) => a - b));
       expectDocumented('get', '/api/customers/{id}/export', exported);
       expectDocumented('get', '/api/customers/{id}/export', await call('get', '/api/customers/999999/export'));
       const erased = await call('delete', `/api/customers/${mergedId}`);
-      expect(erased.body.customer_ids).toEqual([mergedId]);
+      expect((erased.body as { customer_ids: number[] }).customer_ids).toEqual([mergedId]);
       expectDocumented('delete', '/api/customers/{id}', erased);
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/999999'));
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));

@@ -1,4 +1,4 @@
-import { planLinks, type IdentityPolicy } from './identity-policy.js';
+import { isNewPerson, planLinks, type IdentityPolicy } from './identity-policy.js';
 import type { Identity } from './normalize.js';
 
 /** One stored event as the simulation sees it: its identities, normalized and unblocked under the tried policy. */
@@ -45,11 +45,11 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
       continue;
     }
     const owners = [...new Set(event.identities.flatMap((identity) => (owner.has(keyOf(identity)) ? [owner.get(keyOf(identity))!] : [])))];
+    const links = event.identities.filter((identity) => owner.has(keyOf(identity))).map((identity) => ({ ...identity, customerId: owner.get(keyOf(identity))! }));
     let customer: number;
-    if (owners.length === 0) customer = next++;
+    if (owners.length === 0 || isNewPerson(event.identities, links, policy)) customer = next++;
     else if (owners.length === 1) customer = owners[0]!;
     else {
-      const links = event.identities.filter((identity) => owner.has(keyOf(identity))).map((identity) => ({ customerId: owner.get(keyOf(identity))!, kind: identity.kind }));
       const plan = await planLinks(
         {
           owners,

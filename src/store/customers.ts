@@ -1,4 +1,4 @@
-import { DEFAULT_POLICY, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
+import { DEFAULT_POLICY, isNewPerson, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
 import { erasedAmong, forgetErasure } from './customer-rights.js';
@@ -75,18 +75,22 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     let created = false;
     let mergedIds: number[] = [];
     let suggested: number[] = [];
-    if (owners.length === 0) {
+    const policy = input.policy ?? DEFAULT_POLICY;
+    // Which identity links to whom matters to a merge, and to an event reaching someone through kinds that only attach.
+    const links = owners.length > 1 || (owners.length === 1 && policy.mergeOn) ? await identityOwners(client, identities) : [];
+    if (owners.length === 0 || isNewPerson(identities, links, policy)) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
       created = true;
+      suggested = owners;
+      for (const other of owners) await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: 'shares only identities that may not merge customers with an existing customer' });
     } else if (owners.length === 1) {
       customerId = owners[0]!;
     } else {
-      const plan = await planMerge(client, owners, identities, input.policy ?? DEFAULT_POLICY);
+      const plan = await planMerge(client, owners, identities, links, policy);
       customerId = plan.keep;
       mergedIds = plan.merge;
       suggested = plan.suggest;
-      const links = await identityOwners(client, identities);
       for (const mergedId of mergedIds) {
         const linkedBy = identities.filter((identity) => links.some((link) => link.customerId === mergedId && link.kind === identity.kind && link.value === identity.value));
         await mergeInto(client, customerId, mergedId, { identities, linked_by: linkedBy, event: input.eventRef, why: `shared ${[...new Set(linkedBy.map((identity) => identity.kind))].join(', ')}` });
@@ -152,8 +156,13 @@ async function lockOwners(client: PoolClient, kinds: string[], values: string[])
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
 
-async function identityOwners(client: PoolClient, identities: Identity[]): Promise<Array<{ customerId: number; kind: string; value: string }>> {
-  const { rows } = await client.query<{ customerId: number; kind: string; value: string }>(
+interface IdentityLink extends Identity {
+  customerId: number;
+}
+
+/** Which customer holds each of the identities that someone holds. */
+async function identityOwners(client: PoolClient, identities: Identity[]): Promise<IdentityLink[]> {
+  const { rows } = await client.query<IdentityLink>(
     `SELECT customer_id AS "customerId", kind, value FROM customer_identities WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
     [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
   );
@@ -161,8 +170,7 @@ async function identityOwners(client: PoolClient, identities: Identity[]): Promi
 }
 
 /** The identity policy (planLinks) applied to the customers an event points at, with their stored identities. */
-async function planMerge(client: PoolClient, owners: number[], identities: Identity[], policy: IdentityPolicy): Promise<LinkPlan> {
-  const links = await identityOwners(client, identities);
+async function planMerge(client: PoolClient, owners: number[], identities: Identity[], links: IdentityLink[], policy: IdentityPolicy): Promise<LinkPlan> {
   const { rows: apart } = await client.query<{ a: number; b: number }>(
     `SELECT customer_a AS a, customer_b AS b FROM customer_merge_suggestions WHERE status = 'rejected' AND customer_a = ANY($1::bigint[]) AND customer_b = ANY($1::bigint[])`,
     [owners],
