@@ -59,13 +59,14 @@ export function normalizeOptionsFor(policy: IdentityPolicy, connector: string | 
 
 /**
  * Whether an event is about someone new although some of its identities belong to customers: it reaches every owner
- * only through kinds that may not merge (a shared family phone) and carries an identity of a kind that may (an email)
- * that no one holds yet. Attaching it to that owner would link two people through the phone; the event gets a customer
- * of its own and the owners are suggested instead. Never when every kind merges (no `merge_on`).
+ * only through kinds that may not merge (a shared family phone) and carries an email, of a kind that may merge, that no
+ * one holds yet. Attaching it to that owner would link two people through the phone; the event gets a customer of its
+ * own and the owners are suggested instead. A new vendor id does not count: a known person's first invoice in the
+ * accounting system always brings one. Never when every kind merges (no `merge_on`).
  */
 export function isNewPerson(identities: readonly Identity[], links: ReadonlyArray<Identity>, policy: IdentityPolicy): boolean {
-  if (!policy.mergeOn || links.length === 0 || links.some((link) => mayMerge(link.kind, policy))) return false;
-  return identities.some((identity) => mayMerge(identity.kind, policy) && !links.some((link) => link.kind === identity.kind && link.value === identity.value));
+  if (!policy.mergeOn || !mayMerge('email', policy) || links.length === 0 || links.some((link) => mayMerge(link.kind, policy))) return false;
+  return identities.some((identity) => identity.kind === 'email' && !links.some((link) => link.kind === identity.kind && link.value === identity.value));
 }
 
 /** The customers an event points at and how they are linked: which kinds of the event's identities each owns. */
