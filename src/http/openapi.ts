@@ -597,6 +597,24 @@ function apiOperation(operation: Omit<OperationObject, 'security' | 'responses'>
   };
 }
 
+/** `POST /api/merge-suggestions/{id}/accept` and `…/reject`: one shape, two decisions. */
+function suggestionDecision(verb: 'accept' | 'reject', summary: string, description: string, conflict: string): OperationObject {
+  return apiOperation({
+    operationId: `${verb}MergeSuggestion`,
+    summary,
+    description: `Takes no request body. ${description} Audited.`,
+    tags: ['customers'],
+    parameters: [idParameter('suggestion')],
+    responses: {
+      '200': { description: verb === 'accept' ? 'Merged.' : 'Rejected.', content: json(ref('MergeDecision')) },
+      '400': badRequest,
+      '404': notFound('suggestion'),
+      '409': errorResponse(conflict, ['conflict']),
+      '413': bodyTooLarge,
+    },
+  });
+}
+
 const paths: Record<string, PathItemObject> = {
   '/healthz': {
     get: {
@@ -734,36 +752,15 @@ const paths: Record<string, PathItemObject> = {
     }),
   },
   '/api/merge-suggestions/{id}/accept': {
-    post: apiOperation({
-      operationId: 'acceptMergeSuggestion',
-      summary: 'Merge the two customers of a suggestion',
-      description: 'Takes no request body. The older customer keeps the other; the merge records `accepted suggestion by <actor>` and can be undone. Audited.',
-      tags: ['customers'],
-      parameters: [idParameter('suggestion')],
-      responses: {
-        '200': { description: 'Merged.', content: json(ref('MergeDecision')) },
-        '400': badRequest,
-        '404': notFound('suggestion'),
-        '409': errorResponse('Already decided, or the two are already one customer.', ['conflict']),
-        '413': bodyTooLarge,
-      },
-    }),
+    post: suggestionDecision(
+      'accept',
+      'Merge the two customers of a suggestion',
+      'The older customer keeps the other; the merge records `accepted suggestion by <actor>` and can be undone.',
+      'Already decided, or the two are already one customer.',
+    ),
   },
   '/api/merge-suggestions/{id}/reject': {
-    post: apiOperation({
-      operationId: 'rejectMergeSuggestion',
-      summary: 'Mark a suggestion as different people, for good',
-      description: 'Takes no request body. The pair is never suggested again, and identity rules no longer merge them. Audited.',
-      tags: ['customers'],
-      parameters: [idParameter('suggestion')],
-      responses: {
-        '200': { description: 'Rejected.', content: json(ref('MergeDecision')) },
-        '400': badRequest,
-        '404': notFound('suggestion'),
-        '409': errorResponse('Already decided.', ['conflict']),
-        '413': bodyTooLarge,
-      },
-    }),
+    post: suggestionDecision('reject', 'Mark a suggestion as different people, for good', 'The pair is never suggested again, and identity rules no longer merge them.', 'Already decided.'),
   },
   '/api/runs': {
     get: apiOperation({
