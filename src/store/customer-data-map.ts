@@ -42,7 +42,12 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   { table: 'run_steps', rows: `t.run_id IN (${RUNS})`, erase: { set: 'input = NULL, output = NULL, state = NULL, error = NULL' } },
   { table: 'inbox_events', rows: 't.id = ANY(p.inbox)', erase: { set: `payload = '{"erased": true}'` } },
   { table: 'customer_merges', rows: 't.kept_id = ANY(p.customers) OR t.merged_id = ANY(p.customers)', erase: { set: `reason = '{}', before = NULL` } },
-  { table: 'customer_merge_suggestions', rows: 't.customer_a = ANY(p.customers) OR t.customer_b = ANY(p.customers)', erase: { set: `reason = '{}'` } },
+  {
+    table: 'customer_merge_suggestions',
+    rows: 't.customer_a = ANY(p.customers) OR t.customer_b = ANY(p.customers)',
+    // An open suggestion about an erased person is closed: accepting it would merge an empty record.
+    erase: { set: `reason = '{}', status = CASE WHEN status = 'open' THEN 'rejected' ELSE status END, decided_by = coalesce(decided_by, 'erasure'), decided_at = coalesce(decided_at, now())` },
+  },
   { table: 'audit_log', rows: `t.target = ANY(SELECT 'customer:' || c FROM unnest(p.customers) AS c)`, erase: { keep: 'append-only; entries name customers by id and never hold personal data' } },
 ];
 

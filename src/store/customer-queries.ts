@@ -28,7 +28,7 @@ export interface CustomerSearch {
 export async function findCustomers(pool: Pool, search: CustomerSearch): Promise<CustomerSummary[]> {
   const { rows } = await pool.query<CustomerSummary>(
     `SELECT ${SUMMARY_COLUMNS} FROM customers c
-     WHERE c.merged_into IS NULL
+     WHERE c.merged_into IS NULL AND c.erased_at IS NULL
        AND ($1::text IS NULL OR c.id IN (SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = $1))
        AND ($2::text IS NULL OR c.id IN (SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = $2))
        AND ($3::text IS NULL OR lower(c.name) LIKE lower($3) || '%'

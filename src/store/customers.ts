@@ -324,7 +324,7 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
     const merge = merges[0];
     if (!merge) throw new CustomerChangeError(404, `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`);
     if (merge.unmerged_at) throw new CustomerChangeError(409, `merge ${merge.id} was already undone`);
-    if (!merge.before || !merge.moved) throw new CustomerChangeError(409, `merge ${merge.id} predates merge snapshots and cannot be undone exactly`);
+    if (!merge.before || !merge.moved) throw new CustomerChangeError(409, `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`);
     const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>('SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[merge.kept_id, merge.merged_id]]);
     const keptRow = locked.find((row) => row.id === merge.kept_id)!;
     if (keptRow.merged_into !== null) throw new CustomerChangeError(409, `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`);
