@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replay } from '../src/cli/replay.js';
+import { enqueueInboxEvents } from '../src/engine/queues.js';
+import { insertInboxEvents } from '../src/store/inbox.js';
 import type { Crmflow } from '../src/runtime.js';
 import { CUSTOMER_TABLES, exportPerson } from '../src/store/customer-data-map.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
@@ -203,8 +205,15 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     const late = await lead({ ...person, submitted_at: '2026-04-02T12:00:00Z' });
     expect(await ownerOf('email', 'zoe.q.marlow@example.net')).toBeUndefined();
     expect(await ownerOf('phone', '+442079460958')).toBeUndefined();
-    const { rows: refused } = await db.pool.query('SELECT error FROM workflow_runs WHERE inbox_event_id = $1', [late]);
-    expect(refused).toEqual([{ error: expect.stringContaining('erased person') }]);
+    // A pull (or backfill) reading her record from the vendor, even one updated since, is old data too.
+    const [pulled] = await insertInboxEvents(db.pool, [
+      { connector: 'form', type: 'lead.submitted', externalId: 'pulled-1', occurredAt: new Date(Date.now() + 60_000), origin: 'pull:leads', payload: { submission_id: 'pulled-1', ...person } },
+    ]);
+    await enqueueInboxEvents(app.queue, [pulled!]);
+    await waitFor('the pulled event', async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE id = $1 AND status <> 'pending'", [pulled])) === 1);
+    const { rows: refused } = await db.pool.query('SELECT error FROM workflow_runs WHERE inbox_event_id = ANY($1) ORDER BY id', [[late, pulled]]);
+    expect(refused).toEqual([{ error: expect.stringContaining('erased person') }, { error: expect.stringContaining('erased person') }]);
+    expect(await ownerOf('email', 'zoe.q.marlow@example.net')).toBeUndefined();
     // …a new contact from her does.
     await lead({ name: 'Zoë Marlow', email: 'Zoe.Q.Marlow@example.net', submitted_at: new Date(Date.now() + 60_000).toISOString() });
     const back = await ownerOf('email', 'zoe.q.marlow@example.net');
