@@ -4,6 +4,7 @@ import { dashboardUsersFromEnv, hashPassword, parseUsers, verifyPassword } from 
 import { escapeHtml, html } from '../src/dashboard/html.js';
 import { maskSecrets } from '../src/dashboard/mask.js';
 import type { Crmflow } from '../src/runtime.js';
+import { upsertCustomer } from '../src/store/customers.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 
@@ -127,6 +128,31 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=retried`);
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeDefined();
+  });
+
+  it('shows why customers were merged and lets an admin, not support, undo a merge', async () => {
+    const upsert = (emails: string[]) =>
+      upsertCustomer(db.pool, { identities: emails.map((value) => ({ kind: 'email', value })), profile: {}, occurredAt: new Date(), source: 'form', eventRef: 'run:77' });
+    const kept = (await upsert(['una@undo.example'])).customerId;
+    const merged = (await upsert(['uno@undo.example'])).customerId;
+    await upsert(['una@undo.example', 'uno@undo.example']);
+    const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM customer_merges WHERE merged_id = $1', [merged]);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    const page = await (await request(`/customers/${kept}`, { as: admin })).text();
+    expect(page).toContain('shared email');
+    expect(page).toContain('uno@undo.example; run:77');
+    expect(page).toContain('Undo merge');
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    expect(await (await request(`/customers/${kept}`, { as: support })).text()).not.toContain('Undo merge');
+    const body = (who: { csrf: string }) => new URLSearchParams({ _csrf: who.csrf, merge_id: String(rows[0]!.id) }).toString();
+    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: support, headers: form, body: body(support) })).status).toBe(403);
+    const undone = await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) });
+    expect([undone.status, undone.headers.get('location')]).toEqual([303, `/customers/${kept}?notice=unmerged`]);
+    expect((await db.pool.query('SELECT merged_into FROM customers WHERE id = $1', [merged])).rows[0].merged_into).toBeNull();
+    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) })).status).toBe(409);
+    const audit = await db.pool.query("SELECT actor, details->>'via' AS via FROM audit_log WHERE action = 'customer.unmerge'");
+    expect(audit.rows).toEqual([{ actor: 'admin-user', via: 'dashboard' }]);
   });
 
   it('lets a viewer read but not retry (403) nor open the queue tool', async () => {

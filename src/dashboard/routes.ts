@@ -13,6 +13,7 @@ import { setPiiFields } from './mask.js';
 import { bullBoardPolicy } from '../http/security-headers.js';
 import { listAudit, recordAudit } from '../store/audit.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
+import { CustomerChangeError, unmergeCustomer } from '../store/customers.js';
 import { getInboxEvent } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { connectorHealth, latestFailures, runsPerMinute, workflowStats } from '../store/run-stats.js';
@@ -261,7 +262,22 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents }));
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
+  });
+
+  router.post('/customers/:id/unmerge', session, form, requireCsrf(auth), requireRole('admin'), async (req, res) => {
+    const id = idParam(req.params.id);
+    const mergeId = idParam((req.body as { merge_id?: unknown } | undefined)?.merge_id);
+    if (id === undefined || mergeId === undefined) return void res.status(404).type('text/plain').send('no such merge');
+    const { user, role } = sessionOf(res);
+    try {
+      const result = await unmergeCustomer(pool, id, { mergeId }, user);
+      await recordAudit(pool, { actor: user, role, action: 'customer.unmerge', target: `customer:${result.keptId}`, ip: req.ip ?? null, details: { merge_id: result.mergeId, merged_id: result.mergedId, restored: result.restored, via: 'dashboard' } });
+      res.redirect(303, `/customers/${id}?notice=unmerged`);
+    } catch (error) {
+      if (!(error instanceof CustomerChangeError)) throw error;
+      send(res, messagePage(context(req, res), 'Merge not undone', error.message), error.status);
+    }
   });
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {

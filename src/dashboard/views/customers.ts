@@ -2,6 +2,7 @@ import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import type { CustomerSummary } from '../../engine/steps/define-step.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
+import { hasRole } from '../auth.js';
 import { layout, type PageContext } from './layout.js';
 
 type Row = Record<string, any>;
@@ -40,7 +41,17 @@ ${data.q === ''
   return layout(context, 'Customers', body);
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig> }): Html {
+/** One merge in the customer's history: who, when, why, what linked them; an admin may undo a standing merge. */
+function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
+  const linkedBy = (merge.linked_by as Row[] | null) ?? [];
+  const undo =
+    merge.unmerged_at === null && merge.kept_id === customerId && hasRole(context.session, 'admin')
+      ? html` <form class="inline" method="post" action="/customers/${customerId}/unmerge"><input type="hidden" name="_csrf" value="${context.csrf}"><input type="hidden" name="merge_id" value="${merge.id}"><button type="submit">Undo merge</button></form>`
+      : '';
+  return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${identity.value}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
+}
+
+export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string }): Html {
   const c = data.customer;
   const identities = new Map<string, Row[]>();
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
@@ -48,6 +59,7 @@ export function customerDetailPage(context: PageContext, data: { customer: Row; 
   const messages = c.messages as Row[];
   const body = html`
 ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_from} was merged into this one.</p>` : ''}
+${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <div class="columns">
 <section class="card" aria-labelledby="profile-h">
   <h2 id="profile-h">Profile</h2>
@@ -114,7 +126,7 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
         (assignment) => html`<li>${time(assignment.assigned_at)}: ${agentName(data.agents, assignment.agent_id)} <span class="muted">pool ${assignment.pool}, ${assignment.strategy}</span></li>`,
       )}</ol>`}
   ${(c.merges as Row[]).length > 0
-    ? html`<h3>Merged customers</h3><ul class="plain">${(c.merges as Row[]).map((merge) => html`<li>#${merge.merged_id} ${time(merge.merged_at)}</li>`)}</ul>`
+    ? html`<h3>Merges</h3><ul class="plain">${(c.merges as Row[]).map((merge) => mergeItem(context, c.id as number, merge))}</ul>`
     : ''}
 </section>
 </div>
