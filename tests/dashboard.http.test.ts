@@ -155,6 +155,27 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect(audit.rows).toEqual([{ actor: 'admin-user', via: 'dashboard' }]);
   });
 
+  it('lists merge suggestions with their evidence; an admin, not a viewer, decides', async () => {
+    const one = (email: string) => upsertCustomer(db.pool, { identities: [{ kind: 'email', value: email }], profile: { name: 'Sam Lee' }, occurredAt: new Date(), source: 'form', eventRef: 'run:1' });
+    const [a, b] = [(await one('sam.lee@a.example')).customerId, (await one('sam.lee@b.example')).customerId];
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO customer_merge_suggestions (customer_a, customer_b, score, reason) VALUES ($1, $2, 1, '{"why": "similar names", "shared": [{"kind": "email_local_part", "value": "sam.lee"}]}') RETURNING id`,
+      [a, b],
+    );
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const seen = await (await request('/merge-suggestions', { as: viewer })).text();
+    expect(seen).toContain('email_local_part');
+    expect(seen).not.toContain('Different people');
+    expect((await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: viewer, headers: form, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() })).status).toBe(403);
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    expect(await (await request('/merge-suggestions', { as: admin })).text()).toContain('Different people');
+    const rejected = await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() });
+    expect([rejected.status, rejected.headers.get('location')]).toEqual([303, '/merge-suggestions?notice=rejected']);
+    expect((await db.pool.query('SELECT status, decided_by FROM customer_merge_suggestions WHERE id = $1', [rows[0]!.id])).rows[0]).toEqual({ status: 'rejected', decided_by: 'admin-user' });
+    expect((await request(`/merge-suggestions/${rows[0]!.id}/accept`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() })).status).toBe(409);
+  });
+
   it('lets a viewer read but not retry (403) nor open the queue tool', async () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
     const id = await failedRun();

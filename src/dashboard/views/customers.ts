@@ -133,3 +133,31 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 ${Object.keys(c.attributes ?? {}).length > 0 ? html`<section aria-labelledby="attributes-h"><h2 id="attributes-h">Attributes</h2>${json(maskSecrets(c.attributes))}</section>` : ''}`;
   return layout(context, displayName(c as { id: number; name: string | null }), body);
 }
+
+/** Open merge suggestions with their evidence; admins accept (merge) or reject (remembered) each. */
+export function suggestionsPage(context: PageContext, data: { suggestions: Row[]; notice?: string }): Html {
+  const decide = (suggestion: Row) =>
+    hasRole(context.session, 'admin')
+      ? html`${(['accept', 'reject'] as const).map(
+          (verb) =>
+            html`<form class="inline" method="post" action="/merge-suggestions/${suggestion.id}/${verb}"><input type="hidden" name="_csrf" value="${context.csrf}"><button type="submit"${verb === 'accept' ? html` class="primary"` : ''}>${verb === 'accept' ? 'Merge' : 'Different people'}</button></form>`,
+        )}`
+      : '';
+  const body = html`
+${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
+<p class="muted">Customers that are probably one person: linked by an identifier that may not merge, held apart by a cap, or found by the duplicate finder (similar names with a shared email local part or phone suffix).${hasRole(context.session, 'admin') ? '' : ' Deciding needs the admin role.'}</p>
+${data.suggestions.length === 0
+  ? html`<p class="empty">No open suggestions.</p>`
+  : html`<div class="table-wrap"><table>
+  <thead><tr><th scope="col">Customers</th><th scope="col">Score</th><th scope="col">Evidence</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
+  <tbody>${data.suggestions.map(
+    (suggestion) => html`<tr>
+    <td data-label="Customers"><a href="/customers/${suggestion.customer_a}">#${suggestion.customer_a}</a> and <a href="/customers/${suggestion.customer_b}">#${suggestion.customer_b}</a></td>
+    <td data-label="Score">${suggestion.score === null ? '—' : Number(suggestion.score).toFixed(2)}</td>
+    <td data-label="Evidence">${json(suggestion.reason)}</td>
+    <td data-label="Since">${time(suggestion.created_at)}</td>
+    <td>${decide(suggestion)}</td>
+  </tr>`,
+  )}</tbody></table></div>`}`;
+  return layout(context, 'Duplicates', body);
+}
