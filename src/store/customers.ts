@@ -48,17 +48,19 @@ export interface UpsertCustomerResult {
 
 const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
 
-/**
- * Deterministic identity resolution: find every customer that owns one of the identities, merge them into the
- * oldest, attach the identities that are new, update the profile. Race-free across processes: the identities are
- * locked (transaction-scoped advisory locks, taken in a fixed order), so concurrent events about the same new person
- * serialize and create one customer; customer rows are locked before they are merged.
- */
 /** The event's identities all belong to a person who was erased, and it is not a new contact from them. */
 export class ErasedPersonError extends Error {
   override name = 'ErasedPersonError';
 }
 
+/**
+ * Deterministic identity resolution: find every customer that owns one of the identities, merge them into the
+ * oldest, attach the identities that are new, update the profile. Race-free across processes: the identities are
+ * locked (transaction-scoped advisory locks, taken in a fixed order), so concurrent events about the same new person
+ * serialize and create one customer; customer rows are locked before they are merged. Identities of an erased person
+ * are left out unless the event is a new contact from them (ErasedPersonError when none is left). Every merge is
+ * recorded with what it needs to be undone (see unmergeCustomer).
+ */
 export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
   if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
   return withRetriedTransaction(pool, async (client) => {
