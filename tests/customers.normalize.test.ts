@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { normalizeOptionsFor } from '../src/customers/identity-policy.js';
 import { normalizeEmail, normalizeIdentities, normalizePhone } from '../src/customers/normalize.js';
+import { loadConfigText } from '../src/workflows/load.js';
 
 describe('identity normalization', () => {
   it('trims and lower-cases emails and rejects what is not an address', () => {
@@ -36,5 +38,28 @@ describe('identity normalization', () => {
   it('is idempotent', () => {
     const once = normalizeIdentities([{ kind: 'phone', value: '415 555 0142' }, { kind: 'email', value: ' X@Y.Z ' }], { defaultRegion: 'US' });
     expect(normalizeIdentities(once, { defaultRegion: 'US' })).toEqual(once);
+  });
+
+  it('folds Gmail dots and +tags only when asked, and only for Gmail', () => {
+    const fold = { foldGmail: true };
+    expect(normalizeEmail(' Dina.Smith+shop@GoogleMail.com ', fold)).toBe('dinasmith@gmail.com');
+    expect(normalizeEmail('d.i.n.a.smith@gmail.com', fold)).toBe('dinasmith@gmail.com');
+    expect(normalizeEmail('dina.smith+shop@example.com', fold)).toBe('dina.smith+shop@example.com');
+    expect(normalizeEmail('Dina.Smith+shop@gmail.com')).toBe('dina.smith+shop@gmail.com');
+    const options = { defaultRegion: 'US', foldGmail: true };
+    const once = normalizeIdentities([{ kind: 'email', value: 'A.B+x@gmail.com' }], options);
+    expect(normalizeIdentities(once, options)).toEqual(once);
+  });
+
+  it('reads national phone numbers in the connector’s region when one is configured', () => {
+    const policy = loadConfigText(
+      'identity:\n  default_region: US\nconnectors:\n  twilio:\n    default_region: GB\n    secrets: { account_sid: a, auth_token: b, from_number: c }\nworkflows: []\n',
+      'workflows.yaml',
+      { env: {} },
+    ).identityPolicy;
+    const phone = (connector: string) => normalizeIdentities([{ kind: 'phone', value: '020 7946 0958' }], normalizeOptionsFor(policy, connector, 'US'))[0]?.value;
+    expect(phone('twilio')).toBe('+442079460958');
+    expect(normalizeIdentities([{ kind: 'phone', value: '(415) 555-0142' }], normalizeOptionsFor(policy, 'shopify', 'US'))).toEqual([{ kind: 'phone', value: '+14155550142' }]);
+    expect(phone('shopify')).toBeUndefined();
   });
 });

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, type IdentityPolicy } from '../src/customers/identity-policy.js';
 import { normalizeIdentities, normalizeIdentity, type Identity } from '../src/customers/normalize.js';
+import { resolveInMemory } from '../src/customers/simulate.js';
 import { upsertCustomer } from '../src/store/customers.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 
@@ -128,6 +130,30 @@ describe('identity resolution (property-based, real PostgreSQL)', () => {
         expect(result.live).toBe(expected.length);
       }),
       { numRuns: 30 },
+    );
+  }, 120_000);
+
+  it('the simulator (`crmflow identity simulate`) resolves any events as the database does, under any merge_on', async () => {
+    const policies: IdentityPolicy[] = [DEFAULT_POLICY, { ...DEFAULT_POLICY, mergeOn: ['shopify_customer', 'email'] }, { ...DEFAULT_POLICY, mergeOn: ['email'], caps: { email: 2, phone: 1 } }];
+    await fc.assert(
+      fc.asyncProperty(events, fc.constantFrom(...policies), async (list, policy) => {
+        await db.pool.query('TRUNCATE customers, customer_identities, customer_merges, customer_merge_suggestions, lifecycle_history RESTART IDENTITY CASCADE');
+        const stored: number[] = [];
+        for (const [i, identities] of list.entries()) {
+          stored.push((await upsertCustomer(db.pool, { identities, profile: {}, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), source: 'props', eventRef: `event:${i}`, policy })).customerId);
+        }
+        const { rows } = await db.pool.query<{ id: number; live: number }>('SELECT id, coalesce(merged_into, id) AS live FROM customers');
+        const live = new Map(rows.map((row) => [row.id, row.live]));
+        const simulated = await resolveInMemory(list.map((identities) => ({ identities })), policy);
+        /** Which events ended with the same customer, as groups of event indexes. */
+        const partition = (owners: Array<number | null>) => {
+          const groups = new Map<number | null, string[]>();
+          owners.forEach((owner, i) => groups.set(owner, [...(groups.get(owner) ?? []), String(i)]));
+          return canonical([...groups.values()]);
+        };
+        expect(partition(simulated)).toEqual(partition(stored.map((id) => live.get(id)!)));
+      }),
+      { numRuns: 40 },
     );
   }, 120_000);
 });

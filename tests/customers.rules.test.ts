@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, isBlocked, type IdentityPolicy } from '../src/customers/identity-policy.js';
 import { normalizeIdentities, type Identity } from '../src/customers/normalize.js';
-import { upsertCustomer } from '../src/store/customers.js';
+import { unmergeCustomer, upsertCustomer } from '../src/store/customers.js';
 import { loadConfigText } from '../src/workflows/load.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
@@ -50,6 +50,16 @@ describe('identity rules', () => {
     expect(byEmail.customerId).toBe(son.customerId);
   });
 
+  it('an event reaching someone only through an attach-only phone but bringing its own new email is a new person', async () => {
+    const policy: IdentityPolicy = { ...DEFAULT_POLICY, mergeOn: ['email'] };
+    const sarah = await upsert([{ kind: 'email', value: 'sarah@okafor.example' }, { kind: 'phone', value: '+1 312 555 0104' }], policy);
+    const david = await upsert([{ kind: 'email', value: 'david@okafor.example' }, { kind: 'phone', value: '(312) 555-0104' }], policy);
+    expect(david).toMatchObject({ created: true, suggested: [sarah.customerId], attached: [{ kind: 'email', value: 'david@okafor.example' }] });
+    // An event with the phone alone still attaches to whoever holds it; with every kind merging, the phone links them.
+    expect(await upsert([{ kind: 'phone', value: '312.555.0104' }, { kind: 'messenger_psid', value: 'p:1' }], policy)).toMatchObject({ customerId: sarah.customerId, created: false });
+    expect(await upsert([{ kind: 'email', value: 'eve@okafor.example' }, { kind: 'phone', value: '+13125550104' }])).toMatchObject({ customerId: sarah.customerId, created: false });
+  });
+
   it('a merge that would exceed a cap does not happen; it becomes a suggestion', async () => {
     const a = await upsert([{ kind: 'email', value: 'a1@caps.example' }, { kind: 'phone', value: '+1 212 555 0101' }, { kind: 'phone', value: '+1 212 555 0102' }]);
     const b = await upsert([{ kind: 'email', value: 'b1@caps.example' }, { kind: 'phone', value: '+1 212 555 0103' }, { kind: 'phone', value: '+1 212 555 0104' }]);
@@ -61,5 +71,25 @@ describe('identity rules', () => {
     const c = await upsert([{ kind: 'email', value: 'c1@caps.example' }, { kind: 'phone', value: '+1 212 555 0105' }]);
     const d = await upsert([{ kind: 'email', value: 'd1@caps.example' }]);
     expect(await upsert([{ kind: 'email', value: 'c1@caps.example' }, { kind: 'email', value: 'd1@caps.example' }])).toMatchObject({ customerId: c.customerId, mergedIds: [d.customerId] });
+  });
+
+  it('an unmerge gives back customers merged earlier into the merged one, and refuses while the kept one is merged away', async () => {
+    const a = await upsert([{ kind: 'email', value: 'a@chain.example' }]);
+    const b = await upsert([{ kind: 'email', value: 'b@chain.example' }]);
+    const c = await upsert([{ kind: 'email', value: 'c@chain.example' }]);
+    await upsert([{ kind: 'email', value: 'b@chain.example' }, { kind: 'email', value: 'c@chain.example' }]); // c into b
+    await upsert([{ kind: 'email', value: 'a@chain.example' }, { kind: 'email', value: 'b@chain.example' }]); // b into a
+    const mergedInto = async (id: number) => (await db.pool.query('SELECT merged_into FROM customers WHERE id = $1', [id])).rows[0].merged_into;
+    expect([await mergedInto(b.customerId), await mergedInto(c.customerId)]).toEqual([a.customerId, a.customerId]);
+    await expect(unmergeCustomer(db.pool, b.customerId, { mergedId: c.customerId }, 'tester')).rejects.toThrow(`customer ${b.customerId} was merged into ${a.customerId} since`);
+
+    await unmergeCustomer(db.pool, a.customerId, { mergedId: b.customerId }, 'tester');
+    expect([await mergedInto(b.customerId), await mergedInto(c.customerId)]).toEqual([null, b.customerId]);
+    expect((await db.pool.query("SELECT customer_id FROM customer_identities WHERE value = 'c@chain.example'")).rows[0].customer_id).toBe(b.customerId);
+    await unmergeCustomer(db.pool, b.customerId, { mergedId: c.customerId }, 'tester');
+    expect(await count(db.pool, 'SELECT 1 FROM customers WHERE id = ANY($1) AND merged_into IS NULL', [[a.customerId, b.customerId, c.customerId]])).toBe(3);
+    // Rejected pairs: the same links now leave them apart.
+    const again = await upsert([{ kind: 'email', value: 'b@chain.example' }, { kind: 'email', value: 'c@chain.example' }]);
+    expect(again).toMatchObject({ customerId: b.customerId, mergedIds: [], suggested: [c.customerId] });
   });
 });

@@ -4,6 +4,7 @@ import { dashboardUsersFromEnv, hashPassword, parseUsers, verifyPassword } from 
 import { escapeHtml, html } from '../src/dashboard/html.js';
 import { maskSecrets } from '../src/dashboard/mask.js';
 import type { Crmflow } from '../src/runtime.js';
+import { upsertCustomer } from '../src/store/customers.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 
@@ -129,6 +130,52 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=retried`);
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeDefined();
+  });
+
+  it('shows why customers were merged and lets an admin, not support, undo a merge', async () => {
+    const upsert = (emails: string[]) =>
+      upsertCustomer(db.pool, { identities: emails.map((value) => ({ kind: 'email', value })), profile: {}, occurredAt: new Date(), source: 'form', eventRef: 'run:77' });
+    const kept = (await upsert(['una@undo.example'])).customerId;
+    const merged = (await upsert(['uno@undo.example'])).customerId;
+    await upsert(['una@undo.example', 'uno@undo.example']);
+    const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM customer_merges WHERE merged_id = $1', [merged]);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    const page = await (await request(`/customers/${kept}`, { as: admin })).text();
+    expect(page).toContain('shared email');
+    expect(page).toContain('uno@undo.example; run:77');
+    expect(page).toContain('Undo merge');
+    const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
+    expect(await (await request(`/customers/${kept}`, { as: support })).text()).not.toContain('Undo merge');
+    const body = (who: { csrf: string }) => new URLSearchParams({ _csrf: who.csrf, merge_id: String(rows[0]!.id) }).toString();
+    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: support, headers: form, body: body(support) })).status).toBe(403);
+    const undone = await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) });
+    expect([undone.status, undone.headers.get('location')]).toEqual([303, `/customers/${kept}?notice=unmerged`]);
+    expect((await db.pool.query('SELECT merged_into FROM customers WHERE id = $1', [merged])).rows[0].merged_into).toBeNull();
+    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) })).status).toBe(409);
+    const audit = await db.pool.query("SELECT actor, details->>'via' AS via FROM audit_log WHERE action = 'customer.unmerge'");
+    expect(audit.rows).toEqual([{ actor: 'admin-user', via: 'dashboard' }]);
+  });
+
+  it('lists merge suggestions with their evidence; an admin, not a viewer, decides', async () => {
+    const one = (email: string) => upsertCustomer(db.pool, { identities: [{ kind: 'email', value: email }], profile: { name: 'Sam Lee' }, occurredAt: new Date(), source: 'form', eventRef: 'run:1' });
+    const [a, b] = [(await one('sam.lee@a.example')).customerId, (await one('sam.lee@b.example')).customerId];
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO customer_merge_suggestions (customer_a, customer_b, score, reason) VALUES ($1, $2, 1, '{"why": "similar names", "shared": [{"kind": "email_local_part", "value": "sam.lee"}]}') RETURNING id`,
+      [a, b],
+    );
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const seen = await (await request('/merge-suggestions', { as: viewer })).text();
+    expect(seen).toContain('email_local_part');
+    expect(seen).not.toContain('Different people');
+    expect((await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: viewer, headers: form, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() })).status).toBe(403);
+    const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
+    expect(await (await request('/merge-suggestions', { as: admin })).text()).toContain('Different people');
+    const rejected = await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() });
+    expect([rejected.status, rejected.headers.get('location')]).toEqual([303, '/merge-suggestions?notice=rejected']);
+    expect((await db.pool.query('SELECT status, decided_by FROM customer_merge_suggestions WHERE id = $1', [rows[0]!.id])).rows[0]).toEqual({ status: 'rejected', decided_by: 'admin-user' });
+    expect((await request(`/merge-suggestions/${rows[0]!.id}/accept`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() })).status).toBe(409);
   });
 
   it('lets a viewer read but not retry (403) nor open the queue tool', async () => {

@@ -11,6 +11,7 @@ import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
+import { formatSimulation, simulateIdentity } from './identity-simulate.js';
 import { replay } from './replay.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
@@ -25,6 +26,9 @@ Usage:
                                 pull history into crmflow with a progress bar (workers process it)
   crmflow replay [--since 24h|DATE] [--workflow ID] [--status failed] [--dry-run]
                                 run stored events through the current workflows again, as new runs
+  crmflow identity simulate [--config other.yaml] [--json]
+                                replay stored events against another identity: section in memory (writes
+                                nothing) and report how many customers would merge, split or stay
   crmflow test [file]           run the mapping tests: every connector's cases and the file's mapping_tests
   crmflow map --expr EXPR --input FILE
   crmflow map --connector ID --event TYPE [--input FILE]
@@ -148,6 +152,19 @@ async function runReplay(args: string[]): Promise<void> {
   }
 }
 
+async function runIdentity(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
+  if (positionals[0] !== 'simulate') throw new Error('usage: crmflow identity simulate [--config other.yaml] [--json]');
+  const tried = loadConfigFile(values.config ?? envValue(process.env, 'CRMFLOW_CONFIG')!, { env: process.env });
+  const { app } = await connect();
+  try {
+    const report = await simulateIdentity(app.pool, tried, envValue(process.env, 'CRMFLOW_DEFAULT_REGION')!);
+    process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : formatSimulation(report)}\n`);
+  } finally {
+    await app.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   loadDotEnv();
   const [command, ...rest] = argv;
@@ -164,6 +181,8 @@ async function main(argv: string[]): Promise<void> {
       return runBackfill(rest);
     case 'replay':
       return runReplay(rest);
+    case 'identity':
+      return runIdentity(rest);
     case 'validate':
       return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
     case 'test':

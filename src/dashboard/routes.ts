@@ -17,7 +17,9 @@ import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit } from '../store/audit.js';
 import { setCustomerConsent } from '../store/consents.js';
 import { customerIdsFor, findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
+import { CustomerChangeError, unmergeCustomer } from '../store/customers.js';
 import { getInboxEvent } from '../store/inbox.js';
+import { decideSuggestion, listSuggestions } from '../store/merge-suggestions.js';
 import type { Pool } from '../store/pool.js';
 import { connectorHealth, latestFailures, runsPerMinute, workflowStats } from '../store/run-stats.js';
 import { getRun, listRuns, listStepRecords, type RunFilter } from '../store/runs.js';
@@ -40,7 +42,7 @@ import type { Html } from './html.js';
 import { streamRuns, parseWatch } from './sse.js';
 import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
-import { customerDetailPage, customersPage } from './views/customers.js';
+import { customerDetailPage, customersPage, suggestionsPage } from './views/customers.js';
 import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
 import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
@@ -295,7 +297,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents }));
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
@@ -310,6 +312,47 @@ export function dashboardRouter(options: DashboardOptions): Router {
     await recordAudit(pool, { actor: user, role, action: 'customer.consent', target: `customer:${customer.id}`, ip: req.ip ?? null, details: { channel, granted: granted === 'true', addresses: addresses.length, via: 'dashboard' } });
     res.redirect(303, `/customers/${customer.id}`);
   });
+
+  router.post('/customers/:id/unmerge', session, form, requireCsrf(auth), requireRole('admin'), async (req, res) => {
+    const id = idParam(req.params.id);
+    const mergeId = idParam((req.body as { merge_id?: unknown } | undefined)?.merge_id);
+    if (id === undefined || mergeId === undefined) return void res.status(404).type('text/plain').send('no such merge');
+    const { user, role } = sessionOf(res);
+    try {
+      const result = await unmergeCustomer(pool, id, { mergeId }, user);
+      await recordAudit(pool, { actor: user, role, action: 'customer.unmerge', target: `customer:${result.keptId}`, ip: req.ip ?? null, details: { merge_id: result.mergeId, merged_id: result.mergedId, restored: result.restored, via: 'dashboard' } });
+      res.redirect(303, `/customers/${id}?notice=unmerged`);
+    } catch (error) {
+      if (!(error instanceof CustomerChangeError)) throw error;
+      send(res, messagePage(context(req, res), 'Merge not undone', error.message), error.status);
+    }
+  });
+
+  const SUGGESTION_NOTICES: Record<string, string> = {
+    accepted: 'Merged. The merge can be undone from the customer page.',
+    rejected: 'Remembered as different people: never suggested nor merged by a rule again.',
+  };
+
+  router.get('/merge-suggestions', session, pageHeaders, async (req, res) => {
+    const suggestions = await listSuggestions(pool, { status: 'open', limit: PAGE_SIZE });
+    send(res, suggestionsPage(context(req, res), { suggestions, notice: SUGGESTION_NOTICES[text(req.query.notice)] }));
+  });
+
+  for (const [verb, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+    router.post(`/merge-suggestions/:id/${verb}`, session, form, requireCsrf(auth), requireRole('admin'), async (req, res) => {
+      const id = idParam(req.params.id);
+      if (id === undefined) return void res.status(404).type('text/plain').send('no such suggestion');
+      const { user, role } = sessionOf(res);
+      try {
+        const decided = await decideSuggestion(pool, id, decision, user);
+        await recordAudit(pool, { actor: user, role, action: `merge_suggestion.${verb}`, target: `suggestion:${id}`, ip: req.ip ?? null, details: { customer_a: decided.customer_a, customer_b: decided.customer_b, ...(decided.merge_id ? { merge_id: decided.merge_id } : {}), via: 'dashboard' } });
+        res.redirect(303, `/merge-suggestions?notice=${decision}`);
+      } catch (error) {
+        if (!(error instanceof CustomerChangeError)) throw error;
+        send(res, messagePage(context(req, res), 'Suggestion not decided', error.message), error.status);
+      }
+    });
+  }
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {
     const stats = await workflowStats(pool, workflowIds);

@@ -18,7 +18,9 @@ export type JobData =
   /** Starts the workflows an engine event triggers (src/engine/event-dispatch.ts). */
   | { kind: 'engine-event'; eventId: number }
   /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
-  | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' };
+  | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' }
+  /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
+  | { kind: 'suggest-duplicates' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -43,6 +45,8 @@ export const jobIds = {
   pollScheduler: (workflow: string) => `poll-${workflow}`,
   engineEvent: (eventId: number) => `engine-event-${eventId}`,
   task: (taskId: number, phase: string) => `task-${taskId}-${phase}`,
+  /** BullMQ job scheduler of the duplicate finder: one, shared by every process. */
+  duplicateFinder: 'suggest-duplicates',
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

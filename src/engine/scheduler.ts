@@ -6,11 +6,12 @@ import { jobIds, type JobData } from './queues.js';
 
 /**
  * Fires schedule triggers. Every crmflow process may run this: each tick becomes one job whose id is derived from
- * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it. Poll triggers are
- * BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval).
+ * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it. Poll triggers and the
+ * duplicate finder are BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval).
  */
 export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logger: Logger): Promise<{ stop: () => Promise<void> }> {
   await syncPollSchedulers(config, queue);
+  await syncDuplicateFinder(config, queue);
   const tasks: ScheduledTask[] = [];
   for (const workflow of config.workflows) {
     const trigger = workflow.trigger;
@@ -31,6 +32,12 @@ export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>
     tasks.push(task);
   }
   return { stop: async () => void (await Promise.all(tasks.map((task) => task.destroy()))) };
+}
+
+/** The duplicate finder runs every `identity.suggest_duplicates.every`, once across all processes; off when turned off. */
+async function syncDuplicateFinder(config: LoadedConfig, queue: Queue<JobData>): Promise<void> {
+  if (!config.duplicateFinder) await queue.removeJobScheduler(jobIds.duplicateFinder);
+  else await queue.upsertJobScheduler(jobIds.duplicateFinder, { every: config.duplicateFinder.everyMs }, { name: 'suggest-duplicates', data: { kind: 'suggest-duplicates' } });
 }
 
 /** Creates or updates a job scheduler per enabled poll workflow and removes those of workflows that are gone. */

@@ -5,7 +5,7 @@ import type { EmailTransport } from '../mail/mailer.js';
 import { identityMerges } from '../observability/metrics.js';
 import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
-import { upsertCustomer } from '../store/customers.js';
+import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
 import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
@@ -17,7 +17,7 @@ import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createOutbound } from './outbound.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
-import type { StepServices } from './steps/define-step.js';
+import { StepError, type StepServices } from './steps/define-step.js';
 
 export interface ServiceOptions {
   pool: Pool;
@@ -47,10 +47,15 @@ export function createStepServices(options: ServiceOptions): StepServices {
     agents: options.config.agents,
     pools: options.config.pools,
     upsertCustomer: async (input) => {
-      const result = await upsertCustomer(pool, { ...input, profile: input.profile });
-      identityMerges.inc(result.mergedIds.length);
-      await publish(result.events);
-      return result;
+      try {
+        const result = await upsertCustomer(pool, { ...input, profile: input.profile });
+        identityMerges.inc(result.mergedIds.length);
+        await publish(result.events);
+        return result;
+      } catch (error) {
+        if (error instanceof ErasedPersonError) throw new StepError(error.message, false);
+        throw error;
+      }
     },
     loadCustomer: async (customerId) => {
       const customer = await loadCustomerSummary(pool, customerId);

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
+import { suggestDuplicates } from '../store/merge-suggestions.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, getRun, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -172,6 +173,12 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     settle([await execute(run, workflow, undefined, trigger)]);
   }
 
+  async function findDuplicates(): Promise<void> {
+    if (!options.config.duplicateFinder) return;
+    const found = await suggestDuplicates(options.pool, { minScore: options.config.duplicateFinder.minScore });
+    options.logger.info(found, 'duplicate finder: candidate pairs examined, suggestions added');
+  }
+
   return async (job: Job<JobData>): Promise<void> => {
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
@@ -182,6 +189,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'replay') return processEvent(data.inboxId, { name: data.replay, workflow: data.workflow });
     if (data.kind === 'engine-event') return processEngineEvent(chain, data.eventId);
     if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
+    if (data.kind === 'suggest-duplicates') return findDuplicates();
     return processSchedule(data.workflow, data.tick);
   };
 }

@@ -6,6 +6,9 @@ import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import { CONSENT_CHANNELS, isConsentChannel } from '../customers/consent.js';
 import { customerConsent, setCustomerConsent } from '../store/consents.js';
 import { findCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
+import { eraseCustomer, exportCustomer } from '../store/customer-rights.js';
+import { CustomerChangeError, unmergeCustomer } from '../store/customers.js';
+import { decideSuggestion, listSuggestions } from '../store/merge-suggestions.js';
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
@@ -55,6 +58,16 @@ function audit(req: Request, entry: Omit<AuditEntry, 'actor' | 'role' | 'ip'>): 
   return { actor: 'api-token', role: 'admin', ip: req.ip ?? null, ...entry };
 }
 
+/** The store's refusals (no such merge, already undone…) as API errors. */
+async function asHttp<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof CustomerChangeError) throw new HttpError(error.status, error.status === 404 ? 'not_found' : 'conflict', error.message);
+    throw error;
+  }
+}
+
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -70,7 +83,7 @@ export function apiRouter(options: ApiOptions): Router {
     const email = text(req.query.email);
     const phone = text(req.query.phone);
     const customers = await findCustomers(pool, {
-      email: email === undefined ? undefined : (normalizeEmail(email) ?? email),
+      email: email === undefined ? undefined : (normalizeEmail(email, options.config.identityPolicy) ?? email),
       phone: phone === undefined ? undefined : (normalizePhone(phone, options.defaultRegion) ?? phone),
       q: text(req.query.q)?.trim(),
       limit: Math.min(intParam(req.query.limit, 'limit', 20)!, 100),
@@ -98,6 +111,52 @@ export function apiRouter(options: ApiOptions): Router {
     await recordAudit(pool, audit(req, { action: 'customer.consent', target: `customer:${customer.id}`, details: { channel, granted, source: source ?? 'api', addresses: addresses.length, via: 'api' } }));
     res.json({ customer_id: customer.id, channel, consent: (await customerConsent(pool, customer.id)).consent[channel] });
   });
+
+  router.post('/customers/:id/unmerge', async (req, res) => {
+    const id = intParam(req.params.id, 'id')!;
+    const body = (req.body ?? {}) as { merge_id?: unknown; customer_id?: unknown };
+    const mergeId = intParam(body.merge_id, 'merge_id');
+    const mergedId = intParam(body.customer_id, 'customer_id');
+    if ((mergeId === undefined) === (mergedId === undefined)) throw new HttpError(400, 'bad_request', 'send {"merge_id": N} or {"customer_id": <the merged customer>}');
+    const actor = audit(req, { action: 'customer.unmerge' }).actor;
+    const result = await asHttp(unmergeCustomer(pool, id, { mergeId, mergedId }, actor));
+    await recordAudit(pool, audit(req, { action: 'customer.unmerge', target: `customer:${result.keptId}`, details: { merge_id: result.mergeId, merged_id: result.mergedId, restored: result.restored, via: 'api' } }));
+    res.json({ merge_id: result.mergeId, kept_id: result.keptId, merged_id: result.mergedId, restored: result.restored });
+  });
+
+  router.get('/customers/:id/export', async (req, res) => {
+    const id = intParam(req.params.id, 'id')!;
+    const document = await exportCustomer(pool, id);
+    if (!document) throw new HttpError(404, 'not_found', `no customer ${req.params.id}`);
+    await recordAudit(pool, audit(req, { action: 'customer.export', target: `customer:${id}`, details: { via: 'api' } }));
+    res.json(document);
+  });
+
+  router.delete('/customers/:id', async (req, res) => {
+    const id = intParam(req.params.id, 'id')!;
+    const erased = await eraseCustomer(pool, id);
+    if (!erased) throw new HttpError(404, 'not_found', `no customer ${req.params.id}`);
+    // Ids and counts only: the audit log is append-only and must never hold the erased person's data.
+    await recordAudit(pool, audit(req, { action: 'customer.erase', target: `customer:${id}`, details: { customer_ids: erased.customerIds, identities: erased.identities, rows: erased.rows, via: 'api' } }));
+    res.json({ customer_ids: erased.customerIds, identities_blocked: erased.identities, rows: erased.rows });
+  });
+
+  router.get('/merge-suggestions', async (req, res) => {
+    const status = text(req.query.status) ?? 'open';
+    if (!['open', 'accepted', 'rejected'].includes(status)) throw new HttpError(400, 'bad_request', 'status must be open, accepted or rejected');
+    const suggestions = await listSuggestions(pool, { status, before: intParam(req.query.before, 'before'), limit: limitParam(req.query.limit) });
+    res.json({ suggestions, next_before: suggestions.length > 0 ? suggestions.at(-1)!.id : null });
+  });
+
+  for (const [verb, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+    router.post(`/merge-suggestions/:id/${verb}`, async (req, res) => {
+      const id = intParam(req.params.id, 'id')!;
+      const entry = audit(req, { action: `merge_suggestion.${verb}`, target: `suggestion:${id}` });
+      const decided = await asHttp(decideSuggestion(pool, id, decision, entry.actor));
+      await recordAudit(pool, { ...entry, details: { customer_a: decided.customer_a, customer_b: decided.customer_b, ...(decided.merge_id ? { merge_id: decided.merge_id } : {}), via: 'api' } });
+      res.json(decided);
+    });
+  }
 
   router.get('/runs', async (req, res) => {
     const runs = await listRuns(pool, {

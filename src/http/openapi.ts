@@ -66,7 +66,7 @@ export interface OperationObject {
   responses: Record<string, ResponseObject | Reference>;
 }
 
-export type HttpMethod = 'get' | 'post' | 'put';
+export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 export interface PathItemObject {
   summary?: string;
@@ -74,6 +74,7 @@ export interface PathItemObject {
   get?: OperationObject;
   post?: OperationObject;
   put?: OperationObject;
+  delete?: OperationObject;
 }
 
 export interface SecuritySchemeObject {
@@ -196,10 +197,29 @@ const leadAssignment = record('An owner assignment, newest first.', {
   assigned_at: dateTime,
 });
 
-const customerMerge = record('A customer merged into this one (its id keeps resolving here).', {
+const customerMerge = record('A merge into this customer (its id keeps resolving here), or of this customer into another, oldest first.', {
+  id: { type: 'integer', description: 'The merge id (for `POST /api/customers/{id}/unmerge`).' },
+  kept_id: integer,
   merged_id: integer,
-  reason: { type: 'object', description: 'Which identities linked the two customers and which event brought them together.' },
+  linked_by: { type: ['array', 'null'], items: ref('Identity'), description: "The merged customer's identities the linking event shared; empty for an accepted suggestion." },
+  event: { ...nullableString, description: 'What brought them together: `run:<id>` (an event’s run) or `suggestion:<id>`.' },
+  why: { ...nullableString, examples: ['shared email', 'accepted suggestion by api-token'] },
+  reason: { type: 'object', description: 'The full record: the event’s identities, `linked_by`, `event`, `why`.' },
   merged_at: dateTime,
+  unmerged_at: { ...nullableDateTime, description: 'When the merge was undone; null while it stands.' },
+  unmerged_by: nullableString,
+});
+
+const mergeSuggestion = record('Two customers that are probably one person, for review.', {
+  id: integer,
+  customer_a: integer,
+  customer_b: integer,
+  score: { type: ['number', 'null'], description: 'Name similarity (Jaro–Winkler, 0..1) for the duplicate finder’s suggestions; null for those a rule made.' },
+  reason: { type: 'object', description: 'Evidence: `why`, and the names and shared email local part or phone suffix, or the event and identities that linked them.' },
+  status: { enum: ['open', 'accepted', 'rejected'] },
+  created_at: dateTime,
+  decided_by: nullableString,
+  decided_at: nullableDateTime,
 });
 
 const lifecycleChange = record('A lifecycle stage change.', {
@@ -405,6 +425,34 @@ const schemas: Record<string, JsonSchema> = {
   TimelineEntry: timelineEntry,
   LeadAssignment: leadAssignment,
   CustomerMerge: customerMerge,
+  Identity: record('An identity.', { kind: string, value: string }),
+  MergeSuggestion: mergeSuggestion,
+  MergeSuggestionList: record('A page of suggestions, newest first.', {
+    suggestions: { type: 'array', items: ref('MergeSuggestion') },
+    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+  }),
+  MergeDecision: {
+    ...mergeSuggestion,
+    description: 'The decided suggestion; an accepted one names the merge it made.',
+    properties: { ...(mergeSuggestion.properties as object), merge_id: integer, kept_id: integer },
+  },
+  Unmerged: record('The merge undone and the rows returned to the merged customer, by table.', {
+    merge_id: integer,
+    kept_id: integer,
+    merged_id: integer,
+    restored: { type: 'object', additionalProperties: integer },
+  }),
+  CustomerExport: record('Everything crmflow holds about a person: every row about them, by table (see src/store/customer-data-map.ts).', {
+    customer_id: integer,
+    customer_ids: { type: 'array', items: integer, description: 'The live customer and those merged into it.' },
+    exported_at: dateTime,
+    tables: { type: 'object', additionalProperties: { type: 'array', items: { type: 'object' } }, description: 'Rows as stored, by table name: customers, identities, timeline, messages, assignments, runs and their steps, raw inbound payloads, merges, suggestions, audit entries.' },
+  }),
+  Erased: record('What the erasure touched.', {
+    customer_ids: { type: 'array', items: integer },
+    identities_blocked: { type: 'integer', description: 'Identities kept as salted hashes so that old data does not re-create the person.' },
+    rows: { type: 'object', additionalProperties: integer, description: 'Rows deleted or anonymised, by table.' },
+  }),
   LifecycleChange: lifecycleChange,
   CustomerMessage: customerMessage,
   CustomerTask: customerTask,
@@ -491,7 +539,7 @@ const schemas: Record<string, JsonSchema> = {
     actor: { type: 'string', description: 'The dashboard user, `api-token` for bearer-token calls, or the name typed at a failed sign-in.' },
     role: { ...nullableString, description: '`viewer`, `support` or `admin`; null for a failed sign-in.' },
     action: { enum: [...AUDIT_ACTIONS] },
-    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `message:<id>`, `workflow:<id>`, `agent:<id>`, `task:<id>`, `customer:<id>`.' },
+    target: { ...nullableString, description: 'What was acted on: `run:<id>`, `message:<id>`, `workflow:<id>`, `agent:<id>`, `task:<id>`, `customer:<id>`, `suggestion:<id>`.' },
     details: { type: 'object', description: 'Facts about the action (e.g. `available`, `job_id`, `via`).' },
     ip: { ...nullableString, description: 'The client address (behind a loopback proxy: the forwarded one).' },
   }),
@@ -655,6 +703,24 @@ function apiOperation(operation: Omit<OperationObject, 'security' | 'responses'>
   };
 }
 
+/** `POST /api/merge-suggestions/{id}/accept` and `…/reject`: one shape, two decisions. */
+function suggestionDecision(verb: 'accept' | 'reject', summary: string, description: string, conflict: string): OperationObject {
+  return apiOperation({
+    operationId: `${verb}MergeSuggestion`,
+    summary,
+    description: `Takes no request body. ${description} Audited.`,
+    tags: ['customers'],
+    parameters: [idParameter('suggestion')],
+    responses: {
+      '200': { description: verb === 'accept' ? 'Merged.' : 'Rejected.', content: json(ref('MergeDecision')) },
+      '400': badRequest,
+      '404': notFound('suggestion'),
+      '409': errorResponse(conflict, ['conflict']),
+      '413': bodyTooLarge,
+    },
+  });
+}
+
 const paths: Record<string, PathItemObject> = {
   '/healthz': {
     get: {
@@ -761,6 +827,72 @@ const paths: Record<string, PathItemObject> = {
       parameters: [idParameter('customer')],
       responses: { '200': { description: 'The record.', content: json(ref('Customer')) }, '400': badRequest, '404': notFound('customer') },
     }),
+    delete: apiOperation({
+      operationId: 'eraseCustomer',
+      summary: 'Erase a person (right to erasure)',
+      description:
+        'Deletes or anonymises every row about the customer and those merged into it, raw inbound payloads and run records included (see the data map in src/store/customer-data-map.ts). Their identities are kept only as salted hashes: replays, pulls, backfills and old redeliveries do not re-create the person; a new webhook contact from them does. Audited with ids and counts only.',
+      tags: ['customers'],
+      parameters: [idParameter('customer')],
+      responses: { '200': { description: 'Erased.', content: json(ref('Erased')) }, '400': badRequest, '404': notFound('customer') },
+    }),
+  },
+  '/api/customers/{id}/export': {
+    get: apiOperation({
+      operationId: 'exportCustomer',
+      summary: 'Everything about a person, as one JSON document (right of access)',
+      description: 'Audited.',
+      tags: ['customers'],
+      parameters: [idParameter('customer')],
+      responses: { '200': { description: 'The document.', content: json(ref('CustomerExport')) }, '400': badRequest, '404': notFound('customer') },
+    }),
+  },
+  '/api/customers/{id}/unmerge': {
+    post: apiOperation({
+      operationId: 'unmergeCustomer',
+      summary: 'Undo a merge exactly',
+      description:
+        'Identities, timeline, assignments, messages, runs and lifecycle history moved by the merge return to the merged customer, and both customer rows get back the columns they had before it. The pair is then remembered as different people: an event linking them again makes a suggestion, not a merge. Audited.',
+      tags: ['customers'],
+      parameters: [idParameter('kept customer')],
+      requestBody: {
+        description: 'Which merge: its id, or the merged customer’s id (its latest merge into this customer).',
+        required: true,
+        content: json({ oneOf: [record('By merge id.', { merge_id: integer }), record('By merged customer.', { customer_id: integer })] }),
+      },
+      responses: {
+        '200': { description: 'Undone.', content: json(ref('Unmerged')) },
+        '400': badRequest,
+        '404': notFound('merge into this customer'),
+        '409': errorResponse('Already undone, or the kept customer was merged into another since (undo that first).', ['conflict']),
+        '413': bodyTooLarge,
+      },
+    }),
+  },
+  '/api/merge-suggestions': {
+    get: apiOperation({
+      operationId: 'listMergeSuggestions',
+      summary: 'Likely duplicates for review, newest first',
+      description: 'From identity rules (a link that may not merge, a cap) and from the scheduled duplicate finder (similar names plus a shared email local part or phone suffix), each with its evidence and score.',
+      tags: ['customers'],
+      parameters: [
+        { name: 'status', in: 'query', description: 'open (default), accepted or rejected.', schema: { enum: ['open', 'accepted', 'rejected'] } },
+        beforeParameter('suggestions'),
+        limitParameter(50, 500),
+      ],
+      responses: { '200': { description: 'A page of suggestions.', content: json(ref('MergeSuggestionList')) }, '400': badRequest },
+    }),
+  },
+  '/api/merge-suggestions/{id}/accept': {
+    post: suggestionDecision(
+      'accept',
+      'Merge the two customers of a suggestion',
+      'The older customer keeps the other; the merge records `accepted suggestion by <actor>` and can be undone.',
+      'Already decided, or the two are already one customer.',
+    ),
+  },
+  '/api/merge-suggestions/{id}/reject': {
+    post: suggestionDecision('reject', 'Mark a suggestion as different people, for good', 'The pair is never suggested again, and identity rules no longer merge them.', 'Already decided.'),
   },
   '/api/customers/{id}/consent': {
     put: apiOperation({

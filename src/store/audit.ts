@@ -15,6 +15,11 @@ export const AUDIT_ACTIONS = [
   'customer.consent',
   'events.replay',
   'events.backfill',
+  'customer.unmerge',
+  'customer.export',
+  'customer.erase',
+  'merge_suggestion.accept',
+  'merge_suggestion.reject',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -29,7 +29,7 @@ export interface CustomerSearch {
 export async function findCustomers(pool: Pool, search: CustomerSearch): Promise<CustomerSummary[]> {
   const { rows } = await pool.query<CustomerSummary>(
     `SELECT ${SUMMARY_COLUMNS} FROM customers c
-     WHERE c.merged_into IS NULL
+     WHERE c.merged_into IS NULL AND c.erased_at IS NULL
        AND ($1::text IS NULL OR c.id IN (SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = $1))
        AND ($2::text IS NULL OR c.id IN (SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = $2))
        AND ($3::text IS NULL OR lower(c.name) LIKE lower($3) || '%'
@@ -51,7 +51,11 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
       [summary.id],
     ),
     pool.query(`SELECT agent_id, pool, strategy, reason, assigned_at FROM lead_assignments WHERE customer_id = $1 ORDER BY id DESC`, [summary.id]),
-    pool.query(`SELECT merged_id, reason, merged_at FROM customer_merges WHERE kept_id = $1 ORDER BY id`, [summary.id]),
+    pool.query(
+      `SELECT id, kept_id, merged_id, reason->'linked_by' AS linked_by, reason->>'event' AS event, reason->>'why' AS why, reason, merged_at, unmerged_at, unmerged_by
+       FROM customer_merges WHERE kept_id = $1 OR merged_id = $1 ORDER BY id`,
+      [summary.id],
+    ),
     pool.query(`SELECT from_stage, to_stage, source, changed_at FROM lifecycle_history WHERE customer_id = $1 ORDER BY id`, [summary.id]),
     pool.query(
       `SELECT id, channel, transport, recipient, subject, status, status_reason, created_at, sent_at FROM outbound_messages WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,

@@ -1,7 +1,9 @@
-import { DEFAULT_POLICY, mayMerge, priority, type IdentityPolicy } from '../customers/identity-policy.js';
+import { DEFAULT_POLICY, isNewPerson, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
+import { MERGE_TABLES } from './customer-data-map.js';
+import { erasedAmong, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
-import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
+import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
 /** Profile fields a mapping may set. Absent or null fields leave the stored value alone. */
 export interface CustomerProfile {
@@ -27,7 +29,10 @@ export interface UpsertCustomerInput {
   occurredAt: Date;
   /** Where the data came from, e.g. `shopify`; recorded on new identities. */
   source: string;
-  /** Recorded on a merge as the event that linked the customers, e.g. `inbox:42`. */
+  /**
+   * Recorded on a merge as the event that linked the customers, e.g. `run:42`. A `run:<id>` also tells how the event
+   * arrived: only a new webhook contact may bring back identities of an erased person.
+   */
   eventRef: string;
   /** Which kinds may merge customers and the caps per kind; default: every kind merges, default caps. */
   policy?: IdentityPolicy;
@@ -50,17 +55,25 @@ export interface UpsertCustomerResult {
 
 const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
 
+/** The event's identities all belong to a person who was erased, and it is not a new contact from them. */
+export class ErasedPersonError extends Error {
+  override name = 'ErasedPersonError';
+}
+
 /**
  * Deterministic identity resolution: find every customer that owns one of the identities, merge them into the
  * oldest, attach the identities that are new, update the profile. Race-free across processes: the identities are
  * locked (transaction-scoped advisory locks, taken in a fixed order), so concurrent events about the same new person
- * serialize and create one customer; customer rows are locked before they are merged.
+ * serialize and create one customer; customer rows are locked before they are merged. Identities of an erased person
+ * are left out unless the event is a new contact from them (ErasedPersonError when none is left). Every merge is
+ * recorded with what it needs to be undone (see unmergeCustomer).
  */
 export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
   if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
-  const kinds = input.identities.map((identity) => identity.kind);
-  const values = input.identities.map((identity) => identity.value);
   return withRetriedTransaction(pool, async (client) => {
+    const identities = await withoutErasedIdentities(client, input);
+    const kinds = identities.map((identity) => identity.kind);
+    const values = identities.map((identity) => identity.value);
     await client.query(
       `SELECT pg_advisory_xact_lock(h) FROM (
          SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS locks`,
@@ -71,19 +84,27 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     let created = false;
     let mergedIds: number[] = [];
     let suggested: number[] = [];
-    if (owners.length === 0) {
+    const policy = input.policy ?? DEFAULT_POLICY;
+    // Which identity links to whom matters to a merge, and to an event reaching someone through kinds that only attach.
+    const links = owners.length > 1 || (owners.length === 1 && policy.mergeOn) ? await identityOwners(client, identities) : [];
+    if (owners.length === 0 || isNewPerson(identities, links, policy)) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
       created = true;
+      suggested = owners;
+      for (const other of owners) await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: 'shares only identities that may not merge customers with an existing customer' });
     } else if (owners.length === 1) {
       customerId = owners[0]!;
     } else {
-      const plan = await planMerge(client, owners, input, input.policy ?? DEFAULT_POLICY);
+      const plan = await planMerge(client, owners, identities, links, policy);
       customerId = plan.keep;
       mergedIds = plan.merge;
       suggested = plan.suggest;
-      if (mergedIds.length > 0) await mergeInto(client, customerId, mergedIds, { identities: input.identities, event: input.eventRef });
-      for (const other of suggested) await suggestMerge(client, customerId, other, { identities: input.identities, event: input.eventRef, why: plan.why });
+      for (const mergedId of mergedIds) {
+        const linkedBy = identities.filter((identity) => links.some((link) => link.customerId === mergedId && link.kind === identity.kind && link.value === identity.value));
+        await mergeInto(client, customerId, mergedId, { identities, linked_by: linkedBy, event: input.eventRef, why: `shared ${[...new Set(linkedBy.map((identity) => identity.kind))].join(', ')}` });
+      }
+      for (const other of suggested) await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: plan.why });
     }
     const { rows: attachedRows } = await client.query<Identity>(
       `INSERT INTO customer_identities (customer_id, kind, value, source)
@@ -102,6 +123,31 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     }
     return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined) };
   });
+}
+
+/**
+ * The event's identities minus those of an erased person, unless the event is a new contact from them: a webhook
+ * (not a pull, backfill or replay) about something that happened after the erasure. A new contact takes the
+ * identities off the erasure list.
+ */
+async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomerInput): Promise<Identity[]> {
+  const { erased, erasedAt } = await erasedAmong(client, input.identities);
+  if (erased.length === 0) return input.identities;
+  const runId = /^run:(\d+)$/.exec(input.eventRef)?.[1];
+  const { rows } = runId
+    ? await client.query<{ fresh: boolean }>(
+        `SELECT i.origin = 'webhook' AND position('@' IN r.trigger_key) = 0 AND i.occurred_at > $2 AS fresh
+         FROM workflow_runs r JOIN inbox_events i ON i.id = r.inbox_event_id WHERE r.id = $1`,
+        [Number(runId), erasedAt],
+      )
+    : { rows: [] };
+  if (rows[0]?.fresh) {
+    await forgetErasure(client, erased);
+    return input.identities;
+  }
+  const rest = input.identities.filter((identity) => !erased.some((gone) => gone.kind === identity.kind && gone.value === identity.value));
+  if (rest.length === 0) throw new ErasedPersonError('every identity of this record belongs to an erased person, and this is not a new contact from them: not re-created');
+  return rest;
 }
 
 /**
@@ -126,52 +172,50 @@ async function lockOwners(client: PoolClient, kinds: string[], values: string[])
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
 
-interface MergePlan {
-  keep: number;
-  merge: number[];
-  suggest: number[];
-  why: string;
+interface IdentityLink extends Identity {
+  customerId: number;
 }
 
-/**
- * Which of the customers an event points at are merged. Customers linked only by kinds that may not merge (a shared
- * family phone, say) are not; nor are any when the merge would give one customer more identities of a kind than its
- * cap. The event then belongs to the customer its highest-priority identity names, and the others are suggested.
- */
-async function planMerge(client: PoolClient, owners: number[], input: UpsertCustomerInput, policy: IdentityPolicy): Promise<MergePlan> {
-  const { rows: links } = await client.query<{ customer_id: number; kind: string }>(
-    `SELECT customer_id, kind FROM customer_identities WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)],
+/** Which customer holds each of the identities that someone holds. */
+async function identityOwners(client: PoolClient, identities: Identity[]): Promise<IdentityLink[]> {
+  const { rows } = await client.query<IdentityLink>(
+    `SELECT customer_id AS "customerId", kind, value FROM customer_identities WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
   );
-  const bestRank = (customerId: number) => Math.min(...links.filter((link) => link.customer_id === customerId).map((link) => priority(link.kind, policy)));
-  const byPriority = [...owners].sort((a, b) => bestRank(a) - bestRank(b) || a - b);
-  const mergeable = owners.filter((owner) => links.some((link) => link.customer_id === owner && mayMerge(link.kind, policy)));
-  if (mergeable.length < 2) {
-    const keep = mergeable[0] ?? byPriority[0]!;
-    return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: 'linked only by identities that may not merge customers' };
-  }
-  const { rows: counts } = await client.query<{ kind: string; n: number }>(
-    `SELECT kind, count(*)::int AS n FROM (
-       SELECT kind, value FROM customer_identities WHERE customer_id = ANY($1::bigint[])
-       UNION SELECT * FROM unnest($2::text[], $3::text[])) AS all_identities GROUP BY kind`,
-    [mergeable, input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)],
+  return rows;
+}
+
+/** The identity policy (planLinks) applied to the customers an event points at, with their stored identities. */
+async function planMerge(client: PoolClient, owners: number[], identities: Identity[], links: IdentityLink[], policy: IdentityPolicy): Promise<LinkPlan> {
+  const { rows: apart } = await client.query<{ a: number; b: number }>(
+    `SELECT customer_a AS a, customer_b AS b FROM customer_merge_suggestions WHERE status = 'rejected' AND customer_a = ANY($1::bigint[]) AND customer_b = ANY($1::bigint[])`,
+    [owners],
   );
-  const over = counts.find((count) => policy.caps[count.kind] !== undefined && count.n > policy.caps[count.kind]!);
-  const rest = owners.filter((owner) => !mergeable.includes(owner));
-  if (over) {
-    const keep = byPriority.find((owner) => mergeable.includes(owner))!;
-    return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: `merging would give one customer ${over.n} ${over.kind} identities (cap ${policy.caps[over.kind]})` };
-  }
-  const keep = Math.min(...mergeable);
-  return { keep, merge: mergeable.filter((owner) => owner !== keep), suggest: rest, why: 'linked only by identities that may not merge customers' };
+  return planLinks(
+    {
+      owners,
+      links,
+      apart: (a, b) => apart.some((pair) => pair.a === Math.min(a, b) && pair.b === Math.max(a, b)),
+      countsIfMerged: async (customerIds) => {
+        const { rows } = await client.query<{ kind: string; n: number }>(
+          `SELECT kind, count(*)::int AS n FROM (
+             SELECT kind, value FROM customer_identities WHERE customer_id = ANY($1::bigint[])
+             UNION SELECT * FROM unnest($2::text[], $3::text[])) AS all_identities GROUP BY kind`,
+          [customerIds, identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
+        );
+        return Object.fromEntries(rows.map((row) => [row.kind, row.n]));
+      },
+    },
+    policy,
+  );
 }
 
 /** Records (once per pair) that two customers are probably one person, for an admin to accept or reject. */
-async function suggestMerge(client: PoolClient, a: number, b: number, reason: Record<string, unknown>): Promise<void> {
+async function suggestMerge(client: PoolClient, a: number, b: number, reason: Record<string, unknown>, score: number | null = null): Promise<void> {
   await client.query(
-    `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason) VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3)
+    `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, score) VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3, $4)
      ON CONFLICT (customer_a, customer_b) DO NOTHING`,
-    [a, b, JSON.stringify(reason)],
+    [a, b, JSON.stringify(reason), score],
   );
 }
 
@@ -192,46 +236,137 @@ export async function lockLiveCustomer(client: PoolClient, customerId: number): 
   throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
 }
 
-interface MergeReason {
+/** Why two customers were merged, kept on the merge record and shown in the customer's history. */
+export interface MergeReason {
+  /** The event's identities. */
   identities: Identity[];
+  /** The identities of the merged customer that the event shared. */
+  linked_by: Identity[];
+  /** What brought them together: `run:<id>` for an event, `suggestion:<id>` for an accepted suggestion. */
   event: string;
+  why: string;
 }
 
-/** Moves everything owned by `mergedIds` to `keptId` and records why. Caller holds the row locks. */
 /** SQL for the rank of a lifecycle stage (see STAGE_RANK): a merge keeps the most advanced stage of the two. */
 function stageRank(column: string): string {
   return `CASE ${column} ${Object.entries(STAGE_RANK).map(([stage, rank]) => `WHEN '${stage}' THEN ${rank}`).join(' ')} ELSE -1 END`;
 }
 
-async function mergeInto(client: PoolClient, keptId: number, mergedIds: number[], reason: MergeReason): Promise<void> {
-  for (const table of ['customer_identities', 'timeline_events', 'lead_assignments', 'outbound_messages', 'workflow_runs', 'lifecycle_history', 'tasks', 'score_history']) {
-    await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = ANY($2::bigint[])`, [keptId, mergedIds]);
+/** Customer columns an unmerge restores from the merge's snapshot (all but id, created_at, updated_at, erased_at). */
+const RESTORED_COLUMNS = [...PROFILE_TEXT_FIELDS, 'lifecycle_stage', 'owner_agent_id', 'attributes', 'score', 'profile_updated_at', 'merged_into'] as const;
+
+/**
+ * Moves everything `mergedId` owns to `keptId` and records why, with both customer rows as they were and the ids of
+ * the rows moved, so that an unmerge can put them back. Caller holds both row locks. Returns the merge id.
+ */
+async function mergeInto(client: PoolClient, keptId: number, mergedId: number, reason: MergeReason): Promise<number> {
+  const { rows: before } = await client.query<{ id: number; row: unknown }>('SELECT id, to_jsonb(c) AS row FROM customers c WHERE id = ANY($1::bigint[])', [[keptId, mergedId]]);
+  const moved: Record<string, number[]> = {};
+  for (const table of MERGE_TABLES) {
+    const { rows } = await client.query<{ id: number }>(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 RETURNING id`, [keptId, mergedId]);
+    moved[table] = rows.map((row) => row.id);
   }
   // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
   // gaps, and the kept profile carries the newer time (else older data arriving later would overwrite newer).
   // The kept owner, if any, stays.
-  for (const mergedId of [...mergedIds].sort((a, b) => a - b)) {
-    const newer = `m.profile_updated_at > coalesce(kept.profile_updated_at, '-infinity')`;
-    await client.query(
-      `UPDATE customers AS kept SET
-         ${PROFILE_TEXT_FIELDS.map((field) => `${field} = CASE WHEN ${newer} THEN coalesce(m.${field}, kept.${field}) ELSE coalesce(kept.${field}, m.${field}) END`).join(', ')},
-         owner_agent_id = coalesce(kept.owner_agent_id, m.owner_agent_id),
-         lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
-         attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
-         score = kept.score + m.score,
-         profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
-       FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
-      [keptId, mergedId],
-    );
+  const newer = `m.profile_updated_at > coalesce(kept.profile_updated_at, '-infinity')`;
+  await client.query(
+    `UPDATE customers AS kept SET
+       ${PROFILE_TEXT_FIELDS.map((field) => `${field} = CASE WHEN ${newer} THEN coalesce(m.${field}, kept.${field}) ELSE coalesce(kept.${field}, m.${field}) END`).join(', ')},
+       owner_agent_id = coalesce(kept.owner_agent_id, m.owner_agent_id),
+       lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
+       attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
+       score = kept.score + m.score,
+       profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
+     FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
+    [keptId, mergedId],
+  );
+  // Customers merged earlier into the merged one now resolve straight to the kept one.
+  const { rows: chained } = await client.query<{ id: number }>('UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id', [keptId, mergedId]);
+  moved.customers = chained.map((row) => row.id);
+  await client.query('UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2', [keptId, mergedId]);
+  const { rows } = await client.query<{ id: number }>(
+    'INSERT INTO customer_merges (kept_id, merged_id, reason, before, moved) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [keptId, mergedId, JSON.stringify(reason), JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))), JSON.stringify(moved)],
+  );
+  return rows[0]!.id;
+}
+
+/** An API error the store raises: not found (404) or a state that forbids the change (409). */
+export class CustomerChangeError extends Error {
+  constructor(
+    readonly status: 404 | 409,
+    message: string,
+  ) {
+    super(message);
   }
-  await client.query(
-    `UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = ANY($2::bigint[]) OR merged_into = ANY($2::bigint[])`,
-    [keptId, mergedIds],
-  );
-  await client.query(
-    `INSERT INTO customer_merges (kept_id, merged_id, reason) SELECT $1, m, $3 FROM unnest($2::bigint[]) AS m`,
-    [keptId, mergedIds, JSON.stringify(reason)],
-  );
+}
+
+/**
+ * Merges two live customers by hand (an accepted suggestion) in the caller's transaction: the older keeps the other.
+ * Ids merged since are followed to their live customer.
+ */
+export async function mergeLiveCustomers(client: PoolClient, a: number, b: number, reason: Pick<MergeReason, 'event' | 'why'>): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
+  const live = await Promise.all([a, b].map((id) => lockLiveCustomer(client, id).catch(() => undefined)));
+  if (live[0] === undefined || live[1] === undefined) throw new CustomerChangeError(404, `no customer ${live[0] === undefined ? a : b}`);
+  if (live[0] === live[1]) throw new CustomerChangeError(409, `customers ${a} and ${b} are already one customer (${live[0]})`);
+  const [kept, gone] = [Math.min(live[0], live[1]), Math.max(live[0], live[1])];
+  await client.query('SELECT id FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[kept, gone]]);
+  const mergeId = await mergeInto(client, kept, gone, { identities: [], linked_by: [], ...reason });
+  return { mergeId, keptId: kept, mergedId: gone };
+}
+
+export interface Unmerged {
+  mergeId: number;
+  keptId: number;
+  mergedId: number;
+  /** Rows returned to the merged customer, by table. */
+  restored: Record<string, number>;
+}
+
+/**
+ * Splits a merge back: the rows it moved return to the merged customer, both customer rows get back the columns
+ * they had before it (profile data written to the kept customer since is reverted to its pre-merge state; rows
+ * created since stay with it), and the pair is recorded as different people so that the same link does not merge
+ * them again (it becomes a suggestion instead). `target` is a merge id, or the merged customer's id.
+ */
+export async function unmergeCustomer(pool: Pool, keptId: number, target: { mergeId?: number; mergedId?: number }, actor: string): Promise<Unmerged> {
+  return withTransaction(pool, async (client) => {
+    const { rows: merges } = await client.query<{ id: number; kept_id: number; merged_id: number; before: Record<string, Record<string, unknown>> | null; moved: Record<string, number[]> | null; unmerged_at: Date | null }>(
+      `SELECT id, kept_id, merged_id, before, moved, unmerged_at FROM customer_merges
+       WHERE kept_id = $1 AND ($2::bigint IS NULL OR id = $2) AND ($3::bigint IS NULL OR merged_id = $3)
+       ORDER BY unmerged_at IS NULL DESC, id DESC LIMIT 1 FOR UPDATE`,
+      [keptId, target.mergeId ?? null, target.mergedId ?? null],
+    );
+    const merge = merges[0];
+    if (!merge) throw new CustomerChangeError(404, `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`);
+    if (merge.unmerged_at) throw new CustomerChangeError(409, `merge ${merge.id} was already undone`);
+    if (!merge.before || !merge.moved) throw new CustomerChangeError(409, `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`);
+    const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>('SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[merge.kept_id, merge.merged_id]]);
+    const keptRow = locked.find((row) => row.id === merge.kept_id)!;
+    if (keptRow.merged_into !== null) throw new CustomerChangeError(409, `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`);
+    const restored: Record<string, number> = {};
+    for (const table of MERGE_TABLES) {
+      const { rowCount } = await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 AND id = ANY($3::bigint[])`, [merge.merged_id, merge.kept_id, merge.moved[table] ?? []]);
+      restored[table] = rowCount ?? 0;
+    }
+    await client.query('UPDATE customers SET merged_into = $1 WHERE merged_into = $2 AND id = ANY($3::bigint[])', [merge.merged_id, merge.kept_id, merge.moved.customers ?? []]);
+    for (const side of ['kept', 'merged'] as const) {
+      await client.query(
+        `UPDATE customers c SET ${RESTORED_COLUMNS.map((column) => `${column} = s.${column}`).join(', ')}, updated_at = now()
+         FROM jsonb_populate_record(NULL::customers, $2) AS s WHERE c.id = $1`,
+        [side === 'kept' ? merge.kept_id : merge.merged_id, JSON.stringify(merge.before[side])],
+      );
+    }
+    await client.query('UPDATE customer_merges SET unmerged_at = now(), unmerged_by = $2 WHERE id = $1', [merge.id, actor]);
+    await client.query(
+      `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, status, decided_by, decided_at)
+       VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3, 'rejected', $4, now())
+       ON CONFLICT (customer_a, customer_b) DO UPDATE SET status = 'rejected', decided_by = $4, decided_at = now()`,
+      [merge.kept_id, merge.merged_id, JSON.stringify({ why: `unmerged (merge ${merge.id})` }), actor],
+    );
+    return { mergeId: merge.id, keptId: merge.kept_id, mergedId: merge.merged_id, restored };
+  });
 }
 
 async function updateProfile(client: PoolClient, customerId: number, profile: CustomerProfile, occurredAt: Date): Promise<void> {

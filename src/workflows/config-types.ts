@@ -32,6 +32,8 @@ export interface ConnectorConfig {
   secrets: Record<string, string>;
   /** Overrides of the connector's default mappings, by event type. */
   mappings?: Record<string, string>;
+  /** Region for this connector's phone numbers written without a country code (over `identity.default_region`). */
+  default_region?: string;
 }
 
 export interface StepConfig {
@@ -84,6 +86,8 @@ export interface CrmflowConfig {
     caps?: Record<string, number>;
     blocked?: Record<string, string[]>;
     default_blocklist?: boolean;
+    fold_gmail?: boolean;
+    suggest_duplicates?: { every?: string | number; min_score?: number } | false;
   };
   connectors: Record<string, ConnectorConfig>;
   agents: AgentConfig[];

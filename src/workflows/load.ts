@@ -72,8 +72,17 @@ export interface LoadedConfig {
   defaultRegion?: string;
   /** The `identity:` rules, with the defaults filled in. */
   identityPolicy: IdentityPolicy;
+  /** `identity.suggest_duplicates`; undefined when turned off. */
+  duplicateFinder?: DuplicateFinderConfig;
   /** Demo values used for unset secrets, to be logged loudly. */
   warnings: string[];
+}
+
+export interface DuplicateFinderConfig {
+  /** Milliseconds between runs. */
+  everyMs: number;
+  /** Lowest name similarity (0..1) suggested. */
+  minScore: number;
 }
 
 export interface LoadOptions {
@@ -172,7 +181,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
 }
 
 interface WorkflowScope {
@@ -413,5 +422,13 @@ function identityPolicy(config: CrmflowConfig): IdentityPolicy {
   const identity = config.identity ?? {};
   const blocked: Record<string, string[]> = identity.default_blocklist === false ? {} : structuredClone(DEFAULT_BLOCKED);
   for (const [kind, patterns] of Object.entries(identity.blocked ?? {})) blocked[kind] = [...(blocked[kind] ?? []), ...patterns];
-  return { mergeOn: identity.merge_on, caps: { ...DEFAULT_CAPS, ...identity.caps }, blocked };
+  const regions = Object.fromEntries(Object.entries(config.connectors).flatMap(([id, connector]) => (connector.default_region ? [[id, connector.default_region]] : [])));
+  return { mergeOn: identity.merge_on, caps: { ...DEFAULT_CAPS, ...identity.caps }, blocked, foldGmail: identity.fold_gmail ?? false, regions };
+}
+
+/** The duplicate finder's schedule: on by default, hourly, names at least 0.9 alike. */
+function duplicateFinder(config: CrmflowConfig): DuplicateFinderConfig | undefined {
+  const setting = config.identity?.suggest_duplicates;
+  if (setting === false) return undefined;
+  return { everyMs: parseDuration(setting?.every ?? '1h')!, minScore: setting?.min_score ?? 0.9 };
 }

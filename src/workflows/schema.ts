@@ -61,6 +61,21 @@ export function topLevelSchema(): object {
             description: 'Values that never link people, per kind (`*` matches anything), added to the default placeholders.',
           },
           default_blocklist: { type: 'boolean', default: true, description: 'Also block common placeholders (test@test.com, noreply@…, one-digit phones).' },
+          fold_gmail: { type: 'boolean', default: false, description: 'Treat Gmail addresses that differ only by dots or a +tag in the local part (and googlemail.com) as one email.' },
+          suggest_duplicates: {
+            description: 'The scheduled duplicate finder (similar names plus a shared email local part or phone suffix); false turns it off.',
+            oneOf: [
+              { const: false },
+              {
+                type: 'object',
+                properties: {
+                  every: { ...DURATION_SCHEMA, description: 'How often it runs (default 1h).' },
+                  min_score: { type: 'number', minimum: 0, maximum: 1, default: 0.9, description: 'Lowest score (Jaro–Winkler similarity of the names) suggested.' },
+                },
+                additionalProperties: false,
+              },
+            ],
+          },
         },
         additionalProperties: false,
       },
@@ -71,6 +86,7 @@ export function topLevelSchema(): object {
           properties: {
             secrets: { type: 'object' },
             mappings: { type: 'object', additionalProperties: { type: 'string' }, description: 'JSONata overrides of default mappings, by event type.' },
+            default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: "Region for this connector's phone numbers without a country code (over identity.default_region)." },
           },
           required: ['secrets'],
           additionalProperties: false,

@@ -41,7 +41,17 @@ ${data.q === ''
   return layout(context, 'Customers', body);
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig> }): Html {
+/** One merge in the customer's history: who, when, why, what linked them; an admin may undo a standing merge. */
+function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
+  const linkedBy = (merge.linked_by as Row[] | null) ?? [];
+  const undo =
+    merge.unmerged_at === null && merge.kept_id === customerId && hasRole(context.session, 'admin')
+      ? html` <form class="inline" method="post" action="/customers/${customerId}/unmerge"><input type="hidden" name="_csrf" value="${context.csrf}"><input type="hidden" name="merge_id" value="${merge.id}"><button type="submit">Undo merge</button></form>`
+      : '';
+  return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${identity.value}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
+}
+
+export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string }): Html {
   const c = data.customer;
   const identities = new Map<string, Row[]>();
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
@@ -50,6 +60,7 @@ export function customerDetailPage(context: PageContext, data: { customer: Row; 
   const consentRows = Object.entries((c.consent ?? {}) as Record<string, Row[]>).flatMap(([channel, entries]) => entries.map((entry) => [channel, entry] as const));
   const body = html`
 ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_from} was merged into this one.</p>` : ''}
+${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <div class="columns">
 <section class="card" aria-labelledby="profile-h">
   <h2 id="profile-h">Profile</h2>
@@ -132,10 +143,38 @@ ${c.resolved_from ? html`<p class="notice" role="status">Customer #${c.resolved_
         (assignment) => html`<li>${time(assignment.assigned_at)}: ${agentName(data.agents, assignment.agent_id)} <span class="muted">pool ${assignment.pool}, ${assignment.strategy}${assignment.reason ? html` — ${assignment.reason}` : ''}</span></li>`,
       )}</ol>`}
   ${(c.merges as Row[]).length > 0
-    ? html`<h3>Merged customers</h3><ul class="plain">${(c.merges as Row[]).map((merge) => html`<li>#${merge.merged_id} ${time(merge.merged_at)}</li>`)}</ul>`
+    ? html`<h3>Merges</h3><ul class="plain">${(c.merges as Row[]).map((merge) => mergeItem(context, c.id as number, merge))}</ul>`
     : ''}
 </section>
 </div>
 ${Object.keys(c.attributes ?? {}).length > 0 ? html`<section aria-labelledby="attributes-h"><h2 id="attributes-h">Attributes</h2>${json(maskSecrets(c.attributes))}</section>` : ''}`;
   return layout(context, displayName(c as { id: number; name: string | null }), body);
+}
+
+/** Open merge suggestions with their evidence; admins accept (merge) or reject (remembered) each. */
+export function suggestionsPage(context: PageContext, data: { suggestions: Row[]; notice?: string }): Html {
+  const decide = (suggestion: Row) =>
+    hasRole(context.session, 'admin')
+      ? html`${(['accept', 'reject'] as const).map(
+          (verb) =>
+            html`<form class="inline" method="post" action="/merge-suggestions/${suggestion.id}/${verb}"><input type="hidden" name="_csrf" value="${context.csrf}"><button type="submit"${verb === 'accept' ? html` class="primary"` : ''}>${verb === 'accept' ? 'Merge' : 'Different people'}</button></form>`,
+        )}`
+      : '';
+  const body = html`
+${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
+<p class="muted">Customers that are probably one person: linked by an identifier that may not merge, held apart by a cap, or found by the duplicate finder (similar names with a shared email local part or phone suffix).${hasRole(context.session, 'admin') ? '' : ' Deciding needs the admin role.'}</p>
+${data.suggestions.length === 0
+  ? html`<p class="empty">No open suggestions.</p>`
+  : html`<div class="table-wrap"><table>
+  <thead><tr><th scope="col">Customers</th><th scope="col">Score</th><th scope="col">Evidence</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
+  <tbody>${data.suggestions.map(
+    (suggestion) => html`<tr>
+    <td data-label="Customers"><a href="/customers/${suggestion.customer_a}">#${suggestion.customer_a}</a> and <a href="/customers/${suggestion.customer_b}">#${suggestion.customer_b}</a></td>
+    <td data-label="Score">${suggestion.score === null ? '—' : Number(suggestion.score).toFixed(2)}</td>
+    <td data-label="Evidence">${json(suggestion.reason)}</td>
+    <td data-label="Since">${time(suggestion.created_at)}</td>
+    <td>${decide(suggestion)}</td>
+  </tr>`,
+  )}</tbody></table></div>`}`;
+  return layout(context, 'Duplicates', body);
 }

@@ -6,7 +6,7 @@ interface MapConfig {
 }
 
 /** Per event type, the expression to run: the admin's `expr` applies to every type. */
-type CompiledMap = { expr: CompiledExpression } | { byEventType: Map<string, CompiledExpression> };
+export type CompiledMap = { expr: CompiledExpression } | { byEventType: Map<string, CompiledExpression> };
 
 export default defineStep<MapConfig, CompiledMap>({
   type: 'map',
@@ -31,18 +31,26 @@ export default defineStep<MapConfig, CompiledMap>({
     return { byEventType };
   },
   run: async (compiled, context) => {
-    const expression = 'expr' in compiled ? compiled.expr : compiled.byEventType.get(context.event?.type ?? '');
-    if (!expression) throw new StepError(`no mapping for event type ${context.event?.type}`, false);
-    let record: unknown;
-    try {
-      record = await expression.evaluate(context.payload, context.bindings);
-    } catch (error) {
-      throw new StepError(`mapping failed: ${(error as Error).message}`, false);
-    }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      throw new StepError(`mapping must produce an object, got ${record === undefined ? 'nothing' : JSON.stringify(record).slice(0, 100)}`, false);
-    }
-    const plain = JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+    const plain = await mapRecord(compiled, context.event?.type, context.payload, context.bindings);
     return { output: plain, state: { record: plain } };
   },
 });
+
+/**
+ * What a compiled map step makes of a payload: the unified record, as plain JSON. Also used by
+ * `crmflow identity simulate`, so a simulation sees the identities the workflows would.
+ */
+export async function mapRecord(compiled: CompiledMap, eventType: string | undefined, payload: unknown, bindings: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const expression = 'expr' in compiled ? compiled.expr : compiled.byEventType.get(eventType ?? '');
+  if (!expression) throw new StepError(`no mapping for event type ${eventType}`, false);
+  let record: unknown;
+  try {
+    record = await expression.evaluate(payload, bindings);
+  } catch (error) {
+    throw new StepError(`mapping failed: ${(error as Error).message}`, false);
+  }
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    throw new StepError(`mapping must produce an object, got ${record === undefined ? 'nothing' : JSON.stringify(record).slice(0, 100)}`, false);
+  }
+  return JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
+}

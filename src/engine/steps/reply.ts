@@ -1,3 +1,4 @@
+import { normalizeOptionsFor } from '../../customers/identity-policy.js';
 import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import { compileSendWindow, outsideHours, SEND_WINDOW_PROPERTIES, type CompiledSendWindow, type SendWindowConfig } from '../send-window.js';
@@ -110,7 +111,7 @@ async function replyByEmail(subjectTemplate: CompiledTemplate, compiled: Compile
 /** The address the customer used for this event: answering there is what they expect. */
 function eventEmail(record: Record<string, unknown> | undefined): string | undefined {
   const emails = [record?.email].flat().filter((value): value is string => typeof value === 'string');
-  return emails.map(normalizeEmail).find((email) => email !== undefined);
+  return emails.map((email) => normalizeEmail(email)).find((email) => email !== undefined);
 }
 
 /** This event's identities, normalized: the reply goes where the customer just wrote from. */
@@ -120,5 +121,5 @@ function recordIdentities(context: StepContext): Identity[] {
     ...[record.phone].flat().filter((value): value is string => typeof value === 'string').map((value) => ({ kind: 'phone', value })),
     ...((record.identities as Identity[] | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
   ];
-  return normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
+  return normalizeIdentities(raw, normalizeOptionsFor(context.services.identityPolicy, context.event?.connector, context.services.defaultRegion));
 }

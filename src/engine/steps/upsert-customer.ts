@@ -1,5 +1,5 @@
-import { isBlocked } from '../../customers/identity-policy.js';
-import { normalizeIdentities, type Identity } from '../../customers/normalize.js';
+import { isBlocked, normalizeOptionsFor } from '../../customers/identity-policy.js';
+import { normalizeIdentities, recordIdentities } from '../../customers/normalize.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import { defineStep, StepError } from './define-step.js';
 import { recordErrors, validateRecord } from './record-schema.js';
@@ -9,11 +9,6 @@ interface UpsertConfig {
 }
 
 const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country', 'attributes', 'lifecycle_stage'] as const;
-
-function asList(value: unknown): string[] {
-  const items = Array.isArray(value) ? value : [value];
-  return items.filter((item): item is string => typeof item === 'string' && item.trim() !== '');
-}
 
 export default defineStep<UpsertConfig, CompiledExpression | undefined>({
   type: 'upsert_customer',
@@ -31,13 +26,9 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
     if (record === undefined) throw new StepError('no record to upsert: add a map step before upsert_customer', false);
     if (!validateRecord(record)) throw new StepError(`invalid record: ${recordErrors()}`, false);
     const fields = record as Record<string, unknown>;
-    const raw: Identity[] = [
-      ...asList(fields.email).map((value) => ({ kind: 'email', value })),
-      ...asList(fields.phone).map((value) => ({ kind: 'phone', value })),
-      ...((fields.identities as Identity[] | null | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
-    ];
+    const raw = recordIdentities(fields);
     const policy = context.services.identityPolicy;
-    const normalized = normalizeIdentities(raw, { defaultRegion: context.services.defaultRegion });
+    const normalized = normalizeIdentities(raw, normalizeOptionsFor(policy, context.event?.connector, context.services.defaultRegion));
     const blocked = normalized.filter((identity) => isBlocked(identity, policy));
     const identities = normalized.filter((identity) => !isBlocked(identity, policy));
     if (identities.length === 0) {
