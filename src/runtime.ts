@@ -23,6 +23,7 @@ import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
 import { migrate } from './store/migrate.js';
 import { createPool, type Pool } from './store/pool.js';
+import { auditConfigVersions } from './store/config-audit.js';
 import { configFileCheck } from './workflows/file-check.js';
 import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
 
@@ -97,6 +98,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     closers.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
+      logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
+    }
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);

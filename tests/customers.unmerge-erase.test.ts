@@ -10,7 +10,7 @@ import { formHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
-/** A lead form whose mapping also sets the lifecycle stage, so every customer-linked table gets rows. */
+/** A lead form whose mapping also sets the lifecycle stage, scored and given a task, so every customer-linked table gets rows. */
 const CONFIG = `
 version: 1
 identity:
@@ -45,6 +45,11 @@ workflows:
         channel: email
         subject: We got your message
         body: "Hi {{ $customer.name }}, {{ $owner.name }} will answer."
+      - type: score
+        rules: [{ when: "true", add: 10 }]
+      - type: create_task
+        title: "Call {{ $customer.name }} back"
+        due_in: 2h
 `;
 
 describe('unmerge and the customer’s rights, through the real webhook → worker path', () => {
@@ -156,6 +161,8 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     await lead({ ...person, company: 'Marlow Ltd', stage: 'opportunity', submitted_at: '2026-04-01T10:00:00Z' });
     await lead({ name: person.name, phone: '+442079460958', company: 'Marlow Ltd', submitted_at: '2026-04-02T10:00:00Z' });
     const zoe = (await ownerOf('email', 'zoe.q.marlow@example.net'))!;
+    // Her opt-out is kept by address, not by customer: export and erasure must find it all the same.
+    expect((await api(app, `/api/customers/${zoe}/consent`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', granted: false }) })).status).toBe(200);
     // A run that failed before it resolved anyone still stored the payload: it is about her too.
     await lead({ name: person.name, email: person.email, phone: 'not a phone', stage: 'nonsense', submitted_at: '2026-04-03T10:00:00Z' });
 
@@ -177,7 +184,8 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     expect(payloads).toHaveLength(2);
     expect(tables.inbox_events!.map((row) => row.id).sort()).toEqual(expect.arrayContaining(payloads.map((row) => row.id)));
     expect(tables.run_steps!.length).toBeGreaterThan(0);
-    expect(tables.audit_log).toEqual([]);
+    expect(tables.audit_log!.map((entry) => entry.action)).toEqual(['customer.consent']);
+    expect(tables.consents).toEqual([expect.objectContaining({ channel: 'email', address: person.email, granted: false })]);
 
     const erased = await api(app, `/api/customers/${zoe}`, { method: 'DELETE' });
     expect(erased.status).toBe(200);

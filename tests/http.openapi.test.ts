@@ -349,54 +349,6 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('get', '/api/customers', badLimit);
     });
 
-    it('identity: unmerge, merge suggestions, export and erasure', async () => {
-      const json = { 'content-type': 'application/json' };
-      const keptId = (await db.pool.query<{ kept_id: number }>('SELECT kept_id FROM customer_merges WHERE merged_id = $1', [mergedId])).rows[0]!.kept_id;
-      const unmerge = (id: number, body: unknown) => call('post', `/api/customers/${id}/unmerge`, { body: JSON.stringify(body), headers: json });
-      const undone = await unmerge(keptId, { customer_id: mergedId });
-      expect(undone.status).toBe(200);
-      expectDocumented('post', '/api/customers/{id}/unmerge', undone);
-      for (const [body, status] of [[{ customer_id: mergedId }, 409], [{}, 400], [{ merge_id: 999999 }, 404]] as const) {
-        const answer = await unmerge(keptId, body);
-        expect(answer.status).toBe(status);
-        expectDocumented('post', '/api/customers/{id}/unmerge', answer);
-      }
-      const rejected = await call('get', '/api/merge-suggestions?status=rejected');
-      expect((rejected.body as { suggestions: unknown[] }).suggestions).toEqual([expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' })]);
-      expectDocumented('get', '/api/merge-suggestions', rejected);
-      expectDocumented('get', '/api/merge-suggestions', await call('get', '/api/merge-suggestions?status=nope'));
-
-      // Two open suggestions (as the duplicate finder writes them): accept one, reject the other.
-      const { rows: others } = await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL AND id <> ALL($1) ORDER BY id', [[keptId, mergedId]]);
-      const { rows: made } = await db.pool.query<{ id: number }>(
-        `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, score) VALUES ($1, $2, '{"why": "similar names"}', 0.93), ($3, $4, '{"why": "similar names"}', 0.91) RETURNING id`,
-        [keptId, others[0]!.id, Math.min(mergedId, others[0]!.id), Math.max(mergedId, others[0]!.id)],
-      );
-      const open = await call('get', '/api/merge-suggestions');
-      expect((open.body as { suggestions: unknown[] }).suggestions).toHaveLength(2);
-      expectDocumented('get', '/api/merge-suggestions', open);
-      const accepted = await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`);
-      expect(accepted.body).toMatchObject({ status: 'accepted', decided_by: 'api-token', kept_id: Math.min(keptId, others[0]!.id), merge_id: expect.any(Number) });
-      expectDocumented('post', '/api/merge-suggestions/{id}/accept', accepted);
-      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`));
-      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', '/api/merge-suggestions/999999/accept'));
-      const declined = await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`);
-      expect(declined.body).toMatchObject({ status: 'rejected' });
-      expectDocumented('post', '/api/merge-suggestions/{id}/reject', declined);
-      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`));
-      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', '/api/merge-suggestions/999999/reject'));
-
-      const exported = await call('get', `/api/customers/${keptId}/export`);
-      expect((exported.body as { customer_ids: number[] }).customer_ids).toEqual([keptId, others[0]!.id].sort((a, b) => a - b));
-      expectDocumented('get', '/api/customers/{id}/export', exported);
-      expectDocumented('get', '/api/customers/{id}/export', await call('get', '/api/customers/999999/export'));
-      const erased = await call('delete', `/api/customers/${mergedId}`);
-      expect((erased.body as { customer_ids: number[] }).customer_ids).toEqual([mergedId]);
-      expectDocumented('delete', '/api/customers/{id}', erased);
-      expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/999999'));
-      expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));
-    });
-
     it('runs: list, each run with steps and event, retry, errors', async () => {
       const list = await call('get', '/api/runs');
       expect(list.status).toBe(200);
@@ -603,6 +555,55 @@ describe('the OpenAPI description matches what the API answers', () => {
       const missing = await call('post', '/api/workflows/nope/poll');
       expect(missing.status).toBe(404);
       expectDocumented('post', '/api/workflows/{id}/poll', missing);
+    });
+
+    // Last: it unmerges, merges and erases the customers the tests above look at.
+    it('identity: unmerge, merge suggestions, export and erasure', async () => {
+      const json = { 'content-type': 'application/json' };
+      const keptId = (await db.pool.query<{ kept_id: number }>('SELECT kept_id FROM customer_merges WHERE merged_id = $1', [mergedId])).rows[0]!.kept_id;
+      const unmerge = (id: number, body: unknown) => call('post', `/api/customers/${id}/unmerge`, { body: JSON.stringify(body), headers: json });
+      const undone = await unmerge(keptId, { customer_id: mergedId });
+      expect(undone.status).toBe(200);
+      expectDocumented('post', '/api/customers/{id}/unmerge', undone);
+      for (const [body, status] of [[{ customer_id: mergedId }, 409], [{}, 400], [{ merge_id: 999999 }, 404]] as const) {
+        const answer = await unmerge(keptId, body);
+        expect(answer.status).toBe(status);
+        expectDocumented('post', '/api/customers/{id}/unmerge', answer);
+      }
+      const rejected = await call('get', '/api/merge-suggestions?status=rejected');
+      expect((rejected.body as { suggestions: unknown[] }).suggestions).toEqual([expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' })]);
+      expectDocumented('get', '/api/merge-suggestions', rejected);
+      expectDocumented('get', '/api/merge-suggestions', await call('get', '/api/merge-suggestions?status=nope'));
+
+      // Two open suggestions (as the duplicate finder writes them): accept one, reject the other.
+      const { rows: others } = await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL AND id <> ALL($1) ORDER BY id', [[keptId, mergedId]]);
+      const { rows: made } = await db.pool.query<{ id: number }>(
+        `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, score) VALUES ($1, $2, '{"why": "similar names"}', 0.93), ($3, $4, '{"why": "similar names"}', 0.91) RETURNING id`,
+        [keptId, others[0]!.id, Math.min(mergedId, others[0]!.id), Math.max(mergedId, others[0]!.id)],
+      );
+      const open = await call('get', '/api/merge-suggestions');
+      expect((open.body as { suggestions: unknown[] }).suggestions).toHaveLength(2);
+      expectDocumented('get', '/api/merge-suggestions', open);
+      const accepted = await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`);
+      expect(accepted.body).toMatchObject({ status: 'accepted', decided_by: 'api-token', kept_id: Math.min(keptId, others[0]!.id), merge_id: expect.any(Number) });
+      expectDocumented('post', '/api/merge-suggestions/{id}/accept', accepted);
+      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`));
+      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', '/api/merge-suggestions/999999/accept'));
+      const declined = await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`);
+      expect(declined.body).toMatchObject({ status: 'rejected' });
+      expectDocumented('post', '/api/merge-suggestions/{id}/reject', declined);
+      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`));
+      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', '/api/merge-suggestions/999999/reject'));
+
+      const exported = await call('get', `/api/customers/${keptId}/export`);
+      expect((exported.body as { customer_ids: number[] }).customer_ids).toEqual([keptId, others[0]!.id].sort((a, b) => a - b));
+      expectDocumented('get', '/api/customers/{id}/export', exported);
+      expectDocumented('get', '/api/customers/{id}/export', await call('get', '/api/customers/999999/export'));
+      const erased = await call('delete', `/api/customers/${mergedId}`);
+      expect((erased.body as { customer_ids: number[] }).customer_ids).toEqual([mergedId]);
+      expectDocumented('delete', '/api/customers/{id}', erased);
+      expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/999999'));
+      expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));
     });
 
     it('401 on every protected route without the token', async () => {

@@ -1,4 +1,4 @@
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 
 /** What a person did, as recorded in `audit_log` (append-only: the table refuses UPDATE and DELETE). */
 export const AUDIT_ACTIONS = [
@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'customer.erase',
   'merge_suggestion.accept',
   'merge_suggestion.reject',
+  'config.reload',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -43,7 +44,7 @@ export interface AuditRow extends Required<AuditEntry> {
   at: Date;
 }
 
-export async function recordAudit(pool: Pool, entry: AuditEntry): Promise<void> {
+export async function recordAudit(pool: Pool | PoolClient, entry: AuditEntry): Promise<void> {
   await pool.query('INSERT INTO audit_log (actor, role, action, target, details, ip) VALUES ($1, $2, $3, $4, $5, $6)', [
     entry.actor.slice(0, 200),
     entry.role,

@@ -29,9 +29,10 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
     rows: 't.id = ANY(p.customers)',
     erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', erased_at = now(), updated_at = now()` },
   },
-  // Consent and messaging windows are kept per address, not per customer: listed before the identities naming them.
-  ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
   { table: 'customer_identities', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
+  // Consent and messaging windows are kept per address, not per customer: found through the identities, so listed
+  // after them (erasure walks this list backwards, identities last).
+  ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
   { table: 'tasks', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `title = '[erased]', notes = NULL` } },
   { table: 'score_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'points and their source run only' } },
   { table: 'engine_events', rows: 't.customer_id = ANY(p.customers)', erase: { set: `data = '{}'` } },

@@ -67,6 +67,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
   <dl class="facts">
     <div><dt>Owner</dt><dd>${agentName(data.agents, c.owner_agent_id)}</dd></div>
     <div><dt>Lifecycle stage</dt><dd>${c.lifecycle_stage}</dd></div>
+    <div><dt>Score</dt><dd>${c.score ?? 0}${(c.score_history as Row[] | undefined)?.length ? html` <span class="muted">last change ${time((c.score_history as Row[])[0]!.changed_at)}</span>` : ''}</dd></div>
     <div><dt>Language</dt><dd>${c.language ?? '—'}</dd></div>
     <div><dt>Country</dt><dd>${c.country ?? '—'}</dd></div>
     <div><dt>Customer since</dt><dd>${time(c.created_at)}</dd></div>
@@ -109,6 +110,14 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
     </tr>`,
     )}</tbody></table></div>`}
+</section>
+<section aria-labelledby="tasks-h">
+  <h2 id="tasks-h">Tasks</h2>
+  ${((c.tasks as Row[] | undefined) ?? []).length === 0
+    ? html`<p class="muted">No follow-up tasks.</p>`
+    : html`<ul class="plain">${(c.tasks as Row[]).map(
+        (task) => html`<li>${statusBadge(String(task.status))} <strong>${task.title}</strong> <span class="muted">for ${agentName(data.agents, task.agent_id as string | null)}, due ${time(task.due_at)}${task.completed_at ? html`, done ${time(task.completed_at)}` : ''}</span></li>`,
+      )}</ul>`}
 </section>
 <section aria-labelledby="consent-h">
   <h2 id="consent-h">Consent</h2>
