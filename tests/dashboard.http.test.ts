@@ -273,6 +273,19 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     }
   });
 
+  it('shows a customer’s score and follow-up tasks', async () => {
+    const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
+    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, score, owner_agent_id) VALUES ('Scored Lead', 42, 'bob') RETURNING id`);
+    const id = rows[0]!.id;
+    await db.pool.query(
+      `INSERT INTO tasks (idempotency_key, customer_id, agent_id, title, due_at, overdue_at) VALUES ('test:task', $1, 'bob', 'Call back about the quote', now() + interval '2 hours', now() + interval '3 hours')`,
+      [id],
+    );
+    const page = await (await request(`/customers/${id}`, { as: viewer })).text();
+    expect(page).toMatch(/<dt>Score<\/dt><dd>42/);
+    expect(page).toMatch(/<span class="status status-open">open<\/span> <strong>Call back about the quote<\/strong> <span class="muted">for Bob/);
+  });
+
   it('escapes user-controlled text: a customer named <script>alert(1)</script>', async () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
     const name = '<script>alert(1)</script>';

@@ -32,6 +32,7 @@ interface AuditEntry {
 describe('audit log of human actions', () => {
   let db: TestDatabase;
   let app: Crmflow;
+  let env: Record<string, string>;
 
   const request = (path: string, init: RequestInit & { as?: Browser } = {}) =>
     fetch(`${app.url}${path}`, { redirect: 'manual', ...init, headers: { ...(init.as ? { cookie: init.as.cookie } : {}), ...(init.headers ?? {}) } });
@@ -56,10 +57,8 @@ describe('audit log of human actions', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } }),
-      { api: true, worker: false, scheduler: false },
-    );
+    env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } });
+    app = await startTestCrmflow(env, { api: true, worker: false, scheduler: false });
   });
   afterAll(async () => {
     await app?.close();
@@ -86,7 +85,7 @@ describe('audit log of human actions', () => {
     expect((await api(app, '/api/runs/999999/retry', { method: 'POST' })).status).toBe(404);
     expect((await api(app, '/api/agents/nobody/availability', { method: 'PUT', body: '{"available":false}', headers: json })).status).toBe(404);
 
-    const log = await entries();
+    const log = (await entries()).filter((entry) => entry.action !== 'config.reload');
     expect(log.map(({ actor, role, action, target, details }) => ({ actor, role, action, target, details })).reverse()).toEqual([
       { actor: 'ana', role: null, action: 'login_failed', target: null, details: { with: 'password' } },
       { actor: 'api-token', role: null, action: 'login_failed', target: null, details: { with: 'token' } },
@@ -106,6 +105,22 @@ describe('audit log of human actions', () => {
     const first = (await api(app, '/api/audit?limit=4')).body as { entries: AuditEntry[]; next_before: number };
     const second = (await api(app, `/api/audit?limit=4&before=${first.next_before}`)).body as { entries: AuditEntry[] };
     expect([...first.entries, ...second.entries].map((entry) => entry.id)).toEqual(log.slice(0, 8).map((entry) => entry.id));
+  });
+
+  it('records each start with an edited workflows.yaml as config.reload: by whom, on which host, what changed', async () => {
+    const reloads = async () => (await entries()).filter((entry) => entry.action === 'config.reload');
+    const [first] = await reloads();
+    expect(first).toMatchObject({ role: 'admin', actor: expect.stringMatching(/^.+@.+$/), target: 'file:workflows.yaml', details: { changed: [], removed: [] } });
+    expect(first!.details.added).toEqual(expect.arrayContaining(['web-lead', 'enabled-poll']));
+    const restart = async (config: string) => (await startTestCrmflow({ ...env, CRMFLOW_CONFIG: writeConfig(config) }, { api: false, worker: false, scheduler: false })).close();
+
+    await restart(CONFIG.replace('every: 1h', 'every: 2h').replace(/\n  - id: quickbooks-billing[\s\S]*?(?=\n  - id: )/, ''));
+    const [edited, ...older] = await reloads();
+    expect(older).toHaveLength(1);
+    expect(edited!.details).toMatchObject({ added: [], changed: ['enabled-poll'], removed: ['quickbooks-billing'] });
+    // Another process starting with the same file records nothing new.
+    await restart(CONFIG.replace('every: 1h', 'every: 2h').replace(/\n  - id: quickbooks-billing[\s\S]*?(?=\n  - id: )/, ''));
+    expect(await reloads()).toHaveLength(2);
   });
 
   it('shows the log to admins only, escaped, with times as <time>', async () => {
