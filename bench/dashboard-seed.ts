@@ -1,11 +1,14 @@
 import type { Pool } from '../src/store/pool.js';
 
-/** The connectors of bench/workflows.yaml with the workflow each one triggers and an event type. */
+/**
+ * The webhook connectors of the example workflows.yaml that runs are seeded for, with the workflow each triggers;
+ * its other connectors (woocommerce, quickbooks, xero) and workflows have no runs.
+ */
 export const SEED_CONNECTORS = [
   { connector: 'shopify', workflow: 'shopify-order', type: 'order.created' },
   { connector: 'form', workflow: 'web-lead', type: 'lead.submitted' },
-  { connector: 'meta', workflow: 'whatsapp-message', type: 'message.received' },
-  { connector: 'twilio', workflow: 'call-status', type: 'call.completed' },
+  { connector: 'meta', workflow: 'social-message', type: 'message.received' },
+  { connector: 'twilio', workflow: 'missed-call', type: 'call.missed' },
 ] as const;
 
 /** Customer `i`'s identities: every customer has an email and a phone, every other one a Shopify customer id. */
