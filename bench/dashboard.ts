@@ -59,6 +59,8 @@ interface ExplainNode {
   'Relation Name'?: string;
   'Shared Hit Blocks'?: number;
   'Shared Read Blocks'?: number;
+  'Rows Removed by Filter'?: number;
+  'Actual Loops'?: number;
   Plans?: ExplainNode[];
 }
 
@@ -83,7 +85,12 @@ function describePlan(node: ExplainNode): string {
   const scans: string[] = [];
   const walk = (current: ExplainNode) => {
     if (/Scan/.test(current['Node Type'])) {
-      scans.push(`${current['Node Type']}${current['Index Name'] ? ` using ${current['Index Name']}` : ''}${current['Relation Name'] ? ` on ${current['Relation Name']}` : ''}`);
+      // Rows read only to be thrown away are what a missing index costs.
+      const discarded = (current['Rows Removed by Filter'] ?? 0) * (current['Actual Loops'] ?? 1);
+      scans.push(
+        `${current['Node Type']}${current['Index Name'] ? ` using ${current['Index Name']}` : ''}${current['Relation Name'] ? ` on ${current['Relation Name']}` : ''}` +
+          (discarded > 0 ? ` (${discarded.toLocaleString('en')} rows filtered out)` : ''),
+      );
     }
     for (const child of current.Plans ?? []) walk(child);
   };
@@ -142,7 +149,7 @@ function markdown(results: { machine: ReturnType<typeof machine>; note: string; 
     '| --- | --- | ---: | ---: | ---: | --- |',
     ...results.pages.map((page) => `| ${page.name} | \`${page.path}\` | ${page.p50} | ${page.p95} | ${page.max} | ${page.pass ? 'PASS' : 'FAIL'} |`),
     '',
-    `**Query plans** of the ${EXPLAINED} slowest pages (EXPLAIN ANALYZE, BUFFERS; execution time, plan nodes, shared buffers hit/read):`,
+    `**Query plans** of the ${EXPLAINED} slowest pages (EXPLAIN (ANALYZE, BUFFERS) after the timing: execution time · plan nodes · shared buffers hit/read · query):`,
     '',
   ];
   for (const page of results.plans) {
