@@ -163,6 +163,10 @@ function markdown(results: { machine: ReturnType<typeof machine>; note: string; 
 
 async function main(): Promise<void> {
   const db = await createTestDatabase();
+  let dropped: Promise<void> | undefined;
+  const drop = () => (dropped ??= db.drop());
+  // Interrupted: drop the database all the same (FORCE ends crmflow's connections to it).
+  process.once('SIGINT', () => void drop().finally(() => process.exit(130)));
   let app: Crmflow | undefined;
   try {
     const seedStart = performance.now();
@@ -262,7 +266,7 @@ async function main(): Promise<void> {
     // Leave no keys under the bench prefix; a Redis error must not keep the database from being dropped.
     await app?.queue.obliterate({ force: true }).catch(() => {});
     await app?.close();
-    await db.drop();
+    await drop();
   }
 }
 
