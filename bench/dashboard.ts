@@ -254,8 +254,9 @@ async function main(): Promise<void> {
       plans.push({ name: `${page.name} (\`${page.path}\`)`, queries: explained });
     }
 
-    const loadNote = `1-minute load average ${busy.map((n) => n.toFixed(1)).join(' → ')}, of which this benchmark adds about 1`;
-    const note = otherSuites > 0 ? `other engineers' test suites were running on the machine (${loadNote})` : `no test suite was running (${loadNote})`;
+    const loadNote = `1-minute load average ${busy.map((n) => n.toFixed(1)).join(' → ')} on ${cpus().length} CPUs, of which this benchmark adds about 1`;
+    const shared = otherSuites > 0 || Math.max(...busy) - 1 > cpus().length / 2;
+    const note = shared ? `other work shared the machine (${otherSuites} test runner processes seen; ${loadNote})` : `the machine was otherwise idle (${loadNote})`;
     const report = { machine: machine(), note, runs: RUNS, customers: CUSTOMERS, samples: SAMPLES, targetMs: TARGET_MS, pages: results, plans };
     const md = markdown(report);
     log(`\n${md}`);
