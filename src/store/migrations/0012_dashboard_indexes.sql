@@ -1,5 +1,6 @@
--- Dashboard lookups that read whole tables (bench/dashboard-results.md, 100,000 runs). Every index here is written
--- by run or event inserts, so each one is here because a page needs it, and partial where the page allows.
+-- Dashboard lookups that read whole tables (bench/dashboard-results.md, 100,000 runs). An index costs every insert
+-- and status change of its table (runs and events on the hot path), so each one here serves a page whose query
+-- plan showed a full read without it, and is partial where that page allows.
 
 -- A backward scan of the primary key serves every `ORDER BY id DESC` this one did: a second copy only cost writes.
 DROP INDEX workflow_runs_list_idx;
@@ -7,8 +8,8 @@ DROP INDEX workflow_runs_list_idx;
 CREATE INDEX workflow_runs_created_idx ON workflow_runs (created_at);
 -- The last run of each workflow; without it, a workflow that never ran reads every run (see run-stats.ts).
 CREATE INDEX workflow_runs_workflow_idx ON workflow_runs (workflow, id DESC);
--- Runs page filtered by connector, newest first; a connector without runs read every run. Scheduled runs have no
--- connector and stay out.
+-- Runs page filtered by connector, newest first; a connector without runs read every run. Scheduled and audience
+-- runs have no connector and stay out.
 CREATE INDEX workflow_runs_connector_idx ON workflow_runs ((trigger->>'connector'), id DESC)
   WHERE (trigger->>'connector') IS NOT NULL;
 -- Connector health: the latest webhook and the deliveries of the last hour, per connector. Pulled events stay out.
