@@ -86,11 +86,14 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
  */
 export async function customerIdsFor(pool: Pool, search: { id?: number; values: string[] }): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
+    // UNIONs, not ORs: each branch has its index (customer_identities_value_idx, customers_merged_into_idx).
     `WITH hit AS (
-       SELECT coalesce(c.merged_into, c.id) AS id FROM customers c
-       WHERE c.id = $1::bigint OR c.id IN (SELECT customer_id FROM customer_identities WHERE value = ANY($2::text[]))
+       SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1::bigint
+       UNION
+       SELECT coalesce(c.merged_into, c.id) FROM customer_identities i JOIN customers c ON c.id = i.customer_id
+       WHERE i.value = ANY($2::text[])
      )
-     SELECT id FROM customers WHERE id IN (SELECT id FROM hit) OR merged_into IN (SELECT id FROM hit) ORDER BY id`,
+     SELECT id FROM hit UNION SELECT id FROM customers WHERE merged_into IN (SELECT id FROM hit) ORDER BY id`,
     [search.id ?? null, search.values],
   );
   return rows.map((row) => row.id);

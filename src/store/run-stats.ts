@@ -34,18 +34,26 @@ export interface WorkflowStats {
  * and the latest run of all time.
  */
 export async function workflowStats(pool: Pool, workflows: string[], hours = 24): Promise<WorkflowStats[]> {
+  // The last run: a range on workflow, ordered by (workflow, id), which only workflow_runs_workflow_idx provides.
+  // With `workflow = w ORDER BY id DESC` the planner walks the primary key backwards instead: every run is read
+  // for a workflow that never ran.
   const { rows } = await pool.query<WorkflowStats>(
-    `SELECT w AS workflow,
+    `SELECT w.workflow,
             coalesce(s.total, 0)::int AS total, coalesce(s.succeeded, 0)::int AS succeeded, coalesce(s.failed, 0)::int AS failed,
             l.id AS "lastRunId", l.status AS "lastStatus", l.created_at AS "lastRunAt"
-     FROM unnest($1::text[]) AS w
-     LEFT JOIN LATERAL (
-       SELECT count(*) FILTER (WHERE status IN ('succeeded', 'filtered', 'failed')) AS total,
+     FROM unnest($1::text[]) WITH ORDINALITY AS w(workflow, position)
+     LEFT JOIN (
+       SELECT workflow,
+              count(*) FILTER (WHERE status IN ('succeeded', 'filtered', 'failed')) AS total,
               count(*) FILTER (WHERE status IN ('succeeded', 'filtered')) AS succeeded,
               count(*) FILTER (WHERE status = 'failed') AS failed
-       FROM workflow_runs WHERE workflow = w AND created_at >= now() - make_interval(hours => $2)
-     ) s ON true
-     LEFT JOIN LATERAL (SELECT id, status, created_at FROM workflow_runs WHERE workflow = w ORDER BY id DESC LIMIT 1) l ON true`,
+       FROM workflow_runs WHERE created_at >= now() - make_interval(hours => $2) GROUP BY workflow
+     ) s ON s.workflow = w.workflow
+     LEFT JOIN LATERAL (
+       SELECT id, status, created_at FROM workflow_runs r
+       WHERE r.workflow >= w.workflow AND r.workflow <= w.workflow ORDER BY r.workflow, r.id DESC LIMIT 1
+     ) l ON true
+     ORDER BY w.position`,
     [workflows, hours],
   );
   return rows;
@@ -61,11 +69,14 @@ export interface ConnectorHealth {
   cursors: Array<{ resource: string; cursor: unknown; updatedAt: Date }>;
 }
 
-/** Per connector: the latest webhook stored, deliveries in the last hour, the latest failed event, pull cursors. */
+/**
+ * Per connector: the latest webhook stored, deliveries in the last hour, the latest failed event, pull cursors.
+ * The latest webhook is the newest `received_at` (inbox_events_webhook_idx answers it with the hourly count).
+ */
 export async function connectorHealth(pool: Pool, connectors: string[]): Promise<ConnectorHealth[]> {
   const { rows } = await pool.query<ConnectorHealth>(
     `SELECT c AS connector,
-            (SELECT received_at FROM inbox_events WHERE connector = c AND origin = 'webhook' ORDER BY id DESC LIMIT 1) AS "lastWebhookAt",
+            (SELECT max(received_at) FROM inbox_events WHERE connector = c AND origin = 'webhook') AS "lastWebhookAt",
             (SELECT count(*)::int FROM inbox_events WHERE connector = c AND origin = 'webhook' AND received_at >= now() - interval '1 hour') AS "webhooksLastHour",
             (SELECT json_build_object('id', id, 'type', type, 'receivedAt', received_at) FROM inbox_events
               WHERE connector = c AND status = 'failed' ORDER BY id DESC LIMIT 1) AS "lastFailedEvent",
