@@ -159,7 +159,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
     }
-    const reconciler = startReconciler(pool, queue, logger, { ...options.reconciler, now: services.now });
+    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, now: services.now });
     closers.push(reconciler.stop);
 
     let url: string | undefined;

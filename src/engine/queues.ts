@@ -90,3 +90,23 @@ export async function enqueueInboxEvents(queue: Queue<JobData>, inboxIds: number
 export async function enqueueAt(queue: Queue<JobData>, data: JobData, jobId: string, at: Date, now: Date): Promise<void> {
   await queue.add(data.kind, data, { jobId, delay: Math.max(0, at.getTime() - now.getTime()) });
 }
+
+export type JobPresence = 'missing' | 'failed' | 'present';
+
+/**
+ * What Redis holds for these job ids — `missing` (lost, or never added), `failed` (failed for good), else `present` —
+ * in one pipelined round trip of O(1) commands. The reconciler asks this for every stale stored event; BullMQ's
+ * `getJobState` would scan the wait list (LPOS) for each, which is O(backlog) per job and quadratic per pass.
+ */
+export async function jobPresence(redis: Redis, queue: Queue<JobData>, jobIdsToCheck: string[]): Promise<JobPresence[]> {
+  if (jobIdsToCheck.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of jobIdsToCheck) pipeline.exists(queue.toKey(id)).zscore(queue.toKey('failed'), id);
+  const replies = (await pipeline.exec()) ?? [];
+  return jobIdsToCheck.map((_, i) => {
+    const [[existsError, exists], [failedError, failedScore]] = [replies[2 * i]!, replies[2 * i + 1]!];
+    if (existsError || failedError) throw existsError ?? failedError;
+    if (!exists) return 'missing';
+    return failedScore === null ? 'present' : 'failed';
+  });
+}

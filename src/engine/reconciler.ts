@@ -1,11 +1,12 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { listDueWaitingRuns } from '../store/runs.js';
 import { listDueSlas } from '../store/slas.js';
 import { engineEventSource } from './event-dispatch.js';
-import { enqueueAt, enqueueInboxEvents, jobIds, type JobData } from './queues.js';
+import { enqueueAt, enqueueInboxEvents, jobIds, jobPresence, type JobData } from './queues.js';
 import { reconcileTaskJobs } from './task-jobs.js';
 
 export interface ReconcilerOptions {
@@ -24,22 +25,22 @@ export interface ReconcilerOptions {
  * runs, lead SLAs and task due times whose time has come but whose delayed job is gone get it back. Safe to run in
  * every process: jobs have deterministic ids.
  */
-export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
+export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
   let running = false;
   const runOnce = async (): Promise<number> => {
     if (running) return 0;
     running = true;
     try {
-      let total = await requeueLostJobs(queue, {
+      let total = await requeueLostJobs(redis, queue, {
         listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
         jobId: jobIds.event,
         enqueue: (ids) => enqueueInboxEvents(queue, ids),
         markFailed: (id) => setInboxStatus(pool, id, 'failed'),
       });
-      total += (await requeueLostJobs(queue, engineEventSource(pool, queue, graceMs))) + (await reconcileTaskJobs(pool, queue, graceMs));
+      total += (await requeueLostJobs(redis, queue, engineEventSource(pool, queue, graceMs))) + (await reconcileTaskJobs(pool, queue, redis, graceMs));
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
-      const timed = await enqueueLostTimedJobs(pool, queue, options.now?.() ?? new Date());
+      const timed = await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date());
       if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
       return total + timed;
     } catch (error) {
@@ -55,12 +56,12 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, logger: Logge
 }
 
 /** Due waiting runs and SLAs whose job Redis does not know (lost, or never added): added now. */
-async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, now: Date): Promise<number> {
+async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, redis: Redis, now: Date): Promise<number> {
   let added = 0;
   const addMissing = async (items: Array<{ data: JobData; jobId: string; at: Date }>) => {
-    const states = await Promise.all(items.map((item) => queue.getJobState(item.jobId)));
+    const states = await jobPresence(redis, queue, items.map((item) => item.jobId));
     for (const [i, item] of items.entries()) {
-      if (states[i] !== 'unknown') continue;
+      if (states[i] !== 'missing') continue;
       await enqueueAt(queue, item.data, item.jobId, item.at, now);
       added++;
     }
@@ -90,13 +91,13 @@ export interface StoredEventSource {
 }
 
 /** Enqueues the stale pending events whose job Redis does not have, and marks those whose job failed for good. */
-async function requeueLostJobs(queue: Queue<JobData>, source: StoredEventSource): Promise<number> {
+async function requeueLostJobs(redis: Redis, queue: Queue<JobData>, source: StoredEventSource): Promise<number> {
   let total = 0;
   for (let afterId = 0; ; ) {
     const ids = await source.listStale(afterId);
     if (ids.length === 0) return total;
-    const states = await Promise.all(ids.map((id) => queue.getJobState(source.jobId(id))));
-    const missing = ids.filter((_, i) => states[i] === 'unknown');
+    const states = await jobPresence(redis, queue, ids.map(source.jobId));
+    const missing = ids.filter((_, i) => states[i] === 'missing');
     await source.enqueue(missing);
     for (const id of ids.filter((_, i) => states[i] === 'failed')) await source.markFailed(id);
     total += missing.length;

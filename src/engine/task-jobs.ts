@@ -1,8 +1,9 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Pool } from '../store/pool.js';
 import { emitTaskEvent, listUnannouncedTaskPhases, type TaskPhase } from '../store/tasks.js';
 import { enqueueEngineEvents } from './event-dispatch.js';
-import { jobIds, type JobData } from './queues.js';
+import { jobIds, jobPresence, type JobData } from './queues.js';
 
 /**
  * Schedules a task's two announcements as delayed jobs with ids derived from the task, so scheduling again (a retried
@@ -28,15 +29,15 @@ export async function processTaskPhase(pool: Pool, queue: Queue<JobData>, taskId
  * Re-creates the jobs of task phases whose time passed `graceMs` ago without an announcement and whose job Redis no
  * longer has. Returns how many were re-created.
  */
-export async function reconcileTaskJobs(pool: Pool, queue: Queue<JobData>, graceMs: number): Promise<number> {
+export async function reconcileTaskJobs(pool: Pool, queue: Queue<JobData>, redis: Redis, graceMs: number): Promise<number> {
   let total = 0;
   let afterId = 0;
   const cutoff = new Date(Date.now() - graceMs);
   for (;;) {
     const { phases, lastId } = await listUnannouncedTaskPhases(pool, cutoff, 500, afterId);
     if (lastId === undefined) return total;
-    const states = await Promise.all(phases.map((task) => queue.getJobState(jobIds.task(task.id, task.phase))));
-    const lost = phases.filter((_, i) => states[i] === 'unknown');
+    const states = await jobPresence(redis, queue, phases.map((task) => jobIds.task(task.id, task.phase)));
+    const lost = phases.filter((_, i) => states[i] === 'missing');
     await queue.addBulk(lost.map((task) => ({ name: 'task', data: { kind: 'task', taskId: task.id, phase: task.phase }, opts: { jobId: jobIds.task(task.id, task.phase) } })));
     total += lost.length;
     afterId = lastId;
