@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
+import { fixtureBytes, formHeaders, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -89,9 +89,8 @@ const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | strin
 function delivery(event: DatasetEvent): { body: Buffer; headers: Record<string, string> } {
   const payload = event.sample === null ? event.set : withFields(sample(event.sample), event.set);
   if (event.vendor === 'twilio') {
-    const params = payload as Record<string, string>;
-    const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-    return { body: Buffer.from(new URLSearchParams(params).toString()), headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64') } };
+    const { body, headers } = twilioWebhook(PUBLIC_URL, payload as Record<string, string>, SECRETS.TWILIO_AUTH_TOKEN!);
+    return { body: Buffer.from(body), headers };
   }
   const body = Buffer.from(JSON.stringify(payload));
   const json = { 'content-type': 'application/json' };

@@ -5,7 +5,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { loadConfigText } from '../src/workflows/load.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { recentWhatsAppSample } from './helpers/sign.js';
+import { recentWhatsAppSample, twilioWebhook } from './helpers/sign.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -82,16 +82,12 @@ describe('replies on messaging channels through the connectors', () => {
       AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA0000000000000000000000000000missed', CallStatus: 'no-answer',
       CallDuration: '0', Direction: 'inbound', From: '+14155550188', To: '+15005550006', Timestamp: 'Mon, 23 Nov 2026 09:00:00 +0000',
     };
-    const body = new URLSearchParams(params).toString();
-    const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
+    const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     const sms = nock(TWILIO)
       .post('/2010-04-01/Accounts/ACtest/Messages.json', (form) => form.To === '+14155550188' && form.From === '+15005550006' && /missed your call/.test(form.Body))
       .matchHeader('i-twilio-idempotency-token', /^run:\d+:reply$/)
       .reply(201, { sid: 'SM00000000000000000000000000000001', status: 'queued' });
-    const response = await post(app, '/webhooks/twilio', body, {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': createHmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!).update(signed).digest('base64'),
-    });
+    const response = await post(app, '/webhooks/twilio', body, headers);
     expect(response.status).toBe(200);
     expect(response.body).toContain('<Response/>');
     await waitFor('the SMS', async () => sms.isDone());

@@ -7,7 +7,7 @@ import { loadConfigText } from '../src/workflows/load.js';
 import { claimMessage, markMessageFailed, markMessageSent, skipMessage } from '../src/store/messages.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes, formHeaders } from './helpers/sign.js';
+import { fixtureBytes, formHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
@@ -90,11 +90,8 @@ describe('reply policies: consent, Meta’s window, once per window, rate limit,
   const texts: Array<Record<string, string>> = [];
 
   const twilioPost = (params: Record<string, string>) => {
-    const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-    return post(app, '/webhooks/twilio', new URLSearchParams(params).toString(), {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': createHmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!).update(signed).digest('base64'),
-    });
+    const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+    return post(app, '/webhooks/twilio', body, headers);
   };
   const sms = (sid: string, from: string, body: string) =>
     twilioPost({ AccountSid: 'ACtest', ApiVersion: '2010-04-01', MessageSid: sid, SmsSid: sid, From: from, To: '+15005550006', Body: body, NumMedia: '0', SmsStatus: 'received' });

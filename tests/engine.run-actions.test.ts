@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +5,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { waitFor } from './helpers/wait.js';
+import { twilioWebhook } from './helpers/sign.js';
 
 const PUBLIC_URL = 'https://crm.example.com';
 const MESSAGES = '/2010-04-01/Accounts/ACtest/Messages.json';
@@ -64,11 +64,8 @@ async function missedCall(app: Crmflow, callSid: string, from: string): Promise<
     AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: callSid, CallStatus: 'no-answer', CallDuration: '0',
     Direction: 'inbound', From: from, To: '+15005550006', Timestamp: 'Mon, 23 Nov 2026 09:00:00 +0000',
   };
-  const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-  const response = await post(app, '/webhooks/twilio', new URLSearchParams(params).toString(), {
-    'content-type': 'application/x-www-form-urlencoded',
-    'x-twilio-signature': createHmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!).update(signed).digest('base64'),
-  });
+  const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+  const response = await post(app, '/webhooks/twilio', body, headers);
   expect(response.status).toBe(200);
 }
 

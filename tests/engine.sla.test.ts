@@ -1,10 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobIds } from '../src/engine/queues.js';
 import type { Crmflow } from '../src/runtime.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { formHeaders } from './helpers/sign.js';
+import { formHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -118,12 +117,8 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
       AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA00000000000000000000000000callback', CallStatus: 'completed', CallDuration: '95',
       Direction: 'outbound-dial', From: '+15005550006', To: '+14155550102', Timestamp: new Date(Date.now() + 1000).toUTCString(),
     };
-    const body = new URLSearchParams(params).toString();
-    const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-    const response = await post(app, '/webhooks/twilio', body, {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': createHmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!).update(signed).digest('base64'),
-    });
+    const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+    const response = await post(app, '/webhooks/twilio', body, headers);
     expect(response.status).toBe(200);
 
     expect(await slaStatus(lead.id)).toMatchObject({ status: 'met', outcome: { owner: lead.agent_id } });

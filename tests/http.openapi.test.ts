@@ -10,7 +10,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { ajv } from '../src/workflows/ajv.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
+import { fixtureBytes, formHeaders, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { createTask } from '../src/store/tasks.js';
 import { waitFor } from './helpers/wait.js';
@@ -224,11 +224,8 @@ describe('the OpenAPI description matches what the API answers', () => {
 
     it('vendor-specific answers: Twilio TwiML, Xero empty bodies, the WooCommerce and Meta handshakes', async () => {
       const params = JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<string, string>;
-      const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-      const twilio = await post('/webhooks/twilio', new URLSearchParams(params).toString(), {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64'),
-      });
+      const signedSms = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+      const twilio = await post('/webhooks/twilio', signedSms.body, signedSms.headers);
       expect([twilio.status, twilio.contentType.split(';')[0]]).toEqual([200, 'text/xml']);
       expectDocumented('post', '/webhooks/{connector}', twilio);
 

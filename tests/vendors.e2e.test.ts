@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureBytes, recentWhatsAppSample, shopifyHeaders } from './helpers/sign.js';
+import { fixtureBytes, recentWhatsAppSample, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { useNock } from './helpers/vendor-api.js';
 import { waitFor } from './helpers/wait.js';
@@ -26,13 +26,8 @@ interface Delivery {
 }
 
 function twilioDelivery(params: Record<string, string>): Delivery {
-  const body = Buffer.from(new URLSearchParams(params).toString());
-  const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
-  return {
-    vendor: 'twilio',
-    body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64') },
-  };
+  const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+  return { vendor: 'twilio', body: Buffer.from(body), headers };
 }
 
 function deliveries(): Delivery[] {

@@ -26,3 +26,15 @@ export function recentWhatsAppSample(): Buffer {
   const text = fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8');
   return Buffer.from(text.replace(/"timestamp":\s*"\d+"/, `"timestamp": "${Math.floor(Date.now() / 1000)}"`));
 }
+
+/**
+ * A Twilio webhook as Twilio sends it: the parameters form-encoded, signed (`X-Twilio-Signature`) over the public URL
+ * followed by every parameter name and value in name order.
+ */
+export function twilioWebhook(publicUrl: string, params: Record<string, string>, authToken: string): { body: string; headers: Record<string, string> } {
+  const signed = `${publicUrl}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
+  return {
+    body: new URLSearchParams(params).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': createHmac('sha1', authToken).update(signed).digest('base64') },
+  };
+}
