@@ -82,6 +82,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
         step.definition.run(step.compiled, {
           runId: run.id,
+          workflowId: workflow.id,
           stepId: step.id,
           attempt,
           idempotencyKey: `run:${run.id}:${step.id}`,

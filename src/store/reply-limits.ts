@@ -53,9 +53,3 @@ export async function claimAllowance(pool: Pool, idempotencyKey: string, limits:
     return { allowed: true };
   });
 }
-
-/** The workflow a run belongs to: limits such as once-per-window are kept per workflow and step. */
-export async function runWorkflowId(pool: Pool, runId: number): Promise<string> {
-  const { rows } = await pool.query<{ workflow: string }>('SELECT workflow FROM workflow_runs WHERE id = $1', [runId]);
-  return rows[0]?.workflow ?? `run:${runId}`;
-}

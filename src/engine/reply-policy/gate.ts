@@ -1,12 +1,13 @@
 import type { ReplyTemplate } from '../../connectors/define-connector.js';
 import { consentOf } from '../../store/consents.js';
 import type { Pool } from '../../store/pool.js';
-import { claimAllowance, lastInbound, runWorkflowId, type ReplyLimit } from '../../store/reply-limits.js';
+import { claimAllowance, lastInbound, type ReplyLimit } from '../../store/reply-limits.js';
 import { MAX_REPLY_WINDOW_MS } from './options.js';
 
 /** A reply step's sending rules (`once_per`, `max_per_customer`, `template` in workflows.yaml). */
 export interface ReplyPolicy {
-  /** The reply step, part of the once-per-window key (with the workflow, customer and channel). */
+  /** The workflow and reply step, part of the once-per-window key (with the customer and channel). */
+  workflowId: string;
   stepId: string;
   /** One reply per this window. `label` is the duration as written, for skip reasons. */
   oncePer?: { ms: number; label: string };
@@ -52,7 +53,7 @@ export async function replyVerdict(pool: Pool, delivery: ReplyDelivery, policy: 
       verdict = { send: 'template', template: policy.template };
     }
   }
-  const limits = await replyLimits(pool, delivery, policy);
+  const limits = replyLimits(delivery, policy);
   if (limits.length === 0) return verdict;
   const allowance = await claimAllowance(pool, delivery.idempotencyKey, limits, MAX_REPLY_WINDOW_MS);
   if (allowance.allowed) return verdict;
@@ -64,14 +65,13 @@ export async function replyVerdict(pool: Pool, delivery: ReplyDelivery, policy: 
   };
 }
 
-async function replyLimits(pool: Pool, delivery: ReplyDelivery, policy: ReplyPolicy | undefined): Promise<ReplyLimit[]> {
+function replyLimits(delivery: ReplyDelivery, policy: ReplyPolicy | undefined): ReplyLimit[] {
   if (!policy?.oncePer && !policy?.maxPerCustomer) return [];
   // Without a customer (an email reply to a bare address), the address stands for the person.
   const who = delivery.customerId === null ? `address:${delivery.address}` : `customer:${delivery.customerId}`;
   const limits: ReplyLimit[] = [];
   if (policy.oncePer) {
-    const workflow = delivery.runId === null ? 'none' : await runWorkflowId(pool, delivery.runId);
-    limits.push({ scope: `once:${workflow}:${policy.stepId}:${who}:${delivery.channel}`, max: 1, windowMs: policy.oncePer.ms });
+    limits.push({ scope: `once:${policy.workflowId}:${policy.stepId}:${who}:${delivery.channel}`, max: 1, windowMs: policy.oncePer.ms });
   }
   if (policy.maxPerCustomer) limits.push({ scope: `rate:${who}`, max: policy.maxPerCustomer.count, windowMs: policy.maxPerCustomer.perMs });
   return limits;

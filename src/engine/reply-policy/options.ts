@@ -52,7 +52,7 @@ export interface ReplyVariant {
 }
 
 export interface CompiledReplyPolicy {
-  policy: Omit<ReplyPolicy, 'stepId'>;
+  policy: Omit<ReplyPolicy, 'workflowId' | 'stepId'>;
   /** By lower-case language tag (`pt-br`, `es`). */
   variants: ReadonlyMap<string, ReplyVariant>;
 }

@@ -96,6 +96,8 @@ export interface TriggerEvent {
 
 export interface StepContext {
   runId: number;
+  /** The workflow the run belongs to. */
+  workflowId: string;
   stepId: string;
   attempt: number;
   /** Stable for this step of this run across retries: use it for every side effect. */

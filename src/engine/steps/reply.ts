@@ -78,7 +78,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
     // Outside business hours the out-of-hours text; otherwise the customer's language, else the default.
     const variant = timing?.variant ?? variantFor(compiled.variants, context.state.customer?.language);
     const text = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
-    const policy = { ...compiled.policy, stepId: context.stepId };
+    const policy = { ...compiled.policy, workflowId: context.workflowId, stepId: context.stepId };
     if (channel === 'email') return replyByEmail(variant?.subject ?? compiled.subject!, compiled, context, text, policy);
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
