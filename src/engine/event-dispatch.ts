@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { getEngineEvent, listStalePendingEngineEvents, setEngineEventStatus, settleUnheardEngineEvents, type EngineEvent } from '../store/engine-events.js';
+import { getEngineEvent, listStalePendingEngineEvents, setEngineEventStatus, type EngineEvent } from '../store/engine-events.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -19,23 +19,21 @@ export async function enqueueEngineEvents(queue: Queue<JobData>, eventIds: Array
   await queue.addBulk(ids.map((eventId) => ({ name: 'engine-event', data: { kind: 'engine-event', eventId }, opts: { jobId: jobIds.engineEvent(eventId) } })));
 }
 
-/** The engine event types some enabled workflow starts on. */
-function listenedEventTypes(config: LoadedConfig): string[] {
-  return [...new Set(config.workflows.flatMap((workflow) => (workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [])))];
+/** The engine event types some enabled workflow starts on: the worker writes no others. */
+export function listenedEventTypes(config: LoadedConfig): ReadonlySet<string> {
+  return new Set(config.workflows.flatMap((workflow) => (workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [])));
 }
 
 /**
- * Queues events right after the change that wrote them committed; events no workflow listens for are settled without
- * a job. Redis or the database being away loses nothing: the events are stored, and the reconciler queues what is
- * still pending.
+ * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
+ * stored, and the reconciler queues what is still pending.
  */
 export function engineEventPublisher(deps: { pool: Pool; queue: Queue<JobData>; logger: Logger; config: LoadedConfig }): (eventIds: Array<number | undefined>) => Promise<void> {
-  const listened = listenedEventTypes(deps.config);
   return async (eventIds) => {
     const ids = eventIds.filter((id): id is number => id !== undefined);
     if (ids.length === 0) return;
     try {
-      await enqueueEngineEvents(deps.queue, await settleUnheardEngineEvents(deps.pool, ids, listened));
+      await enqueueEngineEvents(deps.queue, ids);
     } catch (error) {
       deps.logger.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
     }

@@ -11,7 +11,7 @@ import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
 import { createTask } from '../store/tasks.js';
-import { engineEventPublisher } from './event-dispatch.js';
+import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
@@ -41,6 +41,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const outbound = createOutbound(options);
   const now = options.now ?? (() => new Date());
   const publish = engineEventPublisher(options);
+  // Events nobody starts on are not written at all: two statements per event saved on the hot path.
+  const listenedEvents = listenedEventTypes(options.config);
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     identityPolicy: options.config.identityPolicy,
@@ -48,7 +50,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     pools: options.config.pools,
     upsertCustomer: async (input) => {
       try {
-        const result = await upsertCustomer(pool, { ...input, profile: input.profile });
+        const result = await upsertCustomer(pool, { ...input, listenedEvents });
         identityMerges.inc(result.mergedIds.length);
         await publish(result.events);
         return result;
@@ -63,12 +65,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: async (entry) => {
-      const result = await upsertTimelineEntry(pool, entry);
+      const result = await upsertTimelineEntry(pool, { ...entry, listenedEvents });
       await publish([result.event]);
       return result;
     },
     assignLead: async (request) => {
-      const result = await assignLead(pool, request);
+      const result = await assignLead(pool, { ...request, listenedEvents });
       await publish([result.event]);
       return result;
     },
@@ -81,12 +83,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return { taskId: row.id, created, agentId: row.agent_id, dueAt: row.due_at.toISOString() };
     },
     setLifecycle: async (change) => {
-      const result = await setLifecycleStage(pool, change);
+      const result = await setLifecycleStage(pool, { ...change, listenedEvents });
       await publish(result.events);
       return result;
     },
     addScore: async (change) => {
-      const result = await addScore(pool, change);
+      const result = await addScore(pool, { ...change, listenedEvents });
       await publish(result.events);
       return result;
     },

@@ -27,6 +27,8 @@ export interface AssignRequest {
   exclude?: string[];
   /** The run assigning: the lead.assigned event continues its chain. */
   runId?: number;
+  /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
+  listenedEvents?: ReadonlySet<string>;
 }
 
 export interface AssignmentResult {
@@ -81,6 +83,7 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
       type: 'lead.assigned',
       customerId: row.id,
       sourceRunId: request.runId,
+      listened: request.listenedEvents,
       data: { customer_id: row.id, agent_id: choice.agentId, previous_agent_id: row.owner_agent_id, pool: request.pool },
     });
     return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };

@@ -38,6 +38,8 @@ export interface UpsertCustomerInput {
   policy?: IdentityPolicy;
   /** The run making the change: engine events it causes continue that run's chain. */
   runId?: number;
+  /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
+  listenedEvents?: ReadonlySet<string>;
 }
 
 export interface UpsertCustomerResult {
@@ -113,7 +115,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
       [customerId, kinds, values, input.source],
     );
     await updateProfile(client, customerId, input.profile, input.occurredAt);
-    const cause = { customerId, sourceRunId: input.runId };
+    const cause = { customerId, sourceRunId: input.runId, listened: input.listenedEvents };
     const events: Array<number | undefined> = [];
     if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
     if (mergedIds.length > 0) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.merged', data: { customer_id: customerId, merged_ids: mergedIds } }));

@@ -21,6 +21,8 @@ export interface EngineEventInput {
   sourceRunId?: number;
   /** Emits at most once per key (a retried change that is not itself idempotent). */
   dedupeKey?: string;
+  /** The types some workflow starts on: an event of another type is not written, as nothing would run. Default: all. */
+  listened?: ReadonlySet<string>;
 }
 
 export interface EngineEvent {
@@ -40,9 +42,10 @@ export interface EngineEvent {
 /**
  * Writes an engine event in the caller's transaction, so it exists exactly when the change does. An event caused by
  * a run extends that run's chain: one level deeper than the event that started it, with its workflow appended.
- * Returns the event id, or undefined when `dedupeKey` was already emitted.
+ * Returns the event id, or undefined when `dedupeKey` was already emitted or nobody listens for the type.
  */
 export async function emitEngineEvent(client: PoolClient, event: EngineEventInput): Promise<number | undefined> {
+  if (event.listened && !event.listened.has(event.type)) return undefined;
   const { rows } = await client.query<{ id: number }>(
     `INSERT INTO engine_events (type, customer_id, data, depth, chain, source_run_id, dedupe_key)
      SELECT $1, $2, $3,
@@ -65,20 +68,6 @@ export async function getEngineEvent(pool: Pool, id: number): Promise<EngineEven
 
 export async function setEngineEventStatus(pool: Pool, id: number, status: 'processed' | 'failed'): Promise<void> {
   await pool.query('UPDATE engine_events SET status = $2, processed_at = now() WHERE id = $1', [id, status]);
-}
-
-/**
- * Marks the events among `ids` whose type no workflow listens for as processed (nothing to run, so no job needed).
- * Returns the ids left to queue.
- */
-export async function settleUnheardEngineEvents(pool: Pool, ids: number[], listened: string[]): Promise<number[]> {
-  const { rows } = await pool.query<{ id: number }>(
-    `WITH settled AS (
-       UPDATE engine_events SET status = 'processed', processed_at = now() WHERE id = ANY($1::bigint[]) AND type <> ALL($2::text[]) RETURNING id)
-     SELECT id FROM unnest($1::bigint[]) AS t(id) WHERE id NOT IN (SELECT id FROM settled)`,
-    [ids, listened],
-  );
-  return rows.map((row) => row.id);
 }
 
 /** Pending events older than `olderThanMs` (their job may be lost), by id after `afterId`. */

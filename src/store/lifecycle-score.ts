@@ -7,6 +7,8 @@ export interface StepChange {
   customerId: number;
   idempotencyKey: string;
   runId: number;
+  /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
+  listenedEvents?: ReadonlySet<string>;
 }
 
 export interface LifecycleResult {
@@ -41,6 +43,7 @@ export async function setLifecycleStage(pool: Pool, change: StepChange & { stage
       type: 'lifecycle.changed',
       customerId,
       sourceRunId: change.runId,
+      listened: change.listenedEvents,
       data: { customer_id: customerId, from, to: change.stage, source: `run:${change.runId}` },
     });
     return { customerId, from, to: change.stage, changed: true, events: event === undefined ? [] : [event] };
@@ -86,6 +89,7 @@ export async function addScore(pool: Pool, change: StepChange & { delta: number;
         type: 'score.threshold',
         customerId,
         sourceRunId: change.runId,
+        listened: change.listenedEvents,
         data: { customer_id: customerId, threshold, score, previous },
       });
       if (event !== undefined) events.push(event);

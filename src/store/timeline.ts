@@ -15,6 +15,8 @@ export interface TimelineEntry {
   data?: unknown;
   /** The run adding it: the message.received event of an inbound message continues its chain. */
   runId?: number;
+  /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
+  listenedEvents?: ReadonlySet<string>;
 }
 
 /** Timeline types that are inbound messages: a new one emits the message.received engine event. */
@@ -43,6 +45,7 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
         type: 'message.received',
         customerId,
         sourceRunId: entry.runId,
+        listened: entry.listenedEvents,
         data: { customer_id: customerId, timeline_event_id: rows[0].id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
       });
       return { ...rows[0], event };
