@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { listStepRecords, markRunFinished, markRunStarted, markRunWaiting, recordStep, type RunRow } from '../store/runs.js';
+import { markRunFinished, markRunWaiting, recordStep, startRun, type RunEnd, type RunRow } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
@@ -44,9 +44,11 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
 async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const { run, workflow } = input;
   const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
-  const attempt = await markRunStarted(deps.pool, run.id);
-  if (attempt === undefined) return { status: 'cancelled' };
-  const done = new Map((await listStepRecords(deps.pool, run.id)).filter((record) => record.status === 'succeeded').map((record) => [record.stepIndex, record]));
+  const start = await startRun(deps.pool, run.id);
+  if (start === undefined) return { status: 'cancelled' };
+  const { attempt } = start;
+  const done = new Map(start.completed.map((record) => [record.stepIndex, record]));
+  const lastIndex = workflow.steps.at(-1)?.index;
   const state: RunState = await initialRunState(run, deps.services);
   const outputs: Record<string, unknown> = {};
 
@@ -60,7 +62,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     const bindings = { event: input.event, record: state.record, customer: state.customer, owner: state.owner, steps: outputs };
     const startedAt = new Date();
     const started = performance.now();
-    const record = (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null) =>
+    // `end` finishes the run with the step's record, in one round trip.
+    const record = (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) =>
       recordStep(deps.pool, run.id, {
         stepIndex: step.index,
         stepId: step.id,
@@ -73,10 +76,14 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         attempt,
         startedAt,
         durationMs: performance.now() - started,
-      });
+      }, end);
+    const customerId = () => state.customer?.id ?? null;
+    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId() } : undefined);
     try {
       if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
-        if ((await record('succeeded', { skipped: 'condition is false' }, null, null)).cancelled) return { status: 'cancelled' };
+        const end = succeeded();
+        if ((await record('succeeded', { skipped: 'condition is false' }, null, null, end)).cancelled) return { status: 'cancelled' };
+        if (end) return { status: 'succeeded' };
         continue;
       }
       const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
@@ -104,23 +111,21 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         logger.info({ step: step.id, resume_at: result.suspend.until }, 'run waiting');
         return { status: 'waiting', resumeAt: result.suspend.until };
       }
-      const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null);
-      if (cancelled) return { status: 'cancelled' };
       Object.assign(state, result.state ?? {});
       outputs[step.id] = result.output ?? null;
-      if (result.stop) {
-        await markRunFinished(deps.pool, run.id, { status: result.stop, customerId: state.customer?.id ?? null });
-        return { status: result.stop };
-      }
+      const end = result.stop ? { status: result.stop, customerId: customerId() } : succeeded();
+      const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null, end);
+      if (cancelled) return { status: 'cancelled' };
+      if (end) return { status: end.status };
     } catch (error) {
       const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
       const retryable = !(error instanceof ExpressionError) && !(error instanceof StepError && !error.retryable);
-      await record('failed', null, null, (error as Error).message);
-      await markRunFinished(deps.pool, run.id, { status: 'failed', error: message, retryable, customerId: state.customer?.id ?? null });
+      await record('failed', null, null, (error as Error).message, { status: 'failed', error: message, retryable, customerId: customerId() });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
     }
   }
+  // Every step had completed in earlier attempts (one stopped after its last record): only the run's end is left.
   await markRunFinished(deps.pool, run.id, { status: 'succeeded', customerId: state.customer?.id ?? null });
   return { status: 'succeeded' };
 }

@@ -61,24 +61,27 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
     if (!row) throw new Error(`customer ${request.customerId} does not exist`);
     if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
 
-    // The pool's row lock serializes its assignments: positions and loads cannot change under us.
-    const { rows } = await client.query<{ position: number }>(
-      `INSERT INTO pool_cursors (pool, position) VALUES ($1, 0)
-       ON CONFLICT (pool) DO UPDATE SET position = pool_cursors.position RETURNING position`,
-      [request.pool],
+    // The pool's row lock serializes its assignments: positions and loads cannot change under us. It is held until
+    // COMMIT, so the locked part is two statements (and the load count when capacity or load matters).
+    const { rows } = await client.query<{ position: number; off: string[] }>(
+      `WITH cursor AS (
+         INSERT INTO pool_cursors (pool, position) VALUES ($1, 0)
+         ON CONFLICT (pool) DO UPDATE SET position = pool_cursors.position RETURNING position)
+       SELECT position, ARRAY(SELECT agent_id FROM agent_availability WHERE agent_id = ANY($2) AND NOT available) AS off FROM cursor`,
+      [request.pool, request.candidates.map((candidate) => candidate.id)],
     );
-    const position = rows[0]!.position;
-    const eligible = await eligibleAgents(client, request.candidates, request.strategy === 'least_loaded');
+    const { position, off } = rows[0]!;
+    const eligible = await eligibleAgents(client, request.candidates, new Set(off), request.strategy === 'least_loaded');
     for (const agentId of request.exclude ?? []) eligible.delete(agentId);
     if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
 
     const choice = choose(request, position, eligible);
-    await client.query('UPDATE pool_cursors SET position = $2 WHERE pool = $1', [request.pool, choice.nextPosition]);
     await client.query(
-      `INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [row.id, choice.agentId, request.pool, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
+      `WITH cursor AS (UPDATE pool_cursors SET position = $2 WHERE pool = $1),
+            assignment AS (INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces) VALUES ($3, $4, $1, $5, $6, $7, $8))
+       UPDATE customers SET owner_agent_id = $4, updated_at = now() WHERE id = $3`,
+      [request.pool, choice.nextPosition, row.id, choice.agentId, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
     );
-    await client.query('UPDATE customers SET owner_agent_id = $2, updated_at = now() WHERE id = $1', [row.id, choice.agentId]);
     const event = await emitEngineEvent(client, {
       type: 'lead.assigned',
       customerId: row.id,
@@ -90,17 +93,14 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
   });
 }
 
-/** Candidates available right now and under capacity, with their open-lead counts. */
-async function eligibleAgents(client: PoolClient, candidates: Candidate[], needLoad: boolean): Promise<Map<string, number>> {
-  const ids = candidates.map((candidate) => candidate.id);
-  const switchedOff = await client.query<{ agent_id: string }>('SELECT agent_id FROM agent_availability WHERE agent_id = ANY($1) AND NOT available', [ids]);
-  const off = new Set(switchedOff.rows.map((candidate) => candidate.agent_id));
+/** Candidates not switched off (`off`) and under capacity, with their open-lead counts. */
+async function eligibleAgents(client: PoolClient, candidates: Candidate[], off: Set<string>, needLoad: boolean): Promise<Map<string, number>> {
   const loads = new Map<string, number>();
   if (needLoad || candidates.some((candidate) => candidate.capacity !== undefined)) {
     const { rows } = await client.query<{ owner_agent_id: string; open: number }>(
       `SELECT owner_agent_id, count(*)::int AS open FROM customers
        WHERE owner_agent_id = ANY($1) AND merged_into IS NULL AND lifecycle_stage IN ('lead', 'opportunity') GROUP BY 1`,
-      [ids],
+      [candidates.map((candidate) => candidate.id)],
     );
     for (const load of rows) loads.set(load.owner_agent_id, load.open);
   }

@@ -81,14 +81,14 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
          SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS locks`,
       [kinds, values],
     );
-    const owners = await lockOwners(client, kinds, values);
+    const { owners, links: found } = await lockOwners(client, identities);
     let customerId: number;
     let created = false;
     let mergedIds: number[] = [];
     let suggested: number[] = [];
     const policy = input.policy ?? DEFAULT_POLICY;
     // Which identity links to whom matters to a merge, and to an event reaching someone through kinds that only attach.
-    const links = owners.length > 1 || (owners.length === 1 && policy.mergeOn) ? await identityOwners(client, identities) : [];
+    const links = owners.length > 1 || (owners.length === 1 && policy.mergeOn) ? found : [];
     if (owners.length === 0 || isNewPerson(identities, links, policy)) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
@@ -153,23 +153,21 @@ async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomer
 }
 
 /**
- * Ids of the live customers owning any of the identities, oldest first, row-locked. A concurrent merge may move
- * identities between our read and our lock; re-reading after the lock sees its result.
+ * Ids of the live customers owning any of the identities, oldest first, row-locked, and which identity each holds.
+ * A concurrent merge may move identities between our read and our lock; it shows as a locked row merged into
+ * another, and re-reading after the lock sees its result. With every owner live, the links read are current: the
+ * identities themselves are locked by the caller.
  */
-async function lockOwners(client: PoolClient, kinds: string[], values: string[]): Promise<number[]> {
+async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{ owners: number[]; links: IdentityLink[] }> {
   for (let round = 0; round < 5; round++) {
-    const { rows: found } = await client.query<{ customer_id: number }>(
-      `SELECT DISTINCT customer_id FROM customer_identities
-       WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-      [kinds, values],
-    );
-    if (found.length === 0) return [];
-    const ids = found.map((row) => row.customer_id);
+    const links = await identityOwners(client, identities);
+    if (links.length === 0) return { owners: [], links };
+    const ids = [...new Set(links.map((link) => link.customerId))];
     const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>(
       'SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
       [ids],
     );
-    if (locked.every((row) => row.merged_into === null)) return locked.map((row) => row.id);
+    if (locked.every((row) => row.merged_into === null)) return { owners: locked.map((row) => row.id), links };
   }
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
@@ -229,11 +227,14 @@ async function suggestMerge(client: PoolClient, a: number, b: number, reason: Re
 export async function lockLiveCustomer(client: PoolClient, customerId: number): Promise<number> {
   let id = customerId;
   for (let hop = 0; hop < 20; hop++) {
-    const { rows: live } = await client.query<{ id: number }>('SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1', [id]);
-    if (!live[0]) throw new Error(`customer ${customerId} does not exist`);
-    id = live[0].id;
-    const { rows } = await client.query<{ merged_into: number | null }>('SELECT merged_into FROM customers WHERE id = $1 FOR SHARE', [id]);
-    if (rows[0]!.merged_into === null) return id;
+    // One hop and its lock in one statement; a merge committed while we waited for the lock shows in merged_into.
+    const { rows } = await client.query<{ id: number; merged_into: number | null }>(
+      'SELECT id, merged_into FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR SHARE',
+      [id],
+    );
+    if (!rows[0]) throw new Error(`customer ${customerId} does not exist`);
+    if (rows[0].merged_into === null) return rows[0].id;
+    id = rows[0].merged_into;
   }
   throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
 }

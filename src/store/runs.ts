@@ -71,14 +71,29 @@ export async function getRun(pool: Pool, id: number): Promise<RunRow | undefined
   return rows[0];
 }
 
-/** Marks the run running and returns its attempt number; undefined when it was cancelled (it must not run). */
-export async function markRunStarted(pool: Pool, id: number): Promise<number | undefined> {
-  const { rows } = await pool.query<{ attempts: number }>(
-    `UPDATE workflow_runs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
-     WHERE id = $1 AND status <> 'cancelled' RETURNING attempts`,
+/** A step an earlier attempt completed: what a resumed run reuses instead of running it again. */
+export interface CompletedStep {
+  stepIndex: number;
+  stepId: string;
+  output: unknown;
+  state: Record<string, unknown> | null;
+}
+
+/**
+ * Marks the run running and returns its attempt number with the steps earlier attempts completed, in one round trip;
+ * undefined when it was cancelled (it must not run).
+ */
+export async function startRun(pool: Pool, id: number): Promise<{ attempt: number; completed: CompletedStep[] } | undefined> {
+  const { rows } = await pool.query<{ attempts: number; completed: CompletedStep[] }>(
+    `WITH started AS (
+       UPDATE workflow_runs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
+       WHERE id = $1 AND status <> 'cancelled' RETURNING attempts)
+     SELECT attempts, coalesce((SELECT json_agg(json_build_object('stepIndex', step_index, 'stepId', step_id, 'output', output, 'state', state))
+                                FROM run_steps WHERE run_id = $1 AND status = 'succeeded'), '[]') AS completed
+     FROM started`,
     [id],
   );
-  return rows[0]?.attempts;
+  return rows[0] && { attempt: rows[0].attempts, completed: rows[0].completed };
 }
 
 /** Cancels a run that has not finished well, with a person's reason; undefined when its status does not allow it. */
@@ -107,14 +122,18 @@ export interface RunEnd {
   customerId: number | null;
 }
 
+/** The UPDATE finishing run $1 with the RunEnd parameters (finishParams) from `$first` on. */
+function finishRunSql(first: number): string {
+  const [status, error, retryable, customer] = [0, 1, 2, 3].map((i) => `$${first + i}`);
+  // The customer as it is now: another run may have merged the one this run resolved.
+  return `UPDATE workflow_runs SET status = ${status}, error = ${error}, error_retryable = ${retryable}, finished_at = now(),
+       customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = ${customer}), customer_id)
+     WHERE id = $1 AND status <> 'cancelled'`;
+}
+const finishParams = (end: RunEnd) => [end.status, end.error ?? null, end.retryable ?? false, end.customerId];
+
 export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Promise<void> {
-  await pool.query(
-    // The customer as it is now: another run may have merged the one this run resolved.
-    `UPDATE workflow_runs SET status = $2, error = $3, error_retryable = $4, finished_at = now(),
-       customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = $5), customer_id)
-     WHERE id = $1 AND status <> 'cancelled'`,
-    [id, end.status, end.error ?? null, end.retryable ?? false, end.customerId],
-  );
+  await pool.query(finishRunSql(2), [id, ...finishParams(end)]);
 }
 
 /** Suspends the run until `resumeAt`; `stepIndex` runs again then. */
@@ -148,24 +167,28 @@ export async function listStepRecords(pool: Pool, runId: number): Promise<StepRe
 
 /**
  * Records a step's latest attempt (a retry overwrites the failed attempt of the same step) and returns whether the
- * run has been cancelled meanwhile, in the same round trip, so the run stops before its next step.
+ * run has been cancelled meanwhile, in the same round trip, so the run stops before its next step. With `end`, the
+ * step was the run's last: the run is finished in that round trip too.
  */
-export async function recordStep(pool: Pool, runId: number, step: StepRecord): Promise<{ cancelled: boolean }> {
-  const { rows } = await pool.query<{ cancelled: boolean }>(
-    `WITH recorded AS (
-       INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
+export async function recordStep(pool: Pool, runId: number, step: StepRecord, end?: RunEnd): Promise<{ cancelled: boolean }> {
+  const record = `INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (run_id, step_index) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
          output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error, attempt = EXCLUDED.attempt,
-         started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms
-     )
-     SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
-    [
-      runId, step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null),
-      JSON.stringify(step.output ?? null), step.state === null ? null : JSON.stringify(step.state), step.error,
-      step.attempt, step.startedAt, step.durationMs,
-    ],
-  );
+         started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms`;
+  const params = [
+    runId, step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null),
+    JSON.stringify(step.output ?? null), step.state === null ? null : JSON.stringify(step.state), step.error,
+    step.attempt, step.startedAt, step.durationMs,
+  ];
+  // The SELECT sees the run as it was before this statement: cancelled by someone else, not finished by us.
+  const { rows } = end
+    ? await pool.query<{ cancelled: boolean }>(
+        `WITH recorded AS (${record}), finished AS (${finishRunSql(13)})
+         SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
+        [...params, ...finishParams(end)],
+      )
+    : await pool.query<{ cancelled: boolean }>(`WITH recorded AS (${record}) SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`, params);
   return { cancelled: rows[0]?.cancelled ?? false };
 }
 
