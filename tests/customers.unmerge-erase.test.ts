@@ -50,6 +50,12 @@ workflows:
       - type: create_task
         title: "Call {{ $customer.name }} back"
         due_in: 2h
+  # Something listens for lifecycle changes, so engine events about her are written too.
+  - id: stage-watch
+    trigger: { type: event, on: lifecycle.changed }
+    steps:
+      - type: log
+        message: "{{ to }}"
 `;
 
 describe('unmerge and the customer’s rights, through the real webhook → worker path', () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { markRunFinished, markRunWaiting, recordStep, startRun, type RunEnd, type RunRow } from '../store/runs.js';
+import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StepRecord } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
@@ -51,6 +51,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const lastIndex = workflow.steps.at(-1)?.index;
   const state: RunState = await initialRunState(run, deps.services);
   const outputs: Record<string, unknown> = {};
+  // Records of effect-free steps, written with the next record.
+  let deferred: StepRecord[] = [];
 
   for (const step of workflow.steps) {
     const previous = done.get(step.index);
@@ -63,8 +65,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     const startedAt = new Date();
     const started = performance.now();
     // `end` finishes the run with the step's record, in one round trip.
-    const record = (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) =>
-      recordStep(deps.pool, run.id, {
+    const record = async (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
+      const stepRecord: StepRecord = {
         stepIndex: step.index,
         stepId: step.id,
         type: step.definition.type,
@@ -76,7 +78,15 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         attempt,
         startedAt,
         durationMs: performance.now() - started,
-      }, end);
+      };
+      if (status === 'succeeded' && step.definition.effectFree && !end) {
+        deferred.push(stepRecord);
+        return { cancelled: false };
+      }
+      const records = [...deferred, stepRecord];
+      deferred = [];
+      return recordSteps(deps.pool, run.id, records, end);
+    };
     const customerId = () => state.customer?.id ?? null;
     const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId() } : undefined);
     try {
@@ -125,8 +135,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       return { status: 'failed', error: message, retryable };
     }
   }
-  // Every step had completed in earlier attempts (one stopped after its last record): only the run's end is left.
-  await markRunFinished(deps.pool, run.id, { status: 'succeeded', customerId: state.customer?.id ?? null });
+  // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
+  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null });
   return { status: 'succeeded' };
 }
 

@@ -48,16 +48,15 @@ export interface AssignmentResult {
  */
 export async function assignLead(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
   return withRetriedTransaction(pool, async (client) => {
-    const previous = await client.query<{ agent_id: string; customer_id: number }>(
-      'SELECT agent_id, customer_id FROM lead_assignments WHERE idempotency_key = $1',
-      [request.idempotencyKey],
-    );
-    if (previous.rows[0]) return { agentId: previous.rows[0].agent_id, outcome: 'already_assigned', customerId: previous.rows[0].customer_id };
-    const customer = await client.query<{ id: number; owner_agent_id: string | null }>(
-      `SELECT id, owner_agent_id FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR UPDATE`,
-      [request.customerId],
+    // The live customer, locked, and the assignment this key already made, if any, in one round trip.
+    const customer = await client.query<{ id: number; owner_agent_id: string | null; assigned_agent: string | null; assigned_customer: number | null }>(
+      `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer
+       FROM customers c LEFT JOIN lead_assignments a ON a.idempotency_key = $2
+       WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR UPDATE OF c`,
+      [request.customerId, request.idempotencyKey],
     );
     const row = customer.rows[0];
+    if (row?.assigned_agent) return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
     if (!row) throw new Error(`customer ${request.customerId} does not exist`);
     if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
 

@@ -2,7 +2,8 @@ import type { CustomerSummary } from '../engine/steps/define-step.js';
 import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
 
-const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
+/** The columns of a CustomerSummary, for a query over `customers c`. */
+export const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
   c.attributes, c.created_at, c.updated_at,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1) AS email,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'phone' ORDER BY id LIMIT 1) AS phone,

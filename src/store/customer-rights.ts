@@ -41,16 +41,9 @@ export async function eraseCustomer(pool: Pool, customerId: number): Promise<Era
   });
 }
 
-/** The identities among these that belong to an erased person, with the newest erasure time. */
-export async function erasedAmong(client: PoolClient, identities: Identity[]): Promise<{ erased: Identity[]; erasedAt: Date | null }> {
-  const { rows } = await client.query<{ kind: string; value: string; erased_at: Date }>(
-    `SELECT t.kind, t.value, e.erased_at FROM unnest($1::text[], $2::text[]) AS t(kind, value)
-     CROSS JOIN identity_salt s JOIN erased_identities e ON e.hash = ${HASH('t.kind', 't.value')}`,
-    [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
-  );
-  const erasedAt = rows.reduce<Date | null>((latest, row) => (latest === null || row.erased_at > latest ? row.erased_at : latest), null);
-  return { erased: rows.map((row) => ({ kind: row.kind, value: row.value })), erasedAt };
-}
+/** SQL for the identities (kinds `$1`, values `$2`) that belong to an erased person: kind, value, erased_at. */
+export const ERASED_AMONG_SQL = `SELECT t.kind, t.value, e.erased_at FROM unnest($1::text[], $2::text[]) AS t(kind, value)
+     CROSS JOIN identity_salt s JOIN erased_identities e ON e.hash = ${HASH('t.kind', 't.value')}`;
 
 /** A person contacting again: their identities leave the erasure list. */
 export async function forgetErasure(client: PoolClient, identities: Identity[]): Promise<void> {

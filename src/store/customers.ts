@@ -1,7 +1,9 @@
 import { DEFAULT_POLICY, isNewPerson, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
-import { erasedAmong, forgetErasure } from './customer-rights.js';
+import type { CustomerSummary } from '../engine/steps/define-step.js';
+import { SUMMARY_COLUMNS } from './customer-queries.js';
+import { ERASED_AMONG_SQL, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -53,6 +55,8 @@ export interface UpsertCustomerResult {
   suggested: number[];
   /** Engine events written with the change (customer.created, customer.merged, lifecycle.changed), to be queued. */
   events: number[];
+  /** The customer as this call left it. */
+  customer: CustomerSummary;
 }
 
 const PROFILE_TEXT_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'] as const;
@@ -73,14 +77,9 @@ export class ErasedPersonError extends Error {
 export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
   if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
   return withRetriedTransaction(pool, async (client) => {
-    const identities = await withoutErasedIdentities(client, input);
+    const identities = await withoutErasedIdentities(client, input, await lockIdentities(client, input.identities));
     const kinds = identities.map((identity) => identity.kind);
     const values = identities.map((identity) => identity.value);
-    await client.query(
-      `SELECT pg_advisory_xact_lock(h) FROM (
-         SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS locks`,
-      [kinds, values],
-    );
     const { owners, links: found } = await lockOwners(client, identities);
     let customerId: number;
     let created = false;
@@ -114,16 +113,14 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
        ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value`,
       [customerId, kinds, values, input.source],
     );
-    await updateProfile(client, customerId, input.profile, input.occurredAt);
+    const change = input.profile.lifecycle_stage ? await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source) : undefined;
+    const customer = await updateProfile(client, customerId, input.profile, input.occurredAt);
     const cause = { customerId, sourceRunId: input.runId, listened: input.listenedEvents };
     const events: Array<number | undefined> = [];
     if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
     if (mergedIds.length > 0) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.merged', data: { customer_id: customerId, merged_ids: mergedIds } }));
-    if (input.profile.lifecycle_stage) {
-      const change = await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source);
-      if (change) events.push(await emitEngineEvent(client, { ...cause, type: 'lifecycle.changed', data: { customer_id: customerId, ...change, source: input.source } }));
-    }
-    return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined) };
+    if (change) events.push(await emitEngineEvent(client, { ...cause, type: 'lifecycle.changed', data: { customer_id: customerId, ...change, source: input.source } }));
+    return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined), customer };
   });
 }
 
@@ -132,8 +129,8 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
  * (not a pull, backfill or replay) about something that happened after the erasure. A new contact takes the
  * identities off the erasure list.
  */
-async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomerInput): Promise<Identity[]> {
-  const { erased, erasedAt } = await erasedAmong(client, input.identities);
+async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomerInput, erasure: Erasure): Promise<Identity[]> {
+  const { erased, erasedAt } = erasure;
   if (erased.length === 0) return input.identities;
   const runId = /^run:(\d+)$/.exec(input.eventRef)?.[1];
   const { rows } = runId
@@ -152,37 +149,50 @@ async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomer
   return rest;
 }
 
+interface Erasure {
+  erased: Identity[];
+  erasedAt: Date | null;
+}
+
 /**
- * Ids of the live customers owning any of the identities, oldest first, row-locked, and which identity each holds.
- * A concurrent merge may move identities between our read and our lock; it shows as a locked row merged into
- * another, and re-reading after the lock sees its result. With every owner live, the links read are current: the
+ * Takes the identities' transaction-scoped advisory locks, in a fixed order so that concurrent events cannot
+ * deadlock, and returns those of an erased person with the newest erasure time, in one round trip.
+ */
+async function lockIdentities(client: PoolClient, identities: Identity[]): Promise<Erasure> {
+  const { rows } = await client.query<{ erased: Array<{ kind: string; value: string; erased_at: string }> }>(
+    `WITH locked AS MATERIALIZED (
+       SELECT pg_advisory_xact_lock(h) FROM (
+         SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS hashes)
+     SELECT (SELECT count(*) FROM locked) AS locks, coalesce((SELECT json_agg(erased) FROM (${ERASED_AMONG_SQL}) AS erased), '[]') AS erased`,
+    [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
+  );
+  const erased = rows[0]!.erased;
+  const erasedAt = erased.reduce<Date | null>((latest, row) => (latest === null || new Date(row.erased_at) > latest ? new Date(row.erased_at) : latest), null);
+  return { erased: erased.map((row) => ({ kind: row.kind, value: row.value })), erasedAt };
+}
+
+/**
+ * Ids of the live customers owning any of the identities, oldest first, row-locked, and which identity each holds,
+ * in one statement. A concurrent merge may move identities between our read and our lock; it shows as a locked row
+ * merged into another, and reading again sees its result. With every owner live, the links read are current: the
  * identities themselves are locked by the caller.
  */
 async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{ owners: number[]; links: IdentityLink[] }> {
   for (let round = 0; round < 5; round++) {
-    const links = await identityOwners(client, identities);
-    if (links.length === 0) return { owners: [], links };
-    const ids = [...new Set(links.map((link) => link.customerId))];
-    const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>(
-      'SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
-      [ids],
+    const { rows } = await client.query<IdentityLink & { merged_into: number | null }>(
+      `SELECT c.id AS "customerId", c.merged_into, i.kind, i.value FROM customer_identities i JOIN customers c ON c.id = i.customer_id
+       WHERE (i.kind, i.value) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY c.id FOR UPDATE OF c`,
+      [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
     );
-    if (locked.every((row) => row.merged_into === null)) return { owners: locked.map((row) => row.id), links };
+    if (rows.every((row) => row.merged_into === null)) {
+      return { owners: [...new Set(rows.map((row) => row.customerId))], links: rows.map(({ customerId, kind, value }) => ({ customerId, kind, value })) };
+    }
   }
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
 
 interface IdentityLink extends Identity {
   customerId: number;
-}
-
-/** Which customer holds each of the identities that someone holds. */
-async function identityOwners(client: PoolClient, identities: Identity[]): Promise<IdentityLink[]> {
-  const { rows } = await client.query<IdentityLink>(
-    `SELECT customer_id AS "customerId", kind, value FROM customer_identities WHERE (kind, value) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
-  );
-  return rows;
 }
 
 /** The identity policy (planLinks) applied to the customers an event points at, with their stored identities. */
@@ -217,6 +227,30 @@ async function suggestMerge(client: PoolClient, a: number, b: number, reason: Re
      ON CONFLICT (customer_a, customer_b) DO NOTHING`,
     [a, b, JSON.stringify(reason), score],
   );
+}
+
+/**
+ * Runs `write`, a data-modifying statement for the live customer that `customerId` is now, as one statement (one round
+ * trip, no transaction). `write` reads that customer from `live` and writes only while it is live
+ * (`… SELECT live.id, … FROM live WHERE live.merged_into IS NULL`); its own parameters start at `$2`. The customer row
+ * is share-locked meanwhile, so a merge waits and then moves what was written; a merge committed while we waited
+ * shows in `live.merged_into`, and the write is tried again on the customer merged into. Returns the RETURNING rows
+ * (as JSON values).
+ */
+export async function writeForLiveCustomer<Row>(pool: Pool, customerId: number, write: string, params: unknown[]): Promise<Row[]> {
+  let id = customerId;
+  for (let hop = 0; hop < 20; hop++) {
+    const { rows } = await pool.query<{ merged_into: number | null; written: Row[] | null }>(
+      `WITH live AS (SELECT id, merged_into FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR SHARE),
+            written AS (${write})
+       SELECT live.merged_into, (SELECT json_agg(written) FROM written) AS written FROM live`,
+      [id, ...params],
+    );
+    if (!rows[0]) throw new Error(`customer ${customerId} does not exist`);
+    if (rows[0].merged_into === null) return rows[0].written ?? [];
+    id = rows[0].merged_into;
+  }
+  throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
 }
 
 /**
@@ -372,20 +406,22 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
   });
 }
 
-async function updateProfile(client: PoolClient, customerId: number, profile: CustomerProfile, occurredAt: Date): Promise<void> {
+/** Applies the profile and returns the customer as it now is. */
+async function updateProfile(client: PoolClient, customerId: number, profile: CustomerProfile, occurredAt: Date): Promise<CustomerSummary> {
   const texts = PROFILE_TEXT_FIELDS.map((field) => profile[field] ?? null);
   // Newer data overwrites; older data only fills gaps.
-  await client.query(
-    `UPDATE customers SET
+  const { rows } = await client.query<CustomerSummary>(
+    `UPDATE customers c SET
        ${PROFILE_TEXT_FIELDS.map(
          (field, i) => `${field} = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 2}, ${field}) ELSE coalesce(${field}, $${i + 2}) END`,
        ).join(',\n       ')},
        attributes = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN attributes || $8::jsonb ELSE $8::jsonb || attributes END,
        profile_updated_at = greatest(profile_updated_at, $7),
        updated_at = now()
-     WHERE id = $1`,
+     WHERE id = $1 RETURNING ${SUMMARY_COLUMNS}`,
     [customerId, ...texts, occurredAt, JSON.stringify(profile.attributes ?? {})],
   );
+  return rows[0]!;
 }
 
 /** Moves the lifecycle stage forward (never back) and records the change; returns it, or undefined when none. */

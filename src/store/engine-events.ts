@@ -40,11 +40,12 @@ export interface EngineEvent {
 }
 
 /**
- * Writes an engine event in the caller's transaction, so it exists exactly when the change does. An event caused by
+ * Writes an engine event in the caller's transaction, so it exists exactly when the change does (or on its own, keyed
+ * by `dedupeKey`, after a change that emits it again whenever it is retried). An event caused by
  * a run extends that run's chain: one level deeper than the event that started it, with its workflow appended.
  * Returns the event id, or undefined when `dedupeKey` was already emitted or nobody listens for the type.
  */
-export async function emitEngineEvent(client: PoolClient, event: EngineEventInput): Promise<number | undefined> {
+export async function emitEngineEvent(client: Pool | PoolClient, event: EngineEventInput): Promise<number | undefined> {
   if (event.listened && !event.listened.has(event.type)) return undefined;
   const { rows } = await client.query<{ id: number }>(
     `INSERT INTO engine_events (type, customer_id, data, depth, chain, source_run_id, dedupe_key)

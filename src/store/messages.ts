@@ -1,5 +1,5 @@
-import { lockLiveCustomer } from './customers.js';
-import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
+import { writeForLiveCustomer } from './customers.js';
+import type { Pool } from './pool.js';
 
 export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
 
@@ -39,14 +39,17 @@ export type Claim = { send: true; id: number } | { send: false; message: Message
  * - already `sent`, `skipped` or `uncertain`: nothing to do.
  */
 export async function claimMessage(pool: Pool, message: OutboundMessage): Promise<Claim> {
-  const inserted = await withRetriedTransaction(pool, async (client) =>
-    client.query<{ id: number }>(
-      `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending') ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-      [message.idempotencyKey, await liveCustomer(client, message.customerId), message.runId, message.channel, message.transport, message.recipient, message.subject, message.body],
-    ),
-  );
-  if (inserted.rows[0]) return { send: true, id: inserted.rows[0].id };
+  const values = [message.idempotencyKey, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body];
+  const insert = (customer: string, from = '') =>
+    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
+     SELECT $2::text, ${customer}, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, 'sending' ${from}
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
+  // Written for the customer as it is now: it may have been merged since the run resolved it.
+  const [inserted] =
+    message.customerId === null
+      ? (await pool.query<{ id: number }>(insert('$1::bigint'), [null, ...values])).rows
+      : await writeForLiveCustomer<{ id: number }>(pool, message.customerId, insert('live.id', 'FROM live WHERE live.merged_into IS NULL'), values);
+  if (inserted) return { send: true, id: inserted.id };
   const reclaimed = await pool.query<{ id: number }>(
     `UPDATE outbound_messages SET status = 'sending', attempts = attempts + 1, status_reason = NULL
      WHERE idempotency_key = $1 AND status = 'failed' RETURNING id`,
@@ -60,11 +63,6 @@ export async function claimMessage(pool: Pool, message: OutboundMessage): Promis
     [message.idempotencyKey],
   );
   return { send: false, message: rows[0]! };
-}
-
-/** The customer the message is for as it is now (it may have been merged since the run resolved it). */
-function liveCustomer(client: PoolClient, customerId: number | null): Promise<number | null> {
-  return customerId === null ? Promise.resolve(null) : lockLiveCustomer(client, customerId);
 }
 
 /**

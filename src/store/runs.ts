@@ -166,30 +166,35 @@ export async function listStepRecords(pool: Pool, runId: number): Promise<StepRe
 }
 
 /**
- * Records a step's latest attempt (a retry overwrites the failed attempt of the same step) and returns whether the
+ * Records steps' latest attempts (a retry overwrites the failed attempt of the same step) and returns whether the
  * run has been cancelled meanwhile, in the same round trip, so the run stops before its next step. With `end`, the
- * step was the run's last: the run is finished in that round trip too.
+ * last step recorded was the run's last: the run is finished in that round trip too.
  */
-export async function recordStep(pool: Pool, runId: number, step: StepRecord, end?: RunEnd): Promise<{ cancelled: boolean }> {
+export async function recordSteps(pool: Pool, runId: number, steps: StepRecord[], end?: RunEnd): Promise<{ cancelled: boolean }> {
+  const COLUMNS = 11;
+  const params: unknown[] = [runId];
+  const rows = steps.map((step) => {
+    const first = params.length + 1;
+    params.push(
+      step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null), JSON.stringify(step.output ?? null),
+      step.state === null ? null : JSON.stringify(step.state), step.error, step.attempt, step.startedAt, step.durationMs,
+    );
+    return `($1, ${Array.from({ length: COLUMNS }, (_, i) => `$${first + i}`).join(', ')})`;
+  });
   const record = `INSERT INTO run_steps (run_id, step_index, step_id, type, status, input, output, state, error, attempt, started_at, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       VALUES ${rows.join(', ')}
        ON CONFLICT (run_id, step_index) DO UPDATE SET status = EXCLUDED.status, input = EXCLUDED.input,
          output = EXCLUDED.output, state = EXCLUDED.state, error = EXCLUDED.error, attempt = EXCLUDED.attempt,
          started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms`;
-  const params = [
-    runId, step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null),
-    JSON.stringify(step.output ?? null), step.state === null ? null : JSON.stringify(step.state), step.error,
-    step.attempt, step.startedAt, step.durationMs,
-  ];
+  const writes = steps.length > 0 ? [`recorded AS (${record})`] : [];
+  if (end) writes.push(`finished AS (${finishRunSql(params.length + 1)})`);
+  if (end) params.push(...finishParams(end));
   // The SELECT sees the run as it was before this statement: cancelled by someone else, not finished by us.
-  const { rows } = end
-    ? await pool.query<{ cancelled: boolean }>(
-        `WITH recorded AS (${record}), finished AS (${finishRunSql(13)})
-         SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
-        [...params, ...finishParams(end)],
-      )
-    : await pool.query<{ cancelled: boolean }>(`WITH recorded AS (${record}) SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`, params);
-  return { cancelled: rows[0]?.cancelled ?? false };
+  const { rows: run } = await pool.query<{ cancelled: boolean }>(
+    `${writes.length > 0 ? `WITH ${writes.join(', ')} ` : ''}SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
+    params,
+  );
+  return { cancelled: run[0]?.cancelled ?? false };
 }
 
 export interface RunFilter {

@@ -1,6 +1,6 @@
-import { lockLiveCustomer } from './customers.js';
+import { writeForLiveCustomer } from './customers.js';
 import { emitEngineEvent } from './engine-events.js';
-import { withRetriedTransaction, type Pool } from './pool.js';
+import type { Pool } from './pool.js';
 
 export interface TimelineEntry {
   customerId: number;
@@ -27,33 +27,36 @@ const INBOUND_MESSAGE_TYPES = new Set(['message.received']);
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted.
  */
 export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number }> {
-  return withRetriedTransaction(pool, async (client) => {
-    // The customer may have been merged since the run resolved it: the entry goes to the customer it is now.
-    const customerId = await lockLiveCustomer(client, entry.customerId);
-    const { rows } = await client.query<{ id: number; inserted: boolean }>(
-      `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
-       VALUES ($1, $2, $3, $4, $5, $8, $6, $7)
-       ON CONFLICT (source, external_id) DO UPDATE SET
-         type = EXCLUDED.type, occurred_at = EXCLUDED.occurred_at, version_at = EXCLUDED.version_at,
-         summary = EXCLUDED.summary, data = EXCLUDED.data, updated_at = now()
-         WHERE timeline_events.version_at <= EXCLUDED.version_at
-       RETURNING id, (xmax = 0) AS inserted`,
-      [customerId, entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
-    );
-    if (rows[0]?.inserted && INBOUND_MESSAGE_TYPES.has(entry.type)) {
-      const event = await emitEngineEvent(client, {
-        type: 'message.received',
-        customerId,
-        sourceRunId: entry.runId,
-        listened: entry.listenedEvents,
-        data: { customer_id: customerId, timeline_event_id: rows[0].id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
-      });
-      return { ...rows[0], event };
-    }
-    if (rows[0]) return rows[0];
-    const existing = await client.query<{ id: number }>('SELECT id FROM timeline_events WHERE source = $1 AND external_id = $2', [entry.source, entry.externalId]);
-    return { id: existing.rows[0]!.id, inserted: false };
+  // The customer may have been merged since the run resolved it: the entry goes to the customer it is now.
+  const [row] = await writeForLiveCustomer<{ id: number; inserted: boolean; customer_id: number }>(
+    pool,
+    entry.customerId,
+    `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
+     SELECT live.id, $2::text, $3::text, $4::text, $5::timestamptz, $8::timestamptz, $6::text, $7::jsonb FROM live WHERE live.merged_into IS NULL
+     ON CONFLICT (source, external_id) DO UPDATE SET
+       type = EXCLUDED.type, occurred_at = EXCLUDED.occurred_at, version_at = EXCLUDED.version_at,
+       summary = EXCLUDED.summary, data = EXCLUDED.data, updated_at = now()
+       WHERE timeline_events.version_at <= EXCLUDED.version_at
+     RETURNING id, customer_id, (xmax = 0) AS inserted`,
+    [entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
+  );
+  const stored = row ?? { ...(await findTimelineEntry(pool, entry.source, entry.externalId)), inserted: false };
+  if (!INBOUND_MESSAGE_TYPES.has(entry.type)) return { id: stored.id, inserted: stored.inserted };
+  // Keyed by the entry, so a retry after a crash right after the insert emits it, and a redelivery does not again.
+  const event = await emitEngineEvent(pool, {
+    type: 'message.received',
+    customerId: stored.customer_id,
+    sourceRunId: entry.runId,
+    listened: entry.listenedEvents,
+    dedupeKey: `timeline:${stored.id}`,
+    data: { customer_id: stored.customer_id, timeline_event_id: stored.id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
   });
+  return { id: stored.id, inserted: stored.inserted, event };
+}
+
+async function findTimelineEntry(pool: Pool, source: string, externalId: string): Promise<{ id: number; customer_id: number }> {
+  const { rows } = await pool.query<{ id: number; customer_id: number }>('SELECT id, customer_id FROM timeline_events WHERE source = $1 AND external_id = $2', [source, externalId]);
+  return rows[0]!;
 }
 
 export interface TimelineItem {

@@ -26,6 +26,11 @@ export interface StepDefinition<Config = Record<string, unknown>, Compiled = unk
   /** Validates what the schema cannot and prepares the step (compiles expressions) once per load. */
   compile: (config: Config, context: CompileContext) => Compiled;
   run: (compiled: Compiled, context: StepContext) => Promise<StepResult>;
+  /**
+   * The step changes nothing outside its run (no database write, no message): its record is written with the next
+   * step's, one round trip fewer; a crash before then only runs it again.
+   */
+  effectFree?: true;
 }
 
 export interface StepSchema {
@@ -150,7 +155,7 @@ export interface StepServices {
     eventRef: string;
     policy: IdentityPolicy;
     runId?: number;
-  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[]; suggested: number[] }>;
+  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[]; suggested: number[]; customer: CustomerSummary }>;
   loadCustomer: (customerId: number) => Promise<CustomerSummary>;
   upsertTimeline: (entry: {
     customerId: number;

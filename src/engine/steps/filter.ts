@@ -3,6 +3,7 @@ import { defineStep, StepError } from './define-step.js';
 
 export default defineStep<{ when: string }, CompiledExpression>({
   type: 'filter',
+  effectFree: true,
   summary: 'Ends the run (status `filtered`) unless the JSONata condition `when` is true.',
   schema: {
     type: 'object',

@@ -48,7 +48,6 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
       policy,
       runId: context.runId,
     });
-    const customer = await context.services.loadCustomer(result.customerId);
     return {
       output: {
         customer_id: result.customerId,
@@ -58,7 +57,7 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
         ...(result.suggested.length > 0 ? { suggested_merges: result.suggested } : {}),
         ...(blocked.length > 0 ? { blocked } : {}),
       },
-      state: { customer },
+      state: { customer: result.customer },
     };
   },
 });
