@@ -47,18 +47,15 @@ export interface AssignmentResult {
  * assignment and sets the owner. Agents switched off at run time (`agent_availability`) or at capacity are skipped.
  */
 export async function assignLead(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
+  // Most leads are from customers who already have an owner: one read, no transaction, answers them.
+  const seen = await customerToAssign(pool, request, false);
+  const known = seen && assignmentMade(seen, request);
+  if (known) return known;
   return withRetriedTransaction(pool, async (client) => {
-    // The live customer, locked, and the assignment this key already made, if any, in one round trip.
-    const customer = await client.query<{ id: number; owner_agent_id: string | null; assigned_agent: string | null; assigned_customer: number | null }>(
-      `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer
-       FROM customers c LEFT JOIN lead_assignments a ON a.idempotency_key = $2
-       WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR UPDATE OF c`,
-      [request.customerId, request.idempotencyKey],
-    );
-    const row = customer.rows[0];
-    if (row?.assigned_agent) return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
+    const row = await customerToAssign(client, request, true);
     if (!row) throw new Error(`customer ${request.customerId} does not exist`);
-    if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+    const made = assignmentMade(row, request);
+    if (made) return made;
 
     // The pool's row lock serializes its assignments: positions and loads cannot change under us. It is held until
     // COMMIT, so the locked part is two statements (and the load count when capacity or load matters).
@@ -90,6 +87,32 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
     });
     return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };
   });
+}
+
+interface CustomerToAssign {
+  id: number;
+  owner_agent_id: string | null;
+  /** The assignment this request's key already made, if any. */
+  assigned_agent: string | null;
+  assigned_customer: number | null;
+}
+
+/** The live customer (row-locked with `lock`) and the assignment the key already made, in one round trip. */
+async function customerToAssign(db: Pool | PoolClient, request: AssignRequest, lock: boolean): Promise<CustomerToAssign | undefined> {
+  const { rows } = await db.query<CustomerToAssign>(
+    `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer
+     FROM customers c LEFT JOIN lead_assignments a ON a.idempotency_key = $2
+     WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1)${lock ? ' FOR UPDATE OF c' : ''}`,
+    [request.customerId, request.idempotencyKey],
+  );
+  return rows[0];
+}
+
+/** The result when there is nothing to assign: the key already assigned, or the customer keeps a sticky owner. */
+function assignmentMade(row: CustomerToAssign, request: AssignRequest): AssignmentResult | undefined {
+  if (row.assigned_agent !== null) return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
+  if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+  return undefined;
 }
 
 /** Candidates not switched off (`off`) and under capacity, with their open-lead counts. */

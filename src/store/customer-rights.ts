@@ -41,8 +41,8 @@ export async function eraseCustomer(pool: Pool, customerId: number): Promise<Era
   });
 }
 
-/** SQL for the identities (kinds `$1`, values `$2`) that belong to an erased person: kind, value, erased_at. */
-export const ERASED_AMONG_SQL = `SELECT t.kind, t.value, e.erased_at FROM unnest($1::text[], $2::text[]) AS t(kind, value)
+/** SQL for the identities (kinds and values: text[] parameters) that belong to an erased person: kind, value, erased_at. */
+export const erasedAmongSql = (kinds: string, values: string) => `SELECT t.kind, t.value, e.erased_at FROM unnest(${kinds}::text[], ${values}::text[]) AS t(kind, value)
      CROSS JOIN identity_salt s JOIN erased_identities e ON e.hash = ${HASH('t.kind', 't.value')}`;
 
 /** A person contacting again: their identities leave the erasure list. */

@@ -3,7 +3,7 @@ import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
 import type { CustomerSummary } from '../engine/steps/define-step.js';
 import { SUMMARY_COLUMNS } from './customer-queries.js';
-import { ERASED_AMONG_SQL, forgetErasure } from './customer-rights.js';
+import { erasedAmongSql, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -76,6 +76,12 @@ export class ErasedPersonError extends Error {
  */
 export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
   if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
+  // Most events come from someone already known by every identity they carry: nothing to create, attach or merge,
+  // only the profile changes, in one statement. Anything else takes the locked path below.
+  if (!input.profile.lifecycle_stage) {
+    const known = await updateProfile(pool, KNOWN_BY_ALL_IDENTITIES, [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)], input.profile, input.occurredAt);
+    if (known) return { customerId: known.id, created: false, mergedIds: [], attached: [], suggested: [], events: [], customer: known };
+  }
   return withRetriedTransaction(pool, async (client) => {
     const identities = await withoutErasedIdentities(client, input, await lockIdentities(client, input.identities));
     const kinds = identities.map((identity) => identity.kind);
@@ -114,7 +120,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
       [customerId, kinds, values, input.source],
     );
     const change = input.profile.lifecycle_stage ? await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source) : undefined;
-    const customer = await updateProfile(client, customerId, input.profile, input.occurredAt);
+    const customer = (await updateProfile(client, 'c.id = $8', [customerId], input.profile, input.occurredAt))!;
     const cause = { customerId, sourceRunId: input.runId, listened: input.listenedEvents };
     const events: Array<number | undefined> = [];
     if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
@@ -163,7 +169,7 @@ async function lockIdentities(client: PoolClient, identities: Identity[]): Promi
     `WITH locked AS MATERIALIZED (
        SELECT pg_advisory_xact_lock(h) FROM (
          SELECT DISTINCT hashtextextended(k || ':' || v, 0) AS h FROM unnest($1::text[], $2::text[]) AS t(k, v) ORDER BY 1) AS hashes)
-     SELECT (SELECT count(*) FROM locked) AS locks, coalesce((SELECT json_agg(erased) FROM (${ERASED_AMONG_SQL}) AS erased), '[]') AS erased`,
+     SELECT (SELECT count(*) FROM locked) AS locks, coalesce((SELECT json_agg(erased) FROM (${erasedAmongSql('$1', '$2')}) AS erased), '[]') AS erased`,
     [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
   );
   const erased = rows[0]!.erased;
@@ -406,22 +412,36 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
   });
 }
 
-/** Applies the profile and returns the customer as it now is. */
-async function updateProfile(client: PoolClient, customerId: number, profile: CustomerProfile, occurredAt: Date): Promise<CustomerSummary> {
+/**
+ * The live, not erased customer that holds every one of the event's identities (kinds `$8`, values `$9`), none of
+ * them erased: for it an upsert only updates the profile. Checked again on the row version the update locks, so a
+ * merge or an erasure committed meanwhile makes it match nothing.
+ */
+const KNOWN_BY_ALL_IDENTITIES = `c.id = (SELECT min(i.customer_id) FROM customer_identities i WHERE (i.kind, i.value) IN (SELECT * FROM unnest($8::text[], $9::text[])))
+     AND c.merged_into IS NULL AND c.erased_at IS NULL
+     AND (SELECT count(*) FROM customer_identities i WHERE i.customer_id = c.id AND (i.kind, i.value) IN (SELECT * FROM unnest($8::text[], $9::text[])))
+         = (SELECT count(*) FROM (SELECT DISTINCT * FROM unnest($8::text[], $9::text[])) AS event_identities)
+     AND NOT EXISTS (${erasedAmongSql('$8', '$9')})`;
+
+/**
+ * Applies the profile to the customer `where` selects (its parameters from `$8` on) and returns the customer as it
+ * now is; undefined when `where` selected none.
+ */
+async function updateProfile(db: Pool | PoolClient, where: string, whereParams: unknown[], profile: CustomerProfile, occurredAt: Date): Promise<CustomerSummary | undefined> {
   const texts = PROFILE_TEXT_FIELDS.map((field) => profile[field] ?? null);
   // Newer data overwrites; older data only fills gaps.
-  const { rows } = await client.query<CustomerSummary>(
+  const { rows } = await db.query<CustomerSummary>(
     `UPDATE customers c SET
        ${PROFILE_TEXT_FIELDS.map(
-         (field, i) => `${field} = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 2}, ${field}) ELSE coalesce(${field}, $${i + 2}) END`,
+         (field, i) => `${field} = CASE WHEN $6 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 1}, ${field}) ELSE coalesce(${field}, $${i + 1}) END`,
        ).join(',\n       ')},
-       attributes = CASE WHEN $7 >= coalesce(profile_updated_at, '-infinity') THEN attributes || $8::jsonb ELSE $8::jsonb || attributes END,
-       profile_updated_at = greatest(profile_updated_at, $7),
+       attributes = CASE WHEN $6 >= coalesce(profile_updated_at, '-infinity') THEN attributes || $7::jsonb ELSE $7::jsonb || attributes END,
+       profile_updated_at = greatest(profile_updated_at, $6),
        updated_at = now()
-     WHERE id = $1 RETURNING ${SUMMARY_COLUMNS}`,
-    [customerId, ...texts, occurredAt, JSON.stringify(profile.attributes ?? {})],
+     WHERE ${where} RETURNING ${SUMMARY_COLUMNS}`,
+    [...texts, occurredAt, JSON.stringify(profile.attributes ?? {}), ...whereParams],
   );
-  return rows[0]!;
+  return rows[0];
 }
 
 /** Moves the lifecycle stage forward (never back) and records the change; returns it, or undefined when none. */
