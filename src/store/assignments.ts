@@ -45,6 +45,9 @@ export interface AssignmentResult {
  * Assigns the customer an owner from the candidates, exactly fair across any number of workers: the pool's position
  * is read and advanced under a row lock in the same transaction that checks availability and load, records the
  * assignment and sets the owner. Agents switched off at run time (`agent_availability`) or at capacity are skipped.
+ * The commit does not wait for its disk flush, which would hold the pool's lock and serialize every assignment on
+ * it: what follows an assignment (the step's record, the reply) commits with a flush first, and a database crash
+ * before that loses only an assignment nobody acted on, made again when the step is retried.
  */
 export async function assignLead(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
   // Most leads are from customers who already have an owner: one read, no transaction, answers them.
@@ -86,7 +89,7 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
       data: { customer_id: row.id, agent_id: choice.agentId, previous_agent_id: row.owner_agent_id, pool: request.pool },
     });
     return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };
-  });
+  }, { synchronousCommit: false });
 }
 
 interface CustomerToAssign {
