@@ -5,7 +5,8 @@ import type { Queue } from 'bullmq';
 import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { webhooksReceived } from '../observability/metrics.js';
-import { insertInboxEvents, type InboxEventInput } from '../store/inbox.js';
+import type { InboxEventInput } from '../store/inbox.js';
+import { createInboxWriter } from './inbox-writer.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { sendError } from './errors.js';
@@ -39,6 +40,7 @@ export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) 
  */
 export function webhookRouter(options: WebhookRouteOptions): Router {
   const router = Router();
+  const store = createInboxWriter(options.pool);
   router.all('/:connector', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req: Request, res: Response) => {
     const id = String(req.params.connector);
     const configured = options.config.connectors.get(id);
@@ -81,7 +83,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
 
     let stored: number[];
     try {
-      stored = await insertInboxEvents(options.pool, events);
+      stored = await store(events);
     } catch (error) {
       options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
       return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });

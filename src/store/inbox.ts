@@ -22,11 +22,19 @@ export interface InboxEvent extends Required<InboxEventInput> {
  * new; a redelivered event returns nothing, so it is neither enqueued nor run again.
  */
 export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<number[]> {
+  return (await storeInboxEvents(db, events)).filter((id): id is number => id !== undefined);
+}
+
+/**
+ * `insertInboxEvents`, answered per event: its new id, or undefined when it was stored before (or earlier in the
+ * same list).
+ */
+export async function storeInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<Array<number | undefined>> {
   if (events.length === 0) return [];
-  const { rows } = await db.query<{ id: number }>(
+  const { rows } = await db.query<{ id: number; connector: string; external_id: string }>(
     `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload, origin)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[])
-     ON CONFLICT (connector, external_id) DO NOTHING RETURNING id`,
+     ON CONFLICT (connector, external_id) DO NOTHING RETURNING id, connector, external_id`,
     [
       events.map((event) => event.connector),
       events.map((event) => event.type),
@@ -36,7 +44,13 @@ export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEven
       events.map((event) => event.origin ?? 'webhook'),
     ],
   );
-  return rows.map((row) => row.id);
+  const key = (connector: string, externalId: string) => `${connector}\u0000${externalId}`;
+  const stored = new Map(rows.map((row) => [key(row.connector, row.external_id), row.id]));
+  return events.map((event) => {
+    const id = stored.get(key(event.connector, event.externalId));
+    stored.delete(key(event.connector, event.externalId));
+    return id;
+  });
 }
 
 export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent | undefined> {
