@@ -16,7 +16,7 @@ export interface Machine {
 /** One measured phase: a corpus of `size` events through crmflow in one mode, with one configuration. */
 export interface RunResult {
   /** `reply` or `no-reply`, worker processes, WORKER_CONCURRENCY: runs with the same config replace each other. */
-  config: { reply: boolean; workers: number; concurrency: number };
+  config: { reply: boolean; workers: number; concurrency: number; workerNice?: number };
   size: number;
   mode: 'max' | 'fixed';
   /** Fixed mode: offered events/s. */
@@ -59,7 +59,8 @@ export interface Results {
   runs: RunResult[];
 }
 
-export const configLabel = (config: RunResult['config']) => `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}`;
+export const configLabel = (config: RunResult['config']) =>
+  `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}`;
 const sameConfig = (a: RunResult['config'], b: RunResult['config']) => a.reply === b.reply && a.workers === b.workers && a.concurrency === b.concurrency;
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */

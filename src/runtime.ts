@@ -159,7 +159,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
     }
-    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, now: services.now });
+    // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.
+    const engine = options.roles.worker || options.roles.scheduler;
+    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now });
     closers.push(reconciler.stop);
 
     let url: string | undefined;

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectors } from '../connectors/registry.js';
 import { RedisUnavailableError } from '../config/bootstrap.js';
-import { envExampleText, envReferenceMarkdown, envValue, loadDotEnv } from '../config/env.js';
+import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
@@ -53,6 +54,10 @@ async function serve(roles: Roles): Promise<void> {
     const lines = [`crmflow is running: dashboard ${app.url}/, API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`, 'Webhook URLs:'];
     for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
     logger.info(lines.join('\n'));
+  }
+  if (roles.worker && !roles.api) {
+    const nice = Math.min(19, envInt(process.env, 'CRMFLOW_WORKER_NICE'));
+    if (nice > 0) setPriority(nice);
   }
   if (roles.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
   let stopping = false;

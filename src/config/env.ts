@@ -38,6 +38,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'CRMFLOW_QUEUE_PREFIX', description: 'BullMQ key prefix; use a hash tag such as `{crmflow}` on Redis Cluster.', default: 'crmflow' },
   { name: 'CRMFLOW_DEFAULT_REGION', description: 'Region (ISO 3166 alpha-2) for phone numbers written without a country code.', default: 'US' },
   { name: 'WORKER_CONCURRENCY', description: 'Jobs one worker process runs at once.', default: '16' },
+  { name: 'CRMFLOW_WORKER_NICE', description: 'CPU priority (nice, 0–19) a `crmflow worker` process takes. On a machine it shares with `crmflow api`, 10 or more keeps webhook acknowledgements fast while a backlog is worked off.', default: '0' },
   { name: 'CRMFLOW_PG_POOL_MAX', description: 'PostgreSQL connections per process (keep processes × this under the server’s max_connections).', default: '20' },
   { name: 'CRMFLOW_LOCK_MS', description: 'BullMQ job lock duration; a job whose worker died is recovered as stalled after about this long.', default: '30000' },
   { name: 'CRMFLOW_DRAIN_MS', description: 'On SIGTERM: how long webhooks get 503 with Retry-After (and /readyz 503) before the HTTP server closes, so a load balancer can stop sending.', default: '2000' },

@@ -10,7 +10,7 @@ import { enqueueAt, enqueueInboxEvents, jobIds, jobPresence, type JobData } from
 import { reconcileTaskJobs } from './task-jobs.js';
 
 export interface ReconcilerOptions {
-  /** How often to look. Default 5000 ms. */
+  /** How often to look; 0: only when `runOnce` is called. Default 5000 ms. */
   intervalMs?: number;
   /** Events pending longer than this are (re-)enqueued. Default 15000 ms. */
   graceMs?: number;
@@ -23,7 +23,8 @@ export interface ReconcilerOptions {
  * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
  * was unreachable (so it could not be marked) is marked failed now. Engine events are reconciled the same way; waiting
  * runs, lead SLAs and task due times whose time has come but whose delayed job is gone get it back. Safe to run in
- * every process: jobs have deterministic ids.
+ * every process (jobs have deterministic ids), but the periodic pass is done by one process per interval: with a large
+ * backlog, a pass reads every stale event, and N processes doing it N times would only slow the work down.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
@@ -50,7 +51,16 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis,
       running = false;
     }
   };
-  const timer = setInterval(() => void runOnce(), options.intervalMs ?? 5000);
+  const intervalMs = options.intervalMs ?? 5000;
+  if (intervalMs <= 0) return { stop: () => {}, runOnce };
+  const turn = queue.toKey('reconciler-turn');
+  const timer = setInterval(() => {
+    // The first process to ask this interval takes the turn; the key expires before the next one.
+    void redis
+      .set(turn, String(process.pid), 'PX', Math.max(1, intervalMs - 100), 'NX')
+      .then((taken) => (taken ? runOnce() : 0))
+      .catch((error: unknown) => logger.warn({ err: error }, 'reconciler could not run (will retry)'));
+  }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer), runOnce };
 }
