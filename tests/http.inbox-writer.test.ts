@@ -25,8 +25,8 @@ describe('webhook group commit (inbox writer)', () => {
       if (i >= 97 && i < 99) expect(answers[i]).toEqual([]);
       else expect(answers[i]).toEqual(events.map((event) => idOf.get(event.externalId)));
     });
-    // Grouped: the first delivery is written at once, the 99 that arrived meanwhile together.
-    expect(new Set(rows.map((row) => row.tx)).size).toBeLessThanOrEqual(2);
+    // Grouped: the first deliveries are written at once (one per free writer), the rest that arrived meanwhile together.
+    expect(new Set(rows.map((row) => row.tx)).size).toBeLessThanOrEqual(5);
   });
 
   it('fails every delivery of a write the database refuses, and stores nothing of them', async () => {

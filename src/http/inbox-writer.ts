@@ -3,6 +3,8 @@ import type { Pool } from '../store/pool.js';
 
 /** Most events one write stores; a larger backlog is written in several. */
 const MAX_BATCH_EVENTS = 500;
+/** Writes in flight at once: each takes what is waiting when it starts. */
+const MAX_WRITES = 4;
 
 interface Delivery {
   events: InboxEventInput[];
@@ -11,14 +13,14 @@ interface Delivery {
 }
 
 /**
- * Group commit for webhook deliveries: what arrives while a write is in flight is stored by the next one, in one
- * INSERT and one commit. An idle server writes each delivery at once (no timer, no added latency); under load the
- * cost per event falls. Each delivery gets its own new inbox ids, only once they are stored; a write that fails
+ * Group commit for webhook deliveries: what arrives while MAX_WRITES writes are in flight is stored by the next one,
+ * in one INSERT and one commit. An idle server writes each delivery at once (no timer, no added latency); under load
+ * the cost per event falls. Each delivery gets its own new inbox ids, only once they are stored; a write that fails
  * fails every delivery in it, each all or none as before.
  */
 export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Promise<number[]> {
   const waiting: Delivery[] = [];
-  let writing = false;
+  let writes = 0;
 
   /** The oldest waiting deliveries, up to MAX_BATCH_EVENTS events (at least one delivery). */
   const nextBatch = (): Delivery[] => {
@@ -29,7 +31,7 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
   };
 
   async function writeWaiting(): Promise<void> {
-    writing = true;
+    writes++;
     while (waiting.length > 0) {
       const batch = nextBatch();
       try {
@@ -43,12 +45,12 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
         for (const delivery of batch) delivery.reject(error);
       }
     }
-    writing = false;
+    writes--;
   }
 
   return (events) =>
     new Promise<number[]>((resolve, reject) => {
       waiting.push({ events, resolve, reject });
-      if (!writing) void writeWaiting();
+      if (writes < MAX_WRITES) void writeWaiting();
     });
 }
