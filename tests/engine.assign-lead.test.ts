@@ -62,6 +62,30 @@ describe('lead assignment strategies', () => {
     expect(weightedCycle([{ id: 'a', weight: 5 }, { id: 'b', weight: 1 }, { id: 'c', weight: 1 }]).join('')).toBe('aabacaa');
   });
 
+  it('round robin steps over agents switched off or excluded, holds its position when nobody can take the lead, and walks the same way when lead.assigned is written with it', async () => {
+    const agents: Candidate[] = ['gus', 'hal', 'ivy'].map((id) => ({ id, weight: 1 }));
+    const customers = await newCustomers(db, 6);
+    const assign = (customerId: number, key: string, extra: { exclude?: string[]; listenedEvents?: Set<string> } = {}) =>
+      assignLead(db.pool, { customerId, pool: 'rr-off', strategy: 'round_robin', candidates: agents, idempotencyKey: key, sticky: true, ...extra });
+
+    expect((await assign(customers[0]!, 'o1')).agentId).toBe('gus');
+    await setAgentAvailability(db.pool, 'hal', false, 'test');
+    expect((await assign(customers[1]!, 'o2')).agentId).toBe('ivy'); // hal is off
+    expect((await assign(customers[2]!, 'o3', { exclude: ['gus'] })).agentId).toBe('ivy'); // gus excluded, hal off
+    await setAgentAvailability(db.pool, 'gus', false, 'test');
+    await setAgentAvailability(db.pool, 'ivy', false, 'test');
+    expect(await assign(customers[3]!, 'o4')).toMatchObject({ outcome: 'no_agent' });
+    const position = async () => (await db.pool.query<{ position: number }>("SELECT position FROM pool_cursors WHERE pool = 'rr-off'")).rows[0]!.position;
+    expect(await position()).toBe(6);
+    // With lead.assigned listened for, the event is written in the assignment's transaction; the walk is the same.
+    await setAgentAvailability(db.pool, 'gus', true, 'test');
+    const listened = { listenedEvents: new Set(['lead.assigned']) };
+    expect(await assign(customers[4]!, 'o5', listened)).toMatchObject({ agentId: 'gus', outcome: 'assigned', event: expect.any(Number) });
+    expect(await assign(customers[5]!, 'o6')).toMatchObject({ agentId: 'gus', outcome: 'assigned' });
+    expect(await position()).toBe(10);
+    expect(await assign(customers[5]!, 'o6')).toMatchObject({ agentId: 'gus', outcome: 'already_assigned' });
+  });
+
   it('least loaded picks the agent with the fewest open leads; capacity and run-time availability are respected; sticky keeps the owner', async () => {
     const [c1, c2, c3, c4, c5] = await newCustomers(db, 5);
     await db.pool.query("UPDATE customers SET owner_agent_id = 'dan' WHERE id = ANY($1)", [[c1, c2]]);

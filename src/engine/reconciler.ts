@@ -9,6 +9,9 @@ import { engineEventSource } from './event-dispatch.js';
 import { enqueueAt, enqueueInboxEvents, jobIds, jobPresence, type JobData } from './queues.js';
 import { reconcileTaskJobs } from './task-jobs.js';
 
+/** Every this many periodic turns, a full pass (see startReconciler). */
+const FULL_PASS_EVERY = 60;
+
 export interface ReconcilerOptions {
   /** How often to look; 0: only when `runOnce` is called. Default 5000 ms. */
   intervalMs?: number;
@@ -23,23 +26,42 @@ export interface ReconcilerOptions {
  * Events whose job is still queued or running are left alone; an event whose job failed for good while the database
  * was unreachable (so it could not be marked) is marked failed now. Engine events are reconciled the same way; waiting
  * runs, lead SLAs and task due times whose time has come but whose delayed job is gone get it back. Safe to run in
- * every process (jobs have deterministic ids), but the periodic pass is done by one process per interval: with a large
- * backlog, a pass reads every stale event, and N processes doing it N times would only slow the work down.
+ * every process (jobs have deterministic ids), but the periodic pass is done by one process per interval.
+ *
+ * A backlog of stored events is walked in full only by a full pass: at a process's first turn, whenever Redis has lost
+ * its data since the last pass (a marker key is gone), and every FULL_PASS_EVERY turns (a job that failed for good
+ * while the database was away). The turns between check only the events that became stale since, so a flash sale's
+ * backlog costs one walk, not one every few seconds.
  */
 export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
+  const inbox: StoredEventSource = {
+    listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
+    jobId: jobIds.event,
+    enqueue: (ids) => enqueueInboxEvents(queue, ids),
+    markFailed: (id) => setInboxStatus(pool, id, 'failed'),
+  };
+  const engineEvents = engineEventSource(pool, queue, graceMs);
+  // Per source, the highest id a pass has checked; a full pass starts again from 0.
+  const checked = new Map<StoredEventSource, number>();
+  const marker = queue.toKey('reconciler-marker');
+  let turns = 0;
   let running = false;
-  const runOnce = async (): Promise<number> => {
+  const runOnce = async (full = true): Promise<number> => {
     if (running) return 0;
     running = true;
     try {
-      let total = await requeueLostJobs(redis, queue, {
-        listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
-        jobId: jobIds.event,
-        enqueue: (ids) => enqueueInboxEvents(queue, ids),
-        markFailed: (id) => setInboxStatus(pool, id, 'failed'),
-      });
-      total += (await requeueLostJobs(redis, queue, engineEventSource(pool, queue, graceMs))) + (await reconcileTaskJobs(pool, queue, redis, graceMs));
+      // SET NX succeeds when the marker is missing: Redis is new or lost its data, and with it jobs.
+      const redisLostData = (await redis.set(marker, '1', 'NX')) === 'OK';
+      const due = turns++ % FULL_PASS_EVERY === 0;
+      if (full || redisLostData || due) checked.clear();
+      let total = 0;
+      for (const source of [inbox, engineEvents]) {
+        const { enqueued, lastId } = await requeueLostJobs(redis, queue, source, checked.get(source) ?? 0);
+        checked.set(source, lastId);
+        total += enqueued;
+      }
+      total += await reconcileTaskJobs(pool, queue, redis, graceMs);
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
       const timed = await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date());
       if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
@@ -58,7 +80,7 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis,
     // The first process to ask this interval takes the turn; the key expires before the next one.
     void redis
       .set(turn, String(process.pid), 'PX', Math.max(1, intervalMs - 100), 'NX')
-      .then((taken) => (taken ? runOnce() : 0))
+      .then((taken) => (taken ? runOnce(false) : 0))
       .catch((error: unknown) => logger.warn({ err: error }, 'reconciler could not run (will retry)'));
   }, intervalMs);
   timer.unref();
@@ -100,17 +122,20 @@ export interface StoredEventSource {
   markFailed: (id: number) => Promise<void>;
 }
 
-/** Enqueues the stale pending events whose job Redis does not have, and marks those whose job failed for good. */
-async function requeueLostJobs(redis: Redis, queue: Queue<JobData>, source: StoredEventSource): Promise<number> {
-  let total = 0;
-  for (let afterId = 0; ; ) {
+/**
+ * Enqueues the stale pending events after `fromId` whose job Redis does not have, and marks those whose job failed for
+ * good. Returns how many it enqueued and the highest id it checked.
+ */
+async function requeueLostJobs(redis: Redis, queue: Queue<JobData>, source: StoredEventSource, fromId: number): Promise<{ enqueued: number; lastId: number }> {
+  let enqueued = 0;
+  for (let afterId = fromId; ; ) {
     const ids = await source.listStale(afterId);
-    if (ids.length === 0) return total;
+    if (ids.length === 0) return { enqueued, lastId: afterId };
     const states = await jobPresence(redis, queue, ids.map(source.jobId));
     const missing = ids.filter((_, i) => states[i] === 'missing');
     await source.enqueue(missing);
     for (const id of ids.filter((_, i) => states[i] === 'failed')) await source.markFailed(id);
-    total += missing.length;
+    enqueued += missing.length;
     afterId = ids.at(-1)!;
   }
 }

@@ -43,17 +43,84 @@ export interface AssignmentResult {
 
 /**
  * Assigns the customer an owner from the candidates, exactly fair across any number of workers: the pool's position
- * is read and advanced under a row lock in the same transaction that checks availability and load, records the
- * assignment and sets the owner. Agents switched off at run time (`agent_availability`) or at capacity are skipped.
- * The commit does not wait for its disk flush, which would hold the pool's lock and serialize every assignment on
- * it: what follows an assignment (the step's record, the reply) commits with a flush first, and a database crash
- * before that loses only an assignment nobody acted on, made again when the step is retried.
+ * is read and advanced under its row lock together with the availability (and load) checks, the assignment record
+ * and the new owner. Agents switched off at run time (`agent_availability`) or at capacity are skipped.
  */
 export async function assignLead(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
   // Most leads are from customers who already have an owner: one read, no transaction, answers them.
   const seen = await customerToAssign(pool, request, false);
   const known = seen && assignmentMade(seen, request);
   if (known) return known;
+  const rotation = request.strategy !== 'least_loaded' && request.candidates.every((candidate) => candidate.capacity === undefined);
+  return rotation && !request.listenedEvents?.has('lead.assigned') ? assignInOneStatement(pool, request) : assignInTransaction(pool, request);
+}
+
+/**
+ * The position walk of `choose` for round robin and weighted pools, in SQL: the position after the first agent of
+ * the cycle (`$3`) from position `p` who is not barred. NULL when everyone is.
+ */
+const nextPosition = (p: string) =>
+  `(SELECT ${p} + s + 1 FROM generate_series(0, cardinality($3::text[]) - 1) AS s
+    WHERE ($3::text[])[(${p} + s) % cardinality($3::text[]) + 1] <> ALL ((SELECT agents FROM barred)::text[]) ORDER BY s LIMIT 1)`;
+
+/**
+ * A rotation (round robin, weighted) without capacities as one autocommitted statement: the pool's row lock is held
+ * only inside the server, never across a round trip to a busy worker, so assignments do not queue behind one
+ * another. The customer row is locked and checked (live, owner) in the same statement.
+ */
+async function assignInOneStatement(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
+  const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let rows: Array<{ id: number; owner_agent_id: string | null; agent_id: string | null }>;
+    try {
+      ({ rows } = await pool.query(
+        `WITH target AS (
+           SELECT c.id, c.owner_agent_id FROM customers c
+           WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) AND c.merged_into IS NULL FOR UPDATE),
+         barred AS (
+           SELECT coalesce(array_agg(agent_id), '{}') AS agents FROM (
+             SELECT agent_id FROM agent_availability WHERE agent_id = ANY($3::text[]) AND NOT available
+             UNION SELECT unnest($4::text[])) AS off),
+         cursor AS (
+           INSERT INTO pool_cursors AS p (pool, position)
+           SELECT $2::text, ${nextPosition('0')} FROM target WHERE (target.owner_agent_id IS NULL OR NOT $5::boolean) AND ${nextPosition('0')} IS NOT NULL
+           ON CONFLICT (pool) DO UPDATE SET position = ${nextPosition('p.position')}
+           RETURNING position - 1 AS chosen),
+         choice AS (SELECT target.id AS customer_id, ($3::text[])[cursor.chosen % cardinality($3::text[]) + 1] AS agent_id FROM cursor, target),
+         assignment AS (
+           INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces)
+           SELECT customer_id, agent_id, $2::text, $6::text, $7::text, $8::text, $9::bigint FROM choice),
+         owner AS (UPDATE customers c SET owner_agent_id = choice.agent_id, updated_at = now() FROM choice WHERE c.id = choice.customer_id)
+         SELECT target.id, target.owner_agent_id, (SELECT agent_id FROM choice) AS agent_id FROM target`,
+        [request.customerId, request.pool, cycle, request.exclude ?? [], request.sticky, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
+      ));
+    } catch (error) {
+      // The same key assigned meanwhile (a duplicate job): that assignment stands, nothing of this one was written.
+      if ((error as { code?: string }).code !== '23505') throw error;
+      const now = await customerToAssign(pool, request, false);
+      if (now?.assigned_agent) return assignmentMade(now, request)!;
+      throw error;
+    }
+    const row = rows[0];
+    if (!row) {
+      // Merged while we looked (or gone): try again on the customer it is now.
+      if (!(await customerToAssign(pool, request, false))) throw new Error(`customer ${request.customerId} does not exist`);
+      continue;
+    }
+    if (row.agent_id !== null) return { agentId: row.agent_id, outcome: 'assigned', customerId: row.id };
+    if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+    return { outcome: 'no_agent', customerId: row.id };
+  }
+  throw Object.assign(new Error(`customer ${request.customerId} kept being merged; retrying`), { code: '40001' });
+}
+
+/**
+ * Least loaded, capacities, or a lead.assigned event to write with the assignment: a transaction holding the pool's
+ * row lock while the loads are counted. Its commit does not wait for the disk flush, which would hold the pool's lock
+ * too: what follows an assignment (the step's record, the reply) commits with a flush first, and a database crash
+ * before that loses only an assignment nobody acted on, made again when the step is retried.
+ */
+async function assignInTransaction(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
   return withRetriedTransaction(pool, async (client) => {
     const row = await customerToAssign(client, request, true);
     if (!row) throw new Error(`customer ${request.customerId} does not exist`);
