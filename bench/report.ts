@@ -61,7 +61,7 @@ export interface Results {
 
 export const configLabel = (config: RunResult['config']) =>
   `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}`;
-const sameConfig = (a: RunResult['config'], b: RunResult['config']) => a.reply === b.reply && a.workers === b.workers && a.concurrency === b.concurrency;
+const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLabel(a) === configLabel(b);
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */
 export function mergeRuns(previous: RunResult[], current: RunResult[]): RunResult[] {
