@@ -37,7 +37,9 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
         return countOutbound(channel, { status: 'uncertain' as const, messageId, reason });
       }
       await markMessageFailed(pool, messageId, reason);
-      return countOutbound(channel, { status: 'failed' as const, messageId, reason, retryable: !(error instanceof VendorAuthError) });
+      // Bad credentials wait for an admin and a refusal (VendorRefusedError) would come again: neither is retried.
+      const retryable = !(error instanceof VendorAuthError) && (error as { retryable?: unknown }).retryable !== false;
+      return countOutbound(channel, { status: 'failed' as const, messageId, reason, retryable });
     }
     await markMessageSent(pool, messageId, providerId);
     return countOutbound(channel, { status: 'sent' as const, messageId });

@@ -129,7 +129,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       if (end) return { status: end.status };
     } catch (error) {
       const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
-      const retryable = !(error instanceof ExpressionError) && !(error instanceof StepError && !error.retryable);
+      // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
+      const retryable = !(error instanceof ExpressionError) && (error as { retryable?: unknown }).retryable !== false;
       await record('failed', null, null, (error as Error).message, { status: 'failed', error: message, retryable, customerId: customerId() });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };

@@ -12,6 +12,21 @@ export class VendorAuthError extends Error {
   }
 }
 
+/**
+ * The vendor refused the request itself (a 4xx other than 401, 403 and 429: a bad number, a closed conversation):
+ * the same request will be refused again, so the run fails at once instead of being retried.
+ */
+export class VendorRefusedError extends Error {
+  override name = 'VendorRefusedError';
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The vendor kept failing (5xx, 429, network) after every retry. `retryAfterMs` is the vendor's last hint. */
 export class VendorUnavailableError extends Error {
   override name = 'VendorUnavailableError';
@@ -97,7 +112,7 @@ export function createVendorClient(options: VendorClientOptions) {
         const what = `${(config.method ?? 'GET').toUpperCase()} ${config.url}`;
         if (status === 401 || status === 403) throw new VendorAuthError(`${what}: ${status} — check the connector's credentials`, status);
         const retryable = status === undefined || status === 429 || status >= 500;
-        if (!retryable) throw new Error(`${what}: ${status} ${JSON.stringify(response?.data ?? '').slice(0, 300)}`);
+        if (!retryable) throw new VendorRefusedError(`${what}: ${status} ${JSON.stringify(response?.data ?? '').slice(0, 300)}`, status);
         const code = (error as AxiosError).code ?? '';
         if (requestOptions.sideEffect && status === undefined && !NOT_SENT_CODES.has(code)) {
           throw new VendorOutcomeUnknownError(`${what}: ${code || (error as Error).message} after the request was sent; the vendor may have acted on it`);
