@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StepRecord } from '../store/runs.js';
+import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord } from '../store/runs.js';
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
@@ -12,6 +12,8 @@ export interface RunInput {
   workflow: CompiledWorkflow;
   event: TriggerEvent | undefined;
   payload: unknown;
+  /** The run was created already started (ensureRunToStart): no need to mark it. */
+  started?: StartedRun;
 }
 
 export type RunOutcome =
@@ -44,7 +46,7 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
 async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const { run, workflow } = input;
   const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
-  const start = await startRun(deps.pool, run.id);
+  const start = input.started ?? (await startRun(deps.pool, run.id));
   if (start === undefined) return { status: 'cancelled' };
   const { attempt } = start;
   const done = new Map(start.completed.map((record) => [record.stepIndex, record]));

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import { suggestDuplicates } from '../store/merge-suggestions.js';
 import type { Pool } from '../store/pool.js';
-import { ensureRun, getRun, type RunRow } from '../store/runs.js';
+import { ensureRun, ensureRunToStart, getRun, type RunRow, type StartedRun } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { processAudienceTick } from './audience-runs.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
@@ -62,14 +62,21 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
    * Runs (or resumes) a run unless it is finished or cancelled; a run that failed for good waits for a manual retry,
    * a waiting run for its resume job (`resume`), which is (re-)added here in case it was lost.
    */
-  const execute = async (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, mode: 'auto' | 'manual' | 'resume' = 'auto'): Promise<RunOutcome> => {
+  const execute = async (
+    run: RunRow,
+    workflow: CompiledWorkflow,
+    event: TriggerEvent | undefined,
+    payload: unknown,
+    mode: 'auto' | 'manual' | 'resume' = 'auto',
+    started?: StartedRun,
+  ): Promise<RunOutcome> => {
     if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled') return { status: run.status };
     if (run.status === 'failed' && !run.errorRetryable && mode !== 'manual') return { status: 'failed', error: run.error ?? '', retryable: false };
     if (run.status === 'waiting' && mode !== 'resume') {
       await scheduleResume(run.id, run.resumeAt!);
       return { status: 'waiting', resumeAt: run.resumeAt! };
     }
-    const outcome = await runWorkflow({ run, workflow, event, payload }, deps);
+    const outcome = await runWorkflow({ run, workflow, event, payload, started }, deps);
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
     return outcome;
   };
@@ -135,7 +142,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
       for (const workflow of options.config.workflows) {
         if (replay?.workflow && workflow.id !== replay.workflow) continue;
         if (!workflow.enabled || !(await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event))) continue;
-        const run = await ensureRun(options.pool, {
+        const { run, started } = await ensureRunToStart(options.pool, {
           workflow: workflow.id,
           workflowVersion: workflow.version,
           triggerKey: `inbox:${inbox.id}${index === 0 ? '' : `#${index}`}${replay ? `@${replay.name}` : ''}`,
@@ -143,7 +150,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
           trigger: { ...event },
           payload: enriched ? parsed.payload : undefined,
         });
-        outcomes.push(await execute(run, workflow, event, run.payload ?? parsed.payload));
+        outcomes.push(await execute(run, workflow, event, run.payload ?? parsed.payload, 'auto', started));
       }
     }
     settle(outcomes);

@@ -56,14 +56,23 @@ export interface NewRun {
 
 /** The run of `workflow` for this trigger: created on first sight, the existing one afterwards. */
 export async function ensureRun(pool: Pool, run: NewRun): Promise<RunRow> {
+  return (await ensureRunToStart(pool, run, false)).run;
+}
+
+/**
+ * `ensureRun` for a run about to be executed: a new run is created already started (attempt 1, no steps done), one
+ * write instead of an insert and an update; `started` then says so. An existing run is returned as it is.
+ */
+export async function ensureRunToStart(pool: Pool, run: NewRun, start = true): Promise<{ run: RunRow; started?: StartedRun }> {
   const inserted = await pool.query<RunRow>(
-    `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger, payload)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
-    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger), run.payload === undefined ? null : JSON.stringify(run.payload)],
+    `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger, payload, status, attempts, started_at)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 'running' ELSE 'queued' END, CASE WHEN $7 THEN 1 ELSE 0 END, CASE WHEN $7 THEN now() END)
+     ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
+    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger), run.payload === undefined ? null : JSON.stringify(run.payload), start],
   );
-  if (inserted.rows[0]) return inserted.rows[0];
+  if (inserted.rows[0]) return { run: inserted.rows[0], ...(start ? { started: { attempt: 1, completed: [] } } : {}) };
   const existing = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE trigger_key = $1 AND workflow = $2`, [run.triggerKey, run.workflow]);
-  return existing.rows[0]!;
+  return { run: existing.rows[0]! };
 }
 
 export async function getRun(pool: Pool, id: number): Promise<RunRow | undefined> {
@@ -79,11 +88,17 @@ export interface CompletedStep {
   state: Record<string, unknown> | null;
 }
 
+/** A run's attempt as it starts, with the steps earlier attempts completed. */
+export interface StartedRun {
+  attempt: number;
+  completed: CompletedStep[];
+}
+
 /**
  * Marks the run running and returns its attempt number with the steps earlier attempts completed, in one round trip;
  * undefined when it was cancelled (it must not run).
  */
-export async function startRun(pool: Pool, id: number): Promise<{ attempt: number; completed: CompletedStep[] } | undefined> {
+export async function startRun(pool: Pool, id: number): Promise<StartedRun | undefined> {
   const { rows } = await pool.query<{ attempts: number; completed: CompletedStep[] }>(
     `WITH started AS (
        UPDATE workflow_runs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
