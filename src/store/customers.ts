@@ -72,7 +72,8 @@ export class ErasedPersonError extends Error {
  * locked (transaction-scoped advisory locks, taken in a fixed order), so concurrent events about the same new person
  * serialize and create one customer; customer rows are locked before they are merged. Identities of an erased person
  * are left out unless the event is a new contact from them (ErasedPersonError when none is left). Every merge is
- * recorded with what it needs to be undone (see unmergeCustomer).
+ * recorded with what it needs to be undone (see unmergeCustomer). An event whose identities all belong to one live
+ * customer changes only that customer's row, so it needs no identity locks: one UPDATE, checked on the locked row.
  */
 export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Promise<UpsertCustomerResult> {
   if (input.identities.length === 0) throw new Error('a customer needs at least one identity');
