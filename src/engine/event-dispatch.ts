@@ -28,7 +28,7 @@ export function listenedEventTypes(config: LoadedConfig): ReadonlySet<string> {
  * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
  * stored, and the reconciler queues what is still pending.
  */
-export function engineEventPublisher(deps: { pool: Pool; queue: Queue<JobData>; logger: Logger; config: LoadedConfig }): (eventIds: Array<number | undefined>) => Promise<void> {
+export function engineEventPublisher(deps: { queue: Queue<JobData>; logger: Logger }): (eventIds: Array<number | undefined>) => Promise<void> {
   return async (eventIds) => {
     const ids = eventIds.filter((id): id is number => id !== undefined);
     if (ids.length === 0) return;

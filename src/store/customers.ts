@@ -237,17 +237,18 @@ async function suggestMerge(client: PoolClient, a: number, b: number, reason: Re
 }
 
 /**
- * Runs `write`, a data-modifying statement for the live customer that `customerId` is now, as one statement (one round
- * trip, no transaction). `write` reads that customer from `live` and writes only while it is live
+ * Runs `write`, a statement (usually data-modifying) for the live customer that `customerId` is now, as one statement
+ * (one round trip; in the caller's transaction when given a client). `write` reads that customer from `live` and acts
+ * only while it is live
  * (`… SELECT live.id, … FROM live WHERE live.merged_into IS NULL`); its own parameters start at `$2`. The customer row
  * is share-locked meanwhile, so a merge waits and then moves what was written; a merge committed while we waited
  * shows in `live.merged_into`, and the write is tried again on the customer merged into. Returns the RETURNING rows
  * (as JSON values).
  */
-export async function writeForLiveCustomer<Row>(pool: Pool, customerId: number, write: string, params: unknown[]): Promise<Row[]> {
+export async function writeForLiveCustomer<Row>(db: Pool | PoolClient, customerId: number, write: string, params: unknown[]): Promise<Row[]> {
   let id = customerId;
   for (let hop = 0; hop < 20; hop++) {
-    const { rows } = await pool.query<{ merged_into: number | null; written: Row[] | null }>(
+    const { rows } = await db.query<{ merged_into: number | null; written: Row[] | null }>(
       `WITH live AS (SELECT id, merged_into FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR SHARE),
             written AS (${write})
        SELECT live.merged_into, (SELECT json_agg(written) FROM written) AS written FROM live`,
@@ -266,18 +267,8 @@ export async function writeForLiveCustomer<Row>(pool: Pool, customerId: number, 
  * moves them; a row written under an id merged a moment earlier would stay behind where no one reads it.
  */
 export async function lockLiveCustomer(client: PoolClient, customerId: number): Promise<number> {
-  let id = customerId;
-  for (let hop = 0; hop < 20; hop++) {
-    // One hop and its lock in one statement; a merge committed while we waited for the lock shows in merged_into.
-    const { rows } = await client.query<{ id: number; merged_into: number | null }>(
-      'SELECT id, merged_into FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR SHARE',
-      [id],
-    );
-    if (!rows[0]) throw new Error(`customer ${customerId} does not exist`);
-    if (rows[0].merged_into === null) return rows[0].id;
-    id = rows[0].merged_into;
-  }
-  throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
+  const [live] = await writeForLiveCustomer<{ id: number }>(client, customerId, 'SELECT id FROM live WHERE merged_into IS NULL', []);
+  return live!.id;
 }
 
 /** Why two customers were merged, kept on the merge record and shown in the customer's history. */

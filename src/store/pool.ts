@@ -87,16 +87,16 @@ export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) 
 }
 
 const RETRYABLE_TX_CODES = new Set(['40001', '40P01']); // serialization failure, deadlock detected
+const TRANSACTION_ATTEMPTS = 8;
 
 /** `withTransaction`, retried when PostgreSQL aborts it for a serialization failure or deadlock. */
 export async function withRetriedTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-  const attempts = 8;
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTransaction(pool, work, options);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (attempt >= attempts || code === undefined || !RETRYABLE_TX_CODES.has(code)) throw error;
+      if (attempt >= TRANSACTION_ATTEMPTS || code === undefined || !RETRYABLE_TX_CODES.has(code)) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
     }
   }
