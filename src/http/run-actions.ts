@@ -24,15 +24,20 @@ export async function retryRun(pool: Pool, queue: Queue<JobData>, runId: number)
   return { runId: run.id, jobId };
 }
 
+/** Replay requests for one run this close together are one replay (a double click, a retried request). */
+const REPLAY_DEBOUNCE_MS = 5000;
+
 /**
  * Runs the run's stored event through the current version of its workflow, as a new run (the original stays as it
- * was). The replay is named after the number of earlier replays, so a double click enqueues once.
+ * was). The replay is named after the number of earlier replays, not counting those of the last few seconds: a double
+ * click gets the same name, so the same job and the same run (its trigger key), even when a fast worker has already
+ * made the first click's run before the second click is counted.
  */
 export async function replayRun(pool: Pool, queue: Queue<JobData>, runId: number, workflows: ReadonlySet<string>): Promise<{ runId: number; jobId: string; replay: string }> {
   const run = await existingRun(pool, runId);
   if (run.inboxEventId === null) throw new HttpError(409, 'not_replayable', `run ${run.id} was not started by a stored event (schedules and polls run again by themselves)`);
   if (!workflows.has(run.workflow)) throw new HttpError(409, 'workflow_gone', `workflow ${run.workflow} is no longer in workflows.yaml`);
-  const replay = `run${run.id}-${(await countReplays(pool, run.inboxEventId, run.workflow)) + 1}`;
+  const replay = `run${run.id}-${(await countReplays(pool, run.inboxEventId, run.workflow, REPLAY_DEBOUNCE_MS)) + 1}`;
   const jobId = jobIds.replay(run.inboxEventId, replay);
   await queue.add('replay', { kind: 'replay', inboxId: run.inboxEventId, replay, workflow: run.workflow }, { jobId });
   return { runId: run.id, jobId, replay };

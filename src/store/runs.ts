@@ -121,11 +121,15 @@ export async function cancelRun(pool: Pool, id: number, reason: string): Promise
   return rows[0];
 }
 
-/** How many replays of a stored event a workflow has had (their trigger keys end in `@<replay name>`). */
-export async function countReplays(pool: Pool, inboxEventId: number, workflow: string): Promise<number> {
+/**
+ * How many replays of a stored event a workflow has had (their trigger keys end in `@<replay name>`), not counting
+ * those created in the last `recentMs`.
+ */
+export async function countReplays(pool: Pool, inboxEventId: number, workflow: string, recentMs = 0): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM workflow_runs WHERE inbox_event_id = $1 AND workflow = $2 AND trigger_key LIKE '%@%'`,
-    [inboxEventId, workflow],
+    `SELECT count(*)::int AS n FROM workflow_runs
+     WHERE inbox_event_id = $1 AND workflow = $2 AND trigger_key LIKE '%@%' AND created_at <= now() - make_interval(secs => $3 / 1000.0)`,
+    [inboxEventId, workflow, recentMs],
   );
   return rows[0]!.n;
 }
