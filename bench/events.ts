@@ -2,8 +2,8 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { twilioSignature } from '../src/connectors/twilio/signature.js';
 
-/** The vendors' own samples, shared by the project (`../shared/fixtures/vendors` beside the repository). */
-export const VENDOR_FIXTURES = new URL('../../shared/fixtures/vendors/', import.meta.url);
+/** The vendors' own samples, kept with the tests (`tests/fixtures/vendors`). */
+export const VENDOR_FIXTURES = new URL('../tests/fixtures/vendors/', import.meta.url);
 
 /** Form leads have no vendor sample in the shared fixtures: the form connector's own sample is used. */
 const FORM_SAMPLE = new URL('../src/connectors/form/samples/lead_submitted.json', import.meta.url);

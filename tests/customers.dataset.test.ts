@@ -16,7 +16,7 @@ import { waitFor } from './helpers/wait.js';
 interface DatasetEvent {
   person: string;
   vendor: string;
-  /** `vendor/file` in ../shared/fixtures/vendors, or `connector:file` among a connector's own samples; null: built from `set`. */
+  /** `vendor/file` in tests/fixtures/vendors, or `connector:file` among a connector's own samples; null: built from `set`. */
   sample: string | null;
   set: Record<string, unknown>;
   entity?: { sample: string; set: Record<string, unknown> };

@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { HTTP_STATUS_OF, OperationError } from '../operations/errors.js';
 
 /** The one JSON error shape: `{"error": {"code": "...", "message": "..."}}`. */
 export function sendError(res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
@@ -20,6 +21,7 @@ export function errorHandler(logger: { error: (obj: object, msg: string) => void
   return (error: unknown, _req: Request, res: Response, _next: NextFunction): void => {
     const err = error as { type?: string; status?: number; message?: string };
     if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
+    if (error instanceof OperationError) return sendError(res, HTTP_STATUS_OF[error.kind], error.code, error.message);
     if (err.type === 'entity.too.large') {
       const limit = (error as { limit?: number }).limit;
       return sendError(res, 413, 'payload_too_large', `request body is larger than the ${limit ? `${Math.round(limit / 1024)} kB ` : ''}limit`);

@@ -1,11 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-export const SHARED_FIXTURES = new URL('../../../shared/fixtures/vendors/', import.meta.url);
+/** The vendors' own samples, copied into the repository (tests/fixtures/vendors/<vendor>/, with their signature notes). */
+export const VENDOR_FIXTURES = new URL('../fixtures/vendors/', import.meta.url);
 
-/** A vendor sample from ../shared, as the exact bytes the vendor sent. */
+/** A vendor sample, as the exact bytes the vendor sent. */
 export function fixtureBytes(vendor: string, file: string): Buffer {
-  return readFileSync(new URL(`${vendor}/${file}`, SHARED_FIXTURES));
+  return readFileSync(new URL(`${vendor}/${file}`, VENDOR_FIXTURES));
 }
 
 export function shopifyHeaders(body: Buffer | string, secret: string, topic = 'orders/create'): Record<string, string> {

@@ -71,7 +71,7 @@ export function webhookRequest(
   return { method, headers, query: {}, rawBody: Buffer.from(body), publicUrl };
 }
 
-/** A vendor sample from ../shared, parsed as JSON. */
+/** A vendor sample (tests/fixtures/vendors), parsed as JSON. */
 export function fixtureJson(vendor: string, file: string): any {
   return JSON.parse(fixtureBytes(vendor, file).toString('utf8'));
 }
