@@ -5,10 +5,15 @@ export type { Logger };
 /** Always redacted: credentials in headers and anything named like a secret. */
 const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'secrets', '*.secrets', 'password', '*.password', 'token', '*.token'];
 
+const REDACTED = '[redacted]';
+
+/** Nesting beyond this is replaced whole: a log line never walks an unbounded (or cyclic) structure. */
+const MAX_DEPTH = 64;
+
 export interface LoggerOptions {
   /** pino level; default `LOG_LEVEL` or info. */
   level?: string;
-  /** Field names treated as PII, redacted at any depth of a log line; default `CRMFLOW_PII_FIELDS`. */
+  /** Field names treated as PII, redacted at any depth of a log line (arrays included); default `CRMFLOW_PII_FIELDS`. */
   piiFields?: string[];
   /** Where lines go; default stdout (pretty in a terminal). */
   destination?: DestinationStream;
@@ -16,15 +21,33 @@ export interface LoggerOptions {
 
 /** JSON logs (one object a line) for machines; pretty, coloured lines when stdout is a terminal. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const extra = (options.piiFields ?? piiFields(process.env.CRMFLOW_PII_FIELDS)).flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
+  const pii = new Set(options.piiFields ?? piiFields(process.env.CRMFLOW_PII_FIELDS));
+  // pino's redact paths take one `*` per level, so they cannot say "any depth": PII keys are removed by walking the
+  // line and the child bindings instead (pino's own bindings formatter skips children), which also reaches into arrays.
+  const redactPii = (object: Record<string, unknown>): Record<string, unknown> => (pii.size === 0 ? object : (redactKeys(object, pii, 0) as Record<string, unknown>));
   const settings: pino.LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },
-    redact: { paths: [...SECRET_PATHS, ...extra], censor: '[redacted]' },
+    redact: { paths: SECRET_PATHS, censor: REDACTED },
+    formatters: { log: redactPii },
   };
-  if (options.destination) return pino(settings, options.destination);
-  const pretty = process.stdout.isTTY && process.env.CI !== 'true';
-  return pino({ ...settings, ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}) });
+  const pretty = !options.destination && process.stdout.isTTY && process.env.CI !== 'true';
+  const transport = pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {};
+  const logger = options.destination ? pino(settings, options.destination) : pino({ ...settings, ...transport });
+  // Children are created from their parent's prototype, so this one override covers grandchildren too.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redactPii(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
+}
+
+/** A copy of plain objects and arrays with the values of `keys` replaced; other values (errors, dates…) are kept as they are. */
+function redactKeys(value: unknown, keys: Set<string>, depth: number): unknown {
+  if (Array.isArray(value)) return depth >= MAX_DEPTH ? REDACTED : value.map((item) => redactKeys(item, keys, depth + 1));
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  if (depth >= MAX_DEPTH) return REDACTED;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, keys.has(key) ? REDACTED : redactKeys(item, keys, depth + 1)]));
 }
 
 /** `CRMFLOW_PII_FIELDS` as a list of field names. */
