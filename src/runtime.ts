@@ -17,6 +17,7 @@ import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
+import { formerOwners } from './operations/hand-over.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
@@ -100,6 +101,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
       logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
+    }
+    for (const former of await formerOwners({ pool, config })) {
+      logger.warn({ agent_id: former.agent_id, customers: former.customers, open_tasks: former.open_tasks },
+        `agent ${former.agent_id} is no longer in ${config.file} but owns ${former.customers} customers and ${former.open_tasks} open tasks: hand them over (crmflow hand-over ${former.agent_id} --to AGENT|--pool POOL, or the dashboard's Hand-over page)`);
     }
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;

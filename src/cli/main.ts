@@ -12,6 +12,7 @@ import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
+import { runHandOver } from './hand-over.js';
 import { formatSimulation, simulateIdentity } from './identity-simulate.js';
 import { replay } from './replay.js';
 
@@ -27,6 +28,9 @@ Usage:
                                 pull history into crmflow with a progress bar (workers process it)
   crmflow replay [--since 24h|DATE] [--workflow ID] [--status failed] [--dry-run]
                                 run stored events through the current workflows again, as new runs
+  crmflow hand-over AGENT (--to AGENT | --pool POOL) | --list
+                                move an agent's customers, open tasks and pending SLAs (audited); --list
+                                shows owners who are no longer declared agents
   crmflow identity simulate [--config other.yaml] [--json]
                                 replay stored events against another identity: section in memory (writes
                                 nothing) and report how many customers would merge, split or stay
@@ -188,6 +192,8 @@ async function main(argv: string[]): Promise<void> {
       return runReplay(rest);
     case 'identity':
       return runIdentity(rest);
+    case 'hand-over':
+      return connect().then(({ app }) => runHandOver(app, rest, process.stdout).finally(() => app.close()));
     case 'validate':
       return validate(rest[0] ?? envValue(process.env, 'CRMFLOW_CONFIG')!);
     case 'test':

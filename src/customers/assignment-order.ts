@@ -26,26 +26,32 @@ export function weightedCycle(agents: readonly WeightedAgent[]): string[] {
 }
 
 export interface WorkingHours {
-  /** Days of the week the agent works, `mon`..`sun`. */
+  /** Days of the week the agent works, `mon`..`sun`: the day a shift starts. */
   days: string[];
-  /** Local `HH:MM` in the agent's time zone. */
+  /** Local `HH:MM` in the agent's time zone; `to` before (or equal to) `from` is a shift that ends the next day. */
   from: string;
   to: string;
 }
 
 const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
-/** Whether `at` falls in the agent's working hours, in their time zone. */
+/**
+ * Whether `at` falls in the agent's working hours, in their time zone. A night shift (`from: "22:00", to: "06:00"`)
+ * belongs to the day it starts: Friday's shift covers Saturday 02:00, and Monday 02:00 is Sunday's shift.
+ */
 export function isWorking(hours: WorkingHours, timeZone: string, at: Date): boolean {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
       .formatToParts(at)
       .map((part) => [part.type, part.value]),
   );
-  const day = WEEKDAYS[['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.weekday!)]!;
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(parts.weekday!);
   const minutes = Number(parts.hour) * 60 + Number(parts.minute);
   const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-  return hours.days.includes(day) && minutes >= toMinutes(hours.from) && minutes < toMinutes(hours.to);
+  const [from, to] = [toMinutes(hours.from), toMinutes(hours.to)];
+  const worksOn = (offset: number) => hours.days.includes(WEEKDAYS[(weekday + offset + 7) % 7]!);
+  if (from < to) return worksOn(0) && minutes >= from && minutes < to;
+  return (minutes >= from && worksOn(0)) || (minutes < to && worksOn(-1));
 }
 
 /** What the configuration knows of an agent: `available` as declared, and working hours in their time zone. */
@@ -55,6 +61,8 @@ export interface AgentSchedule {
   time_zone?: string;
   working_hours?: WorkingHours;
   capacity?: number;
+  /** Language tags the agent speaks (`en`, `pt-BR`). */
+  languages?: string[];
 }
 
 /**
@@ -72,4 +80,14 @@ export function configuredCandidates(
     if (agent.working_hours && agent.time_zone && !isWorking(agent.working_hours, agent.time_zone, now)) return [];
     return [{ id: agent.id, weight: typeof member === 'string' ? 1 : member.weight, capacity: agent.capacity }];
   });
+}
+
+/**
+ * Whether an agent who speaks `spoken` serves a customer whose language is `language`: the same primary language
+ * (`pt` serves `pt-BR`, `es-MX` serves `es`), ignoring case and `_`/`-`.
+ */
+export function speaks(spoken: readonly string[] | undefined, language: string | null | undefined): boolean {
+  if (!language?.trim() || !spoken?.length) return false;
+  const primary = (tag: string) => tag.trim().toLowerCase().replace('_', '-').split('-')[0];
+  return spoken.some((tag) => primary(tag) === primary(language));
 }

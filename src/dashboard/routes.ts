@@ -40,6 +40,7 @@ import {
 } from './auth.js';
 import type { Html } from './html.js';
 import { streamRuns, parseWatch } from './sse.js';
+import { handOverPages } from './pages/hand-over.js';
 import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage, suggestionsPage } from './views/customers.js';
@@ -381,6 +382,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const entries = await listAudit(pool, { before: idParam(req.query.before), limit: PAGE_SIZE });
     send(res, auditPage(context(req, res), { entries, nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null }));
   });
+
+  router.use(handOverPages({ ctx: { pool, queue: options.queue, config, defaultRegion: options.defaultRegion }, session, guardPost: [form, requireCsrf(auth), requireRole('admin')], pageHeaders, context }));
 
   // Raw queue operations: bull-board, for admins. Its own API has no CSRF token: SameSite=Lax keeps the session
   // cookie off cross-site requests, and a browser's cross-site Origin is refused here as well.

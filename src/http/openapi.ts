@@ -4,6 +4,7 @@ import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
+import { handOverPaths, handOverSchemas } from './openapi/hand-over.js';
 
 /**
  * The OpenAPI 3.1 description of crmflow's HTTP API, served at `GET /api/openapi.json`.
@@ -1141,9 +1142,9 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'audit', description: 'Who did what, when, from where.' },
     { name: 'meta', description: 'This description.' },
   ],
-  paths,
+  paths: { ...paths, ...handOverPaths },
   components: {
-    schemas,
+    schemas: { ...schemas, ...handOverSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

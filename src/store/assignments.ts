@@ -20,6 +20,8 @@ export interface AssignRequest {
   idempotencyKey: string;
   /** A customer who already has an owner keeps them. */
   sticky: boolean;
+  /** Sticky owners replaced all the same (see {@link AwayOwners}); absent: every owner is kept. */
+  awayOwners?: AwayOwners;
   /** Why, when this is not a first assignment (e.g. an SLA reassignment), and the assignment it replaces. */
   reason?: string;
   replaces?: number;
@@ -29,6 +31,17 @@ export interface AssignRequest {
   runId?: number;
   /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
   listenedEvents?: ReadonlySet<string>;
+}
+
+/**
+ * `assign_lead`'s `away_owner: reassign`: an owner who is not among the `declared` agents has left (`gone`); one in
+ * `declaredOff` or switched off at run time is `unavailable`. Those replaced get a new owner as if they had none.
+ */
+export interface AwayOwners {
+  declared: readonly string[];
+  declaredOff: readonly string[];
+  gone: boolean;
+  unavailable: boolean;
 }
 
 export interface AssignmentResult {
@@ -52,7 +65,9 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
   const known = seen && assignmentMade(seen, request);
   if (known) return known;
   const rotation = request.strategy !== 'least_loaded' && request.candidates.every((candidate) => candidate.capacity === undefined);
-  return rotation && !request.listenedEvents?.has('lead.assigned') ? assignInOneStatement(pool, request) : assignInTransaction(pool, request);
+  if (!rotation || request.listenedEvents?.has('lead.assigned')) return assignInTransaction(pool, request);
+  const away = seen && awayOwner(seen, request);
+  return assignInOneStatement(pool, away ? { ...request, reason: request.reason ?? away.reason } : request, away?.owner ?? null);
 }
 
 /**
@@ -66,9 +81,10 @@ const nextPosition = (p: string) =>
 /**
  * A rotation (round robin, weighted) without capacities as one autocommitted statement: the pool's row lock is held
  * only inside the server, never across a round trip to a busy worker, so assignments do not queue behind one
- * another. The customer row is locked and checked (live, owner) in the same statement.
+ * another. The customer row is locked and checked (live, owner) in the same statement; a sticky owner is replaced
+ * only if it is still `replacing`, the away owner seen before.
  */
-async function assignInOneStatement(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
+async function assignInOneStatement(pool: Pool, request: AssignRequest, replacing: string | null): Promise<AssignmentResult> {
   const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
   for (let attempt = 0; attempt < 5; attempt++) {
     let rows: Array<{ id: number; owner_agent_id: string | null; agent_id: string | null }>;
@@ -83,7 +99,7 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest): Promise
              UNION SELECT unnest($4::text[])) AS off),
          cursor AS (
            INSERT INTO pool_cursors AS p (pool, position)
-           SELECT $2::text, ${nextPosition('0')} FROM target WHERE (target.owner_agent_id IS NULL OR NOT $5::boolean) AND ${nextPosition('0')} IS NOT NULL
+           SELECT $2::text, ${nextPosition('0')} FROM target WHERE (target.owner_agent_id IS NULL OR NOT $5::boolean OR target.owner_agent_id = $10) AND ${nextPosition('0')} IS NOT NULL
            ON CONFLICT (pool) DO UPDATE SET position = ${nextPosition('p.position')}
            RETURNING position - 1 AS chosen),
          choice AS (SELECT target.id AS customer_id, ($3::text[])[cursor.chosen % cardinality($3::text[]) + 1] AS agent_id FROM cursor, target),
@@ -92,7 +108,7 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest): Promise
            SELECT customer_id, agent_id, $2::text, $6::text, $7::text, $8::text, $9::bigint FROM choice),
          owner AS (UPDATE customers c SET owner_agent_id = choice.agent_id, updated_at = now() FROM choice WHERE c.id = choice.customer_id)
          SELECT target.id, target.owner_agent_id, (SELECT agent_id FROM choice) AS agent_id FROM target`,
-        [request.customerId, request.pool, cycle, request.exclude ?? [], request.sticky, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
+        [request.customerId, request.pool, cycle, request.exclude ?? [], request.sticky, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null, replacing],
       ));
     } catch (error) {
       // The same key assigned meanwhile (a duplicate job): that assignment stands, nothing of this one was written.
@@ -108,7 +124,7 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest): Promise
       continue;
     }
     if (row.agent_id !== null) return { agentId: row.agent_id, outcome: 'assigned', customerId: row.id };
-    if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+    if (row.owner_agent_id !== null && request.sticky && row.owner_agent_id !== replacing) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
     return { outcome: 'no_agent', customerId: row.id };
   }
   throw Object.assign(new Error(`customer ${request.customerId} kept being merged; retrying`), { code: '40001' });
@@ -146,7 +162,7 @@ async function assignInTransaction(pool: Pool, request: AssignRequest): Promise<
       `WITH cursor AS (UPDATE pool_cursors SET position = $2 WHERE pool = $1),
             assignment AS (INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces) VALUES ($3, $4, $1, $5, $6, $7, $8))
        UPDATE customers SET owner_agent_id = $4, updated_at = now() WHERE id = $3`,
-      [request.pool, choice.nextPosition, row.id, choice.agentId, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null],
+      [request.pool, choice.nextPosition, row.id, choice.agentId, request.strategy, request.idempotencyKey, request.reason ?? awayOwner(row, request)?.reason ?? null, request.replaces ?? null],
     );
     const event = await emitEngineEvent(client, {
       type: 'lead.assigned',
@@ -165,12 +181,15 @@ interface CustomerToAssign {
   /** The assignment this request's key already made, if any. */
   assigned_agent: string | null;
   assigned_customer: number | null;
+  /** The owner is switched off at run time. */
+  owner_off: boolean;
 }
 
 /** The live customer (row-locked with `lock`) and the assignment the key already made, in one round trip. */
 async function customerToAssign(db: Pool | PoolClient, request: AssignRequest, lock: boolean): Promise<CustomerToAssign | undefined> {
   const { rows } = await db.query<CustomerToAssign>(
-    `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer
+    `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer,
+            EXISTS (SELECT 1 FROM agent_availability v WHERE v.agent_id = c.owner_agent_id AND NOT v.available) AS owner_off
      FROM customers c LEFT JOIN lead_assignments a ON a.idempotency_key = $2
      WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1)${lock ? ' FOR UPDATE OF c' : ''}`,
     [request.customerId, request.idempotencyKey],
@@ -181,7 +200,17 @@ async function customerToAssign(db: Pool | PoolClient, request: AssignRequest, l
 /** The result when there is nothing to assign: the key already assigned, or the customer keeps a sticky owner. */
 function assignmentMade(row: CustomerToAssign, request: AssignRequest): AssignmentResult | undefined {
   if (row.assigned_agent !== null) return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
-  if (row.owner_agent_id !== null && request.sticky) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+  if (row.owner_agent_id !== null && request.sticky && !awayOwner(row, request)) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+  return undefined;
+}
+
+/** The customer's owner when the request replaces them (gone or unavailable, see {@link AwayOwners}), with why. */
+function awayOwner(row: CustomerToAssign, request: AssignRequest): { owner: string; reason: string } | undefined {
+  const { owner_agent_id: owner } = row;
+  const away = request.awayOwners;
+  if (owner === null || !away) return undefined;
+  if (away.gone && !away.declared.includes(owner)) return { owner, reason: `owner ${owner} is no longer an agent` };
+  if (away.unavailable && (away.declaredOff.includes(owner) || row.owner_off)) return { owner, reason: `owner ${owner} is unavailable` };
   return undefined;
 }
 

@@ -11,6 +11,7 @@ export const AUDIT_ACTIONS = [
   'message.resend',
   'workflow.poll',
   'agent.availability',
+  'agent.hand_over',
   'task.complete',
   'customer.consent',
   'events.replay',

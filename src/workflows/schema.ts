@@ -104,7 +104,7 @@ export function topLevelSchema(): object {
             time_zone: { type: 'string', description: 'IANA zone of working_hours, e.g. Europe/Paris.' },
             working_hours: {
               type: 'object',
-              description: 'Outside these hours the agent gets no new leads.',
+              description: 'Outside these hours the agent gets no new leads. `to` before `from` is a night shift ending the next day (it belongs to the day it starts).',
               properties: {
                 days: { type: 'array', items: { enum: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] }, minItems: 1 },
                 from: { type: 'string', pattern: '^([01]\\d|2[0-3]):[0-5]\\d$' },
@@ -114,7 +114,7 @@ export function topLevelSchema(): object {
               additionalProperties: false,
             },
             capacity: { type: 'integer', minimum: 1, description: 'Most open leads the agent owns at once.' },
-            languages: { type: 'array', items: { type: 'string' } },
+            languages: { type: 'array', items: { type: 'string' }, description: "Language tags the agent speaks (`es`, `pt-BR`): assign_lead offers a lead in one of them to these agents first (its `language` option)." },
             skills: { type: 'array', items: { type: 'string' } },
             available: { type: 'boolean', default: true },
           },
