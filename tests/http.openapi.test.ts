@@ -111,7 +111,7 @@ interface Layer {
 function expressRoutes(stack: Layer[], prefix = ''): string[] {
   return stack.flatMap((layer) => {
     if (layer.route) {
-      const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
+      const path = (prefix + layer.route.path).replace(/\/{2,}/g, '/').replace(/:(\w+)/g, '{$1}');
       return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
     }
     if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + layer.rawPath);
@@ -442,6 +442,18 @@ describe('the OpenAPI description matches what the API answers', () => {
       const audit = await call('get', '/api/audit?limit=1');
       expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
       expectDocumented('get', '/api/audit', audit);
+    });
+
+    it('hand-overs and former agents', async () => {
+      const json = { 'content-type': 'application/json' };
+      const former = await call('get', '/api/agents/former');
+      expect(former.status).toBe(200);
+      expectDocumented('get', '/api/agents/former', former);
+      const handed = await call('post', '/api/agents/bob/hand-over', { body: JSON.stringify({ to_agent: 'alice' }), headers: json });
+      expect(handed.status).toBe(200);
+      expectDocumented('post', '/api/agents/{id}/hand-over', handed);
+      expectDocumented('post', '/api/agents/{id}/hand-over', await call('post', '/api/agents/nobody/hand-over', { body: JSON.stringify({ to_agent: 'alice' }), headers: json }));
+      expectDocumented('post', '/api/agents/{id}/hand-over', await call('post', '/api/agents/bob/hand-over', { body: '{}', headers: json }));
     });
 
     it('agents and their availability', async () => {

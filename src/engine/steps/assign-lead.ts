@@ -90,7 +90,7 @@ export default defineStep<AssignConfig, CompiledAssign>({
     { pool: 'sales' },
     { pool: 'sales', strategy: 'least_loaded', rules: [{ when: "$record.country = 'FR'", agent: 'ann' }], fallback_pool: 'sales' },
     { pool: 'sales', sla: { within: '2h', then: 'reassign' } },
-    { pool: 'sales', language: 'only', fallback_pool: 'support' },
+    { pool: 'sales', language: 'only' },
     { pool: 'sales', away_owner: { unavailable: 'reassign', gone: 'reassign' } },
   ],
   compile: (config, context) => {
