@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import nock from 'nock';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -28,16 +29,21 @@ const QB_API = 'https://qb.example';
 const XERO_API = 'https://xero.example';
 const QB_REALM = '1185883450';
 
+/**
+ * The identity rules of the shipped workflows.yaml, as a user gets them, plus the one line every shop adds for itself:
+ * its own address (here the data set's store), which appears on its QuickBooks records. The duplicate finder (a
+ * background job) is off so that only the rules link people.
+ */
+const SHIPPED_IDENTITY = (parse(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')) as { identity?: Record<string, unknown> }).identity ?? {};
+const IDENTITY = {
+  ...SHIPPED_IDENTITY,
+  blocked: { ...(SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined), email: [...((SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined)?.email ?? []), 'orders@harbor-outfitters.com'] },
+  suggest_duplicates: false,
+};
+
 const CONFIG = `
 version: 1
-identity:
-  default_region: US
-  # Phones only attach: a family shares one. Emails and vendor customer ids merge.
-  merge_on: [shopify_customer, woocommerce_customer, quickbooks_customer, xero_contact, email]
-  fold_gmail: true
-  blocked:
-    email: ["orders@harbor-outfitters.com"]   # the store's own address
-  suggest_duplicates: false
+${stringify({ identity: IDENTITY })}
 connectors:
 ${['shopify', 'woocommerce', 'meta', 'twilio', 'quickbooks', 'xero', 'form']
   .map((id) => `  ${id}:\n    secrets:\n${secretNames(id).map((name) => `      ${name}: \${${`${id}_${name}`.toUpperCase()}}`).join('\n')}`)

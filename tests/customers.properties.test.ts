@@ -72,6 +72,12 @@ const POOL: Identity[] = [
 const anEvent = fc.uniqueArray(fc.integer({ min: 0, max: POOL.length - 1 }), { minLength: 1, maxLength: 3 }).map((indexes) => indexes.map((index) => POOL[index]!));
 const events = fc.array(anEvent, { minLength: 1, maxLength: 10 });
 
+/**
+ * Every kind of this world merges (listed in `merge_on`): the order-independence below is a property of merging itself.
+ * The default guards phones (never merging people whose emails differ), and then who came first matters by design.
+ */
+const ALL_MERGE: IdentityPolicy = { ...DEFAULT_POLICY, mergeOn: ['email', 'phone', 'shopify_customer'] };
+
 /** The customers any arrival order must produce: connected components of the events' identities. */
 function components(list: Identity[][]): string[] {
   const parent = new Map<string, string>();
@@ -96,7 +102,7 @@ describe('identity resolution (property-based, real PostgreSQL)', () => {
   async function resolve(list: Identity[][], concurrently: boolean): Promise<{ groups: string[]; live: number }> {
     await db.pool.query('TRUNCATE customers, customer_identities, customer_merges, lifecycle_history RESTART IDENTITY CASCADE');
     const upsert = (identities: Identity[], i: number) =>
-      upsertCustomer(db.pool, { identities, profile: {}, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), source: 'props', eventRef: `event:${i}` });
+      upsertCustomer(db.pool, { identities, profile: {}, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), source: 'props', eventRef: `event:${i}`, policy: ALL_MERGE });
     if (concurrently) await Promise.all(list.map(upsert));
     else for (const [i, identities] of list.entries()) await upsert(identities, i);
     const { rows } = await db.pool.query<{ customer_id: number; identity: string }>("SELECT customer_id, kind || ':' || value AS identity FROM customer_identities");

@@ -1,8 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY, isBlocked, type IdentityPolicy } from '../src/customers/identity-policy.js';
 import { normalizeIdentities, type Identity } from '../src/customers/normalize.js';
 import { unmergeCustomer, upsertCustomer } from '../src/store/customers.js';
-import { loadConfigText } from '../src/workflows/load.js';
+import { loadConfigFile, loadConfigText } from '../src/workflows/load.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 const norm = (identities: Identity[]) => normalizeIdentities(identities, { defaultRegion: 'US' });
@@ -55,9 +56,33 @@ describe('identity rules', () => {
     const sarah = await upsert([{ kind: 'email', value: 'sarah@okafor.example' }, { kind: 'phone', value: '+1 312 555 0104' }], policy);
     const david = await upsert([{ kind: 'email', value: 'david@okafor.example' }, { kind: 'phone', value: '(312) 555-0104' }], policy);
     expect(david).toMatchObject({ created: true, suggested: [sarah.customerId], attached: [{ kind: 'email', value: 'david@okafor.example' }] });
-    // An event with the phone alone still attaches to whoever holds it; with every kind merging, the phone links them.
+    // An event with the phone alone still attaches to whoever holds it; with phone in merge_on, the phone links them.
     expect(await upsert([{ kind: 'phone', value: '312.555.0104' }, { kind: 'messenger_psid', value: 'p:1' }], policy)).toMatchObject({ customerId: sarah.customerId, created: false });
-    expect(await upsert([{ kind: 'email', value: 'eve@okafor.example' }, { kind: 'phone', value: '+13125550104' }])).toMatchObject({ customerId: sarah.customerId, created: false });
+    const phoneMerges: IdentityPolicy = { ...DEFAULT_POLICY, mergeOn: ['email', 'phone'] };
+    expect(await upsert([{ kind: 'email', value: 'eve@okafor.example' }, { kind: 'phone', value: '+13125550104' }], phoneMerges)).toMatchObject({ customerId: sarah.customerId, created: false });
+  });
+
+  it('by default (no merge_on, as in the shipped workflows.yaml) a phone attaches but never merges people whose emails differ: a suggestion instead', async () => {
+    const shipped = loadConfigFile(fileURLToPath(new URL('../workflows.yaml', import.meta.url)), { env: {} }).identityPolicy;
+    for (const [i, policy] of [DEFAULT_POLICY, shipped].entries()) {
+      const phone = `+1 646 555 01${10 + i}`;
+      const mum = await upsert([{ kind: 'email', value: `mum${i}@default.example` }, { kind: 'phone', value: phone }], policy);
+      const son = await upsert([{ kind: 'email', value: `son${i}@default.example` }, { kind: 'phone', value: phone }], policy);
+      expect(son).toMatchObject({ created: true, suggested: [mum.customerId] });
+      // The phone alone (a call) attaches to whoever holds it; an email and a vendor id still merge.
+      expect(await upsert([{ kind: 'phone', value: phone }], policy)).toMatchObject({ customerId: mum.customerId, created: false });
+      const linking = await upsert([{ kind: 'email', value: `son${i}@default.example` }, { kind: 'shopify_customer', value: `D-${i}` }], policy);
+      expect(linking).toMatchObject({ customerId: son.customerId, created: false });
+      const both = await upsert([{ kind: 'email', value: `mum${i}@default.example` }, { kind: 'phone', value: phone }, { kind: 'shopify_customer', value: `D-${i}` }], policy);
+      expect(both).toMatchObject({ customerId: mum.customerId, mergedIds: [son.customerId] }); // the shared vendor id merges them
+      // Emails that do not differ: a caller who left no email is the person who writes from that phone later, and a
+      // phone-only customer merges into the customer an event's email names.
+      const caller = await upsert([{ kind: 'phone', value: `+1 646 555 02${10 + i}` }], policy);
+      expect(await upsert([{ kind: 'email', value: `caller${i}@default.example` }, { kind: 'phone', value: `+1 646 555 02${10 + i}` }], policy)).toMatchObject({ customerId: caller.customerId, created: false });
+      const ben = await upsert([{ kind: 'email', value: `ben${i}@default.example` }], policy);
+      const benCalls = await upsert([{ kind: 'phone', value: `+1 646 555 03${10 + i}` }], policy);
+      expect(await upsert([{ kind: 'email', value: `ben${i}@default.example` }, { kind: 'phone', value: `+1 646 555 03${10 + i}` }], policy)).toMatchObject({ customerId: ben.customerId, mergedIds: [benCalls.customerId] });
+    }
   });
 
   it('a merge that would exceed a cap does not happen; it becomes a suggestion', async () => {

@@ -7,7 +7,8 @@ import type { Identity, NormalizeOptions } from './normalize.js';
 export interface IdentityPolicy {
   /**
    * Identity kinds that may merge two existing customers, in priority order (the first decides which customer an event
-   * belongs to when it may not merge). Kinds not listed only attach. Undefined: every kind merges.
+   * belongs to when it may not merge). Kinds not listed only attach. Undefined: every kind merges, except that a kind of
+   * {@link GUARDED_BY_DEFAULT} never merges people whose emails differ.
    */
   mergeOn?: string[];
   /** Most identities of a kind one customer may hold; a merge that would exceed one becomes a suggestion. */
@@ -26,6 +27,14 @@ export const DEFAULT_BLOCKED: Record<string, string[]> = {
   phone: [],
 };
 
+/**
+ * Without `merge_on`, kinds that attach but never merge people whose emails differ: a phone is shared by a family, a
+ * front desk, a couple. It joins a caller to the customer who left the number and merges a phone-only customer into
+ * the customer with the email; two customers each with their own email stay two, suggested as related, and an event
+ * bringing a new email through a phone someone with another email holds is a new person.
+ */
+export const GUARDED_BY_DEFAULT: readonly string[] = ['phone'];
+
 export const DEFAULT_CAPS: Record<string, number> = { email: 5, phone: 3 };
 
 export const DEFAULT_POLICY: IdentityPolicy = { caps: DEFAULT_CAPS, blocked: DEFAULT_BLOCKED };
@@ -43,13 +52,18 @@ export function isBlocked(identity: Identity, policy: IdentityPolicy): boolean {
 
 /** Rank of a kind in the merge priority (lower first); kinds that may not merge come last. */
 export function priority(kind: string, policy: IdentityPolicy): number {
-  if (!policy.mergeOn) return 0;
+  if (!policy.mergeOn) return guarded(kind, policy) ? 1 : 0;
   const index = policy.mergeOn.indexOf(kind);
   return index === -1 ? Number.MAX_SAFE_INTEGER : index;
 }
 
 export function mayMerge(kind: string, policy: IdentityPolicy): boolean {
   return !policy.mergeOn || policy.mergeOn.includes(kind);
+}
+
+/** A kind that merges only people whose emails do not differ (see {@link GUARDED_BY_DEFAULT}). */
+export function guarded(kind: string, policy: IdentityPolicy): boolean {
+  return !policy.mergeOn && GUARDED_BY_DEFAULT.includes(kind);
 }
 
 /** How identities from `connector` are normalized under the policy. */
@@ -62,11 +76,19 @@ export function normalizeOptionsFor(policy: IdentityPolicy, connector: string | 
  * only through kinds that may not merge (a shared family phone) and carries an email, of a kind that may merge, that no
  * one holds yet. Attaching it to that owner would link two people through the phone; the event gets a customer of its
  * own and the owners are suggested instead. A new vendor id does not count: a known person's first invoice in the
- * accounting system always brings one. Never when every kind merges (no `merge_on`).
+ * accounting system always brings one. Through a guarded kind only (a phone, without `merge_on`), only when someone
+ * reached holds an email of their own (`withEmail`): a caller who left no email is the same person.
  */
-export function isNewPerson(identities: readonly Identity[], links: ReadonlyArray<Identity>, policy: IdentityPolicy): boolean {
-  if (!policy.mergeOn || !mayMerge('email', policy) || links.length === 0 || links.some((link) => mayMerge(link.kind, policy))) return false;
-  return identities.some((identity) => identity.kind === 'email' && !links.some((link) => link.kind === identity.kind && link.value === identity.value));
+export function isNewPerson(identities: readonly Identity[], links: ReadonlyArray<IdentityLink>, policy: IdentityPolicy, withEmail: (customerId: number) => boolean): boolean {
+  if (!mayMerge('email', policy) || links.length === 0 || links.some((link) => mayMerge(link.kind, policy) && !guarded(link.kind, policy))) return false;
+  const newEmail = identities.some((identity) => identity.kind === 'email' && !links.some((link) => link.kind === identity.kind && link.value === identity.value));
+  if (!newEmail) return false;
+  return links.some((link) => !guarded(link.kind, policy)) || links.some((link) => withEmail(link.customerId));
+}
+
+/** An identity of an event and the customer who holds it. */
+export interface IdentityLink extends Identity {
+  customerId: number;
 }
 
 /** The customers an event points at and how they are linked: which kinds of the event's identities each owns. */
@@ -78,6 +100,10 @@ export interface LinkPlanInput {
   countsIfMerged: (customerIds: number[]) => Record<string, number> | Promise<Record<string, number>>;
   /** Whether two customers were declared different people (an unmerge or a rejected suggestion). */
   apart: (a: number, b: number) => boolean;
+  /** Whether a customer holds an email, for the kinds that never merge people whose emails differ. */
+  withEmail: (customerId: number) => boolean;
+  /** Whether the event itself carries an email. */
+  eventHasEmail: boolean;
 }
 
 export interface LinkPlan {
@@ -90,20 +116,36 @@ export interface LinkPlan {
 /**
  * Which of the customers an event points at are merged, as pure policy (the store applies it under its locks, the
  * simulator in memory). Customers linked only by kinds that may not merge (a shared family phone, say) are not, nor
- * customers declared apart; nor are any when the merge would give one customer more identities of a kind than its cap.
+ * customers declared apart, nor two holding emails linked only by a guarded kind (a phone without `merge_on`); nor
+ * are any when the merge would give one customer more identities of a kind than its cap.
  * The event then belongs to the customer its highest-priority identity names, and the others are suggested.
  */
 export async function planLinks(input: LinkPlanInput, policy: IdentityPolicy): Promise<LinkPlan> {
   const { owners, links } = input;
   const bestRank = (customerId: number) => Math.min(...links.filter((link) => link.customerId === customerId).map((link) => priority(link.kind, policy)));
   const byPriority = [...owners].sort((a, b) => bestRank(a) - bestRank(b) || a - b);
-  const linkedByMergeKind = [...owners].sort((a, b) => a - b).filter((owner) => links.some((link) => link.customerId === owner && mayMerge(link.kind, policy)));
-  // The oldest customer reachable by merge kinds takes the others in, skipping any declared apart from one already in.
+  const linkedBy = (owner: number, test: (kind: string) => boolean) => links.some((link) => link.customerId === owner && test(link.kind));
+  const linkedByMergeKind = [...owners].sort((a, b) => a - b).filter((owner) => linkedBy(owner, (kind) => mayMerge(kind, policy)));
+  // The oldest customer reachable by merge kinds takes the others in, skipping any declared apart from one already in;
+  // those reached only through a guarded kind (a phone) join unless both sides hold emails (then they differ).
   const mergeable: number[] = [];
-  for (const owner of linkedByMergeKind) if (mergeable.every((kept) => !input.apart(kept, owner))) mergeable.push(owner);
-  const apartWhy = linkedByMergeKind.length > mergeable.length ? 'declared different people (unmerged or rejected before)' : 'linked only by identities that may not merge customers';
+  let apartCount = 0;
+  let differingEmails = 0;
+  let hasEmail = input.eventHasEmail;
+  const strict = linkedByMergeKind.filter((owner) => linkedBy(owner, (kind) => !guarded(kind, policy)));
+  for (const owner of [...strict, ...linkedByMergeKind.filter((owner) => !strict.includes(owner))]) {
+    if (mergeable.some((kept) => input.apart(kept, owner))) apartCount++;
+    else if (!strict.includes(owner) && hasEmail && input.withEmail(owner)) differingEmails++;
+    else {
+      mergeable.push(owner);
+      hasEmail ||= input.withEmail(owner);
+    }
+  }
+  mergeable.sort((a, b) => a - b);
+  const apartWhy = apartCount > 0 ? 'declared different people (unmerged or rejected before)'
+    : differingEmails > 0 ? 'linked only by a phone, and their emails differ' : 'linked only by identities that may not merge customers';
   if (mergeable.length < 2) {
-    const keep = linkedByMergeKind[0] ?? byPriority[0]!;
+    const keep = strict[0] ?? linkedByMergeKind[0] ?? byPriority[0]!;
     return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: apartWhy };
   }
   const counts = await input.countsIfMerged(mergeable);

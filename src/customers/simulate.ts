@@ -47,7 +47,8 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
     const owners = [...new Set(event.identities.flatMap((identity) => (owner.has(keyOf(identity)) ? [owner.get(keyOf(identity))!] : [])))];
     const links = event.identities.filter((identity) => owner.has(keyOf(identity))).map((identity) => ({ ...identity, customerId: owner.get(keyOf(identity))! }));
     let customer: number;
-    if (owners.length === 0 || isNewPerson(event.identities, links, policy)) customer = next++;
+    const withEmail = (id: number) => (held.get(id) ?? []).some((identity) => identity.kind === 'email');
+    if (owners.length === 0 || isNewPerson(event.identities, links, policy, withEmail)) customer = next++;
     else if (owners.length === 1) customer = owners[0]!;
     else {
       const plan = await planLinks(
@@ -55,6 +56,8 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
           owners,
           links,
           apart: () => false,
+          withEmail,
+          eventHasEmail: event.identities.some((identity) => identity.kind === 'email'),
           countsIfMerged: (ids) => {
             const all = new Map<string, Identity>([...ids.flatMap((id) => held.get(id) ?? []), ...event.identities].map((identity) => [keyOf(identity), identity]));
             const counts: Record<string, number> = {};

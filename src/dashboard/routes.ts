@@ -25,6 +25,7 @@ import { connectorHealth, latestFailures, runsPerMinute, workflowStats } from '.
 import { getRun, listRuns, listStepRecords, type RunFilter } from '../store/runs.js';
 import type { ConfigFileState } from '../workflows/file-check.js';
 import type { LoadedConfig } from '../workflows/load.js';
+import type { ResendSender } from '../operations/resend-message.js';
 import {
   createDashboardAuth,
   createLoginThrottle,
@@ -46,7 +47,9 @@ import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage, suggestionsPage } from './views/customers.js';
 import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
-import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
+import { NEEDS_PERSON, PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
+import { resendPages } from './pages/resend.js';
+import { countRunsNeedingPerson, runsNeedingPerson, uncertainMessagesOfRun } from '../store/needs-person.js';
 import { workflowsPage } from './views/workflows.js';
 
 export interface DashboardOptions {
@@ -70,6 +73,8 @@ export interface DashboardOptions {
   signals: ConnectorSignals;
   /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
   checkConfigFile?: () => ConfigFileState;
+  /** Sends an uncertain reply again (the run page's Resend button); absent: no button works. */
+  resendMessage?: ResendSender;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -164,14 +169,15 @@ export function dashboardRouter(options: DashboardOptions): Router {
       latestFailures(pool),
       connectorHealth(pool, connectorIds),
     ]);
+    const needsPerson = await countRunsNeedingPerson(pool);
     // Redis away: the overview still renders, without the signals.
     const signals = await options.signals.read(connectorIds).catch(() => undefined);
-    send(res, overviewPage(context(req, res), { queue: counts, perMinute, now: new Date(), workflows, failures, connectors, signals }));
+    send(res, overviewPage(context(req, res), { queue: counts, perMinute, now: new Date(), workflows, failures, connectors, signals, needsPerson }));
   });
 
   const runsQuery = (query: Record<string, unknown>): RunsQuery => ({
     workflow: workflowIds.includes(text(query.workflow)) ? text(query.workflow) : '',
-    status: (RUN_STATUSES as readonly string[]).includes(text(query.status)) ? text(query.status) : '',
+    status: [...RUN_STATUSES, NEEDS_PERSON].includes(text(query.status)) ? text(query.status) : '',
     connector: connectorIds.includes(text(query.connector)) ? text(query.connector) : '',
     customer: text(query.customer),
     period: text(query.period) in PERIODS ? text(query.period) : '',
@@ -181,8 +187,9 @@ export function dashboardRouter(options: DashboardOptions): Router {
   const runFilter = async (query: RunsQuery): Promise<Omit<RunFilter, 'limit'> | null> => {
     const filter: Omit<RunFilter, 'limit'> = {
       workflow: query.workflow || undefined,
-      status: query.status || undefined,
+      status: query.status === NEEDS_PERSON ? undefined : query.status || undefined,
       connector: query.connector || undefined,
+      needsPerson: query.status === NEEDS_PERSON || undefined,
     };
     const ms = PERIODS[query.period]?.ms;
     if (ms) filter.since = new Date(Date.now() - ms);
@@ -211,6 +218,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
         connectors: connectorIds,
         nextBefore: runs.length === PAGE_SIZE ? runs.at(-1)!.id : null,
         notice: filter ? undefined : `No customer matches “${query.customer}”.`,
+        needsPerson: await runsNeedingPerson(pool, runs.map((run) => run.id)),
       }),
     );
   });
@@ -236,18 +244,25 @@ export function dashboardRouter(options: DashboardOptions): Router {
     not_replayable: 'This run cannot be replayed (no stored event, or its workflow is gone).',
     workflow_gone: 'This run cannot be replayed: its workflow is no longer in workflows.yaml.',
     bad_request: 'Give a reason (1 to 500 characters).',
+    resent: 'Reply sent again (audited).',
+    resend_failed: 'The reply could not be sent again: see its status below.',
+    not_uncertain: 'That reply is no longer uncertain (someone resent it, or it was settled).',
   };
 
   router.get('/runs/:id', session, pageHeaders, async (req, res) => {
     const id = idParam(req.params.id);
     const run = id === undefined ? undefined : await getRun(pool, id);
     if (!run) return send(res, messagePage(context(req, res), 'Run not found', `There is no run ${req.params.id}.`), 404);
-    const [steps, event] = await Promise.all([listStepRecords(pool, run.id), run.inboxEventId === null ? undefined : getInboxEvent(pool, run.inboxEventId)]);
+    const [steps, event, uncertain] = await Promise.all([
+      listStepRecords(pool, run.id),
+      run.inboxEventId === null ? undefined : getInboxEvent(pool, run.inboxEventId),
+      uncertainMessagesOfRun(pool, run.id),
+    ]);
     const workflow = config.workflows.find((candidate) => candidate.id === run.workflow);
     // Steps as the run's version had them would need the old file; the current ones are shown when the version matches.
     const plannedSteps = workflow && workflow.version === run.workflowVersion ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type })) : [];
     const replayable = run.inboxEventId !== null && workflowIds.includes(run.workflow);
-    send(res, runDetailPage(context(req, res), { run, steps, plannedSteps, event, replayable, notice: RUN_NOTICES[text(req.query.notice)] }));
+    send(res, runDetailPage(context(req, res), { run, steps, plannedSteps, event, replayable, notice: RUN_NOTICES[text(req.query.notice)], uncertain }));
   });
 
   /**
@@ -383,6 +398,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
     send(res, auditPage(context(req, res), { entries, nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null }));
   });
 
+  if (options.resendMessage) router.use(resendPages({ ctx: { pool, queue: options.queue, config, defaultRegion: options.defaultRegion }, session, guardPost: [form, requireCsrf(auth), requireRole('support')], send: options.resendMessage }));
   router.use(handOverPages({ ctx: { pool, queue: options.queue, config, defaultRegion: options.defaultRegion }, session, guardPost: [form, requireCsrf(auth), requireRole('admin')], pageHeaders, context }));
 
   // Raw queue operations: bull-board, for admins. Its own API has no CSRF token: SameSite=Lax keeps the session

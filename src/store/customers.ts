@@ -1,4 +1,4 @@
-import { DEFAULT_POLICY, isNewPerson, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
+import { DEFAULT_POLICY, guarded, isNewPerson, planLinks, type IdentityLink, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
 import type { CustomerSummary } from '../engine/steps/define-step.js';
@@ -94,8 +94,9 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     let suggested: number[] = [];
     const policy = input.policy ?? DEFAULT_POLICY;
     // Which identity links to whom matters to a merge, and to an event reaching someone through kinds that only attach.
-    const links = owners.length > 1 || (owners.length === 1 && policy.mergeOn) ? found : [];
-    if (owners.length === 0 || isNewPerson(identities, links, policy)) {
+    const links = owners.length > 1 || (owners.length === 1 && (policy.mergeOn || found.some((link) => guarded(link.kind, policy)))) ? found : [];
+    const withEmail = await ownersWithEmail(client, links.some((link) => guarded(link.kind, policy)) ? owners : []);
+    if (owners.length === 0 || isNewPerson(identities, links, policy, (id) => withEmail.has(id))) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
       created = true;
@@ -104,7 +105,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     } else if (owners.length === 1) {
       customerId = owners[0]!;
     } else {
-      const plan = await planMerge(client, owners, identities, links, policy);
+      const plan = await planMerge(client, owners, identities, links, policy, withEmail);
       customerId = plan.keep;
       mergedIds = plan.merge;
       suggested = plan.suggest;
@@ -198,12 +199,15 @@ async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
 }
 
-interface IdentityLink extends Identity {
-  customerId: number;
+/** Which of `owners` hold an email (the guarded kinds never merge people whose emails differ). */
+async function ownersWithEmail(client: PoolClient, owners: number[]): Promise<Set<number>> {
+  if (owners.length === 0) return new Set();
+  const { rows } = await client.query<{ id: number }>("SELECT DISTINCT customer_id AS id FROM customer_identities WHERE kind = 'email' AND customer_id = ANY($1::bigint[])", [owners]);
+  return new Set(rows.map((row) => Number(row.id)));
 }
 
 /** The identity policy (planLinks) applied to the customers an event points at, with their stored identities. */
-async function planMerge(client: PoolClient, owners: number[], identities: Identity[], links: IdentityLink[], policy: IdentityPolicy): Promise<LinkPlan> {
+async function planMerge(client: PoolClient, owners: number[], identities: Identity[], links: IdentityLink[], policy: IdentityPolicy, withEmail: Set<number>): Promise<LinkPlan> {
   const { rows: apart } = await client.query<{ a: number; b: number }>(
     `SELECT customer_a AS a, customer_b AS b FROM customer_merge_suggestions WHERE status = 'rejected' AND customer_a = ANY($1::bigint[]) AND customer_b = ANY($1::bigint[])`,
     [owners],
@@ -213,6 +217,8 @@ async function planMerge(client: PoolClient, owners: number[], identities: Ident
       owners,
       links,
       apart: (a, b) => apart.some((pair) => pair.a === Math.min(a, b) && pair.b === Math.max(a, b)),
+      withEmail: (id) => withEmail.has(id),
+      eventHasEmail: identities.some((identity) => identity.kind === 'email'),
       countsIfMerged: async (customerIds) => {
         const { rows } = await client.query<{ kind: string; n: number }>(
           `SELECT kind, count(*)::int AS n FROM (

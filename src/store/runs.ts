@@ -1,3 +1,4 @@
+import { NEEDS_PERSON_SQL } from './needs-person.js';
 import type { Pool } from './pool.js';
 
 export type RunStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'filtered' | 'failed' | 'cancelled';
@@ -226,6 +227,8 @@ export interface RunFilter {
   connector?: string;
   /** Runs created at or after this time. */
   since?: Date;
+  /** Only runs with an uncertain reply (see `src/store/needs-person.ts`). */
+  needsPerson?: boolean;
   /** Keyset pagination: runs with an id below this. */
   before?: number;
   /** Runs with an id above this (newest first, as always). */
@@ -246,6 +249,7 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
   if (filter.customerIds) add('customer_id = ANY(?)', filter.customerIds);
   if (filter.connector) add("trigger->>'connector' = ?", filter.connector);
   if (filter.since) add('created_at >= ?', filter.since);
+  if (filter.needsPerson) where.push(NEEDS_PERSON_SQL('workflow_runs.id'));
   if (filter.before !== undefined) add('id < ?', filter.before);
   if (filter.after !== undefined) add('id > ?', filter.after);
   params.push(filter.limit);

@@ -52,7 +52,7 @@ export function topLevelSchema(): object {
           merge_on: {
             type: 'array',
             items: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
-            description: 'Identity kinds that may merge two existing customers, highest priority first; other kinds only attach. Default: every kind.',
+            description: 'Identity kinds that may merge two existing customers, highest priority first; other kinds only attach. Default: every kind but phone (a phone attaches, never merges).',
           },
           caps: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, description: 'Most identities of a kind per customer (default email 5, phone 3); a merge over a cap becomes a suggestion.' },
           blocked: {

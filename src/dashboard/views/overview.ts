@@ -56,10 +56,18 @@ export function overviewPage(
     connectors: ConnectorHealth[];
     /** Undefined when Redis did not answer. */
     signals: Map<string, ConnectorSignalSummary> | undefined;
+    /** Runs with a reply whose delivery is unknown. */
+    needsPerson?: number;
   },
 ): Html {
   const { queue } = data;
   const body = html`
+<section aria-labelledby="attention-h">
+  <h2 id="attention-h">Needs a person</h2>
+  ${data.needsPerson
+    ? html`<p class="notice warning" role="status" id="needs-person"><a href="/runs?status=needs_person"><strong>${data.needsPerson}</strong> ${data.needsPerson === 1 ? 'run has' : 'runs have'} a reply that may not have arrived</a>: check with the customer, then resend it from the run's page.</p>`
+    : html`<p class="muted" id="needs-person">No run needs a person: every reply's delivery is known.</p>`}
+</section>
 <section aria-labelledby="queues-h">
   <h2 id="queues-h">Queue</h2>
   ${'error' in queue

@@ -2,10 +2,16 @@ import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import type { InboxEvent } from '../../store/inbox.js';
+import type { MessageRow } from '../../store/messages.js';
 import type { RunRow, StepRecord } from '../../store/runs.js';
 import { layout, type PageContext } from './layout.js';
 
 export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
+/** The runs filter's extra choice: runs with an uncertain reply, which need a person whatever their status says. */
+export const NEEDS_PERSON = 'needs_person';
+
+/** A run with an uncertain reply shows that it needs a person, not the status its steps ended with. */
+const runStatus = (run: RunRow, needsPerson: boolean): Html => (needsPerson ? html`<span class="status status-needs_person">needs a person</span>` : statusBadge(run.status));
 export const PERIODS: Record<string, { label: string; ms?: number }> = {
   '': { label: 'Any time' },
   '15m': { label: 'Last 15 minutes', ms: 15 * 60_000 },
@@ -44,11 +50,11 @@ function trigger(run: RunRow): string {
 }
 
 /** One row of the runs table; the live stream sends the same HTML for new and changed runs. */
-export function runRow(run: RunRow): Html {
-  return html`<tr data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}">
+export function runRow(run: RunRow, needsPerson = false): Html {
+  return html`<tr data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}"${needsPerson ? html` data-needs-person="1"` : ''}>
   <td data-label="Run"><a href="/runs/${run.id}">#${run.id}</a></td>
   <td data-label="Workflow">${run.workflow}</td>
-  <td data-label="Status">${statusBadge(run.status)}</td>
+  <td data-label="Status">${runStatus(run, needsPerson)}</td>
   <td data-label="Trigger">${trigger(run)}</td>
   <td data-label="Customer">${run.customerId === null ? html`<span class="muted">—</span>` : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</td>
   <td data-label="Created">${time(run.createdAt)}</td>
@@ -57,20 +63,20 @@ export function runRow(run: RunRow): Html {
 </tr>`;
 }
 
-function options(values: readonly string[], selected: string, all: string): Html {
-  return html`<option value="">${all}</option>${values.map((value) => html`<option value="${value}"${value === selected ? html` selected` : ''}>${value}</option>`)}`;
+function options(values: readonly string[], selected: string, all: string, labels: Record<string, string> = {}): Html {
+  return html`<option value="">${all}</option>${values.map((value) => html`<option value="${value}"${value === selected ? html` selected` : ''}>${labels[value] ?? value}</option>`)}`;
 }
 
 export function runsPage(
   context: PageContext,
-  data: { query: RunsQuery; runs: RunRow[]; workflows: string[]; connectors: string[]; nextBefore: number | null; before?: number; notice?: string },
+  data: { query: RunsQuery; runs: RunRow[]; workflows: string[]; connectors: string[]; nextBefore: number | null; before?: number; notice?: string; needsPerson?: Set<number> },
 ): Html {
   const { query } = data;
   const params = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== '')).toString();
   const body = html`
 <form class="filters" method="get" action="/runs" role="search" aria-label="Filter runs">
   <div><label for="f-workflow">Workflow</label><select id="f-workflow" name="workflow">${options(data.workflows, query.workflow, 'All workflows')}</select></div>
-  <div><label for="f-status">Status</label><select id="f-status" name="status">${options(RUN_STATUSES, query.status, 'Any status')}</select></div>
+  <div><label for="f-status">Status</label><select id="f-status" name="status">${options([...RUN_STATUSES, NEEDS_PERSON], query.status, 'Any status', { [NEEDS_PERSON]: 'needs a person' })}</select></div>
   <div><label for="f-connector">Connector</label><select id="f-connector" name="connector">${options(data.connectors, query.connector, 'Any connector')}</select></div>
   <div><label for="f-customer">Customer</label><input id="f-customer" name="customer" value="${query.customer}" placeholder="email, phone or id"></div>
   <div><label for="f-period">Time</label><select id="f-period" name="period">${Object.entries(PERIODS).map(
@@ -84,7 +90,7 @@ ${data.notice ? html`<p class="notice error" role="alert">${data.notice}</p>` : 
 <table class="runs" id="runs-table" data-live-query="${data.before === undefined ? params : ''}">
   <caption class="sr-only">Workflow runs, newest first</caption>
   <thead><tr><th scope="col">Run</th><th scope="col">Workflow</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Customer</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Error</th></tr></thead>
-  <tbody>${data.runs.map(runRow)}</tbody>
+  <tbody>${data.runs.map((run) => runRow(run, data.needsPerson?.has(run.id)))}</tbody>
 </table>
 </div>
 ${data.runs.length === 0 ? html`<p class="empty">No runs match.</p>` : ''}
@@ -97,7 +103,16 @@ ${data.runs.length === 0 ? html`<p class="empty">No runs match.</p>` : ''}
 
 export function runDetailPage(
   context: PageContext,
-  data: { run: RunRow; steps: StepRecord[]; plannedSteps: Array<{ id: string; type: string }>; event: InboxEvent | undefined; replayable: boolean; notice?: string },
+  data: {
+    run: RunRow;
+    steps: StepRecord[];
+    plannedSteps: Array<{ id: string; type: string }>;
+    event: InboxEvent | undefined;
+    replayable: boolean;
+    notice?: string;
+    /** The run's replies whose delivery is unknown: the run needs a person. */
+    uncertain?: MessageRow[];
+  },
 ): Html {
   const { run, event } = data;
   const canAct = hasRole(context.session, 'support');
@@ -124,7 +139,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <section class="card run-summary" aria-labelledby="summary-h" data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}"${run.status === 'queued' || run.status === 'running' || data.notice ? html` data-watch="1"` : ''}>
   <h2 id="summary-h" class="sr-only">Summary</h2>
   <dl class="facts">
-    <div><dt>Status</dt><dd id="run-status">${statusBadge(run.status)}</dd></div>
+    <div><dt>Status</dt><dd id="run-status">${runStatus(run, (data.uncertain ?? []).length > 0)}</dd></div>
     <div><dt>Workflow</dt><dd><a href="/runs?workflow=${encodeURIComponent(run.workflow)}">${run.workflow}</a> <span class="muted">version ${run.workflowVersion.slice(0, 12)}</span></dd></div>
     <div><dt>Customer</dt><dd>${run.customerId === null ? '—' : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</dd></div>
     <div><dt>Attempts</dt><dd>${run.attempts}</dd></div>
@@ -137,6 +152,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
   ${run.error ? html`<p class="step-error"><strong>Error:</strong> ${run.error}</p>` : ''}
   ${canAct ? runActions(run, context.csrf, data.replayable) : html`<p class="muted">Retry, replay and cancel need the support or admin role.</p>`}
 </section>
+${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ? context.csrf : undefined) : ''}
 <section aria-labelledby="steps-h">
   <h2 id="steps-h">Steps</h2>
   <ol class="steps">${steps}</ol>
@@ -157,6 +173,18 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
   ${json(maskSecrets(payload))}
 </section>`;
   return layout(context, `Run #${run.id}`, body);
+}
+
+/** Replies whose delivery is unknown, each with a resend button for support staff (after checking it did not arrive). */
+function uncertainReplies(messages: MessageRow[], csrf: string | undefined): Html {
+  return html`<section aria-labelledby="uncertain-h" class="card" id="uncertain-replies">
+  <h2 id="uncertain-h">Needs a person: a reply may not have arrived</h2>
+  <p class="muted">The vendor gave no clear answer after the send (a timeout or a reset), so crmflow does not know whether the customer got it and never sends it again by itself. Check with the customer or the vendor's log; resend only if it did not arrive.</p>
+  <ul>${messages.map(
+    (message) => html`<li data-message-id="${message.id}">${statusBadge(message.status)} ${message.channel} to ${message.recipient}${message.statusReason ? html` <span class="muted">${message.statusReason}</span>` : ''}
+    ${csrf ? html`<form method="post" action="/messages/${message.id}/resend" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Resend</button></form>` : html`<span class="muted">Resending needs the support or admin role.</span>`}</li>`,
+  )}</ul>
+</section>`;
 }
 
 /** Retry (failed runs), replay (runs of a stored event whose workflow still exists) and cancel with a reason. */
