@@ -18,6 +18,7 @@ import { createOutbound } from './engine/outbound.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { formerOwners } from './operations/hand-over.js';
+import { serveMetrics } from './http/metrics.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
@@ -53,6 +54,8 @@ export interface Crmflow {
   queue: Queue<JobData>;
   /** Base URL of the HTTP server when the api role runs. */
   url?: string;
+  /** Where a worker without the api role serves `GET /metrics` (`CRMFLOW_METRICS_PORT`); undefined when it does not. */
+  metricsUrl?: string;
   worker?: Worker<JobData>;
   reconcile: () => Promise<number>;
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
@@ -196,7 +199,22 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, close };
+    let metricsUrl: string | undefined;
+    if (options.roles.worker && !options.roles.api && envInt(env, 'CRMFLOW_METRICS_PORT') > 0) {
+      // The run, reply, pull and merge counters live in the worker process: it serves them itself, on its own port.
+      const port = envInt(env, 'CRMFLOW_METRICS_PORT');
+      const host = envValue(env, 'HOST')!;
+      const server = await serveMetrics({ queue, token: env.CRMFLOW_METRICS_TOKEN, port, host }).catch((error: NodeJS.ErrnoException) => {
+        // A second worker on the same host without its own port still works; only its metrics are not served.
+        if (error.code !== 'EADDRINUSE') throw error;
+        logger.warn(`metrics port ${port} is taken: this worker's metrics are not served (give each worker on a host its own CRMFLOW_METRICS_PORT)`);
+      });
+      if (server) {
+        closers.push(() => new Promise((resolve) => server.close(resolve)));
+        metricsUrl = `http://${host === '0.0.0.0' ? 'localhost' : host}:${(server.address() as AddressInfo).port}/metrics`;
+      }
+    }
+    return { config, pool, queue, url, metricsUrl, worker, reconcile: reconciler.runOnce, connectorContext, close };
   } catch (error) {
     await close();
     throw error;

@@ -34,6 +34,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
     description:
       'Dashboard users, comma-separated `name:role:hash` (role `viewer`, `support` or `admin`; hash from the one-line command in the README, Dashboard). Unset in demo mode: user `admin`, password `demo-admin-password`; unset in production: only the API token signs in.',
   },
+  { name: 'CRMFLOW_METRICS_PORT', description: 'Port where a `crmflow worker` process (no API in it) serves `GET /metrics` for Prometheus, with the same token or loopback rule; 0 turns it off.', default: '9464' },
   { name: 'CRMFLOW_METRICS_TOKEN', description: 'Bearer token for `GET /metrics` (Prometheus). Unset: metrics are served to loopback clients only.', secret: true },
   { name: 'CRMFLOW_QUEUE_PREFIX', description: 'BullMQ key prefix; use a hash tag such as `{crmflow}` on Redis Cluster.', default: 'crmflow' },
   { name: 'CRMFLOW_DEFAULT_REGION', description: 'Region (ISO 3166 alpha-2) for phone numbers written without a country code.', default: 'US' },

@@ -1,4 +1,5 @@
-import type { Request, Response } from 'express';
+import type { Server } from 'node:http';
+import express, { type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
 import { registry, scrape } from '../observability/metrics.js';
@@ -35,4 +36,19 @@ export function metricsRoute(options: MetricsRouteOptions) {
     const text = await scrape(options.queue);
     res.set('Content-Type', registry.contentType).send(text);
   };
+}
+
+/**
+ * A process without the API (`crmflow worker`) serving only `GET /metrics`, so Prometheus scrapes every worker's run,
+ * reply, pull and merge counters. Same access rule as the API's route; `trust proxy` as in the app.
+ */
+export async function serveMetrics(options: MetricsRouteOptions & { port: number; host: string }): Promise<Server> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.get('/metrics', metricsRoute(options));
+  app.use((_req, res) => sendError(res, 404, 'not_found', 'this worker serves only GET /metrics'));
+  return new Promise((resolve, reject) => {
+    const server = app.listen(options.port, options.host, () => resolve(server)).on('error', reject);
+  });
 }

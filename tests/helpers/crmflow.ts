@@ -52,6 +52,8 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     CRMFLOW_PG_POOL_MAX: '8',
     CRMFLOW_DRAIN_MS: '0',
     CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
+    // Worker-only processes serve no metrics port unless a test gives them one (parallel test files would collide).
+    CRMFLOW_METRICS_PORT: '0',
     WORKER_CONCURRENCY: '8',
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...SECRETS,
