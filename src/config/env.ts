@@ -23,6 +23,7 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'REDIS_URL', description: 'Redis connection URL for the BullMQ queues. If nothing answers at the default, a `redis-server` on PATH is started.', default: 'redis://127.0.0.1:6379' },
   { name: 'PORT', description: 'HTTP port of the API, webhooks and dashboard.', default: '3000' },
   { name: 'HOST', description: 'Address the HTTP server listens on.', default: '0.0.0.0' },
+  { name: 'CRMFLOW_RUN_FROM', description: '`dist` runs the compiled JavaScript (`npm run build`), `src` the TypeScript sources through tsx. Unset: `dist` in production when it is built, else `src`.' },
   { name: 'CRMFLOW_CONFIG', description: 'Path of the workflows file.', default: './workflows.yaml' },
   { name: 'CRMFLOW_EMBEDDED_PG_PORT', description: 'Port of the embedded PostgreSQL (demo mode), away from 5432 so it never meets a system server.', default: '54329' },
   { name: 'CRMFLOW_DATA_DIR', description: 'Folder for embedded PostgreSQL and Redis data (demo mode).', default: './.crmflow' },

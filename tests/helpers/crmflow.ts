@@ -54,6 +54,8 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
     CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
     // Worker-only processes serve no metrics port unless a test gives them one (parallel test files would collide).
     CRMFLOW_METRICS_PORT: '0',
+    // Spawned `bin/crmflow.js` processes run the sources under test, never a dist/ built earlier.
+    CRMFLOW_RUN_FROM: 'src',
     WORKER_CONCURRENCY: '8',
     ...(options.smtpUrl ? { SMTP_URL: options.smtpUrl } : {}),
     ...SECRETS,
