@@ -163,5 +163,17 @@ describe('assignment by language, owners who are away or gone, and hand-overs', 
     expect((await api(ctx.app, '/api/agents/former')).body).toEqual({ agents: [] });
     const after = await (await fetch(`${ctx.app.url}/hand-over`, { headers: { cookie } })).text();
     expect(after).toContain('Every owner of a customer or an open task is a declared agent.');
+
+    // The dashboard's form: the same operation, audited as the signed-in user.
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(after)![1]!;
+    const cidCustomers = Number((await ctx.db.pool.query("SELECT count(*) FROM customers WHERE owner_agent_id = 'cid' AND merged_into IS NULL")).rows[0].count);
+    const posted = await fetch(`${ctx.app.url}/hand-over`, {
+      method: 'POST',
+      body: new URLSearchParams({ _csrf: csrf, from: 'cid', to: 'agent:dan' }),
+      headers: { cookie, origin: ctx.app.url!, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(posted.status).toBe(200);
+    expect(await posted.text()).toContain(`Handed over from cid to dan: ${cidCustomers} customers`);
+    expect((await api(ctx.app, '/api/audit')).body.entries[0]).toMatchObject({ action: 'agent.hand_over', target: 'agent:cid', details: { to: 'agent:dan', via: 'dashboard' } });
   });
 });
