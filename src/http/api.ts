@@ -12,7 +12,7 @@ import { decideSuggestion, listSuggestions } from '../store/merge-suggestions.js
 import { getInboxEvent } from '../store/inbox.js';
 import { listAgentStatus, setAgentAvailability } from '../store/assignments.js';
 import { listAudit, recordAudit, type AuditEntry } from '../store/audit.js';
-import { getMessage, listMessages, type MessageStatus } from '../store/messages.js';
+import { listMessages, type MessageStatus } from '../store/messages.js';
 import type { Pool } from '../store/pool.js';
 import { getRun, listRuns, listStepRecords } from '../store/runs.js';
 import { completeTask, listTasks } from '../store/tasks.js';
@@ -20,6 +20,7 @@ import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
 import { handOverApi } from './api/hand-over.js';
+import { resendMessage } from '../operations/resend-message.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -200,15 +201,8 @@ export function apiRouter(options: ApiOptions): Router {
   });
 
   router.post('/messages/:id/resend', async (req, res) => {
-    const id = intParam(req.params.id, 'id')!;
-    const message = await getMessage(pool, id);
-    if (!message) throw new HttpError(404, 'not_found', `no message ${id}`);
-    if (message.status !== 'uncertain') throw new HttpError(409, 'not_uncertain', `message ${id} is ${message.status}; only uncertain messages are resent (failed ones are retried with their run)`);
-    // Audited before the send: the person's decision stands even if this process dies while sending.
-    await recordAudit(pool, audit(req, { action: 'message.resend', target: `message:${id}`, details: { channel: message.channel, via: 'api' } }));
-    const result = await options.resendMessage(id);
-    if (result.status === 'not_uncertain') throw new HttpError(409, 'not_uncertain', `message ${id} is no longer uncertain (resent by someone else)`);
-    res.json({ message_id: id, status: result.status, ...(result.reason ? { reason: result.reason } : {}) });
+    const ctx = { pool, queue: options.queue, config: options.config, defaultRegion: options.defaultRegion };
+    res.json(await resendMessage(ctx, { name: 'api-token', role: 'admin', ip: req.ip ?? null, via: 'api' }, intParam(req.params.id, 'id')!, options.resendMessage));
   });
 
   router.get('/messages', async (req, res) => {

@@ -140,9 +140,9 @@ export default defineStep<AssignConfig, CompiledAssign>({
       if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
       if (config.sla && result.outcome !== 'kept') await scheduleSla(config.sla, { key: attempt.key, pool: 'pool' in target ? target.pool : undefined, strategy: config.strategy }, context);
       const owner = context.services.agents.get(result.agentId);
-      const target_ = 'agent' in target ? { rule_agent: target.agent } : { pool: target.pool };
+      const via = 'agent' in target ? { rule_agent: target.agent } : { pool: target.pool };
       return {
-        output: { agent_id: result.agentId, outcome: result.outcome, ...target_, ...(attempt.language ? { language: attempt.language } : {}) },
+        output: { agent_id: result.agentId, outcome: result.outcome, ...via, ...(attempt.language ? { language: attempt.language } : {}) },
         state: { owner, customer: { ...customer, owner_agent_id: result.agentId } },
       };
     }
