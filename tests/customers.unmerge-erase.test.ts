@@ -15,6 +15,7 @@ const CONFIG = `
 version: 1
 identity:
   default_region: US
+  merge_on: [email, phone]   # a shared phone merges here (not the default), so a merge by real events can be undone
   suggest_duplicates: false
 connectors:
   form:
