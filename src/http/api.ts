@@ -19,6 +19,7 @@ import { completeTask, listTasks } from '../store/tasks.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
+import { reportsApi } from './api/reports.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -290,6 +291,8 @@ export function apiRouter(options: ApiOptions): Router {
     const entries = await listAudit(pool, { before: intParam(req.query.before, 'before'), limit: limitParam(req.query.limit) });
     res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
+
+  router.use(reportsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

@@ -5,6 +5,36 @@ import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
 
+import {
+  ref,
+  responseRef,
+  string,
+  nullableString,
+  integer,
+  nullableInteger,
+  dateTime,
+  nullableDateTime,
+  anyJson,
+  record,
+  json,
+  errorContent,
+  errorResponse,
+  badRequest,
+  bodyTooLarge,
+  notFound,
+  apiOperation,
+  type JsonSchema,
+  type HeaderObject,
+  type ParameterObject,
+  type SecurityRequirement,
+  type OperationObject,
+  type PathItemObject,
+  type OpenApiDocument,
+} from './openapi/parts.js';
+import { reportsPaths, reportsSchemas } from './openapi/reports.js';
+
+export type { JsonSchema, Reference, MediaTypeObject, HeaderObject, ResponseObject, ParameterObject, RequestBodyObject, SecurityRequirement, OperationObject, HttpMethod, PathItemObject, SecuritySchemeObject, OpenApiDocument } from './openapi/parts.js';
+
 /**
  * The OpenAPI 3.1 description of crmflow's HTTP API, served at `GET /api/openapi.json`.
  *
@@ -15,123 +45,8 @@ import { triggerFieldsSchema } from '../workflows/schema.js';
  */
 
 /** A JSON Schema (draft 2020-12) as plain data. */
-export type JsonSchema = { [keyword: string]: unknown };
-
-export interface Reference {
-  $ref: string;
-}
-
-export interface MediaTypeObject {
-  schema: JsonSchema;
-  example?: unknown;
-}
-
-export interface HeaderObject {
-  description: string;
-  schema: JsonSchema;
-}
-
-export interface ResponseObject {
-  description: string;
-  headers?: Record<string, HeaderObject>;
-  content?: Record<string, MediaTypeObject>;
-}
-
-export interface ParameterObject {
-  name: string;
-  in: 'path' | 'query' | 'header';
-  required?: boolean;
-  description: string;
-  schema: JsonSchema;
-}
-
-export interface RequestBodyObject {
-  description: string;
-  required?: boolean;
-  content: Record<string, MediaTypeObject>;
-}
-
-/** Alternatives: any one requirement object suffices; `{}` means no credentials. */
-export type SecurityRequirement = Record<string, string[]>;
-
-export interface OperationObject {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
-  security: SecurityRequirement[];
-  parameters?: ParameterObject[];
-  requestBody?: RequestBodyObject;
-  /** By status code; every status a handler answers is listed explicitly (no `default`). */
-  responses: Record<string, ResponseObject | Reference>;
-}
-
-export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
-
-export interface PathItemObject {
-  summary?: string;
-  description?: string;
-  get?: OperationObject;
-  post?: OperationObject;
-  put?: OperationObject;
-  delete?: OperationObject;
-}
-
-export interface SecuritySchemeObject {
-  type: 'http';
-  scheme: 'bearer';
-  description: string;
-}
-
-export interface OpenApiDocument {
-  openapi: '3.1.0';
-  info: { title: string; version: string; description: string; license: { name: string; identifier: string } };
-  jsonSchemaDialect: string;
-  tags: Array<{ name: string; description: string }>;
-  paths: Record<string, PathItemObject>;
-  components: {
-    schemas: Record<string, JsonSchema>;
-    responses: Record<string, ResponseObject>;
-    securitySchemes: Record<string, SecuritySchemeObject>;
-  };
-}
-
-const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const responseRef = (name: string): Reference => ({ $ref: `#/components/responses/${name}` });
-
-const string: JsonSchema = { type: 'string' };
-const nullableString: JsonSchema = { type: ['string', 'null'] };
-const integer: JsonSchema = { type: 'integer' };
-const nullableInteger: JsonSchema = { type: ['integer', 'null'] };
-const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
-const nullableDateTime: JsonSchema = { type: ['string', 'null'], format: 'date-time' };
-const anyJson = (description: string): JsonSchema => ({ description });
-
-/** A closed object: every property listed is present (nullable where the column is), nothing else. */
-function record(description: string, properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema {
-  return {
-    type: 'object',
-    description,
-    properties,
-    required: Object.keys(properties).filter((name) => !optional.includes(name)),
-    additionalProperties: false,
-  };
-}
-
-const json = (schema: JsonSchema, example?: unknown): Record<string, MediaTypeObject> => ({
-  'application/json': example === undefined ? { schema } : { schema, example },
-});
-
-/** The one error shape, narrowed to the codes a response can carry. */
-const errorContent = (codes: string[]): Record<string, MediaTypeObject> =>
-  json({ $ref: '#/components/schemas/Error', properties: { error: { properties: { code: { enum: codes } } } } });
-
-function errorResponse(description: string, codes: string[], headers?: Record<string, HeaderObject>): ResponseObject {
-  return { description, ...(headers ? { headers } : {}), content: errorContent(codes) };
-}
 
 const RETRY_AFTER: Record<string, HeaderObject> = { 'Retry-After': { description: 'Seconds to wait before redelivering.', schema: integer } };
-const API_TOKEN: SecurityRequirement[] = [{ apiToken: [] }];
 const PUBLIC: SecurityRequirement[] = [];
 
 const idParameter = (what: string): ParameterObject => ({
@@ -553,6 +468,7 @@ const schemas: Record<string, JsonSchema> = {
     properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } },
     required: ['openapi', 'info', 'paths', 'components'],
   },
+  ...reportsSchemas,
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -690,18 +606,6 @@ const webhookHandshake: OperationObject = {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The API: bearer token on everything under /api except this document.
-
-const badRequest = errorResponse('A malformed parameter (e.g. a non-integer id or limit) or an unreadable JSON request body.', ['bad_request']);
-const bodyTooLarge = errorResponse('The request body of an authenticated call is larger than the 100 kB API limit.', ['payload_too_large']);
-const notFound = (what: string): ResponseObject => errorResponse(`No such ${what}.`, ['not_found']);
-
-function apiOperation(operation: Omit<OperationObject, 'security' | 'responses'> & { responses: Record<string, ResponseObject | Reference> }): OperationObject {
-  return {
-    ...operation,
-    security: API_TOKEN,
-    responses: { ...operation.responses, '401': responseRef('Unauthorized'), '500': responseRef('Internal') },
-  };
-}
 
 /** `POST /api/merge-suggestions/{id}/accept` and `…/reject`: one shape, two decisions. */
 function suggestionDecision(verb: 'accept' | 'reject', summary: string, description: string, conflict: string): OperationObject {
@@ -1117,6 +1021,7 @@ const paths: Record<string, PathItemObject> = {
       },
     }),
   },
+  ...reportsPaths,
 };
 
 export const openApiDocument: OpenApiDocument = {
@@ -1139,6 +1044,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'agents', description: 'Sales agents and their availability.' },
     { name: 'tasks', description: 'Follow-up tasks created by workflows.' },
     { name: 'audit', description: 'Who did what, when, from where.' },
+    { name: 'reports', description: 'KPI reports from the record: leads, conversion, speed, value, retention.' },
     { name: 'meta', description: 'This description.' },
   ],
   paths,

@@ -1,0 +1,180 @@
+import type { Pool } from './pool.js';
+
+/**
+ * The facts KPI reports are computed from (src/reports/kpis.ts), read at the vendors' times: a timeline entry's
+ * `occurred_at`, the inbound delivery's `occurred_at`. A period is local dates `[from, to]` in the reports' time zone.
+ * Merged customers count once (their rows follow the kept customer); erased customers do not count.
+ */
+export interface ReportPeriod {
+  /** First local date, YYYY-MM-DD. */
+  from: string;
+  /** Last local date, YYYY-MM-DD (inclusive). */
+  to: string;
+  timeZone: string;
+}
+
+/** What a customer is grouped by (`by=`): their lead source, first channel, owner and first pool. */
+export interface CustomerKeys {
+  customer_id: number;
+  source: string | null;
+  channel: string | null;
+  agent: string | null;
+  pool: string | null;
+}
+
+export interface LeadFact extends CustomerKeys {
+  lead_at: Date;
+  first_purchase_at: Date | null;
+  /** The first message a person sent them after the lead event (null: nobody has yet). */
+  first_contact_at: Date | null;
+  first_contact_agent: string | null;
+  /** Due time of the SLA of their first assignment, if one was set. */
+  sla_due_at: Date | null;
+}
+
+export interface PurchaseFact extends CustomerKeys {
+  occurred_at: Date;
+  amount: number | null;
+  currency: string | null;
+  /** Inside the period (the others are earlier purchases of the same customers, for lifetime figures). */
+  in_period: boolean;
+}
+
+export interface AutoReplyFact {
+  seconds: number;
+  channel: string;
+  source: string;
+  agent: string | null;
+}
+
+export interface CohortCell {
+  /** First local month of the cohort, YYYY-MM. */
+  cohort: string;
+  size: number;
+  /** Months after the first purchase (1 = the next month). */
+  offset: number;
+  buyers: number;
+}
+
+const BOUNDS = `(($1::date)::timestamp AT TIME ZONE $3) AS lo, (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi`;
+
+// A lead event is any first touch that is not itself money: a form, a message, a call, a checkout, a sign-up.
+const LEAD_EVENT = `t.type NOT LIKE 'order.%' AND t.type NOT LIKE 'invoice.%' AND t.type NOT LIKE 'payment.%' AND t.type NOT LIKE 'refund.%'`;
+
+/** Keys of the customers in `ids`, as a CTE body named `keys`. */
+const KEYS = `
+  SELECT c.id AS customer_id,
+         coalesce(nullif(c.attributes->>'lead_source', ''), first.source) AS source,
+         coalesce(first.data->>'channel', first.source) AS channel,
+         c.owner_agent_id AS agent,
+         (SELECT a.pool FROM lead_assignments a WHERE a.customer_id = c.id ORDER BY a.assigned_at, a.id LIMIT 1) AS pool
+  FROM ids, customers c
+  LEFT JOIN LATERAL (SELECT t.source, t.data FROM timeline_events t WHERE t.customer_id = c.id ORDER BY t.occurred_at, t.id LIMIT 1) first ON true
+  WHERE c.id = ANY(ids.list) AND c.merged_into IS NULL AND c.erased_at IS NULL`;
+
+/** Customers whose first lead event happened in the period, and what followed it. */
+export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadFact[]> {
+  const { rows } = await pool.query<LeadFact>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     firsts AS (
+       SELECT DISTINCT ON (t.customer_id) t.customer_id, t.occurred_at AS lead_at
+       FROM timeline_events t WHERE ${LEAD_EVENT}
+       ORDER BY t.customer_id, t.occurred_at, t.id),
+     leads AS (
+       SELECT f.customer_id, f.lead_at, (SELECT min(p.occurred_at) FROM purchases p WHERE p.customer_id = f.customer_id) AS first_purchase_at
+       FROM firsts f, bounds b WHERE f.lead_at >= b.lo AND f.lead_at < b.hi),
+     ids AS (SELECT array_agg(customer_id) AS list FROM leads),
+     keys AS (${KEYS})
+     SELECT k.*, l.lead_at, l.first_purchase_at, contact.at AS first_contact_at, contact.agent_id AS first_contact_agent,
+            (SELECT s.due_at FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id
+              WHERE a.customer_id = l.customer_id ORDER BY a.assigned_at, a.id LIMIT 1) AS sla_due_at
+     FROM leads l JOIN keys k USING (customer_id)
+     LEFT JOIN LATERAL (
+       SELECT coalesce(m.sent_at, m.created_at) AS at, m.agent_id FROM outbound_messages m
+       WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.status = 'sent' AND coalesce(m.sent_at, m.created_at) >= l.lead_at
+       ORDER BY coalesce(m.sent_at, m.created_at) LIMIT 1) contact ON true
+     -- someone whose first purchase came before any lead event was never a lead
+     WHERE l.first_purchase_at IS NULL OR l.first_purchase_at >= l.lead_at
+     ORDER BY l.customer_id`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
+}
+
+/** Every purchase of the customers who bought in the period, up to its end (earlier ones for repeat and lifetime). */
+export async function purchaseFacts(pool: Pool, period: ReportPeriod): Promise<PurchaseFact[]> {
+  const { rows } = await pool.query<PurchaseFact & { amount: string | null }>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     ids AS (SELECT array_agg(DISTINCT p.customer_id) AS list FROM purchases p, bounds b WHERE p.occurred_at >= b.lo AND p.occurred_at < b.hi),
+     keys AS (${KEYS})
+     SELECT k.*, p.occurred_at, p.amount, p.currency, p.occurred_at >= b.lo AS in_period
+     FROM purchases p JOIN keys k USING (customer_id), bounds b
+     WHERE p.occurred_at < b.hi
+     ORDER BY p.customer_id, p.occurred_at`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows.map((row) => ({ ...row, amount: row.amount === null ? null : Number(row.amount) }));
+}
+
+/**
+ * Seconds from an inbound delivery (its vendor time) to the first automated message a run started by it sent.
+ * Only deliveries in the period; messages a person sent do not count.
+ */
+export async function autoReplyFacts(pool: Pool, period: ReportPeriod): Promise<AutoReplyFact[]> {
+  const { rows } = await pool.query<AutoReplyFact>(
+    `WITH bounds AS (SELECT ${BOUNDS})
+     SELECT DISTINCT ON (i.id) extract(epoch FROM (coalesce(m.sent_at, m.created_at) - i.occurred_at))::float8 AS seconds,
+            m.channel, i.connector AS source, c.owner_agent_id AS agent
+     FROM inbox_events i
+     JOIN workflow_runs r ON r.inbox_event_id = i.id
+     JOIN outbound_messages m ON m.run_id = r.id AND m.agent_id IS NULL AND m.status = 'sent'
+     LEFT JOIN customers c ON c.id = m.customer_id, bounds b
+     WHERE i.occurred_at >= b.lo AND i.occurred_at < b.hi
+     ORDER BY i.id, coalesce(m.sent_at, m.created_at)`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
+}
+
+/**
+ * Live customers counted as churned at the end of the period: in the `churned` stage, or past their own buying rhythm
+ * (two or more purchases, and more than 1.5 × their average days between purchases since the last one).
+ */
+export async function churnedCount(pool: Pool, period: ReportPeriod): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     rhythm AS (
+       SELECT p.customer_id, count(*) AS orders, min(p.occurred_at) AS first_at, max(p.occurred_at) AS last_at
+       FROM purchases p, bounds b WHERE p.occurred_at < b.hi GROUP BY p.customer_id HAVING count(*) >= 2)
+     SELECT count(*)::int AS n FROM customers c
+     LEFT JOIN rhythm r ON r.customer_id = c.id, bounds b
+     WHERE c.merged_into IS NULL AND c.erased_at IS NULL
+       AND (c.lifecycle_stage = 'churned'
+         OR (r.customer_id IS NOT NULL AND b.hi - r.last_at > 1.5 * (r.last_at - r.first_at) / (r.orders - 1)))`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows[0]!.n;
+}
+
+/** Customers by local month of first purchase (cohorts starting in the period) × who bought again in each later month. */
+export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<CohortCell[]> {
+  const { rows } = await pool.query<CohortCell>(
+    `WITH months AS (
+       SELECT p.customer_id, date_trunc('month', p.occurred_at AT TIME ZONE $3) AS month
+       FROM purchases p JOIN customers c ON c.id = p.customer_id AND c.merged_into IS NULL AND c.erased_at IS NULL),
+     firsts AS (SELECT customer_id, min(month) AS cohort FROM months GROUP BY customer_id),
+     cohorts AS (
+       SELECT cohort, count(*)::int AS size FROM firsts
+       WHERE cohort >= date_trunc('month', $1::date) AND cohort <= date_trunc('month', $2::date) GROUP BY cohort)
+     SELECT to_char(c.cohort, 'YYYY-MM') AS cohort, c.size,
+            ((extract(year FROM m.month) - extract(year FROM c.cohort)) * 12 + extract(month FROM m.month) - extract(month FROM c.cohort))::int AS "offset",
+            count(DISTINCT m.customer_id)::int AS buyers
+     FROM cohorts c JOIN firsts f ON f.cohort = c.cohort JOIN months m ON m.customer_id = f.customer_id AND m.month > c.cohort
+     GROUP BY c.cohort, c.size, m.month
+     UNION ALL
+     SELECT to_char(cohort, 'YYYY-MM'), size, 0, size FROM cohorts
+     ORDER BY 1, 3`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
+}
