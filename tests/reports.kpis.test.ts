@@ -2,110 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
-import { fixtureJson } from './helpers/vendor-api.js';
-import { formHeaders, shopifyHeaders } from './helpers/sign.js';
+import { formHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
-
-/**
- * A hand-computed month (March 2026, UTC):
- * - ana: google-ads form lead 03-02 10:00 → paid order 03-05 10:00, 100 USD (cycle 3 d); another 04-10, 50 USD (after March)
- * - ben: google-ads form lead 03-10, never buys
- * - cy:  facebook form lead 03-20 12:00 → paid order 03-21 00:00, 200 EUR (cycle 0.5 d)
- * - dee: website form lead 02-25 (February: not a March lead) → paid order 03-03, 80 USD
- * - eve: no lead event; orders 01-15 (40 USD) and 03-15 (60 USD): a repeat buyer, never a lead
- * - fay: google-ads form lead 03-25 → a refunded order 03-26 (not a purchase)
- */
-const CONFIG = `
-version: 1
-connectors:
-  shopify: { secrets: { webhook_secret: "\${SHOPIFY_WEBHOOK_SECRET}" } }
-  form: { secrets: { webhook_secret: "\${FORM_WEBHOOK_SECRET}" } }
-agents:
-  - { id: alice, name: Alice }
-  - { id: bob, name: Bob }
-pools:
-  sales: { agents: [alice, bob] }
-  social: { agents: [bob] }
-reports:
-  time_zone: UTC
-  marketing_spend:
-    - { month: 2026-03, source: google-ads, amount: 310, currency: USD }
-    - { month: 2026-02, source: google-ads, amount: 999, currency: USD }
-workflows:
-  - id: lead
-    trigger: { type: webhook, connector: form, event: lead.submitted }
-    steps:
-      - { type: map }
-      - { type: upsert_customer }
-      - { type: timeline }
-      - type: assign_lead
-        pool: sales
-        rules:
-          - { when: "$record.attributes.lead_source = 'facebook'", pool: social }
-          - { when: "$record.attributes.lead_source = 'google-ads'", agent: alice }
-  - id: order
-    trigger: { type: webhook, connector: shopify, event: [order.created, order.updated] }
-    steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]
-`;
+import { deliverKpiMonth, KPI_MONTH_CONFIG } from './fixtures/kpi-month.js';
 
 let db: TestDatabase;
 let app: Crmflow;
 
-function lead(id: string, email: string, source: string, at: string): Promise<unknown> {
-  const body = JSON.stringify({ submission_id: id, name: `${id} Person`, email, source, submitted_at: at });
-  return post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET));
-}
-
-function order(id: string, email: string, at: string, total: string, currency: string, financial = 'paid', topic = 'orders/create'): Promise<unknown> {
-  const sample = fixtureJson('shopify', 'orders_create.json');
-  const body = JSON.stringify({
-    ...sample,
-    id: Number(id),
-    admin_graphql_api_id: `gid://shopify/Order/${id}`,
-    name: `#${id}`,
-    email,
-    contact_email: email,
-    phone: null,
-    customer: null,
-    created_at: at,
-    updated_at: topic === 'orders/create' ? at : new Date(Date.parse(at) + 3_600_000).toISOString(),
-    financial_status: financial,
-    total_price: total,
-    currency,
-  });
-  return post(app, '/webhooks/shopify', body, { ...shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET, topic), 'x-shopify-webhook-id': `${id}-${topic}` });
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix() }));
-  // Out of order (orders before the leads they convert) and each delivered twice.
-  const deliveries = [
-    () => order('9001', 'ana@example.com', '2026-03-05T10:00:00Z', '100.00', 'USD'),
-    () => order('9002', 'ana@example.com', '2026-04-10T10:00:00Z', '50.00', 'USD'),
-    () => order('9003', 'cy@example.com', '2026-03-21T00:00:00Z', '200.00', 'EUR'),
-    () => order('9004', 'dee@example.com', '2026-03-03T09:00:00Z', '80.00', 'USD'),
-    () => order('9005', 'eve@example.com', '2026-01-15T09:00:00Z', '40.00', 'USD'),
-    () => order('9006', 'eve@example.com', '2026-03-15T09:00:00Z', '60.00', 'USD'),
-    () => order('9007', 'fay@example.com', '2026-03-26T09:00:00Z', '70.00', 'USD', 'refunded', 'orders/updated'),
-    () => lead('ana', 'ana@example.com', 'google-ads', '2026-03-02T10:00:00Z'),
-    () => lead('ben', 'ben@example.com', 'google-ads', '2026-03-10T09:00:00Z'),
-    () => lead('cy', 'cy@example.com', 'facebook', '2026-03-20T12:00:00Z'),
-    () => lead('dee', 'dee@example.com', 'website', '2026-02-25T09:00:00Z'),
-    () => lead('fay', 'fay@example.com', 'google-ads', '2026-03-25T09:00:00Z'),
-  ];
-  for (const deliver of [...deliveries, ...deliveries.reverse()]) await deliver();
-  await waitFor('all twelve runs', async () => {
-    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM workflow_runs WHERE status IN ('succeeded', 'filtered', 'failed')`);
-    return rows[0]!.n === 12;
-  }, 60_000);
-  // Two people answered by hand (the agent-reply operation records these): ana after 30 minutes, cy after 2 hours.
-  await db.pool.query(
-    `INSERT INTO outbound_messages (idempotency_key, customer_id, channel, transport, recipient, body, status, created_at, sent_at, agent_id)
-     SELECT 'person-' || i.value, i.customer_id, 'email', 'smtp', i.value, 'Hi', 'sent', at::timestamptz, at::timestamptz, agent
-     FROM (VALUES ('ana@example.com', '2026-03-02T10:30:00Z', 'alice'), ('cy@example.com', '2026-03-20T14:00:00Z', 'bob')) AS v(email, at, agent)
-     JOIN customer_identities i ON i.kind = 'email' AND i.value = v.email`,
-  );
+  app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(KPI_MONTH_CONFIG), prefix: testPrefix() }));
+  await deliverKpiMonth(app, db.pool);
 }, 120_000);
 
 afterAll(async () => {
@@ -195,3 +102,16 @@ describe('GET /api/reports/cohorts', () => {
     expect(cohorts['2026-02']).toBeUndefined();
   });
 });
+
+describe('GET /metrics', () => {
+  it('exposes leads today and the 30-day conversion, and leaves out a speed to lead nobody has made yet', async () => {
+    const body = JSON.stringify({ submission_id: 'today-1', name: 'Tia Today', email: 'tia@example.com', source: 'website', submitted_at: new Date().toISOString() });
+    expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
+    await waitFor('the lead of today on the record', async () => (await api(app, '/api/customers?email=tia@example.com')).body.customers.length === 1);
+    const metrics = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` } })).text();
+    expect(metrics).toContain('crmflow_report_leads{window="today"} 1');
+    expect(metrics).toContain('crmflow_report_lead_conversion_rate{window="30d"} 0');
+    expect(metrics).not.toMatch(/crmflow_report_speed_to_lead_median_minutes\{/);
+  });
+});
+

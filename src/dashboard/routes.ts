@@ -47,6 +47,9 @@ import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
 import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
 import { workflowsPage } from './views/workflows.js';
+import { HTTP_STATUS_OF, OperationError } from '../operations/errors.js';
+import type { PageDeps } from './pages/page-deps.js';
+import { reportsPages } from './pages/reports.js';
 
 export interface DashboardOptions {
   pool: Pool;
@@ -381,6 +384,22 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const entries = await listAudit(pool, { before: idParam(req.query.before), limit: PAGE_SIZE });
     send(res, auditPage(context(req, res), { entries, nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null }));
   });
+
+  const pages: PageDeps = {
+    operations: { pool, queue: options.queue, config, defaultRegion: options.defaultRegion },
+    session,
+    render: async (req, res, page) => {
+      res.set('Cache-Control', 'no-store');
+      try {
+        const answer = await page(context(req, res));
+        if (answer) send(res, answer);
+      } catch (error) {
+        if (!(error instanceof OperationError)) throw error;
+        send(res, messagePage(context(req, res), 'Not possible', error.message), HTTP_STATUS_OF[error.kind]);
+      }
+    },
+  };
+  router.use(reportsPages(pages));
 
   // Raw queue operations: bull-board, for admins. Its own API has no CSRF token: SameSite=Lax keeps the session
   // cookie off cross-site requests, and a browser's cross-site Origin is refused here as well.

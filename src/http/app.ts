@@ -10,6 +10,7 @@ import { connectorSignals } from '../observability/connector-signals.js';
 import { apiRouter, type ApiOptions } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
+import { kpiGauges } from '../operations/reports.js';
 import { openApiDocument } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
 import { unsubscribeRouter } from './unsubscribe.js';
@@ -62,7 +63,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
   app.use('/unsubscribe', unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
-  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
+  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN, kpiGauges: () => kpiGauges(options) }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));

@@ -178,3 +178,33 @@ export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<Coh
   );
   return rows;
 }
+
+export interface FunnelStage {
+  stage: string;
+  /** Of the given customers, those who have been in the stage. */
+  customers: number;
+  /** Median days they stayed before the next stage (those still in it are not counted); null: nobody moved on yet. */
+  median_days: number | null;
+}
+
+/**
+ * The lifecycle funnel of some customers from their stage history. Stage times are crmflow's own records of each
+ * change (the stage is crmflow's), unlike the other figures, which are vendor times. Every customer starts as a lead.
+ */
+export async function lifecycleFunnel(pool: Pool, customerIds: readonly number[]): Promise<FunnelStage[]> {
+  const { rows } = await pool.query<FunnelStage>(
+    `WITH h AS (
+       SELECT customer_id, to_stage AS stage, changed_at, lead(changed_at) OVER (PARTITION BY customer_id ORDER BY changed_at, id) AS left_at
+       FROM lifecycle_history WHERE customer_id = ANY($1::bigint[])
+       UNION ALL
+       -- the time as a lead: from the customer's creation to their first change
+       SELECT c.id, 'lead', c.created_at, (SELECT min(changed_at) FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage <> 'lead')
+       FROM customers c WHERE c.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage = 'lead'))
+     SELECT stage, count(DISTINCT customer_id)::int AS customers,
+            round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - changed_at)) FILTER (WHERE left_at IS NOT NULL) / 86400)::numeric, 2)::float8 AS median_days
+     FROM h GROUP BY stage`,
+    [customerIds],
+  );
+  const order = ['lead', 'opportunity', 'customer', 'churned'];
+  return rows.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
+}
