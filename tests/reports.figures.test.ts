@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cohortReport, figures, percentile, spendInPeriod } from '../src/reports/kpis.js';
+import { cohortReport, figures, KPI_DEFINITIONS, percentile, spendInPeriod } from '../src/reports/kpis.js';
 import type { LeadFact } from '../src/store/reports.js';
 
 const keys = { source: 'form', channel: 'form', agent: 'alice', pool: 'sales' };
@@ -80,5 +81,13 @@ describe('KPI figures', () => {
       { cohort: '2026-01', size: 4, retention: [0, 0.25, 0] },
       { cohort: '2026-03', size: 2, retention: [0] },
     ]);
+  });
+});
+
+describe('KPI definitions', () => {
+  it('are written in the README word for word, one row per figure', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = readme.slice(readme.indexOf('<!-- kpi-definitions:start -->'), readme.indexOf('<!-- kpi-definitions:end -->'));
+    for (const [figure, definition] of Object.entries(KPI_DEFINITIONS)) expect(table).toContain(`| \`${figure}\` | ${definition} |`);
   });
 });

@@ -103,6 +103,29 @@ describe('GET /api/reports/cohorts', () => {
   });
 });
 
+describe('the report roll-ups', () => {
+  it('equal a from-scratch recomputation over the timeline', async () => {
+    const rollup = await db.pool.query(`SELECT customer_id, lead_at, first_source, first_purchase_at FROM report_customer_facts ORDER BY customer_id`);
+    const scratch = await db.pool.query(
+      `SELECT t.customer_id,
+              min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
+              (array_agg(t.source ORDER BY t.occurred_at, t.id))[1] AS first_source,
+              min(t.occurred_at) FILTER (WHERE crmflow_is_purchase(t.source, t.type, t.data)) AS first_purchase_at
+       FROM timeline_events t GROUP BY t.customer_id ORDER BY t.customer_id`,
+    );
+    expect(rollup.rows).toEqual(scratch.rows);
+    const purchases = await db.pool.query(`SELECT count(*)::int AS n, sum(amount)::float8 AS total FROM purchases`);
+    expect(purchases.rows[0]).toEqual({ n: 6, total: 530 }); // 100 + 50 + 200 + 80 + 40 + 60; fay's refunded order is none
+  });
+
+  it('forget an erased customer', async () => {
+    const ben = (await api(app, '/api/customers?email=ben@example.com')).body.customers[0];
+    expect((await api(app, `/api/customers/${ben.id}`, { method: 'DELETE' })).status).toBe(200);
+    const { body } = await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31');
+    expect(body).toMatchObject({ leads: 3, customers_won: 2, lead_conversion_rate: 0.6667 });
+  });
+});
+
 describe('GET /metrics', () => {
   it('exposes leads today and the 30-day conversion, and leaves out a speed to lead nobody has made yet', async () => {
     const body = JSON.stringify({ submission_id: 'today-1', name: 'Tia Today', email: 'tia@example.com', source: 'website', submitted_at: new Date().toISOString() });

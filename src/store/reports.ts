@@ -58,31 +58,27 @@ export interface CohortCell {
 
 const BOUNDS = `(($1::date)::timestamp AT TIME ZONE $3) AS lo, (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi`;
 
-// A lead event is any first touch that is not itself money: a form, a message, a call, a checkout, a sign-up.
-const LEAD_EVENT = `t.type NOT LIKE 'order.%' AND t.type NOT LIKE 'invoice.%' AND t.type NOT LIKE 'payment.%' AND t.type NOT LIKE 'refund.%'`;
-
-/** Keys of the customers in `ids`, as a CTE body named `keys`. */
+/**
+ * Keys of the customers in `ids` (a CTE with an array `list`), as a CTE body named `keys`. The lead source is read
+ * from the customer (it can change without a timeline entry); the first source and channel from the roll-up.
+ */
 const KEYS = `
   SELECT c.id AS customer_id,
-         coalesce(nullif(c.attributes->>'lead_source', ''), first.source) AS source,
-         coalesce(first.data->>'channel', first.source) AS channel,
+         coalesce(nullif(c.attributes->>'lead_source', ''), f.first_source) AS source,
+         f.first_channel AS channel,
          c.owner_agent_id AS agent,
          (SELECT a.pool FROM lead_assignments a WHERE a.customer_id = c.id ORDER BY a.assigned_at, a.id LIMIT 1) AS pool
-  FROM ids, customers c
-  LEFT JOIN LATERAL (SELECT t.source, t.data FROM timeline_events t WHERE t.customer_id = c.id ORDER BY t.occurred_at, t.id LIMIT 1) first ON true
+  FROM ids, customers c LEFT JOIN report_customer_facts f ON f.customer_id = c.id
   WHERE c.id = ANY(ids.list) AND c.merged_into IS NULL AND c.erased_at IS NULL`;
 
-/** Customers whose first lead event happened in the period, and what followed it. */
+/** Customers whose first lead event happened in the period, and what followed it (from `report_customer_facts`). */
 export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadFact[]> {
   const { rows } = await pool.query<LeadFact>(
     `WITH bounds AS (SELECT ${BOUNDS}),
-     firsts AS (
-       SELECT DISTINCT ON (t.customer_id) t.customer_id, t.occurred_at AS lead_at
-       FROM timeline_events t WHERE ${LEAD_EVENT}
-       ORDER BY t.customer_id, t.occurred_at, t.id),
      leads AS (
-       SELECT f.customer_id, f.lead_at, (SELECT min(p.occurred_at) FROM purchases p WHERE p.customer_id = f.customer_id) AS first_purchase_at
-       FROM firsts f, bounds b WHERE f.lead_at >= b.lo AND f.lead_at < b.hi),
+       SELECT f.customer_id, f.lead_at, f.first_purchase_at FROM report_customer_facts f, bounds b
+       -- someone whose first purchase came before any lead event was never a lead
+       WHERE f.lead_at >= b.lo AND f.lead_at < b.hi AND (f.first_purchase_at IS NULL OR f.first_purchase_at >= f.lead_at)),
      ids AS (SELECT array_agg(customer_id) AS list FROM leads),
      keys AS (${KEYS})
      SELECT k.*, l.lead_at, l.first_purchase_at, contact.at AS first_contact_at, contact.agent_id AS first_contact_agent,
@@ -91,10 +87,9 @@ export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadF
      FROM leads l JOIN keys k USING (customer_id)
      LEFT JOIN LATERAL (
        SELECT coalesce(m.sent_at, m.created_at) AS at, m.agent_id FROM outbound_messages m
-       WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.status = 'sent' AND coalesce(m.sent_at, m.created_at) >= l.lead_at
+       WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.status = 'sent' AND m.created_at >= l.lead_at - interval '1 day'
+         AND coalesce(m.sent_at, m.created_at) >= l.lead_at
        ORDER BY coalesce(m.sent_at, m.created_at) LIMIT 1) contact ON true
-     -- someone whose first purchase came before any lead event was never a lead
-     WHERE l.first_purchase_at IS NULL OR l.first_purchase_at >= l.lead_at
      ORDER BY l.customer_id`,
     [period.from, period.to, period.timeZone],
   );
@@ -108,7 +103,7 @@ export async function purchaseFacts(pool: Pool, period: ReportPeriod): Promise<P
      ids AS (SELECT array_agg(DISTINCT p.customer_id) AS list FROM purchases p, bounds b WHERE p.occurred_at >= b.lo AND p.occurred_at < b.hi),
      keys AS (${KEYS})
      SELECT k.*, p.occurred_at, p.amount, p.currency, p.occurred_at >= b.lo AS in_period
-     FROM purchases p JOIN keys k USING (customer_id), bounds b
+     FROM keys k JOIN purchases p ON p.customer_id = k.customer_id, bounds b
      WHERE p.occurred_at < b.hi
      ORDER BY p.customer_id, p.occurred_at`,
     [period.from, period.to, period.timeZone],
@@ -118,18 +113,19 @@ export async function purchaseFacts(pool: Pool, period: ReportPeriod): Promise<P
 
 /**
  * Seconds from an inbound delivery (its vendor time) to the first automated message a run started by it sent.
- * Only deliveries in the period; messages a person sent do not count.
+ * Deliveries in the period, answered up to 7 days after its end; messages a person sent do not count.
  */
 export async function autoReplyFacts(pool: Pool, period: ReportPeriod): Promise<AutoReplyFact[]> {
   const { rows } = await pool.query<AutoReplyFact>(
     `WITH bounds AS (SELECT ${BOUNDS})
      SELECT DISTINCT ON (i.id) extract(epoch FROM (coalesce(m.sent_at, m.created_at) - i.occurred_at))::float8 AS seconds,
             m.channel, i.connector AS source, c.owner_agent_id AS agent
-     FROM inbox_events i
-     JOIN workflow_runs r ON r.inbox_event_id = i.id
-     JOIN outbound_messages m ON m.run_id = r.id AND m.agent_id IS NULL AND m.status = 'sent'
-     LEFT JOIN customers c ON c.id = m.customer_id, bounds b
-     WHERE i.occurred_at >= b.lo AND i.occurred_at < b.hi
+     FROM bounds b
+     JOIN outbound_messages m ON m.agent_id IS NULL AND m.run_id IS NOT NULL AND m.created_at >= b.lo AND m.created_at < b.hi + interval '7 days'
+     JOIN workflow_runs r ON r.id = m.run_id
+     JOIN inbox_events i ON i.id = r.inbox_event_id AND i.occurred_at >= b.lo AND i.occurred_at < b.hi
+     LEFT JOIN customers c ON c.id = m.customer_id
+     WHERE m.status = 'sent'
      ORDER BY i.id, coalesce(m.sent_at, m.created_at)`,
     [period.from, period.to, period.timeZone],
   );
@@ -144,13 +140,11 @@ export async function churnedCount(pool: Pool, period: ReportPeriod): Promise<nu
   const { rows } = await pool.query<{ n: number }>(
     `WITH bounds AS (SELECT ${BOUNDS}),
      rhythm AS (
-       SELECT p.customer_id, count(*) AS orders, min(p.occurred_at) AS first_at, max(p.occurred_at) AS last_at
-       FROM purchases p, bounds b WHERE p.occurred_at < b.hi GROUP BY p.customer_id HAVING count(*) >= 2)
-     SELECT count(*)::int AS n FROM customers c
-     LEFT JOIN rhythm r ON r.customer_id = c.id, bounds b
-     WHERE c.merged_into IS NULL AND c.erased_at IS NULL
-       AND (c.lifecycle_stage = 'churned'
-         OR (r.customer_id IS NOT NULL AND b.hi - r.last_at > 1.5 * (r.last_at - r.first_at) / (r.orders - 1)))`,
+       SELECT p.customer_id FROM purchases p, bounds b WHERE p.occurred_at < b.hi GROUP BY p.customer_id, b.hi
+       HAVING count(*) >= 2 AND b.hi - max(p.occurred_at) > 1.5 * (max(p.occurred_at) - min(p.occurred_at)) / (count(*) - 1)),
+     candidates AS (SELECT customer_id FROM rhythm UNION SELECT id FROM customers WHERE lifecycle_stage = 'churned')
+     SELECT count(*)::int AS n FROM candidates JOIN customers c ON c.id = candidates.customer_id
+     WHERE c.merged_into IS NULL AND c.erased_at IS NULL`,
     [period.from, period.to, period.timeZone],
   );
   return rows[0]!.n;
@@ -159,17 +153,19 @@ export async function churnedCount(pool: Pool, period: ReportPeriod): Promise<nu
 /** Customers by local month of first purchase (cohorts starting in the period) × who bought again in each later month. */
 export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<CohortCell[]> {
   const { rows } = await pool.query<CohortCell>(
-    `WITH months AS (
-       SELECT p.customer_id, date_trunc('month', p.occurred_at AT TIME ZONE $3) AS month
-       FROM purchases p JOIN customers c ON c.id = p.customer_id AND c.merged_into IS NULL AND c.erased_at IS NULL),
-     firsts AS (SELECT customer_id, min(month) AS cohort FROM months GROUP BY customer_id),
-     cohorts AS (
-       SELECT cohort, count(*)::int AS size FROM firsts
-       WHERE cohort >= date_trunc('month', $1::date) AND cohort <= date_trunc('month', $2::date) GROUP BY cohort)
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     firsts AS (
+       SELECT f.customer_id, date_trunc('month', f.first_purchase_at AT TIME ZONE $3) AS cohort
+       FROM report_customer_facts f JOIN customers c ON c.id = f.customer_id AND c.merged_into IS NULL AND c.erased_at IS NULL, bounds b
+       WHERE f.first_purchase_at >= date_trunc('month', b.lo AT TIME ZONE $3) AT TIME ZONE $3 AND f.first_purchase_at < b.hi),
+     cohorts AS (SELECT cohort, count(*)::int AS size FROM firsts GROUP BY cohort),
+     months AS (
+       SELECT DISTINCT f.customer_id, f.cohort, date_trunc('month', p.occurred_at AT TIME ZONE $3) AS month
+       FROM firsts f JOIN purchases p ON p.customer_id = f.customer_id)
      SELECT to_char(c.cohort, 'YYYY-MM') AS cohort, c.size,
             ((extract(year FROM m.month) - extract(year FROM c.cohort)) * 12 + extract(month FROM m.month) - extract(month FROM c.cohort))::int AS "offset",
-            count(DISTINCT m.customer_id)::int AS buyers
-     FROM cohorts c JOIN firsts f ON f.cohort = c.cohort JOIN months m ON m.customer_id = f.customer_id AND m.month > c.cohort
+            count(*)::int AS buyers
+     FROM cohorts c JOIN months m ON m.cohort = c.cohort AND m.month > c.cohort
      GROUP BY c.cohort, c.size, m.month
      UNION ALL
      SELECT to_char(cohort, 'YYYY-MM'), size, 0, size FROM cohorts
