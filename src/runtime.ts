@@ -15,6 +15,7 @@ import { createEventsQueue, producerConnection, workerConnection, type JobData }
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
+import type { OperationContext } from './operations/context.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
@@ -56,6 +57,8 @@ export interface Crmflow {
   reconcile: () => Promise<number>;
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** What the operations layer needs (the CLI's commands call operations with it). */
+  operations: OperationContext;
   close: () => Promise<void>;
 }
 
@@ -126,6 +129,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
     const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
     const services = createStepServices(serviceOptions);
+    const operations: OperationContext = {
+      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend,
+    };
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -171,8 +177,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const dashboard = dashboardUsersFromEnv(env);
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
-        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
-        resendMessage: createOutbound(serviceOptions).resend,
+        ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {
@@ -191,7 +196,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, operations, close };
   } catch (error) {
     await close();
     throw error;

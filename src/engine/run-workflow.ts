@@ -5,6 +5,7 @@ import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type S
 import { ExpressionError } from '../workflows/expression.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
+import { withTimeout } from './timeout.js';
 import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
 
 export interface RunInput {
@@ -98,7 +99,9 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         if (end) return { status: 'succeeded' };
         continue;
       }
-      const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
+      const result = await withTimeout(
+        step.timeoutMs,
+        (signal) =>
         step.definition.run(step.compiled, {
           runId: run.id,
           workflowId: workflow.id,
@@ -115,6 +118,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           signal,
           logger,
         }),
+        () => new StepError(`step ${step.id} timed out after ${step.timeoutMs} ms`, true),
       );
       if (result.suspend) {
         const output = { ...(result.output as Record<string, unknown> | undefined), waiting_until: result.suspend.until.toISOString(), reason: result.suspend.reason };
@@ -147,20 +151,4 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
 function stepInput(step: CompiledStep): Record<string, unknown> {
   const { type: _type, ...config } = step.config;
   return config;
-}
-
-async function withTimeout<T>(ms: number, stepId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new StepError(`step ${stepId} timed out after ${ms} ms`, true));
-    }, ms);
-  });
-  try {
-    return await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -2,7 +2,7 @@ import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { CONSENT_CHANNELS } from '../customers/consent.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
-import { AUDIT_ACTIONS } from '../store/audit.js';
+import { AUDIT_ACTIONS } from '../operations/audit-log.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
 
 /**
@@ -169,8 +169,8 @@ const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', '
 const MESSAGE_STATUSES = ['sending', 'sent', 'failed', 'skipped', 'uncertain'];
 
 // ---------------------------------------------------------------------------------------------------------------
-// Component schemas: field names exactly as the API returns them. Customers are PostgreSQL columns (snake_case);
-// runs, steps, inbox events and /api/messages rows are repository objects (camelCase).
+// Component schemas: field names exactly as the API returns them, snake_case everywhere (customers, runs, steps,
+// inbox events and messages alike; payloads and triggers keep the vendor's or the workflow's own keys).
 
 const customerIdentity = record('A way to recognise the customer; one (kind, value) belongs to exactly one customer.', {
   kind: { type: 'string', description: '`email`, `phone` or a vendor id kind such as `shopify_customer`.', examples: ['email'] },
@@ -329,32 +329,32 @@ const customer = record(
 const runProperties: Record<string, JsonSchema> = {
   id: integer,
   workflow: { type: 'string', description: 'Workflow id.' },
-  workflowVersion: { type: 'string', description: 'Hash of the workflow definition the run started with.' },
-  triggerKey: {
+  workflow_version: { type: 'string', description: 'Hash of the workflow definition the run started with.' },
+  trigger_key: {
     type: 'string',
     description: 'What started it: `inbox:<id>`, `inbox:<id>#<n>`, `schedule:<tick>`, `engine:<engine event id>` or `audience:<day>:<customer>`; one run per trigger and workflow.',
   },
-  inboxEventId: { ...nullableInteger, description: 'The stored event that started it; null for schedules.' },
+  inbox_event_id: { ...nullableInteger, description: 'The stored event that started it; null for schedules.' },
   trigger: { type: 'object', description: 'The trigger event (`connector`, `type`, `external_id`, `occurred_at`) or schedule tick.' },
   status: { enum: RUN_STATUSES },
   error: nullableString,
-  errorRetryable: { type: 'boolean', description: 'Whether the failure may heal by itself (network, 5xx).' },
+  error_retryable: { type: 'boolean', description: 'Whether the failure may heal by itself (network, 5xx).' },
   attempts: integer,
-  customerId: nullableInteger,
+  customer_id: nullableInteger,
   payload: anyJson('The enriched payload the run works on (thin webhooks read over the vendor API); null when it is the stored event’s.'),
-  createdAt: dateTime,
-  startedAt: nullableDateTime,
-  finishedAt: nullableDateTime,
-  resumeAt: { ...nullableDateTime, description: 'While `waiting`: when the run continues (a wait, a reply held for business hours); afterwards the time of its last suspension.' },
-  suspendedStep: { ...nullableInteger, description: 'Index of the step that suspended the run; it runs again at `resumeAt`.' },
-  suspendedAt: { ...nullableDateTime, description: 'When the run was last suspended.' },
+  created_at: dateTime,
+  started_at: nullableDateTime,
+  finished_at: nullableDateTime,
+  resume_at: { ...nullableDateTime, description: 'While `waiting`: when the run continues (a wait, a reply held for business hours); afterwards the time of its last suspension.' },
+  suspended_step: { ...nullableInteger, description: 'Index of the step that suspended the run; it runs again at `resume_at`.' },
+  suspended_at: { ...nullableDateTime, description: 'When the run was last suspended.' },
 };
 
 const run = record('A workflow run.', runProperties);
 
 const step = record('The latest attempt of one step of a run.', {
-  stepIndex: integer,
-  stepId: string,
+  step_index: integer,
+  step_id: string,
   type: { enum: [...stepRegistry.keys()] },
   status: { enum: ['succeeded', 'failed', 'waiting'] },
   input: anyJson('What the step received.'),
@@ -362,45 +362,45 @@ const step = record('The latest attempt of one step of a run.', {
   state: { type: ['object', 'null'], description: 'What the step added to the run state (record, customer, owner).' },
   error: nullableString,
   attempt: integer,
-  startedAt: dateTime,
-  durationMs: { type: 'number', minimum: 0 },
+  started_at: dateTime,
+  duration_ms: { type: 'number', minimum: 0 },
 });
 
 const inboxEvent = record('A vendor event as stored in the inbox.', {
   id: integer,
   connector: string,
   type: string,
-  externalId: { type: 'string', description: 'Stable across redeliveries: the inbox de-duplicates on (connector, externalId).' },
-  occurredAt: dateTime,
+  external_id: { type: 'string', description: 'Stable across redeliveries: the inbox de-duplicates on (connector, external_id).' },
+  occurred_at: dateTime,
   payload: anyJson('The event as the vendor sent it.'),
-  receivedAt: dateTime,
+  received_at: dateTime,
   status: { enum: ['pending', 'processed', 'failed'] },
   origin: { type: 'string', description: '`webhook`, or `pull:<resource>` for events read by a poll trigger.' },
 });
 
 const message = record('An outbound message, recorded before it is sent.', {
   id: integer,
-  idempotencyKey: { type: 'string', description: 'Derived from the run and step: a message is never sent twice.' },
-  customerId: nullableInteger,
-  runId: nullableInteger,
+  idempotency_key: { type: 'string', description: 'Derived from the run and step: a message is never sent twice.' },
+  customer_id: nullableInteger,
+  run_id: nullableInteger,
   channel: string,
   transport: string,
   recipient: string,
   subject: nullableString,
   body: string,
   status: { enum: MESSAGE_STATUSES },
-  statusReason: nullableString,
-  providerId: { ...nullableString, description: 'The id the transport gave the message (SMTP Message-ID, vendor message id).' },
+  status_reason: nullableString,
+  provider_id: { ...nullableString, description: 'The id the transport gave the message (SMTP Message-ID, vendor message id).' },
   attempts: integer,
-  createdAt: dateTime,
-  sentAt: nullableDateTime,
+  created_at: dateTime,
+  sent_at: nullableDateTime,
 });
 
 const workflow = record('A loaded workflow.', {
   id: string,
   name: { type: 'string', description: 'The `name:` in workflows.yaml, else the id.' },
   enabled: { type: 'boolean' },
-  version: { type: 'string', description: 'Hash of the definition; runs record it as `workflowVersion`.' },
+  version: { type: 'string', description: 'Hash of the definition; runs record it as `workflow_version`.' },
   trigger: { oneOf: [...triggerRegistry.values()].map(triggerFieldsSchema), description: 'The trigger as written in workflows.yaml.' },
   steps: { type: 'array', items: record('A step.', { id: string, type: { enum: [...stepRegistry.keys()] } }) },
 });

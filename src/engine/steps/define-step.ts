@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AxiosInstance } from 'axios';
 import type { IdentityPolicy } from '../../customers/identity-policy.js';
 import type { Identity } from '../../customers/normalize.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
 import type { SlaAction } from '../../store/slas.js';
 import type { HoursRule } from '../send-window.js';
@@ -75,22 +76,7 @@ export interface RunState {
   owner?: AgentConfig;
 }
 
-export interface CustomerSummary {
-  id: number;
-  name: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  language: string | null;
-  country: string | null;
-  lifecycle_stage: string;
-  /** Lead score (the score step). */
-  score: number;
-  owner_agent_id: string | null;
-  email: string | null;
-  phone: string | null;
-  identities: Identity[];
-  attributes: Record<string, unknown>;
-}
+export type { CustomerSummary } from '../../customers/record.js';
 
 export interface TriggerEvent {
   connector: string;
