@@ -15,16 +15,14 @@ import { createEventsQueue, producerConnection, workerConnection, type JobData }
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
-import type { OperationContext } from './operations/context.js';
+import type { OperationContext, Pool } from './operations/context.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
-import { migrate } from './store/migrate.js';
-import { createPool, type Pool } from './store/pool.js';
-import { auditConfigVersions } from './store/config-audit.js';
+import { createPool, prepareDatabase } from './engine/database.js';
 import { configFileCheck } from './workflows/file-check.js';
 import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
 
@@ -99,11 +97,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
 
     const pool = createPool(databaseUrl, { max: envInt(env, 'CRMFLOW_PG_POOL_MAX') });
     closers.push(() => pool.end());
-    const applied = await migrate(pool);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
-      logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
-    }
+    await prepareDatabase(pool, config, logger);
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);

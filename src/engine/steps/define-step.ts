@@ -5,7 +5,7 @@ import type { Identity } from '../../customers/normalize.js';
 import type { CustomerSummary } from '../../customers/record.js';
 import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
 import type { SlaAction } from '../../store/slas.js';
-import type { HoursRule } from '../send-window.js';
+import type { HoursRule } from '../opening-hours.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
