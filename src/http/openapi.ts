@@ -1,3 +1,4 @@
+import type { ConnectorDefinition } from '../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { CONSENT_CHANNELS } from '../customers/consent.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
@@ -560,18 +561,29 @@ const schemas: Record<string, JsonSchema> = {
 
 const connectorIds = [...connectorRegistry.keys()];
 
+/** One row per connector that receives webhooks: its signature header and how the signature is computed (from the registry). */
+export function webhookSignatureTable(definitions: Iterable<ConnectorDefinition>): string {
+  const rows = [...definitions].flatMap(({ id, webhook }) => {
+    if (!webhook) return [];
+    const how = webhook.signature ? `\`${webhook.signature.name}\`: ${webhook.signature.description}` : `unsigned: ${webhook.unsigned}`;
+    return [`| \`${id}\` | ${how.replace(/\|/g, '\\|')} |`];
+  });
+  return ['| connector | signature header |', '| --- | --- |', ...rows].join('\n');
+}
+
+/** Every header a webhook delivery may carry, per connector (from the registry). */
+export function webhookHeaderParameters(definitions: Iterable<ConnectorDefinition>): ParameterObject[] {
+  return [...definitions].flatMap(({ id, webhook }) =>
+    webhook ? [...(webhook.signature ? [webhook.signature] : []), ...(webhook.headers ?? [])].map((spec) => header(spec.name, `${id}: ${spec.description}`)) : [],
+  );
+}
+
+const header = (name: string, description: string): ParameterObject => ({ name, in: 'header', description, schema: string });
+
 const WEBHOOK_DESCRIPTION = `Vendors post here; no API token. Each connector checks **its vendor's signature over the raw request bytes**
 (timing-safe HMAC; never over re-serialized JSON) before anything is parsed or stored:
 
-| connector | signature header |
-| --- | --- |
-| \`form\` | \`X-Crmflow-Signature: sha256=<hex HMAC-SHA256 of the body>\` |
-| \`shopify\` | \`X-Shopify-Hmac-Sha256\` (base64 HMAC-SHA256), topic in \`X-Shopify-Topic\` |
-| \`woocommerce\` | \`X-WC-Webhook-Signature\` (base64 HMAC-SHA256), topic in \`X-WC-Webhook-Topic\` |
-| \`meta\` | \`X-Hub-Signature-256: sha256=<hex>\` with the App Secret |
-| \`twilio\` | \`X-Twilio-Signature\`: HMAC-SHA1 over the *public* URL (\`CRMFLOW_PUBLIC_URL\`) and the sorted parameters |
-| \`quickbooks\` | \`intuit-signature\` (base64 HMAC-SHA256 with the Verifier Token) |
-| \`xero\` | \`x-xero-signature\` (base64 HMAC-SHA256 with the webhooks key) |
+${webhookSignatureTable(connectorRegistry.values())}
 
 A verified delivery is parsed into events, stored in the PostgreSQL inbox (once per vendor event id: a redelivery is a
 duplicate and runs nothing) and queued, and only then acknowledged: **202** with the counts. Some vendors want their own
@@ -589,20 +601,7 @@ const connectorParameter: ParameterObject = {
   schema: { type: 'string', examples: connectorIds },
 };
 
-const header = (name: string, description: string): ParameterObject => ({ name, in: 'header', description, schema: string });
-
-const webhookHeaders: ParameterObject[] = [
-  header('X-Crmflow-Signature', 'form: `sha256=<hex HMAC-SHA256 of the body>`.'),
-  header('X-Crmflow-Event-Id', 'form (optional): the de-duplication key; else `submission_id`, else the body hash.'),
-  header('X-Shopify-Hmac-Sha256', 'shopify: base64 HMAC-SHA256 of the body with the app client secret.'),
-  header('X-Shopify-Topic', 'shopify: e.g. `orders/create`.'),
-  header('X-WC-Webhook-Signature', 'woocommerce: base64 HMAC-SHA256 of the body.'),
-  header('X-WC-Webhook-Topic', 'woocommerce: e.g. `order.created`.'),
-  header('X-Hub-Signature-256', 'meta: `sha256=<hex HMAC-SHA256 of the body>` with the App Secret.'),
-  header('X-Twilio-Signature', 'twilio: base64 HMAC-SHA1 over the public URL and the sorted POST parameters.'),
-  header('intuit-signature', 'quickbooks: base64 HMAC-SHA256 of the body with the Verifier Token.'),
-  header('x-xero-signature', 'xero: base64 HMAC-SHA256 of the body with the webhooks key.'),
-];
+const webhookHeaders = webhookHeaderParameters(connectorRegistry.values());
 
 const TWIML_ACK = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
