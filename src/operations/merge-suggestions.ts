@@ -3,7 +3,7 @@ import { audit, requireRole, type Actor, type OperationContext } from './context
 import { InvalidInputError } from './errors.js';
 import { asOperationError } from './store-errors.js';
 
-export type { SuggestionRow } from '../store/merge-suggestions.js';
+export { SUGGESTION_STATUSES, type SuggestionRow } from '../store/merge-suggestions.js';
 
 export async function listSuggestions(ctx: OperationContext, query: { status?: string; before?: number; limit: number }): Promise<SuggestionRow[]> {
   const status = query.status ?? 'open';
