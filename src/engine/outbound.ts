@@ -1,3 +1,4 @@
+import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { VendorAuthError, VendorOutcomeUnknownError } from '../connectors/shared/vendor-http.js';
 import { normalizeEmail } from '../customers/normalize.js';
 import { countOutbound } from '../observability/metrics.js';
@@ -52,7 +53,7 @@ export function createOutbound(options: OutboundOptions) {
       }
       await markMessageFailed(pool, messageId, reason);
       // Bad credentials wait for an admin and a refusal (VendorRefusedError) would come again: neither is retried.
-      const retryable = !(error instanceof VendorAuthError) && (error as { retryable?: unknown }).retryable !== false;
+      const retryable = !(error instanceof VendorAuthError) && isRetryable(error);
       return countOutbound(channel, { status: 'failed' as const, messageId, reason, retryable });
     }
     await markMessageSent(pool, messageId, providerId);

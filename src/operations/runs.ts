@@ -15,8 +15,8 @@ import {
 import { audit, nowOf, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 
-export { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, type RunFilter, type RunRow, type RunStatus, type StepRecord } from '../store/runs.js';
-export type { InboxEvent } from '../store/inbox.js';
+export { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, STEP_STATUSES, type RunFilter, type RunRow, type RunStatus, type StepRecord } from '../store/runs.js';
+export { INBOX_STATUSES, type InboxEvent } from '../store/inbox.js';
 
 async function existingRun(ctx: OperationContext, runId: number): Promise<RunRow> {
   const run = await getRun(ctx.pool, runId);

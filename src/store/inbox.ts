@@ -1,5 +1,9 @@
 import type { Pool, PoolClient } from './pool.js';
 
+/** Every status of a stored event (inbox and engine events; the tables' CHECK constraints list the same). */
+export const INBOX_STATUSES = ['pending', 'processed', 'failed'] as const;
+export type InboxStatus = (typeof INBOX_STATUSES)[number];
+
 /** One vendor event as parsed from a delivery, ready to be stored. */
 export interface InboxEventInput {
   connector: string;
@@ -14,7 +18,7 @@ export interface InboxEventInput {
 export interface InboxEvent extends Required<InboxEventInput> {
   id: number;
   receivedAt: Date;
-  status: 'pending' | 'processed' | 'failed';
+  status: InboxStatus;
 }
 
 /**

@@ -30,11 +30,15 @@ export interface RunRow {
   suspendedAt: Date | null;
 }
 
+/** Every status of a step record. */
+export const STEP_STATUSES = ['succeeded', 'failed', 'waiting'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
 export interface StepRecord {
   stepIndex: number;
   stepId: string;
   type: string;
-  status: 'succeeded' | 'failed' | 'waiting';
+  status: StepStatus;
   input: unknown;
   output: unknown;
   state: Record<string, unknown> | null;

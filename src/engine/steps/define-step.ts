@@ -10,6 +10,7 @@ import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
 
 /**
@@ -219,12 +220,9 @@ export interface StepServices {
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
-export class StepError extends Error {
+export class StepError extends RetrySignal {
   override name = 'StepError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
+  constructor(message: string, retryable: boolean, retryAfterMs?: number) {
+    super(message, retryable, retryAfterMs);
   }
 }

@@ -1,5 +1,5 @@
 import { steps as stepRegistry } from '../../engine/steps/registry.js';
-import { RUN_STATUSES } from '../../operations/runs.js';
+import { INBOX_STATUSES, RUN_STATUSES, STEP_STATUSES } from '../../operations/runs.js';
 import { anyJson, apiOperation, badRequest, beforeParameter, bodyTooLarge, customerIdParameter, dateTime, errorResponse, idParameter, integer, json, type JsonSchema, limitParameter, notFound, nullableDateTime, nullableInteger, nullableString, type PathItemObject, record, ref, string } from './common.js';
 
 /** OpenAPI: Workflow runs, their step records and events, and the run actions. Spread into the document by src/http/openapi.ts. */
@@ -33,7 +33,7 @@ const step = record('The latest attempt of one step of a run.', {
   step_index: integer,
   step_id: string,
   type: { enum: [...stepRegistry.keys()] },
-  status: { enum: ['succeeded', 'failed', 'waiting'] },
+  status: { enum: STEP_STATUSES },
   input: anyJson('What the step received.'),
   output: anyJson('What the step returned (reused when a retried run resumes).'),
   state: { type: ['object', 'null'], description: 'What the step added to the run state (record, customer, owner).' },
@@ -51,7 +51,7 @@ const inboxEvent = record('A vendor event as stored in the inbox.', {
   occurred_at: dateTime,
   payload: anyJson('The event as the vendor sent it.'),
   received_at: dateTime,
-  status: { enum: ['pending', 'processed', 'failed'] },
+  status: { enum: INBOX_STATUSES },
   origin: { type: 'string', description: '`webhook`, or `pull:<resource>` for events read by a poll trigger.' },
 });
 
