@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cohortReport, figures, KPI_DEFINITIONS, percentile, spendInPeriod } from '../src/reports/kpis.js';
-import type { LeadFact } from '../src/store/reports.js';
+import type { LeadFact } from '../src/reports/facts.js';
 
 const keys = { source: 'form', channel: 'form', agent: 'alice', pool: 'sales' };
 const lead = (customer_id: number, lead_at: string, more: Partial<LeadFact> = {}): LeadFact => ({

@@ -1,15 +1,6 @@
 import { cohortReport, GROUP_KEYS, kpiReport, type CohortReport, type GroupKey, type KpiReport } from '../reports/kpis.js';
-import {
-  autoReplyFacts,
-  churnedCount,
-  cohortCells,
-  leadFacts,
-  lifecycleFunnel,
-  purchaseFacts,
-  type FunnelStage,
-  type LeadFact,
-  type ReportPeriod,
-} from '../store/reports.js';
+import type { FunnelStage, LeadFact, ReportPeriod } from '../reports/facts.js';
+import { autoReplyFacts, churnedCount, cohortCells, leadFacts, lifecycleFunnel, purchaseFacts } from '../store/reports.js';
 import type { OperationContext } from './context.js';
 import { InvalidInputError } from './errors.js';
 

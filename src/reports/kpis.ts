@@ -1,5 +1,5 @@
 import type { MarketingSpendConfig } from '../workflows/config-types.js';
-import type { AutoReplyFact, CohortCell, CustomerKeys, LeadFact, PurchaseFact } from '../store/reports.js';
+import type { AutoReplyFact, CohortCell, CustomerKeys, LeadFact, PurchaseFact } from './facts.js';
 
 /** How a report can be broken down: by lead source, first channel, owner agent or first pool. */
 export const GROUP_KEYS = ['source', 'channel', 'agent', 'pool'] as const;

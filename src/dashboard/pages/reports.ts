@@ -1,26 +1,44 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { cohorts, kpis, reportsOverview } from '../../operations/reports.js';
 import { cohortsCsv, kpiCsv } from '../../reports/report-csv.js';
-import type { PageDeps } from './page-deps.js';
+import type { DashboardOptions } from '../routes.js';
 import { reportsPage } from '../views/reports.js';
+import { pageHeaders, refusal, send, type PageKit } from './kit.js';
 
 /** The Reports page and its CSV downloads (the same operations as `GET /api/reports/*`). Every signed-in role reads it. */
-export function reportsPages(deps: PageDeps): Router {
+export function reportsPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
-  router.get('/reports', deps.session, async (req, res) => {
-    await deps.render(req, res, async (context) => reportsPage(context, await reportsOverview(deps.operations, req.query)));
-  });
-  router.get('/reports/kpis.csv', deps.session, async (req, res) => {
-    await deps.render(req, res, async () => {
-      const report = await kpis(deps.operations, req.query);
+  /** Runs `work`; a refused query (a malformed period) is a message page with its status. */
+  const answer = (work: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
+    try {
+      await work(req, res);
+    } catch (error) {
+      refusal(kit, req, res, 'No report for this period', error);
+    }
+  };
+  router.get(
+    '/reports',
+    kit.session,
+    pageHeaders,
+    answer(async (req, res) => send(res, reportsPage(kit.context(req, res), await reportsOverview(options, req.query)))),
+  );
+  router.get(
+    '/reports/kpis.csv',
+    kit.session,
+    pageHeaders,
+    answer(async (req, res) => {
+      const report = await kpis(options, req.query);
       res.type('text/csv').attachment(`kpis-${report.from}-${report.to}.csv`).send(kpiCsv(report));
-    });
-  });
-  router.get('/reports/cohorts.csv', deps.session, async (req, res) => {
-    await deps.render(req, res, async () => {
-      const report = await cohorts(deps.operations, req.query);
+    }),
+  );
+  router.get(
+    '/reports/cohorts.csv',
+    kit.session,
+    pageHeaders,
+    answer(async (req, res) => {
+      const report = await cohorts(options, req.query);
       res.type('text/csv').attachment(`cohorts-${report.from}-${report.to}.csv`).send(cohortsCsv(report));
-    });
-  });
+    }),
+  );
   return router;
 }

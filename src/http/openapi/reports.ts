@@ -1,5 +1,5 @@
 import { GROUP_KEYS, KPI_DEFINITIONS } from '../../reports/kpis.js';
-import { apiOperation, badRequest, integer, json, ref, string, type JsonSchema, type ParameterObject, type PathItemObject } from './parts.js';
+import { apiOperation, badRequest, integer, json, ref, string, type JsonSchema, type ParameterObject, type PathItemObject } from './common.js';
 
 const nullableNumber: JsonSchema = { type: ['number', 'null'] };
 const spread = (description: string): JsonSchema => ({

@@ -1,4 +1,9 @@
-/** Building blocks of the OpenAPI document, shared by the description of each resource. */
+/**
+ * Types and helpers shared by the OpenAPI description of each resource (`openapi/<resource>.ts`, beside its routes in
+ * `api/<resource>.ts`): closed records, the error shape, the common parameters and responses.
+ */
+
+/** A JSON Schema (draft 2020-12) as plain data. */
 export type JsonSchema = { [keyword: string]: unknown };
 
 export interface Reference {
@@ -80,7 +85,6 @@ export interface OpenApiDocument {
   };
 }
 
-
 export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 export const responseRef = (name: string): Reference => ({ $ref: `#/components/responses/${name}` });
 
@@ -115,7 +119,41 @@ export function errorResponse(description: string, codes: string[], headers?: Re
   return { description, ...(headers ? { headers } : {}), content: errorContent(codes) };
 }
 
+export const RETRY_AFTER: Record<string, HeaderObject> = { 'Retry-After': { description: 'Seconds to wait before redelivering.', schema: integer } };
 export const API_TOKEN: SecurityRequirement[] = [{ apiToken: [] }];
+export const PUBLIC: SecurityRequirement[] = [];
+
+export const idParameter = (what: string): ParameterObject => ({
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: `The ${what} id (a non-negative integer; anything else is answered 400).`,
+  schema: { type: 'integer', minimum: 0 },
+});
+
+export function limitParameter(fallback: number, max: number): ParameterObject {
+  return {
+    name: 'limit',
+    in: 'query',
+    description: `How many to return: default ${fallback}, larger values are capped at ${max}.`,
+    schema: { type: 'integer', minimum: 0, default: fallback },
+  };
+}
+
+export const beforeParameter = (what: string): ParameterObject => ({
+  name: 'before',
+  in: 'query',
+  description: `Keyset pagination: only ${what} with an id below this (pass the smallest id of the previous page).`,
+  schema: { type: 'integer', minimum: 0 },
+});
+
+export const customerIdParameter = (what: string): ParameterObject => ({
+  name: 'customer_id',
+  in: 'query',
+  description: `Only the ${what} of this customer (the surviving id after a merge).`,
+  schema: { type: 'integer', minimum: 0 },
+});
+
 
 export const badRequest = errorResponse('A malformed parameter (e.g. a non-integer id or limit) or an unreadable JSON request body.', ['bad_request']);
 export const bodyTooLarge = errorResponse('The request body of an authenticated call is larger than the 100 kB API limit.', ['payload_too_large']);
@@ -129,3 +167,4 @@ export function apiOperation(operation: Omit<OperationObject, 'security' | 'resp
   };
 }
 
+/** `POST /api/merge-suggestions/{id}/accept` and `…/reject`: one shape, two decisions. */
