@@ -112,3 +112,9 @@ export async function erasePerson(client: PoolClient, person: Person): Promise<R
   }
   return touched;
 }
+
+/**
+ * Roll-ups a trigger computes from a table above (migration 0021, for KPI reports): they follow that table's rows on
+ * merges, unmerges and erasure by themselves and hold nothing its export lacks, so they are not listed above.
+ */
+export const DERIVED_CUSTOMER_TABLES: Readonly<Record<string, string>> = { purchases: 'timeline_events', report_customer_facts: 'timeline_events' };
