@@ -34,7 +34,7 @@ export default defineStep<ScoreConfig, CompiledScore>({
     additionalProperties: false,
   },
   examples: [
-    { rules: [{ when: "$customer.country = 'US'", add: 10 }, { when: '$exists($customer.email) = false', add: -5 }], thresholds: [50, 100] },
+    { rules: [{ when: "$customer.country = 'US'", add: 10 }, { when: '$not($boolean($customer.email))', add: -5 }], thresholds: [50, 100] },
   ],
   compile: (config, context) => ({
     rules: config.rules.map((rule, i) => ({ when: context.expression(`rules.${i}.when`, rule.when), add: rule.add })),
