@@ -116,7 +116,7 @@ export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   try {
     config = loadConfigFile(file, { env });
     findings.push({ ok: true, line: `configuration ${file}: ${config.workflows.length} workflows, ${config.connectors.size} connectors` });
-    const demo = config.warnings.map((warning) => /^(\w+) is not set: using the DEMO value/.exec(warning)?.[1]).filter(Boolean);
+    const demo = config.demoSecrets;
     if (demo.length > 0) findings.push({ ok: !isProduction(env), line: `configuration: demo values in use for ${demo.join(', ')} — set them before real use` });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -12,6 +12,7 @@ import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
+import { errorMessage } from './error-message.js';
 import { formatSimulation, simulateIdentity } from './identity-simulate.js';
 import { replay } from './replay.js';
 
@@ -206,7 +207,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: Error) => {
-  process.stderr.write(`crmflow: ${error.message}\n`);
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`crmflow: ${errorMessage(error)}\n`);
   process.exit(1);
 });

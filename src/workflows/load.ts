@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConnectorDefinition } from '../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
-import { envSpec, resolveSecret, type Env } from '../config/env.js';
+import { demoSummary, envSpec, resolveSecret, type Env } from '../config/env.js';
 import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-step.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
@@ -64,7 +64,7 @@ export interface LoadedConfig {
   file: string;
   config: CrmflowConfig;
   workflows: CompiledWorkflow[];
-  connectors: Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>;
+  connectors: Map<string, LoadedConnector>;
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
@@ -74,8 +74,20 @@ export interface LoadedConfig {
   identityPolicy: IdentityPolicy;
   /** `identity.suggest_duplicates`; undefined when turned off. */
   duplicateFinder?: DuplicateFinderConfig;
-  /** Demo values used for unset secrets, to be logged loudly. */
+  /** The environment variables whose demo values are in use (unset secrets outside production). */
+  demoSecrets: string[];
+  /** At most one line, to be logged loudly: the demo values in use. */
   warnings: string[];
+}
+
+export interface LoadedConnector {
+  definition: ConnectorDefinition;
+  secrets: Record<string, string>;
+  /**
+   * The secrets (by field name) that hold a demo value because their variable is unset: the vendor would refuse them,
+   * so the connector's messages go to the local outbox instead (see `outbound.ts`).
+   */
+  demoSecrets: string[];
 }
 
 export interface DuplicateFinderConfig {
@@ -121,9 +133,10 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   for (const error of doc.errors) at(error.pos[0], error.message.split('\n')[0]!);
   if (issues.length > 0) throw new ConfigError(issues);
 
-  const warnings: string[] = [];
-  interpolate(doc, options.env, warnings, at);
-  const uniqueWarnings = [...new Set(warnings)];
+  const demo: DemoValue[] = [];
+  interpolate(doc, options.env, demo, at);
+  const demoSecrets = [...new Set(demo.map((value) => value.variable))];
+  const summary = demoSummary(demoSecrets);
 
   const locate = (path: Path, message: string, key = false) => at(offsetOf(doc, path, key), message);
   let config: CrmflowConfig;
@@ -140,7 +153,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   config.agents ??= [];
   config.pools ??= {};
   config.workflows ??= [];
-  const connectors = new Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>();
+  const connectors = new Map<string, LoadedConnector>();
   for (const [id, connectorConfig] of Object.entries(config.connectors)) {
     const definition = connectorRegistry.get(id);
     if (!definition) {
@@ -152,7 +165,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
     }
-    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {} });
+    const demoFields = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ path }) => path[3]!);
+    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoFields)] });
   }
 
   const agents = new Map<string, AgentConfig>();
@@ -181,7 +195,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [] };
 }
 
 interface WorkflowScope {
@@ -401,17 +415,25 @@ function offsetOf(doc: Document, path: Path, key: boolean): number {
   return offset;
 }
 
+/** A `${VAR}` that took its variable's demo value, and where: the keys leading to its scalar. */
+interface DemoValue {
+  variable: string;
+  path: string[];
+}
+
 /** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
-function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: number, message: string) => void): void {
+function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: number, message: string) => void): void {
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       node.value = node.value.replace(INTERPOLATION, (whole, name: string) => {
-        const value = envSpec(name)?.secret ? resolveSecret(env, name, warnings) : env[name] || envSpec(name)?.default;
+        const demoUsed: string[] = [];
+        const value = envSpec(name)?.secret ? resolveSecret(env, name, demoUsed) : env[name] || envSpec(name)?.default;
         if (value === undefined) {
           at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
           return whole;
         }
+        if (demoUsed.length > 0) demo.push({ variable: name, path: ancestors.flatMap((ancestor) => (isPair(ancestor) && isScalar(ancestor.key) ? [String(ancestor.key.value)] : [])) });
         return value;
       });
     },
