@@ -93,7 +93,7 @@ workflows:
     const loaded = loadConfigText(text, 'workflows.yaml', { env: {} });
     expect(loaded.connectors.get('shopify')!.secrets.webhook_secret).toBe('demo-shopify-secret');
     expect(loaded.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
-    expect(loaded.connectors.get('shopify')!.demoSecrets).toEqual(['webhook_secret']);
+    expect(loaded.connectors.get('shopify')!.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
     expect(loaded.warnings).toEqual([expect.stringContaining('SHOPIFY_WEBHOOK_SECRET is not set: using its DEMO value')]);
     expect(issuesOf(text, { NODE_ENV: 'production' })).toEqual([
       'workflows.yaml:2:41 environment variable SHOPIFY_WEBHOOK_SECRET is not set (required in production)',

@@ -77,8 +77,8 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
   const box = createSecretBox(env.CRMFLOW_SECRET_KEY ?? '');
   const noTokens: ConnectorContext['tokens'] = { get: async () => undefined, set: async () => {} };
   try {
-    for (const [id, { definition, secrets }] of config.connectors) {
-      if (Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
+    for (const [id, { definition, secrets, demoSecrets }] of config.connectors) {
+      if (demoSecrets.length > 0 || Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
         findings.push({ ok: true, line: `connector ${id}: not checked, it uses demo credentials` });
         continue;
       }
@@ -108,6 +108,28 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
   return findings;
 }
 
+/**
+ * Which reply channels reach customers and which go to the local demo outbox: email without SMTP_URL, and the channels of
+ * connectors whose secrets are demo values (see `outbound.ts`).
+ */
+export function checkChannels(config: LoadedConfig, env: Env): Finding {
+  const demo = new Map<string, string>();
+  const live: string[] = [];
+  if (!env.SMTP_URL) demo.set('email', 'SMTP_URL');
+  else live.push('email');
+  for (const { definition, demoSecrets } of config.connectors.values()) {
+    for (const channel of Object.keys(definition.channels ?? {})) {
+      if (demoSecrets.length > 0) demo.set(channel, demoSecrets.join(', '));
+      else live.push(channel);
+    }
+  }
+  const delivered = live.length > 0 ? `; delivered: ${live.join(', ')}` : '';
+  if (demo.size === 0) return { ok: true, line: `channels: delivered: ${live.join(', ')}` };
+  const names = [...demo.keys()].join(', ');
+  const fixes = [...new Set(demo.values())].join('; ');
+  return { ok: !isProduction(env), line: `channels in demo: ${names} go to the local outbox (GET /api/messages), not to customers${delivered} — to deliver, set ${fixes}` };
+}
+
 /** Checks configuration, PostgreSQL, Redis, SMTP and each connector's credentials; one line each. */
 export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   const findings: Finding[] = [];
@@ -123,6 +145,6 @@ export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
     for (const issue of error.issues) findings.push({ ok: false, line: `configuration: ${formatIssue(issue)}` });
   }
   findings.push(...(await Promise.all([checkPostgres(env), checkRedis(env), checkSmtp(env)])));
-  if (config) findings.push(...(await checkConnectors(config, env, logger)));
+  if (config) findings.push(checkChannels(config, env), ...(await checkConnectors(config, env, logger)));
   return findings;
 }

@@ -232,7 +232,7 @@ const lifecycleChange = record('A lifecycle stage change.', {
 const customerMessage = record('An outbound message to or about the customer, newest first (at most 100).', {
   id: integer,
   channel: { type: 'string', examples: ['email', 'sms', 'whatsapp'] },
-  transport: { type: 'string', description: 'What carried it, e.g. `smtp`, `outbox`, a connector action.' },
+  transport: { type: 'string', description: 'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).' },
   recipient: string,
   subject: nullableString,
   status: { enum: MESSAGE_STATUSES },
@@ -384,7 +384,7 @@ const message = record('An outbound message, recorded before it is sent.', {
   customerId: nullableInteger,
   runId: nullableInteger,
   channel: string,
-  transport: string,
+  transport: { type: 'string', description: 'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).' },
   recipient: string,
   subject: nullableString,
   body: string,

@@ -1,6 +1,9 @@
 import { writeForLiveCustomer } from './customers.js';
 import type { Pool } from './pool.js';
 
+/** The transport of messages kept locally in demo mode (email without SMTP_URL, channels of demo connectors): not delivered. */
+export const OUTBOX = 'outbox';
+
 export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
 
 export interface OutboundMessage {

@@ -84,8 +84,8 @@ export interface LoadedConnector {
   definition: ConnectorDefinition;
   secrets: Record<string, string>;
   /**
-   * The secrets (by field name) that hold a demo value because their variable is unset: the vendor would refuse them,
-   * so the connector's messages go to the local outbox instead (see `outbound.ts`).
+   * The variables behind this connector's secrets that are unset, so their demo values are in use: the vendor would
+   * refuse them, so the connector's messages go to the local outbox instead (see `outbound.ts`).
    */
   demoSecrets: string[];
 }
@@ -165,8 +165,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
     }
-    const demoFields = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ path }) => path[3]!);
-    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoFields)] });
+    const demoVariables = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ variable }) => variable);
+    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoVariables)] });
   }
 
   const agents = new Map<string, AgentConfig>();

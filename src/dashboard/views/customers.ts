@@ -1,6 +1,7 @@
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
+import { OUTBOX } from '../../store/messages.js';
 import type { CustomerSummary } from '../../engine/steps/define-step.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { layout, type PageContext } from './layout.js';
@@ -104,7 +105,9 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
     <tbody>${messages.map(
       (message) => html`<tr>
       <td data-label="Sent">${time(message.sent_at ?? message.created_at)}</td>
-      <td data-label="Channel">${message.channel} <span class="muted">via ${message.transport}</span></td>
+      <td data-label="Channel">${message.channel} ${message.transport === OUTBOX
+        ? html`<span class="status status-demo" title="Demo mode: kept in the local outbox, not delivered">demo outbox</span>`
+        : html`<span class="muted">via ${message.transport}</span>`}</td>
       <td data-label="To">${message.recipient}</td>
       <td data-label="Subject">${message.subject ?? '—'}</td>
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
