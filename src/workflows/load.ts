@@ -47,6 +47,8 @@ export interface CompiledStep {
   timeoutMs: number;
   /** The step's `if:`; the step is skipped when false. */
   condition?: CompiledExpression;
+  /** The step's `on_error:`, else its type's default. */
+  onError: 'stop' | 'continue';
 }
 
 export interface CompiledWorkflow {
@@ -338,7 +340,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
-      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value });
+      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, onError: step.on_error ?? definition.onError });
     }
   });
   if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;

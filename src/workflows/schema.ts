@@ -6,7 +6,7 @@ import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { DURATION_SCHEMA } from './duration.js';
 
 /** Fields every step has besides its own. */
-export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout'];
+export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout', 'on_error'];
 
 const COMMON_STEP_PROPERTIES = {
   id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Names the output as `$steps.<id>`; default the type.' },
@@ -201,7 +201,16 @@ export function topLevelSchema(): object {
 export function stepFieldsSchema(definition: AnyStepDefinition): object {
   return {
     type: 'object',
-    properties: { type: { const: definition.type }, ...COMMON_STEP_PROPERTIES, ...definition.schema.properties },
+    properties: {
+      type: { const: definition.type },
+      ...COMMON_STEP_PROPERTIES,
+      on_error: {
+        enum: ['stop', 'continue'],
+        default: definition.onError,
+        description: `What a failure of this step does. stop: the run fails (retried while the error may heal). continue: the failure is recorded on the step and the run goes on at once, not retried. Default for ${definition.type}: ${definition.onError}.`,
+      },
+      ...definition.schema.properties,
+    },
     required: ['type', ...(definition.schema.required ?? [])],
     additionalProperties: false,
   };

@@ -43,12 +43,18 @@ function trigger(run: RunRow): string {
   return run.triggerKey;
 }
 
+/** A run's status; a run that succeeded past failed steps (`on_error: continue`) says so. */
+export function runStatusBadge(run: RunRow): Html {
+  if (run.status === 'succeeded' && run.error) return html`<span class="status status-partial" title="Some steps failed and the run went on (on_error: continue)">succeeded, steps failed</span>`;
+  return statusBadge(run.status);
+}
+
 /** One row of the runs table; the live stream sends the same HTML for new and changed runs. */
 export function runRow(run: RunRow): Html {
   return html`<tr data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}">
   <td data-label="Run"><a href="/runs/${run.id}">#${run.id}</a></td>
   <td data-label="Workflow">${run.workflow}</td>
-  <td data-label="Status">${statusBadge(run.status)}</td>
+  <td data-label="Status">${runStatusBadge(run)}</td>
   <td data-label="Trigger">${trigger(run)}</td>
   <td data-label="Customer">${run.customerId === null ? html`<span class="muted">—</span>` : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</td>
   <td data-label="Created">${time(run.createdAt)}</td>
@@ -124,7 +130,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <section class="card run-summary" aria-labelledby="summary-h" data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}"${run.status === 'queued' || run.status === 'running' || data.notice ? html` data-watch="1"` : ''}>
   <h2 id="summary-h" class="sr-only">Summary</h2>
   <dl class="facts">
-    <div><dt>Status</dt><dd id="run-status">${statusBadge(run.status)}</dd></div>
+    <div><dt>Status</dt><dd id="run-status">${runStatusBadge(run)}</dd></div>
     <div><dt>Workflow</dt><dd><a href="/runs?workflow=${encodeURIComponent(run.workflow)}">${run.workflow}</a> <span class="muted">version ${run.workflowVersion.slice(0, 12)}</span></dd></div>
     <div><dt>Customer</dt><dd>${run.customerId === null ? '—' : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</dd></div>
     <div><dt>Attempts</dt><dd>${run.attempts}</dd></div>

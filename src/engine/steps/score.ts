@@ -13,6 +13,8 @@ interface CompiledScore {
 
 export default defineStep<ScoreConfig, CompiledScore>({
   type: 'score',
+  // stop: a database error heals on retry; the points are added once.
+  onError: 'stop',
   summary:
     "Adds to the customer's lead score the points of every rule whose JSONata `when` is true (negative points subtract), once per run even when retried, with a history. Each of `thresholds` the score reaches from below fires score.threshold (`threshold`, `score`, `previous`).",
   schema: {
