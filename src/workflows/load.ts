@@ -9,6 +9,8 @@ import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-s
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
+import type { ErrorObject } from 'ajv';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { ajv } from './ajv.js';
 import { memberId, type AgentConfig, type CrmflowConfig, type PoolConfig, type StepConfig, type WorkflowConfig } from './config-types.js';
 import { DEFAULT_BLOCKED, DEFAULT_CAPS, type IdentityPolicy } from '../customers/identity-policy.js';
@@ -151,6 +153,11 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   // Structural errors make the rest unreadable; missing variables do not, so everything else is still checked.
   if (!validateWith(topLevelSchema(), config, [], locate)) throw new ConfigError(issues);
 
+  const regionAt = (path: Path, region: string | undefined) => {
+    if (region !== undefined && /^[A-Z]{2}$/.test(region) && !isSupportedCountry(region)) locate(path, `unknown region "${region}": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE`);
+  };
+  regionAt(['identity', 'default_region'], config.identity?.default_region);
+  for (const [id, connector] of Object.entries(config.connectors ?? {})) regionAt(['connectors', id, 'default_region'], connector.default_region);
   config.connectors ??= {};
   config.agents ??= [];
   config.pools ??= {};
@@ -210,6 +217,14 @@ interface WorkflowScope {
   locate: (path: Path, message: string, key?: boolean) => void;
 }
 
+/** `YYYY-MM-DD` naming a day of the calendar (not 2026-13-45 or 2026-02-30). */
+function isCalendarDate(day: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) return false;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  return date.toISOString().slice(0, 10) === day;
+}
+
 /** The `business_hours:` and `quiet_hours:` declarations, each problem reported at its position. */
 function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): { businessHours: Map<string, HoursRule>; quietHours: Map<string, HoursRule> } {
   const zoneAt = (path: Path, zone: string | undefined) => {
@@ -219,6 +234,9 @@ function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): {
   for (const [name, hours] of Object.entries(config.business_hours ?? {})) {
     const path = ['business_hours', name];
     zoneAt([...path, 'time_zone'], hours.time_zone);
+    (hours.holidays ?? []).forEach((day, i) => {
+      if (!isCalendarDate(day)) locate([...path, 'holidays', i], `holiday "${day}" is not a date (YYYY-MM-DD)`);
+    });
     try {
       const week = parseWeek(hours.open);
       businessHours.set(name, { name, timeZone: hours.time_zone, defaultTimeZone: hours.time_zone, week, holidays: new Set(hours.holidays ?? []) });
@@ -250,6 +268,8 @@ class LocatedFailure extends Error {
   constructor(
     message: string,
     readonly path: Path,
+    /** A JSONata or template syntax error: reported even when the step has other errors. */
+    readonly syntax = false,
   ) {
     super(message);
   }
@@ -272,7 +292,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     try {
       return compileExpression(source);
     } catch (error) {
-      if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(error.message, fieldPath(base, field));
+      if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(error.message, fieldPath(base, field), true);
       throw error;
     }
   };
@@ -308,8 +328,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const id = step.id ?? (stepIds.has(step.type) ? `${step.type}_${index + 1}` : step.type);
     if (stepIds.has(id)) locate([...stepPath, 'id'], `duplicate step id "${id}" in workflow ${workflow.id}`);
     stepIds.add(id);
-    if (!validateWith(stepFieldsSchema(definition), step, stepPath, locate)) return;
-    const timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout)!;
+    const valid = validateWith(stepFieldsSchema(definition), step, stepPath, locate);
+    const timeoutMs = valid && step.timeout !== undefined ? parseDuration(step.timeout)! : DEFAULT_STEP_TIMEOUT_MS;
     const context: CompileContext = {
       trigger:
         trigger?.kind === 'webhook'
@@ -327,7 +347,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
         try {
           return compileTemplate(source);
         } catch (error) {
-          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field));
+          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field), true);
           throw error;
         }
       },
@@ -336,6 +356,18 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       },
     };
     const own = Object.fromEntries(Object.entries(step).filter(([key]) => !COMMON_STEP_FIELDS.includes(key)));
+    if (!valid) {
+      // The step cannot be compiled as it is, but its expressions' syntax errors are still worth reporting with the
+      // schema's: one `validate` shows every problem of the step. Anything else its compile trips on is not reported.
+      for (const work of [() => definition.compile(own, context), ...(typeof step.if === 'string' ? [() => expressionAt(stepPath)('if', step.if!)] : [])]) {
+        try {
+          work();
+        } catch (error) {
+          if (error instanceof LocatedFailure && error.syntax) locate(error.path, error.message);
+        }
+      }
+      return;
+    }
     if (!trigger && workflow.trigger.type !== 'schedule') return; // its problem is reported; without it the steps' event context is unknown
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
@@ -378,16 +410,34 @@ function secretsSchema(definition: ConnectorDefinition) {
 function validateWith(schema: object, value: unknown, base: Path, locate: (path: Path, message: string, key?: boolean) => void): boolean {
   const validate = ajv.compile(schema);
   if (validate(value)) return true;
-  for (const error of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  // A value that fits none of a field's alternatives (a duration: "30s" or a number) is one problem, said with the
+  // field's description; each branch's own rule (a raw regex, "must be number") would say it twice, cryptically.
+  const branchOf = (error: ErrorObject) => errors.find((other) => other.keyword === 'anyOf' && other !== error && error.schemaPath.startsWith(`${other.schemaPath}/`));
+  const scalarChoice = (choice: ErrorObject) => errors.every((error) => branchOf(error) !== choice || error.instancePath === choice.instancePath);
+  for (const error of errors) {
     const path = [...base, ...error.instancePath.split('/').slice(1).map(decodePointer)];
     const params = error.params as Record<string, unknown>;
+    const field = path.at(-1) === undefined ? 'value' : `\`${String(path.at(-1))}\``;
+    const choice = branchOf(error);
+    if (choice && choice.instancePath === error.instancePath && scalarChoice(choice)) continue;
     if (error.keyword === 'required') locate(path, `missing field \`${String(params.missingProperty)}\``);
     else if (error.keyword === 'additionalProperties') locate([...path, String(params.additionalProperty)], `field \`${String(params.additionalProperty)}\` not recognised`, true);
     else if (error.keyword === 'enum') locate(path, `${error.message}: ${(params.allowedValues as unknown[]).join(', ')}`);
-    else if (error.keyword === 'if' || error.keyword === 'anyOf') continue; // the branch errors say more
-    else locate(path, `${path.at(-1) === undefined ? 'value' : `\`${String(path.at(-1))}\``} ${error.message}`);
+    else if (error.keyword === 'anyOf' || error.keyword === 'pattern') {
+      if (error.keyword === 'anyOf' && !scalarChoice(error)) continue; // the branch errors, deeper in the value, say more
+      const description = (schemaAt(schema, error.schemaPath.split('/').slice(1, -1)) as { description?: unknown } | undefined)?.description;
+      const shown = JSON.stringify(error.instancePath.split('/').slice(1).map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], value));
+      locate(path, typeof description === 'string' ? `${field} ${shown} is not valid: ${description}` : `${field} ${error.message}`);
+    } else if (error.keyword === 'if') continue; // the branch errors say more
+    else locate(path, `${field} ${error.message}`);
   }
   return false;
+}
+
+/** The part of a JSON Schema at a schema path's segments (as ajv reports them), or undefined. */
+function schemaAt(schema: object, segments: string[]): unknown {
+  return segments.map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], schema);
 }
 
 function decodePointer(segment: string): string | number {
