@@ -160,7 +160,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
         .catch((error: Error) => ({ name: options.queue.name, error: error.message })),
       runsPerMinute(pool),
       workflowStats(pool, workflowIds),
-      latestFailures(pool),
+      latestFailures(pool, workflowIds),
       connectorHealth(pool, connectorIds),
     ]);
     // Redis away: the overview still renders, without the signals.
@@ -283,6 +283,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.get('/customers', session, pageHeaders, async (req, res) => {
     const q = text(req.query.q);
     const found = new Map<number, Awaited<ReturnType<typeof findCustomers>>[number]>();
+    // No search yet: the newest customers, so the page is never empty while there are some.
+    if (!q) for (const customer of await findCustomers(pool, { limit: PAGE_SIZE })) found.set(customer.id, customer);
     if (q) {
       const raw = q.replace(/^#/, '');
       const byId = idParam(raw) === undefined ? undefined : await loadCustomerSummary(pool, idParam(raw)!);

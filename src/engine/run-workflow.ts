@@ -20,7 +20,7 @@ export type RunOutcome =
   | { status: 'succeeded' | 'filtered' | 'cancelled' }
   /** Suspended by a step until `resumeAt`: the caller schedules the resumption. */
   | { status: 'waiting'; resumeAt: Date }
-  | { status: 'failed'; error: string; retryable: boolean };
+  | { status: 'failed'; error: string; retryable: boolean; runId?: number };
 
 export interface RunDependencies {
   pool: Pool;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { getInboxEvent, setInboxStatus } from '../store/inbox.js';
 import { suggestDuplicates } from '../store/merge-suggestions.js';
 import type { Pool } from '../store/pool.js';
-import { ensureRun, ensureRunToStart, getRun, type RunRow, type StartedRun } from '../store/runs.js';
+import { ensureRun, ensureRunToStart, getRun, markRunsRetrying, type RunRow, type StartedRun } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { processAudienceTick } from './audience-runs.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
@@ -40,9 +40,15 @@ export interface WorkerOptions {
   eventChainLimit?: number;
 }
 
-/** Thrown to make BullMQ retry the job with backoff. */
+/** Thrown to make BullMQ retry the job with backoff; `runIds` are the runs that failed and will run again with it. */
 class RetryLater extends Error {
   override name = 'RetryLater';
+  constructor(
+    message: string,
+    readonly runIds: number[],
+  ) {
+    super(message);
+  }
 }
 
 export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
@@ -51,7 +57,10 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
 
   const settle = (outcomes: RunOutcome[]) => {
     const retryable = outcomes.filter((outcome) => outcome.status === 'failed' && outcome.retryable);
-    if (retryable.length > 0) throw new RetryLater(retryable.map((outcome) => (outcome as { error: string }).error).join('; '));
+    if (retryable.length > 0) {
+      const failed = retryable as Array<Extract<RunOutcome, { status: 'failed' }>>;
+      throw new RetryLater(failed.map((outcome) => outcome.error).join('; '), failed.flatMap((outcome) => (outcome.runId === undefined ? [] : [outcome.runId])));
+    }
   };
 
   /** The job that resumes a waiting run at its time; adding it again is a no-op. */
@@ -78,7 +87,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     }
     const outcome = await runWorkflow({ run, workflow, event, payload, started }, deps);
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
-    return outcome;
+    return outcome.status === 'failed' ? { ...outcome, runId: run.id } : outcome;
   };
   const chain: ChainDependencies = { ...deps, config: options.config, execute, settle, chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT };
 
@@ -186,7 +195,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     options.logger.info(found, 'duplicate finder: candidate pairs examined, suggestions added');
   }
 
-  return async (job: Job<JobData>): Promise<void> => {
+  const process = async (job: Job<JobData>): Promise<void> => {
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
     if (data.kind === 'run') return processRun(data.runId, 'manual');
@@ -198,6 +207,16 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
     if (data.kind === 'suggest-duplicates') return findDuplicates();
     return processSchedule(data.workflow, data.tick);
+  };
+
+  return async (job: Job<JobData>): Promise<void> => {
+    try {
+      await process(job);
+    } catch (error) {
+      // The job will run again: its failed runs are retrying, not failed (see markRunsRetrying).
+      if (error instanceof RetryLater && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) await markRunsRetrying(options.pool, error.runIds);
+      throw error;
+    }
   };
 }
 

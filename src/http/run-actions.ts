@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { jobIds, type JobData } from '../engine/queues.js';
 import type { Pool } from '../store/pool.js';
-import { cancelRun as markRunCancelled, countReplays, getRun, type RunRow } from '../store/runs.js';
+import { cancelRun as markRunCancelled, countReplays, getRun, markRetryNotQueued, markRunsRetrying, type RunRow } from '../store/runs.js';
 import { HttpError } from './errors.js';
 
 /** Run actions shared by the API and the dashboard; each answers 404 for no such run and 409 when it does not apply. */
@@ -20,7 +20,12 @@ export async function retryRun(pool: Pool, queue: Queue<JobData>, runId: number)
   const run = await existingRun(pool, runId);
   if (run.status !== 'failed') throw new HttpError(409, 'not_failed', `run ${run.id} is ${run.status}; only failed runs can be retried`);
   const jobId = jobIds.retry(run.id, run.attempts);
-  await queue.add('run', { kind: 'run', runId: run.id }, { jobId });
+  // Queued before the job exists, so no view shows it failed (with a Retry button) meanwhile; a second click gets 409.
+  if ((await markRunsRetrying(pool, [run.id])).length === 0) throw new HttpError(409, 'not_failed', `run ${run.id} is no longer failed`);
+  await queue.add('run', { kind: 'run', runId: run.id }, { jobId }).catch(async (error: unknown) => {
+    await markRetryNotQueued(pool, run.id);
+    throw error;
+  });
   return { runId: run.id, jobId };
 }
 
