@@ -116,7 +116,7 @@ export function overviewPage(
         ? html`<span class="status status-failed">failed</span> ${health.lastFailedEvent.type} #${health.lastFailedEvent.id} ${time(health.lastFailedEvent.receivedAt)}`
         : html`<span class="muted">none</span>`}</td>
       <td data-label="Last error">${signalCell(data.signals, health.connector, (signal) =>
-        signal.lastError ? html`${signal.lastError.message} <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
+        signal.lastError ? html`<span title="${signal.lastError.message}">${readableError(signal.lastError.message)}</span> <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
       )}</td>
     </tr>`,
     )}</tbody>
