@@ -91,8 +91,8 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
     if (!connector || !spec || !action) return undefined;
     const { id } = connector.definition;
     if (connector.demoSecrets.length === 0) return { id, transport: id, spec, send: action.run };
-    const keep: typeof action.run = async (_context, input) => {
-      options.logger.info({ channel, connector: id, demo_secrets: connector.demoSecrets, input }, `${channel} message kept in the local outbox (demo mode: set the ${id} secrets to deliver)`);
+    const keep: typeof action.run = async (_context, _input, idempotencyKey) => {
+      options.logger.info({ channel, connector: id, key: idempotencyKey }, `${channel} message kept in the local outbox (demo mode: set ${connector.demoSecrets.join(', ')} to deliver)`);
       return { providerId: null };
     };
     return { id, transport: OUTBOX, spec, send: keep };
