@@ -195,7 +195,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     options.logger.info(found, 'duplicate finder: candidate pairs examined, suggestions added');
   }
 
-  const process = async (job: Job<JobData>): Promise<void> => {
+  const dispatch = async (job: Job<JobData>): Promise<void> => {
     const data = job.data;
     if (data.kind === 'event') return processEvent(data.inboxId);
     if (data.kind === 'run') return processRun(data.runId, 'manual');
@@ -211,7 +211,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
 
   return async (job: Job<JobData>): Promise<void> => {
     try {
-      await process(job);
+      await dispatch(job);
     } catch (error) {
       // The job will run again: its failed runs are retrying, not failed (see markRunsRetrying).
       if (error instanceof RetryLater && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) await markRunsRetrying(options.pool, error.runIds);
