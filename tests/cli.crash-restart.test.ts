@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,9 +44,12 @@ describe('`npm start` after kill -9', () => {
     for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     const pid = postmasterPid(dataDir);
     if (alive(pid)) process.kill(pid!, 'SIGINT');
+    await waitFor('the embedded PostgreSQL to stop', async () => !alive(pid), 30_000).catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('starts again on the embedded PostgreSQL the killed run left behind, and `identity simulate` works beside it', async () => {
+  // Three processes each start or reach an embedded PostgreSQL: minutes on a busy machine, so a longer limit than the default.
+  it('starts again on the embedded PostgreSQL the killed run left behind, and `identity simulate` works beside it', { timeout: 240_000 }, async () => {
     const port = await freePort();
     const env = {
       PATH: process.env.PATH ?? '',
