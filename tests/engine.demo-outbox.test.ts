@@ -53,7 +53,7 @@ describe('demo mode answers on every channel, into the local outbox', () => {
     await db?.drop();
   });
 
-  const messages = async () => (await api(app, '/api/messages?limit=100')).body.messages as Array<{ channel: string; transport: string; status: string; recipient: string; customerId: number }>;
+  const messages = async () => (await api(app, '/api/messages?limit=100')).body.messages as Array<{ channel: string; transport: string; status: string; recipient: string; customer_id: number }>;
 
   it('texts a missed caller back and still creates the call-back task', async () => {
     const params = {
@@ -94,7 +94,7 @@ describe('demo mode answers on every channel, into the local outbox', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(login.status).toBe(303);
-    const page = await (await fetch(`${app.url}/customers/${sms.customerId}`, { headers: { cookie: login.headers.get('set-cookie')!.split(';')[0]! } })).text();
+    const page = await (await fetch(`${app.url}/customers/${sms.customer_id}`, { headers: { cookie: login.headers.get('set-cookie')!.split(';')[0]! } })).text();
     expect(page).toMatch(/sms <span class="status status-demo"[^>]*>demo outbox<\/span>/);
   });
 

@@ -13,7 +13,8 @@ import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
 import { errorMessage } from './error-message.js';
-import { formatSimulation, simulateIdentity } from './identity-simulate.js';
+import { simulateIdentity } from '../operations/identity.js';
+import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
@@ -167,7 +168,7 @@ async function runIdentity(args: string[]): Promise<void> {
   const tried = loadConfigFile(values.config ?? envValue(process.env, 'CRMFLOW_CONFIG')!, { env: process.env });
   const { app } = await connect();
   try {
-    const report = await simulateIdentity(app.pool, tried, envValue(process.env, 'CRMFLOW_DEFAULT_REGION')!);
+    const report = await simulateIdentity(app.operations, { config: tried });
     process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : formatSimulation(report)}\n`);
   } finally {
     await app.close();

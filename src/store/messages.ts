@@ -4,7 +4,9 @@ import type { Pool } from './pool.js';
 /** The transport of messages kept locally in demo mode (email without SMTP_URL, channels of demo connectors): not delivered. */
 export const OUTBOX = 'outbox';
 
-export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
+/** Every status an outbound message can have (the table's CHECK constraint lists the same). */
+export const MESSAGE_STATUSES = ['sending', 'sent', 'failed', 'skipped', 'uncertain'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface OutboundMessage {
   idempotencyKey: string;

@@ -2,8 +2,8 @@ import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import { readableError } from '../readable-error.js';
-import { OUTBOX } from '../../store/messages.js';
-import type { CustomerSummary } from '../../engine/steps/define-step.js';
+import { OUTBOX } from '../../operations/messages.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { layout, type PageContext } from './layout.js';
 
