@@ -42,6 +42,7 @@ export interface StepConfig {
   name?: string;
   if?: string;
   timeout?: string | number;
+  on_error?: 'stop' | 'continue';
   [field: string]: unknown;
 }
 

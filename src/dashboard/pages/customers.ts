@@ -1,10 +1,10 @@
 import { Router } from 'express';
-import { getCustomer, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import { getCustomer, newestCustomers, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
 import { NotFoundError } from '../../operations/errors.js';
 import type { DashboardOptions } from '../routes.js';
 import { customerDetailPage, customersPage } from '../views/customers.js';
 import { messagePage } from '../views/layout.js';
-import { idParam, pageHeaders, refusal, send, text, type PageKit } from './kit.js';
+import { idParam, PAGE_SIZE, pageHeaders, refusal, send, text, type PageKit } from './kit.js';
 
 /** Customer search and page; support staff record consent, admins undo merges. */
 export function customersPages(options: DashboardOptions, kit: PageKit): Router {
@@ -12,7 +12,9 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
 
   router.get('/customers', kit.session, pageHeaders, async (req, res) => {
     const q = text(req.query.q);
-    send(res, customersPage(kit.context(req, res), { q, customers: q ? await searchCustomers(options, q) : [], agents: options.config.agents }));
+    // No search yet: the newest customers, so the page is never empty while there are some.
+    const customers = q ? await searchCustomers(options, q) : await newestCustomers(options, PAGE_SIZE);
+    send(res, customersPage(kit.context(req, res), { q, customers, agents: options.config.agents }));
   });
 
   router.get('/customers/:id', kit.session, pageHeaders, async (req, res) => {

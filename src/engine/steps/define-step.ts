@@ -29,6 +29,13 @@ export interface StepDefinition<Config = Record<string, unknown>, Compiled = unk
   compile: (config: Config, context: CompileContext) => Compiled;
   run: (compiled: Compiled, context: StepContext) => Promise<StepResult>;
   /**
+   * What a failure of this step does unless the step says otherwise (`on_error:` in YAML). `stop`: the run fails, and
+   * is retried while the error may heal. `continue`: the failure is recorded on the step and the run goes on at once
+   * (the step is not retried); the run ends `succeeded` with its failed steps named in `error`. Declared by every step
+   * type, so each default is a choice: stop where later steps need what the step makes or a retry is what heals it.
+   */
+  onError: 'stop' | 'continue';
+  /**
    * The step changes nothing outside its run (no database write, no message): its record is written with the next
    * step's, one round trip fewer; a crash before then only runs it again.
    */
