@@ -13,6 +13,7 @@ import { processAudienceTick } from './audience-runs.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
 import { processTaskPhase } from './task-jobs.js';
+import { checkStaleDeals } from './deal-staleness.js';
 import { runPull } from './pull.js';
 import { applyInboundMessage } from './reply-policy/inbound.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
@@ -197,6 +198,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'engine-event') return processEngineEvent(chain, data.eventId);
     if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
     if (data.kind === 'suggest-duplicates') return findDuplicates();
+    if (data.kind === 'deal-stale-check') return void (await checkStaleDeals(options.pool, options.queue, options.config, options.services.now()));
     return processSchedule(data.workflow, data.tick);
   };
 }

@@ -18,6 +18,7 @@ import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
+import { compilePipelines, type Pipeline } from './pipelines.js';
 
 /** A problem in workflows.yaml, printed as `file:line:col message`. */
 export interface ConfigIssue {
@@ -69,6 +70,8 @@ export interface LoadedConfig {
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  /** The `pipelines:` of workflows.yaml (deals), by id. */
+  pipelines: Map<string, Pipeline>;
   defaultRegion?: string;
   /** The `identity:` rules, with the defaults filled in. */
   identityPolicy: IdentityPolicy;
@@ -170,6 +173,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  const pipelines = compilePipelines(config.pipelines, locate);
 
   const workflows: CompiledWorkflow[] = [];
   const seen = new Set<string>();
@@ -177,11 +181,11 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate });
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
 }
 
 interface WorkflowScope {
@@ -191,6 +195,7 @@ interface WorkflowScope {
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  pipelines: Map<string, Pipeline>;
   locate: (path: Path, message: string, key?: boolean) => void;
 }
 
@@ -305,6 +310,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       pools: scope.pools,
       businessHours: scope.businessHours,
       quietHours: scope.quietHours,
+      pipelines: scope.pipelines,
       connectors: scope.connectors,
       expression: expressionAt(stepPath),
       template: (field, source) => {
