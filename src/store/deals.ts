@@ -149,8 +149,8 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
     // A stage entered from an event older than the current stage's entry still counts from the later time.
     const at = new Date(Math.max(change.at.getTime(), deal.stage_entered_at.getTime()));
     await client.query(
-      `UPDATE deals SET stage = $2, status = $3, amount = CASE WHEN $4 THEN $5::numeric ELSE amount END, stage_entered_at = $6,
-         closed_at = CASE WHEN $3 = 'open' THEN NULL ELSE $6 END, close_reason = CASE WHEN $3 = 'open' THEN NULL ELSE $7 END, updated_at = now()
+      `UPDATE deals SET stage = $2, status = $3::text, amount = CASE WHEN $4::boolean THEN $5::numeric ELSE amount END, stage_entered_at = $6::timestamptz,
+         closed_at = CASE WHEN $3::text = 'open' THEN NULL ELSE $6::timestamptz END, close_reason = CASE WHEN $3::text = 'open' THEN NULL ELSE $7::text END, updated_at = now()
        WHERE id = $1`,
       [deal.id, change.stage, target.kind, change.amount !== undefined, change.amount ?? null, at, change.reason ?? null],
     );
@@ -166,7 +166,8 @@ async function openDeal(client: PoolClient, customerId: number, customerOwner: s
   const { rows } = await client.query<{ id: number }>(
     `INSERT INTO deals (customer_id, pipeline, stage, status, name, amount, currency, owner_agent_id, expected_close_on, source, source_run_id,
                         opened_at, stage_entered_at, closed_at, close_reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, CASE WHEN $4 = 'open' THEN NULL ELSE $12::timestamptz END, CASE WHEN $4 = 'open' THEN NULL ELSE $13 END)
+     VALUES ($1, $2, $3, $4::text, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz, $12::timestamptz,
+             CASE WHEN $4::text = 'open' THEN NULL ELSE $12::timestamptz END, CASE WHEN $4::text = 'open' THEN NULL ELSE $13::text END)
      RETURNING id`,
     [
       customerId, change.pipeline.id, change.stage, kind, open.name, change.amount ?? null, open.currency ?? change.pipeline.currency,

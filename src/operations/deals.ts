@@ -1,0 +1,103 @@
+import { enqueueEngineEvents, listenedEventTypes } from '../engine/event-dispatch.js';
+import {
+  changeDeal,
+  getDeal,
+  getDealHistory,
+  isStale,
+  listDeals,
+  pipelineForecast,
+  type DealFilter,
+  type DealHistoryRow,
+  type DealListRow,
+  type DealRow,
+  type Forecast,
+} from '../store/deals.js';
+import type { Pipeline } from '../workflows/pipelines.js';
+import { audit, requireRole, type Actor, type OperationContext } from './context.js';
+import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
+
+/** The most months a forecast covers. */
+export const MAX_FORECAST_MONTHS = 24;
+
+const now = (ctx: OperationContext) => (ctx.now ?? (() => new Date()))();
+
+function pipelineOf(ctx: OperationContext, id: string): Pipeline {
+  const pipeline = ctx.config.pipelines.get(id);
+  if (!pipeline) throw new NotFoundError(`no pipeline "${id}"; declared: ${[...ctx.config.pipelines.keys()].join(', ') || '(none)'}`);
+  return pipeline;
+}
+
+export async function findDeals(ctx: OperationContext, _actor: Actor, filter: DealFilter): Promise<DealListRow[]> {
+  return listDeals(ctx.pool, filter);
+}
+
+export async function dealDetail(ctx: OperationContext, _actor: Actor, id: number): Promise<{ deal: DealRow; history: DealHistoryRow[]; stale: boolean }> {
+  const deal = await getDeal(ctx.pool, id);
+  if (!deal) throw new NotFoundError(`no deal ${id}`);
+  const pipeline = ctx.config.pipelines.get(deal.pipeline);
+  return { deal, history: await getDealHistory(ctx.pool, id), stale: pipeline ? isStale(deal, pipeline, now(ctx)) : false };
+}
+
+export async function forecastPipeline(ctx: OperationContext, _actor: Actor, input: { pipeline: string; months: number }): Promise<Forecast> {
+  if (!Number.isSafeInteger(input.months) || input.months < 1 || input.months > MAX_FORECAST_MONTHS) {
+    throw new InvalidInputError(`months must be an integer from 1 to ${MAX_FORECAST_MONTHS}`);
+  }
+  return pipelineForecast(ctx.pool, pipelineOf(ctx, input.pipeline), input.months, now(ctx));
+}
+
+export interface BoardColumn {
+  stage: Pipeline['stages'][number];
+  deals: Array<DealListRow & { stale: boolean; days_in_stage: number }>;
+  count: number;
+  /** Sum of known amounts in the pipeline's currency. */
+  total: number;
+}
+
+/** Open deals by stage (and the latest closed ones in the won and lost columns), for the dashboard's board. */
+export async function pipelineBoard(ctx: OperationContext, _actor: Actor, input: { pipeline: string; limit: number }): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
+  const pipeline = pipelineOf(ctx, input.pipeline);
+  const at = now(ctx);
+  const columns: BoardColumn[] = [];
+  for (const stage of pipeline.stages) {
+    const deals = await listDeals(ctx.pool, { pipeline: pipeline.id, stage: stage.id, limit: input.limit });
+    const cards = deals.map((deal) => ({ ...deal, stale: isStale(deal, pipeline, at), days_in_stage: Math.floor((at.getTime() - deal.stage_entered_at.getTime()) / 86_400_000) }));
+    const total = cards.reduce((sum, deal) => sum + (deal.currency === pipeline.currency && deal.amount !== null ? deal.amount : 0), 0);
+    columns.push({ stage, deals: cards, count: cards.length, total: Math.round(total * 100) / 100 });
+  }
+  return { pipeline, columns };
+}
+
+/**
+ * A person moves a deal to another stage of its pipeline (any direction: a person decides), audited. Closed deals do
+ * not move. Fires deal.stage_changed, and deal.won or deal.lost for those stages, like a workflow's move.
+ */
+export async function moveDealStage(ctx: OperationContext, actor: Actor, input: { dealId: number; stage: unknown; reason?: unknown }): Promise<{ deal: DealRow; changed: boolean }> {
+  requireRole(actor, 'support');
+  const deal = await getDeal(ctx.pool, input.dealId);
+  if (!deal) throw new NotFoundError(`no deal ${input.dealId}`);
+  const pipeline = ctx.config.pipelines.get(deal.pipeline);
+  if (!pipeline) throw new ConflictError(`pipeline ${deal.pipeline} is no longer declared in workflows.yaml`, 'pipeline_gone');
+  if (typeof input.stage !== 'string' || !pipeline.byId.has(input.stage)) {
+    throw new InvalidInputError(`stage must be one of ${pipeline.stages.map((stage) => stage.id).join(', ')}`);
+  }
+  const reason = input.reason === undefined || input.reason === '' ? null : String(input.reason).trim().slice(0, 500);
+  if (deal.status !== 'open') throw new ConflictError(`deal ${deal.id} is ${deal.status}; a closed deal does not move`, 'deal_closed');
+  if (deal.stage === input.stage) return { deal, changed: false };
+  const result = await changeDeal(ctx.pool, {
+    customerId: deal.customer_id,
+    pipeline,
+    stage: input.stage,
+    at: now(ctx),
+    source: `user:${actor.name}`,
+    actor: actor.name,
+    reason,
+    dealId: deal.id,
+    allowBackwards: true,
+    listenedEvents: listenedEventTypes(ctx.config),
+  });
+  if (result.action !== 'moved' || !result.deal) throw new ConflictError(result.reason ?? `deal ${deal.id} did not move`, 'deal_not_moved');
+  await audit(ctx, actor, 'deal.stage', `deal:${deal.id}`, { from: deal.stage, to: input.stage, pipeline: pipeline.id, customer_id: deal.customer_id, ...(reason ? { reason } : {}) });
+  // Stored with the change: if Redis is away, the reconciler queues them.
+  await enqueueEngineEvents(ctx.queue, result.events).catch(() => undefined);
+  return { deal: result.deal, changed: true };
+}
