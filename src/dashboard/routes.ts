@@ -47,6 +47,9 @@ import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
 import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
 import { workflowsPage } from './views/workflows.js';
+import { pipelinePages } from './pages/pipeline.js';
+import { customerDeals } from './views/pipeline.js';
+import { findDeals } from '../operations/deals.js';
 
 export interface DashboardOptions {
   pool: Pool;
@@ -297,7 +300,9 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
+    const { user, role } = sessionOf(res);
+    const deals = await findDeals({ pool, queue: options.queue, config, defaultRegion: options.defaultRegion }, { name: user, role, ip: req.ip ?? null, via: 'dashboard' }, { customerId: customer.id as number, limit: 100 });
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, deals: customerDeals(deals, config.agents), notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
@@ -353,6 +358,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
       }
     });
   }
+
+  router.use(pipelinePages({ options, auth, session, form, context }));
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {
     const stats = await workflowStats(pool, workflowIds);
