@@ -64,7 +64,7 @@ async function dealsOf(email: string): Promise<Deal[]> {
 const unfinished = (workflow: string) => count(db.pool, `SELECT 1 FROM workflow_runs WHERE workflow = $1 AND status NOT IN ('succeeded', 'filtered', 'failed', 'cancelled')`, [workflow]);
 
 async function settled(): Promise<void> {
-  await waitFor('runs to finish', async () => (await unfinished('shopify-cart-deal')) + (await unfinished('shopify-order-deal')) === 0 && (await count(db.pool, `SELECT 1 FROM inbox_events WHERE status = 'pending'`)) === 0);
+  await waitFor('runs to finish', async () => (await unfinished('shopify-checkout-deal')) + (await unfinished('shopify-sale-deal')) === 0 && (await count(db.pool, `SELECT 1 FROM inbox_events WHERE status = 'pending'`)) === 0);
 }
 
 async function history(dealId: number): Promise<string[]> {
@@ -96,14 +96,14 @@ describe('Shopify: abandoned checkout and order for one customer make one deal',
     await waitFor('the won deal', async () => (await dealsOf('buyer2@deals.example'))[0]?.status === 'won');
     await sendCheckout(pair.checkout);
     await sendCheckout(pair.checkout);
-    await waitFor('the cart run', async () => (await count(db.pool, `SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-cart-deal' AND status = 'succeeded' AND trigger->>'external_id' LIKE '%cart-token-2%'`)) > 0);
+    await waitFor('the cart run', async () => (await count(db.pool, `SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-checkout-deal' AND status = 'succeeded' AND trigger->>'external_id' LIKE '%cart-token-2%'`)) > 0);
     await settled();
     const deals = await dealsOf('buyer2@deals.example');
     expect(deals).toHaveLength(1);
     expect(deals[0]).toMatchObject({ stage: 'won', status: 'won', amount: pair.orderTotal });
     expect(await history(deals[0]!.id)).toEqual(['won']);
     const { rows } = await db.pool.query<{ output: { action: string; reason: string } }>(
-      `SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'shopify-cart-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-2%'`,
+      `SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'shopify-checkout-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-2%'`,
     );
     expect(rows.map((row) => row.output.action)).toEqual(['skipped']);
     expect(rows[0]!.output.reason).toContain('after this event');
@@ -135,7 +135,7 @@ describe('crash and replay', () => {
     await settled();
     const { rows } = await db.pool.query<{ id: number; step_index: number }>(
       `SELECT r.id, s.step_index FROM workflow_runs r JOIN run_steps s ON s.run_id = r.id
-       WHERE r.workflow = 'shopify-cart-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-4%'`,
+       WHERE r.workflow = 'shopify-checkout-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-4%'`,
     );
     const run = rows[0]!;
     // As a worker killed after open_deal committed but before its step record was written leaves it.
@@ -144,10 +144,10 @@ describe('crash and replay', () => {
     expect((await api(app, `/api/runs/${run.id}/retry`, { method: 'POST' })).status).toBe(202);
     await waitFor('the retried run', async () => (await api(app, `/api/runs/${run.id}`)).body.status === 'succeeded');
     expect((await api(app, `/api/runs/${run.id}/replay`, { method: 'POST' })).status).toBe(202);
-    await waitFor('the replay', async () => (await count(db.pool, `SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-cart-deal' AND trigger_key LIKE '%@%' AND status = 'succeeded'`)) > 0);
+    await waitFor('the replay', async () => (await count(db.pool, `SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-checkout-deal' AND trigger_key LIKE '%@%' AND status = 'succeeded'`)) > 0);
     expect(await dealsOf('buyer4@deals.example')).toHaveLength(1);
     const outputs = await db.pool.query<{ output: { action: string } }>(
-      `SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'shopify-cart-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-4%' ORDER BY r.id`,
+      `SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'shopify-checkout-deal' AND s.step_id = 'open_deal' AND r.trigger->>'external_id' LIKE '%cart-token-4%' ORDER BY r.id`,
     );
     expect(outputs.rows.map((row) => row.output.action)).toEqual(['opened', 'opened']);
   });
