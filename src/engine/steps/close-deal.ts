@@ -45,7 +45,7 @@ export default defineStep<CloseDealConfig, CompiledCloseDeal>({
     additionalProperties: false,
   },
   examples: [
-    { pipeline: 'sales', outcome: 'won', key: '"order/" & id', amount: '$number(total_price)', currency: 'currency', reason: 'order {{ name }}', name: 'Order {{ name }}' },
+    { pipeline: 'sales', outcome: 'won', key: '"order/" & id', amount: '$number(total_price)', currency: 'currency', reason: 'order {{ name }}', title: 'Order {{ name }}' },
     { pipeline: 'sales', outcome: 'lost', reason: 'quote declined', open_if_missing: false },
   ],
   compile: (config, context) => ({

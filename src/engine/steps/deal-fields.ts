@@ -15,7 +15,8 @@ export interface DealTargetConfig {
 
 /** Fields of the steps that may open a deal (open_deal, close_deal). */
 export interface DealOpeningConfig {
-  name?: string;
+  /** The deal's name (`name` is every step's own display name). */
+  title?: string;
   currency?: string;
   owner?: string;
   expected_close?: string | number;
@@ -33,7 +34,7 @@ export const DEAL_TARGET_PROPERTIES = {
 } as const;
 
 export const DEAL_OPENING_PROPERTIES = {
-  name: { type: 'string', description: 'Template naming a new deal, e.g. `Cart {{ token }}`.' },
+  title: { type: 'string', description: 'Template naming a new deal, e.g. `Cart {{ token }}`.' },
   currency: { type: 'string', description: "JSONata giving a new deal's ISO currency, e.g. `currency`; default the pipeline's." },
   owner: { type: 'string', description: "An agent id owning a new deal; default the customer's owner." },
   expected_close: { ...DURATION_SCHEMA, description: 'Expected close date of a new deal, this long after the event (forecast month), e.g. 30d.' },
@@ -65,7 +66,7 @@ export function compileDealOpening(config: DealOpeningConfig, context: CompileCo
     return context.fail(`unknown agent "${config.owner}"; declared agents: ${[...context.agents.keys()].join(', ') || '(none)'}`, 'owner');
   }
   return {
-    name: config.name === undefined ? undefined : context.template('name', config.name),
+    name: config.title === undefined ? undefined : context.template('title', config.title),
     currency: config.currency === undefined ? undefined : context.expression('currency', config.currency),
     owner: config.owner,
     expectedCloseMs: config.expected_close === undefined ? undefined : parseDuration(config.expected_close),

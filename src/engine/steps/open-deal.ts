@@ -42,8 +42,8 @@ export default defineStep<OpenDealConfig, CompiledOpenDeal>({
     additionalProperties: false,
   },
   examples: [
-    { pipeline: 'sales', stage: 'cart', key: '"checkout/" & token', amount: '$number(total_price)', currency: 'currency', name: 'Cart {{ token }}', expected_close: '7d' },
-    { pipeline: 'sales', stage: 'new', name: 'Quote request from {{ $customer.name }}', owner: 'ann', another: true },
+    { pipeline: 'sales', stage: 'cart', key: '"checkout/" & token', amount: '$number(total_price)', currency: 'currency', title: 'Cart {{ token }}', expected_close: '7d' },
+    { pipeline: 'sales', stage: 'new', title: 'Quote request from {{ $customer.name }}', owner: 'ann', another: true },
   ],
   compile: (config, context) => {
     const target = compileDealTarget(config, context);
