@@ -80,7 +80,8 @@ export async function moveDealStage(ctx: OperationContext, actor: Actor, input: 
   if (typeof input.stage !== 'string' || !pipeline.byId.has(input.stage)) {
     throw new InvalidInputError(`stage must be one of ${pipeline.stages.map((stage) => stage.id).join(', ')}`);
   }
-  const reason = input.reason === undefined || input.reason === '' ? null : String(input.reason).trim().slice(0, 500);
+  if (input.reason !== undefined && (typeof input.reason !== 'string' || input.reason.length > 500)) throw new InvalidInputError('reason must be text of at most 500 characters');
+  const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim() : null;
   if (deal.status !== 'open') throw new ConflictError(`deal ${deal.id} is ${deal.status}; a closed deal does not move`, 'deal_closed');
   if (deal.stage === input.stage) return { deal, changed: false };
   const result = await changeDeal(ctx.pool, {
