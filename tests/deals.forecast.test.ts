@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeDeal, emitStaleDeals, pipelineForecast } from '../src/store/deals.js';
+import { changeDeal, emitStaleDeals, pipelineForecast, pipelineStats } from '../src/store/deals.js';
 import { migrate } from '../src/store/migrate.js';
 import { ConfigError, formatIssue, loadConfigText } from '../src/workflows/load.js';
 import type { Pipeline } from '../src/workflows/pipelines.js';
@@ -16,6 +16,9 @@ pipelines:
       - { id: quote, probability: 0.5 }
       - { id: won, won: true }
       - { id: lost, lost: true }
+  b2b:
+    currency: EUR
+    stages: [{ id: lead, probability: 0.2 }, { id: proposal, probability: 0.6 }, { id: won, won: true }, { id: lost, lost: true }]
 workflows:
   - id: noop
     trigger: { type: schedule, cron: "0 0 * * *" }
@@ -68,8 +71,8 @@ describe('pipelines in workflows.yaml', () => {
       - { type: close_deal, pipeline: nopeline, outcome: won }
 `;
     expect(issuesOf(steps)).toEqual([
-      'workflows.yaml:20:52 pipeline sales has no stage "nope"; its stages: new, cart, quote, won, lost',
-      'workflows.yaml:21:39 unknown pipeline "nopeline"; declared pipelines: sales',
+      'workflows.yaml:23:52 pipeline sales has no stage "nope"; its stages: new, cart, quote, won, lost',
+      'workflows.yaml:24:39 unknown pipeline "nopeline"; declared pipelines: sales, b2b',
     ]);
   });
 });
@@ -152,6 +155,34 @@ describe('forecast and staleness on real PostgreSQL', () => {
     await changeDeal(db.pool, { customerId: c, pipeline: sales, stage: 'won', at: now, source: 'test', allowBackwards: true });
     await emitStaleDeals(db.pool, [sales], new Date(now.getTime() + 60 * 86_400_000));
     expect(await staleOf()).toBe(2);
+  });
+
+  it('win rate and average days per stage equal the hand computation', async () => {
+    const b2b = loadConfigText(CONFIG, 'workflows.yaml', { env: {} }).pipelines.get('b2b')!;
+    const day = 86_400_000;
+    const t0 = new Date(now.getTime() - 10 * day);
+    const at = (days: number) => new Date(t0.getTime() + days * day);
+    const move = (customerId: number, stage: string, when: Date) => changeDeal(db.pool, { customerId, pipeline: b2b, stage, at: when, source: 'test', allowBackwards: true });
+    const open = (customerId: number, when: Date) =>
+      changeDeal(db.pool, { customerId, pipeline: b2b, stage: 'lead', at: when, source: 'test', allowBackwards: false, open: { another: false, name: null, currency: null, expectedCloseOn: null } });
+    const [x, y, z] = [await customer('X'), await customer('Y'), await customer('Z')];
+    await open(x, t0); //                  lead 2 days, proposal 3 days, won
+    await move(x, 'proposal', at(2));
+    await move(x, 'won', at(5));
+    await open(y, t0); //                  lead 4 days, proposal 1 day, lost
+    await move(y, 'proposal', at(4));
+    await move(y, 'lost', at(5));
+    await open(z, at(9)); //               still in lead: 1 day until now
+    expect(await pipelineStats(db.pool, b2b, now)).toEqual({
+      pipeline: 'b2b',
+      won_deals: 1,
+      lost_deals: 1,
+      win_rate: 0.5,
+      stages: [
+        { stage: 'lead', deals: 3, average_days: 2.33 },
+        { stage: 'proposal', deals: 2, average_days: 2 },
+      ],
+    });
   });
 
   it('moves never go backwards unless allowed', async () => {

@@ -479,6 +479,10 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('get', '/api/pipelines/{id}/forecast', forecast);
       expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/nope/forecast'));
       expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/sales/forecast?months=99'));
+      const stats = await call('get', '/api/pipelines/sales/stats');
+      expect(stats.status).toBe(200);
+      expectDocumented('get', '/api/pipelines/{id}/stats', stats);
+      expectDocumented('get', '/api/pipelines/{id}/stats', await call('get', '/api/pipelines/nope/stats'));
       const audit = await call('get', '/api/audit?limit=2');
       expect((audit.body as { entries: Array<{ action: string; target: string }> }).entries[0]).toMatchObject({ action: 'deal.stage', target: `deal:${deal!.id}` });
     });

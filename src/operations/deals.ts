@@ -6,11 +6,13 @@ import {
   isStale,
   listDeals,
   pipelineForecast,
+  pipelineStats,
   type DealFilter,
   type DealHistoryRow,
   type DealListRow,
   type DealRow,
   type Forecast,
+  type PipelineStats,
 } from '../store/deals.js';
 import type { Pipeline } from '../workflows/pipelines.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
@@ -43,6 +45,11 @@ export async function forecastPipeline(ctx: OperationContext, _actor: Actor, inp
     throw new InvalidInputError(`months must be an integer from 1 to ${MAX_FORECAST_MONTHS}`);
   }
   return pipelineForecast(ctx.pool, pipelineOf(ctx, input.pipeline), input.months, now(ctx));
+}
+
+/** Win rate and average days per stage of a pipeline. */
+export async function statsOfPipeline(ctx: OperationContext, _actor: Actor, input: { pipeline: string }): Promise<PipelineStats> {
+  return pipelineStats(ctx.pool, pipelineOf(ctx, input.pipeline), now(ctx));
 }
 
 export interface BoardColumn {

@@ -359,3 +359,40 @@ export async function pipelineForecast(pool: Pool, pipeline: Pipeline, months: n
     other_currency_deals: rest[0]!.other,
   };
 }
+
+export interface PipelineStats {
+  pipeline: string;
+  won_deals: number;
+  lost_deals: number;
+  /** Won ÷ (won + lost); null before any deal closed. */
+  win_rate: number | null;
+  /** Per open stage: how long deals stayed in it (a deal still there counts until `now`); null when none entered it. */
+  stages: Array<{ stage: string; deals: number; average_days: number | null }>;
+}
+
+/** Win rate and average time per stage, from the deals and their stage history (vendor times). */
+export async function pipelineStats(pool: Pool, pipeline: Pipeline, now: Date): Promise<PipelineStats> {
+  const { rows: closed } = await pool.query<{ won: number; lost: number }>(
+    `SELECT count(*) FILTER (WHERE status = 'won')::int AS won, count(*) FILTER (WHERE status = 'lost')::int AS lost FROM deals WHERE pipeline = $1`,
+    [pipeline.id],
+  );
+  const { rows: stays } = await pool.query<{ stage: string; deals: number; average_days: number }>(
+    `WITH stays AS (
+       SELECT h.to_stage AS stage, h.deal_id,
+              extract(epoch FROM coalesce(lead(h.at) OVER (PARTITION BY h.deal_id ORDER BY h.id), $2::timestamptz) - h.at) / 86400 AS days
+         FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id WHERE d.pipeline = $1)
+     SELECT stage, count(DISTINCT deal_id)::int AS deals, round(avg(greatest(days, 0))::numeric, 2)::float8 AS average_days FROM stays GROUP BY stage`,
+    [pipeline.id, now],
+  );
+  const byStage = new Map(stays.map((row) => [row.stage, row]));
+  const { won, lost } = closed[0]!;
+  return {
+    pipeline: pipeline.id,
+    won_deals: won,
+    lost_deals: lost,
+    win_rate: won + lost === 0 ? null : Math.round((won / (won + lost)) * 10_000) / 10_000,
+    stages: pipeline.stages
+      .filter((stage) => stage.kind === 'open')
+      .map((stage) => ({ stage: stage.id, deals: byStage.get(stage.id)?.deals ?? 0, average_days: byStage.get(stage.id)?.average_days ?? null })),
+  };
+}

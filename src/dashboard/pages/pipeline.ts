@@ -1,6 +1,6 @@
 import { Router, type RequestHandler, type Request, type Response } from 'express';
 import type { Actor, OperationContext } from '../../operations/context.js';
-import { forecastPipeline, moveDealStage, pipelineBoard } from '../../operations/deals.js';
+import { forecastPipeline, moveDealStage, pipelineBoard, statsOfPipeline } from '../../operations/deals.js';
 import { OperationError } from '../../operations/errors.js';
 import { requireCsrf, requireRole, sessionOf, type DashboardAuth } from '../auth.js';
 import type { DashboardOptions } from '../routes.js';
@@ -49,9 +49,13 @@ export function pipelinePages({ options, auth, session, form, context }: Pipelin
     const id = String(req.params.id);
     if (!options.config.pipelines.has(id)) return void res.status(404).type('html').send(messagePage(context(req, res), 'Pipeline not found', `There is no pipeline ${id}.`).value);
     const actor = actorOf(req, res);
-    const [board, forecast] = await Promise.all([pipelineBoard(ctx, actor, { pipeline: id, limit: BOARD_LIMIT }), forecastPipeline(ctx, actor, { pipeline: id, months: 6 })]);
+    const [board, forecast, stats] = await Promise.all([
+      pipelineBoard(ctx, actor, { pipeline: id, limit: BOARD_LIMIT }),
+      forecastPipeline(ctx, actor, { pipeline: id, months: 6 }),
+      statsOfPipeline(ctx, actor, { pipeline: id }),
+    ]);
     const notice = NOTICES[typeof req.query.notice === 'string' ? req.query.notice : ''];
-    const page = pipelinePage(context(req, res), { ...board, forecast, pipelines: [...options.config.pipelines.keys()], agents: options.config.agents, notice });
+    const page = pipelinePage(context(req, res), { ...board, forecast, stats, pipelines: [...options.config.pipelines.keys()], agents: options.config.agents, notice });
     res.type('html').send(page.value);
   });
 

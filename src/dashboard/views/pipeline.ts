@@ -1,7 +1,7 @@
 import { hasRole } from '../auth.js';
 import { html, time, type Html } from '../html.js';
 import type { BoardColumn } from '../../operations/deals.js';
-import type { DealListRow, Forecast } from '../../store/deals.js';
+import type { DealListRow, Forecast, PipelineStats } from '../../store/deals.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import type { Pipeline } from '../../workflows/pipelines.js';
 import { layout, type PageContext } from './layout.js';
@@ -39,7 +39,7 @@ function dealCard(context: PageContext, pipeline: Pipeline, agents: ReadonlyMap<
 
 export function pipelinePage(
   context: PageContext,
-  data: { pipeline: Pipeline; pipelines: string[]; columns: BoardColumn[]; forecast: Forecast; agents: ReadonlyMap<string, AgentConfig>; notice?: string },
+  data: { pipeline: Pipeline; pipelines: string[]; columns: BoardColumn[]; forecast: Forecast; stats: PipelineStats; agents: ReadonlyMap<string, AgentConfig>; notice?: string },
 ): Html {
   const { pipeline } = data;
   const body = html`
@@ -58,6 +58,14 @@ ${data.columns.map(
   <h2 id="forecast-h">Forecast by expected close month (${data.forecast.currency})</h2>
   ${forecastChart(data.forecast)}
   ${forecastTable(data.forecast)}
+</section>
+<section aria-labelledby="stats-h">
+  <h2 id="stats-h">Win rate and time per stage</h2>
+  <p>Win rate: ${data.stats.win_rate === null ? 'no deal closed yet' : `${Math.round(data.stats.win_rate * 1000) / 10} %`} <span class="muted">(${data.stats.won_deals} won, ${data.stats.lost_deals} lost)</span></p>
+  <div class="table-wrap"><table class="stage-times">
+    <thead><tr><th scope="col">Stage</th><th scope="col">Deals that entered it</th><th scope="col">Average days in it</th></tr></thead>
+    <tbody>${data.stats.stages.map((row) => html`<tr><th scope="row" data-label="Stage">${row.stage}</th><td data-label="Deals">${row.deals}</td><td data-label="Average days">${row.average_days ?? '—'}</td></tr>`)}</tbody>
+  </table></div>
 </section>`;
   return layout(context, `Pipeline: ${pipeline.id}`, body);
 }

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { Actor, OperationContext } from '../../operations/context.js';
-import { dealDetail, findDeals, forecastPipeline, moveDealStage } from '../../operations/deals.js';
+import { dealDetail, findDeals, forecastPipeline, moveDealStage, statsOfPipeline } from '../../operations/deals.js';
 import { InvalidInputError } from '../../operations/errors.js';
 import type { DealStatus } from '../../store/deals.js';
 import type { ApiOptions } from '../api.js';
@@ -54,6 +54,10 @@ export function dealsApi(options: ApiOptions): Router {
 
   router.get('/pipelines/:id/forecast', async (req, res) => {
     res.json(await forecastPipeline(ctx, tokenActor(req), { pipeline: req.params.id!, months: integer(req.query.months, 'months') ?? 6 }));
+  });
+
+  router.get('/pipelines/:id/stats', async (req, res) => {
+    res.json(await statsOfPipeline(ctx, tokenActor(req), { pipeline: req.params.id! }));
   });
 
   return router;

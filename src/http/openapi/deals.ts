@@ -80,6 +80,20 @@ export const dealsSchemas: Record<string, JsonSchema> = {
     unscheduled: record('Open deals with no expected close date, or one before the first month.', { deals: { type: 'integer' }, amount: { type: 'number' } }),
     other_currency_deals: { type: 'integer', description: "Deals in another currency than the pipeline's, left out of every sum." },
   }),
+  PipelineStats: record('Win rate and average time per stage.', {
+    pipeline: { type: 'string' },
+    won_deals: { type: 'integer' },
+    lost_deals: { type: 'integer' },
+    win_rate: { type: ['number', 'null'], description: 'Won ÷ (won + lost); null before any deal closed.' },
+    stages: {
+      type: 'array',
+      items: record('An open stage.', {
+        stage: { type: 'string' },
+        deals: { type: 'integer', description: 'Deals that entered it.' },
+        average_days: { type: ['number', 'null'], description: 'Average days in it (a deal still there counts until now).' },
+      }),
+    },
+  }),
 };
 
 export const dealsPaths: Record<string, PathItemObject> = {
@@ -147,6 +161,16 @@ export const dealsPaths: Record<string, PathItemObject> = {
         { name: 'months', in: 'query', description: 'How many months (1 to 24, default 6).', schema: { type: 'integer', minimum: 1, maximum: 24, default: 6 } },
       ],
       responses: { '200': { description: 'The forecast.', content: json(ref('Forecast')) }, '400': badRequest, '404': error('No such pipeline.', ['not_found']), ...common },
+    },
+  },
+  '/api/pipelines/{id}/stats': {
+    get: {
+      operationId: 'pipelineStats',
+      summary: 'Win rate and average time per stage',
+      tags: ['deals'],
+      security,
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'The pipeline id.', schema: { type: 'string' } }],
+      responses: { '200': { description: 'The figures.', content: json(ref('PipelineStats')) }, '404': error('No such pipeline.', ['not_found']), ...common },
     },
   },
 };
