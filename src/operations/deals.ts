@@ -7,6 +7,7 @@ import {
   listDeals,
   pipelineForecast,
   pipelineStats,
+  stageTotals,
   type DealFilter,
   type DealHistoryRow,
   type DealListRow,
@@ -54,22 +55,23 @@ export async function statsOfPipeline(ctx: OperationContext, _actor: Actor, inpu
 
 export interface BoardColumn {
   stage: Pipeline['stages'][number];
+  /** The newest `limit` deals in the stage. */
   deals: Array<DealListRow & { stale: boolean; days_in_stage: number }>;
+  /** Every deal in the stage, and the sum of their known amounts in the pipeline's currency. */
   count: number;
-  /** Sum of known amounts in the pipeline's currency. */
   total: number;
 }
 
-/** Open deals by stage (and the latest closed ones in the won and lost columns), for the dashboard's board. */
+/** Deals by stage, newest first (the won and lost columns hold closed ones), for the dashboard's board. */
 export async function pipelineBoard(ctx: OperationContext, _actor: Actor, input: { pipeline: string; limit: number }): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
   const pipeline = pipelineOf(ctx, input.pipeline);
   const at = now(ctx);
+  const totals = await stageTotals(ctx.pool, pipeline);
   const columns: BoardColumn[] = [];
   for (const stage of pipeline.stages) {
     const deals = await listDeals(ctx.pool, { pipeline: pipeline.id, stage: stage.id, limit: input.limit });
     const cards = deals.map((deal) => ({ ...deal, stale: isStale(deal, pipeline, at), days_in_stage: Math.floor((at.getTime() - deal.stage_entered_at.getTime()) / 86_400_000) }));
-    const total = cards.reduce((sum, deal) => sum + (deal.currency === pipeline.currency && deal.amount !== null ? deal.amount : 0), 0);
-    columns.push({ stage, deals: cards, count: cards.length, total: Math.round(total * 100) / 100 });
+    columns.push({ stage, deals: cards, count: totals.get(stage.id)?.count ?? 0, total: totals.get(stage.id)?.total ?? 0 });
   }
   return { pipeline, columns };
 }

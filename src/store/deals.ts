@@ -259,6 +259,15 @@ export async function listDeals(pool: Pool, filter: DealFilter): Promise<DealLis
   return rows;
 }
 
+/** Deals and the sum of their known amounts in `currency`, per stage of the pipeline (all of them, not a page). */
+export async function stageTotals(pool: Pool, pipeline: Pipeline): Promise<Map<string, { count: number; total: number }>> {
+  const { rows } = await pool.query<{ stage: string; count: number; total: number }>(
+    `SELECT stage, count(*)::int AS count, coalesce(sum(amount) FILTER (WHERE currency = $2), 0)::float8 AS total FROM deals WHERE pipeline = $1 GROUP BY stage`,
+    [pipeline.id, pipeline.currency],
+  );
+  return new Map(rows.map((row) => [row.stage, { count: row.count, total: row.total }]));
+}
+
 /** A deal is stale when it has sat in its open stage longer than the stage's `rot_after`. */
 export function isStale(deal: Pick<DealRow, 'status' | 'stage' | 'stage_entered_at'>, pipeline: Pipeline, now: Date): boolean {
   const rot = pipeline.byId.get(deal.stage)?.rotAfterMs;

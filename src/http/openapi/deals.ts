@@ -1,6 +1,5 @@
+/** OpenAPI description of `src/http/api/deals.ts` (deals, pipeline forecasts and stats), spread into `../openapi.ts`. */
 import type { JsonSchema, PathItemObject, ResponseObject } from '../openapi.js';
-
-/** OpenAPI description of `src/http/api/deals.ts`. */
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
