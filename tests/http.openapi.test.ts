@@ -115,7 +115,7 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
       const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
       return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
     }
-    // A router mounted without a path (`router.use(sub)`) has rawPath '/'.
+    // Resource routers are mounted at their parent's root (`router.use(customersApi(...))`): rawPath `/`.
     if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
     return [];
   });

@@ -12,17 +12,21 @@ import {
   type DealHistoryRow,
   type DealListRow,
   type DealRow,
+  type DealStatus,
   type Forecast,
   type PipelineStats,
 } from '../store/deals.js';
 import type { Pipeline } from '../workflows/pipelines.js';
-import { audit, requireRole, type Actor, type OperationContext } from './context.js';
+import { audit, nowOf, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
+
+export type { DealListRow, DealStatus, Forecast, PipelineStats } from '../store/deals.js';
+
+/** A deal's statuses: open, then won or lost. */
+export const DEAL_STATUSES: readonly DealStatus[] = ['open', 'won', 'lost'];
 
 /** The most months a forecast covers. */
 export const MAX_FORECAST_MONTHS = 24;
-
-const now = (ctx: OperationContext) => (ctx.now ?? (() => new Date()))();
 
 function pipelineOf(ctx: OperationContext, id: string): Pipeline {
   const pipeline = ctx.config.pipelines.get(id);
@@ -30,27 +34,27 @@ function pipelineOf(ctx: OperationContext, id: string): Pipeline {
   return pipeline;
 }
 
-export async function findDeals(ctx: OperationContext, _actor: Actor, filter: DealFilter): Promise<DealListRow[]> {
+export async function findDeals(ctx: OperationContext, filter: DealFilter): Promise<DealListRow[]> {
   return listDeals(ctx.pool, filter);
 }
 
-export async function dealDetail(ctx: OperationContext, _actor: Actor, id: number): Promise<{ deal: DealRow; history: DealHistoryRow[]; stale: boolean }> {
+export async function dealDetail(ctx: OperationContext, id: number): Promise<{ deal: DealRow; history: DealHistoryRow[]; stale: boolean }> {
   const deal = await getDeal(ctx.pool, id);
   if (!deal) throw new NotFoundError(`no deal ${id}`);
   const pipeline = ctx.config.pipelines.get(deal.pipeline);
-  return { deal, history: await getDealHistory(ctx.pool, id), stale: pipeline ? isStale(deal, pipeline, now(ctx)) : false };
+  return { deal, history: await getDealHistory(ctx.pool, id), stale: pipeline ? isStale(deal, pipeline, nowOf(ctx)) : false };
 }
 
-export async function forecastPipeline(ctx: OperationContext, _actor: Actor, input: { pipeline: string; months: number }): Promise<Forecast> {
+export async function forecastPipeline(ctx: OperationContext, input: { pipeline: string; months: number }): Promise<Forecast> {
   if (!Number.isSafeInteger(input.months) || input.months < 1 || input.months > MAX_FORECAST_MONTHS) {
     throw new InvalidInputError(`months must be an integer from 1 to ${MAX_FORECAST_MONTHS}`);
   }
-  return pipelineForecast(ctx.pool, pipelineOf(ctx, input.pipeline), input.months, now(ctx));
+  return pipelineForecast(ctx.pool, pipelineOf(ctx, input.pipeline), input.months, nowOf(ctx));
 }
 
 /** Win rate and average days per stage of a pipeline. */
-export async function statsOfPipeline(ctx: OperationContext, _actor: Actor, input: { pipeline: string }): Promise<PipelineStats> {
-  return pipelineStats(ctx.pool, pipelineOf(ctx, input.pipeline), now(ctx));
+export async function statsOfPipeline(ctx: OperationContext, input: { pipeline: string }): Promise<PipelineStats> {
+  return pipelineStats(ctx.pool, pipelineOf(ctx, input.pipeline), nowOf(ctx));
 }
 
 export interface BoardColumn {
@@ -63,9 +67,9 @@ export interface BoardColumn {
 }
 
 /** Deals by stage, newest first (the won and lost columns hold closed ones), for the dashboard's board. */
-export async function pipelineBoard(ctx: OperationContext, _actor: Actor, input: { pipeline: string; limit: number }): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
+export async function pipelineBoard(ctx: OperationContext, input: { pipeline: string; limit: number }): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
   const pipeline = pipelineOf(ctx, input.pipeline);
-  const at = now(ctx);
+  const at = nowOf(ctx);
   const totals = await stageTotals(ctx.pool, pipeline);
   const columns: BoardColumn[] = [];
   for (const stage of pipeline.stages) {
@@ -97,7 +101,7 @@ export async function moveDealStage(ctx: OperationContext, actor: Actor, input: 
     customerId: deal.customer_id,
     pipeline,
     stage: input.stage,
-    at: now(ctx),
+    at: nowOf(ctx),
     source: `user:${actor.name}`,
     actor: actor.name,
     reason,

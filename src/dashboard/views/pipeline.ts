@@ -1,7 +1,6 @@
 import { hasRole } from '../auth.js';
 import { html, time, type Html } from '../html.js';
-import type { BoardColumn } from '../../operations/deals.js';
-import type { DealListRow, Forecast, PipelineStats } from '../../store/deals.js';
+import type { BoardColumn, DealListRow, Forecast, PipelineStats } from '../../operations/deals.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import type { Pipeline } from '../../workflows/pipelines.js';
 import { layout, type PageContext } from './layout.js';
