@@ -646,6 +646,14 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));
     });
 
+    it('reports: KPIs and cohorts, as JSON and CSV, and a bad period', async () => {
+      for (const path of ['/api/reports/kpis', '/api/reports/cohorts']) {
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31${path.endsWith('kpis') ? '&by=source' : ''}`));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-02-30&to=2026-01-31`));
+      }
+    });
+
     it('401 on every protected route without the token', async () => {
       for (const { path, method, operation } of operations()) {
         if (!operation.security.some((requirement) => 'apiToken' in requirement)) continue;

@@ -8,6 +8,7 @@ import { createDashboardAuth, type DashboardUser } from './auth.js';
 import { setPiiFields } from './mask.js';
 import { adminQueuesPages } from './pages/admin-queues.js';
 import { agentsPages } from './pages/agents.js';
+import { reportsPages } from './pages/reports.js';
 import { auditPages } from './pages/audit.js';
 import { customersPages } from './pages/customers.js';
 import { createPageKit } from './pages/kit.js';
@@ -60,6 +61,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(workflowsPages(options, kit));
   router.use(agentsPages(options, kit));
   router.use(auditPages(options, kit));
+  router.use(reportsPages(options, kit));
   router.use(adminQueuesPages(options, kit));
   return router;
 }

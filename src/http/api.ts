@@ -7,6 +7,7 @@ import { customersApi } from './api/customers.js';
 import { dealsApi } from './api/deals.js';
 import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
+import { reportsApi } from './api/reports.js';
 import { runsApi } from './api/runs.js';
 import { tasksApi } from './api/tasks.js';
 import { workflowsApi } from './api/workflows.js';
@@ -45,6 +46,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(tasksApi(options));
   router.use(auditApi(options));
   router.use(dealsApi(options));
+  router.use(reportsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

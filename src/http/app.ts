@@ -8,6 +8,7 @@ import type { OperationContext } from '../operations/context.js';
 import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
+import { kpiGauges } from '../operations/reports.js';
 import { openApiDocument } from './openapi.js';
 import { securityHeaders } from '../dashboard/security-headers.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
@@ -54,7 +55,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
   app.use('/unsubscribe', unsubscribeRouter({ ctx: options, secretKey: options.unsubscribeKey }));
-  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
+  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN, kpiGauges: () => kpiGauges(options) }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));
