@@ -32,6 +32,8 @@ agents:
   - { id: bob, name: Bob Okafor, email: bob@example.com }
 pools:
   sales: { agents: [alice, bob] }
+pipelines:
+  sales: { currency: USD, stages: [{ id: new, probability: 0.1 }, { id: won, won: true }, { id: lost, lost: true }] }
 workflows:
   - id: web-lead
     trigger: { type: webhook, connector: form, event: lead.submitted }
@@ -50,6 +52,9 @@ workflows:
       - type: create_task
         title: "Call {{ $customer.name }} back"
         due_in: 2h
+      - type: open_deal
+        pipeline: sales
+        name: "Deal with {{ $customer.name }}"
   # Something listens for lifecycle changes, so engine events about her are written too.
   - id: stage-watch
     trigger: { type: event, on: lifecycle.changed }

@@ -7,6 +7,7 @@ import { setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { markRunsRetrying } from '../store/runs.js';
 import type { LoadedConfig } from '../workflows/load.js';
+import { checkStaleDeals } from './deal-staleness.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import type { JobContext, JobHandler } from './jobs/context.js';
 import { handleEvent, handleReplay } from './jobs/event.js';
@@ -52,7 +53,7 @@ class RetryLater extends Error {
   }
 }
 
-/** Each job kind's handler (src/engine/jobs/, and the SLA, engine-event and task modules). */
+/** Each job kind's handler (src/engine/jobs/, and the SLA, engine-event, task and deal-staleness modules). */
 const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   event: handleEvent,
   replay: handleReplay,
@@ -64,6 +65,7 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   'engine-event': (data, context) => processEngineEvent(context.chain, data.eventId),
   task: (data, context) => processTaskPhase(context.pool, context.queue, data.taskId, data.phase),
   'suggest-duplicates': handleSuggestDuplicates,
+  'deal-stale-check': async (_data, context) => void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
 };
 
 export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {

@@ -20,6 +20,7 @@ import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
+import { compilePipelines, type Pipeline } from './pipelines.js';
 
 /** A problem in workflows.yaml, printed as `file:line:col message`. */
 export interface ConfigIssue {
@@ -73,6 +74,8 @@ export interface LoadedConfig {
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  /** The `pipelines:` of workflows.yaml (deals), by id. */
+  pipelines: Map<string, Pipeline>;
   defaultRegion?: string;
   /** The `identity:` rules, with the defaults filled in. */
   identityPolicy: IdentityPolicy;
@@ -193,6 +196,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  const pipelines = compilePipelines(config.pipelines, locate);
   if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
   const spendSeen = new Set<string>();
   config.reports?.marketing_spend?.forEach((spend, i) => {
@@ -207,11 +211,11 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate });
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [] };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [] };
 }
 
 interface WorkflowScope {
@@ -221,6 +225,7 @@ interface WorkflowScope {
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  pipelines: Map<string, Pipeline>;
   locate: (path: Path, message: string, key?: boolean) => void;
 }
 
@@ -348,6 +353,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       pools: scope.pools,
       businessHours: scope.businessHours,
       quietHours: scope.quietHours,
+      pipelines: scope.pipelines,
       connectors: scope.connectors,
       expression: expressionAt(stepPath),
       template: (field, source) => {

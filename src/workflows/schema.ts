@@ -4,6 +4,7 @@ import type { AnyTriggerDefinition } from '../engine/triggers/define-trigger.js'
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { DURATION_SCHEMA } from './duration.js';
+import { PIPELINES_SCHEMA } from './pipelines.js';
 
 /** Fields every step has besides its own. */
 export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout', 'on_error'];
@@ -176,6 +177,7 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      pipelines: PIPELINES_SCHEMA,
       reports: {
         type: 'object',
         description: 'How KPI reports (`GET /api/reports/kpis`, the Reports page) read the calendar and what leads cost.',

@@ -12,6 +12,8 @@ import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/c
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
 import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
+import type { Pipeline } from '../../workflows/pipelines.js';
+import type { DealChange, DealChangeResult } from '../../store/deals.js';
 
 /**
  * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
@@ -66,6 +68,8 @@ export interface CompileContext {
   /** The `business_hours:` and `quiet_hours:` declared in workflows.yaml, by name. */
   businessHours: ReadonlyMap<string, HoursRule>;
   quietHours: ReadonlyMap<string, HoursRule>;
+  /** The `pipelines:` declared in workflows.yaml, by id. */
+  pipelines: ReadonlyMap<string, Pipeline>;
   /** The connectors configured in workflows.yaml. */
   connectors: ReadonlyMap<string, ConnectorDefinition>;
   /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
@@ -224,6 +228,11 @@ export interface StepServices {
     crossed: number[];
     applied: boolean;
   }>;
+  /**
+   * Opens, moves or closes a customer's deal (see `changeDeal`): once per `idempotencyKey`, under the customer's lock;
+   * deal.opened, deal.stage_changed, deal.won and deal.lost are queued after it commits.
+   */
+  changeDeal: (change: Omit<DealChange, 'listenedEvents'>) => Promise<Omit<DealChangeResult, 'events'>>;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
