@@ -56,7 +56,7 @@ describe('pipelines in workflows.yaml', () => {
       - { id: new, probability: 0.2 }
       - { id: won, won: true, probability: 0.9 }
 `;
-    expect(issuesOf(broken)).toEqual(['workflows.yaml:3:15 `currency` must match pattern "^[A-Z]{3}$"']);
+    expect(issuesOf(broken)).toEqual(['workflows.yaml:3:15 `currency` "usd" is not valid: ISO 4217 currency of the forecast, e.g. USD; deals take it unless a step gives another.']);
     const semantic = broken.replace('currency: usd', 'currency: USD');
     expect(issuesOf(semantic)).toEqual([
       'workflows.yaml:5:9 missing field `probability` (open stage new)',
