@@ -12,10 +12,12 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/runs', label: 'Runs' },
   { href: '/customers', label: 'Customers' },
+  { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },
   { href: '/agents', label: 'Agents' },
   { href: '/hand-over', label: 'Hand-over' },
+  { href: '/reports', label: 'Reports' },
   { href: '/audit', label: 'Audit log', admin: true },
   { href: '/admin/queues', label: 'Queues', admin: true },
 ];
