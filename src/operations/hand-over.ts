@@ -5,6 +5,8 @@ import { memberId } from '../workflows/config-types.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 
+export type { FormerAgent } from '../store/hand-over.js';
+
 /** Hand an agent's book to one agent (`to_agent`) or to a pool (`to_pool`, dealt in turn among those who can take leads). */
 export interface HandOverInput {
   from: string;

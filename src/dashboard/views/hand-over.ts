@@ -1,4 +1,4 @@
-import type { FormerAgent } from '../../store/hand-over.js';
+import type { FormerAgent } from '../../operations/hand-over.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { hasRole } from '../auth.js';
 import { html, type Html } from '../html.js';

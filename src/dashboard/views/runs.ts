@@ -51,7 +51,7 @@ function trigger(run: RunRow): string {
  * reply shows that it needs a person, whatever status its steps ended with.
  */
 export function runStatusBadge(run: RunRow, needsPerson = false): Html {
-  if (needsPerson) return html`<span class="status status-needs_person" title="A reply's delivery is unknown: check with the customer">needs a person</span>`;
+  if (needsPerson) return html`<span class="status status-needs_person">needs a person</span>`;
   if (run.status === 'succeeded' && run.error) return html`<span class="status status-partial" title="Some steps failed and the run went on (on_error: continue)">succeeded, steps failed</span>`;
   // A failed run that will run again (the job's next attempt, or a person's retry) is queued with its last error.
   if (run.status === 'queued' && run.error) return html`<span class="status status-retrying" title="The last attempt failed; the run is queued to run again">retrying</span>`;
