@@ -12,6 +12,7 @@ import { createConnectorContext, storedTokens } from './engine/connector-context
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
+import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
@@ -124,8 +125,10 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     };
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
+    const feedback = { publicUrl, secretKey };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback };
     const services = createStepServices(serviceOptions);
+    const cases = createCaseServices({ ...serviceOptions, now: services.now });
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -143,6 +146,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         connectorContext,
         signals: connectorSignals(producer, prefix),
         eventChainLimit: envInt(env, 'CRMFLOW_EVENT_CHAIN_LIMIT'),
+        cases,
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
@@ -161,7 +165,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     }
     // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.
     const engine = options.roles.worker || options.roles.scheduler;
-    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now });
+    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now, cases });
     closers.push(reconciler.stop);
 
     let url: string | undefined;
@@ -173,6 +177,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const app = createApp({
         pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         resendMessage: createOutbound(serviceOptions).resend,
+        cases,
+        now: services.now,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {

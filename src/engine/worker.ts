@@ -16,6 +16,7 @@ import { processTaskPhase } from './task-jobs.js';
 import { runPull } from './pull.js';
 import { applyInboundMessage } from './reply-policy/inbound.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
+import type { CaseTargetChecks } from './case-services.js';
 import { checkSla } from './sla.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
 
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   signals: ConnectorSignals;
   /** Loop guard of event triggers; default DEFAULT_EVENT_CHAIN_LIMIT. */
   eventChainLimit?: number;
+  /** Checks case targets at their due times. */
+  cases: CaseTargetChecks;
 }
 
 /** Thrown to make BullMQ retry the job with backoff. */
@@ -45,7 +48,7 @@ class RetryLater extends Error {
   override name = 'RetryLater';
 }
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit' | 'cases'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
@@ -197,6 +200,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (data.kind === 'engine-event') return processEngineEvent(chain, data.eventId);
     if (data.kind === 'task') return processTaskPhase(options.pool, options.queue, data.taskId, data.phase);
     if (data.kind === 'suggest-duplicates') return findDuplicates();
+    if (data.kind === 'case') return options.cases.checkTarget(data.caseId, data.target);
     return processSchedule(data.workflow, data.tick);
   };
 }

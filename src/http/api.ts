@@ -1,6 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
+import type { CaseServices } from '../engine/case-services.js';
 import type { JobData } from '../engine/queues.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import { CONSENT_CHANNELS, isConsentChannel } from '../customers/consent.js';
@@ -19,6 +20,7 @@ import { completeTask, listTasks } from '../store/tasks.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
+import { casesApi } from './api/cases.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -28,6 +30,8 @@ export interface ApiOptions {
   defaultRegion: string;
   /** Sends an `uncertain` message again (see `createOutbound`). */
   resendMessage: (messageId: number) => Promise<{ status: string; reason?: string }>;
+  /** Cases: their clocks and replies (src/engine/case-services.ts); absent: no case routes. */
+  cases?: CaseServices;
 }
 
 const MESSAGE_STATUSES: readonly MessageStatus[] = ['sending', 'sent', 'failed', 'skipped', 'uncertain'];
@@ -291,6 +295,7 @@ export function apiRouter(options: ApiOptions): Router {
     res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
 
+  if (options.cases) router.use(casesApi({ ...options, cases: options.cases }));
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
 }

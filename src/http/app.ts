@@ -13,6 +13,7 @@ import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { securityHeaders } from './security-headers.js';
 import { unsubscribeRouter } from './unsubscribe.js';
+import { feedbackRouter } from './feedback.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
 export interface AppOptions {
@@ -34,6 +35,10 @@ export interface AppOptions {
   dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
   /** The key that signs the unsubscribe links of reply emails (CRMFLOW_SECRET_KEY); absent: every link is refused. */
   unsubscribeKey?: string;
+  /** Cases (API, dashboard) and their rating links. */
+  cases?: ApiOptions['cases'];
+  /** The clock of case targets; tests inject other dates. */
+  now?: () => Date;
 }
 
 export function createApp(options: AppOptions): Express {
@@ -62,6 +67,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
   app.use('/unsubscribe', unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
+  app.use('/feedback', feedbackRouter({ pool: options.pool, queue: options.queue, config: options.config, secretKey: options.unsubscribeKey, logger: options.logger, now: options.now }));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));

@@ -10,6 +10,12 @@ export const ENGINE_EVENT_TYPES = [
   'task.overdue',
   'message.received',
   'score.threshold',
+  'case.opened',
+  'case.status_changed',
+  'case.resolved',
+  'case.first_response_breached',
+  'case.resolution_breached',
+  'feedback.received',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 
