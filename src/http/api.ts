@@ -30,7 +30,7 @@ export interface ApiOptions {
   defaultRegion: string;
   /** Sends an `uncertain` message again (see `createOutbound`). */
   resendMessage: (messageId: number) => Promise<{ status: string; reason?: string }>;
-  /** Cases: their clocks and replies (src/engine/case-services.ts); absent: no case routes. */
+  /** Cases: their clocks and replies (src/engine/case-services.ts). */
   cases?: CaseServices;
 }
 
@@ -295,7 +295,7 @@ export function apiRouter(options: ApiOptions): Router {
     res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
 
-  if (options.cases) router.use(casesApi({ ...options, cases: options.cases }));
+  router.use(casesApi(options));
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
 }

@@ -4,6 +4,7 @@ import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
+import { casesPaths, casesSchemas } from './openapi/cases.js';
 
 /**
  * The OpenAPI 3.1 description of crmflow's HTTP API, served at `GET /api/openapi.json`.
@@ -1139,11 +1140,12 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'agents', description: 'Sales agents and their availability.' },
     { name: 'tasks', description: 'Follow-up tasks created by workflows.' },
     { name: 'audit', description: 'Who did what, when, from where.' },
+    { name: 'cases', description: 'Service cases, their threads and satisfaction ratings.' },
     { name: 'meta', description: 'This description.' },
   ],
-  paths,
+  paths: { ...paths, ...casesPaths },
   components: {
-    schemas,
+    schemas: { ...schemas, ...casesSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

@@ -19,14 +19,18 @@ const actorOf = (req: Request): Actor => ({ name: 'api-token', role: 'admin', ip
  * Service cases: the queue, one case with its thread, and the four things a person does to a case (note, reply,
  * status, assign), each one operation of src/operations/cases.ts.
  */
-export function casesApi(options: ApiOptions & { cases: CaseServices }): Router {
-  const ctx: CaseOperationContext = { pool: options.pool, queue: options.queue, config: options.config, defaultRegion: options.defaultRegion, now: options.cases.now, cases: options.cases };
+export function casesApi(options: ApiOptions): Router {
+  const services = (): CaseServices => {
+    if (!options.cases) throw new Error('case services are not configured in this process');
+    return options.cases;
+  };
+  const context = (): CaseOperationContext => ({ pool: options.pool, queue: options.queue, config: options.config, defaultRegion: options.defaultRegion, now: services().now, cases: services() });
   const router = Router();
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const caseId = (req: Request) => idParam(req.params.id, 'id')!;
 
   router.get('/cases', async (req, res) => {
-    const cases = await listCaseQueue(ctx, {
+    const cases = await listCaseQueue(context(), {
       status: req.query.status,
       owner: req.query.owner,
       pool: req.query.pool,
@@ -36,28 +40,28 @@ export function casesApi(options: ApiOptions & { cases: CaseServices }): Router 
     res.json({ cases });
   });
 
-  router.get('/cases/:id', async (req, res) => void res.json(await caseDetail(ctx, caseId(req))));
+  router.get('/cases/:id', async (req, res) => void res.json(await caseDetail(context(), caseId(req))));
 
   router.post('/cases/:id/notes', async (req, res) => {
-    const { entry, case: row } = await noteCase(ctx, actorOf(req), { caseId: caseId(req), body: body(req).body });
-    res.status(201).json({ entry, case: options.cases.view(row) });
+    const { entry, case: row } = await noteCase(context(), actorOf(req), { caseId: caseId(req), body: body(req).body });
+    res.status(201).json({ entry, case: services().view(row) });
   });
 
   router.post('/cases/:id/replies', async (req, res) => {
     const requestId = req.get('idempotency-key') ?? (typeof body(req).request_id === 'string' ? (body(req).request_id as string) : undefined);
-    const { entry, case: row, message } = await replyToCase(ctx, actorOf(req), { caseId: caseId(req), body: body(req).body, requestId });
-    res.status(201).json({ entry, message: { id: message.messageId, status: message.status, channel: message.channel }, case: options.cases.view(row) });
+    const { entry, case: row, message } = await replyToCase(context(), actorOf(req), { caseId: caseId(req), body: body(req).body, requestId });
+    res.status(201).json({ entry, message: { id: message.messageId, status: message.status, channel: message.channel }, case: services().view(row) });
   });
 
   router.post('/cases/:id/status', async (req, res) => {
     const input = body(req);
-    const result = await setCaseStatusOperation(ctx, actorOf(req), { caseId: caseId(req), status: input.status, reason: input.reason, askFeedback: input.ask_feedback === true });
-    res.json({ changed: result.changed, from: result.from, case: options.cases.view(result.case), feedback: result.feedback ?? null });
+    const result = await setCaseStatusOperation(context(), actorOf(req), { caseId: caseId(req), status: input.status, reason: input.reason, askFeedback: input.ask_feedback === true });
+    res.json({ changed: result.changed, from: result.from, case: services().view(result.case), feedback: result.feedback ?? null });
   });
 
   router.post('/cases/:id/assign', async (req, res) => {
-    const result = await assignCaseOperation(ctx, actorOf(req), { caseId: caseId(req), agentId: body(req).agent_id });
-    res.json({ changed: result.changed, from: result.from, case: options.cases.view(result.case) });
+    const result = await assignCaseOperation(context(), actorOf(req), { caseId: caseId(req), agentId: body(req).agent_id });
+    res.json({ changed: result.changed, from: result.from, case: services().view(result.case) });
   });
 
   return router;
