@@ -78,10 +78,10 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
     additionalProperties: false,
   },
   examples: [
-    { pool: 'support', subject: 'Complaint: {{ summary }}', first_response: '4h', resolution: '27h', join_open_case: true, reopen_within: '7d' },
-    { pool: 'support', subject: '{{ summary }}', join_open_case: true, open_if: "$contains($lowercase(summary), 'broken')" },
+    { pool: 'sales', subject: 'Complaint: {{ summary }}', first_response: '4h', resolution: '27h', join_open_case: true, reopen_within: '7d' },
+    { pool: 'sales', subject: '{{ summary }}', join_open_case: true, open_if: "$contains($lowercase(summary), 'broken')" },
     {
-      pool: 'support',
+      pool: 'sales',
       subject: 'Refund request',
       priority_rules: [{ when: "$contains($lowercase(summary), 'refund')", priority: 'high' }],
       first_response: '1h',
