@@ -40,6 +40,9 @@ import {
 } from './auth.js';
 import type { Html } from './html.js';
 import { streamRuns, parseWatch } from './sse.js';
+import { casePages } from './pages/cases.js';
+import { listCaseQueue } from '../operations/cases.js';
+import type { CaseServices } from '../engine/case-services.js';
 import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage, suggestionsPage } from './views/customers.js';
@@ -69,6 +72,8 @@ export interface DashboardOptions {
   signals: ConnectorSignals;
   /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
   checkConfigFile?: () => ConfigFileState;
+  /** Cases (their clocks and replies); absent: the Cases pages say they are not available. */
+  cases?: CaseServices;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -280,6 +285,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
     return { details: { reason: String(reason).trim() }, notice: 'cancelled' };
   });
 
+  router.use(casePages({ ...options, session, csrf: requireCsrf(auth), form, context }));
+
   router.get('/customers', session, pageHeaders, async (req, res) => {
     const q = text(req.query.q);
     const found = new Map<number, Awaited<ReturnType<typeof findCustomers>>[number]>();
@@ -297,7 +304,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
+    const cases = options.cases ? await listCaseQueue({ pool, queue: options.queue, config, defaultRegion: options.defaultRegion, cases: options.cases }, { customerId: id, limit: 20 }) : [];
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, cases, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
