@@ -216,12 +216,13 @@ export type OpenCaseResult = CaseChange & ({ case: CaseRow; action: 'opened' | '
 
 /**
  * Opens a case for the customer, or adds the message to their open case (`joinOpen`), or opens again a case resolved
- * less than `reopenWithinMs` ago. Once per key: a retried step returns what the first attempt did. Written under the
- * customer's lock, so two messages arriving together never open two cases.
+ * less than `reopenWithinMs` ago. Once per key: a retried step returns what the first attempt did.
  */
 export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCaseResult> {
   return withRetriedTransaction(pool, async (client) => {
     const customerId = await lockLiveCustomer(client, input.customerId);
+    // The customer lock is shared: two messages arriving together take turns here, so they never open two cases.
+    await client.query('SELECT pg_advisory_xact_lock(18, ($1::bigint % 2147483647)::int)', [customerId]);
     const { rows: done } = await client.query<CaseRow & { entry: boolean }>(
       `SELECT ${CASE_COLUMNS}, idempotency_key <> $1 AS entry FROM cases
        WHERE idempotency_key = $1 OR id = (SELECT case_id FROM case_entries WHERE idempotency_key = $1)`,
