@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { feedbackToken } from '../customers/feedback-token.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
@@ -7,7 +6,7 @@ import { addBusinessTime, businessTimeBetween } from './business-time.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import type { OpeningHours } from './opening-hours.js';
 import { createOutbound } from './outbound.js';
-import { jobIds, jobPresence, type JobData } from './queues.js';
+import { jobIds, jobPresence } from './queues.js';
 import type { ServiceOptions } from './services.js';
 import { StepError, type OpenCaseOutput, type StepServices } from './steps/define-step.js';
 
@@ -123,7 +122,7 @@ export function createCaseServices(options: CaseServiceOptions) {
     for (let afterId = 0; ; ) {
       const checks = await listDueCaseChecks(pool, now(), 500, afterId);
       if (checks.length === 0) return added;
-      const states = await jobPresence(redis, queue as Queue<JobData>, checks.map((check) => jobIds.caseCheck(check.caseId, check.target, check.dueAt)));
+      const states = await jobPresence(redis, queue, checks.map((check) => jobIds.caseCheck(check.caseId, check.target, check.dueAt)));
       const lost = checks.filter((_, i) => states[i] === 'missing');
       await scheduleChecks(lost);
       added += lost.length;
