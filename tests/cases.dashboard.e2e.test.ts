@@ -112,6 +112,13 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     await page.goto(`${app.url}/customers/${opened.customer_id}`);
     expect(await page.locator('#cases-table').textContent()).toContain(`#${opened.id}`);
     expect(await page.locator('body').textContent()).toContain('CSAT 5/5');
+    // The reports' figures of the last 30 days: one case, answered in time, rated 5.
+    await page.goto(`${app.url}/cases?queue=all`);
+    const figures = page.locator('#case-figures');
+    await expect.poll(() => figures.locator('div', { hasText: 'CSAT' }).locator('dd').textContent()).toContain('5.0/5');
+    expect(await figures.locator('div', { hasText: 'First-response breaches' }).locator('dd').textContent()).toBe('0%');
+    expect(await figures.locator('div', { hasText: 'Opened' }).locator('dd').textContent()).toBe('1');
+    expect(await figures.locator('div', { hasText: 'Median first response' }).locator('dd').textContent()).not.toContain('—');
     expect(problems).toEqual([]);
   }, 90_000);
 });

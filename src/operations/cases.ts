@@ -1,6 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { CaseServices } from '../engine/case-services.js';
-import { addCaseEntry, assignCase as assignStoredCase, CASE_STATUSES, CaseNotFoundError, caseThread, getCase, listCases, setCaseStatus, type CaseActor, type CaseRow, type CaseStatus } from '../store/cases.js';
+import {
+  addCaseEntry,
+  assignCase as assignStoredCase,
+  CASE_STATUSES,
+  caseFigureRows,
+  CaseNotFoundError,
+  caseThread,
+  countActiveCases,
+  getCase,
+  listCases,
+  setCaseStatus,
+  type CaseActor,
+  type CaseFigureRow,
+  type CaseRow,
+  type CaseStatus,
+} from '../store/cases.js';
 import { caseFeedback } from '../store/feedback.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
@@ -146,4 +161,45 @@ export async function caseDetail(ctx: CaseOperationContext, caseId: number) {
   const row = await loadCase(ctx, caseId);
   const [thread, feedback] = await Promise.all([caseThread(ctx.pool, caseId), caseFeedback(ctx.pool, caseId)]);
   return { ...ctx.cases.view(row), thread, feedback };
+}
+
+/** Figures of the cases opened in a period; null where nothing was measured (never 0 for "unknown"). */
+export interface CaseFigures {
+  since: string;
+  active_now: number;
+  opened: number;
+  /** Median open time (business hours of each case's pool) to the first answer of a person. */
+  median_first_response_ms: number | null;
+  /** Median open time to resolution, time waiting on the customer included. */
+  median_resolution_ms: number | null;
+  /** Share of cases with a first-response target that breached it. */
+  first_response_breach_rate: number | null;
+  /** Average rating (1–5) of resolved cases that were rated, and how many were. */
+  csat_average: number | null;
+  csat_answers: number;
+}
+
+const median = (values: number[]): number | null => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** The figures the reports show for cases opened since `since`: response and resolution in business hours, breaches, CSAT. */
+export async function caseFigures(ctx: CaseOperationContext, since: Date): Promise<CaseFigures> {
+  const [rows, active] = await Promise.all([caseFigureRows(ctx.pool, since), countActiveCases(ctx.pool)]);
+  const between = (row: CaseFigureRow, end: Date | null) => (end === null ? [] : [ctx.cases.clockFor(row.business_hours).between(row.opened_at, end)]);
+  const targeted = rows.filter((row) => row.had_first_response_target);
+  const rated = rows.filter((row) => row.resolved_at !== null && row.csat !== null).map((row) => row.csat!);
+  return {
+    since: since.toISOString(),
+    active_now: active,
+    opened: rows.length,
+    median_first_response_ms: median(rows.flatMap((row) => between(row, row.first_responded_at))),
+    median_resolution_ms: median(rows.flatMap((row) => between(row, row.resolved_at))),
+    first_response_breach_rate: targeted.length === 0 ? null : targeted.filter((row) => row.first_response_breached).length / targeted.length,
+    csat_average: rated.length === 0 ? null : rated.reduce((sum, score) => sum + score, 0) / rated.length,
+    csat_answers: rated.length,
+  };
 }

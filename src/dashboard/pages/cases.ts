@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import type { CaseServices } from '../../engine/case-services.js';
 import type { JobData } from '../../engine/queues.js';
 import type { Actor } from '../../operations/context.js';
-import { assignCaseOperation, caseDetail, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation, type CaseOperationContext } from '../../operations/cases.js';
+import { assignCaseOperation, caseDetail, caseFigures, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation, type CaseOperationContext } from '../../operations/cases.js';
 import { HTTP_STATUS_OF, OperationError } from '../../operations/errors.js';
 import type { Pool } from '../../store/pool.js';
 import { memberId } from '../../workflows/config-types.js';
@@ -26,6 +26,9 @@ export interface CasePagesOptions {
   form: RequestHandler;
   context: (req: Request, res: Response) => PageContext;
 }
+
+/** The period of the figures on the queue page. */
+const FIGURES_DAYS = 30;
 
 const NOTICES: Record<string, string> = {
   replied: 'Reply sent to the customer.',
@@ -64,8 +67,10 @@ export function casePages(options: CasePagesOptions): Router {
       const pools = [...config.pools].filter(([, pool]) => agentId !== undefined && pool.agents.map(memberId).includes(agentId)).map(([name]) => name);
       // `-` names no pool: an agent in no pool has an empty "my pool" queue.
       const filter = agentId === undefined || queue === 'all' ? {} : queue === 'mine' ? { owner: agentId } : { pool: pools.join(',') || '-' };
-      const cases = await listCaseQueue(context(), { status: 'open,waiting_on_customer', ...filter });
-      send(res, casesPage(options.context(req, res), { queue, agentId, cases, agents: config.agents }));
+      const ctx = context();
+      const cases = await listCaseQueue(ctx, { status: 'open,waiting_on_customer', ...filter });
+      const figures = await caseFigures(ctx, new Date(ctx.cases.now().getTime() - FIGURES_DAYS * 86_400_000));
+      send(res, casesPage(options.context(req, res), { queue, agentId, cases, agents: config.agents, figures }));
     } catch (error) {
       refused(req, res, error, 'Cases');
     }

@@ -1,5 +1,6 @@
 import { formatDuration } from '../../engine/business-time.js';
 import type { CaseEntry, CaseRow } from '../../store/cases.js';
+import type { CaseFigures } from '../../operations/cases.js';
 import type { FeedbackRow } from '../../store/feedback.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { hasRole } from '../auth.js';
@@ -46,7 +47,21 @@ export function caseRows(cases: CaseView[], agents: ReadonlyMap<string, AgentCon
 }
 
 /** The support queue: mine, my pool or all open cases, overdue first, then soonest due. */
-export function casesPage(context: PageContext, data: { queue: CaseQueue; agentId: string | undefined; cases: CaseView[]; agents: ReadonlyMap<string, AgentConfig> }): Html {
+/** The reports' figures of the period: unknown figures (nothing measured) read "—", never 0. */
+function figuresSection(figures: CaseFigures): Html {
+  const duration = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
+  return html`<section class="card" aria-labelledby="figures-h"><h2 id="figures-h">Since ${time(figures.since)}</h2>
+<dl class="facts" id="case-figures">
+  <div><dt>Open now</dt><dd>${figures.active_now}</dd></div>
+  <div><dt>Opened</dt><dd>${figures.opened}</dd></div>
+  <div><dt>Median first response</dt><dd>${duration(figures.median_first_response_ms)} <span class="muted">business hours</span></dd></div>
+  <div><dt>Median resolution</dt><dd>${duration(figures.median_resolution_ms)} <span class="muted">business hours, waits included</span></dd></div>
+  <div><dt>First-response breaches</dt><dd>${figures.first_response_breach_rate === null ? '—' : `${Math.round(figures.first_response_breach_rate * 100)}%`}</dd></div>
+  <div><dt>CSAT (resolved)</dt><dd>${figures.csat_average === null ? '—' : `${figures.csat_average.toFixed(1)}/5`} <span class="muted">${figures.csat_answers} answers</span></dd></div>
+</dl></section>`;
+}
+
+export function casesPage(context: PageContext, data: { queue: CaseQueue; agentId: string | undefined; cases: CaseView[]; agents: ReadonlyMap<string, AgentConfig>; figures: CaseFigures }): Html {
   const tabs = (Object.keys(CASE_QUEUES) as CaseQueue[]).map(
     (queue) => html`<li><a href="/cases?queue=${queue}"${queue === data.queue ? html` aria-current="page"` : ''}>${CASE_QUEUES[queue]}</a></li>`,
   );
@@ -54,7 +69,8 @@ export function casesPage(context: PageContext, data: { queue: CaseQueue; agentI
 <nav aria-label="Case queues" class="tabs"><ul>${tabs}</ul></nav>
 ${data.agentId === undefined && data.queue !== 'all' ? html`<p class="notice warn">Your user name is no agent id or email in workflows.yaml: showing every open case.</p>` : ''}
 <p class="muted">Open and waiting cases, overdue first. Time left is counted in each pool’s business hours and paused while a case waits on the customer.</p>
-${caseRows(data.cases, data.agents)}`;
+${caseRows(data.cases, data.agents)}
+${figuresSection(data.figures)}`;
   return layout(context, 'Cases', body);
 }
 
