@@ -43,7 +43,7 @@ workflows:
     steps: [{ type: log, message: "case {{ case_id }} breached; lead {{ pool_lead.id }}" }]
 `;
 
-describe('cases: targets in business hours, paused while waiting, joined, breached once, moved by a merge', () => {
+describe('cases: targets in business hours, paused while waiting, joined, breached once, moved by a merge and back', () => {
   let db: TestDatabase;
   let app: Crmflow;
   let env: Record<string, string>;
@@ -163,5 +163,11 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
     const { rows } = await db.pool.query<{ customer_id: number }>('SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1', [caseId]);
     expect(rows).toEqual([{ customer_id: merged }]);
     expect((await api(app, `/api/cases?customer_id=${smsCustomer}`)).body.cases.map((row: { id: number }) => row.id)).toEqual([caseId]);
+
+    // Undoing the merge gives the case and its thread back to the customer they came from.
+    const undone = await api(app, `/api/customers/${merged}/unmerge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer_id: smsCustomer }) });
+    expect(undone.status).toBe(200);
+    const back = await db.pool.query('SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1', [caseId]);
+    expect(back.rows).toEqual([{ customer_id: smsCustomer }]);
   });
 });
