@@ -29,13 +29,28 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(SHIPPED), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_USERS: `carol:support:${hashPassword(PASSWORD)}` } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(SHIPPED),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+        extra: { CRMFLOW_USERS: `carol:support:${hashPassword(PASSWORD)}` },
+      }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 390, height: 844 },
       locale: 'en-US',
     });
@@ -52,7 +67,14 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
   });
 
   it('a support user answers a case (the first-response clock stops) and resolves it; the rating link records one answer', async () => {
-    const lead = JSON.stringify({ submission_id: 'e2e-complaint', type: 'complaint', form: 'Contact', name: 'Rosa Diaz', email: 'rosa@example.com', message: 'My parcel never arrived' });
+    const lead = JSON.stringify({
+      submission_id: 'e2e-complaint',
+      type: 'complaint',
+      form: 'Contact',
+      name: 'Rosa Diaz',
+      email: 'rosa@example.com',
+      message: 'My parcel never arrived',
+    });
     expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     const opened = await waitFor('the case', async () => (await api(app, '/api/cases')).body.cases[0]);
     expect(opened.owner_agent_id).toBe('carol');

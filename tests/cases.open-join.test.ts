@@ -13,9 +13,25 @@ describe('openCase: one case per customer when messages join, once per key', () 
 
   const clock = { dueAfter: (from: Date, ms: number) => new Date(from.getTime() + ms), between: (from: Date, to: Date) => to.getTime() - from.getTime() };
   const input = (customerId: number, key: string, extra: Partial<OpenCaseInput> = {}): OpenCaseInput => ({
-    idempotencyKey: key, customerId, runId: null, subject: 'Broken', channel: 'sms', sourceEvent: null,
-    message: { body: `message ${key}`, timelineEventId: null, at: new Date() }, priority: 'normal', pool: 'support', candidates: ['sam', 'sue'],
-    businessHours: null, firstResponseMs: 3_600_000, resolutionMs: null, joinOpen: true, mayOpen: true, reopenWithinMs: null, now: new Date(), clock, events: {},
+    idempotencyKey: key,
+    customerId,
+    runId: null,
+    subject: 'Broken',
+    channel: 'sms',
+    sourceEvent: null,
+    message: { body: `message ${key}`, timelineEventId: null, at: new Date() },
+    priority: 'normal',
+    pool: 'support',
+    candidates: ['sam', 'sue'],
+    businessHours: null,
+    firstResponseMs: 3_600_000,
+    resolutionMs: null,
+    joinOpen: true,
+    mayOpen: true,
+    reopenWithinMs: null,
+    now: new Date(),
+    clock,
+    events: {},
     ...extra,
   });
 

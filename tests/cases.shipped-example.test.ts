@@ -28,16 +28,42 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
 
   it('recognises complaint, broken, refund and not received in English, Spanish, Greek, Turkish, Persian and Armenian', async () => {
     const complaints = [
-      'I want to make a complaint', 'The lamp arrived BROKEN', 'Please refund me', 'Order not received',
-      'Quiero poner una queja', 'La taza llegó rota', 'Quiero un reembolso', 'No he recibido mi pedido',
-      'Θέλω να κάνω παράπονο', 'Ήρθε σπασμένο', 'Ζητώ επιστροφή χρημάτων', 'Δεν παρέλαβα την παραγγελία',
-      'ŞİKAYET etmek istiyorum', 'Ürün kırık geldi', 'İade istiyorum', 'Sipariş ulaşmadı',
-      'من شکایت دارم', 'کالا شکسته رسید', 'بازپرداخت می‌خواهم', 'سفارش را دریافت نکردم',
-      'Ես բողոք ունեմ', 'Ապրանքը կոտրված է', 'Խնդրում եմ գումարի վերադարձ', 'Պատվերը չեմ ստացել',
+      'I want to make a complaint',
+      'The lamp arrived BROKEN',
+      'Please refund me',
+      'Order not received',
+      'Quiero poner una queja',
+      'La taza llegó rota',
+      'Quiero un reembolso',
+      'No he recibido mi pedido',
+      'Θέλω να κάνω παράπονο',
+      'Ήρθε σπασμένο',
+      'Ζητώ επιστροφή χρημάτων',
+      'Δεν παρέλαβα την παραγγελία',
+      'ŞİKAYET etmek istiyorum',
+      'Ürün kırık geldi',
+      'İade istiyorum',
+      'Sipariş ulaşmadı',
+      'من شکایت دارم',
+      'کالا شکسته رسید',
+      'بازپرداخت می‌خواهم',
+      'سفارش را دریافت نکردم',
+      'Ես բողոք ունեմ',
+      'Ապրանքը կոտրված է',
+      'Խնդրում եմ գումարի վերադարձ',
+      'Պատվերը չեմ ստացել',
     ];
     for (const text of complaints) expect(await opens(text), text).toBe(true);
-    for (const text of ['Hello, what are your opening hours?', 'Hola, ¿tienen envío gratis?', 'Merhaba', 'Γεια σας']) expect(await opens(text), text).toBe(false);
-    for (const text of ['Please refund me', 'Quiero un reembolso', 'Ζητώ επιστροφή χρημάτων', 'İade istiyorum', 'بازپرداخت می‌خواهم', 'Խնդրում եմ գումարի վերադարձ']) {
+    for (const text of ['Hello, what are your opening hours?', 'Hola, ¿tienen envío gratis?', 'Merhaba', 'Γεια σας'])
+      expect(await opens(text), text).toBe(false);
+    for (const text of [
+      'Please refund me',
+      'Quiero un reembolso',
+      'Ζητώ επιστροφή χρημάτων',
+      'İade istiyorum',
+      'بازپرداخت می‌خواهم',
+      'Խնդրում եմ գումարի վերադարձ',
+    ]) {
       expect(await refund(text), text).toBe(true);
     }
     expect(await refund('The lamp arrived broken')).toBe(false);
@@ -53,7 +79,13 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
     beforeAll(async () => {
       db = await createTestDatabase();
       smtp = await startSmtpServer();
-      const env = testEnv({ databaseUrl: db.url, configPath: writeConfig(SHIPPED), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, ...TWILIO_ENV } });
+      const env = testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(SHIPPED),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+        extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, ...TWILIO_ENV },
+      });
       app = await startTestCrmflow(env, undefined, () => clock);
     });
     afterAll(async () => {
@@ -63,7 +95,16 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
     });
 
     const text = async (sid: string, body: string) => {
-      const params: Record<string, string> = { AccountSid: 'ACtest', ApiVersion: '2010-04-01', MessageSid: sid, SmsStatus: 'received', From: '+14155550123', To: '+15005550006', Body: body, NumMedia: '0' };
+      const params: Record<string, string> = {
+        AccountSid: 'ACtest',
+        ApiVersion: '2010-04-01',
+        MessageSid: sid,
+        SmsStatus: 'received',
+        From: '+14155550123',
+        To: '+15005550006',
+        Body: body,
+        NumMedia: '0',
+      };
       const signed = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
       expect((await post(app, '/webhooks/twilio', signed.body, signed.headers)).status).toBe(200);
     };
@@ -108,9 +149,18 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
     });
 
     it('a form with type complaint opens a case answered by email', async () => {
-      const lead = JSON.stringify({ submission_id: 'c-1', type: 'complaint', form: 'Contact', name: 'Rosa Diaz', email: 'rosa@example.com', message: 'My parcel never arrived' });
+      const lead = JSON.stringify({
+        submission_id: 'c-1',
+        type: 'complaint',
+        form: 'Contact',
+        name: 'Rosa Diaz',
+        email: 'rosa@example.com',
+        message: 'My parcel never arrived',
+      });
       expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-      const mail = await waitFor('the acknowledgement email', async () => smtp.messages.find((message) => message.to.includes('rosa@example.com') && /Case #/.test(message.subject ?? '')));
+      const mail = await waitFor('the acknowledgement email', async () =>
+        smtp.messages.find((message) => message.to.includes('rosa@example.com') && /Case #/.test(message.subject ?? '')),
+      );
       const { body } = await api(app, '/api/cases?status=open');
       const opened = body.cases.find((row: { channel: string }) => row.channel === 'email');
       expect(opened).toMatchObject({ priority: 'normal', subject: 'Complaint: My parcel never arrived' });

@@ -65,8 +65,14 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
   const text = async (from: string, body: string) => {
     sms++;
     const params: Record<string, string> = {
-      AccountSid: 'ACtest', ApiVersion: '2010-04-01', MessageSid: `SM${String(sms).padStart(32, '0')}`, SmsStatus: 'received',
-      From: from, To: '+15005550006', Body: body, NumMedia: '0',
+      AccountSid: 'ACtest',
+      ApiVersion: '2010-04-01',
+      MessageSid: `SM${String(sms).padStart(32, '0')}`,
+      SmsStatus: 'received',
+      From: from,
+      To: '+15005550006',
+      Body: body,
+      NumMedia: '0',
     };
     const { body: form, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     expect((await post(app, '/webhooks/twilio', form, headers)).status).toBe(200);
@@ -106,7 +112,11 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
 
   it('waiting on the customer pauses the clock; their answer resumes it with the time that was left', async () => {
     clock = new Date('2026-12-07T10:00:00Z'); // Monday 10:00: 2 open hours left
-    const paused = await api(app, `/api/cases/${caseId}/status`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'waiting_on_customer' }) });
+    const paused = await api(app, `/api/cases/${caseId}/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'waiting_on_customer' }),
+    });
     expect(paused.status).toBe(200);
     expect(paused.body.case).toMatchObject({ status: 'waiting_on_customer', first_response_due_at: null, first_response_time_left_ms: 2 * 3_600_000 });
 
@@ -129,7 +139,10 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
     await app.queue.remove(jobIds.caseCheck(caseId, 'first_response', due));
     await app.close();
     app = await startTestCrmflow(env, undefined, now);
-    await waitFor('the breach workflow', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach' AND status = 'succeeded'")) === 1);
+    await waitFor(
+      'the breach workflow',
+      async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach' AND status = 'succeeded'")) === 1,
+    );
 
     // A duplicate check (a second job, a stalled one run again) emits nothing.
     await app.queue.add('case', { kind: 'case', caseId, target: 'first_response' }, { jobId: 'duplicate-check' });
@@ -142,7 +155,11 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
   });
 
   it('a person answering stops the first-response clock; the case is listed for its owner', async () => {
-    const noted = await api(app, `/api/cases/${caseId}/notes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ body: 'Called the customer' }) });
+    const noted = await api(app, `/api/cases/${caseId}/notes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ body: 'Called the customer' }),
+    });
     expect(noted.status).toBe(201);
     expect(noted.body.case).toMatchObject({ first_responded_by: 'api-token', first_response_due_at: null, first_response_time_left_ms: null });
     expect((await api(app, '/api/cases?owner=sam')).body.cases.map((row: { id: number }) => row.id)).toEqual([caseId]);
@@ -160,14 +177,23 @@ describe('cases: targets in business hours, paused while waiting, joined, breach
       const { rows } = await db.pool.query<{ merged_into: number | null }>('SELECT merged_into FROM customers WHERE id = $1', [smsCustomer]);
       return rows[0]!.merged_into;
     });
-    const { rows } = await db.pool.query<{ customer_id: number }>('SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1', [caseId]);
+    const { rows } = await db.pool.query<{ customer_id: number }>(
+      'SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1',
+      [caseId],
+    );
     expect(rows).toEqual([{ customer_id: merged }]);
     expect((await api(app, `/api/cases?customer_id=${smsCustomer}`)).body.cases.map((row: { id: number }) => row.id)).toEqual([caseId]);
 
     // Undoing the merge gives the case and its thread back to the customer they came from.
-    const undone = await api(app, `/api/customers/${merged}/unmerge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customer_id: smsCustomer }) });
+    const undone = await api(app, `/api/customers/${merged}/unmerge`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customer_id: smsCustomer }),
+    });
     expect(undone.status).toBe(200);
-    const back = await db.pool.query('SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1', [caseId]);
+    const back = await db.pool.query('SELECT DISTINCT customer_id FROM case_entries WHERE case_id = $1 UNION SELECT customer_id FROM cases WHERE id = $1', [
+      caseId,
+    ]);
     expect(back.rows).toEqual([{ customer_id: smsCustomer }]);
   });
 });

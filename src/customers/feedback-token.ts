@@ -29,8 +29,15 @@ export function verifyFeedbackToken(secretKey: string, token: string, now: Date)
   const expected = createHmac('sha256', secretKey).update(`${TOKEN_PURPOSE}:${encoded}`).digest('base64url');
   if (!safeEqual(expected, signature)) return undefined;
   try {
-    const [message, caseId, kind, score, expires] = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as [string, number | null, 'csat', number, number];
-    if (typeof message !== 'string' || kind !== 'csat' || !Number.isInteger(score) || score < 1 || score > 5 || expires * 1000 < now.getTime()) return undefined;
+    const [message, caseId, kind, score, expires] = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as [
+      string,
+      number | null,
+      'csat',
+      number,
+      number,
+    ];
+    if (typeof message !== 'string' || kind !== 'csat' || !Number.isInteger(score) || score < 1 || score > 5 || expires * 1000 < now.getTime())
+      return undefined;
     return { message, caseId, kind, score, expires };
   } catch {
     return undefined;

@@ -25,7 +25,7 @@ export function businessTimeBetween(hours: OpeningHours | undefined, from: Date,
   if (to.getTime() < from.getTime()) return -businessTimeBetween(hours, to, from);
   if (!hours) return to.getTime() - from.getTime();
   let total = 0;
-  for (let at = from; at.getTime() < to.getTime(); ) {
+  for (let at = from; at.getTime() < to.getTime();) {
     const interval = nextOpenInterval(hours, at);
     if (!interval || interval.from.getTime() >= to.getTime()) break;
     total += Math.min(interval.to.getTime(), to.getTime()) - interval.from.getTime();

@@ -1,7 +1,19 @@
 import type { Redis } from 'ioredis';
 import { feedbackToken } from '../customers/feedback-token.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
-import { addCaseEntry, emitCaseBreach, listDueCaseChecks, openCase, type CaseChange, type CaseClock, type CaseRow, type CaseTarget, type ClockFor, type DueCheck, type EventOptions } from '../store/cases.js';
+import {
+  addCaseEntry,
+  emitCaseBreach,
+  listDueCaseChecks,
+  openCase,
+  type CaseChange,
+  type CaseClock,
+  type CaseRow,
+  type CaseTarget,
+  type ClockFor,
+  type DueCheck,
+  type EventOptions,
+} from '../store/cases.js';
 import { addBusinessTime, businessTimeBetween } from './business-time.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import type { OpeningHours } from './opening-hours.js';
@@ -13,7 +25,10 @@ import { StepError, type OpenCaseOutput, type StepServices } from './steps/defin
 /** How long a rating link works. */
 const FEEDBACK_LINK_DAYS = 30;
 
-export interface CaseServiceOptions extends Pick<ServiceOptions, 'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl' | 'queue' | 'logger'> {
+export interface CaseServiceOptions extends Pick<
+  ServiceOptions,
+  'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl' | 'queue' | 'logger'
+> {
   now: () => Date;
   /** The public base URL and the key rating links are signed with; absent: no rating question can be sent. */
   feedback?: { publicUrl: string; secretKey: string };
@@ -79,7 +94,15 @@ export function createCaseServices(options: CaseServiceOptions) {
   function localTime(row: CaseRow, at: Date | null): string | null {
     if (at === null) return null;
     const zone = (row.business_hours && config.businessHours.get(row.business_hours)?.timeZone) || 'UTC';
-    return new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }).format(at);
+    return new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone,
+      weekday: 'short',
+      day: 'numeric',
+      month: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    }).format(at);
   }
 
   /**
@@ -90,7 +113,8 @@ export function createCaseServices(options: CaseServiceOptions) {
     const result = await openCase(pool, { ...input, now: now(), clock: clockFor(input.businessHours), events });
     await settle(result);
     const row = result.case;
-    if (row === null) return { case_id: null, action: 'none', owner_agent_id: null, priority: input.priority, first_response_due_at: null, resolution_due_at: null };
+    if (row === null)
+      return { case_id: null, action: 'none', owner_agent_id: null, priority: input.priority, first_response_due_at: null, resolution_due_at: null };
     const output: OpenCaseOutput = {
       case_id: row.id,
       action: result.action,
@@ -100,15 +124,30 @@ export function createCaseServices(options: CaseServiceOptions) {
       resolution_due_at: row.resolution_due_at?.toISOString() ?? null,
     };
     if (!acknowledge || result.action !== 'opened') return output;
-    const facts = { id: row.id, subject: row.subject, priority: row.priority, owner_agent_id: row.owner_agent_id, first_response_due: localTime(row, row.first_response_due_at), resolution_due: localTime(row, row.resolution_due_at) };
+    const facts = {
+      id: row.id,
+      subject: row.subject,
+      priority: row.priority,
+      owner_agent_id: row.owner_agent_id,
+      first_response_due: localTime(row, row.first_response_due_at),
+      resolution_due: localTime(row, row.resolution_due_at),
+    };
     const key = `${input.idempotencyKey}:ack`;
     const text = await acknowledge(facts);
     const sent = await send(row, { idempotencyKey: key, text, runId: input.runId });
     if (sent.status === 'failed') throw new StepError(`acknowledgement of case ${row.id} on ${sent.channel} failed: ${sent.reason}`, true);
     if (sent.messageId !== undefined) {
-      await addCaseEntry(pool, row.id, { kind: 'auto_reply', body: text, channel: sent.channel, outboundMessageId: sent.messageId, key, byPerson: false, data: { status: sent.status } }, { author: null, now: now(), clock: clockFor, events });
+      await addCaseEntry(
+        pool,
+        row.id,
+        { kind: 'auto_reply', body: text, channel: sent.channel, outboundMessageId: sent.messageId, key, byPerson: false, data: { status: sent.status } },
+        { author: null, now: now(), clock: clockFor, events },
+      );
     }
-    return { ...output, acknowledgement: { status: sent.status, channel: sent.channel, message_id: sent.messageId, ...(sent.reason ? { reason: sent.reason } : {}) } };
+    return {
+      ...output,
+      acknowledgement: { status: sent.status, channel: sent.channel, message_id: sent.messageId, ...(sent.reason ? { reason: sent.reason } : {}) },
+    };
   };
 
   /** A case target's check at its due time: the breach event once, if the target is still running and overdue. */
@@ -119,10 +158,14 @@ export function createCaseServices(options: CaseServiceOptions) {
   /** Re-adds the checks of overdue running targets whose job Redis lost. Returns how many. */
   async function reconcile(redis: Redis): Promise<number> {
     let added = 0;
-    for (let afterId = 0; ; ) {
+    for (let afterId = 0; ;) {
       const checks = await listDueCaseChecks(pool, now(), 500, afterId);
       if (checks.length === 0) return added;
-      const states = await jobPresence(redis, queue, checks.map((check) => jobIds.caseCheck(check.caseId, check.target, check.dueAt)));
+      const states = await jobPresence(
+        redis,
+        queue,
+        checks.map((check) => jobIds.caseCheck(check.caseId, check.target, check.dueAt)),
+      );
       const lost = checks.filter((_, i) => states[i] === 'missing');
       await scheduleChecks(lost);
       added += lost.length;
@@ -135,7 +178,9 @@ export function createCaseServices(options: CaseServiceOptions) {
     if (!options.feedback) return undefined;
     const { publicUrl, secretKey } = options.feedback;
     const expires = Math.floor(now().getTime() / 1000) + FEEDBACK_LINK_DAYS * 86_400;
-    return [1, 2, 3, 4, 5].map((score) => `${publicUrl.replace(/\/+$/, '')}/feedback/${feedbackToken(secretKey, { message: messageKey, caseId, kind: 'csat', score, expires })}`);
+    return [1, 2, 3, 4, 5].map(
+      (score) => `${publicUrl.replace(/\/+$/, '')}/feedback/${feedbackToken(secretKey, { message: messageKey, caseId, kind: 'csat', score, expires })}`,
+    );
   }
 
   /**
@@ -149,7 +194,17 @@ export function createCaseServices(options: CaseServiceOptions) {
     if (channel === 'email') {
       if (!customer.email) return { status: 'skipped', reason: 'the customer has no email address', channel };
       const subject = `Re: [Case #${row.id}] ${row.subject}`;
-      return { ...(await outbound.sendEmail({ idempotencyKey: message.idempotencyKey, customerId: customer.id, runId: message.runId, to: customer.email, subject, text: message.text })), channel };
+      return {
+        ...(await outbound.sendEmail({
+          idempotencyKey: message.idempotencyKey,
+          customerId: customer.id,
+          runId: message.runId,
+          to: customer.email,
+          subject,
+          text: message.text,
+        })),
+        channel,
+      };
     }
     const result = await outbound.sendMessage({
       channel,
@@ -179,7 +234,8 @@ export function createCaseServices(options: CaseServiceOptions) {
       ...row,
       first_response_time_left_ms: row.first_responded_at ? null : firstResponseLeft,
       resolution_time_left_ms: resolutionLeft,
-      overdue: running && ((row.first_response_due_at !== null && row.first_response_due_at <= at) || (row.resolution_due_at !== null && row.resolution_due_at <= at)),
+      overdue:
+        running && ((row.first_response_due_at !== null && row.first_response_due_at <= at) || (row.resolution_due_at !== null && row.resolution_due_at <= at)),
     };
   }
 
@@ -190,4 +246,3 @@ export type CaseServices = ReturnType<typeof createCaseServices>;
 
 /** What a worker or a reconciler pass needs to check case targets. */
 export type CaseTargetChecks = Pick<CaseServices, 'checkTarget' | 'reconcile'>;
-

@@ -21,7 +21,22 @@ export interface FeedbackOptions {
 }
 
 const page = (title: string, body: ReturnType<typeof html>) =>
-  html`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title><link rel="stylesheet" href="/assets/dashboard.css"><script src="/assets/feedback.js" defer></script></head><body><main><h1>${title}</h1>${body}</main></body></html>`.value;
+  html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title}</title>
+        <link rel="stylesheet" href="/assets/dashboard.css" />
+        <script src="/assets/feedback.js" defer></script>
+      </head>
+      <body>
+        <main>
+          <h1>${title}</h1>
+          ${body}
+        </main>
+      </body>
+    </html>`.value;
 
 /**
  * The public one-click rating links of satisfaction questions, outside /api by design: the signed token is the
@@ -40,21 +55,37 @@ export function feedbackRouter(options: FeedbackOptions): Router {
   router.get('/:token', (req, res) => {
     const answer = claim(req.params.token);
     if (!answer) return refuse(res);
-    res.set('Cache-Control', 'no-store').type('html').send(
-      page(
-        'Thanks for your rating',
-        html`<form method="post" data-auto-submit><p>Your rating: <strong>${answer.score} out of 5</strong></p><button type="submit">Send my rating</button></form>`,
-      ),
-    );
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(
+        page(
+          'Thanks for your rating',
+          html`<form method="post" data-auto-submit>
+            <p>Your rating: <strong>${answer.score} out of 5</strong></p>
+            <button type="submit">Send my rating</button>
+          </form>`,
+        ),
+      );
   });
 
   router.post('/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
     const answer = claim(req.params.token);
     if (!answer) return refuse(res);
-    const result = await recordFeedback(options.pool, { messageKey: answer.message, caseId: answer.caseId, kind: answer.kind, score: answer.score, at: now(), listened });
+    const result = await recordFeedback(options.pool, {
+      messageKey: answer.message,
+      caseId: answer.caseId,
+      kind: answer.kind,
+      score: answer.score,
+      at: now(),
+      listened,
+    });
     if (!result) return refuse(res);
     await publish([result.event]);
-    res.set('Cache-Control', 'no-store').type('html').send(page('Thank you', html`<p>We recorded your rating: ${answer.score} out of 5. You can change it with another link of the same message.</p>`));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(page('Thank you', html`<p>We recorded your rating: ${answer.score} out of 5. You can change it with another link of the same message.</p>`));
   });
 
   return router;

@@ -91,7 +91,11 @@ export async function replyToCase(ctx: CaseOperationContext, actor: Actor, input
  * resolve `askFeedback` sends the satisfaction question (1–5 rating links) on the case's channel; the answer is
  * recorded on the case.
  */
-export async function setCaseStatusOperation(ctx: CaseOperationContext, actor: Actor, input: { caseId: number; status: unknown; reason?: unknown; askFeedback?: boolean }) {
+export async function setCaseStatusOperation(
+  ctx: CaseOperationContext,
+  actor: Actor,
+  input: { caseId: number; status: unknown; reason?: unknown; askFeedback?: boolean },
+) {
   requireRole(actor, 'support');
   if (typeof input.status !== 'string' || !(CASE_STATUSES as readonly string[]).includes(input.status)) {
     throw new InvalidInputError(`status must be one of ${CASE_STATUSES.join(', ')}`);
@@ -101,7 +105,12 @@ export async function setCaseStatusOperation(ctx: CaseOperationContext, actor: A
   await ctx.cases.settle(result);
   let feedback: { status: string; reason?: string } | undefined;
   if (result.changed && result.case.status === 'resolved' && input.askFeedback) feedback = await askFeedback(ctx, actor, result.case);
-  await audit(ctx, actor, 'case.status', `case:${input.caseId}`, { from: result.from, to: result.case.status, changed: result.changed, feedback: feedback?.status ?? null });
+  await audit(ctx, actor, 'case.status', `case:${input.caseId}`, {
+    from: result.from,
+    to: result.case.status,
+    changed: result.changed,
+    feedback: feedback?.status ?? null,
+  });
   return { ...result, feedback };
 }
 
@@ -113,7 +122,20 @@ async function askFeedback(ctx: CaseOperationContext, actor: Actor, row: CaseRow
   const text = `Your case #${row.id} is resolved. How satisfied are you with our help? One click:\n${links.map((link, i) => `${i + 1}/5: ${link}`).join('\n')}`;
   const sent = await ctx.cases.send(row, { idempotencyKey: key, text, runId: null });
   if (sent.messageId !== undefined) {
-    await addCaseEntry(ctx.pool, row.id, { kind: 'auto_reply', body: text, channel: sent.channel, outboundMessageId: sent.messageId, key, byPerson: false, data: { status: sent.status, question: 'csat' } }, caseActor(ctx, actor));
+    await addCaseEntry(
+      ctx.pool,
+      row.id,
+      {
+        kind: 'auto_reply',
+        body: text,
+        channel: sent.channel,
+        outboundMessageId: sent.messageId,
+        key,
+        byPerson: false,
+        data: { status: sent.status, question: 'csat' },
+      },
+      caseActor(ctx, actor),
+    );
   }
   return { status: sent.status, ...(sent.reason ? { reason: sent.reason } : {}) };
 }
@@ -138,7 +160,10 @@ export interface CaseQuery {
 
 function list(value: unknown, field: string, allowed?: readonly string[]): string[] | undefined {
   if (value === undefined || value === '') return undefined;
-  const values = String(value).split(',').map((item) => item.trim()).filter(Boolean);
+  const values = String(value)
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const bad = allowed && values.find((item) => !allowed.includes(item));
   if (bad) throw new InvalidInputError(`${field} must be among ${allowed!.join(', ')}; got ${bad}`);
   return values;

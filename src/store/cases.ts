@@ -116,18 +116,47 @@ export interface EventOptions {
 }
 
 function emit(client: PoolClient, type: EngineEventType, row: CaseRow, options: EventOptions, extra: Record<string, unknown> = {}, dedupeKey?: string) {
-  return emitEngineEvent(client, { type, customerId: row.customer_id, data: eventData(row, { ...options.extra?.(row), ...extra }), sourceRunId: options.sourceRunId, listened: options.listened, dedupeKey });
+  return emitEngineEvent(client, {
+    type,
+    customerId: row.customer_id,
+    data: eventData(row, { ...options.extra?.(row), ...extra }),
+    sourceRunId: options.sourceRunId,
+    listened: options.listened,
+    dedupeKey,
+  });
 }
 
 async function insertEntry(
   client: PoolClient,
   row: CaseRow,
-  entry: { kind: CaseEntryKind; author?: string | null; body?: string | null; channel?: string | null; timelineEventId?: number | null; outboundMessageId?: number | null; data?: Record<string, unknown>; key?: string; at: Date },
+  entry: {
+    kind: CaseEntryKind;
+    author?: string | null;
+    body?: string | null;
+    channel?: string | null;
+    timelineEventId?: number | null;
+    outboundMessageId?: number | null;
+    data?: Record<string, unknown>;
+    key?: string;
+    at: Date;
+  },
 ): Promise<CaseEntry | undefined> {
   const { rows } = await client.query<CaseEntry>(
     `INSERT INTO case_entries (case_id, customer_id, kind, author, body, channel, timeline_event_id, outbound_message_id, data, idempotency_key, at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING ${ENTRY_COLUMNS}`,
-    [row.id, row.customer_id, entry.kind, entry.author ?? null, entry.body ?? null, entry.channel ?? null, entry.timelineEventId ?? null, entry.outboundMessageId ?? null, JSON.stringify(entry.data ?? {}), entry.key ?? null, entry.at],
+    [
+      row.id,
+      row.customer_id,
+      entry.kind,
+      entry.author ?? null,
+      entry.body ?? null,
+      entry.channel ?? null,
+      entry.timelineEventId ?? null,
+      entry.outboundMessageId ?? null,
+      JSON.stringify(entry.data ?? {}),
+      entry.key ?? null,
+      entry.at,
+    ],
   );
   return rows[0];
 }
@@ -150,27 +179,50 @@ async function updateCase(client: PoolClient, id: number, set: Record<string, un
 /** The clock's columns when a case starts waiting: what is left of each running target is kept, the due times cleared. */
 function pausedClock(row: CaseRow, clock: CaseClock, now: Date): Record<string, unknown> {
   const left = (due: Date | null) => (due === null ? null : Math.max(0, clock.between(now, due)));
-  return { first_response_left_ms: left(row.first_response_due_at), resolution_left_ms: left(row.resolution_due_at), first_response_due_at: null, resolution_due_at: null };
+  return {
+    first_response_left_ms: left(row.first_response_due_at),
+    resolution_left_ms: left(row.resolution_due_at),
+    first_response_due_at: null,
+    resolution_due_at: null,
+  };
 }
 
 /** The clock's columns when a case runs again: the open time left of each target from now. */
 function resumedClock(row: CaseRow, clock: CaseClock, now: Date): Record<string, unknown> {
   const due = (left: number | null) => (left === null ? null : clock.dueAfter(now, left));
-  return { first_response_due_at: due(row.first_response_left_ms), resolution_due_at: due(row.resolution_left_ms), first_response_left_ms: null, resolution_left_ms: null };
+  return {
+    first_response_due_at: due(row.first_response_left_ms),
+    resolution_due_at: due(row.resolution_left_ms),
+    first_response_left_ms: null,
+    resolution_left_ms: null,
+  };
 }
 
 /**
  * The columns and events of a status change, applied in the caller's transaction. Waiting on the customer pauses the
  * clocks; open again resumes them; resolving stops them; a resolved case opened again gets its full resolution target.
  */
-async function changeStatus(client: PoolClient, row: CaseRow, to: CaseStatus, by: { author: string | null; now: Date; clock: CaseClock; reason?: string; key?: string }, options: EventOptions): Promise<{ row: CaseRow; events: Array<number | undefined> }> {
+async function changeStatus(
+  client: PoolClient,
+  row: CaseRow,
+  to: CaseStatus,
+  by: { author: string | null; now: Date; clock: CaseClock; reason?: string; key?: string },
+  options: EventOptions,
+): Promise<{ row: CaseRow; events: Array<number | undefined> }> {
   const { now, clock } = by;
   const from = row.status;
   let set: Record<string, unknown> = { status: to, status_changed_at: now };
   if (to === 'waiting_on_customer') set = { ...set, ...pausedClock(row, clock, now) };
   if (to === 'open' && from === 'waiting_on_customer') set = { ...set, ...resumedClock(row, clock, now) };
   if (to === 'open' && (from === 'resolved' || from === 'closed')) {
-    set = { ...set, resolution_due_at: row.resolution_target_ms === null ? null : clock.dueAfter(now, row.resolution_target_ms), resolution_left_ms: null, resolved_at: null, closed_at: null, reopened_count: row.reopened_count + 1 };
+    set = {
+      ...set,
+      resolution_due_at: row.resolution_target_ms === null ? null : clock.dueAfter(now, row.resolution_target_ms),
+      resolution_left_ms: null,
+      resolved_at: null,
+      closed_at: null,
+      reopened_count: row.reopened_count + 1,
+    };
   }
   if (to === 'resolved' || to === 'closed') {
     set = { ...set, first_response_due_at: null, resolution_due_at: null, first_response_left_ms: null, resolution_left_ms: null };
@@ -233,7 +285,15 @@ export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCa
       return { case: row, action: joined ? (row.reopened_count > 0 ? 'reopened' : 'joined') : 'opened', events: [], checks: dueChecks(row) };
     }
     const message = (row: CaseRow) =>
-      input.message && insertEntry(client, row, { kind: 'inbound', body: input.message.body, channel: input.channel, timelineEventId: input.message.timelineEventId, key: input.idempotencyKey, at: input.message.at });
+      input.message &&
+      insertEntry(client, row, {
+        kind: 'inbound',
+        body: input.message.body,
+        channel: input.channel,
+        timelineEventId: input.message.timelineEventId,
+        key: input.idempotencyKey,
+        at: input.message.at,
+      });
     const { rows: existing } = await client.query<CaseRow>(
       `SELECT ${CASE_COLUMNS} FROM cases WHERE customer_id = $1
          AND (($2 AND status IN ('open', 'waiting_on_customer')) OR ($3::float8 IS NOT NULL AND status = 'resolved' AND resolved_at > $4::timestamptz - make_interval(secs => $3 / 1000.0)))
@@ -245,7 +305,13 @@ export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCa
       let row = found;
       const events: Array<number | undefined> = [];
       if (row.status !== 'open') {
-        const changed = await changeStatus(client, row, 'open', { author: null, now: input.now, clock: input.clock, reason: 'the customer wrote again' }, input.events);
+        const changed = await changeStatus(
+          client,
+          row,
+          'open',
+          { author: null, now: input.now, clock: input.clock, reason: 'the customer wrote again' },
+          input.events,
+        );
         row = changed.row;
         events.push(...changed.events);
       }
@@ -266,8 +332,21 @@ export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCa
          first_response_target_ms, resolution_target_ms, first_response_due_at, resolution_due_at, opened_at, status_changed_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING ${CASE_COLUMNS}`,
       [
-        input.idempotencyKey, customerId, input.runId, input.subject, input.channel, input.sourceEvent, input.priority, input.pool, load[0]?.agent_id ?? null,
-        input.businessHours, input.firstResponseMs, input.resolutionMs, due(input.firstResponseMs), due(input.resolutionMs), input.now,
+        input.idempotencyKey,
+        customerId,
+        input.runId,
+        input.subject,
+        input.channel,
+        input.sourceEvent,
+        input.priority,
+        input.pool,
+        load[0]?.agent_id ?? null,
+        input.businessHours,
+        input.firstResponseMs,
+        input.resolutionMs,
+        due(input.firstResponseMs),
+        due(input.resolutionMs),
+        input.now,
       ],
     );
     const row = rows[0]!;
@@ -298,10 +377,21 @@ async function withCase<T>(pool: Pool, id: number, work: (client: PoolClient, ro
 }
 
 /** Sets the status; `changed: false` when it already was. */
-export async function setCaseStatus(pool: Pool, id: number, to: CaseStatus, actor: CaseActor & { reason?: string }): Promise<CaseChange & { case: CaseRow; changed: boolean; from: CaseStatus }> {
+export async function setCaseStatus(
+  pool: Pool,
+  id: number,
+  to: CaseStatus,
+  actor: CaseActor & { reason?: string },
+): Promise<CaseChange & { case: CaseRow; changed: boolean; from: CaseStatus }> {
   return withCase(pool, id, async (client, row) => {
     if (row.status === to) return { case: row, changed: false, from: row.status, events: [], checks: [] };
-    const changed = await changeStatus(client, row, to, { author: actor.author, now: actor.now, clock: actor.clock(row.business_hours), reason: actor.reason }, actor.events);
+    const changed = await changeStatus(
+      client,
+      row,
+      to,
+      { author: actor.author, now: actor.now, clock: actor.clock(row.business_hours), reason: actor.reason },
+      actor.events,
+    );
     return { case: changed.row, changed: true, from: row.status, events: changed.events, checks: dueChecks(changed.row) };
   });
 }
@@ -323,14 +413,27 @@ export async function assignCase(pool: Pool, id: number, agentId: string, actor:
 export async function addCaseEntry(
   pool: Pool,
   id: number,
-  entry: { kind: CaseEntryKind; body: string | null; channel?: string | null; outboundMessageId?: number | null; data?: Record<string, unknown>; key?: string; byPerson: boolean },
+  entry: {
+    kind: CaseEntryKind;
+    body: string | null;
+    channel?: string | null;
+    outboundMessageId?: number | null;
+    data?: Record<string, unknown>;
+    key?: string;
+    byPerson: boolean;
+  },
   actor: CaseActor,
 ): Promise<CaseChange & { case: CaseRow; entry: CaseEntry | undefined }> {
   return withCase(pool, id, async (client, row) => {
     const added = await insertEntry(client, row, { ...entry, author: actor.author, at: actor.now });
     if (!added) return { case: row, entry: undefined, events: [], checks: [] };
     if (entry.byPerson && row.first_responded_at === null) {
-      row = await updateCase(client, id, { first_responded_at: actor.now, first_responded_by: actor.author, first_response_due_at: null, first_response_left_ms: null });
+      row = await updateCase(client, id, {
+        first_responded_at: actor.now,
+        first_responded_by: actor.author,
+        first_response_due_at: null,
+        first_response_left_ms: null,
+      });
     }
     return { case: row, entry: added, events: [], checks: [] };
   });
@@ -348,7 +451,14 @@ export async function emitCaseBreach(pool: Pool, id: number, target: CaseTarget,
     const breached = target === 'first_response' ? row.first_response_breached_at : row.resolution_breached_at;
     if (!due || breached || due.getTime() > now.getTime()) return undefined;
     const updated = await updateCase(client, id, { [`${target}_breached_at`]: now });
-    return emit(client, target === 'first_response' ? 'case.first_response_breached' : 'case.resolution_breached', updated, events, { target, due_at: due.toISOString() }, `case:${id}:${target}`);
+    return emit(
+      client,
+      target === 'first_response' ? 'case.first_response_breached' : 'case.resolution_breached',
+      updated,
+      events,
+      { target, due_at: due.toISOString() },
+      `case:${id}:${target}`,
+    );
   });
 }
 

@@ -40,7 +40,10 @@ export async function recordFeedback(
       [message.id, answer.caseId, message.customer_id, answer.kind, answer.score, answer.at],
     );
     if (!rows[0]) {
-      const same = await client.query<FeedbackRow>(`SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE outbound_message_id = $1 AND kind = $2`, [message.id, answer.kind]);
+      const same = await client.query<FeedbackRow>(`SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE outbound_message_id = $1 AND kind = $2`, [
+        message.id,
+        answer.kind,
+      ]);
       return { feedback: same.rows[0]!, changed: false };
     }
     const { inserted: _inserted, ...feedback } = rows[0];

@@ -4,7 +4,16 @@ import type { Queue } from 'bullmq';
 import type { CaseServices } from '../../engine/case-services.js';
 import type { JobData } from '../../engine/queues.js';
 import type { Actor } from '../../operations/context.js';
-import { assignCaseOperation, caseDetail, caseFigures, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation, type CaseOperationContext } from '../../operations/cases.js';
+import {
+  assignCaseOperation,
+  caseDetail,
+  caseFigures,
+  listCaseQueue,
+  noteCase,
+  replyToCase,
+  setCaseStatusOperation,
+  type CaseOperationContext,
+} from '../../operations/cases.js';
 import { HTTP_STATUS_OF, OperationError } from '../../operations/errors.js';
 import type { Pool } from '../../store/pool.js';
 import { memberId } from '../../workflows/config-types.js';
@@ -79,14 +88,21 @@ export function casePages(options: CasePagesOptions): Router {
   router.get('/cases/:id', options.session, async (req, res) => {
     try {
       const detail = await caseDetail(context(), caseId(req));
-      send(res, caseDetailPage(options.context(req, res), { case: detail, agents: config.agents, requestId: randomUUID(), notice: NOTICES[String(req.query.notice)] }));
+      send(
+        res,
+        caseDetailPage(options.context(req, res), { case: detail, agents: config.agents, requestId: randomUUID(), notice: NOTICES[String(req.query.notice)] }),
+      );
     } catch (error) {
       refused(req, res, error, 'Case not found');
     }
   });
 
   /** A POST action: the operation, then back to the case with a notice. */
-  const action = (name: string, notice: string, work: (ctx: CaseOperationContext, actor: Actor, id: number, body: Record<string, string>) => Promise<unknown>) =>
+  const action = (
+    name: string,
+    notice: string,
+    work: (ctx: CaseOperationContext, actor: Actor, id: number, body: Record<string, string>) => Promise<unknown>,
+  ) =>
     router.post(`/cases/:id/${name}`, options.session, options.form, options.csrf, requireRole('support'), async (req, res) => {
       try {
         await work(context(), actorOf(req, res), caseId(req), (req.body ?? {}) as Record<string, string>);
@@ -97,7 +113,9 @@ export function casePages(options: CasePagesOptions): Router {
     });
   action('reply', 'replied', (ctx, actor, id, body) => replyToCase(ctx, actor, { caseId: id, body: body.body, requestId: body.request_id }));
   action('note', 'noted', (ctx, actor, id, body) => noteCase(ctx, actor, { caseId: id, body: body.body }));
-  action('status', 'status', (ctx, actor, id, body) => setCaseStatusOperation(ctx, actor, { caseId: id, status: body.status, askFeedback: body.ask_feedback === '1' }));
+  action('status', 'status', (ctx, actor, id, body) =>
+    setCaseStatusOperation(ctx, actor, { caseId: id, status: body.status, askFeedback: body.ask_feedback === '1' }),
+  );
   action('assign', 'assigned', (ctx, actor, id, body) => assignCaseOperation(ctx, actor, { caseId: id, agentId: body.agent_id }));
 
   return router;

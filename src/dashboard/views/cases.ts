@@ -32,45 +32,87 @@ const agentName = (agents: ReadonlyMap<string, AgentConfig>, id: string | null) 
 
 export function caseRows(cases: CaseView[], agents: ReadonlyMap<string, AgentConfig>): Html {
   if (cases.length === 0) return html`<p class="muted">No cases here.</p>`;
-  return html`<div class="table-wrap"><table id="cases-table">
-<thead><tr><th scope="col">Case</th><th scope="col">Subject</th><th scope="col">Status</th><th scope="col">Priority</th><th scope="col">Owner</th><th scope="col">Time left (business hours)</th></tr></thead>
-<tbody>${cases.map(
-    (row) => html`<tr data-case="${row.id}"${row.overdue ? html` class="overdue"` : ''}>
-<td data-label="Case"><a href="/cases/${row.id}">#${row.id}</a> <span class="muted">${row.channel ?? ''}</span></td>
-<td data-label="Subject">${row.subject} <a class="muted" href="/customers/${row.customer_id}">customer #${row.customer_id}</a></td>
-<td data-label="Status">${statusBadge(row.status)}</td>
-<td data-label="Priority">${row.priority}</td>
-<td data-label="Owner">${agentName(agents, row.owner_agent_id)}</td>
-<td data-label="Time left">${nextTarget(row)}</td>
-</tr>`,
-  )}</tbody></table></div>`;
+  return html`<div class="table-wrap">
+    <table id="cases-table">
+      <thead>
+        <tr>
+          <th scope="col">Case</th>
+          <th scope="col">Subject</th>
+          <th scope="col">Status</th>
+          <th scope="col">Priority</th>
+          <th scope="col">Owner</th>
+          <th scope="col">Time left (business hours)</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${cases.map(
+          (row) =>
+            html`<tr data-case="${row.id}" ${row.overdue ? html` class="overdue"` : ''}>
+              <td data-label="Case"><a href="/cases/${row.id}">#${row.id}</a> <span class="muted">${row.channel ?? ''}</span></td>
+              <td data-label="Subject">${row.subject} <a class="muted" href="/customers/${row.customer_id}">customer #${row.customer_id}</a></td>
+              <td data-label="Status">${statusBadge(row.status)}</td>
+              <td data-label="Priority">${row.priority}</td>
+              <td data-label="Owner">${agentName(agents, row.owner_agent_id)}</td>
+              <td data-label="Time left">${nextTarget(row)}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 /** The support queue: mine, my pool or all open cases, overdue first, then soonest due. */
 /** The reports' figures of the period: unknown figures (nothing measured) read "—", never 0. */
 function figuresSection(figures: CaseFigures): Html {
   const duration = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
-  return html`<section class="card" aria-labelledby="figures-h"><h2 id="figures-h">Since ${time(figures.since)}</h2>
-<dl class="facts" id="case-figures">
-  <div><dt>Open now</dt><dd>${figures.active_now}</dd></div>
-  <div><dt>Opened</dt><dd>${figures.opened}</dd></div>
-  <div><dt>Median first response</dt><dd>${duration(figures.median_first_response_ms)} <span class="muted">business hours</span></dd></div>
-  <div><dt>Median resolution</dt><dd>${duration(figures.median_resolution_ms)} <span class="muted">business hours, waits included</span></dd></div>
-  <div><dt>First-response breaches</dt><dd>${figures.first_response_breach_rate === null ? '—' : `${Math.round(figures.first_response_breach_rate * 100)}%`}</dd></div>
-  <div><dt>CSAT (resolved)</dt><dd>${figures.csat_average === null ? '—' : `${figures.csat_average.toFixed(1)}/5`} <span class="muted">${figures.csat_answers} answers</span></dd></div>
-</dl></section>`;
+  return html`<section class="card" aria-labelledby="figures-h">
+    <h2 id="figures-h">Since ${time(figures.since)}</h2>
+    <dl class="facts" id="case-figures">
+      <div>
+        <dt>Open now</dt>
+        <dd>${figures.active_now}</dd>
+      </div>
+      <div>
+        <dt>Opened</dt>
+        <dd>${figures.opened}</dd>
+      </div>
+      <div>
+        <dt>Median first response</dt>
+        <dd>${duration(figures.median_first_response_ms)} <span class="muted">business hours</span></dd>
+      </div>
+      <div>
+        <dt>Median resolution</dt>
+        <dd>${duration(figures.median_resolution_ms)} <span class="muted">business hours, waits included</span></dd>
+      </div>
+      <div>
+        <dt>First-response breaches</dt>
+        <dd>${figures.first_response_breach_rate === null ? '—' : `${Math.round(figures.first_response_breach_rate * 100)}%`}</dd>
+      </div>
+      <div>
+        <dt>CSAT (resolved)</dt>
+        <dd>${figures.csat_average === null ? '—' : `${figures.csat_average.toFixed(1)}/5`} <span class="muted">${figures.csat_answers} answers</span></dd>
+      </div>
+    </dl>
+  </section>`;
 }
 
-export function casesPage(context: PageContext, data: { queue: CaseQueue; agentId: string | undefined; cases: CaseView[]; agents: ReadonlyMap<string, AgentConfig>; figures: CaseFigures }): Html {
+export function casesPage(
+  context: PageContext,
+  data: { queue: CaseQueue; agentId: string | undefined; cases: CaseView[]; agents: ReadonlyMap<string, AgentConfig>; figures: CaseFigures },
+): Html {
   const tabs = (Object.keys(CASE_QUEUES) as CaseQueue[]).map(
-    (queue) => html`<li><a href="/cases?queue=${queue}"${queue === data.queue ? html` aria-current="page"` : ''}>${CASE_QUEUES[queue]}</a></li>`,
+    (queue) => html`<li><a href="/cases?queue=${queue}" ${queue === data.queue ? html` aria-current="page"` : ''}>${CASE_QUEUES[queue]}</a></li>`,
   );
-  const body = html`
-<nav aria-label="Case queues" class="tabs"><ul>${tabs}</ul></nav>
-${data.agentId === undefined && data.queue !== 'all' ? html`<p class="notice warn">Your user name is no agent id or email in workflows.yaml: showing every open case.</p>` : ''}
-<p class="muted">Open and waiting cases, overdue first. Time left is counted in each pool’s business hours and paused while a case waits on the customer.</p>
-${caseRows(data.cases, data.agents)}
-${figuresSection(data.figures)}`;
+  const body = html` <nav aria-label="Case queues" class="tabs">
+      <ul>
+        ${tabs}
+      </ul>
+    </nav>
+    ${data.agentId === undefined && data.queue !== 'all' ? html`<p class="notice warn">Your user name is no agent id or email in workflows.yaml: showing every open case.</p>` : ''}
+    <p class="muted">
+      Open and waiting cases, overdue first. Time left is counted in each pool’s business hours and paused while a case waits on the customer.
+    </p>
+    ${caseRows(data.cases, data.agents)} ${figuresSection(data.figures)}`;
   return layout(context, 'Cases', body);
 }
 
@@ -98,49 +140,98 @@ export function caseDetailPage(
 ): Html {
   const row = data.case;
   const canAct = hasRole(context.session, 'support');
-  const csrf = html`<input type="hidden" name="_csrf" value="${context.csrf}">`;
-  const body = html`
-${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
-<div class="columns">
-<section class="card" aria-labelledby="case-h">
-  <h2 id="case-h">${row.subject}</h2>
-  <dl class="facts">
-    <div><dt>Status</dt><dd id="case-status">${statusBadge(row.status)}</dd></div>
-    <div><dt>Priority</dt><dd>${row.priority}</dd></div>
-    <div><dt>Customer</dt><dd><a href="/customers/${row.customer_id}">#${row.customer_id}</a> <span class="muted">via ${row.channel ?? 'email'}</span></dd></div>
-    <div><dt>Owner</dt><dd>${agentName(data.agents, row.owner_agent_id)} <span class="muted">pool ${row.pool}</span></dd></div>
-    <div><dt>First response</dt><dd id="first-response">${row.first_responded_at ? html`answered ${time(row.first_responded_at)} by ${row.first_responded_by ?? ''}` : html`${timeLeft(row.first_response_time_left_ms, row.status === 'waiting_on_customer')}${row.first_response_due_at ? html` <span class="muted">due ${time(row.first_response_due_at)}</span>` : ''}`}</dd></div>
-    <div><dt>Resolution</dt><dd>${row.resolved_at ? html`resolved ${time(row.resolved_at)}` : timeLeft(row.resolution_time_left_ms, row.status === 'waiting_on_customer')}</dd></div>
-    <div><dt>Opened</dt><dd>${time(row.opened_at)}</dd></div>
-    ${row.feedback.length > 0 ? html`<div><dt>Satisfaction</dt><dd id="case-csat">${row.feedback[0]!.score}/5</dd></div>` : ''}
-  </dl>
-</section>
-${canAct
-  ? html`<section class="card" aria-labelledby="act-h">
-  <h2 id="act-h">Act</h2>
-  <form method="post" action="/cases/${row.id}/reply">${csrf}<input type="hidden" name="request_id" value="${data.requestId}">
-    <label for="reply-body">Reply to the customer (${row.channel ?? 'email'})</label><textarea id="reply-body" name="body" rows="3" required></textarea>
-    <button type="submit">Send reply</button></form>
-  <form method="post" action="/cases/${row.id}/note">${csrf}
-    <label for="note-body">Internal note</label><textarea id="note-body" name="body" rows="2" required></textarea>
-    <button type="submit">Add note</button></form>
-  <form method="post" action="/cases/${row.id}/status">${csrf}
-    <label for="status">Status</label>
-    <select id="status" name="status">${['open', 'waiting_on_customer', 'resolved', 'closed'].map((status) => html`<option value="${status}"${status === row.status ? ' selected' : ''}>${status.replaceAll('_', ' ')}</option>`)}</select>
-    <label class="check"><input type="checkbox" name="ask_feedback" value="1" checked> On resolve, ask the customer to rate the help (1–5)</label>
-    <button type="submit">Set status</button></form>
-  <form method="post" action="/cases/${row.id}/assign">${csrf}
-    <label for="agent">Owner</label>
-    <select id="agent" name="agent_id">${[...data.agents.values()].map((agent) => html`<option value="${agent.id}"${agent.id === row.owner_agent_id ? ' selected' : ''}>${agent.name}</option>`)}</select>
-    <button type="submit">Assign</button></form>
-</section>`
-  : ''}
-</div>
-<section class="card" aria-labelledby="thread-h">
-  <h2 id="thread-h">Thread</h2>
-  <ol class="thread" id="case-thread">${row.thread.map(
-    (entry) => html`<li data-kind="${entry.kind}"><span class="muted">${time(entry.at)} · ${KIND_LABEL[entry.kind]}${entry.author ? ` · ${entry.author}` : ''}${entry.channel ? ` · ${entry.channel}` : ''}</span><br>${entryText(entry)}</li>`,
-  )}</ol>
-</section>`;
+  const csrf = html`<input type="hidden" name="_csrf" value="${context.csrf}" />`;
+  const body = html` ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
+    <div class="columns">
+      <section class="card" aria-labelledby="case-h">
+        <h2 id="case-h">${row.subject}</h2>
+        <dl class="facts">
+          <div>
+            <dt>Status</dt>
+            <dd id="case-status">${statusBadge(row.status)}</dd>
+          </div>
+          <div>
+            <dt>Priority</dt>
+            <dd>${row.priority}</dd>
+          </div>
+          <div>
+            <dt>Customer</dt>
+            <dd><a href="/customers/${row.customer_id}">#${row.customer_id}</a> <span class="muted">via ${row.channel ?? 'email'}</span></dd>
+          </div>
+          <div>
+            <dt>Owner</dt>
+            <dd>${agentName(data.agents, row.owner_agent_id)} <span class="muted">pool ${row.pool}</span></dd>
+          </div>
+          <div>
+            <dt>First response</dt>
+            <dd id="first-response">
+              ${row.first_responded_at ? html`answered ${time(row.first_responded_at)} by ${row.first_responded_by ?? ''}` : html`${timeLeft(row.first_response_time_left_ms, row.status === 'waiting_on_customer')}${row.first_response_due_at ? html` <span class="muted">due ${time(row.first_response_due_at)}</span>` : ''}`}
+            </dd>
+          </div>
+          <div>
+            <dt>Resolution</dt>
+            <dd>${row.resolved_at ? html`resolved ${time(row.resolved_at)}` : timeLeft(row.resolution_time_left_ms, row.status === 'waiting_on_customer')}</dd>
+          </div>
+          <div>
+            <dt>Opened</dt>
+            <dd>${time(row.opened_at)}</dd>
+          </div>
+          ${
+            row.feedback.length > 0
+              ? html`<div>
+                  <dt>Satisfaction</dt>
+                  <dd id="case-csat">${row.feedback[0]!.score}/5</dd>
+                </div>`
+              : ''
+          }
+        </dl>
+      </section>
+      ${
+        canAct
+          ? html`<section class="card" aria-labelledby="act-h">
+              <h2 id="act-h">Act</h2>
+              <form method="post" action="/cases/${row.id}/reply">
+                ${csrf}<input type="hidden" name="request_id" value="${data.requestId}" />
+                <label for="reply-body">Reply to the customer (${row.channel ?? 'email'})</label
+                ><textarea id="reply-body" name="body" rows="3" required></textarea> <button type="submit">Send reply</button>
+              </form>
+              <form method="post" action="/cases/${row.id}/note">
+                ${csrf} <label for="note-body">Internal note</label><textarea id="note-body" name="body" rows="2" required></textarea>
+                <button type="submit">Add note</button>
+              </form>
+              <form method="post" action="/cases/${row.id}/status">
+                ${csrf}
+                <label for="status">Status</label>
+                <select id="status" name="status">
+                  ${['open', 'waiting_on_customer', 'resolved', 'closed'].map((status) => html`<option value="${status}" ${status === row.status ? ' selected' : ''}>${status.replaceAll('_', ' ')}</option>`)}
+                </select>
+                <label class="check"><input type="checkbox" name="ask_feedback" value="1" checked /> On resolve, ask the customer to rate the help (1–5)</label>
+                <button type="submit">Set status</button>
+              </form>
+              <form method="post" action="/cases/${row.id}/assign">
+                ${csrf}
+                <label for="agent">Owner</label>
+                <select id="agent" name="agent_id">
+                  ${[...data.agents.values()].map((agent) => html`<option value="${agent.id}" ${agent.id === row.owner_agent_id ? ' selected' : ''}>${agent.name}</option>`)}
+                </select>
+                <button type="submit">Assign</button>
+              </form>
+            </section>`
+          : ''
+      }
+    </div>
+    <section class="card" aria-labelledby="thread-h">
+      <h2 id="thread-h">Thread</h2>
+      <ol class="thread" id="case-thread">
+        ${row.thread.map(
+          (entry) =>
+            html`<li data-kind="${entry.kind}">
+              <span class="muted"
+                >${time(entry.at)} · ${KIND_LABEL[entry.kind]}${entry.author ? ` · ${entry.author}` : ''}${entry.channel ? ` · ${entry.channel}` : ''}</span
+              ><br />${entryText(entry)}
+            </li>`,
+        )}
+      </ol>
+    </section>`;
   return layout(context, `Case #${row.id}`, body);
 }

@@ -55,20 +55,31 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
       priority_rules: {
         type: 'array',
         description: 'First JSONata `when` that is true sets the priority.',
-        items: { type: 'object', properties: { when: { type: 'string' }, priority: { enum: [...PRIORITIES] } }, required: ['when', 'priority'], additionalProperties: false },
+        items: {
+          type: 'object',
+          properties: { when: { type: 'string' }, priority: { enum: [...PRIORITIES] } },
+          required: ['when', 'priority'],
+          additionalProperties: false,
+        },
       },
       channel: { type: 'string', description: "The case's channel (replies go there); default the channel the message came on, else email." },
       first_response: { ...DURATION_SCHEMA, description: 'Open time (in the pool’s business hours) until a person must answer, e.g. 4h.' },
       resolution: { ...DURATION_SCHEMA, description: 'Open time until the case must be resolved, e.g. 27h (3d counts 72 open hours).' },
-      join_open_case: { type: 'boolean', default: false, description: 'A customer with an open or waiting case gets the message added to it instead of a new case.' },
+      join_open_case: {
+        type: 'boolean',
+        default: false,
+        description: 'A customer with an open or waiting case gets the message added to it instead of a new case.',
+      },
       open_if: {
         type: 'string',
-        description: 'JSONata: when false the message opens no case, it only joins the customer’s open case (with `join_open_case`) or reopens one (`reopen_within`). Lets one workflow on message.received both open cases for complaints and thread every later message.',
+        description:
+          'JSONata: when false the message opens no case, it only joins the customer’s open case (with `join_open_case`) or reopens one (`reopen_within`). Lets one workflow on message.received both open cases for complaints and thread every later message.',
       },
       reopen_within: { ...DURATION_SCHEMA, description: 'A case of the customer resolved less than this long ago opens again instead of a new one.' },
       acknowledge: {
         type: 'object',
-        description: 'An automatic answer when the case is opened (not when the message joins one). `$case` holds id, priority, first_response (as written) and first_response_due (local time).',
+        description:
+          'An automatic answer when the case is opened (not when the message joins one). `$case` holds id, priority, first_response (as written) and first_response_due (local time).',
         properties: { body: { type: 'string' }, subject: { type: 'string', description: 'Unused on texts; emails use `Re: [Case #id] subject`.' } },
         required: ['body'],
         additionalProperties: false,
@@ -89,14 +100,19 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
     },
   ],
   compile: (config, context) => {
-    if (!context.pools.has(config.pool)) return context.fail(`unknown pool "${config.pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, 'pool');
-    const target = (value: string | number | undefined) => (value === undefined ? undefined : { ms: parseDuration(value)!, text: typeof value === 'number' ? `${value} ms` : value.trim() });
+    if (!context.pools.has(config.pool))
+      return context.fail(`unknown pool "${config.pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, 'pool');
+    const target = (value: string | number | undefined) =>
+      value === undefined ? undefined : { ms: parseDuration(value)!, text: typeof value === 'number' ? `${value} ms` : value.trim() };
     return {
       pool: config.pool,
       subject: context.template('subject', config.subject),
       message: context.template('message', config.message ?? DEFAULT_MESSAGE),
       priority: config.priority ?? 'normal',
-      priorityRules: (config.priority_rules ?? []).map((rule, i) => ({ when: context.expression(`priority_rules.${i}.when`, rule.when), priority: rule.priority })),
+      priorityRules: (config.priority_rules ?? []).map((rule, i) => ({
+        when: context.expression(`priority_rules.${i}.when`, rule.when),
+        priority: rule.priority,
+      })),
       channel: config.channel,
       firstResponse: target(config.first_response),
       resolution: target(config.resolution),
@@ -143,7 +159,11 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
       reopenWithinMs: compiled.reopenWithinMs,
       acknowledge:
         compiled.acknowledge &&
-        ((facts) => compiled.acknowledge!.body.render(context.payload, { ...context.bindings, case: { ...facts, first_response: compiled.firstResponse?.text ?? null, resolution: compiled.resolution?.text ?? null } })),
+        ((facts) =>
+          compiled.acknowledge!.body.render(context.payload, {
+            ...context.bindings,
+            case: { ...facts, first_response: compiled.firstResponse?.text ?? null, resolution: compiled.resolution?.text ?? null },
+          })),
     });
     return { output: result };
   },

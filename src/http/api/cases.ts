@@ -1,7 +1,15 @@
 import { Router, type Request } from 'express';
 import type { CaseServices } from '../../engine/case-services.js';
 import type { Actor } from '../../operations/context.js';
-import { assignCaseOperation, caseDetail, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation, type CaseOperationContext } from '../../operations/cases.js';
+import {
+  assignCaseOperation,
+  caseDetail,
+  listCaseQueue,
+  noteCase,
+  replyToCase,
+  setCaseStatusOperation,
+  type CaseOperationContext,
+} from '../../operations/cases.js';
 import type { ApiOptions } from '../api.js';
 import { HttpError } from '../errors.js';
 
@@ -24,7 +32,14 @@ export function casesApi(options: ApiOptions): Router {
     if (!options.cases) throw new Error('case services are not configured in this process');
     return options.cases;
   };
-  const context = (): CaseOperationContext => ({ pool: options.pool, queue: options.queue, config: options.config, defaultRegion: options.defaultRegion, now: services().now, cases: services() });
+  const context = (): CaseOperationContext => ({
+    pool: options.pool,
+    queue: options.queue,
+    config: options.config,
+    defaultRegion: options.defaultRegion,
+    now: services().now,
+    cases: services(),
+  });
   const router = Router();
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const caseId = (req: Request) => idParam(req.params.id, 'id')!;
@@ -55,7 +70,12 @@ export function casesApi(options: ApiOptions): Router {
 
   router.post('/cases/:id/status', async (req, res) => {
     const input = body(req);
-    const result = await setCaseStatusOperation(context(), actorOf(req), { caseId: caseId(req), status: input.status, reason: input.reason, askFeedback: input.ask_feedback === true });
+    const result = await setCaseStatusOperation(context(), actorOf(req), {
+      caseId: caseId(req),
+      status: input.status,
+      reason: input.reason,
+      askFeedback: input.ask_feedback === true,
+    });
     res.json({ changed: result.changed, from: result.from, case: services().view(result.case), feedback: result.feedback ?? null });
   });
 

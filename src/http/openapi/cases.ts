@@ -30,7 +30,13 @@ function apiOperation(operation: Omit<OperationObject, 'security' | 'responses' 
   };
 }
 
-const caseId: ParameterObject = { name: 'id', in: 'path', required: true, description: 'The case id (a positive integer; anything else is answered 400).', schema: { type: 'integer', minimum: 1 } };
+const caseId: ParameterObject = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The case id (a positive integer; anything else is answered 400).',
+  schema: { type: 'integer', minimum: 1 },
+};
 const jsonBody = (description: string, schema: JsonSchema) => ({ description, required: true, content: json(schema) });
 
 const caseSchema = record('A service case: its targets are counted in its pool’s business hours and paused while it waits on the customer.', {
@@ -94,7 +100,15 @@ export const casesSchemas: Record<string, JsonSchema> = {
   CaseEntry: caseEntry,
   Feedback: feedback,
   CaseList: record('Cases, overdue and soonest due first.', { cases: { type: 'array', items: ref('Case') } }),
-  CaseDetail: { ...caseSchema, properties: { ...(caseSchema.properties as object), thread: { type: 'array', items: ref('CaseEntry') }, feedback: { type: 'array', items: ref('Feedback') } }, required: [...(caseSchema.required as string[]), 'thread', 'feedback'] },
+  CaseDetail: {
+    ...caseSchema,
+    properties: {
+      ...(caseSchema.properties as object),
+      thread: { type: 'array', items: ref('CaseEntry') },
+      feedback: { type: 'array', items: ref('Feedback') },
+    },
+    required: [...(caseSchema.required as string[]), 'thread', 'feedback'],
+  },
   CaseEntryAdded: record('The entry added and the case after it.', { entry: { oneOf: [ref('CaseEntry'), { type: 'null' }] }, case: ref('Case') }),
   CaseReplySent: record('The reply, recorded on the thread with its outbound message.', {
     entry: { oneOf: [ref('CaseEntry'), { type: 'null' }], description: 'null when this request id was already answered.' },
@@ -110,7 +124,13 @@ export const casesSchemas: Record<string, JsonSchema> = {
   CaseAssigned: record('The case after the change.', { changed: { type: 'boolean' }, from: nullable('string'), case: ref('Case') }),
 };
 
-const feedbackToken: ParameterObject = { name: 'token', in: 'path', required: true, description: 'The signed token of one rating link.', schema: { type: 'string' } };
+const feedbackToken: ParameterObject = {
+  name: 'token',
+  in: 'path',
+  required: true,
+  description: 'The signed token of one rating link.',
+  schema: { type: 'string' },
+};
 
 export const casesPaths: Record<string, PathItemObject> = {
   '/api/cases': {
@@ -148,9 +168,14 @@ export const casesPaths: Record<string, PathItemObject> = {
     post: apiOperation({
       operationId: 'replyToCase',
       summary: 'Answer the customer on the case’s channel (stops the first-response clock; audited)',
-      description: 'Goes out through the same outbound path as the reply step (consent, vendor windows, record-before-send). An `Idempotency-Key` header (or `request_id`) makes a retried call one message.',
+      description:
+        'Goes out through the same outbound path as the reply step (consent, vendor windows, record-before-send). An `Idempotency-Key` header (or `request_id`) makes a retried call one message.',
       parameters: [caseId, { name: 'Idempotency-Key', in: 'header', description: 'Any string unique to this reply.', schema: { type: 'string' } }],
-      requestBody: jsonBody('The reply.', { type: 'object', properties: { body: { type: 'string', minLength: 1 }, request_id: { type: 'string' } }, required: ['body'] }),
+      requestBody: jsonBody('The reply.', {
+        type: 'object',
+        properties: { body: { type: 'string', minLength: 1 }, request_id: { type: 'string' } },
+        required: ['body'],
+      }),
       responses: {
         '201': { description: 'Sent (or recorded as uncertain) and on the thread.', content: json(ref('CaseReplySent')) },
         '400': badRequest,
@@ -167,7 +192,11 @@ export const casesPaths: Record<string, PathItemObject> = {
       parameters: [caseId],
       requestBody: jsonBody('The new status.', {
         type: 'object',
-        properties: { status: { enum: [...CASE_STATUSES] }, reason: { type: 'string' }, ask_feedback: { type: 'boolean', description: 'On resolve: send the 1–5 satisfaction question.' } },
+        properties: {
+          status: { enum: [...CASE_STATUSES] },
+          reason: { type: 'string' },
+          ask_feedback: { type: 'boolean', description: 'On resolve: send the 1–5 satisfaction question.' },
+        },
         required: ['status'],
       }),
       responses: { '200': { description: 'The case.', content: json(ref('CaseStatusChanged')) }, '400': badRequest, '404': notFound, '413': bodyTooLarge },
