@@ -19,6 +19,9 @@ const PUBLIC_URL = 'https://crm.example.com';
  * first-response target is a few seconds. The breach workflow calls a hook the test holds open, so a worker can be
  * killed while that run is in flight.
  */
+/** Backends of this test's database busy with the case row, not counting the one asking. */
+const CASE_QUERIES = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%FROM cases%'";
+
 const config = (hookUrl: string) => `
 connectors:
   twilio: { secrets: { account_sid: ACtest, auth_token: "\${TWILIO_AUTH_TOKEN}", from_number: "+15005550006" } }
@@ -115,8 +118,7 @@ describe('cases: a first-response breach fires once when worker processes are ki
       await holder.query('SELECT id FROM cases WHERE id = $1 FOR UPDATE', [caseId]);
       await waitFor(
         "the first worker's breach check waiting on the case",
-        async () =>
-          (await count(db.pool, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%FROM cases%'")) === 1,
+        async () => (await count(db.pool, `${CASE_QUERIES} AND wait_event_type = 'Lock'`)) === 1,
         30_000,
       );
       // kill -9 in the middle of the check: its transaction never commits.
@@ -125,9 +127,7 @@ describe('cases: a first-response breach fires once when worker processes are ki
     } finally {
       holder.release();
     }
-    await waitFor('the killed worker gone from PostgreSQL', async () =>
-      (await count(db.pool, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%FROM cases%' AND state <> 'idle'")) === 0,
-    );
+    await waitFor('the killed worker gone from PostgreSQL', async () => (await count(db.pool, `${CASE_QUERIES} AND state <> 'idle'`)) === 0);
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(0);
     expect(await count(db.pool, 'SELECT 1 FROM cases WHERE first_response_breached_at IS NOT NULL')).toBe(0);
 

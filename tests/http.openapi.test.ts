@@ -631,6 +631,10 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(detail.body).toMatchObject({ status: 'resolved', owner_agent_id: 'bob', feedback: [{ score: 1 }] });
       expectDocumented('get', '/api/cases/{id}', detail);
       expectDocumented('get', '/api/cases/{id}', await call('get', '/api/cases/0'));
+      const figures = await call('get', '/api/cases/figures?from=2000-01-01');
+      expect(figures.body).toMatchObject({ opened: 1, csat_answers: 1 });
+      expectDocumented('get', '/api/cases/figures', figures);
+      expectDocumented('get', '/api/cases/figures', await call('get', '/api/cases/figures?from=soon'));
     });
 
     it('401 on every protected route without the token', async () => {

@@ -190,19 +190,26 @@ export async function caseDetail(ctx: CaseOperationContext, caseId: number) {
 
 /** Figures of the cases opened in a period; null where nothing was measured (never 0 for "unknown"). */
 export interface CaseFigures {
-  since: string;
+  from: string;
+  to: string;
+  /** Cases open or waiting on the customer now, whenever opened. */
   active_now: number;
   opened: number;
-  /** Median open time (business hours of each case's pool) to the first answer of a person. */
+  /** Median open time (business hours of each case's pool) from opening to the first answer of a person. */
   median_first_response_ms: number | null;
-  /** Median open time to resolution, time waiting on the customer included. */
+  /** Median open time from opening to resolution, time waiting on the customer included. */
   median_resolution_ms: number | null;
   /** Share of cases with a first-response target that breached it. */
   first_response_breach_rate: number | null;
+  /** Share of cases with a resolution target that breached it. */
+  resolution_breach_rate: number | null;
   /** Average rating (1–5) of resolved cases that were rated, and how many were. */
   csat_average: number | null;
   csat_answers: number;
 }
+
+/** Default period of the figures: the last 30 days. */
+const FIGURES_DEFAULT_MS = 30 * 86_400_000;
 
 const median = (values: number[]): number | null => {
   if (values.length === 0) return null;
@@ -211,19 +218,38 @@ const median = (values: number[]): number | null => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-/** The figures the reports show for cases opened since `since`: response and resolution in business hours, breaches, CSAT. */
-export async function caseFigures(ctx: CaseOperationContext, since: Date): Promise<CaseFigures> {
-  const [rows, active] = await Promise.all([caseFigureRows(ctx.pool, since), countActiveCases(ctx.pool)]);
+const rate = (rows: CaseFigureRow[], counted: (row: CaseFigureRow) => boolean, hit: (row: CaseFigureRow) => boolean): number | null => {
+  const base = rows.filter(counted);
+  return base.length === 0 ? null : base.filter(hit).length / base.length;
+};
+
+function instant(value: unknown, field: string): Date | undefined {
+  if (value === undefined || value === '') return undefined;
+  const at = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) throw new InvalidInputError(`${field} must be an ISO 8601 date or date-time`);
+  return at;
+}
+
+/**
+ * The figures the reports show for the cases opened from `from` (included) to `to` (excluded; default now, `from`
+ * default 30 days before `to`): response and resolution in business hours, breaches, CSAT, each as known now.
+ */
+export async function caseFigures(ctx: CaseOperationContext, period: { from?: unknown; to?: unknown } = {}): Promise<CaseFigures> {
+  const to = instant(period.to, 'to') ?? ctx.cases.now();
+  const from = instant(period.from, 'from') ?? new Date(to.getTime() - FIGURES_DEFAULT_MS);
+  if (from.getTime() >= to.getTime()) throw new InvalidInputError('from must be before to');
+  const [rows, active] = await Promise.all([caseFigureRows(ctx.pool, from, to), countActiveCases(ctx.pool)]);
   const between = (row: CaseFigureRow, end: Date | null) => (end === null ? [] : [ctx.cases.clockFor(row.business_hours).between(row.opened_at, end)]);
-  const targeted = rows.filter((row) => row.had_first_response_target);
   const rated = rows.filter((row) => row.resolved_at !== null && row.csat !== null).map((row) => row.csat!);
   return {
-    since: since.toISOString(),
+    from: from.toISOString(),
+    to: to.toISOString(),
     active_now: active,
     opened: rows.length,
     median_first_response_ms: median(rows.flatMap((row) => between(row, row.first_responded_at))),
     median_resolution_ms: median(rows.flatMap((row) => between(row, row.resolved_at))),
-    first_response_breach_rate: targeted.length === 0 ? null : targeted.filter((row) => row.first_response_breached).length / targeted.length,
+    first_response_breach_rate: rate(rows, (row) => row.had_first_response_target, (row) => row.first_response_breached),
+    resolution_breach_rate: rate(rows, (row) => row.had_resolution_target, (row) => row.resolution_breached),
     csat_average: rated.length === 0 ? null : rated.reduce((sum, score) => sum + score, 0) / rated.length,
     csat_answers: rated.length,
   };

@@ -504,7 +504,7 @@ export async function listCases(pool: Pool, filter: CaseFilter): Promise<CaseRow
   return rows;
 }
 
-/** What the figures of a period are computed from: the cases opened since then (at most 5000, newest first). */
+/** What the figures of a period are computed from: the cases opened in it (at most 5000, newest first). */
 export interface CaseFigureRow {
   business_hours: string | null;
   status: CaseStatus;
@@ -513,16 +513,20 @@ export interface CaseFigureRow {
   resolved_at: Date | null;
   first_response_breached: boolean;
   had_first_response_target: boolean;
+  resolution_breached: boolean;
+  had_resolution_target: boolean;
   csat: number | null;
 }
 
-export async function caseFigureRows(pool: Pool, since: Date): Promise<CaseFigureRow[]> {
+/** The cases opened from `from` (included) to `to` (excluded). */
+export async function caseFigureRows(pool: Pool, from: Date, to: Date): Promise<CaseFigureRow[]> {
   const { rows } = await pool.query<CaseFigureRow>(
     `SELECT c.business_hours, c.status, c.opened_at, c.first_responded_at, c.resolved_at,
             c.first_response_breached_at IS NOT NULL AS first_response_breached, c.first_response_target_ms IS NOT NULL AS had_first_response_target,
+            c.resolution_breached_at IS NOT NULL AS resolution_breached, c.resolution_target_ms IS NOT NULL AS had_resolution_target,
             (SELECT f.score FROM feedback f WHERE f.case_id = c.id AND f.kind = 'csat' ORDER BY f.answered_at DESC LIMIT 1) AS csat
-     FROM cases c WHERE c.opened_at >= $1 ORDER BY c.id DESC LIMIT 5000`,
-    [since],
+     FROM cases c WHERE c.opened_at >= $1 AND c.opened_at < $2 ORDER BY c.id DESC LIMIT 5000`,
+    [from, to],
   );
   return rows;
 }

@@ -78,7 +78,7 @@ export function casePages(options: CasePagesOptions): Router {
       const filter = agentId === undefined || queue === 'all' ? {} : queue === 'mine' ? { owner: agentId } : { pool: pools.join(',') || '-' };
       const ctx = context();
       const cases = await listCaseQueue(ctx, { status: 'open,waiting_on_customer', ...filter });
-      const figures = await caseFigures(ctx, new Date(ctx.cases.now().getTime() - FIGURES_DAYS * 86_400_000));
+      const figures = await caseFigures(ctx, { from: new Date(ctx.cases.now().getTime() - FIGURES_DAYS * 86_400_000) });
       send(res, casesPage(options.context(req, res), { queue, agentId, cases, agents: config.agents, figures }));
     } catch (error) {
       refused(req, res, error, 'Cases');

@@ -65,8 +65,9 @@ export function caseRows(cases: CaseView[], agents: ReadonlyMap<string, AgentCon
 /** The reports' figures of the period: unknown figures (nothing measured) read "—", never 0. */
 function figuresSection(figures: CaseFigures): Html {
   const duration = (ms: number | null) => (ms === null ? '—' : formatDuration(ms));
+  const share = (rate: number | null) => (rate === null ? '—' : `${Math.round(rate * 100)}%`);
   return html`<section class="card" aria-labelledby="figures-h">
-    <h2 id="figures-h">Since ${time(figures.since)}</h2>
+    <h2 id="figures-h">Since ${time(figures.from)}</h2>
     <dl class="facts" id="case-figures">
       <div>
         <dt>Open now</dt>
@@ -86,7 +87,11 @@ function figuresSection(figures: CaseFigures): Html {
       </div>
       <div>
         <dt>First-response breaches</dt>
-        <dd>${figures.first_response_breach_rate === null ? '—' : `${Math.round(figures.first_response_breach_rate * 100)}%`}</dd>
+        <dd>${share(figures.first_response_breach_rate)}</dd>
+      </div>
+      <div>
+        <dt>Resolution breaches</dt>
+        <dd>${share(figures.resolution_breach_rate)}</dd>
       </div>
       <div>
         <dt>CSAT (resolved)</dt>

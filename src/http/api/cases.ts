@@ -4,6 +4,7 @@ import type { Actor } from '../../operations/context.js';
 import {
   assignCaseOperation,
   caseDetail,
+  caseFigures,
   listCaseQueue,
   noteCase,
   replyToCase,
@@ -24,8 +25,8 @@ function idParam(value: unknown, name: string): number | undefined {
 const actorOf = (req: Request): Actor => ({ name: 'api-token', role: 'admin', ip: req.ip ?? null, via: 'api' });
 
 /**
- * Service cases: the queue, one case with its thread, and the four things a person does to a case (note, reply,
- * status, assign), each one operation of src/operations/cases.ts.
+ * Service cases: the queue, the reports' figures, one case with its thread, and the four things a person does to a
+ * case (note, reply, status, assign), each one operation of src/operations/cases.ts.
  */
 export function casesApi(options: ApiOptions): Router {
   const services = (): CaseServices => {
@@ -54,6 +55,9 @@ export function casesApi(options: ApiOptions): Router {
     });
     res.json({ cases });
   });
+
+  // Before /cases/:id, which would take `figures` for an id.
+  router.get('/cases/figures', async (req, res) => void res.json(await caseFigures(context(), { from: req.query.from, to: req.query.to })));
 
   router.get('/cases/:id', async (req, res) => void res.json(await caseDetail(context(), caseId(req))));
 

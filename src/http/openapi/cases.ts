@@ -7,6 +7,7 @@ const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}
 const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
 const nullable = (type: string, description?: string): JsonSchema => ({ type: [type, 'null'], ...(description ? { description } : {}) });
 const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
+const instantParam: JsonSchema = { type: 'string', format: 'date-time' };
 const nullableDateTime: JsonSchema = { type: ['string', 'null'], format: 'date-time' };
 
 function record(description: string, properties: Record<string, JsonSchema>): JsonSchema {
@@ -121,6 +122,18 @@ export const casesSchemas: Record<string, JsonSchema> = {
     case: ref('Case'),
     feedback: { oneOf: [record('The satisfaction question sent on resolve.', { status: { type: 'string' } }), { type: 'null' }] },
   }),
+  CaseFigures: record('The figures of the cases opened in a period, as known now. Unknown (nothing measured) is null, never 0.', {
+    from: { ...dateTime, description: 'Cases opened from here (included)…' },
+    to: { ...dateTime, description: '…to here (excluded).' },
+    active_now: { type: 'integer', description: 'Cases open or waiting on the customer now, whenever opened.' },
+    opened: { type: 'integer', description: 'Cases opened in the period.' },
+    median_first_response_ms: nullable('number', 'Median business-hours time (each case’s pool) from opening to the first answer or note of a person.'),
+    median_resolution_ms: nullable('number', 'Median business-hours time from opening to resolution, waits on the customer included.'),
+    first_response_breach_rate: nullable('number', 'Share (0–1) of the cases with a first-response target that breached it.'),
+    resolution_breach_rate: nullable('number', 'Share (0–1) of the cases with a resolution target that breached it.'),
+    csat_average: nullable('number', 'Average 1–5 satisfaction rating of the resolved cases that were rated (the latest answer per case).'),
+    csat_answers: { type: 'integer', description: 'How many resolved cases were rated.' },
+  }),
   CaseAssigned: record('The case after the change.', { changed: { type: 'boolean' }, from: nullable('string'), case: ref('Case') }),
 };
 
@@ -145,6 +158,21 @@ export const casesPaths: Record<string, PathItemObject> = {
         { name: 'limit', in: 'query', description: 'Default 100, at most 500.', schema: { type: 'integer', minimum: 1 } },
       ],
       responses: { '200': { description: 'Cases.', content: json(ref('CaseList')) }, '400': badRequest },
+    }),
+  },
+  '/api/cases/figures': {
+    get: apiOperation({
+      operationId: 'caseFigures',
+      summary: 'Case figures of a period: open cases, median first response and resolution in business hours, breach rates, CSAT',
+      description: 'The same figures the Cases page shows. Without `to`: until now; without `from`: the 30 days before `to`.',
+      parameters: [
+        { name: 'from', in: 'query', description: 'ISO 8601 date or date-time; cases opened from then (included).', schema: instantParam },
+        { name: 'to', in: 'query', description: 'ISO 8601 date or date-time; cases opened before then.', schema: instantParam },
+      ],
+      responses: {
+        '200': { description: 'The figures.', content: json(ref('CaseFigures')) },
+        '400': error('A `from` or `to` that is not a date, or `from` not before `to`.', ['bad_request']),
+      },
     }),
   },
   '/api/cases/{id}': {
