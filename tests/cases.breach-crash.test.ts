@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PoolClient } from 'pg';
@@ -88,6 +88,7 @@ describe('cases: a first-response breach fires once when worker processes are ki
     await app?.close();
     await new Promise((resolve) => hook?.close(resolve));
     await db?.drop();
+    rmSync(logDir, { recursive: true, force: true });
   });
 
   it('one case.first_response_breached event and one run of the breach workflow', async () => {
