@@ -19,8 +19,9 @@ const PUBLIC_URL = 'https://crm.example.com';
  * first-response target is a few seconds. The breach workflow calls a hook the test holds open, so a worker can be
  * killed while that run is in flight.
  */
-/** Backends of this test's database busy with the case row, not counting the one asking. */
-const CASE_QUERIES = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE '%FROM cases%'";
+/** Backends of this test's database, not counting the one asking. */
+const ACTIVITY = 'SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()';
+const CASE_QUERIES = `${ACTIVITY} AND query ILIKE '%FROM cases%'`;
 
 const config = (hookUrl: string) => `
 connectors:
@@ -42,7 +43,7 @@ workflows:
       - { type: http, url: "${hookUrl}", body: '{ "case": case_id }' }
 `;
 
-describe('cases: a first-response breach fires once when worker processes are killed -9 during the check and during its run', () => {
+describe('cases: a first-response breach fires once when worker processes are killed -9 during the check, before its run and during it', () => {
   let db: TestDatabase;
   let app: Crmflow;
   let env: Record<string, string>;
@@ -132,27 +133,45 @@ describe('cases: a first-response breach fires once when worker processes are ki
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(0);
     expect(await count(db.pool, 'SELECT 1 FROM cases WHERE first_response_breached_at IS NOT NULL')).toBe(0);
 
-    // The next worker recovers the stalled check, emits the breach and starts its run, which the hook holds open.
-    const second = worker();
+    // The next worker recovers the stalled check and emits the breach; the test holds the runs table, so its start of the
+    // breach workflow's run waits: kill -9 between the breach and its run.
+    const runs: PoolClient = await db.pool.connect();
+    try {
+      await runs.query('BEGIN');
+      await runs.query('LOCK TABLE workflow_runs IN SHARE ROW EXCLUSIVE MODE');
+      const second = worker();
+      await waitFor(
+        'the breach run waiting to be created',
+        async () =>
+          (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")) === 1 &&
+          (await count(db.pool, `${ACTIVITY} AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO workflow_runs%'`)) === 1,
+        60_000,
+      );
+      await second.kill();
+      await runs.query('COMMIT');
+    } finally {
+      runs.release();
+    }
+
+    // The next worker recovers the engine event's job and starts the run, which the hook holds open: kill -9 mid-run.
+    const third = worker();
     await waitFor('the breach run calling the hook', async () => calls.length >= 1, 60_000);
-    expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(1);
-    // kill -9 while that run is in flight.
-    await second.kill();
+    await third.kill();
     hold = false;
     for (const res of holding) res.destroy();
     holding = [];
 
-    const third = worker();
+    const fourth = worker();
     await waitFor(
       'the breach run finished',
       async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach' AND status = 'succeeded'")) === 1,
       60_000,
     );
-    // Its reconciler pass finds nothing left to check or to queue.
+    // The event is marked processed: no reconciler pass queues it again.
     await waitFor('the breach event processed', async () =>
       (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached' AND status <> 'pending'")) === 1,
     );
-    await third.stop();
+    await fourth.stop();
 
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(1);
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach'")).toBe(1);

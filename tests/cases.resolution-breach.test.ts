@@ -31,7 +31,7 @@ workflows:
     steps: [{ type: log, message: "case {{ case_id }} not resolved by {{ due_at }}; tell {{ pool_lead.id }}" }]
 `;
 
-describe('cases: the resolution breach fires once, after the resolution target in business hours, paused while waiting on the customer', () => {
+describe('cases: the resolution breach fires once, after its target in business hours, paused while waiting on the customer', () => {
   let db: TestDatabase;
   let app: Crmflow;
   let clock = new Date('2026-12-07T09:00:00Z');
@@ -122,7 +122,8 @@ describe('cases: the resolution breach fires once, after the resolution target i
   it('at the due time the breach fires once, with one run of the escalation, whatever checks follow', async () => {
     clock = new Date('2026-12-09T16:30:00Z');
     await fireCheck(new Date('2026-12-09T16:00:00Z'));
-    await waitFor('the escalation run', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'escalate' AND status = 'succeeded'")) === 1);
+    const escalated = "SELECT 1 FROM workflow_runs WHERE workflow = 'escalate' AND status = 'succeeded'";
+    await waitFor('the escalation run', async () => (await count(db.pool, escalated)) === 1);
 
     await extraCheck('duplicate-check');
     await app.reconcile();
