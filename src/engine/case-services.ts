@@ -1,4 +1,6 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { feedbackToken } from '../customers/feedback-token.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import {
@@ -17,18 +19,17 @@ import {
 import { addBusinessTime, businessTimeBetween } from './business-time.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import type { OpeningHours } from './opening-hours.js';
-import { createOutbound } from './outbound.js';
-import { jobIds, jobPresence } from './queues.js';
-import type { ServiceOptions } from './services.js';
+import { createOutbound, type OutboundOptions } from './outbound.js';
+import { jobIds, jobPresence, type JobData } from './queues.js';
 import { StepError, type OpenCaseOutput, type StepServices } from './steps/define-step.js';
 
 /** How long a rating link works. */
 const FEEDBACK_LINK_DAYS = 30;
 
-export interface CaseServiceOptions extends Pick<
-  ServiceOptions,
-  'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl' | 'queue' | 'logger'
-> {
+/** What case services need (declared here, beside the step services' options, so neither module imports the other). */
+export interface CaseServiceOptions extends OutboundOptions {
+  queue: Queue<JobData>;
+  logger: Logger;
   now: () => Date;
   /** The public base URL and the key rating links are signed with; absent: no rating question can be sent. */
   feedback?: { publicUrl: string; secretKey: string };

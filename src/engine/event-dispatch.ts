@@ -5,9 +5,17 @@ import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { jobIds, type JobData } from './queues.js';
-import type { StoredEventSource } from './reconciler.js';
 import type { RunOutcome } from './run-workflow.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
+
+/** Stored events that each become one job (the inbox, engine events), as the reconciler walks them. */
+export interface StoredEventSource {
+  /** A page of ids, after `afterId`, of events still pending after the grace period. */
+  listStale: (afterId: number) => Promise<number[]>;
+  jobId: (id: number) => string;
+  enqueue: (ids: number[]) => Promise<void>;
+  markFailed: (id: number) => Promise<void>;
+}
 
 /** Chains deeper than this many events do not start runs (`CRMFLOW_EVENT_CHAIN_LIMIT`). */
 export const DEFAULT_EVENT_CHAIN_LIMIT = 5;
@@ -28,14 +36,14 @@ export function listenedEventTypes(config: LoadedConfig): ReadonlySet<string> {
  * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
  * stored, and the reconciler queues what is still pending.
  */
-export function engineEventPublisher(deps: { queue: Queue<JobData>; logger: Logger }): (eventIds: Array<number | undefined>) => Promise<void> {
+export function engineEventPublisher(deps: { queue: Queue<JobData>; logger?: Pick<Logger, 'warn'> }): (eventIds: Array<number | undefined>) => Promise<void> {
   return async (eventIds) => {
     const ids = eventIds.filter((id): id is number => id !== undefined);
     if (ids.length === 0) return;
     try {
       await enqueueEngineEvents(deps.queue, ids);
     } catch (error) {
-      deps.logger.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
+      deps.logger?.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
     }
   };
 }

@@ -19,7 +19,7 @@ export type JobData =
   | { kind: 'engine-event'; eventId: number }
   /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
   | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' }
-  /** Checks a case target at its due time (src/engine/case-jobs.ts). */
+  /** Checks a case target at its due time (src/engine/jobs/case.ts). */
   | { kind: 'case'; caseId: number; target: 'first_response' | 'resolution' }
   /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
   | { kind: 'suggest-duplicates' };

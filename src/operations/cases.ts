@@ -20,8 +20,17 @@ import { caseFeedback } from '../store/feedback.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 
+export { CASE_PRIORITIES, CASE_STATUSES, type CaseEntry, type CaseRow } from '../store/cases.js';
+export type { FeedbackRow } from '../store/feedback.js';
+
 /** Case operations also send (replies, the satisfaction question) and schedule: the engine's case services. */
-export type CaseOperationContext = OperationContext & { cases: CaseServices };
+type CaseOperationContext = OperationContext & { cases: CaseServices };
+
+/** The context with its case services, on the cases' clock; a process built without them refuses. */
+function withCases(ctx: OperationContext): CaseOperationContext {
+  if (!ctx.cases) throw new NotFoundError('cases are not available in this process');
+  return { ...ctx, now: ctx.cases.now, cases: ctx.cases };
+}
 
 const MAX_TEXT = 10_000;
 
@@ -51,12 +60,13 @@ async function loadCase(ctx: CaseOperationContext, caseId: number): Promise<Case
 }
 
 /** An internal note on the thread. A person noting the case has looked at it: the first-response clock stops. */
-export async function noteCase(ctx: CaseOperationContext, actor: Actor, input: { caseId: number; body: unknown }) {
+export async function noteCase(context: OperationContext, actor: Actor, input: { caseId: number; body: unknown }) {
+  const ctx = withCases(context);
   requireRole(actor, 'support');
   const body = textInput(input.body, 'body');
   const result = await found(addCaseEntry(ctx.pool, input.caseId, { kind: 'note', body, byPerson: true }, caseActor(ctx, actor)));
   await audit(ctx, actor, 'case.note', `case:${input.caseId}`, { entry_id: result.entry?.id });
-  return result;
+  return { ...result, case: ctx.cases.view(result.case) };
 }
 
 /**
@@ -65,7 +75,8 @@ export async function noteCase(ctx: CaseOperationContext, actor: Actor, input: {
  * API call sends nothing twice). A reply that reaches the customer stops the first-response clock; one the policy
  * stopped (no consent, no address) is refused with the reason.
  */
-export async function replyToCase(ctx: CaseOperationContext, actor: Actor, input: { caseId: number; body: unknown; requestId?: string }) {
+export async function replyToCase(context: OperationContext, actor: Actor, input: { caseId: number; body: unknown; requestId?: string }) {
+  const ctx = withCases(context);
   requireRole(actor, 'support');
   const body = textInput(input.body, 'body');
   const row = await loadCase(ctx, input.caseId);
@@ -83,7 +94,7 @@ export async function replyToCase(ctx: CaseOperationContext, actor: Actor, input
     caseActor(ctx, actor),
   );
   await audit(ctx, actor, 'case.reply', `case:${row.id}`, { message_id: sent.messageId, status: sent.status, channel: sent.channel });
-  return { ...result, message: sent };
+  return { ...result, case: ctx.cases.view(result.case), message: sent };
 }
 
 /**
@@ -92,10 +103,11 @@ export async function replyToCase(ctx: CaseOperationContext, actor: Actor, input
  * recorded on the case.
  */
 export async function setCaseStatusOperation(
-  ctx: CaseOperationContext,
+  context: OperationContext,
   actor: Actor,
   input: { caseId: number; status: unknown; reason?: unknown; askFeedback?: boolean },
 ) {
+  const ctx = withCases(context);
   requireRole(actor, 'support');
   if (typeof input.status !== 'string' || !(CASE_STATUSES as readonly string[]).includes(input.status)) {
     throw new InvalidInputError(`status must be one of ${CASE_STATUSES.join(', ')}`);
@@ -111,7 +123,7 @@ export async function setCaseStatusOperation(
     changed: result.changed,
     feedback: feedback?.status ?? null,
   });
-  return { ...result, feedback };
+  return { ...result, case: ctx.cases.view(result.case), feedback };
 }
 
 async function askFeedback(ctx: CaseOperationContext, actor: Actor, row: CaseRow): Promise<{ status: string; reason?: string }> {
@@ -141,12 +153,13 @@ async function askFeedback(ctx: CaseOperationContext, actor: Actor, row: CaseRow
 }
 
 /** Gives the case to a declared agent. */
-export async function assignCaseOperation(ctx: CaseOperationContext, actor: Actor, input: { caseId: number; agentId: unknown }) {
+export async function assignCaseOperation(context: OperationContext, actor: Actor, input: { caseId: number; agentId: unknown }) {
+  const ctx = withCases(context);
   requireRole(actor, 'support');
   if (typeof input.agentId !== 'string' || !ctx.config.agents.has(input.agentId)) throw new InvalidInputError('agent_id must be a declared agent');
   const result = await found(assignStoredCase(ctx.pool, input.caseId, input.agentId, caseActor(ctx, actor)));
   await audit(ctx, actor, 'case.assign', `case:${input.caseId}`, { from: result.from, to: input.agentId, changed: result.changed });
-  return result;
+  return { ...result, case: ctx.cases.view(result.case) };
 }
 
 /** Who may see cases: everyone signed in (viewers included), like customers. */
@@ -170,7 +183,8 @@ function list(value: unknown, field: string, allowed?: readonly string[]): strin
 }
 
 /** Cases by status (comma-separated), owner, pool or customer; overdue and soonest due first, each with its time left. */
-export async function listCaseQueue(ctx: CaseOperationContext, query: CaseQuery) {
+export async function listCaseQueue(context: OperationContext, query: CaseQuery) {
+  const ctx = withCases(context);
   const rows = await listCases(ctx.pool, {
     status: list(query.status, 'status', CASE_STATUSES) as CaseStatus[] | undefined,
     owners: list(query.owner, 'owner'),
@@ -181,8 +195,14 @@ export async function listCaseQueue(ctx: CaseOperationContext, query: CaseQuery)
   return rows.map(ctx.cases.view);
 }
 
+/** The customer page's cases (the 20 most urgent, any status); none in a process without case services. */
+export async function casesOfCustomer(ctx: OperationContext, customerId: number) {
+  return ctx.cases ? listCaseQueue(ctx, { customerId, limit: 20 }) : [];
+}
+
 /** One case with its thread (oldest first) and the satisfaction answers about it. */
-export async function caseDetail(ctx: CaseOperationContext, caseId: number) {
+export async function caseDetail(context: OperationContext, caseId: number) {
+  const ctx = withCases(context);
   const row = await loadCase(ctx, caseId);
   const [thread, feedback] = await Promise.all([caseThread(ctx.pool, caseId), caseFeedback(ctx.pool, caseId)]);
   return { ...ctx.cases.view(row), thread, feedback };
@@ -234,7 +254,8 @@ function instant(value: unknown, field: string): Date | undefined {
  * The figures the reports show for the cases opened from `from` (included) to `to` (excluded; default now, `from`
  * default 30 days before `to`): response and resolution in business hours, breaches, CSAT, each as known now.
  */
-export async function caseFigures(ctx: CaseOperationContext, period: { from?: unknown; to?: unknown } = {}): Promise<CaseFigures> {
+export async function caseFigures(context: OperationContext, period: { from?: unknown; to?: unknown } = {}): Promise<CaseFigures> {
+  const ctx = withCases(context);
   const to = instant(period.to, 'to') ?? ctx.cases.now();
   const from = instant(period.from, 'from') ?? new Date(to.getTime() - FIGURES_DEFAULT_MS);
   if (from.getTime() >= to.getTime()) throw new InvalidInputError('from must be before to');

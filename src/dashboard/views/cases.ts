@@ -1,7 +1,5 @@
 import { formatDuration } from '../../engine/business-time.js';
-import type { CaseEntry, CaseRow } from '../../store/cases.js';
-import type { CaseFigures } from '../../operations/cases.js';
-import type { FeedbackRow } from '../../store/feedback.js';
+import type { CaseEntry, CaseFigures, CaseRow, FeedbackRow } from '../../operations/cases.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { hasRole } from '../auth.js';
 import { html, statusBadge, time, type Html } from '../html.js';

@@ -1,23 +1,13 @@
 import express, { Router } from 'express';
-import type { Queue } from 'bullmq';
-import type { Logger } from 'pino';
-import { verifyFeedbackToken } from '../customers/feedback-token.js';
-import { html } from '../dashboard/html.js';
-import { engineEventPublisher, listenedEventTypes } from '../engine/event-dispatch.js';
-import type { JobData } from '../engine/queues.js';
-import { recordFeedback } from '../store/feedback.js';
-import type { Pool } from '../store/pool.js';
-import type { LoadedConfig } from '../workflows/load.js';
-import { sendError } from './errors.js';
+import type { OperationContext } from '../../operations/context.js';
+import { NotFoundError } from '../../operations/errors.js';
+import { ratingOf, recordRating } from '../../operations/feedback.js';
+import { html } from '../html.js';
 
 export interface FeedbackOptions {
-  pool: Pool;
-  queue: Queue<JobData>;
-  config: LoadedConfig;
+  ctx: OperationContext;
   /** The key rating links are signed with (CRMFLOW_SECRET_KEY); absent, every link is refused. */
   secretKey: string | undefined;
-  logger: Logger;
-  now?: () => Date;
 }
 
 const page = (title: string, body: ReturnType<typeof html>) =>
@@ -46,15 +36,12 @@ const page = (title: string, body: ReturnType<typeof html>) =>
  */
 export function feedbackRouter(options: FeedbackOptions): Router {
   const router = Router();
-  const now = options.now ?? (() => new Date());
-  const publish = engineEventPublisher(options);
-  const listened = listenedEventTypes(options.config);
-  const claim = (token: string) => (options.secretKey ? verifyFeedbackToken(options.secretKey, token, now()) : undefined);
-  const refuse = (res: Parameters<typeof sendError>[0]) => sendError(res, 404, 'not_found', 'this rating link is not valid or has expired');
+  // Answered by the app's error handler in its JSON error shape.
+  const invalid = () => new NotFoundError('this rating link is not valid or has expired');
 
   router.get('/:token', (req, res) => {
-    const answer = claim(req.params.token);
-    if (!answer) return refuse(res);
+    const answer = ratingOf(options.ctx, { secretKey: options.secretKey, token: req.params.token });
+    if (!answer) throw invalid();
     res
       .set('Cache-Control', 'no-store')
       .type('html')
@@ -70,18 +57,8 @@ export function feedbackRouter(options: FeedbackOptions): Router {
   });
 
   router.post('/:token', express.urlencoded({ extended: false, limit: '1kb' }), async (req, res) => {
-    const answer = claim(req.params.token);
-    if (!answer) return refuse(res);
-    const result = await recordFeedback(options.pool, {
-      messageKey: answer.message,
-      caseId: answer.caseId,
-      kind: answer.kind,
-      score: answer.score,
-      at: now(),
-      listened,
-    });
-    if (!result) return refuse(res);
-    await publish([result.event]);
+    const answer = await recordRating(options.ctx, { secretKey: options.secretKey, token: req.params.token });
+    if (!answer) throw invalid();
     res
       .set('Cache-Control', 'no-store')
       .type('html')
