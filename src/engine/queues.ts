@@ -22,7 +22,9 @@ export type JobData =
   /** Checks a case target at its due time (src/engine/jobs/case.ts). */
   | { kind: 'case'; caseId: number; target: 'first_response' | 'resolution' }
   /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
-  | { kind: 'suggest-duplicates' };
+  | { kind: 'suggest-duplicates' }
+  /** Fires deal.stale for deals past their stage's `rot_after` (src/engine/deal-staleness.ts). */
+  | { kind: 'deal-stale-check' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -51,6 +53,8 @@ export const jobIds = {
   caseCheck: (caseId: number, target: string, dueAt: Date) => `case-${caseId}-${target}-${dueAt.getTime()}`,
   /** BullMQ job scheduler of the duplicate finder: one, shared by every process. */
   duplicateFinder: 'suggest-duplicates',
+  /** BullMQ job scheduler of the deal staleness check: one, shared by every process. */
+  dealStaleCheck: 'deal-stale-check',
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

@@ -5,6 +5,7 @@ import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
 import { casesApi } from './api/cases.js';
 import { customersApi } from './api/customers.js';
+import { dealsApi } from './api/deals.js';
 import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
 import { reportsApi } from './api/reports.js';
@@ -45,6 +46,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(agentsApi(options));
   router.use(tasksApi(options));
   router.use(auditApi(options));
+  router.use(dealsApi(options));
   router.use(reportsApi(options));
   router.use(casesApi(options));
 

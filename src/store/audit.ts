@@ -25,6 +25,7 @@ export const AUDIT_ACTIONS = [
   'case.reply',
   'case.status',
   'case.assign',
+  'deal.stage',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

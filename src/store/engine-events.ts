@@ -17,6 +17,11 @@ export const ENGINE_EVENT_TYPES = [
   'case.first_response_breached',
   'case.resolution_breached',
   'feedback.received',
+  'deal.opened',
+  'deal.stage_changed',
+  'deal.won',
+  'deal.lost',
+  'deal.stale',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -43,6 +43,8 @@ const DEFAULT_MESSAGE = '{{ $exists(summary) ? summary : $record.timeline.summar
 
 export default defineStep<OpenCaseConfig, CompiledOpenCase>({
   type: 'open_case',
+  // stop: the case change is keyed, so a retry opens or joins once; steps after it may read the case.
+  onError: 'stop',
   summary:
     "Opens a service case for the customer in a support pool (owner: the pool's agent with the fewest active cases), with first-response and resolution targets counted in the pool's `business_hours`, paused while the case waits on the customer. With `join_open_case` a customer's further messages, on any channel, join their open case; with `reopen_within` a case resolved that recently opens again. Breaches fire case.first_response_breached / case.resolution_breached once. `acknowledge` answers once, on the case's channel, when the case is opened (an automated answer does not stop the first-response clock). Once per run, even when retried.",
   schema: {
