@@ -10,6 +10,7 @@ import { adminQueuesPages } from './pages/admin-queues.js';
 import { agentsPages } from './pages/agents.js';
 import { reportsPages } from './pages/reports.js';
 import { auditPages } from './pages/audit.js';
+import { casesPages } from './pages/cases.js';
 import { customersPages } from './pages/customers.js';
 import { handOverPages } from './pages/hand-over.js';
 import { createPageKit } from './pages/kit.js';
@@ -64,6 +65,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(handOverPages(options, kit));
   router.use(auditPages(options, kit));
   router.use(reportsPages(options, kit));
+  router.use(casesPages(options, kit));
   router.use(adminQueuesPages(options, kit));
   return router;
 }

@@ -16,6 +16,7 @@ import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import { createCaseServices } from './case-services.js';
 import { createOutbound } from './outbound.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
 import { StepError, type StepServices } from './steps/define-step.js';
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   now?: () => Date;
   /** The public one-click unsubscribe URL for an email address (signed with CRMFLOW_SECRET_KEY). */
   unsubscribeUrl: (address: string) => string;
+  /** The public URL and key of rating links (cases' satisfaction question); absent: none are sent. */
+  feedback?: { publicUrl: string; secretKey: string };
 }
 
 /** Binds the store and transports into the services steps receive. */
@@ -41,6 +44,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const { pool } = options;
   const outbound = createOutbound(options);
   const now = options.now ?? (() => new Date());
+  const cases = createCaseServices({ ...options, now });
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
@@ -93,6 +97,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
       await publish(result.events);
       return result;
     },
+    openCase: cases.open,
     changeDeal: async (change) => {
       const { events, ...result } = await changeDeal(pool, { ...change, listenedEvents });
       await publish(events);

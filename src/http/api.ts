@@ -3,6 +3,7 @@ import { safeEqual } from '../connectors/shared/hmac.js';
 import type { OperationContext } from '../operations/context.js';
 import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
+import { casesApi } from './api/cases.js';
 import { customersApi } from './api/customers.js';
 import { dealsApi } from './api/deals.js';
 import { handOverApi } from './api/hand-over.js';
@@ -49,6 +50,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(dealsApi(options));
   router.use(reportsApi(options));
   router.use(handOverApi(options));
+  router.use(casesApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
