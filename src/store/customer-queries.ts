@@ -4,7 +4,7 @@ import type { Pool } from './pool.js';
 
 /** The columns of a CustomerSummary, for a query over `customers c`. */
 export const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
-  c.attributes, c.created_at, c.updated_at,
+  c.attributes, c.traits, c.created_at, c.updated_at,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1) AS email,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'phone' ORDER BY id LIMIT 1) AS phone,
   coalesce((SELECT json_agg(json_build_object('kind', kind, 'value', value) ORDER BY id) FROM customer_identities WHERE customer_id = c.id), '[]') AS identities`;

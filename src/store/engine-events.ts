@@ -10,6 +10,8 @@ export const ENGINE_EVENT_TYPES = [
   'task.overdue',
   'message.received',
   'score.threshold',
+  'segment.entered',
+  'segment.exited',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -1,3 +1,4 @@
+import type { SegmentConfig, TraitConfig } from './segments.js';
 /** The shapes of workflows.yaml after interpolation and validation. YAML keys are snake_case. */
 
 export interface AgentConfig {
@@ -95,4 +96,6 @@ export interface CrmflowConfig {
   business_hours?: Record<string, BusinessHoursConfig>;
   quiet_hours?: Record<string, QuietHoursConfig>;
   workflows: WorkflowConfig[];
+  traits?: Record<string, TraitConfig>;
+  segments?: SegmentConfig[];
 }

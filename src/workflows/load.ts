@@ -17,6 +17,7 @@ import { HoursError, isTimeZone, parseWeek, quietWeek } from '../engine/opening-
 import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
+import { BUILTIN_TRAITS, compileAudienceConfig, type CompiledSegment, type CompiledTrait } from './segments.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
 
 /** A problem in workflows.yaml, printed as `file:line:col message`. */
@@ -76,6 +77,9 @@ export interface LoadedConfig {
   duplicateFinder?: DuplicateFinderConfig;
   /** Demo values used for unset secrets, to be logged loudly. */
   warnings: string[];
+  /** The admin-declared `traits:` and the `segments:`. */
+  traits: CompiledTrait[];
+  segments: CompiledSegment[];
 }
 
 export interface DuplicateFinderConfig {
@@ -170,6 +174,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  const { traits, segments } = compileAudienceConfig(config, BUILTIN_TRAITS, locate);
 
   const workflows: CompiledWorkflow[] = [];
   const seen = new Set<string>();
@@ -181,7 +186,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings, traits, segments };
 }
 
 interface WorkflowScope {

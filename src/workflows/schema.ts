@@ -4,6 +4,7 @@ import type { AnyTriggerDefinition } from '../engine/triggers/define-trigger.js'
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { DURATION_SCHEMA } from './duration.js';
+import { SEGMENTS_SCHEMA, TRAITS_SCHEMA } from './segments.js';
 
 /** Fields every step has besides its own. */
 export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout'];
@@ -176,6 +177,8 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      traits: TRAITS_SCHEMA,
+      segments: SEGMENTS_SCHEMA,
       workflows: {
         type: 'array',
         items: {

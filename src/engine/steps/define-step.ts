@@ -90,6 +90,8 @@ export interface CustomerSummary {
   phone: string | null;
   identities: Identity[];
   attributes: Record<string, unknown>;
+  /** Computed traits (`$customer.traits.<name>`): built-in and those declared under `traits:`. */
+  traits: Record<string, unknown>;
 }
 
 export interface TriggerEvent {
@@ -166,6 +168,9 @@ export interface StepServices {
     versionAt?: Date;
     summary?: string | null;
     data?: unknown;
+    /** What the entry is worth as a purchase (paid order net of refunds, paid invoice); null when it is not one. */
+    amount?: number | null;
+    currency?: string | null;
     runId?: number;
   }) => Promise<{ id: number; inserted: boolean }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
