@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { CustomerSummary } from './steps/define-step.js';
 import { SUMMARY_COLUMNS } from '../store/customer-queries.js';
 import { emitEngineEvent } from '../store/engine-events.js';
-import type { PoolClient } from '../store/pool.js';
+import { withRetriedTransaction, type Pool, type PoolClient } from '../store/pool.js';
 import { applyMembership, saveTraits, type MembershipCause } from '../store/segments.js';
-import { BUILTIN_TRAITS_SQL, lockCustomerForUpdate } from '../store/traits.js';
+import { BUILTIN_TRAITS_SQL, lockCustomerForUpdate, type Refreshed } from '../store/traits.js';
 import { clockBindings, type CompiledSegment } from '../workflows/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
 
@@ -12,8 +12,8 @@ export interface RefreshOptions {
   cause: MembershipCause;
   /** The run making the change: segment events continue its chain. */
   runId?: number;
-  /** Fire segment.entered / segment.exited for the changes (false for a silent backfill). Default true. */
-  emit?: boolean;
+  /** Segments whose changes are recorded without segment.entered / segment.exited (a silent backfill). */
+  silent?: ReadonlySet<string>;
   /** Recompute the built-in traits from the customer's rows; false reuses the stored ones (a profile-only change). */
   recompute?: boolean;
 }
@@ -22,9 +22,11 @@ export interface CustomerRefresher {
   /**
    * Locks the customer, recomputes their traits (built-in ones in one SQL aggregate, then the declared ones), evaluates
    * every segment, stores the traits and the next time a time-based condition can change its answer, and records the
-   * membership changes with their engine events, all in the caller's transaction. Returns the events written.
+   * membership changes with their engine events, all in the caller's transaction.
    */
-  refresh: (client: PoolClient, customerId: number, options: RefreshOptions) => Promise<number[]>;
+  refresh: (client: PoolClient, customerId: number, options: RefreshOptions) => Promise<Refreshed>;
+  /** `refresh` in a transaction of its own (a change that committed on its own: a task, a sent message, the sweep). */
+  refreshNow: (customerId: number, options: RefreshOptions) => Promise<Refreshed>;
   /** Whether a profile change (not only a new row) can move traits or segments: some are declared. */
   readsProfile: boolean;
 }
@@ -34,7 +36,7 @@ const PROBE_HORIZON_MS = 1024 * 3_600_000;
 /** A flip found by probing is located to within this (the sweep re-checks at its end, when the answer has changed). */
 const FLIP_RESOLUTION_MS = 60_000;
 
-export function createCustomerRefresher(deps: { config: LoadedConfig; now: () => Date; listenedEvents?: ReadonlySet<string>; logger?: Logger }): CustomerRefresher {
+export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig; now: () => Date; listenedEvents?: ReadonlySet<string>; logger?: Logger }): CustomerRefresher {
   const { segments, traits } = deps.config;
   const needsTimeline = traits.some((trait) => trait.usesTimeline);
 
@@ -72,7 +74,7 @@ export function createCustomerRefresher(deps: { config: LoadedConfig; now: () =>
     return now.getTime() + PROBE_HORIZON_MS;
   };
 
-  const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<number[]> => {
+  const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
     const id = await lockCustomerForUpdate(client, customerId);
     const now = deps.now();
     const { rows } = await client.query<CustomerSummary & { builtin: Record<string, unknown> | null; current: string[] }>(
@@ -109,11 +111,11 @@ export function createCustomerRefresher(deps: { config: LoadedConfig; now: () =>
       if (segment.timeBased) recheckAt = Math.min(recheckAt ?? Infinity, await nextFlip(segment, subject, now, member));
     }
     await saveTraits(client, id, computed, recheckAt === undefined ? null : new Date(recheckAt));
-    if (enter.length === 0 && exit.length === 0) return [];
+    if (enter.length === 0 && exit.length === 0) return { events: [], traits: computed };
     const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
-    if (options.emit === false) return [];
     const events: number[] = [];
     for (const change of changes) {
+      if (options.silent?.has(change.segmentId)) continue;
       const segment = segments.find((candidate) => candidate.id === change.segmentId)!;
       const event = await emitEngineEvent(client, {
         type: change.change === 'entered' ? 'segment.entered' : 'segment.exited',
@@ -126,8 +128,12 @@ export function createCustomerRefresher(deps: { config: LoadedConfig; now: () =>
       });
       if (event !== undefined) events.push(event);
     }
-    return events;
+    return { events, traits: computed };
   };
 
-  return { refresh, readsProfile: segments.length > 0 || traits.length > 0 };
+  return {
+    refresh,
+    refreshNow: (customerId, options) => withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
+    readsProfile: segments.length > 0 || traits.length > 0,
+  };
 }

@@ -16,6 +16,8 @@ import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createOutbound } from './outbound.js';
+import { createCustomerRefresher } from './customer-refresh.js';
+import type { CustomerRefresh } from '../store/traits.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
 import { StepError, type StepServices } from './steps/define-step.js';
 
@@ -43,6 +45,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
+  const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
+  /** Traits and segments after a change that committed on its own; a failure leaves them for the next change or sweep. */
+  const refreshAfter = async (customerId: number | null, runId: number | null) => {
+    if (customerId === null) return;
+    await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined })).events);
+  };
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
     identityPolicy: options.config.identityPolicy,
@@ -50,7 +58,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
     pools: options.config.pools,
     upsertCustomer: async (input) => {
       try {
-        const result = await upsertCustomer(pool, { ...input, listenedEvents });
+        const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: input.runId });
+        const result = await upsertCustomer(pool, { ...input, listenedEvents, refresh, refreshProfile: refresher.readsProfile });
         identityMerges.inc(result.mergedIds.length);
         await publish(result.events);
         return result;
@@ -65,9 +74,10 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: async (entry) => {
-      const result = await upsertTimelineEntry(pool, { ...entry, listenedEvents });
-      await publish([result.event]);
-      return result;
+      const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
+      const result = await upsertTimelineEntry(pool, { ...entry, listenedEvents, refresh });
+      await publish([result.event, ...(result.refreshed?.events ?? [])]);
+      return { id: result.id, inserted: result.inserted, traits: result.refreshed?.traits };
     },
     assignLead: async (request) => {
       const result = await assignLead(pool, { ...request, listenedEvents });
@@ -76,6 +86,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     },
     createTask: async (task) => {
       const { task: row, created } = await createTask(pool, task);
+      if (created) await refreshAfter(row.customer_id, task.runId);
       // Scheduled on every attempt: a crash between the insert and this line must not leave a task without its jobs.
       await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch((error: unknown) =>
         options.logger.warn({ task_id: row.id, err: error }, 'task stored but its due-time jobs not queued: the reconciler will'),
@@ -92,8 +103,16 @@ export function createStepServices(options: ServiceOptions): StepServices {
       await publish(result.events);
       return result;
     },
-    sendEmail: outbound.sendEmail,
-    sendMessage: outbound.sendMessage,
+    sendEmail: async (message) => {
+      const result = await outbound.sendEmail(message);
+      if (result.status === 'sent') await refreshAfter(message.customerId, message.runId);
+      return result;
+    },
+    sendMessage: async (message) => {
+      const result = await outbound.sendMessage(message);
+      if (result.status === 'sent') await refreshAfter(message.customerId, message.runId);
+      return result;
+    },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     http: axios.create({ timeout: 30_000 }),
     now,

@@ -1,6 +1,7 @@
 import type { CustomerSummary } from '../engine/steps/define-step.js';
 import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
+import { currentSegments, membershipHistory } from './segments.js';
 
 /** The columns of a CustomerSummary, for a query over `customers c`. */
 export const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
@@ -66,6 +67,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     pool.query(`SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
   ]);
   const consent = await customerConsent(pool, summary.id);
+  const [segments, segmentHistory] = await Promise.all([currentSegments(pool, summary.id), membershipHistory(pool, summary.id)]);
   return {
     ...summary,
     ...(summary.id !== id ? { resolved_from: id } : {}),
@@ -77,6 +79,8 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     messages: messages.rows,
     tasks: tasks.rows,
     score_history: scores.rows,
+    segments,
+    segment_history: segmentHistory,
     ...consent,
   };
 }

@@ -59,6 +59,14 @@ export async function saveTraits(client: PoolClient, customerId: number, traits:
   );
 }
 
+/**
+ * Asks the next sweep to recompute these customers' traits and segments (a change made outside the engine: a merge or
+ * unmerge by hand, a task completed through the API).
+ */
+export async function markForRecheck(db: Pool | PoolClient, customerIds: number[]): Promise<void> {
+  await db.query(`UPDATE customers SET segments_recheck_at = '-infinity' WHERE id = ANY($1::bigint[])`, [customerIds]);
+}
+
 /** Live customers whose time-based segment conditions are due for a check at `now`, soonest first. */
 export async function dueForRecheck(pool: Pool, now: Date, limit: number): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(

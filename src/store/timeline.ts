@@ -1,7 +1,7 @@
 import { writeForLiveCustomer } from './customers.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
-import { lockCustomerForUpdate, type CustomerRefresh } from './traits.js';
+import { lockCustomerForUpdate, type CustomerRefresh, type Refreshed } from './traits.js';
 
 export interface TimelineEntry {
   customerId: number;
@@ -32,15 +32,15 @@ const INBOUND_MESSAGE_TYPES = new Set(['message.received']);
  * Adds a vendor object to the customer's timeline once, however many times it is delivered. A redelivery with
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted. With `refresh`, the
  * customer's traits and segments are recomputed in the same transaction (the customer locked first, so concurrent
- * entries for one customer are counted one after the other); `events` are the engine events written.
+ * entries for one customer are counted one after the other); `refreshed` says what it wrote.
  */
-export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number; events: number[] }> {
+export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number; refreshed?: Refreshed }> {
   const refresh = entry.refresh;
-  if (!refresh) return { ...(await writeTimelineEntry(pool, entry)), events: [] };
+  if (!refresh) return writeTimelineEntry(pool, entry);
   return withRetriedTransaction(pool, async (client) => {
     const customerId = await lockCustomerForUpdate(client, entry.customerId);
     const result = await writeTimelineEntry(client, { ...entry, customerId });
-    return { ...result, events: await refresh(client, customerId) };
+    return { ...result, refreshed: await refresh(client, customerId) };
   });
 }
 

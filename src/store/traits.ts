@@ -2,9 +2,16 @@ import type { PoolClient } from './pool.js';
 
 /**
  * Recomputes a customer's traits and segment membership in the caller's transaction, right after a change to their
- * rows; returns the engine events it wrote (to be queued once the transaction commits). Given by the engine.
+ * rows; returns the traits and the engine events it wrote (to be queued once the transaction commits). Given by the engine.
  */
-export type CustomerRefresh = (client: PoolClient, customerId: number) => Promise<number[]>;
+export type CustomerRefresh = (client: PoolClient, customerId: number) => Promise<Refreshed>;
+
+export interface Refreshed {
+  /** Engine events written (segment.entered / segment.exited), to be queued after the commit. */
+  events: number[];
+  /** The customer's traits as now stored. */
+  traits: Record<string, unknown>;
+}
 
 const iso = (expression: string) => `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 

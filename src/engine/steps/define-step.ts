@@ -90,8 +90,8 @@ export interface CustomerSummary {
   phone: string | null;
   identities: Identity[];
   attributes: Record<string, unknown>;
-  /** Computed traits (`$customer.traits.<name>`): built-in and those declared under `traits:`. */
-  traits: Record<string, unknown>;
+  /** Computed traits (`$customer.traits.<name>`): built-in and those declared under `traits:`. Always loaded with the customer. */
+  traits?: Record<string, unknown>;
 }
 
 export interface TriggerEvent {
@@ -172,7 +172,7 @@ export interface StepServices {
     amount?: number | null;
     currency?: string | null;
     runId?: number;
-  }) => Promise<{ id: number; inserted: boolean }>;
+  }) => Promise<{ id: number; inserted: boolean; traits?: Record<string, unknown> }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
   /**
    * Sends an email reply, with a one-click unsubscribe link and header; recorded before it is sent. `policy` is checked

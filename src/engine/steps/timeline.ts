@@ -56,6 +56,8 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
       currency: typeof entry.currency === 'string' ? entry.currency : null,
       runId: context.runId,
     });
-    return { output: { timeline_event_id: result.id, inserted: result.inserted } };
+    // Later steps see the traits this entry moved (`$customer.traits`).
+    const state = result.traits ? { ...context.state, customer: { ...customer, traits: result.traits } } : undefined;
+    return { output: { timeline_event_id: result.id, inserted: result.inserted }, ...(state ? { state } : {}) };
   },
 });
