@@ -19,6 +19,7 @@ import { completeTask, listTasks } from '../store/tasks.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
+import { segmentsApi } from './api/segments.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -291,6 +292,7 @@ export function apiRouter(options: ApiOptions): Router {
     res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
 
+  router.use(segmentsApi(options));
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
 }

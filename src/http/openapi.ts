@@ -4,6 +4,7 @@ import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
+import { customerSegmentProperties, segmentsPaths, segmentsSchemas } from './openapi/segments.js';
 
 /**
  * The OpenAPI 3.1 description of crmflow's HTTP API, served at `GET /api/openapi.json`.
@@ -322,8 +323,9 @@ const customer = record(
     score_history: { type: 'array', items: ref('ScoreChange') },
     consent: ref('ConsentByChannel'),
     consent_history: { type: 'array', items: ref('ConsentChange') },
+    ...customerSegmentProperties,
   },
-  ['resolved_from'],
+  ['resolved_from', 'segments', 'segment_history'],
 );
 
 const runProperties: Record<string, JsonSchema> = {
@@ -1140,10 +1142,11 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'tasks', description: 'Follow-up tasks created by workflows.' },
     { name: 'audit', description: 'Who did what, when, from where.' },
     { name: 'meta', description: 'This description.' },
+    { name: 'segments', description: 'Segments declared in workflows.yaml and their members.' },
   ],
-  paths,
+  paths: { ...paths, ...segmentsPaths },
   components: {
-    schemas,
+    schemas: { ...schemas, ...segmentsSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),
