@@ -128,8 +128,10 @@ describe('segments: membership kept current by changes and by the sweep', () => 
     // Orders 30 days apart, the last 40 days ago: lapsing 45 days after it, 5 days from now.
     const last = Date.now() - 40 * DAY;
     // Newest first (arrival order does not matter): never past 1.5 × the rhythm on the way.
-    for (const [i, days] of [0, 30, 60].entries()) await deliver({ id: 2001 + i, customer: 88, email: 'lou@lapse.example', total: 20, createdAt: new Date(last - days * DAY) });
-    await settled();
+    for (const [i, days] of [0, 30, 60].entries()) {
+      await deliver({ id: 2001 + i, customer: 88, email: 'lou@lapse.example', total: 20, createdAt: new Date(last - days * DAY) });
+      await settled(); // one at a time: the two older orders alone would be a lapse
+    }
     const lou = await customerOf('lou@lapse.example');
     expect(lou.traits).toMatchObject({ orders_count: 3, average_days_between_orders: 30 });
     const { rows } = await db.pool.query<{ at: Date }>('SELECT segments_recheck_at AS at FROM customers WHERE id = $1', [lou.id]);
