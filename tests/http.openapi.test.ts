@@ -114,7 +114,8 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
       const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
       return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
     }
-    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + layer.rawPath);
+    // A router mounted without a path (`router.use(segmentsApi(options))`) adds nothing to the prefix.
+    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
     return [];
   });
 }

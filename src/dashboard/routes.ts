@@ -47,6 +47,7 @@ import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
 import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
 import { workflowsPage } from './views/workflows.js';
+import { segmentPages } from './pages/segments.js';
 
 export interface DashboardOptions {
   pool: Pool;
@@ -297,7 +298,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, segments: config.segments, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
@@ -353,6 +354,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
       }
     });
   }
+
+  router.use(segmentPages({ pool, config, session, context }));
 
   router.get('/workflows', session, pageHeaders, async (req, res) => {
     const stats = await workflowStats(pool, workflowIds);
