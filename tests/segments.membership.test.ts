@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
-import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { api, post, SECRETS, startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { shopifyHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
@@ -111,6 +111,23 @@ describe('segments: membership kept current by changes and by the sweep', () => 
     expect(await runsOf('vip-welcome')).toBe(1);
     const detail = await api(app, `/api/customers/${vera.id}`);
     expect(detail.body).toMatchObject({ segments: ['vip'], traits: { lifetime_value: 1050, orders_count: 3 } });
+    const list = await api(app, '/api/segments');
+    expect(list.body.segments).toContainEqual(expect.objectContaining({ id: 'vip', name: 'Spent 1,000 or more', members: 1, entered_30d: 1, exited_30d: 0, time_based: false }));
+    expect((await api(app, '/api/segments/vip/members?limit=1')).body).toEqual({ customers: [expect.objectContaining({ id: vera.id, email: 'vera@vip.example' })], next_after: vera.id });
+    expect((await api(app, `/api/segments/vip/members?after=${vera.id}`)).body).toEqual({ customers: [], next_after: null });
+    const csv = await fetch(`${app.url}/api/segments/vip/members`, { headers: { authorization: `Bearer ${TEST_TOKEN}`, accept: 'text/csv' } });
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect((await csv.text()).split('\r\n')).toEqual(['id,name,email,lifecycle_stage,owner_agent_id,entered_at', expect.stringMatching(new RegExp(`^${vera.id},Vera,vera@vip.example,customer,,`)), '']);
+    expect((await api(app, '/api/segments/nope/members')).status).toBe(404);
+    expect((await api(app, '/api/segments/vip/members?after=-1')).status).toBe(400);
+
+    // The dashboard: the Segments page, the members page and the customer page.
+    const login = await fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TEST_TOKEN, next: '/segments' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const page = async (path: string) => (await fetch(`${app.url}${path}`, { headers: { cookie } })).text();
+    expect(await page('/segments')).toMatch(/<a href="\/segments\/vip"><strong>Spent 1,000 or more<\/strong><\/a>[\s\S]*?<td class="num">1<\/td>\s*<td class="num">1<\/td>\s*<td class="num">0<\/td>/);
+    expect(await page('/segments/vip')).toContain(`<a href="/customers/${vera.id}">Vera</a>`);
+    expect(await page(`/customers/${vera.id}`)).toMatch(/<a class="status status-succeeded" href="\/segments\/vip">Spent 1,000 or more<\/a>[\s\S]*<dt>lifetime_value<\/dt><dd>1050<\/dd>/);
 
     // 250 of the third order refunded (a newer version of it): 800 in all, below 1,000. Delivered twice too.
     const refund = { ...orders[2]!, status: 'partially_refunded', kept: 50, updatedAt: new Date(orders[2]!.createdAt.getTime() + DAY) };
