@@ -5,8 +5,8 @@ import type { CustomerSummary } from '../engine/steps/define-step.js';
 import { SUMMARY_COLUMNS } from './customer-queries.js';
 import { erasedAmongSql, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
-import { closeAllMemberships, markForRecheck } from './segments.js';
-import type { CustomerRefresh } from './traits.js';
+import { closeAllMemberships } from './segments.js';
+import { recomputeBuiltinTraits, type CustomerRefresh } from './traits.js';
 import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
 /** Profile fields a mapping may set. Absent or null fields leave the stored value alone. */
@@ -337,9 +337,9 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
   const { rows: chained } = await client.query<{ id: number }>('UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id', [keptId, mergedId]);
   moved.customers = chained.map((row) => row.id);
   await client.query('UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2', [keptId, mergedId]);
-  // The merged customer's segment stays end with it; the kept one is recomputed (by the caller's refresh or the sweep).
+  // The merged customer's segment stays end with it; the kept one is recomputed (fully by the caller's refresh or the sweep).
   await closeAllMemberships(client, mergedId, new Date(), 'merge');
-  await markForRecheck(client, [keptId]);
+  await recomputeBuiltinTraits(client, [keptId]);
   const { rows } = await client.query<{ id: number }>(
     'INSERT INTO customer_merges (kept_id, merged_id, reason, before, moved) VALUES ($1, $2, $3, $4, $5) RETURNING id',
     [keptId, mergedId, JSON.stringify(reason), JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))), JSON.stringify(moved)],
@@ -414,7 +414,7 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
       );
     }
     await client.query('UPDATE customer_merges SET unmerged_at = now(), unmerged_by = $2 WHERE id = $1', [merge.id, actor]);
-    await markForRecheck(client, [merge.kept_id, merge.merged_id]);
+    await recomputeBuiltinTraits(client, [merge.kept_id, merge.merged_id]);
     await client.query(
       `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, status, decided_by, decided_at)
        VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3, 'rejected', $4, now())

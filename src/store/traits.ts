@@ -56,6 +56,16 @@ export const BUILTIN_TRAITS_SQL = `
       FROM t) AS channels), '[]')
   ) AS traits`;
 
+/**
+ * Recomputes the built-in traits of customers whose rows a merge or an unmerge moved, in the caller's transaction, and
+ * marks them for the next sweep, which evaluates their declared traits and segments (the store has no configuration).
+ */
+export async function recomputeBuiltinTraits(client: PoolClient, customerIds: number[]): Promise<void> {
+  for (const id of customerIds) {
+    await client.query(`UPDATE customers c SET traits = c.traits || (${BUILTIN_TRAITS_SQL}), segments_recheck_at = '-infinity' WHERE c.id = $1`, [id]);
+  }
+}
+
 /** The built-in traits of live customer `customerId`, computed from scratch (see BUILTIN_TRAITS_SQL). */
 export async function computeBuiltinTraits(client: PoolClient, customerId: number): Promise<Record<string, unknown>> {
   const { rows } = await client.query<{ traits: Record<string, unknown> }>(BUILTIN_TRAITS_SQL, [customerId]);
