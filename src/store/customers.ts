@@ -5,7 +5,6 @@ import type { CustomerSummary } from '../engine/steps/define-step.js';
 import { SUMMARY_COLUMNS } from './customer-queries.js';
 import { erasedAmongSql, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
-import { closeAllMemberships } from './segments.js';
 import { recomputeBuiltinTraits, type CustomerRefresh } from './traits.js';
 import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -320,7 +319,7 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
   }
   // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
   // gaps, and the kept profile carries the newer time (else older data arriving later would overwrite newer).
-  // The kept owner, if any, stays.
+  // The kept owner, if any, stays. Its traits and segments are recomputed by the caller's refresh, else the next sweep.
   const newer = `m.profile_updated_at > coalesce(kept.profile_updated_at, '-infinity')`;
   await client.query(
     `UPDATE customers AS kept SET
@@ -329,17 +328,20 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
        lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
        attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
        score = kept.score + m.score,
-       profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
+       profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now(),
+       segments_recheck_at = '-infinity'
      FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
     [keptId, mergedId],
   );
   // Customers merged earlier into the merged one now resolve straight to the kept one.
   const { rows: chained } = await client.query<{ id: number }>('UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id', [keptId, mergedId]);
   moved.customers = chained.map((row) => row.id);
-  await client.query('UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2', [keptId, mergedId]);
-  // The merged customer's segment stays end with it; the kept one is recomputed (fully by the caller's refresh or the sweep).
-  await closeAllMemberships(client, mergedId, new Date(), 'merge');
-  await recomputeBuiltinTraits(client, [keptId]);
+  // The merged customer's segment stays end with it (same statement: merges sit on the hot path of identity races).
+  await client.query(
+    `WITH closed AS (UPDATE segment_memberships SET exited_at = now(), exited_by = 'merge' WHERE customer_id = $2 AND exited_at IS NULL)
+     UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2`,
+    [keptId, mergedId],
+  );
   const { rows } = await client.query<{ id: number }>(
     'INSERT INTO customer_merges (kept_id, merged_id, reason, before, moved) VALUES ($1, $2, $3, $4, $5) RETURNING id',
     [keptId, mergedId, JSON.stringify(reason), JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))), JSON.stringify(moved)],

@@ -44,12 +44,6 @@ export async function applyMembership(client: PoolClient, customerId: number, di
   return changes;
 }
 
-/** Closes every open stay of a customer (merged into another: the kept customer is evaluated instead). No events. */
-export async function closeAllMemberships(client: PoolClient, customerId: number, at: Date, cause: MembershipCause): Promise<number> {
-  const { rowCount } = await client.query('UPDATE segment_memberships SET exited_at = $2, exited_by = $3 WHERE customer_id = $1 AND exited_at IS NULL', [customerId, at, cause]);
-  return rowCount ?? 0;
-}
-
 /** Stores the customer's traits and when its time-based segment conditions must next be checked. */
 export async function saveTraits(client: PoolClient, customerId: number, traits: Record<string, unknown>, recheckAt: Date | null): Promise<void> {
   await client.query(
