@@ -4,7 +4,7 @@ import type { PoolClient } from './pool.js';
  * Recomputes a customer's traits and segment membership in the caller's transaction, right after a change to their
  * rows; returns the traits and the engine events it wrote (to be queued once the transaction commits). Given by the engine.
  */
-export type CustomerRefresh = (client: PoolClient, customerId: number) => Promise<Refreshed>;
+export type CustomerRefresh = (client: PoolClient, customerId: number, change?: { rowsChanged: boolean }) => Promise<Refreshed>;
 
 export interface Refreshed {
   /** Engine events written (segment.entered / segment.exited), to be queued after the commit. */
