@@ -58,7 +58,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
     pools: options.config.pools,
     upsertCustomer: async (input) => {
       try {
-        const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: input.runId });
+        const refresh: CustomerRefresh = (client, customerId, change) =>
+          refresher.refresh(client, customerId, { cause: 'change', runId: input.runId, recompute: change?.rowsChanged !== false });
         const result = await upsertCustomer(pool, { ...input, listenedEvents, refresh, refreshProfile: refresher.readsProfile });
         identityMerges.inc(result.mergedIds.length);
         await publish(result.events);

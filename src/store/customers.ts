@@ -89,7 +89,7 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
   if (!input.profile.lifecycle_stage) {
     const known = await updateProfile(pool, KNOWN_BY_ALL_IDENTITIES, [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)], input.profile, input.occurredAt);
     if (known) {
-      const refreshed = input.refresh && input.refreshProfile ? await withRetriedTransaction(pool, (client) => input.refresh!(client, known.id)) : undefined;
+      const refreshed = input.refresh && input.refreshProfile ? await withRetriedTransaction(pool, (client) => input.refresh!(client, known.id, { rowsChanged: false })) : undefined;
       if (refreshed) known.traits = refreshed.traits;
       return { customerId: known.id, created: false, mergedIds: [], attached: [], suggested: [], events: refreshed?.events ?? [], customer: known };
     }

@@ -3,6 +3,7 @@ import type { PoolClient } from './pool.js';
 /**
  * Recomputes a customer's traits and segment membership in the caller's transaction, right after a change to their
  * rows; returns the traits and the engine events it wrote (to be queued once the transaction commits). Given by the engine.
+ * `rowsChanged: false` (a profile-only change) keeps the stored built-in traits.
  */
 export type CustomerRefresh = (client: PoolClient, customerId: number, change?: { rowsChanged: boolean }) => Promise<Refreshed>;
 
