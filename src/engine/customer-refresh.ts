@@ -52,8 +52,8 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
 
   /**
    * When the answer of a time-based condition next changes: probed at now + 1 h, 2 h, 4 h, … up to PROBE_HORIZON_MS,
-   * then narrowed by bisection between the last probe that agreed and the first that did not. Undefined: no change
-   * within the horizon (re-probed at its end).
+   * then narrowed by bisection between the last probe that agreed and the first that did not. Without a change within
+   * the horizon, its end (probed again then).
    */
   const nextFlip = async (segment: CompiledSegment, customer: CustomerSummary, now: Date, answer: boolean): Promise<number> => {
     let agreed = now.getTime();

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../store/pool.js';
-import { customerIdsAfter, dueForRecheck, markBackfilled, retireSegments, storedDefinitions } from '../store/segments.js';
+import { customerIdsAfter, dueForRecheck, markBackfilled, postponeRecheck, retireSegments, storedDefinitions } from '../store/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 
@@ -27,7 +27,13 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
   for (;;) {
     const ids = await dueForRecheck(options.pool, options.now(), batch);
     for (const id of ids) {
-      await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
+      try {
+        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
+      } catch (error) {
+        // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
+        options.logger.warn({ customer_id: id, err: error }, 'segment sweep could not re-evaluate a customer; retried in an hour');
+        await postponeRecheck(options.pool, id, new Date(options.now().getTime() + 3_600_000));
+      }
     }
     checked += ids.length;
     if (ids.length < batch) return checked;
@@ -61,7 +67,14 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
         if (signal?.aborted) return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
         const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 500);
         if (page.length === 0) break;
-        for (const id of page) await options.publish((await options.refresher.refreshNow(id, { cause: 'backfill', silent })).events);
+        for (const id of page) {
+          try {
+            await options.publish((await options.refresher.refreshNow(id, { cause: 'backfill', silent })).events);
+          } catch (error) {
+            // Evaluated again at their next change; the rest of the backfill goes on.
+            logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
+          }
+        }
         done += page.length;
         afterId = page.at(-1)!;
         logger.info({ segments: ids, done, total: total[0]!.n }, 'segment backfill progress');

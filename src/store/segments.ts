@@ -61,6 +61,10 @@ export async function markForRecheck(db: Pool | PoolClient, customerIds: number[
   await db.query(`UPDATE customers SET segments_recheck_at = '-infinity' WHERE id = ANY($1::bigint[])`, [customerIds]);
 }
 
+export async function postponeRecheck(db: Pool | PoolClient, customerId: number, until: Date): Promise<void> {
+  await db.query('UPDATE customers SET segments_recheck_at = $2 WHERE id = $1', [customerId, until]);
+}
+
 /** Live customers whose time-based segment conditions are due for a check at `now`, soonest first. */
 export async function dueForRecheck(pool: Pool, now: Date, limit: number): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
