@@ -16,6 +16,8 @@ segments:
   - id: vip
     name: Spent 1,000 or more
     when: "$customer.traits.lifetime_value >= 1000"
+  - id: scored
+    when: "score >= 100"
   - id: lapsing
     name: Past their usual rhythm
     when: "$customer.traits.orders_count >= 2 and $daysSince($customer.traits.last_order_at) > 1.5 * $customer.traits.average_days_between_orders"
@@ -25,7 +27,9 @@ workflows:
     steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]
   - id: vip-welcome
     trigger: { type: event, on: segment.entered, when: "segment = 'vip'" }
-    steps: [{ type: log, message: "VIP {{ $customer.id }} at {{ $customer.traits.lifetime_value }}" }]
+    steps:
+      - { type: log, message: "VIP {{ $customer.id }} at {{ $customer.traits.lifetime_value }}" }
+      - { type: score, rules: [{ when: "true", add: 100 }] }
   - id: vip-left
     trigger: { type: event, on: segment.exited, when: "segment = 'vip'" }
     steps: [{ type: log, message: "no longer VIP" }]
@@ -110,7 +114,9 @@ describe('segments: membership kept current by changes and by the sweep', () => 
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'segment.entered' AND data->>'segment' = 'vip'")).toBe(1);
     expect(await runsOf('vip-welcome')).toBe(1);
     const detail = await api(app, `/api/customers/${vera.id}`);
-    expect(detail.body).toMatchObject({ segments: ['vip'], traits: { lifetime_value: 1050, orders_count: 3 } });
+    expect(detail.body).toMatchObject({ segments: ['scored', 'vip'], traits: { lifetime_value: 1050, orders_count: 3 } });
+    // The score step of the vip workflow is a change too: it moved Vera into `scored`, once.
+    expect(await stays(vera.id, 'scored')).toEqual([expect.objectContaining({ entered_by: 'change', exited_at: null })]);
     const list = await api(app, '/api/segments');
     expect(list.body.segments).toContainEqual(expect.objectContaining({ id: 'vip', name: 'Spent 1,000 or more', members: 1, entered_30d: 1, exited_30d: 0, time_based: false }));
     expect((await api(app, '/api/segments/vip/members?limit=1')).body).toEqual({ customers: [expect.objectContaining({ id: vera.id, email: 'vera@vip.example' })], next_after: vera.id });

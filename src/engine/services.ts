@@ -47,9 +47,9 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const listenedEvents = listenedEventTypes(options.config);
   const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
   /** Traits and segments after a change that committed on its own; a failure leaves them for the next change or sweep. */
-  const refreshAfter = async (customerId: number | null, runId: number | null) => {
-    if (customerId === null) return;
-    await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined })).events);
+  const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
+    if (customerId === null || (!rowsChanged && !refresher.readsProfile)) return;
+    await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged })).events);
   };
   return {
     defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
@@ -83,6 +83,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
     assignLead: async (request) => {
       const result = await assignLead(pool, { ...request, listenedEvents });
       await publish([result.event]);
+      // A new owner is a change to the customer that declared segments may read.
+      if (result.outcome === 'assigned') await refreshAfter(result.customerId, request.runId ?? null, false);
       return result;
     },
     createTask: async (task) => {
@@ -97,11 +99,13 @@ export function createStepServices(options: ServiceOptions): StepServices {
     setLifecycle: async (change) => {
       const result = await setLifecycleStage(pool, { ...change, listenedEvents });
       await publish(result.events);
+      if (result.changed) await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
     addScore: async (change) => {
       const result = await addScore(pool, { ...change, listenedEvents });
       await publish(result.events);
+      if (result.applied) await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
     sendEmail: async (message) => {
