@@ -46,7 +46,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
   const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
-  /** Traits and segments after a change that committed on its own; a failure leaves them for the next change or sweep. */
+  /** Traits and segments after a change that committed on its own (a failure fails the step, whose retry does it again). */
   const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
     if (customerId === null || (!rowsChanged && !refresher.readsProfile)) return;
     await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged })).events);
@@ -83,13 +83,14 @@ export function createStepServices(options: ServiceOptions): StepServices {
     assignLead: async (request) => {
       const result = await assignLead(pool, { ...request, listenedEvents });
       await publish([result.event]);
-      // A new owner is a change to the customer that declared segments may read.
-      if (result.outcome === 'assigned') await refreshAfter(result.customerId, request.runId ?? null, false);
+      // A new owner is a change declared segments may read. Also on a retry (`already_assigned`): the step may have
+      // crashed between the assignment and this line.
+      if (result.outcome === 'assigned' || result.outcome === 'already_assigned') await refreshAfter(result.customerId, request.runId ?? null, false);
       return result;
     },
     createTask: async (task) => {
       const { task: row, created } = await createTask(pool, task);
-      if (created) await refreshAfter(row.customer_id, task.runId);
+      await refreshAfter(row.customer_id, task.runId); // also when retried: a crash may have come before it
       // Scheduled on every attempt: a crash between the insert and this line must not leave a task without its jobs.
       await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch((error: unknown) =>
         options.logger.warn({ task_id: row.id, err: error }, 'task stored but its due-time jobs not queued: the reconciler will'),
@@ -99,13 +100,13 @@ export function createStepServices(options: ServiceOptions): StepServices {
     setLifecycle: async (change) => {
       const result = await setLifecycleStage(pool, { ...change, listenedEvents });
       await publish(result.events);
-      if (result.changed) await refreshAfter(change.customerId, change.runId, false);
+      await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
     addScore: async (change) => {
       const result = await addScore(pool, { ...change, listenedEvents });
       await publish(result.events);
-      if (result.applied) await refreshAfter(change.customerId, change.runId, false);
+      await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
     sendEmail: async (message) => {
