@@ -168,7 +168,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const engine = options.roles.worker || options.roles.scheduler;
     const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now });
     closers.push(reconciler.stop);
-    const segments = engine ? startSegmentUpkeep({ pool, config, logger, now: services.now, publish: engineEventPublisher({ queue, logger }), refresher: createCustomerRefresher({ pool, config, now: services.now, listenedEvents: listenedEventTypes(config), logger }) }) : undefined;
+    const refresher = createCustomerRefresher({ pool, config, now: services.now, listenedEvents: listenedEventTypes(config), logger });
+    const segments = engine ? startSegmentUpkeep({ pool, config, logger, now: services.now, publish: engineEventPublisher({ queue, logger }), refresher }) : undefined;
     if (segments) closers.push(async () => (segments.stop(), segments.backfill));
 
     let url: string | undefined;

@@ -147,9 +147,18 @@ export async function listSegmentMembers(pool: Pool, segmentId: string, afterId:
   return rows;
 }
 
+/** A stay of a customer in a segment (membership history). */
+export interface SegmentStay {
+  segment_id: string;
+  entered_at: Date;
+  exited_at: Date | null;
+  entered_by: MembershipCause;
+  exited_by: MembershipCause | null;
+}
+
 /** The customer's membership history, newest first. */
-export async function membershipHistory(pool: Pool, customerId: number): Promise<Array<{ segment_id: string; entered_at: Date; exited_at: Date | null; entered_by: string; exited_by: string | null }>> {
-  const { rows } = await pool.query(
+export async function membershipHistory(pool: Pool, customerId: number): Promise<SegmentStay[]> {
+  const { rows } = await pool.query<SegmentStay>(
     'SELECT segment_id, entered_at, exited_at, entered_by, exited_by FROM segment_memberships WHERE customer_id = $1 ORDER BY entered_at DESC, id DESC LIMIT 200',
     [customerId],
   );

@@ -14,7 +14,8 @@ ${data.segments.length === 0
   <tbody>${data.segments.map((segment) => {
     const stats = data.stats.get(segment.id);
     return html`<tr id="segment-${segment.id}">
-    <td><a href="/segments/${encodeURIComponent(segment.id)}"><strong>${segment.name}</strong></a> <span class="muted">${segment.id}</span>${segment.description ? html`<br><span class="muted">${segment.description}</span>` : ''}</td>
+    <td><a href="/segments/${encodeURIComponent(segment.id)}"><strong>${segment.name}</strong></a> <span class="muted">${segment.id}</span>
+      ${segment.description ? html`<br><span class="muted">${segment.description}</span>` : ''}</td>
     <td class="num">${stats?.members ?? 0}</td>
     <td class="num">${stats?.entered_30d ?? 0}</td>
     <td class="num">${stats?.exited_30d ?? 0}</td>
@@ -46,7 +47,10 @@ ${data.members.length === 0
   </tr>`,
   )}</tbody>
 </table></div>`}
-<nav class="pager" aria-label="Pages">${data.after > 0 ? html`<a href="/segments/${encodeURIComponent(segment.id)}">First page</a> ` : ''}${data.nextAfter !== null ? html`<a href="/segments/${encodeURIComponent(segment.id)}?after=${data.nextAfter}" rel="next">Next page</a>` : ''}</nav>`;
+<nav class="pager" aria-label="Pages">
+  ${data.after > 0 ? html`<a href="/segments/${encodeURIComponent(segment.id)}">First page</a> ` : ''}
+  ${data.nextAfter !== null ? html`<a href="/segments/${encodeURIComponent(segment.id)}?after=${data.nextAfter}" rel="next">Next page</a>` : ''}
+</nav>`;
   return layout(context, `Segment: ${segment.name}`, body);
 }
 
@@ -64,7 +68,8 @@ export function customerSegmentsSection(customer: { traits?: Record<string, unkn
   ${(customer.segment_history ?? []).length === 0
     ? ''
     : html`<details><summary>Segment history</summary><ul>${(customer.segment_history ?? []).map(
-        (stay) => html`<li>${names.get(String(stay.segment_id)) ?? String(stay.segment_id)}: ${time(stay.entered_at as Date)} (${String(stay.entered_by)})${stay.exited_at ? html` → ${time(stay.exited_at as Date)} (${String(stay.exited_by)})` : html` → now`}</li>`,
+        (stay) => html`<li>${names.get(String(stay.segment_id)) ?? String(stay.segment_id)}: ${time(stay.entered_at as Date)} (${String(stay.entered_by)})
+          ${stay.exited_at ? html` → ${time(stay.exited_at as Date)} (${String(stay.exited_by)})` : html` → now`}</li>`,
       )}</ul></details>`}
 </section>`;
 }
