@@ -57,7 +57,7 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
       runId: context.runId,
     });
     // Later steps see the traits this entry moved (`$customer.traits`).
-    const state = result.traits ? { ...context.state, customer: { ...customer, traits: result.traits } } : undefined;
+    const state = result.traits ? { customer: { ...customer, traits: result.traits } } : undefined;
     return { output: { timeline_event_id: result.id, inserted: result.inserted }, ...(state ? { state } : {}) };
   },
 });
