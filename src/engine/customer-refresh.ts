@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CustomerSummary } from './steps/define-step.js';
+import type { CustomerSummary } from '../customers/record.js';
 import { SUMMARY_COLUMNS } from '../store/customer-queries.js';
 import { emitEngineEvent } from '../store/engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from '../store/pool.js';

@@ -11,6 +11,7 @@ import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
 import { createTask } from '../store/tasks.js';
+import { changeDeal } from '../store/deals.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
@@ -117,6 +118,11 @@ export function createStepServices(options: ServiceOptions): StepServices {
     sendMessage: async (message) => {
       const result = await outbound.sendMessage(message);
       if (result.status === 'sent') await refreshAfter(message.customerId, message.runId);
+      return result;
+    },
+    changeDeal: async (change) => {
+      const { events, ...result } = await changeDeal(pool, { ...change, listenedEvents });
+      await publish(events);
       return result;
     },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),

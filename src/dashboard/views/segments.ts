@@ -1,5 +1,5 @@
 import { html, time, type Html, type HtmlValue } from '../html.js';
-import type { SegmentMember, SegmentStats } from '../../store/segments.js';
+import type { SegmentMember, SegmentStats } from '../../operations/segments.js';
 import type { CompiledSegment } from '../../workflows/segments.js';
 import { layout, type PageContext } from './layout.js';
 

@@ -1,20 +1,4 @@
-import type { JsonSchema, PathItemObject, Reference, ResponseObject } from '../openapi.js';
-
-const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-const nullableDateTime: JsonSchema = { type: ['string', 'null'], format: 'date-time' };
-const record = (description: string, properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema => ({
-  type: 'object',
-  description,
-  properties,
-  required: Object.keys(properties).filter((name) => !optional.includes(name)),
-  additionalProperties: false,
-});
-const error = (description: string, codes: string[]): ResponseObject => ({
-  description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error', properties: { error: { properties: { code: { enum: codes } } } } } } },
-});
-const common: { security: Array<Record<string, string[]>>; tags: string[] } = { security: [{ apiToken: [] }], tags: ['segments'] };
-const standard: Record<string, Reference> = { '401': { $ref: '#/components/responses/Unauthorized' }, '500': { $ref: '#/components/responses/Internal' } };
+import { apiOperation, badRequest, dateTime, integer, json, notFound, nullableDateTime, nullableString, record, ref, string, type JsonSchema, type PathItemObject } from './common.js';
 
 /** Fields the customer record gains: its traits, its segments and their history. */
 export const customerSegmentProperties: Record<string, JsonSchema> = {
@@ -30,15 +14,15 @@ export const customerSegmentProperties: Record<string, JsonSchema> = {
 export const segmentsSchemas: Record<string, JsonSchema> = {
   SegmentStay: record('A stay of the customer in a segment.', {
     segment_id: { type: 'string' },
-    entered_at: { type: 'string', format: 'date-time' },
+    entered_at: dateTime,
     exited_at: nullableDateTime,
     entered_by: { enum: ['change', 'sweep', 'backfill', 'merge', 'removed'] },
     exited_by: { enum: ['change', 'sweep', 'backfill', 'merge', 'removed', null] },
   }),
   Segment: record('A segment declared in workflows.yaml, with its size and its movements of the last 30 days.', {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    description: { type: ['string', 'null'] },
+    id: string,
+    name: string,
+    description: nullableString,
     when: { type: 'string', description: 'The JSONata condition.' },
     time_based: { type: 'boolean', description: 'The condition reads the clock: the sweep re-checks members when their answer can change.' },
     members: { type: 'integer', minimum: 0 },
@@ -47,12 +31,12 @@ export const segmentsSchemas: Record<string, JsonSchema> = {
   }),
   SegmentList: record('The declared segments.', { segments: { type: 'array', items: ref('Segment') } }),
   SegmentMember: record('A member, by customer id.', {
-    id: { type: 'integer' },
-    name: { type: ['string', 'null'] },
-    email: { type: ['string', 'null'] },
-    lifecycle_stage: { type: 'string' },
-    owner_agent_id: { type: ['string', 'null'] },
-    entered_at: { type: 'string', format: 'date-time' },
+    id: integer,
+    name: nullableString,
+    email: nullableString,
+    lifecycle_stage: string,
+    owner_agent_id: nullableString,
+    entered_at: dateTime,
     traits: { type: 'object' },
   }),
   SegmentMemberList: record('A page of members by customer id.', {
@@ -63,20 +47,20 @@ export const segmentsSchemas: Record<string, JsonSchema> = {
 
 export const segmentsPaths: Record<string, PathItemObject> = {
   '/api/segments': {
-    get: {
-      ...common,
+    get: apiOperation({
       operationId: 'listSegments',
       summary: 'The segments with their sizes',
-      responses: { '200': { description: 'Every declared segment.', content: { 'application/json': { schema: ref('SegmentList') } } }, ...standard },
-    },
+      tags: ['segments'],
+      responses: { '200': { description: 'Every declared segment.', content: json(ref('SegmentList')) } },
+    }),
   },
   '/api/segments/{id}/members': {
-    get: {
-      ...common,
+    get: apiOperation({
       operationId: 'listSegmentMembers',
       summary: 'Members of a segment, keyset-paginated by customer id; `Accept: text/csv` exports them all',
+      tags: ['segments'],
       parameters: [
-        { name: 'id', in: 'path', required: true, description: 'The segment id.', schema: { type: 'string' } },
+        { name: 'id', in: 'path', required: true, description: 'The segment id.', schema: string },
         { name: 'after', in: 'query', description: 'Customer id the page starts after (`next_after` of the previous page).', schema: { type: 'integer', minimum: 0 } },
         { name: 'limit', in: 'query', description: 'How many to return: default 50, larger values are capped at 500 (ignored for CSV).', schema: { type: 'integer', minimum: 0, default: 50 } },
       ],
@@ -84,14 +68,13 @@ export const segmentsPaths: Record<string, PathItemObject> = {
         '200': {
           description: 'A page of members, or with `Accept: text/csv` every member from `after` on.',
           content: {
-            'application/json': { schema: ref('SegmentMemberList') },
+            ...json(ref('SegmentMemberList')),
             'text/csv': { schema: { type: 'string', description: 'Header `id,name,email,lifecycle_stage,owner_agent_id,entered_at`, then one line per member.' } },
           },
         },
-        '400': error('A malformed `after` or `limit`.', ['bad_request']),
-        '404': error('No such segment.', ['not_found']),
-        ...standard,
+        '400': badRequest,
+        '404': notFound('segment'),
       },
-    },
+    }),
   },
 };
