@@ -137,7 +137,7 @@ describe('the report roll-ups', () => {
       `SELECT t.customer_id,
               min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
               (array_agg(t.source ORDER BY t.occurred_at, t.id))[1] AS first_source,
-              min(t.occurred_at) FILTER (WHERE crmflow_is_purchase(t.source, t.type, t.data)) AS first_purchase_at
+              min(t.occurred_at) FILTER (WHERE t.amount > 0) AS first_purchase_at
        FROM timeline_events t GROUP BY t.customer_id ORDER BY t.customer_id`,
     );
     expect(rollup.rows).toEqual(scratch.rows);
