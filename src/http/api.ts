@@ -11,6 +11,7 @@ import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
 import { reportsApi } from './api/reports.js';
 import { runsApi } from './api/runs.js';
+import { segmentsApi } from './api/segments.js';
 import { tasksApi } from './api/tasks.js';
 import { workflowsApi } from './api/workflows.js';
 import { sendError } from './errors.js';
@@ -51,6 +52,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(reportsApi(options));
   router.use(handOverApi(options));
   router.use(casesApi(options));
+  router.use(segmentsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

@@ -8,6 +8,7 @@ import { handOverPaths, handOverSchemas } from './openapi/hand-over.js';
 import { messagesPaths, messagesSchemas } from './openapi/messages.js';
 import { reportsPaths, reportsSchemas } from './openapi/reports.js';
 import { runsPaths, runsSchemas } from './openapi/runs.js';
+import { segmentsPaths, segmentsSchemas } from './openapi/segments.js';
 import { systemPaths, systemSchemas } from './openapi/system.js';
 import { tasksPaths, tasksSchemas } from './openapi/tasks.js';
 import { webhooksPaths, webhooksSchemas } from './openapi/webhooks.js';
@@ -39,6 +40,7 @@ const TAGS: Record<string, string> = {
   deals: 'Sales pipeline deals and forecasts.',
   reports: 'KPI reports from the record: leads, conversion, speed, value, retention.',
   cases: 'Service cases, their threads and satisfaction ratings.',
+  segments: 'Segments declared in workflows.yaml and their members.',
   meta: 'This description.',
 };
 
@@ -53,9 +55,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...handOverPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...segmentsPaths, ...handOverPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...handOverSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...segmentsSchemas, ...handOverSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),
