@@ -3,10 +3,11 @@ import type { Logger } from 'pino';
 import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
 import type { Queue } from 'bullmq';
 import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
+import { unstorableReason } from '../connectors/shared/storable.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { webhooksReceived } from '../observability/metrics.js';
 import type { InboxEventInput } from '../store/inbox.js';
-import { createInboxWriter } from './inbox-writer.js';
+import { createInboxWriter, isDataError } from './inbox-writer.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { sendError } from './errors.js';
@@ -71,6 +72,8 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       events = webhook.parse(request, secrets).map((event) => {
         const occurredAt = new Date(event.occurredAt);
         if (Number.isNaN(occurredAt.getTime())) throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
+        const unstorable = unstorableReason({ type: event.type, id: event.externalId, payload: event.payload });
+        if (unstorable) throw new BadRequestError(`the event cannot be stored: ${unstorable}`);
         return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload };
       });
     } catch (error) {
@@ -85,6 +88,11 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     try {
       stored = await store(events);
     } catch (error) {
+      if (isDataError(error)) {
+        // The database refused this delivery's own values (the writer retried it alone): a retry would fail the same way.
+        options.signals.error(id, `webhook refused: the database cannot store it (${(error as Error).message})`);
+        return sendError(res, 400, 'unstorable', `the event cannot be stored: ${(error as Error).message}`);
+      }
       options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
       return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });
     }
