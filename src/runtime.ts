@@ -124,7 +124,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     };
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
+    const httpAllowHosts = (env.CRMFLOW_HTTP_ALLOW_HOSTS ?? '').split(',').filter((host) => host.trim() !== '');
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, httpAllowHosts };
     const services = createStepServices(serviceOptions);
 
     let worker: Worker<JobData> | undefined;

@@ -1,4 +1,3 @@
-import axios from 'axios';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { EmailTransport } from '../mail/mailer.js';
@@ -15,6 +14,7 @@ import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import { createGuardedHttp } from './guarded-http.js';
 import { createOutbound } from './outbound.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
 import { StepError, type StepServices } from './steps/define-step.js';
@@ -33,6 +33,8 @@ export interface ServiceOptions {
   now?: () => Date;
   /** The public one-click unsubscribe URL for an email address (signed with CRMFLOW_SECRET_KEY). */
   unsubscribeUrl: (address: string) => string;
+  /** Hosts the `http` step may call at internal addresses (CRMFLOW_HTTP_ALLOW_HOSTS). */
+  httpAllowHosts?: readonly string[];
 }
 
 /** Binds the store and transports into the services steps receive. */
@@ -95,7 +97,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     sendEmail: outbound.sendEmail,
     sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
-    http: axios.create({ timeout: 30_000 }),
+    http: createGuardedHttp({ allowHosts: options.httpAllowHosts }),
     now,
     timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),
     scheduleSla: async ({ assignmentKey, runId, dueAt, action }) => {
