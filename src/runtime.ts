@@ -10,7 +10,7 @@ import { createSecretBox } from './config/secret-box.js';
 import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
-import { piiFields } from './config/logger.js';
+import { hideInLogs, piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
@@ -70,6 +70,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   try {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     const checkConfigFile = configFileCheck(envValue(env, 'CRMFLOW_CONFIG')!, { env });
+    hideInLogs(logger, config.secretValues);
     for (const warning of config.warnings) logger.warn(warning);
     const secretWarnings: string[] = [];
     const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);

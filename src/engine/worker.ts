@@ -13,6 +13,7 @@ import { processAudienceTick } from './audience-runs.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
 import { processTaskPhase } from './task-jobs.js';
+import { createSecretRedactor } from '../config/secret-redactor.js';
 import { runPull } from './pull.js';
 import { applyInboundMessage } from './reply-policy/inbound.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
@@ -46,7 +47,7 @@ class RetryLater extends Error {
 }
 
 export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
-  const deps = { pool: options.pool, services: options.services, logger: options.logger };
+  const deps = { pool: options.pool, services: options.services, logger: options.logger, redactor: createSecretRedactor(options.config.secretValues) };
   const byId = new Map(options.config.workflows.map((workflow) => [workflow.id, workflow]));
 
   const settle = (outcomes: RunOutcome[]) => {

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConnectorDefinition } from '../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
-import { envSpec, resolveSecret, type Env } from '../config/env.js';
+import { ENV_VARS, envSpec, resolveSecret, type Env } from '../config/env.js';
 import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-step.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
@@ -47,6 +47,8 @@ export interface CompiledStep {
   timeoutMs: number;
   /** The step's `if:`; the step is skipped when false. */
   condition?: CompiledExpression;
+  /** The step as written, `${VAR}` not substituted: what run records show, so no secret value reaches them. */
+  written: StepConfig;
 }
 
 export interface CompiledWorkflow {
@@ -76,7 +78,15 @@ export interface LoadedConfig {
   duplicateFinder?: DuplicateFinderConfig;
   /** Demo values used for unset secrets, to be logged loudly. */
   warnings: string[];
+  /**
+   * Values that must never be shown (redacted from run records, errors, logs and API answers): connector secrets and
+   * every `${VAR}` substituted from a secret or undeclared variable, at least {@link MIN_REDACTED_LENGTH} characters.
+   */
+  secretValues: string[];
 }
+
+/** Shorter configured values (`x` in a test file) are not redacted: they would blank ordinary text. */
+export const MIN_REDACTED_LENGTH = 6;
 
 export interface DuplicateFinderConfig {
   /** Milliseconds between runs. */
@@ -122,7 +132,15 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   if (issues.length > 0) throw new ConfigError(issues);
 
   const warnings: string[] = [];
-  interpolate(doc, options.env, warnings, at);
+  let written: CrmflowConfig | undefined;
+  try {
+    written = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as CrmflowConfig;
+  } catch {
+    // Reported below, by the same conversion after interpolation.
+  }
+  // Every secret crmflow reads from the environment, referenced in the file or not (the API token, the session key...).
+  const secretValues = new Set<string>(ENV_VARS.flatMap((spec) => (spec.secret && options.env[spec.name] ? [options.env[spec.name]!] : [])));
+  interpolate(doc, options.env, warnings, at, secretValues);
   const uniqueWarnings = [...new Set(warnings)];
 
   const locate = (path: Path, message: string, key = false) => at(offsetOf(doc, path, key), message);
@@ -153,6 +171,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
     }
     connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {} });
+    for (const value of Object.values(connectorConfig.secrets ?? {})) if (typeof value === 'string') secretValues.add(value);
   }
 
   const agents = new Map<string, AgentConfig>();
@@ -177,11 +196,13 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate });
+    const writtenSteps = written?.workflows?.[w]?.steps ?? [];
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate, writtenSteps });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings,
+    secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH) };
 }
 
 interface WorkflowScope {
@@ -192,6 +213,8 @@ interface WorkflowScope {
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
   locate: (path: Path, message: string, key?: boolean) => void;
+  /** The workflow's steps as written, before `${VAR}` substitution. */
+  writtenSteps: StepConfig[];
 }
 
 /** The `business_hours:` and `quiet_hours:` declarations, each problem reported at its position. */
@@ -324,7 +347,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
-      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value });
+      const written = scope.writtenSteps[index] ?? step;
+      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, written });
     }
   });
   if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;
@@ -402,7 +426,7 @@ function offsetOf(doc: Document, path: Path, key: boolean): number {
 }
 
 /** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
-function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: number, message: string) => void): void {
+function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: number, message: string) => void, secretValues: Set<string>): void {
   visit(doc, {
     Scalar(_key, node) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -412,6 +436,8 @@ function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: n
           at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
           return whole;
         }
+        // Declared non-secret settings (a URL, a region) stay readable; secrets and variables we do not know are hidden.
+        if (envSpec(name)?.secret || !envSpec(name)) secretValues.add(value);
         return value;
       });
     },
