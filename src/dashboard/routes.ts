@@ -39,7 +39,7 @@ import {
   type DashboardUser,
 } from './auth.js';
 import type { Html } from './html.js';
-import { streamRuns, parseWatch } from './sse.js';
+import { createRunStreamHub, parseWatch } from './sse.js';
 import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
 import { customerDetailPage, customersPage, suggestionsPage } from './views/customers.js';
@@ -214,15 +214,15 @@ export function dashboardRouter(options: DashboardOptions): Router {
     );
   });
 
+  const runStreams = createRunStreamHub({ pool, isDraining: options.isDraining });
   router.get('/events', session, async (req, res) => {
     const filter = req.query.new === '0' ? null : await runFilter(runsQuery(req.query));
-    streamRuns(req, res, {
-      pool,
+    runStreams.open(req, res, {
+      owner: sessionOf(res).nonce,
       filter,
       after: idParam(req.query.after) ?? 0,
       watch: parseWatch(req.query.watch),
       render: (run) => runRow(run).value,
-      isDraining: options.isDraining,
     });
   });
 
