@@ -174,6 +174,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
         pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
+        trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
         resendMessage: createOutbound(serviceOptions).resend,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });

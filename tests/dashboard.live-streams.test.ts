@@ -71,13 +71,13 @@ describe('live-update streams (/events): capped per session and in total, one sh
     const after = rows[0]!.id;
 
     // An attacker's session opens 10: only the last 3 stay open.
-    const flood = [];
+    const flood: OpenStream[] = [];
     for (let i = 0; i < 10; i++) flood.push(await open('attacker', after));
     await waitFor('the flood to be cut to 3', async () => flood.filter((stream) => !stream.ended()).length === 3);
     expect(flood.slice(7).every((stream) => !stream.ended())).toBe(true);
 
     // Other sessions fill the rest; past the total, a stream is refused with 503 (not queued up).
-    const viewers = [];
+    const viewers: OpenStream[] = [];
     for (let i = 0; i < 9; i++) viewers.push(await open(`viewer-${i}`, after));
     expect(viewers.every((stream) => stream.status === 200)).toBe(true);
     const refused = await open('late-viewer', after);

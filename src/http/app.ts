@@ -11,6 +11,7 @@ import { apiRouter, type ApiOptions } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { refuseUnstorableQuery } from './query-guard.js';
 import { securityHeaders } from './security-headers.js';
 import { unsubscribeRouter } from './unsubscribe.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
@@ -34,13 +35,19 @@ export interface AppOptions {
   dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
   /** The key that signs the unsubscribe links of reply emails (CRMFLOW_SECRET_KEY); absent: every link is refused. */
   unsubscribeKey?: string;
+  /**
+   * Proxies whose `X-Forwarded-For`/`-Proto` are believed, as Express `trust proxy` values (CRMFLOW_TRUSTED_PROXIES).
+   * Default loopback only.
+   */
+  trustedProxies?: string[];
 }
 
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', options.trustedProxies ?? ['loopback']);
   app.use(securityHeaders());
+  app.use(refuseUnstorableQuery());
   // Kept in the queue's Redis namespace, so every process of one installation shares them.
   const signals = connectorSignals(options.redis, options.queue.opts.prefix ?? 'bull');
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
