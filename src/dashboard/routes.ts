@@ -4,6 +4,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { isConsentChannel } from '../customers/consent.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
@@ -27,7 +28,6 @@ import type { ConfigFileState } from '../workflows/file-check.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import {
   createDashboardAuth,
-  createLoginThrottle,
   requireCsrf,
   requireRole,
   requireSession,
@@ -36,9 +36,11 @@ import {
   sessionOf,
   setSessionCookie,
   TOKEN_USER,
+  UNKNOWN_USER,
   type DashboardUser,
 } from './auth.js';
 import type { Html } from './html.js';
+import { auditsFailure, createLoginThrottle } from './login-throttle.js';
 import { createRunStreamHub, parseWatch } from './sse.js';
 import { agentsPage } from './views/agents.js';
 import { auditPage } from './views/audit.js';
@@ -69,6 +71,8 @@ export interface DashboardOptions {
   signals: ConnectorSignals;
   /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
   checkConfigFile?: () => ConfigFileState;
+  /** Where failed sign-ins are counted (shared by every process). */
+  redis: Redis;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -100,7 +104,9 @@ export function dashboardRouter(options: DashboardOptions): Router {
   const { pool, config } = options;
   setPiiFields(options.piiFields ?? []);
   const auth = createDashboardAuth({ users: options.users, secretKey: options.secretKey, apiToken: options.apiToken });
-  const throttle = createLoginThrottle();
+  const throttle = createLoginThrottle(options.redis, options.queue.opts.prefix ?? 'bull', {
+    onError: (error) => options.logger.warn({ err: error }, 'sign-in throttle unavailable (Redis): sign-ins are not throttled meanwhile'),
+  });
   const session = requireSession(auth);
   const form = express.urlencoded({ extended: false, limit: '10kb' });
   const workflowIds = config.workflows.map((workflow) => workflow.id);
@@ -122,9 +128,10 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.post('/login', pageHeaders, form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    const key = req.ip ?? 'unknown';
+    const ip = req.ip ?? 'unknown';
+    const typed = typeof body.token === 'string' && body.token !== '' ? TOKEN_USER : typeof body.username === 'string' ? body.username.slice(0, 200) : '';
     if (!sameOrigin(req)) return send(res, loginPage({ next, error: 'This sign-in came from another site.' }), 403);
-    if (throttle.blocked(key)) return send(res, loginPage({ next, error: 'Too many failed sign-ins. Wait a few minutes and try again.', demo: options.demoUser }), 429);
+    if (await throttle.blocked(typed, ip)) return send(res, loginPage({ next, error: 'Too many failed sign-ins. Wait a few minutes and try again.', demo: options.demoUser }), 429);
     let signedIn: { name: string; role: DashboardUser['role'] } | undefined;
     if (typeof body.token === 'string' && body.token !== '') {
       if (auth.checkToken(body.token)) signedIn = { name: TOKEN_USER, role: 'admin' };
@@ -132,13 +139,17 @@ export function dashboardRouter(options: DashboardOptions): Router {
       signedIn = auth.checkPassword(body.username, body.password);
     }
     if (!signedIn) {
-      throttle.fail(key);
-      const tried = typeof body.username === 'string' && body.token === undefined ? body.username.slice(0, 64) : TOKEN_USER;
-      options.logger.warn({ user: tried, ip: req.ip }, 'dashboard sign-in failed');
-      await recordAudit(pool, { actor: tried, role: null, action: 'login_failed', ip: req.ip ?? null, details: { with: tried === TOKEN_USER ? 'token' : 'password' } });
+      // A name that is no user is not stored: it may be a password typed in the wrong field, or an attacker's text.
+      const tried = typed === TOKEN_USER || auth.isUser(typed) ? typed : UNKNOWN_USER;
+      const failures = await throttle.fail(typed, ip, tried);
+      options.logger.warn({ user: tried, ip: req.ip, failures }, 'dashboard sign-in failed');
+      if (auditsFailure(failures)) {
+        const details = { with: tried === TOKEN_USER ? 'token' : 'password', ...(failures > 1 ? { failures_in_window: failures } : {}) };
+        await recordAudit(pool, { actor: tried, role: null, action: 'login_failed', ip: req.ip ?? null, details });
+      }
       return send(res, loginPage({ next, error: 'Wrong user name, password or token.', demo: options.demoUser }), 401);
     }
-    throttle.succeed(key);
+    await throttle.succeed(typed, ip);
     setSessionCookie(req, res, auth.seal(auth.issue(signedIn.name, signedIn.role)));
     options.logger.info({ user: signedIn.name, role: signedIn.role }, 'dashboard sign-in');
     await recordAudit(pool, { actor: signedIn.name, role: signedIn.role, action: 'login', ip: req.ip ?? null, details: { with: signedIn.name === TOKEN_USER ? 'token' : 'password' } });
