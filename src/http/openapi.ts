@@ -593,7 +593,6 @@ const header = (name: string, description: string): ParameterObject => ({ name, 
 
 const webhookHeaders: ParameterObject[] = [
   header('X-Crmflow-Signature', 'form: `sha256=<hex HMAC-SHA256 of the body>`.'),
-  header('X-Crmflow-Event-Id', 'form (optional): the de-duplication key; else `submission_id`, else the body hash.'),
   header('X-Shopify-Hmac-Sha256', 'shopify: base64 HMAC-SHA256 of the body with the app client secret.'),
   header('X-Shopify-Topic', 'shopify: e.g. `orders/create`.'),
   header('X-WC-Webhook-Signature', 'woocommerce: base64 HMAC-SHA256 of the body.'),

@@ -25,8 +25,9 @@ export default defineConnector({
     },
     parse: (request) => {
       const payload = parseJsonOrFormBody(request.rawBody, request.headers['content-type']);
-      const id = request.headers['x-crmflow-event-id'] ?? payload.submission_id ?? payload.id;
-      // Without an id, identical bodies are the same submission (a browser or proxy retry).
+      // Identity only from what the signature covers: an unsigned header (the former X-Crmflow-Event-Id) would let a
+      // captured body be replayed as a new event each time. Without an id, identical bodies are the same submission.
+      const id = payload.submission_id ?? payload.id;
       const externalId = id !== undefined && id !== '' ? String(id) : createHash('sha256').update(request.rawBody).digest('hex');
       const submittedAt = typeof payload.submitted_at === 'string' ? payload.submitted_at : new Date().toISOString();
       return [{ type: 'lead.submitted', externalId, occurredAt: submittedAt, payload }];
