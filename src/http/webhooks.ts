@@ -42,7 +42,11 @@ export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) 
 export function webhookRouter(options: WebhookRouteOptions): Router {
   const router = Router();
   const store = createInboxWriter(options.pool);
-  router.all('/:connector', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req: Request, res: Response) => {
+  // A Content-Encoding (gzip, deflate, br) is HTTP transport: it is removed before the signature check, since a sender
+  // that compresses signs the payload, not the compressed bytes (none of the supported vendors compresses its
+  // deliveries). The size limit counts the decoded bytes, so a compression bomb is a 413; other encodings are a 415.
+  const body = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT, inflate: true });
+  router.all('/:connector', body, async (req: Request, res: Response) => {
     const id = String(req.params.connector);
     const configured = options.config.connectors.get(id);
     if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured`);
