@@ -18,6 +18,8 @@ export interface PullRequest {
   since: Date;
   pageSize: number;
   onPage?: (progress: PullResult & { newestOccurredAt?: Date }) => void;
+  /** Region for phone numbers without a country code, when the items' identities are recorded. */
+  region?: string;
   /** Told about each pulled item that cannot be stored (it is skipped, the cursor moves on). */
   onSkipped?: (message: string) => void;
 }
@@ -73,7 +75,7 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
         const ids = await withTransaction(deps.pool, async (client) => {
           const stored = await insertInboxEvents(
             client,
-            storable.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin })),
+            storable.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin, region: request.region })),
           );
           await saveCursor(client, connector, request.cursorKey, next);
           return stored;

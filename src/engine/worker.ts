@@ -115,7 +115,7 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
       const { trigger } = workflow;
       await runPull(
         { connector: trigger.connector, resource: trigger.resource, cursorKey: trigger.resource, since: new Date(Date.now() - trigger.backfillMs), pageSize: trigger.pageSize,
-          onSkipped: (message) => options.signals.error(connectorId, message) },
+          onSkipped: (message) => options.signals.error(connectorId, message), region: options.config.identityPolicy.regions?.[connectorId] ?? options.services.defaultRegion },
         options.connectorContext(connectorId, AbortSignal.timeout(15 * 60_000)),
         { pool: options.pool, queue: options.queue, logger: options.logger },
       );

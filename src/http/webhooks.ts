@@ -20,6 +20,8 @@ export interface WebhookRouteOptions {
   logger: Logger;
   /** Where refused deliveries are counted for the dashboard's connector health. */
   signals: ConnectorSignals;
+  /** Region for phone numbers without a country code (CRMFLOW_DEFAULT_REGION) when a delivery's identities are recorded. */
+  defaultRegion?: string;
   /** Longest wait for Redis before acknowledging anyway (the event is stored; the reconciler enqueues it). */
   enqueueTimeoutMs?: number;
 }
@@ -51,6 +53,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     const configured = options.config.connectors.get(id);
     if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured`);
     const { definition, secrets } = configured;
+    const region = options.config.identityPolicy.regions?.[id] ?? options.config.defaultRegion ?? options.defaultRegion;
     const webhook = definition.webhook;
     if (!webhook) return sendError(res, 404, 'no_webhooks', `connector ${id} does not receive webhooks`);
 
@@ -78,7 +81,7 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
         if (Number.isNaN(occurredAt.getTime())) throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
         const unstorable = unstorableReason({ type: event.type, id: event.externalId, payload: event.payload });
         if (unstorable) throw new BadRequestError(`the event cannot be stored: ${unstorable}`);
-        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload };
+        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload, region };
       });
     } catch (error) {
       if (error instanceof BadRequestError) {
