@@ -24,7 +24,7 @@ const config = (shop: string) => `${readFileSync(new URL('../workflows.yaml', im
     trigger: { type: poll, connector: shopify, resource: customers, every: 1h }
     steps: [{ type: map }, { type: upsert_customer }]
   - id: leaky-http
-    trigger: { type: webhook, connector: form, event: lead.submitted }
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "$not(shared_secret = '\${SHOPIFY_ACCESS_TOKEN}')" }
     steps:
       - { id: echo, type: http, url: "${shop}/echo", headers: { X-Shopify-Access-Token: "\${SHOPIFY_ACCESS_TOKEN}" } }
       - { id: refused, type: http, url: "\${CRM_HOOK_URL}/refuse", headers: { X-Shopify-Access-Token: "\${SHOPIFY_ACCESS_TOKEN}" } }

@@ -12,6 +12,8 @@ import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { refuseUnstorableQuery } from './query-guard.js';
+import { hideSecrets } from './hide-secrets.js';
+import { createSecretRedactor } from '../config/secret-redactor.js';
 import { securityHeaders } from './security-headers.js';
 import { unsubscribeRouter } from './unsubscribe.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
@@ -48,6 +50,7 @@ export function createApp(options: AppOptions): Express {
   app.set('trust proxy', options.trustedProxies ?? ['loopback']);
   app.use(securityHeaders());
   app.use(refuseUnstorableQuery());
+  app.use(hideSecrets(createSecretRedactor(options.config.secretValues)));
   // Kept in the queue's Redis namespace, so every process of one installation shares them.
   const signals = connectorSignals(options.redis, options.queue.opts.prefix ?? 'bull');
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
