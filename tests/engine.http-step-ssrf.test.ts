@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isInternalAddress } from '../src/engine/guarded-http.js';
+import { createGuardedHttp, isInternalAddress } from '../src/engine/guarded-http.js';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
@@ -102,5 +102,17 @@ workflows:${[
       expect([address, isInternalAddress(address)]).toEqual([address, true]);
     }
     for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111']) expect([address, isInternalAddress(address)]).toEqual([address, false]);
+  });
+
+  it('connects to the address its own lookup checked: a public answer is dialled, an internal one never', async () => {
+    const answers: Record<string, string> = { 'public.test': '192.0.2.10', 'rebound.test': '127.0.0.1' };
+    const http = createGuardedHttp({ timeoutMs: 1500, resolve: async (hostname) => [{ address: answers[hostname]!, family: 4 }] });
+    // TEST-NET-1 is unroutable: the attempt fails, but at that address, so the checked answer is the one dialled.
+    const dialled = await http.get(`http://public.test:${internal.port}/`).catch((error: Error & { code?: string }) => error);
+    expect(String((dialled as Error).message)).not.toMatch(/internal address/);
+    expect((dialled as { code?: string }).code).toMatch(/ECONNABORTED|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ECONNREFUSED/);
+    const rebound = await http.get(`http://rebound.test:${internal.port}/`).catch((error: Error) => error);
+    expect((rebound as Error).message).toContain('rebound.test resolves to the internal address 127.0.0.1');
+    expect(internal.hits).toEqual([]);
   });
 });

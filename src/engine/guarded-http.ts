@@ -12,6 +12,8 @@ export interface GuardedHttpOptions {
   maxAnswerBytes?: number;
   /** Request timeout in ms. Default 30 s. */
   timeoutMs?: number;
+  /** Resolves a host name to its addresses; default the system resolver (`dns.lookup`). Tests inject answers. */
+  resolve?: (hostname: string, family: number) => Promise<Array<{ address: string; family: number }>>;
 }
 
 /** A request refused before it left: its address is internal (and not allowed) or its scheme is not http(s). */
@@ -51,8 +53,9 @@ export function createGuardedHttp(options: GuardedHttpOptions = {}): AxiosInstan
   const maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
   const instance = axios.create({ timeout: options.timeoutMs ?? 30_000, maxRedirects: 0, maxContentLength: maxAnswerBytes, proxy: false });
 
+  const resolve = options.resolve ?? ((hostname: string, family: number) => lookup(hostname, { all: true, family }));
   const guardedLookup = async (hostname: string, lookupOptions: { family?: number }) => {
-    const addresses = await lookup(hostname, { all: true, family: lookupOptions.family ?? 0 });
+    const addresses = await resolve(hostname, lookupOptions.family ?? 0);
     const internal = addresses.find((entry) => isInternalAddress(entry.address));
     if (internal) throw new BlockedRequestError(`${hostname} resolves to the internal address ${internal.address}; allow it with CRMFLOW_HTTP_ALLOW_HOSTS`);
     return addresses;
