@@ -66,7 +66,6 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
   const maxPerSession = options.maxPerSession ?? 8;
   const maxTotal = options.maxTotal ?? 200;
   const streams = new Set<Stream>();
-  let timer: NodeJS.Timeout | undefined;
 
   const send = (stream: Stream, run: RunRow) => {
     stream.watch.set(run.id, `${run.status}:${run.attempts}`);
@@ -115,29 +114,27 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
     }
   };
 
+  /** One poll loop at most: `active` is true from scheduling a tick until the loop stops for lack of streams. */
+  let active = false;
   const loop = async () => {
-    timer = undefined;
-    if (streams.size === 0) return;
+    if (streams.size === 0) return void (active = false);
     if (options.isDraining?.()) {
       for (const stream of streams) stream.res.end();
       streams.clear();
-      return;
+      return void (active = false);
     }
     try {
       await tick();
     } catch {
       // The database was away for a moment: try again on the next tick.
     }
-    if (streams.size > 0 && !timer) timer = setTimeout(loop, intervalMs);
+    if (streams.size === 0) active = false;
+    else setTimeout(loop, intervalMs);
   };
 
   const close = (stream: Stream) => {
     if (!streams.delete(stream)) return;
     stream.res.end();
-    if (streams.size === 0 && timer) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
   };
 
   return {
@@ -162,7 +159,10 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
       const stream: Stream = { ...subscription, res, lastWrite: Date.now() };
       streams.add(stream);
       req.on('close', () => close(stream));
-      if (!timer) timer = setTimeout(loop, 0);
+      if (!active) {
+        active = true;
+        setTimeout(loop, 0);
+      }
     },
   };
 }
