@@ -47,13 +47,21 @@ describe('identity values declared PII are masked for viewers wherever they are 
   it('a viewer sees no email or phone in the customer list, the customer page, or the upsert_customer output; support does', async () => {
     expect((await submitLead(app, { submission_id: 'pii-1', name: 'Maria Pii', email: EMAIL, phone: '(415) 555-0142' })).status).toBe(202);
     const run = await waitFor('the run', async () => (await db.pool.query("SELECT id, customer_id FROM workflow_runs WHERE status = 'succeeded'")).rows[0]);
+    // A message sent to her and her consent, as the reply step and an opt-out would record them.
+    await db.pool.query(
+      `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, body, status) VALUES ('pii-msg', $1, $2, 'sms', 'twilio', $3, 'Hi', 'sent')`,
+      [run.customer_id, run.id, PHONE],
+    );
+    await db.pool.query(`INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', $1, false, 'unsubscribe', now())`, [EMAIL]);
     const viewer = await pages('vic', 'vic-password', run.customer_id, run.id);
     expect(viewer).toContain('Maria Pii');
     expect(viewer).not.toContain(EMAIL);
     expect(viewer).not.toContain(PHONE);
     expect(viewer).toContain(MASK);
+    expect(viewer).toContain('opted out');
     const support = await pages('sue', 'sue-password', run.customer_id, run.id);
     expect(support).toContain(EMAIL);
+    expect(support).toContain(`${EMAIL}: <strong>opted out</strong>`);
     expect(support).toContain(PHONE);
   });
 
