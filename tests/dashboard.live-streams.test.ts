@@ -3,6 +3,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunStreamHub, type RunStreamHub } from '../src/dashboard/sse.js';
+import type { Crmflow } from '../src/runtime.js';
+import { startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { FORM_CONNECTOR } from './helpers/engine.js';
 import type { Pool } from '../src/store/pool.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { waitFor } from './helpers/wait.js';
@@ -97,5 +100,40 @@ describe('live-update streams (/events): capped per session and in total, one sh
 
     for (const stream of [...flood, ...viewers]) stream.abort();
     await waitFor('closed streams to be forgotten', async () => hub.size() === 0);
+  });
+
+  it('through the dashboard: one signed-in session keeps at most 8 open streams', async () => {
+    const app: Crmflow = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(`${FORM_CONNECTOR}\nworkflows: []\n`), prefix: testPrefix() }), {
+      api: true,
+      worker: false,
+      scheduler: false,
+    });
+    const controllers: AbortController[] = [];
+    try {
+      const login = await fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TEST_TOKEN }) });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const ended: boolean[] = [];
+      for (let i = 0; i < 12; i++) {
+        const controller = new AbortController();
+        controllers.push(controller);
+        const response = await fetch(`${app.url}/events`, { headers: { cookie }, signal: controller.signal });
+        expect(response.status).toBe(200);
+        ended.push(false);
+        const reader = response.body!.getReader();
+        void (async () => {
+          try {
+            while (!(await reader.read()).done);
+          } catch {
+            // aborted at the end of the test
+          }
+          ended[i] = true;
+        })();
+      }
+      await waitFor('the session to be cut to 8 streams', async () => ended.filter((done) => !done).length === 8);
+      expect(ended.slice(0, 4)).toEqual([true, true, true, true]);
+    } finally {
+      for (const controller of controllers) controller.abort();
+      await app.close();
+    }
   });
 });
