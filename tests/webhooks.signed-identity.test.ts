@@ -49,6 +49,13 @@ describe('event identity comes only from what the vendor signs: replays with new
       expect(answer.body.error.message).toContain(reason);
     }
     expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'shopify'")).toBe(1);
+    // A body without an id or a version is one event whatever unsigned X-Shopify-Webhook-Id comes with it.
+    const thin = JSON.stringify({ note: 'thin payload' });
+    for (const webhookId of ['w-1', 'w-2']) {
+      const headers = { ...shopifyHeaders(thin, SECRETS.SHOPIFY_WEBHOOK_SECRET), 'x-shopify-webhook-id': webhookId };
+      expect((await post(app, '/webhooks/shopify', thin, headers)).status).toBe(202);
+    }
+    expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'shopify'")).toBe(2);
     // Genuine deliveries of the other kinds still pass.
     const customer = fixtureBytes('shopify', 'customers_create.json');
     expect((await post(app, '/webhooks/shopify', customer, shopifyHeaders(customer, SECRETS.SHOPIFY_WEBHOOK_SECRET, 'customers/create'))).status).toBe(202);

@@ -70,11 +70,12 @@ export default defineConnector({
       if (mismatch) throw new BadRequestError(`X-Shopify-Topic "${topicName}" does not fit the signed body: ${mismatch}`);
       const objectId = payload.admin_graphql_api_id ?? payload.token ?? payload.id;
       const version = payload.updated_at ?? payload.created_at;
-      // The same object in the same version is the same event, whichever subscription or retry delivered it.
+      // The same object in the same version is the same event, whichever subscription or retry delivered it. Without
+      // them, the signed body's hash: the unsigned X-Shopify-Webhook-Id would let a captured body be replayed anew.
       const externalId =
         objectId !== undefined && version !== undefined
           ? `${topicName}:${String(objectId)}:${String(version)}`
-          : (header(request.headers, 'webhook-id') ?? createHash('sha256').update(request.rawBody).digest('hex'));
+          : `${topicName}:${createHash('sha256').update(request.rawBody).digest('hex')}`;
       const occurredAt = String(version ?? header(request.headers, 'triggered-at') ?? new Date().toISOString());
       return [{ type: topic.type, externalId, occurredAt, payload }];
     },
