@@ -15,15 +15,14 @@ import { createEventsQueue, producerConnection, workerConnection, type JobData }
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
+import type { OperationContext, Pool } from './operations/context.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
-import { migrate } from './store/migrate.js';
-import { createPool, type Pool } from './store/pool.js';
-import { auditConfigVersions } from './store/config-audit.js';
+import { createPool, prepareDatabase } from './engine/database.js';
 import { configFileCheck } from './workflows/file-check.js';
 import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
 
@@ -56,6 +55,8 @@ export interface Crmflow {
   reconcile: () => Promise<number>;
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** What the operations layer needs (the CLI's commands call operations with it). */
+  operations: OperationContext;
   close: () => Promise<void>;
 }
 
@@ -97,11 +98,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
 
     const pool = createPool(databaseUrl, { max: envInt(env, 'CRMFLOW_PG_POOL_MAX') });
     closers.push(() => pool.end());
-    const applied = await migrate(pool);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
-      logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
-    }
+    await prepareDatabase(pool, config, logger);
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);
@@ -128,6 +125,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const httpAllowHosts = (env.CRMFLOW_HTTP_ALLOW_HOSTS ?? '').split(',').filter((host) => host.trim() !== '');
     const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, httpAllowHosts };
     const services = createStepServices(serviceOptions);
+    const operations: OperationContext = {
+      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend,
+    };
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -173,9 +173,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const dashboard = dashboardUsersFromEnv(env);
       for (const warning of dashboard.warnings) logger.warn(warning);
       const app = createApp({
-        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
+        ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
-        resendMessage: createOutbound(serviceOptions).resend,
         dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {
@@ -194,7 +193,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, operations, close };
   } catch (error) {
     await close();
     throw error;

@@ -6,6 +6,7 @@ import { createRunStreamHub, type RunStreamHub } from '../src/dashboard/sse.js';
 import type { Crmflow } from '../src/runtime.js';
 import { startTestCrmflow, TEST_TOKEN, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { FORM_CONNECTOR } from './helpers/engine.js';
+import type { OperationContext } from '../src/operations/context.js';
 import type { Pool } from '../src/store/pool.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { waitFor } from './helpers/wait.js';
@@ -28,7 +29,7 @@ describe('live-update streams (/events): capped per session and in total, one sh
     db = await createTestDatabase();
     // Every query the hub makes is counted: the poll must not grow with the number of viewers.
     const counting = { query: (...args: unknown[]) => (queries++, (db.pool.query as (...a: unknown[]) => unknown)(...args)) } as unknown as Pool;
-    hub = createRunStreamHub({ pool: counting, intervalMs: 200, maxPerSession: 3, maxTotal: 12 });
+    hub = createRunStreamHub({ ctx: { pool: counting } as OperationContext, intervalMs: 200, maxPerSession: 3, maxTotal: 12 });
     const app = express();
     app.get('/events', (req, res) =>
       hub.open(req, res, { owner: String(req.query.owner), filter: { workflow: 'web-lead' }, after: Number(req.query.after ?? 0), watch: new Map(), render: (run) => `<tr>${run.id}</tr>` }),

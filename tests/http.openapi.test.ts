@@ -114,7 +114,8 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
       const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
       return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
     }
-    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + layer.rawPath);
+    // Resource routers are mounted at their parent's root (`router.use(customersApi(...))`): rawPath `/`.
+    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
     return [];
   });
 }
@@ -601,6 +602,14 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('delete', '/api/customers/{id}', erased);
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/999999'));
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));
+    });
+
+    it('reports: KPIs and cohorts, as JSON and CSV, and a bad period', async () => {
+      for (const path of ['/api/reports/kpis', '/api/reports/cohorts']) {
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31${path.endsWith('kpis') ? '&by=source' : ''}`));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-02-30&to=2026-01-31`));
+      }
     });
 
     it('401 on every protected route without the token', async () => {

@@ -73,7 +73,7 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
       'assign_lead:succeeded',
       'reply:succeeded',
     ]);
-    expect(run.body.steps.every((step: { durationMs: number }) => step.durationMs >= 0)).toBe(true);
+    expect(run.body.steps.every((step: { duration_ms: number }) => step.duration_ms >= 0)).toBe(true);
   });
 
   it('runs a redelivered event once: same customer, one timeline entry, one email', async () => {

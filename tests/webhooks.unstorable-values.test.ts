@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectorDefinition } from '../src/connectors/define-connector.js';
 import { runPull } from '../src/engine/pull.js';
 import { createEventsQueue } from '../src/engine/queues.js';
-import { createInboxWriter } from '../src/http/inbox-writer.js';
+import { createInboxWriter } from '../src/engine/inbox-writer.js';
 import type { Crmflow } from '../src/runtime.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, REDIS_URL, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';

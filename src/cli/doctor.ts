@@ -6,8 +6,7 @@ import { redisAnswers } from '../config/bootstrap.js';
 import { ENV_VARS, envValue, isProduction, type Env } from '../config/env.js';
 import { createSecretBox } from '../config/secret-box.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
-import { createConnectorContext, storedTokens } from '../engine/connector-context.js';
-import { createPool } from '../store/pool.js';
+import { createConnectorContext, tokenStoreAt } from '../engine/connector-context.js';
 import { ConfigError, formatIssue, loadConfigFile, type LoadedConfig } from '../workflows/load.js';
 
 const DEMO_VALUES = new Set(ENV_VARS.flatMap((spec) => (spec.demo ? [spec.demo] : [])));
@@ -73,8 +72,7 @@ async function checkSmtp(env: Env): Promise<Finding> {
 async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): Promise<Finding[]> {
   const findings: Finding[] = [];
   // Stored OAuth tokens are read when the database is reachable; otherwise the check uses the configured secrets.
-  const pool = env.DATABASE_URL ? createPool(env.DATABASE_URL, { max: 2, connectionTimeoutMillis: 3000 }) : undefined;
-  const box = createSecretBox(env.CRMFLOW_SECRET_KEY ?? '');
+  const stored = env.DATABASE_URL ? tokenStoreAt(env.DATABASE_URL, createSecretBox(env.CRMFLOW_SECRET_KEY ?? '')) : undefined;
   const noTokens: ConnectorContext['tokens'] = { get: async () => undefined, set: async () => {} };
   try {
     for (const [id, { definition, secrets }] of config.connectors) {
@@ -90,7 +88,7 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
         definition,
         secrets,
         env,
-        tokens: pool ? storedTokens(pool, box, id) : noTokens,
+        tokens: stored?.tokens(id) ?? noTokens,
         logger,
         signal: AbortSignal.timeout(10_000),
         acquire: async () => {},
@@ -103,7 +101,7 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
       }
     }
   } finally {
-    await pool?.end();
+    await stored?.close();
   }
   return findings;
 }

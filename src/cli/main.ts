@@ -12,7 +12,8 @@ import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
-import { formatSimulation, simulateIdentity } from './identity-simulate.js';
+import { simulateIdentity } from '../operations/identity.js';
+import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
@@ -163,7 +164,7 @@ async function runIdentity(args: string[]): Promise<void> {
   const tried = loadConfigFile(values.config ?? envValue(process.env, 'CRMFLOW_CONFIG')!, { env: process.env });
   const { app } = await connect();
   try {
-    const report = await simulateIdentity(app.pool, tried, envValue(process.env, 'CRMFLOW_DEFAULT_REGION')!);
+    const report = await simulateIdentity(app.operations, { config: tried });
     process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : formatSimulation(report)}\n`);
   } finally {
     await app.close();

@@ -1,7 +1,6 @@
 import type { Request, Response } from 'express';
-import type { Pool } from '../store/pool.js';
-import { runStatuses } from '../store/run-stats.js';
-import { getRun, listRuns, type RunFilter, type RunRow } from '../store/runs.js';
+import type { OperationContext } from '../operations/context.js';
+import { findRun, listRuns, runStatuses, type RunFilter, type RunRow } from '../operations/runs.js';
 
 /** What one viewer's stream sends: new runs matching its filter, and changes of the runs it shows. */
 export interface RunSubscription {
@@ -18,7 +17,7 @@ export interface RunSubscription {
 }
 
 export interface RunStreamHubOptions {
-  pool: Pool;
+  ctx: OperationContext;
   /** How often the runs table is read, once for all streams. Default 1000 ms. */
   intervalMs?: number;
   /** Streams one session may hold open; opening another ends its oldest. Default 8. */
@@ -85,7 +84,7 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
     for (const members of groups.values()) {
       const after = Math.min(...members.map((stream) => stream.after));
       const { since: _since, ...filter } = members[0]!.filter!;
-      const fresh = (await listRuns(options.pool, { ...filter, after, limit: 50 })).reverse();
+      const fresh = (await listRuns(options.ctx, { ...filter, after, limit: 50 })).reverse();
       for (const stream of members) {
         for (const run of fresh) {
           if (run.id <= stream.after) continue;
@@ -95,13 +94,13 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
       }
     }
     const watched = new Set([...streams].flatMap((stream) => [...stream.watch.keys()]));
-    const current = await runStatuses(options.pool, [...watched]);
+    const current = await runStatuses(options.ctx, [...watched]);
     const runs = new Map<number, RunRow | undefined>();
     for (const row of current) {
       const state = `${row.status}:${row.attempts}`;
       const viewers = [...streams].filter((stream) => stream.watch.has(row.id) && stream.watch.get(row.id) !== state);
       if (viewers.length === 0) continue;
-      if (!runs.has(row.id)) runs.set(row.id, await getRun(options.pool, row.id));
+      if (!runs.has(row.id)) runs.set(row.id, await findRun(options.ctx, row.id));
       const run = runs.get(row.id);
       if (run) for (const stream of viewers) send(stream, run);
     }

@@ -1,9 +1,13 @@
+import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { VendorAuthError, VendorOutcomeUnknownError } from '../connectors/shared/vendor-http.js';
 import { normalizeEmail } from '../customers/normalize.js';
 import { countOutbound } from '../observability/metrics.js';
 import { claimMessage, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, skipMessage, type OutboundMessage } from '../store/messages.js';
 import { replyVerdict, type ChannelRules, type ReplyPolicy, type Verdict } from './reply-policy/gate.js';
-import type { ServiceOptions } from './services.js';
+import type { ConnectorContext } from '../connectors/define-connector.js';
+import type { EmailTransport } from '../mail/mailer.js';
+import type { Pool } from '../store/pool.js';
+import type { LoadedConfig } from '../workflows/load.js';
 import type { StepServices } from './steps/define-step.js';
 
 export interface DeliveryResult {
@@ -15,11 +19,22 @@ export interface DeliveryResult {
 
 type Send = () => Promise<{ providerId: string | null }>;
 
+/** What the sender needs (a subset of the step services' `ServiceOptions`, declared here so neither imports the other). */
+export interface OutboundOptions {
+  pool: Pool;
+  config: LoadedConfig;
+  email: EmailTransport;
+  emailFrom: string;
+  connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** The public one-click unsubscribe URL for an email address. */
+  unsubscribeUrl: (address: string) => string;
+}
+
 /**
  * Outbound messages: email through the configured transport, texts through the connector that provides the channel.
  * Each reply passes its policy (consent, vendor window, limits) at send time, then is recorded before it is sent.
  */
-export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl'>) {
+export function createOutbound(options: OutboundOptions) {
   const { pool, email } = options;
 
   /**
@@ -38,7 +53,7 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
       }
       await markMessageFailed(pool, messageId, reason);
       // Bad credentials wait for an admin and a refusal (VendorRefusedError) would come again: neither is retried.
-      const retryable = !(error instanceof VendorAuthError) && (error as { retryable?: unknown }).retryable !== false;
+      const retryable = !(error instanceof VendorAuthError) && isRetryable(error);
       return countOutbound(channel, { status: 'failed' as const, messageId, reason, retryable });
     }
     await markMessageSent(pool, messageId, providerId);

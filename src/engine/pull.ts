@@ -6,7 +6,8 @@ import { loadCursor, saveCursor } from '../store/cursors.js';
 import { insertInboxEvents } from '../store/inbox.js';
 import { unstorableReason } from '../connectors/shared/storable.js';
 import { withTransaction, type Pool } from '../store/pool.js';
-import { enqueueInboxEvents, type JobData } from './queues.js';
+import { ingest } from './ingest.js';
+import type { JobData } from './queues.js';
 
 /** What to pull, from where, and who wants to hear about each page. */
 export interface PullRequest {
@@ -43,7 +44,7 @@ const MAX_PAGES_PER_RUN = 1000;
  * skipped and nothing stored twice (the inbox also de-duplicates on the vendor's event ids). One puller per resource
  * at a time across all processes (a session advisory lock); a second one skips.
  */
-export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Logger }): Promise<PullResult> {
+export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Pick<Logger, 'info' | 'warn'> }): Promise<PullResult> {
   const connector = request.connector.id;
   const resource = request.connector.pull![request.resource]!;
   const origin = `pull:${request.resource}`;
@@ -72,16 +73,19 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
           result.skipped++;
           return false;
         });
-        const ids = await withTransaction(deps.pool, async (client) => {
-          const stored = await insertInboxEvents(
-            client,
-            storable.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin, region: request.region })),
-          );
-          await saveCursor(client, connector, request.cursorKey, next);
-          return stored;
-        });
-        // Redis down here only delays these events: the reconciler enqueues stored events that have no job.
-        await enqueueInboxEvents(deps.queue, ids).catch((error: Error) => deps.logger.warn({ err: error, connector }, 'pulled events stored, enqueue deferred'));
+        const events = storable.map((event) => ({
+          connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin, region: request.region,
+        }));
+        const ids = await ingest(
+          deps,
+          () =>
+            withTransaction(deps.pool, async (client) => {
+              const stored = await insertInboxEvents(client, events);
+              await saveCursor(client, connector, request.cursorKey, next);
+              return stored;
+            }),
+          { connector, resource: request.resource },
+        );
         result.pages++;
         result.received += page.events.length;
         pulledEvents.inc(labels, page.events.length);

@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import type { SecretRedactor } from '../config/secret-redactor.js';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord } from '../store/runs.js';
-import { ExpressionError } from '../workflows/expression.js';
+import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord, type StepStatus } from '../store/runs.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
+import { withTimeout } from './timeout.js';
+import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
 
 export interface RunInput {
@@ -71,7 +72,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     const startedAt = new Date();
     const started = performance.now();
     // `end` finishes the run with the step's record, in one round trip.
-    const record = async (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
+    const record = async (status: StepStatus, output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
       const stepRecord: StepRecord = {
         stepIndex: step.index,
         stepId: step.id,
@@ -102,7 +103,9 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         if (end) return { status: 'succeeded' };
         continue;
       }
-      const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
+      const result = await withTimeout(
+        step.timeoutMs,
+        (signal) =>
         step.definition.run(step.compiled, {
           runId: run.id,
           workflowId: workflow.id,
@@ -119,6 +122,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           signal,
           logger,
         }),
+        () => new StepError(`step ${step.id} timed out after ${step.timeoutMs} ms`, true),
       );
       if (result.suspend) {
         const output = { ...(result.output as Record<string, unknown> | undefined), waiting_until: result.suspend.until.toISOString(), reason: result.suspend.reason };
@@ -137,7 +141,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       const reason = redact.text((error as Error).message);
       const message = `step ${step.id} (${step.definition.type}): ${reason}`;
       // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
-      const retryable = !(error instanceof ExpressionError) && (error as { retryable?: unknown }).retryable !== false;
+      const retryable = isRetryable(error);
       await record('failed', null, null, reason, { status: 'failed', error: message, retryable, customerId: customerId() });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
@@ -152,20 +156,4 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
 function stepInput(step: CompiledStep): Record<string, unknown> {
   const { type: _type, ...config } = step.written;
   return config;
-}
-
-async function withTimeout<T>(ms: number, stepId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new StepError(`step ${stepId} timed out after ${ms} ms`, true));
-    }, ms);
-  });
-  try {
-    return await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

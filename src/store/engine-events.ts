@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from './pool.js';
+import type { InboxStatus } from './inbox.js';
 
 /** The engine events workflows can start `on:` (trigger type `event`). */
 export const ENGINE_EVENT_TYPES = [
@@ -35,7 +36,7 @@ export interface EngineEvent {
   /** Workflows that ran on the way here, oldest first. */
   chain: string[];
   sourceRunId: number | null;
-  status: 'pending' | 'processed' | 'failed';
+  status: InboxStatus;
   createdAt: Date;
 }
 

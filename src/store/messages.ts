@@ -1,7 +1,9 @@
 import { writeForLiveCustomer } from './customers.js';
 import type { Pool } from './pool.js';
 
-export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
+/** Every status an outbound message can have (the table's CHECK constraint lists the same). */
+export const MESSAGE_STATUSES = ['sending', 'sent', 'failed', 'skipped', 'uncertain'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface OutboundMessage {
   idempotencyKey: string;

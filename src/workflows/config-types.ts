@@ -94,5 +94,23 @@ export interface CrmflowConfig {
   pools: Record<string, PoolConfig>;
   business_hours?: Record<string, BusinessHoursConfig>;
   quiet_hours?: Record<string, QuietHoursConfig>;
+  reports?: ReportsConfig;
   workflows: WorkflowConfig[];
+}
+
+/** `reports:` — how KPI reports read the calendar and what leads cost. */
+export interface ReportsConfig {
+  /** IANA zone of report periods (`from`/`to` dates, months of cohorts); default UTC. */
+  time_zone?: string;
+  /** Marketing spend per month and lead source, for cost per lead and customer acquisition cost. */
+  marketing_spend?: MarketingSpendConfig[];
+}
+
+export interface MarketingSpendConfig {
+  /** `YYYY-MM`, in the reports' time zone. */
+  month: string;
+  /** The lead source it bought (the customers' `lead_source`, or a connector id). */
+  source: string;
+  amount: number;
+  currency: string;
 }

@@ -1,5 +1,6 @@
 import jsonata from 'jsonata';
 import { LinearRegExp, linearRegexProblem } from './linear-regexp.js';
+import { RetrySignal } from '../connectors/shared/retry-signal.js';
 
 /** Limits on every evaluation: an expression that never finishes fails the step instead of hanging the worker. */
 export interface ExpressionLimits {
@@ -28,8 +29,11 @@ export class ExpressionSyntaxError extends Error {
 }
 
 /** An evaluation failed (type error, time limit...): deterministic, so retrying the same input will not help. */
-export class ExpressionError extends Error {
+export class ExpressionError extends RetrySignal {
   override name = 'ExpressionError';
+  constructor(message: string) {
+    super(message, false);
+  }
 }
 
 /** Compiles once (at load); evaluations are then cheap and time-limited. */

@@ -189,6 +189,13 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
+  const spendSeen = new Set<string>();
+  config.reports?.marketing_spend?.forEach((spend, i) => {
+    const key = `${spend.month} ${spend.source} ${spend.currency}`;
+    if (spendSeen.has(key)) locate(['reports', 'marketing_spend', i], `spend for ${spend.source} in ${spend.month} (${spend.currency}) is declared twice`);
+    spendSeen.add(key);
+  });
 
   const workflows: CompiledWorkflow[] = [];
   const seen = new Set<string>();

@@ -176,6 +176,29 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      reports: {
+        type: 'object',
+        description: 'How KPI reports (`GET /api/reports/kpis`, the Reports page) read the calendar and what leads cost.',
+        properties: {
+          time_zone: { type: 'string', description: 'IANA zone of report periods and cohort months, e.g. Europe/Madrid. Default UTC.' },
+          marketing_spend: {
+            type: 'array',
+            description: 'Spend per month and lead source: gives cost per lead and customer acquisition cost.',
+            items: {
+              type: 'object',
+              properties: {
+                month: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM, in the reports time zone.' },
+                source: { type: 'string', minLength: 1, description: "A lead source (the customer's `lead_source` attribute, else the connector id of their first event)." },
+                amount: { type: 'number', minimum: 0 },
+                currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+              },
+              required: ['month', 'source', 'amount', 'currency'],
+              additionalProperties: false,
+            },
+          },
+        },
+        additionalProperties: false,
+      },
       workflows: {
         type: 'array',
         items: {

@@ -1,7 +1,7 @@
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskIdentity, maskSecrets } from '../mask.js';
-import type { CustomerSummary } from '../../engine/steps/define-step.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { layout, type PageContext } from './layout.js';
 

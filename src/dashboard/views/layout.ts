@@ -15,6 +15,7 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },
   { href: '/agents', label: 'Agents' },
+  { href: '/reports', label: 'Reports' },
   { href: '/audit', label: 'Audit log', admin: true },
   { href: '/admin/queues', label: 'Queues', admin: true },
 ];

@@ -1,6 +1,7 @@
 import { html, statusBadge, time, type Html } from '../html.js';
 import type { ConnectorSignalSummary } from '../../observability/connector-signals.js';
-import type { ConnectorHealth, FailedRun, MinuteCount, WorkflowStats } from '../../store/run-stats.js';
+import type { ConnectorHealth, FailedRun, MinuteCount } from '../../operations/overview.js';
+import type { WorkflowStats } from '../../operations/workflows.js';
 import { layout, type PageContext } from './layout.js';
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;

@@ -1,11 +1,9 @@
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
-import type { InboxEvent } from '../../store/inbox.js';
-import type { RunRow, StepRecord } from '../../store/runs.js';
+import { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, type InboxEvent, type RunRow, type StepRecord } from '../../operations/runs.js';
 import { layout, type PageContext } from './layout.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
 export const PERIODS: Record<string, { label: string; ms?: number }> = {
   '': { label: 'Any time' },
   '15m': { label: 'Last 15 minutes', ms: 15 * 60_000 },
@@ -169,7 +167,7 @@ function runActions(run: RunRow, csrf: string, replayable: boolean): Html {
   const replay = replayable
     ? html`<form method="post" action="/runs/${run.id}/replay">${csrfField}<button type="submit">Replay event</button> <span class="muted">Runs the original event through the current version of the workflow, as a new run (replies are sent again).</span></form>`
     : '';
-  const cancel = ['queued', 'running', 'waiting', 'failed'].includes(run.status)
+  const cancel = CANCELLABLE_RUN_STATUSES.includes(run.status)
     ? html`<form method="post" action="/runs/${run.id}/cancel" class="cancel-run">${csrfField}<label for="cancel-reason">Reason for cancelling</label> <input id="cancel-reason" name="reason" required maxlength="500" placeholder="e.g. stuck after the vendor outage; handled by hand"> <button type="submit" class="danger">Cancel run</button></form>`
     : '';
   return html`<div class="run-actions">${retry}${replay}${cancel}</div>`;

@@ -2,13 +2,15 @@ import type { Logger } from 'pino';
 import type { AxiosInstance } from 'axios';
 import type { IdentityPolicy } from '../../customers/identity-policy.js';
 import type { Identity } from '../../customers/normalize.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
 import type { SlaAction } from '../../store/slas.js';
-import type { HoursRule } from '../send-window.js';
+import type { HoursRule } from '../opening-hours.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
 
 /**
@@ -75,22 +77,7 @@ export interface RunState {
   owner?: AgentConfig;
 }
 
-export interface CustomerSummary {
-  id: number;
-  name: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  language: string | null;
-  country: string | null;
-  lifecycle_stage: string;
-  /** Lead score (the score step). */
-  score: number;
-  owner_agent_id: string | null;
-  email: string | null;
-  phone: string | null;
-  identities: Identity[];
-  attributes: Record<string, unknown>;
-}
+export type { CustomerSummary } from '../../customers/record.js';
 
 export interface TriggerEvent {
   connector: string;
@@ -233,12 +220,9 @@ export interface StepServices {
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
-export class StepError extends Error {
+export class StepError extends RetrySignal {
   override name = 'StepError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
+  constructor(message: string, retryable: boolean, retryAfterMs?: number) {
+    super(message, retryable, retryAfterMs);
   }
 }

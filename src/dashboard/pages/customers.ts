@@ -1,0 +1,52 @@
+import { Router } from 'express';
+import { getCustomer, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import { NotFoundError } from '../../operations/errors.js';
+import type { DashboardOptions } from '../routes.js';
+import { customerDetailPage, customersPage } from '../views/customers.js';
+import { messagePage } from '../views/layout.js';
+import { idParam, pageHeaders, refusal, send, text, type PageKit } from './kit.js';
+
+/** Customer search and page; support staff record consent, admins undo merges. */
+export function customersPages(options: DashboardOptions, kit: PageKit): Router {
+  const router = Router();
+
+  router.get('/customers', kit.session, pageHeaders, async (req, res) => {
+    const q = text(req.query.q);
+    send(res, customersPage(kit.context(req, res), { q, customers: q ? await searchCustomers(options, q) : [], agents: options.config.agents }));
+  });
+
+  router.get('/customers/:id', kit.session, pageHeaders, async (req, res) => {
+    const id = idParam(req.params.id);
+    const customer = id === undefined ? undefined : await getCustomer(options, id).catch((error: unknown) => (error instanceof NotFoundError ? undefined : Promise.reject(error)));
+    if (!customer) return send(res, messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
+    const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined;
+    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, notice }));
+  });
+
+  // Support staff record what a customer said (on the phone, at the counter).
+  router.post('/customers/:id/consent', ...kit.post('support'), async (req, res) => {
+    const id = idParam(req.params.id);
+    if (id === undefined) return void res.status(404).type('text/plain').send('no such customer');
+    const { channel, granted } = req.body as { channel?: unknown; granted?: unknown };
+    try {
+      const saved = await setConsent(options, kit.actor(req, res), { customerId: id, channel, granted: granted === 'true' ? true : granted === 'false' ? false : granted });
+      res.redirect(303, `/customers/${saved.customerId}`);
+    } catch (error) {
+      refusal(kit, req, res, 'Consent not recorded', error);
+    }
+  });
+
+  router.post('/customers/:id/unmerge', ...kit.post('admin'), async (req, res) => {
+    const id = idParam(req.params.id);
+    const mergeId = idParam((req.body as { merge_id?: unknown } | undefined)?.merge_id);
+    if (id === undefined || mergeId === undefined) return void res.status(404).type('text/plain').send('no such merge');
+    try {
+      await unmergeCustomer(options, kit.actor(req, res), { customerId: id, mergeId });
+      res.redirect(303, `/customers/${id}?notice=unmerged`);
+    } catch (error) {
+      refusal(kit, req, res, 'Merge not undone', error);
+    }
+  });
+
+  return router;
+}
