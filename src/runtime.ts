@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
-import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
+import { demoSummary, envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
 import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
@@ -19,7 +19,7 @@ import type { OperationContext, Pool } from './operations/context.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
-import { dashboardUsersFromEnv } from './dashboard/auth.js';
+import { dashboardUsersFromEnv, DEMO_USER } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
 import { createPool, prepareDatabase } from './engine/database.js';
@@ -72,14 +72,15 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     const checkConfigFile = configFileCheck(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     hideInLogs(logger, config.secretValues);
-    for (const warning of config.warnings) logger.warn(warning);
-    const secretWarnings: string[] = [];
-    const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);
+    const demoSecrets = [...config.demoSecrets];
+    const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', demoSecrets);
     if (!apiToken) throw new Error('CRMFLOW_API_TOKEN is not set (required in production)');
-    const secretKey = resolveSecret(env, 'CRMFLOW_SECRET_KEY', secretWarnings);
+    const secretKey = resolveSecret(env, 'CRMFLOW_SECRET_KEY', demoSecrets);
     if (!secretKey) throw new Error('CRMFLOW_SECRET_KEY is not set (required in production)');
     const box = createSecretBox(secretKey);
-    for (const warning of secretWarnings) logger.warn(warning);
+    const dashboard = options.roles.api ? dashboardUsersFromEnv(env) : undefined;
+    const demo = demoSummary(demoSecrets, dashboard?.demo ? `${DEMO_USER.name} / ${DEMO_USER.password}` : undefined);
+    if (demo) logger.warn(demo);
 
     const dataDir = envValue(env, 'CRMFLOW_DATA_DIR')!;
     let databaseUrl = env.DATABASE_URL;
@@ -170,12 +171,12 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     if (options.roles.api) {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
-      const dashboard = dashboardUsersFromEnv(env);
-      for (const warning of dashboard.warnings) logger.warn(warning);
+      const { users, demo: demoUser, warnings } = dashboard!;
+      if (!demoUser) for (const warning of warnings) logger.warn(warning);
       const app = createApp({
         ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
-        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
+        dashboard: { users, secretKey, demoUser, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);

@@ -75,8 +75,8 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
   const stored = env.DATABASE_URL ? tokenStoreAt(env.DATABASE_URL, createSecretBox(env.CRMFLOW_SECRET_KEY ?? '')) : undefined;
   const noTokens: ConnectorContext['tokens'] = { get: async () => undefined, set: async () => {} };
   try {
-    for (const [id, { definition, secrets }] of config.connectors) {
-      if (Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
+    for (const [id, { definition, secrets, demoSecrets }] of config.connectors) {
+      if (demoSecrets.length > 0 || Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
         findings.push({ ok: true, line: `connector ${id}: not checked, it uses demo credentials` });
         continue;
       }
@@ -106,6 +106,28 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
   return findings;
 }
 
+/**
+ * Which reply channels reach customers and which go to the local demo outbox: email without SMTP_URL, and the channels of
+ * connectors whose secrets are demo values (see `outbound.ts`).
+ */
+export function checkChannels(config: LoadedConfig, env: Env): Finding {
+  const demo = new Map<string, string>();
+  const live: string[] = [];
+  if (!env.SMTP_URL) demo.set('email', 'SMTP_URL');
+  else live.push('email');
+  for (const { definition, demoSecrets } of config.connectors.values()) {
+    for (const channel of Object.keys(definition.channels ?? {})) {
+      if (demoSecrets.length > 0) demo.set(channel, demoSecrets.join(', '));
+      else live.push(channel);
+    }
+  }
+  const delivered = live.length > 0 ? `; delivered: ${live.join(', ')}` : '';
+  if (demo.size === 0) return { ok: true, line: `channels: delivered: ${live.join(', ')}` };
+  const names = [...demo.keys()].join(', ');
+  const fixes = [...new Set(demo.values())].join('; ');
+  return { ok: !isProduction(env), line: `channels in demo: ${names} go to the local outbox (GET /api/messages), not to customers${delivered} — to deliver, set ${fixes}` };
+}
+
 /** Checks configuration, PostgreSQL, Redis, SMTP and each connector's credentials; one line each. */
 export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   const findings: Finding[] = [];
@@ -114,13 +136,13 @@ export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   try {
     config = loadConfigFile(file, { env });
     findings.push({ ok: true, line: `configuration ${file}: ${config.workflows.length} workflows, ${config.connectors.size} connectors` });
-    const demo = config.warnings.map((warning) => /^(\w+) is not set: using the DEMO value/.exec(warning)?.[1]).filter(Boolean);
+    const demo = config.demoSecrets;
     if (demo.length > 0) findings.push({ ok: !isProduction(env), line: `configuration: demo values in use for ${demo.join(', ')} — set them before real use` });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const issue of error.issues) findings.push({ ok: false, line: `configuration: ${formatIssue(issue)}` });
   }
   findings.push(...(await Promise.all([checkPostgres(env), checkRedis(env), checkSmtp(env)])));
-  if (config) findings.push(...(await checkConnectors(config, env, logger)));
+  if (config) findings.push(checkChannels(config, env), ...(await checkConnectors(config, env, logger)));
   return findings;
 }

@@ -118,16 +118,27 @@ export function envInt(env: Env, name: string): number {
 }
 
 /**
- * Resolves a secret: its value, else (demo mode only) its demo value, recorded in `warnings`.
+ * Resolves a secret: its value, else (demo mode only) its demo value, its name then recorded in `demoUsed`.
  * Returns undefined when neither exists.
  */
-export function resolveSecret(env: Env, name: string, warnings: string[]): string | undefined {
+export function resolveSecret(env: Env, name: string, demoUsed: string[]): string | undefined {
   const value = env[name];
   if (value !== undefined && value !== '') return value;
   const demo = specByName.get(name)?.demo;
   if (demo === undefined || isProduction(env)) return undefined;
-  warnings.push(`${name} is not set: using the DEMO value "${demo}". Set it (or NODE_ENV=production to forbid demo values) before real use.`);
+  if (!demoUsed.includes(name)) demoUsed.push(name);
   return demo;
+}
+
+/**
+ * One line about every demo value in use (and the demo dashboard user, when there is one), for the log of every command:
+ * one warning per variable buried what the command itself printed. Undefined when nothing runs on demo values.
+ */
+export function demoSummary(names: readonly string[], demoUser?: string): string | undefined {
+  if (names.length === 0 && !demoUser) return undefined;
+  const secrets = names.length === 1 ? `${names[0]} is not set: using its DEMO value` : `${names.length} secrets are not set: using their DEMO values (${names.join(', ')})`;
+  const parts = [...(names.length > 0 ? [secrets] : []), ...(demoUser ? [`the dashboard has the DEMO user ${demoUser}`] : [])];
+  return `demo mode: ${parts.join('; ')}. Set them before real use (NODE_ENV=production forbids demo values; \`crmflow env\` lists every variable).`;
 }
 
 /** The README's configuration reference table (between the `env:start` / `env:end` markers), kept equal by a test. */

@@ -15,6 +15,7 @@ import { customersPages } from './pages/customers.js';
 import { createPageKit } from './pages/kit.js';
 import { mergeSuggestionsPages } from './pages/merge-suggestions.js';
 import { overviewPages } from './pages/overview.js';
+import { pipelinePages } from './pages/pipeline.js';
 import { runsPages } from './pages/runs.js';
 import { sessionPages } from './pages/session.js';
 import { workflowsPages } from './pages/workflows.js';
@@ -59,6 +60,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(runsPages(options, kit));
   router.use(customersPages(options, kit));
   router.use(mergeSuggestionsPages(options, kit));
+  router.use(pipelinePages(options, kit));
   router.use(workflowsPages(options, kit));
   router.use(agentsPages(options, kit));
   router.use(auditPages(options, kit));

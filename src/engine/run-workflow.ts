@@ -22,7 +22,7 @@ export type RunOutcome =
   | { status: 'succeeded' | 'filtered' | 'cancelled' }
   /** Suspended by a step until `resumeAt`: the caller schedules the resumption. */
   | { status: 'waiting'; resumeAt: Date }
-  | { status: 'failed'; error: string; retryable: boolean };
+  | { status: 'failed'; error: string; retryable: boolean; runId?: number };
 
 export interface RunDependencies {
   pool: Pool;
@@ -60,6 +60,9 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const outputs: Record<string, unknown> = {};
   // Records of effect-free steps, written with the next record.
   let deferred: StepRecord[] = [];
+  // Failures of `on_error: continue` steps: the run goes on, and ends with them named in its error.
+  const failures: string[] = [];
+  const failedSteps = () => (failures.length === 0 ? undefined : `${failures.length} failed step${failures.length === 1 ? '' : 's'}, the run went on (on_error: continue): ${failures.join('; ')}`);
 
   for (const step of workflow.steps) {
     const previous = done.get(step.index);
@@ -95,7 +98,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       return recordSteps(deps.pool, run.id, records, end);
     };
     const customerId = () => state.customer?.id ?? null;
-    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId() } : undefined);
+    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId(), error: failedSteps() } : undefined);
     try {
       if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
         const end = succeeded();
@@ -133,13 +136,22 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       }
       Object.assign(state, result.state ?? {});
       outputs[step.id] = result.output ?? null;
-      const end = result.stop ? { status: result.stop, customerId: customerId() } : succeeded();
+      const end = result.stop ? { status: result.stop, customerId: customerId(), error: failedSteps() } : succeeded();
       const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null, end);
       if (cancelled) return { status: 'cancelled' };
       if (end) return { status: end.status };
     } catch (error) {
       const reason = redact.text((error as Error).message);
       const message = `step ${step.id} (${step.definition.type}): ${reason}`;
+      if (step.onError === 'continue') {
+        failures.push(message);
+        outputs[step.id] = { error: reason };
+        const end = succeeded();
+        if ((await record('failed', outputs[step.id], null, reason, end)).cancelled) return { status: 'cancelled' };
+        logger.warn({ step: step.id, err: error }, 'step failed; the run goes on (on_error: continue)');
+        if (end) return { status: 'succeeded' };
+        continue;
+      }
       // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
       const retryable = isRetryable(error);
       await record('failed', null, null, reason, { status: 'failed', error: message, retryable, customerId: customerId() });
@@ -148,7 +160,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     }
   }
   // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
-  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null });
+  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null, error: failedSteps() });
   return { status: 'succeeded' };
 }
 

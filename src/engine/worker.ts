@@ -5,7 +5,9 @@ import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { Logger } from 'pino';
 import { setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
+import { markRunsRetrying } from '../store/runs.js';
 import type { LoadedConfig } from '../workflows/load.js';
+import { checkStaleDeals } from './deal-staleness.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
 import type { JobContext, JobHandler } from './jobs/context.js';
 import { handleEvent, handleReplay } from './jobs/event.js';
@@ -41,12 +43,18 @@ export interface WorkerOptions {
   eventChainLimit?: number;
 }
 
-/** Thrown to make BullMQ retry the job with backoff. */
+/** Thrown to make BullMQ retry the job with backoff; `runIds` are the runs that failed and will run again with it. */
 class RetryLater extends Error {
   override name = 'RetryLater';
+  constructor(
+    message: string,
+    readonly runIds: number[],
+  ) {
+    super(message);
+  }
 }
 
-/** Each job kind's handler (src/engine/jobs/, and the SLA, engine-event and task modules). */
+/** Each job kind's handler (src/engine/jobs/, and the SLA, engine-event, task and deal-staleness modules). */
 const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   event: handleEvent,
   replay: handleReplay,
@@ -58,14 +66,17 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   'engine-event': (data, context) => processEngineEvent(context.chain, data.eventId),
   task: (data, context) => processTaskPhase(context.pool, context.queue, data.taskId, data.phase),
   'suggest-duplicates': handleSuggestDuplicates,
+  'deal-stale-check': async (_data, context) => void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
 };
 
 export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger, redactor: createSecretRedactor(options.config.secretValues) };
 
   const settle = (outcomes: RunOutcome[]) => {
-    const retryable = outcomes.flatMap((outcome) => (outcome.status === 'failed' && outcome.retryable ? [outcome.error] : []));
-    if (retryable.length > 0) throw new RetryLater(retryable.join('; '));
+    const failed = outcomes.flatMap((outcome) => (outcome.status === 'failed' && outcome.retryable ? [outcome] : []));
+    if (failed.length > 0) {
+      throw new RetryLater(failed.map((outcome) => outcome.error).join('; '), failed.flatMap((outcome) => (outcome.runId === undefined ? [] : [outcome.runId])));
+    }
   };
 
   /** The job that resumes a waiting run at its time; adding it again is a no-op. */
@@ -81,14 +92,24 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     }
     const outcome = await runWorkflow({ run, workflow, event, payload, started }, deps);
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
-    return outcome;
+    return outcome.status === 'failed' ? { ...outcome, runId: run.id } : outcome;
   };
   const chain: ChainDependencies = { ...deps, config: options.config, execute, settle, chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT };
   const context: JobContext = { ...options, workflows: new Map(options.config.workflows.map((workflow) => [workflow.id, workflow])), execute, settle, chain };
 
-  return async (job: Job<JobData>): Promise<void> => {
+  const dispatch = async (job: Job<JobData>): Promise<void> => {
     const handler = HANDLERS[job.data.kind] as JobHandler<JobData['kind']>;
     return handler(job.data, context);
+  };
+
+  return async (job: Job<JobData>): Promise<void> => {
+    try {
+      await dispatch(job);
+    } catch (error) {
+      // The job will run again: its failed runs are retrying, not failed (see markRunsRetrying).
+      if (error instanceof RetryLater && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) await markRunsRetrying(options.pool, error.runIds);
+      throw error;
+    }
   };
 }
 

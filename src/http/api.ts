@@ -4,6 +4,7 @@ import type { OperationContext } from '../operations/context.js';
 import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
 import { customersApi } from './api/customers.js';
+import { dealsApi } from './api/deals.js';
 import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
 import { reportsApi } from './api/reports.js';
@@ -44,6 +45,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(agentsApi(options));
   router.use(tasksApi(options));
   router.use(auditApi(options));
+  router.use(dealsApi(options));
   router.use(reportsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));

@@ -2,6 +2,7 @@ import { errorResponse, string, type OpenApiDocument } from './openapi/common.js
 import { agentsPaths, agentsSchemas } from './openapi/agents.js';
 import { auditPaths, auditSchemas } from './openapi/audit.js';
 import { customersPaths, customersSchemas } from './openapi/customers.js';
+import { dealsPaths, dealsSchemas } from './openapi/deals.js';
 import { messagesPaths, messagesSchemas } from './openapi/messages.js';
 import { reportsPaths, reportsSchemas } from './openapi/reports.js';
 import { runsPaths, runsSchemas } from './openapi/runs.js';
@@ -33,6 +34,7 @@ const TAGS: Record<string, string> = {
   agents: 'Sales agents and their availability.',
   tasks: 'Follow-up tasks created by workflows.',
   audit: 'Who did what, when, from where.',
+  deals: 'Sales pipeline deals and forecasts.',
   reports: 'KPI reports from the record: leads, conversion, speed, value, retention.',
   meta: 'This description.',
 };
@@ -48,9 +50,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

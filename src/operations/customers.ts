@@ -36,6 +36,11 @@ export async function searchCustomers(ctx: OperationContext, text: string): Prom
   return [...found.values()];
 }
 
+/** The newest customers (the dashboard's customers page before any search, so it is never empty while there are some). */
+export async function newestCustomers(ctx: OperationContext, limit: number): Promise<CustomerSummary[]> {
+  return findStoredCustomers(ctx.pool, { limit });
+}
+
 /**
  * Ids of the customer a typed value names (an id, an email, a phone or a vendor id), with those merged into it, for
  * filtering runs; empty when it names nobody.

@@ -2,7 +2,7 @@ import { getMessage, listMessages as listStoredMessages, MESSAGE_STATUSES, type 
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 
-export { MESSAGE_STATUSES, type MessageRow, type MessageStatus } from '../store/messages.js';
+export { MESSAGE_STATUSES, OUTBOX, type MessageRow, type MessageStatus } from '../store/messages.js';
 
 export interface MessageQuery {
   /** A message status; anything else is refused. */

@@ -7,7 +7,8 @@ export type { ConnectorHealth, FailedRun, MinuteCount } from '../store/run-stats
 export async function overviewStats(ctx: OperationContext) {
   const [perMinute, failures, connectors] = await Promise.all([
     storedRunsPerMinute(ctx.pool),
-    storedLatestFailures(ctx.pool),
+    // The failures of the workflows the overview counts, over the same 24 h, so its count and its list agree.
+    storedLatestFailures(ctx.pool, ctx.config.workflows.map((workflow) => workflow.id)),
     storedConnectorHealth(ctx.pool, [...ctx.config.connectors.keys()]),
   ]);
   return { perMinute, failures, connectors };

@@ -8,6 +8,8 @@ import {
   listReplayableEvents,
   listRuns as listStoredRuns,
   listStepRecords,
+  markRetryNotQueued,
+  markRunsRetrying,
   type RunFilter,
   type RunRow,
   type StepRecord,
@@ -53,7 +55,12 @@ export async function retryRun(ctx: OperationContext, actor: Actor, input: { run
   const run = await existingRun(ctx, input.runId);
   if (run.status !== 'failed') throw new ConflictError(`run ${run.id} is ${run.status}; only failed runs can be retried`, 'not_failed');
   const jobId = jobIds.retry(run.id, run.attempts);
-  await ctx.queue.add('run', { kind: 'run', runId: run.id }, { jobId });
+  // Queued before the job exists, so no view shows it failed (with a Retry button) meanwhile; a second click gets 409.
+  if ((await markRunsRetrying(ctx.pool, [run.id])).length === 0) throw new ConflictError(`run ${run.id} is no longer failed`, 'not_failed');
+  await ctx.queue.add('run', { kind: 'run', runId: run.id }, { jobId }).catch(async (error: unknown) => {
+    await markRetryNotQueued(ctx.pool, run.id);
+    throw error;
+  });
   await audit(ctx, actor, 'run.retry', `run:${run.id}`, { job_id: jobId });
   return { runId: run.id, jobId };
 }

@@ -21,6 +21,7 @@ export const AUDIT_ACTIONS = [
   'merge_suggestion.accept',
   'merge_suggestion.reject',
   'config.reload',
+  'deal.stage',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

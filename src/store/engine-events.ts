@@ -11,6 +11,11 @@ export const ENGINE_EVENT_TYPES = [
   'task.overdue',
   'message.received',
   'score.threshold',
+  'deal.opened',
+  'deal.stage_changed',
+  'deal.won',
+  'deal.lost',
+  'deal.stale',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -163,6 +163,25 @@ export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Prom
   await pool.query(finishRunSql(2), [id, ...finishParams(end)]);
 }
 
+/**
+ * Failed runs that will run again (the job's next automatic attempt, or a person's retry) become `queued` with their
+ * last error kept, so every view shows one state, "retrying", instead of `failed` with a Retry button; the attempt
+ * that starts them marks them running. Returns the ids changed.
+ */
+export async function markRunsRetrying(pool: Pool, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await pool.query<{ id: number }>(
+    `UPDATE workflow_runs SET status = 'queued', finished_at = NULL WHERE id = ANY($1) AND status = 'failed' RETURNING id`,
+    [ids],
+  );
+  return rows.map((row) => Number(row.id));
+}
+
+/** Undoes {@link markRunsRetrying} when the retry could not be queued. */
+export async function markRetryNotQueued(pool: Pool, id: number): Promise<void> {
+  await pool.query(`UPDATE workflow_runs SET status = 'failed', finished_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
+}
+
 /** Suspends the run until `resumeAt`; `stepIndex` runs again then. */
 export async function markRunWaiting(pool: Pool, id: number, suspension: { stepIndex: number; resumeAt: Date; customerId: number | null }): Promise<void> {
   await pool.query(

@@ -1,4 +1,5 @@
 /** The shapes of workflows.yaml after interpolation and validation. YAML keys are snake_case. */
+import type { PipelineConfig } from './pipelines.js';
 
 export interface AgentConfig {
   id: string;
@@ -42,6 +43,7 @@ export interface StepConfig {
   name?: string;
   if?: string;
   timeout?: string | number;
+  on_error?: 'stop' | 'continue';
   [field: string]: unknown;
 }
 
@@ -94,6 +96,7 @@ export interface CrmflowConfig {
   pools: Record<string, PoolConfig>;
   business_hours?: Record<string, BusinessHoursConfig>;
   quiet_hours?: Record<string, QuietHoursConfig>;
+  pipelines?: Record<string, PipelineConfig>;
   reports?: ReportsConfig;
   workflows: WorkflowConfig[];
 }

@@ -1,18 +1,22 @@
 import { Router } from 'express';
-import { getCustomer, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import { getCustomer, newestCustomers, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import { findDeals } from '../../operations/deals.js';
 import { NotFoundError } from '../../operations/errors.js';
 import type { DashboardOptions } from '../routes.js';
 import { customerDetailPage, customersPage } from '../views/customers.js';
 import { messagePage } from '../views/layout.js';
-import { idParam, pageHeaders, refusal, send, text, type PageKit } from './kit.js';
+import { customerDeals } from '../views/pipeline.js';
+import { idParam, PAGE_SIZE, pageHeaders, refusal, send, text, type PageKit } from './kit.js';
 
-/** Customer search and page; support staff record consent, admins undo merges. */
+/** Customer search and page (with the customer's deals); support staff record consent, admins undo merges. */
 export function customersPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
 
   router.get('/customers', kit.session, pageHeaders, async (req, res) => {
     const q = text(req.query.q);
-    send(res, customersPage(kit.context(req, res), { q, customers: q ? await searchCustomers(options, q) : [], agents: options.config.agents }));
+    // No search yet: the newest customers, so the page is never empty while there are some.
+    const customers = q ? await searchCustomers(options, q) : await newestCustomers(options, PAGE_SIZE);
+    send(res, customersPage(kit.context(req, res), { q, customers, agents: options.config.agents }));
   });
 
   router.get('/customers/:id', kit.session, pageHeaders, async (req, res) => {
@@ -20,7 +24,8 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
     const customer = id === undefined ? undefined : await getCustomer(options, id).catch((error: unknown) => (error instanceof NotFoundError ? undefined : Promise.reject(error)));
     if (!customer) return send(res, messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
     const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined;
-    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, notice }));
+    const deals = await findDeals(options, { customerId: customer.id as number, limit: 100 });
+    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, deals: customerDeals(deals, options.config.agents), notice }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter).

@@ -12,6 +12,7 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/runs', label: 'Runs' },
   { href: '/customers', label: 'Customers' },
+  { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },
   { href: '/agents', label: 'Agents' },

@@ -12,6 +12,8 @@ import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/c
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
 import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
+import type { Pipeline } from '../../workflows/pipelines.js';
+import type { DealChange, DealChangeResult } from '../../store/deals.js';
 
 /**
  * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
@@ -28,6 +30,13 @@ export interface StepDefinition<Config = Record<string, unknown>, Compiled = unk
   /** Validates what the schema cannot and prepares the step (compiles expressions) once per load. */
   compile: (config: Config, context: CompileContext) => Compiled;
   run: (compiled: Compiled, context: StepContext) => Promise<StepResult>;
+  /**
+   * What a failure of this step does unless the step says otherwise (`on_error:` in YAML). `stop`: the run fails, and
+   * is retried while the error may heal. `continue`: the failure is recorded on the step and the run goes on at once
+   * (the step is not retried); the run ends `succeeded` with its failed steps named in `error`. Declared by every step
+   * type, so each default is a choice: stop where later steps need what the step makes or a retry is what heals it.
+   */
+  onError: 'stop' | 'continue';
   /**
    * The step changes nothing outside its run (no database write, no message): its record is written with the next
    * step's, one round trip fewer; a crash before then only runs it again.
@@ -59,6 +68,8 @@ export interface CompileContext {
   /** The `business_hours:` and `quiet_hours:` declared in workflows.yaml, by name. */
   businessHours: ReadonlyMap<string, HoursRule>;
   quietHours: ReadonlyMap<string, HoursRule>;
+  /** The `pipelines:` declared in workflows.yaml, by id. */
+  pipelines: ReadonlyMap<string, Pipeline>;
   /** The connectors configured in workflows.yaml. */
   connectors: ReadonlyMap<string, ConnectorDefinition>;
   /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
@@ -217,6 +228,11 @@ export interface StepServices {
     crossed: number[];
     applied: boolean;
   }>;
+  /**
+   * Opens, moves or closes a customer's deal (see `changeDeal`): once per `idempotencyKey`, under the customer's lock;
+   * deal.opened, deal.stage_changed, deal.won and deal.lost are queued after it commits.
+   */
+  changeDeal: (change: Omit<DealChange, 'listenedEvents'>) => Promise<Omit<DealChangeResult, 'events'>>;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */

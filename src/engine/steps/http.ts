@@ -24,6 +24,8 @@ export const MAX_STORED_ANSWER_CHARS = 64 * 1024;
 
 export default defineStep<HttpConfig, CompiledHttp>({
   type: 'http',
+  // stop: an outage of the called system heals on retry.
+  onError: 'stop',
   summary:
     'Calls an HTTP endpoint. Sends `Idempotency-Key` (stable across retries of the step). 5xx, 429 and network errors are retried; other 4xx fail the run. ' +
     'Placeholder values in the URL are URL-encoded. Loopback, private, link-local and metadata addresses are refused unless the host is in ' +

@@ -65,7 +65,7 @@ const lifecycleChange = record('A lifecycle stage change.', {
 const customerMessage = record('An outbound message to or about the customer, newest first (at most 100).', {
   id: integer,
   channel: { type: 'string', examples: ['email', 'sms', 'whatsapp'] },
-  transport: { type: 'string', description: 'What carried it, e.g. `smtp`, `outbox`, a connector action.' },
+  transport: { type: 'string', description: 'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).' },
   recipient: string,
   subject: nullableString,
   status: { enum: MESSAGE_STATUSES },

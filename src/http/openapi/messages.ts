@@ -8,7 +8,7 @@ const message = record('An outbound message, recorded before it is sent.', {
   customer_id: nullableInteger,
   run_id: nullableInteger,
   channel: string,
-  transport: string,
+  transport: { type: 'string', description: 'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).' },
   recipient: string,
   subject: nullableString,
   body: string,
