@@ -12,6 +12,7 @@ import { createConnectorContext, storedTokens } from './engine/connector-context
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { hideInLogs, piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
+import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
@@ -124,10 +125,12 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
     const httpAllowHosts = (env.CRMFLOW_HTTP_ALLOW_HOSTS ?? '').split(',').filter((host) => host.trim() !== '');
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, httpAllowHosts };
+    const feedback = { publicUrl, secretKey };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback, httpAllowHosts };
     const services = createStepServices(serviceOptions);
+    const cases = createCaseServices({ ...serviceOptions, now: services.now });
     const operations: OperationContext = {
-      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend,
+      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend, cases,
     };
 
     let worker: Worker<JobData> | undefined;
@@ -146,6 +149,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         connectorContext,
         signals: connectorSignals(producer, prefix),
         eventChainLimit: envInt(env, 'CRMFLOW_EVENT_CHAIN_LIMIT'),
+        cases,
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
@@ -164,7 +168,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     }
     // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.
     const engine = options.roles.worker || options.roles.scheduler;
-    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now });
+    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now, cases });
     closers.push(reconciler.stop);
 
     let url: string | undefined;

@@ -4,6 +4,7 @@ import { enqueueInboxEvents } from '../src/engine/queues.js';
 import { insertInboxEvents } from '../src/store/inbox.js';
 import type { Crmflow } from '../src/runtime.js';
 import { CUSTOMER_TABLES, DERIVED_CUSTOMER_TABLES, exportPerson } from '../src/store/customer-data-map.js';
+import { recordFeedback } from '../src/store/feedback.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
@@ -55,6 +56,10 @@ workflows:
       - type: open_deal
         pipeline: sales
         name: "Deal with {{ $customer.name }}"
+      - type: open_case
+        pool: sales
+        subject: "Case of {{ $customer.name }}"
+        join_open_case: true
   # Something listens for lifecycle changes, so engine events about her are written too.
   - id: stage-watch
     trigger: { type: event, on: lifecycle.changed }
@@ -176,6 +181,11 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     expect((await api(app, `/api/customers/${zoe}/consent`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', granted: false }) })).status).toBe(200);
     // A run that failed before it resolved anyone still stored the payload: it is about her too.
     await lead({ name: person.name, email: person.email, phone: 'not a phone', stage: 'nonsense', submitted_at: '2026-04-03T10:00:00Z' });
+
+    // She rated the answer to her case.
+    const { rows: sent } = await db.pool.query<{ idempotency_key: string }>("SELECT idempotency_key FROM outbound_messages WHERE customer_id = $1 AND status = 'sent' LIMIT 1", [zoe]);
+    const { rows: cases } = await db.pool.query<{ id: number }>('SELECT id FROM cases WHERE customer_id = $1', [zoe]);
+    expect(await recordFeedback(db.pool, { messageKey: sent[0]!.idempotency_key, caseId: cases[0]!.id, kind: 'csat', score: 4, at: new Date() })).toBeDefined();
 
     const exported = await api(app, `/api/customers/${zoe}/export`);
     expect(exported.status).toBe(200);

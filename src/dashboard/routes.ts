@@ -11,6 +11,7 @@ import { adminQueuesPages } from './pages/admin-queues.js';
 import { agentsPages } from './pages/agents.js';
 import { reportsPages } from './pages/reports.js';
 import { auditPages } from './pages/audit.js';
+import { casesPages } from './pages/cases.js';
 import { customersPages } from './pages/customers.js';
 import { createPageKit } from './pages/kit.js';
 import { mergeSuggestionsPages } from './pages/merge-suggestions.js';
@@ -65,6 +66,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(agentsPages(options, kit));
   router.use(auditPages(options, kit));
   router.use(reportsPages(options, kit));
+  router.use(casesPages(options, kit));
   router.use(adminQueuesPages(options, kit));
   return router;
 }

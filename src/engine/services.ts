@@ -15,6 +15,7 @@ import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import { createCaseServices } from './case-services.js';
 import { createGuardedHttp } from './guarded-http.js';
 import { createOutbound } from './outbound.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
@@ -36,6 +37,8 @@ export interface ServiceOptions {
   unsubscribeUrl: (address: string) => string;
   /** Hosts the `http` step may call at internal addresses (CRMFLOW_HTTP_ALLOW_HOSTS). */
   httpAllowHosts?: readonly string[];
+  /** The public URL and key of rating links (cases' satisfaction question); absent: none are sent. */
+  feedback?: { publicUrl: string; secretKey: string };
 }
 
 /** Binds the store and transports into the services steps receive. */
@@ -43,6 +46,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const { pool } = options;
   const outbound = createOutbound(options);
   const now = options.now ?? (() => new Date());
+  const cases = createCaseServices({ ...options, now });
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
@@ -95,6 +99,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
       await publish(result.events);
       return result;
     },
+    openCase: cases.open,
     changeDeal: async (change) => {
       const { events, ...result } = await changeDeal(pool, { ...change, listenedEvents });
       await publish(events);

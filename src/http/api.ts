@@ -3,6 +3,7 @@ import { safeEqual } from '../connectors/shared/hmac.js';
 import type { OperationContext } from '../operations/context.js';
 import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
+import { casesApi } from './api/cases.js';
 import { customersApi } from './api/customers.js';
 import { dealsApi } from './api/deals.js';
 import { mergeSuggestionsApi } from './api/merge-suggestions.js';
@@ -47,6 +48,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(auditApi(options));
   router.use(dealsApi(options));
   router.use(reportsApi(options));
+  router.use(casesApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

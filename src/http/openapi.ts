@@ -1,6 +1,7 @@
 import { errorResponse, string, type OpenApiDocument } from './openapi/common.js';
 import { agentsPaths, agentsSchemas } from './openapi/agents.js';
 import { auditPaths, auditSchemas } from './openapi/audit.js';
+import { casesPaths, casesSchemas } from './openapi/cases.js';
 import { customersPaths, customersSchemas } from './openapi/customers.js';
 import { dealsPaths, dealsSchemas } from './openapi/deals.js';
 import { messagesPaths, messagesSchemas } from './openapi/messages.js';
@@ -36,6 +37,7 @@ const TAGS: Record<string, string> = {
   audit: 'Who did what, when, from where.',
   deals: 'Sales pipeline deals and forecasts.',
   reports: 'KPI reports from the record: leads, conversion, speed, value, retention.',
+  cases: 'Service cases, their threads and satisfaction ratings.',
   meta: 'This description.',
 };
 
@@ -50,9 +52,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

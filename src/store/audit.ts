@@ -21,6 +21,10 @@ export const AUDIT_ACTIONS = [
   'merge_suggestion.accept',
   'merge_suggestion.reject',
   'config.reload',
+  'case.note',
+  'case.reply',
+  'case.status',
+  'case.assign',
   'deal.stage',
 ] as const;
 

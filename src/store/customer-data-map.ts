@@ -34,6 +34,9 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   // after them (erasure walks this list backwards, identities last).
   ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
   { table: 'tasks', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `title = '[erased]', notes = NULL` } },
+  { table: 'cases', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `subject = '[erased]'` } },
+  { table: 'case_entries', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `body = '[erased]', data = '{}'` } },
+  { table: 'feedback', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'a score and its message only' } },
   // Deals before their stage history: erasure walks this list backwards, so the history goes first.
   { table: 'deals', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'deal_stage_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },

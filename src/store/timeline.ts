@@ -49,9 +49,15 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
     sourceRunId: entry.runId,
     listened: entry.listenedEvents,
     dedupeKey: `timeline:${stored.id}`,
-    data: { customer_id: stored.customer_id, timeline_event_id: stored.id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+    data: { customer_id: stored.customer_id, timeline_event_id: stored.id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null, channel: channelOf(entry) },
   });
   return { id: stored.id, inserted: stored.inserted, event };
+}
+
+/** The channel an inbound message came on, as its mapping records it (`data.channel`); null when it does not say. */
+function channelOf(entry: TimelineEntry): string | null {
+  const channel = (entry.data as { channel?: unknown } | null | undefined)?.channel;
+  return typeof channel === 'string' ? channel : null;
 }
 
 async function findTimelineEntry(pool: Pool, source: string, externalId: string): Promise<{ id: number; customer_id: number }> {

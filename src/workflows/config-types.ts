@@ -23,6 +23,10 @@ export type PoolMember = string | { id: string; weight: number };
 
 export interface PoolConfig {
   agents: PoolMember[];
+  /** A `business_hours:` name: case targets of this pool are counted in those hours (default: round the clock). */
+  business_hours?: string;
+  /** The agent told about the pool's breached case targets (`$pool_lead` of case events). */
+  lead?: string;
 }
 
 export function memberId(member: PoolMember): string {

@@ -212,9 +212,15 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     pool.agents.forEach((member, i) => {
       if (!agents.has(memberId(member))) locate(['pools', name, 'agents', i], `unknown agent "${memberId(member)}" in pool ${name}`);
     });
+    if (pool.lead !== undefined && !agents.has(pool.lead)) locate(['pools', name, 'lead'], `unknown agent "${pool.lead}" as lead of pool ${name}`);
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  for (const [name, pool] of pools) {
+    if (pool.business_hours !== undefined && !(config.business_hours && pool.business_hours in config.business_hours)) {
+      locate(['pools', name, 'business_hours'], `unknown business_hours "${pool.business_hours}"; declared: ${[...businessHours.keys()].join(', ') || '(none)'}`);
+    }
+  }
   const pipelines = compilePipelines(config.pipelines, locate);
   if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
   const spendSeen = new Set<string>();

@@ -138,6 +138,8 @@ export function topLevelSchema(): object {
                 ],
               },
             },
+            business_hours: { type: 'string', description: 'A `business_hours:` name: the targets of cases in this pool are counted in those hours (default: round the clock).' },
+            lead: { type: 'string', description: 'An agent id: the pool lead, told about breached case targets (`pool_lead` of case events).' },
           },
           required: ['agents'],
           additionalProperties: false,

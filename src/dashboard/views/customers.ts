@@ -5,6 +5,7 @@ import { readableError } from '../readable-error.js';
 import { OUTBOX } from '../../operations/messages.js';
 import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
+import { caseRows, type CaseView } from './cases.js';
 import { layout, type PageContext } from './layout.js';
 
 type Row = Record<string, any>;
@@ -54,7 +55,7 @@ function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
   return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${maskIdentity(String(identity.kind), String(identity.value), context.session.role)}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string; deals?: Html }): Html {
+export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string; deals?: Html; cases?: CaseView[] }): Html {
   const c = data.customer;
   const role = context.session.role;
   const identities = new Map<string, Row[]>();
@@ -88,6 +89,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 </section>
 </div>
 ${data.deals ?? ''}
+${data.cases && data.cases.length > 0 ? html`<section aria-labelledby="cases-h"><h2 id="cases-h">Cases</h2>${caseRows(data.cases, data.agents)}</section>` : ''}
 <section aria-labelledby="timeline-h">
   <h2 id="timeline-h">Timeline</h2>
   ${timeline.length === 0

@@ -11,6 +11,7 @@ export interface PageContext {
 const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/runs', label: 'Runs' },
+  { href: '/cases', label: 'Cases' },
   { href: '/customers', label: 'Customers' },
   { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
