@@ -14,6 +14,9 @@ import { hideInLogs, piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
+import { createCustomerRefresher } from './engine/customer-refresh.js';
+import { engineEventPublisher, listenedEventTypes } from './engine/event-dispatch.js';
+import { startSegmentUpkeep } from './engine/segment-sweep.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
 import type { OperationContext, Pool } from './operations/context.js';
@@ -54,6 +57,8 @@ export interface Crmflow {
   url?: string;
   worker?: Worker<JobData>;
   reconcile: () => Promise<number>;
+  /** Segment upkeep in engine processes: the time-based sweep (also run every minute) and the start-up backfill. */
+  segments?: { sweep: () => Promise<number>; backfill: Promise<void> };
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   /** What the operations layer needs (the CLI's commands call operations with it). */
@@ -170,6 +175,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const engine = options.roles.worker || options.roles.scheduler;
     const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now, cases });
     closers.push(reconciler.stop);
+    const refresher = createCustomerRefresher({ pool, config, now: services.now, listenedEvents: listenedEventTypes(config), logger });
+    const segments = engine ? startSegmentUpkeep({ pool, config, logger, now: services.now, publish: engineEventPublisher({ queue, logger }), refresher }) : undefined;
+    if (segments) closers.push(async () => (segments.stop(), segments.backfill));
 
     let url: string | undefined;
     if (options.roles.api) {
@@ -198,7 +206,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, operations, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, segments, connectorContext, operations, close };
   } catch (error) {
     await close();
     throw error;

@@ -35,6 +35,10 @@ pools:
   sales: { agents: [alice, bob] }
 pipelines:
   sales: { currency: USD, stages: [{ id: new, probability: 0.1 }, { id: won, won: true }, { id: lost, lost: true }] }
+# A segment everyone is in, so export and erasure meet membership history too.
+segments:
+  - id: everyone
+    when: "true"
 workflows:
   - id: web-lead
     trigger: { type: webhook, connector: form, event: lead.submitted }
@@ -104,7 +108,8 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     try {
       const tables = (await exportPerson(client, { customers: [customerId], inbox: [] })) as Record<string, Array<Record<string, unknown>>>;
       // Merge records and suggestions are the history of the merge itself; they change by design.
-      const { customer_merges: _merges, customer_merge_suggestions: _suggestions, audit_log: _audit, inbox_events: _inbox, ...rest } = tables;
+      // Segment stays are evaluated state: the merge closes the merged customer's, and re-evaluation opens new ones.
+      const { customer_merges: _merges, customer_merge_suggestions: _suggestions, audit_log: _audit, inbox_events: _inbox, segment_memberships: _stays, ...rest } = tables;
       return rest;
     } finally {
       client.release();
@@ -113,8 +118,11 @@ describe('unmerge and the customer’s rights, through the real webhook → work
 
   /** Row identity per table, to compare the rows that existed before. */
   const key = (table: string, row: Record<string, unknown>) => (table === 'run_steps' ? `${row.run_id}/${row.step_index}` : String(row.id));
-  /** The only column an unmerge must change: the customer rows' updated_at. */
-  const IGNORED: Record<string, string[]> = { customers: ['updated_at'] };
+  /**
+   * The only columns an unmerge may change: the customer rows' updated_at, and their computed traits (recomputed
+   * from the rows each keeps now, with the next re-evaluation time), not restored.
+   */
+  const IGNORED: Record<string, string[]> = { customers: ['updated_at', 'traits', 'segments_recheck_at'] };
   const comparable = (table: string, row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([column]) => !(IGNORED[table] ?? []).includes(column)));
 
   it('splits a merge made by real events back exactly, and later events keep resolving correctly', async () => {

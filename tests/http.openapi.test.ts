@@ -447,6 +447,20 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('get', '/api/audit', audit);
     });
 
+    it('segments: list, a page of members, the CSV export, errors', async () => {
+      const list = await call('get', '/api/segments');
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/segments', list);
+      const members = await call('get', '/api/segments/vip/members?limit=10');
+      expect(members.status).toBe(200);
+      expectDocumented('get', '/api/segments/{id}/members', members);
+      const csv = await call('get', '/api/segments/vip/members', { headers: { accept: 'text/csv' } });
+      expect(csv.body).toMatch(/^id,name,email,lifecycle_stage,owner_agent_id,entered_at\r\n/);
+      expectDocumented('get', '/api/segments/{id}/members', csv);
+      expectDocumented('get', '/api/segments/{id}/members', await call('get', '/api/segments/nope/members'));
+      expectDocumented('get', '/api/segments/{id}/members', await call('get', '/api/segments/vip/members?after=x'));
+    });
+
     it('deals: list, one with history, a move (audited), the forecast, errors', async () => {
       const customerId = (await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]!.id;
       const pipeline = app.config.pipelines.get('sales')!;

@@ -18,6 +18,7 @@ import { mergeSuggestionsPages } from './pages/merge-suggestions.js';
 import { overviewPages } from './pages/overview.js';
 import { pipelinePages } from './pages/pipeline.js';
 import { runsPages } from './pages/runs.js';
+import { segmentsPages } from './pages/segments.js';
 import { sessionPages } from './pages/session.js';
 import { workflowsPages } from './pages/workflows.js';
 
@@ -67,6 +68,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(auditPages(options, kit));
   router.use(reportsPages(options, kit));
   router.use(casesPages(options, kit));
+  router.use(segmentsPages(options, kit));
   router.use(adminQueuesPages(options, kit));
   return router;
 }

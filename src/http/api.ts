@@ -10,6 +10,7 @@ import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
 import { reportsApi } from './api/reports.js';
 import { runsApi } from './api/runs.js';
+import { segmentsApi } from './api/segments.js';
 import { tasksApi } from './api/tasks.js';
 import { workflowsApi } from './api/workflows.js';
 import { sendError } from './errors.js';
@@ -49,6 +50,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(dealsApi(options));
   router.use(reportsApi(options));
   router.use(casesApi(options));
+  router.use(segmentsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

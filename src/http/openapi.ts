@@ -7,6 +7,7 @@ import { dealsPaths, dealsSchemas } from './openapi/deals.js';
 import { messagesPaths, messagesSchemas } from './openapi/messages.js';
 import { reportsPaths, reportsSchemas } from './openapi/reports.js';
 import { runsPaths, runsSchemas } from './openapi/runs.js';
+import { segmentsPaths, segmentsSchemas } from './openapi/segments.js';
 import { systemPaths, systemSchemas } from './openapi/system.js';
 import { tasksPaths, tasksSchemas } from './openapi/tasks.js';
 import { webhooksPaths, webhooksSchemas } from './openapi/webhooks.js';
@@ -38,6 +39,7 @@ const TAGS: Record<string, string> = {
   deals: 'Sales pipeline deals and forecasts.',
   reports: 'KPI reports from the record: leads, conversion, speed, value, retention.',
   cases: 'Service cases, their threads and satisfaction ratings.',
+  segments: 'Segments declared in workflows.yaml and their members.',
   meta: 'This description.',
 };
 
@@ -52,9 +54,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...segmentsPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...segmentsSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

@@ -27,7 +27,7 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   {
     table: 'customers',
     rows: 't.id = ANY(p.customers)',
-    erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', erased_at = now(), updated_at = now()` },
+    erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, erased_at = now(), updated_at = now()` },
   },
   { table: 'customer_identities', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   // Consent and messaging windows are kept per address, not per customer: found through the identities, so listed
@@ -42,6 +42,8 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   { table: 'deal_stage_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'score_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'points and their source run only' } },
   { table: 'engine_events', rows: 't.customer_id = ANY(p.customers)', erase: { set: `data = '{}'` } },
+  // Evaluated state, not moved by merges: a merge closes the merged customer's stays and re-evaluates the kept one.
+  { table: 'segment_memberships', rows: 't.customer_id = ANY(p.customers)', erase: { delete: true } },
   { table: 'timeline_events', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'lead_assignments', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'agent, pool and time only; counts toward agent load' } },
   { table: 'lifecycle_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'stage changes only' } },

@@ -22,6 +22,8 @@ export const ENGINE_EVENT_TYPES = [
   'deal.won',
   'deal.lost',
   'deal.stale',
+  'segment.entered',
+  'segment.exited',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -1,3 +1,4 @@
+import type { SegmentConfig, TraitConfig } from './segments.js';
 /** The shapes of workflows.yaml after interpolation and validation. YAML keys are snake_case. */
 import type { PipelineConfig } from './pipelines.js';
 
@@ -103,6 +104,8 @@ export interface CrmflowConfig {
   pipelines?: Record<string, PipelineConfig>;
   reports?: ReportsConfig;
   workflows: WorkflowConfig[];
+  traits?: Record<string, TraitConfig>;
+  segments?: SegmentConfig[];
 }
 
 /** `reports:` — how KPI reports read the calendar and what leads cost. */

@@ -19,6 +19,7 @@ import { HoursError, isTimeZone, parseWeek, quietWeek } from '../engine/opening-
 import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
+import { BUILTIN_TRAITS, compileAudienceConfig, type CompiledSegment, type CompiledTrait } from './segments.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
 import { compilePipelines, type Pipeline } from './pipelines.js';
 
@@ -92,6 +93,9 @@ export interface LoadedConfig {
    * every `${VAR}` substituted from a secret or undeclared variable, at least {@link MIN_REDACTED_LENGTH} characters.
    */
   secretValues: string[];
+  /** The admin-declared `traits:` and the `segments:`. */
+  traits: CompiledTrait[];
+  segments: CompiledSegment[];
 }
 
 /** Shorter configured values (`x` in a test file) are not redacted: they would blank ordinary text. */
@@ -221,6 +225,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       locate(['pools', name, 'business_hours'], `unknown business_hours "${pool.business_hours}"; declared: ${[...businessHours.keys()].join(', ') || '(none)'}`);
     }
   }
+  const { traits, segments } = compileAudienceConfig(config, BUILTIN_TRAITS, locate);
   const pipelines = compilePipelines(config.pipelines, locate);
   if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
   const spendSeen = new Set<string>();
@@ -243,7 +248,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config),
-    duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH),
+    duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], traits, segments, secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH),
   };
 }
 

@@ -27,7 +27,7 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
     const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined;
     const deals = await findDeals(options, { customerId: customer.id as number, limit: 100 });
     const cases = await casesOfCustomer(options, customer.id as number);
-    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, deals: customerDeals(deals, options.config.agents), cases, notice }));
+    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, segments: options.config.segments, deals: customerDeals(deals, options.config.agents), cases, notice }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter).

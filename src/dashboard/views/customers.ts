@@ -1,3 +1,5 @@
+import type { CompiledSegment } from '../../workflows/segments.js';
+import { customerSegmentsSection } from './segments.js';
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskIdentity, maskSecrets } from '../mask.js';
@@ -55,7 +57,10 @@ function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
   return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${maskIdentity(String(identity.kind), String(identity.value), context.session.role)}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string; deals?: Html; cases?: CaseView[] }): Html {
+export function customerDetailPage(
+  context: PageContext,
+  data: { customer: Row; agents: Map<string, AgentConfig>; segments?: CompiledSegment[]; notice?: string; deals?: Html; cases?: CaseView[] },
+): Html {
   const c = data.customer;
   const role = context.session.role;
   const identities = new Map<string, Row[]>();
@@ -90,6 +95,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 </div>
 ${data.deals ?? ''}
 ${data.cases && data.cases.length > 0 ? html`<section aria-labelledby="cases-h"><h2 id="cases-h">Cases</h2>${caseRows(data.cases, data.agents)}</section>` : ''}
+${customerSegmentsSection(c, data.segments ?? [])}
 <section aria-labelledby="timeline-h">
   <h2 id="timeline-h">Timeline</h2>
   ${timeline.length === 0

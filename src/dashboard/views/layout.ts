@@ -13,6 +13,7 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/runs', label: 'Runs' },
   { href: '/cases', label: 'Cases' },
   { href: '/customers', label: 'Customers' },
+  { href: '/segments', label: 'Segments' },
   { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },

@@ -164,8 +164,11 @@ export interface StepServices {
     versionAt?: Date;
     summary?: string | null;
     data?: unknown;
+    /** What the entry is worth as a purchase (paid order net of refunds, paid invoice); null when it is not one. */
+    amount?: number | null;
+    currency?: string | null;
     runId?: number;
-  }) => Promise<{ id: number; inserted: boolean }>;
+  }) => Promise<{ id: number; inserted: boolean; traits?: Record<string, unknown> }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
   /**
    * Sends an email reply, with a one-click unsubscribe link and header; recorded before it is sent. `policy` is checked
