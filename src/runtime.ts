@@ -10,7 +10,7 @@ import { createSecretBox } from './config/secret-box.js';
 import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
 import { createRateLimiter } from './engine/rate-limiter.js';
-import { piiFields } from './config/logger.js';
+import { hideInLogs, piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
@@ -81,6 +81,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   try {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     const checkConfigFile = configFileCheck(envValue(env, 'CRMFLOW_CONFIG')!, { env });
+    hideInLogs(logger, config.secretValues);
     const demoSecrets = [...config.demoSecrets];
     const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', demoSecrets);
     if (!apiToken) throw new Error('CRMFLOW_API_TOKEN is not set (required in production)');
@@ -136,8 +137,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     };
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
+    const httpAllowHosts = (env.CRMFLOW_HTTP_ALLOW_HOSTS ?? '').split(',').filter((host) => host.trim() !== '');
     const feedback = { publicUrl, secretKey };
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback, httpAllowHosts };
     const services = createStepServices(serviceOptions);
     const cases = createCaseServices({ ...serviceOptions, now: services.now });
     const operations: OperationContext = {
@@ -193,6 +195,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       if (!demoUser) for (const warning of warnings) logger.warn(warning);
       const app = createApp({
         ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
+        trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
         dashboard: { users, secretKey, demoUser, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {

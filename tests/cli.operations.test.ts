@@ -108,7 +108,7 @@ describe('operator commands', () => {
     expect(lines[1]).toMatch(/^\[#{24}\] 100% · 2 pages · 3 records \(3 new\) · .* · ETA \d+s$/);
     expect(lines[2]).toBe('backfill of shopify orders since 2026-11-13T12:00:00.000Z: 3 records in 2 pages, 3 new, queued for the workers');
     await waitFor('the backfilled orders processed', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'orders' AND status = 'succeeded'")) === 3);
-    expect(progressLine({ pages: 0, received: 0, stored: 0, ran: true }, new Date(now - 1000), now, now)).toContain('ETA ?');
+    expect(progressLine({ pages: 0, received: 0, stored: 0, skipped: 0, ran: true }, new Date(now - 1000), now, now)).toContain('ETA ?');
   });
 
   it('replay runs failed events through the current workflows again, as new runs', async () => {

@@ -71,7 +71,8 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
         configPath: writeConfig(config.toString()),
         prefix: testPrefix(),
         smtpUrl: smtp.url,
-        extra: { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}` },
+        // The partner CRM is a local server: internal addresses need the admin's allow-list.
+        extra: { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host },
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));

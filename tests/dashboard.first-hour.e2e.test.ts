@@ -56,8 +56,11 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get install -y chromium`);
     db = await createTestDatabase();
     partner = await startPartner();
-    // A long backoff: the busy run stays between its attempts for the whole test.
-    const extra = { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, CRMFLOW_JOB_ATTEMPTS: '5', CRMFLOW_JOB_BACKOFF_MS: '600000' };
+    // A long backoff: the busy run stays between its attempts for the whole test. The partner is a local server:
+    // internal addresses need the admin's allow-list.
+    const extra = {
+      CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, CRMFLOW_JOB_ATTEMPTS: '5', CRMFLOW_JOB_BACKOFF_MS: '600000', CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host,
+    };
     app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(config(partner.url)), prefix: testPrefix(), extra }));
     await submitLead(app, { submission_id: 'fh-1', name: 'Nina Newcomer', email: 'nina@leads.example' });
     await submitLead(app, { submission_id: 'fh-2', name: 'L'.repeat(100_000), email: 'long.name@leads.example' });

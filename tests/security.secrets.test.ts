@@ -14,11 +14,20 @@ import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
-/** The example, plus an enabled Shopify pull against a fake Admin API that fails (its error path is logged). */
-const CONFIG = `${readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')}
+/**
+ * The example, plus an enabled Shopify pull against a fake Admin API that fails (its error path is logged), and http
+ * steps that send a secret header to a hook that echoes it back (in its answer, and in a refusal that becomes the
+ * run's error), one of them at a URL that is itself a secret (a Slack-style webhook URL from an undeclared variable).
+ */
+const config = (shop: string) => `${readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')}
   - id: leaky-poll
     trigger: { type: poll, connector: shopify, resource: customers, every: 1h }
     steps: [{ type: map }, { type: upsert_customer }]
+  - id: leaky-http
+    trigger: { type: webhook, connector: form, event: lead.submitted, when: "$not(shared_secret = '\${SHOPIFY_ACCESS_TOKEN}')" }
+    steps:
+      - { id: echo, type: http, url: "${shop}/echo", headers: { X-Shopify-Access-Token: "\${SHOPIFY_ACCESS_TOKEN}" } }
+      - { id: refused, type: http, url: "\${CRM_HOOK_URL}/refuse", headers: { X-Shopify-Access-Token: "\${SHOPIFY_ACCESS_TOKEN}" } }
 `;
 const run = randomBytes(4).toString('hex');
 /** A distinctive value for every secret crmflow reads: none may show up anywhere a person or another program can see. */
@@ -26,18 +35,25 @@ const SECRET_VALUES: Record<string, string> = Object.fromEntries(
   ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `sekrit-${spec.name.toLowerCase().replaceAll('_', '-')}-${run}`]),
 );
 const PASSWORD = `sekrit-dashboard-password-${run}`;
-/** Everything that must never be shown: the configured secrets and a dashboard password. */
-const NEEDLES = { ...SECRET_VALUES, DASHBOARD_PASSWORD: PASSWORD };
+/** A webhook URL whose path is the credential, from a variable crmflow does not declare. */
+const HOOK_SECRET = `sekrit-hook-path-${run}`;
+/** Everything that must never be shown: the configured secrets, a secret URL and a dashboard password. */
+const NEEDLES = { ...SECRET_VALUES, CRM_HOOK_URL: HOOK_SECRET, DASHBOARD_PASSWORD: PASSWORD };
 
 function leaks(where: string, text: string): string[] {
   return Object.entries(NEEDLES).flatMap(([name, value]) => (text.includes(value) ? [`${name} in ${where}`] : []));
 }
 
-/** A Shopify Admin API stand-in that answers 500 and remembers what it was sent. */
+/**
+ * A Shopify Admin API stand-in that answers 500 and remembers what it was sent; also a hook that echoes the headers it
+ * received (`/echo` with 200, `/hooks/...` with a 400).
+ */
 async function startFailingShop(): Promise<{ url: string; requests: IncomingHttpHeaders[]; close: () => Promise<void> }> {
   const requests: IncomingHttpHeaders[] = [];
   const server: Server = createServer((req, res) => {
     requests.push(req.headers);
+    if (req.url === '/echo') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ received: req.headers }));
+    if (req.url?.startsWith('/hooks/')) return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ refused: req.headers }));
     res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":"Internal Server Error"}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -65,10 +81,14 @@ describe('secrets never leak: logs, API answers, stored records, dashboard pages
     const env = {
       ...testEnv({
         databaseUrl: db.url,
-        configPath: writeConfig(CONFIG),
+        configPath: writeConfig(config(shop.url)),
         prefix: testPrefix(),
         smtpUrl: smtp.url,
-        extra: { CRMFLOW_USERS: `ana:admin:${hashPassword(PASSWORD)}`, SHOPIFY_API_URL: shop.url, CRMFLOW_JOB_ATTEMPTS: '2', CRMFLOW_JOB_BACKOFF_MS: '50' },
+        extra: {
+          CRMFLOW_USERS: `ana:admin:${hashPassword(PASSWORD)}`,
+          SHOPIFY_API_URL: shop.url,
+          CRM_HOOK_URL: `${shop.url}/hooks/${HOOK_SECRET}`,
+          CRMFLOW_HTTP_ALLOW_HOSTS: new URL(shop.url).host, CRMFLOW_JOB_ATTEMPTS: '2', CRMFLOW_JOB_BACKOFF_MS: '50' },
       }),
       ...SECRET_VALUES,
       LOG_LEVEL: 'debug',
@@ -108,6 +128,13 @@ describe('secrets never leak: logs, API answers, stored records, dashboard pages
       const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded'`);
       return rows[0]!.n >= 2;
     });
+    // The hook got the token and echoed it back, in an answer (output) and in a refusal (the run's error).
+    const leakyRun = await waitFor('the leaky http run to fail on the refusing hook', async () => {
+      const { rows } = await db.pool.query<{ error: string }>(`SELECT error FROM workflow_runs WHERE workflow = 'leaky-http' AND status = 'failed'`);
+      return rows[0];
+    });
+    expect(leakyRun.error).toContain('[redacted]');
+    expect(shop.requests.filter((headers) => headers['x-shopify-access-token'] === SECRET_VALUES.SHOPIFY_ACCESS_TOKEN).length).toBeGreaterThanOrEqual(3);
     await waitFor('the emails', async () => smtp.messages.length >= 2);
     await waitFor('the pull to reach the shop with the access token', async () =>
       shop.requests.some((headers) => JSON.stringify(headers).includes(SECRET_VALUES.SHOPIFY_ACCESS_TOKEN!)),

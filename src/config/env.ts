@@ -55,6 +55,17 @@ const CORE_ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'SMTP_URL', description: 'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).' },
   { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
   { name: 'CRMFLOW_PII_FIELDS', description: 'Field names treated as PII, comma-separated (e.g. `email,phone,to,billing_address`): redacted in logs and masked on the dashboard.' },
+  {
+    name: 'CRMFLOW_HTTP_ALLOW_HOSTS',
+    description:
+      'Hosts the `http` step may call although they resolve to a loopback, private, link-local or cloud-metadata address, comma-separated `name` or `name:port` (e.g. `crm.internal,127.0.0.1:8080`). Unset: such addresses are refused.',
+  },
+  {
+    name: 'CRMFLOW_TRUSTED_PROXIES',
+    description:
+      'Proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed (client address, https), as Express `trust proxy` values: `loopback`, addresses or CIDR ranges, comma-separated. Behind the compose file’s host proxy set the Docker network, e.g. `loopback,172.16.0.0/12`.',
+    default: 'loopback',
+  },
   { name: 'LOG_LEVEL', description: 'pino log level (trace, debug, info, warn, error).', default: 'info' },
 ];
 

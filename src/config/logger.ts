@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { createSecretRedactor, type SecretRedactor } from './secret-redactor.js';
 
 export type { Logger };
 
@@ -19,8 +20,27 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** The secret values each logger made by {@link createLogger} hides from every line it writes. */
+const lineRedactors = new WeakMap<Logger, { current: SecretRedactor }>();
+
+/**
+ * Hides `values` (configured secrets, known once workflows.yaml is loaded) from every later line of `logger` and its
+ * children, whatever field or message they appear in. A logger not made by {@link createLogger} is left as it is.
+ */
+export function hideInLogs(logger: Logger, values: readonly string[]): void {
+  const holder = lineRedactors.get(logger);
+  if (holder) holder.current = createSecretRedactor(values);
+}
+
 /** JSON logs (one object a line) for machines; pretty, coloured lines when stdout is a terminal. */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const holder = { current: createSecretRedactor([]) };
+  const logger = buildLogger(options, (line) => holder.current.text(line));
+  lineRedactors.set(logger, holder);
+  return logger;
+}
+
+function buildLogger(options: LoggerOptions, streamWrite: (line: string) => string): Logger {
   const pii = new Set(options.piiFields ?? piiFields(process.env.CRMFLOW_PII_FIELDS));
   // pino's redact paths take one `*` per level, so they cannot say "any depth": PII keys are removed by walking the
   // line and the child bindings instead (pino's own bindings formatter skips children), which also reaches into arrays.
@@ -30,6 +50,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { pid: process.pid },
     redact: { paths: SECRET_PATHS, censor: REDACTED },
     formatters: { log: redactPii },
+    hooks: { streamWrite },
   };
   const pretty = !options.destination && process.stdout.isTTY && process.env.CI !== 'true';
   const transport = pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {};

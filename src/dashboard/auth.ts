@@ -29,6 +29,8 @@ const SESSION_MS = 12 * 60 * 60 * 1000;
 const KEY_LENGTH = 64;
 /** The user a sign-in with the API token becomes. */
 export const TOKEN_USER = 'api-token';
+/** The audit log's actor for a failed sign-in with a name that is no user (the typed text is not kept). */
+export const UNKNOWN_USER = '(unknown user)';
 export const DEMO_USER = { name: 'admin', password: 'demo-admin-password' };
 
 /** A password hash for `CRMFLOW_USERS`: scrypt (N=16384, r=8, p=1) with a random salt, as `scrypt$<salt>$<key>`. */
@@ -98,6 +100,8 @@ export interface DashboardAuth {
   /** The user for a name and password, or undefined; always spends one scrypt. */
   checkPassword: (name: string, password: string) => DashboardUser | undefined;
   checkToken: (token: string) => boolean;
+  /** True when `name` is a dashboard user (or the API token's name). */
+  isUser: (name: string) => boolean;
   issue: (user: string, role: Role) => Session;
   /** The cookie value for a session. */
   seal: (session: Session) => string;
@@ -121,6 +125,7 @@ export function createDashboardAuth(options: DashboardAuthOptions): DashboardAut
       return ok ? user : undefined;
     },
     checkToken: (token) => safeEqual(options.apiToken, token),
+    isUser: (name) => roleOf(name) !== undefined,
     issue: (user, role) => ({ user, role, nonce: randomBytes(16).toString('base64url'), expires: Date.now() + SESSION_MS }),
     seal(session) {
       const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
@@ -232,26 +237,4 @@ export function sameOrigin(req: Request): boolean {
 /** Only local paths are followed after the login (no `//host` or `/\host`: no open redirect). */
 export function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : '/';
-}
-
-/** Counts failed sign-ins per client address: at most `limit` per `windowMs`. */
-export function createLoginThrottle(limit = 10, windowMs = 15 * 60 * 1000) {
-  const failures = new Map<string, { count: number; resetAt: number }>();
-  return {
-    blocked(key: string): boolean {
-      const entry = failures.get(key);
-      if (!entry || entry.resetAt < Date.now()) return false;
-      return entry.count >= limit;
-    },
-    fail(key: string): void {
-      const now = Date.now();
-      const entry = failures.get(key);
-      if (!entry || entry.resetAt < now) failures.set(key, { count: 1, resetAt: now + windowMs });
-      else entry.count += 1;
-      if (failures.size > 10_000) for (const [k, e] of failures) if (e.resetAt < now) failures.delete(k);
-    },
-    succeed(key: string): void {
-      failures.delete(key);
-    },
-  };
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { OperationContext } from '../operations/context.js';
@@ -40,6 +41,8 @@ export interface DashboardOptions extends OperationContext {
   signals: ConnectorSignals;
   /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
   checkConfigFile?: () => ConfigFileState;
+  /** Where failed sign-ins are counted (shared by every process). */
+  redis: Redis;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));

@@ -17,8 +17,9 @@ interface Delivery {
 /**
  * Group commit for webhook deliveries: what arrives while MAX_WRITES writes are in flight is stored by the next one,
  * in one INSERT and one commit. An idle server writes each delivery at once (no timer, no added latency); under load
- * the cost per event falls. Each delivery gets its own new inbox ids, only once they are stored; a write that fails
- * fails every delivery in it, each all or none as before.
+ * the cost per event falls. Each delivery gets its own new inbox ids, only once they are stored, all or none. When the
+ * database refuses a group's values ({@link isDataError}), each delivery of it is written on its own, so one poisoned
+ * body fails only itself; a group that fails otherwise (the database is away) fails every delivery in it.
  */
 export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Promise<number[]> {
   const waiting: Delivery[] = [];
@@ -44,10 +45,19 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
           at += delivery.events.length;
         }
       } catch (error) {
-        for (const delivery of batch) delivery.reject(error);
+        if (batch.length > 1 && isDataError(error)) await Promise.all(batch.map((delivery) => writeAlone(delivery)));
+        else for (const delivery of batch) delivery.reject(error);
       }
     }
     writes--;
+  }
+
+  async function writeAlone(delivery: Delivery): Promise<void> {
+    try {
+      delivery.resolve((await storeInboxEvents(pool, delivery.events)).filter((id): id is number => id !== undefined));
+    } catch (error) {
+      delivery.reject(error);
+    }
   }
 
   return (events) =>
@@ -55,4 +65,13 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
       waiting.push({ events, resolve, reject });
       if (writes < MAX_WRITES) void writeWaiting();
     });
+}
+
+/**
+ * True for an error PostgreSQL raised about the values written (SQLSTATE class 22, data exception: e.g. 22P05, a NUL in
+ * jsonb): the same values fail again on every retry, unlike a lost connection or a server shutting down.
+ */
+export function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22') && code.length === 5;
 }

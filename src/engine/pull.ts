@@ -4,6 +4,7 @@ import type { ConnectorContext, ConnectorDefinition } from '../connectors/define
 import { pulledEvents, pullLag } from '../observability/metrics.js';
 import { loadCursor, saveCursor } from '../store/cursors.js';
 import { insertInboxEvents } from '../store/inbox.js';
+import { unstorableReason } from '../connectors/shared/storable.js';
 import { withTransaction, type Pool } from '../store/pool.js';
 import { ingest } from './ingest.js';
 import type { JobData } from './queues.js';
@@ -18,12 +19,18 @@ export interface PullRequest {
   since: Date;
   pageSize: number;
   onPage?: (progress: PullResult & { newestOccurredAt?: Date }) => void;
+  /** Region for phone numbers without a country code, when the items' identities are recorded. */
+  region?: string;
+  /** Told about each pulled item that cannot be stored (it is skipped, the cursor moves on). */
+  onSkipped?: (message: string) => void;
 }
 
 export interface PullResult {
   pages: number;
   received: number;
   stored: number;
+  /** Items skipped because PostgreSQL can never store them (a NUL character, an unpaired surrogate). */
+  skipped: number;
   /** False when another process held the resource's pull lock: this run did nothing. */
   ran: boolean;
 }
@@ -44,7 +51,7 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
   const lockKey = `pull:${connector}:${request.cursorKey}`;
   let newestOccurredAt: Date | undefined;
   const lock = await deps.pool.connect();
-  const result: PullResult = { pages: 0, received: 0, stored: 0, ran: false };
+  const result: PullResult = { pages: 0, received: 0, stored: 0, skipped: 0, ran: false };
   try {
     const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [lockKey]);
     if (!rows[0]!.locked) return result;
@@ -56,7 +63,19 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
       while (result.pages < MAX_PAGES_PER_RUN) {
         const page = await resource.list(context, cursor, { since, pageSize: request.pageSize });
         const next = page.nextCursor ?? page.resumeCursor ?? null;
-        const events = page.events.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin }));
+        // An item PostgreSQL cannot store would fail its page forever and stall the cursor: it is skipped and reported.
+        const storable = page.events.filter((event) => {
+          const reason = unstorableReason({ type: event.type, id: event.externalId, payload: event.payload });
+          if (!reason) return true;
+          const message = `pulled ${event.type} ${JSON.stringify(event.externalId)} skipped: it cannot be stored (${reason})`;
+          deps.logger.warn({ connector, resource: request.resource }, message);
+          request.onSkipped?.(message);
+          result.skipped++;
+          return false;
+        });
+        const events = storable.map((event) => ({
+          connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin, region: request.region,
+        }));
         const ids = await ingest(
           deps,
           () =>

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { SecretRedactor } from '../config/secret-redactor.js';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
 import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord, type StepStatus } from '../store/runs.js';
@@ -27,6 +28,8 @@ export interface RunDependencies {
   pool: Pool;
   services: StepServices;
   logger: Logger;
+  /** Hides configured secret values from what runs record (outputs, errors); default: nothing hidden. */
+  redactor?: SecretRedactor;
 }
 
 /**
@@ -46,6 +49,7 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
 
 async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const { run, workflow } = input;
+  const redact = deps.redactor ?? { text: (text: string) => text, json: <T>(value: T) => value };
   const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
   const start = input.started ?? (await startRun(deps.pool, run.id));
   if (start === undefined) return { status: 'cancelled' };
@@ -77,10 +81,10 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         stepId: step.id,
         type: step.definition.type,
         status,
-        input: stepInput(step),
-        output,
+        input: redact.json(stepInput(step)),
+        output: redact.json(output),
         state: stepState as Record<string, unknown> | null,
-        error,
+        error: error === null ? null : redact.text(error),
         attempt,
         startedAt,
         durationMs: performance.now() - started,
@@ -137,19 +141,20 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       if (cancelled) return { status: 'cancelled' };
       if (end) return { status: end.status };
     } catch (error) {
-      const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
+      const reason = redact.text((error as Error).message);
+      const message = `step ${step.id} (${step.definition.type}): ${reason}`;
       if (step.onError === 'continue') {
         failures.push(message);
-        outputs[step.id] = { error: (error as Error).message };
+        outputs[step.id] = { error: reason };
         const end = succeeded();
-        if ((await record('failed', outputs[step.id], null, (error as Error).message, end)).cancelled) return { status: 'cancelled' };
+        if ((await record('failed', outputs[step.id], null, reason, end)).cancelled) return { status: 'cancelled' };
         logger.warn({ step: step.id, err: error }, 'step failed; the run goes on (on_error: continue)');
         if (end) return { status: 'succeeded' };
         continue;
       }
       // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
       const retryable = isRetryable(error);
-      await record('failed', null, null, (error as Error).message, { status: 'failed', error: message, retryable, customerId: customerId() });
+      await record('failed', null, null, reason, { status: 'failed', error: message, retryable, customerId: customerId() });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
     }
@@ -159,8 +164,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   return { status: 'succeeded' };
 }
 
-/** What the run record shows as a step's input: its configuration. */
+/** What the run record shows as a step's input: its configuration as written (`${VAR}` not substituted). */
 function stepInput(step: CompiledStep): Record<string, unknown> {
-  const { type: _type, ...config } = step.config;
+  const { type: _type, ...config } = step.written;
   return config;
 }

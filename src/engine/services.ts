@@ -1,4 +1,3 @@
-import axios from 'axios';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { EmailTransport } from '../mail/mailer.js';
@@ -17,6 +16,7 @@ import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createCaseServices } from './case-services.js';
+import { createGuardedHttp } from './guarded-http.js';
 import { createOutbound } from './outbound.js';
 import { createCustomerRefresher } from './customer-refresh.js';
 import type { CustomerRefresh } from '../store/traits.js';
@@ -37,6 +37,8 @@ export interface ServiceOptions {
   now?: () => Date;
   /** The public one-click unsubscribe URL for an email address (signed with CRMFLOW_SECRET_KEY). */
   unsubscribeUrl: (address: string) => string;
+  /** Hosts the `http` step may call at internal addresses (CRMFLOW_HTTP_ALLOW_HOSTS). */
+  httpAllowHosts?: readonly string[];
   /** The public URL and key of rating links (cases' satisfaction question); absent: none are sent. */
   feedback?: { publicUrl: string; secretKey: string };
 }
@@ -131,7 +133,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return result;
     },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
-    http: axios.create({ timeout: 30_000 }),
+    http: createGuardedHttp({ allowHosts: options.httpAllowHosts }),
     now,
     timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),
     scheduleSla: async ({ assignmentKey, runId, dueAt, action }) => {

@@ -18,6 +18,7 @@ import { handleResume, handleRetry } from './jobs/run.js';
 import { handleSchedule } from './jobs/schedule.js';
 import { handleSuggestDuplicates } from './jobs/suggest-duplicates.js';
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
+import { createSecretRedactor } from '../config/secret-redactor.js';
 import { runWorkflow, type RunOutcome } from './run-workflow.js';
 import { checkSla } from './sla.js';
 import type { StepServices } from './steps/define-step.js';
@@ -74,7 +75,7 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
 };
 
 export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit' | 'cases'>) {
-  const deps = { pool: options.pool, services: options.services, logger: options.logger };
+  const deps = { pool: options.pool, services: options.services, logger: options.logger, redactor: createSecretRedactor(options.config.secretValues) };
 
   const settle = (outcomes: RunOutcome[]) => {
     const failed = outcomes.flatMap((outcome) => (outcome.status === 'failed' && outcome.retryable ? [outcome] : []));

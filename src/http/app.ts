@@ -11,6 +11,9 @@ import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
 import { kpiGauges } from '../operations/reports.js';
 import { openApiDocument } from './openapi.js';
+import { refuseUnstorableQuery } from './query-guard.js';
+import { hideSecrets } from './hide-secrets.js';
+import { createSecretRedactor } from '../config/secret-redactor.js';
 import { securityHeaders } from '../dashboard/security-headers.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
@@ -28,13 +31,20 @@ export interface AppOptions extends OperationContext {
   dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
   /** The key that signs the unsubscribe and rating links (CRMFLOW_SECRET_KEY); absent: every such link is refused. */
   unsubscribeKey?: string;
+  /**
+   * Proxies whose `X-Forwarded-For`/`-Proto` are believed, as Express `trust proxy` values (CRMFLOW_TRUSTED_PROXIES).
+   * Default loopback only.
+   */
+  trustedProxies?: string[];
 }
 
 export function createApp(options: AppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', options.trustedProxies ?? ['loopback']);
   app.use(securityHeaders());
+  app.use(refuseUnstorableQuery());
+  app.use(hideSecrets(createSecretRedactor(options.config.secretValues)));
   // Kept in the queue's Redis namespace, so every process of one installation shares them.
   const signals = connectorSignals(options.redis, options.queue.opts.prefix ?? 'bull');
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));

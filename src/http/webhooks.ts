@@ -2,7 +2,8 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { Logger } from 'pino';
 import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
 import type { Queue } from 'bullmq';
-import { createInboxWriter, type InboxEventInput } from '../engine/inbox-writer.js';
+import { unstorableReason } from '../connectors/shared/storable.js';
+import { createInboxWriter, isDataError, type InboxEventInput } from '../engine/inbox-writer.js';
 import { ingest } from '../engine/ingest.js';
 import type { JobData } from '../engine/queues.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
@@ -19,6 +20,8 @@ export interface WebhookRouteOptions {
   logger: Logger;
   /** Where refused deliveries are counted for the dashboard's connector health. */
   signals: ConnectorSignals;
+  /** Region for phone numbers without a country code (CRMFLOW_DEFAULT_REGION) when a delivery's identities are recorded. */
+  defaultRegion?: string;
   /** Longest wait for Redis before acknowledging anyway (the event is stored; the reconciler enqueues it). */
   enqueueTimeoutMs?: number;
 }
@@ -41,11 +44,16 @@ export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) 
 export function webhookRouter(options: WebhookRouteOptions): Router {
   const router = Router();
   const store = createInboxWriter(options.pool);
-  router.all('/:connector', express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req: Request, res: Response) => {
+  // A Content-Encoding (gzip, deflate, br) is HTTP transport: it is removed before the signature check, since a sender
+  // that compresses signs the payload, not the compressed bytes (none of the supported vendors compresses its
+  // deliveries). The size limit counts the decoded bytes, so a compression bomb is a 413; other encodings are a 415.
+  const body = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT, inflate: true });
+  router.all('/:connector', body, async (req: Request, res: Response) => {
     const id = String(req.params.connector);
     const configured = options.config.connectors.get(id);
     if (!configured) return sendError(res, 404, 'unknown_connector', `no connector "${id}" is configured`);
     const { definition, secrets } = configured;
+    const region = options.config.identityPolicy.regions?.[id] ?? options.config.defaultRegion ?? options.defaultRegion;
     const webhook = definition.webhook;
     if (!webhook) return sendError(res, 404, 'no_webhooks', `connector ${id} does not receive webhooks`);
 
@@ -71,7 +79,9 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       events = webhook.parse(request, secrets).map((event) => {
         const occurredAt = new Date(event.occurredAt);
         if (Number.isNaN(occurredAt.getTime())) throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
-        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload };
+        const unstorable = unstorableReason({ type: event.type, id: event.externalId, payload: event.payload });
+        if (unstorable) throw new BadRequestError(`the event cannot be stored: ${unstorable}`);
+        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload, region };
       });
     } catch (error) {
       if (error instanceof BadRequestError) {
@@ -85,6 +95,11 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     try {
       stored = await ingest(options, () => store(events), { connector: id });
     } catch (error) {
+      if (isDataError(error)) {
+        // The database refused this delivery's own values (the writer retried it alone): a retry would fail the same way.
+        options.signals.error(id, `webhook refused: the database cannot store it (${(error as Error).message})`);
+        return sendError(res, 400, 'unstorable', `the event cannot be stored: ${(error as Error).message}`);
+      }
       options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
       return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });
     }

@@ -14,7 +14,16 @@ export async function listAudit(ctx: OperationContext, query: { before?: number;
  */
 export async function recordSession(
   ctx: Pick<OperationContext, 'pool'>,
-  entry: { action: 'login' | 'login_failed' | 'logout'; actor: string; role: string | null; ip: string | null; with?: 'token' | 'password' },
+  entry: {
+    action: 'login' | 'login_failed' | 'logout';
+    actor: string;
+    role: string | null;
+    ip: string | null;
+    with?: 'token' | 'password';
+    /** Failed sign-ins of this name and address in the throttle's window, when one entry stands for several. */
+    failuresInWindow?: number;
+  },
 ): Promise<void> {
-  await recordAudit(ctx.pool, { actor: entry.actor, role: entry.role, action: entry.action, ip: entry.ip, ...(entry.with ? { details: { with: entry.with } } : {}) });
+  const details = { ...(entry.with ? { with: entry.with } : {}), ...(entry.failuresInWindow && entry.failuresInWindow > 1 ? { failures_in_window: entry.failuresInWindow } : {}) };
+  await recordAudit(ctx.pool, { actor: entry.actor, role: entry.role, action: entry.action, ip: entry.ip, ...(Object.keys(details).length > 0 ? { details } : {}) });
 }

@@ -55,6 +55,7 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   },
   { table: 'workflow_runs', rows: 't.customer_id = ANY(p.customers) OR t.inbox_event_id = ANY(p.inbox)', followsMerges: true, erase: { set: `trigger = '{}', payload = NULL, error = NULL` } },
   { table: 'run_steps', rows: `t.run_id IN (${RUNS})`, erase: { set: 'input = NULL, output = NULL, state = NULL, error = NULL' } },
+  { table: 'inbox_event_identities', rows: 't.inbox_event_id = ANY(p.inbox)', erase: { delete: true } },
   { table: 'inbox_events', rows: 't.id = ANY(p.inbox)', erase: { set: `payload = '{"erased": true}'` } },
   { table: 'customer_merges', rows: 't.kept_id = ANY(p.customers) OR t.merged_id = ANY(p.customers)', erase: { set: `reason = '{}', before = NULL` } },
   {
@@ -82,10 +83,13 @@ export async function findPerson(client: PoolClient, customerId: number): Promis
   );
   if (rows.length === 0) return undefined;
   const customers = rows.map((row) => row.id);
-  // Events that ran for them, and those whose payload names one of their emails (a run that failed before it
-  // resolved the customer still stored the person's payload).
+  // Events that ran for them, those whose recorded identities include one of theirs (any kind: a phone-only SMS, a
+  // Gmail address written another way), and, for deliveries stored before identities were recorded, those whose
+  // payload names one of their emails (a run that failed before it resolved the customer still stored the payload).
   const { rows: inbox } = await client.query<{ id: number }>(
     `SELECT inbox_event_id AS id FROM workflow_runs WHERE customer_id = ANY($1::bigint[]) AND inbox_event_id IS NOT NULL
+     UNION
+     SELECT ii.inbox_event_id FROM inbox_event_identities ii JOIN customer_identities ci USING (kind, value) WHERE ci.customer_id = ANY($1::bigint[])
      UNION
      SELECT i.id FROM inbox_events i, customer_identities ci
       WHERE ci.customer_id = ANY($1::bigint[]) AND ci.kind = 'email' AND position(ci.value IN lower(i.payload::text)) > 0

@@ -1,3 +1,4 @@
+import { deliveryIdentities } from '../customers/delivery-identities.js';
 import type { Pool, PoolClient } from './pool.js';
 
 /** Every status of a stored event (inbox and engine events; the tables' CHECK constraints list the same). */
@@ -13,17 +14,20 @@ export interface InboxEventInput {
   payload: unknown;
   /** 'webhook' (default) or 'pull:<resource>'. */
   origin?: string;
+  /** Region for phone numbers written without a country code when the payload's identities are recorded. Default US. */
+  region?: string;
 }
 
-export interface InboxEvent extends Required<InboxEventInput> {
+export interface InboxEvent extends Required<Omit<InboxEventInput, 'region'>> {
   id: number;
   receivedAt: Date;
   status: InboxStatus;
 }
 
 /**
- * Stores events idempotently on (connector, external id), all or none. Returns the ids of the events that are
- * new; a redelivered event returns nothing, so it is neither enqueued nor run again.
+ * Stores events idempotently on (connector, external id), all or none, with the identities each payload names
+ * (`inbox_event_identities`, for erasure). Returns the ids of the events that are new; a redelivered event returns
+ * nothing, so it is neither enqueued nor run again.
  */
 export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<number[]> {
   return (await storeInboxEvents(db, events)).filter((id): id is number => id !== undefined);
@@ -36,9 +40,16 @@ export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEven
 export async function storeInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<Array<number | undefined>> {
   if (events.length === 0) return [];
   const { rows } = await db.query<{ id: number; connector: string; external_id: string }>(
-    `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload, origin)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[])
-     ON CONFLICT (connector, external_id) DO NOTHING RETURNING id, connector, external_id`,
+    `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::jsonb[])
+                      AS u(connector, type, external_id, occurred_at, payload, origin, identities)),
+     stored AS (INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload, origin)
+                SELECT connector, type, external_id, occurred_at, payload, origin FROM input
+                ON CONFLICT (connector, external_id) DO NOTHING RETURNING id, connector, external_id),
+     named AS (INSERT INTO inbox_event_identities (inbox_event_id, kind, value)
+               SELECT DISTINCT stored.id, x.kind, x.value FROM stored JOIN input USING (connector, external_id),
+                      jsonb_to_recordset(input.identities) AS x(kind text, value text)
+               ON CONFLICT DO NOTHING)
+     SELECT id, connector, external_id FROM stored`,
     [
       events.map((event) => event.connector),
       events.map((event) => event.type),
@@ -46,6 +57,7 @@ export async function storeInboxEvents(db: Pool | PoolClient, events: InboxEvent
       events.map((event) => event.occurredAt),
       events.map((event) => JSON.stringify(event.payload)),
       events.map((event) => event.origin ?? 'webhook'),
+      events.map((event) => JSON.stringify(deliveryIdentities(event.payload, event.region ?? 'US'))),
     ],
   );
   const key = (connector: string, externalId: string) => `${connector}\u0000${externalId}`;

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConnectorDefinition } from '../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
-import { demoSummary, envSpec, resolveSecret, type Env } from '../config/env.js';
+import { demoSummary, ENV_VARS, envSpec, resolveSecret, type Env } from '../config/env.js';
 import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-step.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
@@ -51,6 +51,8 @@ export interface CompiledStep {
   timeoutMs: number;
   /** The step's `if:`; the step is skipped when false. */
   condition?: CompiledExpression;
+  /** The step as written, `${VAR}` not substituted: what run records show, so no secret value reaches them. */
+  written: StepConfig;
   /** The step's `on_error:`, else its type's default. */
   onError: 'stop' | 'continue';
 }
@@ -86,10 +88,18 @@ export interface LoadedConfig {
   demoSecrets: string[];
   /** At most one line, to be logged loudly: the demo values in use. */
   warnings: string[];
+  /**
+   * Values that must never be shown (redacted from run records, errors, logs and API answers): connector secrets and
+   * every `${VAR}` substituted from a secret or undeclared variable, at least {@link MIN_REDACTED_LENGTH} characters.
+   */
+  secretValues: string[];
   /** The admin-declared `traits:` and the `segments:`. */
   traits: CompiledTrait[];
   segments: CompiledSegment[];
 }
+
+/** Shorter configured values (`x` in a test file) are not redacted: they would blank ordinary text. */
+export const MIN_REDACTED_LENGTH = 6;
 
 export interface LoadedConnector {
   definition: ConnectorDefinition;
@@ -144,8 +154,16 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   for (const error of doc.errors) at(error.pos[0], error.message.split('\n')[0]!);
   if (issues.length > 0) throw new ConfigError(issues);
 
+  let written: CrmflowConfig | undefined;
+  try {
+    written = (doc.toJS({ maxAliasCount: 100 }) ?? {}) as CrmflowConfig;
+  } catch {
+    // Reported below, by the same conversion after interpolation.
+  }
+  // Every secret crmflow reads from the environment, referenced in the file or not (the API token, the session key...).
+  const secretValues = new Set<string>(ENV_VARS.flatMap((spec) => (spec.secret && options.env[spec.name] ? [options.env[spec.name]!] : [])));
   const demo: DemoValue[] = [];
-  interpolate(doc, options.env, demo, at);
+  interpolate(doc, options.env, demo, at, secretValues);
   const demoSecrets = [...new Set(demo.map((value) => value.variable))];
   const summary = demoSummary(demoSecrets);
 
@@ -183,6 +201,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     }
     const demoVariables = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ variable }) => variable);
     connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoVariables)] });
+    for (const value of Object.values(connectorConfig.secrets ?? {})) if (typeof value === 'string') secretValues.add(value);
   }
 
   const agents = new Map<string, AgentConfig>();
@@ -222,11 +241,15 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate });
+    const writtenSteps = written?.workflows?.[w]?.steps ?? [];
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate, writtenSteps });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], traits, segments };
+  return {
+    file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config),
+    duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], traits, segments, secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH),
+  };
 }
 
 interface WorkflowScope {
@@ -238,6 +261,8 @@ interface WorkflowScope {
   quietHours: Map<string, HoursRule>;
   pipelines: Map<string, Pipeline>;
   locate: (path: Path, message: string, key?: boolean) => void;
+  /** The workflow's steps as written, before `${VAR}` substitution. */
+  writtenSteps: StepConfig[];
 }
 
 /** `YYYY-MM-DD` naming a day of the calendar (not 2026-13-45 or 2026-02-30). */
@@ -396,7 +421,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
-      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, onError: step.on_error ?? definition.onError });
+      const written = scope.writtenSteps[index] ?? step;
+      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, onError: step.on_error ?? definition.onError, written });
     }
   });
   if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;
@@ -498,7 +524,7 @@ interface DemoValue {
 }
 
 /** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
-function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: number, message: string) => void): void {
+function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: number, message: string) => void, secretValues: Set<string>): void {
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -509,6 +535,8 @@ function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: nu
           at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
           return whole;
         }
+        // Declared non-secret settings (a URL, a region) stay readable; secrets and variables we do not know are hidden.
+        if (envSpec(name)?.secret || !envSpec(name)) secretValues.add(value);
         if (demoUsed.length > 0) demo.push({ variable: name, path: ancestors.flatMap((ancestor) => (isPair(ancestor) && isScalar(ancestor.key) ? [String(ancestor.key.value)] : [])) });
         return value;
       });

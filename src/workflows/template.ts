@@ -6,7 +6,8 @@ import { compileExpression, type CompiledExpression } from './expression.js';
  */
 export interface CompiledTemplate {
   source: string;
-  render: (input: unknown, bindings: Record<string, unknown>) => Promise<string>;
+  /** `escape` is applied to each placeholder's value (e.g. `encodeURIComponent` in URLs), never to the literal text. */
+  render: (input: unknown, bindings: Record<string, unknown>, escape?: (value: string) => string) => Promise<string>;
 }
 
 const PLACEHOLDER = /\{\{([\s\S]*?)\}\}/g;
@@ -22,9 +23,9 @@ export function compileTemplate(source: string): CompiledTemplate {
   parts.push(source.slice(last));
   return {
     source,
-    render: async (input, bindings) => {
+    render: async (input, bindings, escape = (value) => value) => {
       const rendered = await Promise.all(
-        parts.map(async (part) => (typeof part === 'string' ? part : formatValue(await part.evaluate(input, bindings)))),
+        parts.map(async (part) => (typeof part === 'string' ? part : escape(formatValue(await part.evaluate(input, bindings))))),
       );
       return rendered.join('');
     },

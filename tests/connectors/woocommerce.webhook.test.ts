@@ -111,9 +111,17 @@ describe('woocommerce webhook parsing', () => {
     expect(updated).toMatchObject({ type: 'order.updated', externalId: 'order.updated:727:2017-03-23T08:00:00', occurredAt: '2017-03-23T08:00:00.000Z' });
   });
 
-  it('falls back to the delivery id for a body without id or dates', () => {
+  it('falls back to the signed body for a body without id or dates, never to the unsigned delivery id', () => {
     const thin = '{"note":"custom payload filter"}';
-    expect(deliver(request(thin, deliveryHeaders(thin))).events[0]!.externalId).toBe('a1b2c3d4e5f6');
+    const first = deliver(request(thin, deliveryHeaders(thin))).events[0]!.externalId;
+    const replayed = deliver(request(thin, { ...deliveryHeaders(thin), 'x-wc-webhook-delivery-id': 'ffffffffffff' })).events[0]!.externalId;
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(replayed).toBe(first);
+  });
+
+  it('refuses a topic the signed body cannot belong to (an order replayed as a customer event)', () => {
+    const parse = () => woocommerce.webhook!.parse(request(ORDER, deliveryHeaders(ORDER, 'customer.updated')), { webhook_secret: SECRET, consumer_key: '', consumer_secret: '' });
+    expect(parse).toThrow(/X-WC-Webhook-Topic "customer.updated" does not fit the signed body: it is an order/);
   });
 
   it('rejects topics it does not handle with a 400 naming the supported ones', () => {

@@ -22,7 +22,6 @@ export default defineConnector({
   },
   webhook: {
     signature: { name: 'X-Crmflow-Signature', description: '`sha256=<hex HMAC-SHA256 of the body>`.' },
-    headers: [{ name: 'X-Crmflow-Event-Id', description: '(optional) the de-duplication key; else `submission_id`, else the body hash.' }],
     verify: (request, secrets) => {
       const header = request.headers['x-crmflow-signature'];
       if (!header?.startsWith(SIGNATURE_PREFIX)) return false;
@@ -30,8 +29,9 @@ export default defineConnector({
     },
     parse: (request) => {
       const payload = parseJsonOrFormBody(request.rawBody, request.headers['content-type']);
-      const id = request.headers['x-crmflow-event-id'] ?? payload.submission_id ?? payload.id;
-      // Without an id, identical bodies are the same submission (a browser or proxy retry).
+      // Identity only from what the signature covers: an unsigned header (the former X-Crmflow-Event-Id) would let a
+      // captured body be replayed as a new event each time. Without an id, identical bodies are the same submission.
+      const id = payload.submission_id ?? payload.id;
       const externalId = id !== undefined && id !== '' ? String(id) : createHash('sha256').update(request.rawBody).digest('hex');
       const submittedAt = typeof payload.submitted_at === 'string' ? payload.submitted_at : new Date().toISOString();
       return [{ type: 'lead.submitted', externalId, occurredAt: submittedAt, payload }];

@@ -29,6 +29,23 @@ const events: Record<string, EventSpec> = Object.fromEntries(
   ]),
 );
 
+/**
+ * Why a body cannot be a delivery of `topic`, or undefined when it can. Shopify signs the body but not the
+ * `X-Shopify-Topic` header, and the topic is part of the event's identity: without this check one captured body could
+ * be replayed once per topic (an order as `orders/cancelled`). The object's kind (its `admin_graphql_api_id`) must be
+ * the topic's, and the status topics need the status in the body.
+ */
+export function topicMismatch(topic: string, payload: Record<string, unknown>): string | undefined {
+  const gid = typeof payload.admin_graphql_api_id === 'string' ? /^gid:\/\/shopify\/(\w+)\//.exec(payload.admin_graphql_api_id)?.[1] : undefined;
+  const kind = gid === 'Order' ? 'orders' : gid === 'Customer' ? 'customers' : gid === undefined && typeof payload.cart_token === 'string' ? 'checkouts' : gid;
+  const family = topic.split('/')[0];
+  if (kind !== undefined && kind !== family) return `the body is a${/^[aeiou]/i.test(kind) ? 'n' : ''} ${kind} object, not one of ${family}`;
+  if (topic === 'orders/cancelled' && !payload.cancelled_at) return 'the order is not cancelled (no cancelled_at)';
+  if (topic === 'orders/fulfilled' && payload.fulfillment_status !== 'fulfilled') return 'the order is not fulfilled';
+  if (topic === 'orders/paid' && ['pending', 'authorized', 'voided', 'expired'].includes(String(payload.financial_status))) return 'the order is not paid';
+  return undefined;
+}
+
 /** Shopify sends `X-Shopify-*` headers; newer deliveries may use the same names without the `x-` prefix. */
 function header(headers: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   return headers[`x-shopify-${name}`] ?? headers[`shopify-${name}`];
@@ -58,13 +75,16 @@ export default defineConnector({
       const topic = topicName === undefined ? undefined : TOPICS[topicName];
       if (!topic) throw new BadRequestError(`unsupported or missing X-Shopify-Topic "${topicName ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`);
       const payload = parseJsonBody(request.rawBody, request.headers['content-type']) as Record<string, unknown>;
+      const mismatch = topicMismatch(topicName!, payload);
+      if (mismatch) throw new BadRequestError(`X-Shopify-Topic "${topicName}" does not fit the signed body: ${mismatch}`);
       const objectId = payload.admin_graphql_api_id ?? payload.token ?? payload.id;
       const version = payload.updated_at ?? payload.created_at;
-      // The same object in the same version is the same event, whichever subscription or retry delivered it.
+      // The same object in the same version is the same event, whichever subscription or retry delivered it. Without
+      // them, the signed body's hash: the unsigned X-Shopify-Webhook-Id would let a captured body be replayed anew.
       const externalId =
         objectId !== undefined && version !== undefined
           ? `${topicName}:${String(objectId)}:${String(version)}`
-          : (header(request.headers, 'webhook-id') ?? createHash('sha256').update(request.rawBody).digest('hex'));
+          : `${topicName}:${createHash('sha256').update(request.rawBody).digest('hex')}`;
       const occurredAt = String(version ?? header(request.headers, 'triggered-at') ?? new Date().toISOString());
       return [{ type: topic.type, externalId, occurredAt, payload }];
     },

@@ -5,7 +5,8 @@ import { OperationError } from '../../operations/errors.js';
 import { findMessage, resendMessage } from '../../operations/messages.js';
 import { cancelRun, findRun, getRunDetail, listRuns, replayRun, retryRun, RUN_STATUSES, runsNeedingPerson, uncertainReplies, type RunFilter } from '../../operations/runs.js';
 import type { DashboardOptions } from '../routes.js';
-import { parseWatch, streamRuns } from '../sse.js';
+import { sessionOf } from '../auth.js';
+import { createRunStreamHub, parseWatch } from '../sse.js';
 import { messagePage } from '../views/layout.js';
 import { NEEDS_PERSON, PERIODS, runDetailPage, runRow, runsPage, type RunsQuery } from '../views/runs.js';
 import { idParam, PAGE_SIZE, pageHeaders, send, text, type PageKit } from './kit.js';
@@ -76,15 +77,16 @@ export function runsPages(options: DashboardOptions, kit: PageKit): Router {
     );
   });
 
+  // One poll loop for every viewer's stream, capped per session and in total.
+  const runStreams = createRunStreamHub({ ctx: options, isDraining: options.isDraining });
   router.get('/events', kit.session, async (req, res) => {
     const filter = req.query.new === '0' ? null : await runFilter(runsQuery(req.query));
-    streamRuns(req, res, {
-      ctx: options,
+    runStreams.open(req, res, {
+      owner: sessionOf(res).nonce,
       filter,
       after: idParam(req.query.after) ?? 0,
       watch: parseWatch(req.query.watch),
       render: (run) => runRow(run).value,
-      isDraining: options.isDraining,
     });
   });
 

@@ -1,15 +1,22 @@
 import express, { Router } from 'express';
 import { recordSession } from '../../operations/audit-log.js';
-import { createLoginThrottle, requireCsrf, safeNext, sameOrigin, sessionOf, setSessionCookie, TOKEN_USER, type DashboardUser } from '../auth.js';
+import { requireCsrf, safeNext, sameOrigin, sessionOf, setSessionCookie, TOKEN_USER, UNKNOWN_USER, type DashboardUser } from '../auth.js';
+import { auditsFailure, createLoginThrottle } from '../login-throttle.js';
 import { loginPage } from '../views/layout.js';
 import type { DashboardOptions } from '../routes.js';
 import { pageHeaders, send, type PageKit } from './kit.js';
 
-/** Sign-in (password or API token, throttled per address) and sign-out, each audited. */
+/**
+ * Sign-in (password or API token) and sign-out, each audited. Failed sign-ins are throttled in Redis per user name
+ * and address (shared by every API process); names that are no user are audited as UNKNOWN_USER, repeated failures
+ * are summarised.
+ */
 export function sessionPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
   const { auth } = kit;
-  const throttle = createLoginThrottle();
+  const throttle = createLoginThrottle(options.redis, options.queue.opts.prefix ?? 'bull', {
+    onError: (error) => options.logger.warn({ err: error }, 'sign-in throttle unavailable (Redis): sign-ins are not throttled meanwhile'),
+  });
   const form = express.urlencoded({ extended: false, limit: '10kb' });
 
   router.get('/login', pageHeaders, (req, res) => {
@@ -21,9 +28,10 @@ export function sessionPages(options: DashboardOptions, kit: PageKit): Router {
   router.post('/login', pageHeaders, form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const next = safeNext(body.next);
-    const key = req.ip ?? 'unknown';
+    const ip = req.ip ?? 'unknown';
+    const typed = typeof body.token === 'string' && body.token !== '' ? TOKEN_USER : typeof body.username === 'string' ? body.username.slice(0, 200) : '';
     if (!sameOrigin(req)) return send(res, loginPage({ next, error: 'This sign-in came from another site.' }), 403);
-    if (throttle.blocked(key)) return send(res, loginPage({ next, error: 'Too many failed sign-ins. Wait a few minutes and try again.', demo: options.demoUser }), 429);
+    if (await throttle.blocked(typed, ip)) return send(res, loginPage({ next, error: 'Too many failed sign-ins. Wait a few minutes and try again.', demo: options.demoUser }), 429);
     let signedIn: { name: string; role: DashboardUser['role'] } | undefined;
     if (typeof body.token === 'string' && body.token !== '') {
       if (auth.checkToken(body.token)) signedIn = { name: TOKEN_USER, role: 'admin' };
@@ -31,13 +39,16 @@ export function sessionPages(options: DashboardOptions, kit: PageKit): Router {
       signedIn = auth.checkPassword(body.username, body.password);
     }
     if (!signedIn) {
-      throttle.fail(key);
-      const tried = typeof body.username === 'string' && body.token === undefined ? body.username.slice(0, 64) : TOKEN_USER;
-      options.logger.warn({ user: tried, ip: req.ip }, 'dashboard sign-in failed');
-      await recordSession(options, { action: 'login_failed', actor: tried, role: null, ip: req.ip ?? null, with: tried === TOKEN_USER ? 'token' : 'password' });
+      // A name that is no user is not stored: it may be a password typed in the wrong field, or an attacker's text.
+      const tried = typed === TOKEN_USER || auth.isUser(typed) ? typed : UNKNOWN_USER;
+      const failures = await throttle.fail(typed, ip, tried);
+      options.logger.warn({ user: tried, ip: req.ip, failures }, 'dashboard sign-in failed');
+      if (auditsFailure(failures)) {
+        await recordSession(options, { action: 'login_failed', actor: tried, role: null, ip: req.ip ?? null, with: tried === TOKEN_USER ? 'token' : 'password', failuresInWindow: failures });
+      }
       return send(res, loginPage({ next, error: 'Wrong user name, password or token.', demo: options.demoUser }), 401);
     }
-    throttle.succeed(key);
+    await throttle.succeed(typed, ip);
     setSessionCookie(req, res, auth.seal(auth.issue(signedIn.name, signedIn.role)));
     options.logger.info({ user: signedIn.name, role: signedIn.role }, 'dashboard sign-in');
     await recordSession(options, { action: 'login', actor: signedIn.name, role: signedIn.role, ip: req.ip ?? null, with: signedIn.name === TOKEN_USER ? 'token' : 'password' });

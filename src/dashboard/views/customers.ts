@@ -2,7 +2,7 @@ import type { CompiledSegment } from '../../workflows/segments.js';
 import { customerSegmentsSection } from './segments.js';
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
-import { maskSecrets } from '../mask.js';
+import { maskIdentity, maskSecrets } from '../mask.js';
 import { readableError } from '../readable-error.js';
 import { OUTBOX } from '../../operations/messages.js';
 import type { CustomerSummary } from '../../customers/record.js';
@@ -23,6 +23,7 @@ function displayName(customer: { id: number; name: string | null; first_name?: s
 }
 
 export function customersPage(context: PageContext, data: { q: string; customers: CustomerSummary[]; agents: Map<string, AgentConfig> }): Html {
+  const role = context.session.role;
   const body = html`
 <form class="filters" method="get" action="/customers" role="search" aria-label="Find customers">
   <div class="grow"><label for="q">Name, email, phone, vendor id or customer id</label><input id="q" name="q" type="search" value="${data.q}" autofocus></div>
@@ -37,8 +38,8 @@ ${data.customers.length === 0
   <tbody>${data.customers.map(
     (customer) => html`<tr>
     <td data-label="Customer"><a href="/customers/${customer.id}">${displayName(customer)}</a> <span class="muted">#${customer.id}</span></td>
-    <td data-label="Email">${customer.email ?? '—'}</td>
-    <td data-label="Phone">${customer.phone ?? '—'}</td>
+    <td data-label="Email">${customer.email ? maskIdentity('email', customer.email, role) : '—'}</td>
+    <td data-label="Phone">${customer.phone ? maskIdentity('phone', customer.phone, role) : '—'}</td>
     <td data-label="Owner">${agentName(data.agents, customer.owner_agent_id)}</td>
     <td data-label="Stage">${customer.lifecycle_stage}</td>
   </tr>`,
@@ -53,7 +54,7 @@ function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
     merge.unmerged_at === null && merge.kept_id === customerId && hasRole(context.session, 'admin')
       ? html` <form class="inline" method="post" action="/customers/${customerId}/unmerge"><input type="hidden" name="_csrf" value="${context.csrf}"><input type="hidden" name="merge_id" value="${merge.id}"><button type="submit">Undo merge</button></form>`
       : '';
-  return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${identity.value}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
+  return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${maskIdentity(String(identity.kind), String(identity.value), context.session.role)}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
 }
 
 export function customerDetailPage(
@@ -61,6 +62,7 @@ export function customerDetailPage(
   data: { customer: Row; agents: Map<string, AgentConfig>; segments?: CompiledSegment[]; notice?: string; deals?: Html; cases?: CaseView[] },
 ): Html {
   const c = data.customer;
+  const role = context.session.role;
   const identities = new Map<string, Row[]>();
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
   const timeline = c.timeline as Row[];
@@ -87,7 +89,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
   ${identities.size === 0
     ? html`<p class="muted">none</p>`
     : html`<dl class="identities">${[...identities].map(
-        ([kind, values]) => html`<div><dt>${kind}</dt>${values.map((identity) => html`<dd>${identity.value} ${identity.source ? html`<span class="muted">from ${identity.source}</span>` : ''}</dd>`)}</div>`,
+        ([kind, values]) => html`<div><dt>${kind}</dt>${values.map((identity) => html`<dd>${maskIdentity(String(identity.kind), String(identity.value), role)} ${identity.source ? html`<span class="muted">from ${identity.source}</span>` : ''}</dd>`)}</div>`,
       )}</dl>`}
 </section>
 </div>
@@ -102,7 +104,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
         (entry) => html`<li>
       <div class="when">${time(entry.occurred_at)}</div>
       <div><strong class="event-type">${entry.type}</strong> <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
-      <details><summary>Data</summary>${json(maskSecrets(entry.data))}</details></div>
+      <details><summary>Data</summary>${json(maskSecrets(entry.data, role))}</details></div>
     </li>`,
       )}</ol>`}
 </section>
@@ -118,7 +120,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
       <td data-label="Channel">${message.channel} ${message.transport === OUTBOX
         ? html`<span class="status status-demo" title="Demo mode: kept in the local outbox, not delivered">demo outbox</span>`
         : html`<span class="muted">via ${message.transport}</span>`}</td>
-      <td data-label="To">${message.recipient}</td>
+      <td data-label="To">${maskIdentity(String(message.channel) === 'email' ? 'email' : 'phone', String(message.recipient), role)}</td>
       <td data-label="Subject">${message.subject ?? '—'}</td>
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted" title="${message.status_reason}">${readableError(message.status_reason)}</span>` : ''}</td>
     </tr>`,
@@ -137,7 +139,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
   ${consentRows.length === 0
     ? html`<p class="muted">No address to reach the customer on.</p>`
     : html`<ul class="plain">${consentRows.map(
-        ([channel, entry]) => html`<li><strong>${channel}</strong> ${entry.address}: ${entry.granted === false ? html`<strong>opted out</strong>` : entry.granted ? 'consented' : html`<span class="muted">not stated (replies allowed)</span>`}${entry.source ? html` <span class="muted">(${entry.source}, ${time(entry.changed_at)})</span>` : ''}</li>`,
+        ([channel, entry]) => html`<li><strong>${channel}</strong> ${maskIdentity(channel === 'email' ? 'email' : 'phone', String(entry.address), role)}: ${entry.granted === false ? html`<strong>opted out</strong>` : entry.granted ? 'consented' : html`<span class="muted">not stated (replies allowed)</span>`}${entry.source ? html` <span class="muted">(${entry.source}, ${time(entry.changed_at)})</span>` : ''}</li>`,
       )}</ul>`}
   ${consentRows.length > 0 && hasRole(context.session, 'support')
     ? html`<form class="filters" method="post" action="/customers/${c.id}/consent" aria-label="Record what the customer said">
@@ -169,7 +171,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
     : ''}
 </section>
 </div>
-${Object.keys(c.attributes ?? {}).length > 0 ? html`<section aria-labelledby="attributes-h"><h2 id="attributes-h">Attributes</h2>${json(maskSecrets(c.attributes))}</section>` : ''}`;
+${Object.keys(c.attributes ?? {}).length > 0 ? html`<section aria-labelledby="attributes-h"><h2 id="attributes-h">Attributes</h2>${json(maskSecrets(c.attributes, role))}</section>` : ''}`;
   return layout(context, displayName(c as { id: number; name: string | null }), body);
 }
 

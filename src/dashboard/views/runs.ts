@@ -145,8 +145,8 @@ export function runDetailPage(
     return html`<li class="step" data-step="${name}">
   <h3><span class="step-name">${name}</span> <span class="step-type">(${type})</span> ${statusBadge(record.status)} <span class="muted">${duration(record.durationMs)} · attempt ${record.attempt} · started ${time(record.startedAt)}</span></h3>
   ${record.error ? html`<div class="step-error"><strong>Error:</strong> ${runError(record.error, true)}</div>` : ''}
-  <details><summary>Input</summary>${json(maskSecrets(record.input))}</details>
-  <details${record.status === 'succeeded' ? html` open` : ''}><summary>Output</summary>${json(maskSecrets(record.output))}</details>
+  <details><summary>Input</summary>${json(maskSecrets(record.input, context.session.role))}</details>
+  <details${record.status === 'succeeded' ? html` open` : ''}><summary>Output</summary>${json(maskSecrets(record.output, context.session.role))}</details>
 </li>`;
   });
   const payload = run.payload ?? event?.payload ?? run.trigger;
@@ -186,7 +186,7 @@ ${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ?
   </dl>`
     : html`<p class="muted">${run.triggerKey}</p>`}
   <p class="muted">Values of keys that look like secrets, tokens or passwords are masked.</p>
-  ${json(maskSecrets(payload))}
+  ${json(maskSecrets(payload, context.session.role))}
 </section>`;
   return layout(context, `Run #${run.id}`, body);
 }
