@@ -118,13 +118,27 @@ describe('assignment by language, owners who are away or gone, and hand-overs', 
     const [annTasks, annSlas, cidSlas] = [await openTasks('ann'), await pendingSlas('ann'), await pendingSlas('cid')];
     expect(annTasks).toBeGreaterThan(0);
     expect(annSlas).toBeGreaterThan(0);
+    // An open deal and an active case of hers, and a won deal that stays hers (closed business is history).
+    await ctx.db.pool.query(
+      `INSERT INTO deals (customer_id, pipeline, stage, status, owner_agent_id, opened_at, stage_entered_at)
+       VALUES ($1, 'sales', 'cart', 'open', 'ann', now(), now()), ($1, 'sales', 'won', 'won', 'ann', now(), now())`,
+      [annCustomers[0]],
+    );
+    await ctx.db.pool.query(
+      `INSERT INTO cases (idempotency_key, customer_id, subject, priority, status, pool, owner_agent_id, opened_at, status_changed_at)
+       VALUES ('hand-over-case', $1, 'Broken', 'normal', 'waiting_on_customer', 'sales', 'ann', now(), now())`,
+      [annCustomers[0]],
+    );
 
     const refused = await api(ctx.app, '/api/agents/ann/hand-over', { method: 'POST', body: JSON.stringify({ to_agent: 'ann' }), headers: { 'content-type': 'application/json' } });
     expect(refused.status).toBe(400);
     expect((await api(ctx.app, '/api/agents/ann/hand-over', { method: 'POST', body: JSON.stringify({ to_pool: 'nope' }), headers: { 'content-type': 'application/json' } })).status).toBe(404);
     const handed = await api(ctx.app, '/api/agents/ann/hand-over', { method: 'POST', body: JSON.stringify({ to_agent: 'cid' }), headers: { 'content-type': 'application/json' } });
     expect(handed.status).toBe(200);
-    expect(handed.body).toEqual({ from: 'ann', to: ['cid'], customers: annCustomers.length, tasks: annTasks, slas: annSlas });
+    expect(handed.body).toEqual({ from: 'ann', to: ['cid'], customers: annCustomers.length, tasks: annTasks, slas: annSlas, deals: 1, cases: 1 });
+    const { rows: deals } = await ctx.db.pool.query<{ status: string; owner_agent_id: string }>('SELECT status, owner_agent_id FROM deals ORDER BY id');
+    expect(deals).toEqual([{ status: 'open', owner_agent_id: 'cid' }, { status: 'won', owner_agent_id: 'ann' }]);
+    expect((await ctx.db.pool.query("SELECT owner_agent_id FROM cases WHERE idempotency_key = 'hand-over-case'")).rows).toEqual([{ owner_agent_id: 'cid' }]);
     const { rows: owners } = await ctx.db.pool.query<{ owner_agent_id: string }>('SELECT owner_agent_id FROM customers WHERE id = ANY($1)', [annCustomers]);
     expect(owners.every((row) => row.owner_agent_id === 'cid')).toBe(true);
     expect(await openTasks('ann')).toBe(0);

@@ -20,5 +20,5 @@ export async function runHandOver(app: Pick<Crmflow, 'operations'>, args: string
   const [from] = positionals;
   if (!from || (values.to === undefined) === (values.pool === undefined)) throw new Error(HAND_OVER_USAGE);
   const summary = await handOver(ctx, cliActor(), { from, to_agent: values.to, to_pool: values.pool });
-  out.write(`handed over from ${summary.from} to ${summary.to.join(', ')}: ${summary.customers} customers, ${summary.tasks} open tasks, ${summary.slas} pending SLAs\n`);
+  out.write(`handed over from ${summary.from} to ${summary.to.join(', ')}: ${summary.customers} customers, ${summary.tasks} open tasks, ${summary.slas} pending SLAs, ${summary.deals} open deals, ${summary.cases} cases\n`);
 }

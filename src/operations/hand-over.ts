@@ -21,10 +21,12 @@ export interface HandOverSummary {
   customers: number;
   tasks: number;
   slas: number;
+  deals: number;
+  cases: number;
 }
 
 /**
- * Moves an agent's customers, open tasks and pending SLAs to another agent or a pool in one transaction, audited as
+ * Moves an agent's customers, open tasks, pending SLAs, open deals and active cases to another agent or a pool in one transaction, audited as
  * `agent.hand_over`. The agent handed over may be one still declared (leaving, on long leave) or one already removed
  * from workflows.yaml whose customers still name them. The SLAs carried over are scheduled again for their new owner.
  */
@@ -41,11 +43,11 @@ export async function handOver(ctx: OperationContext, actor: Actor, input: HandO
   const target = input.to_agent !== undefined ? `agent:${input.to_agent}` : input.to_pool!;
   const reason = `hand-over from ${from} by ${actor.name}`;
   const result = await handOverAgent(ctx.pool, { from, to, target, key: `hand-over:${from}:${randomUUID()}`, reason });
-  await audit(ctx, actor, 'agent.hand_over', `agent:${from}`, { to: target, customers: result.customers, tasks: result.tasks, slas: result.slas });
+  await audit(ctx, actor, 'agent.hand_over', `agent:${from}`, { to: target, customers: result.customers, tasks: result.tasks, slas: result.slas, deals: result.deals, cases: result.cases });
   // Stored first: should Redis miss a job, the reconciler adds it once the SLA is due.
   const now = ctx.now?.() ?? new Date();
   for (const sla of result.movedSlas) await enqueueAt(ctx.queue, { kind: 'sla', assignmentId: sla.assignmentId }, jobIds.sla(sla.assignmentId), sla.dueAt, now);
-  return { from, to, customers: result.customers, tasks: result.tasks, slas: result.slas };
+  return { from, to, customers: result.customers, tasks: result.tasks, slas: result.slas, deals: result.deals, cases: result.cases };
 }
 
 /** The declared agents who take the book: never the agent handed over, nor anyone switched off (declared or at run time). */

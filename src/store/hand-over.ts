@@ -17,6 +17,9 @@ export interface HandOverResult {
   customers: number;
   tasks: number;
   slas: number;
+  /** Open deals and active cases the agent owned, now owned by their customer's new owner. */
+  deals: number;
+  cases: number;
   /** The SLAs now pending on the new owners' assignments, to be scheduled. */
   movedSlas: Array<{ assignmentId: number; dueAt: Date }>;
 }
@@ -25,7 +28,8 @@ export interface HandOverResult {
  * Moves an agent's customers (every stage: the relationship stays with the business), their open tasks and their
  * pending SLAs to other agents in one transaction. Each customer gets an assignment (reason, replaced assignment) in
  * the history; a pending SLA is superseded and carried over, with its due time, to the new owner's assignment. Open
- * tasks follow their customer's new owner (tasks without a customer go to the first agent of `to`).
+ * tasks, open deals and active cases follow their customer's new owner (tasks without a customer go to the first
+ * agent of `to`).
  */
 export async function handOverAgent(pool: Pool, request: HandOverRequest): Promise<HandOverResult> {
   if (request.to.length === 0) throw new Error('hand-over needs someone to hand over to');
@@ -64,7 +68,16 @@ export async function handOverAgent(pool: Pool, request: HandOverRequest): Promi
        WHERE t.agent_id = $1 AND t.status = 'open'`,
       [request.from, request.to[0]],
     );
-    return { customers: assignments.length, tasks: tasks ?? 0, slas: slas.length, movedSlas: slas.map((sla) => ({ assignmentId: sla.assignment_id, dueAt: sla.due_at })) };
+    // Open deals and active cases follow the customer's (new) owner; a customer who stayed with someone else keeps theirs.
+    const follow = (table: string, open: string) =>
+      client.query(
+        `UPDATE ${table} t SET owner_agent_id = coalesce((SELECT c.owner_agent_id FROM customers c WHERE c.id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = t.customer_id)), $2)
+         WHERE t.owner_agent_id = $1 AND ${open}`,
+        [request.from, request.to[0]],
+      );
+    const { rowCount: deals } = await follow('deals', "t.status = 'open'");
+    const { rowCount: cases } = await follow('cases', "t.status IN ('open', 'waiting_on_customer')");
+    return { customers: assignments.length, tasks: tasks ?? 0, slas: slas.length, deals: deals ?? 0, cases: cases ?? 0, movedSlas: slas.map((sla) => ({ assignmentId: sla.assignment_id, dueAt: sla.due_at })) };
   });
 }
 

@@ -5,7 +5,7 @@ import { handOverPage } from '../views/hand-over.js';
 import { pageHeaders, refusal, send, type PageKit } from './kit.js';
 
 const NOTICE = (summary: HandOverSummary) =>
-  `Handed over from ${summary.from} to ${summary.to.join(', ')}: ${summary.customers} customers, ${summary.tasks} open tasks, ${summary.slas} pending SLAs.`;
+  `Handed over from ${summary.from} to ${summary.to.join(', ')}: ${summary.customers} customers, ${summary.tasks} open tasks, ${summary.slas} pending SLAs, ${summary.deals} open deals, ${summary.cases} cases.`;
 
 /** `/hand-over`: agents who left but still own customers, and the form that hands an agent's book over (admins). */
 export function handOverPages(options: DashboardOptions, kit: PageKit): Router {

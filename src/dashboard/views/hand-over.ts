@@ -35,7 +35,7 @@ ${data.pools.map((pool) => html`<option value="pool:${pool}">pool ${pool} (dealt
   const body = html`
 ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 ${former}
-<p class="muted">A hand-over moves every customer the agent owns, their open tasks and pending SLAs to another agent or pool in one transaction; each customer's assignment history records it and the audit log says who did it.</p>
+<p class="muted">A hand-over moves every customer the agent owns, their open tasks, pending SLAs, open deals and active cases to another agent or pool in one transaction; each customer's assignment history records it and the audit log says who did it.</p>
 ${form}`;
   return layout(context, 'Hand-over', body);
 }

@@ -13,7 +13,7 @@ export const handOverPaths: Record<string, PathItemObject> = {
   '/api/agents/{id}/hand-over': {
     post: apiOperation({
       operationId: 'handOverAgent',
-      summary: "Move an agent's customers, open tasks and pending SLAs to another agent or a pool, in one transaction (audited)",
+      summary: "Move an agent's customers, open tasks, pending SLAs, open deals and cases to another agent or a pool, in one transaction (audited)",
       tags: ['agents'],
       parameters: [{ name: 'id', in: 'path', required: true, description: 'The agent handed over: declared, or a former agent who still owns customers.', schema: string }],
       requestBody: {
@@ -41,6 +41,8 @@ export const handOverSchemas: Record<string, JsonSchema> = {
     customers: count('Customers now owned by `to` (every stage).'),
     tasks: count('Open tasks moved (each to its customer’s new owner).'),
     slas: count('Pending SLAs carried over to the new owners, with their due times.'),
+    deals: count('Open deals moved (each to its customer’s new owner).'),
+    cases: count('Open or waiting cases moved (each to its customer’s new owner).'),
   }),
   FormerAgentList: record('Owners that are no longer declared agents.', {
     agents: {
