@@ -12,6 +12,7 @@ import { createConnectorContext, storedTokens } from './engine/connector-context
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
+import { startConnectorWatches } from './engine/connector-watch.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
@@ -155,6 +156,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         }
       });
     }
+    if (options.roles.worker) closers.push(await startConnectorWatches({ pool, queue, config, logger, connectorContext }));
     if (options.roles.scheduler) {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);

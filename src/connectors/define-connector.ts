@@ -143,17 +143,22 @@ export interface ReplyTemplate {
 
 /** An inbound message as consent and messaging-window rules see it. */
 export interface InboundMessage {
-  /** `sms`, `whatsapp`, `messenger`, `instagram`. */
+  /** `sms`, `whatsapp`, `messenger`, `instagram`, `email`. */
   channel: string;
   /** The sender, as the value of the channel's identity (E.164 phone, `<account id>:<id>`); the engine normalizes it. */
   address: string;
   text: string | null;
+  /**
+   * Why the message was sent by a machine rather than a person (`Auto-Submitted: auto-replied`, a bounce, a mailing
+   * list: RFC 3834); crmflow never answers such a message automatically. Undefined for a person's message.
+   */
+  automated?: string;
 }
 
 export interface ConnectorDefinition<K extends string = string> {
   /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
   id: string;
-  family: 'social' | 'ecommerce' | 'telephony' | 'accounting' | 'forms';
+  family: 'social' | 'ecommerce' | 'telephony' | 'accounting' | 'forms' | 'email';
   summary: string;
   /** The secrets under `connectors.<id>.secrets` in workflows.yaml; their values are never logged or returned. */
   secrets: Record<K, SecretSpec>;
@@ -177,6 +182,16 @@ export interface ConnectorDefinition<K extends string = string> {
    * (e.g. the account name), throws `VendorAuthError` when the credentials are refused.
    */
   check?: (context: ConnectorContext<Secrets<K>>) => Promise<string>;
+  /**
+   * A connection the vendor pushes on (IMAP IDLE), kept open by worker processes: `start` calls `changed()` whenever
+   * the pull resource `resource` may have something new, and the engine pulls it from its stored cursor, as it also
+   * does every `pollSeconds` in case a push was missed (or the vendor cannot push). Resolves to a function that stops.
+   */
+  watch?: {
+    resource: string;
+    pollSeconds: (secrets: Secrets<K>) => number;
+    start: (context: ConnectorContext<Secrets<K>>, changed: () => void) => Promise<() => Promise<void>>;
+  };
   /** Channels `reply` can answer on through this connector's actions. */
   channels?: Record<string, ChannelSpec>;
   /** The channel an inbound event came on, for `reply` with `channel: same`. */

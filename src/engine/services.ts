@@ -7,6 +7,7 @@ import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
+import { findEmailsByMessageId } from '../store/messages.js';
 import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
@@ -16,6 +17,7 @@ import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createOutbound } from './outbound.js';
+import { attributeAgent, referencedMessageIds } from './person-contacts.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
 import { StepError, type StepServices } from './steps/define-step.js';
 
@@ -43,8 +45,24 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
+  const region = options.config.defaultRegion ?? options.defaultRegion;
+
+  /**
+   * An entry's data with who made it (`agent_id`: a person's contact, see `attributeAgent`) and, for an email that
+   * answers one of ours, the message it answers (`in_reply_to_message`: our outbound message, its run and agent).
+   */
+  async function personAndThread(entry: { type: string; data?: unknown }): Promise<unknown> {
+    if (entry.data === null || typeof entry.data !== 'object' || Array.isArray(entry.data)) return entry.data;
+    const data = { ...(entry.data as Record<string, unknown>) };
+    const agentId = attributeAgent(entry, options.config.agents, region);
+    if (agentId) data.agent_id = agentId;
+    else delete data.agent_id;
+    const [answered] = await findEmailsByMessageId(pool, referencedMessageIds(data));
+    if (answered) data.in_reply_to_message = { message_id: answered.id, run_id: answered.runId, agent_id: answered.agentId };
+    return data;
+  }
   return {
-    defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
+    defaultRegion: region,
     identityPolicy: options.config.identityPolicy,
     agents: options.config.agents,
     pools: options.config.pools,
@@ -65,7 +83,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: async (entry) => {
-      const result = await upsertTimelineEntry(pool, { ...entry, listenedEvents });
+      const result = await upsertTimelineEntry(pool, { ...entry, data: await personAndThread(entry), listenedEvents });
       await publish([result.event]);
       return result;
     },
@@ -95,6 +113,10 @@ export function createStepServices(options: ServiceOptions): StepServices {
     sendEmail: outbound.sendEmail,
     sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
+    automatedInbound: (event, payload) => {
+      const inbound = event && options.config.connectors.get(event.connector)?.definition.inboundMessage?.({ type: event.type, payload });
+      return inbound?.automated ? { reason: inbound.automated, address: inbound.address } : undefined;
+    },
     http: axios.create({ timeout: 30_000 }),
     now,
     timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),

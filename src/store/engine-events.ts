@@ -10,6 +10,8 @@ export const ENGINE_EVENT_TYPES = [
   'task.overdue',
   'message.received',
   'score.threshold',
+  'message.sent',
+  'call.completed',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -23,6 +23,12 @@ export interface TimelineEntry {
 const INBOUND_MESSAGE_TYPES = new Set(['message.received']);
 
 /**
+ * Timeline types that are a contact with the customer. With `data.agent_id` set they are a contact by a person (the
+ * only contacts an SLA counts) and emit the engine event of their type.
+ */
+export const PERSON_CONTACT_TYPES = new Set(['message.sent', 'call.completed'] as const);
+
+/**
  * Adds a vendor object to the customer's timeline once, however many times it is delivered. A redelivery with
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted.
  */
@@ -41,6 +47,18 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
     [entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
   );
   const stored = row ?? { ...(await findTimelineEntry(pool, entry.source, entry.externalId)), inserted: false };
+  const agentId = (entry.data as { agent_id?: unknown } | undefined)?.agent_id;
+  if (PERSON_CONTACT_TYPES.has(entry.type as 'message.sent') && typeof agentId === 'string') {
+    const event = await emitEngineEvent(pool, {
+      type: entry.type as 'message.sent' | 'call.completed',
+      customerId: stored.customer_id,
+      sourceRunId: entry.runId,
+      listened: entry.listenedEvents,
+      dedupeKey: `contact:${stored.id}`,
+      data: { customer_id: stored.customer_id, timeline_event_id: stored.id, agent_id: agentId, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+    });
+    return { id: stored.id, inserted: stored.inserted, event };
+  }
   if (!INBOUND_MESSAGE_TYPES.has(entry.type)) return { id: stored.id, inserted: stored.inserted };
   // Keyed by the entry, so a retry after a crash right after the insert emits it, and a redelivery does not again.
   const event = await emitEngineEvent(pool, {
