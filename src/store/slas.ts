@@ -75,7 +75,8 @@ export async function listDueSlas(pool: Pool, now: Date, limit: number, afterId 
 /**
  * Whether a person contacted the lead after `since`: a message an agent sent from crmflow, or a timeline entry an agent
  * made (an email from their Sent folder, a call to or from their phone, a call logged by hand). Automated replies never
- * count, whichever run sent them. Counts the customers merged into this one too.
+ * count, whichever run sent them. Counts the customers merged into this one too. Vendor times (an email's Date, a
+ * Twilio timestamp) have whole seconds: an entry in the second of the assignment counts.
  */
 export async function leadContactedSince(pool: Pool, customerId: number, since: Date): Promise<boolean> {
   const { rows } = await pool.query<{ contacted: boolean }>(
@@ -84,7 +85,7 @@ export async function leadContactedSince(pool: Pool, customerId: number, since: 
      SELECT EXISTS (SELECT 1 FROM outbound_messages WHERE customer_id IN (SELECT id FROM people) AND agent_id IS NOT NULL
                       AND status = 'sent' AND sent_at > $2)
          OR EXISTS (SELECT 1 FROM timeline_events WHERE customer_id IN (SELECT id FROM people) AND (data->>'agent_id') IS NOT NULL
-                      AND type = ANY($3::text[]) AND occurred_at > $2) AS contacted`,
+                      AND type = ANY($3::text[]) AND occurred_at >= date_trunc('second', $2::timestamptz)) AS contacted`,
     [customerId, since, [...PERSON_CONTACT_TYPES]],
   );
   return rows[0]!.contacted;
