@@ -77,6 +77,14 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'META_GRAPH_URL', description: 'Meta Graph API base URL.', default: 'https://graph.facebook.com' },
   { name: 'TWILIO_API_URL', description: 'Twilio REST API base URL.', default: 'https://api.twilio.com' },
   { name: 'TWILIO_FROM_NUMBER', description: 'Your Twilio number that SMS replies are sent from (E.164).', secret: true, demo: '+15005550006' },
+  {
+    name: 'EMAIL_MAILBOXES',
+    description:
+      'IMAP mailboxes the `email` connector reads, comma-separated `name=imaps://user:password@host:993` (URL-encoded user and password; `?agent=<id>` for an agent’s own mailbox). `none`: no mailbox.',
+    secret: true,
+    demo: 'none',
+  },
+  { name: 'MAILGUN_WEBHOOK_SIGNING_KEY', description: 'Mailgun HTTP webhook signing key: signs inbound-route posts to `/webhooks/mailgun`.', secret: true, demo: 'demo-mailgun-signing-key' },
   { name: 'TWILIO_AUTH_TOKEN', description: 'Twilio auth token: signs webhooks (`X-Twilio-Signature`, over `CRMFLOW_PUBLIC_URL`) and authenticates API calls.', secret: true, demo: 'demo-twilio-token' },
 ];
 

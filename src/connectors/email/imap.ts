@@ -163,6 +163,8 @@ export function attachmentsOf(node: MessageStructureObject | undefined): EmailAt
  */
 export async function watchMail(context: ConnectorContext<EmailSecrets>, changed: () => void): Promise<() => Promise<void>> {
   let stopped = false;
+  let pause: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
   const clients = new Set<ImapFlow>();
   const watchOne = async (mailbox: MailboxConfig) => {
     while (!stopped) {
@@ -183,12 +185,26 @@ export async function watchMail(context: ConnectorContext<EmailSecrets>, changed
         clients.delete(client);
         client.close();
       }
-      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 5_000));
+      if (!stopped) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          pause = setTimeout(resolve, 5_000);
+        });
+      }
     }
   };
-  const running = parseMailboxes(context.secrets.mailboxes).map((mailbox) => watchOne(mailbox));
+  let mailboxes: MailboxConfig[] = [];
+  try {
+    mailboxes = parseMailboxes(context.secrets.mailboxes);
+  } catch (error) {
+    // A broken setting must not stop the worker: every pull reports it too, on the dashboard's connector health.
+    context.log(`mailboxes not read: ${(error as Error).message}`);
+  }
+  const running = mailboxes.map((mailbox) => watchOne(mailbox));
   return async () => {
     stopped = true;
+    clearTimeout(pause);
+    wake?.();
     for (const client of clients) client.close();
     await Promise.allSettled(running);
   };

@@ -1,0 +1,134 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Crmflow } from '../src/runtime.js';
+import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { fixtureBytes } from './helpers/sign.js';
+import { waitFor } from './helpers/wait.js';
+
+const KEY = SECRETS.MAILGUN_WEBHOOK_SIGNING_KEY!;
+const OUR_MESSAGE_ID = '<run-41.reply.7@crmflow.shop.example.org>';
+
+const CONFIG = `
+connectors:
+  mailgun: { secrets: { signing_key: "\${MAILGUN_WEBHOOK_SIGNING_KEY}", own_addresses: sales@shop.example.org } }
+workflows:
+  - id: mail-in
+    trigger: { type: webhook, connector: mailgun, event: message.received }
+    steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]
+`;
+
+/** Mailgun's signature fields for now (or `ageSeconds` ago), under `key`. */
+function signature(key = KEY, ageSeconds = 0) {
+  const timestamp = String(Math.floor(Date.now() / 1000) - ageSeconds);
+  const token = randomBytes(25).toString('hex');
+  return { timestamp, token, signature: createHmac('sha256', key).update(timestamp + token).digest('hex') };
+}
+
+/** The fixture delivery, signed: its placeholders replaced by `fields`. */
+function signedSample(fields: { timestamp: string; token: string; signature: string }): string {
+  return fixtureBytes('mailgun', 'inbound_reply.urlencoded.txt')
+    .toString('utf8')
+    .trim()
+    .replace('timestamp=TIMESTAMP', `timestamp=${fields.timestamp}`)
+    .replace('token=TOKEN', `token=${fields.token}`)
+    .replace('signature=SIGNATURE', `signature=${fields.signature}`);
+}
+
+const URLENCODED = { 'content-type': 'application/x-www-form-urlencoded' };
+
+describe('Mailgun inbound webhook', () => {
+  let db: TestDatabase;
+  let app: Crmflow;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix() }));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.drop();
+  });
+
+  const stored = () => count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'mailgun'");
+
+  it('refuses a forged, a stale and a replayed delivery with nothing stored', async () => {
+    const forged = await post(app, '/webhooks/mailgun', signedSample(signature('not-the-key')), URLENCODED);
+    expect(forged.status).toBe(401);
+    const stale = await post(app, '/webhooks/mailgun', signedSample(signature(KEY, 10 * 60)), URLENCODED);
+    expect(stale.status).toBe(401);
+    const body = signedSample(signature());
+    const tampered = body.replace('price+list', 'price+lists');
+    expect((await post(app, '/webhooks/mailgun', tampered.replace(/signature=[0-9a-f]+/, 'signature=' + '0'.repeat(64)), URLENCODED)).status).toBe(401);
+    expect(await stored()).toBe(0);
+  });
+
+  it('accepts a correctly signed reply once, joined to the email of ours it answers, without its quoted history', async () => {
+    // Our earlier email to Ana, whose Message-ID her reply names in In-Reply-To.
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO outbound_messages (idempotency_key, channel, transport, recipient, subject, body, status, email_message_id, sent_at)
+       VALUES ('run:41:reply', 'email', 'smtp', 'ana.souza@example.com', 'We got your message', 'Hi Ana', 'sent', $1, now()) RETURNING id`,
+      [OUR_MESSAGE_ID],
+    );
+    const body = signedSample(signature());
+    const first = await post(app, '/webhooks/mailgun', body, URLENCODED);
+    expect(first.status).toBe(200);
+    // The same capture again: its token was used.
+    expect((await post(app, '/webhooks/mailgun', body, URLENCODED)).status).toBe(401);
+    // Mailgun delivering the same email again signs it anew: accepted, and a duplicate.
+    expect((await post(app, '/webhooks/mailgun', signedSample(signature()), URLENCODED)).status).toBe(200);
+    expect(await stored()).toBe(1);
+
+    const entry = await waitFor('the reply on the timeline', async () => {
+      const result = await db.pool.query<{ type: string; data: Record<string, unknown>; summary: string }>(
+        `SELECT t.type, t.data, t.summary FROM timeline_events t JOIN customer_identities i ON i.customer_id = t.customer_id
+         WHERE i.kind = 'email' AND i.value = 'ana.souza@example.com' AND t.source = 'mailgun'`,
+      );
+      return result.rows[0];
+    });
+    expect(entry).toMatchObject({
+      type: 'message.received',
+      data: {
+        text: 'Thanks! Could you send the price list for 50 units?',
+        references: [OUR_MESSAGE_ID],
+        in_reply_to_message: { message_id: rows[0]!.id },
+        automated: null,
+      },
+    });
+    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE source = 'mailgun'")).toBe(1);
+  });
+
+  it('reads a multipart delivery: attachments by name, type and size, never their bytes', async () => {
+    const boundary = '----mailgun-test-boundary';
+    const fields = {
+      ...signature(),
+      recipient: 'sales@shop.example.org',
+      sender: 'eva@example.com',
+      from: 'Eva <eva@example.com>',
+      subject: 'Floor plan',
+      'body-plain': 'Here is the plan.',
+      'stripped-text': 'Here is the plan.',
+      'attachment-count': '1',
+      'message-headers': JSON.stringify([
+        ['Message-Id', '<plan-1@mail.example.com>'],
+        ['From', 'Eva <eva@example.com>'],
+        ['Date', 'Tue, 1 Dec 2026 10:00:00 +0000'],
+      ]),
+    };
+    const file = Buffer.alloc(2048, 7);
+    const parts = [
+      ...Object.entries(fields).map(([name, value]) => Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="attachment-1"; filename="plan.pdf"\r\nContent-Type: application/pdf\r\n\r\n`),
+      file,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ];
+    const response = await post(app, '/webhooks/mailgun', Buffer.concat(parts), { 'content-type': `multipart/form-data; boundary=${boundary}` });
+    expect(response.status).toBe(200);
+    const data = await waitFor('Eva’s email on the timeline', async () => {
+      const result = await db.pool.query<{ data: Record<string, unknown> }>(`SELECT data FROM timeline_events WHERE external_id = 'email/received/<plan-1@mail.example.com>'`);
+      return result.rows[0]?.data;
+    });
+    expect(data.attachments).toEqual([{ filename: 'plan.pdf', content_type: 'application/pdf', size: 2048 }]);
+    expect(data.text).toBe('Here is the plan.');
+  });
+});
