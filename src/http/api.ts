@@ -19,6 +19,8 @@ import { completeTask, listTasks } from '../store/tasks.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { HttpError, sendError } from './errors.js';
 import { cancelRun, replayRun, retryRun } from './run-actions.js';
+import { customerContactsApi } from './api/customer-contacts.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
 
 export interface ApiOptions {
   pool: Pool;
@@ -28,6 +30,8 @@ export interface ApiOptions {
   defaultRegion: string;
   /** Sends an `uncertain` message again (see `createOutbound`). */
   resendMessage: (messageId: number) => Promise<{ status: string; reason?: string }>;
+  /** The outbound path and timeline for people's own contacts (agent messages, logged calls); absent: 503 on those routes. */
+  contacts?: PersonContactServices;
 }
 
 const MESSAGE_STATUSES: readonly MessageStatus[] = ['sending', 'sent', 'failed', 'skipped', 'uncertain'];
@@ -291,6 +295,7 @@ export function apiRouter(options: ApiOptions): Router {
     res.json({ entries, next_before: entries.length > 0 ? entries.at(-1)!.id : null });
   });
 
+  router.use(customerContactsApi(options));
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;
 }

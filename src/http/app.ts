@@ -26,6 +26,8 @@ export interface AppOptions {
   logger: Logger;
   /** Sends an `uncertain` message again (`POST /api/messages/:id/resend`). */
   resendMessage: ApiOptions['resendMessage'];
+  /** The outbound path and timeline for agents' own messages and logged calls (API and dashboard). */
+  contacts?: ApiOptions['contacts'];
   /** Bearer token for `GET /metrics`; default `process.env.CRMFLOW_METRICS_TOKEN`; unset or empty: loopback clients only. */
   metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */

@@ -3,6 +3,7 @@ import { CONSENT_CHANNELS } from '../customers/consent.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { AUDIT_ACTIONS } from '../store/audit.js';
+import { customerContactsPaths, customerContactsSchemas } from './openapi/customer-contacts.js';
 import { triggerFieldsSchema } from '../workflows/schema.js';
 
 /**
@@ -239,6 +240,7 @@ const customerMessage = record('An outbound message to or about the customer, ne
   status_reason: nullableString,
   created_at: dateTime,
   sent_at: nullableDateTime,
+  agent_id: { ...nullableString, description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).' },
 });
 
 const TASK_STATUSES = ['open', 'done', 'cancelled'];
@@ -394,6 +396,8 @@ const message = record('An outbound message, recorded before it is sent.', {
   attempts: integer,
   createdAt: dateTime,
   sentAt: nullableDateTime,
+  agentId: { ...nullableString, description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).' },
+  emailMessageId: { ...nullableString, description: 'The Message-ID header of an email, stored before sending: replies that name it join the conversation.' },
 });
 
 const workflow = record('A loaded workflow.', {
@@ -722,6 +726,7 @@ function suggestionDecision(verb: 'accept' | 'reject', summary: string, descript
 }
 
 const paths: Record<string, PathItemObject> = {
+  ...customerContactsPaths,
   '/healthz': {
     get: {
       operationId: 'getHealth',
@@ -1143,7 +1148,7 @@ export const openApiDocument: OpenApiDocument = {
   ],
   paths,
   components: {
-    schemas,
+    schemas: { ...schemas, ...customerContactsSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

@@ -21,6 +21,8 @@ export const AUDIT_ACTIONS = [
   'merge_suggestion.accept',
   'merge_suggestion.reject',
   'config.reload',
+  'customer.message',
+  'customer.contact_logged',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
