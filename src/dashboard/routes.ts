@@ -47,6 +47,9 @@ import { loginPage, messagePage, type PageContext } from './views/layout.js';
 import { overviewPage, QUEUE_STATES } from './views/overview.js';
 import { PERIODS, RUN_STATUSES, runDetailPage, runRow, runsPage, type RunsQuery } from './views/runs.js';
 import { workflowsPage } from './views/workflows.js';
+import { customerContactPages } from './pages/customer-contacts.js';
+import { contactNotice } from './views/customer-contacts.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
 
 export interface DashboardOptions {
   pool: Pool;
@@ -69,6 +72,8 @@ export interface DashboardOptions {
   signals: ConnectorSignals;
   /** Compares workflows.yaml on disk with the running configuration; absent: not shown. */
   checkConfigFile?: () => ConfigFileState;
+  /** The outbound path and timeline for a support user's own messages and logged calls; absent: those forms answer 409. */
+  contacts?: PersonContactServices;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -297,8 +302,11 @@ export function dashboardRouter(options: DashboardOptions): Router {
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await loadCustomerDetail(pool, id);
     if (!customer) return send(res, messagePage(context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice: text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined }));
+    const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : contactNotice(text(req.query.notice));
+    send(res, customerDetailPage(context(req, res), { customer, agents: config.agents, notice }));
   });
+
+  router.use(customerContactPages({ ...options, auth, session }));
 
   // Support staff record what a customer said (on the phone, at the counter): audited like the API's consent route.
   router.post('/customers/:id/consent', session, form, requireCsrf(auth), requireRole('support'), async (req, res) => {

@@ -3,6 +3,7 @@ import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import type { CustomerSummary } from '../../engine/steps/define-step.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
+import { customerContactForms } from './customer-contacts.js';
 import { layout, type PageContext } from './layout.js';
 
 type Row = Record<string, any>;
@@ -83,6 +84,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
       )}</dl>`}
 </section>
 </div>
+${customerContactForms(context, c)}
 <section aria-labelledby="timeline-h">
   <h2 id="timeline-h">Timeline</h2>
   ${timeline.length === 0
@@ -90,7 +92,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
     : html`<ol class="timeline">${timeline.map(
         (entry) => html`<li>
       <div class="when">${time(entry.occurred_at)}</div>
-      <div><strong class="event-type">${entry.type}</strong> <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
+      <div><strong class="event-type">${entry.type}</strong>${entry.data?.agent_id ? html` by ${agentName(data.agents, entry.data.agent_id)}` : ''} <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
       <details><summary>Data</summary>${json(maskSecrets(entry.data))}</details></div>
     </li>`,
       )}</ol>`}
