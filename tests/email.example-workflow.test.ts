@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { dovecotMissing, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { dovecotMissing, mailboxesRead, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -25,6 +25,8 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
     app = await startTestCrmflow(
       testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { EMAIL_MAILBOXES: `sales=${dovecot.url(SALES)}` } }),
     );
+    // Mail that was there before the first read is left alone (backfill_days: 0): deliver only after it.
+    await mailboxesRead(db.pool, ['sales']);
   }, 60_000);
   afterAll(async () => {
     await app?.close();

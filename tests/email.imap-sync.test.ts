@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { api, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { dovecotMissing, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { dovecotMissing, mailboxesRead, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -79,7 +79,11 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       smtpUrl: smtp.url,
       extra: { SALES_IMAP_URL: dovecot.url(SALES), BOB_IMAP_URL: dovecot.url(BOB), SMTP_FROM: `Shop <${SALES}>` },
     });
+    // Last week's mail, in the mailbox before crmflow ever read it.
+    await deliver(SALES, 'INBOX', email({ From: 'Olga <olga@example.com>', To: SALES, Subject: 'Old question' }, 'Still there?'));
     app = await startTestCrmflow(env);
+    // Mail that was there before the first read is left alone (backfill_days: 0): deliver only after it.
+    await mailboxesRead(db.pool, ['sales', 'bob']);
   }, 60_000);
   afterAll(async () => {
     await app?.close();
@@ -113,6 +117,8 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     }, 30_000);
     expect(new Set(rows.map((row) => row.external_id)).size).toBe(3);
     expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email'")).toBe(3);
+    // Connecting the mailbox took in no old mail (backfill_days 0): nobody answers last week's questions by surprise.
+    expect(await timeline('olga@example.com')).toEqual([]);
     // The auto-reply to the first lead did not count as the owner's contact: the lead was escalated.
     const { rows: slas } = await waitFor('the SLA of the first lead checked', async () => {
       const result = await db.pool.query<{ status: string }>(

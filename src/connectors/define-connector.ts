@@ -190,6 +190,8 @@ export interface ConnectorDefinition<K extends string = string> {
   watch?: {
     resource: string;
     pollSeconds: (secrets: Secrets<K>) => number;
+    /** How far back the very first pull of the resource reads (a pull with no stored cursor). */
+    backfillMs: (secrets: Secrets<K>) => number;
     start: (context: ConnectorContext<Secrets<K>>, changed: () => void) => Promise<() => Promise<void>>;
   };
   /** Channels `reply` can answer on through this connector's actions. */

@@ -12,8 +12,6 @@ export interface ConnectorWatchOptions {
   config: LoadedConfig;
   logger: Logger;
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
-  /** Where a pull with no stored cursor starts, back from now; default 7 days. */
-  backfillMs?: number;
 }
 
 const PAGE_SIZE = 50;
@@ -31,6 +29,7 @@ export async function startConnectorWatches(options: ConnectorWatchOptions): Pro
     if (!watch || !definition.pull?.[watch.resource]) continue;
     const log = options.logger.child({ connector: definition.id });
     const abort = new AbortController();
+    const context = options.connectorContext(definition.id, abort.signal);
     let running: Promise<void> | undefined;
     let again = false;
     const pull = (): void => {
@@ -41,7 +40,7 @@ export async function startConnectorWatches(options: ConnectorWatchOptions): Pro
       }
       again = false;
       running = runPull(
-        { connector: definition, resource: watch.resource, cursorKey: watch.resource, since: new Date(Date.now() - (options.backfillMs ?? 7 * 86_400_000)), pageSize: PAGE_SIZE },
+        { connector: definition, resource: watch.resource, cursorKey: watch.resource, since: new Date(Date.now() - watch.backfillMs(context.secrets)), pageSize: PAGE_SIZE },
         options.connectorContext(definition.id, abort.signal),
         { pool: options.pool, queue: options.queue, logger: log },
       )
@@ -52,7 +51,6 @@ export async function startConnectorWatches(options: ConnectorWatchOptions): Pro
           if (again) pull();
         });
     };
-    const context = options.connectorContext(definition.id, abort.signal);
     const stopWatch = await watch.start(context, pull);
     const timer = setInterval(pull, watch.pollSeconds(context.secrets) * 1000);
     stops.push(async () => {

@@ -142,3 +142,14 @@ function readId(kind: 'u' | 'g', name: string): string {
   if (!line) throw new Error(`no ${kind === 'u' ? 'user' : 'group'} ${name}`);
   return line.split(':')[2]!;
 }
+
+/** Waits until crmflow has read every folder of the mailboxes `names` once: mail delivered from then on is new mail. */
+export async function mailboxesRead(pool: { query: (sql: string) => Promise<{ rows: Array<{ cursor: unknown }> }> }, names: string[]): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const { rows } = await pool.query("SELECT cursor FROM connector_cursors WHERE connector = 'email' AND resource = 'mail'");
+    const cursor = (rows[0]?.cursor ?? {}) as Record<string, { inbox?: unknown; sent?: unknown }>;
+    if (names.every((name) => cursor[name]?.inbox && cursor[name]?.sent)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the mailboxes ${names.join(', ')} were never read`);
+}

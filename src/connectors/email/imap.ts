@@ -4,7 +4,7 @@ import type { ConnectorContext, ParsedEvent, PullPage } from '../define-connecto
 import { addressSet, automatedReason, messageIds, newText, systemSender, type EmailAddress, type EmailAttachment, type EmailPayload } from '../shared/email-message.js';
 import { parseMailboxes, type MailboxConfig } from './mailboxes.js';
 
-export type EmailSecrets = { mailboxes?: string; own_addresses?: string; poll_seconds?: string };
+export type EmailSecrets = { mailboxes?: string; own_addresses?: string; poll_seconds?: string; backfill_days?: string };
 
 type FolderKind = 'inbox' | 'sent';
 
@@ -35,7 +35,8 @@ async function sentPath(client: ImapFlow, mailbox: MailboxConfig): Promise<strin
 
 /**
  * The `mail` pull: every declared mailbox's INBOX (`message.received`) and Sent folder (`message.sent`), from the
- * stored position (UIDVALIDITY + last UID) on. One page is at most `pageSize` messages of one folder; the cursor after
+ * stored position (UIDVALIDITY + last UID) on; a folder read for the first time from `since` (what arrived before is left
+ * alone: connecting a mailbox must not answer last week's mail). One page is at most `pageSize` messages of one folder; the cursor after
  * it moves that folder only, so a crash resumes at the next message. A folder whose UIDVALIDITY changed (recreated)
  * is read again from `since`: the inbox recognises messages already stored by their Message-ID.
  */
@@ -80,8 +81,19 @@ async function readFolder(
     if (from) {
       // `n:*` always names the newest message, even below n: keep only those after the position.
       uids = opened.exists === 0 ? [] : ((await client.search({ uid: `${from.uid + 1}:*` }, { uid: true })) || []).filter((uid) => uid > from.uid);
+    } else if (opened.exists === 0) {
+      uids = [];
     } else {
-      uids = opened.exists === 0 ? [] : (await client.search(options.since ? { since: options.since } : { all: true }, { uid: true })) || [];
+      // SEARCH SINCE takes a day: the messages of that day that came before `since` are left out by their time, which
+      // has whole seconds (a second's slack keeps a message that arrived as the first pull began).
+      const since = new Date((options.since ?? new Date(0)).getTime() - 1000);
+      const candidates = (await client.search({ since: options.since ?? new Date(0) }, { uid: true })) || [];
+      uids = [];
+      if (candidates.length > 0) {
+        for await (const message of client.fetch(candidates.join(','), { uid: true, internalDate: true }, { uid: true })) {
+          if (message.internalDate && new Date(message.internalDate) >= since) uids.push(message.uid);
+        }
+      }
     }
     uids.sort((a, b) => a - b);
     const batch = uids.slice(0, options.pageSize);

@@ -23,6 +23,10 @@ export default defineConnector<keyof EmailSecrets>({
     },
     own_addresses: { description: 'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).', optional: true },
     poll_seconds: { description: 'How often every folder is read besides IDLE (default 60).', optional: true },
+    backfill_days: {
+      description: 'How many days of mail a folder read for the first time takes in (default 0: only mail arriving from then on). Workflows run on it: a lead workflow answers it.',
+      optional: true,
+    },
   },
   events: {
     'message.received': {
@@ -42,6 +46,7 @@ export default defineConnector<keyof EmailSecrets>({
   watch: {
     resource: 'mail',
     pollSeconds: (secrets) => Math.max(1, Number(secrets.poll_seconds) || 60),
+    backfillMs: (secrets) => Math.max(0, Number(secrets.backfill_days) || 0) * 86_400_000,
     start: watchMail,
   },
   channelOf: (event) => (event.type === 'message.received' ? 'email' : undefined),
