@@ -6,6 +6,9 @@ import { actingAgent, requiredText, type ContactContext } from './person-contact
 export const REPLY_CHANNELS = ['email', 'sms', 'whatsapp', 'messenger', 'instagram'] as const;
 export type ReplyChannel = (typeof REPLY_CHANNELS)[number];
 
+/** How far back the customer's last message on a channel is looked for (Meta's window is 24 hours; a week is ample). */
+const LAST_MESSAGE_WINDOW_MS = 7 * 86_400_000;
+
 export interface AgentReplyInput {
   customerId: number;
   channel: unknown;
@@ -49,7 +52,12 @@ export async function agentReply(ctx: ContactContext, actor: Actor, input: Agent
     subject = input.subject === undefined || input.subject === '' ? `Message from ${agent.name}` : requiredText(input.subject, 'subject', 200);
     result = await ctx.contacts.sendEmail({ idempotencyKey, customerId: customer.id, runId: null, to: customer.email, subject, text, agentId: agent.id });
   } else {
-    result = await ctx.contacts.sendMessage({ channel, idempotencyKey, customerId: customer.id, runId: null, preferred: [], identities: customer.identities, text, trigger: undefined, agentId: agent.id });
+    // Answered as a reply to the customer's last message on the channel (its timeline entry): WhatsApp then goes out
+    // from the business number they wrote to.
+    const recent = await ctx.contacts.timelineSince(customer.id, new Date((ctx.now?.() ?? new Date()).getTime() - LAST_MESSAGE_WINDOW_MS));
+    const last = recent.filter((entry) => entry.type === 'message.received' && (entry.data as { channel?: unknown } | null)?.channel === channel).at(-1);
+    const trigger = last ? { type: last.type, payload: last.data } : undefined;
+    result = await ctx.contacts.sendMessage({ channel, idempotencyKey, customerId: customer.id, runId: null, preferred: [], identities: customer.identities, text, trigger, agentId: agent.id });
   }
   await audit(ctx, actor, 'customer.message', `customer:${customer.id}`, { channel, agent_id: agent.id, message_id: result.messageId ?? null, status: result.status });
   if (result.messageId === undefined || (result.status !== 'sent' && result.status !== 'uncertain')) {

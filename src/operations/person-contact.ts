@@ -4,7 +4,7 @@ import { type Actor, type OperationContext, requireRole } from './context.js';
 import { ForbiddenError, InvalidInputError } from './errors.js';
 
 /** The engine's outbound path and timeline, lent to operations that record what a person did with a customer. */
-export type PersonContactServices = Pick<StepServices, 'sendEmail' | 'sendMessage' | 'upsertTimeline' | 'loadCustomer'>;
+export type PersonContactServices = Pick<StepServices, 'sendEmail' | 'sendMessage' | 'upsertTimeline' | 'loadCustomer' | 'timelineSince'>;
 
 export interface ContactContext extends OperationContext {
   contacts: PersonContactServices;
