@@ -151,6 +151,23 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     expect(body.owner_agent_id).toBe('ann');
   }, 60_000);
 
+  it('reads a folder that was recreated (a new UIDVALIDITY) from its new start', async () => {
+    const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: BOB, pass: 'imap-test-password' }, logger: false });
+    await client.connect();
+    const before = (await client.status('Sent', { uidValidity: true })).uidValidity;
+    await client.mailboxDelete('Sent');
+    await client.mailboxCreate('Sent');
+    expect((await client.status('Sent', { uidValidity: true })).uidValidity).not.toBe(before);
+    await client.logout();
+    // Its first message has UID 1 again, below the position stored for the old folder.
+    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: 'Fay <fay@example.com>', Subject: 'Your visit' }, 'See you Monday.'));
+    const rows = await waitFor('the message in the new Sent folder', async () => {
+      const found = await timeline('fay@example.com');
+      return found.length === 1 && found;
+    });
+    expect(rows[0]).toMatchObject({ type: 'message.sent', data: { agent_id: 'bob' } });
+  }, 60_000);
+
   it('puts an auto-reply on the timeline and does not answer it', async () => {
     await deliver(SALES, 'INBOX', email({ From: 'Dora <dora@example.com>', To: SALES, Subject: 'Out of office', 'Auto-Submitted': 'auto-replied' }, 'I am away until Monday.'));
     const [entry] = await waitFor('the auto-reply on the timeline', async () => {

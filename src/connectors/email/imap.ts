@@ -8,8 +8,15 @@ export type EmailSecrets = { mailboxes?: string; own_addresses?: string; poll_se
 
 type FolderKind = 'inbox' | 'sent';
 
-/** Where each mailbox folder was read up to: the folder's UIDVALIDITY and the last UID stored. */
-export type MailCursor = Record<string, Partial<Record<FolderKind, { validity: string; uid: number }>>>;
+/** Where a folder was read up to: its UIDVALIDITY, the last UID stored, and when it was read (ISO 8601). */
+export interface FolderPosition {
+  validity: string;
+  uid: number;
+  read_at: string;
+}
+
+/** Each mailbox folder's position, by mailbox name. */
+export type MailCursor = Record<string, Partial<Record<FolderKind, FolderPosition>>>;
 
 /** Bytes of a message downloaded for its text; attachments are described from the server's BODYSTRUCTURE instead. */
 const SOURCE_LIMIT = 1_000_000;
@@ -37,8 +44,8 @@ async function sentPath(client: ImapFlow, mailbox: MailboxConfig): Promise<strin
  * The `mail` pull: every declared mailbox's INBOX (`message.received`) and Sent folder (`message.sent`), from the
  * stored position (UIDVALIDITY + last UID) on; a folder read for the first time from `since` (what arrived before is left
  * alone: connecting a mailbox must not answer last week's mail). One page is at most `pageSize` messages of one folder; the cursor after
- * it moves that folder only, so a crash resumes at the next message. A folder whose UIDVALIDITY changed (recreated)
- * is read again from `since`: the inbox recognises messages already stored by their Message-ID.
+ * it moves that folder only, so a crash resumes at the next message. A folder whose UIDVALIDITY changed (recreated,
+ * migrated) is read again from its last read: the inbox recognises messages already stored by their Message-ID.
  */
 export async function listMail(context: ConnectorContext<EmailSecrets>, cursor: unknown, options: { since?: Date; pageSize: number }): Promise<PullPage> {
   const positions: MailCursor = structuredClone((cursor as MailCursor | null) ?? {});
@@ -68,9 +75,9 @@ async function readFolder(
   mailbox: MailboxConfig,
   kind: FolderKind,
   path: string,
-  position: { validity: string; uid: number } | undefined,
+  position: FolderPosition | undefined,
   options: { since?: Date; pageSize: number; own: ReadonlySet<string> },
-): Promise<{ events: ParsedEvent[]; position: { validity: string; uid: number }; moved: boolean } | undefined> {
+): Promise<{ events: ParsedEvent[]; position: FolderPosition; moved: boolean } | undefined> {
   const lock = await client.getMailboxLock(path, { readOnly: true });
   try {
     const opened = client.mailbox;
@@ -86,8 +93,9 @@ async function readFolder(
     } else {
       // SEARCH SINCE takes a day: the messages of that day that came before `since` are left out by their time, which
       // has whole seconds (a second's slack keeps a message that arrived as the first pull began).
-      const since = new Date((options.since ?? new Date(0)).getTime() - 1000);
-      const candidates = (await client.search({ since: options.since ?? new Date(0) }, { uid: true })) || [];
+      const start = position ? new Date(position.read_at) : (options.since ?? new Date(0));
+      const since = new Date(start.getTime() - 1000);
+      const candidates = (await client.search({ since: start }, { uid: true })) || [];
       uids = [];
       if (candidates.length > 0) {
         for await (const message of client.fetch(candidates.join(','), { uid: true, internalDate: true }, { uid: true })) {
@@ -97,17 +105,17 @@ async function readFolder(
     }
     uids.sort((a, b) => a - b);
     const batch = uids.slice(0, options.pageSize);
+    const readAt = new Date().toISOString();
     if (batch.length === 0) {
       // First sight of the folder (or a new UIDVALIDITY) with nothing to read: remember where it stands.
-      const start = { validity, uid: from ? from.uid : Math.max(0, opened.uidNext - 1) };
-      return { events: [], position: start, moved: !from };
+      return { events: [], position: from ?? { validity, uid: Math.max(0, opened.uidNext - 1), read_at: readAt }, moved: !from };
     }
     const events: ParsedEvent[] = [];
     for await (const message of client.fetch(batch.join(','), { uid: true, internalDate: true, size: true, bodyStructure: true, source: { maxLength: SOURCE_LIMIT } }, { uid: true })) {
       const event = await messageEvent(message, mailbox, kind, validity, options.own);
       if (event) events.push(event);
     }
-    return { events, position: { validity, uid: batch.at(-1)! }, moved: true };
+    return { events, position: { validity, uid: batch.at(-1)!, read_at: readAt }, moved: true };
   } finally {
     lock.release();
   }
