@@ -106,7 +106,7 @@ ${customerContactForms(context, c)}
     <tbody>${messages.map(
       (message) => html`<tr>
       <td data-label="Sent">${time(message.sent_at ?? message.created_at)}</td>
-      <td data-label="Channel">${message.channel} <span class="muted">via ${message.transport}</span></td>
+      <td data-label="Channel">${message.channel} <span class="muted">via ${message.transport}</span>${message.agent_id ? html` by ${agentName(data.agents, message.agent_id)}` : ''}</td>
       <td data-label="To">${message.recipient}</td>
       <td data-label="Subject">${message.subject ?? '—'}</td>
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
