@@ -136,9 +136,13 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       const rows = await timeline('carl@example.com');
       return rows.length === 1 && rows;
     });
-    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: 'Carl <carl@example.com>', Subject: 'Re: Quote', 'In-Reply-To': '<unknown@mail.example.com>' }, 'Hi Carl, here it is.'));
+    // A note to a colleague first: mail between our own addresses is about no customer.
+    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: SALES, Subject: 'Carl wants a quote' }, 'I will answer him.'));
+    // Bob answers Carl, copying the shared mailbox.
+    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: SALES, Cc: 'Carl <carl@example.com>', Subject: 'Re: Quote', 'In-Reply-To': '<unknown@mail.example.com>' }, 'Hi Carl, here it is.'));
     const sent = await waitFor('Bob’s email on Carl’s timeline', async () => (await timeline('carl@example.com')).find((row) => row.type === 'message.sent'));
-    expect(sent.data).toMatchObject({ agent_id: 'bob', direction: 'outbound', from: BOB, to: ['carl@example.com'] });
+    expect(sent.data).toMatchObject({ agent_id: 'bob', direction: 'outbound', from: BOB, to: ['carl@example.com', SALES] });
+    expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email' AND type = 'message.sent' AND payload->>'subject' = 'Carl wants a quote'")).toBe(0);
     const status = await waitFor('Carl’s SLA checked', async () => {
       const { rows } = await db.pool.query<{ status: string }>(
         `SELECT s.status FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1 AND s.status <> 'pending'`,

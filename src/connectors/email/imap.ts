@@ -138,6 +138,9 @@ async function messageEvent(message: FetchMessageObject, mailbox: MailboxConfig,
   const internal = message.internalDate instanceof Date ? message.internalDate : message.internalDate ? new Date(message.internalDate) : undefined;
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : (internal ?? new Date());
   const inbound = kind === 'inbox';
+  // Mail between our own addresses (a note to a colleague) is about no customer: only mail out of the house counts.
+  const outside = (list: EmailAddress[]) => list.filter((address) => !own.has(address.address));
+  if (!inbound && outside([...addresses(parsed.to), ...addresses(parsed.cc)]).length === 0) return undefined;
   const payload: EmailPayload = {
     direction: inbound ? 'inbound' : 'outbound',
     mailbox: mailbox.name,
@@ -145,7 +148,8 @@ async function messageEvent(message: FetchMessageObject, mailbox: MailboxConfig,
     message_id: parsed.messageId ?? null,
     references: [...new Set([...messageIds(header('in-reply-to')), ...messageIds(rawReferences(parsed.references))])],
     from,
-    to: addresses(parsed.to),
+    // For mail we sent, the customer (the first of `to`) is the first recipient outside the house, in To or else Cc.
+    to: inbound ? addresses(parsed.to) : [...new Map([...outside(addresses(parsed.to)), ...outside(addresses(parsed.cc)), ...addresses(parsed.to)].map((a) => [a.address, a])).values()],
     cc: addresses(parsed.cc),
     subject: parsed.subject ?? null,
     date: date.toISOString(),

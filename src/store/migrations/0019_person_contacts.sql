@@ -5,5 +5,5 @@ CREATE UNIQUE INDEX outbound_messages_email_message_id_idx ON outbound_messages 
 CREATE INDEX outbound_messages_agent_idx ON outbound_messages (customer_id, sent_at) WHERE agent_id IS NOT NULL;
 
 -- Timeline entries a person made (an email from their mailbox's Sent folder, a call to or from their phone, a call
--- logged by hand) carry data.agent_id: the SLA check and speed-to-lead count only these.
+-- logged by hand) carry data.agent_id: the SLA check counts only these.
 CREATE INDEX timeline_events_person_contact_idx ON timeline_events (customer_id, occurred_at) WHERE (data->>'agent_id') IS NOT NULL;
