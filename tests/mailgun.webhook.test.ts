@@ -4,6 +4,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { fixtureBytes } from './helpers/sign.js';
+import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
 const KEY = SECRETS.MAILGUN_WEBHOOK_SIGNING_KEY!;
@@ -16,6 +17,10 @@ workflows:
   - id: mail-in
     trigger: { type: webhook, connector: mailgun, event: message.received }
     steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]
+  - id: thank-for-mail
+    trigger: { type: event, on: message.received }
+    steps:
+      - { type: reply, channel: email, to: "{{ $customer.email }}", subject: "We got your email", body: "Thanks, we answer today." }
 `;
 
 /** Mailgun's signature fields for now (or `ageSeconds` ago), under `key`. */
@@ -40,13 +45,16 @@ const URLENCODED = { 'content-type': 'application/x-www-form-urlencoded' };
 describe('Mailgun inbound webhook', () => {
   let db: TestDatabase;
   let app: Crmflow;
+  let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix() }));
+    smtp = await startSmtpServer();
+    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
   });
   afterAll(async () => {
     await app?.close();
+    await smtp?.close();
     await db?.drop();
   });
 
@@ -96,6 +104,31 @@ describe('Mailgun inbound webhook', () => {
       },
     });
     expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE source = 'mailgun'")).toBe(1);
+  });
+
+  it('answers a person’s email in a chained workflow, never an out-of-office', async () => {
+    const delivery = (from: string, id: string, extra: Array<[string, string]>) =>
+      new URLSearchParams({
+        ...signature(),
+        recipient: 'sales@shop.example.org',
+        sender: from,
+        from,
+        subject: 'Hello',
+        'body-plain': 'Hello there',
+        'message-headers': JSON.stringify([['Message-Id', `<${id}@mail.example.com>`], ['From', from], ...extra]),
+      }).toString();
+    expect((await post(app, '/webhooks/mailgun', delivery('otto@example.com', 'ooo-1', [['Auto-Submitted', 'auto-replied'], ['Subject', 'Out of office']]), URLENCODED)).status).toBe(200);
+    expect((await post(app, '/webhooks/mailgun', delivery('paula@example.com', 'person-1', []), URLENCODED)).status).toBe(200);
+    await waitFor('the answer to Paula', async () => smtp.messages.some((message) => message.to.includes('paula@example.com')));
+    const skipped = await waitFor('the chained run on the out-of-office', async () => {
+      const { rows } = await db.pool.query<{ output: Record<string, unknown> }>(
+        `SELECT s.output FROM workflow_runs r JOIN run_steps s ON s.run_id = r.id JOIN customer_identities i ON i.customer_id = r.customer_id
+         WHERE r.workflow = 'thank-for-mail' AND i.value = 'otto@example.com'`,
+      );
+      return rows[0]?.output;
+    });
+    expect(skipped).toMatchObject({ status: 'skipped', reason: 'not answered automatically: Auto-Submitted: auto-replied' });
+    expect(smtp.messages.some((message) => message.to.includes('otto@example.com'))).toBe(false);
   });
 
   it('reads a multipart delivery: attachments by name, type and size, never their bytes', async () => {

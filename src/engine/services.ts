@@ -114,6 +114,11 @@ export function createStepServices(options: ServiceOptions): StepServices {
     sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     automatedInbound: (event, payload) => {
+      if (event?.connector === 'engine') {
+        // A message.received engine event names a machine's message (see upsertTimelineEntry).
+        const data = payload as { automated?: unknown; from?: unknown } | null;
+        return typeof data?.automated === 'string' ? { reason: data.automated, address: String(data.from ?? '') } : undefined;
+      }
       const inbound = event && options.config.connectors.get(event.connector)?.definition.inboundMessage?.({ type: event.type, payload });
       return inbound?.automated ? { reason: inbound.automated, address: inbound.address } : undefined;
     },

@@ -47,7 +47,8 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
     [entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt],
   );
   const stored = row ?? { ...(await findTimelineEntry(pool, entry.source, entry.externalId)), inserted: false };
-  const agentId = (entry.data as { agent_id?: unknown } | undefined)?.agent_id;
+  const data = entry.data as { agent_id?: unknown; automated?: unknown; from?: unknown } | null | undefined;
+  const agentId = data?.agent_id;
   if (PERSON_CONTACT_TYPES.has(entry.type as 'message.sent') && typeof agentId === 'string') {
     const event = await emitEngineEvent(pool, {
       type: entry.type as 'message.sent' | 'call.completed',
@@ -67,7 +68,15 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
     sourceRunId: entry.runId,
     listened: entry.listenedEvents,
     dedupeKey: `timeline:${stored.id}`,
-    data: { customer_id: stored.customer_id, timeline_event_id: stored.id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+    data: {
+      customer_id: stored.customer_id,
+      timeline_event_id: stored.id,
+      source: entry.source,
+      external_id: entry.externalId,
+      summary: entry.summary ?? null,
+      // A machine's message (auto-reply, bounce: RFC 3834) stays unanswered by workflows chained on this event too.
+      ...(typeof data?.automated === 'string' ? { automated: data.automated, from: data.from ?? null } : {}),
+    },
   });
   return { id: stored.id, inserted: stored.inserted, event };
 }
