@@ -156,7 +156,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         }
       });
     }
-    if (options.roles.worker) closers.push(await startConnectorWatches({ pool, queue, config, logger, connectorContext }));
+    if (options.roles.worker) closers.push(await startConnectorWatches({ pool, queue, config, logger, connectorContext, signals: connectorSignals(producer, prefix) }));
     if (options.roles.scheduler) {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { Pool } from '../store/pool.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { runPull } from './pull.js';
@@ -12,6 +13,8 @@ export interface ConnectorWatchOptions {
   config: LoadedConfig;
   logger: Logger;
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** Where a failing pull is shown (the dashboard's connector health). */
+  signals?: ConnectorSignals;
 }
 
 const PAGE_SIZE = 50;
@@ -45,7 +48,10 @@ export async function startConnectorWatches(options: ConnectorWatchOptions): Pro
         { pool: options.pool, queue: options.queue, logger: log },
       )
         .then(() => undefined)
-        .catch((error: Error) => log.warn({ err: error }, `pull of ${watch.resource} failed; the next change or poll tries again`))
+        .catch((error: Error) => {
+          log.warn({ err: error }, `pull of ${watch.resource} failed; the next change or poll tries again`);
+          options.signals?.error(definition.id, `pull of ${watch.resource} failed: ${error.message}`);
+        })
         .finally(() => {
           running = undefined;
           if (again) pull();
