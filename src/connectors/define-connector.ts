@@ -194,6 +194,8 @@ export interface ConnectorDefinition<K extends string = string> {
     backfillMs: (secrets: Secrets<K>) => number;
     start: (context: ConnectorContext<Secrets<K>>, changed: () => void) => Promise<() => Promise<void>>;
   };
+  /** What is wrong with secrets the schema cannot judge (a malformed list), by secret name: reported at load. */
+  checkSecrets?: (secrets: Partial<Secrets<K>>) => Partial<Record<K, string>>;
   /** Channels `reply` can answer on through this connector's actions. */
   channels?: Record<string, ChannelSpec>;
   /** The channel an inbound event came on, for `reply` with `channel: same`. */

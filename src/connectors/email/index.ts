@@ -2,6 +2,7 @@ import { defineConnector } from '../define-connector.js';
 import type { EmailPayload } from '../shared/email-message.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
 import { listMail, watchMail, type EmailSecrets } from './imap.js';
+import { parseMailboxes } from './mailboxes.js';
 
 const mapping = readBeside(import.meta.url, '../shared/email-message.jsonata');
 
@@ -48,6 +49,14 @@ export default defineConnector<keyof EmailSecrets>({
     pollSeconds: (secrets) => Math.max(1, Number(secrets.poll_seconds) || 60),
     backfillMs: (secrets) => Math.max(0, Number(secrets.backfill_days) || 0) * 86_400_000,
     start: watchMail,
+  },
+  checkSecrets: (secrets) => {
+    try {
+      parseMailboxes(secrets.mailboxes);
+      return {};
+    } catch (error) {
+      return { mailboxes: (error as Error).message };
+    }
   },
   channelOf: (event) => (event.type === 'message.received' ? 'email' : undefined),
   inboundMessage: (event) => {
