@@ -131,6 +131,32 @@ describe('Mailgun inbound webhook', () => {
     expect(smtp.messages.some((message) => message.to.includes('otto@example.com'))).toBe(false);
   });
 
+  it('suggests merging the sender of a reply from another address with the customer we wrote to', async () => {
+    const { rows } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana.souza@example.com'");
+    const ana = rows[0]!.customer_id;
+    await db.pool.query(
+      `INSERT INTO outbound_messages (idempotency_key, customer_id, channel, transport, recipient, subject, body, status, email_message_id, sent_at)
+       VALUES ('run:42:reply', $1, 'email', 'smtp', 'ana.souza@example.com', 'Your price list', 'Attached', 'sent', '<run.42.reply@crmflow>', now())`,
+      [ana],
+    );
+    const reply = new URLSearchParams({
+      ...signature(),
+      recipient: 'sales@shop.example.org',
+      from: 'Ana Souza <ana@souza-design.example>',
+      subject: 'Re: Your price list',
+      'stripped-text': 'Thanks, ordering 50.',
+      'message-headers': JSON.stringify([['Message-Id', '<work-1@souza-design.example>'], ['In-Reply-To', '<run.42.reply@crmflow>']]),
+    }).toString();
+    expect((await post(app, '/webhooks/mailgun', reply, URLENCODED)).status).toBe(200);
+    const suggestion = await waitFor('the merge suggestion', async () => {
+      const result = await db.pool.query<{ customer_a: number; customer_b: number; reason: Record<string, unknown> }>('SELECT customer_a, customer_b, reason FROM customer_merge_suggestions');
+      return result.rows[0];
+    });
+    const { rows: work } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana@souza-design.example'");
+    expect([suggestion.customer_a, suggestion.customer_b].sort()).toEqual([ana, work[0]!.customer_id].sort());
+    expect(suggestion.reason).toMatchObject({ why: 'a reply to our email to the other customer' });
+  });
+
   it('reads a multipart delivery: attachments by name, type and size, never their bytes', async () => {
     const boundary = '----mailgun-test-boundary';
     const fields = {

@@ -7,6 +7,7 @@ import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
+import { suggestReplyMerge } from '../store/merge-suggestions.js';
 import { findEmailsByMessageId } from '../store/messages.js';
 import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
@@ -49,16 +50,23 @@ export function createStepServices(options: ServiceOptions): StepServices {
 
   /**
    * An entry's data with who made it (`agent_id`: a person's contact, see `attributeAgent`) and, for an email that
-   * answers one of ours, the message it answers (`in_reply_to_message`: our outbound message, its run and agent).
+   * answers one of ours, the message it answers (`in_reply_to_message`: our outbound message, its customer, run and
+   * agent). A reply whose sender is another customer than the one we wrote to makes a merge suggestion.
    */
-  async function personAndThread(entry: { type: string; data?: unknown }): Promise<unknown> {
+  async function personAndThread(entry: { customerId: number; type: string; externalId: string; data?: unknown }): Promise<unknown> {
     if (entry.data === null || typeof entry.data !== 'object' || Array.isArray(entry.data)) return entry.data;
     const data = { ...(entry.data as Record<string, unknown>) };
     const agentId = attributeAgent(entry, options.config.agents, region);
     if (agentId) data.agent_id = agentId;
     else delete data.agent_id;
     const [answered] = await findEmailsByMessageId(pool, referencedMessageIds(data));
-    if (answered) data.in_reply_to_message = { message_id: answered.id, run_id: answered.runId, agent_id: answered.agentId };
+    if (answered) {
+      data.in_reply_to_message = { message_id: answered.id, customer_id: answered.customerId, run_id: answered.runId, agent_id: answered.agentId };
+      // A reply from another address than the one we wrote to: probably the same person, for an admin to confirm.
+      if (answered.customerId !== null && answered.customerId !== entry.customerId) {
+        await suggestReplyMerge(pool, entry.customerId, answered.customerId, { why: 'a reply to our email to the other customer', message_id: answered.id, reply: entry.externalId });
+      }
+    }
     return data;
   }
   return {
