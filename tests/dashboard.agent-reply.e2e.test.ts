@@ -38,7 +38,9 @@ async function startGraph(): Promise<{ url: string; sent: Array<{ path: string; 
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     req.on('end', () => {
       sent.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.agent-${sent.length}` }] }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ messaging_product: 'whatsapp', messages: [{ id: `wamid.agent-${sent.length}` }] }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,18 +56,33 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
   let profile: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     graph = await startGraph();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, META_GRAPH_URL: graph.url } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        extra: { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, META_GRAPH_URL: graph.url },
+      }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 390, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -107,7 +124,15 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
     await page.screenshot({ path: join(SCREENSHOTS, 'agent-reply-whatsapp.png'), fullPage: true });
 
     expect(graph.sent).toEqual([
-      { path: expect.stringMatching(/^\/v21.0\/106540352242922\/messages\?/), body: expect.objectContaining({ messaging_product: 'whatsapp', to: '16505551234', type: 'text', text: { body: 'Hi! Your order ships tomorrow morning.' } }) },
+      {
+        path: expect.stringMatching(/^\/v21.0\/106540352242922\/messages\?/),
+        body: expect.objectContaining({
+          messaging_product: 'whatsapp',
+          to: '16505551234',
+          type: 'text',
+          text: { body: 'Hi! Your order ships tomorrow morning.' },
+        }),
+      },
     ]);
     const { rows } = await db.pool.query('SELECT channel, agent_id, run_id, status, provider_id FROM outbound_messages');
     expect(rows).toEqual([{ channel: 'whatsapp', agent_id: 'sam', run_id: null, status: 'sent', provider_id: 'wamid.agent-1' }]);

@@ -23,7 +23,13 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
     dovecot = await startDovecot([SALES]);
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { EMAIL_MAILBOXES: `sales=${dovecot.url(SALES)}` } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(EXAMPLE_CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+        extra: { EMAIL_MAILBOXES: `sales=${dovecot.url(SALES)}` },
+      }),
     );
     // Mail that was there before the first read is left alone (backfill_days: 0): deliver only after it.
     await mailboxesRead(db.pool, ['sales']);
@@ -38,7 +44,10 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
   const deliver = async (from: string, subject: string, text: string) => {
     const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: SALES, pass: 'imap-test-password' }, logger: false });
     await client.connect();
-    await client.append('INBOX', `From: ${from}\r\nTo: ${SALES}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}-${Date.now()}@mail.example.com>\r\nDate: ${new Date().toUTCString()}\r\n\r\n${text}\r\n`);
+    await client.append(
+      'INBOX',
+      `From: ${from}\r\nTo: ${SALES}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}-${Date.now()}@mail.example.com>\r\nDate: ${new Date().toUTCString()}\r\n\r\n${text}\r\n`,
+    );
     await client.logout();
   };
 
@@ -65,6 +74,8 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
     expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE customer_id = $1 AND type = 'message.received'", [assignment.customer_id])).toBe(2);
     // No second answer to Nina, no second lead, no second SLA.
     expect(smtp.messages.filter((message) => message.to.includes('nina@example.com'))).toHaveLength(1);
-    expect(await count(db.pool, 'SELECT 1 FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1', [assignment.customer_id])).toBe(1);
+    expect(
+      await count(db.pool, 'SELECT 1 FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1', [assignment.customer_id]),
+    ).toBe(1);
   }, 60_000);
 });

@@ -42,7 +42,9 @@ workflows:
 let serial = 0;
 function email(headers: Record<string, string>, text: string): string {
   const lines = { 'Message-ID': `<imap-test-${Date.now()}-${++serial}@mail.example.com>`, Date: new Date().toUTCString(), ...headers };
-  return `${Object.entries(lines).map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n${text}\r\n`;
+  return `${Object.entries(lines)
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('\r\n')}\r\n\r\n${text}\r\n`;
 }
 
 describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dovecot)', () => {
@@ -93,12 +95,22 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
   });
 
   it('puts a delivered email on the sender’s timeline once, across a restart of crmflow and a reconnect to the server', async () => {
-    await deliver(SALES, 'INBOX', email({ From: 'Ana Souza <ana.souza@example.com>', To: SALES, Subject: 'Price for 50 units?' }, 'Could you send the price list?\r\n\r\nOn Mon, Dec 1 Shop wrote:\r\n> old text'));
+    await deliver(
+      SALES,
+      'INBOX',
+      email(
+        { From: 'Ana Souza <ana.souza@example.com>', To: SALES, Subject: 'Price for 50 units?' },
+        'Could you send the price list?\r\n\r\nOn Mon, Dec 1 Shop wrote:\r\n> old text',
+      ),
+    );
     const [first] = await waitFor('the first email on the timeline', async () => {
       const rows = await timeline('ana.souza@example.com');
       return rows.length === 1 && rows;
     });
-    expect(first).toMatchObject({ type: 'message.received', data: { channel: 'email', subject: 'Price for 50 units?', text: 'Could you send the price list?', automated: null } });
+    expect(first).toMatchObject({
+      type: 'message.received',
+      data: { channel: 'email', subject: 'Price for 50 units?', text: 'Could you send the price list?', automated: null },
+    });
     await waitFor('the auto-reply', async () => smtp.messages.some((message) => message.to.includes('ana.souza@example.com')));
 
     // crmflow is down while a second email arrives: read when it is back, the first not again.
@@ -111,10 +123,14 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     await dovecot.stop();
     await dovecot.restart();
     await deliver(SALES, 'INBOX', email({ From: 'ana.souza@example.com', To: SALES, Subject: 'One more' }, 'Thanks!'));
-    const rows = await waitFor('the email after the reconnect', async () => {
-      const found = await timeline('ana.souza@example.com');
-      return found.length === 3 && found;
-    }, 30_000);
+    const rows = await waitFor(
+      'the email after the reconnect',
+      async () => {
+        const found = await timeline('ana.souza@example.com');
+        return found.length === 3 && found;
+      },
+      30_000,
+    );
     expect(new Set(rows.map((row) => row.external_id)).size).toBe(3);
     expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email'")).toBe(3);
     // Connecting the mailbox took in no old mail (backfill_days 0): nobody answers last week's questions by surprise.
@@ -139,10 +155,19 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     // A note to a colleague first: mail between our own addresses is about no customer.
     await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: SALES, Subject: 'Carl wants a quote' }, 'I will answer him.'));
     // Bob answers Carl, copying the shared mailbox.
-    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: SALES, Cc: 'Carl <carl@example.com>', Subject: 'Re: Quote', 'In-Reply-To': '<unknown@mail.example.com>' }, 'Hi Carl, here it is.'));
+    await deliver(
+      BOB,
+      'Sent',
+      email(
+        { From: `Bob <${BOB}>`, To: SALES, Cc: 'Carl <carl@example.com>', Subject: 'Re: Quote', 'In-Reply-To': '<unknown@mail.example.com>' },
+        'Hi Carl, here it is.',
+      ),
+    );
     const sent = await waitFor('Bob’s email on Carl’s timeline', async () => (await timeline('carl@example.com')).find((row) => row.type === 'message.sent'));
     expect(sent.data).toMatchObject({ agent_id: 'bob', direction: 'outbound', from: BOB, to: ['carl@example.com', SALES] });
-    expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email' AND type = 'message.sent' AND payload->>'subject' = 'Carl wants a quote'")).toBe(0);
+    expect(
+      await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email' AND type = 'message.sent' AND payload->>'subject' = 'Carl wants a quote'"),
+    ).toBe(0);
     const status = await waitFor('Carl’s SLA checked', async () => {
       const { rows } = await db.pool.query<{ status: string }>(
         `SELECT s.status FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1 AND s.status <> 'pending'`,
@@ -174,7 +199,11 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
   }, 60_000);
 
   it('puts an auto-reply on the timeline and does not answer it', async () => {
-    await deliver(SALES, 'INBOX', email({ From: 'Dora <dora@example.com>', To: SALES, Subject: 'Out of office', 'Auto-Submitted': 'auto-replied' }, 'I am away until Monday.'));
+    await deliver(
+      SALES,
+      'INBOX',
+      email({ From: 'Dora <dora@example.com>', To: SALES, Subject: 'Out of office', 'Auto-Submitted': 'auto-replied' }, 'I am away until Monday.'),
+    );
     const [entry] = await waitFor('the auto-reply on the timeline', async () => {
       const rows = await timeline('dora@example.com');
       return rows.length === 1 && rows;

@@ -32,7 +32,9 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -41,16 +43,33 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
   });
 
   const call = async (sid: string, direction: string, from: string, to: string) => {
-    const params = { AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: sid, CallStatus: 'completed', CallDuration: '61', Direction: direction, From: from, To: to, Timestamp: new Date().toUTCString() };
+    const params = {
+      AccountSid: 'ACtest',
+      ApiVersion: '2010-04-01',
+      CallSid: sid,
+      CallStatus: 'completed',
+      CallDuration: '61',
+      Direction: direction,
+      From: from,
+      To: to,
+      Timestamp: new Date().toUTCString(),
+    };
     const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     expect((await post(app, '/webhooks/twilio', body, headers)).status).toBe(200);
     return waitFor(`call ${sid} on the timeline`, async () => {
-      const { rows } = await db.pool.query<{ customer_id: number; data: Record<string, unknown> }>("SELECT customer_id, data FROM timeline_events WHERE external_id = $1", [`call/${sid}`]);
+      const { rows } = await db.pool.query<{ customer_id: number; data: Record<string, unknown> }>(
+        'SELECT customer_id, data FROM timeline_events WHERE external_id = $1',
+        [`call/${sid}`],
+      );
       return rows[0];
     });
   };
   const contactRuns = async () =>
-    (await db.pool.query<{ trigger: { type: string; agent_id?: string } }>("SELECT trigger->'data' AS trigger FROM workflow_runs WHERE workflow = 'contacted' ORDER BY id")).rows;
+    (
+      await db.pool.query<{ trigger: { type: string; agent_id?: string } }>(
+        "SELECT trigger->'data' AS trigger FROM workflow_runs WHERE workflow = 'contacted' ORDER BY id",
+      )
+    ).rows;
 
   it('attributes a call to the agent whose phone made or took it, and starts call.completed workflows; other calls are nobody’s', async () => {
     const dialled = await call('CA000000000000000000000000000000a1', 'outbound-dial', '+14155550901', '+14155550177');
@@ -60,14 +79,18 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
     const ivr = await call('CA000000000000000000000000000000a3', 'inbound', '+14155550179', '+15005550006');
     expect(ivr.data.agent_id).toBeUndefined();
     const runs = await waitFor('two contact runs', async () => {
-      const { rows } = await db.pool.query<{ status: string; customer_id: number }>("SELECT status, customer_id FROM workflow_runs WHERE workflow = 'contacted' ORDER BY id");
+      const { rows } = await db.pool.query<{ status: string; customer_id: number }>(
+        "SELECT status, customer_id FROM workflow_runs WHERE workflow = 'contacted' ORDER BY id",
+      );
       return rows.length === 2 && rows.every((row) => row.status === 'succeeded') && rows;
     });
     expect(runs.map((run) => run.customer_id).sort()).toEqual([dialled.customer_id, taken.customer_id].sort());
   });
 
   it('makes an agent’s message from crmflow a message.sent event, and a hand-logged call a call.completed one', async () => {
-    const { rows } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = '+14155550177'");
+    const { rows } = await db.pool.query<{ customer_id: number }>(
+      "SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = '+14155550177'",
+    );
     const customerId = rows[0]!.customer_id;
     await db.pool.query("INSERT INTO customer_identities (customer_id, kind, value, source) VALUES ($1, 'email', 'lee@example.com', 'test')", [customerId]);
     const sent = await api(app, `/api/customers/${customerId}/messages`, {

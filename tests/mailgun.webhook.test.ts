@@ -27,7 +27,13 @@ workflows:
 function signature(key = KEY, ageSeconds = 0) {
   const timestamp = String(Math.floor(Date.now() / 1000) - ageSeconds);
   const token = randomBytes(25).toString('hex');
-  return { timestamp, token, signature: createHmac('sha256', key).update(timestamp + token).digest('hex') };
+  return {
+    timestamp,
+    token,
+    signature: createHmac('sha256', key)
+      .update(timestamp + token)
+      .digest('hex'),
+  };
 }
 
 /** The fixture delivery, signed: its placeholders replaced by `fields`. */
@@ -117,7 +123,19 @@ describe('Mailgun inbound webhook', () => {
         'body-plain': 'Hello there',
         'message-headers': JSON.stringify([['Message-Id', `<${id}@mail.example.com>`], ['From', from], ...extra]),
       }).toString();
-    expect((await post(app, '/webhooks/mailgun', delivery('otto@example.com', 'ooo-1', [['Auto-Submitted', 'auto-replied'], ['Subject', 'Out of office']]), URLENCODED)).status).toBe(200);
+    expect(
+      (
+        await post(
+          app,
+          '/webhooks/mailgun',
+          delivery('otto@example.com', 'ooo-1', [
+            ['Auto-Submitted', 'auto-replied'],
+            ['Subject', 'Out of office'],
+          ]),
+          URLENCODED,
+        )
+      ).status,
+    ).toBe(200);
     expect((await post(app, '/webhooks/mailgun', delivery('paula@example.com', 'person-1', []), URLENCODED)).status).toBe(200);
     await waitFor('the answer to Paula', async () => smtp.messages.some((message) => message.to.includes('paula@example.com')));
     const skipped = await waitFor('the chained run on the out-of-office', async () => {
@@ -132,7 +150,9 @@ describe('Mailgun inbound webhook', () => {
   });
 
   it('suggests merging the sender of a reply from another address with the customer we wrote to', async () => {
-    const { rows } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana.souza@example.com'");
+    const { rows } = await db.pool.query<{ customer_id: number }>(
+      "SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana.souza@example.com'",
+    );
     const ana = rows[0]!.customer_id;
     await db.pool.query(
       `INSERT INTO outbound_messages (idempotency_key, customer_id, channel, transport, recipient, subject, body, status, email_message_id, sent_at)
@@ -145,14 +165,21 @@ describe('Mailgun inbound webhook', () => {
       from: 'Ana Souza <ana@souza-design.example>',
       subject: 'Re: Your price list',
       'stripped-text': 'Thanks, ordering 50.',
-      'message-headers': JSON.stringify([['Message-Id', '<work-1@souza-design.example>'], ['In-Reply-To', '<run.42.reply@crmflow>']]),
+      'message-headers': JSON.stringify([
+        ['Message-Id', '<work-1@souza-design.example>'],
+        ['In-Reply-To', '<run.42.reply@crmflow>'],
+      ]),
     }).toString();
     expect((await post(app, '/webhooks/mailgun', reply, URLENCODED)).status).toBe(200);
     const suggestion = await waitFor('the merge suggestion', async () => {
-      const result = await db.pool.query<{ customer_a: number; customer_b: number; reason: Record<string, unknown> }>('SELECT customer_a, customer_b, reason FROM customer_merge_suggestions');
+      const result = await db.pool.query<{ customer_a: number; customer_b: number; reason: Record<string, unknown> }>(
+        'SELECT customer_a, customer_b, reason FROM customer_merge_suggestions',
+      );
       return result.rows[0];
     });
-    const { rows: work } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana@souza-design.example'");
+    const { rows: work } = await db.pool.query<{ customer_id: number }>(
+      "SELECT customer_id FROM customer_identities WHERE kind = 'email' AND value = 'ana@souza-design.example'",
+    );
     expect([suggestion.customer_a, suggestion.customer_b].sort()).toEqual([ana, work[0]!.customer_id].sort());
     expect(suggestion.reason).toMatchObject({ why: 'a reply to our email to the other customer' });
   });
@@ -184,7 +211,9 @@ describe('Mailgun inbound webhook', () => {
     const response = await post(app, '/webhooks/mailgun', Buffer.concat(parts), { 'content-type': `multipart/form-data; boundary=${boundary}` });
     expect(response.status).toBe(200);
     const data = await waitFor('Eva’s email on the timeline', async () => {
-      const result = await db.pool.query<{ data: Record<string, unknown> }>(`SELECT data FROM timeline_events WHERE external_id = 'email/received/<plan-1@mail.example.com>'`);
+      const result = await db.pool.query<{ data: Record<string, unknown> }>(
+        `SELECT data FROM timeline_events WHERE external_id = 'email/received/<plan-1@mail.example.com>'`,
+      );
       return result.rows[0]?.data;
     });
     expect(data.attachments).toEqual([{ filename: 'plan.pdf', content_type: 'application/pdf', size: 2048 }]);

@@ -43,7 +43,13 @@ export async function startConnectorWatches(options: ConnectorWatchOptions): Pro
       }
       again = false;
       running = runPull(
-        { connector: definition, resource: watch.resource, cursorKey: watch.resource, since: new Date(Date.now() - watch.backfillMs(context.secrets)), pageSize: PAGE_SIZE },
+        {
+          connector: definition,
+          resource: watch.resource,
+          cursorKey: watch.resource,
+          since: new Date(Date.now() - watch.backfillMs(context.secrets)),
+          pageSize: PAGE_SIZE,
+        },
         options.connectorContext(definition.id, abort.signal),
         { pool: options.pool, queue: options.queue, logger: log },
       )

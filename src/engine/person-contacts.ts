@@ -21,7 +21,9 @@ export function attributeAgent(entry: { type: string; data?: unknown }, agents: 
     return from ? [...agents.values()].find((agent) => agent.email && normalizeEmail(agent.email) === from)?.id : undefined;
   }
   if (entry.type.startsWith('call.')) {
-    const phones = new Set([data.from, data.to].map((value) => (typeof value === 'string' ? normalizePhone(value.replace(/^whatsapp:/, ''), defaultRegion) : undefined)));
+    const phones = new Set(
+      [data.from, data.to].map((value) => (typeof value === 'string' ? normalizePhone(value.replace(/^whatsapp:/, ''), defaultRegion) : undefined)),
+    );
     phones.delete(undefined);
     return [...agents.values()].find((agent) => agent.phone && phones.has(normalizePhone(agent.phone, defaultRegion)))?.id;
   }

@@ -57,9 +57,24 @@ export async function agentReply(ctx: ContactContext, actor: Actor, input: Agent
     const recent = await ctx.contacts.timelineSince(customer.id, new Date((ctx.now?.() ?? new Date()).getTime() - LAST_MESSAGE_WINDOW_MS));
     const last = recent.filter((entry) => entry.type === 'message.received' && (entry.data as { channel?: unknown } | null)?.channel === channel).at(-1);
     const trigger = last ? { type: last.type, payload: last.data } : undefined;
-    result = await ctx.contacts.sendMessage({ channel, idempotencyKey, customerId: customer.id, runId: null, preferred: [], identities: customer.identities, text, trigger, agentId: agent.id });
+    result = await ctx.contacts.sendMessage({
+      channel,
+      idempotencyKey,
+      customerId: customer.id,
+      runId: null,
+      preferred: [],
+      identities: customer.identities,
+      text,
+      trigger,
+      agentId: agent.id,
+    });
   }
-  await audit(ctx, actor, 'customer.message', `customer:${customer.id}`, { channel, agent_id: agent.id, message_id: result.messageId ?? null, status: result.status });
+  await audit(ctx, actor, 'customer.message', `customer:${customer.id}`, {
+    channel,
+    agent_id: agent.id,
+    message_id: result.messageId ?? null,
+    status: result.status,
+  });
   if (result.messageId === undefined || (result.status !== 'sent' && result.status !== 'uncertain')) {
     throw new ConflictError(`not sent: ${result.reason ?? result.status}`, `message_${result.status}`);
   }

@@ -19,7 +19,11 @@ export interface ContactLogInput {
  * A support user logs a call or a note by hand on the customer's timeline, as the agent they are. A call is
  * `call.completed` with the agent: a contact by a person (it meets an SLA, starts `call.completed` workflows).
  */
-export async function logContact(ctx: ContactContext, actor: Actor, input: ContactLogInput): Promise<{ timeline_event_id: number; type: string; agent_id: string }> {
+export async function logContact(
+  ctx: ContactContext,
+  actor: Actor,
+  input: ContactLogInput,
+): Promise<{ timeline_event_id: number; type: string; agent_id: string }> {
   const agent = actingAgent(ctx, actor, input.agentId);
   if (input.kind !== 'call' && input.kind !== 'note') throw new InvalidInputError('kind must be call or note');
   const text = requiredText(input.text, 'text', 4000);
@@ -28,7 +32,8 @@ export async function logContact(ctx: ContactContext, actor: Actor, input: Conta
   if (Number.isNaN(occurredAt.getTime())) throw new InvalidInputError('occurred_at is not a date (ISO 8601)');
   if (occurredAt.getTime() > now.getTime() + 60_000) throw new InvalidInputError('occurred_at is in the future');
   const duration = input.durationSeconds === undefined || input.durationSeconds === '' ? null : Number(input.durationSeconds);
-  if (duration !== null && (!Number.isInteger(duration) || duration < 0 || duration > 86_400)) throw new InvalidInputError('duration_seconds must be a whole number of seconds up to a day');
+  if (duration !== null && (!Number.isInteger(duration) || duration < 0 || duration > 86_400))
+    throw new InvalidInputError('duration_seconds must be a whole number of seconds up to a day');
   const customer = await ctx.contacts.loadCustomer(input.customerId).catch(() => undefined);
   if (!customer) throw new NotFoundError(`no customer ${input.customerId}`);
   const type = input.kind === 'call' ? 'call.completed' : 'note.added';

@@ -35,7 +35,9 @@ describe('RFC 3834: which mail a machine sent', () => {
 
 describe('the new text of a reply', () => {
   it('drops the quoted history in the common styles', () => {
-    expect(newText('Yes, Tuesday works.\n\nOn Mon, Dec 1, 2026 at 9:01 AM Shop <sales@shop.example.org> wrote:\n> Does Tuesday work?').text).toBe('Yes, Tuesday works.');
+    expect(newText('Yes, Tuesday works.\n\nOn Mon, Dec 1, 2026 at 9:01 AM Shop <sales@shop.example.org> wrote:\n> Does Tuesday work?').text).toBe(
+      'Yes, Tuesday works.',
+    );
     expect(newText('Yes.\r\n\r\nOn Mon, Dec 1, 2026 at 9:01 AM Shop\r\n<sales@shop.example.org> wrote:\r\n> Q').text).toBe('Yes.');
     expect(newText('Fine by me.\n\n-----Original Message-----\nFrom: Shop').text).toBe('Fine by me.');
     expect(newText('Thanks!\n\nFrom: Shop <sales@shop.example.org>\nSent: Monday\nTo: Ana').text).toBe('Thanks!');

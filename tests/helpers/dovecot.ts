@@ -112,7 +112,9 @@ namespace inbox {
       if (await answers(port)) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`Dovecot did not answer on port ${port}: ${existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8') : 'no log'}`);
+    throw new Error(
+      `Dovecot did not answer on port ${port}: ${existsSync(join(dir, 'dovecot.log')) ? readFileSync(join(dir, 'dovecot.log'), 'utf8') : 'no log'}`,
+    );
   };
   const stop = async () => {
     const running = child;

@@ -1,7 +1,16 @@
 import { ImapFlow, type FetchMessageObject, type MessageStructureObject } from 'imapflow';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { ConnectorContext, ParsedEvent, PullPage } from '../define-connector.js';
-import { addressSet, automatedReason, messageIds, newText, systemSender, type EmailAddress, type EmailAttachment, type EmailPayload } from '../shared/email-message.js';
+import {
+  addressSet,
+  automatedReason,
+  messageIds,
+  newText,
+  systemSender,
+  type EmailAddress,
+  type EmailAttachment,
+  type EmailPayload,
+} from '../shared/email-message.js';
 import { parseMailboxes, type MailboxConfig } from './mailboxes.js';
 
 export type EmailSecrets = { mailboxes?: string; own_addresses?: string; poll_seconds?: string; backfill_days?: string };
@@ -42,18 +51,26 @@ async function sentPath(client: ImapFlow, mailbox: MailboxConfig): Promise<strin
 
 /**
  * The `mail` pull: every declared mailbox's INBOX (`message.received`) and Sent folder (`message.sent`), from the
- * stored position (UIDVALIDITY + last UID) on; a folder read for the first time from `since` (what arrived before is left
- * alone: connecting a mailbox must not answer last week's mail). One page is at most `pageSize` messages of one folder; the cursor after
- * it moves that folder only, so a crash resumes at the next message. A folder whose UIDVALIDITY changed (recreated,
- * migrated) is read again from its last read: the inbox recognises messages already stored by their Message-ID.
+ * stored position (UIDVALIDITY + last UID) on; a folder read for the first time from `since` (what arrived before is
+ * left alone: connecting a mailbox must not answer last week's mail). One page is at most `pageSize` messages of one
+ * folder; the cursor after it moves that folder only, so a crash resumes at the next message. A folder whose
+ * UIDVALIDITY changed (recreated, migrated) is read again from its last read: the inbox recognises messages already
+ * stored by their Message-ID. A mailbox that cannot be reached does not hold up the others: the pull reads them, then
+ * fails naming it.
  */
 export async function listMail(context: ConnectorContext<EmailSecrets>, cursor: unknown, options: { since?: Date; pageSize: number }): Promise<PullPage> {
   const positions: MailCursor = structuredClone((cursor as MailCursor | null) ?? {});
   const own = ownAddresses(context.secrets);
+  const unreachable: string[] = [];
   for (const mailbox of parseMailboxes(context.secrets.mailboxes)) {
     const client = imapClient(mailbox);
     client.on('error', (error: Error) => context.log(`mailbox ${mailbox.name}: ${error.message}`));
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (error) {
+      unreachable.push(`mailbox ${mailbox.name}: ${(error as Error).message}`);
+      continue;
+    }
     try {
       for (const kind of ['inbox', 'sent'] as const) {
         const path = kind === 'inbox' ? 'INBOX' : await sentPath(client, mailbox);
@@ -67,6 +84,7 @@ export async function listMail(context: ConnectorContext<EmailSecrets>, cursor: 
       await client.logout().catch(() => client.close());
     }
   }
+  if (unreachable.length > 0) throw new Error(unreachable.join('; '));
   return { events: [], nextCursor: null, resumeCursor: positions };
 }
 
@@ -111,7 +129,11 @@ async function readFolder(
       return { events: [], position: from ?? { validity, uid: Math.max(0, opened.uidNext - 1), read_at: readAt }, moved: !from };
     }
     const events: ParsedEvent[] = [];
-    for await (const message of client.fetch(batch.join(','), { uid: true, internalDate: true, size: true, bodyStructure: true, source: { maxLength: SOURCE_LIMIT } }, { uid: true })) {
+    for await (const message of client.fetch(
+      batch.join(','),
+      { uid: true, internalDate: true, size: true, bodyStructure: true, source: { maxLength: SOURCE_LIMIT } },
+      { uid: true },
+    )) {
       const event = await messageEvent(message, mailbox, kind, validity, options.own);
       if (event) events.push(event);
     }
@@ -123,10 +145,21 @@ async function readFolder(
 
 /** Our own addresses (loop guard): the `own_addresses` secret and every mailbox's user name that is an address. */
 export function ownAddresses(secrets: EmailSecrets): Set<string> {
-  return addressSet(secrets.own_addresses, parseMailboxes(secrets.mailboxes).map((mailbox) => mailbox.user).join(','));
+  return addressSet(
+    secrets.own_addresses,
+    parseMailboxes(secrets.mailboxes)
+      .map((mailbox) => mailbox.user)
+      .join(','),
+  );
 }
 
-async function messageEvent(message: FetchMessageObject, mailbox: MailboxConfig, kind: FolderKind, validity: string, own: ReadonlySet<string>): Promise<ParsedEvent | undefined> {
+async function messageEvent(
+  message: FetchMessageObject,
+  mailbox: MailboxConfig,
+  kind: FolderKind,
+  validity: string,
+  own: ReadonlySet<string>,
+): Promise<ParsedEvent | undefined> {
   if (!message.source) return undefined;
   const parsed = await simpleParser(message.source, { skipHtmlToText: false, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
   const header = (name: string) => {
@@ -149,7 +182,9 @@ async function messageEvent(message: FetchMessageObject, mailbox: MailboxConfig,
     references: [...new Set([...messageIds(header('in-reply-to')), ...messageIds(rawReferences(parsed.references))])],
     from,
     // For mail we sent, the customer (the first of `to`) is the first recipient outside the house, in To or else Cc.
-    to: inbound ? addresses(parsed.to) : [...new Map([...outside(addresses(parsed.to)), ...outside(addresses(parsed.cc)), ...addresses(parsed.to)].map((a) => [a.address, a])).values()],
+    to: inbound
+      ? addresses(parsed.to)
+      : [...new Map([...outside(addresses(parsed.to)), ...outside(addresses(parsed.cc)), ...addresses(parsed.to)].map((a) => [a.address, a])).values()],
     cc: addresses(parsed.cc),
     subject: parsed.subject ?? null,
     date: date.toISOString(),
@@ -169,7 +204,10 @@ function rawReferences(references: string | string[] | undefined): string {
 }
 
 function addresses(value: AddressObject | AddressObject[] | undefined): EmailAddress[] {
-  return [value ?? []].flat().flatMap((group) => group.value).flatMap((entry) => (entry.address ? [{ address: entry.address.toLowerCase(), name: entry.name || null }] : []));
+  return [value ?? []]
+    .flat()
+    .flatMap((group) => group.value)
+    .flatMap((entry) => (entry.address ? [{ address: entry.address.toLowerCase(), name: entry.name || null }] : []));
 }
 
 /** Names, types and sizes of a message's attachments, from the BODYSTRUCTURE the server computed (nothing downloaded). */

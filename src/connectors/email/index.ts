@@ -22,10 +22,14 @@ export default defineConnector<keyof EmailSecrets>({
         'Mailboxes to read, comma-separated `name=imaps://user:password@host:993` (user and password URL-encoded); `?agent=<id>` makes it that agent’s mailbox, `?sent=<folder>` names its Sent folder (default: the one marked \\Sent). `none`: no mailbox.',
       optional: true,
     },
-    own_addresses: { description: 'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).', optional: true },
+    own_addresses: {
+      description: 'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).',
+      optional: true,
+    },
     poll_seconds: { description: 'How often every folder is read besides IDLE (default 60).', optional: true },
     backfill_days: {
-      description: 'How many days of mail a folder read for the first time takes in (default 0: only mail arriving from then on). Workflows run on it: a lead workflow answers it.',
+      description:
+        'How many days of mail a folder read for the first time takes in (default 0: only mail arriving from then on). Workflows run on it: a lead workflow answers it.',
       optional: true,
     },
   },

@@ -24,7 +24,8 @@ export default defineConnector({
   },
   events: {
     'message.received': {
-      summary: 'An email arrived through a Mailgun route; `stripped-text` (the reply without its quoted part) is its text. Auto-replies, bounces and list mail are never answered automatically.',
+      summary:
+        'An email arrived through a Mailgun route; `stripped-text` (the reply without its quoted part) is its text. Auto-replies, bounces and list mail are never answered automatically.',
       mapping: readBeside(import.meta.url, '../shared/email-message.jsonata'),
       sample: readJsonBeside(import.meta.url, 'samples/inbound_reply.json'),
     },

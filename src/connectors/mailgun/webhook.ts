@@ -55,13 +55,17 @@ export function parseMailgun(request: WebhookRequest, secrets: MailgunSecrets): 
   if (!Array.isArray(pairs)) throw new BadRequestError('message-headers is not a list of [name, value] pairs');
   const headers = new Map<string, string>();
   for (const pair of pairs) {
-    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string' && !headers.has(pair[0].toLowerCase())) headers.set(pair[0].toLowerCase(), pair[1]);
+    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string' && !headers.has(pair[0].toLowerCase()))
+      headers.set(pair[0].toLowerCase(), pair[1]);
   }
   const header = (name: string) => headers.get(name.toLowerCase());
   const from = parseAddress(fields.from ?? header('from'));
   const own = addressSet(secrets.own_addresses);
   const stripped = fields['stripped-text'];
-  const body = stripped !== undefined && stripped !== '' ? { text: stripped.trim().slice(0, TEXT_LIMIT), truncated: stripped.length > TEXT_LIMIT } : newText(fields['body-plain'] ?? '');
+  const body =
+    stripped !== undefined && stripped !== ''
+      ? { text: stripped.trim().slice(0, TEXT_LIMIT), truncated: stripped.length > TEXT_LIMIT }
+      : newText(fields['body-plain'] ?? '');
   const written = Date.parse(header('date') ?? '');
   const date = Number.isNaN(written) ? new Date(Number(fields.timestamp) * 1000) : new Date(written);
   const messageId = messageIds(header('message-id'))[0] ?? null;
@@ -78,7 +82,9 @@ export function parseMailgun(request: WebhookRequest, secrets: MailgunSecrets): 
     date: date.toISOString(),
     text: body.text,
     text_truncated: body.truncated,
-    attachments: files.filter((file) => /^attachment-\d+$/.test(file.field)).map((file) => ({ filename: file.filename, content_type: file.contentType, size: file.size })),
+    attachments: files
+      .filter((file) => /^attachment-\d+$/.test(file.field))
+      .map((file) => ({ filename: file.filename, content_type: file.contentType, size: file.size })),
     automated: automatedReason(header, from, own) ?? null,
     system_sender: systemSender(from, own),
   };

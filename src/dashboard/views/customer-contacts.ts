@@ -23,32 +23,44 @@ function reachable(customer: Row): string[] {
 export function customerContactForms(context: PageContext, customer: Row): Html {
   if (!hasRole(context.session, 'support')) return html``;
   const channels = reachable(customer);
-  return html`
-<div class="columns">
-<section class="card" aria-labelledby="answer-h">
-  <h2 id="answer-h">Answer the customer</h2>
-  ${channels.length === 0
-    ? html`<p class="muted">No address to reach the customer on.</p>`
-    : html`<form method="post" action="/customers/${customer.id}/messages" aria-label="Answer the customer">
-    <input type="hidden" name="_csrf" value="${context.csrf}">
-    <input type="hidden" name="idempotency_key" value="${randomUUID()}">
-    <label>Channel <select name="channel">${channels.map((channel) => html`<option>${channel}</option>`)}</select></label>
-    <label>Subject (email) <input name="subject" maxlength="200"></label>
-    <label>Message <textarea name="text" rows="4" maxlength="4000" required></textarea></label>
-    <button type="submit" class="primary">Send as ${context.session.user}</button>
-  </form>`}
-</section>
-<section class="card" aria-labelledby="log-h">
-  <h2 id="log-h">Log a call or note</h2>
-  <form method="post" action="/customers/${customer.id}/contacts" aria-label="Log a call or note">
-    <input type="hidden" name="_csrf" value="${context.csrf}">
-    <label>Kind <select name="kind"><option value="call">call</option><option value="note">note</option></select></label>
-    <label>Minutes (calls) <input name="minutes" type="number" min="0" max="1440" inputmode="numeric"></label>
-    <label>What was said <textarea name="text" rows="3" maxlength="4000" required></textarea></label>
-    <button type="submit">Log</button>
-  </form>
-</section>
-</div>`;
+  return html` <div class="columns">
+    <section class="card" aria-labelledby="answer-h">
+      <h2 id="answer-h">Answer the customer</h2>
+      ${
+        channels.length === 0
+          ? html`<p class="muted">No address to reach the customer on.</p>`
+          : html`<form method="post" action="/customers/${customer.id}/messages" aria-label="Answer the customer">
+              <input type="hidden" name="_csrf" value="${context.csrf}" />
+              <input type="hidden" name="idempotency_key" value="${randomUUID()}" />
+              <label
+                >Channel
+                <select name="channel">
+                  ${channels.map((channel) => html`<option>${channel}</option>`)}
+                </select></label
+              >
+              <label>Subject (email) <input name="subject" maxlength="200" /></label>
+              <label>Message <textarea name="text" rows="4" maxlength="4000" required></textarea></label>
+              <button type="submit" class="primary">Send as ${context.session.user}</button>
+            </form>`
+      }
+    </section>
+    <section class="card" aria-labelledby="log-h">
+      <h2 id="log-h">Log a call or note</h2>
+      <form method="post" action="/customers/${customer.id}/contacts" aria-label="Log a call or note">
+        <input type="hidden" name="_csrf" value="${context.csrf}" />
+        <label
+          >Kind
+          <select name="kind">
+            <option value="call">call</option>
+            <option value="note">note</option>
+          </select></label
+        >
+        <label>Minutes (calls) <input name="minutes" type="number" min="0" max="1440" inputmode="numeric" /></label>
+        <label>What was said <textarea name="text" rows="3" maxlength="4000" required></textarea></label>
+        <button type="submit">Log</button>
+      </form>
+    </section>
+  </div>`;
 }
 
 /** What the customer page says after a contact form, by the code the form's redirect carries (never free text). */

@@ -7,7 +7,13 @@ const error = (description: string, codes: string[]): ResponseObject => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error', properties: { error: { properties: { code: { enum: codes } } } } } } },
 });
 const common = {
-  '400': error('Invalid input (with the reason), or the actor is not an agent and named none.', ['bad_request', 'invalid', 'no_agent', 'unknown_agent', 'no_address']),
+  '400': error('Invalid input (with the reason), or the actor is not an agent and named none.', [
+    'bad_request',
+    'invalid',
+    'no_agent',
+    'unknown_agent',
+    'no_address',
+  ]),
   '401': { $ref: '#/components/responses/Unauthorized' },
   '403': error('Only an admin (the API token) may act as another agent.', ['forbidden']),
   '404': error('No such customer.', ['not_found']),
@@ -25,7 +31,10 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
         'Goes out through the outbound path of workflow replies (consent, Meta’s 24-hour window, recorded before it is sent, `uncertain` when the vendor may have acted), recorded as sent by the agent, and lands on the timeline as `message.sent` by them: a contact by a person (meets an SLA; starts `message.sent` workflows). The same `Idempotency-Key` header sends once. Audited.',
       tags: ['customers'],
       security: [{ apiToken: [] }],
-      parameters: [idParameter, { name: 'Idempotency-Key', in: 'header', description: 'Retrying with the same key never sends twice.', schema: { type: 'string', maxLength: 200 } }],
+      parameters: [
+        idParameter,
+        { name: 'Idempotency-Key', in: 'header', description: 'Retrying with the same key never sends twice.', schema: { type: 'string', maxLength: 200 } },
+      ],
       requestBody: {
         description: 'The message, and the agent when the caller is the API token.',
         required: true,
@@ -46,12 +55,15 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
         },
       },
       responses: {
-        '201': { description: 'Sent, or `uncertain` (the vendor may have it: check before resending).', content: { 'application/json': { schema: schema('AgentMessage') } } },
+        '201': {
+          description: 'Sent, or `uncertain` (the vendor may have it: check before resending).',
+          content: { 'application/json': { schema: schema('AgentMessage') } },
+        },
         ...common,
-        '409': error('Not sent, with the reason: opted out, outside Meta’s window, no address on the channel, refused by the vendor. The attempt stays recorded.', [
-          'message_skipped',
-          'message_failed',
-        ]),
+        '409': error(
+          'Not sent, with the reason: opted out, outside Meta’s window, no address on the channel, refused by the vendor. The attempt stays recorded.',
+          ['message_skipped', 'message_failed'],
+        ),
       },
     },
   },
@@ -59,7 +71,8 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
     post: {
       operationId: 'logContact',
       summary: 'Log a call or a note by hand',
-      description: 'A call is `call.completed` by the agent on the timeline (a contact by a person, like a call through Twilio); a note is `note.added`. Audited.',
+      description:
+        'A call is `call.completed` by the agent on the timeline (a contact by a person, like a call through Twilio); a note is `note.added`. Audited.',
       tags: ['customers'],
       security: [{ apiToken: [] }],
       parameters: [idParameter],
