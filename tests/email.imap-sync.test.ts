@@ -10,12 +10,13 @@ import { waitFor } from './helpers/wait.js';
 const SALES = 'sales@shop.example.org';
 const BOB = 'bob@shop.example.org';
 
-// The shared sales@ mailbox and Bob's own; every folder is read every 2 s besides IDLE on the INBOXes.
+// The shared sales@ mailbox and Bob's own; every folder is read every 2 s besides IDLE on the INBOXes. A mailbox on a
+// server that is down comes first: it must not hold up the others.
 const CONFIG = `
 connectors:
   email:
     secrets:
-      mailboxes: "sales=\${SALES_IMAP_URL},bob=\${BOB_IMAP_URL}?agent=bob"
+      mailboxes: "down=imap://nobody:pw@127.0.0.1:9,sales=\${SALES_IMAP_URL},bob=\${BOB_IMAP_URL}?agent=bob"
       poll_seconds: "2"
 agents:
   - { id: ann, name: Ann, email: ann@shop.example.org }
