@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
-import { envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
+import { demoSummary, envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
 import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
@@ -16,15 +16,14 @@ import { startConnectorWatches } from './engine/connector-watch.js';
 import { startReconciler } from './engine/reconciler.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
+import type { OperationContext, Pool } from './operations/context.js';
 import { connectorSignals } from './observability/connector-signals.js';
 import { createStepServices } from './engine/services.js';
 import { startWorker } from './engine/worker.js';
-import { dashboardUsersFromEnv } from './dashboard/auth.js';
+import { dashboardUsersFromEnv, DEMO_USER } from './dashboard/auth.js';
 import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
-import { migrate } from './store/migrate.js';
-import { createPool, type Pool } from './store/pool.js';
-import { auditConfigVersions } from './store/config-audit.js';
+import { createPool, prepareDatabase } from './engine/database.js';
 import { configFileCheck } from './workflows/file-check.js';
 import { loadConfigFile, type LoadedConfig } from './workflows/load.js';
 
@@ -57,6 +56,8 @@ export interface Crmflow {
   reconcile: () => Promise<number>;
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** What the operations layer needs (the CLI's commands call operations with it). */
+  operations: OperationContext;
   close: () => Promise<void>;
 }
 
@@ -71,14 +72,15 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   try {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
     const checkConfigFile = configFileCheck(envValue(env, 'CRMFLOW_CONFIG')!, { env });
-    for (const warning of config.warnings) logger.warn(warning);
-    const secretWarnings: string[] = [];
-    const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', secretWarnings);
+    const demoSecrets = [...config.demoSecrets];
+    const apiToken = resolveSecret(env, 'CRMFLOW_API_TOKEN', demoSecrets);
     if (!apiToken) throw new Error('CRMFLOW_API_TOKEN is not set (required in production)');
-    const secretKey = resolveSecret(env, 'CRMFLOW_SECRET_KEY', secretWarnings);
+    const secretKey = resolveSecret(env, 'CRMFLOW_SECRET_KEY', demoSecrets);
     if (!secretKey) throw new Error('CRMFLOW_SECRET_KEY is not set (required in production)');
     const box = createSecretBox(secretKey);
-    for (const warning of secretWarnings) logger.warn(warning);
+    const dashboard = options.roles.api ? dashboardUsersFromEnv(env) : undefined;
+    const demo = demoSummary(demoSecrets, dashboard?.demo ? `${DEMO_USER.name} / ${DEMO_USER.password}` : undefined);
+    if (demo) logger.warn(demo);
 
     const dataDir = envValue(env, 'CRMFLOW_DATA_DIR')!;
     let databaseUrl = env.DATABASE_URL;
@@ -97,11 +99,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
 
     const pool = createPool(databaseUrl, { max: envInt(env, 'CRMFLOW_PG_POOL_MAX') });
     closers.push(() => pool.end());
-    const applied = await migrate(pool);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
-      logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
-    }
+    await prepareDatabase(pool, config, logger);
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);
@@ -127,6 +125,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
     const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
     const services = createStepServices(serviceOptions);
+    const operations: OperationContext = {
+      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend,
+    };
 
     let worker: Worker<JobData> | undefined;
     if (options.roles.worker) {
@@ -170,13 +171,12 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     if (options.roles.api) {
       const port = envInt(env, 'PORT');
       const host = envValue(env, 'HOST')!;
-      const dashboard = dashboardUsersFromEnv(env);
-      for (const warning of dashboard.warnings) logger.warn(warning);
+      const { users, demo: demoUser, warnings } = dashboard!;
+      if (!demoUser) for (const warning of warnings) logger.warn(warning);
       const app = createApp({
-        pool, queue, redis: producer, config, apiToken, publicUrl, defaultRegion, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
-        resendMessage: createOutbound(serviceOptions).resend,
+        ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         contacts: services,
-        dashboard: { users: dashboard.users, secretKey, demoUser: dashboard.demo, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
+        dashboard: { users, secretKey, demoUser, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {
         const listening = app.listen(port, host, () => resolve(listening)).on('error', reject);
@@ -194,7 +194,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, operations, close };
   } catch (error) {
     await close();
     throw error;

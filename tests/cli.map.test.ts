@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { connectors } from '../src/connectors/registry.js';
 import { writeConfig } from './helpers/crmflow.js';
 
 const BIN = fileURLToPath(new URL('../bin/crmflow.js', import.meta.url));
@@ -20,6 +21,16 @@ describe('crmflow map', () => {
     const { status, stdout } = run('map', '--expr', '{ "email": $lowercase(contact.mail) }', '--input', input);
     expect(status).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ email: 'x@y.io' });
+  });
+
+  it("names the connector's events when the event is unknown, and the connectors when the connector is", () => {
+    const event = run('map', '--connector', 'shopify', '--event', 'order.teleported');
+    expect(event.status).toBe(1);
+    const events = Object.keys(connectors.get('shopify')!.events);
+    expect(events).toContain('order.created');
+    expect(event.stderr).toBe(`crmflow: connector shopify has no event "order.teleported"; shopify events: ${events.join(', ')}\n`);
+    const connector = run('map', '--connector', 'shopfy', '--event', 'order.created');
+    expect(connector.stderr).toMatch(/^crmflow: unknown connector "shopfy"; known: .*shopify/);
   });
 
   it('reports a syntax error and exits non-zero', () => {

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateIdentity } from '../src/cli/identity-simulate.js';
+import { simulateIdentity as simulate } from '../src/operations/identity.js';
 import type { Crmflow } from '../src/runtime.js';
-import { loadConfigText } from '../src/workflows/load.js';
+import { loadConfigText, type LoadedConfig } from '../src/workflows/load.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
+
+const simulateIdentity = (pool: TestDatabase['pool'], config: LoadedConfig, defaultRegion: string) => simulate({ pool, defaultRegion }, { config });
 
 const config = (identity: string) => `
 version: 1

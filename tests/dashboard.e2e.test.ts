@@ -140,7 +140,7 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
     expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     const failed = page.locator('#runs-table tr[data-status="failed"]', { hasText: 'partner-lead' });
     await failed.waitFor();
-    await expect.poll(() => failed.locator('.error-cell').textContent()).toContain('answered 400');
+    await expect.poll(() => failed.locator('.error-cell').textContent()).toContain('the request was refused (400): partner CRM rejects the lead: account suspended');
     await shot('04-failed-run-live');
 
     await failed.getByRole('link').first().click();

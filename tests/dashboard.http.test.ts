@@ -327,7 +327,7 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect([saved.status, saved.headers.get('location')]).toEqual([303, `/customers/${id}`]);
     expect((await db.pool.query("SELECT channel, address, granted, source FROM consents WHERE address = '+14155550177'")).rows).toEqual([{ channel: 'sms', address: '+14155550177', granted: false, source: 'dashboard (support-user)' }]);
     const { rows: audit } = await db.pool.query("SELECT actor, role, action, target, details FROM audit_log WHERE action = 'customer.consent'");
-    expect(audit).toEqual([{ actor: 'support-user', role: 'support', action: 'customer.consent', target: `customer:${id}`, details: { channel: 'sms', granted: false, addresses: 1, via: 'dashboard' } }]);
+    expect(audit).toEqual([{ actor: 'support-user', role: 'support', action: 'customer.consent', target: `customer:${id}`, details: { channel: 'sms', granted: false, source: 'dashboard (support-user)', addresses: 1, via: 'dashboard' } }]);
     expect(await (await request(`/customers/${id}`, { as: support })).text()).toMatch(/<strong>sms<\/strong> \+14155550177: <strong>opted out<\/strong>/);
   });
 

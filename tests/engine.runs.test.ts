@@ -81,7 +81,7 @@ describe('workflow runs: records, retries that resume, failures that show', () =
     expect(run.attempts).toBe(2);
     expect(calls).toEqual([{ email: 'ada@auto.example', owner: 'ann' }]);
     const detail = (await api(app, `/api/runs/${run.id}`)).body;
-    expect(detail.steps.map((step: { stepId: string; attempt: number }) => `${step.stepId}@${step.attempt}`)).toEqual([
+    expect(detail.steps.map((step: { step_id: string; attempt: number }) => `${step.step_id}@${step.attempt}`)).toEqual([
       'map@1', 'upsert_customer@1', 'assign_lead@1', 'reply@1', 'filter@1', 'push@2',
     ]);
     expect(smtp.messages.filter((message) => message.to.includes('ada@auto.example'))).toHaveLength(1);
@@ -101,8 +101,8 @@ describe('workflow runs: records, retries that resume, failures that show', () =
     await waitFor('the retried run to succeed', async () => (await api(app, `/api/runs/${failed.id}`)).body.status === 'succeeded');
     const detail = (await api(app, `/api/runs/${failed.id}`)).body;
     expect(detail.attempts).toBe(2);
-    expect(detail.steps.find((step: { stepId: string }) => step.stepId === 'reply').attempt).toBe(1);
-    expect(detail.steps.find((step: { stepId: string }) => step.stepId === 'push')).toMatchObject({ attempt: 2, status: 'succeeded', output: { status: 201 } });
+    expect(detail.steps.find((step: { step_id: string }) => step.step_id === 'reply').attempt).toBe(1);
+    expect(detail.steps.find((step: { step_id: string }) => step.step_id === 'push')).toMatchObject({ attempt: 2, status: 'succeeded', output: { status: 201 } });
     expect(smtp.messages.filter((message) => message.to.includes('bo@manual.example'))).toHaveLength(1);
     expect((await api(app, `/api/runs/${failed.id}/retry`, { method: 'POST' })).status).toBe(409);
   });

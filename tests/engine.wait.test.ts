@@ -3,12 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRow } from '../src/dashboard/views/runs.js';
 import { jobIds } from '../src/engine/queues.js';
 import type { Crmflow } from '../src/runtime.js';
-import { getRun, listStepRecords, type RunRow } from '../src/store/runs.js';
+import { getRun, listStepRecords } from '../src/store/runs.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
+
+/** A run as `GET /api/runs` answers it (snake_case). */
+type ApiRun = { id: number; customer_id: number | null; resume_at: string | null; trigger: Record<string, unknown> };
 
 // Wait 3 s, then follow up unless the customer ordered meanwhile.
 const CONFIG = `
@@ -63,7 +66,7 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     return waitFor(`the run of ${id} waiting`, async () => {
       const { body: runs } = await api(app, '/api/runs?workflow=lead-follow-up&status=waiting');
-      return (runs.runs as RunRow[]).find((run) => run.customerId !== null && !runIdsSeen.has(run.id) && runIdsSeen.add(run.id));
+      return (runs.runs as ApiRun[]).find((run) => run.customer_id !== null && !runIdsSeen.has(run.id) && runIdsSeen.add(run.id));
     });
   };
   const runIdsSeen = new Set<number>();
@@ -75,7 +78,7 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
 
   it('records the run as waiting with its resume time, then sends the follow-up after the delay', async () => {
     const waiting = await submitLead('w-1', 'wait1@example.com');
-    expect(waiting.resumeAt).not.toBeNull();
+    expect(waiting.resume_at).not.toBeNull();
     const steps = await listStepRecords(db.pool, waiting.id);
     expect(steps.find((step) => step.type === 'wait')).toMatchObject({ status: 'waiting', output: { reason: 'wait 3s' } });
     expect(emailsTo('wait1@example.com')).toHaveLength(0);
@@ -104,7 +107,7 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
 
   it('recovers a resume job Redis lost: the reconciler re-adds it once the time has come', async () => {
     const waiting = await submitLead('w-3', 'wait3@example.com');
-    const jobId = jobIds.resume(waiting.id, new Date(waiting.resumeAt!));
+    const jobId = jobIds.resume(waiting.id, new Date(waiting.resume_at!));
     expect(await app.queue.getJobState(jobId)).toBe('delayed');
     await app.queue.remove(jobId);
     expect(await app.queue.getJobState(jobId)).toBe('unknown');
@@ -115,9 +118,9 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
   it('waits until the time an `until` expression gives', async () => {
     const body = JSON.stringify({ submission_id: 'u-1', form: 'until', name: 'Una', email: 'until@example.com' });
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-    const run = await waitFor('the until run waiting', async () => (await api(app, '/api/runs?workflow=until-time&status=waiting')).body.runs[0] as RunRow | undefined);
+    const run = await waitFor('the until run waiting', async () => (await api(app, '/api/runs?workflow=until-time&status=waiting')).body.runs[0] as ApiRun | undefined);
     const occurredAt = new Date((run.trigger as { occurred_at: string }).occurred_at);
-    expect(new Date(run.resumeAt!).getTime()).toBe(occurredAt.getTime() + 2000);
+    expect(new Date(run.resume_at!).getTime()).toBe(occurredAt.getTime() + 2000);
     expect(await finished(run.id)).toMatchObject({ status: 'succeeded' });
   });
 

@@ -13,6 +13,7 @@ import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, t
 import { fixtureBytes, formHeaders, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { createTask } from '../src/store/tasks.js';
+import { changeDeal } from '../src/store/deals.js';
 import { waitFor } from './helpers/wait.js';
 
 /** The example, plus an enabled poll workflow whose pulls go nowhere (no SHOPIFY_API_URL: the job fails at once). */
@@ -114,7 +115,7 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
       const path = (prefix + layer.route.path).replace(/:(\w+)/g, '{$1}');
       return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
     }
-    // A router mounted without a path (`router.use(resourceApi(options))`) has rawPath '/': its routes add nothing to it.
+    // Resource routers are mounted at their parent's root (`router.use(customersApi(...))`): rawPath `/`.
     if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
     return [];
   });
@@ -352,7 +353,7 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(list.status).toBe(200);
       expectDocumented('get', '/api/runs', list);
       const runs = (list.body as { runs: Array<{ id: number; status: string }> }).runs;
-      expect(runs.length).toBe(9);
+      expect(runs.length).toBe(10);
       // The three form leads each also started web-lead-follow-up, now waiting two days.
       expect(runs.filter((run) => run.status === 'waiting')).toHaveLength(3);
       expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
@@ -443,6 +444,47 @@ describe('the OpenAPI description matches what the API answers', () => {
       const audit = await call('get', '/api/audit?limit=1');
       expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
       expectDocumented('get', '/api/audit', audit);
+    });
+
+    it('deals: list, one with history, a move (audited), the forecast, errors', async () => {
+      const customerId = (await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]!.id;
+      const pipeline = app.config.pipelines.get('sales')!;
+      const { deal } = await changeDeal(db.pool, {
+        customerId, pipeline, stage: 'cart', at: new Date(), source: 'test', allowBackwards: false, amount: 120.5,
+        open: { another: true, name: 'Cart', currency: null, expectedCloseOn: new Date().toISOString().slice(0, 10) },
+      });
+      const list = await call('get', `/api/deals?customer_id=${customerId}&pipeline=sales&stage=cart&status=open&limit=10`);
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/deals', list);
+      expect((list.body as { deals: Array<{ id: number }> }).deals.map((row) => row.id)).toEqual([deal!.id]);
+      expectDocumented('get', '/api/deals', await call('get', '/api/deals?status=maybe'));
+      const json = { 'content-type': 'application/json' };
+      const moved = await call('post', `/api/deals/${deal!.id}/stage`, { body: JSON.stringify({ stage: 'quote', reason: 'asked for a quote' }), headers: json });
+      expect(moved.status).toBe(200);
+      expectDocumented('post', '/api/deals/{id}/stage', moved);
+      expectDocumented('post', '/api/deals/{id}/stage', await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"nope"}', headers: json }));
+      expectDocumented('post', '/api/deals/{id}/stage', await call('post', '/api/deals/999999/stage', { body: '{"stage":"won"}', headers: json }));
+      await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"won"}', headers: json });
+      const closed = await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"cart"}', headers: json });
+      expect(closed.status).toBe(409);
+      expectDocumented('post', '/api/deals/{id}/stage', closed);
+      const one = await call('get', `/api/deals/${deal!.id}`);
+      expect(one.status).toBe(200);
+      expectDocumented('get', '/api/deals/{id}', one);
+      expect((one.body as { history: Array<{ to_stage: string }> }).history.map((row) => row.to_stage)).toEqual(['cart', 'quote', 'won']);
+      expectDocumented('get', '/api/deals/{id}', await call('get', '/api/deals/999999'));
+      expectDocumented('get', '/api/deals/{id}', await call('get', '/api/deals/x'));
+      const forecast = await call('get', '/api/pipelines/sales/forecast?months=3');
+      expect(forecast.status).toBe(200);
+      expectDocumented('get', '/api/pipelines/{id}/forecast', forecast);
+      expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/nope/forecast'));
+      expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/sales/forecast?months=99'));
+      const stats = await call('get', '/api/pipelines/sales/stats');
+      expect(stats.status).toBe(200);
+      expectDocumented('get', '/api/pipelines/{id}/stats', stats);
+      expectDocumented('get', '/api/pipelines/{id}/stats', await call('get', '/api/pipelines/nope/stats'));
+      const audit = await call('get', '/api/audit?limit=2');
+      expect((audit.body as { entries: Array<{ action: string; target: string }> }).entries[0]).toMatchObject({ action: 'deal.stage', target: `deal:${deal!.id}` });
     });
 
     it('agents and their availability', async () => {
@@ -637,6 +679,14 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('delete', '/api/customers/{id}', erased);
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/999999'));
       expectDocumented('delete', '/api/customers/{id}', await call('delete', '/api/customers/abc'));
+    });
+
+    it('reports: KPIs and cohorts, as JSON and CSV, and a bad period', async () => {
+      for (const path of ['/api/reports/kpis', '/api/reports/cohorts']) {
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31${path.endsWith('kpis') ? '&by=source' : ''}`));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }));
+        expectDocumented('get', path, await call('get', `${path}?from=2026-02-30&to=2026-01-31`));
+      }
     });
 
     it('401 on every protected route without the token', async () => {

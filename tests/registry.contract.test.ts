@@ -20,6 +20,7 @@ function workflowWith(step: Record<string, unknown>, trigger: Record<string, unk
     pools: { sales: { agents: ['ann'] } },
     business_hours: { support: { time_zone: 'Europe/Madrid', open: { 'mon-fri': '09:00-18:00' } } },
     quiet_hours: { night: { from: '21:00', to: '08:00', time_zone: 'customer', default_time_zone: 'America/New_York' } },
+    pipelines: { sales: { currency: 'USD', stages: [{ id: 'new', probability: 0.1 }, { id: 'cart', probability: 0.3 }, { id: 'quote', probability: 0.5 }, { id: 'won', won: true }, { id: 'lost', lost: true }] } },
     workflows: [{ id: 'example', trigger, steps: [step] }],
   });
 }

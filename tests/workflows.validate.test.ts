@@ -92,10 +92,52 @@ workflows:
     const text = 'connectors:\n  shopify: { secrets: { webhook_secret: "${SHOPIFY_WEBHOOK_SECRET}" } }\nworkflows: []\n';
     const loaded = loadConfigText(text, 'workflows.yaml', { env: {} });
     expect(loaded.connectors.get('shopify')!.secrets.webhook_secret).toBe('demo-shopify-secret');
-    expect(loaded.warnings).toEqual([expect.stringContaining('SHOPIFY_WEBHOOK_SECRET is not set: using the DEMO value')]);
+    expect(loaded.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
+    expect(loaded.connectors.get('shopify')!.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
+    expect(loaded.warnings).toEqual([expect.stringContaining('SHOPIFY_WEBHOOK_SECRET is not set: using its DEMO value')]);
     expect(issuesOf(text, { NODE_ENV: 'production' })).toEqual([
       'workflows.yaml:2:41 environment variable SHOPIFY_WEBHOOK_SECRET is not set (required in production)',
     ]);
+  });
+
+  it('catches an unknown phone region and holidays that are not dates', () => {
+    const text = `identity: { default_region: XX }
+connectors:
+  form: { secrets: { webhook_secret: x }, default_region: ZZ }
+business_hours:
+  support: { time_zone: America/New_York, open: { mon-fri: "09:00-18:00" }, holidays: [2026-12-25, 2026-13-45, "2026-02-30"] }
+workflows: []
+`;
+    expect(issuesOf(text)).toEqual([
+      'workflows.yaml:1:29 unknown region "XX": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE',
+      'workflows.yaml:3:59 unknown region "ZZ": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE',
+      'workflows.yaml:5:100 holiday "2026-13-45" is not a date (YYYY-MM-DD)',
+      'workflows.yaml:5:112 holiday "2026-02-30" is not a date (YYYY-MM-DD)',
+    ]);
+  });
+
+  it("reports a step's JSONata syntax errors along with its other errors, and a bad duration once, in words", () => {
+    const text = `connectors:
+  form: { secrets: { webhook_secret: x } }
+workflows:
+  - id: w
+    trigger: { type: webhook, connector: form, event: lead.submitted }
+    steps:
+      - { type: map, expr: "(( broken", extra: 1 }
+      - { type: filter, when: "$x", if: "$$(", bogus: 2 }
+      - { type: wait, for: 2 days }
+`;
+    const issues = issuesOf(text);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'workflows.yaml:7:41 field `extra` not recognised',
+        expect.stringMatching(/^workflows\.yaml:7:28 JSONata syntax error/),
+        'workflows.yaml:8:48 field `bogus` not recognised',
+        expect.stringMatching(/^workflows\.yaml:8:41 JSONata syntax error/),
+        'workflows.yaml:9:28 `for` "2 days" is not valid: How long to wait: 30s, 10m, 2h, 2d.',
+      ]),
+    );
+    expect(issues).toHaveLength(5);
   });
 
   it('refuses alias bombs', () => {

@@ -1,10 +1,8 @@
-import { userInfo } from 'node:os';
-import { recordAudit } from '../store/audit.js';
-import { runPull, type PullResult } from '../engine/pull.js';
+import type { Logger } from 'pino';
+import { backfill as runBackfill, type PullResult } from '../operations/events.js';
 import type { Crmflow } from '../runtime.js';
 import { parseDuration } from '../workflows/duration.js';
-import { withTransaction } from '../store/pool.js';
-import type { Logger } from 'pino';
+import { cliActor } from './actor.js';
 
 export interface BackfillOptions {
   connector: string;
@@ -16,11 +14,6 @@ export interface BackfillOptions {
   out: NodeJS.WritableStream & { isTTY?: boolean };
   logger: Logger;
   now?: () => number;
-}
-
-/** Who ran a command, for the audit log: the operating-system user. */
-export function cliActor(): string {
-  return `cli:${userInfo().username}`;
 }
 
 export function parseSince(value: string | undefined, now: number): Date {
@@ -50,33 +43,20 @@ export function progressLine(progress: PullResult & { newestOccurredAt?: Date },
 
 /**
  * `crmflow backfill`: pulls a resource from `since` to now into the inbox with a progress bar; workers process the
- * events as they arrive. Uses its own cursor, so a poll trigger on the same resource is not moved.
+ * events as they arrive (see the `backfill` operation).
  */
-export async function backfill(app: Crmflow, options: BackfillOptions): Promise<PullResult> {
+export async function backfill(app: Pick<Crmflow, 'operations'>, options: BackfillOptions): Promise<PullResult> {
   const now = options.now ?? Date.now;
-  const configured = app.config.connectors.get(options.connector);
-  if (!configured) throw new Error(`connector "${options.connector}" is not configured in the workflows file`);
-  const resources = Object.keys(configured.definition.pull ?? {});
-  if (!resources.includes(options.resource)) throw new Error(`connector ${options.connector} has no pull resource "${options.resource}"; known: ${resources.join(', ') || '(none)'}`);
   const since = parseSince(options.since, now());
-  const cursorKey = `${options.resource}@backfill`;
-  await withTransaction(app.pool, (client) => client.query('DELETE FROM connector_cursors WHERE connector = $1 AND resource = $2', [options.connector, cursorKey]));
-  await recordAudit(app.pool, { actor: cliActor(), role: 'admin', action: 'events.backfill', target: `connector:${options.connector}`, details: { resource: options.resource, since: since.toISOString() } });
   const startedAt = now();
   const tty = Boolean(options.out.isTTY);
-  const result = await runPull(
-    {
-      connector: configured.definition,
-      resource: options.resource,
-      cursorKey,
-      since,
-      pageSize: options.pageSize ?? 100,
-      onPage: (progress) => options.out.write(`${tty ? '\r' : ''}${progressLine(progress, since, startedAt, now())}${tty ? '' : '\n'}`),
-    },
-    app.connectorContext(options.connector, AbortSignal.timeout(24 * 3600_000)),
-    { pool: app.pool, queue: app.queue, logger: options.logger },
-  );
-  if (!result.ran) throw new Error(`another backfill of ${options.connector} ${options.resource} is running`);
+  const result = await runBackfill({ ...app.operations, logger: options.logger }, cliActor(), {
+    connector: options.connector,
+    resource: options.resource,
+    since,
+    pageSize: options.pageSize,
+    onPage: (progress) => options.out.write(`${tty ? '\r' : ''}${progressLine(progress, since, startedAt, now())}${tty ? '' : '\n'}`),
+  });
   options.out.write(`${tty ? '\n' : ''}backfill of ${options.connector} ${options.resource} since ${since.toISOString()}: ${result.received} records in ${result.pages} pages, ${result.stored} new, queued for the workers\n`);
   return result;
 }

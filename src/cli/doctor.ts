@@ -6,8 +6,7 @@ import { redisAnswers } from '../config/bootstrap.js';
 import { ENV_VARS, envValue, isProduction, type Env } from '../config/env.js';
 import { createSecretBox } from '../config/secret-box.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
-import { createConnectorContext, storedTokens } from '../engine/connector-context.js';
-import { createPool } from '../store/pool.js';
+import { createConnectorContext, tokenStoreAt } from '../engine/connector-context.js';
 import { ConfigError, formatIssue, loadConfigFile, type LoadedConfig } from '../workflows/load.js';
 
 const DEMO_VALUES = new Set(ENV_VARS.flatMap((spec) => (spec.demo ? [spec.demo] : [])));
@@ -73,12 +72,11 @@ async function checkSmtp(env: Env): Promise<Finding> {
 async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): Promise<Finding[]> {
   const findings: Finding[] = [];
   // Stored OAuth tokens are read when the database is reachable; otherwise the check uses the configured secrets.
-  const pool = env.DATABASE_URL ? createPool(env.DATABASE_URL, { max: 2, connectionTimeoutMillis: 3000 }) : undefined;
-  const box = createSecretBox(env.CRMFLOW_SECRET_KEY ?? '');
+  const stored = env.DATABASE_URL ? tokenStoreAt(env.DATABASE_URL, createSecretBox(env.CRMFLOW_SECRET_KEY ?? '')) : undefined;
   const noTokens: ConnectorContext['tokens'] = { get: async () => undefined, set: async () => {} };
   try {
-    for (const [id, { definition, secrets }] of config.connectors) {
-      if (Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
+    for (const [id, { definition, secrets, demoSecrets }] of config.connectors) {
+      if (demoSecrets.length > 0 || Object.values(secrets).some((value) => DEMO_VALUES.has(value))) {
         findings.push({ ok: true, line: `connector ${id}: not checked, it uses demo credentials` });
         continue;
       }
@@ -90,7 +88,7 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
         definition,
         secrets,
         env,
-        tokens: pool ? storedTokens(pool, box, id) : noTokens,
+        tokens: stored?.tokens(id) ?? noTokens,
         logger,
         signal: AbortSignal.timeout(10_000),
         acquire: async () => {},
@@ -103,9 +101,31 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
       }
     }
   } finally {
-    await pool?.end();
+    await stored?.close();
   }
   return findings;
+}
+
+/**
+ * Which reply channels reach customers and which go to the local demo outbox: email without SMTP_URL, and the channels of
+ * connectors whose secrets are demo values (see `outbound.ts`).
+ */
+export function checkChannels(config: LoadedConfig, env: Env): Finding {
+  const demo = new Map<string, string>();
+  const live: string[] = [];
+  if (!env.SMTP_URL) demo.set('email', 'SMTP_URL');
+  else live.push('email');
+  for (const { definition, demoSecrets } of config.connectors.values()) {
+    for (const channel of Object.keys(definition.channels ?? {})) {
+      if (demoSecrets.length > 0) demo.set(channel, demoSecrets.join(', '));
+      else live.push(channel);
+    }
+  }
+  const delivered = live.length > 0 ? `; delivered: ${live.join(', ')}` : '';
+  if (demo.size === 0) return { ok: true, line: `channels: delivered: ${live.join(', ')}` };
+  const names = [...demo.keys()].join(', ');
+  const fixes = [...new Set(demo.values())].join('; ');
+  return { ok: !isProduction(env), line: `channels in demo: ${names} go to the local outbox (GET /api/messages), not to customers${delivered} — to deliver, set ${fixes}` };
 }
 
 /** Checks configuration, PostgreSQL, Redis, SMTP and each connector's credentials; one line each. */
@@ -116,13 +136,13 @@ export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   try {
     config = loadConfigFile(file, { env });
     findings.push({ ok: true, line: `configuration ${file}: ${config.workflows.length} workflows, ${config.connectors.size} connectors` });
-    const demo = config.warnings.map((warning) => /^(\w+) is not set: using the DEMO value/.exec(warning)?.[1]).filter(Boolean);
+    const demo = config.demoSecrets;
     if (demo.length > 0) findings.push({ ok: !isProduction(env), line: `configuration: demo values in use for ${demo.join(', ')} — set them before real use` });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const issue of error.issues) findings.push({ ok: false, line: `configuration: ${formatIssue(issue)}` });
   }
   findings.push(...(await Promise.all([checkPostgres(env), checkRedis(env), checkSmtp(env)])));
-  if (config) findings.push(...(await checkConnectors(config, env, logger)));
+  if (config) findings.push(checkChannels(config, env), ...(await checkConnectors(config, env, logger)));
   return findings;
 }

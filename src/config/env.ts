@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
+import type { ConnectorDefinition } from '../connectors/define-connector.js';
+import { connectors } from '../connectors/registry.js';
 
 /**
- * Every environment variable crmflow reads, in one list. `.env.example` and the README's
- * configuration reference are checked against it by tests, so they cannot drift.
+ * Every environment variable crmflow reads: its own (below) and those its connectors declare (a secret's `env`, the
+ * API URL's `api.env`). `.env.example`, `crmflow env --markdown` and the README's configuration reference are generated
+ * from this list and checked by tests, so they cannot drift.
  */
 export interface EnvVarSpec {
   name: string;
@@ -17,7 +20,8 @@ export interface EnvVarSpec {
   secret?: boolean;
 }
 
-export const ENV_VARS: readonly EnvVarSpec[] = [
+/** crmflow's own variables (the connectors' follow, from the registry). */
+const CORE_ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'NODE_ENV', description: '`production` turns every missing secret into a startup error; anything else is demo mode.' },
   { name: 'DATABASE_URL', description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL is started with its data under `CRMFLOW_DATA_DIR`.' },
   { name: 'REDIS_URL', description: 'Redis connection URL for the BullMQ queues. If nothing answers at the default, a `redis-server` on PATH is started.', default: 'redis://127.0.0.1:6379' },
@@ -50,43 +54,26 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: 'SMTP_FROM', description: 'From address of email replies.', default: 'crmflow <crmflow@localhost>' },
   { name: 'CRMFLOW_PII_FIELDS', description: 'Field names treated as PII, comma-separated (e.g. `email,phone,to,billing_address`): redacted in logs and masked on the dashboard.' },
   { name: 'LOG_LEVEL', description: 'pino log level (trace, debug, info, warn, error).', default: 'info' },
-  { name: 'SHOPIFY_WEBHOOK_SECRET', description: 'Shopify app client secret that signs webhooks (`X-Shopify-Hmac-Sha256`).', secret: true, demo: 'demo-shopify-secret' },
-  { name: 'FORM_WEBHOOK_SECRET', description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).', secret: true, demo: 'demo-form-secret' },
-  { name: 'SHOPIFY_ACCESS_TOKEN', description: 'Shopify Admin API access token (read_orders, read_customers), for pulls.', secret: true, demo: 'demo-shopify-access-token' },
-  { name: 'SHOPIFY_API_URL', description: 'Your shop for Admin API pulls, e.g. https://your-shop.myshopify.com.' },
-  { name: 'WOOCOMMERCE_CONSUMER_KEY', description: 'WooCommerce REST API consumer key (read), for pulls.', secret: true, demo: 'ck_demo' },
-  { name: 'WOOCOMMERCE_CONSUMER_SECRET', description: 'WooCommerce REST API consumer secret, for pulls.', secret: true, demo: 'cs_demo' },
-  { name: 'WOOCOMMERCE_API_URL', description: "Your shop's REST base for pulls, e.g. https://shop.example.com/wp-json/wc/v3." },
-  { name: 'WOOCOMMERCE_WEBHOOK_SECRET', description: 'Secret of your WooCommerce webhooks (`X-WC-Webhook-Signature`).', secret: true, demo: 'demo-woocommerce-secret' },
-  { name: 'META_APP_SECRET', description: 'App Secret of your Meta app; signs Messenger, Instagram and WhatsApp webhooks (`X-Hub-Signature-256`).', secret: true, demo: 'demo-meta-app-secret' },
-  { name: 'META_VERIFY_TOKEN', description: 'Any string, also typed into the Meta dashboard as the webhook Verify Token.', secret: true, demo: 'demo-meta-verify-token' },
-  { name: 'META_ACCESS_TOKEN', description: 'Page access token or WhatsApp system-user token for replies through the Graph API.', secret: true, demo: 'demo-meta-access-token' },
-  { name: 'TWILIO_ACCOUNT_SID', description: 'Twilio Account SID (AC...).', secret: true, demo: 'ACdemo00000000000000000000000000000' },
-  { name: 'QUICKBOOKS_VERIFIER_TOKEN', description: 'QuickBooks webhook Verifier Token (`intuit-signature`).', secret: true, demo: 'demo-quickbooks-verifier' },
-  { name: 'QUICKBOOKS_CLIENT_ID', description: 'QuickBooks app OAuth2 client id.', secret: true, demo: 'demo-quickbooks-client-id' },
-  { name: 'QUICKBOOKS_CLIENT_SECRET', description: 'QuickBooks app OAuth2 client secret.', secret: true, demo: 'demo-quickbooks-client-secret' },
-  { name: 'QUICKBOOKS_REFRESH_TOKEN', description: 'Refresh token from authorizing the company; rotated tokens are then stored encrypted. Set a new one to re-authorize.', secret: true, demo: 'demo-quickbooks-refresh-token' },
-  { name: 'QUICKBOOKS_REALM_ID', description: 'QuickBooks company (realm) id, for the `changes` pull (secret `realm_id`).' },
-  { name: 'QUICKBOOKS_API_URL', description: 'QuickBooks Accounting API base URL (sandbox: https://sandbox-quickbooks.api.intuit.com).', default: 'https://quickbooks.api.intuit.com' },
-  { name: 'XERO_WEBHOOK_KEY', description: 'Xero webhooks signing key (`x-xero-signature`).', secret: true, demo: 'demo-xero-webhook-key' },
-  { name: 'XERO_CLIENT_ID', description: 'Xero app OAuth2 client id.', secret: true, demo: 'demo-xero-client-id' },
-  { name: 'XERO_CLIENT_SECRET', description: 'Xero app OAuth2 client secret.', secret: true, demo: 'demo-xero-client-secret' },
-  { name: 'XERO_REFRESH_TOKEN', description: 'Xero refresh token (offline_access); rotated tokens are then stored encrypted.', secret: true, demo: 'demo-xero-refresh-token' },
-  { name: 'XERO_TENANT_ID', description: 'Xero organisation (tenant) id, for the `contacts`/`invoices` pulls (secret `tenant_id`).' },
-  { name: 'XERO_API_URL', description: 'Xero API base URL.', default: 'https://api.xero.com' },
-  { name: 'META_GRAPH_URL', description: 'Meta Graph API base URL.', default: 'https://graph.facebook.com' },
-  { name: 'TWILIO_API_URL', description: 'Twilio REST API base URL.', default: 'https://api.twilio.com' },
-  { name: 'TWILIO_FROM_NUMBER', description: 'Your Twilio number that SMS replies are sent from (E.164).', secret: true, demo: '+15005550006' },
-  {
-    name: 'EMAIL_MAILBOXES',
-    description:
-      'IMAP mailboxes the `email` connector reads, comma-separated `name=imaps://user:password@host:993` (URL-encoded user and password; `?agent=<id>` for an agent’s own mailbox). `none`: no mailbox.',
-    secret: true,
-    demo: 'none',
-  },
-  { name: 'MAILGUN_WEBHOOK_SIGNING_KEY', description: 'Mailgun HTTP webhook signing key: signs inbound-route posts to `/webhooks/mailgun`.', secret: true, demo: 'demo-mailgun-signing-key' },
-  { name: 'TWILIO_AUTH_TOKEN', description: 'Twilio auth token: signs webhooks (`X-Twilio-Signature`, over `CRMFLOW_PUBLIC_URL`) and authenticates API calls.', secret: true, demo: 'demo-twilio-token' },
 ];
+
+/** The variables one connector declares: its secrets' (in declaration order), then its API base URL's. */
+export function connectorEnvVars(connector: ConnectorDefinition): EnvVarSpec[] {
+  const vars: EnvVarSpec[] = Object.values(connector.secrets).flatMap((secret) =>
+    secret.env ? [{ name: secret.env.name, description: secret.env.description, ...(secret.env.secret === false ? {} : { secret: true, ...(secret.env.demo === undefined ? {} : { demo: secret.env.demo }) }) }] : [],
+  );
+  if (connector.api) {
+    const { env, defaultUrl, envDescription } = connector.api;
+    vars.push({ name: env, description: envDescription ?? `${connector.id} API base URL.`, ...(defaultUrl ? { default: defaultUrl } : {}) });
+  }
+  return vars;
+}
+
+/** crmflow's variables followed by those of `definitions` (the registry's, or a list with one more in tests). */
+export function envVarsFor(definitions: Iterable<ConnectorDefinition>): EnvVarSpec[] {
+  return [...CORE_ENV_VARS, ...[...definitions].flatMap(connectorEnvVars)];
+}
+
+export const ENV_VARS: readonly EnvVarSpec[] = envVarsFor(connectors.values());
 
 const specByName = new Map(ENV_VARS.map((spec) => [spec.name, spec]));
 
@@ -120,21 +107,32 @@ export function envInt(env: Env, name: string): number {
 }
 
 /**
- * Resolves a secret: its value, else (demo mode only) its demo value, recorded in `warnings`.
+ * Resolves a secret: its value, else (demo mode only) its demo value, its name then recorded in `demoUsed`.
  * Returns undefined when neither exists.
  */
-export function resolveSecret(env: Env, name: string, warnings: string[]): string | undefined {
+export function resolveSecret(env: Env, name: string, demoUsed: string[]): string | undefined {
   const value = env[name];
   if (value !== undefined && value !== '') return value;
   const demo = specByName.get(name)?.demo;
   if (demo === undefined || isProduction(env)) return undefined;
-  warnings.push(`${name} is not set: using the DEMO value "${demo}". Set it (or NODE_ENV=production to forbid demo values) before real use.`);
+  if (!demoUsed.includes(name)) demoUsed.push(name);
   return demo;
 }
 
+/**
+ * One line about every demo value in use (and the demo dashboard user, when there is one), for the log of every command:
+ * one warning per variable buried what the command itself printed. Undefined when nothing runs on demo values.
+ */
+export function demoSummary(names: readonly string[], demoUser?: string): string | undefined {
+  if (names.length === 0 && !demoUser) return undefined;
+  const secrets = names.length === 1 ? `${names[0]} is not set: using its DEMO value` : `${names.length} secrets are not set: using their DEMO values (${names.join(', ')})`;
+  const parts = [...(names.length > 0 ? [secrets] : []), ...(demoUser ? [`the dashboard has the DEMO user ${demoUser}`] : [])];
+  return `demo mode: ${parts.join('; ')}. Set them before real use (NODE_ENV=production forbids demo values; \`crmflow env\` lists every variable).`;
+}
+
 /** The README's configuration reference table (between the `env:start` / `env:end` markers), kept equal by a test. */
-export function envReferenceMarkdown(): string {
-  const rows = ENV_VARS.map((spec) => {
+export function envReferenceMarkdown(vars: readonly EnvVarSpec[] = ENV_VARS): string {
+  const rows = vars.map((spec) => {
     const value = spec.secret ? (spec.demo === undefined ? 'secret; optional' : `secret; demo: \`${spec.demo}\``) : spec.default !== undefined ? `\`${spec.default}\`` : '—';
     return `| \`${spec.name}\` | ${value} | ${spec.description.replace(/\|/g, '\\|')} |`;
   });
@@ -142,9 +140,9 @@ export function envReferenceMarkdown(): string {
 }
 
 /** The text of `.env.example`: every variable with its default or demo value. */
-export function envExampleText(): string {
+export function envExampleText(vars: readonly EnvVarSpec[] = ENV_VARS): string {
   const lines = ['# crmflow configuration. Copy to .env and change; every variable is optional in demo mode.', ''];
-  for (const spec of ENV_VARS) {
+  for (const spec of vars) {
     lines.push(`# ${spec.description.replace(/`/g, '')}`);
     const value = spec.demo ?? spec.default ?? '';
     lines.push(`${value === '' ? '# ' : ''}${spec.name}=${value}`);

@@ -39,6 +39,31 @@ export interface SecretSpec {
   description: string;
   /** Optional secrets may be left out of workflows.yaml. */
   optional?: boolean;
+  /**
+   * The environment variable the shipped workflows.yaml reads this secret from (`"${SHOPIFY_WEBHOOK_SECRET}"`). The
+   * env table (`crmflow env --markdown`), `.env.example` and the README are generated from it.
+   */
+  env?: ConnectorEnvVar;
+}
+
+/** An environment variable a connector declares (for a secret, or the API base URL). */
+export interface ConnectorEnvVar {
+  name: string;
+  /** What to set it to, for the env table. */
+  description: string;
+  /** The value used in demo mode (no `NODE_ENV=production`) when unset; required in production without one. */
+  demo?: string;
+  /** False for identifiers that are not secret (a company or tenant id). Default true. */
+  secret?: boolean;
+}
+
+/** A header of webhook deliveries, for the OpenAPI description. */
+export interface WebhookHeaderSpec {
+  /** As the vendor writes it, e.g. `X-Shopify-Hmac-Sha256`. */
+  name: string;
+  description: string;
+  /** `body` for a vendor that signs inside the posted form instead of a header (Mailgun's `signature` field). */
+  in?: 'body';
 }
 
 export interface WebhookSpec<S extends Secrets> {
@@ -49,6 +74,10 @@ export interface WebhookSpec<S extends Secrets> {
   verify?: (request: WebhookRequest, secrets: S) => boolean;
   /** Why this connector accepts unsigned webhooks. Set instead of `verify`, never with it. */
   unsigned?: string;
+  /** The header that carries the signature `verify` checks, and how it is computed. Required with `verify`. */
+  signature?: WebhookHeaderSpec;
+  /** Other headers of deliveries (topic, event id), for the OpenAPI description. */
+  headers?: WebhookHeaderSpec[];
   /**
    * Answers vendor handshakes (GET subscription checks, unsigned pings, signed intent-to-receive checks) instead of
    * parsing. Called first, before `verify`: a handshake that must be signed checks the signature itself. Return
@@ -158,7 +187,11 @@ export interface InboundMessage {
 export interface ConnectorDefinition<K extends string = string> {
   /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
   id: string;
-  family: 'social' | 'ecommerce' | 'telephony' | 'accounting' | 'forms' | 'email';
+  /**
+   * What kind of system it is: `social`, `ecommerce`, `telephony`, `accounting`, `forms`, `email` ship today; any other
+   * lower-case word (e.g. `crm` for a HubSpot connector) is fine. Shown in docs and the dashboard; the engine does not branch on it.
+   */
+  family: string;
   summary: string;
   /** The secrets under `connectors.<id>.secrets` in workflows.yaml; their values are never logged or returned. */
   secrets: Record<K, SecretSpec>;
@@ -169,7 +202,13 @@ export interface ConnectorDefinition<K extends string = string> {
    * Default vendor API base URL, the environment variable that overrides it (e.g. `SHOPIFY_API_URL`), and the request
    * budget all crmflow processes share for this connector (the vendor's documented limit).
    */
-  api?: { defaultUrl: string; env: string; rateLimit?: { requests: number; perSeconds: number } };
+  api?: {
+    defaultUrl: string;
+    env: string;
+    /** What `env` is for, for the env table; default "<Connector> API base URL." */
+    envDescription?: string;
+    rateLimit?: { requests: number; perSeconds: number };
+  };
   /**
    * For thin webhooks that carry only ids (QuickBooks, Xero): fetches the full objects and returns the events to
    * store. Runs in the worker, not on the webhook path.
@@ -211,6 +250,8 @@ export function defineConnector<K extends string>(definition: ConnectorDefinitio
   if (definition.webhook && !definition.webhook.verify === !definition.webhook.unsigned) {
     throw new Error(`connector ${definition.id}: a webhook needs exactly one of verify and unsigned`);
   }
+  if (definition.webhook?.verify && !definition.webhook.signature) throw new Error(`connector ${definition.id}: a verified webhook declares its signature header`);
+  if (!/^[a-z]+$/.test(definition.family)) throw new Error(`connector ${definition.id}: family must be one lower-case word`);
   return definition;
 }
 

@@ -25,6 +25,19 @@ export function weightedCycle(agents: readonly WeightedAgent[]): string[] {
   return cycle;
 }
 
+/**
+ * One step of a rotation (round robin, weighted): from `position` in `cycle`, the first agent who may take the lead
+ * and the position after them; undefined when nobody may. The store runs the same walk in SQL for its one-statement
+ * assignment (`nextPosition` in store/assignments.ts); a property test holds the two to the same answers.
+ */
+export function rotationStep(cycle: readonly string[], position: number, eligible: (agentId: string) => boolean): { agentId: string; nextPosition: number } | undefined {
+  for (let step = 0; step < cycle.length; step++) {
+    const agentId = cycle[(position + step) % cycle.length]!;
+    if (eligible(agentId)) return { agentId, nextPosition: position + step + 1 };
+  }
+  return undefined;
+}
+
 export interface WorkingHours {
   /** Days of the week the agent works, `mon`..`sun`. */
   days: string[];

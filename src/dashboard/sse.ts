@@ -1,10 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Pool } from '../store/pool.js';
-import { runStatuses } from '../store/run-stats.js';
-import { getRun, listRuns, type RunFilter, type RunRow } from '../store/runs.js';
+import type { OperationContext } from '../operations/context.js';
+import { findRun, listRuns, runStatuses, type RunFilter, type RunRow } from '../operations/runs.js';
 
 export interface RunStreamOptions {
-  pool: Pool;
+  ctx: OperationContext;
   /** The runs page's filter: new runs are sent only when they match it. Null: send no new runs, only watched ones. */
   filter: Omit<RunFilter, 'before' | 'after' | 'limit'> | null;
   /** New runs are those with an id above this. */
@@ -64,15 +63,15 @@ export function streamRuns(req: Request, res: Response, options: RunStreamOption
 
   const tick = async () => {
     if (options.filter) {
-      const fresh = await listRuns(options.pool, { ...options.filter, after, limit: 50 });
+      const fresh = await listRuns(options.ctx, { ...options.filter, after, limit: 50 });
       for (const run of fresh.reverse()) {
         after = Math.max(after, run.id);
         send(run);
       }
     }
-    const changed = (await runStatuses(options.pool, [...watch.keys()])).filter((row) => watch.get(row.id) !== `${row.status}:${row.attempts}`);
+    const changed = (await runStatuses(options.ctx, [...watch.keys()])).filter((row) => watch.get(row.id) !== `${row.status}:${row.attempts}`);
     for (const row of changed) {
-      const run = await getRun(options.pool, row.id);
+      const run = await findRun(options.ctx, row.id);
       if (run) send(run);
     }
     while (watch.size > MAX_WATCHED) watch.delete(Math.min(...watch.keys()));

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ConnectorContext, ConnectorDefinition } from '../connectors/define-connector.js';
 import type { SecretBox } from '../config/secret-box.js';
 import type { Env } from '../config/env.js';
-import type { Pool } from '../store/pool.js';
+import { createPool, type Pool } from '../store/pool.js';
 import { loadTokens, saveTokens } from '../store/tokens.js';
 
 export interface ConnectorContextOptions {
@@ -37,4 +37,13 @@ export function createConnectorContext(options: ConnectorContextOptions): Connec
 /** A connector's OAuth tokens in PostgreSQL, sealed with CRMFLOW_SECRET_KEY. */
 export function storedTokens(pool: Pool, box: SecretBox, connectorId: string): ConnectorContext['tokens'] {
   return { get: () => loadTokens(pool, box, connectorId), set: (tokens) => saveTokens(pool, box, connectorId, tokens) };
+}
+
+/**
+ * The stored tokens of every connector, read over a small pool of its own (`crmflow doctor`, which runs without the
+ * runtime); `close()` ends the pool.
+ */
+export function tokenStoreAt(databaseUrl: string, box: SecretBox): { tokens: (connectorId: string) => ConnectorContext['tokens']; close: () => Promise<void> } {
+  const pool = createPool(databaseUrl, { max: 2, connectionTimeoutMillis: 3000 });
+  return { tokens: (connectorId) => storedTokens(pool, box, connectorId), close: () => pool.end() };
 }

@@ -5,9 +5,17 @@ import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
 import { jobIds, type JobData } from './queues.js';
-import type { StoredEventSource } from './reconciler.js';
 import type { RunOutcome } from './run-workflow.js';
 import type { StepServices, TriggerEvent } from './steps/define-step.js';
+
+/** Stored events that each become one job (the inbox, engine events), as the reconciler walks them. */
+export interface StoredEventSource {
+  /** A page of ids, after `afterId`, of events still pending after the grace period. */
+  listStale: (afterId: number) => Promise<number[]>;
+  jobId: (id: number) => string;
+  enqueue: (ids: number[]) => Promise<void>;
+  markFailed: (id: number) => Promise<void>;
+}
 
 /** Chains deeper than this many events do not start runs (`CRMFLOW_EVENT_CHAIN_LIMIT`). */
 export const DEFAULT_EVENT_CHAIN_LIMIT = 5;

@@ -182,3 +182,15 @@ export function isTimeZone(zone: string): boolean {
     return false;
   }
 }
+
+/** A named `business_hours:` or `quiet_hours:` declaration of workflows.yaml, compiled. */
+export interface HoursRule {
+  name: string;
+  /** A fixed IANA zone, or read when sending: `customer` (`attributes.time_zone`) or `owner` (the agent's `time_zone`). */
+  timeZone: string;
+  /** The zone used when the customer or owner has none (a fixed zone is its own default). */
+  defaultTimeZone: string;
+  /** When sending is allowed (for quiet hours: every hour outside them). */
+  week: Week;
+  holidays: ReadonlySet<string>;
+}

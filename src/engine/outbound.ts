@@ -1,9 +1,14 @@
+import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { VendorAuthError, VendorOutcomeUnknownError } from '../connectors/shared/vendor-http.js';
 import { normalizeEmail } from '../customers/normalize.js';
 import { countOutbound } from '../observability/metrics.js';
-import { claimMessage, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, skipMessage, type OutboundMessage } from '../store/messages.js';
+import { claimMessage, OUTBOX, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, skipMessage, type OutboundMessage } from '../store/messages.js';
 import { replyVerdict, type ChannelRules, type ReplyPolicy, type Verdict } from './reply-policy/gate.js';
-import type { ServiceOptions } from './services.js';
+import type { ConnectorContext } from '../connectors/define-connector.js';
+import type { EmailTransport } from '../mail/mailer.js';
+import type { Pool } from '../store/pool.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import type { Logger } from 'pino';
 import type { StepServices } from './steps/define-step.js';
 
 export interface DeliveryResult {
@@ -15,11 +20,24 @@ export interface DeliveryResult {
 
 type Send = () => Promise<{ providerId: string | null }>;
 
+/** What the sender needs (a subset of the step services' `ServiceOptions`, declared here so neither imports the other). */
+export interface OutboundOptions {
+  pool: Pool;
+  config: LoadedConfig;
+  email: EmailTransport;
+  emailFrom: string;
+  connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  /** The public one-click unsubscribe URL for an email address. */
+  unsubscribeUrl: (address: string) => string;
+  /** Where demo-mode channels say what they kept in the local outbox. */
+  logger: Logger;
+}
+
 /**
  * Outbound messages: email through the configured transport, texts through the connector that provides the channel.
  * Each reply passes its policy (consent, vendor window, limits) at send time, then is recorded before it is sent.
  */
-export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' | 'email' | 'emailFrom' | 'connectorContext' | 'unsubscribeUrl'>) {
+export function createOutbound(options: OutboundOptions) {
   const { pool, email } = options;
 
   /**
@@ -38,7 +56,7 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
       }
       await markMessageFailed(pool, messageId, reason);
       // Bad credentials wait for an admin and a refusal (VendorRefusedError) would come again: neither is retried.
-      const retryable = !(error instanceof VendorAuthError) && (error as { retryable?: unknown }).retryable !== false;
+      const retryable = !(error instanceof VendorAuthError) && isRetryable(error);
       return countOutbound(channel, { status: 'failed' as const, messageId, reason, retryable });
     }
     await markMessageSent(pool, messageId, providerId);
@@ -77,14 +95,25 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
       });
   };
 
-  /** The connector, channel and action that deliver `channel` (the given connector, or the first providing it). */
+  /**
+   * The connector, channel and action that deliver `channel` (the given connector, or the first providing it), and how:
+   * a connector whose secrets are demo values would only be refused by its vendor, so its messages go to the local
+   * outbox instead, as email does without SMTP_URL: recorded as sent with transport `outbox`, logged, not delivered.
+   */
   function provider(channel: string, connectorId?: string) {
     const connector = connectorId
       ? options.config.connectors.get(connectorId)
       : [...options.config.connectors.values()].find((candidate) => candidate.definition.channels?.[channel]);
     const spec = connector?.definition.channels?.[channel];
     const action = spec && connector?.definition.actions?.[spec.action];
-    return connector && spec && action ? { id: connector.definition.id, spec, action } : undefined;
+    if (!connector || !spec || !action) return undefined;
+    const { id } = connector.definition;
+    if (connector.demoSecrets.length === 0) return { id, transport: id, spec, send: action.run };
+    const keep: typeof action.run = async (_context, _input, idempotencyKey) => {
+      options.logger.info({ channel, connector: id, key: idempotencyKey }, `${channel} message kept in the local outbox (demo mode: set ${connector.demoSecrets.join(', ')} to deliver)`);
+      return { providerId: null };
+    };
+    return { id, transport: OUTBOX, spec, send: keep };
   }
 
   const sendEmail: StepServices['sendEmail'] = async (message) => {
@@ -115,7 +144,7 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
       runId: message.runId,
       agentId: message.agentId ?? null,
       channel: message.channel,
-      transport: via.id,
+      transport: via.transport,
       subject: null,
       body: message.text,
     };
@@ -126,7 +155,7 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
     if (refusal) return skipped({ ...record, recipient }, refusal);
     const rules = { replyWindow: via.spec.replyWindow, acceptsTemplates: via.spec.templateInput !== undefined };
     return reply({ ...record, recipient }, recipient, message.policy, rules, (verdict) =>
-      via.action.run(context, verdict.send === 'template' ? via.spec.templateInput!(recipient, verdict.template, message.trigger) : input, message.idempotencyKey),
+      via.send(context, verdict.send === 'template' ? via.spec.templateInput!(recipient, verdict.template, message.trigger) : input, message.idempotencyKey),
     );
   };
 
@@ -141,14 +170,14 @@ export function createOutbound(options: Pick<ServiceOptions, 'pool' | 'config' |
       const messageId = message.emailMessageId ?? emailMessageId(message.idempotencyKey);
       return deliver('email', message.id, emailSend(messageId, message.recipient, message.subject ?? '', message.body));
     }
-    const via = provider(message.channel, message.transport);
+    const via = provider(message.channel, message.transport === OUTBOX ? undefined : message.transport);
     if (!via) {
       const reason = `connector ${message.transport} no longer sends on ${message.channel}`;
       await markMessageFailed(pool, message.id, reason);
       return { status: 'failed', messageId, reason, retryable: false };
     }
     const context = options.connectorContext(via.id, AbortSignal.timeout(30_000));
-    return deliver(message.channel, message.id, () => via.action.run(context, via.spec.input(message.recipient, message.body, undefined), message.idempotencyKey));
+    return deliver(message.channel, message.id, () => via.send(context, via.spec.input(message.recipient, message.body, undefined), message.idempotencyKey));
   }
 
   return { sendEmail, sendMessage, resend };

@@ -5,7 +5,8 @@ import { pulledEvents, pullLag } from '../observability/metrics.js';
 import { loadCursor, saveCursor } from '../store/cursors.js';
 import { insertInboxEvents } from '../store/inbox.js';
 import { withTransaction, type Pool } from '../store/pool.js';
-import { enqueueInboxEvents, type JobData } from './queues.js';
+import { ingest } from './ingest.js';
+import type { JobData } from './queues.js';
 
 /** What to pull, from where, and who wants to hear about each page. */
 export interface PullRequest {
@@ -36,7 +37,7 @@ const MAX_PAGES_PER_RUN = 1000;
  * skipped and nothing stored twice (the inbox also de-duplicates on the vendor's event ids). One puller per resource
  * at a time across all processes (a session advisory lock); a second one skips.
  */
-export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Logger }): Promise<PullResult> {
+export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Pick<Logger, 'info' | 'warn'> }): Promise<PullResult> {
   const connector = request.connector.id;
   const resource = request.connector.pull![request.resource]!;
   const origin = `pull:${request.resource}`;
@@ -55,16 +56,17 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
       while (result.pages < MAX_PAGES_PER_RUN) {
         const page = await resource.list(context, cursor, { since, pageSize: request.pageSize });
         const next = page.nextCursor ?? page.resumeCursor ?? null;
-        const ids = await withTransaction(deps.pool, async (client) => {
-          const stored = await insertInboxEvents(
-            client,
-            page.events.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin })),
-          );
-          await saveCursor(client, connector, request.cursorKey, next);
-          return stored;
-        });
-        // Redis down here only delays these events: the reconciler enqueues stored events that have no job.
-        await enqueueInboxEvents(deps.queue, ids).catch((error: Error) => deps.logger.warn({ err: error, connector }, 'pulled events stored, enqueue deferred'));
+        const events = page.events.map((event) => ({ connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin }));
+        const ids = await ingest(
+          deps,
+          () =>
+            withTransaction(deps.pool, async (client) => {
+              const stored = await insertInboxEvents(client, events);
+              await saveCursor(client, connector, request.cursorKey, next);
+              return stored;
+            }),
+          { connector, resource: request.resource },
+        );
         result.pages++;
         result.received += page.events.length;
         pulledEvents.inc(labels, page.events.length);

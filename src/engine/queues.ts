@@ -20,7 +20,9 @@ export type JobData =
   /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
   | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' }
   /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
-  | { kind: 'suggest-duplicates' };
+  | { kind: 'suggest-duplicates' }
+  /** Fires deal.stale for deals past their stage's `rot_after` (src/engine/deal-staleness.ts). */
+  | { kind: 'deal-stale-check' };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -47,6 +49,8 @@ export const jobIds = {
   task: (taskId: number, phase: string) => `task-${taskId}-${phase}`,
   /** BullMQ job scheduler of the duplicate finder: one, shared by every process. */
   duplicateFinder: 'suggest-duplicates',
+  /** BullMQ job scheduler of the deal staleness check: one, shared by every process. */
+  dealStaleCheck: 'deal-stale-check',
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

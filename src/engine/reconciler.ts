@@ -5,7 +5,7 @@ import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { listDueWaitingRuns } from '../store/runs.js';
 import { listDueSlas } from '../store/slas.js';
-import { engineEventSource } from './event-dispatch.js';
+import { engineEventSource, type StoredEventSource } from './event-dispatch.js';
 import { enqueueAt, enqueueInboxEvents, jobIds, jobPresence, type JobData } from './queues.js';
 import { reconcileTaskJobs } from './task-jobs.js';
 
@@ -111,15 +111,6 @@ async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, redis: Re
     afterId = slas.at(-1)!.assignmentId;
   }
   return added;
-}
-
-/** Stored events that each become one job (the inbox, engine events), as the reconciler walks them. */
-export interface StoredEventSource {
-  /** A page of ids, after `afterId`, of events still pending after the grace period. */
-  listStale: (afterId: number) => Promise<number[]>;
-  jobId: (id: number) => string;
-  enqueue: (ids: number[]) => Promise<void>;
-  markFailed: (id: number) => Promise<void>;
 }
 
 /**

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord } from '../store/runs.js';
-import { ExpressionError } from '../workflows/expression.js';
+import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord, type StepStatus } from '../store/runs.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
+import { withTimeout } from './timeout.js';
+import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
 
 export interface RunInput {
@@ -20,7 +21,7 @@ export type RunOutcome =
   | { status: 'succeeded' | 'filtered' | 'cancelled' }
   /** Suspended by a step until `resumeAt`: the caller schedules the resumption. */
   | { status: 'waiting'; resumeAt: Date }
-  | { status: 'failed'; error: string; retryable: boolean };
+  | { status: 'failed'; error: string; retryable: boolean; runId?: number };
 
 export interface RunDependencies {
   pool: Pool;
@@ -55,6 +56,9 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const outputs: Record<string, unknown> = {};
   // Records of effect-free steps, written with the next record.
   let deferred: StepRecord[] = [];
+  // Failures of `on_error: continue` steps: the run goes on, and ends with them named in its error.
+  const failures: string[] = [];
+  const failedSteps = () => (failures.length === 0 ? undefined : `${failures.length} failed step${failures.length === 1 ? '' : 's'}, the run went on (on_error: continue): ${failures.join('; ')}`);
 
   for (const step of workflow.steps) {
     const previous = done.get(step.index);
@@ -67,7 +71,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     const startedAt = new Date();
     const started = performance.now();
     // `end` finishes the run with the step's record, in one round trip.
-    const record = async (status: 'succeeded' | 'failed' | 'waiting', output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
+    const record = async (status: StepStatus, output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
       const stepRecord: StepRecord = {
         stepIndex: step.index,
         stepId: step.id,
@@ -90,7 +94,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       return recordSteps(deps.pool, run.id, records, end);
     };
     const customerId = () => state.customer?.id ?? null;
-    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId() } : undefined);
+    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId(), error: failedSteps() } : undefined);
     try {
       if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
         const end = succeeded();
@@ -98,7 +102,9 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
         if (end) return { status: 'succeeded' };
         continue;
       }
-      const result = await withTimeout(step.timeoutMs, step.id, (signal) =>
+      const result = await withTimeout(
+        step.timeoutMs,
+        (signal) =>
         step.definition.run(step.compiled, {
           runId: run.id,
           workflowId: workflow.id,
@@ -115,6 +121,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           signal,
           logger,
         }),
+        () => new StepError(`step ${step.id} timed out after ${step.timeoutMs} ms`, true),
       );
       if (result.suspend) {
         const output = { ...(result.output as Record<string, unknown> | undefined), waiting_until: result.suspend.until.toISOString(), reason: result.suspend.reason };
@@ -125,21 +132,30 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       }
       Object.assign(state, result.state ?? {});
       outputs[step.id] = result.output ?? null;
-      const end = result.stop ? { status: result.stop, customerId: customerId() } : succeeded();
+      const end = result.stop ? { status: result.stop, customerId: customerId(), error: failedSteps() } : succeeded();
       const { cancelled } = await record('succeeded', result.output ?? null, result.state ?? null, null, end);
       if (cancelled) return { status: 'cancelled' };
       if (end) return { status: end.status };
     } catch (error) {
       const message = `step ${step.id} (${step.definition.type}): ${(error as Error).message}`;
+      if (step.onError === 'continue') {
+        failures.push(message);
+        outputs[step.id] = { error: (error as Error).message };
+        const end = succeeded();
+        if ((await record('failed', outputs[step.id], null, (error as Error).message, end)).cancelled) return { status: 'cancelled' };
+        logger.warn({ step: step.id, err: error }, 'step failed; the run goes on (on_error: continue)');
+        if (end) return { status: 'succeeded' };
+        continue;
+      }
       // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
-      const retryable = !(error instanceof ExpressionError) && (error as { retryable?: unknown }).retryable !== false;
+      const retryable = isRetryable(error);
       await record('failed', null, null, (error as Error).message, { status: 'failed', error: message, retryable, customerId: customerId() });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
     }
   }
   // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
-  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null });
+  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null, error: failedSteps() });
   return { status: 'succeeded' };
 }
 
@@ -147,20 +163,4 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
 function stepInput(step: CompiledStep): Record<string, unknown> {
   const { type: _type, ...config } = step.config;
   return config;
-}
-
-async function withTimeout<T>(ms: number, stepId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new StepError(`step ${stepId} timed out after ${ms} ms`, true));
-    }, ms);
-  });
-  try {
-    return await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

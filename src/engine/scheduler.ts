@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../workflows/load.js';
 import { jobIds, type JobData } from './queues.js';
+import { syncDealStaleCheck } from './deal-staleness.js';
 
 /**
  * Fires schedule triggers. Every crmflow process may run this: each tick becomes one job whose id is derived from
@@ -12,6 +13,7 @@ import { jobIds, type JobData } from './queues.js';
 export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logger: Logger): Promise<{ stop: () => Promise<void> }> {
   await syncPollSchedulers(config, queue);
   await syncDuplicateFinder(config, queue);
+  await syncDealStaleCheck(config, queue);
   const tasks: ScheduledTask[] = [];
   for (const workflow of config.workflows) {
     const trigger = workflow.trigger;

@@ -1,19 +1,9 @@
 import type { CompiledTemplate } from '../workflows/template.js';
-import { nextOpening, type OpeningHours, type Week } from './opening-hours.js';
+import { nextOpening, type HoursRule, type OpeningHours } from './opening-hours.js';
 import type { CompileContext, CustomerSummary, StepContext, StepResult } from './steps/define-step.js';
 import type { AgentConfig } from '../workflows/config-types.js';
 
-/** A named `business_hours:` or `quiet_hours:` declaration of workflows.yaml, compiled. */
-export interface HoursRule {
-  name: string;
-  /** A fixed IANA zone, or read when sending: `customer` (`attributes.time_zone`) or `owner` (the agent's `time_zone`). */
-  timeZone: string;
-  /** The zone used when the customer or owner has none (a fixed zone is its own default). */
-  defaultTimeZone: string;
-  /** When sending is allowed (for quiet hours: every hour outside them). */
-  week: Week;
-  holidays: ReadonlySet<string>;
-}
+export type { HoursRule } from './opening-hours.js';
 
 /** The fields a step sending messages takes to respect business and quiet hours. */
 export const SEND_WINDOW_PROPERTIES = {

@@ -13,6 +13,7 @@ import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
 import { createTask } from '../store/tasks.js';
+import { changeDeal } from '../store/deals.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
@@ -116,6 +117,11 @@ export function createStepServices(options: ServiceOptions): StepServices {
     addScore: async (change) => {
       const result = await addScore(pool, { ...change, listenedEvents });
       await publish(result.events);
+      return result;
+    },
+    changeDeal: async (change) => {
+      const { events, ...result } = await changeDeal(pool, { ...change, listenedEvents });
+      await publish(events);
       return result;
     },
     sendEmail: outbound.sendEmail,

@@ -1,33 +1,27 @@
 import express, { type Express } from 'express';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { JobData } from '../engine/queues.js';
-import type { Pool } from '../store/pool.js';
-import type { LoadedConfig } from '../workflows/load.js';
+import { unsubscribeRouter } from '../dashboard/pages/unsubscribe.js';
 import { dashboardRouter, type DashboardOptions } from '../dashboard/routes.js';
 import { connectorSignals } from '../observability/connector-signals.js';
-import { apiRouter, type ApiOptions } from './api.js';
+import type { OperationContext } from '../operations/context.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
+import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
+import { kpiGauges } from '../operations/reports.js';
 import { openApiDocument } from './openapi.js';
-import { securityHeaders } from './security-headers.js';
-import { unsubscribeRouter } from './unsubscribe.js';
+import { securityHeaders } from '../dashboard/security-headers.js';
 import { countWebhookResponses, webhookRouter } from './webhooks.js';
 
-export interface AppOptions {
-  pool: Pool;
-  queue: Queue<JobData>;
+/** The operation context every entrance acts through, and the HTTP server's own settings. */
+export interface AppOptions extends OperationContext {
   redis: Redis;
-  config: LoadedConfig;
   apiToken: string;
   publicUrl: string;
-  defaultRegion: string;
   logger: Logger;
-  /** Sends an `uncertain` message again (`POST /api/messages/:id/resend`). */
-  resendMessage: ApiOptions['resendMessage'];
   /** The outbound path and timeline for agents' own messages and logged calls (API and dashboard). */
-  contacts?: ApiOptions['contacts'];
+  contacts?: PersonContactServices;
   /** Bearer token for `GET /metrics`; default `process.env.CRMFLOW_METRICS_TOKEN`; unset or empty: loopback clients only. */
   metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */
@@ -63,8 +57,8 @@ export function createApp(options: AppOptions): Express {
   app.get('/api/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
-  app.use('/unsubscribe', unsubscribeRouter({ pool: options.pool, secretKey: options.unsubscribeKey }));
-  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN }));
+  app.use('/unsubscribe', unsubscribeRouter({ ctx: options, secretKey: options.unsubscribeKey }));
+  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN, kpiGauges: () => kpiGauges(options) }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));

@@ -1,13 +1,36 @@
 import type { Request, Response } from 'express';
 import type { Queue } from 'bullmq';
 import { safeEqual } from '../connectors/shared/hmac.js';
-import { registry, scrape } from '../observability/metrics.js';
+import { registry, reportConversionRate, reportLeads, reportSpeedToLead, scrape } from '../observability/metrics.js';
+import type { KpiGauges } from '../operations/reports.js';
 import { sendError } from './errors.js';
 
 export interface MetricsRouteOptions {
   queue: Queue;
   /** `CRMFLOW_METRICS_TOKEN`: when set, scrapes need `Authorization: Bearer <token>`; unset, only loopback clients. */
   token?: string;
+  /** The KPI gauges' figures (computed at most once a minute); absent: not exposed. */
+  kpiGauges?: () => Promise<KpiGauges>;
+}
+
+const GAUGE_TTL_MS = 60_000;
+
+/** Sets the KPI gauges from figures at most a minute old; an unknown figure removes its series instead of reading 0. */
+function kpiGaugeRefresher(read: () => Promise<KpiGauges>): () => Promise<void> {
+  let last: { at: number; figures: Promise<KpiGauges> } | undefined;
+  return async () => {
+    if (!last || Date.now() - last.at > GAUGE_TTL_MS) last = { at: Date.now(), figures: read() };
+    const figures = await last.figures.catch(() => undefined);
+    if (!figures) {
+      last = undefined;
+      for (const gauge of [reportLeads, reportConversionRate, reportSpeedToLead]) gauge.reset();
+      return;
+    }
+    reportLeads.set({ window: 'today' }, figures.leadsToday);
+    const set = (gauge: typeof reportConversionRate, value: number | null) => (value === null ? gauge.remove({ window: '30d' }) : gauge.set({ window: '30d' }, value));
+    set(reportConversionRate, figures.conversionRate30d);
+    set(reportSpeedToLead, figures.speedToLeadMedian30d);
+  };
 }
 
 /** 127.0.0.0/8 and ::1, also written as IPv4-mapped IPv6 (`::ffff:127.0.0.1`). */
@@ -23,6 +46,7 @@ export function isLoopback(address: string | undefined): boolean {
  */
 export function metricsRoute(options: MetricsRouteOptions) {
   const token = options.token || undefined;
+  const refreshKpis = options.kpiGauges ? kpiGaugeRefresher(options.kpiGauges) : undefined;
   return async (req: Request, res: Response): Promise<void> => {
     if (token) {
       const header = req.headers.authorization ?? '';
@@ -32,6 +56,7 @@ export function metricsRoute(options: MetricsRouteOptions) {
     } else if (!isLoopback(req.ip)) {
       return sendError(res, 403, 'forbidden', 'metrics are served to loopback clients only; set CRMFLOW_METRICS_TOKEN to scrape from elsewhere');
     }
+    await refreshKpis?.();
     const text = await scrape(options.queue);
     res.set('Content-Type', registry.contentType).send(text);
   };

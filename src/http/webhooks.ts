@@ -2,12 +2,12 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { Logger } from 'pino';
 import { BadRequestError, type WebhookRequest } from '../connectors/define-connector.js';
 import type { Queue } from 'bullmq';
-import { enqueueInboxEvents, type JobData } from '../engine/queues.js';
+import { createInboxWriter, type InboxEventInput } from '../engine/inbox-writer.js';
+import { ingest } from '../engine/ingest.js';
+import type { JobData } from '../engine/queues.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import { webhooksReceived } from '../observability/metrics.js';
-import type { InboxEventInput } from '../store/inbox.js';
-import { createInboxWriter } from './inbox-writer.js';
-import type { Pool } from '../store/pool.js';
+import type { Pool } from '../operations/context.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { sendError } from './errors.js';
 
@@ -83,28 +83,13 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
 
     let stored: number[];
     try {
-      stored = await store(events);
+      stored = await ingest(options, () => store(events), { connector: id });
     } catch (error) {
       options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
       return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });
-    }
-    try {
-      await withTimeout(enqueueInboxEvents(options.queue, stored), options.enqueueTimeoutMs ?? 2000);
-    } catch (error) {
-      options.logger.warn({ connector: id, events: stored, err: error }, 'stored but not enqueued (Redis unavailable): the reconciler will enqueue');
     }
     if (webhook.acknowledge) return void res.status(webhook.acknowledge.status).type(webhook.acknowledge.contentType ?? 'text/plain').send(webhook.acknowledge.body);
     res.status(202).json({ received: events.length, stored: stored.length, duplicates: events.length - stored.length, inbox_ids: stored });
   });
   return router;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]);
 }

@@ -95,6 +95,28 @@ export function countOutbound<T extends { status: string }>(channel: string, res
   return result;
 }
 
+/** KPI figures for teams that alert from Grafana; set on each scrape of the API (cached a minute), absent when unknown. */
+export const reportLeads = new Gauge({
+  name: 'crmflow_report_leads',
+  help: 'Customers whose first lead event happened in the window (today: since local midnight in reports.time_zone).',
+  labelNames: ['window'] as const,
+  registers: [registry],
+});
+
+export const reportConversionRate = new Gauge({
+  name: 'crmflow_report_lead_conversion_rate',
+  help: 'Leads of the window won since, ÷ leads of the window (absent when there were no leads).',
+  labelNames: ['window'] as const,
+  registers: [registry],
+});
+
+export const reportSpeedToLead = new Gauge({
+  name: 'crmflow_report_speed_to_lead_median_minutes',
+  help: 'Median minutes from a lead event to the first contact by a person, leads of the window (absent when nobody was contacted).',
+  labelNames: ['window'] as const,
+  registers: [registry],
+});
+
 /**
  * The registry's text exposition, with the queue depth read from `queue` first. A Redis that does not answer within
  * `timeoutMs` leaves the queue series out (an absent series, never a stale one) rather than failing the scrape.

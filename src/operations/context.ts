@@ -1,4 +1,6 @@
 import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ConnectorContext } from '../connectors/define-connector.js';
 import type { JobData } from '../engine/queues.js';
 import { recordAudit, type AuditAction } from '../store/audit.js';
 import type { Pool } from '../store/pool.js';
@@ -23,6 +25,18 @@ export interface OperationContext {
   defaultRegion: string;
   /** The clock; tests inject other dates. */
   now?: () => Date;
+  /** Sends an `uncertain` message again (see `createOutbound`); absent in processes that do not send (then resend is refused). */
+  resendMessage?: (messageId: number) => Promise<{ status: string; reason?: string }>;
+  /** The context a connector's pull resources receive (backfill); absent where no connector is called. */
+  connectorContext?: (connectorId: string, signal: AbortSignal) => ConnectorContext;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+export type { Pool };
+
+/** The operation's clock. */
+export function nowOf(ctx: OperationContext): Date {
+  return ctx.now?.() ?? new Date();
 }
 
 const RANK: Record<Actor['role'], number> = { viewer: 0, support: 1, admin: 2 };

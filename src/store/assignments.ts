@@ -1,4 +1,4 @@
-import { weightedCycle, type WeightedAgent } from '../customers/assignment-order.js';
+import { rotationStep, weightedCycle, type WeightedAgent } from '../customers/assignment-order.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -56,10 +56,11 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
 }
 
 /**
- * The position walk of `choose` for round robin and weighted pools, in SQL: the position after the first agent of
- * the cycle (`$3`) from position `p` who is not barred. NULL when everyone is.
+ * The position walk of `rotationStep` (customers/assignment-order.ts) for round robin and weighted pools, in SQL: the
+ * position after the first agent of the cycle (`$3`) from position `p` who is not in `barred`. NULL when everyone is.
+ * Exported for the property test that holds it to `rotationStep`.
  */
-const nextPosition = (p: string) =>
+export const nextPosition = (p: string) =>
   `(SELECT ${p} + s + 1 FROM generate_series(0, cardinality($3::text[]) - 1) AS s
     WHERE ($3::text[])[(${p} + s) % cardinality($3::text[]) + 1] <> ALL ((SELECT agents FROM barred)::text[]) ORDER BY s LIMIT 1)`;
 
@@ -212,11 +213,9 @@ function choose(request: AssignRequest, position: number, eligible: Map<string, 
   }
   // Round robin walks the declared order, weighted its smooth cycle; unavailable agents are stepped over.
   const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
-  for (let step = 0; step < cycle.length; step++) {
-    const agentId = cycle[(position + step) % cycle.length]!;
-    if (eligible.has(agentId)) return { agentId, nextPosition: position + step + 1 };
-  }
-  throw new Error('unreachable: an eligible agent is always in the cycle');
+  const next = rotationStep(cycle, position, (agentId) => eligible.has(agentId));
+  if (!next) throw new Error('unreachable: an eligible agent is always in the cycle');
+  return next;
 }
 
 /** Switches an agent on or off for new leads without a restart. */

@@ -21,6 +21,7 @@ export const AUDIT_ACTIONS = [
   'merge_suggestion.accept',
   'merge_suggestion.reject',
   'config.reload',
+  'deal.stage',
   'customer.message',
   'customer.contact_logged',
 ] as const;

@@ -14,3 +14,8 @@ export async function saveCursor(client: PoolClient, connector: string, resource
     [connector, resource, JSON.stringify(cursor)],
   );
 }
+
+/** Forgets a stored cursor: the next pull of that key starts from its `since`. */
+export async function deleteCursor(pool: Pool, connector: string, resource: string): Promise<void> {
+  await pool.query('DELETE FROM connector_cursors WHERE connector = $1 AND resource = $2', [connector, resource]);
+}

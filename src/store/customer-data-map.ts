@@ -34,6 +34,9 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   // after them (erasure walks this list backwards, identities last).
   ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
   { table: 'tasks', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `title = '[erased]', notes = NULL` } },
+  // Deals before their stage history: erasure walks this list backwards, so the history goes first.
+  { table: 'deals', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
+  { table: 'deal_stage_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'score_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'points and their source run only' } },
   { table: 'engine_events', rows: 't.customer_id = ANY(p.customers)', erase: { set: `data = '{}'` } },
   { table: 'timeline_events', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
@@ -112,3 +115,9 @@ export async function erasePerson(client: PoolClient, person: Person): Promise<R
   }
   return touched;
 }
+
+/**
+ * Roll-ups a trigger computes from a table above (migration 0021, for KPI reports): they follow that table's rows on
+ * merges, unmerges and erasure by themselves and hold nothing its export lacks, so they are not listed above.
+ */
+export const DERIVED_CUSTOMER_TABLES: Readonly<Record<string, string>> = { purchases: 'timeline_events', report_customer_facts: 'timeline_events' };

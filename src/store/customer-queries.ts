@@ -1,4 +1,4 @@
-import type { CustomerSummary } from '../engine/steps/define-step.js';
+import type { CustomerSummary } from '../customers/record.js';
 import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
 

@@ -1,7 +1,7 @@
 import { DEFAULT_POLICY, isNewPerson, planLinks, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
-import type { CustomerSummary } from '../engine/steps/define-step.js';
+import type { CustomerSummary } from '../customers/record.js';
 import { SUMMARY_COLUMNS } from './customer-queries.js';
 import { erasedAmongSql, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
@@ -327,13 +327,17 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
   return rows[0]!.id;
 }
 
-/** An API error the store raises: not found (404) or a state that forbids the change (409). */
+/**
+ * A change the store refuses: the customer, merge or suggestion does not exist (`not_found`), or its state forbids
+ * the change (`conflict`). The operations layer turns it into its domain error; the store knows nothing of HTTP.
+ */
 export class CustomerChangeError extends Error {
   constructor(
-    readonly status: 404 | 409,
+    readonly kind: 'not_found' | 'conflict',
     message: string,
   ) {
     super(message);
+    this.name = 'CustomerChangeError';
   }
 }
 
@@ -343,8 +347,8 @@ export class CustomerChangeError extends Error {
  */
 export async function mergeLiveCustomers(client: PoolClient, a: number, b: number, reason: Pick<MergeReason, 'event' | 'why'>): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
   const live = await Promise.all([a, b].map((id) => lockLiveCustomer(client, id).catch(() => undefined)));
-  if (live[0] === undefined || live[1] === undefined) throw new CustomerChangeError(404, `no customer ${live[0] === undefined ? a : b}`);
-  if (live[0] === live[1]) throw new CustomerChangeError(409, `customers ${a} and ${b} are already one customer (${live[0]})`);
+  if (live[0] === undefined || live[1] === undefined) throw new CustomerChangeError('not_found', `no customer ${live[0] === undefined ? a : b}`);
+  if (live[0] === live[1]) throw new CustomerChangeError('conflict', `customers ${a} and ${b} are already one customer (${live[0]})`);
   const [kept, gone] = [Math.min(live[0], live[1]), Math.max(live[0], live[1])];
   await client.query('SELECT id FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[kept, gone]]);
   const mergeId = await mergeInto(client, kept, gone, { identities: [], linked_by: [], ...reason });
@@ -374,12 +378,12 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
       [keptId, target.mergeId ?? null, target.mergedId ?? null],
     );
     const merge = merges[0];
-    if (!merge) throw new CustomerChangeError(404, `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`);
-    if (merge.unmerged_at) throw new CustomerChangeError(409, `merge ${merge.id} was already undone`);
-    if (!merge.before || !merge.moved) throw new CustomerChangeError(409, `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`);
+    if (!merge) throw new CustomerChangeError('not_found', `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`);
+    if (merge.unmerged_at) throw new CustomerChangeError('conflict', `merge ${merge.id} was already undone`);
+    if (!merge.before || !merge.moved) throw new CustomerChangeError('conflict', `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`);
     const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>('SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[merge.kept_id, merge.merged_id]]);
     const keptRow = locked.find((row) => row.id === merge.kept_id)!;
-    if (keptRow.merged_into !== null) throw new CustomerChangeError(409, `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`);
+    if (keptRow.merged_into !== null) throw new CustomerChangeError('conflict', `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`);
     const restored: Record<string, number> = {};
     for (const table of MERGE_TABLES) {
       const { rowCount } = await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 AND id = ANY($3::bigint[])`, [merge.merged_id, merge.kept_id, merge.moved[table] ?? []]);

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from './pool.js';
+import type { InboxStatus } from './inbox.js';
 
 /** The engine events workflows can start `on:` (trigger type `event`). */
 export const ENGINE_EVENT_TYPES = [
@@ -10,6 +11,11 @@ export const ENGINE_EVENT_TYPES = [
   'task.overdue',
   'message.received',
   'score.threshold',
+  'deal.opened',
+  'deal.stage_changed',
+  'deal.won',
+  'deal.lost',
+  'deal.stale',
   'message.sent',
   'call.completed',
 ] as const;
@@ -37,7 +43,7 @@ export interface EngineEvent {
   /** Workflows that ran on the way here, oldest first. */
   chain: string[];
   sourceRunId: number | null;
-  status: 'pending' | 'processed' | 'failed';
+  status: InboxStatus;
   createdAt: Date;
 }
 

@@ -1,5 +1,9 @@
 import type { Pool, PoolClient } from './pool.js';
 
+/** Every status of a stored event (inbox and engine events; the tables' CHECK constraints list the same). */
+export const INBOX_STATUSES = ['pending', 'processed', 'failed'] as const;
+export type InboxStatus = (typeof INBOX_STATUSES)[number];
+
 /** One vendor event as parsed from a delivery, ready to be stored. */
 export interface InboxEventInput {
   connector: string;
@@ -14,7 +18,7 @@ export interface InboxEventInput {
 export interface InboxEvent extends Required<InboxEventInput> {
   id: number;
   receivedAt: Date;
-  status: 'pending' | 'processed' | 'failed';
+  status: InboxStatus;
 }
 
 /**
@@ -79,4 +83,29 @@ export async function listStalePendingEvents(pool: Pool, olderThanMs: number, li
     [olderThanMs, limit, afterId],
   );
   return rows.map((row) => row.id);
+}
+
+/** A stored event as an identity simulation reads it: the payload its run worked on, and today's customer of its first run. */
+export interface SimulationEvent {
+  id: number;
+  connector: string;
+  type: string;
+  external_id: string;
+  occurred_at: Date;
+  origin: string;
+  payload: unknown;
+  current: number | null;
+}
+
+/** One page of stored events in id order, after `after` (keyset pagination). Reads only. */
+export async function listEventsForSimulation(pool: Pool, after: number, limit: number): Promise<SimulationEvent[]> {
+  const { rows } = await pool.query<SimulationEvent>(
+    `SELECT i.id, i.connector, i.type, i.external_id, i.occurred_at, i.origin,
+            coalesce((SELECT r.payload FROM workflow_runs r WHERE r.inbox_event_id = i.id AND r.payload IS NOT NULL ORDER BY r.id DESC LIMIT 1), i.payload) AS payload,
+            (SELECT coalesce(c.merged_into, c.id) FROM workflow_runs r JOIN customers c ON c.id = r.customer_id
+              WHERE r.inbox_event_id = i.id ORDER BY r.id LIMIT 1) AS current
+       FROM inbox_events i WHERE i.id > $1 ORDER BY i.id LIMIT $2`,
+    [after, limit],
+  );
+  return rows;
 }

@@ -73,13 +73,16 @@ export async function suggestDuplicates(pool: Pool, options: DuplicateFinderOpti
   return { examined, suggested };
 }
 
+export const SUGGESTION_STATUSES = ['open', 'accepted', 'rejected'] as const;
+export type SuggestionStatus = (typeof SUGGESTION_STATUSES)[number];
+
 export interface SuggestionRow {
   id: number;
   customer_a: number;
   customer_b: number;
   score: number | null;
   reason: Record<string, unknown>;
-  status: 'open' | 'accepted' | 'rejected';
+  status: SuggestionStatus;
   created_at: Date;
   decided_by: string | null;
   decided_at: Date | null;
@@ -105,8 +108,8 @@ export async function decideSuggestion(pool: Pool, id: number, decision: 'accept
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<SuggestionRow>(`SELECT ${SUGGESTION_COLUMNS} FROM customer_merge_suggestions WHERE id = $1 FOR UPDATE`, [id]);
     const suggestion = rows[0];
-    if (!suggestion) throw new CustomerChangeError(404, `no merge suggestion ${id}`);
-    if (suggestion.status !== 'open') throw new CustomerChangeError(409, `merge suggestion ${id} was already ${suggestion.status}`);
+    if (!suggestion) throw new CustomerChangeError('not_found', `no merge suggestion ${id}`);
+    if (suggestion.status !== 'open') throw new CustomerChangeError('conflict', `merge suggestion ${id} was already ${suggestion.status}`);
     const merged = decision === 'accepted' ? await mergeLiveCustomers(client, suggestion.customer_a, suggestion.customer_b, { event: `suggestion:${id}`, why: `accepted suggestion by ${actor}` }) : undefined;
     const { rows: decided } = await client.query<SuggestionRow>(
       `UPDATE customer_merge_suggestions SET status = $2, decided_by = $3, decided_at = now() WHERE id = $1 RETURNING ${SUGGESTION_COLUMNS}`,

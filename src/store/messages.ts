@@ -1,7 +1,12 @@
 import { writeForLiveCustomer } from './customers.js';
 import type { Pool } from './pool.js';
 
-export type MessageStatus = 'sending' | 'sent' | 'failed' | 'skipped' | 'uncertain';
+/** The transport of messages kept locally in demo mode (email without SMTP_URL, channels of demo connectors): not delivered. */
+export const OUTBOX = 'outbox';
+
+/** Every status an outbound message can have (the table's CHECK constraint lists the same). */
+export const MESSAGE_STATUSES = ['sending', 'sent', 'failed', 'skipped', 'uncertain'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface OutboundMessage {
   idempotencyKey: string;

@@ -95,10 +95,15 @@ export interface FailedRun {
   finishedAt: Date | null;
 }
 
-export async function latestFailures(pool: Pool, limit = 10): Promise<FailedRun[]> {
+/**
+ * The latest failed runs of `workflows` over the same window as {@link workflowStats}, so the overview's failed counts
+ * and the failures it lists are the same runs.
+ */
+export async function latestFailures(pool: Pool, workflows: string[], limit = 10, hours = 24): Promise<FailedRun[]> {
   const { rows } = await pool.query<FailedRun>(
-    `SELECT id, workflow, error, finished_at AS "finishedAt" FROM workflow_runs WHERE status = 'failed' ORDER BY id DESC LIMIT $1`,
-    [limit],
+    `SELECT id, workflow, error, finished_at AS "finishedAt" FROM workflow_runs
+     WHERE status = 'failed' AND workflow = ANY($2) AND created_at >= now() - make_interval(hours => $3) ORDER BY id DESC LIMIT $1`,
+    [limit, workflows, hours],
   );
   return rows;
 }

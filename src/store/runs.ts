@@ -1,6 +1,10 @@
 import type { Pool } from './pool.js';
 
-export type RunStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'filtered' | 'failed' | 'cancelled';
+/** Every status a run can have (the table's CHECK constraint lists the same). */
+export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+/** The statuses from which a person may cancel a run: it has not finished well. */
+export const CANCELLABLE_RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'waiting', 'failed'];
 
 export interface RunRow {
   id: number;
@@ -26,11 +30,15 @@ export interface RunRow {
   suspendedAt: Date | null;
 }
 
+/** Every status of a step record. */
+export const STEP_STATUSES = ['succeeded', 'failed', 'waiting'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
 export interface StepRecord {
   stepIndex: number;
   stepId: string;
   type: string;
-  status: 'succeeded' | 'failed' | 'waiting';
+  status: StepStatus;
   input: unknown;
   output: unknown;
   state: Record<string, unknown> | null;
@@ -115,8 +123,8 @@ export async function startRun(pool: Pool, id: number): Promise<StartedRun | und
 export async function cancelRun(pool: Pool, id: number, reason: string): Promise<RunRow | undefined> {
   const { rows } = await pool.query<RunRow>(
     `UPDATE workflow_runs SET status = 'cancelled', error = $2, error_retryable = false, finished_at = now()
-     WHERE id = $1 AND status IN ('queued', 'running', 'waiting', 'failed') RETURNING ${RUN_COLUMNS}`,
-    [id, `cancelled: ${reason}`],
+     WHERE id = $1 AND status = ANY($3::text[]) RETURNING ${RUN_COLUMNS}`,
+    [id, `cancelled: ${reason}`, CANCELLABLE_RUN_STATUSES],
   );
   return rows[0];
 }
@@ -153,6 +161,25 @@ const finishParams = (end: RunEnd) => [end.status, end.error ?? null, end.retrya
 
 export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Promise<void> {
   await pool.query(finishRunSql(2), [id, ...finishParams(end)]);
+}
+
+/**
+ * Failed runs that will run again (the job's next automatic attempt, or a person's retry) become `queued` with their
+ * last error kept, so every view shows one state, "retrying", instead of `failed` with a Retry button; the attempt
+ * that starts them marks them running. Returns the ids changed.
+ */
+export async function markRunsRetrying(pool: Pool, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await pool.query<{ id: number }>(
+    `UPDATE workflow_runs SET status = 'queued', finished_at = NULL WHERE id = ANY($1) AND status = 'failed' RETURNING id`,
+    [ids],
+  );
+  return rows.map((row) => Number(row.id));
+}
+
+/** Undoes {@link markRunsRetrying} when the retry could not be queued. */
+export async function markRetryNotQueued(pool: Pool, id: number): Promise<void> {
+  await pool.query(`UPDATE workflow_runs SET status = 'failed', finished_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
 }
 
 /** Suspends the run until `resumeAt`; `stepIndex` runs again then. */
@@ -254,4 +281,19 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
     params,
   );
   return rows;
+}
+
+/**
+ * Stored events received since `since` that a replay would run again: with a run of `workflow` (any workflow when
+ * absent) in `status` when one is given, else every event.
+ */
+export async function listReplayableEvents(pool: Pool, filter: { since: Date; workflow?: string; status?: string }): Promise<number[]> {
+  const { rows } = await pool.query<{ id: number }>(
+    `SELECT DISTINCT i.id FROM inbox_events i
+     LEFT JOIN workflow_runs r ON r.inbox_event_id = i.id AND ($2::text IS NULL OR r.workflow = $2)
+     WHERE i.received_at >= $1 AND ($3::text IS NULL OR r.status = $3)
+     ORDER BY i.id`,
+    [filter.since, filter.workflow ?? null, filter.status ?? null],
+  );
+  return rows.map((row) => row.id);
 }

@@ -2,7 +2,8 @@ import { lockLiveCustomer } from './customers.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool } from './pool.js';
 
-export type TaskStatus = 'open' | 'done' | 'cancelled';
+export const TASK_STATUSES = ['open', 'done', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
 /** The two moments a task announces: its due time, and `overdue_at` if it is still open then. */
 export type TaskPhase = 'due' | 'overdue';
 

@@ -1,4 +1,5 @@
 /** The shapes of workflows.yaml after interpolation and validation. YAML keys are snake_case. */
+import type { PipelineConfig } from './pipelines.js';
 
 export interface AgentConfig {
   id: string;
@@ -42,6 +43,7 @@ export interface StepConfig {
   name?: string;
   if?: string;
   timeout?: string | number;
+  on_error?: 'stop' | 'continue';
   [field: string]: unknown;
 }
 
@@ -94,5 +96,24 @@ export interface CrmflowConfig {
   pools: Record<string, PoolConfig>;
   business_hours?: Record<string, BusinessHoursConfig>;
   quiet_hours?: Record<string, QuietHoursConfig>;
+  pipelines?: Record<string, PipelineConfig>;
+  reports?: ReportsConfig;
   workflows: WorkflowConfig[];
+}
+
+/** `reports:` — how KPI reports read the calendar and what leads cost. */
+export interface ReportsConfig {
+  /** IANA zone of report periods (`from`/`to` dates, months of cohorts); default UTC. */
+  time_zone?: string;
+  /** Marketing spend per month and lead source, for cost per lead and customer acquisition cost. */
+  marketing_spend?: MarketingSpendConfig[];
+}
+
+export interface MarketingSpendConfig {
+  /** `YYYY-MM`, in the reports' time zone. */
+  month: string;
+  /** The lead source it bought (the customers' `lead_source`, or a connector id). */
+  source: string;
+  amount: number;
+  currency: string;
 }

@@ -1,4 +1,5 @@
 import jsonata from 'jsonata';
+import { RetrySignal } from '../connectors/shared/retry-signal.js';
 
 /** Limits on every evaluation: an expression that never finishes fails the step instead of hanging the worker. */
 export interface ExpressionLimits {
@@ -27,8 +28,11 @@ export class ExpressionSyntaxError extends Error {
 }
 
 /** An evaluation failed (type error, time limit...): deterministic, so retrying the same input will not help. */
-export class ExpressionError extends Error {
+export class ExpressionError extends RetrySignal {
   override name = 'ExpressionError';
+  constructor(message: string) {
+    super(message, false);
+  }
 }
 
 /** Compiles once (at load); evaluations are then cheap and time-limited. */

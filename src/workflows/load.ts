@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ConnectorDefinition } from '../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
-import { envSpec, resolveSecret, type Env } from '../config/env.js';
+import { demoSummary, envSpec, resolveSecret, type Env } from '../config/env.js';
 import type { AnyStepDefinition, CompileContext } from '../engine/steps/define-step.js';
 import { steps as stepRegistry } from '../engine/steps/registry.js';
 import type { CompiledTrigger } from '../engine/triggers/define-trigger.js';
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
+import type { ErrorObject } from 'ajv';
+import { isSupportedCountry } from 'libphonenumber-js';
 import { ajv } from './ajv.js';
 import { memberId, type AgentConfig, type CrmflowConfig, type PoolConfig, type StepConfig, type WorkflowConfig } from './config-types.js';
 import { DEFAULT_BLOCKED, DEFAULT_CAPS, type IdentityPolicy } from '../customers/identity-policy.js';
@@ -18,6 +20,7 @@ import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
+import { compilePipelines, type Pipeline } from './pipelines.js';
 
 /** A problem in workflows.yaml, printed as `file:line:col message`. */
 export interface ConfigIssue {
@@ -47,6 +50,8 @@ export interface CompiledStep {
   timeoutMs: number;
   /** The step's `if:`; the step is skipped when false. */
   condition?: CompiledExpression;
+  /** The step's `on_error:`, else its type's default. */
+  onError: 'stop' | 'continue';
 }
 
 export interface CompiledWorkflow {
@@ -64,18 +69,32 @@ export interface LoadedConfig {
   file: string;
   config: CrmflowConfig;
   workflows: CompiledWorkflow[];
-  connectors: Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>;
+  connectors: Map<string, LoadedConnector>;
   agents: Map<string, AgentConfig>;
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  /** The `pipelines:` of workflows.yaml (deals), by id. */
+  pipelines: Map<string, Pipeline>;
   defaultRegion?: string;
   /** The `identity:` rules, with the defaults filled in. */
   identityPolicy: IdentityPolicy;
   /** `identity.suggest_duplicates`; undefined when turned off. */
   duplicateFinder?: DuplicateFinderConfig;
-  /** Demo values used for unset secrets, to be logged loudly. */
+  /** The environment variables whose demo values are in use (unset secrets outside production). */
+  demoSecrets: string[];
+  /** At most one line, to be logged loudly: the demo values in use. */
   warnings: string[];
+}
+
+export interface LoadedConnector {
+  definition: ConnectorDefinition;
+  secrets: Record<string, string>;
+  /**
+   * The variables behind this connector's secrets that are unset, so their demo values are in use: the vendor would
+   * refuse them, so the connector's messages go to the local outbox instead (see `outbound.ts`).
+   */
+  demoSecrets: string[];
 }
 
 export interface DuplicateFinderConfig {
@@ -121,9 +140,10 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   for (const error of doc.errors) at(error.pos[0], error.message.split('\n')[0]!);
   if (issues.length > 0) throw new ConfigError(issues);
 
-  const warnings: string[] = [];
-  interpolate(doc, options.env, warnings, at);
-  const uniqueWarnings = [...new Set(warnings)];
+  const demo: DemoValue[] = [];
+  interpolate(doc, options.env, demo, at);
+  const demoSecrets = [...new Set(demo.map((value) => value.variable))];
+  const summary = demoSummary(demoSecrets);
 
   const locate = (path: Path, message: string, key = false) => at(offsetOf(doc, path, key), message);
   let config: CrmflowConfig;
@@ -136,11 +156,16 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   // Structural errors make the rest unreadable; missing variables do not, so everything else is still checked.
   if (!validateWith(topLevelSchema(), config, [], locate)) throw new ConfigError(issues);
 
+  const regionAt = (path: Path, region: string | undefined) => {
+    if (region !== undefined && /^[A-Z]{2}$/.test(region) && !isSupportedCountry(region)) locate(path, `unknown region "${region}": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE`);
+  };
+  regionAt(['identity', 'default_region'], config.identity?.default_region);
+  for (const [id, connector] of Object.entries(config.connectors ?? {})) regionAt(['connectors', id, 'default_region'], connector.default_region);
   config.connectors ??= {};
   config.agents ??= [];
   config.pools ??= {};
   config.workflows ??= [];
-  const connectors = new Map<string, { definition: ConnectorDefinition; secrets: Record<string, string> }>();
+  const connectors = new Map<string, LoadedConnector>();
   for (const [id, connectorConfig] of Object.entries(config.connectors)) {
     const definition = connectorRegistry.get(id);
     if (!definition) {
@@ -155,7 +180,8 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
     }
-    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {} });
+    const demoVariables = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ variable }) => variable);
+    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoVariables)] });
   }
 
   const agents = new Map<string, AgentConfig>();
@@ -173,6 +199,14 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  const pipelines = compilePipelines(config.pipelines, locate);
+  if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
+  const spendSeen = new Set<string>();
+  config.reports?.marketing_spend?.forEach((spend, i) => {
+    const key = `${spend.month} ${spend.source} ${spend.currency}`;
+    if (spendSeen.has(key)) locate(['reports', 'marketing_spend', i], `spend for ${spend.source} in ${spend.month} (${spend.currency}) is declared twice`);
+    spendSeen.add(key);
+  });
 
   const workflows: CompiledWorkflow[] = [];
   const seen = new Set<string>();
@@ -180,11 +214,11 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (seen.has(workflow.id)) locate(['workflows', w, 'id'], `duplicate workflow id "${workflow.id}"`);
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, locate });
+    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), warnings: uniqueWarnings };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [] };
 }
 
 interface WorkflowScope {
@@ -194,7 +228,16 @@ interface WorkflowScope {
   pools: Map<string, PoolConfig>;
   businessHours: Map<string, HoursRule>;
   quietHours: Map<string, HoursRule>;
+  pipelines: Map<string, Pipeline>;
   locate: (path: Path, message: string, key?: boolean) => void;
+}
+
+/** `YYYY-MM-DD` naming a day of the calendar (not 2026-13-45 or 2026-02-30). */
+function isCalendarDate(day: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!match) return false;
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])));
+  return date.toISOString().slice(0, 10) === day;
 }
 
 /** The `business_hours:` and `quiet_hours:` declarations, each problem reported at its position. */
@@ -206,6 +249,9 @@ function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): {
   for (const [name, hours] of Object.entries(config.business_hours ?? {})) {
     const path = ['business_hours', name];
     zoneAt([...path, 'time_zone'], hours.time_zone);
+    (hours.holidays ?? []).forEach((day, i) => {
+      if (!isCalendarDate(day)) locate([...path, 'holidays', i], `holiday "${day}" is not a date (YYYY-MM-DD)`);
+    });
     try {
       const week = parseWeek(hours.open);
       businessHours.set(name, { name, timeZone: hours.time_zone, defaultTimeZone: hours.time_zone, week, holidays: new Set(hours.holidays ?? []) });
@@ -237,6 +283,8 @@ class LocatedFailure extends Error {
   constructor(
     message: string,
     readonly path: Path,
+    /** A JSONata or template syntax error: reported even when the step has other errors. */
+    readonly syntax = false,
   ) {
     super(message);
   }
@@ -259,7 +307,7 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     try {
       return compileExpression(source);
     } catch (error) {
-      if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(error.message, fieldPath(base, field));
+      if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(error.message, fieldPath(base, field), true);
       throw error;
     }
   };
@@ -295,8 +343,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const id = step.id ?? (stepIds.has(step.type) ? `${step.type}_${index + 1}` : step.type);
     if (stepIds.has(id)) locate([...stepPath, 'id'], `duplicate step id "${id}" in workflow ${workflow.id}`);
     stepIds.add(id);
-    if (!validateWith(stepFieldsSchema(definition), step, stepPath, locate)) return;
-    const timeoutMs = step.timeout === undefined ? DEFAULT_STEP_TIMEOUT_MS : parseDuration(step.timeout)!;
+    const valid = validateWith(stepFieldsSchema(definition), step, stepPath, locate);
+    const timeoutMs = valid && step.timeout !== undefined ? parseDuration(step.timeout)! : DEFAULT_STEP_TIMEOUT_MS;
     const context: CompileContext = {
       trigger:
         trigger?.kind === 'webhook'
@@ -308,13 +356,14 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       pools: scope.pools,
       businessHours: scope.businessHours,
       quietHours: scope.quietHours,
+      pipelines: scope.pipelines,
       connectors: scope.connectors,
       expression: expressionAt(stepPath),
       template: (field, source) => {
         try {
           return compileTemplate(source);
         } catch (error) {
-          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field));
+          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field), true);
           throw error;
         }
       },
@@ -323,11 +372,23 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
       },
     };
     const own = Object.fromEntries(Object.entries(step).filter(([key]) => !COMMON_STEP_FIELDS.includes(key)));
+    if (!valid) {
+      // The step cannot be compiled as it is, but its expressions' syntax errors are still worth reporting with the
+      // schema's: one `validate` shows every problem of the step. Anything else its compile trips on is not reported.
+      for (const work of [() => definition.compile(own, context), ...(typeof step.if === 'string' ? [() => expressionAt(stepPath)('if', step.if!)] : [])]) {
+        try {
+          work();
+        } catch (error) {
+          if (error instanceof LocatedFailure && error.syntax) locate(error.path, error.message);
+        }
+      }
+      return;
+    }
     if (!trigger && workflow.trigger.type !== 'schedule') return; // its problem is reported; without it the steps' event context is unknown
     const compiled = guarded(() => definition.compile(own, context));
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
-      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value });
+      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, onError: step.on_error ?? definition.onError });
     }
   });
   if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;
@@ -365,16 +426,34 @@ function secretsSchema(definition: ConnectorDefinition) {
 function validateWith(schema: object, value: unknown, base: Path, locate: (path: Path, message: string, key?: boolean) => void): boolean {
   const validate = ajv.compile(schema);
   if (validate(value)) return true;
-  for (const error of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  // A value that fits none of a field's alternatives (a duration: "30s" or a number) is one problem, said with the
+  // field's description; each branch's own rule (a raw regex, "must be number") would say it twice, cryptically.
+  const branchOf = (error: ErrorObject) => errors.find((other) => other.keyword === 'anyOf' && other !== error && error.schemaPath.startsWith(`${other.schemaPath}/`));
+  const scalarChoice = (choice: ErrorObject) => errors.every((error) => branchOf(error) !== choice || error.instancePath === choice.instancePath);
+  for (const error of errors) {
     const path = [...base, ...error.instancePath.split('/').slice(1).map(decodePointer)];
     const params = error.params as Record<string, unknown>;
+    const field = path.at(-1) === undefined ? 'value' : `\`${String(path.at(-1))}\``;
+    const choice = branchOf(error);
+    if (choice && choice.instancePath === error.instancePath && scalarChoice(choice)) continue;
     if (error.keyword === 'required') locate(path, `missing field \`${String(params.missingProperty)}\``);
     else if (error.keyword === 'additionalProperties') locate([...path, String(params.additionalProperty)], `field \`${String(params.additionalProperty)}\` not recognised`, true);
     else if (error.keyword === 'enum') locate(path, `${error.message}: ${(params.allowedValues as unknown[]).join(', ')}`);
-    else if (error.keyword === 'if' || error.keyword === 'anyOf') continue; // the branch errors say more
-    else locate(path, `${path.at(-1) === undefined ? 'value' : `\`${String(path.at(-1))}\``} ${error.message}`);
+    else if (error.keyword === 'anyOf' || error.keyword === 'pattern') {
+      if (error.keyword === 'anyOf' && !scalarChoice(error)) continue; // the branch errors, deeper in the value, say more
+      const description = (schemaAt(schema, error.schemaPath.split('/').slice(1, -1)) as { description?: unknown } | undefined)?.description;
+      const shown = JSON.stringify(error.instancePath.split('/').slice(1).map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], value));
+      locate(path, typeof description === 'string' ? `${field} ${shown} is not valid: ${description}` : `${field} ${error.message}`);
+    } else if (error.keyword === 'if') continue; // the branch errors say more
+    else locate(path, `${field} ${error.message}`);
   }
   return false;
+}
+
+/** The part of a JSON Schema at a schema path's segments (as ajv reports them), or undefined. */
+function schemaAt(schema: object, segments: string[]): unknown {
+  return segments.map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], schema);
 }
 
 function decodePointer(segment: string): string | number {
@@ -404,17 +483,25 @@ function offsetOf(doc: Document, path: Path, key: boolean): number {
   return offset;
 }
 
+/** A `${VAR}` that took its variable's demo value, and where: the keys leading to its scalar. */
+interface DemoValue {
+  variable: string;
+  path: string[];
+}
+
 /** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
-function interpolate(doc: Document, env: Env, warnings: string[], at: (offset: number, message: string) => void): void {
+function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: number, message: string) => void): void {
   visit(doc, {
-    Scalar(_key, node) {
+    Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
       node.value = node.value.replace(INTERPOLATION, (whole, name: string) => {
-        const value = envSpec(name)?.secret ? resolveSecret(env, name, warnings) : env[name] || envSpec(name)?.default;
+        const demoUsed: string[] = [];
+        const value = envSpec(name)?.secret ? resolveSecret(env, name, demoUsed) : env[name] || envSpec(name)?.default;
         if (value === undefined) {
           at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
           return whole;
         }
+        if (demoUsed.length > 0) demo.push({ variable: name, path: ancestors.flatMap((ancestor) => (isPair(ancestor) && isScalar(ancestor.key) ? [String(ancestor.key.value)] : [])) });
         return value;
       });
     },

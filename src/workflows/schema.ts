@@ -4,12 +4,13 @@ import type { AnyTriggerDefinition } from '../engine/triggers/define-trigger.js'
 import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { DURATION_SCHEMA } from './duration.js';
+import { PIPELINES_SCHEMA } from './pipelines.js';
 
 /** Fields every step has besides its own. */
-export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout'];
+export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout', 'on_error'];
 
 const COMMON_STEP_PROPERTIES = {
-  id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Names the output as `$steps.<id>`; default the type.' },
+  id: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'Lower-case letters, digits and _, starting with a letter; names the output as `$steps.<id>`; default the type.' },
   name: { type: 'string', description: 'Shown on runs.' },
   if: { type: 'string', description: 'JSONata condition; the step is skipped when false.' },
   timeout: { ...DURATION_SCHEMA, description: 'Step time limit (default 30s).' },
@@ -48,7 +49,7 @@ export function topLevelSchema(): object {
         type: 'object',
         description: 'How identities link people into one customer.',
         properties: {
-          default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: 'Region for phone numbers without a country code.' },
+          default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: 'Region (ISO 3166 alpha-2, e.g. US) for phone numbers without a country code.' },
           merge_on: {
             type: 'array',
             items: { type: 'string', pattern: '^[a-z][a-z0-9_]*$' },
@@ -86,7 +87,7 @@ export function topLevelSchema(): object {
           properties: {
             secrets: { type: 'object' },
             mappings: { type: 'object', additionalProperties: { type: 'string' }, description: 'JSONata overrides of default mappings, by event type.' },
-            default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: "Region for this connector's phone numbers without a country code (over identity.default_region)." },
+            default_region: { type: 'string', pattern: '^[A-Z]{2}$', description: "Region (ISO 3166 alpha-2, e.g. US) for this connector's phone numbers without a country code (over identity.default_region)." },
           },
           required: ['secrets'],
           additionalProperties: false,
@@ -176,6 +177,30 @@ export function topLevelSchema(): object {
           additionalProperties: false,
         },
       },
+      pipelines: PIPELINES_SCHEMA,
+      reports: {
+        type: 'object',
+        description: 'How KPI reports (`GET /api/reports/kpis`, the Reports page) read the calendar and what leads cost.',
+        properties: {
+          time_zone: { type: 'string', description: 'IANA zone of report periods and cohort months, e.g. Europe/Madrid. Default UTC.' },
+          marketing_spend: {
+            type: 'array',
+            description: 'Spend per month and lead source: gives cost per lead and customer acquisition cost.',
+            items: {
+              type: 'object',
+              properties: {
+                month: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM, in the reports time zone.' },
+                source: { type: 'string', minLength: 1, description: "A lead source (the customer's `lead_source` attribute, else the connector id of their first event)." },
+                amount: { type: 'number', minimum: 0 },
+                currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+              },
+              required: ['month', 'source', 'amount', 'currency'],
+              additionalProperties: false,
+            },
+          },
+        },
+        additionalProperties: false,
+      },
       workflows: {
         type: 'array',
         items: {
@@ -201,7 +226,16 @@ export function topLevelSchema(): object {
 export function stepFieldsSchema(definition: AnyStepDefinition): object {
   return {
     type: 'object',
-    properties: { type: { const: definition.type }, ...COMMON_STEP_PROPERTIES, ...definition.schema.properties },
+    properties: {
+      type: { const: definition.type },
+      ...COMMON_STEP_PROPERTIES,
+      on_error: {
+        enum: ['stop', 'continue'],
+        default: definition.onError,
+        description: `What a failure of this step does. stop: the run fails (retried while the error may heal). continue: the failure is recorded on the step and the run goes on at once, not retried. Default for ${definition.type}: ${definition.onError}.`,
+      },
+      ...definition.schema.properties,
+    },
     required: ['type', ...(definition.schema.required ?? [])],
     additionalProperties: false,
   };

@@ -104,7 +104,7 @@ describe('quickbooks enrich', () => {
 
 describe('quickbooks changes pull (CDC)', () => {
   const changes = quickbooks.pull!.changes!;
-  const params = (changedSince: string) => ({ entities: 'Customer,Invoice,Payment', changedSince, minorversion: '75' });
+  const params = (changedSince: string) => ({ entities: 'Customer,Estimate,Invoice,Payment', changedSince, minorversion: '75' });
   const cdc = (queryResponse: unknown[]) => ({ CDCResponse: [{ QueryResponse: queryResponse }], time: '2025-03-02T10:00:00.000-08:00' });
   const customer = (id: string, created: string, updated: string) => ({ Id: id, DisplayName: `Customer ${id}`, MetaData: { CreateTime: created, LastUpdatedTime: updated } });
 

@@ -12,6 +12,8 @@ describe('quickbooks default mappings', () => {
     expect(Object.keys(quickbooks.events).sort()).toEqual([
       'customer.created',
       'customer.updated',
+      'estimate.created',
+      'estimate.updated',
       'invoice.created',
       'invoice.updated',
       'invoice.voided',
@@ -19,6 +21,15 @@ describe('quickbooks default mappings', () => {
       'payment.updated',
       'payment.voided',
     ]);
+  });
+
+  it('maps an Estimate (as the API returns it) to its customer and a timeline entry with total and status', async () => {
+    const estimate = { realmId: REALM, ...(fixture('entity_estimate_response.json') as { Estimate: Record<string, unknown> }).Estimate };
+    expect(await map('estimate.created', estimate)).toMatchObject({
+      email: 'Cool_Cars@intuit.com',
+      identities: [{ kind: 'quickbooks_customer', value: `${REALM}:3` }],
+      timeline: { type: 'estimate.created', external_id: `estimate/${REALM}:177`, data: { estimate_id: '177', total: 31.5, currency: 'USD', status: 'Pending' } },
+    });
   });
 
   it('maps a Customer to its emails, phones, names and realm-scoped id', async () => {

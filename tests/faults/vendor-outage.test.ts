@@ -134,16 +134,16 @@ describe('fault: the Twilio API fails (429, 500, hangs) for a while, then recove
     expect(new Set(retriedTokens).size).toBe(failed.length);
 
     // Uncertain sends were never repeated; support resends each once (a double click sends once, the other gets 409).
-    const uncertain = (await callApi(stack, '/api/messages?status=uncertain&limit=500')).body.messages as Array<{ id: number; idempotencyKey: string }>;
+    const uncertain = (await callApi(stack, '/api/messages?status=uncertain&limit=500')).body.messages as Array<{ id: number; idempotency_key: string }>;
     expect(uncertain.length).toBeGreaterThanOrEqual(8);
     const acceptedKeys = new Set(twilio.accepted.map((send) => send.token));
-    expect(uncertain.filter((message) => acceptedKeys.has(message.idempotencyKey)), 'uncertain sends repeated by a retry').toEqual([]);
+    expect(uncertain.filter((message) => acceptedKeys.has(message.idempotency_key)), 'uncertain sends repeated by a retry').toEqual([]);
     const resendAnswers = await Promise.all(
       uncertain.map(async (message) => (await Promise.all([0, 1].map(() => callApi(stack, `/api/messages/${message.id}/resend`, { method: 'POST' })))).map((answer) => answer.status).sort()),
     );
     expect(resendAnswers.filter((statuses) => statuses.join() !== '200,409')).toEqual([]);
     const resentTokens = twilio.accepted.slice(acceptedBefore + failed.length).map((send) => send.token);
-    expect(resentTokens.sort()).toEqual(uncertain.map((message) => message.idempotencyKey).sort());
+    expect(resentTokens.sort()).toEqual(uncertain.map((message) => message.idempotency_key).sort());
 
     // The tokens are the runs' reply steps' idempotency keys, and each message went to the phone that wrote.
     const rows = (await stack.pg.pool.query<{ idempotency_key: string; recipient: string; provider_id: string | null }>("SELECT idempotency_key, recipient, provider_id FROM outbound_messages WHERE channel = 'sms'")).rows;

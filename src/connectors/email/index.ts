@@ -21,6 +21,12 @@ export default defineConnector<keyof EmailSecrets>({
       description:
         'Mailboxes to read, comma-separated `name=imaps://user:password@host:993` (user and password URL-encoded); `?agent=<id>` makes it that agent’s mailbox, `?sent=<folder>` names its Sent folder (default: the one marked \\Sent). `none`: no mailbox.',
       optional: true,
+      env: {
+        name: 'EMAIL_MAILBOXES',
+        demo: 'none',
+        description:
+          'IMAP mailboxes the `email` connector reads, comma-separated `name=imaps://user:password@host:993` (URL-encoded user and password; `?agent=<id>` for an agent’s own mailbox). `none`: no mailbox.',
+      },
     },
     own_addresses: {
       description: 'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).',

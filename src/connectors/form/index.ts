@@ -15,9 +15,14 @@ export default defineConnector({
   family: 'forms',
   summary: 'Website lead forms (JSON or urlencoded), signed with a shared secret.',
   secrets: {
-    webhook_secret: { description: 'Shared secret the website signs each post with; comma-separate two while rotating.' },
+    webhook_secret: {
+      description: 'Shared secret the website signs each post with; comma-separate two while rotating.',
+      env: { name: 'FORM_WEBHOOK_SECRET', demo: 'demo-form-secret', description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).' },
+    },
   },
   webhook: {
+    signature: { name: 'X-Crmflow-Signature', description: '`sha256=<hex HMAC-SHA256 of the body>`.' },
+    headers: [{ name: 'X-Crmflow-Event-Id', description: '(optional) the de-duplication key; else `submission_id`, else the body hash.' }],
     verify: (request, secrets) => {
       const header = request.headers['x-crmflow-signature'];
       if (!header?.startsWith(SIGNATURE_PREFIX)) return false;

@@ -13,12 +13,24 @@ export default defineConnector({
   family: 'email',
   summary: 'Inbound email through Mailgun routes (signed HTTP posts), on the sender’s timeline.',
   secrets: {
-    signing_key: { description: 'Mailgun’s HTTP webhook signing key (Sending → Webhooks); comma-separate new,old while rotating.' },
+    signing_key: {
+      description: 'Mailgun’s HTTP webhook signing key (Sending → Webhooks); comma-separate new,old while rotating.',
+      env: {
+        name: 'MAILGUN_WEBHOOK_SIGNING_KEY',
+        demo: 'demo-mailgun-signing-key',
+        description: 'Mailgun HTTP webhook signing key: signs inbound-route posts to `/webhooks/mailgun`.',
+      },
+    },
     own_addresses: { description: 'Our own addresses, comma-separated, never answered automatically.', optional: true },
   },
   webhook: {
     // Mailgun reads 200 as delivered and 406 as rejected; anything else is retried for 8 hours.
     acknowledge: { status: 200, contentType: 'application/json', body: '{"received":true}' },
+    signature: {
+      name: 'signature',
+      in: 'body',
+      description: 'hex HMAC-SHA256 of the `timestamp` and `token` form fields with the signing key; stale timestamps and replayed tokens are refused.',
+    },
     verify: mailgunVerifier(),
     parse: parseMailgun,
   },

@@ -15,12 +15,27 @@ export default defineConnector({
   family: 'social',
   summary: 'Messenger, Instagram and WhatsApp Cloud API messages via one signed Meta app webhook; replies through the Graph API.',
   secrets: {
-    app_secret: { description: "The Meta app's App Secret (signs every webhook); list the new one first, then the previous one, comma-separated, while rotating." },
-    verify_token: { description: 'Any string you choose and also type into the Meta dashboard as the webhook Verify Token.' },
-    access_token: { description: 'Page access token or WhatsApp system-user token, for send_message.', optional: true },
+    app_secret: {
+      description: "The Meta app's App Secret (signs every webhook); list the new one first, then the previous one, comma-separated, while rotating.",
+      env: { name: 'META_APP_SECRET', demo: 'demo-meta-app-secret', description: 'App Secret of your Meta app; signs Messenger, Instagram and WhatsApp webhooks (`X-Hub-Signature-256`).' },
+    },
+    verify_token: {
+      description: 'Any string you choose and also type into the Meta dashboard as the webhook Verify Token.',
+      env: { name: 'META_VERIFY_TOKEN', demo: 'demo-meta-verify-token', description: 'Any string, also typed into the Meta dashboard as the webhook Verify Token.' },
+    },
+    access_token: {
+      description: 'Page access token or WhatsApp system-user token, for send_message.',
+      optional: true,
+      env: { name: 'META_ACCESS_TOKEN', demo: 'demo-meta-access-token', description: 'Page access token or WhatsApp system-user token for replies through the Graph API.' },
+    },
     whatsapp_phone_number_id: { description: 'WhatsApp business phone number id send_message sends from by default.', optional: true },
   },
-  webhook: { handshake, verify, parse },
+  webhook: {
+    signature: { name: 'X-Hub-Signature-256', description: '`sha256=<hex HMAC-SHA256 of the body>` with the App Secret.' },
+    handshake,
+    verify,
+    parse,
+  },
   events: {
     'message.received': {
       summary: 'A customer sent a message on Messenger, Instagram or WhatsApp (one event per message; echoes and receipts are skipped).',
@@ -29,7 +44,7 @@ export default defineConnector({
       sample: parseDelivery(readJsonBeside(import.meta.url, 'samples/whatsapp_text_message.json'))[0]!.payload,
     },
   },
-  api: { defaultUrl: 'https://graph.facebook.com', env: 'META_GRAPH_URL' },
+  api: { defaultUrl: 'https://graph.facebook.com', env: 'META_GRAPH_URL', envDescription: 'Meta Graph API base URL.' },
   actions: { send_message: sendMessage },
   check: checkToken,
   channels: {

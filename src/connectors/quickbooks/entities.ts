@@ -1,6 +1,6 @@
 /** The QuickBooks Online entities crmflow follows and how their changes become events. */
 
-export type EntityName = 'Customer' | 'Invoice' | 'Payment';
+export type EntityName = 'Customer' | 'Estimate' | 'Invoice' | 'Payment';
 
 /** A webhook operation (the classic format's spelling). */
 export type Operation = 'Create' | 'Update' | 'Void';
@@ -15,6 +15,8 @@ export interface EntitySpec {
 
 export const ENTITIES: Readonly<Record<EntityName, EntitySpec>> = {
   Customer: { noun: 'customer', operations: ['Create', 'Update'], sample: 'customer_read_response' },
+  // Estimates (quotes) open sales-pipeline deals; Delete and Emailed are dropped like other entities' extras.
+  Estimate: { noun: 'estimate', operations: ['Create', 'Update'], sample: 'estimate_read_response' },
   Invoice: { noun: 'invoice', operations: ['Create', 'Update', 'Void'], sample: 'invoice_read_response' },
   Payment: { noun: 'payment', operations: ['Create', 'Update', 'Void'], sample: 'payment_read_response' },
 };

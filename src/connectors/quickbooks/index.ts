@@ -32,23 +32,38 @@ export default defineConnector({
   family: 'accounting',
   summary: 'QuickBooks Online customers, invoices and payments: signed change webhooks enriched over the API, and CDC pulls.',
   secrets: {
-    verifier_token: { description: "The app's webhook Verifier Token (Intuit developer portal → Webhooks); signs `intuit-signature`." },
-    client_id: { description: "The app's OAuth2 client id." },
-    client_secret: { description: "The app's OAuth2 client secret." },
+    verifier_token: {
+      description: "The app's webhook Verifier Token (Intuit developer portal → Webhooks); signs `intuit-signature`.",
+      env: { name: 'QUICKBOOKS_VERIFIER_TOKEN', demo: 'demo-quickbooks-verifier', description: 'QuickBooks webhook Verifier Token (`intuit-signature`).' },
+    },
+    client_id: {
+      description: "The app's OAuth2 client id.",
+      env: { name: 'QUICKBOOKS_CLIENT_ID', demo: 'demo-quickbooks-client-id', description: 'QuickBooks app OAuth2 client id.' },
+    },
+    client_secret: {
+      description: "The app's OAuth2 client secret.",
+      env: { name: 'QUICKBOOKS_CLIENT_SECRET', demo: 'demo-quickbooks-client-secret', description: 'QuickBooks app OAuth2 client secret.' },
+    },
     refresh_token: {
       description: 'Refresh token from authorizing the app for the company. Rotated tokens are then persisted; set a new one to re-authorize.',
       optional: true,
+      env: { name: 'QUICKBOOKS_REFRESH_TOKEN', demo: 'demo-quickbooks-refresh-token', description: 'Refresh token from authorizing the company; rotated tokens are then stored encrypted. Set a new one to re-authorize.' },
     },
-    realm_id: { description: 'Company (realm) id to pull from; needed only for the `changes` pull.', optional: true },
+    realm_id: {
+      description: 'Company (realm) id to pull from; needed only for the `changes` pull.',
+      optional: true,
+      env: { name: 'QUICKBOOKS_REALM_ID', secret: false, description: 'QuickBooks company (realm) id, for the `changes` pull (secret `realm_id`).' },
+    },
     token_url: { description: `OAuth2 token endpoint; default ${DEFAULT_TOKEN_URL}.`, optional: true },
   },
   webhook: {
+    signature: { name: 'intuit-signature', description: 'base64 HMAC-SHA256 of the body with the Verifier Token.' },
     verify: (request, secrets) => verifyQuickBooks(request, secrets.verifier_token),
     parse: (request) => parseQuickBooks(request),
   },
   events,
   // Accounting API: 500 requests per minute per company.
-  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL', rateLimit: { requests: 500, perSeconds: 60 } },
+  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL', envDescription: 'QuickBooks Accounting API base URL (sandbox: https://sandbox-quickbooks.api.intuit.com).', rateLimit: { requests: 500, perSeconds: 60 } },
   enrich: enrichQuickBooks,
   pull: { changes },
 });

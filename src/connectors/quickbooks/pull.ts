@@ -2,7 +2,7 @@ import type { ParsedEvent, PullResource, Secrets } from '../define-connector.js'
 import { entityPayload, MINOR_VERSION, quickBooksApi, type QuickBooksSecretName } from './api.js';
 import { changeExternalId, eventType, isoTime, type EntityName, type Operation } from './entities.js';
 
-const CDC_ENTITIES: readonly EntityName[] = ['Customer', 'Invoice', 'Payment'];
+const CDC_ENTITIES: readonly EntityName[] = ['Customer', 'Estimate', 'Invoice', 'Payment'];
 /** CDC returns at most this many objects per entity; a full list means more changes are waiting. */
 export const CDC_LIMIT = 1000;
 /** CDC looks back at most 30 days; an older `changedSince` is an error. A minute of margin for the clock. */

@@ -79,11 +79,16 @@ export function parseFormBody(rawBody: Buffer): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(text));
 }
 
-/** JSON or urlencoded, decided by the Content-Type header; other types are a 400. */
+/**
+ * JSON or urlencoded, decided by the Content-Type header; other types are a 400. A body that starts with `{` is read as
+ * JSON when the header is absent or urlencoded: `curl -d '{...}'` and many form plugins send JSON under curl's
+ * urlencoded default, and read as a form it would be one key holding the whole body.
+ */
 export function parseJsonOrFormBody(rawBody: Buffer, contentType: string | undefined): Record<string, unknown> {
   const type = mediaType(contentType ?? '');
-  if (type === 'application/x-www-form-urlencoded') return parseFormBody(rawBody);
-  if (isJsonType(type)) {
+  const looksLikeJson = (type === '' || type === 'application/x-www-form-urlencoded') && /^\s*\{/.test(bodyText(rawBody));
+  if (type === 'application/x-www-form-urlencoded' && !looksLikeJson) return parseFormBody(rawBody);
+  if (isJsonType(type) || looksLikeJson) {
     const value = parseJsonBody(rawBody);
     if (Array.isArray(value)) throw new BadRequestError('body must be a JSON object');
     return value as Record<string, unknown>;

@@ -18,10 +18,12 @@ export function safeEqual(expected: string, received: string | undefined): boole
  */
 export function verifyHmacSha256(secrets: string, data: Buffer | string, received: string | undefined, encoding: 'hex' | 'base64'): boolean {
   if (!received) return false;
+  // Hex is case-insensitive: senders that print it upper-case (PHP's strtoupper, .NET's ToString("X2")) sign correctly.
+  const signature = encoding === 'hex' ? received.trim().toLowerCase() : received.trim();
   let match = false;
   for (const secret of secrets.split(',').map((s) => s.trim()).filter(Boolean)) {
     // No early exit: every candidate is computed and compared.
-    match = safeEqual(hmacSha256(secret, data, encoding), received.trim()) || match;
+    match = safeEqual(hmacSha256(secret, data, encoding), signature) || match;
   }
   return match;
 }

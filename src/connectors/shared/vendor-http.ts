@@ -1,4 +1,5 @@
 import type { ConnectorContext } from '../define-connector.js';
+import { RetrySignal } from './retry-signal.js';
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
 
 /** The vendor rejected our credentials (401/403): retrying will not help until an admin fixes them. */
@@ -16,25 +17,21 @@ export class VendorAuthError extends Error {
  * The vendor refused the request itself (a 4xx other than 401, 403 and 429: a bad number, a closed conversation):
  * the same request will be refused again, so the run fails at once instead of being retried.
  */
-export class VendorRefusedError extends Error {
+export class VendorRefusedError extends RetrySignal {
   override name = 'VendorRefusedError';
-  readonly retryable = false;
   constructor(
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(message, false);
   }
 }
 
 /** The vendor kept failing (5xx, 429, network) after every retry. `retryAfterMs` is the vendor's last hint. */
-export class VendorUnavailableError extends Error {
+export class VendorUnavailableError extends RetrySignal {
   override name = 'VendorUnavailableError';
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
+  constructor(message: string, retryAfterMs?: number) {
+    super(message, true, retryAfterMs);
   }
 }
 

@@ -39,10 +39,19 @@ export default defineConnector({
   family: 'ecommerce',
   summary: 'Shopify orders, customers and checkouts (abandoned carts) via signed webhooks.',
   secrets: {
-    webhook_secret: { description: "The app's client secret; list the previous one after a comma while rotating." },
-    access_token: { description: 'Admin API access token (read_orders, read_customers); needed only for pulls.', optional: true },
+    webhook_secret: {
+      description: "The app's client secret; list the previous one after a comma while rotating.",
+      env: { name: 'SHOPIFY_WEBHOOK_SECRET', demo: 'demo-shopify-secret', description: 'Shopify app client secret that signs webhooks (`X-Shopify-Hmac-Sha256`).' },
+    },
+    access_token: {
+      description: 'Admin API access token (read_orders, read_customers); needed only for pulls.',
+      optional: true,
+      env: { name: 'SHOPIFY_ACCESS_TOKEN', demo: 'demo-shopify-access-token', description: 'Shopify Admin API access token (read_orders, read_customers), for pulls.' },
+    },
   },
   webhook: {
+    signature: { name: 'X-Shopify-Hmac-Sha256', description: 'base64 HMAC-SHA256 of the body with the app client secret.' },
+    headers: [{ name: 'X-Shopify-Topic', description: 'e.g. `orders/create`.' }],
     verify: (request, secrets) => verifyHmacSha256(secrets.webhook_secret, request.rawBody, header(request.headers, 'hmac-sha256'), 'base64'),
     parse: (request) => {
       const topicName = header(request.headers, 'topic');
@@ -62,7 +71,7 @@ export default defineConnector({
   },
   events,
   // REST Admin API: 2 requests per second per app and store (standard plans).
-  api: { defaultUrl: '', env: 'SHOPIFY_API_URL', rateLimit: { requests: 2, perSeconds: 1 } },
+  api: { defaultUrl: '', env: 'SHOPIFY_API_URL', envDescription: 'Your shop for Admin API pulls, e.g. https://your-shop.myshopify.com.', rateLimit: { requests: 2, perSeconds: 1 } },
   check: checkShop,
   pull: {
     orders: { summary: 'Orders by updated_at (Link-header pagination), as order.updated events.', list: listOrders },

@@ -18,13 +18,24 @@ export default defineConnector({
   family: 'telephony',
   summary: 'Twilio calls (completed and missed, from status callbacks) and incoming SMS/WhatsApp; send SMS; pull call logs.',
   secrets: {
-    account_sid: { description: 'The Account SID (AC...): API user name and the account the webhooks belong to.' },
-    auth_token: { description: "The account's auth token: signs webhooks and authenticates API calls; comma-separate new,old while rotating." },
-    from_number: { description: 'Default sender for send_sms (E.164 Twilio number, or whatsapp:+...).', optional: true },
+    account_sid: {
+      description: 'The Account SID (AC...): API user name and the account the webhooks belong to.',
+      env: { name: 'TWILIO_ACCOUNT_SID', demo: 'ACdemo00000000000000000000000000000', description: 'Twilio Account SID (AC...).' },
+    },
+    auth_token: {
+      description: "The account's auth token: signs webhooks and authenticates API calls; comma-separate new,old while rotating.",
+      env: { name: 'TWILIO_AUTH_TOKEN', demo: 'demo-twilio-token', description: 'Twilio auth token: signs webhooks (`X-Twilio-Signature`, over `CRMFLOW_PUBLIC_URL`) and authenticates API calls.' },
+    },
+    from_number: {
+      description: 'Default sender for send_sms (E.164 Twilio number, or whatsapp:+...).',
+      optional: true,
+      env: { name: 'TWILIO_FROM_NUMBER', demo: '+15005550006', description: 'Your Twilio number that SMS replies are sent from (E.164).' },
+    },
   },
   webhook: {
     // Twilio reads the answer to an incoming message as TwiML: an empty <Response/> sends nothing back.
     acknowledge: { status: 200, contentType: 'text/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Response/>' },
+    signature: { name: 'X-Twilio-Signature', description: 'base64 HMAC-SHA1 over the *public* URL (`CRMFLOW_PUBLIC_URL`) and the sorted POST parameters.' },
     verify: (request, secrets) => verifyTwilioSignature(request, secrets.auth_token),
     parse: (request) => eventsFromParams(parseFormBody(request.rawBody), new Date().toISOString()),
   },
@@ -46,7 +57,7 @@ export default defineConnector({
     },
   },
   // Twilio allows about 100 concurrent REST requests per account.
-  api: { defaultUrl: 'https://api.twilio.com', env: 'TWILIO_API_URL', rateLimit: { requests: 100, perSeconds: 1 } },
+  api: { defaultUrl: 'https://api.twilio.com', env: 'TWILIO_API_URL', envDescription: 'Twilio REST API base URL.', rateLimit: { requests: 100, perSeconds: 1 } },
   pull: {
     calls: { summary: 'Finished calls from the call log (StartTime>= the last day seen), as call.completed / call.missed.', list: listCalls },
   },

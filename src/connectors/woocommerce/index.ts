@@ -24,13 +24,30 @@ export default defineConnector({
   family: 'ecommerce',
   summary: 'WooCommerce orders and customers via signed webhooks, plus REST pulls to backfill and reconcile.',
   secrets: {
-    webhook_secret: { description: 'The secret of each WooCommerce webhook (Settings → Advanced → Webhooks); comma-separate two while rotating.' },
-    consumer_key: { description: 'REST API consumer key (ck_...) with read access; only needed for pulls.', optional: true },
-    consumer_secret: { description: 'REST API consumer secret (cs_...); only needed for pulls.', optional: true },
+    webhook_secret: {
+      description: 'The secret of each WooCommerce webhook (Settings → Advanced → Webhooks); comma-separate two while rotating.',
+      env: { name: 'WOOCOMMERCE_WEBHOOK_SECRET', demo: 'demo-woocommerce-secret', description: 'Secret of your WooCommerce webhooks (`X-WC-Webhook-Signature`).' },
+    },
+    consumer_key: {
+      description: 'REST API consumer key (ck_...) with read access; only needed for pulls.',
+      optional: true,
+      env: { name: 'WOOCOMMERCE_CONSUMER_KEY', demo: 'ck_demo', description: 'WooCommerce REST API consumer key (read), for pulls.' },
+    },
+    consumer_secret: {
+      description: 'REST API consumer secret (cs_...); only needed for pulls.',
+      optional: true,
+      env: { name: 'WOOCOMMERCE_CONSUMER_SECRET', demo: 'cs_demo', description: 'WooCommerce REST API consumer secret, for pulls.' },
+    },
   },
-  webhook: { verify, handshake, parse },
+  webhook: {
+    signature: { name: 'X-WC-Webhook-Signature', description: 'base64 HMAC-SHA256 of the body.' },
+    headers: [{ name: 'X-WC-Webhook-Topic', description: 'e.g. `order.created`.' }],
+    verify,
+    handshake,
+    parse,
+  },
   events,
-  api: { defaultUrl: '', env: 'WOOCOMMERCE_API_URL' },
+  api: { defaultUrl: '', env: 'WOOCOMMERCE_API_URL', envDescription: "Your shop's REST base for pulls, e.g. https://shop.example.com/wp-json/wc/v3." },
   pull: {
     orders: {
       summary: 'Orders modified since the last poll (orderby=modified, modified_after), emitted as order.updated.',

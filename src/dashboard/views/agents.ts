@@ -1,4 +1,4 @@
-import type { AgentStatus } from '../../store/assignments.js';
+import type { AgentStatus } from '../../operations/agents.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { hasRole } from '../auth.js';
 import { html, type Html } from '../html.js';

@@ -1,4 +1,4 @@
-import type { AuditRow } from '../../store/audit.js';
+import type { AuditRow } from '../../operations/audit-log.js';
 import { html, time, type Html } from '../html.js';
 import { layout, type PageContext } from './layout.js';
 

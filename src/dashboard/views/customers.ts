@@ -1,7 +1,9 @@
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
-import type { CustomerSummary } from '../../engine/steps/define-step.js';
+import { readableError } from '../readable-error.js';
+import { OUTBOX } from '../../operations/messages.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { customerContactForms } from './customer-contacts.js';
 import { layout, type PageContext } from './layout.js';
@@ -24,10 +26,10 @@ export function customersPage(context: PageContext, data: { q: string; customers
   <div class="grow"><label for="q">Name, email, phone, vendor id or customer id</label><input id="q" name="q" type="search" value="${data.q}" autofocus></div>
   <div class="actions"><button type="submit">Search</button></div>
 </form>
-${data.q === ''
-  ? html`<p class="muted">Type a name (its beginning is enough), an email address, a phone number in any format, a vendor id or a customer number.</p>`
-  : data.customers.length === 0
-    ? html`<p class="empty">No customer matches “${data.q}”.</p>`
+${data.q === '' ? html`<p class="muted">Type a name (its beginning is enough), an email address, a phone number in any format, a vendor id or a customer number.</p>` : ''}
+${data.q === '' && data.customers.length > 0 ? html`<h2>Newest customers</h2>` : ''}
+${data.customers.length === 0
+    ? html`<p class="empty">${data.q === '' ? 'No customers yet: they appear with the first webhook.' : html`No customer matches “${data.q}”.`}</p>`
     : html`<div class="table-wrap"><table class="customers">
   <thead><tr><th scope="col">Customer</th><th scope="col">Email</th><th scope="col">Phone</th><th scope="col">Owner</th><th scope="col">Stage</th></tr></thead>
   <tbody>${data.customers.map(
@@ -52,7 +54,7 @@ function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
   return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${identity.value}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string }): Html {
+export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string; deals?: Html }): Html {
   const c = data.customer;
   const identities = new Map<string, Row[]>();
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
@@ -85,6 +87,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 </section>
 </div>
 ${customerContactForms(context, c)}
+${data.deals ?? ''}
 <section aria-labelledby="timeline-h">
   <h2 id="timeline-h">Timeline</h2>
   ${timeline.length === 0
@@ -106,10 +109,12 @@ ${customerContactForms(context, c)}
     <tbody>${messages.map(
       (message) => html`<tr>
       <td data-label="Sent">${time(message.sent_at ?? message.created_at)}</td>
-      <td data-label="Channel">${message.channel} <span class="muted">via ${message.transport}</span>${message.agent_id ? html` by ${agentName(data.agents, message.agent_id)}` : ''}</td>
+      <td data-label="Channel">${message.channel} ${message.transport === OUTBOX
+        ? html`<span class="status status-demo" title="Demo mode: kept in the local outbox, not delivered">demo outbox</span>`
+        : html`<span class="muted">via ${message.transport}</span>`}${message.agent_id ? html` by ${agentName(data.agents, message.agent_id)}` : ''}</td>
       <td data-label="To">${message.recipient}</td>
       <td data-label="Subject">${message.subject ?? '—'}</td>
-      <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted">${message.status_reason}</span>` : ''}</td>
+      <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted" title="${message.status_reason}">${readableError(message.status_reason)}</span>` : ''}</td>
     </tr>`,
     )}</tbody></table></div>`}
 </section>

@@ -12,9 +12,11 @@ const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/runs', label: 'Runs' },
   { href: '/customers', label: 'Customers' },
+  { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },
   { href: '/agents', label: 'Agents' },
+  { href: '/reports', label: 'Reports' },
   { href: '/audit', label: 'Audit log', admin: true },
   { href: '/admin/queues', label: 'Queues', admin: true },
 ];

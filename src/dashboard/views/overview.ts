@@ -1,6 +1,8 @@
 import { html, statusBadge, time, type Html } from '../html.js';
 import type { ConnectorSignalSummary } from '../../observability/connector-signals.js';
-import type { ConnectorHealth, FailedRun, MinuteCount, WorkflowStats } from '../../store/run-stats.js';
+import type { ConnectorHealth, FailedRun, MinuteCount } from '../../operations/overview.js';
+import type { WorkflowStats } from '../../operations/workflows.js';
+import { readableError } from '../readable-error.js';
 import { layout, type PageContext } from './layout.js';
 
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
@@ -59,6 +61,8 @@ export function overviewPage(
   },
 ): Html {
   const { queue } = data;
+  // The same runs as the failures listed: failed, of these workflows, over the same 24 hours.
+  const failedCount = data.workflows.reduce((sum, stats) => sum + stats.failed, 0);
   const body = html`
 <section aria-labelledby="queues-h">
   <h2 id="queues-h">Queue</h2>
@@ -88,11 +92,11 @@ export function overviewPage(
   </table></div>
 </section>
 <section aria-labelledby="failures-h">
-  <h2 id="failures-h">Latest failures</h2>
+  <h2 id="failures-h">Failed runs <span class="muted">(last 24 h)</span>: <span id="failed-count">${failedCount}</span></h2>
   ${data.failures.length === 0
     ? html`<p class="empty">No failed runs.</p>`
-    : html`<ul class="failures">${data.failures.map(
-        (run) => html`<li><a href="/runs/${run.id}">#${run.id} ${run.workflow}</a> ${time(run.finishedAt)}<br><span class="error-text">${run.error ?? ''}</span></li>`,
+    : html`${failedCount > data.failures.length ? html`<p class="muted">The latest ${data.failures.length}; <a href="/runs?status=failed&period=24h">all of them</a>.</p>` : ''}<ul class="failures">${data.failures.map(
+        (run) => html`<li><a href="/runs/${run.id}">#${run.id} ${run.workflow}</a> ${time(run.finishedAt)}<br><span class="error-text">${readableError(run.error ?? '')}</span></li>`,
       )}</ul>`}
 </section>
 </div>
@@ -113,7 +117,7 @@ export function overviewPage(
         ? html`<span class="status status-failed">failed</span> ${health.lastFailedEvent.type} #${health.lastFailedEvent.id} ${time(health.lastFailedEvent.receivedAt)}`
         : html`<span class="muted">none</span>`}</td>
       <td data-label="Last error">${signalCell(data.signals, health.connector, (signal) =>
-        signal.lastError ? html`${signal.lastError.message} <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
+        signal.lastError ? html`<span title="${signal.lastError.message}">${readableError(signal.lastError.message)}</span> <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
       )}</td>
     </tr>`,
     )}</tbody>

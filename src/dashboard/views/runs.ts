@@ -1,11 +1,10 @@
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
-import type { InboxEvent } from '../../store/inbox.js';
-import type { RunRow, StepRecord } from '../../store/runs.js';
+import { readableError } from '../readable-error.js';
+import { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, type InboxEvent, type RunRow, type StepRecord } from '../../operations/runs.js';
 import { layout, type PageContext } from './layout.js';
 
-export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
 export const PERIODS: Record<string, { label: string; ms?: number }> = {
   '': { label: 'Any time' },
   '15m': { label: 'Last 15 minutes', ms: 15 * 60_000 },
@@ -43,17 +42,32 @@ function trigger(run: RunRow): string {
   return run.triggerKey;
 }
 
+/** A run's status; a run that succeeded past failed steps (`on_error: continue`) says so. */
+export function runStatusBadge(run: RunRow): Html {
+  if (run.status === 'succeeded' && run.error) return html`<span class="status status-partial" title="Some steps failed and the run went on (on_error: continue)">succeeded, steps failed</span>`;
+  // A failed run that will run again (the job's next attempt, or a person's retry) is queued with its last error.
+  if (run.status === 'queued' && run.error) return html`<span class="status status-retrying" title="The last attempt failed; the run is queued to run again">retrying</span>`;
+  return statusBadge(run.status);
+}
+
+/** The run's error for people: a readable reason; the raw text (vendor URLs, bodies) under Details where there is room. */
+function runError(error: string, details: boolean): Html {
+  const readable = readableError(error);
+  if (!details || readable === error) return html`${readable}`;
+  return html`${readable}<details class="raw-error"><summary>Details</summary><code>${error}</code></details>`;
+}
+
 /** One row of the runs table; the live stream sends the same HTML for new and changed runs. */
 export function runRow(run: RunRow): Html {
   return html`<tr data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}">
   <td data-label="Run"><a href="/runs/${run.id}">#${run.id}</a></td>
   <td data-label="Workflow">${run.workflow}</td>
-  <td data-label="Status">${statusBadge(run.status)}</td>
+  <td data-label="Status">${runStatusBadge(run)}</td>
   <td data-label="Trigger">${trigger(run)}</td>
   <td data-label="Customer">${run.customerId === null ? html`<span class="muted">—</span>` : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</td>
   <td data-label="Created">${time(run.createdAt)}</td>
   <td data-label="Duration">${duration(runDuration(run))}</td>
-  <td data-label="Error" class="error-cell">${run.status === 'waiting' ? html`<span class="muted">resumes ${time(run.resumeAt)}</span>` : (run.error ?? '')}</td>
+  <td data-label="Error" class="error-cell">${run.status === 'waiting' ? html`<span class="muted">resumes ${time(run.resumeAt)}</span>` : run.error ? runError(run.error, false) : ''}</td>
 </tr>`;
 }
 
@@ -113,7 +127,7 @@ export function runDetailPage(
     }
     return html`<li class="step" data-step="${name}">
   <h3><span class="step-name">${name}</span> <span class="step-type">(${type})</span> ${statusBadge(record.status)} <span class="muted">${duration(record.durationMs)} · attempt ${record.attempt} · started ${time(record.startedAt)}</span></h3>
-  ${record.error ? html`<p class="step-error"><strong>Error:</strong> ${record.error}</p>` : ''}
+  ${record.error ? html`<div class="step-error"><strong>Error:</strong> ${runError(record.error, true)}</div>` : ''}
   <details><summary>Input</summary>${json(maskSecrets(record.input))}</details>
   <details${record.status === 'succeeded' ? html` open` : ''}><summary>Output</summary>${json(maskSecrets(record.output))}</details>
 </li>`;
@@ -124,7 +138,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <section class="card run-summary" aria-labelledby="summary-h" data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}"${run.status === 'queued' || run.status === 'running' || data.notice ? html` data-watch="1"` : ''}>
   <h2 id="summary-h" class="sr-only">Summary</h2>
   <dl class="facts">
-    <div><dt>Status</dt><dd id="run-status">${statusBadge(run.status)}</dd></div>
+    <div><dt>Status</dt><dd id="run-status">${runStatusBadge(run)}</dd></div>
     <div><dt>Workflow</dt><dd><a href="/runs?workflow=${encodeURIComponent(run.workflow)}">${run.workflow}</a> <span class="muted">version ${run.workflowVersion.slice(0, 12)}</span></dd></div>
     <div><dt>Customer</dt><dd>${run.customerId === null ? '—' : html`<a href="/customers/${run.customerId}">#${run.customerId}</a>`}</dd></div>
     <div><dt>Attempts</dt><dd>${run.attempts}</dd></div>
@@ -134,7 +148,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
     ${run.status === 'waiting' ? html`<div><dt>Resumes</dt><dd>${time(run.resumeAt)}</dd></div>` : ''}
     <div><dt>Duration</dt><dd>${duration(runDuration(run))}</dd></div>
   </dl>
-  ${run.error ? html`<p class="step-error"><strong>Error:</strong> ${run.error}</p>` : ''}
+  ${run.error ? html`<div class="step-error"><strong>${run.status === 'queued' ? 'Last attempt failed:' : 'Error:'}</strong> ${runError(run.error, true)}</div>` : ''}
   ${canAct ? runActions(run, context.csrf, data.replayable) : html`<p class="muted">Retry, replay and cancel need the support or admin role.</p>`}
 </section>
 <section aria-labelledby="steps-h">
@@ -169,7 +183,7 @@ function runActions(run: RunRow, csrf: string, replayable: boolean): Html {
   const replay = replayable
     ? html`<form method="post" action="/runs/${run.id}/replay">${csrfField}<button type="submit">Replay event</button> <span class="muted">Runs the original event through the current version of the workflow, as a new run (replies are sent again).</span></form>`
     : '';
-  const cancel = ['queued', 'running', 'waiting', 'failed'].includes(run.status)
+  const cancel = CANCELLABLE_RUN_STATUSES.includes(run.status)
     ? html`<form method="post" action="/runs/${run.id}/cancel" class="cancel-run">${csrfField}<label for="cancel-reason">Reason for cancelling</label> <input id="cancel-reason" name="reason" required maxlength="500" placeholder="e.g. stuck after the vendor outage; handled by hand"> <button type="submit" class="danger">Cancel run</button></form>`
     : '';
   return html`<div class="run-actions">${retry}${replay}${cancel}</div>`;

@@ -1,5 +1,5 @@
 import { html, statusBadge, time, type Html } from '../html.js';
-import type { WorkflowStats } from '../../store/run-stats.js';
+import type { WorkflowStats } from '../../operations/workflows.js';
 import type { ConfigFileState } from '../../workflows/file-check.js';
 import type { CompiledWorkflow } from '../../workflows/load.js';
 import { layout, type PageContext } from './layout.js';

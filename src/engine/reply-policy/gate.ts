@@ -2,7 +2,9 @@ import type { ReplyTemplate } from '../../connectors/define-connector.js';
 import { consentOf } from '../../store/consents.js';
 import type { Pool } from '../../store/pool.js';
 import { claimAllowance, lastInbound, type ReplyLimit } from '../../store/reply-limits.js';
-import { MAX_REPLY_WINDOW_MS } from './options.js';
+
+/** The longest `once_per` / `max_per_customer.per`: older counted replies are forgotten. */
+export const MAX_REPLY_WINDOW_MS = 31 * 86_400_000;
 
 /** A reply step's sending rules (`once_per`, `max_per_customer`, `template` in workflows.yaml). */
 export interface ReplyPolicy {

@@ -1,7 +1,7 @@
 import { DURATION_SCHEMA, parseDuration } from '../../workflows/duration.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { CompileContext } from '../steps/define-step.js';
-import type { ReplyPolicy } from './gate.js';
+import { MAX_REPLY_WINDOW_MS, type ReplyPolicy } from './gate.js';
 
 /** The `reply` fields that set its sending policy and language variants, as written in workflows.yaml. */
 export interface ReplyPolicyConfig {
@@ -11,8 +11,7 @@ export interface ReplyPolicyConfig {
   variants?: Record<string, { subject?: string; body: string }>;
 }
 
-/** The longest `once_per` / `max_per_customer.per`: older counted replies are forgotten. */
-export const MAX_REPLY_WINDOW_MS = 31 * 86_400_000;
+export { MAX_REPLY_WINDOW_MS } from './gate.js';
 
 export const REPLY_POLICY_PROPERTIES = {
   once_per: {

@@ -35,6 +35,8 @@ type Target = { pool: string } | { agent: string };
 
 export default defineStep<AssignConfig, CompiledAssign>({
   type: 'assign_lead',
+  // stop: replies, tasks and SLAs after it name the owner.
+  onError: 'stop',
   summary:
     'Gives the customer an owner, exactly fair across all workers: `round_robin`, `weighted` (pool members with a weight) or `least_loaded` (fewest open leads) over a pool; `rules` (first JSONata match → a pool or an agent) pick the target; unavailable agents (declared, outside working hours, switched off through the API) and agents at capacity are skipped; `fallback_pool` when nobody is left. Sticky by default: a customer who has an owner keeps them. Sets `$owner`.',
   schema: {

@@ -20,6 +20,8 @@ interface CompiledCreateTask {
 
 export default defineStep<CreateTaskConfig, CompiledCreateTask>({
   type: 'create_task',
+  // stop: a database error heals on retry; the task is created once.
+  onError: 'stop',
   summary:
     "Creates a follow-up task (once per run, even when retried) for the customer's owner or a given agent, due `due_in` from now. At the due time the engine event task.due fires, and task.overdue `overdue_after` later if the task is still open; workflows can start `on:` either. Tasks are listed and completed through /api/tasks.",
   schema: {

@@ -2,14 +2,18 @@ import type { Logger } from 'pino';
 import type { AxiosInstance } from 'axios';
 import type { IdentityPolicy } from '../../customers/identity-policy.js';
 import type { Identity } from '../../customers/normalize.js';
+import type { CustomerSummary } from '../../customers/record.js';
 import type { AssignmentResult, AssignRequest } from '../../store/assignments.js';
 import type { SlaAction } from '../../store/slas.js';
-import type { HoursRule } from '../send-window.js';
+import type { HoursRule } from '../opening-hours.js';
 import type { CompiledExpression } from '../../workflows/expression.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
 import type { AgentConfig, ConnectorConfig, PoolConfig } from '../../workflows/config-types.js';
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
+import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
+import type { Pipeline } from '../../workflows/pipelines.js';
+import type { DealChange, DealChangeResult } from '../../store/deals.js';
 
 /**
  * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
@@ -26,6 +30,13 @@ export interface StepDefinition<Config = Record<string, unknown>, Compiled = unk
   /** Validates what the schema cannot and prepares the step (compiles expressions) once per load. */
   compile: (config: Config, context: CompileContext) => Compiled;
   run: (compiled: Compiled, context: StepContext) => Promise<StepResult>;
+  /**
+   * What a failure of this step does unless the step says otherwise (`on_error:` in YAML). `stop`: the run fails, and
+   * is retried while the error may heal. `continue`: the failure is recorded on the step and the run goes on at once
+   * (the step is not retried); the run ends `succeeded` with its failed steps named in `error`. Declared by every step
+   * type, so each default is a choice: stop where later steps need what the step makes or a retry is what heals it.
+   */
+  onError: 'stop' | 'continue';
   /**
    * The step changes nothing outside its run (no database write, no message): its record is written with the next
    * step's, one round trip fewer; a crash before then only runs it again.
@@ -57,6 +68,8 @@ export interface CompileContext {
   /** The `business_hours:` and `quiet_hours:` declared in workflows.yaml, by name. */
   businessHours: ReadonlyMap<string, HoursRule>;
   quietHours: ReadonlyMap<string, HoursRule>;
+  /** The `pipelines:` declared in workflows.yaml, by id. */
+  pipelines: ReadonlyMap<string, Pipeline>;
   /** The connectors configured in workflows.yaml. */
   connectors: ReadonlyMap<string, ConnectorDefinition>;
   /** Compiles a JSONata expression found at `field` (a path below the step); a syntax error becomes a config error. */
@@ -75,22 +88,7 @@ export interface RunState {
   owner?: AgentConfig;
 }
 
-export interface CustomerSummary {
-  id: number;
-  name: string | null;
-  first_name: string | null;
-  last_name: string | null;
-  language: string | null;
-  country: string | null;
-  lifecycle_stage: string;
-  /** Lead score (the score step). */
-  score: number;
-  owner_agent_id: string | null;
-  email: string | null;
-  phone: string | null;
-  identities: Identity[];
-  attributes: Record<string, unknown>;
-}
+export type { CustomerSummary } from '../../customers/record.js';
 
 export interface TriggerEvent {
   connector: string;
@@ -239,15 +237,17 @@ export interface StepServices {
     crossed: number[];
     applied: boolean;
   }>;
+  /**
+   * Opens, moves or closes a customer's deal (see `changeDeal`): once per `idempotencyKey`, under the customer's lock;
+   * deal.opened, deal.stage_changed, deal.won and deal.lost are queued after it commits.
+   */
+  changeDeal: (change: Omit<DealChange, 'listenedEvents'>) => Promise<Omit<DealChangeResult, 'events'>>;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
-export class StepError extends Error {
+export class StepError extends RetrySignal {
   override name = 'StepError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-  ) {
-    super(message);
+  constructor(message: string, retryable: boolean, retryAfterMs?: number) {
+    super(message, retryable, retryAfterMs);
   }
 }

@@ -3,6 +3,8 @@ import { defineStep, StepError } from './define-step.js';
 
 export default defineStep<{ when: string }, CompiledExpression>({
   type: 'filter',
+  // stop: a condition that cannot be evaluated must not let the run through.
+  onError: 'stop',
   effectFree: true,
   summary: 'Ends the run (status `filtered`) unless the JSONata condition `when` is true.',
   schema: {

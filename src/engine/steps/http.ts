@@ -18,6 +18,8 @@ interface CompiledHttp {
 
 export default defineStep<HttpConfig, CompiledHttp>({
   type: 'http',
+  // stop: an outage of the called system heals on retry.
+  onError: 'stop',
   summary:
     'Calls an HTTP endpoint. Sends `Idempotency-Key` (stable across retries of the step). 5xx, 429 and network errors are retried; other 4xx fail the run. Output: `{status, data}`.',
   schema: {

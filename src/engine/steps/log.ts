@@ -8,6 +8,8 @@ interface LogConfig {
 
 export default defineStep<LogConfig, { message: CompiledTemplate; level: NonNullable<LogConfig['level']> }>({
   type: 'log',
+  // continue: a log line is never worth failing a run.
+  onError: 'continue',
   summary: 'Writes a templated line to the log and the run record.',
   schema: {
     type: 'object',

@@ -10,6 +10,8 @@ export type CompiledMap = { expr: CompiledExpression } | { byEventType: Map<stri
 
 export default defineStep<MapConfig, CompiledMap>({
   type: 'map',
+  // stop: every later step works on the record it makes.
+  onError: 'stop',
   effectFree: true,
   summary:
     "Maps the vendor payload into the unified record with JSONata. Without `expr`, uses the connector's default mapping for the event type (or the override under `connectors.<id>.mappings`). The result becomes `$record`.",

@@ -1,10 +1,13 @@
 import type { AnyStepDefinition } from './define-step.js';
 import assignLead from './assign-lead.js';
+import closeDeal from './close-deal.js';
 import createTask from './create-task.js';
 import filter from './filter.js';
 import http from './http.js';
 import log from './log.js';
 import map from './map.js';
+import moveDeal from './move-deal.js';
+import openDeal from './open-deal.js';
 import reply from './reply.js';
 import score from './score.js';
 import setLifecycle from './set-lifecycle.js';
@@ -14,5 +17,5 @@ import wait from './wait.js';
 
 /** Every step type, by its YAML `type`. Adding a step type: one module plus one line here. */
 export const steps: ReadonlyMap<string, AnyStepDefinition> = new Map(
-  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, createTask, setLifecycle, score, http, log].map((step: AnyStepDefinition) => [step.type, step]),
+  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, createTask, setLifecycle, score, openDeal, moveDeal, closeDeal, http, log].map((step: AnyStepDefinition) => [step.type, step]),
 );

@@ -25,6 +25,8 @@ interface CompiledReply extends CompiledReplyPolicy {
 
 export default defineStep<ReplyConfig, CompiledReply>({
   type: 'reply',
+  // stop: SMTP and vendor outages heal on retry (recorded before sending: never sent twice); set continue where later steps matter more.
+  onError: 'stop',
   summary:
     'Answers the customer automatically: by email (SMTP_URL, or the demo outbox), or through a connector (sms via twilio; whatsapp, messenger, instagram via meta); `same` answers on the channel of the triggering event. Recorded before it is sent; sent at most once per run even when retried. Never sent to an opted-out address, outside Meta’s 24-hour window (except an approved template), or past `once_per` / `max_per_customer`: such replies are recorded as skipped with the reason.',
   schema: {

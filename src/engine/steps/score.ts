@@ -13,6 +13,8 @@ interface CompiledScore {
 
 export default defineStep<ScoreConfig, CompiledScore>({
   type: 'score',
+  // stop: a database error heals on retry; the points are added once.
+  onError: 'stop',
   summary:
     "Adds to the customer's lead score the points of every rule whose JSONata `when` is true (negative points subtract), once per run even when retried, with a history. Each of `thresholds` the score reaches from below fires score.threshold (`threshold`, `score`, `previous`).",
   schema: {
@@ -34,7 +36,7 @@ export default defineStep<ScoreConfig, CompiledScore>({
     additionalProperties: false,
   },
   examples: [
-    { rules: [{ when: "$customer.country = 'US'", add: 10 }, { when: '$exists($customer.email) = false', add: -5 }], thresholds: [50, 100] },
+    { rules: [{ when: "$customer.country = 'US'", add: 10 }, { when: '$not($boolean($customer.email))', add: -5 }], thresholds: [50, 100] },
   ],
   compile: (config, context) => ({
     rules: config.rules.map((rule, i) => ({ when: context.expression(`rules.${i}.when`, rule.when), add: rule.add })),

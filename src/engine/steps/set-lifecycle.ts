@@ -7,6 +7,8 @@ interface SetLifecycleConfig {
 
 export default defineStep<SetLifecycleConfig, string>({
   type: 'set_lifecycle',
+  // stop: a database error heals on retry; the stage is set once.
+  onError: 'stop',
   summary:
     "Sets the customer's lifecycle stage (lead → opportunity → customer → churned; any direction, as written) and records it in the lifecycle history with the run as source. A real change fires lifecycle.changed; setting the current stage changes nothing. Once per run, even when retried.",
   schema: {

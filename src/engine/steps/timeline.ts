@@ -22,6 +22,8 @@ function date(value: unknown, field: string): Date {
 
 export default defineStep<TimelineConfig, CompiledExpression | undefined>({
   type: 'timeline',
+  // stop: a failed write is a database error a retry heals (the entry is written once).
+  onError: 'stop',
   summary:
     "Adds the event to the customer's timeline (order, call, message, invoice...) once per vendor object; a newer version of the object updates it, an older one changes nothing.",
   schema: {

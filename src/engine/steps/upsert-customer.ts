@@ -12,6 +12,8 @@ const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country'
 
 export default defineStep<UpsertConfig, CompiledExpression | undefined>({
   type: 'upsert_customer',
+  // stop: later steps need the customer; a database error heals on retry.
+  onError: 'stop',
   summary:
     'Resolves the record to one customer by its emails, phones and vendor ids (creating, attaching or merging), and updates the profile; newer vendor data wins. Sets `$customer`.',
   schema: {

@@ -16,6 +16,8 @@ interface CompiledWait {
 
 export default defineStep<WaitConfig, CompiledWait>({
   type: 'wait',
+  // stop: the steps after it are meant to run only after it.
+  onError: 'stop',
   summary:
     'Pauses the run `for` a duration (30s, 10m, 2h, 2d) or `until` a time (JSONata giving an ISO date-time or epoch milliseconds). The run is `waiting` meanwhile and survives restarts. Then `unless` (JSONata) is checked against the customer as they are now (`$customer` reloaded, `$timeline`: their timeline entries since the wait began, `$since`): true ends the run as `filtered`.',
   schema: {

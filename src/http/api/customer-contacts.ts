@@ -1,28 +1,23 @@
-import { Router, type Request } from 'express';
-import type { Actor } from '../../operations/context.js';
+import { Router } from 'express';
 import { agentReply } from '../../operations/agent-reply.js';
 import { logContact } from '../../operations/contact-log.js';
+import { ConflictError } from '../../operations/errors.js';
+import type { ContactContext } from '../../operations/person-contact.js';
 import type { ApiOptions } from '../api.js';
-import { HttpError } from '../errors.js';
-
-const apiActor = (req: Request): Actor => ({ name: 'api-token', role: 'admin', ip: req.ip ?? null, via: 'api' });
-
-function customerId(value: unknown): number {
-  if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) throw new HttpError(400, 'bad_request', 'id must be a non-negative integer');
-  return Number(value);
-}
+import { apiActor, idParam } from './params.js';
 
 /** People's own contacts through the API: an agent's message to the customer, a call or note logged by hand. */
 export function customerContactsApi(options: ApiOptions): Router {
   const router = Router();
-  const ctx = () => {
-    if (!options.contacts) throw new HttpError(503, 'unavailable', 'this process does not send messages');
-    return { pool: options.pool, queue: options.queue, config: options.config, defaultRegion: options.defaultRegion, contacts: options.contacts };
+  const ctx = (): ContactContext => {
+    if (!options.contacts) throw new ConflictError('this process does not send messages');
+    return { ...options, contacts: options.contacts };
   };
+
   router.post('/customers/:id/messages', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const result = await agentReply(ctx(), apiActor(req), {
-      customerId: customerId(req.params.id),
+      customerId: idParam(req),
       channel: body.channel,
       text: body.text,
       subject: body.subject,
@@ -31,10 +26,11 @@ export function customerContactsApi(options: ApiOptions): Router {
     });
     res.status(201).json(result);
   });
+
   router.post('/customers/:id/contacts', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const result = await logContact(ctx(), apiActor(req), {
-      customerId: customerId(req.params.id),
+      customerId: idParam(req),
       kind: body.kind,
       text: body.text,
       occurredAt: body.occurred_at,
@@ -43,5 +39,6 @@ export function customerContactsApi(options: ApiOptions): Router {
     });
     res.status(201).json(result);
   });
+
   return router;
 }

@@ -1,12 +1,11 @@
 import { Router } from 'express';
-import { verifyUnsubscribeToken } from '../customers/consent.js';
-import { html } from '../dashboard/html.js';
-import { consentOf, setConsent } from '../store/consents.js';
-import type { Pool } from '../store/pool.js';
-import { sendError } from './errors.js';
+import type { OperationContext } from '../../operations/context.js';
+import { unsubscribe, unsubscribeAddress } from '../../operations/consent.js';
+import { NotFoundError } from '../../operations/errors.js';
+import { html } from '../html.js';
 
 export interface UnsubscribeOptions {
-  pool: Pool;
+  ctx: Pick<OperationContext, 'pool'>;
   /** The key unsubscribe tokens are signed with (CRMFLOW_SECRET_KEY); absent, every token is refused. */
   secretKey: string | undefined;
 }
@@ -27,24 +26,20 @@ const page = (title: string, body: ReturnType<typeof html>) =>
  */
 export function unsubscribeRouter(options: UnsubscribeOptions): Router {
   const router = Router();
-  const address = (token: string) => (options.secretKey ? verifyUnsubscribeToken(options.secretKey, token) : undefined);
-  const refuse = (res: Parameters<typeof sendError>[0]) => sendError(res, 404, 'not_found', 'this unsubscribe link is not valid');
+  // Answered by the app's error handler in its JSON error shape.
+  const invalid = () => new NotFoundError('this unsubscribe link is not valid');
 
   router.get('/:token', (req, res) => {
-    const email = address(req.params.token);
-    if (!email) return refuse(res);
+    const email = unsubscribeAddress(options.secretKey, req.params.token);
+    if (!email) throw invalid();
     res.set('Cache-Control', 'no-store').type('html').send(
       page('Unsubscribe', html`<p>Stop automatic emails to ${masked(email)}?</p><form method="post"><button type="submit">Unsubscribe</button></form>`),
     );
   });
 
   router.post('/:token', async (req, res) => {
-    const email = address(req.params.token);
-    if (!email) return refuse(res);
-    const current = await consentOf(options.pool, 'email', email);
-    if (current?.granted !== false) {
-      await setConsent(options.pool, { channel: 'email', address: email, granted: false, source: 'unsubscribe link', actor: 'recipient', at: new Date() });
-    }
+    const email = await unsubscribe(options.ctx, { secretKey: options.secretKey, token: req.params.token });
+    if (!email) throw invalid();
     res.set('Cache-Control', 'no-store').type('html').send(page('Unsubscribed', html`<p>${masked(email)} will get no more automatic emails from us.</p>`));
   });
 

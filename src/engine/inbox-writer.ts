@@ -1,4 +1,6 @@
 import { storeInboxEvents, type InboxEventInput } from '../store/inbox.js';
+
+export type { InboxEventInput } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 
 /** Most events one write stores; a larger backlog is written in several. */

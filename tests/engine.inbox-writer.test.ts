@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInboxWriter } from '../src/http/inbox-writer.js';
+import { createInboxWriter } from '../src/engine/inbox-writer.js';
 import { createPool } from '../src/store/pool.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 

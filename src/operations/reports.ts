@@ -1,0 +1,132 @@
+import { cohortReport, GROUP_KEYS, kpiReport, type CohortReport, type GroupKey, type KpiReport } from '../reports/kpis.js';
+import type { FunnelStage, LeadFact, ReportPeriod } from '../reports/facts.js';
+import { autoReplyFacts, churnedCount, cohortCells, leadFacts, lifecycleFunnel, purchaseFacts } from '../store/reports.js';
+import type { OperationContext } from './context.js';
+import { InvalidInputError } from './errors.js';
+
+export interface ReportQuery {
+  from?: unknown;
+  to?: unknown;
+  by?: unknown;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY = 86_400_000;
+const MAX_DAYS = 3 * 366;
+
+function isDate(value: unknown): value is string {
+  return typeof value === 'string' && DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+}
+
+const shift = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY).toISOString().slice(0, 10);
+
+function timeZoneOf(ctx: OperationContext): string {
+  return ctx.config.config.reports?.time_zone ?? 'UTC';
+}
+
+/** The period a query names, in the reports' time zone; refuses anything but two real dates in order, at most 3 years apart. */
+export function reportPeriod(ctx: OperationContext, query: ReportQuery): ReportPeriod {
+  if (!isDate(query.from) || !isDate(query.to)) throw new InvalidInputError('from and to must be dates, YYYY-MM-DD');
+  const days = (Date.parse(query.to) - Date.parse(query.from)) / DAY;
+  if (days < 0) throw new InvalidInputError('from must not be after to');
+  if (days > MAX_DAYS) throw new InvalidInputError('a report covers at most 3 years');
+  return { from: query.from, to: query.to, timeZone: timeZoneOf(ctx) };
+}
+
+function groupKey(value: unknown): GroupKey | null {
+  if (value === undefined || value === '') return null;
+  if (!GROUP_KEYS.includes(value as GroupKey)) throw new InvalidInputError(`by must be one of ${GROUP_KEYS.join(', ')}`);
+  return value as GroupKey;
+}
+
+/** Reads a period's facts once; each grouping of them is then computed without another query. */
+async function periodReports(ctx: OperationContext, period: ReportPeriod): Promise<{ leads: LeadFact[]; report: (by: GroupKey | null) => KpiReport }> {
+  const [leads, purchases, autoReplies, churned] = await Promise.all([
+    leadFacts(ctx.pool, period),
+    purchaseFacts(ctx.pool, period),
+    autoReplyFacts(ctx.pool, period),
+    churnedCount(ctx.pool, period),
+  ]);
+  const spend = ctx.config.config.reports?.marketing_spend ?? [];
+  return { leads, report: (by) => kpiReport({ leads, purchases, autoReplies, churned, by, spend, from: period.from, to: period.to, timeZone: period.timeZone }) };
+}
+
+/** `GET /api/reports/kpis`: the figures of a period, optionally by group. */
+export async function kpis(ctx: OperationContext, query: ReportQuery): Promise<KpiReport> {
+  const period = reportPeriod(ctx, query);
+  const by = groupKey(query.by);
+  return (await periodReports(ctx, period)).report(by);
+}
+
+/** `GET /api/reports/cohorts`: the retention triangle of the cohorts whose first purchase fell in the period. */
+export async function cohorts(ctx: OperationContext, query: ReportQuery): Promise<CohortReport> {
+  const period = reportPeriod(ctx, query);
+  return cohortReport(await cohortCells(ctx.pool, period), period, ctx.now?.() ?? new Date());
+}
+
+export interface ReportsOverview {
+  /** The period's figures, broken down as asked (default: by lead source). */
+  current: KpiReport;
+  /** The same length of time just before, for the comparison. */
+  previous: KpiReport;
+  /** The current period per owner agent (speed to lead per agent). */
+  agents: KpiReport;
+  /** Leads and those of them won, per week (weeks start on Monday, in the reports' time zone). */
+  weekly: Array<{ week: string; leads: number; won: number }>;
+  funnel: FunnelStage[];
+  /** Cohorts of the twelve months up to the period's end. */
+  cohorts: CohortReport;
+}
+
+/** Local date (YYYY-MM-DD) of the Monday starting the week of `at` in `timeZone`. */
+function weekOf(at: Date, timeZone: string): string {
+  const local = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  const weekday = (new Date(`${local}T00:00:00Z`).getUTCDay() + 6) % 7;
+  return shift(local, -weekday);
+}
+
+/**
+ * The Reports page: a period (default the last 30 days up to today), the one before it, weekly leads and wins, the
+ * lifecycle funnel of the period's leads and the cohorts of the year up to the period's end.
+ */
+export async function reportsOverview(ctx: OperationContext, query: ReportQuery): Promise<ReportsOverview> {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: timeZoneOf(ctx) }).format(ctx.now?.() ?? new Date());
+  const given = query.from !== undefined && query.from !== '' ? query : { ...query, from: shift(today, -29), to: today };
+  const period = reportPeriod(ctx, given);
+  const length = (Date.parse(period.to) - Date.parse(period.from)) / DAY + 1;
+  const by = groupKey(query.by) ?? 'source';
+  const [current, previous] = await Promise.all([
+    periodReports(ctx, period),
+    periodReports(ctx, { ...period, from: shift(period.from, -length), to: shift(period.from, -1) }),
+  ]);
+  const weeks = new Map<string, { leads: number; won: number }>();
+  for (let day = weekOf(new Date(`${period.from}T12:00:00Z`), 'UTC'); day <= period.to; day = shift(day, 7)) weeks.set(day, { leads: 0, won: 0 });
+  for (const lead of current.leads) {
+    const week = weeks.get(weekOf(lead.lead_at, period.timeZone));
+    if (!week) continue;
+    week.leads += 1;
+    if (lead.first_purchase_at) week.won += 1;
+  }
+  const cohortFrom = `${shift(period.to, -334).slice(0, 7)}-01`;
+  return {
+    current: current.report(by),
+    previous: previous.report(null),
+    agents: current.report('agent'),
+    weekly: [...weeks].map(([week, counts]) => ({ week, ...counts })),
+    funnel: await lifecycleFunnel(ctx.pool, current.leads.map((lead) => lead.customer_id)),
+    cohorts: cohortReport(await cohortCells(ctx.pool, { ...period, from: cohortFrom }), period, ctx.now?.() ?? new Date()),
+  };
+}
+
+export interface KpiGauges {
+  leadsToday: number;
+  conversionRate30d: number | null;
+  speedToLeadMedian30d: number | null;
+}
+
+/** The figures `/metrics` exposes: leads today, and conversion and speed to lead over the last 30 days. */
+export async function kpiGauges(ctx: OperationContext): Promise<KpiGauges> {
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: timeZoneOf(ctx) }).format(ctx.now?.() ?? new Date());
+  const [day, month] = await Promise.all([kpis(ctx, { from: today, to: today }), kpis(ctx, { from: shift(today, -29), to: today })]);
+  return { leadsToday: day.leads, conversionRate30d: month.lead_conversion_rate, speedToLeadMedian30d: month.speed_to_lead_minutes.median };
+}

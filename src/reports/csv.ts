@@ -1,0 +1,12 @@
+/** One CSV field: quoted when needed; a leading = + - @ is prefixed with ' so spreadsheets never run it as a formula. */
+function field(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  let text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** RFC 4180 CSV with a header line; `rows` are objects read by the header's names. */
+export function toCsv(header: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): string {
+  return [header, ...rows.map((row) => header.map((name) => row[name]))].map((line) => line.map(field).join(',')).join('\r\n') + '\r\n';
+}

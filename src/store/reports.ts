@@ -1,0 +1,151 @@
+import type { AutoReplyFact, CohortCell, FunnelStage, LeadFact, PurchaseFact, ReportPeriod } from '../reports/facts.js';
+import type { Pool } from './pool.js';
+import { PERSON_CONTACT_TYPES } from './timeline.js';
+
+const BOUNDS = `(($1::date)::timestamp AT TIME ZONE $3) AS lo, (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi`;
+
+/**
+ * Keys of the customers in `ids` (a CTE with an array `list`), as a CTE body named `keys`. The lead source is read
+ * from the customer (it can change without a timeline entry); the first source and channel from the roll-up.
+ */
+const KEYS = `
+  SELECT c.id AS customer_id,
+         coalesce(nullif(c.attributes->>'lead_source', ''), f.first_source) AS source,
+         f.first_channel AS channel,
+         c.owner_agent_id AS agent,
+         (SELECT a.pool FROM lead_assignments a WHERE a.customer_id = c.id ORDER BY a.assigned_at, a.id LIMIT 1) AS pool
+  FROM ids, customers c LEFT JOIN report_customer_facts f ON f.customer_id = c.id
+  WHERE c.id = ANY(ids.list) AND c.merged_into IS NULL AND c.erased_at IS NULL`;
+
+/** Customers whose first lead event happened in the period, and what followed it (from `report_customer_facts`). */
+export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadFact[]> {
+  const { rows } = await pool.query<LeadFact>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     leads AS (
+       SELECT f.customer_id, f.lead_at, f.first_purchase_at FROM report_customer_facts f, bounds b
+       -- someone whose first purchase came before any lead event was never a lead
+       WHERE f.lead_at >= b.lo AND f.lead_at < b.hi AND (f.first_purchase_at IS NULL OR f.first_purchase_at >= f.lead_at)),
+     ids AS (SELECT array_agg(customer_id) AS list FROM leads),
+     keys AS (${KEYS})
+     SELECT k.*, l.lead_at, l.first_purchase_at, contact.at AS first_contact_at, contact.agent_id AS first_contact_agent,
+            (SELECT s.due_at FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id
+              WHERE a.customer_id = l.customer_id ORDER BY a.assigned_at, a.id LIMIT 1) AS sla_due_at
+     FROM leads l JOIN keys k USING (customer_id)
+     -- the first contact by a person: a message an agent sent, or a timeline entry an agent made (a call, an email from
+     -- their mailbox), as the SLA check counts them; each side reads its partial index on (customer, time)
+     LEFT JOIN LATERAL (
+       SELECT first.at, first.agent_id FROM (
+         (SELECT m.sent_at AS at, m.agent_id FROM outbound_messages m
+          WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.sent_at >= l.lead_at AND m.status = 'sent'
+          ORDER BY m.sent_at LIMIT 1)
+         UNION ALL
+         (SELECT t.occurred_at, t.data->>'agent_id' FROM timeline_events t
+          WHERE t.customer_id = l.customer_id AND (t.data->>'agent_id') IS NOT NULL AND t.occurred_at >= l.lead_at AND t.type = ANY($4::text[])
+          ORDER BY t.occurred_at LIMIT 1)) first
+       ORDER BY first.at LIMIT 1) contact ON true
+     ORDER BY l.customer_id`,
+    [period.from, period.to, period.timeZone, [...PERSON_CONTACT_TYPES]],
+  );
+  return rows;
+}
+
+/** Every purchase of the customers who bought in the period, up to its end (earlier ones for repeat and lifetime). */
+export async function purchaseFacts(pool: Pool, period: ReportPeriod): Promise<PurchaseFact[]> {
+  const { rows } = await pool.query<PurchaseFact & { amount: string | null }>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     ids AS (SELECT array_agg(DISTINCT p.customer_id) AS list FROM purchases p, bounds b WHERE p.occurred_at >= b.lo AND p.occurred_at < b.hi),
+     keys AS (${KEYS})
+     SELECT k.*, p.occurred_at, p.amount, p.currency, p.occurred_at >= b.lo AS in_period
+     FROM keys k JOIN purchases p ON p.customer_id = k.customer_id, bounds b
+     WHERE p.occurred_at < b.hi
+     ORDER BY p.customer_id, p.occurred_at`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows.map((row) => ({ ...row, amount: row.amount === null ? null : Number(row.amount) }));
+}
+
+/**
+ * Seconds from an inbound delivery (its vendor time) to the first automated message a run started by it sent.
+ * Deliveries in the period, answered up to 7 days after its end; messages a person sent do not count.
+ */
+export async function autoReplyFacts(pool: Pool, period: ReportPeriod): Promise<AutoReplyFact[]> {
+  const { rows } = await pool.query<AutoReplyFact>(
+    `WITH bounds AS (SELECT ${BOUNDS})
+     SELECT DISTINCT ON (i.id) extract(epoch FROM (coalesce(m.sent_at, m.created_at) - i.occurred_at))::float8 AS seconds,
+            m.channel, i.connector AS source, c.owner_agent_id AS agent
+     FROM bounds b
+     JOIN outbound_messages m ON m.agent_id IS NULL AND m.run_id IS NOT NULL AND m.created_at >= b.lo AND m.created_at < b.hi + interval '7 days'
+     JOIN workflow_runs r ON r.id = m.run_id
+     JOIN inbox_events i ON i.id = r.inbox_event_id AND i.occurred_at >= b.lo AND i.occurred_at < b.hi
+     LEFT JOIN customers c ON c.id = m.customer_id
+     WHERE m.status = 'sent'
+     ORDER BY i.id, coalesce(m.sent_at, m.created_at)`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
+}
+
+/**
+ * Live customers counted as churned at the end of the period: in the `churned` stage, or past their own buying rhythm
+ * (two or more purchases, and more than 1.5 × their average days between purchases since the last one).
+ */
+export async function churnedCount(pool: Pool, period: ReportPeriod): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     rhythm AS (
+       SELECT p.customer_id FROM purchases p, bounds b WHERE p.occurred_at < b.hi GROUP BY p.customer_id, b.hi
+       HAVING count(*) >= 2 AND b.hi - max(p.occurred_at) > 1.5 * (max(p.occurred_at) - min(p.occurred_at)) / (count(*) - 1)),
+     candidates AS (SELECT customer_id FROM rhythm UNION SELECT id FROM customers WHERE lifecycle_stage = 'churned')
+     SELECT count(*)::int AS n FROM candidates JOIN customers c ON c.id = candidates.customer_id
+     WHERE c.merged_into IS NULL AND c.erased_at IS NULL`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows[0]!.n;
+}
+
+/** Customers by local month of first purchase (cohorts starting in the period) × who bought again in each later month. */
+export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<CohortCell[]> {
+  const { rows } = await pool.query<CohortCell>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     firsts AS (
+       SELECT f.customer_id, date_trunc('month', f.first_purchase_at AT TIME ZONE $3) AS cohort
+       FROM report_customer_facts f JOIN customers c ON c.id = f.customer_id AND c.merged_into IS NULL AND c.erased_at IS NULL, bounds b
+       WHERE f.first_purchase_at >= date_trunc('month', b.lo AT TIME ZONE $3) AT TIME ZONE $3 AND f.first_purchase_at < b.hi),
+     cohorts AS (SELECT cohort, count(*)::int AS size FROM firsts GROUP BY cohort),
+     months AS (
+       SELECT DISTINCT f.customer_id, f.cohort, date_trunc('month', p.occurred_at AT TIME ZONE $3) AS month
+       FROM firsts f JOIN purchases p ON p.customer_id = f.customer_id)
+     SELECT to_char(c.cohort, 'YYYY-MM') AS cohort, c.size,
+            ((extract(year FROM m.month) - extract(year FROM c.cohort)) * 12 + extract(month FROM m.month) - extract(month FROM c.cohort))::int AS "offset",
+            count(*)::int AS buyers
+     FROM cohorts c JOIN months m ON m.cohort = c.cohort AND m.month > c.cohort
+     GROUP BY c.cohort, c.size, m.month
+     UNION ALL
+     SELECT to_char(cohort, 'YYYY-MM'), size, 0, size FROM cohorts
+     ORDER BY 1, 3`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
+}
+
+/**
+ * The lifecycle funnel of some customers from their stage history. Stage times are crmflow's own records of each
+ * change (the stage is crmflow's), unlike the other figures, which are vendor times. Every customer starts as a lead.
+ */
+export async function lifecycleFunnel(pool: Pool, customerIds: readonly number[]): Promise<FunnelStage[]> {
+  const { rows } = await pool.query<FunnelStage>(
+    `WITH h AS (
+       SELECT customer_id, to_stage AS stage, changed_at, lead(changed_at) OVER (PARTITION BY customer_id ORDER BY changed_at, id) AS left_at
+       FROM lifecycle_history WHERE customer_id = ANY($1::bigint[])
+       UNION ALL
+       -- the time as a lead: from the customer's creation to their first change
+       SELECT c.id, 'lead', c.created_at, (SELECT min(changed_at) FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage <> 'lead')
+       FROM customers c WHERE c.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage = 'lead'))
+     SELECT stage, count(DISTINCT customer_id)::int AS customers,
+            round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - changed_at)) FILTER (WHERE left_at IS NOT NULL) / 86400)::numeric, 2)::float8 AS median_days
+     FROM h GROUP BY stage`,
+    [customerIds],
+  );
+  const order = ['lead', 'opportunity', 'customer', 'churned'];
+  return rows.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
+}
