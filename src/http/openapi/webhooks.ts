@@ -72,14 +72,16 @@ const receiveWebhook: OperationObject = {
     required: true,
     content: {
       'application/json': { schema: anyJson('Vendor JSON (Shopify, WooCommerce, Meta, QuickBooks, Xero, form).') },
-      'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake).' } },
+      'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake, Mailgun).' } },
+      'multipart/form-data': { schema: { type: 'object', description: 'Form fields and attachments (Mailgun, for mail with attachments).' } },
     },
   },
   responses: {
     '200': {
       description:
-        'A vendor-specific acknowledgement or handshake answer: Twilio gets empty TwiML (`text/xml`); Xero an empty body; WooCommerce’s `webhook_id` ping `ok`; Xero’s signed intent-to-receive an empty body.',
+        'A vendor-specific acknowledgement or handshake answer: Twilio gets empty TwiML (`text/xml`); Xero an empty body; WooCommerce’s `webhook_id` ping `ok`; Xero’s signed intent-to-receive an empty body; Mailgun `{"received":true}` (it reads 200 as delivered).',
       content: {
+        'application/json': { schema: { type: 'object' }, example: { received: true } },
         'text/xml': { schema: { type: 'string' }, example: TWIML_ACK },
         'text/plain': { schema: { type: 'string' }, example: '' },
       },
