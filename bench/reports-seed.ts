@@ -20,16 +20,19 @@ export async function seedReports(pool: Pool, customers: number): Promise<void> 
   // lead_at: spread over the last 365 days; every entry after it, a few days apart
   const lead = `now() - interval '365 days' * (c % 997) / 997.0`;
   await pool.query(
-    `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data)
+    `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary, data, amount, currency)
      SELECT c, CASE WHEN k = 0 THEN (ARRAY['form', 'meta', 'twilio'])[1 + c % 3] WHEN c % 5 < 2 AND k % 3 = 1 THEN 'shopify' ELSE 'meta' END,
             'seed/' || c || '/' || k,
             CASE WHEN k = 0 THEN (ARRAY['lead.submitted', 'message.received', 'call.missed'])[1 + c % 3]
-                 WHEN c % 5 < 2 AND k % 3 = 1 AND k <= 1 + 3 * (c % 4) THEN 'order.created' ELSE 'message.received' END,
+                 WHEN paid THEN 'order.created' ELSE 'message.received' END,
             ${lead} + interval '3 days' * k, ${lead} + interval '3 days' * k, 'seeded',
-            CASE WHEN c % 5 < 2 AND k % 3 = 1 AND k <= 1 + 3 * (c % 4)
-                 THEN jsonb_build_object('total_price', 20 + (c * k) % 180, 'currency', CASE WHEN c % 7 = 0 THEN 'EUR' ELSE 'USD' END, 'financial_status', 'paid')
-                 ELSE jsonb_build_object('channel', 'whatsapp') END
-     FROM generate_series($2::int + 1, $2::int + $1::int) AS c, generate_series(0, 9) AS k`,
+            CASE WHEN paid THEN jsonb_build_object('total_price', total, 'currency', currency, 'financial_status', 'paid')
+                 ELSE jsonb_build_object('channel', 'whatsapp') END,
+            CASE WHEN paid THEN total END, CASE WHEN paid THEN currency END
+     FROM generate_series($2::int + 1, $2::int + $1::int) AS c, generate_series(0, 9) AS k,
+          -- a paid order's amount and currency, as the Shopify order mapping sets them (the purchase definition)
+          LATERAL (SELECT c % 5 < 2 AND k % 3 = 1 AND k <= 1 + 3 * (c % 4) AS paid, 20 + (c * k) % 180 AS total,
+                          CASE WHEN c % 7 = 0 THEN 'EUR' ELSE 'USD' END AS currency) AS o`,
     [customers, offset],
   );
   await pool.query(

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: crmflow's throughput and latency against this machine's ceilings. See the README, "Performance".
  *
- *   npm run bench -- [--sizes 1000,10000] [--workers 1] [--concurrency 16] [--rate 500] [--no-reply]
+ *   npm run bench -- [--sizes 1000,10000] [--workers 1] [--concurrency 16] [--rate 500] [--no-reply] [--segments]
  *                    [--modes max,fixed] [--profile] [--skip-ceilings] [--clients 64] [--timeout-s 200] [--worker-nice 10]
  *
  * A phase stops waiting `--timeout-s` after its first request (so the default run ends within 10 minutes even on a
@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     rate: { type: 'string', default: '500' },
     'no-reply': { type: 'boolean', default: false },
+    // Three segments declared (#15), to compare the CPU per event with a run without them.
+    segments: { type: 'boolean', default: false },
     modes: { type: 'string', default: 'max,fixed' },
     profile: { type: 'boolean', default: false },
     'skip-ceilings': { type: 'boolean', default: false },
@@ -61,6 +63,7 @@ const workers = Math.max(1, Number(args.workers));
 const concurrency = Math.max(1, Number(args.concurrency));
 const rate = Math.max(1, Number(args.rate));
 const reply = !args['no-reply'];
+const withSegments = args.segments;
 const modes = args.modes.split(',').filter((mode): mode is 'max' | 'fixed' => mode === 'max' || mode === 'fixed');
 const clients = Math.max(1, Number(args.clients));
 const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
@@ -119,15 +122,23 @@ async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-/** The bench workflows, without their reply steps for `--no-reply`. */
+/** Declared with `--segments`: a value threshold, a time-based one (the sweep's probing) and one over channels. */
+const BENCH_SEGMENTS = [
+  { id: 'vip', when: '$customer.traits.lifetime_value >= 1000' },
+  { id: 'lapsing', when: '$customer.traits.orders_count >= 2 and $daysSince($customer.traits.last_order_at) > 1.5 * $customer.traits.average_days_between_orders' },
+  { id: 'multichannel', when: '$count($customer.traits.channels) >= 2' },
+];
+
+/** The bench workflows, without their reply steps for `--no-reply`, with three segments for `--segments`. */
 function workflowsFile(withReply: boolean): string {
   const source = `${BENCH_DIR}workflows.yaml`;
-  if (withReply) return source;
+  if (withReply && !withSegments) return source;
   const doc = parseDocument(readFileSync(source, 'utf8'));
-  const json = doc.toJS() as { workflows: Array<{ steps: Array<{ type: string }> }> };
-  for (const workflow of json.workflows) workflow.steps = workflow.steps.filter((step) => step.type !== 'reply');
+  const json = doc.toJS() as { workflows: Array<{ steps: Array<{ type: string }> }>; segments?: unknown[] };
+  if (!withReply) for (const workflow of json.workflows) workflow.steps = workflow.steps.filter((step) => step.type !== 'reply');
+  if (withSegments) json.segments = BENCH_SEGMENTS;
   mkdirSync(`${BENCH_DIR}results`, { recursive: true });
-  const target = `${BENCH_DIR}results/workflows.no-reply.yaml`;
+  const target = `${BENCH_DIR}results/workflows${withReply ? '' : '.no-reply'}${withSegments ? '.segments' : ''}.yaml`;
   writeFileSync(target, JSON.stringify(json, null, 2)); // JSON is YAML
   return target;
 }

@@ -13,7 +13,11 @@ import { createRateLimiter } from './engine/rate-limiter.js';
 import { piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
 import { startConnectorWatches } from './engine/connector-watch.js';
+import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
+import { createCustomerRefresher } from './engine/customer-refresh.js';
+import { engineEventPublisher, listenedEventTypes } from './engine/event-dispatch.js';
+import { startSegmentUpkeep } from './engine/segment-sweep.js';
 import { startScheduler } from './engine/scheduler.js';
 import { createOutbound } from './engine/outbound.js';
 import type { OperationContext, Pool } from './operations/context.js';
@@ -54,6 +58,8 @@ export interface Crmflow {
   url?: string;
   worker?: Worker<JobData>;
   reconcile: () => Promise<number>;
+  /** Segment upkeep in engine processes: the time-based sweep (also run every minute) and the start-up backfill. */
+  segments?: { sweep: () => Promise<number>; backfill: Promise<void> };
   /** The context a connector's pulls and actions run with (secrets, API URL, tokens, shared rate limit). */
   connectorContext: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   /** What the operations layer needs (the CLI's commands call operations with it). */
@@ -123,10 +129,12 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     };
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
     const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl };
+    const feedback = { publicUrl, secretKey };
+    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback };
     const services = createStepServices(serviceOptions);
+    const cases = createCaseServices({ ...serviceOptions, now: services.now });
     const operations: OperationContext = {
-      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend,
+      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend, cases,
     };
 
     let worker: Worker<JobData> | undefined;
@@ -145,6 +153,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         connectorContext,
         signals: connectorSignals(producer, prefix),
         eventChainLimit: envInt(env, 'CRMFLOW_EVENT_CHAIN_LIMIT'),
+        cases,
       });
       closers.push(() => connection.disconnect());
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
@@ -164,8 +173,11 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     }
     // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.
     const engine = options.roles.worker || options.roles.scheduler;
-    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now });
+    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now, cases });
     closers.push(reconciler.stop);
+    const refresher = createCustomerRefresher({ pool, config, now: services.now, listenedEvents: listenedEventTypes(config), logger });
+    const segments = engine ? startSegmentUpkeep({ pool, config, logger, now: services.now, publish: engineEventPublisher({ queue, logger }), refresher }) : undefined;
+    if (segments) closers.push(async () => (segments.stop(), segments.backfill));
 
     let url: string | undefined;
     if (options.roles.api) {
@@ -194,7 +206,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const address = server.address() as AddressInfo;
       url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`;
     }
-    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, connectorContext, operations, close };
+    return { config, pool, queue, url, worker, reconcile: reconciler.runOnce, segments, connectorContext, operations, close };
   } catch (error) {
     await close();
     throw error;

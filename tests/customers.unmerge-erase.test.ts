@@ -4,6 +4,7 @@ import { enqueueInboxEvents } from '../src/engine/queues.js';
 import { insertInboxEvents } from '../src/store/inbox.js';
 import type { Crmflow } from '../src/runtime.js';
 import { CUSTOMER_TABLES, DERIVED_CUSTOMER_TABLES, exportPerson } from '../src/store/customer-data-map.js';
+import { recordFeedback } from '../src/store/feedback.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
@@ -34,6 +35,10 @@ pools:
   sales: { agents: [alice, bob] }
 pipelines:
   sales: { currency: USD, stages: [{ id: new, probability: 0.1 }, { id: won, won: true }, { id: lost, lost: true }] }
+# A segment everyone is in, so export and erasure meet membership history too.
+segments:
+  - id: everyone
+    when: "true"
 workflows:
   - id: web-lead
     trigger: { type: webhook, connector: form, event: lead.submitted }
@@ -55,6 +60,10 @@ workflows:
       - type: open_deal
         pipeline: sales
         name: "Deal with {{ $customer.name }}"
+      - type: open_case
+        pool: sales
+        subject: "Case of {{ $customer.name }}"
+        join_open_case: true
   # Something listens for lifecycle changes, so engine events about her are written too.
   - id: stage-watch
     trigger: { type: event, on: lifecycle.changed }
@@ -99,7 +108,8 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     try {
       const tables = (await exportPerson(client, { customers: [customerId], inbox: [] })) as Record<string, Array<Record<string, unknown>>>;
       // Merge records and suggestions are the history of the merge itself; they change by design.
-      const { customer_merges: _merges, customer_merge_suggestions: _suggestions, audit_log: _audit, inbox_events: _inbox, ...rest } = tables;
+      // Segment stays are evaluated state: the merge closes the merged customer's, and re-evaluation opens new ones.
+      const { customer_merges: _merges, customer_merge_suggestions: _suggestions, audit_log: _audit, inbox_events: _inbox, segment_memberships: _stays, ...rest } = tables;
       return rest;
     } finally {
       client.release();
@@ -108,8 +118,11 @@ describe('unmerge and the customer’s rights, through the real webhook → work
 
   /** Row identity per table, to compare the rows that existed before. */
   const key = (table: string, row: Record<string, unknown>) => (table === 'run_steps' ? `${row.run_id}/${row.step_index}` : String(row.id));
-  /** The only column an unmerge must change: the customer rows' updated_at. */
-  const IGNORED: Record<string, string[]> = { customers: ['updated_at'] };
+  /**
+   * The only columns an unmerge may change: the customer rows' updated_at, and their computed traits (recomputed
+   * from the rows each keeps now, with the next re-evaluation time), not restored.
+   */
+  const IGNORED: Record<string, string[]> = { customers: ['updated_at', 'traits', 'segments_recheck_at'] };
   const comparable = (table: string, row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).filter(([column]) => !(IGNORED[table] ?? []).includes(column)));
 
   it('splits a merge made by real events back exactly, and later events keep resolving correctly', async () => {
@@ -176,6 +189,11 @@ describe('unmerge and the customer’s rights, through the real webhook → work
     expect((await api(app, `/api/customers/${zoe}/consent`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ channel: 'email', granted: false }) })).status).toBe(200);
     // A run that failed before it resolved anyone still stored the payload: it is about her too.
     await lead({ name: person.name, email: person.email, phone: 'not a phone', stage: 'nonsense', submitted_at: '2026-04-03T10:00:00Z' });
+
+    // She rated the answer to her case.
+    const { rows: sent } = await db.pool.query<{ idempotency_key: string }>("SELECT idempotency_key FROM outbound_messages WHERE customer_id = $1 AND status = 'sent' LIMIT 1", [zoe]);
+    const { rows: cases } = await db.pool.query<{ id: number }>('SELECT id FROM cases WHERE customer_id = $1', [zoe]);
+    expect(await recordFeedback(db.pool, { messageKey: sent[0]!.idempotency_key, caseId: cases[0]!.id, kind: 'csat', score: 4, at: new Date() })).toBeDefined();
 
     const exported = await api(app, `/api/customers/${zoe}/export`);
     expect(exported.status).toBe(200);

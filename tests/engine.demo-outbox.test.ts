@@ -81,7 +81,11 @@ describe('demo mode answers on every channel, into the local outbox', () => {
       return sent.length === 3 ? sent : undefined;
     }, 30_000);
     for (const message of outbox) expect(message).toMatchObject({ transport: 'outbox', status: 'sent' });
-    const { rows } = await db.pool.query("SELECT workflow, status FROM workflow_runs WHERE workflow = 'social-message'");
+    // A run ends a moment after its message is recorded (the customer's traits are refreshed after a send): wait for it.
+    const rows = await waitFor('the three runs to end', async () => {
+      const { rows } = await db.pool.query("SELECT workflow, status FROM workflow_runs WHERE workflow = 'social-message' AND status NOT IN ('queued', 'running')");
+      return rows.length === 3 ? rows : undefined;
+    }, 30_000);
     expect(rows).toEqual([...Array(3)].map(() => ({ workflow: 'social-message', status: 'succeeded' })));
   });
 

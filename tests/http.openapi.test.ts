@@ -353,7 +353,8 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(list.status).toBe(200);
       expectDocumented('get', '/api/runs', list);
       const runs = (list.body as { runs: Array<{ id: number; status: string }> }).runs;
-      expect(runs.length).toBe(10);
+      // 10, and the webhooks test's Twilio SMS: sms-message, then complaints (no complaint words: no case).
+      expect(runs.length).toBe(12);
       // The three form leads each also started web-lead-follow-up, now waiting two days.
       expect(runs.filter((run) => run.status === 'waiting')).toHaveLength(3);
       expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
@@ -444,6 +445,20 @@ describe('the OpenAPI description matches what the API answers', () => {
       const audit = await call('get', '/api/audit?limit=1');
       expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
       expectDocumented('get', '/api/audit', audit);
+    });
+
+    it('segments: list, a page of members, the CSV export, errors', async () => {
+      const list = await call('get', '/api/segments');
+      expect(list.status).toBe(200);
+      expectDocumented('get', '/api/segments', list);
+      const members = await call('get', '/api/segments/vip/members?limit=10');
+      expect(members.status).toBe(200);
+      expectDocumented('get', '/api/segments/{id}/members', members);
+      const csv = await call('get', '/api/segments/vip/members', { headers: { accept: 'text/csv' } });
+      expect(csv.body).toMatch(/^id,name,email,lifecycle_stage,owner_agent_id,entered_at\r\n/);
+      expectDocumented('get', '/api/segments/{id}/members', csv);
+      expectDocumented('get', '/api/segments/{id}/members', await call('get', '/api/segments/nope/members'));
+      expectDocumented('get', '/api/segments/{id}/members', await call('get', '/api/segments/vip/members?after=x'));
     });
 
     it('deals: list, one with history, a move (audited), the forecast, errors', async () => {
@@ -687,6 +702,39 @@ describe('the OpenAPI description matches what the API answers', () => {
         expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }));
         expectDocumented('get', path, await call('get', `${path}?from=2026-02-30&to=2026-01-31`));
       }
+    });
+
+    it('cases: the queue, one case, note, reply, status with the rating question, assign; the rating link', async () => {
+      const lead = JSON.stringify({ submission_id: 'oa-case', type: 'complaint', name: 'Cass Case', email: 'cass@example.com', message: 'The lamp arrived broken' });
+      expect((await call('post', '/webhooks/form', { token: false, body: lead, headers: formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET) })).status).toBe(202);
+      const list = await waitFor('the case', async () => {
+        const answer = await call('get', '/api/cases?status=open,waiting_on_customer');
+        return (answer.body as { cases: unknown[] }).cases.length === 1 && answer;
+      });
+      expectDocumented('get', '/api/cases', list);
+      expectDocumented('get', '/api/cases', await call('get', '/api/cases?status=bogus'));
+      const id = (list.body as { cases: Array<{ id: number }> }).cases[0]!.id;
+      const post = (path: string, body: unknown) => call('post', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      expectDocumented('post', '/api/cases/{id}/notes', await post(`/api/cases/${id}/notes`, { body: 'Asked the warehouse' }));
+      expectDocumented('post', '/api/cases/{id}/notes', await post(`/api/cases/${id}/notes`, { body: '' }));
+      expectDocumented('post', '/api/cases/{id}/replies', await post(`/api/cases/${id}/replies`, { body: 'A new lamp is on its way.' }));
+      expectDocumented('post', '/api/cases/{id}/assign', await post(`/api/cases/${id}/assign`, { agent_id: 'bob' }));
+      expectDocumented('post', '/api/cases/{id}/assign', await post(`/api/cases/${id}/assign`, { agent_id: 'nobody' }));
+      expectDocumented('post', '/api/cases/{id}/status', await post(`/api/cases/${id}/status`, { status: 'resolved', ask_feedback: true }));
+      expectDocumented('post', '/api/cases/{id}/status', await post('/api/cases/999999/status', { status: 'resolved' }));
+      const question = await waitFor('the rating question', async () => smtp.messages.find((message) => message.to.includes('cass@example.com') && /How satisfied/.test(message.text)));
+      const link = /\/feedback\/[^\s]+/.exec(question.text)![0];
+      expectDocumented('get', '/feedback/{token}', await call('get', link, { token: false }));
+      expectDocumented('post', '/feedback/{token}', await call('post', link, { token: false }));
+      expectDocumented('post', '/feedback/{token}', await call('post', `${link.slice(0, -2)}xx`, { token: false }));
+      const detail = await call('get', `/api/cases/${id}`);
+      expect(detail.body).toMatchObject({ status: 'resolved', owner_agent_id: 'bob', feedback: [{ score: 1 }] });
+      expectDocumented('get', '/api/cases/{id}', detail);
+      expectDocumented('get', '/api/cases/{id}', await call('get', '/api/cases/0'));
+      const figures = await call('get', '/api/cases/figures?from=2000-01-01');
+      expect(figures.body).toMatchObject({ opened: 1, csat_answers: 1 });
+      expectDocumented('get', '/api/cases/figures', figures);
+      expectDocumented('get', '/api/cases/figures', await call('get', '/api/cases/figures?from=soon'));
     });
 
     it('401 on every protected route without the token', async () => {

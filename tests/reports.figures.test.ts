@@ -54,6 +54,10 @@ describe('KPI figures', () => {
           { seconds: 4, channel: 'sms', source: 'twilio', agent: null },
           { seconds: 30, channel: 'sms', source: 'twilio', agent: null },
         ],
+        ratings: [
+          ...[5, 4, 3, 1].map((score) => ({ customer_id: 1, ...keys, kind: 'csat' as const, score })),
+          ...[10, 9, 9, 8, 7, 6, 0].map((score) => ({ customer_id: 2, ...keys, kind: 'nps' as const, score })),
+        ],
       },
       new Map(),
     );
@@ -65,6 +69,8 @@ describe('KPI figures', () => {
     expect(result.sales_cycle_days).toEqual({ median: null, p90: null });
     expect(result.repeat_purchase_rate).toBeNull();
     expect(result.cost_per_lead).toBeNull();
+    expect(result.csat).toBe(0.5); // 5 and 4 of 5, 4, 3, 1
+    expect(result.nps).toBe(14.3); // (3 promoters − 2 detractors) ÷ 7 × 100
   });
 
   it('lays cohorts out as a triangle up to the current month', () => {

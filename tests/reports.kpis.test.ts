@@ -3,6 +3,7 @@ import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { formHeaders } from './helpers/sign.js';
+import { feedbackToken } from '../src/customers/feedback-token.js';
 import { waitFor } from './helpers/wait.js';
 import { deliverKpiMonth, KPI_MONTH_CONFIG } from './fixtures/kpi-month.js';
 
@@ -103,6 +104,32 @@ describe('GET /api/reports/cohorts', () => {
   });
 });
 
+describe('customer satisfaction', () => {
+  /** A one-click rating link of a person's message, as crmflow signs it, clicked by the customer. */
+  async function rate(email: string, score: number, secret = SECRETS.CRMFLOW_SECRET_KEY!): Promise<number> {
+    const token = feedbackToken(secret, { message: `person-${email}`, caseId: null, kind: 'csat', score, expires: Math.floor(Date.now() / 1000) + 3600 });
+    return (await fetch(`${app.url}/feedback/${token}`, { method: 'POST' })).status;
+  }
+
+  it('counts one answer per message (a second click changes it), by the agent and channel of what was rated', async () => {
+    expect(await rate('ana@example.com', 5)).toBe(200);
+    expect(await rate('ana@example.com', 4)).toBe(200); // changes ana's answer: still one rating
+    expect(await rate('cy@example.com', 2)).toBe(200);
+    expect(await rate('cy@example.com', 2)).toBe(200); // the same click again
+    expect(await rate('cy@example.com', 5, 'not-the-key')).toBe(404); // forged: changes nothing
+    const today = new Date().toISOString().slice(0, 10);
+    const all = (await api(app, `/api/reports/kpis?from=${today}&to=${today}`)).body;
+    expect(all.csat).toBe(0.5); // ana 4, cy 2
+    const byAgent = (await api(app, `/api/reports/kpis?from=${today}&to=${today}&by=agent`)).body;
+    const agent = Object.fromEntries(byAgent.groups.map((group: { key: string }) => [group.key, group]));
+    expect([agent.alice.csat, agent.bob.csat]).toEqual([1, 0]);
+    const byChannel = (await api(app, `/api/reports/kpis?from=${today}&to=${today}&by=channel`)).body;
+    expect(byChannel.groups.find((group: { key: string }) => group.key === 'email')).toMatchObject({ csat: 0.5 });
+    // answered today, not in March; no 0–10 ratings at all
+    expect((await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31')).body).toMatchObject({ csat: null, nps: null });
+  });
+});
+
 describe('the report roll-ups', () => {
   it('equal a from-scratch recomputation over the timeline', async () => {
     const rollup = await db.pool.query(`SELECT customer_id, lead_at, first_source, first_purchase_at FROM report_customer_facts ORDER BY customer_id`);
@@ -110,7 +137,7 @@ describe('the report roll-ups', () => {
       `SELECT t.customer_id,
               min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
               (array_agg(t.source ORDER BY t.occurred_at, t.id))[1] AS first_source,
-              min(t.occurred_at) FILTER (WHERE crmflow_is_purchase(t.source, t.type, t.data)) AS first_purchase_at
+              min(t.occurred_at) FILTER (WHERE t.amount > 0) AS first_purchase_at
        FROM timeline_events t GROUP BY t.customer_id ORDER BY t.customer_id`,
     );
     expect(rollup.rows).toEqual(scratch.rows);

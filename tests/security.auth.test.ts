@@ -26,6 +26,8 @@ const PUBLIC_ROUTES: Record<string, string> = {
   'POST /login': 'the sign-in form (rate limited, same-origin only)',
   'GET /unsubscribe/:token': 'the link in auto-reply emails: the HMAC-signed token is the credential; the page changes nothing',
   'POST /unsubscribe/:token': 'RFC 8058 one-click unsubscribe from mail clients: the HMAC-signed token is the credential and revokes only its own address',
+  'GET /feedback/:token': 'the rating links of satisfaction questions: the HMAC-signed token is the credential; the page changes nothing',
+  'POST /feedback/:token': 'records the rating its signed, unexpired token names (one answer per message)',
 };
 /** Static files, served by middleware rather than routes: public, and checked below to hold nothing but assets. */
 const PUBLIC_PREFIXES = ['/assets/'];

@@ -19,4 +19,6 @@ export interface CustomerSummary {
   phone: string | null;
   identities: Identity[];
   attributes: Record<string, unknown>;
+  /** Computed traits (`$customer.traits.<name>`): built-in and those declared under `traits:`. Always loaded with the customer. */
+  traits?: Record<string, unknown>;
 }

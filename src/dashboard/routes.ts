@@ -12,12 +12,14 @@ import { agentsPages } from './pages/agents.js';
 import { reportsPages } from './pages/reports.js';
 import { auditPages } from './pages/audit.js';
 import { customerContactPages } from './pages/customer-contacts.js';
+import { casesPages } from './pages/cases.js';
 import { customersPages } from './pages/customers.js';
 import { createPageKit } from './pages/kit.js';
 import { mergeSuggestionsPages } from './pages/merge-suggestions.js';
 import { overviewPages } from './pages/overview.js';
 import { pipelinePages } from './pages/pipeline.js';
 import { runsPages } from './pages/runs.js';
+import { segmentsPages } from './pages/segments.js';
 import { sessionPages } from './pages/session.js';
 import { workflowsPages } from './pages/workflows.js';
 
@@ -67,6 +69,8 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(agentsPages(options, kit));
   router.use(auditPages(options, kit));
   router.use(reportsPages(options, kit));
+  router.use(casesPages(options, kit));
+  router.use(segmentsPages(options, kit));
   router.use(adminQueuesPages(options, kit));
   return router;
 }

@@ -36,14 +36,14 @@ export function listenedEventTypes(config: LoadedConfig): ReadonlySet<string> {
  * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
  * stored, and the reconciler queues what is still pending.
  */
-export function engineEventPublisher(deps: { queue: Queue<JobData>; logger: Logger }): (eventIds: Array<number | undefined>) => Promise<void> {
+export function engineEventPublisher(deps: { queue: Queue<JobData>; logger?: Pick<Logger, 'warn'> }): (eventIds: Array<number | undefined>) => Promise<void> {
   return async (eventIds) => {
     const ids = eventIds.filter((id): id is number => id !== undefined);
     if (ids.length === 0) return;
     try {
       await enqueueEngineEvents(deps.queue, ids);
     } catch (error) {
-      deps.logger.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
+      deps.logger?.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
     }
   };
 }

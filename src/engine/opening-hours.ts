@@ -173,6 +173,26 @@ export function nextOpening(hours: OpeningHours, at: Date): Date | undefined {
   return undefined;
 }
 
+/**
+ * The open interval containing `at` (starting at `at`), else the next one; undefined when they never open again.
+ * Intervals touching at midnight are returned one after the other.
+ */
+export function nextOpenInterval(hours: OpeningHours, at: Date): { from: Date; to: Date } | undefined {
+  const today = wallClock(hours.timeZone, at.getTime());
+  for (let offset = 0; offset < HORIZON_DAYS; offset++) {
+    const calendar = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
+    const date = { year: calendar.getUTCFullYear(), month: calendar.getUTCMonth() + 1, day: calendar.getUTCDate() };
+    if (hours.holidays.has(isoDate(date))) continue;
+    const ranges = [...hours.week[WEEKDAYS[calendar.getUTCDay()]!]].sort((a, b) => a[0] - b[0]);
+    for (const [from, to] of ranges) {
+      const start = localTimeToInstant(hours.timeZone, date, from);
+      const end = localTimeToInstant(hours.timeZone, date, to);
+      if (at.getTime() < end.getTime()) return { from: at.getTime() >= start.getTime() ? at : start, to: end };
+    }
+  }
+  return undefined;
+}
+
 /** Whether `zone` is an IANA time zone this runtime knows. */
 export function isTimeZone(zone: string): boolean {
   try {

@@ -19,6 +19,8 @@ export type JobData =
   | { kind: 'engine-event'; eventId: number }
   /** Announces a task's due or overdue time: a delayed job (src/engine/task-jobs.ts). */
   | { kind: 'task'; taskId: number; phase: 'due' | 'overdue' }
+  /** Checks a case target at its due time (src/engine/jobs/case.ts). */
+  | { kind: 'case'; caseId: number; target: 'first_response' | 'resolution' }
   /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
   | { kind: 'suggest-duplicates' }
   /** Fires deal.stale for deals past their stage's `rot_after` (src/engine/deal-staleness.ts). */
@@ -47,6 +49,8 @@ export const jobIds = {
   pollScheduler: (workflow: string) => `poll-${workflow}`,
   engineEvent: (eventId: number) => `engine-event-${eventId}`,
   task: (taskId: number, phase: string) => `task-${taskId}-${phase}`,
+  /** One per due time: a target paused and resumed is due again later and gets another check. */
+  caseCheck: (caseId: number, target: string, dueAt: Date) => `case-${caseId}-${target}-${dueAt.getTime()}`,
   /** BullMQ job scheduler of the duplicate finder: one, shared by every process. */
   duplicateFinder: 'suggest-duplicates',
   /** BullMQ job scheduler of the deal staleness check: one, shared by every process. */

@@ -5,6 +5,7 @@ import { listStalePendingEvents, setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
 import { listDueWaitingRuns } from '../store/runs.js';
 import { listDueSlas } from '../store/slas.js';
+import type { CaseTargetChecks } from './case-services.js';
 import { engineEventSource, type StoredEventSource } from './event-dispatch.js';
 import { enqueueAt, enqueueInboxEvents, jobIds, jobPresence, type JobData } from './queues.js';
 import { reconcileTaskJobs } from './task-jobs.js';
@@ -19,6 +20,8 @@ export interface ReconcilerOptions {
   graceMs?: number;
   /** The clock deciding whether a waiting run or an SLA is due; default the system clock. */
   now?: () => Date;
+  /** Re-adds the lost checks of overdue case targets. */
+  cases?: Pick<CaseTargetChecks, 'reconcile'>;
 }
 
 /**
@@ -63,7 +66,7 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis,
       }
       total += await reconcileTaskJobs(pool, queue, redis, graceMs);
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
-      const timed = await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date());
+      const timed = (await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date())) + ((await options.cases?.reconcile(redis)) ?? 0);
       if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
       return total + timed;
     } catch (error) {

@@ -18,8 +18,11 @@ import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import { scheduleTaskJobs } from './task-jobs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import { createCaseServices } from './case-services.js';
 import { createOutbound } from './outbound.js';
 import { attributeAgent, referencedMessageIds } from './person-contacts.js';
+import { createCustomerRefresher } from './customer-refresh.js';
+import type { CustomerRefresh } from '../store/traits.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
 import { StepError, type StepServices } from './steps/define-step.js';
 
@@ -37,6 +40,8 @@ export interface ServiceOptions {
   now?: () => Date;
   /** The public one-click unsubscribe URL for an email address (signed with CRMFLOW_SECRET_KEY). */
   unsubscribeUrl: (address: string) => string;
+  /** The public URL and key of rating links (cases' satisfaction question); absent: none are sent. */
+  feedback?: { publicUrl: string; secretKey: string };
 }
 
 /** Binds the store and transports into the services steps receive. */
@@ -44,6 +49,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const { pool } = options;
   const outbound = createOutbound(options);
   const now = options.now ?? (() => new Date());
+  const cases = createCaseServices({ ...options, now });
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
@@ -70,6 +76,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
     }
     return data;
   }
+  const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
+  /** Traits and segments after a change that committed on its own (a failure fails the step, whose retry does it again). */
+  const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
+    if (customerId === null || (!rowsChanged && !refresher.readsProfile)) return;
+    await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged })).events);
+  };
   return {
     defaultRegion: region,
     identityPolicy: options.config.identityPolicy,
@@ -77,7 +89,9 @@ export function createStepServices(options: ServiceOptions): StepServices {
     pools: options.config.pools,
     upsertCustomer: async (input) => {
       try {
-        const result = await upsertCustomer(pool, { ...input, listenedEvents });
+        const refresh: CustomerRefresh = (client, customerId, change) =>
+          refresher.refresh(client, customerId, { cause: 'change', runId: input.runId, recompute: change?.rowsChanged !== false });
+        const result = await upsertCustomer(pool, { ...input, listenedEvents, refresh, refreshProfile: refresher.readsProfile });
         identityMerges.inc(result.mergedIds.length);
         await publish(result.events);
         return result;
@@ -92,17 +106,22 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: async (entry) => {
-      const result = await upsertTimelineEntry(pool, { ...entry, data: await personAndThread(entry), listenedEvents });
-      await publish([result.event]);
-      return result;
+      const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
+      const result = await upsertTimelineEntry(pool, { ...entry, data: await personAndThread(entry), listenedEvents, refresh });
+      await publish([result.event, ...(result.refreshed?.events ?? [])]);
+      return { id: result.id, inserted: result.inserted, traits: result.refreshed?.traits };
     },
     assignLead: async (request) => {
       const result = await assignLead(pool, { ...request, listenedEvents });
       await publish([result.event]);
+      // A new owner is a change declared segments may read. Also on a retry (`already_assigned`): the step may have
+      // crashed between the assignment and this line.
+      if (result.outcome === 'assigned' || result.outcome === 'already_assigned') await refreshAfter(result.customerId, request.runId ?? null, false);
       return result;
     },
     createTask: async (task) => {
       const { task: row, created } = await createTask(pool, task);
+      await refreshAfter(row.customer_id, task.runId); // also when retried: a crash may have come before it
       // Scheduled on every attempt: a crash between the insert and this line must not leave a task without its jobs.
       await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch((error: unknown) =>
         options.logger.warn({ task_id: row.id, err: error }, 'task stored but its due-time jobs not queued: the reconciler will'),
@@ -112,20 +131,31 @@ export function createStepServices(options: ServiceOptions): StepServices {
     setLifecycle: async (change) => {
       const result = await setLifecycleStage(pool, { ...change, listenedEvents });
       await publish(result.events);
+      await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
     addScore: async (change) => {
       const result = await addScore(pool, { ...change, listenedEvents });
       await publish(result.events);
+      await refreshAfter(change.customerId, change.runId, false);
       return result;
     },
+    sendEmail: async (message) => {
+      const result = await outbound.sendEmail(message);
+      if (result.status === 'sent') await refreshAfter(message.customerId, message.runId);
+      return result;
+    },
+    sendMessage: async (message) => {
+      const result = await outbound.sendMessage(message);
+      if (result.status === 'sent') await refreshAfter(message.customerId, message.runId);
+      return result;
+    },
+    openCase: cases.open,
     changeDeal: async (change) => {
       const { events, ...result } = await changeDeal(pool, { ...change, listenedEvents });
       await publish(events);
       return result;
     },
-    sendEmail: outbound.sendEmail,
-    sendMessage: outbound.sendMessage,
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
     automatedInbound: (event, payload) => {
       if (event?.connector === 'engine') {

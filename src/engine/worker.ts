@@ -2,6 +2,7 @@ import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import type { Redis } from 'ioredis';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
+import type { CaseTargetChecks } from './case-services.js';
 import type { Logger } from 'pino';
 import { setInboxStatus } from '../store/inbox.js';
 import type { Pool } from '../store/pool.js';
@@ -9,6 +10,7 @@ import { markRunsRetrying } from '../store/runs.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import { checkStaleDeals } from './deal-staleness.js';
 import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies } from './event-dispatch.js';
+import { handleCaseCheck } from './jobs/case.js';
 import type { JobContext, JobHandler } from './jobs/context.js';
 import { handleEvent, handleReplay } from './jobs/event.js';
 import { handlePull } from './jobs/pull.js';
@@ -40,6 +42,8 @@ export interface WorkerOptions {
   signals: ConnectorSignals;
   /** Loop guard of event triggers; default DEFAULT_EVENT_CHAIN_LIMIT. */
   eventChainLimit?: number;
+  /** Checks case targets at their due times. */
+  cases: CaseTargetChecks;
 }
 
 /** Thrown to make BullMQ retry the job with backoff; `runIds` are the runs that failed and will run again with it. */
@@ -65,10 +69,11 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   'engine-event': (data, context) => processEngineEvent(context.chain, data.eventId),
   task: (data, context) => processTaskPhase(context.pool, context.queue, data.taskId, data.phase),
   'suggest-duplicates': handleSuggestDuplicates,
+  case: handleCaseCheck,
   'deal-stale-check': async (_data, context) => void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
 };
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit'>) {
+export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit' | 'cases'>) {
   const deps = { pool: options.pool, services: options.services, logger: options.logger };
 
   const settle = (outcomes: RunOutcome[]) => {

@@ -5,12 +5,14 @@ import type { PersonContactServices } from '../operations/person-contact.js';
 import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
 import { customerContactsApi } from './api/customer-contacts.js';
+import { casesApi } from './api/cases.js';
 import { customersApi } from './api/customers.js';
 import { dealsApi } from './api/deals.js';
 import { mergeSuggestionsApi } from './api/merge-suggestions.js';
 import { messagesApi } from './api/messages.js';
 import { reportsApi } from './api/reports.js';
 import { runsApi } from './api/runs.js';
+import { segmentsApi } from './api/segments.js';
 import { tasksApi } from './api/tasks.js';
 import { workflowsApi } from './api/workflows.js';
 import { sendError } from './errors.js';
@@ -52,6 +54,8 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(dealsApi(options));
   router.use(reportsApi(options));
   router.use(customerContactsApi(options));
+  router.use(casesApi(options));
+  router.use(segmentsApi(options));
 
   router.use((_req, res) => sendError(res, 404, 'not_found', 'no such API route'));
   return router;

@@ -1,6 +1,7 @@
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { feedbackRouter } from '../dashboard/pages/feedback.js';
 import { unsubscribeRouter } from '../dashboard/pages/unsubscribe.js';
 import { dashboardRouter, type DashboardOptions } from '../dashboard/routes.js';
 import { connectorSignals } from '../observability/connector-signals.js';
@@ -28,7 +29,7 @@ export interface AppOptions extends OperationContext {
   isDraining?: () => boolean;
   /** The support-staff dashboard at `/` (its users and session key); absent: no dashboard. */
   dashboard?: Pick<DashboardOptions, 'users' | 'secretKey' | 'demoUser' | 'piiFields' | 'checkConfigFile'>;
-  /** The key that signs the unsubscribe links of reply emails (CRMFLOW_SECRET_KEY); absent: every link is refused. */
+  /** The key that signs the unsubscribe and rating links (CRMFLOW_SECRET_KEY); absent: every such link is refused. */
   unsubscribeKey?: string;
 }
 
@@ -58,6 +59,7 @@ export function createApp(options: AppOptions): Express {
   app.use('/api', apiRouter(options));
   // Public by design: the signed token in the link is the credential.
   app.use('/unsubscribe', unsubscribeRouter({ ctx: options, secretKey: options.unsubscribeKey }));
+  app.use('/feedback', feedbackRouter({ ctx: options, secretKey: options.unsubscribeKey }));
   app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN, kpiGauges: () => kpiGauges(options) }));
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));

@@ -1,12 +1,14 @@
 import { errorResponse, string, type OpenApiDocument } from './openapi/common.js';
 import { agentsPaths, agentsSchemas } from './openapi/agents.js';
 import { auditPaths, auditSchemas } from './openapi/audit.js';
+import { casesPaths, casesSchemas } from './openapi/cases.js';
 import { customerContactsPaths, customerContactsSchemas } from './openapi/customer-contacts.js';
 import { customersPaths, customersSchemas } from './openapi/customers.js';
 import { dealsPaths, dealsSchemas } from './openapi/deals.js';
 import { messagesPaths, messagesSchemas } from './openapi/messages.js';
 import { reportsPaths, reportsSchemas } from './openapi/reports.js';
 import { runsPaths, runsSchemas } from './openapi/runs.js';
+import { segmentsPaths, segmentsSchemas } from './openapi/segments.js';
 import { systemPaths, systemSchemas } from './openapi/system.js';
 import { tasksPaths, tasksSchemas } from './openapi/tasks.js';
 import { webhooksPaths, webhooksSchemas } from './openapi/webhooks.js';
@@ -37,6 +39,8 @@ const TAGS: Record<string, string> = {
   audit: 'Who did what, when, from where.',
   deals: 'Sales pipeline deals and forecasts.',
   reports: 'KPI reports from the record: leads, conversion, speed, value, retention.',
+  cases: 'Service cases, their threads and satisfaction ratings.',
+  segments: 'Segments declared in workflows.yaml and their members.',
   meta: 'This description.',
 };
 
@@ -51,9 +55,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...customerContactsPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...customerContactsPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...segmentsPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...customerContactsSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...customerContactsSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...segmentsSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

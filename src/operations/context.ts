@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ConnectorContext } from '../connectors/define-connector.js';
+import type { CaseServices } from '../engine/case-services.js';
 import type { JobData } from '../engine/queues.js';
 import { recordAudit, type AuditAction } from '../store/audit.js';
 import type { Pool } from '../store/pool.js';
@@ -30,6 +31,8 @@ export interface OperationContext {
   /** The context a connector's pull resources receive (backfill); absent where no connector is called. */
   connectorContext?: (connectorId: string, signal: AbortSignal) => ConnectorContext;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Cases' clocks, replies and rating links (src/engine/case-services.ts); absent: the case operations refuse. */
+  cases?: CaseServices;
 }
 
 export type { Pool };

@@ -1,6 +1,6 @@
 import { cohortReport, GROUP_KEYS, kpiReport, type CohortReport, type GroupKey, type KpiReport } from '../reports/kpis.js';
 import type { FunnelStage, LeadFact, ReportPeriod } from '../reports/facts.js';
-import { autoReplyFacts, churnedCount, cohortCells, leadFacts, lifecycleFunnel, purchaseFacts } from '../store/reports.js';
+import { autoReplyFacts, churnedCount, cohortCells, leadFacts, lifecycleFunnel, purchaseFacts, ratingFacts } from '../store/reports.js';
 import type { OperationContext } from './context.js';
 import { InvalidInputError } from './errors.js';
 
@@ -41,14 +41,15 @@ function groupKey(value: unknown): GroupKey | null {
 
 /** Reads a period's facts once; each grouping of them is then computed without another query. */
 async function periodReports(ctx: OperationContext, period: ReportPeriod): Promise<{ leads: LeadFact[]; report: (by: GroupKey | null) => KpiReport }> {
-  const [leads, purchases, autoReplies, churned] = await Promise.all([
+  const [leads, purchases, autoReplies, ratings, churned] = await Promise.all([
     leadFacts(ctx.pool, period),
     purchaseFacts(ctx.pool, period),
     autoReplyFacts(ctx.pool, period),
+    ratingFacts(ctx.pool, period),
     churnedCount(ctx.pool, period),
   ]);
   const spend = ctx.config.config.reports?.marketing_spend ?? [];
-  return { leads, report: (by) => kpiReport({ leads, purchases, autoReplies, churned, by, spend, from: period.from, to: period.to, timeZone: period.timeZone }) };
+  return { leads, report: (by) => kpiReport({ leads, purchases, autoReplies, ratings, churned, by, spend, from: period.from, to: period.to, timeZone: period.timeZone }) };
 }
 
 /** `GET /api/reports/kpis`: the figures of a period, optionally by group. */

@@ -65,3 +65,9 @@ export interface FunnelStage {
   /** Median days they stayed before the next stage (those still in it are not counted); null: nobody moved on yet. */
   median_days: number | null;
 }
+
+/** A rating a customer gave through a rating link (one per message and kind; a changed answer counts once). */
+export interface RatingFact extends CustomerKeys {
+  kind: 'csat' | 'nps';
+  score: number;
+}

@@ -1,5 +1,5 @@
 import type { MarketingSpendConfig } from '../workflows/config-types.js';
-import type { AutoReplyFact, CohortCell, CustomerKeys, LeadFact, PurchaseFact } from './facts.js';
+import type { AutoReplyFact, CohortCell, CustomerKeys, LeadFact, PurchaseFact, RatingFact } from './facts.js';
 
 /** How a report can be broken down: by lead source, first channel, owner agent or first pool. */
 export const GROUP_KEYS = ['source', 'channel', 'agent', 'pool'] as const;
@@ -25,6 +25,8 @@ export interface KpiFigures {
   lifetime_value: Record<string, { mean: number; median: number }>;
   cost_per_lead: Record<string, number> | null;
   customer_acquisition_cost: Record<string, number> | null;
+  csat: number | null;
+  nps: number | null;
 }
 
 export interface KpiReport extends KpiFigures {
@@ -54,6 +56,8 @@ export const KPI_DEFINITIONS: Readonly<Record<keyof KpiFigures | 'churned' | 'co
   lifetime_value: 'For the customers who bought in the period: everything they paid up to its end, mean and median per currency.',
   cost_per_lead: 'Declared marketing spend of the period (months prorated by day) ÷ leads, per currency; null without declared spend.',
   customer_acquisition_cost: 'Declared marketing spend of the period ÷ customers won, per currency; null without declared spend or wins.',
+  csat: 'Customer satisfaction: of the 1–5 ratings answered in the period through rating links, the share of 4 and 5. By agent: the owner of the rated case (else of the customer); by channel: the channel of the rated message.',
+  nps: 'Net promoter score: of the 0–10 ratings answered in the period, the share of 9–10 minus the share of 0–6, times 100.',
   churned: 'Live customers in the churned stage, or past their own buying rhythm at the end of the period: two or more purchases and more days since the last than 1.5 × their average days between purchases.',
   cohorts: 'Customers by month of first purchase; each later month, the share of them who bought again in that month.',
 };
@@ -111,11 +115,14 @@ interface Facts {
   leads: LeadFact[];
   purchases: PurchaseFact[];
   autoReplies: AutoReplyFact[];
+  ratings: RatingFact[];
 }
 
 /** The figures over one set of facts; `spend` is what was spent on these leads (null: none declared). */
 export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
   const won = facts.leads.filter((lead) => lead.first_purchase_at !== null);
+  const csat = facts.ratings.filter((rating) => rating.kind === 'csat').map((rating) => rating.score);
+  const nps = facts.ratings.filter((rating) => rating.kind === 'nps').map((rating) => rating.score);
   const contacted = facts.leads.filter((lead) => lead.first_contact_at !== null);
   const withSla = facts.leads.filter((lead) => lead.sla_due_at !== null);
   const buyers = new Map<number, PurchaseFact[]>();
@@ -152,6 +159,8 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
     ),
     cost_per_lead: perCurrency(spend, facts.leads.length),
     customer_acquisition_cost: perCurrency(spend, won.length),
+    csat: ratio(csat.filter((score) => score >= 4).length, csat.length),
+    nps: nps.length === 0 ? null : round(((nps.filter((score) => score >= 9).length - nps.filter((score) => score <= 6).length) * 100) / nps.length, 1),
   };
 }
 
@@ -172,7 +181,7 @@ export function kpiReport(
   if (input.by === null) return report;
   const key = input.by;
   const keyOf = (fact: CustomerKeys | AutoReplyFact) => (fact as Record<GroupKey, string | null>)[key] ?? null;
-  const keys = new Set<string | null>([...input.leads, ...input.purchases, ...input.autoReplies].map(keyOf));
+  const keys = new Set<string | null>([...input.leads, ...input.purchases, ...input.autoReplies, ...input.ratings].map(keyOf));
   report.groups = [...keys]
     .map((value) => ({
       key: value,
@@ -182,6 +191,7 @@ export function kpiReport(
           purchases: input.purchases.filter((fact) => keyOf(fact) === value),
           // an auto reply has no pool: grouped by pool, replies sit in the null group
           autoReplies: input.autoReplies.filter((fact) => keyOf(fact) === value),
+          ratings: input.ratings.filter((fact) => keyOf(fact) === value),
         },
         // spend is declared per source: only a breakdown by source can divide it
         key === 'source' ? sumSpend(spend, value) : new Map(),

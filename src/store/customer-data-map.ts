@@ -27,18 +27,23 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   {
     table: 'customers',
     rows: 't.id = ANY(p.customers)',
-    erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', erased_at = now(), updated_at = now()` },
+    erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, erased_at = now(), updated_at = now()` },
   },
   { table: 'customer_identities', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   // Consent and messaging windows are kept per address, not per customer: found through the identities, so listed
   // after them (erasure walks this list backwards, identities last).
   ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
   { table: 'tasks', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `title = '[erased]', notes = NULL` } },
+  { table: 'cases', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `subject = '[erased]'` } },
+  { table: 'case_entries', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `body = '[erased]', data = '{}'` } },
+  { table: 'feedback', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'a score and its message only' } },
   // Deals before their stage history: erasure walks this list backwards, so the history goes first.
   { table: 'deals', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'deal_stage_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'score_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'points and their source run only' } },
   { table: 'engine_events', rows: 't.customer_id = ANY(p.customers)', erase: { set: `data = '{}'` } },
+  // Evaluated state, not moved by merges: a merge closes the merged customer's stays and re-evaluates the kept one.
+  { table: 'segment_memberships', rows: 't.customer_id = ANY(p.customers)', erase: { delete: true } },
   { table: 'timeline_events', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
   { table: 'lead_assignments', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'agent, pool and time only; counts toward agent load' } },
   { table: 'lifecycle_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'stage changes only' } },

@@ -1,10 +1,11 @@
 import type { CustomerSummary } from '../customers/record.js';
 import { customerConsent } from './consents.js';
 import type { Pool } from './pool.js';
+import { currentSegments, membershipHistory } from './segments.js';
 
 /** The columns of a CustomerSummary, for a query over `customers c`. */
 export const SUMMARY_COLUMNS = `c.id, c.name, c.first_name, c.last_name, c.language, c.country, c.lifecycle_stage, c.score, c.owner_agent_id,
-  c.attributes, c.created_at, c.updated_at,
+  c.attributes, c.traits, c.created_at, c.updated_at,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1) AS email,
   (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'phone' ORDER BY id LIMIT 1) AS phone,
   coalesce((SELECT json_agg(json_build_object('kind', kind, 'value', value) ORDER BY id) FROM customer_identities WHERE customer_id = c.id), '[]') AS identities`;
@@ -66,6 +67,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     pool.query(`SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
   ]);
   const consent = await customerConsent(pool, summary.id);
+  const [segments, segmentHistory] = await Promise.all([currentSegments(pool, summary.id), membershipHistory(pool, summary.id)]);
   return {
     ...summary,
     ...(summary.id !== id ? { resolved_from: id } : {}),
@@ -77,6 +79,8 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     messages: messages.rows,
     tasks: tasks.rows,
     score_history: scores.rows,
+    segments,
+    segment_history: segmentHistory,
     ...consent,
   };
 }

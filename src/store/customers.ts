@@ -5,6 +5,7 @@ import type { CustomerSummary } from '../customers/record.js';
 import { SUMMARY_COLUMNS } from './customer-queries.js';
 import { erasedAmongSql, forgetErasure } from './customer-rights.js';
 import { emitEngineEvent } from './engine-events.js';
+import { recomputeBuiltinTraits, type CustomerRefresh } from './traits.js';
 import { withRetriedTransaction, withTransaction, type Pool, type PoolClient } from './pool.js';
 
 /** Profile fields a mapping may set. Absent or null fields leave the stored value alone. */
@@ -42,6 +43,12 @@ export interface UpsertCustomerInput {
   runId?: number;
   /** Engine event types some workflow starts on: events of other types are not written. Default: all. */
   listenedEvents?: ReadonlySet<string>;
+  /**
+   * Recomputes traits and segments in the transaction of a new customer, a merge or new identities; after a
+   * profile-only change (the one-statement path), in a transaction of its own, and only with `refreshProfile`.
+   */
+  refresh?: CustomerRefresh;
+  refreshProfile?: boolean;
 }
 
 export interface UpsertCustomerResult {
@@ -81,7 +88,11 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
   // only the profile changes, in one statement. Anything else takes the locked path below.
   if (!input.profile.lifecycle_stage) {
     const known = await updateProfile(pool, KNOWN_BY_ALL_IDENTITIES, [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)], input.profile, input.occurredAt);
-    if (known) return { customerId: known.id, created: false, mergedIds: [], attached: [], suggested: [], events: [], customer: known };
+    if (known) {
+      const refreshed = input.refresh && input.refreshProfile ? await withRetriedTransaction(pool, (client) => input.refresh!(client, known.id, { rowsChanged: false })) : undefined;
+      if (refreshed) known.traits = refreshed.traits;
+      return { customerId: known.id, created: false, mergedIds: [], attached: [], suggested: [], events: refreshed?.events ?? [], customer: known };
+    }
   }
   return withRetriedTransaction(pool, async (client) => {
     const identities = await withoutErasedIdentities(client, input, await lockIdentities(client, input.identities));
@@ -127,6 +138,11 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
     if (mergedIds.length > 0) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.merged', data: { customer_id: customerId, merged_ids: mergedIds } }));
     if (change) events.push(await emitEngineEvent(client, { ...cause, type: 'lifecycle.changed', data: { customer_id: customerId, ...change, source: input.source } }));
+    if (input.refresh) {
+      const refreshed = await input.refresh(client, customerId);
+      events.push(...refreshed.events);
+      customer.traits = refreshed.traits;
+    }
     return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined), customer };
   });
 }
@@ -303,7 +319,7 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
   }
   // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
   // gaps, and the kept profile carries the newer time (else older data arriving later would overwrite newer).
-  // The kept owner, if any, stays.
+  // The kept owner, if any, stays. Its traits and segments are recomputed by the caller's refresh, else the next sweep.
   const newer = `m.profile_updated_at > coalesce(kept.profile_updated_at, '-infinity')`;
   await client.query(
     `UPDATE customers AS kept SET
@@ -312,14 +328,20 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
        lifecycle_stage = CASE WHEN ${stageRank('m.lifecycle_stage')} > ${stageRank('kept.lifecycle_stage')} THEN m.lifecycle_stage ELSE kept.lifecycle_stage END,
        attributes = CASE WHEN ${newer} THEN kept.attributes || m.attributes ELSE m.attributes || kept.attributes END,
        score = kept.score + m.score,
-       profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now()
+       profile_updated_at = greatest(kept.profile_updated_at, m.profile_updated_at), updated_at = now(),
+       segments_recheck_at = '-infinity'
      FROM customers AS m WHERE kept.id = $1 AND m.id = $2`,
     [keptId, mergedId],
   );
   // Customers merged earlier into the merged one now resolve straight to the kept one.
   const { rows: chained } = await client.query<{ id: number }>('UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id', [keptId, mergedId]);
   moved.customers = chained.map((row) => row.id);
-  await client.query('UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2', [keptId, mergedId]);
+  // The merged customer's segment stays end with it (same statement: merges sit on the hot path of identity races).
+  await client.query(
+    `WITH closed AS (UPDATE segment_memberships SET exited_at = now(), exited_by = 'merge' WHERE customer_id = $2 AND exited_at IS NULL)
+     UPDATE customers SET merged_into = $1, updated_at = now() WHERE id = $2`,
+    [keptId, mergedId],
+  );
   const { rows } = await client.query<{ id: number }>(
     'INSERT INTO customer_merges (kept_id, merged_id, reason, before, moved) VALUES ($1, $2, $3, $4, $5) RETURNING id',
     [keptId, mergedId, JSON.stringify(reason), JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))), JSON.stringify(moved)],
@@ -398,6 +420,7 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
       );
     }
     await client.query('UPDATE customer_merges SET unmerged_at = now(), unmerged_by = $2 WHERE id = $1', [merge.id, actor]);
+    await recomputeBuiltinTraits(client, [merge.kept_id, merge.merged_id]);
     await client.query(
       `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, status, decided_by, decided_at)
        VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3, 'rejected', $4, now())

@@ -1,4 +1,4 @@
-import type { AutoReplyFact, CohortCell, FunnelStage, LeadFact, PurchaseFact, ReportPeriod } from '../reports/facts.js';
+import type { AutoReplyFact, CohortCell, FunnelStage, LeadFact, PurchaseFact, RatingFact, ReportPeriod } from '../reports/facts.js';
 import type { Pool } from './pool.js';
 import { PERSON_CONTACT_TYPES } from './timeline.js';
 
@@ -148,4 +148,24 @@ export async function lifecycleFunnel(pool: Pool, customerIds: readonly number[]
   );
   const order = ['lead', 'opportunity', 'customer', 'churned'];
   return rows.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
+}
+
+/**
+ * Ratings answered in the period. `channel` is the channel the rated message went out on, `agent` the owner of the
+ * case it was about (else the customer's owner); source and pool are the customer's.
+ */
+export async function ratingFacts(pool: Pool, period: ReportPeriod): Promise<RatingFact[]> {
+  const { rows } = await pool.query<RatingFact>(
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     rated AS (
+       SELECT f.customer_id, f.kind, f.score, m.channel, cs.owner_agent_id AS case_owner
+       FROM feedback f JOIN outbound_messages m ON m.id = f.outbound_message_id LEFT JOIN cases cs ON cs.id = f.case_id, bounds b
+       WHERE f.answered_at >= b.lo AND f.answered_at < b.hi),
+     ids AS (SELECT array_agg(DISTINCT customer_id) AS list FROM rated),
+     keys AS (${KEYS})
+     SELECT k.customer_id, k.source, k.pool, r.channel, coalesce(r.case_owner, k.agent) AS agent, r.kind, r.score
+     FROM rated r JOIN keys k USING (customer_id)`,
+    [period.from, period.to, period.timeZone],
+  );
+  return rows;
 }

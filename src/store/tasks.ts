@@ -1,3 +1,4 @@
+import { markForRecheck } from './segments.js';
 import { lockLiveCustomer } from './customers.js';
 import { emitEngineEvent } from './engine-events.js';
 import { withRetriedTransaction, type Pool } from './pool.js';
@@ -83,7 +84,10 @@ export async function completeTask(pool: Pool, id: number, by: string): Promise<
     `UPDATE tasks SET status = 'done', completed_at = now(), completed_by = $2 WHERE id = $1 AND status = 'open' RETURNING ${TASK_COLUMNS}`,
     [id, by],
   );
-  if (rows[0]) return { task: rows[0], changed: true };
+  if (rows[0]) {
+    if (rows[0].customer_id !== null) await markForRecheck(pool, [rows[0].customer_id]); // open_tasks, at the next sweep
+    return { task: rows[0], changed: true };
+  }
   const task = await getTask(pool, id);
   return task && { task, changed: false };
 }

@@ -1,3 +1,4 @@
+import type { SegmentConfig, TraitConfig } from './segments.js';
 /** The shapes of workflows.yaml after interpolation and validation. YAML keys are snake_case. */
 import type { PipelineConfig } from './pipelines.js';
 
@@ -23,6 +24,10 @@ export type PoolMember = string | { id: string; weight: number };
 
 export interface PoolConfig {
   agents: PoolMember[];
+  /** A `business_hours:` name: case targets of this pool are counted in those hours (default: round the clock). */
+  business_hours?: string;
+  /** The agent told about the pool's breached case targets (`$pool_lead` of case events). */
+  lead?: string;
 }
 
 export function memberId(member: PoolMember): string {
@@ -99,6 +104,8 @@ export interface CrmflowConfig {
   pipelines?: Record<string, PipelineConfig>;
   reports?: ReportsConfig;
   workflows: WorkflowConfig[];
+  traits?: Record<string, TraitConfig>;
+  segments?: SegmentConfig[];
 }
 
 /** `reports:` — how KPI reports read the calendar and what leads cost. */

@@ -19,6 +19,7 @@ import { HoursError, isTimeZone, parseWeek, quietWeek } from '../engine/opening-
 import type { HoursRule } from '../engine/send-window.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 import { compileTemplate } from './template.js';
+import { BUILTIN_TRAITS, compileAudienceConfig, type CompiledSegment, type CompiledTrait } from './segments.js';
 import { COMMON_STEP_FIELDS, stepFieldsSchema, topLevelSchema, triggerFieldsSchema } from './schema.js';
 import { compilePipelines, type Pipeline } from './pipelines.js';
 
@@ -85,6 +86,9 @@ export interface LoadedConfig {
   demoSecrets: string[];
   /** At most one line, to be logged loudly: the demo values in use. */
   warnings: string[];
+  /** The admin-declared `traits:` and the `segments:`. */
+  traits: CompiledTrait[];
+  segments: CompiledSegment[];
 }
 
 export interface LoadedConnector {
@@ -196,9 +200,16 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     pool.agents.forEach((member, i) => {
       if (!agents.has(memberId(member))) locate(['pools', name, 'agents', i], `unknown agent "${memberId(member)}" in pool ${name}`);
     });
+    if (pool.lead !== undefined && !agents.has(pool.lead)) locate(['pools', name, 'lead'], `unknown agent "${pool.lead}" as lead of pool ${name}`);
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
+  for (const [name, pool] of pools) {
+    if (pool.business_hours !== undefined && !(config.business_hours && pool.business_hours in config.business_hours)) {
+      locate(['pools', name, 'business_hours'], `unknown business_hours "${pool.business_hours}"; declared: ${[...businessHours.keys()].join(', ') || '(none)'}`);
+    }
+  }
+  const { traits, segments } = compileAudienceConfig(config, BUILTIN_TRAITS, locate);
   const pipelines = compilePipelines(config.pipelines, locate);
   if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
   const spendSeen = new Set<string>();
@@ -218,7 +229,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
-  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [] };
+  return { file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config), duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], traits, segments };
 }
 
 interface WorkflowScope {

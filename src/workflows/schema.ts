@@ -5,6 +5,7 @@ import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import { connectors as connectorRegistry } from '../connectors/registry.js';
 import { DURATION_SCHEMA } from './duration.js';
 import { PIPELINES_SCHEMA } from './pipelines.js';
+import { SEGMENTS_SCHEMA, TRAITS_SCHEMA } from './segments.js';
 
 /** Fields every step has besides its own. */
 export const COMMON_STEP_FIELDS = ['type', 'id', 'name', 'if', 'timeout', 'on_error'];
@@ -138,6 +139,8 @@ export function topLevelSchema(): object {
                 ],
               },
             },
+            business_hours: { type: 'string', description: 'A `business_hours:` name: the targets of cases in this pool are counted in those hours (default: round the clock).' },
+            lead: { type: 'string', description: 'An agent id: the pool lead, told about breached case targets (`pool_lead` of case events).' },
           },
           required: ['agents'],
           additionalProperties: false,
@@ -201,6 +204,8 @@ export function topLevelSchema(): object {
         },
         additionalProperties: false,
       },
+      traits: TRAITS_SCHEMA,
+      segments: SEGMENTS_SCHEMA,
       workflows: {
         type: 'array',
         items: {

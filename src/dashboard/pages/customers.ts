@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { casesOfCustomer } from '../../operations/cases.js';
 import { getCustomer, newestCustomers, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
 import { findDeals } from '../../operations/deals.js';
 import { NotFoundError } from '../../operations/errors.js';
@@ -26,7 +27,8 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
     if (!customer) return send(res, messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
     const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : contactNotice(text(req.query.notice));
     const deals = await findDeals(options, { customerId: customer.id as number, limit: 100 });
-    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, deals: customerDeals(deals, options.config.agents), notice }));
+    const cases = await casesOfCustomer(options, customer.id as number);
+    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, segments: options.config.segments, deals: customerDeals(deals, options.config.agents), cases, notice }));
   });
 
   // Support staff record what a customer said (on the phone, at the counter).

@@ -1,3 +1,5 @@
+import type { CompiledSegment } from '../../workflows/segments.js';
+import { customerSegmentsSection } from './segments.js';
 import { hasRole } from '../auth.js';
 import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
@@ -6,6 +8,7 @@ import { OUTBOX } from '../../operations/messages.js';
 import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
 import { customerContactForms } from './customer-contacts.js';
+import { caseRows, type CaseView } from './cases.js';
 import { layout, type PageContext } from './layout.js';
 
 type Row = Record<string, any>;
@@ -54,7 +57,10 @@ function mergeItem(context: PageContext, customerId: number, merge: Row): Html {
   return html`<li>#${merge.merged_id} into #${merge.kept_id} ${time(merge.merged_at)}${merge.why ? html`: ${merge.why}` : ''}${linkedBy.length > 0 ? html` <span class="muted">(${linkedBy.map((identity) => `${identity.kind} ${identity.value}`).join(', ')}; ${merge.event})</span>` : ''}${merge.unmerged_at ? html` <strong>undone</strong> ${time(merge.unmerged_at)}` : ''}${undo}</li>`;
 }
 
-export function customerDetailPage(context: PageContext, data: { customer: Row; agents: Map<string, AgentConfig>; notice?: string; deals?: Html }): Html {
+export function customerDetailPage(
+  context: PageContext,
+  data: { customer: Row; agents: Map<string, AgentConfig>; segments?: CompiledSegment[]; notice?: string; deals?: Html; cases?: CaseView[] },
+): Html {
   const c = data.customer;
   const identities = new Map<string, Row[]>();
   for (const identity of c.identities as Row[]) identities.set(identity.kind, [...(identities.get(identity.kind) ?? []), identity]);
@@ -88,6 +94,8 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 </div>
 ${customerContactForms(context, c)}
 ${data.deals ?? ''}
+${data.cases && data.cases.length > 0 ? html`<section aria-labelledby="cases-h"><h2 id="cases-h">Cases</h2>${caseRows(data.cases, data.agents)}</section>` : ''}
+${customerSegmentsSection(c, data.segments ?? [])}
 <section aria-labelledby="timeline-h">
   <h2 id="timeline-h">Timeline</h2>
   ${timeline.length === 0

@@ -11,7 +11,9 @@ export interface PageContext {
 const NAV: Array<{ href: string; label: string; admin?: boolean }> = [
   { href: '/', label: 'Overview' },
   { href: '/runs', label: 'Runs' },
+  { href: '/cases', label: 'Cases' },
   { href: '/customers', label: 'Customers' },
+  { href: '/segments', label: 'Segments' },
   { href: '/pipelines', label: 'Pipeline' },
   { href: '/merge-suggestions', label: 'Duplicates' },
   { href: '/workflows', label: 'Workflows' },

@@ -42,6 +42,8 @@ const FIGURES: Figure[] = [
   { key: 'lifetime_value', label: 'Lifetime value', show: (r) => lifetime(r.lifetime_value) },
   { key: 'cost_per_lead', label: 'Cost per lead', show: (r) => money(r.cost_per_lead) },
   { key: 'customer_acquisition_cost', label: 'Acquisition cost', show: (r) => money(r.customer_acquisition_cost) },
+  { key: 'csat', label: 'Customer satisfaction', show: (r) => percent(r.csat), compare: (r) => r.csat },
+  { key: 'nps', label: 'Net promoter score', show: (r) => number(r.nps), compare: (r) => r.nps },
   { key: 'churned', label: 'Churned', show: (r) => number(r.churned), compare: (r) => r.churned, lowerIsBetter: true },
 ];
 

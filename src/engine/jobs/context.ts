@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Pool } from '../../store/pool.js';
 import type { RunRow, StartedRun } from '../../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../../workflows/load.js';
+import type { CaseTargetChecks } from '../case-services.js';
 import type { ChainDependencies } from '../event-dispatch.js';
 import type { JobData } from '../queues.js';
 import type { RunOutcome } from '../run-workflow.js';
@@ -30,6 +31,8 @@ export interface JobContext {
   settle: (outcomes: RunOutcome[]) => void;
   /** What engine-event dispatch needs (event triggers chain runs). */
   chain: ChainDependencies;
+  /** Checks case targets at their due times. */
+  cases: CaseTargetChecks;
 }
 
 /** A handler of one job kind. */

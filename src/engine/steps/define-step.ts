@@ -164,8 +164,11 @@ export interface StepServices {
     versionAt?: Date;
     summary?: string | null;
     data?: unknown;
+    /** What the entry is worth as a purchase (paid order net of refunds, paid invoice); null when it is not one. */
+    amount?: number | null;
+    currency?: string | null;
     runId?: number;
-  }) => Promise<{ id: number; inserted: boolean }>;
+  }) => Promise<{ id: number; inserted: boolean; traits?: Record<string, unknown> }>;
   assignLead: (request: AssignRequest) => Promise<AssignmentResult>;
   /**
    * Sends an email reply, with a one-click unsubscribe link and header; recorded before it is sent. `policy` is checked
@@ -174,7 +177,7 @@ export interface StepServices {
   sendEmail: (message: {
     idempotencyKey: string;
     customerId: number | null;
-    /** Null for a message an agent sends from crmflow. */
+    /** Null for a message a person sends (an agent's message from crmflow, a case reply). */
     runId: number | null;
     to: string;
     subject: string;
@@ -228,6 +231,11 @@ export interface StepServices {
     dueAt: Date;
     overdueAt: Date;
   }) => Promise<{ taskId: number; created: boolean; agentId: string | null; dueAt: string }>;
+  /**
+   * Opens a service case, joins the customer's open one or reopens a recently resolved one (once per key); case.opened
+   * and the breach checks follow. `acknowledge` renders the automatic answer sent when a case is opened.
+   */
+  openCase: (request: OpenCaseRequest) => Promise<OpenCaseOutput>;
   /** Sets the lifecycle stage once per key, with history; lifecycle.changed only on a real change. */
   setLifecycle: (change: { customerId: number; stage: string; idempotencyKey: string; runId: number }) => Promise<{ from: string; to: string; changed: boolean }>;
   /** Adds to the score once per key, with history; score.threshold for each threshold reached from below. */
@@ -242,6 +250,38 @@ export interface StepServices {
    * deal.opened, deal.stage_changed, deal.won and deal.lost are queued after it commits.
    */
   changeDeal: (change: Omit<DealChange, 'listenedEvents'>) => Promise<Omit<DealChangeResult, 'events'>>;
+}
+
+export interface OpenCaseRequest {
+  idempotencyKey: string;
+  customerId: number;
+  runId: number;
+  subject: string;
+  channel: string | null;
+  sourceEvent: string | null;
+  message: { body: string; timelineEventId: number | null; at: Date } | null;
+  priority: 'low' | 'normal' | 'high' | 'urgent';
+  pool: string;
+  candidates: string[];
+  businessHours: string | null;
+  firstResponseMs: number | null;
+  resolutionMs: number | null;
+  joinOpen: boolean;
+  /** False: the message only joins or reopens a case of the customer. */
+  mayOpen: boolean;
+  reopenWithinMs: number | null;
+  acknowledge?: (facts: { id: number; subject: string; priority: string; owner_agent_id: string | null; first_response_due: string | null; resolution_due: string | null }) => Promise<string>;
+}
+
+export interface OpenCaseOutput {
+  /** Null when the message opened nothing and joined nothing (`open_if` false, no case to join). */
+  case_id: number | null;
+  action: 'opened' | 'joined' | 'reopened' | 'none';
+  owner_agent_id: string | null;
+  priority: string;
+  first_response_due_at: string | null;
+  resolution_due_at: string | null;
+  acknowledgement?: { status: string; channel: string; message_id?: number; reason?: string };
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */

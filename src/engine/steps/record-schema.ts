@@ -35,6 +35,8 @@ export const RECORD_SCHEMA = {
         occurred_at: { type: 'string' },
         updated_at: optionalText,
         summary: optionalText,
+        amount: { type: ['number', 'null'], description: 'What the entry is worth as a purchase (a paid order net of refunds, a paid invoice); null when it is not one.' },
+        currency: optionalText,
       },
       required: ['type', 'external_id', 'occurred_at'],
     },

@@ -7,6 +7,7 @@ import http from './http.js';
 import log from './log.js';
 import map from './map.js';
 import moveDeal from './move-deal.js';
+import openCase from './open-case.js';
 import openDeal from './open-deal.js';
 import reply from './reply.js';
 import score from './score.js';
@@ -17,5 +18,7 @@ import wait from './wait.js';
 
 /** Every step type, by its YAML `type`. Adding a step type: one module plus one line here. */
 export const steps: ReadonlyMap<string, AnyStepDefinition> = new Map(
-  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, createTask, setLifecycle, score, openDeal, moveDeal, closeDeal, http, log].map((step: AnyStepDefinition) => [step.type, step]),
+  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, createTask, setLifecycle, score, openDeal, moveDeal, closeDeal, openCase, http, log].map(
+    (step: AnyStepDefinition) => [step.type, step],
+  ),
 );

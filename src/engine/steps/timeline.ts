@@ -12,6 +12,8 @@ interface Entry {
   updated_at?: unknown;
   summary?: unknown;
   data?: unknown;
+  amount?: unknown;
+  currency?: unknown;
 }
 
 function date(value: unknown, field: string): Date {
@@ -29,7 +31,7 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
   schema: {
     type: 'object',
     properties: {
-      from: { type: 'string', description: 'JSONata giving {type, external_id, occurred_at, updated_at?, summary?, data?}; default `$record.timeline`.' },
+      from: { type: 'string', description: 'JSONata giving {type, external_id, occurred_at, updated_at?, summary?, data?, amount?, currency?}; default `$record.timeline`.' },
     },
     additionalProperties: false,
   },
@@ -52,8 +54,12 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
       versionAt: entry.updated_at == null ? undefined : date(entry.updated_at, 'updated_at'),
       summary: typeof entry.summary === 'string' ? entry.summary : null,
       data: entry.data ?? {},
+      amount: typeof entry.amount === 'number' && Number.isFinite(entry.amount) ? entry.amount : null,
+      currency: typeof entry.currency === 'string' ? entry.currency : null,
       runId: context.runId,
     });
-    return { output: { timeline_event_id: result.id, inserted: result.inserted } };
+    // Later steps see the traits this entry moved (`$customer.traits`).
+    const state = result.traits ? { customer: { ...customer, traits: result.traits } } : undefined;
+    return { output: { timeline_event_id: result.id, inserted: result.inserted }, ...(state ? { state } : {}) };
   },
 });

@@ -1,6 +1,7 @@
 import { CONSENT_CHANNELS } from '../../customers/consent.js';
 import { SUGGESTION_STATUSES } from '../../operations/merge-suggestions.js';
 import { MESSAGE_STATUSES } from '../../operations/messages.js';
+import { customerSegmentProperties } from './segments.js';
 import { customerTask } from './tasks.js';
 import { anyJson, apiOperation, badRequest, beforeParameter, bodyTooLarge, dateTime, errorResponse, idParameter, integer, json, type JsonSchema, limitParameter, notFound, nullableDateTime, nullableInteger, nullableString, type OperationObject, type PathItemObject, record, ref, string } from './common.js';
 
@@ -133,8 +134,9 @@ const customer = record(
     score_history: { type: 'array', items: ref('ScoreChange') },
     consent: ref('ConsentByChannel'),
     consent_history: { type: 'array', items: ref('ConsentChange') },
+    ...customerSegmentProperties,
   },
-  ['resolved_from'],
+  ['resolved_from', 'segments', 'segment_history'],
 );
 
 function suggestionDecision(verb: 'accept' | 'reject', summary: string, description: string, conflict: string): OperationObject {

@@ -30,6 +30,8 @@ const figures: Record<string, JsonSchema> = {
   }),
   cost_per_lead: nullablePerCurrency(KPI_DEFINITIONS.cost_per_lead),
   customer_acquisition_cost: nullablePerCurrency(KPI_DEFINITIONS.customer_acquisition_cost),
+  csat: { ...nullableNumber, description: KPI_DEFINITIONS.csat },
+  nps: { ...nullableNumber, description: KPI_DEFINITIONS.nps },
 };
 
 const closed = (description: string, properties: Record<string, JsonSchema>): JsonSchema => ({

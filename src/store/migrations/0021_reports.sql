@@ -3,14 +3,11 @@
 -- follow merges (their customer_id is updated), are deleted by erasure and replaced by newer vendor versions: the
 -- trigger below sees each of those writes, so the roll-ups stay right whatever the order of arrival.
 
--- A purchase is money received, at the vendor's time: a paid (or partly paid / partly refunded) Shopify order, a
--- WooCommerce order being processed or completed, a paid QuickBooks or Xero invoice. A refunded or cancelled order
--- stops counting when its newer version replaces the timeline entry. Amounts stay in their own currency.
-CREATE FUNCTION crmflow_is_purchase(source text, type text, data jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-  SELECT (source = 'shopify' AND type LIKE 'order.%' AND data->>'financial_status' IN ('paid', 'partially_paid', 'partially_refunded'))
-      OR (source = 'woocommerce' AND type LIKE 'order.%' AND data->>'status' IN ('processing', 'completed'))
-      OR type = 'invoice.paid'
-$$;
+-- A purchase is money received: a timeline entry with a positive `amount` (migration 0016), which the mappings set on
+-- paid Shopify orders (net of refunds and edits), WooCommerce orders being processed or completed (net of refunds) and
+-- paid QuickBooks and Xero invoices, at the vendor's time. The same definition as the computed traits (orders_count,
+-- lifetime_value). A refunded or cancelled order stops counting when its newer version replaces the timeline entry.
+-- Amounts stay in their own currency.
 
 -- A lead event is any first touch that is not itself money: a form, a message, a call, a checkout, a sign-up.
 CREATE FUNCTION crmflow_is_lead_event(type text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
@@ -57,19 +54,16 @@ BEGIN
   IF TG_OP <> 'INSERT' THEN
     DELETE FROM purchases WHERE timeline_id = OLD.id;
   END IF;
-  IF TG_OP <> 'DELETE' AND crmflow_is_purchase(NEW.source, NEW.type, NEW.data) THEN
+  IF TG_OP <> 'DELETE' AND NEW.amount > 0 THEN
     INSERT INTO purchases (timeline_id, customer_id, occurred_at, amount, currency)
-    VALUES (NEW.id, NEW.customer_id, NEW.occurred_at,
-            CASE WHEN jsonb_typeof(coalesce(NEW.data->'total_price', NEW.data->'total')) = 'number'
-                 THEN coalesce(NEW.data->'total_price', NEW.data->'total')::text::numeric END,
-            NEW.data->>'currency');
+    VALUES (NEW.id, NEW.customer_id, NEW.occurred_at, NEW.amount, NEW.currency);
   END IF;
   IF TG_OP <> 'DELETE' THEN PERFORM crmflow_report_refresh(NEW.customer_id); END IF;
   IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR OLD.customer_id <> NEW.customer_id) THEN PERFORM crmflow_report_refresh(OLD.customer_id); END IF;
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER timeline_reports AFTER INSERT OR DELETE OR UPDATE OF customer_id, type, occurred_at, data ON timeline_events
+CREATE TRIGGER timeline_reports AFTER INSERT OR DELETE OR UPDATE OF customer_id, type, occurred_at, data, amount, currency ON timeline_events
   FOR EACH ROW EXECUTE FUNCTION crmflow_timeline_reports();
 
 -- outbound_messages.agent_id (null: automated) and its index on (customer_id, sent_at) come from 0019_person_contacts.

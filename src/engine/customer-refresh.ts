@@ -1,0 +1,139 @@
+import type { Logger } from 'pino';
+import type { CustomerSummary } from '../customers/record.js';
+import { SUMMARY_COLUMNS } from '../store/customer-queries.js';
+import { emitEngineEvent } from '../store/engine-events.js';
+import { withRetriedTransaction, type Pool, type PoolClient } from '../store/pool.js';
+import { applyMembership, saveTraits, type MembershipCause } from '../store/segments.js';
+import { BUILTIN_TRAITS_SQL, lockCustomerForUpdate, type Refreshed } from '../store/traits.js';
+import { clockBindings, type CompiledSegment } from '../workflows/segments.js';
+import type { LoadedConfig } from '../workflows/load.js';
+
+export interface RefreshOptions {
+  cause: MembershipCause;
+  /** The run making the change: segment events continue its chain. */
+  runId?: number;
+  /** Segments whose changes are recorded without segment.entered / segment.exited (a silent backfill). */
+  silent?: ReadonlySet<string>;
+  /** Recompute the built-in traits from the customer's rows; false reuses the stored ones (a profile-only change). */
+  recompute?: boolean;
+}
+
+export interface CustomerRefresher {
+  /**
+   * Locks the customer, recomputes their traits (built-in ones in one SQL aggregate, then the declared ones), evaluates
+   * every segment, stores the traits and the next time a time-based condition can change its answer, and records the
+   * membership changes with their engine events, all in the caller's transaction.
+   */
+  refresh: (client: PoolClient, customerId: number, options: RefreshOptions) => Promise<Refreshed>;
+  /** `refresh` in a transaction of its own (a change that committed on its own: a task, a sent message, the sweep). */
+  refreshNow: (customerId: number, options: RefreshOptions) => Promise<Refreshed>;
+  /** Whether a profile change (not only a new row) can move traits or segments: some are declared. */
+  readsProfile: boolean;
+}
+
+/** The longest a time-based condition goes unchecked: the sweep re-probes it then (conditions that flip back sooner are not seen). */
+const PROBE_HORIZON_MS = 1024 * 3_600_000;
+/** A flip found by probing is located to within this (the sweep re-checks at its end, when the answer has changed). */
+const FLIP_RESOLUTION_MS = 60_000;
+
+export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig; now: () => Date; listenedEvents?: ReadonlySet<string>; logger?: Logger }): CustomerRefresher {
+  const { segments, traits } = deps.config;
+  const needsTimeline = traits.some((trait) => trait.usesTimeline);
+
+  const isMember = async (segment: CompiledSegment, customer: CustomerSummary, at: Date): Promise<boolean> => {
+    try {
+      return (await segment.when.evaluate(customer, { customer, ...clockBindings(at) })) === true;
+    } catch (error) {
+      // A condition that cannot be evaluated for this customer (a missing trait in arithmetic) does not hold.
+      deps.logger?.debug({ segment: segment.id, customer_id: customer.id, err: error }, 'segment condition failed; not a member');
+      return false;
+    }
+  };
+
+  /**
+   * When the answer of a time-based condition next changes: probed at now + 1 h, 2 h, 4 h, … up to PROBE_HORIZON_MS,
+   * then narrowed by bisection between the last probe that agreed and the first that did not. Without a change within
+   * the horizon, its end (probed again then).
+   */
+  const nextFlip = async (segment: CompiledSegment, customer: CustomerSummary, now: Date, answer: boolean): Promise<number> => {
+    let agreed = now.getTime();
+    for (let step = 3_600_000; step <= PROBE_HORIZON_MS; step *= 2) {
+      const probe = now.getTime() + step;
+      if ((await isMember(segment, customer, new Date(probe))) === answer) {
+        agreed = probe;
+        continue;
+      }
+      let differs = probe;
+      while (differs - agreed > FLIP_RESOLUTION_MS) {
+        const middle = Math.floor((agreed + differs) / 2);
+        if ((await isMember(segment, customer, new Date(middle))) === answer) agreed = middle;
+        else differs = middle;
+      }
+      return differs;
+    }
+    return now.getTime() + PROBE_HORIZON_MS;
+  };
+
+  const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
+    const id = await lockCustomerForUpdate(client, customerId);
+    const now = deps.now();
+    const { rows } = await client.query<CustomerSummary & { builtin: Record<string, unknown> | null; current: string[] }>(
+      `SELECT ${SUMMARY_COLUMNS}, ${options.recompute === false ? 'NULL' : `(${BUILTIN_TRAITS_SQL})`} AS builtin,
+         ARRAY(SELECT segment_id FROM segment_memberships WHERE customer_id = c.id AND exited_at IS NULL) AS current
+       FROM customers c WHERE c.id = $1`,
+      [id],
+    );
+    const { builtin, current, ...customer } = rows[0]!;
+    const computed: Record<string, unknown> = { ...(builtin ?? customer.traits) };
+    if (traits.length > 0) {
+      const timeline = needsTimeline
+        ? (await client.query('SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000', [id])).rows
+        : undefined;
+      for (const trait of traits) {
+        const subject = { ...customer, traits: computed };
+        try {
+          const value = await trait.value.evaluate(subject, { customer: subject, timeline, ...clockBindings(now) });
+          computed[trait.name] = value === undefined ? null : value;
+        } catch (error) {
+          deps.logger?.debug({ trait: trait.name, customer_id: id, err: error }, 'trait expression failed; null');
+          computed[trait.name] = null;
+        }
+      }
+    }
+    const subject: CustomerSummary = { ...customer, traits: computed };
+    const enter: string[] = [];
+    const exit: string[] = [];
+    let recheckAt: number | undefined;
+    for (const segment of segments) {
+      const member = await isMember(segment, subject, now);
+      if (member && !current.includes(segment.id)) enter.push(segment.id);
+      if (!member && current.includes(segment.id)) exit.push(segment.id);
+      if (segment.timeBased) recheckAt = Math.min(recheckAt ?? Infinity, await nextFlip(segment, subject, now, member));
+    }
+    await saveTraits(client, id, computed, recheckAt === undefined ? null : new Date(recheckAt));
+    if (enter.length === 0 && exit.length === 0) return { events: [], traits: computed };
+    const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
+    const events: number[] = [];
+    for (const change of changes) {
+      if (options.silent?.has(change.segmentId)) continue;
+      const segment = segments.find((candidate) => candidate.id === change.segmentId)!;
+      const event = await emitEngineEvent(client, {
+        type: change.change === 'entered' ? 'segment.entered' : 'segment.exited',
+        customerId: id,
+        sourceRunId: options.runId,
+        listened: deps.listenedEvents,
+        // One event per stay and direction, whoever evaluates how often.
+        dedupeKey: `segment:${change.membershipId}:${change.change}`,
+        data: { customer_id: id, segment: segment.id, segment_name: segment.name, membership_id: change.membershipId, cause: options.cause },
+      });
+      if (event !== undefined) events.push(event);
+    }
+    return { events, traits: computed };
+  };
+
+  return {
+    refresh,
+    refreshNow: (customerId, options) => withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
+    readsProfile: segments.length > 0 || traits.length > 0,
+  };
+}

@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import type { Pool } from '../store/pool.js';
+import { customerIdsAfter, dueForRecheck, markBackfilled, postponeRecheck, retireSegments, storedDefinitions } from '../store/segments.js';
+import type { LoadedConfig } from '../workflows/load.js';
+import type { CustomerRefresher } from './customer-refresh.js';
+
+/** Customers a backfill evaluates at once; well under the pool size, so runs keep their connections. */
+const BACKFILL_CONCURRENCY = 4;
+
+export interface SegmentUpkeepOptions {
+  pool: Pool;
+  config: LoadedConfig;
+  refresher: CustomerRefresher;
+  /** Queues the engine events a refresh wrote. */
+  publish: (eventIds: number[]) => Promise<void>;
+  now: () => Date;
+  logger: Logger;
+  /** Customers read per page. Default 500. */
+  batchSize?: number;
+}
+
+/**
+ * Re-evaluates the customers whose time-based segment conditions are due (`segments_recheck_at` has passed), soonest
+ * first, each in its own transaction; each gets its next re-check time. Only those customers are read (a partial
+ * index), so a pass costs what changes, not the size of the customer base. Returns how many were re-evaluated.
+ */
+export async function sweepSegments(options: SegmentUpkeepOptions): Promise<number> {
+  const batch = options.batchSize ?? 500;
+  let checked = 0;
+  for (;;) {
+    const ids = await dueForRecheck(options.pool, options.now(), batch);
+    for (const id of ids) {
+      try {
+        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
+      } catch (error) {
+        // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
+        options.logger.warn({ customer_id: id, err: error }, 'segment sweep could not re-evaluate a customer; retried in an hour');
+        await postponeRecheck(options.pool, id, new Date(options.now().getTime() + 3_600_000));
+      }
+    }
+    checked += ids.length;
+    if (ids.length < batch) return checked;
+  }
+}
+
+/**
+ * Computes new and edited segments (their definition version differs from the stored one) over every live customer,
+ * page by page with progress in the log. Their changes are recorded without segment.entered unless the segment says
+ * `on_backfill: emit`; stays in segments no longer declared are closed. One process at a time (an advisory lock);
+ * a crash before the end leaves the version unmarked, so the next start-up does it again (evaluations are idempotent).
+ */
+export async function backfillSegments(options: SegmentUpkeepOptions, signal?: AbortSignal): Promise<void> {
+  const { pool, config, logger } = options;
+  const retired = await retireSegments(pool, config.segments.map((segment) => segment.id), options.now());
+  if (retired > 0) logger.info({ memberships: retired }, 'segments no longer declared: memberships closed');
+  const stored = await storedDefinitions(pool);
+  const stale = config.segments.filter((segment) => !stored.get(segment.id)?.backfilledAt || stored.get(segment.id)?.version !== segment.version);
+  if (stale.length === 0) return;
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('crmflow:segment-backfill', 0)) AS locked");
+    if (!rows[0]!.locked) return logger.info('segment backfill already running in another process');
+    try {
+      const ids = stale.map((segment) => segment.id);
+      const silent = new Set(stale.filter((segment) => !segment.emitOnBackfill).map((segment) => segment.id));
+      const { rows: total } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL AND erased_at IS NULL');
+      logger.info({ segments: ids, customers: total[0]!.n }, 'segment backfill started');
+      let done = 0;
+      for (let afterId = 0; ; ) {
+        if (signal?.aborted) return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
+        const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 500);
+        if (page.length === 0) break;
+        const evaluate = async (id: number) => {
+          try {
+            await options.publish((await options.refresher.refreshNow(id, { cause: 'backfill', silent })).events);
+          } catch (error) {
+            // Evaluated again at their next change; the rest of the backfill goes on.
+            logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
+          }
+        };
+        // A few customers at once (each its own transaction): the database and the expression work overlap.
+        for (let i = 0; i < page.length; i += BACKFILL_CONCURRENCY) await Promise.all(page.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
+        done += page.length;
+        afterId = page.at(-1)!;
+        logger.info({ segments: ids, done, total: total[0]!.n }, 'segment backfill progress');
+      }
+      for (const segment of stale) await markBackfilled(pool, segment.id, segment.version);
+      logger.info({ segments: ids, customers: done }, 'segment backfill finished');
+    } finally {
+      await client.query("SELECT pg_advisory_unlock(hashtextextended('crmflow:segment-backfill', 0))");
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * The sweep every `intervalMs` (default 1 min) and the start-up backfill.
+ * Sweeps of several processes may meet on a customer: the customer's row lock puts them one after the other, and the
+ * second finds nothing to change.
+ */
+export function startSegmentUpkeep(options: SegmentUpkeepOptions & { intervalMs?: number }): { stop: () => void; sweep: () => Promise<number>; backfill: Promise<void> } {
+  const abort = new AbortController();
+  const backfill = backfillSegments(options, abort.signal).catch((error: unknown) => options.logger.error({ err: error }, 'segment backfill failed; retried at the next start-up'));
+  let running = false;
+  const sweep = async () => {
+    if (running) return 0;
+    running = true;
+    try {
+      return await sweepSegments(options);
+    } finally {
+      running = false;
+    }
+  };
+  const intervalMs = options.intervalMs ?? 60_000;
+  // Also without time-based segments: customers changed by hand (merges, unmerges, tasks) are marked for the sweep.
+  const timer = intervalMs > 0
+    ? setInterval(() => void sweep().catch((error: unknown) => options.logger.warn({ err: error }, 'segment sweep failed (will retry)')), intervalMs)
+    : undefined;
+  timer?.unref();
+  return {
+    stop: () => {
+      abort.abort();
+      if (timer) clearInterval(timer);
+    },
+    sweep,
+    backfill: backfill.then(() => undefined),
+  };
+}
