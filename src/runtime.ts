@@ -12,6 +12,7 @@ import { createConnectorContext, storedTokens } from './engine/connector-context
 import { createRateLimiter } from './engine/rate-limiter.js';
 import { hideInLogs, piiFields } from './config/logger.js';
 import { createEventsQueue, producerConnection, workerConnection, type JobData } from './engine/queues.js';
+import { startConnectorWatches } from './engine/connector-watch.js';
 import { createCaseServices } from './engine/case-services.js';
 import { startReconciler } from './engine/reconciler.js';
 import { createCustomerRefresher } from './engine/customer-refresh.js';
@@ -175,6 +176,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         }
       });
     }
+    if (options.roles.worker) closers.push(await startConnectorWatches({ pool, queue, config, logger, connectorContext, signals: connectorSignals(producer, prefix) }));
     if (options.roles.scheduler) {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
@@ -196,6 +198,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const app = createApp({
         ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
         trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
+        contacts: services,
         dashboard: { users, secretKey, demoUser, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
       const server: Server = await new Promise((resolve, reject) => {

@@ -15,9 +15,9 @@ connectors:
   form: { secrets: { webhook_secret: "\${FORM_WEBHOOK_SECRET}" } }
   twilio: { secrets: { account_sid: ACtest, auth_token: "\${TWILIO_AUTH_TOKEN}", from_number: "+15005550006" } }
 agents:
-  - { id: ann, name: Ann }
-  - { id: ben, name: Ben }
-  - { id: cat, name: Cat }
+  - { id: ann, name: Ann, phone: "+14155550901" }
+  - { id: ben, name: Ben, phone: "+14155550902" }
+  - { id: cat, name: Cat, phone: "+14155550903" }
   - { id: max, name: Max Manager }
 pools:
   sales: { agents: [ann, ben, cat] }
@@ -110,12 +110,13 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
     expect(await assignments(first.customer_id)).toHaveLength(2);
   });
 
-  it('leaves the owner alone when they called the lead (a completed call on the timeline)', async () => {
+  it('leaves the owner alone when they called the lead from their phone (a completed call attributed to them)', async () => {
     const lead = await submitLead('sla-2', '+14155550102');
-    // The owner calls the lead back through Twilio; Twilio reports the completed outbound call.
+    // The owner calls the lead back from the phone declared in agents:; Twilio reports the completed outbound call.
+    const phones: Record<string, string> = { ann: '+14155550901', ben: '+14155550902', cat: '+14155550903' };
     const params: Record<string, string> = {
       AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA00000000000000000000000000callback', CallStatus: 'completed', CallDuration: '95',
-      Direction: 'outbound-dial', From: '+15005550006', To: '+14155550102', Timestamp: new Date(Date.now() + 1000).toUTCString(),
+      Direction: 'outbound-dial', From: phones[lead.agent_id]!, To: '+14155550102', Timestamp: new Date(Date.now() + 1000).toUTCString(),
     };
     const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     const response = await post(app, '/webhooks/twilio', body, headers);
@@ -123,7 +124,26 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
 
     expect(await slaStatus(lead.id)).toMatchObject({ status: 'met', outcome: { owner: lead.agent_id } });
     expect(await assignments(lead.customer_id)).toHaveLength(1);
-    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1", [lead.customer_id])).toBe(1);
+    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' = $2", [lead.customer_id, lead.agent_id])).toBe(1);
+  });
+
+  it('counts no automated contact: another workflow’s email and a call no agent made leave the SLA unmet', async () => {
+    const lead = await submitLead('sla-4', '+14155550104');
+    // A thank-you email of another run (what a shop order workflow sends) and a completed call from the main Twilio
+    // number (an IVR, a call-tracking line): neither is a person's contact.
+    await db.pool.query(
+      `INSERT INTO outbound_messages (idempotency_key, customer_id, channel, transport, recipient, subject, body, status, sent_at)
+       VALUES ('other-run:thank-you', $1, 'email', 'smtp', 'sla-4@example.com', 'Thank you for your order', 'Thanks!', 'sent', now() + interval '1 second')`,
+      [lead.customer_id],
+    );
+    const params: Record<string, string> = {
+      AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA0000000000000000000000000000ivr', CallStatus: 'completed', CallDuration: '30',
+      Direction: 'outbound-api', From: '+15005550006', To: '+14155550104', Timestamp: new Date(Date.now() + 1000).toUTCString(),
+    };
+    const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
+    expect((await post(app, '/webhooks/twilio', body, headers)).status).toBe(200);
+    expect(await slaStatus(lead.id)).toMatchObject({ status: 'reassigned', outcome: { from: lead.agent_id } });
+    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' IS NULL", [lead.customer_id])).toBe(1);
   });
 
   it('escalates to the named agent across a restart, re-adding the SLA job Redis lost', async () => {

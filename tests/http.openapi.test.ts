@@ -8,7 +8,7 @@ import { createApp, type AppOptions } from '../src/http/app.js';
 import { openApiDocument as doc, type HttpMethod, type OperationObject, type ResponseObject } from '../src/http/openapi.js';
 import type { Crmflow } from '../src/runtime.js';
 import { ajv } from '../src/workflows/ajv.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
@@ -576,6 +576,41 @@ describe('the OpenAPI description matches what the API answers', () => {
         expect(forged.status).toBe(404);
         expectDocumented(method, '/unsubscribe/{token}', forged);
       }
+    });
+
+    it('people’s own contacts: an agent’s message to the customer, a call logged by hand', async () => {
+      const { rows } = await db.pool.query<{ id: number }>(
+        `SELECT c.id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE c.merged_into IS NULL AND i.kind = 'email' ORDER BY c.id LIMIT 1`,
+      );
+      const id = rows[0]!.id;
+      const json = { 'content-type': 'application/json' };
+      const message = { channel: 'email', subject: 'Your quote', text: 'Hi, here is the quote you asked for.', agent_id: 'alice' };
+      const sent = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify(message), headers: { ...json, 'idempotency-key': 'quote-1' } });
+      expect(sent.status).toBe(201);
+      expect(sent.body).toMatchObject({ status: 'sent', agent_id: 'alice', channel: 'email' });
+      expectDocumented('post', '/api/customers/{id}/messages', sent);
+      // The same key again: the message recorded the first time, not a second email.
+      const again = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify(message), headers: { ...json, 'idempotency-key': 'quote-1' } });
+      expect(again.body).toEqual(sent.body);
+      expect(await count(db.pool, "SELECT 1 FROM outbound_messages WHERE agent_id = 'alice'")).toBe(1);
+      // The API token is no person: it names the agent.
+      const nobody = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify({ channel: 'email', text: 'Hi' }), headers: json });
+      expect(nobody.status).toBe(400);
+      expectDocumented('post', '/api/customers/{id}/messages', nobody);
+      expectDocumented('post', '/api/customers/{id}/messages', await call('post', '/api/customers/999999/messages', { body: JSON.stringify(message), headers: json }));
+
+      const logged = await call('post', `/api/customers/${id}/contacts`, { body: JSON.stringify({ kind: 'call', text: 'Called back, wants a demo.', duration_seconds: 240, agent_id: 'bob' }), headers: json });
+      expect(logged.status).toBe(201);
+      expect(logged.body).toMatchObject({ type: 'call.completed', agent_id: 'bob' });
+      expectDocumented('post', '/api/customers/{id}/contacts', logged);
+      const bad = await call('post', `/api/customers/${id}/contacts`, { body: JSON.stringify({ kind: 'visit', text: 'x', agent_id: 'bob' }), headers: json });
+      expect(bad.status).toBe(400);
+      expectDocumented('post', '/api/customers/{id}/contacts', bad);
+      const timeline = (await call('get', `/api/customers/${id}`)).body as { timeline: Array<{ type: string; data: Record<string, unknown> }> };
+      expect(timeline.timeline.filter((entry) => entry.data.agent_id).map((entry) => [entry.type, entry.data.agent_id]).sort()).toEqual([
+        ['call.completed', 'bob'],
+        ['message.sent', 'alice'],
+      ]);
     });
 
     it('messages and workflows, and a poll', async () => {

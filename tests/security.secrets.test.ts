@@ -34,11 +34,14 @@ const run = randomBytes(4).toString('hex');
 const SECRET_VALUES: Record<string, string> = Object.fromEntries(
   ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `sekrit-${spec.name.toLowerCase().replaceAll('_', '-')}-${run}`]),
 );
+// A mailbox list is a URL list: its password is the needle, in a mailbox crmflow fails to reach (errors get logged).
+const MAILBOX_PASSWORD = `sekrit-mailbox-password-${run}`;
+SECRET_VALUES.EMAIL_MAILBOXES = `sales=imaps://sales%40shop.example:${MAILBOX_PASSWORD}@127.0.0.1:9`;
 const PASSWORD = `sekrit-dashboard-password-${run}`;
 /** A webhook URL whose path is the credential, from a variable crmflow does not declare. */
 const HOOK_SECRET = `sekrit-hook-path-${run}`;
-/** Everything that must never be shown: the configured secrets, a secret URL and a dashboard password. */
-const NEEDLES = { ...SECRET_VALUES, CRM_HOOK_URL: HOOK_SECRET, DASHBOARD_PASSWORD: PASSWORD };
+/** Everything that must never be shown: the configured secrets, a secret URL, a mailbox password and a dashboard password. */
+const NEEDLES = { ...SECRET_VALUES, CRM_HOOK_URL: HOOK_SECRET, EMAIL_MAILBOX_PASSWORD: MAILBOX_PASSWORD, DASHBOARD_PASSWORD: PASSWORD };
 
 function leaks(where: string, text: string): string[] {
   return Object.entries(NEEDLES).flatMap(([name, value]) => (text.includes(value) ? [`${name} in ${where}`] : []));

@@ -62,6 +62,8 @@ export interface WebhookHeaderSpec {
   /** As the vendor writes it, e.g. `X-Shopify-Hmac-Sha256`. */
   name: string;
   description: string;
+  /** `body` for a vendor that signs inside the posted form instead of a header (Mailgun's `signature` field). */
+  in?: 'body';
 }
 
 export interface WebhookSpec<S extends Secrets> {
@@ -170,18 +172,23 @@ export interface ReplyTemplate {
 
 /** An inbound message as consent and messaging-window rules see it. */
 export interface InboundMessage {
-  /** `sms`, `whatsapp`, `messenger`, `instagram`. */
+  /** `sms`, `whatsapp`, `messenger`, `instagram`, `email`. */
   channel: string;
   /** The sender, as the value of the channel's identity (E.164 phone, `<account id>:<id>`); the engine normalizes it. */
   address: string;
   text: string | null;
+  /**
+   * Why the message was sent by a machine rather than a person (`Auto-Submitted: auto-replied`, a bounce, a mailing
+   * list: RFC 3834); crmflow never answers such a message automatically. Undefined for a person's message.
+   */
+  automated?: string;
 }
 
 export interface ConnectorDefinition<K extends string = string> {
   /** Lower-case single word; also the webhook path `/webhooks/<id>`. */
   id: string;
   /**
-   * What kind of system it is: `social`, `ecommerce`, `telephony`, `accounting`, `forms` ship today; any other
+   * What kind of system it is: `social`, `ecommerce`, `telephony`, `accounting`, `forms`, `email` ship today; any other
    * lower-case word (e.g. `crm` for a HubSpot connector) is fine. Shown in docs and the dashboard; the engine does not branch on it.
    */
   family: string;
@@ -214,6 +221,20 @@ export interface ConnectorDefinition<K extends string = string> {
    * (e.g. the account name), throws `VendorAuthError` when the credentials are refused.
    */
   check?: (context: ConnectorContext<Secrets<K>>) => Promise<string>;
+  /**
+   * A connection the vendor pushes on (IMAP IDLE), kept open by worker processes: `start` calls `changed()` whenever
+   * the pull resource `resource` may have something new, and the engine pulls it from its stored cursor, as it also
+   * does every `pollSeconds` in case a push was missed (or the vendor cannot push). Resolves to a function that stops.
+   */
+  watch?: {
+    resource: string;
+    pollSeconds: (secrets: Secrets<K>) => number;
+    /** How far back the very first pull of the resource reads (a pull with no stored cursor). */
+    backfillMs: (secrets: Secrets<K>) => number;
+    start: (context: ConnectorContext<Secrets<K>>, changed: () => void) => Promise<() => Promise<void>>;
+  };
+  /** What is wrong with secrets the schema cannot judge (a malformed list), by secret name: reported at load. */
+  checkSecrets?: (secrets: Partial<Secrets<K>>) => Partial<Record<K, string>>;
   /** Channels `reply` can answer on through this connector's actions. */
   channels?: Record<string, ChannelSpec>;
   /** The channel an inbound event came on, for `reply` with `channel: same`. */

@@ -1,5 +1,7 @@
 import type { ConnectorDefinition } from './define-connector.js';
+import email from './email/index.js';
 import form from './form/index.js';
+import mailgun from './mailgun/index.js';
 import meta from './meta/index.js';
 import quickbooks from './quickbooks/index.js';
 import shopify from './shopify/index.js';
@@ -9,5 +11,5 @@ import xero from './xero/index.js';
 
 /** Every connector crmflow ships, by id. Adding a connector: one folder plus one line here. */
 export const connectors: ReadonlyMap<string, ConnectorDefinition> = new Map(
-  ([form, meta, quickbooks, shopify, twilio, woocommerce, xero] as ConnectorDefinition[]).map((connector) => [connector.id, connector]),
+  ([email, form, mailgun, meta, quickbooks, shopify, twilio, woocommerce, xero] as ConnectorDefinition[]).map((connector) => [connector.id, connector]),
 );

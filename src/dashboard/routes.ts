@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
 import type { OperationContext } from '../operations/context.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
 import type { ConfigFileState } from '../workflows/file-check.js';
 import { createDashboardAuth, type DashboardUser } from './auth.js';
 import { setPiiFields } from './mask.js';
@@ -11,6 +12,7 @@ import { adminQueuesPages } from './pages/admin-queues.js';
 import { agentsPages } from './pages/agents.js';
 import { reportsPages } from './pages/reports.js';
 import { auditPages } from './pages/audit.js';
+import { customerContactPages } from './pages/customer-contacts.js';
 import { casesPages } from './pages/cases.js';
 import { customersPages } from './pages/customers.js';
 import { handOverPages } from './pages/hand-over.js';
@@ -43,6 +45,8 @@ export interface DashboardOptions extends OperationContext {
   checkConfigFile?: () => ConfigFileState;
   /** Where failed sign-ins are counted (shared by every process). */
   redis: Redis;
+  /** The outbound path and timeline for a support user's own messages and logged calls; absent: those forms answer 409. */
+  contacts?: PersonContactServices;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -62,6 +66,7 @@ export function dashboardRouter(options: DashboardOptions): Router {
   router.use(overviewPages(options, kit));
   router.use(runsPages(options, kit));
   router.use(customersPages(options, kit));
+  router.use(customerContactPages(options, kit));
   router.use(mergeSuggestionsPages(options, kit));
   router.use(pipelinePages(options, kit));
   router.use(workflowsPages(options, kit));

@@ -81,8 +81,8 @@ export function createOutbound(options: OutboundOptions) {
     return countOutbound(record.channel, { status: row.status, messageId: row.id, reason: row.statusReason ?? undefined });
   }
 
-  /** An email as sent: one-click unsubscribe (RFC 8058) in the headers, a Message-ID derived from the idempotency key. */
-  const emailSend = (idempotencyKey: string, to: string, subject: string, text: string): Send => {
+  /** An email as sent: one-click unsubscribe (RFC 8058) in the headers, the Message-ID recorded with the message. */
+  const emailSend = (messageId: string, to: string, subject: string, text: string): Send => {
     const unsubscribe = options.unsubscribeUrl(normalizeEmail(to) ?? to);
     return () =>
       email.send({
@@ -90,7 +90,7 @@ export function createOutbound(options: OutboundOptions) {
         to,
         subject,
         text,
-        messageId: `<${idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`,
+        messageId,
         headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
       });
   };
@@ -122,6 +122,8 @@ export function createOutbound(options: OutboundOptions) {
       idempotencyKey: message.idempotencyKey,
       customerId: message.customerId,
       runId: message.runId,
+      agentId: message.agentId ?? null,
+      emailMessageId: emailMessageId(message.idempotencyKey),
       channel: 'email',
       transport: email.name,
       recipient: message.to,
@@ -129,14 +131,23 @@ export function createOutbound(options: OutboundOptions) {
       // The unsubscribe link also in the text, for mail clients that do not show the header.
       body: `${message.text}\n\n--\nTo stop these emails: ${options.unsubscribeUrl(address)}`,
     };
-    return reply(record, address, message.policy, { acceptsTemplates: false }, emailSend(message.idempotencyKey, message.to, message.subject, record.body));
+    return reply(record, address, message.policy, { acceptsTemplates: false }, emailSend(record.emailMessageId, message.to, message.subject, record.body));
   };
 
   const sendMessage: StepServices['sendMessage'] = async (message) => {
     const via = provider(message.channel);
     if (!via) return countOutbound(message.channel, { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false });
     const recipient = [...message.preferred, ...message.identities].find((identity) => identity.kind === via.spec.identity)?.value;
-    const record = { idempotencyKey: message.idempotencyKey, customerId: message.customerId, runId: message.runId, channel: message.channel, transport: via.transport, subject: null, body: message.text };
+    const record = {
+      idempotencyKey: message.idempotencyKey,
+      customerId: message.customerId,
+      runId: message.runId,
+      agentId: message.agentId ?? null,
+      channel: message.channel,
+      transport: via.transport,
+      subject: null,
+      body: message.text,
+    };
     if (!recipient) return skipped({ ...record, recipient: '' }, `the customer has no ${via.spec.identity} identity`);
     const context = options.connectorContext(via.id, AbortSignal.timeout(30_000));
     const input = via.spec.input(recipient, message.text, message.trigger);
@@ -155,7 +166,10 @@ export function createOutbound(options: OutboundOptions) {
   async function resend(messageId: number): Promise<DeliveryResult | { status: 'not_uncertain'; messageId: number }> {
     const message = await reclaimUncertainMessage(pool, messageId);
     if (!message) return { status: 'not_uncertain', messageId };
-    if (message.channel === 'email') return deliver('email', message.id, emailSend(message.idempotencyKey, message.recipient, message.subject ?? '', message.body));
+    if (message.channel === 'email') {
+      const messageId = message.emailMessageId ?? emailMessageId(message.idempotencyKey);
+      return deliver('email', message.id, emailSend(messageId, message.recipient, message.subject ?? '', message.body));
+    }
     const via = provider(message.channel, message.transport === OUTBOX ? undefined : message.transport);
     if (!via) {
       const reason = `connector ${message.transport} no longer sends on ${message.channel}`;
@@ -167,4 +181,9 @@ export function createOutbound(options: OutboundOptions) {
   }
 
   return { sendEmail, sendMessage, resend };
+}
+
+/** The Message-ID of an outbound email, derived from its idempotency key: a resend carries the same one. */
+export function emailMessageId(idempotencyKey: string): string {
+  return `<${idempotencyKey.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`;
 }

@@ -6,6 +6,8 @@ import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
 import type { Pool } from '../store/pool.js';
+import { suggestReplyMerge } from '../store/merge-suggestions.js';
+import { findEmailsByMessageId } from '../store/messages.js';
 import { createSla } from '../store/slas.js';
 import { listTimelineSince, upsertTimelineEntry } from '../store/timeline.js';
 import { addScore, setLifecycleStage } from '../store/lifecycle-score.js';
@@ -18,6 +20,7 @@ import type { ConnectorContext } from '../connectors/define-connector.js';
 import { createCaseServices } from './case-services.js';
 import { createGuardedHttp } from './guarded-http.js';
 import { createOutbound } from './outbound.js';
+import { attributeAgent, referencedMessageIds } from './person-contacts.js';
 import { createCustomerRefresher } from './customer-refresh.js';
 import type { CustomerRefresh } from '../store/traits.js';
 import { enqueueAt, jobIds, type JobData } from './queues.js';
@@ -52,6 +55,29 @@ export function createStepServices(options: ServiceOptions): StepServices {
   const publish = engineEventPublisher(options);
   // Events nobody starts on are not written at all: two statements per event saved on the hot path.
   const listenedEvents = listenedEventTypes(options.config);
+  const region = options.config.defaultRegion ?? options.defaultRegion;
+
+  /**
+   * An entry's data with who made it (`agent_id`: a person's contact, see `attributeAgent`) and, for an email that
+   * answers one of ours, the message it answers (`in_reply_to_message`: our outbound message, its customer, run and
+   * agent). A reply whose sender is another customer than the one we wrote to makes a merge suggestion.
+   */
+  async function personAndThread(entry: { customerId: number; type: string; externalId: string; data?: unknown }): Promise<unknown> {
+    if (entry.data === null || typeof entry.data !== 'object' || Array.isArray(entry.data)) return entry.data;
+    const data = { ...(entry.data as Record<string, unknown>) };
+    const agentId = attributeAgent(entry, options.config.agents, region);
+    if (agentId) data.agent_id = agentId;
+    else delete data.agent_id;
+    const [answered] = await findEmailsByMessageId(pool, referencedMessageIds(data));
+    if (answered) {
+      data.in_reply_to_message = { message_id: answered.id, customer_id: answered.customerId, run_id: answered.runId, agent_id: answered.agentId };
+      // A reply from another address than the one we wrote to: probably the same person, for an admin to confirm.
+      if (answered.customerId !== null && answered.customerId !== entry.customerId) {
+        await suggestReplyMerge(pool, entry.customerId, answered.customerId, { why: 'a reply to our email to the other customer', message_id: answered.id, reply: entry.externalId });
+      }
+    }
+    return data;
+  }
   const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
   /** Traits and segments after a change that committed on its own (a failure fails the step, whose retry does it again). */
   const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
@@ -59,7 +85,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged })).events);
   };
   return {
-    defaultRegion: options.config.defaultRegion ?? options.defaultRegion,
+    defaultRegion: region,
     identityPolicy: options.config.identityPolicy,
     agents: options.config.agents,
     pools: options.config.pools,
@@ -83,7 +109,7 @@ export function createStepServices(options: ServiceOptions): StepServices {
     },
     upsertTimeline: async (entry) => {
       const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
-      const result = await upsertTimelineEntry(pool, { ...entry, listenedEvents, refresh });
+      const result = await upsertTimelineEntry(pool, { ...entry, data: await personAndThread(entry), listenedEvents, refresh });
       await publish([result.event, ...(result.refreshed?.events ?? [])]);
       return { id: result.id, inserted: result.inserted, traits: result.refreshed?.traits };
     },
@@ -133,6 +159,15 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return result;
     },
     channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
+    automatedInbound: (event, payload) => {
+      if (event?.connector === 'engine') {
+        // A message.received engine event names a machine's message (see upsertTimelineEntry).
+        const data = payload as { automated?: unknown; from?: unknown } | null;
+        return typeof data?.automated === 'string' ? { reason: data.automated, address: String(data.from ?? '') } : undefined;
+      }
+      const inbound = event && options.config.connectors.get(event.connector)?.definition.inboundMessage?.({ type: event.type, payload });
+      return inbound?.automated ? { reason: inbound.automated, address: inbound.address } : undefined;
+    },
     http: createGuardedHttp({ allowHosts: options.httpAllowHosts }),
     now,
     timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),

@@ -7,7 +7,7 @@ import type { CompileContext, StepContext } from './steps/define-step.js';
 export const SLA_SCHEMA = {
   type: 'object',
   description:
-    'If the owner has not contacted the lead `within` this time (a message sent to the customer other than this run\'s own, or a completed call on the timeline), `then: reassign` gives it to the next eligible agent of the pool (never the same one), or `then: { escalate_to: <pool or agent> }` hands it there. Checked once, by a delayed job that survives restarts.',
+    'If the owner has not contacted the lead `within` this time (by a person: a message an agent sent from crmflow or from their mailbox, a call to or from an agent\'s `phone`, a call logged by hand; automated replies never count), `then: reassign` gives it to the next eligible agent of the pool (never the same one), or `then: { escalate_to: <pool or agent> }` hands it there. Checked once, by a delayed job that survives restarts.',
   properties: {
     within: { ...DURATION_SCHEMA, description: 'Time the owner has to make contact, e.g. 2h.' },
     then: {

@@ -3,8 +3,8 @@ import { getSla, leadContactedSince, settleSla, slaReassignmentKey } from '../st
 import type { RunDependencies } from './run-workflow.js';
 
 /**
- * Checks a lead assignment's SLA when it is due (the `sla` job). Contacted since the assignment (a message sent to the
- * customer other than by the assigning run, or a completed call): met. Otherwise another eligible agent of the pool
+ * Checks a lead assignment's SLA when it is due (the `sla` job). Contacted by a person since the assignment (a message
+ * an agent sent, a call an agent made or took; never an automated reply): met. Otherwise another eligible agent of the pool
  * (never the same one), or the escalation target, gets the lead, with the reason in the assignment history and on the
  * timeline. Safe to run twice: the SLA is settled once, the reassignment is keyed by the SLA, the timeline entry too.
  */
@@ -13,7 +13,7 @@ export async function checkSla(assignmentId: number, deps: RunDependencies): Pro
   const sla = await getSla(pool, assignmentId);
   if (!sla || sla.status !== 'pending') return;
   if (sla.reassignedTo === null) {
-    if (await leadContactedSince(pool, sla.customerId, sla.assignedAt, sla.runId)) {
+    if (await leadContactedSince(pool, sla.customerId, sla.assignedAt)) {
       await settleSla(pool, assignmentId, 'met', { owner: sla.agentId });
       return;
     }

@@ -1,8 +1,10 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { safeEqual } from '../connectors/shared/hmac.js';
 import type { OperationContext } from '../operations/context.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
 import { agentsApi } from './api/agents.js';
 import { auditApi } from './api/audit.js';
+import { customerContactsApi } from './api/customer-contacts.js';
 import { casesApi } from './api/cases.js';
 import { customersApi } from './api/customers.js';
 import { dealsApi } from './api/deals.js';
@@ -22,6 +24,8 @@ import { sendError } from './errors.js';
  */
 export interface ApiOptions extends OperationContext {
   apiToken: string;
+  /** The outbound path and timeline for people's own contacts (agent messages, logged calls); absent: 409 on those routes. */
+  contacts?: PersonContactServices;
 }
 
 /** Bearer-token check on every API route. */
@@ -51,6 +55,7 @@ export function apiRouter(options: ApiOptions): Router {
   router.use(dealsApi(options));
   router.use(reportsApi(options));
   router.use(handOverApi(options));
+  router.use(customerContactsApi(options));
   router.use(casesApi(options));
   router.use(segmentsApi(options));
 

@@ -6,6 +6,7 @@ import { unsubscribeRouter } from '../dashboard/pages/unsubscribe.js';
 import { dashboardRouter, type DashboardOptions } from '../dashboard/routes.js';
 import { connectorSignals } from '../observability/connector-signals.js';
 import type { OperationContext } from '../operations/context.js';
+import type { PersonContactServices } from '../operations/person-contact.js';
 import { apiRouter } from './api.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsRoute } from './metrics.js';
@@ -23,6 +24,8 @@ export interface AppOptions extends OperationContext {
   apiToken: string;
   publicUrl: string;
   logger: Logger;
+  /** The outbound path and timeline for agents' own messages and logged calls (API and dashboard). */
+  contacts?: PersonContactServices;
   /** Bearer token for `GET /metrics`; default `process.env.CRMFLOW_METRICS_TOKEN`; unset or empty: loopback clients only. */
   metricsToken?: string;
   /** True once shutdown began: webhooks get 503 with Retry-After so vendors redeliver to another instance. */

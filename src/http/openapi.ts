@@ -2,6 +2,7 @@ import { errorResponse, string, type OpenApiDocument } from './openapi/common.js
 import { agentsPaths, agentsSchemas } from './openapi/agents.js';
 import { auditPaths, auditSchemas } from './openapi/audit.js';
 import { casesPaths, casesSchemas } from './openapi/cases.js';
+import { customerContactsPaths, customerContactsSchemas } from './openapi/customer-contacts.js';
 import { customersPaths, customersSchemas } from './openapi/customers.js';
 import { dealsPaths, dealsSchemas } from './openapi/deals.js';
 import { handOverPaths, handOverSchemas } from './openapi/hand-over.js';
@@ -55,9 +56,9 @@ export const openApiDocument: OpenApiDocument = {
   },
   jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
   tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...segmentsPaths, ...handOverPaths },
+  paths: { ...systemPaths, ...webhooksPaths, ...customersPaths, ...customerContactsPaths, ...runsPaths, ...messagesPaths, ...workflowsPaths, ...agentsPaths, ...tasksPaths, ...auditPaths, ...reportsPaths, ...dealsPaths, ...casesPaths, ...segmentsPaths, ...handOverPaths },
   components: {
-    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...segmentsSchemas, ...handOverSchemas },
+    schemas: { ...systemSchemas, ...webhooksSchemas, ...customersSchemas, ...customerContactsSchemas, ...runsSchemas, ...messagesSchemas, ...workflowsSchemas, ...agentsSchemas, ...tasksSchemas, ...auditSchemas, ...reportsSchemas, ...dealsSchemas, ...casesSchemas, ...segmentsSchemas, ...handOverSchemas },
     responses: {
       Unauthorized: errorResponse('Missing or wrong bearer token.', ['unauthorized'], { 'WWW-Authenticate': { description: '`Bearer`', schema: string } }),
       Internal: errorResponse('An unexpected error (details are logged, never sent).', ['internal']),

@@ -27,7 +27,7 @@ export interface CustomerKeys {
 export interface LeadFact extends CustomerKeys {
   lead_at: Date;
   first_purchase_at: Date | null;
-  /** The first message a person sent them after the lead event (null: nobody has yet). */
+  /** The first message or call by a person after the lead event (null: nobody has yet). */
   first_contact_at: Date | null;
   first_contact_agent: string | null;
   /** Due time of the SLA of their first assignment, if one was set. */

@@ -47,7 +47,7 @@ export const KPI_DEFINITIONS: Readonly<Record<keyof KpiFigures | 'churned' | 'co
   leads: 'Customers whose first lead event (a form, message, call, checkout or sign-up; not a purchase) happened in the period. Someone whose first event was a purchase was never a lead.',
   customers_won: 'Those leads whose first purchase (a paid order or a paid invoice) followed, by the time of the report.',
   lead_conversion_rate: 'customers_won ÷ leads.',
-  speed_to_lead_minutes: 'Minutes from the lead event to the first message a person sent them (automated replies do not count): median and 90th percentile over the leads contacted so far.',
+  speed_to_lead_minutes: 'Minutes from the lead event to the first message or call by a person (an agent’s message or email, a call to or from their phone or logged by hand; automated replies do not count): median and 90th percentile over the leads contacted so far.',
   speed_to_lead_within_sla: 'Of the leads whose assignment had an SLA, the share a person contacted before the SLA was due.',
   auto_reply_seconds: 'Seconds from an inbound delivery (its vendor time) to the first automated message its workflow sent: median and 90th percentile, deliveries in the period.',
   sales_cycle_days: 'Days from the lead event to the first purchase, over the customers won: median and 90th percentile.',

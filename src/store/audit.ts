@@ -27,6 +27,8 @@ export const AUDIT_ACTIONS = [
   'case.status',
   'case.assign',
   'deal.stage',
+  'customer.message',
+  'customer.contact_logged',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

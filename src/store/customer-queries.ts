@@ -60,7 +60,7 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
     ),
     pool.query(`SELECT from_stage, to_stage, source, changed_at FROM lifecycle_history WHERE customer_id = $1 ORDER BY id`, [summary.id]),
     pool.query(
-      `SELECT id, channel, transport, recipient, subject, status, status_reason, created_at, sent_at FROM outbound_messages WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
+      `SELECT id, channel, transport, recipient, subject, status, status_reason, created_at, sent_at, agent_id FROM outbound_messages WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
       [summary.id],
     ),
     pool.query(`SELECT id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at FROM tasks WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),

@@ -24,6 +24,8 @@ export const ENGINE_EVENT_TYPES = [
   'deal.stale',
   'segment.entered',
   'segment.exited',
+  'message.sent',
+  'call.completed',
 ] as const;
 export type EngineEventType = (typeof ENGINE_EVENT_TYPES)[number];
 

@@ -118,3 +118,19 @@ export async function decideSuggestion(pool: Pool, id: number, decision: 'accept
     return { ...decided[0]!, ...(merged ? { merge_id: merged.mergeId, kept_id: merged.keptId } : {}) };
   });
 }
+
+/**
+ * Suggests (once per pair) that the sender of a reply is the customer our answered email went to, when identity
+ * resolution made them two customers (a reply from another address). Merged customers count as who they are now.
+ */
+export async function suggestReplyMerge(pool: Pool, sender: number, addressee: number, reason: Record<string, unknown>): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason)
+     SELECT least(a.live, b.live), greatest(a.live, b.live), $3
+     FROM (SELECT coalesce(merged_into, id) AS live FROM customers WHERE id = $1) a, (SELECT coalesce(merged_into, id) AS live FROM customers WHERE id = $2) b
+     WHERE a.live <> b.live
+     ON CONFLICT (customer_a, customer_b) DO NOTHING`,
+    [sender, addressee, JSON.stringify(reason)],
+  );
+  return rowCount === 1;
+}

@@ -17,6 +17,10 @@ export interface OutboundMessage {
   recipient: string;
   subject: string | null;
   body: string;
+  /** The agent who sent it from crmflow; null or absent: automated (a workflow's reply). */
+  agentId?: string | null;
+  /** An email's Message-ID header, stored before sending so replies (In-Reply-To, References) find the message. */
+  emailMessageId?: string | null;
 }
 
 export interface MessageRow extends OutboundMessage {
@@ -31,7 +35,7 @@ export interface MessageRow extends OutboundMessage {
 
 const MESSAGE_COLUMNS = `id, idempotency_key AS "idempotencyKey", customer_id AS "customerId", run_id AS "runId", channel,
   transport, recipient, subject, body, status, status_reason AS "statusReason", provider_id AS "providerId", attempts,
-  created_at AS "createdAt", sent_at AS "sentAt"`;
+  created_at AS "createdAt", sent_at AS "sentAt", agent_id AS "agentId", email_message_id AS "emailMessageId"`;
 
 export type Claim = { send: true; id: number } | { send: false; message: MessageRow };
 
@@ -44,10 +48,10 @@ export type Claim = { send: true; id: number } | { send: false; message: Message
  * - already `sent`, `skipped` or `uncertain`: nothing to do.
  */
 export async function claimMessage(pool: Pool, message: OutboundMessage): Promise<Claim> {
-  const values = [message.idempotencyKey, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body];
+  const values = [message.idempotencyKey, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, message.agentId ?? null, message.emailMessageId ?? null];
   const insert = (customer: string, from = '') =>
-    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status)
-     SELECT $2::text, ${customer}, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, 'sending' ${from}
+    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, agent_id, email_message_id)
+     SELECT $2::text, ${customer}, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, 'sending', $9::text, $10::text ${from}
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
   // Written for the customer as it is now: it may have been merged since the run resolved it.
   const [inserted] =
@@ -77,12 +81,12 @@ export async function claimMessage(pool: Pool, message: OutboundMessage): Promis
  */
 export async function skipMessage(pool: Pool, message: OutboundMessage, reason: string): Promise<MessageRow> {
   const { rows } = await pool.query<MessageRow>(
-    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, status_reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9)
+    `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, status_reason, agent_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'skipped', $9, $10)
      ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', status_reason = excluded.status_reason
        WHERE outbound_messages.status = 'failed'
      RETURNING ${MESSAGE_COLUMNS}`,
-    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, reason],
+    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, reason, message.agentId ?? null],
   );
   if (rows[0]) return rows[0];
   const claim = await claimMessage(pool, message);
@@ -124,6 +128,17 @@ export async function listMessages(pool: Pool, filter: { customerId?: number; st
      WHERE ($1::bigint IS NULL OR customer_id = $1) AND ($2::bigint IS NULL OR id < $2) AND ($4::text IS NULL OR status = $4)
      ORDER BY id DESC LIMIT $3`,
     [filter.customerId ?? null, filter.before ?? null, filter.limit, filter.status ?? null],
+  );
+  return rows;
+}
+
+/** Our outbound emails whose Message-ID is among `messageIds` (a reply's In-Reply-To and References), newest first. */
+export async function findEmailsByMessageId(pool: Pool, messageIds: string[]): Promise<Array<Pick<MessageRow, 'id' | 'customerId' | 'runId' | 'agentId' | 'emailMessageId'>>> {
+  if (messageIds.length === 0) return [];
+  const { rows } = await pool.query<Pick<MessageRow, 'id' | 'customerId' | 'runId' | 'agentId' | 'emailMessageId'>>(
+    `SELECT id, customer_id AS "customerId", run_id AS "runId", agent_id AS "agentId", email_message_id AS "emailMessageId"
+     FROM outbound_messages WHERE email_message_id = ANY($1::text[]) ORDER BY id DESC`,
+    [messageIds],
   );
   return rows;
 }

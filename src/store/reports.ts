@@ -1,5 +1,6 @@
 import type { AutoReplyFact, CohortCell, FunnelStage, LeadFact, PurchaseFact, RatingFact, ReportPeriod } from '../reports/facts.js';
 import type { Pool } from './pool.js';
+import { PERSON_CONTACT_TYPES } from './timeline.js';
 
 const BOUNDS = `(($1::date)::timestamp AT TIME ZONE $3) AS lo, (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi`;
 
@@ -30,13 +31,20 @@ export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadF
             (SELECT s.due_at FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id
               WHERE a.customer_id = l.customer_id ORDER BY a.assigned_at, a.id LIMIT 1) AS sla_due_at
      FROM leads l JOIN keys k USING (customer_id)
+     -- the first contact by a person: a message an agent sent, or a timeline entry an agent made (a call, an email from
+     -- their mailbox), as the SLA check counts them; each side reads its partial index on (customer, time)
      LEFT JOIN LATERAL (
-       SELECT coalesce(m.sent_at, m.created_at) AS at, m.agent_id FROM outbound_messages m
-       WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.status = 'sent' AND m.created_at >= l.lead_at - interval '1 day'
-         AND coalesce(m.sent_at, m.created_at) >= l.lead_at
-       ORDER BY coalesce(m.sent_at, m.created_at) LIMIT 1) contact ON true
+       SELECT first.at, first.agent_id FROM (
+         (SELECT m.sent_at AS at, m.agent_id FROM outbound_messages m
+          WHERE m.customer_id = l.customer_id AND m.agent_id IS NOT NULL AND m.sent_at >= l.lead_at AND m.status = 'sent'
+          ORDER BY m.sent_at LIMIT 1)
+         UNION ALL
+         (SELECT t.occurred_at, t.data->>'agent_id' FROM timeline_events t
+          WHERE t.customer_id = l.customer_id AND (t.data->>'agent_id') IS NOT NULL AND t.occurred_at >= l.lead_at AND t.type = ANY($4::text[])
+          ORDER BY t.occurred_at LIMIT 1)) first
+       ORDER BY first.at LIMIT 1) contact ON true
      ORDER BY l.customer_id`,
-    [period.from, period.to, period.timeZone],
+    [period.from, period.to, period.timeZone, [...PERSON_CONTACT_TYPES]],
   );
   return rows;
 }

@@ -1,5 +1,6 @@
 import type { AssignmentStrategy } from './assignments.js';
 import type { Pool } from './pool.js';
+import { PERSON_CONTACT_TYPES } from './timeline.js';
 
 /** What happens when the owner has not contacted the lead in time: another agent of `pool`, or `agent`, takes it. */
 export interface SlaAction {
@@ -72,18 +73,20 @@ export async function listDueSlas(pool: Pool, now: Date, limit: number, afterId 
 }
 
 /**
- * Whether the lead was contacted after `since`: a message sent to the customer (not by `exceptRunId`, the run whose
- * auto-reply that was) or a completed call on the timeline. Counts the customers merged into this one too.
+ * Whether a person contacted the lead after `since`: a message an agent sent from crmflow, or a timeline entry an agent
+ * made (an email from their Sent folder, a call to or from their phone, a call logged by hand). Automated replies never
+ * count, whichever run sent them. Counts the customers merged into this one too. Vendor times (an email's Date, a
+ * Twilio timestamp) have whole seconds: an entry in the second of the assignment counts.
  */
-export async function leadContactedSince(pool: Pool, customerId: number, since: Date, exceptRunId: number | null): Promise<boolean> {
+export async function leadContactedSince(pool: Pool, customerId: number, since: Date): Promise<boolean> {
   const { rows } = await pool.query<{ contacted: boolean }>(
     `WITH live AS (SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1),
           people AS (SELECT id FROM customers WHERE id = (SELECT id FROM live) OR merged_into = (SELECT id FROM live))
-     SELECT EXISTS (SELECT 1 FROM outbound_messages WHERE customer_id IN (SELECT id FROM people) AND status = 'sent'
-                      AND sent_at > $2 AND run_id IS DISTINCT FROM $3)
-         OR EXISTS (SELECT 1 FROM timeline_events WHERE customer_id IN (SELECT id FROM people) AND type = 'call.completed'
-                      AND occurred_at > $2) AS contacted`,
-    [customerId, since, exceptRunId],
+     SELECT EXISTS (SELECT 1 FROM outbound_messages WHERE customer_id IN (SELECT id FROM people) AND agent_id IS NOT NULL
+                      AND status = 'sent' AND sent_at > $2)
+         OR EXISTS (SELECT 1 FROM timeline_events WHERE customer_id IN (SELECT id FROM people) AND (data->>'agent_id') IS NOT NULL
+                      AND type = ANY($3::text[]) AND occurred_at >= date_trunc('second', $2::timestamptz)) AS contacted`,
+    [customerId, since, [...PERSON_CONTACT_TYPES]],
   );
   return rows[0]!.contacted;
 }

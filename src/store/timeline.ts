@@ -29,6 +29,12 @@ export interface TimelineEntry {
 const INBOUND_MESSAGE_TYPES = new Set(['message.received']);
 
 /**
+ * Timeline types that are a contact with the customer. With `data.agent_id` set they are a contact by a person (the
+ * only contacts an SLA counts) and emit the engine event of their type.
+ */
+export const PERSON_CONTACT_TYPES = new Set(['message.sent', 'call.completed'] as const);
+
+/**
  * Adds a vendor object to the customer's timeline once, however many times it is delivered. A redelivery with
  * newer data updates the entry; an older one changes nothing. Returns whether a row was inserted. With `refresh`, the
  * customer's traits and segments are recomputed in the same transaction (the customer locked first, so concurrent
@@ -59,6 +65,19 @@ async function writeTimelineEntry(db: Pool | PoolClient, entry: TimelineEntry): 
     [entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt, entry.amount ?? null, entry.currency ?? null],
   );
   const stored = row ?? { ...(await findTimelineEntry(db, entry.source, entry.externalId)), inserted: false };
+  const data = entry.data as { agent_id?: unknown; automated?: unknown; from?: unknown } | null | undefined;
+  const agentId = data?.agent_id;
+  if (PERSON_CONTACT_TYPES.has(entry.type as 'message.sent') && typeof agentId === 'string') {
+    const event = await emitEngineEvent(db, {
+      type: entry.type as 'message.sent' | 'call.completed',
+      customerId: stored.customer_id,
+      sourceRunId: entry.runId,
+      listened: entry.listenedEvents,
+      dedupeKey: `contact:${stored.id}`,
+      data: { customer_id: stored.customer_id, timeline_event_id: stored.id, agent_id: agentId, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+    });
+    return { id: stored.id, inserted: stored.inserted, event };
+  }
   if (!INBOUND_MESSAGE_TYPES.has(entry.type)) return { id: stored.id, inserted: stored.inserted };
   // Keyed by the entry, so a retry after a crash right after the insert emits it, and a redelivery does not again.
   const event = await emitEngineEvent(db, {
@@ -67,7 +86,16 @@ async function writeTimelineEntry(db: Pool | PoolClient, entry: TimelineEntry): 
     sourceRunId: entry.runId,
     listened: entry.listenedEvents,
     dedupeKey: `timeline:${stored.id}`,
-    data: { customer_id: stored.customer_id, timeline_event_id: stored.id, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null, channel: channelOf(entry) },
+    data: {
+      customer_id: stored.customer_id,
+      timeline_event_id: stored.id,
+      source: entry.source,
+      external_id: entry.externalId,
+      summary: entry.summary ?? null,
+      channel: channelOf(entry),
+      // A machine's message (auto-reply, bounce: RFC 3834) stays unanswered by workflows chained on this event too.
+      ...(typeof data?.automated === 'string' ? { automated: data.automated, from: data.from ?? null } : {}),
+    },
   });
   return { id: stored.id, inserted: stored.inserted, event };
 }

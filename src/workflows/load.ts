@@ -195,6 +195,9 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       continue;
     }
     validateWith(secretsSchema(definition), connectorConfig.secrets ?? {}, ['connectors', id, 'secrets'], locate);
+    for (const [name, problem] of Object.entries(definition.checkSecrets?.(connectorConfig.secrets ?? {}) ?? {})) {
+      if (problem) locate(['connectors', id, 'secrets', name], problem);
+    }
     for (const type of Object.keys(connectorConfig.mappings ?? {})) {
       if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);

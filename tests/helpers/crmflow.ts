@@ -12,6 +12,8 @@ export const SECRETS: Record<string, string> & { SHOPIFY_WEBHOOK_SECRET: string;
   ...Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `test-${spec.name.toLowerCase()}`])),
   SHOPIFY_WEBHOOK_SECRET: 'shopify-test-secret',
   FORM_WEBHOOK_SECRET: 'form-test-secret',
+  // The shipped workflows.yaml reads mailboxes from it; a test that wants one sets its own.
+  EMAIL_MAILBOXES: 'none',
 };
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -4,6 +4,7 @@ import { getCustomer, newestCustomers, searchCustomers, setConsent, unmergeCusto
 import { findDeals } from '../../operations/deals.js';
 import { NotFoundError } from '../../operations/errors.js';
 import type { DashboardOptions } from '../routes.js';
+import { contactNotice } from '../views/customer-contacts.js';
 import { customerDetailPage, customersPage } from '../views/customers.js';
 import { messagePage } from '../views/layout.js';
 import { customerDeals } from '../views/pipeline.js';
@@ -24,7 +25,7 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
     const id = idParam(req.params.id);
     const customer = id === undefined ? undefined : await getCustomer(options, id).catch((error: unknown) => (error instanceof NotFoundError ? undefined : Promise.reject(error)));
     if (!customer) return send(res, messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : undefined;
+    const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : contactNotice(text(req.query.notice));
     const deals = await findDeals(options, { customerId: customer.id as number, limit: 100 });
     const cases = await casesOfCustomer(options, customer.id as number);
     send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, segments: options.config.segments, deals: customerDeals(deals, options.config.agents), cases, notice }));

@@ -7,6 +7,7 @@ import { readableError } from '../readable-error.js';
 import { OUTBOX } from '../../operations/messages.js';
 import type { CustomerSummary } from '../../customers/record.js';
 import type { AgentConfig } from '../../workflows/config-types.js';
+import { customerContactForms } from './customer-contacts.js';
 import { caseRows, type CaseView } from './cases.js';
 import { layout, type PageContext } from './layout.js';
 
@@ -93,6 +94,7 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
       )}</dl>`}
 </section>
 </div>
+${customerContactForms(context, c)}
 ${data.deals ?? ''}
 ${data.cases && data.cases.length > 0 ? html`<section aria-labelledby="cases-h"><h2 id="cases-h">Cases</h2>${caseRows(data.cases, data.agents)}</section>` : ''}
 ${customerSegmentsSection(c, data.segments ?? [])}
@@ -103,7 +105,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
     : html`<ol class="timeline">${timeline.map(
         (entry) => html`<li>
       <div class="when">${time(entry.occurred_at)}</div>
-      <div><strong class="event-type">${entry.type}</strong> <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
+      <div><strong class="event-type">${entry.type}</strong>${entry.data?.agent_id ? html` by ${agentName(data.agents, entry.data.agent_id)}` : ''} <span class="muted">${entry.source} ${entry.external_id}</span><br>${entry.summary ?? ''}
       <details><summary>Data</summary>${json(maskSecrets(entry.data, role))}</details></div>
     </li>`,
       )}</ol>`}
@@ -119,7 +121,7 @@ ${customerSegmentsSection(c, data.segments ?? [])}
       <td data-label="Sent">${time(message.sent_at ?? message.created_at)}</td>
       <td data-label="Channel">${message.channel} ${message.transport === OUTBOX
         ? html`<span class="status status-demo" title="Demo mode: kept in the local outbox, not delivered">demo outbox</span>`
-        : html`<span class="muted">via ${message.transport}</span>`}</td>
+        : html`<span class="muted">via ${message.transport}</span>`}${message.agent_id ? html` by ${agentName(data.agents, message.agent_id)}` : ''}</td>
       <td data-label="To">${maskIdentity(String(message.channel) === 'email' ? 'email' : 'phone', String(message.recipient), role)}</td>
       <td data-label="Subject">${message.subject ?? '—'}</td>
       <td data-label="Status">${statusBadge(message.status)}${message.status_reason ? html` <span class="muted" title="${message.status_reason}">${readableError(message.status_reason)}</span>` : ''}</td>

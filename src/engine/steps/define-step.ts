@@ -177,12 +177,14 @@ export interface StepServices {
   sendEmail: (message: {
     idempotencyKey: string;
     customerId: number | null;
-    /** Null for a message a person sends (a case reply). */
+    /** Null for a message a person sends (an agent's message from crmflow, a case reply). */
     runId: number | null;
     to: string;
     subject: string;
     text: string;
     policy?: ReplyPolicy;
+    /** The agent sending it (a person's contact); absent for automated replies. */
+    agentId?: string;
   }) => Promise<{ status: string; messageId?: number; reason?: string; retryable?: boolean }>;
   /**
    * Sends a text on a messaging channel through the connector that provides it, to the customer's identity of the
@@ -199,9 +201,15 @@ export interface StepServices {
     text: string;
     trigger: { type: string; payload: unknown } | undefined;
     policy?: ReplyPolicy;
+    agentId?: string;
   }) => Promise<{ status: string; messageId?: number; reason?: string; retryable?: boolean }>;
   /** The channel an inbound event came on (the connector's `channelOf`); undefined when it does not say. */
   channelOf: (event: TriggerEvent | undefined, payload: unknown) => string | undefined;
+  /**
+   * Why the inbound message that started the run was sent by a machine (an auto-reply, a bounce, a list: RFC 3834), from
+   * the connector's `inboundMessage`; undefined for a message from a person. Replies to its sender are then skipped.
+   */
+  automatedInbound: (event: TriggerEvent | undefined, payload: unknown) => { reason: string; address: string } | undefined;
   http: AxiosInstance;
   /** The current time; injectable so time-based steps (hours, waits, SLAs) can be tested at any date. */
   now: () => Date;

@@ -81,7 +81,11 @@ export default defineStep<ReplyConfig, CompiledReply>({
     const variant = timing?.variant ?? variantFor(compiled.variants, context.state.customer?.language);
     const text = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
     const policy = { ...compiled.policy, workflowId: context.workflowId, stepId: context.stepId };
-    if (channel === 'email') return replyByEmail(variant?.subject ?? compiled.subject!, compiled, context, text, policy);
+    // No mail loops (RFC 3834): a machine's message (auto-reply, bounce, list) is never answered automatically.
+    const automated = context.services.automatedInbound(context.event, context.payload);
+    const unanswered = automated && { output: { channel, status: 'skipped', reason: `not answered automatically: ${automated.reason}` } };
+    if (channel === 'email') return replyByEmail(variant?.subject ?? compiled.subject!, compiled, context, text, policy, unanswered && { ...unanswered, address: automated.address });
+    if (unanswered) return unanswered;
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
     const result = await context.services.sendMessage({
@@ -100,10 +104,19 @@ export default defineStep<ReplyConfig, CompiledReply>({
   },
 });
 
-async function replyByEmail(subjectTemplate: CompiledTemplate, compiled: CompiledReply, context: StepContext, text: string, policy: ReplyPolicy) {
+/** `unanswered`: the skip of a reply to an automated message's sender; emails to others (the owner) still go out. */
+async function replyByEmail(
+  subjectTemplate: CompiledTemplate,
+  compiled: CompiledReply,
+  context: StepContext,
+  text: string,
+  policy: ReplyPolicy,
+  unanswered: { output: unknown; address: string } | undefined,
+) {
   const customer = context.state.customer;
   const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
   if (to.trim() === '') return { output: { channel: 'email', status: 'skipped', reason: 'no email address for the customer' } };
+  if (unanswered && (!compiled.to || normalizeEmail(to) === normalizeEmail(unanswered.address))) return { output: unanswered.output };
   const subject = await subjectTemplate.render(context.payload, context.bindings);
   const result = await context.services.sendEmail({ idempotencyKey: context.idempotencyKey, customerId: customer?.id ?? null, runId: context.runId, to: to.trim(), subject, text, policy });
   if (result.status === 'failed') throw new StepError(`email to ${to} failed: ${result.reason}`, true);

@@ -73,6 +73,7 @@ const customerMessage = record('An outbound message to or about the customer, ne
   status_reason: nullableString,
   created_at: dateTime,
   sent_at: nullableDateTime,
+  agent_id: { ...nullableString, description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).' },
 });
 
 const scoreChange = record('A change of the lead score (score step), newest first (at most 100).', {

@@ -18,6 +18,8 @@ const message = record('An outbound message, recorded before it is sent.', {
   attempts: integer,
   created_at: dateTime,
   sent_at: nullableDateTime,
+  agent_id: { ...nullableString, description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).' },
+  email_message_id: { ...nullableString, description: 'The Message-ID header of an email, stored before sending: replies that name it join the conversation.' },
 });
 
 

@@ -9,7 +9,8 @@ const connectorIds = [...connectorRegistry.keys()];
 export function webhookSignatureTable(definitions: Iterable<ConnectorDefinition>): string {
   const rows = [...definitions].flatMap(({ id, webhook }) => {
     if (!webhook) return [];
-    const how = webhook.signature ? `\`${webhook.signature.name}\`: ${webhook.signature.description}` : `unsigned: ${webhook.unsigned}`;
+    const where = webhook.signature?.in === 'body' ? ' (form field)' : '';
+    const how = webhook.signature ? `\`${webhook.signature.name}\`${where}: ${webhook.signature.description}` : `unsigned: ${webhook.unsigned}`;
     return [`| \`${id}\` | ${how.replace(/\|/g, '\\|')} |`];
   });
   return ['| connector | signature header |', '| --- | --- |', ...rows].join('\n');
@@ -18,7 +19,11 @@ export function webhookSignatureTable(definitions: Iterable<ConnectorDefinition>
 /** Every header a webhook delivery may carry, per connector (from the registry). */
 export function webhookHeaderParameters(definitions: Iterable<ConnectorDefinition>): ParameterObject[] {
   return [...definitions].flatMap(({ id, webhook }) =>
-    webhook ? [...(webhook.signature ? [webhook.signature] : []), ...(webhook.headers ?? [])].map((spec) => header(spec.name, `${id}: ${spec.description}`)) : [],
+    webhook
+      ? [...(webhook.signature?.in === 'body' ? [] : webhook.signature ? [webhook.signature] : []), ...(webhook.headers ?? [])].map((spec) =>
+          header(spec.name, `${id}: ${spec.description}`),
+        )
+      : [],
   );
 }
 
@@ -67,14 +72,16 @@ const receiveWebhook: OperationObject = {
     required: true,
     content: {
       'application/json': { schema: anyJson('Vendor JSON (Shopify, WooCommerce, Meta, QuickBooks, Xero, form).') },
-      'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake).' } },
+      'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake, Mailgun).' } },
+      'multipart/form-data': { schema: { type: 'object', description: 'Form fields and attachments (Mailgun, for mail with attachments).' } },
     },
   },
   responses: {
     '200': {
       description:
-        'A vendor-specific acknowledgement or handshake answer: Twilio gets empty TwiML (`text/xml`); Xero an empty body; WooCommerce’s `webhook_id` ping `ok`; Xero’s signed intent-to-receive an empty body.',
+        'A vendor-specific acknowledgement or handshake answer: Twilio gets empty TwiML (`text/xml`); Xero an empty body; WooCommerce’s `webhook_id` ping `ok`; Xero’s signed intent-to-receive an empty body; Mailgun `{"received":true}` (it reads 200 as delivered).',
       content: {
+        'application/json': { schema: { type: 'object' }, example: { received: true } },
         'text/xml': { schema: { type: 'string' }, example: TWIML_ACK },
         'text/plain': { schema: { type: 'string' }, example: '' },
       },

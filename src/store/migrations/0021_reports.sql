@@ -66,9 +66,7 @@ END $$;
 CREATE TRIGGER timeline_reports AFTER INSERT OR DELETE OR UPDATE OF customer_id, type, occurred_at, data, amount, currency ON timeline_events
   FOR EACH ROW EXECUTE FUNCTION crmflow_timeline_reports();
 
--- The agent who sent a message by hand (null: automated). Speed to lead counts only these.
-ALTER TABLE outbound_messages ADD COLUMN IF NOT EXISTS agent_id text;
-CREATE INDEX IF NOT EXISTS outbound_messages_person_idx ON outbound_messages (customer_id, created_at) WHERE agent_id IS NOT NULL;
+-- outbound_messages.agent_id (null: automated) and its index on (customer_id, sent_at) come from 0019_person_contacts.
 -- Auto-reply latency starts from the automated messages of a period (then their run and its delivery, by primary key):
 -- no new index on the hot inbox and run tables.
 CREATE INDEX outbound_messages_automated_idx ON outbound_messages (created_at) WHERE agent_id IS NULL AND run_id IS NOT NULL;
