@@ -103,6 +103,11 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     expect(reply.subject).toBe(`Re: [Case #${opened.id}] Complaint: My parcel never arrived`);
     const { body: answered } = await api(app, `/api/cases/${opened.id}`);
     expect(answered).toMatchObject({ first_responded_by: 'carol', first_response_due_at: null });
+    // Her reply is a contact by a person (the SLA and speed to lead count it); the automated answers before it are not.
+    const { rows: sentBy } = await db.pool.query<{ agent_id: string | null }>(
+      "SELECT agent_id FROM outbound_messages WHERE recipient = 'rosa@example.com' AND status = 'sent' ORDER BY id",
+    );
+    expect(sentBy.map((row) => row.agent_id)).toEqual([...sentBy.slice(1).map(() => null), 'carol']);
 
     await page.getByLabel('Status').selectOption('resolved');
     await page.getByRole('button', { name: 'Set status' }).click();

@@ -188,7 +188,7 @@ export function createCaseServices(options: CaseServiceOptions) {
    * Sends `text` to the case's customer on the case's channel (email when it has none), once per `idempotencyKey`,
    * through the same outbound path as the reply step (consent, vendor windows, record-before-send).
    */
-  async function send(row: CaseRow, message: { idempotencyKey: string; text: string; runId: number | null }): Promise<CaseSendResult> {
+  async function send(row: CaseRow, message: { idempotencyKey: string; text: string; runId: number | null; agentId?: string | null }): Promise<CaseSendResult> {
     const customer = await loadCustomerSummary(pool, row.customer_id);
     if (!customer) return { status: 'skipped', reason: `customer ${row.customer_id} vanished`, channel: row.channel ?? 'email' };
     const channel = row.channel && row.channel !== 'form' ? row.channel : 'email';
@@ -203,6 +203,7 @@ export function createCaseServices(options: CaseServiceOptions) {
           to: customer.email,
           subject,
           text: message.text,
+          agentId: message.agentId ?? undefined,
         })),
         channel,
       };
@@ -216,6 +217,7 @@ export function createCaseServices(options: CaseServiceOptions) {
       identities: customer.identities,
       text: message.text,
       trigger: undefined,
+      agentId: message.agentId ?? undefined,
     });
     return { ...result, channel };
   }

@@ -82,7 +82,9 @@ export async function replyToCase(context: OperationContext, actor: Actor, input
   const row = await loadCase(ctx, input.caseId);
   if (row.status === 'closed') throw new ConflictError(`case ${row.id} is closed`, 'case_closed');
   const key = `case:${row.id}:reply:${input.requestId ?? randomUUID()}`;
-  const sent = await ctx.cases.send(row, { idempotencyKey: key, text: body, runId: null });
+  // A person's reply: the SLA and speed to lead count it for them (a user who is not a declared agent answers for the owner).
+  const agentId = ctx.config.agents.has(actor.name) ? actor.name : row.owner_agent_id;
+  const sent = await ctx.cases.send(row, { idempotencyKey: key, text: body, runId: null, agentId });
   if (sent.messageId === undefined || sent.status === 'skipped' || sent.status === 'failed') {
     await audit(ctx, actor, 'case.reply', `case:${row.id}`, { status: sent.status, reason: sent.reason ?? null, channel: sent.channel });
     throw new ConflictError(`the reply was not sent: ${sent.reason ?? sent.status}`, 'not_sent');
