@@ -64,23 +64,30 @@ module.exports = {
     },
     {
       name: 'store-not-engine',
-      comment: 'The store is the bottom of its layer: repositories import no engine code (record types live with the customers).',
+      comment:
+        'The store is the bottom of its layer: repositories import no engine code (record types live with the customers).',
       severity: 'error',
       from: { path: '^src/store/' },
       to: { path: '^src/engine/' },
     },
     {
       name: 'loader-not-up',
-      comment: 'The workflow loader assembles the extension points (steps, triggers, hours, reply policy) and nothing above them.',
+      comment:
+        'The workflow loader assembles the extension points (steps, triggers, hours, reply policy) and nothing above them.',
       severity: 'error',
       from: { path: LOADER },
-      to: { path: `^src/(store|operations|http|dashboard|cli)/|^src/runtime[.]ts$|^src/engine/(?!(steps|triggers|reply-policy)/|opening-hours[.]ts$|send-window[.]ts$|sla-option[.]ts$)` },
+      to: {
+        path: `^src/(store|operations|http|dashboard|cli)/|^src/runtime[.]ts$|^src/engine/(?!(steps|triggers|reply-policy)/|opening-hours[.]ts$|send-window[.]ts$|sla-option[.]ts$)`,
+      },
     },
     {
       name: 'extension-points-not-loader',
-      comment: 'Steps and triggers use the primitives (expressions, templates, durations), never the loader that registers them.',
+      comment:
+        'Steps and triggers use the primitives (expressions, templates, durations), never the loader that registers them.',
       severity: 'error',
-      from: { path: '^src/engine/(steps|triggers|reply-policy)/|^src/engine/(opening-hours|send-window|sla-option)[.]ts$' },
+      from: {
+        path: '^src/engine/(steps|triggers|reply-policy)/|^src/engine/(opening-hours|send-window|sla-option)[.]ts$',
+      },
       to: { path: LOADER },
     },
     {

@@ -27,7 +27,9 @@ try {
 }
 if (!report.vulnerabilities || report.error || report.statusCode) {
   const why = report.message ?? report.error?.summary ?? report.error?.detail ?? 'no report';
-  console.log(`npm audit: the advisory service did not answer (${why || 'empty error'}); production dependencies NOT judged, CI goes on.`);
+  console.log(
+    `npm audit: the advisory service did not answer (${why || 'empty error'}); production dependencies NOT judged, CI goes on.`,
+  );
   process.exit(0);
 }
 
@@ -43,7 +45,9 @@ for (const [name, vulnerability] of Object.entries(report.vulnerabilities)) {
 const counts = report.metadata?.vulnerabilities ?? {};
 console.log(`npm audit (production dependencies): ${JSON.stringify(counts)}`);
 if (failing.length > 0) {
-  console.log(`npm audit: ${failing.length} high or critical advisories reach production code:\n  ${failing.join('\n  ')}`);
+  console.log(
+    `npm audit: ${failing.length} high or critical advisories reach production code:\n  ${failing.join('\n  ')}`,
+  );
   console.log('Upgrade, or explain in .ci/audit-allow.json why crmflow cannot reach it.');
   process.exit(1);
 }

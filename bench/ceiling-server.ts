@@ -24,7 +24,11 @@ if (mode === 'noop') {
   let sequence = 0;
   app.post('/webhooks/:connector', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     const received = Buffer.from(String(req.headers['x-shopify-hmac-sha256'] ?? ''));
-    const expected = Buffer.from(createHmac('sha256', secret).update(req.body as Buffer).digest('base64'));
+    const expected = Buffer.from(
+      createHmac('sha256', secret)
+        .update(req.body as Buffer)
+        .digest('base64'),
+    );
     if (received.length !== expected.length || !timingSafeEqual(received, expected)) return void res.status(401).end();
     if (transporter) {
       const order = JSON.parse((req.body as Buffer).toString('utf8')) as { email?: string; name?: string };

@@ -39,7 +39,10 @@ export async function httpCeiling(
   env: { shopifySecret: string; smtpUrl: string; smtpSink: import('node:child_process').ChildProcess },
   concurrency: number,
 ): Promise<Ceiling> {
-  const { child, port } = await forkHelper('./ceiling-server.ts', [mode], { BENCH_SHOPIFY_SECRET: env.shopifySecret, BENCH_SMTP_URL: env.smtpUrl });
+  const { child, port } = await forkHelper('./ceiling-server.ts', [mode], {
+    BENCH_SHOPIFY_SECRET: env.shopifySecret,
+    BENCH_SMTP_URL: env.smtpUrl,
+  });
   try {
     const baseUrl = `http://127.0.0.1:${port}`;
     // Warm-up: JIT, keep-alive sockets, the SMTP pool.
@@ -52,26 +55,49 @@ export async function httpCeiling(
     const result = await runLoad({ baseUrl, deliveries: orders, concurrency, timeoutMs: 120_000 });
     const usage = sampler.stop();
     const ok = Array.from(result.status).filter((status) => status === 202).length;
-    if (ok !== orders.length) process.stderr.write(`  ceiling ${name}: ${orders.length - ok} requests not answered 202\n`);
+    if (ok !== orders.length)
+      process.stderr.write(`  ceiling ${name}: ${orders.length - ok} requests not answered 202\n`);
     const seconds = (result.finishedAt - result.startedAt) / 1000;
-    return { name, perSecond: round(ok / seconds), count: ok, seconds: Math.round(seconds * 100) / 100, unit: 'requests/s', processes: usage.processes };
+    return {
+      name,
+      perSecond: round(ok / seconds),
+      count: ok,
+      seconds: Math.round(seconds * 100) / 100,
+      unit: 'requests/s',
+      processes: usage.processes,
+    };
   } finally {
     await stopProcess(child, 5000);
   }
 }
 
 /** No-op jobs through BullMQ on the bench's Redis: enqueued in bulk first, then drained by one Worker. */
-export async function bullmqCeiling(redisUrl: string, prefix: string, jobs: number, concurrency: number): Promise<Ceiling> {
+export async function bullmqCeiling(
+  redisUrl: string,
+  prefix: string,
+  jobs: number,
+  concurrency: number,
+): Promise<Ceiling> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix });
   try {
     for (let start = 0; start < jobs; start += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, jobs - start) }, (_, i) => ({ name: 'noop', data: { i: start + i }, opts: { removeOnComplete: true } })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, jobs - start) }, (_, i) => ({
+          name: 'noop',
+          data: { i: start + i },
+          opts: { removeOnComplete: true },
+        })),
+      );
     }
     let completed = 0;
     const started = performance.now();
     const finished = new Promise<void>((resolve) => {
-      const worker = new Worker('noop', async () => {}, { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix, concurrency });
+      const worker = new Worker('noop', async () => {}, {
+        connection: new Redis(redisUrl, { maxRetriesPerRequest: null }),
+        prefix,
+        concurrency,
+      });
       worker.on('completed', () => {
         if (++completed === jobs) {
           resolve();
@@ -85,7 +111,13 @@ export async function bullmqCeiling(redisUrl: string, prefix: string, jobs: numb
     });
     await finished;
     const seconds = (performance.now() - started) / 1000;
-    return { name: 'BullMQ no-op job', perSecond: round(completed / seconds), count: completed, seconds: Math.round(seconds * 100) / 100, unit: 'jobs/s' };
+    return {
+      name: 'BullMQ no-op job',
+      perSecond: round(completed / seconds),
+      count: completed,
+      seconds: Math.round(seconds * 100) / 100,
+      unit: 'jobs/s',
+    };
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
@@ -97,7 +129,9 @@ export async function bullmqCeiling(redisUrl: string, prefix: string, jobs: numb
 export async function pgUpsertCeiling(databaseUrl: string, seconds = 4): Promise<Ceiling> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   try {
-    await pool.query('CREATE TABLE IF NOT EXISTS bench_upserts (id bigint PRIMARY KEY, name text NOT NULL, n int NOT NULL, data jsonb, updated_at timestamptz NOT NULL DEFAULT now())');
+    await pool.query(
+      'CREATE TABLE IF NOT EXISTS bench_upserts (id bigint PRIMARY KEY, name text NOT NULL, n int NOT NULL, data jsonb, updated_at timestamptz NOT NULL DEFAULT now())',
+    );
     let rows = 0;
     let next = 0;
     const deadline = performance.now() + seconds * 1000;
@@ -106,21 +140,38 @@ export async function pgUpsertCeiling(databaseUrl: string, seconds = 4): Promise
       Array.from({ length: 4 }, async () => {
         while (performance.now() < deadline) {
           // Sorted, so concurrent statements lock existing rows in the same order.
-          const ids = [...new Set(Array.from({ length: 100 }, (_, i) => (i % 3 === 0 ? Math.floor(Math.random() * Math.max(1, next)) : next++)))].sort((a, b) => a - b);
-          const ok = await pool.query(
-            `INSERT INTO bench_upserts (id, name, n, data) SELECT id, 'person ' || id, 1, jsonb_build_object('id', id) FROM unnest($1::bigint[]) AS t(id)
+          const ids = [
+            ...new Set(
+              Array.from({ length: 100 }, (_, i) =>
+                i % 3 === 0 ? Math.floor(Math.random() * Math.max(1, next)) : next++,
+              ),
+            ),
+          ].sort((a, b) => a - b);
+          const ok = await pool
+            .query(
+              `INSERT INTO bench_upserts (id, name, n, data) SELECT id, 'person ' || id, 1, jsonb_build_object('id', id) FROM unnest($1::bigint[]) AS t(id)
              ON CONFLICT (id) DO UPDATE SET n = bench_upserts.n + 1, updated_at = now()`,
-            [ids],
-          ).then(() => true, (error: { code?: string }) => {
-            if (error.code !== '40P01') throw error;
-            return false;
-          });
+              [ids],
+            )
+            .then(
+              () => true,
+              (error: { code?: string }) => {
+                if (error.code !== '40P01') throw error;
+                return false;
+              },
+            );
           if (ok) rows += ids.length;
         }
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
-    return { name: 'PostgreSQL multi-row upsert', perSecond: round(rows / elapsed), count: rows, seconds: Math.round(elapsed * 100) / 100, unit: 'rows/s' };
+    return {
+      name: 'PostgreSQL multi-row upsert',
+      perSecond: round(rows / elapsed),
+      count: rows,
+      seconds: Math.round(elapsed * 100) / 100,
+      unit: 'rows/s',
+    };
   } finally {
     await pool.query('DROP TABLE IF EXISTS bench_upserts').catch(() => {});
     await pool.end();

@@ -4,7 +4,11 @@ import { fileURLToPath } from 'node:url';
 const BIN = fileURLToPath(new URL('../bin/crmflow.js', import.meta.url));
 
 /** A bench helper (`bench/<file>.ts`) in its own Node process through tsx, answering `{ port }` over IPC once ready. */
-export async function forkHelper(file: string, args: string[] = [], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+export async function forkHelper(
+  file: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(fileURLToPath(new URL(file, import.meta.url)), args, {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, ...env },
@@ -48,7 +52,10 @@ export async function startCrmflowProcess(
   counters: Record<string, number>,
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, role], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, BIN, role], {
+    env: { ...process.env, ...env, CI: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const ready = role === 'api' ? 'crmflow is running' : 'worker started';
   let echoed = 0;
   let buffered = '';
@@ -59,12 +66,15 @@ export async function startCrmflowProcess(
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       for (const key of Object.keys(counters)) if (line.includes(key)) counters[key]!++;
-      if (/"level":(40|50|60)/.test(line) && echoed++ < 5) process.stderr.write(`  [${role} ${child.pid}] ${line.slice(0, 300)}\n`);
+      if (/"level":(40|50|60)/.test(line) && echoed++ < 5)
+        process.stderr.write(`  [${role} ${child.pid}] ${line.slice(0, 300)}\n`);
       if (line.includes(ready)) child.emit('ready');
     }
   };
   child.stdout!.on('data', scan);
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`  [${role} ${child.pid} stderr] ${chunk.toString('utf8').slice(0, 500)}`));
+  child.stderr!.on('data', (chunk: Buffer) =>
+    process.stderr.write(`  [${role} ${child.pid} stderr] ${chunk.toString('utf8').slice(0, 500)}`),
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`crmflow ${role} did not start within 60 s`)), 60_000);
     child.once('ready', () => {

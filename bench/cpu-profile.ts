@@ -66,14 +66,29 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     [...map.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, selfMs: Math.round(us / 100) / 10, percent: busy > 0 ? Math.round((us / busy) * 1000) / 10 : 0 }));
+      .map(([name, us]) => ({
+        name,
+        selfMs: Math.round(us / 100) / 10,
+        percent: busy > 0 ? Math.round((us / busy) * 1000) / 10 : 0,
+      }));
   // Relative to the repository, so results.json carries no machine paths.
-  return { file: relative(process.cwd(), file), totalMs: Math.round(total / 1000), idlePercent: total > 0 ? Math.round((idle / total) * 1000) / 10 : 0, topFunctions: rank(functions), topModules: rank(modules) };
+  return {
+    file: relative(process.cwd(), file),
+    totalMs: Math.round(total / 1000),
+    idlePercent: total > 0 ? Math.round((idle / total) * 1000) / 10 : 0,
+    topFunctions: rank(functions),
+    topModules: rank(modules),
+  };
 }
 
 /** Markdown for one summary: percentages are of the non-idle time. */
 export function profileMarkdown(title: string, summary: ProfileSummary): string {
-  const lines = [`#### ${title}`, '', `${summary.totalMs} ms profiled, ${summary.idlePercent}% idle. Self time, share of busy time:`, ''];
+  const lines = [
+    `#### ${title}`,
+    '',
+    `${summary.totalMs} ms profiled, ${summary.idlePercent}% idle. Self time, share of busy time:`,
+    '',
+  ];
   lines.push('| module | self ms | % |', '| --- | ---: | ---: |');
   for (const entry of summary.topModules) lines.push(`| \`${entry.name}\` | ${entry.selfMs} | ${entry.percent} |`);
   lines.push('', '| function | self ms | % |', '| --- | ---: | ---: |');
@@ -83,5 +98,6 @@ export function profileMarkdown(title: string, summary: ProfileSummary): string 
 
 // `tsx bench/cpu-profile.ts FILE.cpuprofile...` prints the summaries.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  for (const file of process.argv.slice(2)) process.stdout.write(`${profileMarkdown(file, summarizeProfile(file, 25))}\n\n`);
+  for (const file of process.argv.slice(2))
+    process.stdout.write(`${profileMarkdown(file, summarizeProfile(file, 25))}\n\n`);
 }

@@ -26,7 +26,11 @@ import { seedReports } from './reports-seed.js';
 import { latencySummary } from './load.js';
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '100000' }, samples: { type: 'string', default: '30' }, 'report-customers': { type: 'string', default: '100000' } },
+  options: {
+    runs: { type: 'string', default: '100000' },
+    samples: { type: 'string', default: '30' },
+    'report-customers': { type: 'string', default: '100000' },
+  },
 });
 const RUNS = Math.max(1000, Number(args.runs));
 const CUSTOMERS = Math.ceil(RUNS / 5);
@@ -73,12 +77,16 @@ interface ExplainNode {
 }
 
 /** The SELECTs `pool` runs while `work` runs: the queries behind one request. */
-async function captureQueries(pool: Pool, work: () => Promise<unknown>): Promise<Array<{ text: string; values: unknown[] }>> {
+async function captureQueries(
+  pool: Pool,
+  work: () => Promise<unknown>,
+): Promise<Array<{ text: string; values: unknown[] }>> {
   const captured: Array<{ text: string; values: unknown[] }> = [];
   const original = pool.query;
   pool.query = function (this: Pool, ...queryArgs: unknown[]) {
     const [text, values] = queryArgs;
-    if (typeof text === 'string' && /^\s*(SELECT|WITH)\b/i.test(text)) captured.push({ text, values: (values as unknown[] | undefined) ?? [] });
+    if (typeof text === 'string' && /^\s*(SELECT|WITH)\b/i.test(text))
+      captured.push({ text, values: (values as unknown[] | undefined) ?? [] });
     return (original as (...a: unknown[]) => unknown).apply(this, queryArgs);
   } as Pool['query'];
   try {
@@ -112,7 +120,9 @@ async function explain(pool: Pool, query: { text: string; values: unknown[] }): 
     `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.text}`,
     query.values,
   );
-  const [{ Plan: plan, 'Execution Time': executionMs }] = rows[0]!['QUERY PLAN'] as [{ Plan: ExplainNode; 'Execution Time': number }];
+  const [{ Plan: plan, 'Execution Time': executionMs }] = rows[0]!['QUERY PLAN'] as [
+    { Plan: ExplainNode; 'Execution Time': number },
+  ];
   return {
     sql: query.text.replace(/\s+/g, ' ').trim(),
     executionMs: Math.round(executionMs * 10) / 10,
@@ -147,7 +157,12 @@ function shortSql(sql: string): string {
   return sql.length <= 150 ? sql : `${sql.slice(0, 50)} … ${sql.slice(-90)}`;
 }
 
-function markdown(results: { machine: ReturnType<typeof machine>; note: string; pages: PageResult[]; plans: Array<{ name: string; queries: QueryPlan[] }> }): string {
+function markdown(results: {
+  machine: ReturnType<typeof machine>;
+  note: string;
+  pages: PageResult[];
+  plans: Array<{ name: string; queries: QueryPlan[] }>;
+}): string {
   const m = results.machine;
   const lines = [
     `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpu}, ${m.memoryGb} GB, ${m.os}, Node ${m.node}; ${results.note}.`,
@@ -155,7 +170,10 @@ function markdown(results: { machine: ReturnType<typeof machine>; note: string; 
     '',
     '| page | request | p50 ms | p95 ms | max ms | p95 under target |',
     '| --- | --- | ---: | ---: | ---: | --- |',
-    ...results.pages.map((page) => `| ${page.name} | \`${page.path}\` | ${page.p50} | ${page.p95} | ${page.max} | ${page.pass ? 'PASS' : 'FAIL'} (${page.targetMs} ms) |`),
+    ...results.pages.map(
+      (page) =>
+        `| ${page.name} | \`${page.path}\` | ${page.p50} | ${page.p95} | ${page.max} | ${page.pass ? 'PASS' : 'FAIL'} (${page.targetMs} ms) |`,
+    ),
     '',
     `**Query plans** of the ${EXPLAINED} slowest pages (EXPLAIN (ANALYZE, BUFFERS) after the timing: execution time · plan nodes · shared buffers hit/read · query):`,
     '',
@@ -163,7 +181,9 @@ function markdown(results: { machine: ReturnType<typeof machine>; note: string; 
   for (const page of results.plans) {
     lines.push(`- ${page.name}:`);
     for (const query of page.queries) {
-      lines.push(`  - ${query.executionMs} ms · ${query.plan} · ${query.buffers.hit}/${query.buffers.read} · \`${shortSql(query.sql)}\``);
+      lines.push(
+        `  - ${query.executionMs} ms · ${query.plan} · ${query.buffers.hit}/${query.buffers.read} · \`${shortSql(query.sql)}\``,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -183,7 +203,9 @@ async function main(): Promise<void> {
     if (REPORT_CUSTOMERS > 0) {
       const reportStart = performance.now();
       await seedReports(db.pool, REPORT_CUSTOMERS);
-      log(`seeded ${REPORT_CUSTOMERS} report customers, ${REPORT_CUSTOMERS * 10} timeline entries in ${((performance.now() - reportStart) / 1000).toFixed(1)} s`);
+      log(
+        `seeded ${REPORT_CUSTOMERS} report customers, ${REPORT_CUSTOMERS * 10} timeline entries in ${((performance.now() - reportStart) / 1000).toFixed(1)} s`,
+      );
     }
 
     app = await startCrmflow({
@@ -219,15 +241,32 @@ async function main(): Promise<void> {
     const customer = Math.min(4242, CUSTOMERS - (CUSTOMERS % 2));
     const localPhone = seedIdentity.phone(customer).replace(/^\+1(\d{3})(\d{3})(\d{4})$/, '($1) $2-$3');
     const secondPage = /before=(\d+)/.exec(await get('/runs'))?.[1];
-    const { rows } = await db.pool.query<{ id: number }>(`SELECT id FROM workflow_runs WHERE status = 'failed' AND id % 10 = 0 ORDER BY id DESC LIMIT 1`);
+    const { rows } = await db.pool.query<{ id: number }>(
+      `SELECT id FROM workflow_runs WHERE status = 'failed' AND id % 10 = 0 ORDER BY id DESC LIMIT 1`,
+    );
     const today = new Date().toISOString().slice(0, 10);
     const monthAgo = new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
     const yearAgo = new Date(Date.now() - 364 * 86_400_000).toISOString().slice(0, 10);
     const reportPages = [
       { name: 'reports, last 30 days', path: '/reports', shows: 'data-figure="leads"', targetMs: REPORT_TARGET_MS },
-      { name: 'reports, 12 months by agent', path: `/reports?from=${yearAgo}&to=${today}&by=agent`, shows: 'data-figure="leads"', targetMs: REPORT_TARGET_MS },
-      { name: 'KPIs CSV, 30 days by source', path: `/reports/kpis.csv?from=${monthAgo}&to=${today}&by=source`, shows: 'google-ads', targetMs: REPORT_TARGET_MS },
-      { name: 'cohorts CSV, 12 months', path: `/reports/cohorts.csv?from=${yearAgo}&to=${today}`, shows: 'month_1', targetMs: REPORT_TARGET_MS },
+      {
+        name: 'reports, 12 months by agent',
+        path: `/reports?from=${yearAgo}&to=${today}&by=agent`,
+        shows: 'data-figure="leads"',
+        targetMs: REPORT_TARGET_MS,
+      },
+      {
+        name: 'KPIs CSV, 30 days by source',
+        path: `/reports/kpis.csv?from=${monthAgo}&to=${today}&by=source`,
+        shows: 'google-ads',
+        targetMs: REPORT_TARGET_MS,
+      },
+      {
+        name: 'cohorts CSV, 12 months',
+        path: `/reports/cohorts.csv?from=${yearAgo}&to=${today}`,
+        shows: 'month_1',
+        targetMs: REPORT_TARGET_MS,
+      },
     ];
     const pages: Array<{ name: string; path: string; shows: string; targetMs?: number }> = [
       ...(REPORT_CUSTOMERS > 0 ? reportPages : []),
@@ -237,14 +276,30 @@ async function main(): Promise<void> {
       { name: 'runs, one connector', path: `/runs?connector=${SEED_CONNECTORS[3].connector}`, shows: 'href="/runs/' },
       // The worst case of a filter no index serves: every run is read to find none.
       { name: 'runs, connector without runs', path: '/runs?connector=xero', shows: 'No runs match.' },
-      { name: 'runs, customer by email', path: `/runs?customer=${encodeURIComponent(seedIdentity.email(customer))}`, shows: 'href="/runs/' },
-      { name: 'runs, customer by phone', path: `/runs?customer=${encodeURIComponent(localPhone)}`, shows: 'href="/runs/' },
-      { name: 'runs, customer by vendor id', path: `/runs?customer=${seedIdentity.shopify(customer)}`, shows: 'href="/runs/' },
+      {
+        name: 'runs, customer by email',
+        path: `/runs?customer=${encodeURIComponent(seedIdentity.email(customer))}`,
+        shows: 'href="/runs/',
+      },
+      {
+        name: 'runs, customer by phone',
+        path: `/runs?customer=${encodeURIComponent(localPhone)}`,
+        shows: 'href="/runs/',
+      },
+      {
+        name: 'runs, customer by vendor id',
+        path: `/runs?customer=${seedIdentity.shopify(customer)}`,
+        shows: 'href="/runs/',
+      },
       { name: 'runs, second page', path: `/runs?before=${secondPage}`, shows: 'href="/runs/' },
       { name: 'runs, deep page', path: `/runs?before=${Math.ceil(RUNS / 50)}`, shows: 'href="/runs/' },
       { name: 'overview', path: '/', shows: 'shopify-order' },
       { name: 'run detail', path: `/runs/${rows[0]!.id}`, shows: 'upsert_customer' },
-      { name: 'customers by email', path: `/customers?q=${encodeURIComponent(seedIdentity.email(customer))}`, shows: `href="/customers/${customer}"` },
+      {
+        name: 'customers by email',
+        path: `/customers?q=${encodeURIComponent(seedIdentity.email(customer))}`,
+        shows: `href="/customers/${customer}"`,
+      },
     ];
 
     const results: PageResult[] = [];
@@ -265,7 +320,9 @@ async function main(): Promise<void> {
       const target = page.targetMs ?? TARGET_MS;
       results.push({ name: page.name, path: page.path, p50, p95, max, targetMs: target, pass: p95 < target });
       otherSuites = Math.max(otherSuites, vitestProcesses());
-      log(`${page.name.padEnd(30)} p50 ${String(p50).padStart(6)} ms  p95 ${String(p95).padStart(6)} ms  max ${String(max).padStart(6)} ms  ${p95 < target ? 'PASS' : 'FAIL'}`);
+      log(
+        `${page.name.padEnd(30)} p50 ${String(p50).padStart(6)} ms  p95 ${String(p95).padStart(6)} ms  max ${String(max).padStart(6)} ms  ${p95 < target ? 'PASS' : 'FAIL'}`,
+      );
     }
     busy.push(loadavg()[0]!);
 
@@ -280,8 +337,19 @@ async function main(): Promise<void> {
 
     const loadNote = `1-minute load average ${busy.map((n) => n.toFixed(1)).join(' → ')} on ${cpus().length} CPUs, of which this benchmark adds about 1`;
     const shared = otherSuites > 0 || Math.max(...busy) - 1 > cpus().length / 2;
-    const note = shared ? `other work shared the machine (${otherSuites} test runner processes seen; ${loadNote})` : `the machine was otherwise idle (${loadNote})`;
-    const report = { machine: machine(), note, runs: RUNS, customers: CUSTOMERS, samples: SAMPLES, targetMs: TARGET_MS, pages: results, plans };
+    const note = shared
+      ? `other work shared the machine (${otherSuites} test runner processes seen; ${loadNote})`
+      : `the machine was otherwise idle (${loadNote})`;
+    const report = {
+      machine: machine(),
+      note,
+      runs: RUNS,
+      customers: CUSTOMERS,
+      samples: SAMPLES,
+      targetMs: TARGET_MS,
+      pages: results,
+      plans,
+    };
     const md = markdown(report);
     log(`\n${md}`);
     writeFileSync(`${BENCH_DIR}dashboard-results.md`, md);

@@ -162,7 +162,10 @@ export function buildCorpus(options: CorpusOptions): BenchEvent[] {
       events.push({
         connector: 'twilio',
         path: '/webhooks/twilio',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(options.secrets.twilio, twilioUrl, params) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilioSignature(options.secrets.twilio, twilioUrl, params),
+        },
         body,
         externalId: `CA${id}:${status}`,
       });
@@ -182,7 +185,15 @@ export function buildCorpus(options: CorpusOptions): BenchEvent[] {
                   value: {
                     ...value,
                     contacts: [{ profile: { name: `${who.first} ${who.last}` }, wa_id: waId }],
-                    messages: [{ ...value.messages[0], from: waId, id: messageId, timestamp: String(Math.floor(at.getTime() / 1000)), text: { body: `Question ${i}` } }],
+                    messages: [
+                      {
+                        ...value.messages[0],
+                        from: waId,
+                        id: messageId,
+                        timestamp: String(Math.floor(at.getTime() / 1000)),
+                        text: { body: `Question ${i}` },
+                      },
+                    ],
                   },
                 },
               ],
@@ -193,7 +204,10 @@ export function buildCorpus(options: CorpusOptions): BenchEvent[] {
       events.push({
         connector: 'meta',
         path: '/webhooks/meta',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmacHex(options.secrets.meta, body)}` },
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': `sha256=${hmacHex(options.secrets.meta, body)}`,
+        },
         body,
         externalId: messageId,
       });
@@ -212,7 +226,10 @@ export function buildCorpus(options: CorpusOptions): BenchEvent[] {
       events.push({
         connector: 'form',
         path: '/webhooks/form',
-        headers: { 'content-type': 'application/json', 'x-crmflow-signature': `sha256=${hmacHex(options.secrets.form, body)}` },
+        headers: {
+          'content-type': 'application/json',
+          'x-crmflow-signature': `sha256=${hmacHex(options.secrets.form, body)}`,
+        },
         body,
         externalId: `lead-${id}`,
       });

@@ -43,10 +43,15 @@ export const nowMs = (): number => performance.timeOrigin + performance.now();
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.baseUrl);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error(`the load generator only posts to loopback, not ${url.hostname}`);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    throw new Error(`the load generator only posts to loopback, not ${url.hostname}`);
   const total = options.deliveries.length;
   const concurrency = options.concurrency ?? 64;
-  const agent = new Agent({ keepAlive: true, maxSockets: options.rate ? Math.max(256, concurrency) : concurrency, scheduling: 'lifo' });
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: options.rate ? Math.max(256, concurrency) : concurrency,
+    scheduling: 'lifo',
+  });
   const dueAt = new Float64Array(total);
   const ackAt = new Float64Array(total).fill(Number.NaN);
   const status = new Uint16Array(total);
@@ -57,7 +62,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const send = (index: number, onDone: () => void) => {
     const delivery = options.deliveries[index]!;
     const req = request(
-      { agent, host: url.hostname, port, method: 'POST', path: delivery.path, headers: { ...delivery.headers, 'content-length': String(delivery.body.length) } },
+      {
+        agent,
+        host: url.hostname,
+        port,
+        method: 'POST',
+        path: delivery.path,
+        headers: { ...delivery.headers, 'content-length': String(delivery.body.length) },
+      },
       (res) => {
         status[index] = res.statusCode ?? 0;
         res.on('data', () => {});
@@ -95,7 +107,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           dueAt[next] = startedAt + next * interval;
           send(next++, finish);
         }
-        if (next < total && now < deadline) setTimeout(tick, Math.max(0, Math.min(1, startedAt + next * interval - now)));
+        if (next < total && now < deadline)
+          setTimeout(tick, Math.max(0, Math.min(1, startedAt + next * interval - now)));
       };
       tick();
     } else {
@@ -119,7 +132,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
 /** The q-quantile (0..1) of the finite values, nearest rank. */
 export function quantile(values: ArrayLike<number>, q: number): number {
-  const sorted = Array.from(values).filter(Number.isFinite).sort((a, b) => a - b);
+  const sorted = Array.from(values)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
@@ -133,5 +148,10 @@ export interface LatencySummary {
 
 export function latencySummary(values: ArrayLike<number>): LatencySummary {
   const round = (n: number) => Math.round(n * 10) / 10;
-  return { p50: round(quantile(values, 0.5)), p95: round(quantile(values, 0.95)), p99: round(quantile(values, 0.99)), max: round(quantile(values, 1)) };
+  return {
+    p50: round(quantile(values, 0.5)),
+    p95: round(quantile(values, 0.95)),
+    p99: round(quantile(values, 0.99)),
+    max: round(quantile(values, 1)),
+  };
 }

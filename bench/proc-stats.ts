@@ -50,8 +50,16 @@ export interface Watched {
  * Samples CPU time and RSS of the watched processes every `everyMs` (200 ms) until `stop()`. CPU is the growth of
  * utime+stime per pid since the first sample it was seen in (a process that exits keeps its last reading).
  */
-export function sampleProcesses(watched: Watched[], everyMs = 200): { stop: () => { processes: ProcessUsage[]; machineBusyPercent: number } } {
-  const state = watched.map((watch) => ({ watch, first: new Map<number, number>(), last: new Map<number, number>(), peakKb: 0 }));
+export function sampleProcesses(
+  watched: Watched[],
+  everyMs = 200,
+): { stop: () => { processes: ProcessUsage[]; machineBusyPercent: number } } {
+  const state = watched.map((watch) => ({
+    watch,
+    first: new Map<number, number>(),
+    last: new Map<number, number>(),
+    peakKb: 0,
+  }));
   const machineStart = machineTicks();
   const sample = () => {
     for (const entry of state) {
@@ -78,10 +86,18 @@ export function sampleProcesses(watched: Watched[], everyMs = 200): { stop: () =
       const processes = state.map((entry) => {
         let ticks = 0;
         for (const [pid, first] of entry.first) ticks += (entry.last.get(pid) ?? first) - first;
-        return { name: entry.watch.name, pids: [...entry.first.keys()], cpuSeconds: Math.round((ticks / TICKS) * 100) / 100, peakRssMb: Math.round(entry.peakKb / 102.4) / 10 };
+        return {
+          name: entry.watch.name,
+          pids: [...entry.first.keys()],
+          cpuSeconds: Math.round((ticks / TICKS) * 100) / 100,
+          peakRssMb: Math.round(entry.peakKb / 102.4) / 10,
+        };
       });
       const total = machineEnd.total - machineStart.total;
-      return { processes, machineBusyPercent: total > 0 ? Math.round(((machineEnd.busy - machineStart.busy) / total) * 1000) / 10 : 0 };
+      return {
+        processes,
+        machineBusyPercent: total > 0 ? Math.round(((machineEnd.busy - machineStart.busy) / total) * 1000) / 10 : 0,
+      };
     },
   };
 }

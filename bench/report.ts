@@ -65,8 +65,14 @@ const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLab
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */
 export function mergeRuns(previous: RunResult[], current: RunResult[]): RunResult[] {
-  const kept = previous.filter((old) => !current.some((run) => sameConfig(run.config, old.config) && run.size === old.size && run.mode === old.mode));
-  return [...kept, ...current].sort((a, b) => configLabel(a.config).localeCompare(configLabel(b.config)) || a.size - b.size || a.mode.localeCompare(b.mode));
+  const kept = previous.filter(
+    (old) =>
+      !current.some((run) => sameConfig(run.config, old.config) && run.size === old.size && run.mode === old.mode),
+  );
+  return [...kept, ...current].sort(
+    (a, b) =>
+      configLabel(a.config).localeCompare(configLabel(b.config)) || a.size - b.size || a.mode.localeCompare(b.mode),
+  );
 }
 
 export interface Target {
@@ -76,7 +82,8 @@ export interface Target {
   measured: string;
 }
 
-const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10)) : '—');
+const fmt = (n: number) =>
+  Number.isFinite(n) ? (n >= 100 ? String(Math.round(n)) : String(Math.round(n * 10) / 10)) : '—';
 
 function groupByConfig(runs: RunResult[]): Map<string, RunResult[]> {
   const groups = new Map<string, RunResult[]>();
@@ -114,7 +121,12 @@ export function evaluateTargets(results: Results): Target[] {
     const fixed = runs.filter((run) => run.mode === 'fixed' && run.rate === 500);
     if (fixed.length > 0) {
       const worst = fixed.reduce((a, b) => (b.ack.p99 > a.ack.p99 ? b : a));
-      targets.push({ name: 'ack p99 ≤ 25 ms at a fixed 500 events/s', config: label, pass: worst.ack.p99 <= 25, measured: fixed.map((run) => `${run.size}: p99 ${run.ack.p99} ms`).join(', ') });
+      targets.push({
+        name: 'ack p99 ≤ 25 ms at a fixed 500 events/s',
+        config: label,
+        pass: worst.ack.p99 <= 25,
+        measured: fixed.map((run) => `${run.size}: p99 ${run.ack.p99} ms`).join(', '),
+      });
     }
     if (max.length >= 2) {
       const rates = max.map((run) => run.endToEndPerSecond);
@@ -124,10 +136,15 @@ export function evaluateTargets(results: Results): Target[] {
         name: `1k → 10k → 100k within 20% (max rate${sizes.includes(100_000) ? '' : '; 100k not run'})`,
         config: label,
         pass: spread <= 0.2,
-        measured: `${[...max].reverse().map((run) => `${run.size}: ${fmt(run.endToEndPerSecond)}/s`).join(' → ')} (spread ${(spread * 100).toFixed(0)}%)`,
+        measured: `${[...max]
+          .reverse()
+          .map((run) => `${run.size}: ${fmt(run.endToEndPerSecond)}/s`)
+          .join(' → ')} (spread ${(spread * 100).toFixed(0)}%)`,
       });
     }
-    const workerRss = runs.flatMap((run) => run.processes.filter((process) => process.name.startsWith('worker')).map((process) => process.peakRssMb));
+    const workerRss = runs.flatMap((run) =>
+      run.processes.filter((process) => process.name.startsWith('worker')).map((process) => process.peakRssMb),
+    );
     if (workerRss.length > 0) {
       const peak = Math.max(...workerRss);
       targets.push({ name: 'worker peak RSS ≤ 250 MB', config: label, pass: peak <= 250, measured: `${fmt(peak)} MB` });
@@ -138,7 +155,10 @@ export function evaluateTargets(results: Results): Target[] {
 
 function usage(run: RunResult, prefix: string): { cpu: number; rss: number } {
   const matching = run.processes.filter((process) => process.name.startsWith(prefix));
-  return { cpu: matching.reduce((sum, process) => sum + process.cpuSeconds, 0), rss: Math.max(0, ...matching.map((process) => process.peakRssMb)) };
+  return {
+    cpu: matching.reduce((sum, process) => sum + process.cpuSeconds, 0),
+    rss: Math.max(0, ...matching.map((process) => process.peakRssMb)),
+  };
 }
 
 /** The markdown report: machine, ceilings, runs, targets. */
@@ -151,10 +171,17 @@ export function resultsMarkdown(results: Results, targets: Target[]): string {
     '',
   );
   if (ceilings) {
-    lines.push('**Ceilings** (same machine, same run):', '', '| ceiling | rate | measured over |', '| --- | ---: | ---: |');
+    lines.push(
+      '**Ceilings** (same machine, same run):',
+      '',
+      '| ceiling | rate | measured over |',
+      '| --- | ---: | ---: |',
+    );
     for (const [key, ceiling] of Object.entries(ceilings) as Array<[string, Ceilings[keyof Ceilings]]>) {
       const label = key === 'verify' ? '(a) ' : key === 'verifyEmail' ? '(b) ' : '';
-      lines.push(`| ${label}${ceiling.name} | ${ceiling.perSecond.toLocaleString('en-US')} ${ceiling.unit} | ${ceiling.count.toLocaleString('en-US')} in ${ceiling.seconds} s |`);
+      lines.push(
+        `| ${label}${ceiling.name} | ${ceiling.perSecond.toLocaleString('en-US')} ${ceiling.unit} | ${ceiling.count.toLocaleString('en-US')} in ${ceiling.seconds} s |`,
+      );
     }
     lines.push('');
   }
@@ -172,10 +199,25 @@ export function resultsMarkdown(results: Results, targets: Target[]): string {
     );
   }
   lines.push('', '**Targets**:', '', '| target | config | result | measured |', '| --- | --- | --- | --- |');
-  for (const target of targets) lines.push(`| ${target.name} | ${target.config ?? ''} | ${target.pass === undefined ? 'n/a' : target.pass ? 'PASS' : 'MISS'} | ${target.measured} |`);
+  for (const target of targets)
+    lines.push(
+      `| ${target.name} | ${target.config ?? ''} | ${target.pass === undefined ? 'n/a' : target.pass ? 'PASS' : 'MISS'} | ${target.measured} |`,
+    );
   for (const run of results.runs.filter((run) => run.profiles)) {
-    lines.push('', `**CPU profiles** (\`node --cpu-prof\`), ${configLabel(run.config)}, ${run.size} events, ${run.mode} rate:`, '');
-    for (const [name, summary] of Object.entries(run.profiles!)) lines.push(profileMarkdown(name, { ...summary, topFunctions: summary.topFunctions.slice(0, 12), topModules: summary.topModules.slice(0, 10) }), '');
+    lines.push(
+      '',
+      `**CPU profiles** (\`node --cpu-prof\`), ${configLabel(run.config)}, ${run.size} events, ${run.mode} rate:`,
+      '',
+    );
+    for (const [name, summary] of Object.entries(run.profiles!))
+      lines.push(
+        profileMarkdown(name, {
+          ...summary,
+          topFunctions: summary.topFunctions.slice(0, 12),
+          topModules: summary.topModules.slice(0, 10),
+        }),
+        '',
+      );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -55,10 +55,14 @@ const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 const RESULTS_JSON = `${BENCH_DIR}results.json`;
 const RESULTS_MD = `${BENCH_DIR}results.md`;
 const PROFILE_DIR = `${BENCH_DIR}results/profiles`;
-const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ADMIN_URL =
+  process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-const sizes = args.sizes.split(',').map(Number).filter((n) => n > 0);
+const sizes = args.sizes
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const workers = Math.max(1, Number(args.workers));
 const concurrency = Math.max(1, Number(args.concurrency));
 const rate = Math.max(1, Number(args.rate));
@@ -69,7 +73,12 @@ const clients = Math.max(1, Number(args.clients));
 const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
 const workerNice = Math.min(19, Math.max(0, Number(args['worker-nice'])));
 
-const SIGNING: SigningSecrets = { shopify: 'bench-shopify-secret', form: 'bench-form-secret', meta: 'bench-meta-secret', twilio: 'bench-twilio-token' };
+const SIGNING: SigningSecrets = {
+  shopify: 'bench-shopify-secret',
+  form: 'bench-form-secret',
+  meta: 'bench-meta-secret',
+  twilio: 'bench-twilio-token',
+};
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -82,8 +91,16 @@ function othersRunning(): string[] {
 }
 
 function machine(): Omit<Machine, 'idle' | 'note'> {
-  const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown CPU';
-  return { nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()), cpu: model, node: process.version, date: new Date().toISOString() };
+  const model =
+    /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ??
+    cpus()[0]?.model ??
+    'unknown CPU';
+  return {
+    nproc: Number(execFileSync('nproc', { encoding: 'utf8' }).trim()),
+    cpu: model,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -125,7 +142,10 @@ async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
 /** Declared with `--segments`: a value threshold, a time-based one (the sweep's probing) and one over channels. */
 const BENCH_SEGMENTS = [
   { id: 'vip', when: '$customer.traits.lifetime_value >= 1000' },
-  { id: 'lapsing', when: '$customer.traits.orders_count >= 2 and $daysSince($customer.traits.last_order_at) > 1.5 * $customer.traits.average_days_between_orders' },
+  {
+    id: 'lapsing',
+    when: '$customer.traits.orders_count >= 2 and $daysSince($customer.traits.last_order_at) > 1.5 * $customer.traits.average_days_between_orders',
+  },
   { id: 'multichannel', when: '$count($customer.traits.channels) >= 2' },
 ];
 
@@ -135,7 +155,8 @@ function workflowsFile(withReply: boolean): string {
   if (withReply && !withSegments) return source;
   const doc = parseDocument(readFileSync(source, 'utf8'));
   const json = doc.toJS() as { workflows: Array<{ steps: Array<{ type: string }> }>; segments?: unknown[] };
-  if (!withReply) for (const workflow of json.workflows) workflow.steps = workflow.steps.filter((step) => step.type !== 'reply');
+  if (!withReply)
+    for (const workflow of json.workflows) workflow.steps = workflow.steps.filter((step) => step.type !== 'reply');
   if (withSegments) json.segments = BENCH_SEGMENTS;
   mkdirSync(`${BENCH_DIR}results`, { recursive: true });
   const target = `${BENCH_DIR}results/workflows${withReply ? '' : '.no-reply'}${withSegments ? '.segments' : ''}.yaml`;
@@ -143,8 +164,16 @@ function workflowsFile(withReply: boolean): string {
   return target;
 }
 
-function crmflowEnv(options: { databaseUrl: string; prefix: string; port: number; smtpUrl: string; config: string }): Record<string, string> {
-  const secrets = Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `bench-${spec.name.toLowerCase()}`]));
+function crmflowEnv(options: {
+  databaseUrl: string;
+  prefix: string;
+  port: number;
+  smtpUrl: string;
+  config: string;
+}): Record<string, string> {
+  const secrets = Object.fromEntries(
+    ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `bench-${spec.name.toLowerCase()}`]),
+  );
   return {
     ...secrets,
     NODE_ENV: 'production',
@@ -199,7 +228,9 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
     if (context.profile) mkdirSync(profileDir, { recursive: true });
     const api = await startCrmflowProcess('api', env, counters, nodeArgs);
     children.push(api);
-    const workerProcesses = await Promise.all(Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)));
+    const workerProcesses = await Promise.all(
+      Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)),
+    );
     children.push(...workerProcesses);
 
     const corpus = buildCorpus({ size, secrets: SIGNING, publicUrl: env.CRMFLOW_PUBLIC_URL! });
@@ -216,18 +247,32 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
     // PostgreSQL backends serving this phase's database (not other databases' backends on the same server).
     const backends = new Set<number>();
     const listBackends = async () => {
-      const { rows } = await pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+      const { rows } = await pool.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+      );
       for (const row of rows) backends.add(row.pid);
     };
     await listBackends();
     const backendTimer = setInterval(() => void listBackends().catch(() => {}), 1000);
     const transactions = async () =>
-      (await pool.query<{ n: number }>('SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n;
+      (
+        await pool.query<{ n: number }>(
+          'SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()',
+        )
+      ).rows[0]!.n;
     const transactionsBefore = await transactions();
     const sampler = sampleProcesses(watched);
-    const load = await runLoad({ baseUrl: `http://127.0.0.1:${port}`, deliveries: corpus, rate: mode === 'fixed' ? rate : undefined, concurrency: clients, timeoutMs: phaseTimeoutMs });
+    const load = await runLoad({
+      baseUrl: `http://127.0.0.1:${port}`,
+      deliveries: corpus,
+      rate: mode === 'fixed' ? rate : undefined,
+      concurrency: clients,
+      timeoutMs: phaseTimeoutMs,
+    });
     const acknowledged = Array.from(load.status).filter((status) => status >= 200 && status < 300).length;
-    log(`    posted ${size} in ${((load.finishedAt - load.startedAt) / 1000).toFixed(1)} s, ${acknowledged} acknowledged, ${load.errors} errors; waiting for the runs…`);
+    log(
+      `    posted ${size} in ${((load.finishedAt - load.startedAt) / 1000).toFixed(1)} s, ${acknowledged} acknowledged, ${load.errors} errors; waiting for the runs…`,
+    );
 
     const deadline = load.startedAt + phaseTimeoutMs;
     let finished = { done: 0, failed: 0 };
@@ -244,7 +289,9 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
       }
       if (nowMs() - lastReport > 10_000) {
         lastReport = nowMs();
-        log(`    ${finished.done} / ${acknowledged} runs finished after ${((nowMs() - load.startedAt) / 1000).toFixed(0)} s`);
+        log(
+          `    ${finished.done} / ${acknowledged} runs finished after ${((nowMs() - load.startedAt) / 1000).toFixed(0)} s`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -281,7 +328,10 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
     let profiles: Record<string, ProfileSummary> | undefined;
     if (context.profile) {
       profiles = {};
-      const names = new Map<number, string>([[api.pid!, 'api'], ...workerProcesses.map((child, i): [number, string] => [child.pid!, `worker ${i + 1}`])]);
+      const names = new Map<number, string>([
+        [api.pid!, 'api'],
+        ...workerProcesses.map((child, i): [number, string] => [child.pid!, `worker ${i + 1}`]),
+      ]);
       // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile; thread 0 is the main thread (others: tsx's loader thread).
       for (const file of readdirSync(profileDir).filter((name) => /\.0\.\d+\.cpuprofile$/.test(name))) {
         const pid = Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(file)?.[1]);
@@ -328,11 +378,22 @@ async function measureCeilings(smtpSink: ChildProcess, smtpUrl: string): Promise
   log('ceilings:');
   const verify = await httpCeiling('Express + Shopify HMAC check', 'verify', orders.slice(0, 20_000), env, clients);
   log(`  (a) ${verify.name}: ${verify.perSecond} requests/s`);
-  const verifyEmail = await httpCeiling('(a) + one email per order (nodemailer pooled)', 'verify-email', orders.slice(0, 6_000), env, clients);
+  const verifyEmail = await httpCeiling(
+    '(a) + one email per order (nodemailer pooled)',
+    'verify-email',
+    orders.slice(0, 6_000),
+    env,
+    clients,
+  );
   log(`  (b) ${verifyEmail.name}: ${verifyEmail.perSecond} requests/s`);
   const noopPost = await httpCeiling('Express no-op POST route', 'noop', orders.slice(0, 20_000), env, clients);
   log(`  ${noopPost.name}: ${noopPost.perSecond} requests/s`);
-  const bullmqNoop = await bullmqCeiling(REDIS_URL, `crmflow-bench-${randomBytes(4).toString('hex')}`, 20_000, concurrency);
+  const bullmqNoop = await bullmqCeiling(
+    REDIS_URL,
+    `crmflow-bench-${randomBytes(4).toString('hex')}`,
+    20_000,
+    concurrency,
+  );
   log(`  ${bullmqNoop.name}: ${bullmqNoop.perSecond} jobs/s`);
   const db = await createDatabase();
   try {
@@ -347,40 +408,66 @@ async function measureCeilings(smtpSink: ChildProcess, smtpUrl: string): Promise
 async function main(): Promise<void> {
   const started = Date.now();
   const busyBefore = othersRunning();
-  if (busyBefore.length > 0) log(`note: other test processes are running (${busyBefore.length}); figures will be lower than on an idle machine`);
+  if (busyBefore.length > 0)
+    log(`note: other test processes are running (${busyBefore.length}); figures will be lower than on an idle machine`);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const { child: smtpSink, port: smtpPort } = await forkHelper('./smtp-sink.ts');
   const smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
-  const previous: Results | undefined = existsSync(RESULTS_JSON) ? (JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results) : undefined;
+  const previous: Results | undefined = existsSync(RESULTS_JSON)
+    ? (JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) as Results)
+    : undefined;
   let busyDuring = busyBefore.length > 0;
   try {
-    const ceilings = args['skip-ceilings'] && previous?.ceilings ? previous.ceilings : await measureCeilings(smtpSink, smtpUrl);
-    const context: PhaseContext = { smtpSink, smtpUrl, redis, redisPid: await redisPid(redis), config: workflowsFile(reply), profile: false };
+    const ceilings =
+      args['skip-ceilings'] && previous?.ceilings ? previous.ceilings : await measureCeilings(smtpSink, smtpUrl);
+    const context: PhaseContext = {
+      smtpSink,
+      smtpUrl,
+      redis,
+      redisPid: await redisPid(redis),
+      config: workflowsFile(reply),
+      profile: false,
+    };
     const current: RunResult[] = [];
     const largest = Math.max(...sizes);
     for (const size of sizes) {
       for (const mode of modes) {
-        log(`crmflow ${reply ? 'with' : 'without'} reply, ${workers} worker(s) × ${concurrency}${workerNice ? ` at nice ${workerNice}` : ''}, ${size} events, ${mode === 'max' ? 'maximum rate' : `fixed ${rate}/s`}:`);
+        log(
+          `crmflow ${reply ? 'with' : 'without'} reply, ${workers} worker(s) × ${concurrency}${workerNice ? ` at nice ${workerNice}` : ''}, ${size} events, ${mode === 'max' ? 'maximum rate' : `fixed ${rate}/s`}:`,
+        );
         const profile = args.profile && mode === 'max' && size === largest;
         const run = await runPhase(size, mode, { ...context, profile });
-        run.ceilingRatio = Math.round((run.endToEndPerSecond / (reply ? ceilings.verifyEmail.perSecond : ceilings.verify.perSecond)) * 1000) / 1000;
+        run.ceilingRatio =
+          Math.round(
+            (run.endToEndPerSecond / (reply ? ceilings.verifyEmail.perSecond : ceilings.verify.perSecond)) * 1000,
+          ) / 1000;
         busyDuring ||= othersRunning().length > 0;
         log(
           `    ${run.endToEndPerSecond} events/s end-to-end (${run.ceilingRatio} × ceiling ${reply ? 'b' : 'a'}), ack p50/p95/p99 ${run.ack.p50}/${run.ack.p95}/${run.ack.p99} ms, ` +
             `e2e p50/p99 ${run.endToEnd.p50}/${run.endToEnd.p99} ms, ${run.runsFailed} failed, ${run.emails} emails, ${run.merges} merges, reconciler re-enqueues ${run.reconcilerEnqueues}`,
         );
-        for (const usage of run.processes) log(`      ${usage.name}: ${usage.cpuSeconds} CPU s, peak ${usage.peakRssMb} MB`);
+        for (const usage of run.processes)
+          log(`      ${usage.name}: ${usage.cpuSeconds} CPU s, peak ${usage.peakRssMb} MB`);
         current.push(run);
       }
     }
-    const note = busyDuring ? 'other test suites were running on the machine during the measurement' : 'the machine was otherwise idle (no test suite running)';
-    const results: Results = { machine: { ...machine(), idle: !busyDuring, note }, ceilings, runs: mergeRuns(previous?.runs ?? [], current) };
+    const note = busyDuring
+      ? 'other test suites were running on the machine during the measurement'
+      : 'the machine was otherwise idle (no test suite running)';
+    const results: Results = {
+      machine: { ...machine(), idle: !busyDuring, note },
+      ceilings,
+      runs: mergeRuns(previous?.runs ?? [], current),
+    };
     const targets = evaluateTargets(results);
     writeFileSync(RESULTS_JSON, `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
     const markdown = resultsMarkdown(results, targets);
     writeFileSync(RESULTS_MD, markdown);
     log('');
-    for (const target of targets) log(`${target.pass === undefined ? 'n/a ' : target.pass ? 'PASS' : 'MISS'}  ${target.name} [${target.config}]: ${target.measured}`);
+    for (const target of targets)
+      log(
+        `${target.pass === undefined ? 'n/a ' : target.pass ? 'PASS' : 'MISS'}  ${target.name} [${target.config}]: ${target.measured}`,
+      );
     log(`\nwrote ${RESULTS_JSON} and ${RESULTS_MD} in ${Math.round((Date.now() - started) / 1000)} s`);
   } finally {
     smtpSink.kill('SIGTERM');

@@ -26,7 +26,11 @@ async function freePort(): Promise<number> {
 
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
-async function once(role: 'api' | 'worker', from: 'src' | 'dist', env: Record<string, string>): Promise<{ ms: number; rssMb: number }> {
+async function once(
+  role: 'api' | 'worker',
+  from: 'src' | 'dist',
+  env: Record<string, string>,
+): Promise<{ ms: number; rssMb: number }> {
   const port = await freePort();
   const url = role === 'api' ? `http://127.0.0.1:${port}/healthz` : `http://127.0.0.1:${port}/metrics`;
   const started = performance.now();
@@ -35,7 +39,10 @@ async function once(role: 'api' | 'worker', from: 'src' | 'dist', env: Record<st
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (;;) {
-    const ok = await fetch(url).then((response) => response.ok, () => false);
+    const ok = await fetch(url).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (ok) break;
     if (child.exitCode !== null) throw new Error(`${role} from ${from} exited ${child.exitCode}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -53,7 +60,9 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${database}`);
 try {
   const env: Record<string, string> = {
-    ...Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `bench-${spec.name.toLowerCase()}`])),
+    ...Object.fromEntries(
+      ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `bench-${spec.name.toLowerCase()}`]),
+    ),
     NODE_ENV: 'production',
     DATABASE_URL: `${BASE}/${database}`,
     REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -71,7 +80,9 @@ try {
     for (const from of ['src', 'dist'] as const) {
       const runs = [];
       for (let i = 0; i < Number(values.runs); i++) runs.push(await once(role, from, env));
-      process.stdout.write(`${role.padEnd(6)} from ${from.padEnd(4)}: ready in ${median(runs.map((run) => run.ms)).toFixed(0)} ms, RSS ${median(runs.map((run) => run.rssMb)).toFixed(0)} MB (median of ${runs.length})\n`);
+      process.stdout.write(
+        `${role.padEnd(6)} from ${from.padEnd(4)}: ready in ${median(runs.map((run) => run.ms)).toFixed(0)} ms, RSS ${median(runs.map((run) => run.rssMb)).toFixed(0)} MB (median of ${runs.length})\n`,
+      );
     }
   }
 } finally {

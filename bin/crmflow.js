@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
-const from = process.env.CRMFLOW_RUN_FROM || (process.env.NODE_ENV === 'production' && existsSync(compiled) ? 'dist' : 'src');
+const from =
+  process.env.CRMFLOW_RUN_FROM || (process.env.NODE_ENV === 'production' && existsSync(compiled) ? 'dist' : 'src');
 if (from === 'dist') {
   if (!existsSync(compiled)) {
     process.stderr.write('crmflow: CRMFLOW_RUN_FROM=dist but dist/ is not built: run `npm run build`\n');

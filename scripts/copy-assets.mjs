@@ -3,4 +3,7 @@
 // compiled code finds them as is.
 import { cpSync, statSync } from 'node:fs';
 
-cpSync('src', process.argv[2] ?? 'dist', { recursive: true, filter: (path) => statSync(path).isDirectory() || !path.endsWith('.ts') });
+cpSync('src', process.argv[2] ?? 'dist', {
+  recursive: true,
+  filter: (path) => statSync(path).isDirectory() || !path.endsWith('.ts'),
+});

@@ -77,7 +77,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
   const closers: Array<() => Promise<unknown> | unknown> = [];
   let draining = false;
   const close = async () => {
-    for (const closer of closers.reverse()) await Promise.resolve(closer()).catch((error: Error) => logger.warn({ err: error }, 'while closing'));
+    for (const closer of closers.reverse())
+      await Promise.resolve(closer()).catch((error: Error) => logger.warn({ err: error }, 'while closing'));
   };
   try {
     const config = loadConfigFile(envValue(env, 'CRMFLOW_CONFIG')!, { env });
@@ -112,18 +113,27 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     closers.push(() => pool.end());
     await prepareDatabase(pool, config, logger);
     for (const former of await formerOwners({ pool, config })) {
-      logger.warn({ agent_id: former.agent_id, customers: former.customers, open_tasks: former.open_tasks },
-        `agent ${former.agent_id} is no longer in ${config.file} but owns ${former.customers} customers and ${former.open_tasks} open tasks: hand them over (crmflow hand-over ${former.agent_id} --to AGENT|--pool POOL, or the dashboard's Hand-over page)`);
+      logger.warn(
+        { agent_id: former.agent_id, customers: former.customers, open_tasks: former.open_tasks },
+        `agent ${former.agent_id} is no longer in ${config.file} but owns ${former.customers} customers and ${former.open_tasks} open tasks: hand them over (crmflow hand-over ${former.agent_id} --to AGENT|--pool POOL, or the dashboard's Hand-over page)`,
+      );
     }
 
     const prefix = envValue(env, 'CRMFLOW_QUEUE_PREFIX')!;
     const producer = producerConnection(redisUrl);
     closers.push(() => producer.disconnect());
-    const queue = createEventsQueue(producer, prefix, { attempts: envInt(env, 'CRMFLOW_JOB_ATTEMPTS'), backoffMs: envInt(env, 'CRMFLOW_JOB_BACKOFF_MS') });
+    const queue = createEventsQueue(producer, prefix, {
+      attempts: envInt(env, 'CRMFLOW_JOB_ATTEMPTS'),
+      backoffMs: envInt(env, 'CRMFLOW_JOB_BACKOFF_MS'),
+    });
     closers.push(() => queue.close());
 
     const smtpUrl = env.SMTP_URL;
-    const repliesByEmail = config.workflows.some((workflow) => workflow.steps.some((step) => step.definition.type === 'reply' && ['email', 'same'].includes(String(step.config.channel))));
+    const repliesByEmail = config.workflows.some((workflow) =>
+      workflow.steps.some(
+        (step) => step.definition.type === 'reply' && ['email', 'same'].includes(String(step.config.channel)),
+      ),
+    );
     if (!smtpUrl && isProduction(env) && repliesByEmail) {
       throw new Error('SMTP_URL is not set but workflows send email replies (required in production)');
     }
@@ -134,17 +144,47 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     const connectorContext = (connectorId: string, signal: AbortSignal) => {
       const connector = config.connectors.get(connectorId)!;
       const tokens = storedTokens(pool, box, connectorId);
-      return createConnectorContext({ definition: connector.definition, secrets: connector.secrets, env, tokens, logger, signal, acquire });
+      return createConnectorContext({
+        definition: connector.definition,
+        secrets: connector.secrets,
+        env,
+        tokens,
+        logger,
+        signal,
+        acquire,
+      });
     };
     const publicUrl = env.CRMFLOW_PUBLIC_URL || `http://localhost:${envInt(env, 'PORT')}`;
-    const unsubscribeUrl = (address: string) => `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
+    const unsubscribeUrl = (address: string) =>
+      `${publicUrl.replace(/\/+$/, '')}/unsubscribe/${unsubscribeToken(secretKey, address)}`;
     const httpAllowHosts = (env.CRMFLOW_HTTP_ALLOW_HOSTS ?? '').split(',').filter((host) => host.trim() !== '');
     const feedback = { publicUrl, secretKey };
-    const serviceOptions = { pool, config, email, emailFrom: envValue(env, 'SMTP_FROM')!, defaultRegion, connectorContext, queue, logger, now: options.now, unsubscribeUrl, feedback, httpAllowHosts };
+    const serviceOptions = {
+      pool,
+      config,
+      email,
+      emailFrom: envValue(env, 'SMTP_FROM')!,
+      defaultRegion,
+      connectorContext,
+      queue,
+      logger,
+      now: options.now,
+      unsubscribeUrl,
+      feedback,
+      httpAllowHosts,
+    };
     const services = createStepServices(serviceOptions);
     const cases = createCaseServices({ ...serviceOptions, now: services.now });
     const operations: OperationContext = {
-      pool, queue, config, defaultRegion, logger, connectorContext, now: options.now, resendMessage: createOutbound(serviceOptions).resend, cases,
+      pool,
+      queue,
+      config,
+      defaultRegion,
+      logger,
+      connectorContext,
+      now: options.now,
+      resendMessage: createOutbound(serviceOptions).resend,
+      cases,
     };
 
     let worker: Worker<JobData> | undefined;
@@ -169,24 +209,57 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const deadline = envInt(env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS');
       // In-flight runs finish; past the deadline the worker lets go and their jobs are recovered as stalled elsewhere.
       closers.push(async () => {
-        const finished = await Promise.race([worker!.close().then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), deadline).unref())]);
+        const finished = await Promise.race([
+          worker!.close().then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), deadline).unref()),
+        ]);
         if (!finished) {
           logger.warn({ deadline }, 'runs still in flight at the shutdown deadline; another worker will recover them');
           await worker!.close(true);
         }
       });
     }
-    if (options.roles.worker) closers.push(await startConnectorWatches({ pool, queue, config, logger, connectorContext, signals: connectorSignals(producer, prefix) }));
+    if (options.roles.worker)
+      closers.push(
+        await startConnectorWatches({
+          pool,
+          queue,
+          config,
+          logger,
+          connectorContext,
+          signals: connectorSignals(producer, prefix),
+        }),
+      );
     if (options.roles.scheduler) {
       const scheduler = await startScheduler(config, queue, logger);
       closers.push(scheduler.stop);
     }
     // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.
     const engine = options.roles.worker || options.roles.scheduler;
-    const reconciler = startReconciler(pool, queue, producer, logger, { ...options.reconciler, ...(engine ? {} : { intervalMs: 0 }), now: services.now, cases });
+    const reconciler = startReconciler(pool, queue, producer, logger, {
+      ...options.reconciler,
+      ...(engine ? {} : { intervalMs: 0 }),
+      now: services.now,
+      cases,
+    });
     closers.push(reconciler.stop);
-    const refresher = createCustomerRefresher({ pool, config, now: services.now, listenedEvents: listenedEventTypes(config), logger });
-    const segments = engine ? startSegmentUpkeep({ pool, config, logger, now: services.now, publish: engineEventPublisher({ queue, logger }), refresher }) : undefined;
+    const refresher = createCustomerRefresher({
+      pool,
+      config,
+      now: services.now,
+      listenedEvents: listenedEventTypes(config),
+      logger,
+    });
+    const segments = engine
+      ? startSegmentUpkeep({
+          pool,
+          config,
+          logger,
+          now: services.now,
+          publish: engineEventPublisher({ queue, logger }),
+          refresher,
+        })
+      : undefined;
     if (segments) closers.push(async () => (segments.stop(), segments.backfill));
 
     let url: string | undefined;
@@ -196,8 +269,18 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const { users, demo: demoUser, warnings } = dashboard!;
       if (!demoUser) for (const warning of warnings) logger.warn(warning);
       const app = createApp({
-        ...operations, redis: producer, apiToken, publicUrl, logger, isDraining: () => draining, metricsToken: env.CRMFLOW_METRICS_TOKEN, unsubscribeKey: secretKey,
-        trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!.split(',').map((proxy) => proxy.trim()).filter(Boolean),
+        ...operations,
+        redis: producer,
+        apiToken,
+        publicUrl,
+        logger,
+        isDraining: () => draining,
+        metricsToken: env.CRMFLOW_METRICS_TOKEN,
+        unsubscribeKey: secretKey,
+        trustedProxies: envValue(env, 'CRMFLOW_TRUSTED_PROXIES')!
+          .split(',')
+          .map((proxy) => proxy.trim())
+          .filter(Boolean),
         contacts: services,
         dashboard: { users, secretKey, demoUser, piiFields: piiFields(env.CRMFLOW_PII_FIELDS), checkConfigFile },
       });
@@ -222,17 +305,33 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       // The run, reply, pull and merge counters live in the worker process: it serves them itself, on its own port.
       const port = envInt(env, 'CRMFLOW_METRICS_PORT');
       const host = envValue(env, 'HOST')!;
-      const server = await serveMetrics({ queue, token: env.CRMFLOW_METRICS_TOKEN, port, host }).catch((error: NodeJS.ErrnoException) => {
-        // A second worker on the same host without its own port still works; only its metrics are not served.
-        if (error.code !== 'EADDRINUSE') throw error;
-        logger.warn(`metrics port ${port} is taken: this worker's metrics are not served (give each worker on a host its own CRMFLOW_METRICS_PORT)`);
-      });
+      const server = await serveMetrics({ queue, token: env.CRMFLOW_METRICS_TOKEN, port, host }).catch(
+        (error: NodeJS.ErrnoException) => {
+          // A second worker on the same host without its own port still works; only its metrics are not served.
+          if (error.code !== 'EADDRINUSE') throw error;
+          logger.warn(
+            `metrics port ${port} is taken: this worker's metrics are not served (give each worker on a host its own CRMFLOW_METRICS_PORT)`,
+          );
+        },
+      );
       if (server) {
         closers.push(() => new Promise((resolve) => server.close(resolve)));
         metricsUrl = `http://${host === '0.0.0.0' ? 'localhost' : host}:${(server.address() as AddressInfo).port}/metrics`;
       }
     }
-    return { config, pool, queue, url, metricsUrl, worker, reconcile: reconciler.runOnce, segments, connectorContext, operations, close };
+    return {
+      config,
+      pool,
+      queue,
+      url,
+      metricsUrl,
+      worker,
+      reconcile: reconciler.runOnce,
+      segments,
+      connectorContext,
+      operations,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

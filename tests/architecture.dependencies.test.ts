@@ -9,9 +9,16 @@ import { expect, it } from 'vitest';
  */
 it('every import in src goes in an allowed direction, and none runs in a circle', async () => {
   const run = promisify(execFile);
-  const result = await run('node_modules/.bin/depcruise', ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { timeout: 120_000 }).then(
+  const result = await run(
+    'node_modules/.bin/depcruise',
+    ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'],
+    { timeout: 120_000 },
+  ).then(
     ({ stdout }) => ({ ok: true, output: stdout }),
-    (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
+    (error: { stdout?: string; stderr?: string }) => ({
+      ok: false,
+      output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    }),
   );
   expect(result.ok, result.output).toBe(true);
 });

@@ -129,7 +129,10 @@ describe('cases: a first-response breach fires once when worker processes are ki
     } finally {
       holder.release();
     }
-    await waitFor('the killed worker gone from PostgreSQL', async () => (await count(db.pool, `${CASE_QUERIES} AND state <> 'idle'`)) === 0);
+    await waitFor(
+      'the killed worker gone from PostgreSQL',
+      async () => (await count(db.pool, `${CASE_QUERIES} AND state <> 'idle'`)) === 0,
+    );
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(0);
     expect(await count(db.pool, 'SELECT 1 FROM cases WHERE first_response_breached_at IS NOT NULL')).toBe(0);
 
@@ -144,7 +147,10 @@ describe('cases: a first-response breach fires once when worker processes are ki
         'the breach run waiting to be created',
         async () =>
           (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")) === 1 &&
-          (await count(db.pool, `${ACTIVITY} AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO workflow_runs%'`)) === 1,
+          (await count(
+            db.pool,
+            `${ACTIVITY} AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO workflow_runs%'`,
+          )) === 1,
         60_000,
       );
       await second.kill();
@@ -164,12 +170,18 @@ describe('cases: a first-response breach fires once when worker processes are ki
     const fourth = worker();
     await waitFor(
       'the breach run finished',
-      async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach' AND status = 'succeeded'")) === 1,
+      async () =>
+        (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'breach' AND status = 'succeeded'")) === 1,
       60_000,
     );
     // The event is marked processed: no reconciler pass queues it again.
-    await waitFor('the breach event processed', async () =>
-      (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached' AND status <> 'pending'")) === 1,
+    await waitFor(
+      'the breach event processed',
+      async () =>
+        (await count(
+          db.pool,
+          "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached' AND status <> 'pending'",
+        )) === 1,
     );
     await fourth.stop();
 

@@ -78,7 +78,9 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     const opened = await waitFor('the case', async () => (await api(app, '/api/cases')).body.cases[0]);
     expect(opened.owner_agent_id).toBe('carol');
-    await waitFor('the acknowledgement', async () => smtp.messages.some((message) => message.to.includes('rosa@example.com')));
+    await waitFor('the acknowledgement', async () =>
+      smtp.messages.some((message) => message.to.includes('rosa@example.com')),
+    );
 
     await page.goto(`${app.url}/cases`);
     await page.getByLabel('User name').fill('carol');
@@ -99,7 +101,9 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     await page.waitForURL(/notice=replied/);
     expect(await page.locator('#first-response').textContent()).toContain('answered');
     expect(await page.locator('#case-thread li[data-kind="reply"]').textContent()).toContain('carol');
-    const reply = await waitFor('the reply email', async () => smtp.messages.find((message) => message.text.includes('a new parcel leaves today')));
+    const reply = await waitFor('the reply email', async () =>
+      smtp.messages.find((message) => message.text.includes('a new parcel leaves today')),
+    );
     expect(reply.subject).toBe(`Re: [Case #${opened.id}] Complaint: My parcel never arrived`);
     const { body: answered } = await api(app, `/api/cases/${opened.id}`);
     expect(answered).toMatchObject({ first_responded_by: 'carol', first_response_due_at: null });
@@ -113,25 +117,35 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     await page.getByRole('button', { name: 'Set status' }).click();
     await page.waitForURL(/notice=status/);
     expect(await page.locator('#case-status').textContent()).toContain('resolved');
-    expect(await count(db.pool, "SELECT 1 FROM audit_log WHERE actor = 'carol' AND action IN ('case.reply', 'case.status')")).toBe(2);
+    expect(
+      await count(db.pool, "SELECT 1 FROM audit_log WHERE actor = 'carol' AND action IN ('case.reply', 'case.status')"),
+    ).toBe(2);
 
     // The satisfaction question: one click on "4" records it; clicking it again counts once; "5" changes the answer.
-    const question = await waitFor('the rating question', async () => smtp.messages.find((message) => /How satisfied/.test(message.text)));
+    const question = await waitFor('the rating question', async () =>
+      smtp.messages.find((message) => /How satisfied/.test(message.text)),
+    );
     const links = [...question.text.matchAll(/(\d)\/5: (\S+)/g)].map((match) => new URL(match[2]!).pathname);
     expect(links).toHaveLength(5);
     for (let click = 0; click < 2; click++) {
       await page.goto(`${app.url}${links[3]}`);
       await page.getByRole('heading', { name: 'Thank you' }).waitFor();
     }
-    expect((await db.pool.query('SELECT score, changed_count FROM feedback')).rows).toEqual([{ score: 4, changed_count: 0 }]);
+    expect((await db.pool.query('SELECT score, changed_count FROM feedback')).rows).toEqual([
+      { score: 4, changed_count: 0 },
+    ]);
     await page.goto(`${app.url}${links[4]}`);
     await page.getByRole('heading', { name: 'Thank you' }).waitFor();
     // A forged link (another score under the same signature) and an altered one change nothing.
     const [payload, signature] = links[0]!.split('/').at(-1)!.split('.');
-    const forged = Buffer.from(Buffer.from(payload!, 'base64url').toString('utf8').replace(/,1,/, ',2,')).toString('base64url');
+    const forged = Buffer.from(Buffer.from(payload!, 'base64url').toString('utf8').replace(/,1,/, ',2,')).toString(
+      'base64url',
+    );
     expect((await post(app, `/feedback/${forged}.${signature}`, '', {})).status).toBe(404);
     expect((await post(app, `/feedback/${payload}.${signature!.slice(0, -2)}AA`, '', {})).status).toBe(404);
-    expect((await db.pool.query('SELECT score, changed_count, case_id FROM feedback')).rows).toEqual([{ score: 5, changed_count: 1, case_id: opened.id }]);
+    expect((await db.pool.query('SELECT score, changed_count, case_id FROM feedback')).rows).toEqual([
+      { score: 5, changed_count: 1, case_id: opened.id },
+    ]);
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'feedback.received'")).toBe(0); // nobody listens in the shipped file
 
     await page.goto(`${app.url}/cases/${opened.id}`);
@@ -145,7 +159,9 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
     await expect.poll(() => figures.locator('div', { hasText: 'CSAT' }).locator('dd').textContent()).toContain('5.0/5');
     expect(await figures.locator('div', { hasText: 'First-response breaches' }).locator('dd').textContent()).toBe('0%');
     expect(await figures.locator('div', { hasText: 'Opened' }).locator('dd').textContent()).toBe('1');
-    expect(await figures.locator('div', { hasText: 'Median first response' }).locator('dd').textContent()).not.toContain('—');
+    expect(
+      await figures.locator('div', { hasText: 'Median first response' }).locator('dd').textContent(),
+    ).not.toContain('—');
     expect(problems).toEqual([]);
   }, 90_000);
 });

@@ -36,7 +36,12 @@ describe('cases: the figures of a period in the API, in business hours, unknown 
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } });
+    const env = testEnv({
+      databaseUrl: db.url,
+      configPath: writeConfig(CONFIG),
+      prefix: testPrefix(),
+      extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL },
+    });
     app = await startTestCrmflow(env, undefined, () => clock);
   });
   afterAll(async () => {
@@ -44,7 +49,11 @@ describe('cases: the figures of a period in the API, in business hours, unknown 
     await db?.drop();
   });
 
-  const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body: unknown) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   /** A complaint by SMS at `at`; returns the case it opened. */
   const complaint = async (at: string, from: string) => {
     clock = new Date(at);
@@ -85,7 +94,9 @@ describe('cases: the figures of a period in the API, in business hours, unknown 
        VALUES ($1, $2, 'sms', 'twilio', '+10000000000', 'How did we do?', 'sent')`,
       [key, row.customer_id],
     );
-    expect(await recordFeedback(db.pool, { messageKey: key, caseId: row.id, kind: 'csat', score, at: clock })).toMatchObject({ changed: true });
+    expect(
+      await recordFeedback(db.pool, { messageKey: key, caseId: row.id, kind: 'csat', score, at: clock }),
+    ).toMatchObject({ changed: true });
   };
 
   it('counts, medians in business hours, breach rates and CSAT of the cases opened in the period', async () => {
@@ -103,7 +114,10 @@ describe('cases: the figures of a period in the API, in business hours, unknown 
     const c = await complaint('2026-12-08T09:00:00Z', '+14155550103');
     clock = new Date('2026-12-08T13:30:00Z');
     await app.queue.add('case', { kind: 'case', caseId: c.id, target: 'first_response' }, { jobId: 'check-c' });
-    await waitFor('the breach of C', async () => (await api(app, `/api/cases/${c.id}`)).body.first_response_breached_at !== null);
+    await waitFor(
+      'the breach of C',
+      async () => (await api(app, `/api/cases/${c.id}`)).body.first_response_breached_at !== null,
+    );
     await note(c.id, '2026-12-08T14:00:00Z');
     await resolve(b.id, '2026-12-09T10:00:00Z');
     await rate(b, 2);
@@ -128,10 +142,22 @@ describe('cases: the figures of a period in the API, in business hours, unknown 
 
     // Monday morning alone: A.
     const monday = await api(app, '/api/cases/figures?from=2026-12-07T00:00:00Z&to=2026-12-07T12:00:00Z');
-    expect(monday.body).toMatchObject({ opened: 1, median_first_response_ms: HOUR, median_resolution_ms: 6 * HOUR, csat_average: 4, csat_answers: 1 });
+    expect(monday.body).toMatchObject({
+      opened: 1,
+      median_first_response_ms: HOUR,
+      median_resolution_ms: 6 * HOUR,
+      csat_average: 4,
+      csat_answers: 1,
+    });
     // Only D (nobody answered, nothing resolved or rated): unknown, not 0.
     const wednesday = await api(app, '/api/cases/figures?from=2026-12-09T11:00:00Z&to=2026-12-09T12:00:00Z');
-    expect(wednesday.body).toMatchObject({ opened: 1, median_first_response_ms: null, median_resolution_ms: null, csat_average: null, csat_answers: 0 });
+    expect(wednesday.body).toMatchObject({
+      opened: 1,
+      median_first_response_ms: null,
+      median_resolution_ms: null,
+      csat_average: null,
+      csat_answers: 0,
+    });
     // Without `to`: until now (the clock); without `from`: the 30 days before.
     const recent = await api(app, '/api/cases/figures');
     expect(recent.body).toMatchObject({ from: '2026-11-09T12:00:00.000Z', to: '2026-12-09T12:00:00.000Z', opened: 5 });

@@ -11,7 +11,10 @@ describe('openCase: one case per customer when messages join, once per key', () 
     await db?.drop();
   });
 
-  const clock = { dueAfter: (from: Date, ms: number) => new Date(from.getTime() + ms), between: (from: Date, to: Date) => to.getTime() - from.getTime() };
+  const clock = {
+    dueAfter: (from: Date, ms: number) => new Date(from.getTime() + ms),
+    between: (from: Date, to: Date) => to.getTime() - from.getTime(),
+  };
   const input = (customerId: number, key: string, extra: Partial<OpenCaseInput> = {}): OpenCaseInput => ({
     idempotencyKey: key,
     customerId,
@@ -38,7 +41,9 @@ describe('openCase: one case per customer when messages join, once per key', () 
   it('five messages arriving together open one case and all join it; a retried step finds its case', async () => {
     const { rows } = await db.pool.query<{ id: number }>("INSERT INTO customers (name) VALUES ('Pat') RETURNING id");
     const customerId = rows[0]!.id;
-    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => openCase(db.pool, input(customerId, `run:${n}:open_case`))));
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => openCase(db.pool, input(customerId, `run:${n}:open_case`))),
+    );
     expect(results.filter((result) => result.action === 'opened')).toHaveLength(1);
     expect(new Set(results.map((result) => result.case?.id)).size).toBe(1);
     expect(await count(db.pool, "SELECT 1 FROM case_entries WHERE kind = 'inbound'")).toBe(5);
@@ -54,14 +59,33 @@ describe('openCase: one case per customer when messages join, once per key', () 
     const day = 86_400_000;
     const first = await openCase(db.pool, input(customerId, 'run:20:open_case', { resolutionMs: 2 * day }));
     const resolvedAt = new Date();
-    await setCaseStatus(db.pool, first.case!.id, 'resolved', { author: 'sam', now: resolvedAt, clock: () => clock, events: {} });
+    await setCaseStatus(db.pool, first.case!.id, 'resolved', {
+      author: 'sam',
+      now: resolvedAt,
+      clock: () => clock,
+      events: {},
+    });
     const later = new Date(resolvedAt.getTime() + 3 * day);
-    const reopened = await openCase(db.pool, input(customerId, 'run:21:open_case', { joinOpen: false, reopenWithinMs: 7 * day, now: later }));
-    expect(reopened).toMatchObject({ action: 'reopened', case: { id: first.case!.id, status: 'open', reopened_count: 1, resolved_at: null } });
+    const reopened = await openCase(
+      db.pool,
+      input(customerId, 'run:21:open_case', { joinOpen: false, reopenWithinMs: 7 * day, now: later }),
+    );
+    expect(reopened).toMatchObject({
+      action: 'reopened',
+      case: { id: first.case!.id, status: 'open', reopened_count: 1, resolved_at: null },
+    });
     expect(reopened.case!.resolution_due_at).toEqual(new Date(later.getTime() + 2 * day));
-    await setCaseStatus(db.pool, first.case!.id, 'resolved', { author: 'sam', now: later, clock: () => clock, events: {} });
+    await setCaseStatus(db.pool, first.case!.id, 'resolved', {
+      author: 'sam',
+      now: later,
+      clock: () => clock,
+      events: {},
+    });
     const muchLater = new Date(later.getTime() + 8 * day);
-    const fresh = await openCase(db.pool, input(customerId, 'run:22:open_case', { joinOpen: false, reopenWithinMs: 7 * day, now: muchLater }));
+    const fresh = await openCase(
+      db.pool,
+      input(customerId, 'run:22:open_case', { joinOpen: false, reopenWithinMs: 7 * day, now: muchLater }),
+    );
     expect(fresh.action).toBe('opened');
     expect(fresh.case!.id).not.toBe(first.case!.id);
   });

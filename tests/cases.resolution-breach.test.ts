@@ -40,7 +40,12 @@ describe('cases: the resolution breach fires once, after its target in business 
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } });
+    const env = testEnv({
+      databaseUrl: db.url,
+      configPath: writeConfig(CONFIG),
+      prefix: testPrefix(),
+      extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL },
+    });
     app = await startTestCrmflow(env, undefined, () => clock);
   });
   afterAll(async () => {
@@ -48,7 +53,11 @@ describe('cases: the resolution breach fires once, after its target in business 
     await db?.drop();
   });
 
-  const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (body: unknown) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = async (body: string) => {
     sms++;
     const params: Record<string, string> = {
@@ -73,7 +82,10 @@ describe('cases: the resolution breach fires once, after its target in business 
       return found && (await found.getState()) === 'delayed' && found;
     });
     await job.promote();
-    await waitFor(`the check of ${due.toISOString()} done`, async () => (await app.queue.getJobState(id)) === 'completed');
+    await waitFor(
+      `the check of ${due.toISOString()} done`,
+      async () => (await app.queue.getJobState(id)) === 'completed',
+    );
   };
   /** A check that is not the scheduled one (a duplicate job, a stalled one run again). */
   const extraCheck = async (jobId: string) => {
@@ -88,17 +100,27 @@ describe('cases: the resolution breach fires once, after its target in business 
       return result.body.cases.length === 1 && result;
     });
     caseId = body.cases[0].id;
-    expect(body.cases[0]).toMatchObject({ resolution_due_at: '2026-12-08T10:00:00.000Z', resolution_time_left_ms: 10 * HOUR });
+    expect(body.cases[0]).toMatchObject({
+      resolution_due_at: '2026-12-08T10:00:00.000Z',
+      resolution_time_left_ms: 10 * HOUR,
+    });
 
     clock = new Date('2026-12-07T10:00:00Z');
     const noted = await api(app, `/api/cases/${caseId}/notes`, json({ body: 'Asked the courier' }));
-    expect(noted.body.case).toMatchObject({ first_response_due_at: null, resolution_due_at: '2026-12-08T10:00:00.000Z' });
+    expect(noted.body.case).toMatchObject({
+      first_response_due_at: null,
+      resolution_due_at: '2026-12-08T10:00:00.000Z',
+    });
   });
 
   it('waiting on the customer pauses it: its old due time passes without a breach', async () => {
     clock = new Date('2026-12-07T12:00:00Z'); // 3 open hours used, 7 left
     const paused = await api(app, `/api/cases/${caseId}/status`, json({ status: 'waiting_on_customer' }));
-    expect(paused.body.case).toMatchObject({ resolution_due_at: null, resolution_left_ms: 7 * HOUR, resolution_time_left_ms: 7 * HOUR });
+    expect(paused.body.case).toMatchObject({
+      resolution_due_at: null,
+      resolution_left_ms: 7 * HOUR,
+      resolution_time_left_ms: 7 * HOUR,
+    });
 
     clock = new Date('2026-12-09T09:00:00Z'); // Wednesday, long after the Tuesday 10:00 it was first due
     await fireCheck(new Date('2026-12-08T10:00:00Z'));
@@ -135,7 +157,12 @@ describe('cases: the resolution breach fires once, after its target in business 
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'escalate'")).toBe(1);
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'case.first_response_breached'")).toBe(0);
     const { rows } = await db.pool.query("SELECT data FROM engine_events WHERE type = 'case.resolution_breached'");
-    expect(rows[0].data).toMatchObject({ case_id: caseId, target: 'resolution', due_at: '2026-12-09T16:00:00.000Z', pool_lead: { id: 'lee' } });
+    expect(rows[0].data).toMatchObject({
+      case_id: caseId,
+      target: 'resolution',
+      due_at: '2026-12-09T16:00:00.000Z',
+      pool_lead: { id: 'lee' },
+    });
     const { body } = await api(app, `/api/cases/${caseId}`);
     expect(body).toMatchObject({ status: 'resolved', resolution_breached_at: '2026-12-09T16:30:00.000Z' });
   });

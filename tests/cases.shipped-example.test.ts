@@ -22,7 +22,10 @@ useNock({ checkPending: false });
 describe('the shipped complaint rule (workflows.yaml)', () => {
   const config = loadConfigText(SHIPPED, 'workflows.yaml', { env: { ...SECRETS, ...TWILIO_ENV } });
   const step = config.workflows.find((workflow) => workflow.id === 'complaints')!.steps[0]!;
-  const compiled = step.compiled as { openIf: CompiledExpression; priorityRules: Array<{ when: CompiledExpression; priority: string }> };
+  const compiled = step.compiled as {
+    openIf: CompiledExpression;
+    priorityRules: Array<{ when: CompiledExpression; priority: string }>;
+  };
   const opens = async (summary: string) => (await compiled.openIf.evaluate({ summary }, {})) === true;
   const refund = async (summary: string) => (await compiled.priorityRules[0]!.when.evaluate({ summary }, {})) === true;
 
@@ -124,7 +127,13 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
         return result.body.cases.length === 1 && result;
       });
       const opened = body.cases[0];
-      expect(opened).toMatchObject({ pool: 'support', priority: 'high', channel: 'sms', status: 'open', first_response_due_at: '2026-12-07T19:00:00.000Z' });
+      expect(opened).toMatchObject({
+        pool: 'support',
+        priority: 'high',
+        channel: 'sms',
+        status: 'open',
+        first_response_due_at: '2026-12-07T19:00:00.000Z',
+      });
       expect(['carol', 'bob']).toContain(opened.owner_agent_id);
       await waitFor('the acknowledgement', async () => acknowledgements.length === 1);
       expect(acknowledgements[0]).toContain(`Your case number is ${opened.id}`);
@@ -134,16 +143,22 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
       await text('SM00000000000000000000000000000a02', 'Hello? Anyone there?');
       const detail = await waitFor('the second message on the case', async () => {
         const result = await api(app, `/api/cases/${opened.id}`);
-        return result.body.thread.filter((entry: { kind: string }) => entry.kind === 'inbound').length === 2 && result.body;
+        return (
+          result.body.thread.filter((entry: { kind: string }) => entry.kind === 'inbound').length === 2 && result.body
+        );
       });
       expect(detail).toMatchObject({ first_responded_at: null, first_response_due_at: '2026-12-07T19:00:00.000Z' });
       expect(detail.thread.filter((entry: { kind: string }) => entry.kind === 'auto_reply')).toHaveLength(1);
       expect(await count(db.pool, 'SELECT 1 FROM cases')).toBe(1);
 
       clock = new Date('2026-12-07T19:05:00Z');
-      const check = await app.queue.getJob(jobIds.caseCheck(opened.id, 'first_response', new Date(opened.first_response_due_at)));
+      const check = await app.queue.getJob(
+        jobIds.caseCheck(opened.id, 'first_response', new Date(opened.first_response_due_at)),
+      );
       await check!.promote();
-      const mail = await waitFor('the email to the pool lead', async () => smtp.messages.find((message) => message.to.includes('alice@example.com')));
+      const mail = await waitFor('the email to the pool lead', async () =>
+        smtp.messages.find((message) => message.to.includes('alice@example.com')),
+      );
       expect(mail.subject).toBe(`Case #${opened.id} has no answer yet (high)`);
       expect(acknowledgements).toHaveLength(1);
     });
@@ -157,9 +172,13 @@ describe('the shipped complaint rule (workflows.yaml)', () => {
         email: 'rosa@example.com',
         message: 'My parcel never arrived',
       });
-      expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
+      expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(
+        202,
+      );
       const mail = await waitFor('the acknowledgement email', async () =>
-        smtp.messages.find((message) => message.to.includes('rosa@example.com') && /Case #/.test(message.subject ?? '')),
+        smtp.messages.find(
+          (message) => message.to.includes('rosa@example.com') && /Case #/.test(message.subject ?? ''),
+        ),
       );
       const { body } = await api(app, '/api/cases?status=open');
       const opened = body.cases.find((row: { channel: string }) => row.channel === 'email');

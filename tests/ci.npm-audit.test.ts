@@ -14,7 +14,10 @@ function judge(report: unknown, allow: Record<string, string> = {}): { code: num
   writeFileSync(reportPath, typeof report === 'string' ? report : JSON.stringify(report));
   writeFileSync(allowPath, JSON.stringify(allow));
   try {
-    return { code: 0, out: execFileSync('node', [SCRIPT, '--report', reportPath, '--allow', allowPath], { encoding: 'utf8' }) };
+    return {
+      code: 0,
+      out: execFileSync('node', [SCRIPT, '--report', reportPath, '--allow', allowPath], { encoding: 'utf8' }),
+    };
   } catch (error) {
     const failure = error as { status: number; stdout: string };
     return { code: failure.status, out: failure.stdout };
@@ -29,13 +32,24 @@ const withAdvisory = (severity: string) => ({
       name: 'fast-xml-parser',
       severity,
       isDirect: false,
-      via: [{ source: 1096598, name: 'fast-xml-parser', title: 'Prototype pollution', url: 'https://github.com/advisories/GHSA-x3cc-x39p-42qx', severity, range: '<4.2.4' }],
+      via: [
+        {
+          source: 1096598,
+          name: 'fast-xml-parser',
+          title: 'Prototype pollution',
+          url: 'https://github.com/advisories/GHSA-x3cc-x39p-42qx',
+          severity,
+          range: '<4.2.4',
+        },
+      ],
       effects: [],
       range: '<4.2.4',
       fixAvailable: true,
     },
   },
-  metadata: { vulnerabilities: { info: 0, low: 0, moderate: 0, high: severity === 'high' ? 1 : 0, critical: 0, total: 1 } },
+  metadata: {
+    vulnerabilities: { info: 0, low: 0, moderate: 0, high: severity === 'high' ? 1 : 0, critical: 0, total: 1 },
+  },
 });
 
 describe('CI judges npm audit of production dependencies', () => {
@@ -43,20 +57,30 @@ describe('CI judges npm audit of production dependencies', () => {
     const failing = judge(withAdvisory('high'));
     expect(failing.code).toBe(1);
     expect(failing.out).toContain('high GHSA-x3cc-x39p-42qx in fast-xml-parser');
-    const allowed = judge(withAdvisory('high'), { 'GHSA-x3cc-x39p-42qx': 'only the XML builder is used, never the parser' });
+    const allowed = judge(withAdvisory('high'), {
+      'GHSA-x3cc-x39p-42qx': 'only the XML builder is used, never the parser',
+    });
     expect(allowed.code).toBe(0);
     expect(allowed.out).toContain('allowed: only the XML builder is used');
   });
 
   it('passes on moderate advisories and on a clean report', () => {
     expect(judge(withAdvisory('moderate')).code).toBe(0);
-    expect(judge({ auditReportVersion: 2, vulnerabilities: {}, metadata: { vulnerabilities: { total: 0 } } }).out).toContain('no high or critical advisory');
+    expect(
+      judge({ auditReportVersion: 2, vulnerabilities: {}, metadata: { vulnerabilities: { total: 0 } } }).out,
+    ).toContain('no high or critical advisory');
   });
 
   it('does not fail when the advisory service does not answer, and says why', () => {
-    const refused = judge({ message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk', statusCode: 405, error: { summary: '' } });
+    const refused = judge({
+      message: '405 Method Not Allowed - POST https://registry.npmjs.org/-/npm/v1/security/advisories/bulk',
+      statusCode: 405,
+      error: { summary: '' },
+    });
     expect(refused.code).toBe(0);
-    expect(refused.out).toMatch(/advisory service did not answer \(405 Method Not Allowed.*\); production dependencies NOT judged/);
+    expect(refused.out).toMatch(
+      /advisory service did not answer \(405 Method Not Allowed.*\); production dependencies NOT judged/,
+    );
     const offline = judge('npm error code ENOTFOUND\nnpm error getaddrinfo ENOTFOUND registry.npmjs.org');
     expect(offline.code).toBe(0);
     expect(offline.out).toContain('did not answer (npm error code ENOTFOUND)');

@@ -12,7 +12,10 @@ describe('crmflow map', () => {
   it("evaluates a connector's default mapping on its sample", () => {
     const { status, stdout } = run('map', '--connector', 'shopify', '--event', 'order.created');
     expect(status).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ email: ['jon@example.com', 'john@example.com'], timeline: { external_id: 'order/820982911946154508' } });
+    expect(JSON.parse(stdout)).toMatchObject({
+      email: ['jon@example.com', 'john@example.com'],
+      timeline: { external_id: 'order/820982911946154508' },
+    });
   });
 
   it('evaluates an admin expression on an input file', () => {
@@ -28,7 +31,9 @@ describe('crmflow map', () => {
     expect(event.status).toBe(1);
     const events = Object.keys(connectors.get('shopify')!.events);
     expect(events).toContain('order.created');
-    expect(event.stderr).toBe(`crmflow: connector shopify has no event "order.teleported"; shopify events: ${events.join(', ')}\n`);
+    expect(event.stderr).toBe(
+      `crmflow: connector shopify has no event "order.teleported"; shopify events: ${events.join(', ')}\n`,
+    );
     const connector = run('map', '--connector', 'shopfy', '--event', 'order.created');
     expect(connector.stderr).toMatch(/^crmflow: unknown connector "shopfy"; known: .*shopify/);
   });

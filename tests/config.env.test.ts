@@ -18,13 +18,23 @@ describe('configuration from the environment', () => {
   });
 
   it('refuses to start in production with an unset secret, naming it', async () => {
-    const configPath = writeConfig('connectors:\n  form: { secrets: { webhook_secret: "${FORM_WEBHOOK_SECRET}" } }\nworkflows: []\n');
+    const configPath = writeConfig(
+      'connectors:\n  form: { secrets: { webhook_secret: "${FORM_WEBHOOK_SECRET}" } }\nworkflows: []\n',
+    );
     await expect(
-      startCrmflow({ env: { NODE_ENV: 'production', CRMFLOW_CONFIG: configPath, CRMFLOW_API_TOKEN: 't' }, roles: { api: false, worker: false, scheduler: false }, logger: pino({ level: 'silent' }) }),
+      startCrmflow({
+        env: { NODE_ENV: 'production', CRMFLOW_CONFIG: configPath, CRMFLOW_API_TOKEN: 't' },
+        roles: { api: false, worker: false, scheduler: false },
+        logger: pino({ level: 'silent' }),
+      }),
     ).rejects.toThrow(/FORM_WEBHOOK_SECRET is not set \(required in production\)/);
     const noToken = writeConfig('workflows: []\n');
     await expect(
-      startCrmflow({ env: { NODE_ENV: 'production', CRMFLOW_CONFIG: noToken }, roles: { api: false, worker: false, scheduler: false }, logger: pino({ level: 'silent' }) }),
+      startCrmflow({
+        env: { NODE_ENV: 'production', CRMFLOW_CONFIG: noToken },
+        roles: { api: false, worker: false, scheduler: false },
+        logger: pino({ level: 'silent' }),
+      }),
     ).rejects.toThrow(/CRMFLOW_API_TOKEN is not set/);
   });
 });

@@ -22,10 +22,14 @@ describe('working hours', () => {
     expect(isWorking(night, 'Europe/Paris', paris('2026-12-07T03:00:00'))).toBe(false); // Monday 03:00 would be Sunday's
   });
 
-  it('read the time in the agent\'s zone, and `from` equal to `to` is a full day from that time', () => {
+  it("read the time in the agent's zone, and `from` equal to `to` is a full day from that time", () => {
     const night = { days: ['mon'], from: '22:00', to: '06:00' };
     expect(isWorking(night, 'America/New_York', new Date('2026-12-08T04:00:00Z'))).toBe(true); // Monday 23:00 in New York
-    expect(isWorking({ days: ['mon'], from: '08:00', to: '08:00' }, 'UTC', new Date('2026-12-08T07:59:00Z'))).toBe(true);
-    expect(isWorking({ days: ['mon'], from: '08:00', to: '08:00' }, 'UTC', new Date('2026-12-08T08:00:00Z'))).toBe(false);
+    expect(isWorking({ days: ['mon'], from: '08:00', to: '08:00' }, 'UTC', new Date('2026-12-08T07:59:00Z'))).toBe(
+      true,
+    );
+    expect(isWorking({ days: ['mon'], from: '08:00', to: '08:00' }, 'UTC', new Date('2026-12-08T08:00:00Z'))).toBe(
+      false,
+    );
   });
 });

@@ -27,9 +27,11 @@ workflows:
 
 describe('opt-out keywords and unsubscribe tokens', () => {
   it('reads the standard keywords, trimmed and in any case, and nothing else', () => {
-    for (const word of ['STOP', ' stop ', 'StopAll', 'unsubscribe', 'CANCEL', 'end', 'Quit\n']) expect(keywordConsent(word), word).toBe(false);
+    for (const word of ['STOP', ' stop ', 'StopAll', 'unsubscribe', 'CANCEL', 'end', 'Quit\n'])
+      expect(keywordConsent(word), word).toBe(false);
     for (const word of ['START', 'unstop', ' yes']) expect(keywordConsent(word), word).toBe(true);
-    for (const text of ['please stop', 'STOP!', 'yes please', '', null, undefined]) expect(keywordConsent(text), String(text)).toBeUndefined();
+    for (const text of ['please stop', 'STOP!', 'yes please', '', null, undefined])
+      expect(keywordConsent(text), String(text)).toBeUndefined();
   });
 
   it('accepts a token only under the key that signed it, for the address it names', () => {
@@ -39,7 +41,8 @@ describe('opt-out keywords and unsubscribe tokens', () => {
     const [, signature] = token.split('.');
     const otherAddress = `${Buffer.from('bob@example.com').toString('base64url')}.${signature}`;
     expect(verifyUnsubscribeToken('key-1', otherAddress)).toBeUndefined();
-    for (const bad of ['', '.', 'abc', `${token}.x`, token.slice(0, -1), `${token}A`]) expect(verifyUnsubscribeToken('key-1', bad), bad).toBeUndefined();
+    for (const bad of ['', '.', 'abc', `${token}.x`, token.slice(0, -1), `${token}A`])
+      expect(verifyUnsubscribeToken('key-1', bad), bad).toBeUndefined();
   });
 });
 
@@ -51,14 +54,30 @@ describe('consent per channel and address', () => {
   const lead = async (id: string, fields: Record<string, string>) => {
     const body = JSON.stringify({ submission_id: id, ...fields });
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-    await waitFor(`lead ${id}`, async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE trigger_key LIKE 'inbox:%' AND status IN ('succeeded', 'failed') AND inbox_event_id IN (SELECT id FROM inbox_events WHERE external_id = $1)", [id])) === 1);
+    await waitFor(
+      `lead ${id}`,
+      async () =>
+        (await count(
+          db.pool,
+          "SELECT 1 FROM workflow_runs WHERE trigger_key LIKE 'inbox:%' AND status IN ('succeeded', 'failed') AND inbox_event_id IN (SELECT id FROM inbox_events WHERE external_id = $1)",
+          [id],
+        )) === 1,
+    );
   };
-  const customerOf = async (value: string) => (await db.pool.query<{ id: number }>('SELECT coalesce(c.merged_into, c.id) AS id FROM customer_identities i JOIN customers c ON c.id = i.customer_id WHERE i.value = $1', [value])).rows[0]!.id;
+  const customerOf = async (value: string) =>
+    (
+      await db.pool.query<{ id: number }>(
+        'SELECT coalesce(c.merged_into, c.id) AS id FROM customer_identities i JOIN customers c ON c.id = i.customer_id WHERE i.value = $1',
+        [value],
+      )
+    ).rows[0]!.id;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -71,21 +90,49 @@ describe('consent per channel and address', () => {
     const id = await customerOf('cleo@example.com');
     expect(smtp.messages).toHaveLength(1);
 
-    const saved = await api(app, `/api/customers/${id}/consent`, { method: 'PUT', body: JSON.stringify({ channel: 'email', granted: false, source: 'asked at the counter' }), headers: json });
+    const saved = await api(app, `/api/customers/${id}/consent`, {
+      method: 'PUT',
+      body: JSON.stringify({ channel: 'email', granted: false, source: 'asked at the counter' }),
+      headers: json,
+    });
     expect(saved.status).toBe(200);
-    expect(saved.body).toEqual({ customer_id: id, channel: 'email', consent: [{ address: 'cleo@example.com', granted: false, source: 'asked at the counter', changed_at: expect.any(String) }] });
-    const { rows: audit } = await db.pool.query("SELECT actor, role, action, target, details FROM audit_log WHERE action <> 'config.reload'");
+    expect(saved.body).toEqual({
+      customer_id: id,
+      channel: 'email',
+      consent: [
+        { address: 'cleo@example.com', granted: false, source: 'asked at the counter', changed_at: expect.any(String) },
+      ],
+    });
+    const { rows: audit } = await db.pool.query(
+      "SELECT actor, role, action, target, details FROM audit_log WHERE action <> 'config.reload'",
+    );
     expect(audit).toEqual([
-      { actor: 'api-token', role: 'admin', action: 'customer.consent', target: `customer:${id}`, details: { channel: 'email', granted: false, source: 'asked at the counter', addresses: 1, via: 'api' } },
+      {
+        actor: 'api-token',
+        role: 'admin',
+        action: 'customer.consent',
+        target: `customer:${id}`,
+        details: { channel: 'email', granted: false, source: 'asked at the counter', addresses: 1, via: 'api' },
+      },
     ]);
 
     await lead('c-2', { name: 'Cleo Consent', email: 'cleo@example.com' });
-    const { rows } = await db.pool.query("SELECT status, status_reason FROM outbound_messages ORDER BY id DESC LIMIT 1");
-    expect(rows[0]).toEqual({ status: 'skipped', status_reason: expect.stringMatching(/^email opt-out \(asked at the counter\) since \d{4}-/) });
+    const { rows } = await db.pool.query(
+      'SELECT status, status_reason FROM outbound_messages ORDER BY id DESC LIMIT 1',
+    );
+    expect(rows[0]).toEqual({
+      status: 'skipped',
+      status_reason: expect.stringMatching(/^email opt-out \(asked at the counter\) since \d{4}-/),
+    });
     expect(smtp.messages).toHaveLength(1);
 
     const record = (await api(app, `/api/customers/${id}`)).body;
-    expect(record.consent).toMatchObject({ email: [{ address: 'cleo@example.com', granted: false }], sms: [{ address: '+14155550120', granted: null }], messenger: [], instagram: [] });
+    expect(record.consent).toMatchObject({
+      email: [{ address: 'cleo@example.com', granted: false }],
+      sms: [{ address: '+14155550120', granted: null }],
+      messenger: [],
+      instagram: [],
+    });
   });
 
   it('refuses bad input with 400/404/409 and changes nothing', async () => {
@@ -113,14 +160,26 @@ describe('consent per channel and address', () => {
     await lead('d-2', { name: 'Dev M', phone: '+1 415 555 0130' });
     const phoneId = await customerOf('+14155550130');
     expect(phoneId).not.toBe(devId);
-    expect((await api(app, `/api/customers/${phoneId}/consent`, { method: 'PUT', body: '{"channel":"sms","granted":false}', headers: json })).status).toBe(200);
+    expect(
+      (
+        await api(app, `/api/customers/${phoneId}/consent`, {
+          method: 'PUT',
+          body: '{"channel":"sms","granted":false}',
+          headers: json,
+        })
+      ).status,
+    ).toBe(200);
     // A lead with both links the two customers: the survivor carries the phone, and its opt-out.
     await lead('d-3', { name: 'Dev Merge', email: 'dev@example.com', phone: '+1 415 555 0130' });
     const merged = await customerOf('+14155550130');
     expect(await customerOf('dev@example.com')).toBe(merged);
     const record = (await api(app, `/api/customers/${merged}`)).body;
-    expect(record.consent.sms).toEqual([{ address: '+14155550130', granted: false, source: 'api', changed_at: expect.any(String) }]);
-    expect(record.consent_history).toEqual([expect.objectContaining({ channel: 'sms', address: '+14155550130', granted: false, actor: 'api-token' })]);
+    expect(record.consent.sms).toEqual([
+      { address: '+14155550130', granted: false, source: 'api', changed_at: expect.any(String) },
+    ]);
+    expect(record.consent_history).toEqual([
+      expect.objectContaining({ channel: 'sms', address: '+14155550130', granted: false, actor: 'api-token' }),
+    ]);
   });
 
   it('a forged unsubscribe token is refused and changes nothing', async () => {
@@ -134,30 +193,52 @@ describe('consent per channel and address', () => {
     expect(await count(db.pool, 'SELECT 1 FROM consent_history')).toBe(before);
     // The genuine token for the same address works (and a second click changes nothing more).
     const genuine = unsubscribeToken(SECRETS.CRMFLOW_SECRET_KEY!, 'dev@example.com');
-    for (let click = 0; click < 2; click++) expect((await fetch(`${app.url}/unsubscribe/${genuine}`, { method: 'POST' })).status).toBe(200);
+    for (let click = 0; click < 2; click++)
+      expect((await fetch(`${app.url}/unsubscribe/${genuine}`, { method: 'POST' })).status).toBe(200);
     expect(await count(db.pool, 'SELECT 1 FROM consent_history')).toBe(before + 1);
   });
 
   it('a redelivered statement is applied once, and an older one never overrides a newer one', async () => {
     const at = new Date('2026-01-02T00:00:00Z');
-    const change = { channel: 'sms', address: '+14155550199', granted: false, source: 'STOP', actor: 'twilio', eventRef: 'twilio:SM-old', at } as const;
+    const change = {
+      channel: 'sms',
+      address: '+14155550199',
+      granted: false,
+      source: 'STOP',
+      actor: 'twilio',
+      eventRef: 'twilio:SM-old',
+      at,
+    } as const;
     await setConsent(db.pool, change);
     await setConsent(db.pool, change);
-    await setConsent(db.pool, { ...change, granted: true, source: 'START', eventRef: 'twilio:SM-older', at: new Date('2026-01-01T00:00:00Z') });
+    await setConsent(db.pool, {
+      ...change,
+      granted: true,
+      source: 'START',
+      eventRef: 'twilio:SM-older',
+      at: new Date('2026-01-01T00:00:00Z'),
+    });
     expect(await count(db.pool, "SELECT 1 FROM consent_history WHERE address = '+14155550199'")).toBe(2);
-    expect((await db.pool.query("SELECT granted, source FROM consents WHERE address = '+14155550199'")).rows).toEqual([{ granted: false, source: 'STOP' }]);
+    expect((await db.pool.query("SELECT granted, source FROM consents WHERE address = '+14155550199'")).rows).toEqual([
+      { granted: false, source: 'STOP' },
+    ]);
   });
 
   it('lets exactly one of many concurrent replies through a once-per-window limit, and the same reply again on retry', async () => {
     const limit = { scope: 'once:test:reply:customer:1:sms', max: 1, windowMs: 600_000 };
     const DAY = 86_400_000;
     // A reply counted long ago (older than any window may be): pruned when the scope is next claimed.
-    await db.pool.query(`INSERT INTO reply_allowances (scope, idempotency_key, granted_at) VALUES ($1, 'run:old:reply', now() - interval '2 days')`, [limit.scope]);
+    await db.pool.query(
+      `INSERT INTO reply_allowances (scope, idempotency_key, granted_at) VALUES ($1, 'run:old:reply', now() - interval '2 days')`,
+      [limit.scope],
+    );
     // One connection per contender, all open before the race starts: the claims really run side by side.
     const pool = createPool(db.url, { max: 12 });
     const clients = await Promise.all(Array.from({ length: 12 }, () => pool.connect()));
     clients.forEach((client) => client.release());
-    const results = await Promise.all(Array.from({ length: 12 }, (_, index) => claimAllowance(pool, `run:${index}:reply`, [limit], DAY)));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, index) => claimAllowance(pool, `run:${index}:reply`, [limit], DAY)),
+    );
     await pool.end();
     const allowed = results.flatMap((result, index) => (result.allowed ? [index] : []));
     expect(allowed).toHaveLength(1);

@@ -22,7 +22,9 @@ interface DatasetEvent {
   set: Record<string, unknown>;
   entity?: { sample: string; set: Record<string, unknown> };
 }
-const DATASET = JSON.parse(readFileSync(new URL('./fixtures/identity-dataset/events.json', import.meta.url), 'utf8')) as { traps: string[][]; events: DatasetEvent[] };
+const DATASET = JSON.parse(
+  readFileSync(new URL('./fixtures/identity-dataset/events.json', import.meta.url), 'utf8'),
+) as { traps: string[][]; events: DatasetEvent[] };
 
 const PUBLIC_URL = 'https://crm.example.com';
 const QB_API = 'https://qb.example';
@@ -34,10 +36,18 @@ const QB_REALM = '1185883450';
  * its own address (here the data set's store), which appears on its QuickBooks records. The duplicate finder (a
  * background job) is off so that only the rules link people.
  */
-const SHIPPED_IDENTITY = (parse(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')) as { identity?: Record<string, unknown> }).identity ?? {};
+const SHIPPED_IDENTITY =
+  (parse(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8')) as { identity?: Record<string, unknown> })
+    .identity ?? {};
 const IDENTITY = {
   ...SHIPPED_IDENTITY,
-  blocked: { ...(SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined), email: [...((SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined)?.email ?? []), 'orders@harbor-outfitters.com'] },
+  blocked: {
+    ...(SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined),
+    email: [
+      ...((SHIPPED_IDENTITY.blocked as Record<string, string[]> | undefined)?.email ?? []),
+      'orders@harbor-outfitters.com',
+    ],
+  },
   suggest_duplicates: false,
 };
 
@@ -46,11 +56,19 @@ version: 1
 ${stringify({ identity: IDENTITY })}
 connectors:
 ${['shopify', 'woocommerce', 'meta', 'twilio', 'quickbooks', 'xero', 'form']
-  .map((id) => `  ${id}:\n    secrets:\n${secretNames(id).map((name) => `      ${name}: \${${`${id}_${name}`.toUpperCase()}}`).join('\n')}`)
+  .map(
+    (id) =>
+      `  ${id}:\n    secrets:\n${secretNames(id)
+        .map((name) => `      ${name}: \${${`${id}_${name}`.toUpperCase()}}`)
+        .join('\n')}`,
+  )
   .join('\n')}
 workflows:
 ${['shopify', 'woocommerce', 'meta', 'twilio', 'quickbooks', 'xero', 'form']
-  .map((id) => `  - id: ${id}-identity\n    trigger: { type: webhook, connector: ${id}, event: [${eventTypes(id).join(', ')}] }\n    steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]`)
+  .map(
+    (id) =>
+      `  - id: ${id}-identity\n    trigger: { type: webhook, connector: ${id}, event: [${eventTypes(id).join(', ')}] }\n    steps: [{ type: map }, { type: upsert_customer }, { type: timeline }]`,
+  )
   .join('\n')}
 `;
 
@@ -67,12 +85,21 @@ function secretNames(id: string): string[] {
 }
 
 function eventTypes(id: string): string[] {
-  return { shopify: ['order.created'], woocommerce: ['order.created'], meta: ['message.received'], twilio: ['message.received'], quickbooks: ['customer.created'], xero: ['contact.updated'], form: ['lead.submitted'] }[id]!;
+  return {
+    shopify: ['order.created'],
+    woocommerce: ['order.created'],
+    meta: ['message.received'],
+    twilio: ['message.received'],
+    quickbooks: ['customer.created'],
+    xero: ['contact.updated'],
+    form: ['lead.submitted'],
+  }[id]!;
 }
 
 function sample(ref: string): Record<string, unknown> {
   const [connector, file] = ref.split(':');
-  if (file) return JSON.parse(readFileSync(new URL(`../src/connectors/${connector}/samples/${file}`, import.meta.url), 'utf8'));
+  if (file)
+    return JSON.parse(readFileSync(new URL(`../src/connectors/${connector}/samples/${file}`, import.meta.url), 'utf8'));
   const [vendor, name] = ref.split('/') as [string, string];
   return JSON.parse(fixtureBytes(vendor, name).toString('utf8'));
 }
@@ -89,7 +116,8 @@ function withFields(object: Record<string, unknown>, fields: Record<string, unkn
   return copy;
 }
 
-const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') => createHmac(algorithm, secret).update(data).digest(encoding);
+const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') =>
+  createHmac(algorithm, secret).update(data).digest(encoding);
 
 /** The signed delivery each vendor would send for the event (and the API answer a thin webhook's read gets). */
 function delivery(event: DatasetEvent): { body: Buffer; headers: Record<string, string> } {
@@ -104,13 +132,30 @@ function delivery(event: DatasetEvent): { body: Buffer; headers: Record<string, 
     case 'shopify':
       return { body, headers: shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET) };
     case 'woocommerce':
-      return { body, headers: { ...json, 'x-wc-webhook-topic': 'order.created', 'x-wc-webhook-source': 'https://shop.harbor-outfitters.com/', 'x-wc-webhook-signature': hmac('sha256', SECRETS.WOOCOMMERCE_WEBHOOK_SECRET!, body, 'base64') } };
+      return {
+        body,
+        headers: {
+          ...json,
+          'x-wc-webhook-topic': 'order.created',
+          'x-wc-webhook-source': 'https://shop.harbor-outfitters.com/',
+          'x-wc-webhook-signature': hmac('sha256', SECRETS.WOOCOMMERCE_WEBHOOK_SECRET!, body, 'base64'),
+        },
+      };
     case 'meta':
-      return { body, headers: { ...json, 'x-hub-signature-256': `sha256=${hmac('sha256', SECRETS.META_APP_SECRET!, body, 'hex')}` } };
+      return {
+        body,
+        headers: { ...json, 'x-hub-signature-256': `sha256=${hmac('sha256', SECRETS.META_APP_SECRET!, body, 'hex')}` },
+      };
     case 'quickbooks':
-      return { body, headers: { ...json, 'intuit-signature': hmac('sha256', SECRETS.QUICKBOOKS_VERIFIER_TOKEN!, body, 'base64') } };
+      return {
+        body,
+        headers: { ...json, 'intuit-signature': hmac('sha256', SECRETS.QUICKBOOKS_VERIFIER_TOKEN!, body, 'base64') },
+      };
     case 'xero':
-      return { body, headers: { ...json, 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, body, 'base64') } };
+      return {
+        body,
+        headers: { ...json, 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, body, 'base64') },
+      };
     default:
       return { body, headers: formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET) };
   }
@@ -118,7 +163,13 @@ function delivery(event: DatasetEvent): { body: Buffer; headers: Record<string, 
 
 /** Answers the vendor API reads of thin webhooks (QuickBooks customers, Xero contacts) with the events' entities. */
 function mockVendorApis(): void {
-  const token = { access_token: 'access-1', refresh_token: 'refresh-2', expires_in: 3600, x_refresh_token_expires_in: 8726400, token_type: 'Bearer' };
+  const token = {
+    access_token: 'access-1',
+    refresh_token: 'refresh-2',
+    expires_in: 3600,
+    x_refresh_token_expires_in: 8726400,
+    token_type: 'Bearer',
+  };
   nock('https://oauth.platform.intuit.com').persist().post('/oauth2/v1/tokens/bearer').reply(200, token);
   nock('https://identity.xero.com').persist().post('/connect/token').reply(200, token);
   for (const event of DATASET.events) {
@@ -128,7 +179,9 @@ function mockVendorApis(): void {
       const id = String(event.set['eventNotifications.0.dataChangeEvent.entities.0.id']);
       nock(QB_API).get(`/v3/company/${QB_REALM}/customer/${id}`).query(true).reply(200, entity);
     } else {
-      nock(XERO_API).get(`/api.xro/2.0/Contacts/${String(event.set['events.0.resourceId'])}`).reply(200, { Contacts: [entity] });
+      nock(XERO_API)
+        .get(`/api.xro/2.0/Contacts/${String(event.set['events.0.resourceId'])}`)
+        .reply(200, { Contacts: [entity] });
     }
   }
 }
@@ -142,7 +195,12 @@ describe('identity resolution on a mixed multi-channel data set', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, QUICKBOOKS_API_URL: QB_API, XERO_API_URL: XERO_API } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, QUICKBOOKS_API_URL: QB_API, XERO_API_URL: XERO_API },
+      }),
     );
   });
   afterAll(async () => {
@@ -160,7 +218,12 @@ describe('identity resolution on a mixed multi-channel data set', () => {
       // Arrival order matters to who gets an attach-only phone first: one event at a time, as they would arrive.
       const { rows } = await db.pool.query<{ id: number }>('SELECT max(id) AS id FROM inbox_events');
       inboxIds.push(rows[0]!.id);
-      await waitFor(`event ${i} (${event.vendor})`, async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE id = $1 AND status = 'processed'", [rows[0]!.id])) === 1);
+      await waitFor(
+        `event ${i} (${event.vendor})`,
+        async () =>
+          (await count(db.pool, "SELECT 1 FROM inbox_events WHERE id = $1 AND status = 'processed'", [rows[0]!.id])) ===
+          1,
+      );
     }
     expect(new Set(inboxIds).size).toBe(DATASET.events.length);
     const { rows: runs } = await db.pool.query<{ inbox_event_id: number; customer: number | null; status: string }>(
@@ -178,7 +241,8 @@ describe('identity resolution on a mixed multi-channel data set', () => {
         const samePerson = DATASET.events[a]!.person === DATASET.events[b]!.person;
         const linked = customerOf[a] === customerOf[b];
         if (linked && samePerson) truePositives++;
-        if (linked && !samePerson) (falsePositives++, wrongLinks.push(`${a}:${DATASET.events[a]!.person} ~ ${b}:${DATASET.events[b]!.person}`));
+        if (linked && !samePerson)
+          (falsePositives++, wrongLinks.push(`${a}:${DATASET.events[a]!.person} ~ ${b}:${DATASET.events[b]!.person}`));
         if (!linked && samePerson) falseNegatives++;
       }
     }
@@ -199,7 +263,9 @@ describe('identity resolution on a mixed multi-channel data set', () => {
     // Nothing links Lena's Instagram id to her email: the one pair the rules cannot see.
     expect({ truePositives, falseNegatives }).toEqual({ truePositives: 14, falseNegatives: 1 });
     // The family phone stays with Sarah; David's events are suggested as related, not merged.
-    const suggestions = await db.pool.query<{ why: string }>("SELECT reason->>'why' AS why FROM customer_merge_suggestions");
+    const suggestions = await db.pool.query<{ why: string }>(
+      "SELECT reason->>'why' AS why FROM customer_merge_suggestions",
+    );
     expect(suggestions.rows.length).toBeGreaterThan(0);
   }, 120_000);
 });

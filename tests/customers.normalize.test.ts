@@ -36,7 +36,13 @@ describe('identity normalization', () => {
   });
 
   it('is idempotent', () => {
-    const once = normalizeIdentities([{ kind: 'phone', value: '415 555 0142' }, { kind: 'email', value: ' X@Y.Z ' }], { defaultRegion: 'US' });
+    const once = normalizeIdentities(
+      [
+        { kind: 'phone', value: '415 555 0142' },
+        { kind: 'email', value: ' X@Y.Z ' },
+      ],
+      { defaultRegion: 'US' },
+    );
     expect(normalizeIdentities(once, { defaultRegion: 'US' })).toEqual(once);
   });
 
@@ -57,9 +63,13 @@ describe('identity normalization', () => {
       'workflows.yaml',
       { env: {} },
     ).identityPolicy;
-    const phone = (connector: string) => normalizeIdentities([{ kind: 'phone', value: '020 7946 0958' }], normalizeOptionsFor(policy, connector, 'US'))[0]?.value;
+    const phone = (connector: string) =>
+      normalizeIdentities([{ kind: 'phone', value: '020 7946 0958' }], normalizeOptionsFor(policy, connector, 'US'))[0]
+        ?.value;
     expect(phone('twilio')).toBe('+442079460958');
-    expect(normalizeIdentities([{ kind: 'phone', value: '(415) 555-0142' }], normalizeOptionsFor(policy, 'shopify', 'US'))).toEqual([{ kind: 'phone', value: '+14155550142' }]);
+    expect(
+      normalizeIdentities([{ kind: 'phone', value: '(415) 555-0142' }], normalizeOptionsFor(policy, 'shopify', 'US')),
+    ).toEqual([{ kind: 'phone', value: '+14155550142' }]);
     expect(phone('shopify')).toBeUndefined();
   });
 });

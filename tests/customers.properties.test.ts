@@ -10,19 +10,41 @@ const OPTIONS = { defaultRegion: 'US' };
 
 /** Emails as people and vendors write them: any case, stray spaces. */
 const messyEmail = fc
-  .tuple(fc.emailAddress(), fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }), fc.constantFrom('', ' ', '  ', '\t'), fc.constantFrom('', ' ', '\n'))
-  .map(([email, upper, before, after]) => `${before}${[...email].map((char, i) => (upper[i % 64] ? char.toUpperCase() : char)).join('')}${after}`);
+  .tuple(
+    fc.emailAddress(),
+    fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+    fc.constantFrom('', ' ', '  ', '\t'),
+    fc.constantFrom('', ' ', '\n'),
+  )
+  .map(
+    ([email, upper, before, after]) =>
+      `${before}${[...email].map((char, i) => (upper[i % 64] ? char.toUpperCase() : char)).join('')}${after}`,
+  );
 
 /** Phone numbers in the shapes forms and vendors send: E.164, national with punctuation, with or without country code. */
 const messyPhone = fc
-  .tuple(fc.constantFrom('', '+1 ', '1 ', '+44 ', '+49 ', '+33 '), fc.stringMatching(/^[2-9][0-9]{2}$/), fc.stringMatching(/^[0-9]{3}$/), fc.stringMatching(/^[0-9]{4}$/), fc.constantFrom('-', ' ', '.', ''))
-  .map(([country, area, exchange, line, separator]) => (separator === '-' && country === '' ? `(${area}) ${exchange}-${line}` : `${country}${area}${separator}${exchange}${separator}${line}`));
+  .tuple(
+    fc.constantFrom('', '+1 ', '1 ', '+44 ', '+49 ', '+33 '),
+    fc.stringMatching(/^[2-9][0-9]{2}$/),
+    fc.stringMatching(/^[0-9]{3}$/),
+    fc.stringMatching(/^[0-9]{4}$/),
+    fc.constantFrom('-', ' ', '.', ''),
+  )
+  .map(([country, area, exchange, line, separator]) =>
+    separator === '-' && country === ''
+      ? `(${area}) ${exchange}-${line}`
+      : `${country}${area}${separator}${exchange}${separator}${line}`,
+  );
 
 const anyIdentity: fc.Arbitrary<Identity> = fc.oneof(
   messyEmail.map((value) => ({ kind: 'email', value })),
   messyPhone.map((value) => ({ kind: 'phone', value })),
-  fc.tuple(fc.constantFrom('email', 'phone', 'shopify_customer'), fc.string()).map(([kind, value]) => ({ kind, value })),
-  fc.tuple(fc.constantFrom('shopify_customer', 'messenger_psid'), fc.string()).map(([kind, value]) => ({ kind, value: ` ${value} ` })),
+  fc
+    .tuple(fc.constantFrom('email', 'phone', 'shopify_customer'), fc.string())
+    .map(([kind, value]) => ({ kind, value })),
+  fc
+    .tuple(fc.constantFrom('shopify_customer', 'messenger_psid'), fc.string())
+    .map(([kind, value]) => ({ kind, value: ` ${value} ` })),
 );
 
 describe('normalization (property-based)', () => {
@@ -51,7 +73,9 @@ describe('normalization (property-based)', () => {
   it('makes the same email in any case and spacing one identity', () => {
     fc.assert(
       fc.property(fc.emailAddress(), (email) => {
-        const variants = [email, email.toUpperCase(), ` ${email}\t`].map((value) => normalizeIdentity({ kind: 'email', value }, OPTIONS));
+        const variants = [email, email.toUpperCase(), ` ${email}\t`].map((value) =>
+          normalizeIdentity({ kind: 'email', value }, OPTIONS),
+        );
         expect(new Set(variants.map((variant) => variant?.value)).size).toBe(1);
       }),
       { numRuns: 500 },
@@ -69,7 +93,9 @@ const POOL: Identity[] = [
   ...Array.from({ length: 3 }, (_, i) => ({ kind: 'phone', value: `+1415555010${i}` })),
   ...Array.from({ length: 3 }, (_, i) => ({ kind: 'shopify_customer', value: String(700 + i) })),
 ];
-const anEvent = fc.uniqueArray(fc.integer({ min: 0, max: POOL.length - 1 }), { minLength: 1, maxLength: 3 }).map((indexes) => indexes.map((index) => POOL[index]!));
+const anEvent = fc
+  .uniqueArray(fc.integer({ min: 0, max: POOL.length - 1 }), { minLength: 1, maxLength: 3 })
+  .map((indexes) => indexes.map((index) => POOL[index]!));
 const events = fc.array(anEvent, { minLength: 1, maxLength: 10 });
 
 /**
@@ -83,8 +109,10 @@ function components(list: Identity[][]): string[] {
   const parent = new Map<string, string>();
   const find = (x: string): string => (parent.get(x) === x ? x : find(parent.get(x)!));
   const key = (identity: Identity) => `${identity.kind}:${identity.value}`;
-  for (const event of list) for (const identity of event) if (!parent.has(key(identity))) parent.set(key(identity), key(identity));
-  for (const event of list) for (const identity of event.slice(1)) parent.set(find(key(identity)), find(key(event[0]!)));
+  for (const event of list)
+    for (const identity of event) if (!parent.has(key(identity))) parent.set(key(identity), key(identity));
+  for (const event of list)
+    for (const identity of event.slice(1)) parent.set(find(key(identity)), find(key(event[0]!)));
   const groups = new Map<string, string[]>();
   for (const id of parent.keys()) groups.set(find(id), [...(groups.get(find(id)) ?? []), id]);
   return canonical([...groups.values()]);
@@ -100,22 +128,38 @@ describe('identity resolution (property-based, real PostgreSQL)', () => {
   afterAll(async () => db?.drop());
 
   async function resolve(list: Identity[][], concurrently: boolean): Promise<{ groups: string[]; live: number }> {
-    await db.pool.query('TRUNCATE customers, customer_identities, customer_merges, lifecycle_history RESTART IDENTITY CASCADE');
+    await db.pool.query(
+      'TRUNCATE customers, customer_identities, customer_merges, lifecycle_history RESTART IDENTITY CASCADE',
+    );
     const upsert = (identities: Identity[], i: number) =>
-      upsertCustomer(db.pool, { identities, profile: {}, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), source: 'props', eventRef: `event:${i}`, policy: ALL_MERGE });
+      upsertCustomer(db.pool, {
+        identities,
+        profile: {},
+        occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+        source: 'props',
+        eventRef: `event:${i}`,
+        policy: ALL_MERGE,
+      });
     if (concurrently) await Promise.all(list.map(upsert));
     else for (const [i, identities] of list.entries()) await upsert(identities, i);
-    const { rows } = await db.pool.query<{ customer_id: number; identity: string }>("SELECT customer_id, kind || ':' || value AS identity FROM customer_identities");
+    const { rows } = await db.pool.query<{ customer_id: number; identity: string }>(
+      "SELECT customer_id, kind || ':' || value AS identity FROM customer_identities",
+    );
     const byCustomer = new Map<number, string[]>();
     for (const row of rows) byCustomer.set(row.customer_id, [...(byCustomer.get(row.customer_id) ?? []), row.identity]);
-    const { rows: live } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL');
+    const { rows: live } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL',
+    );
     return { groups: canonical([...byCustomer.values()]), live: live[0]!.n };
   }
 
   it('any arrival order of the same events yields the same customers and identities', async () => {
     await fc.assert(
       fc.asyncProperty(events, fc.infiniteStream(fc.nat()), async (list, stream) => {
-        const order = [...list.keys()].map((i) => ({ i, k: stream.next().value as number })).sort((a, b) => a.k - b.k).map(({ i }) => list[i]!);
+        const order = [...list.keys()]
+          .map((i) => ({ i, k: stream.next().value as number }))
+          .sort((a, b) => a.k - b.k)
+          .map(({ i }) => list[i]!);
         const expected = components(list);
         const inOrder = await resolve(list, false);
         const shuffled = await resolve(order, false);
@@ -140,17 +184,39 @@ describe('identity resolution (property-based, real PostgreSQL)', () => {
   }, 120_000);
 
   it('the simulator (`crmflow identity simulate`) resolves any events as the database does, under any merge_on', async () => {
-    const policies: IdentityPolicy[] = [DEFAULT_POLICY, { ...DEFAULT_POLICY, mergeOn: ['shopify_customer', 'email'] }, { ...DEFAULT_POLICY, mergeOn: ['email'], caps: { email: 2, phone: 1 } }];
+    const policies: IdentityPolicy[] = [
+      DEFAULT_POLICY,
+      { ...DEFAULT_POLICY, mergeOn: ['shopify_customer', 'email'] },
+      { ...DEFAULT_POLICY, mergeOn: ['email'], caps: { email: 2, phone: 1 } },
+    ];
     await fc.assert(
       fc.asyncProperty(events, fc.constantFrom(...policies), async (list, policy) => {
-        await db.pool.query('TRUNCATE customers, customer_identities, customer_merges, customer_merge_suggestions, lifecycle_history RESTART IDENTITY CASCADE');
+        await db.pool.query(
+          'TRUNCATE customers, customer_identities, customer_merges, customer_merge_suggestions, lifecycle_history RESTART IDENTITY CASCADE',
+        );
         const stored: number[] = [];
         for (const [i, identities] of list.entries()) {
-          stored.push((await upsertCustomer(db.pool, { identities, profile: {}, occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), source: 'props', eventRef: `event:${i}`, policy })).customerId);
+          stored.push(
+            (
+              await upsertCustomer(db.pool, {
+                identities,
+                profile: {},
+                occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+                source: 'props',
+                eventRef: `event:${i}`,
+                policy,
+              })
+            ).customerId,
+          );
         }
-        const { rows } = await db.pool.query<{ id: number; live: number }>('SELECT id, coalesce(merged_into, id) AS live FROM customers');
+        const { rows } = await db.pool.query<{ id: number; live: number }>(
+          'SELECT id, coalesce(merged_into, id) AS live FROM customers',
+        );
         const live = new Map(rows.map((row) => [row.id, row.live]));
-        const simulated = await resolveInMemory(list.map((identities) => ({ identities })), policy);
+        const simulated = await resolveInMemory(
+          list.map((identities) => ({ identities })),
+          policy,
+        );
         /** Which events ended with the same customer, as groups of event indexes. */
         const partition = (owners: Array<number | null>) => {
           const groups = new Map<number | null, string[]>();

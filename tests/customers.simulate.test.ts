@@ -7,7 +7,8 @@ import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
 
-const simulateIdentity = (pool: TestDatabase['pool'], config: LoadedConfig, defaultRegion: string) => simulate({ pool, defaultRegion }, { config });
+const simulateIdentity = (pool: TestDatabase['pool'], config: LoadedConfig, defaultRegion: string) =>
+  simulate({ pool, defaultRegion }, { config });
 
 const config = (identity: string) => `
 version: 1
@@ -36,7 +37,9 @@ describe('crmflow identity simulate', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CURRENT), prefix: testPrefix() }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CURRENT), prefix: testPrefix() }),
+    );
     // A seeded history, one event at a time as it arrived.
     const leads = [
       { email: 'ann@example.org' },
@@ -50,8 +53,13 @@ describe('crmflow identity simulate', () => {
     ];
     for (const [i, fields] of leads.entries()) {
       const body = JSON.stringify({ submission_id: `s${i}`, name: `Lead ${i}`, ...fields });
-      expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-      await waitFor(`lead ${i}`, async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'")) === i + 1);
+      expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(
+        202,
+      );
+      await waitFor(
+        `lead ${i}`,
+        async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'")) === i + 1,
+      );
     }
   }, 60_000);
   afterAll(async () => {
@@ -62,7 +70,12 @@ describe('crmflow identity simulate', () => {
   const load = (text: string) => loadConfigText(text, 'workflows.yaml', { env: { FORM_WEBHOOK_SECRET: 'x' } });
 
   it('reports how many customers a changed identity section would merge, split or keep, and writes nothing', async () => {
-    const tables = async () => (await db.pool.query("SELECT (SELECT count(*) FROM customers) AS c, (SELECT count(*) FROM customer_identities) AS i, (SELECT count(*) FROM customer_merges) AS m, (SELECT count(*) FROM customer_merge_suggestions) AS s")).rows[0];
+    const tables = async () =>
+      (
+        await db.pool.query(
+          'SELECT (SELECT count(*) FROM customers) AS c, (SELECT count(*) FROM customer_identities) AS i, (SELECT count(*) FROM customer_merges) AS m, (SELECT count(*) FROM customer_merge_suggestions) AS s',
+        )
+      ).rows[0];
     const before = await tables();
     const { rows: live } = await db.pool.query<{ id: number; email: string | null }>(
       "SELECT c.id, (SELECT min(value) FROM customer_identities WHERE customer_id = c.id AND kind = 'email') AS email FROM customers c WHERE merged_into IS NULL ORDER BY id",
@@ -84,9 +97,26 @@ describe('crmflow identity simulate', () => {
     expect(await tables()).toEqual(before);
 
     // Today's rules replayed give today's customers.
-    expect(await simulateIdentity(db.pool, load(CURRENT), 'US')).toMatchObject({ events: 8, customers: 6, merge: { customers: 0 }, split: { customers: 0 }, stay: 6, created: 0 });
+    expect(await simulateIdentity(db.pool, load(CURRENT), 'US')).toMatchObject({
+      events: 8,
+      customers: 6,
+      merge: { customers: 0 },
+      split: { customers: 0 },
+      stay: 6,
+      created: 0,
+    });
     // Blocking every email leaves only the phone events (2 and 3, Ann's customer today) resolving someone.
-    const blocked = await simulateIdentity(db.pool, load(config('  blocked:\n    email: ["*"]\n    phone: ["+14155550100"]')), 'US');
-    expect(blocked).toMatchObject({ customers: 6, unresolved: { events: 6, customers: 5 }, merge: { customers: 0 }, split: { customers: 0 }, stay: 1 });
+    const blocked = await simulateIdentity(
+      db.pool,
+      load(config('  blocked:\n    email: ["*"]\n    phone: ["+14155550100"]')),
+      'US',
+    );
+    expect(blocked).toMatchObject({
+      customers: 6,
+      unresolved: { events: 6, customers: 5 },
+      merge: { customers: 0 },
+      split: { customers: 0 },
+      stay: 1,
+    });
   });
 });

@@ -44,7 +44,15 @@ describe('the duplicate finder', () => {
   afterAll(async () => db?.drop());
 
   const person = async (name: string, identities: Identity[]) =>
-    (await upsertCustomer(db.pool, { identities: normalizeIdentities(identities, { defaultRegion: 'US' }), profile: { name }, occurredAt: new Date(), source: 'test', eventRef: 'test' })).customerId;
+    (
+      await upsertCustomer(db.pool, {
+        identities: normalizeIdentities(identities, { defaultRegion: 'US' }),
+        profile: { name },
+        occurredAt: new Date(),
+        source: 'test',
+        eventRef: 'test',
+      })
+    ).customerId;
 
   it('suggests similar names sharing an email local part or a phone suffix, with evidence, once; never a rejected pair', async () => {
     const ana = await person('Ana Souza', [{ kind: 'email', value: 'ana.souza@gmail.com' }]);
@@ -58,20 +66,36 @@ describe('the duplicate finder', () => {
     await person('Mia Wong', [{ kind: 'email', value: 'info@wong-studio.example' }]);
 
     expect(await suggestDuplicates(db.pool, { minScore: 0.9 })).toEqual({ examined: 4, suggested: 2 });
-    const { rows } = await db.pool.query('SELECT customer_a, customer_b, score, reason, status FROM customer_merge_suggestions ORDER BY id');
+    const { rows } = await db.pool.query(
+      'SELECT customer_a, customer_b, score, reason, status FROM customer_merge_suggestions ORDER BY id',
+    );
     expect(rows).toEqual([
       {
         customer_a: ana,
         customer_b: anna,
         score: expect.closeTo(0.97, 2),
         status: 'open',
-        reason: { why: 'similar names with a shared email local part or phone suffix', names: ['Ana Souza', 'Anna Souza'], name_similarity: expect.any(Number), shared: [{ kind: 'email_local_part', value: 'ana.souza' }] },
+        reason: {
+          why: 'similar names with a shared email local part or phone suffix',
+          names: ['Ana Souza', 'Anna Souza'],
+          name_similarity: expect.any(Number),
+          shared: [{ kind: 'email_local_part', value: 'ana.souza' }],
+        },
       },
-      { customer_a: jon, customer_b: john, score: expect.any(Number), status: 'open', reason: expect.objectContaining({ shared: [{ kind: 'phone_suffix', value: '5550199' }] }) },
+      {
+        customer_a: jon,
+        customer_b: john,
+        score: expect.any(Number),
+        status: 'open',
+        reason: expect.objectContaining({ shared: [{ kind: 'phone_suffix', value: '5550199' }] }),
+      },
     ]);
 
     // Already suggested pairs are skipped; a rejected one stays rejected for good.
-    const { rows: jonJohn } = await db.pool.query<{ id: number }>('SELECT id FROM customer_merge_suggestions WHERE customer_a = $1', [jon]);
+    const { rows: jonJohn } = await db.pool.query<{ id: number }>(
+      'SELECT id FROM customer_merge_suggestions WHERE customer_a = $1',
+      [jon],
+    );
     await decideSuggestion(db.pool, jonJohn[0]!.id, 'rejected', 'tester');
     expect(await suggestDuplicates(db.pool, { minScore: 0.9 })).toEqual({ examined: 2, suggested: 0 });
     expect(await count(db.pool, 'SELECT 1 FROM customer_merge_suggestions')).toBe(2);
@@ -80,7 +104,10 @@ describe('the duplicate finder', () => {
 
   it('works in bounded batches', async () => {
     await db.pool.query('TRUNCATE customer_merge_suggestions');
-    expect(await suggestDuplicates(db.pool, { minScore: 0.9, batchSize: 1, maxPairs: 2 })).toEqual({ examined: 2, suggested: 1 });
+    expect(await suggestDuplicates(db.pool, { minScore: 0.9, batchSize: 1, maxPairs: 2 })).toEqual({
+      examined: 2,
+      suggested: 1,
+    });
     expect(await suggestDuplicates(db.pool, { minScore: 0.9, batchSize: 2 })).toEqual({ examined: 3, suggested: 1 });
   });
 });
@@ -91,7 +118,9 @@ describe('the duplicate finder as a scheduled job', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     const config = 'version: 1\nidentity:\n  suggest_duplicates: { every: 500ms, min_score: 0.85 }\nworkflows: []\n';
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(config), prefix: testPrefix() }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(config), prefix: testPrefix() }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -101,8 +130,17 @@ describe('the duplicate finder as a scheduled job', () => {
   it('runs on its BullMQ job scheduler and suggests what it finds', async () => {
     const schedulers = await app.queue.getJobSchedulers();
     expect(schedulers.map((scheduler) => scheduler.key)).toContain('suggest-duplicates');
-    for (const [name, email] of [['Dana Ruiz', 'dana.ruiz@a.example'], ['Dana Ruíz', 'dana.ruiz@b.example']] as const) {
-      await upsertCustomer(app.pool, { identities: [{ kind: 'email', value: email }], profile: { name }, occurredAt: new Date(), source: 'test', eventRef: 'test' });
+    for (const [name, email] of [
+      ['Dana Ruiz', 'dana.ruiz@a.example'],
+      ['Dana Ruíz', 'dana.ruiz@b.example'],
+    ] as const) {
+      await upsertCustomer(app.pool, {
+        identities: [{ kind: 'email', value: email }],
+        profile: { name },
+        occurredAt: new Date(),
+        source: 'test',
+        eventRef: 'test',
+      });
     }
     await waitFor('a suggestion', async () => (await count(db.pool, 'SELECT 1 FROM customer_merge_suggestions')) === 1);
   });

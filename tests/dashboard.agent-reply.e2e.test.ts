@@ -31,7 +31,11 @@ workflows:
 `;
 
 /** Meta's Graph API as far as sending a WhatsApp text goes: records each request, answers with a message id. */
-async function startGraph(): Promise<{ url: string; sent: Array<{ path: string; body: any }>; close: () => Promise<void> }> {
+async function startGraph(): Promise<{
+  url: string;
+  sent: Array<{ path: string; body: any }>;
+  close: () => Promise<void>;
+}> {
   const sent: Array<{ path: string; body: any }> = [];
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -44,7 +48,11 @@ async function startGraph(): Promise<{ url: string; sent: Array<{ path: string; 
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sent, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sent,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('a support user answers a WhatsApp customer from the customer page (headless Chromium)', () => {
@@ -57,7 +65,9 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM))
-      throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
+      );
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     graph = await startGraph();
@@ -100,9 +110,18 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
     // The customer writes on WhatsApp: Meta's 24-hour window is open.
     const body = recentWhatsAppSample();
     const signature = `sha256=${createHmac('sha256', SECRETS.META_APP_SECRET!).update(body).digest('hex')}`;
-    expect((await post(app, '/webhooks/meta', body, { 'content-type': 'application/json', 'x-hub-signature-256': signature })).status).toBe(202);
+    expect(
+      (
+        await post(app, '/webhooks/meta', body, {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signature,
+        })
+      ).status,
+    ).toBe(202);
     const customerId = await waitFor('the WhatsApp customer', async () => {
-      const { rows } = await db.pool.query<{ customer_id: number }>("SELECT customer_id FROM timeline_events WHERE type = 'message.received'");
+      const { rows } = await db.pool.query<{ customer_id: number }>(
+        "SELECT customer_id FROM timeline_events WHERE type = 'message.received'",
+      );
       return rows[0]?.customer_id;
     });
 
@@ -134,7 +153,11 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
         }),
       },
     ]);
-    const { rows } = await db.pool.query('SELECT channel, agent_id, run_id, status, provider_id FROM outbound_messages');
-    expect(rows).toEqual([{ channel: 'whatsapp', agent_id: 'sam', run_id: null, status: 'sent', provider_id: 'wamid.agent-1' }]);
+    const { rows } = await db.pool.query(
+      'SELECT channel, agent_id, run_id, status, provider_id FROM outbound_messages',
+    );
+    expect(rows).toEqual([
+      { channel: 'whatsapp', agent_id: 'sam', run_id: null, status: 'sent', provider_id: 'wamid.agent-1' },
+    ]);
   });
 });

@@ -20,7 +20,12 @@ const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url
 const PASSWORD = 'support-password-for-the-browser-test';
 
 /** A partner CRM the extra workflow posts leads to: it refuses (400) until told to accept. */
-async function startPartnerCrm(): Promise<{ url: string; accept: () => void; received: unknown[]; close: () => Promise<void> }> {
+async function startPartnerCrm(): Promise<{
+  url: string;
+  accept: () => void;
+  received: unknown[];
+  close: () => Promise<void>;
+}> {
   let accepting = false;
   const received: unknown[] = [];
   const server: Server = createServer((req, res) => {
@@ -28,14 +33,22 @@ async function startPartnerCrm(): Promise<{ url: string; accept: () => void; rec
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      if (!accepting) return void res.writeHead(400).end(JSON.stringify({ error: 'partner CRM rejects the lead: account suspended' }));
+      if (!accepting)
+        return void res
+          .writeHead(400)
+          .end(JSON.stringify({ error: 'partner CRM rejects the lead: account suspended' }));
       received.push(JSON.parse(body));
       res.writeHead(201).end(JSON.stringify({ id: 'partner-lead-1' }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, accept: () => (accepting = true), received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    accept: () => (accepting = true),
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('support dashboard in a real browser (headless Chromium)', () => {
@@ -51,7 +64,9 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
+      );
     }
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
@@ -63,7 +78,9 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
       id: 'partner-lead',
       name: 'Partner form leads → partner CRM',
       trigger: { type: 'webhook', connector: 'form', event: 'lead.submitted', when: "form = 'partner'" },
-      steps: [{ type: 'http', id: 'send_to_partner', url: `${partner.url}/leads`, body: '{ "email": email, "name": name }' }],
+      steps: [
+        { type: 'http', id: 'send_to_partner', url: `${partner.url}/leads`, body: '{ "email": email, "name": name }' },
+      ],
     });
     app = await startTestCrmflow(
       testEnv({
@@ -72,14 +89,26 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
         prefix: testPrefix(),
         smtpUrl: smtp.url,
         // The partner CRM is a local server: internal addresses need the admin's allow-list.
-        extra: { CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host },
+        extra: {
+          CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`,
+          CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host,
+        },
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
       timezoneId: 'Europe/Berlin',
@@ -115,7 +144,9 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
     await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
 
     const order = fixtureBytes('shopify', 'orders_create.json');
-    expect((await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+    expect(
+      (await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+    ).toBe(202);
     const row = page.locator('#runs-table tr[data-run-id]', { hasText: 'shopify-order' });
     await row.waitFor();
     await page.waitForSelector('#runs-table tr[data-status="succeeded"]:has-text("shopify-order")');
@@ -137,16 +168,26 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
     // A lead for the partner CRM, which refuses it: the run fails for good (4xx) and shows up live as failed.
     await page.goto(`${app.url}/runs?workflow=partner-lead`);
     await page.waitForSelector('.live-state.live-on');
-    const lead = JSON.stringify({ submission_id: 'partner-1', form: 'partner', name: 'Petra Partner', email: 'petra@partner.example', message: 'Send me a quote' });
+    const lead = JSON.stringify({
+      submission_id: 'partner-1',
+      form: 'partner',
+      name: 'Petra Partner',
+      email: 'petra@partner.example',
+      message: 'Send me a quote',
+    });
     expect((await post(app, '/webhooks/form', lead, formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     const failed = page.locator('#runs-table tr[data-status="failed"]', { hasText: 'partner-lead' });
     await failed.waitFor();
-    await expect.poll(() => failed.locator('.error-cell').textContent()).toContain('the request was refused (400): partner CRM rejects the lead: account suspended');
+    await expect
+      .poll(() => failed.locator('.error-cell').textContent())
+      .toContain('the request was refused (400): partner CRM rejects the lead: account suspended');
     await shot('04-failed-run-live');
 
     await failed.getByRole('link').first().click();
     await page.waitForURL(/\/runs\/\d+$/);
-    await expect.poll(() => page.locator('.step[data-step="send_to_partner"] .step-error').textContent()).toContain('account suspended');
+    await expect
+      .poll(() => page.locator('.step[data-step="send_to_partner"] .step-error').textContent())
+      .toContain('account suspended');
     await shot('05-failed-run-detail');
     partner.accept();
     await page.getByRole('button', { name: 'Retry run' }).click();
@@ -174,7 +215,9 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
     await shot('08-workflows');
 
     await page.getByRole('link', { name: 'Overview' }).click();
-    await expect.poll(() => page.locator('.chart figcaption').textContent()).toContain('runs in the last hour, 0 failed');
+    await expect
+      .poll(() => page.locator('.chart figcaption').textContent())
+      .toContain('runs in the last hour, 0 failed');
     await expect.poll(() => page.locator('main').textContent()).toContain('shopify-order');
     await shot('09-overview-1280');
 

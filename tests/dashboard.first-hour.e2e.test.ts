@@ -15,7 +15,12 @@ import { waitFor } from './helpers/wait.js';
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'support-password-for-the-first-hour';
 /** What Twilio answers a bad number with: its error body carries a documentation URL. */
-const VENDOR_REFUSAL = { code: 21211, message: "The 'To' number +1555 is not a valid phone number.", more_info: 'https://www.twilio.com/docs/errors/21211', status: 400 };
+const VENDOR_REFUSAL = {
+  code: 21211,
+  message: "The 'To' number +1555 is not a valid phone number.",
+  more_info: 'https://www.twilio.com/docs/errors/21211',
+  status: 400,
+};
 
 /** A partner API: `/busy` is down (503, retried), `/refuse` refuses for good (400 with a vendor error body). */
 async function startPartner(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -27,7 +32,10 @@ async function startPartner(): Promise<{ url: string; close: () => Promise<void>
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 const config = (partner: string) => `${FORM_CONNECTOR}
@@ -59,26 +67,50 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
     // A long backoff: the busy run stays between its attempts for the whole test. The partner is a local server:
     // internal addresses need the admin's allow-list.
     const extra = {
-      CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`, CRMFLOW_JOB_ATTEMPTS: '5', CRMFLOW_JOB_BACKOFF_MS: '600000', CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host,
+      CRMFLOW_USERS: `sam:support:${hashPassword(PASSWORD)}`,
+      CRMFLOW_JOB_ATTEMPTS: '5',
+      CRMFLOW_JOB_BACKOFF_MS: '600000',
+      CRMFLOW_HTTP_ALLOW_HOSTS: new URL(partner.url).host,
     };
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(config(partner.url)), prefix: testPrefix(), extra }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(config(partner.url)), prefix: testPrefix(), extra }),
+    );
     await submitLead(app, { submission_id: 'fh-1', name: 'Nina Newcomer', email: 'nina@leads.example' });
     await submitLead(app, { submission_id: 'fh-2', name: 'L'.repeat(100_000), email: 'long.name@leads.example' });
     await submitLead(app, { submission_id: longId, name: 'Ivo Longid', email: 'ivo@leads.example' });
     await submitLead(app, { submission_id: 'fh-busy', form: 'busy', email: 'busy@leads.example' });
     await submitLead(app, { submission_id: 'fh-refuse', form: 'refuse', email: 'refuse@leads.example' });
-    await waitFor('every run settled', async () => {
-      const { rows } = await db.pool.query<{ workflow: string; status: string; error: string | null }>('SELECT workflow, status, error FROM workflow_runs');
-      const of = (workflow: string) => rows.filter((run) => run.workflow === workflow);
-      return of('lead').length === 5 && of('lead').every((run) => run.status === 'succeeded')
-        && of('partner-refuse')[0]?.status === 'failed' && ['failed', 'queued'].includes(of('partner-busy')[0]?.status ?? '') && of('partner-busy')[0]?.error !== null;
-    }, 30_000);
+    await waitFor(
+      'every run settled',
+      async () => {
+        const { rows } = await db.pool.query<{ workflow: string; status: string; error: string | null }>(
+          'SELECT workflow, status, error FROM workflow_runs',
+        );
+        const of = (workflow: string) => rows.filter((run) => run.workflow === workflow);
+        return (
+          of('lead').length === 5 &&
+          of('lead').every((run) => run.status === 'succeeded') &&
+          of('partner-refuse')[0]?.status === 'failed' &&
+          ['failed', 'queued'].includes(of('partner-busy')[0]?.status ?? '') &&
+          of('partner-busy')[0]?.error !== null
+        );
+      },
+      30_000,
+    );
 
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -99,7 +131,12 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
   });
 
   const runId = async (workflow: string, where = '') =>
-    (await db.pool.query<{ id: string }>(`SELECT id FROM workflow_runs WHERE workflow = $1 ${where} ORDER BY id LIMIT 1`, [workflow])).rows[0]!.id;
+    (
+      await db.pool.query<{ id: string }>(
+        `SELECT id FROM workflow_runs WHERE workflow = $1 ${where} ORDER BY id LIMIT 1`,
+        [workflow],
+      )
+    ).rows[0]!.id;
   const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
 
   it('lists the newest customers before any search', async () => {
@@ -127,7 +164,13 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
   it('gives support staff a readable reason, the raw vendor error under Details', async () => {
     await page.goto(`${app.url}/runs/${await runId('partner-refuse')}`);
     const error = page.locator('.step[data-step="send"] .step-error');
-    const shown = (await error.evaluate((node) => [...node.childNodes].filter((child) => child.nodeName !== 'DETAILS').map((child) => child.textContent).join(''))) ?? '';
+    const shown =
+      (await error.evaluate((node) =>
+        [...node.childNodes]
+          .filter((child) => child.nodeName !== 'DETAILS')
+          .map((child) => child.textContent)
+          .join(''),
+      )) ?? '';
     expect(shown).toContain("the request was refused (400): The 'To' number +1555 is not a valid phone number.");
     expect(shown).not.toMatch(/https?:\/\//);
     expect(await error.locator('details code').textContent()).toContain('https://www.twilio.com/docs/errors/21211');
@@ -136,7 +179,11 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
   });
 
   it('keeps a 100,000-character name inside the page', async () => {
-    const id = (await db.pool.query<{ id: string }>("SELECT customer_id AS id FROM customer_identities WHERE value = 'long.name@leads.example'")).rows[0]!.id;
+    const id = (
+      await db.pool.query<{ id: string }>(
+        "SELECT customer_id AS id FROM customer_identities WHERE value = 'long.name@leads.example'",
+      )
+    ).rows[0]!.id;
     for (const path of [`/customers/${id}`, '/customers', '/runs']) {
       await page.goto(`${app.url}${path}`);
       expect(await pageWidth(), path).toBeLessThanOrEqual(1280);
@@ -145,9 +192,19 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
 
   it('keeps long ids inside a 390 px screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    const customer = (await db.pool.query<{ id: string }>("SELECT customer_id AS id FROM customer_identities WHERE value = 'ivo@leads.example'")).rows[0]!.id;
+    const customer = (
+      await db.pool.query<{ id: string }>(
+        "SELECT customer_id AS id FROM customer_identities WHERE value = 'ivo@leads.example'",
+      )
+    ).rows[0]!.id;
     const run = await runId('lead', `AND trigger->>'external_id' = '${longId}'`);
-    for (const path of [`/runs/${run}`, `/customers/${customer}`, '/customers', '/', `/runs/${await runId('partner-refuse')}`]) {
+    for (const path of [
+      `/runs/${run}`,
+      `/customers/${customer}`,
+      '/customers',
+      '/',
+      `/runs/${await runId('partner-refuse')}`,
+    ]) {
       await page.goto(`${app.url}${path}`);
       expect(await pageWidth(), path).toBeLessThanOrEqual(390);
     }

@@ -15,7 +15,19 @@ const USERS = Object.entries(PASSWORDS)
   .join(',');
 
 /** Every page and stream of the dashboard (ids that exist or not: the login comes first either way). */
-const GET_ROUTES = ['/', '/runs', '/runs/1', '/customers', '/customers?q=x', '/customers/1', '/workflows', '/agents', '/events', '/admin/queues', '/admin/queues/api/queues'];
+const GET_ROUTES = [
+  '/',
+  '/runs',
+  '/runs/1',
+  '/customers',
+  '/customers?q=x',
+  '/customers/1',
+  '/workflows',
+  '/agents',
+  '/events',
+  '/admin/queues',
+  '/admin/queues/api/queues',
+];
 
 interface Browser {
   cookie: string;
@@ -28,10 +40,18 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
   let configPath: string;
 
   const request = (path: string, init: RequestInit & { as?: Browser } = {}) =>
-    fetch(`${app.url}${path}`, { redirect: 'manual', ...init, headers: { ...(init.as ? { cookie: init.as.cookie } : {}), ...(init.headers ?? {}) } });
+    fetch(`${app.url}${path}`, {
+      redirect: 'manual',
+      ...init,
+      headers: { ...(init.as ? { cookie: init.as.cookie } : {}), ...(init.headers ?? {}) },
+    });
 
   async function signIn(fields: Record<string, string>): Promise<Browser> {
-    const response = await request('/login', { method: 'POST', body: new URLSearchParams({ ...fields, next: '/runs' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const response = await request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ ...fields, next: '/runs' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/runs');
     const setCookie = response.headers.get('set-cookie')!;
@@ -55,7 +75,13 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     db = await createTestDatabase();
     configPath = writeConfig(EXAMPLE_CONFIG);
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath, prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:9', extra: { CRMFLOW_USERS: USERS } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath,
+        prefix: testPrefix(),
+        smtpUrl: 'smtp://127.0.0.1:9',
+        extra: { CRMFLOW_USERS: USERS },
+      }),
       { api: true, worker: false, scheduler: false },
     );
   });
@@ -76,8 +102,12 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
       expect((await request(path, { method: 'POST' })).status, path).toBe(401);
     }
     // A forged or expired cookie is no session either.
-    const forged = Buffer.from(JSON.stringify({ user: 'admin-user', role: 'admin', nonce: 'x', expires: Date.now() + 1e6 })).toString('base64url');
-    expect((await request('/', { headers: { cookie: `crmflow_session=${forged}.AAAA`, accept: 'text/html' } })).status).toBe(302);
+    const forged = Buffer.from(
+      JSON.stringify({ user: 'admin-user', role: 'admin', nonce: 'x', expires: Date.now() + 1e6 }),
+    ).toString('base64url');
+    expect(
+      (await request('/', { headers: { cookie: `crmflow_session=${forged}.AAAA`, accept: 'text/html' } })).status,
+    ).toBe(302);
     // The login page and the assets are public; the API keeps its bearer token.
     expect((await request('/login')).status).toBe(200);
     expect((await request('/assets/dashboard.css')).status).toBe(200);
@@ -85,12 +115,20 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
   });
 
   it('signs in with a user name and password or the API token, never with a wrong one, and signs out', async () => {
-    const wrong = await request('/login', { method: 'POST', body: new URLSearchParams({ username: 'admin-user', password: 'nope' }) });
+    const wrong = await request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'admin-user', password: 'nope' }),
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
-    const unknown = await request('/login', { method: 'POST', body: new URLSearchParams({ username: 'nobody', password: 'nope' }) });
+    const unknown = await request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ username: 'nobody', password: 'nope' }),
+    });
     expect(unknown.status).toBe(401);
-    expect((await request('/login', { method: 'POST', body: new URLSearchParams({ token: 'not-the-token' }) })).status).toBe(401);
+    expect(
+      (await request('/login', { method: 'POST', body: new URLSearchParams({ token: 'not-the-token' }) })).status,
+    ).toBe(401);
 
     const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
     const overview = await request('/', { as: admin });
@@ -104,7 +142,11 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect((await request('/workflows', { as: byToken })).status).toBe(200);
     expect((await request('/admin/queues', { as: byToken, headers: { accept: 'text/html' } })).status).toBe(200);
 
-    const out = await request('/logout', { method: 'POST', as: admin, body: new URLSearchParams({ _csrf: admin.csrf }) });
+    const out = await request('/logout', {
+      method: 'POST',
+      as: admin,
+      body: new URLSearchParams({ _csrf: admin.csrf }),
+    });
     expect(out.status).toBe(303);
     expect(out.headers.get('set-cookie')).toMatch(/crmflow_session=; .*Max-Age=0/);
   });
@@ -114,19 +156,51 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const other = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
     const id = await failedRun();
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: '' })).status).toBe(403);
-    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: 'x' }).toString() })).status).toBe(403);
+    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: '' })).status).toBe(
+      403,
+    );
+    expect(
+      (
+        await request(`/runs/${id}/retry`, {
+          method: 'POST',
+          as: support,
+          headers: form,
+          body: new URLSearchParams({ _csrf: 'x' }).toString(),
+        })
+      ).status,
+    ).toBe(403);
     // Another session's token is not this session's.
-    expect((await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: other.csrf }).toString() })).status).toBe(403);
-    const crossSite = await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: { ...form, origin: 'https://evil.example' }, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    expect(
+      (
+        await request(`/runs/${id}/retry`, {
+          method: 'POST',
+          as: support,
+          headers: form,
+          body: new URLSearchParams({ _csrf: other.csrf }).toString(),
+        })
+      ).status,
+    ).toBe(403);
+    const crossSite = await request(`/runs/${id}/retry`, {
+      method: 'POST',
+      as: support,
+      headers: { ...form, origin: 'https://evil.example' },
+      body: new URLSearchParams({ _csrf: support.csrf }).toString(),
+    });
     expect(crossSite.status).toBe(403);
     // bull-board's own API: refused without a same-origin Origin.
-    expect((await request('/admin/queues/api/queues/events/clean/failed', { method: 'PUT', as: other })).status).toBe(403);
+    expect((await request('/admin/queues/api/queues/events/clean/failed', { method: 'PUT', as: other })).status).toBe(
+      403,
+    );
     const { rows } = await db.pool.query('SELECT status FROM workflow_runs WHERE id = $1', [id]);
     expect(rows[0].status).toBe('failed');
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeUndefined();
 
-    const ok = await request(`/runs/${id}/retry`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    const ok = await request(`/runs/${id}/retry`, {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf }).toString(),
+    });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=retried`);
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeDefined();
@@ -134,11 +208,19 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
 
   it('shows why customers were merged and lets an admin, not support, undo a merge', async () => {
     const upsert = (emails: string[]) =>
-      upsertCustomer(db.pool, { identities: emails.map((value) => ({ kind: 'email', value })), profile: {}, occurredAt: new Date(), source: 'form', eventRef: 'run:77' });
+      upsertCustomer(db.pool, {
+        identities: emails.map((value) => ({ kind: 'email', value })),
+        profile: {},
+        occurredAt: new Date(),
+        source: 'form',
+        eventRef: 'run:77',
+      });
     const kept = (await upsert(['una@undo.example'])).customerId;
     const merged = (await upsert(['uno@undo.example'])).customerId;
     await upsert(['una@undo.example', 'uno@undo.example']);
-    const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM customer_merges WHERE merged_id = $1', [merged]);
+    const { rows } = await db.pool.query<{ id: number }>('SELECT id FROM customer_merges WHERE merged_id = $1', [
+      merged,
+    ]);
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
     const page = await (await request(`/customers/${kept}`, { as: admin })).text();
@@ -147,18 +229,41 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect(page).toContain('Undo merge');
     const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
     expect(await (await request(`/customers/${kept}`, { as: support })).text()).not.toContain('Undo merge');
-    const body = (who: { csrf: string }) => new URLSearchParams({ _csrf: who.csrf, merge_id: String(rows[0]!.id) }).toString();
-    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: support, headers: form, body: body(support) })).status).toBe(403);
-    const undone = await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) });
+    const body = (who: { csrf: string }) =>
+      new URLSearchParams({ _csrf: who.csrf, merge_id: String(rows[0]!.id) }).toString();
+    expect(
+      (await request(`/customers/${kept}/unmerge`, { method: 'POST', as: support, headers: form, body: body(support) }))
+        .status,
+    ).toBe(403);
+    const undone = await request(`/customers/${kept}/unmerge`, {
+      method: 'POST',
+      as: admin,
+      headers: form,
+      body: body(admin),
+    });
     expect([undone.status, undone.headers.get('location')]).toEqual([303, `/customers/${kept}?notice=unmerged`]);
-    expect((await db.pool.query('SELECT merged_into FROM customers WHERE id = $1', [merged])).rows[0].merged_into).toBeNull();
-    expect((await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) })).status).toBe(409);
-    const audit = await db.pool.query("SELECT actor, details->>'via' AS via FROM audit_log WHERE action = 'customer.unmerge'");
+    expect(
+      (await db.pool.query('SELECT merged_into FROM customers WHERE id = $1', [merged])).rows[0].merged_into,
+    ).toBeNull();
+    expect(
+      (await request(`/customers/${kept}/unmerge`, { method: 'POST', as: admin, headers: form, body: body(admin) }))
+        .status,
+    ).toBe(409);
+    const audit = await db.pool.query(
+      "SELECT actor, details->>'via' AS via FROM audit_log WHERE action = 'customer.unmerge'",
+    );
     expect(audit.rows).toEqual([{ actor: 'admin-user', via: 'dashboard' }]);
   });
 
   it('lists merge suggestions with their evidence; an admin, not a viewer, decides', async () => {
-    const one = (email: string) => upsertCustomer(db.pool, { identities: [{ kind: 'email', value: email }], profile: { name: 'Sam Lee' }, occurredAt: new Date(), source: 'form', eventRef: 'run:1' });
+    const one = (email: string) =>
+      upsertCustomer(db.pool, {
+        identities: [{ kind: 'email', value: email }],
+        profile: { name: 'Sam Lee' },
+        occurredAt: new Date(),
+        source: 'form',
+        eventRef: 'run:1',
+      });
     const [a, b] = [(await one('sam.lee@a.example')).customerId, (await one('sam.lee@b.example')).customerId];
     const { rows } = await db.pool.query<{ id: number }>(
       `INSERT INTO customer_merge_suggestions (customer_a, customer_b, score, reason) VALUES ($1, $2, 1, '{"why": "similar names", "shared": [{"kind": "email_local_part", "value": "sam.lee"}]}') RETURNING id`,
@@ -169,13 +274,39 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const seen = await (await request('/merge-suggestions', { as: viewer })).text();
     expect(seen).toContain('email_local_part');
     expect(seen).not.toContain('Different people');
-    expect((await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: viewer, headers: form, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() })).status).toBe(403);
+    expect(
+      (
+        await request(`/merge-suggestions/${rows[0]!.id}/reject`, {
+          method: 'POST',
+          as: viewer,
+          headers: form,
+          body: new URLSearchParams({ _csrf: viewer.csrf }).toString(),
+        })
+      ).status,
+    ).toBe(403);
     const admin = await signIn({ username: 'admin-user', password: PASSWORDS.admin });
     expect(await (await request('/merge-suggestions', { as: admin })).text()).toContain('Different people');
-    const rejected = await request(`/merge-suggestions/${rows[0]!.id}/reject`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() });
+    const rejected = await request(`/merge-suggestions/${rows[0]!.id}/reject`, {
+      method: 'POST',
+      as: admin,
+      headers: form,
+      body: new URLSearchParams({ _csrf: admin.csrf }).toString(),
+    });
     expect([rejected.status, rejected.headers.get('location')]).toEqual([303, '/merge-suggestions?notice=rejected']);
-    expect((await db.pool.query('SELECT status, decided_by FROM customer_merge_suggestions WHERE id = $1', [rows[0]!.id])).rows[0]).toEqual({ status: 'rejected', decided_by: 'admin-user' });
-    expect((await request(`/merge-suggestions/${rows[0]!.id}/accept`, { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf }).toString() })).status).toBe(409);
+    expect(
+      (await db.pool.query('SELECT status, decided_by FROM customer_merge_suggestions WHERE id = $1', [rows[0]!.id]))
+        .rows[0],
+    ).toEqual({ status: 'rejected', decided_by: 'admin-user' });
+    expect(
+      (
+        await request(`/merge-suggestions/${rows[0]!.id}/accept`, {
+          method: 'POST',
+          as: admin,
+          headers: form,
+          body: new URLSearchParams({ _csrf: admin.csrf }).toString(),
+        })
+      ).status,
+    ).toBe(409);
   });
 
   it('lets a viewer read but not retry (403) nor open the queue tool', async () => {
@@ -185,7 +316,12 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     expect(page).toContain('Retry, replay and cancel need the support or admin role');
     expect(page).not.toContain('Retry run</button>');
     expect(page).not.toContain('Cancel run</button>');
-    const retry = await request(`/runs/${id}/retry`, { method: 'POST', as: viewer, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: viewer.csrf }).toString() });
+    const retry = await request(`/runs/${id}/retry`, {
+      method: 'POST',
+      as: viewer,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: viewer.csrf }).toString(),
+    });
     expect(retry.status).toBe(403);
     expect(await app.queue.getJob(`retry-${id}-1`)).toBeUndefined();
     expect((await request('/admin/queues', { as: viewer, headers: { accept: 'text/html' } })).status).toBe(403);
@@ -198,32 +334,69 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const page = await (await request(`/runs/${id}`, { as: support })).text();
     expect(page).toMatch(/<label for="cancel-reason">Reason for cancelling<\/label>/);
-    const empty = await request(`/runs/${id}/cancel`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, reason: ' ' }).toString() });
+    const empty = await request(`/runs/${id}/cancel`, {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf, reason: ' ' }).toString(),
+    });
     expect(empty.headers.get('location')).toBe(`/runs/${id}?notice=bad_request`);
     expect((await db.pool.query('SELECT status FROM workflow_runs WHERE id = $1', [id])).rows[0].status).toBe('failed');
-    const ok = await request(`/runs/${id}/cancel`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, reason: 'duplicate lead, handled by phone' }).toString() });
+    const ok = await request(`/runs/${id}/cancel`, {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf, reason: 'duplicate lead, handled by phone' }).toString(),
+    });
     expect(ok.headers.get('location')).toBe(`/runs/${id}?notice=cancelled`);
-    expect((await db.pool.query('SELECT status, error FROM workflow_runs WHERE id = $1', [id])).rows[0]).toEqual({ status: 'cancelled', error: 'cancelled: duplicate lead, handled by phone' });
+    expect((await db.pool.query('SELECT status, error FROM workflow_runs WHERE id = $1', [id])).rows[0]).toEqual({
+      status: 'cancelled',
+      error: 'cancelled: duplicate lead, handled by phone',
+    });
     const after = await (await request(`/runs/${id}?notice=cancelled`, { as: support })).text();
     expect(after).toContain('Run cancelled');
     expect(after).not.toContain('Cancel run</button>');
-    const audit = await db.pool.query("SELECT actor, role, details FROM audit_log WHERE action = 'run.cancel' AND target = $1", [`run:${id}`]);
-    expect(audit.rows).toEqual([{ actor: 'support-user', role: 'support', details: { reason: 'duplicate lead, handled by phone', via: 'dashboard' } }]);
+    const audit = await db.pool.query(
+      "SELECT actor, role, details FROM audit_log WHERE action = 'run.cancel' AND target = $1",
+      [`run:${id}`],
+    );
+    expect(audit.rows).toEqual([
+      {
+        actor: 'support-user',
+        role: 'support',
+        details: { reason: 'duplicate lead, handled by phone', via: 'dashboard' },
+      },
+    ]);
     // A run that is not from a stored event offers no replay, and refuses one.
     expect(page).not.toContain('Replay event</button>');
-    const replay = await request(`/runs/${id}/replay`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf }).toString() });
+    const replay = await request(`/runs/${id}/replay`, {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf }).toString(),
+    });
     expect(replay.headers.get('location')).toBe(`/runs/${id}?notice=not_replayable`);
   });
 
   it('shows signature failures of the last hour and the last error per connector on the overview', async () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
     for (let n = 0; n < 3; n++) {
-      const forged = await request('/webhooks/shopify', { method: 'POST', body: '{"id":1}', headers: { 'content-type': 'application/json', 'x-shopify-hmac-sha256': 'forged', 'x-shopify-topic': 'orders/create' } });
+      const forged = await request('/webhooks/shopify', {
+        method: 'POST',
+        body: '{"id":1}',
+        headers: {
+          'content-type': 'application/json',
+          'x-shopify-hmac-sha256': 'forged',
+          'x-shopify-topic': 'orders/create',
+        },
+      });
       expect(forged.status).toBe(401);
     }
     const page = await (await request('/', { as: viewer })).text();
     const shopifyRow = page.split('<tr>').find((row) => row.includes('data-label="Connector">shopify<'))!;
-    expect(shopifyRow).toMatch(/data-label="Signature failures, last hour"><span class="status status-failed">3<\/span>/);
+    expect(shopifyRow).toMatch(
+      /data-label="Signature failures, last hour"><span class="status status-failed">3<\/span>/,
+    );
     expect(shopifyRow).toContain('webhook refused: missing or invalid signature');
     const formRow = page.split('<tr>').find((row) => row.includes('data-label="Connector">form<'))!;
     expect(formRow).toMatch(/data-label="Signature failures, last hour">0</);
@@ -236,20 +409,61 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     const readOnly = await (await request('/agents', { as: support })).text();
     expect(readOnly).toContain('Changing availability needs the admin role');
     expect(readOnly).not.toContain('Make unavailable</button>');
-    const denied = await request('/agents/bob/availability', { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, available: 'false' }).toString() });
+    const denied = await request('/agents/bob/availability', {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf, available: 'false' }).toString(),
+    });
     expect(denied.status).toBe(403);
 
     const page = await (await request('/agents', { as: admin })).text();
-    expect(page).toMatch(/<tr data-agent="bob">[\s\S]*?<span class="status status-succeeded">available<\/span>[\s\S]*?Make unavailable<\/button>/);
-    const off = await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'false' }).toString() });
+    expect(page).toMatch(
+      /<tr data-agent="bob">[\s\S]*?<span class="status status-succeeded">available<\/span>[\s\S]*?Make unavailable<\/button>/,
+    );
+    const off = await request('/agents/bob/availability', {
+      method: 'POST',
+      as: admin,
+      headers: form,
+      body: new URLSearchParams({ _csrf: admin.csrf, available: 'false' }).toString(),
+    });
     expect(off.headers.get('location')).toBe('/agents?notice=saved');
-    expect((await api(app, '/api/agents')).body.agents.find((agent: { id: string }) => agent.id === 'bob').available).toBe(false);
+    expect(
+      (await api(app, '/api/agents')).body.agents.find((agent: { id: string }) => agent.id === 'bob').available,
+    ).toBe(false);
     const after = await (await request('/agents', { as: admin })).text();
-    expect(after).toMatch(/<tr data-agent="bob">[\s\S]*?<span class="status status-failed">unavailable<\/span>[\s\S]*?Make available<\/button>/);
-    expect((await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'maybe' }).toString() })).status).toBe(400);
-    expect((await request('/agents/nobody/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString() })).status).toBe(404);
-    await request('/agents/bob/availability', { method: 'POST', as: admin, headers: form, body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString() });
-    const audit = await db.pool.query("SELECT actor, details FROM audit_log WHERE action = 'agent.availability' ORDER BY id");
+    expect(after).toMatch(
+      /<tr data-agent="bob">[\s\S]*?<span class="status status-failed">unavailable<\/span>[\s\S]*?Make available<\/button>/,
+    );
+    expect(
+      (
+        await request('/agents/bob/availability', {
+          method: 'POST',
+          as: admin,
+          headers: form,
+          body: new URLSearchParams({ _csrf: admin.csrf, available: 'maybe' }).toString(),
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await request('/agents/nobody/availability', {
+          method: 'POST',
+          as: admin,
+          headers: form,
+          body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString(),
+        })
+      ).status,
+    ).toBe(404);
+    await request('/agents/bob/availability', {
+      method: 'POST',
+      as: admin,
+      headers: form,
+      body: new URLSearchParams({ _csrf: admin.csrf, available: 'true' }).toString(),
+    });
+    const audit = await db.pool.query(
+      "SELECT actor, details FROM audit_log WHERE action = 'agent.availability' ORDER BY id",
+    );
     expect(audit.rows).toEqual([
       { actor: 'admin-user', details: { available: false, via: 'dashboard' } },
       { actor: 'admin-user', details: { available: true, via: 'dashboard' } },
@@ -275,7 +489,9 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
 
   it('shows a customer’s score and follow-up tasks', async () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
-    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, score, owner_agent_id) VALUES ('Scored Lead', 42, 'bob') RETURNING id`);
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO customers (name, score, owner_agent_id) VALUES ('Scored Lead', 42, 'bob') RETURNING id`,
+    );
     const id = rows[0]!.id;
     await db.pool.query(
       `INSERT INTO tasks (idempotency_key, customer_id, agent_id, title, due_at, overdue_at) VALUES ('test:task', $1, 'bob', 'Call back about the quote', now() + interval '2 hours', now() + interval '3 hours')`,
@@ -283,16 +499,27 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
     );
     const page = await (await request(`/customers/${id}`, { as: viewer })).text();
     expect(page).toMatch(/<dt>Score<\/dt><dd>42/);
-    expect(page).toMatch(/<span class="status status-open">open<\/span> <strong>Call back about the quote<\/strong> <span class="muted">for Bob/);
+    expect(page).toMatch(
+      /<span class="status status-open">open<\/span> <strong>Call back about the quote<\/strong> <span class="muted">for Bob/,
+    );
   });
 
   it('escapes user-controlled text: a customer named <script>alert(1)</script>', async () => {
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
     const name = '<script>alert(1)</script>';
-    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id`, [name, JSON.stringify({ note: '"><img src=x onerror=alert(2)>' })]);
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id`,
+      [name, JSON.stringify({ note: '"><img src=x onerror=alert(2)>' })],
+    );
     const id = rows[0]!.id;
-    await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', 'xss@example.com')`, [id]);
-    await db.pool.query(`INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', 'xss@example.com', false, $1, now())`, ['<b onmouseover=alert(4)>']);
+    await db.pool.query(
+      `INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'email', 'xss@example.com')`,
+      [id],
+    );
+    await db.pool.query(
+      `INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', 'xss@example.com', false, $1, now())`,
+      ['<b onmouseover=alert(4)>'],
+    );
     await db.pool.query(
       `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, summary) VALUES ($1, 'form', 'x-1', 'lead.submitted', now(), now(), $2)`,
       [id, '<b onmouseover=alert(3)>hi</b>'],
@@ -303,37 +530,87 @@ describe('dashboard: sign-in, roles, CSRF and escaping', () => {
       expect(page, path).not.toContain('<script>alert(1)');
       expect(page, path).not.toMatch(/<img src=x|<b onmouseover/);
     }
-    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).toMatch(/<strong>email<\/strong> xss@example\.com: <strong>opted out<\/strong>/);
-    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
-    expect(html`<p title="${'"onclick="x'}">${['<i>', html`<b>ok</b>`]}</p>`.value).toBe('<p title="&quot;onclick=&quot;x">&lt;i&gt;<b>ok</b></p>');
+    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).toMatch(
+      /<strong>email<\/strong> xss@example\.com: <strong>opted out<\/strong>/,
+    );
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+    );
+    expect(html`<p title="${'"onclick="x'}">${['<i>', html`<b>ok</b>`]}</p>`.value).toBe(
+      '<p title="&quot;onclick=&quot;x">&lt;i&gt;<b>ok</b></p>',
+    );
   });
 
   it('support staff record a customer’s opt-out from the customer page (audited); viewers cannot', async () => {
     const support = await signIn({ username: 'support-user', password: PASSWORDS.support });
     const viewer = await signIn({ username: 'viewer-user', password: PASSWORDS.viewer });
-    const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO customers (name) VALUES ('Opal Out') RETURNING id`);
+    const { rows } = await db.pool.query<{ id: number }>(
+      `INSERT INTO customers (name) VALUES ('Opal Out') RETURNING id`,
+    );
     const id = rows[0]!.id;
-    await db.pool.query(`INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'phone', '+14155550177')`, [id]);
+    await db.pool.query(
+      `INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, 'phone', '+14155550177')`,
+      [id],
+    );
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).not.toContain(`action="/customers/${id}/consent"`);
+    expect(await (await request(`/customers/${id}`, { as: viewer })).text()).not.toContain(
+      `action="/customers/${id}/consent"`,
+    );
     const page = await (await request(`/customers/${id}`, { as: support })).text();
     expect(page).toContain(`action="/customers/${id}/consent"`);
-    const byViewer = await request(`/customers/${id}/consent`, { method: 'POST', as: viewer, headers: form, body: new URLSearchParams({ _csrf: viewer.csrf, channel: 'sms', granted: 'false' }).toString() });
+    const byViewer = await request(`/customers/${id}/consent`, {
+      method: 'POST',
+      as: viewer,
+      headers: form,
+      body: new URLSearchParams({ _csrf: viewer.csrf, channel: 'sms', granted: 'false' }).toString(),
+    });
     expect(byViewer.status).toBe(403);
-    expect((await request(`/customers/${id}/consent`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, channel: 'fax', granted: 'false' }).toString() })).status).toBe(400);
+    expect(
+      (
+        await request(`/customers/${id}/consent`, {
+          method: 'POST',
+          as: support,
+          headers: form,
+          body: new URLSearchParams({ _csrf: support.csrf, channel: 'fax', granted: 'false' }).toString(),
+        })
+      ).status,
+    ).toBe(400);
     expect(await count(db.pool, "SELECT 1 FROM consents WHERE address = '+14155550177'")).toBe(0);
 
-    const saved = await request(`/customers/${id}/consent`, { method: 'POST', as: support, headers: form, body: new URLSearchParams({ _csrf: support.csrf, channel: 'sms', granted: 'false' }).toString() });
+    const saved = await request(`/customers/${id}/consent`, {
+      method: 'POST',
+      as: support,
+      headers: form,
+      body: new URLSearchParams({ _csrf: support.csrf, channel: 'sms', granted: 'false' }).toString(),
+    });
     expect([saved.status, saved.headers.get('location')]).toEqual([303, `/customers/${id}`]);
-    expect((await db.pool.query("SELECT channel, address, granted, source FROM consents WHERE address = '+14155550177'")).rows).toEqual([{ channel: 'sms', address: '+14155550177', granted: false, source: 'dashboard (support-user)' }]);
-    const { rows: audit } = await db.pool.query("SELECT actor, role, action, target, details FROM audit_log WHERE action = 'customer.consent'");
-    expect(audit).toEqual([{ actor: 'support-user', role: 'support', action: 'customer.consent', target: `customer:${id}`, details: { channel: 'sms', granted: false, source: 'dashboard (support-user)', addresses: 1, via: 'dashboard' } }]);
-    expect(await (await request(`/customers/${id}`, { as: support })).text()).toMatch(/<strong>sms<\/strong> \+14155550177: <strong>opted out<\/strong>/);
+    expect(
+      (await db.pool.query("SELECT channel, address, granted, source FROM consents WHERE address = '+14155550177'"))
+        .rows,
+    ).toEqual([{ channel: 'sms', address: '+14155550177', granted: false, source: 'dashboard (support-user)' }]);
+    const { rows: audit } = await db.pool.query(
+      "SELECT actor, role, action, target, details FROM audit_log WHERE action = 'customer.consent'",
+    );
+    expect(audit).toEqual([
+      {
+        actor: 'support-user',
+        role: 'support',
+        action: 'customer.consent',
+        target: `customer:${id}`,
+        details: { channel: 'sms', granted: false, source: 'dashboard (support-user)', addresses: 1, via: 'dashboard' },
+      },
+    ]);
+    expect(await (await request(`/customers/${id}`, { as: support })).text()).toMatch(
+      /<strong>sms<\/strong> \+14155550177: <strong>opted out<\/strong>/,
+    );
   });
 
   it('follows only local paths after the login', async () => {
     for (const next of ['//evil.example/', '/\\evil.example', 'https://evil.example/']) {
-      const response = await request('/login', { method: 'POST', body: new URLSearchParams({ token: TEST_TOKEN, next }) });
+      const response = await request('/login', {
+        method: 'POST',
+        body: new URLSearchParams({ token: TEST_TOKEN, next }),
+      });
       expect(response.headers.get('location'), next).toBe('/');
     }
   });
@@ -344,7 +621,10 @@ describe('dashboard users and secrets', () => {
     const hash = hashPassword('s3cret pass');
     expect(verifyPassword('s3cret pass', hash)).toBe(true);
     expect(verifyPassword('s3cret pas', hash)).toBe(false);
-    expect(parseUsers(`ann:support:${hash}, bo:viewer:${hash}`).map((user) => `${user.name}:${user.role}`)).toEqual(['ann:support', 'bo:viewer']);
+    expect(parseUsers(`ann:support:${hash}, bo:viewer:${hash}`).map((user) => `${user.name}:${user.role}`)).toEqual([
+      'ann:support',
+      'bo:viewer',
+    ]);
     expect(() => parseUsers(`ann:root:${hash}`)).toThrow(/role "root"/);
     expect(() => parseUsers('ann:admin:plaintext')).toThrow(/not scrypt/);
     expect(() => parseUsers(`ann:admin:${hash},ann:viewer:${hash}`)).toThrow(/twice/);
@@ -361,7 +641,14 @@ describe('dashboard users and secrets', () => {
   });
 
   it('masks the values of secret-looking keys at any depth', () => {
-    expect(maskSecrets({ email: 'a@b.c', api_key: 'k', nested: [{ Authorization: 'Bearer x', password: 'p', ok: 1 }], token: null })).toEqual({
+    expect(
+      maskSecrets({
+        email: 'a@b.c',
+        api_key: 'k',
+        nested: [{ Authorization: 'Bearer x', password: 'p', ok: 1 }],
+        token: null,
+      }),
+    ).toEqual({
       email: 'a@b.c',
       api_key: '••••••',
       nested: [{ Authorization: '••••••', password: '••••••', ok: 1 }],

@@ -28,11 +28,24 @@ describe('live-update streams (/events): capped per session and in total, one sh
   beforeAll(async () => {
     db = await createTestDatabase();
     // Every query the hub makes is counted: the poll must not grow with the number of viewers.
-    const counting = { query: (...args: unknown[]) => (queries++, (db.pool.query as (...a: unknown[]) => unknown)(...args)) } as unknown as Pool;
-    hub = createRunStreamHub({ ctx: { pool: counting } as OperationContext, intervalMs: 200, maxPerSession: 3, maxTotal: 12 });
+    const counting = {
+      query: (...args: unknown[]) => (queries++, (db.pool.query as (...a: unknown[]) => unknown)(...args)),
+    } as unknown as Pool;
+    hub = createRunStreamHub({
+      ctx: { pool: counting } as OperationContext,
+      intervalMs: 200,
+      maxPerSession: 3,
+      maxTotal: 12,
+    });
     const app = express();
     app.get('/events', (req, res) =>
-      hub.open(req, res, { owner: String(req.query.owner), filter: { workflow: 'web-lead' }, after: Number(req.query.after ?? 0), watch: new Map(), render: (run) => `<tr>${run.id}</tr>` }),
+      hub.open(req, res, {
+        owner: String(req.query.owner),
+        filter: { workflow: 'web-lead' },
+        after: Number(req.query.after ?? 0),
+        watch: new Map(),
+        render: (run) => `<tr>${run.id}</tr>`,
+      }),
     );
     server = await new Promise<Server>((resolve) => {
       const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
@@ -95,23 +108,38 @@ describe('live-update streams (/events): capped per session and in total, one sh
     const ticks = 5;
     // At most two queries a tick (new runs for the one filter, statuses of watched runs), for 12 streams.
     expect(queries - before).toBeLessThanOrEqual(2 * (ticks + 1));
-    const inserted = await db.pool.query<{ id: number }>(`INSERT INTO workflow_runs (workflow, workflow_version, trigger_key) VALUES ('web-lead', 'v', 'new') RETURNING id`);
+    const inserted = await db.pool.query<{ id: number }>(
+      `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key) VALUES ('web-lead', 'v', 'new') RETURNING id`,
+    );
     const open12 = [...flood.slice(7), ...viewers];
-    await waitFor('every open stream to get the new run', async () => open12.every((stream) => stream.text().includes(`"id":${inserted.rows[0]!.id}`)));
+    await waitFor('every open stream to get the new run', async () =>
+      open12.every((stream) => stream.text().includes(`"id":${inserted.rows[0]!.id}`)),
+    );
 
     for (const stream of [...flood, ...viewers]) stream.abort();
     await waitFor('closed streams to be forgotten', async () => hub.size() === 0);
   });
 
   it('through the dashboard: one signed-in session keeps at most 8 open streams', async () => {
-    const app: Crmflow = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(`${FORM_CONNECTOR}\nworkflows: []\n`), prefix: testPrefix() }), {
-      api: true,
-      worker: false,
-      scheduler: false,
-    });
+    const app: Crmflow = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(`${FORM_CONNECTOR}\nworkflows: []\n`),
+        prefix: testPrefix(),
+      }),
+      {
+        api: true,
+        worker: false,
+        scheduler: false,
+      },
+    );
     const controllers: AbortController[] = [];
     try {
-      const login = await fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TEST_TOKEN }) });
+      const login = await fetch(`${app.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({ token: TEST_TOKEN }),
+      });
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
       const ended: boolean[] = [];
       for (let i = 0; i < 12; i++) {

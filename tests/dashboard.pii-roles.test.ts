@@ -24,7 +24,9 @@ describe('identity values declared PII are masked for viewers wherever they are 
   beforeAll(async () => {
     db = await createTestDatabase();
     const extra = { CRMFLOW_USERS: USERS, CRMFLOW_PII_FIELDS: 'email,phone' };
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -33,7 +35,11 @@ describe('identity values declared PII are masked for viewers wherever they are 
   });
 
   async function pages(user: string, password: string, customerId: number, runId: number): Promise<string> {
-    const login = await fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ username: user, password }) });
+    const login = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ username: user, password }),
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     let text = '';
     for (const path of ['/customers?q=Maria', `/customers/${customerId}`, `/runs/${runId}`, '/runs']) {
@@ -45,14 +51,23 @@ describe('identity values declared PII are masked for viewers wherever they are 
   }
 
   it('a viewer sees no email or phone in the customer list, the customer page, or the upsert_customer output; support does', async () => {
-    expect((await submitLead(app, { submission_id: 'pii-1', name: 'Maria Pii', email: EMAIL, phone: '(415) 555-0142' })).status).toBe(202);
-    const run = await waitFor('the run', async () => (await db.pool.query("SELECT id, customer_id FROM workflow_runs WHERE status = 'succeeded'")).rows[0]);
+    expect(
+      (await submitLead(app, { submission_id: 'pii-1', name: 'Maria Pii', email: EMAIL, phone: '(415) 555-0142' }))
+        .status,
+    ).toBe(202);
+    const run = await waitFor(
+      'the run',
+      async () => (await db.pool.query("SELECT id, customer_id FROM workflow_runs WHERE status = 'succeeded'")).rows[0],
+    );
     // A message sent to her and her consent, as the reply step and an opt-out would record them.
     await db.pool.query(
       `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, body, status) VALUES ('pii-msg', $1, $2, 'sms', 'twilio', $3, 'Hi', 'sent')`,
       [run.customer_id, run.id, PHONE],
     );
-    await db.pool.query(`INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', $1, false, 'unsubscribe', now())`, [EMAIL]);
+    await db.pool.query(
+      `INSERT INTO consents (channel, address, granted, source, changed_at) VALUES ('email', $1, false, 'unsubscribe', now())`,
+      [EMAIL],
+    );
     const viewer = await pages('vic', 'vic-password', run.customer_id, run.id);
     expect(viewer).toContain('Maria Pii');
     expect(viewer).not.toContain(EMAIL);
@@ -67,8 +82,24 @@ describe('identity values declared PII are masked for viewers wherever they are 
 
   it('masks by value for viewers (identities, recipients, consent addresses), by key for everyone', () => {
     setPiiFields(['email', 'phone']);
-    const output = { customer_id: 7, identities: [{ kind: 'email', value: EMAIL }, { kind: 'phone', value: PHONE }], to: 'whatsapp:+14155550142', note: 'order 12345' };
-    expect(maskSecrets(output, 'viewer')).toEqual({ customer_id: 7, identities: [{ kind: 'email', value: MASK }, { kind: 'phone', value: MASK }], to: MASK, note: 'order 12345' });
+    const output = {
+      customer_id: 7,
+      identities: [
+        { kind: 'email', value: EMAIL },
+        { kind: 'phone', value: PHONE },
+      ],
+      to: 'whatsapp:+14155550142',
+      note: 'order 12345',
+    };
+    expect(maskSecrets(output, 'viewer')).toEqual({
+      customer_id: 7,
+      identities: [
+        { kind: 'email', value: MASK },
+        { kind: 'phone', value: MASK },
+      ],
+      to: MASK,
+      note: 'order 12345',
+    });
     expect(maskSecrets(output, 'support')).toEqual(output);
     expect(maskIdentity('email', EMAIL, 'viewer')).toBe(MASK);
     expect(maskIdentity('phone', PHONE, 'admin')).toBe(PHONE);

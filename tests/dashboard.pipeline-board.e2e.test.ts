@@ -27,7 +27,8 @@ describe('the pipeline board in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get update && apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get update && apt-get install -y chromium`);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
@@ -40,14 +41,31 @@ describe('the pipeline board in headless Chromium', () => {
       }),
     );
     // A quote request through the shipped web-lead workflow opens a deal in `new`.
-    const body = JSON.stringify({ submission_id: 'board-1', name: 'Bea Board', email: 'bea@board.example', interest: 'quote' });
+    const body = JSON.stringify({
+      submission_id: 'board-1',
+      name: 'Bea Board',
+      email: 'bea@board.example',
+      interest: 'quote',
+    });
     await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET));
-    dealId = await waitFor('the deal', async () => ((await api(app, '/api/deals?pipeline=sales')).body.deals as Array<{ id: number }>)[0]?.id);
+    dealId = await waitFor(
+      'the deal',
+      async () => ((await api(app, '/api/deals?pipeline=sales')).body.deals as Array<{ id: number }>)[0]?.id,
+    );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 390, height: 844 },
       locale: 'en-US',
     });
@@ -92,11 +110,23 @@ describe('the pipeline board in headless Chromium', () => {
     await page.waitForURL(/notice=moved/);
     expect(await page.locator(`.board-column[data-stage="quote"] #deal-${dealId}`).count()).toBe(1);
 
-    const deal = (await api(app, `/api/deals/${dealId}`)).body as { stage: string; history: Array<{ to_stage: string; actor: string | null }> };
+    const deal = (await api(app, `/api/deals/${dealId}`)).body as {
+      stage: string;
+      history: Array<{ to_stage: string; actor: string | null }>;
+    };
     expect(deal.stage).toBe('quote');
     expect(deal.history.at(-1)).toMatchObject({ to_stage: 'quote', actor: 'sam' });
-    const audit = (await api(app, '/api/audit?limit=5')).body.entries as Array<{ actor: string; action: string; target: string; details: Record<string, unknown> }>;
-    expect(audit.find((entry) => entry.action === 'deal.stage')).toMatchObject({ actor: 'sam', target: `deal:${dealId}`, details: { from: 'new', to: 'quote', via: 'dashboard' } });
+    const audit = (await api(app, '/api/audit?limit=5')).body.entries as Array<{
+      actor: string;
+      action: string;
+      target: string;
+      details: Record<string, unknown>;
+    }>;
+    expect(audit.find((entry) => entry.action === 'deal.stage')).toMatchObject({
+      actor: 'sam',
+      target: `deal:${dealId}`,
+      details: { from: 'new', to: 'quote', via: 'dashboard' },
+    });
 
     // The customer page lists the deal.
     await page.locator(`#deal-${dealId} .deal-name a`).click();
@@ -112,7 +142,11 @@ describe('the pipeline board in headless Chromium', () => {
     expect(await page.locator(`#deal-${dealId} form`).count()).toBe(0);
     const status = await page.evaluate(async (id) => {
       const csrf = document.querySelector('meta[name="csrf-token"]')!.getAttribute('content')!;
-      const response = await fetch(`/deals/${id}/stage`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(csrf)}&stage=won` });
+      const response = await fetch(`/deals/${id}/stage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `_csrf=${encodeURIComponent(csrf)}&stage=won`,
+      });
       return response.status;
     }, dealId);
     expect(status).toBe(403);

@@ -16,9 +16,18 @@ describe('readable errors for support staff', () => {
         'step sms (reply): sms reply failed: POST /2010-04-01/Accounts/AC0123/Messages.json: 400 {"code":21610,"message":"Attempt to send to unsubscribed recipient, see https://www.twilio.com/docs/errors/21610"}',
         'step sms (reply): sms reply failed: the request was refused (400): Attempt to send to unsubscribed recipient, see www.twilio.com',
       ],
-      ["step sms (reply): sms reply failed: POST /x: 401 — check the connector's credentials", "step sms (reply): sms reply failed: the credentials were refused (401): check the connector's secrets"],
-      ['step reply (reply): email to a@b.example failed: connect ECONNREFUSED 127.0.0.1:25', 'step reply (reply): email to a@b.example failed: 127.0.0.1:25 refused the connection: is it running, and is the URL right?'],
-      ['step notify (http): POST https://hooks.example.com/T0/B1?token=zzz answered 503', 'step notify (http): the other side had a server error (503)'],
+      [
+        "step sms (reply): sms reply failed: POST /x: 401 — check the connector's credentials",
+        "step sms (reply): sms reply failed: the credentials were refused (401): check the connector's secrets",
+      ],
+      [
+        'step reply (reply): email to a@b.example failed: connect ECONNREFUSED 127.0.0.1:25',
+        'step reply (reply): email to a@b.example failed: 127.0.0.1:25 refused the connection: is it running, and is the URL right?',
+      ],
+      [
+        'step notify (http): POST https://hooks.example.com/T0/B1?token=zzz answered 503',
+        'step notify (http): the other side had a server error (503)',
+      ],
       ['event chain limit: 3 chained events (limit 2)', 'event chain limit: 3 chained events (limit 2)'],
     ];
     for (const [raw, readable] of cases) expect(readableError(raw)).toBe(readable);

@@ -56,7 +56,9 @@ describe('pipelines in workflows.yaml', () => {
       - { id: new, probability: 0.2 }
       - { id: won, won: true, probability: 0.9 }
 `;
-    expect(issuesOf(broken)).toEqual(['workflows.yaml:3:15 `currency` "usd" is not valid: ISO 4217 currency of the forecast, e.g. USD; deals take it unless a step gives another.']);
+    expect(issuesOf(broken)).toEqual([
+      'workflows.yaml:3:15 `currency` "usd" is not valid: ISO 4217 currency of the forecast, e.g. USD; deals take it unless a step gives another.',
+    ]);
     const semantic = broken.replace('currency: usd', 'currency: USD');
     expect(issuesOf(semantic)).toEqual([
       'workflows.yaml:5:9 missing field `probability` (open stage new)',
@@ -90,13 +92,27 @@ describe('forecast and staleness on real PostgreSQL', () => {
   afterAll(async () => db?.drop());
 
   async function customer(name: string): Promise<number> {
-    return (await db.pool.query<{ id: number }>('INSERT INTO customers (name) VALUES ($1) RETURNING id', [name])).rows[0]!.id;
+    return (await db.pool.query<{ id: number }>('INSERT INTO customers (name) VALUES ($1) RETURNING id', [name]))
+      .rows[0]!.id;
   }
 
   /** Opens a deal in `stage` (closing it when won or lost) at `at`, another per call. */
-  async function deal(customerId: number, stage: string, amount: number | null, expectedCloseOn: string | null, at: Date, currency: string | null = null): Promise<number> {
+  async function deal(
+    customerId: number,
+    stage: string,
+    amount: number | null,
+    expectedCloseOn: string | null,
+    at: Date,
+    currency: string | null = null,
+  ): Promise<number> {
     const result = await changeDeal(db.pool, {
-      customerId, pipeline: sales, stage, at, amount, source: 'fixture', allowBackwards: false,
+      customerId,
+      pipeline: sales,
+      stage,
+      at,
+      amount,
+      source: 'fixture',
+      allowBackwards: false,
       open: { another: true, name: null, currency, expectedCloseOn },
     });
     return result.deal!.id;
@@ -124,7 +140,14 @@ describe('forecast and staleness on real PostgreSQL', () => {
       pipeline: 'sales',
       currency: 'USD',
       months: [
-        { month: '2026-12', open_amount: 1200.5, weighted_amount: 160.15, won_amount: 400, open_deals: 2, won_deals: 1 },
+        {
+          month: '2026-12',
+          open_amount: 1200.5,
+          weighted_amount: 160.15,
+          won_amount: 400,
+          open_deals: 2,
+          won_deals: 1,
+        },
         { month: '2027-01', open_amount: 3000, weighted_amount: 1500, won_amount: 250, open_deals: 2, won_deals: 1 },
         { month: '2027-02', open_amount: 0, weighted_amount: 0, won_amount: 0, open_deals: 0, won_deals: 0 },
       ],
@@ -137,14 +160,22 @@ describe('forecast and staleness on real PostgreSQL', () => {
     const c = await customer('C');
     const opened = new Date(now.getTime() - 25 * 3_600_000);
     const id = await deal(c, 'cart', 10, null, opened);
-    const staleOf = () => count(db.pool, `SELECT 1 FROM engine_events WHERE type = 'deal.stale' AND (data->>'deal_id')::bigint = $1`, [id]);
+    const staleOf = () =>
+      count(db.pool, `SELECT 1 FROM engine_events WHERE type = 'deal.stale' AND (data->>'deal_id')::bigint = $1`, [id]);
     await emitStaleDeals(db.pool, [sales], now);
     await emitStaleDeals(db.pool, [sales], now);
     await emitStaleDeals(db.pool, [sales], new Date(now.getTime() + 3_600_000));
     expect(await staleOf()).toBe(1);
 
     // Moved to quote: not stale there before 14 days, then once more.
-    await changeDeal(db.pool, { customerId: c, pipeline: sales, stage: 'quote', at: now, source: 'test', allowBackwards: false });
+    await changeDeal(db.pool, {
+      customerId: c,
+      pipeline: sales,
+      stage: 'quote',
+      at: now,
+      source: 'test',
+      allowBackwards: false,
+    });
     await emitStaleDeals(db.pool, [sales], new Date(now.getTime() + 13 * 86_400_000));
     expect(await staleOf()).toBe(1);
     await emitStaleDeals(db.pool, [sales], new Date(now.getTime() + 15 * 86_400_000));
@@ -152,7 +183,14 @@ describe('forecast and staleness on real PostgreSQL', () => {
     expect(await staleOf()).toBe(2);
 
     // Closed deals never rot.
-    await changeDeal(db.pool, { customerId: c, pipeline: sales, stage: 'won', at: now, source: 'test', allowBackwards: true });
+    await changeDeal(db.pool, {
+      customerId: c,
+      pipeline: sales,
+      stage: 'won',
+      at: now,
+      source: 'test',
+      allowBackwards: true,
+    });
     await emitStaleDeals(db.pool, [sales], new Date(now.getTime() + 60 * 86_400_000));
     expect(await staleOf()).toBe(2);
   });
@@ -162,9 +200,18 @@ describe('forecast and staleness on real PostgreSQL', () => {
     const day = 86_400_000;
     const t0 = new Date(now.getTime() - 10 * day);
     const at = (days: number) => new Date(t0.getTime() + days * day);
-    const move = (customerId: number, stage: string, when: Date) => changeDeal(db.pool, { customerId, pipeline: b2b, stage, at: when, source: 'test', allowBackwards: true });
+    const move = (customerId: number, stage: string, when: Date) =>
+      changeDeal(db.pool, { customerId, pipeline: b2b, stage, at: when, source: 'test', allowBackwards: true });
     const open = (customerId: number, when: Date) =>
-      changeDeal(db.pool, { customerId, pipeline: b2b, stage: 'lead', at: when, source: 'test', allowBackwards: false, open: { another: false, name: null, currency: null, expectedCloseOn: null } });
+      changeDeal(db.pool, {
+        customerId,
+        pipeline: b2b,
+        stage: 'lead',
+        at: when,
+        source: 'test',
+        allowBackwards: false,
+        open: { another: false, name: null, currency: null, expectedCloseOn: null },
+      });
     const [x, y, z] = [await customer('X'), await customer('Y'), await customer('Z')];
     await open(x, t0); //                  lead 2 days, proposal 3 days, won
     await move(x, 'proposal', at(2));
@@ -188,9 +235,23 @@ describe('forecast and staleness on real PostgreSQL', () => {
   it('moves never go backwards unless allowed', async () => {
     const d = await customer('D');
     await deal(d, 'quote', 10, null, now);
-    const back = await changeDeal(db.pool, { customerId: d, pipeline: sales, stage: 'cart', at: now, source: 'test', allowBackwards: false });
+    const back = await changeDeal(db.pool, {
+      customerId: d,
+      pipeline: sales,
+      stage: 'cart',
+      at: now,
+      source: 'test',
+      allowBackwards: false,
+    });
     expect(back).toMatchObject({ action: 'skipped', deal: { stage: 'quote' } });
-    const allowed = await changeDeal(db.pool, { customerId: d, pipeline: sales, stage: 'cart', at: now, source: 'test', allowBackwards: true });
+    const allowed = await changeDeal(db.pool, {
+      customerId: d,
+      pipeline: sales,
+      stage: 'cart',
+      at: now,
+      source: 'test',
+      allowBackwards: true,
+    });
     expect(allowed).toMatchObject({ action: 'moved', deal: { stage: 'cart' } });
   });
 });

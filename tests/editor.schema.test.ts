@@ -14,7 +14,9 @@ const EXAMPLE = readFileSync(new URL(EXAMPLE_URI), 'utf8');
 function languageService() {
   const service = getLanguageService({
     schemaRequestService: async (uri: string) => readFileSync(fileURLToPath(uri), 'utf8'),
-    workspaceContext: { resolveRelativePath: (relativePath: string, resource: string) => new URL(relativePath, resource).toString() },
+    workspaceContext: {
+      resolveRelativePath: (relativePath: string, resource: string) => new URL(relativePath, resource).toString(),
+    },
   });
   service.configure({ validate: true, completion: true, hover: true, isKubernetes: false, schemas: [] });
   return service;
@@ -22,7 +24,10 @@ function languageService() {
 
 describe('editing workflows.yaml with the YAML language server', () => {
   it('reports no problem in the shipped example', async () => {
-    const diagnostics = await languageService().doValidation(TextDocument.create(EXAMPLE_URI, 'yaml', 1, EXAMPLE), false);
+    const diagnostics = await languageService().doValidation(
+      TextDocument.create(EXAMPLE_URI, 'yaml', 1, EXAMPLE),
+      false,
+    );
     expect(diagnostics.map((diagnostic) => `${diagnostic.range.start.line + 1}: ${diagnostic.message}`)).toEqual([]);
   });
 
@@ -48,7 +53,9 @@ describe('editing workflows.yaml with the YAML language server', () => {
     const withPool = `${EXAMPLE.slice(0, at)}      - type: assign_lead\n        \n${EXAMPLE.slice(at)}`;
     const poolDocument = TextDocument.create(EXAMPLE_URI, 'yaml', 4, withPool);
     const fieldPosition = poolDocument.positionAt(at + '      - type: assign_lead\n        '.length);
-    const fields = (await languageService().doComplete(poolDocument, fieldPosition, false)).items.map((item) => item.label);
+    const fields = (await languageService().doComplete(poolDocument, fieldPosition, false)).items.map(
+      (item) => item.label,
+    );
     expect(fields).toEqual(expect.arrayContaining(['pool', 'strategy']));
   });
 });

@@ -42,7 +42,13 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
   });
 
   const deliver = async (from: string, subject: string, text: string) => {
-    const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: SALES, pass: 'imap-test-password' }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.port,
+      secure: false,
+      auth: { user: SALES, pass: 'imap-test-password' },
+      logger: false,
+    });
     await client.connect();
     await client.append(
       'INBOX',
@@ -63,19 +69,33 @@ describe.skipIf(dovecotMissing)('the shipped email-to-sales workflow, on a real 
     });
     expect(assignment.pool).toBe('sales');
     expect(Math.round(Number(assignment.within_ms) / 3_600_000)).toBe(24);
-    const answer = await waitFor('the answer to Nina', async () => smtp.messages.find((message) => message.to.includes('nina@example.com')));
+    const answer = await waitFor('the answer to Nina', async () =>
+      smtp.messages.find((message) => message.to.includes('nina@example.com')),
+    );
     expect(answer.subject).toBe('Re: Wholesale prices');
-    const owner = { alice: 'alice@example.com', bob: 'bob@example.com', carol: 'carol@example.com' }[assignment.agent_id]!;
+    const owner = { alice: 'alice@example.com', bob: 'bob@example.com', carol: 'carol@example.com' }[
+      assignment.agent_id
+    ]!;
 
     await deliver('Nina Patel <nina@example.com>', 'Minimum order', 'And what is the minimum order?');
-    const told = await waitFor('the owner told', async () => smtp.messages.find((message) => message.to.includes(owner)));
+    const told = await waitFor('the owner told', async () =>
+      smtp.messages.find((message) => message.to.includes(owner)),
+    );
     expect(told.subject).toBe('Nina Patel wrote: Minimum order');
     expect(told.text).toContain('And what is the minimum order?');
-    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE customer_id = $1 AND type = 'message.received'", [assignment.customer_id])).toBe(2);
+    expect(
+      await count(db.pool, "SELECT 1 FROM timeline_events WHERE customer_id = $1 AND type = 'message.received'", [
+        assignment.customer_id,
+      ]),
+    ).toBe(2);
     // No second answer to Nina, no second lead, no second SLA.
     expect(smtp.messages.filter((message) => message.to.includes('nina@example.com'))).toHaveLength(1);
     expect(
-      await count(db.pool, 'SELECT 1 FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1', [assignment.customer_id]),
+      await count(
+        db.pool,
+        'SELECT 1 FROM lead_slas s JOIN lead_assignments a ON a.id = s.assignment_id WHERE a.customer_id = $1',
+        [assignment.customer_id],
+      ),
     ).toBe(1);
   }, 60_000);
 });

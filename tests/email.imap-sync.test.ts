@@ -42,7 +42,11 @@ workflows:
 
 let serial = 0;
 function email(headers: Record<string, string>, text: string): string {
-  const lines = { 'Message-ID': `<imap-test-${Date.now()}-${++serial}@mail.example.com>`, Date: new Date().toUTCString(), ...headers };
+  const lines = {
+    'Message-ID': `<imap-test-${Date.now()}-${++serial}@mail.example.com>`,
+    Date: new Date().toUTCString(),
+    ...headers,
+  };
   return `${Object.entries(lines)
     .map(([name, value]) => `${name}: ${value}`)
     .join('\r\n')}\r\n\r\n${text}\r\n`;
@@ -57,7 +61,13 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
 
   /** Delivers a message into a folder of a mailbox, as the mail server does (IMAP APPEND). */
   const deliver = async (user: string, folder: string, raw: string) => {
-    const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user, pass: 'imap-test-password' }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.port,
+      secure: false,
+      auth: { user, pass: 'imap-test-password' },
+      logger: false,
+    });
     await client.connect();
     await client.append(folder, raw);
     await client.logout();
@@ -83,7 +93,11 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       extra: { SALES_IMAP_URL: dovecot.url(SALES), BOB_IMAP_URL: dovecot.url(BOB), SMTP_FROM: `Shop <${SALES}>` },
     });
     // Last week's mail, in the mailbox before crmflow ever read it.
-    await deliver(SALES, 'INBOX', email({ From: 'Olga <olga@example.com>', To: SALES, Subject: 'Old question' }, 'Still there?'));
+    await deliver(
+      SALES,
+      'INBOX',
+      email({ From: 'Olga <olga@example.com>', To: SALES, Subject: 'Old question' }, 'Still there?'),
+    );
     app = await startTestCrmflow(env);
     // Mail that was there before the first read is left alone (backfill_days: 0): deliver only after it.
     await mailboxesRead(db.pool, ['sales', 'bob']);
@@ -110,15 +124,29 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     });
     expect(first).toMatchObject({
       type: 'message.received',
-      data: { channel: 'email', subject: 'Price for 50 units?', text: 'Could you send the price list?', automated: null },
+      data: {
+        channel: 'email',
+        subject: 'Price for 50 units?',
+        text: 'Could you send the price list?',
+        automated: null,
+      },
     });
-    await waitFor('the auto-reply', async () => smtp.messages.some((message) => message.to.includes('ana.souza@example.com')));
+    await waitFor('the auto-reply', async () =>
+      smtp.messages.some((message) => message.to.includes('ana.souza@example.com')),
+    );
 
     // crmflow is down while a second email arrives: read when it is back, the first not again.
     await app.close();
-    await deliver(SALES, 'INBOX', email({ From: 'ana.souza@example.com', To: SALES, Subject: 'And shipping?' }, 'Do you ship to Lisbon?'));
+    await deliver(
+      SALES,
+      'INBOX',
+      email({ From: 'ana.souza@example.com', To: SALES, Subject: 'And shipping?' }, 'Do you ship to Lisbon?'),
+    );
     app = await startTestCrmflow(env);
-    await waitFor('the email sent while crmflow was down', async () => (await timeline('ana.souza@example.com')).length === 2);
+    await waitFor(
+      'the email sent while crmflow was down',
+      async () => (await timeline('ana.souza@example.com')).length === 2,
+    );
 
     // The IMAP server restarts: the connection is opened again and the next email read.
     await dovecot.stop();
@@ -148,26 +176,50 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
   }, 90_000);
 
   it('counts an email in an agent’s Sent folder as that agent’s contact, which meets the open SLA', async () => {
-    await deliver(SALES, 'INBOX', email({ From: 'Carl <carl@example.com>', To: SALES, Subject: 'Quote' }, 'Please send a quote.'));
+    await deliver(
+      SALES,
+      'INBOX',
+      email({ From: 'Carl <carl@example.com>', To: SALES, Subject: 'Quote' }, 'Please send a quote.'),
+    );
     const [received] = await waitFor('Carl’s email', async () => {
       const rows = await timeline('carl@example.com');
       return rows.length === 1 && rows;
     });
     // A note to a colleague first: mail between our own addresses is about no customer.
-    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: SALES, Subject: 'Carl wants a quote' }, 'I will answer him.'));
+    await deliver(
+      BOB,
+      'Sent',
+      email({ From: `Bob <${BOB}>`, To: SALES, Subject: 'Carl wants a quote' }, 'I will answer him.'),
+    );
     // Bob answers Carl, copying the shared mailbox.
     await deliver(
       BOB,
       'Sent',
       email(
-        { From: `Bob <${BOB}>`, To: SALES, Cc: 'Carl <carl@example.com>', Subject: 'Re: Quote', 'In-Reply-To': '<unknown@mail.example.com>' },
+        {
+          From: `Bob <${BOB}>`,
+          To: SALES,
+          Cc: 'Carl <carl@example.com>',
+          Subject: 'Re: Quote',
+          'In-Reply-To': '<unknown@mail.example.com>',
+        },
         'Hi Carl, here it is.',
       ),
     );
-    const sent = await waitFor('Bob’s email on Carl’s timeline', async () => (await timeline('carl@example.com')).find((row) => row.type === 'message.sent'));
-    expect(sent.data).toMatchObject({ agent_id: 'bob', direction: 'outbound', from: BOB, to: ['carl@example.com', SALES] });
+    const sent = await waitFor('Bob’s email on Carl’s timeline', async () =>
+      (await timeline('carl@example.com')).find((row) => row.type === 'message.sent'),
+    );
+    expect(sent.data).toMatchObject({
+      agent_id: 'bob',
+      direction: 'outbound',
+      from: BOB,
+      to: ['carl@example.com', SALES],
+    });
     expect(
-      await count(db.pool, "SELECT 1 FROM inbox_events WHERE connector = 'email' AND type = 'message.sent' AND payload->>'subject' = 'Carl wants a quote'"),
+      await count(
+        db.pool,
+        "SELECT 1 FROM inbox_events WHERE connector = 'email' AND type = 'message.sent' AND payload->>'subject' = 'Carl wants a quote'",
+      ),
     ).toBe(0);
     const status = await waitFor('Carl’s SLA checked', async () => {
       const { rows } = await db.pool.query<{ status: string }>(
@@ -182,7 +234,13 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
   }, 60_000);
 
   it('reads a folder that was recreated (a new UIDVALIDITY) from its new start', async () => {
-    const client = new ImapFlow({ host: '127.0.0.1', port: dovecot.port, secure: false, auth: { user: BOB, pass: 'imap-test-password' }, logger: false });
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: dovecot.port,
+      secure: false,
+      auth: { user: BOB, pass: 'imap-test-password' },
+      logger: false,
+    });
     await client.connect();
     const validity = async () => ((await client.status('Sent', { uidValidity: true })) || undefined)?.uidValidity;
     const before = await validity();
@@ -191,7 +249,11 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     expect(await validity()).not.toBe(before);
     await client.logout();
     // Its first message has UID 1 again, below the position stored for the old folder.
-    await deliver(BOB, 'Sent', email({ From: `Bob <${BOB}>`, To: 'Fay <fay@example.com>', Subject: 'Your visit' }, 'See you Monday.'));
+    await deliver(
+      BOB,
+      'Sent',
+      email({ From: `Bob <${BOB}>`, To: 'Fay <fay@example.com>', Subject: 'Your visit' }, 'See you Monday.'),
+    );
     const rows = await waitFor('the message in the new Sent folder', async () => {
       const found = await timeline('fay@example.com');
       return found.length === 1 && found;
@@ -203,7 +265,10 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
     await deliver(
       SALES,
       'INBOX',
-      email({ From: 'Dora <dora@example.com>', To: SALES, Subject: 'Out of office', 'Auto-Submitted': 'auto-replied' }, 'I am away until Monday.'),
+      email(
+        { From: 'Dora <dora@example.com>', To: SALES, Subject: 'Out of office', 'Auto-Submitted': 'auto-replied' },
+        'I am away until Monday.',
+      ),
     );
     const [entry] = await waitFor('the auto-reply on the timeline', async () => {
       const rows = await timeline('dora@example.com');
@@ -217,8 +282,13 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       );
       return rows[0];
     });
-    expect(run.output).toMatchObject({ status: 'skipped', reason: 'not answered automatically: Auto-Submitted: auto-replied' });
-    expect(await count(db.pool, 'SELECT 1 FROM outbound_messages WHERE customer_id = $1', [entry!.customer_id])).toBe(0);
+    expect(run.output).toMatchObject({
+      status: 'skipped',
+      reason: 'not answered automatically: Auto-Submitted: auto-replied',
+    });
+    expect(await count(db.pool, 'SELECT 1 FROM outbound_messages WHERE customer_id = $1', [entry!.customer_id])).toBe(
+      0,
+    );
     expect(smtp.messages.some((message) => message.to.includes('dora@example.com'))).toBe(false);
   }, 60_000);
 });

@@ -6,10 +6,30 @@ import { writeConfig } from './helpers/crmflow.js';
 describe('email mailboxes setting', () => {
   it('reads names, URL-encoded credentials, the agent and the Sent folder', () => {
     expect(
-      parseMailboxes('sales=imaps://sales%40shop.example:p%40ss%2Cword@imap.example.com, bob=imap://bob:pw@127.0.0.1:1143?agent=bob&sent=Sent%20Items'),
+      parseMailboxes(
+        'sales=imaps://sales%40shop.example:p%40ss%2Cword@imap.example.com, bob=imap://bob:pw@127.0.0.1:1143?agent=bob&sent=Sent%20Items',
+      ),
     ).toEqual([
-      { name: 'sales', host: 'imap.example.com', port: 993, secure: true, user: 'sales@shop.example', password: 'p@ss,word', agent: null, sentFolder: null },
-      { name: 'bob', host: '127.0.0.1', port: 1143, secure: false, user: 'bob', password: 'pw', agent: 'bob', sentFolder: 'Sent Items' },
+      {
+        name: 'sales',
+        host: 'imap.example.com',
+        port: 993,
+        secure: true,
+        user: 'sales@shop.example',
+        password: 'p@ss,word',
+        agent: null,
+        sentFolder: null,
+      },
+      {
+        name: 'bob',
+        host: '127.0.0.1',
+        port: 1143,
+        secure: false,
+        user: 'bob',
+        password: 'pw',
+        agent: 'bob',
+        sentFolder: 'Sent Items',
+      },
     ]);
     expect(parseMailboxes('none')).toEqual([]);
   });

@@ -28,15 +28,23 @@ describe('audience triggers', () => {
   const tick = async (workflow: string, at: Date) => {
     const jobId = `test-tick-${jobs++}`;
     await crm.app.queue.add('schedule', { kind: 'schedule', workflow, tick: at.toISOString() }, { jobId });
-    await waitFor(`tick ${at.toISOString()} of ${workflow}`, async () => (await crm.app.queue.getJobState(jobId)) === 'completed');
+    await waitFor(
+      `tick ${at.toISOString()} of ${workflow}`,
+      async () => (await crm.app.queue.getJobState(jobId)) === 'completed',
+    );
   };
   const runs = async (workflow: string) =>
-    (await crm.db.pool.query<{ name: string; trigger_key: string; status: string }>(
-      `SELECT c.name, r.trigger_key, r.status FROM workflow_runs r JOIN customers c ON c.id = (r.trigger->>'customer_id')::bigint WHERE r.workflow = $1 ORDER BY r.id`,
-      [workflow],
-    )).rows;
+    (
+      await crm.db.pool.query<{ name: string; trigger_key: string; status: string }>(
+        `SELECT c.name, r.trigger_key, r.status FROM workflow_runs r JOIN customers c ON c.id = (r.trigger->>'customer_id')::bigint WHERE r.workflow = $1 ORDER BY r.id`,
+        [workflow],
+      )
+    ).rows;
   const customer = async (name: string, attributes: Record<string, unknown> = {}, orderAgesInDays: number[] = []) => {
-    const { rows } = await crm.db.pool.query<{ id: number }>('INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id', [name, JSON.stringify(attributes)]);
+    const { rows } = await crm.db.pool.query<{ id: number }>(
+      'INSERT INTO customers (name, attributes) VALUES ($1, $2) RETURNING id',
+      [name, JSON.stringify(attributes)],
+    );
     const id = rows[0]!.id;
     for (const [i, age] of orderAgesInDays.entries()) {
       await crm.db.pool.query(
@@ -57,14 +65,25 @@ describe('audience triggers', () => {
     await crm.db.pool.query('UPDATE customers SET merged_into = $1 WHERE id = $2', [wendy, merged]);
 
     const now = new Date();
-    const sameDay = dayIn(new Date(now.getTime() + 1000), 'UTC') === dayIn(now, 'UTC') ? new Date(now.getTime() + 1000) : new Date(now.getTime() - 1000);
+    const sameDay =
+      dayIn(new Date(now.getTime() + 1000), 'UTC') === dayIn(now, 'UTC')
+        ? new Date(now.getTime() + 1000)
+        : new Date(now.getTime() - 1000);
     await tick('win-back', now);
     await tick('win-back', sameDay);
     const day = dayIn(now, 'UTC');
     expect(await runs('win-back')).toEqual(
-      ['Wendy', 'Walt', 'Wanda'].map((name) => ({ name, trigger_key: expect.stringMatching(new RegExp(`^audience:${day}:\\d+$`)), status: 'succeeded' })),
+      ['Wendy', 'Walt', 'Wanda'].map((name) => ({
+        name,
+        trigger_key: expect.stringMatching(new RegExp(`^audience:${day}:\\d+$`)),
+        status: 'succeeded',
+      })),
     );
-    const output = (await crm.db.pool.query("SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'win-back' ORDER BY r.id LIMIT 1")).rows[0];
+    const output = (
+      await crm.db.pool.query(
+        "SELECT s.output FROM run_steps s JOIN workflow_runs r ON r.id = s.run_id WHERE r.workflow = 'win-back' ORDER BY r.id LIMIT 1",
+      )
+    ).rows[0];
     expect(output.output).toEqual({ message: 'we miss you, Wendy' });
 
     // The next day they are still lapsed, but they already had their win-back for this lapse.
@@ -92,9 +111,17 @@ describe('audience triggers', () => {
     await tick('birthday', at);
     await tick('birthday', new Date('2026-03-16T02:00:00Z'));
     expect(await runs('birthday')).toEqual(
-      ['Bea', 'Bo', 'Bill'].map((name) => ({ name, trigger_key: expect.stringMatching(/^audience:2026-03-16:\d+$/), status: 'succeeded' })),
+      ['Bea', 'Bo', 'Bill'].map((name) => ({
+        name,
+        trigger_key: expect.stringMatching(/^audience:2026-03-16:\d+$/),
+        status: 'succeeded',
+      })),
     );
-    const scores = (await crm.db.pool.query("SELECT name, score FROM customers WHERE name IN ('Bea', 'Bo', 'Bill', 'Ben UTC') ORDER BY name")).rows;
+    const scores = (
+      await crm.db.pool.query(
+        "SELECT name, score FROM customers WHERE name IN ('Bea', 'Bo', 'Bill', 'Ben UTC') ORDER BY name",
+      )
+    ).rows;
     expect(scores).toEqual([
       { name: 'Bea', score: 1 },
       { name: 'Ben UTC', score: 0 },
@@ -104,12 +131,17 @@ describe('audience triggers', () => {
 
     // A year later it is their birthday again.
     await tick('birthday', new Date('2027-03-15T20:00:00Z'));
-    expect((await runs('birthday')).filter((run) => run.trigger_key.startsWith('audience:2027-03-16:'))).toHaveLength(3);
+    expect((await runs('birthday')).filter((run) => run.trigger_key.startsWith('audience:2027-03-16:'))).toHaveLength(
+      3,
+    );
   });
 
   it('rejects an audience trigger without exactly one selector, with its position', async () => {
     const { loadConfigText } = await import('../src/workflows/load.js');
-    const text = 'workflows:\n  - id: x\n    trigger: { type: audience, cron: "0 9 * * *" }\n    steps: [{ type: log, message: hi }]\n';
-    expect(() => loadConfigText(text, 'workflows.yaml', { env: {} })).toThrow('workflows.yaml:3:14 an audience trigger selects with exactly one of `no_order_for` and `date_attribute`');
+    const text =
+      'workflows:\n  - id: x\n    trigger: { type: audience, cron: "0 9 * * *" }\n    steps: [{ type: log, message: hi }]\n';
+    expect(() => loadConfigText(text, 'workflows.yaml', { env: {} })).toThrow(
+      'workflows.yaml:3:14 an audience trigger selects with exactly one of `no_order_for` and `date_attribute`',
+    );
   });
 });

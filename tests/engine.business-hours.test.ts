@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
 import { getRun, listRuns } from '../src/store/runs.js';
-import { isOpen, localTimeToInstant, nextOpening, parseWeek, quietWeek, type OpeningHours } from '../src/engine/opening-hours.js';
+import {
+  isOpen,
+  localTimeToInstant,
+  nextOpening,
+  parseWeek,
+  quietWeek,
+  type OpeningHours,
+} from '../src/engine/opening-hours.js';
 import { hoursFor, nextCommonOpening, type HoursRule } from '../src/engine/send-window.js';
 import type { CustomerSummary } from '../src/engine/steps/define-step.js';
 import { loadConfigText } from '../src/workflows/load.js';
@@ -11,7 +18,11 @@ import { formHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
 
-const madrid = (open: Record<string, string | string[]>, holidays: string[] = []): OpeningHours => ({ timeZone: 'Europe/Madrid', week: parseWeek(open), holidays: new Set(holidays) });
+const madrid = (open: Record<string, string | string[]>, holidays: string[] = []): OpeningHours => ({
+  timeZone: 'Europe/Madrid',
+  week: parseWeek(open),
+  holidays: new Set(holidays),
+});
 const support = madrid({ 'mon-fri': '09:00-18:00', sat: '10:00-14:00' }, ['2026-12-25']);
 
 describe('opening hours', () => {
@@ -38,9 +49,17 @@ describe('opening hours', () => {
 
   it('opens a time skipped by spring-forward when the clock reaches it, and a repeated time at its first occurrence', () => {
     // New York: 2026-03-08 02:00 → 03:00; 2026-11-01 02:00 → 01:00.
-    expect(localTimeToInstant('America/New_York', { year: 2026, month: 3, day: 8 }, 150)).toEqual(new Date('2026-03-08T07:30:00Z')); // 03:30 EDT
-    expect(localTimeToInstant('America/New_York', { year: 2026, month: 11, day: 1 }, 90)).toEqual(new Date('2026-11-01T05:30:00Z')); // first 01:30 (EDT)
-    const night: OpeningHours = { timeZone: 'America/New_York', week: parseWeek({ daily: '02:30-04:00' }), holidays: new Set() };
+    expect(localTimeToInstant('America/New_York', { year: 2026, month: 3, day: 8 }, 150)).toEqual(
+      new Date('2026-03-08T07:30:00Z'),
+    ); // 03:30 EDT
+    expect(localTimeToInstant('America/New_York', { year: 2026, month: 11, day: 1 }, 90)).toEqual(
+      new Date('2026-11-01T05:30:00Z'),
+    ); // first 01:30 (EDT)
+    const night: OpeningHours = {
+      timeZone: 'America/New_York',
+      week: parseWeek({ daily: '02:30-04:00' }),
+      holidays: new Set(),
+    };
     expect(nextOpening(night, new Date('2026-03-08T05:00:00Z'))).toEqual(new Date('2026-03-08T07:30:00Z'));
     expect(isOpen(night, new Date('2026-03-08T07:45:00Z'))).toBe(true);
   });
@@ -52,17 +71,38 @@ describe('opening hours', () => {
   });
 
   it('turns quiet hours into the hours when sending is allowed', () => {
-    const allowed: OpeningHours = { timeZone: 'America/New_York', week: quietWeek('21:00', '08:00'), holidays: new Set() };
+    const allowed: OpeningHours = {
+      timeZone: 'America/New_York',
+      week: quietWeek('21:00', '08:00'),
+      holidays: new Set(),
+    };
     expect(isOpen(allowed, new Date('2026-11-23T02:30:00Z'))).toBe(false); // 21:30 EST
     expect(nextOpening(allowed, new Date('2026-11-23T02:30:00Z'))).toEqual(new Date('2026-11-23T13:00:00Z')); // 08:00 EST
     expect(isOpen(allowed, new Date('2026-11-23T13:00:00Z'))).toBe(true);
   });
 
   it("reads quiet hours in the customer's or the owner's zone, else the default", () => {
-    const rule = (timeZone: string): HoursRule => ({ name: 'night', timeZone, defaultTimeZone: 'Europe/Madrid', week: quietWeek('21:00', '08:00'), holidays: new Set() });
+    const rule = (timeZone: string): HoursRule => ({
+      name: 'night',
+      timeZone,
+      defaultTimeZone: 'Europe/Madrid',
+      week: quietWeek('21:00', '08:00'),
+      holidays: new Set(),
+    });
     const person = (attributes: Record<string, unknown>): CustomerSummary => ({
-      id: 1, name: null, first_name: null, last_name: null, language: null, country: null, lifecycle_stage: 'lead',
-      owner_agent_id: 'ann', email: null, phone: null, identities: [], attributes, score: 0,
+      id: 1,
+      name: null,
+      first_name: null,
+      last_name: null,
+      language: null,
+      country: null,
+      lifecycle_stage: 'lead',
+      owner_agent_id: 'ann',
+      email: null,
+      phone: null,
+      identities: [],
+      attributes,
+      score: 0,
     });
     const customer = person({ time_zone: 'Asia/Tokyo' });
     const owner = { id: 'ann', name: 'Ann', time_zone: 'America/Chicago' };
@@ -73,9 +113,20 @@ describe('opening hours', () => {
   });
 
   it('needs every set of hours open at once, and says when that never happens', () => {
-    const quietMadrid: OpeningHours = { timeZone: 'Europe/Madrid', week: quietWeek('12:00', '17:00'), holidays: new Set() };
-    expect(nextCommonOpening([support, quietMadrid], new Date('2026-11-23T11:30:00Z'))).toEqual(new Date('2026-11-23T16:00:00Z')); // 17:00 Madrid
-    expect(nextCommonOpening([madrid({ sat: '10:00-11:00' }), madrid({ sun: '10:00-11:00' })], new Date('2026-11-23T11:30:00Z'))).toBeUndefined();
+    const quietMadrid: OpeningHours = {
+      timeZone: 'Europe/Madrid',
+      week: quietWeek('12:00', '17:00'),
+      holidays: new Set(),
+    };
+    expect(nextCommonOpening([support, quietMadrid], new Date('2026-11-23T11:30:00Z'))).toEqual(
+      new Date('2026-11-23T16:00:00Z'),
+    ); // 17:00 Madrid
+    expect(
+      nextCommonOpening(
+        [madrid({ sat: '10:00-11:00' }), madrid({ sun: '10:00-11:00' })],
+        new Date('2026-11-23T11:30:00Z'),
+      ),
+    ).toBeUndefined();
   });
 
   it('reports bad declarations at their line in workflows.yaml', () => {
@@ -90,13 +141,27 @@ workflows:
     steps:
       - { type: reply, channel: email, subject: s, body: b, hours: support }
 `;
-    expect(() => loadConfigText(yaml('business_hours: { support: { time_zone: Europe/Madrid, open: { mon-fro: "09:00-18:00" } } }'), 'workflows.yaml', { env: {} })).toThrow(
-      /workflows.yaml:5:\d+ "mon-fro" is not a day/,
-    );
-    expect(() => loadConfigText(yaml('business_hours: { support: { time_zone: Mars/Base, open: { daily: "09:00-18:00" } } }'), 'workflows.yaml', { env: {} })).toThrow(/unknown time zone "Mars\/Base"/);
-    expect(() => loadConfigText(yaml('business_hours: { other: { time_zone: Europe/Madrid, open: { daily: "09:00-18:00" } } }'), 'workflows.yaml', { env: {} })).toThrow(
-      /workflows.yaml:10:\d+ unknown business_hours "support"; declared: other/,
-    );
+    expect(() =>
+      loadConfigText(
+        yaml('business_hours: { support: { time_zone: Europe/Madrid, open: { mon-fro: "09:00-18:00" } } }'),
+        'workflows.yaml',
+        { env: {} },
+      ),
+    ).toThrow(/workflows.yaml:5:\d+ "mon-fro" is not a day/);
+    expect(() =>
+      loadConfigText(
+        yaml('business_hours: { support: { time_zone: Mars/Base, open: { daily: "09:00-18:00" } } }'),
+        'workflows.yaml',
+        { env: {} },
+      ),
+    ).toThrow(/unknown time zone "Mars\/Base"/);
+    expect(() =>
+      loadConfigText(
+        yaml('business_hours: { other: { time_zone: Europe/Madrid, open: { daily: "09:00-18:00" } } }'),
+        'workflows.yaml',
+        { env: {} },
+      ),
+    ).toThrow(/workflows.yaml:10:\d+ unknown business_hours "support"; declared: other/);
   });
 });
 
@@ -144,7 +209,11 @@ describe('replies outside business and quiet hours, through the real worker (clo
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }), undefined, () => new Date(Date.now() + offsetMs));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }),
+      undefined,
+      () => new Date(Date.now() + offsetMs),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -157,13 +226,18 @@ describe('replies outside business and quiet hours, through the real worker (clo
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     return waitFor(`the ${form} run`, async () => (await listRuns(db.pool, { workflow: form, limit: 1 }))[0]);
   };
-  const settled = (runId: number, status: string) => waitFor(`run ${runId} ${status}`, async () => ((await getRun(db.pool, runId))?.status === status ? getRun(db.pool, runId) : undefined));
+  const settled = (runId: number, status: string) =>
+    waitFor(`run ${runId} ${status}`, async () =>
+      (await getRun(db.pool, runId))?.status === status ? getRun(db.pool, runId) : undefined,
+    );
 
   it('sends the out-of-hours variant at once on a Saturday afternoon', async () => {
     setClock('2026-11-28T15:00:00Z'); // Sat 16:00 in Madrid: closed since 14:00
     const run = await submit('variant', 'variant@example.com');
     await settled(run.id, 'succeeded');
-    expect(smtp.messages.filter((message) => message.to.includes('variant@example.com')).map((message) => message.subject)).toEqual(['We are closed']);
+    expect(
+      smtp.messages.filter((message) => message.to.includes('variant@example.com')).map((message) => message.subject),
+    ).toEqual(['We are closed']);
   });
 
   it('holds the reply until the next opening, then sends it', async () => {
@@ -173,7 +247,9 @@ describe('replies outside business and quiet hours, through the real worker (clo
     expect(waiting?.resumeAt).toEqual(new Date('2026-11-30T08:00:00Z'));
     expect(smtp.messages.filter((message) => message.to.includes('scheduled@example.com'))).toHaveLength(0);
     await settled(run.id, 'succeeded');
-    expect(smtp.messages.filter((message) => message.to.includes('scheduled@example.com')).map((message) => message.subject)).toEqual(['We got your message']);
+    expect(
+      smtp.messages.filter((message) => message.to.includes('scheduled@example.com')).map((message) => message.subject),
+    ).toEqual(['We got your message']);
   });
 
   it('holds a reply during quiet hours until they end, in the default zone of a customer without one', async () => {

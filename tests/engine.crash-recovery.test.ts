@@ -66,7 +66,13 @@ function restartScenario(signal: 'SIGKILL' | 'SIGTERM') {
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_LOCK_MS: '2000', WORKER_CONCURRENCY: '16' } });
+    env = testEnv({
+      databaseUrl: db.url,
+      configPath: writeConfig(CONFIG),
+      prefix: testPrefix(),
+      smtpUrl: smtp.url,
+      extra: { CRMFLOW_LOCK_MS: '2000', WORKER_CONCURRENCY: '16' },
+    });
     api = await startTestCrmflow(env, { api: true, worker: false, scheduler: false });
   });
   afterAll(async () => {
@@ -91,7 +97,12 @@ function restartScenario(signal: 'SIGKILL' | 'SIGTERM') {
 
     const first = startWorkerProcess(env);
     children.push(first);
-    await waitFor('the first worker to be mid-way', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'")) >= 150, 60_000, 20);
+    await waitFor(
+      'the first worker to be mid-way',
+      async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'")) >= 150,
+      60_000,
+      20,
+    );
     first.kill(signal);
     const exitCode = await new Promise((resolve) => first.once('exit', resolve));
     const processedAtStop = await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'");
@@ -105,16 +116,25 @@ function restartScenario(signal: 'SIGKILL' | 'SIGTERM') {
 
     const second = startWorkerProcess(env);
     children.push(second);
-    await waitFor('every event processed', async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'")) === EVENTS, 120_000, 200);
+    await waitFor(
+      'every event processed',
+      async () => (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'processed'")) === EVENTS,
+      120_000,
+      200,
+    );
     second.kill('SIGTERM');
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'")).toBe(EVENTS);
     expect(await count(db.pool, 'SELECT 1 FROM workflow_runs')).toBe(EVENTS);
     expect(await count(db.pool, 'SELECT 1 FROM customers WHERE merged_into IS NULL')).toBe(PEOPLE);
     expect(await count(db.pool, 'SELECT 1 FROM timeline_events')).toBe(EVENTS);
-    expect(await count(db.pool, 'SELECT customer_id FROM customer_identities GROUP BY customer_id HAVING count(*) <> 2')).toBe(0);
+    expect(
+      await count(db.pool, 'SELECT customer_id FROM customer_identities GROUP BY customer_id HAVING count(*) <> 2'),
+    ).toBe(0);
 
     // Every reply recorded once; an email interrupted between claim and outcome is `uncertain`, never resent.
-    const messages = await db.pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM outbound_messages GROUP BY status');
+    const messages = await db.pool.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM outbound_messages GROUP BY status',
+    );
     const byStatus = Object.fromEntries(messages.rows.map((row) => [row.status, row.n]));
     const replies = await db.pool.query<{ status: string; n: number }>(
       "SELECT output->>'status' AS status, count(*)::int AS n FROM run_steps WHERE step_id = 'reply' AND status = 'succeeded' GROUP BY 1",
@@ -127,7 +147,8 @@ function restartScenario(signal: 'SIGKILL' | 'SIGTERM') {
     // A clean stop interrupts no send: nothing is left uncertain.
     if (signal === 'SIGTERM') expect(byStatus.uncertain ?? 0).toBe(0);
     const perMessageId = new Map<string, number>();
-    for (const message of smtp.messages) perMessageId.set(message.messageId!, (perMessageId.get(message.messageId!) ?? 0) + 1);
+    for (const message of smtp.messages)
+      perMessageId.set(message.messageId!, (perMessageId.get(message.messageId!) ?? 0) + 1);
     expect([...perMessageId.values()].filter((n) => n > 1)).toEqual([]);
     expect(smtp.messages.length).toBeGreaterThanOrEqual(byStatus.sent ?? 0);
     expect(smtp.messages.length).toBeLessThanOrEqual(EVENTS);

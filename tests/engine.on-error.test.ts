@@ -34,24 +34,52 @@ workflows:
 useNock({ checkPending: false });
 
 describe('on_error', () => {
-  const context = useCrmflow(CONFIG, { TWILIO_API_URL: TWILIO, CRMFLOW_JOB_ATTEMPTS: '3', CRMFLOW_JOB_BACKOFF_MS: '100' });
+  const context = useCrmflow(CONFIG, {
+    TWILIO_API_URL: TWILIO,
+    CRMFLOW_JOB_ATTEMPTS: '3',
+    CRMFLOW_JOB_BACKOFF_MS: '100',
+  });
 
   const finishedRun = (workflow: string) =>
-    waitFor(`the ${workflow} run to finish`, async () => {
-      const { rows } = await context.db.pool.query("SELECT id, status, error FROM workflow_runs WHERE workflow = $1 AND status IN ('succeeded', 'failed')", [workflow]);
-      return rows[0];
-    }, 30_000);
+    waitFor(
+      `the ${workflow} run to finish`,
+      async () => {
+        const { rows } = await context.db.pool.query(
+          "SELECT id, status, error FROM workflow_runs WHERE workflow = $1 AND status IN ('succeeded', 'failed')",
+          [workflow],
+        );
+        return rows[0];
+      },
+      30_000,
+    );
   const stepStatuses = async (runId: number) =>
-    (await context.db.pool.query('SELECT step_id, status FROM run_steps WHERE run_id = $1 ORDER BY step_index', [runId])).rows.map((row) => `${row.step_id}:${row.status}`);
+    (
+      await context.db.pool.query('SELECT step_id, status FROM run_steps WHERE run_id = $1 ORDER BY step_index', [
+        runId,
+      ])
+    ).rows.map((row) => `${row.step_id}:${row.status}`);
 
   it('continue: a failed SMS is recorded on the run, and the call-back task is still created', async () => {
     // Twilio down: a 503 would be retried with the job under `stop`; `continue` goes on at once.
-    nock(TWILIO).post('/2010-04-01/Accounts/ACtest/Messages.json').reply(503, { code: 20500, message: 'Service unavailable' }).persist();
-    await submitLead(context.app, { submission_id: 'oe-1', form: 'continue', name: 'Cora Continue', phone: '+1 415 555 0101' });
+    nock(TWILIO)
+      .post('/2010-04-01/Accounts/ACtest/Messages.json')
+      .reply(503, { code: 20500, message: 'Service unavailable' })
+      .persist();
+    await submitLead(context.app, {
+      submission_id: 'oe-1',
+      form: 'continue',
+      name: 'Cora Continue',
+      phone: '+1 415 555 0101',
+    });
     const run = await finishedRun('sms-then-task');
     expect(run.status).toBe('succeeded');
     expect(run.error).toMatch(/^1 failed step, the run went on \(on_error: continue\): step sms_to_caller \(reply\): /);
-    expect(await stepStatuses(run.id)).toEqual(['map:succeeded', 'upsert_customer:succeeded', 'sms_to_caller:failed', 'call_back:succeeded']);
+    expect(await stepStatuses(run.id)).toEqual([
+      'map:succeeded',
+      'upsert_customer:succeeded',
+      'sms_to_caller:failed',
+      'call_back:succeeded',
+    ]);
     const { rows: tasks } = await context.db.pool.query('SELECT title FROM tasks WHERE run_id = $1', [run.id]);
     expect(tasks).toEqual([{ title: 'Call back +14155550101' }]);
     // The runs list does not show it as a plain success.
@@ -60,8 +88,15 @@ describe('on_error', () => {
   });
 
   it('stop (the default for reply): the run fails at the SMS and the task is not created', async () => {
-    nock(TWILIO).post('/2010-04-01/Accounts/ACtest/Messages.json').reply(400, { code: 21211, message: "The 'To' number is not a valid phone number." });
-    await submitLead(context.app, { submission_id: 'oe-2', form: 'stop', name: 'Stella Stop', phone: '+1 415 555 0102' });
+    nock(TWILIO)
+      .post('/2010-04-01/Accounts/ACtest/Messages.json')
+      .reply(400, { code: 21211, message: "The 'To' number is not a valid phone number." });
+    await submitLead(context.app, {
+      submission_id: 'oe-2',
+      form: 'stop',
+      name: 'Stella Stop',
+      phone: '+1 415 555 0102',
+    });
     const run = await finishedRun('sms-stops-task');
     expect(run.status).toBe('failed');
     expect(await stepStatuses(run.id)).toEqual(['map:succeeded', 'upsert_customer:succeeded', 'sms_to_caller:failed']);
@@ -74,6 +109,8 @@ describe('on_error', () => {
     expect(stepRegistry.get('reply')!.onError).toBe('stop');
     expect(JSON.stringify(editorSchema())).toContain('Default for reply: stop.');
     const text = `${FORM_CONNECTOR}workflows:\n  - id: w\n    trigger: { type: webhook, connector: form, event: lead.submitted }\n    steps:\n      - { type: map, on_error: maybe }\n`;
-    expect(() => loadConfigText(text, 'workflows.yaml', { env: { FORM_WEBHOOK_SECRET: 'x' } })).toThrow('workflows.yaml:10:32 must be equal to one of the allowed values: stop, continue');
+    expect(() => loadConfigText(text, 'workflows.yaml', { env: { FORM_WEBHOOK_SECRET: 'x' } })).toThrow(
+      'workflows.yaml:10:32 must be equal to one of the allowed values: stop, continue',
+    );
   });
 });

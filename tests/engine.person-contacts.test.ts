@@ -33,7 +33,13 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+        extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL },
+      }),
     );
   });
   afterAll(async () => {
@@ -92,7 +98,10 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
       "SELECT customer_id FROM customer_identities WHERE kind = 'phone' AND value = '+14155550177'",
     );
     const customerId = rows[0]!.customer_id;
-    await db.pool.query("INSERT INTO customer_identities (customer_id, kind, value, source) VALUES ($1, 'email', 'lee@example.com', 'test')", [customerId]);
+    await db.pool.query(
+      "INSERT INTO customer_identities (customer_id, kind, value, source) VALUES ($1, 'email', 'lee@example.com', 'test')",
+      [customerId],
+    );
     const sent = await api(app, `/api/customers/${customerId}/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -107,7 +116,9 @@ describe('contacts by a person: calls to or from an agent’s phone, an agent’
     });
     expect(logged.status).toBe(201);
     const events = await waitFor('the message.sent event', async () => {
-      const result = await db.pool.query<{ type: string; agent_id: string }>("SELECT type, data->>'agent_id' AS agent_id FROM engine_events ORDER BY id");
+      const result = await db.pool.query<{ type: string; agent_id: string }>(
+        "SELECT type, data->>'agent_id' AS agent_id FROM engine_events ORDER BY id",
+      );
       return result.rows.some((row) => row.type === 'message.sent') && result.rows;
     });
     // A note is no contact: no event for it.

@@ -29,7 +29,11 @@ function order(n: number): Record<string, unknown> {
     admin_graphql_api_id: `gid://shopify/Order/${id}`,
     email: `buyer${n}@pull.example`,
     contact_email: `buyer${n}@pull.example`,
-    customer: { ...sample.customer, email: `buyer${n}@pull.example`, admin_graphql_api_id: `gid://shopify/Customer/77${n}` },
+    customer: {
+      ...sample.customer,
+      email: `buyer${n}@pull.example`,
+      admin_graphql_api_id: `gid://shopify/Customer/77${n}`,
+    },
     updated_at: `2026-11-20T10:0${n}:00-05:00`,
   };
 }
@@ -43,7 +47,14 @@ describe('poll trigger: pulling a vendor API with a cursor', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { SHOPIFY_API_URL: SHOP } }));
+    app = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        extra: { SHOPIFY_API_URL: SHOP },
+      }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -55,24 +66,48 @@ describe('poll trigger: pulling a vendor API with a cursor', () => {
     const nextPage = `${SHOP}${ORDERS}?limit=2&page_info=eyJsYXN0X2lkIjo0NjAyfQ`;
     const firstPage = nock(SHOP, { reqheaders: headers })
       .get(ORDERS)
-      .query((query) => query.limit === '2' && query.status === 'any' && query.order === 'updated_at asc' && typeof query.updated_at_min === 'string')
+      .query(
+        (query) =>
+          query.limit === '2' &&
+          query.status === 'any' &&
+          query.order === 'updated_at asc' &&
+          typeof query.updated_at_min === 'string',
+      )
       .reply(429, { errors: 'Exceeded 2 calls per second for api client.' }, { 'Retry-After': '0' })
       .get(ORDERS)
       .query(true)
       .reply(200, { orders: [order(1), order(2)] }, { Link: `<${nextPage}>; rel="next"` });
     // The second page fails on every attempt of the first run: the run ends with the cursor on page two.
-    const outage = nock(SHOP, { reqheaders: headers }).get(ORDERS).query({ limit: '2', page_info: 'eyJsYXN0X2lkIjo0NjAyfQ' }).times(4).reply(502, 'Bad Gateway');
+    const outage = nock(SHOP, { reqheaders: headers })
+      .get(ORDERS)
+      .query({ limit: '2', page_info: 'eyJsYXN0X2lkIjo0NjAyfQ' })
+      .times(4)
+      .reply(502, 'Bad Gateway');
 
     const started = await api(app, '/api/workflows/shopify-orders-pull/poll', { method: 'POST' });
     expect(started.status).toBe(202);
-    await waitFor('the first page to be stored', async () => (await count(db.pool, 'SELECT 1 FROM inbox_events')) === 2, 20_000);
+    await waitFor(
+      'the first page to be stored',
+      async () => (await count(db.pool, 'SELECT 1 FROM inbox_events')) === 2,
+      20_000,
+    );
     await waitFor('the outage to be hit', async () => outage.isDone(), 20_000);
-    const cursor = await db.pool.query('SELECT cursor FROM connector_cursors WHERE connector = $1 AND resource = $2', ['shopify', 'orders']);
+    const cursor = await db.pool.query('SELECT cursor FROM connector_cursors WHERE connector = $1 AND resource = $2', [
+      'shopify',
+      'orders',
+    ]);
     expect(cursor.rows[0].cursor).toMatchObject({ next: nextPage });
 
     // BullMQ retries the pull job; it starts from the stored cursor, not from page one.
-    const secondPage = nock(SHOP, { reqheaders: headers }).get(ORDERS).query({ limit: '2', page_info: 'eyJsYXN0X2lkIjo0NjAyfQ' }).reply(200, { orders: [order(3)] });
-    await waitFor('the three orders processed', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'")) === 3, 30_000);
+    const secondPage = nock(SHOP, { reqheaders: headers })
+      .get(ORDERS)
+      .query({ limit: '2', page_info: 'eyJsYXN0X2lkIjo0NjAyfQ' })
+      .reply(200, { orders: [order(3)] });
+    await waitFor(
+      'the three orders processed',
+      async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'")) === 3,
+      30_000,
+    );
     expect(firstPage.isDone() && secondPage.isDone()).toBe(true);
     expect(await count(db.pool, "SELECT 1 FROM inbox_events WHERE origin = 'pull:orders'")).toBe(3);
     expect(await count(db.pool, 'SELECT 1 FROM customers WHERE merged_into IS NULL')).toBe(3);
@@ -99,7 +134,9 @@ describe('poll trigger: pulling a vendor API with a cursor', () => {
     try {
       loadConfigText(text, 'workflows.yaml', { env: {} });
     } catch (error) {
-      expect((error as InstanceType<typeof ConfigError>).message).toMatch(/^workflows\.yaml:6:\d+ connector shopify has no pull resource "invoices"; known: orders, customers/);
+      expect((error as InstanceType<typeof ConfigError>).message).toMatch(
+        /^workflows\.yaml:6:\d+ connector shopify has no pull resource "invoices"; known: orders, customers/,
+      );
     }
   });
 });

@@ -29,7 +29,11 @@ describe('shared vendor rate limits', () => {
   });
 
   it('goes ahead when Redis cannot be reached', async () => {
-    const unreachable = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null });
+    const unreachable = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     unreachable.on('error', () => {});
     const acquire = createRateLimiter(unreachable, testPrefix(), pino({ level: 'silent' }));
     await expect(acquire('xero', { requests: 1, perSeconds: 60 })).resolves.toBeUndefined();

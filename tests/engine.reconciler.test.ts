@@ -29,18 +29,30 @@ describe('reconciler turns', () => {
     await db?.drop();
   });
 
-  const jobsOf = async (ids: number[]) => (await Promise.all(ids.map((id) => queue.getJob(jobIds.event(id))))).filter(Boolean).length;
+  const jobsOf = async (ids: number[]) =>
+    (await Promise.all(ids.map((id) => queue.getJob(jobIds.event(id))))).filter(Boolean).length;
 
   it('enqueues stored events without a job, checks only newer ones on later turns, and walks everything again after Redis lost its data', async () => {
     // Stored a minute ago and never enqueued (Redis was away at ingest).
-    const old = await insertInboxEvents(db.pool, [1, 2, 3].map((n) => ({ connector: 'shopify', type: 'order.created', externalId: `order/${n}`, occurredAt: new Date(), payload: { n } })));
+    const old = await insertInboxEvents(
+      db.pool,
+      [1, 2, 3].map((n) => ({
+        connector: 'shopify',
+        type: 'order.created',
+        externalId: `order/${n}`,
+        occurredAt: new Date(),
+        payload: { n },
+      })),
+    );
     await db.pool.query("UPDATE inbox_events SET received_at = now() - interval '1 minute'");
     ({ stop } = startReconciler(db.pool, queue, redis, pino({ level: 'silent' }), { intervalMs: 200, graceMs: 1000 }));
     await waitFor('the first turn to enqueue the three', async () => (await jobsOf(old)) === 3);
 
     // Their jobs vanish while Redis keeps its other data (the marker): later turns only look at newer events.
     for (const id of old) await queue.remove(jobIds.event(id));
-    const [fresh] = await insertInboxEvents(db.pool, [{ connector: 'shopify', type: 'order.created', externalId: 'order/4', occurredAt: new Date(), payload: {} }]);
+    const [fresh] = await insertInboxEvents(db.pool, [
+      { connector: 'shopify', type: 'order.created', externalId: 'order/4', occurredAt: new Date(), payload: {} },
+    ]);
     await db.pool.query("UPDATE inbox_events SET received_at = now() - interval '1 minute' WHERE id = $1", [fresh]);
     await waitFor('a later turn to enqueue the new one', async () => (await jobsOf([fresh!])) === 1);
     expect(await jobsOf(old)).toBe(0);

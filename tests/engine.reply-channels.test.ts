@@ -49,7 +49,13 @@ describe('replies on messaging channels through the connectors', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: 'smtp://127.0.0.1:1', extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, META_GRAPH_URL: GRAPH, TWILIO_API_URL: TWILIO } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: 'smtp://127.0.0.1:1',
+        extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, META_GRAPH_URL: GRAPH, TWILIO_API_URL: TWILIO },
+      }),
     );
   });
   afterAll(async () => {
@@ -63,35 +69,73 @@ describe('replies on messaging channels through the connectors', () => {
       .post('/v21.0/106540352242922/messages', (body) => (sent.push(body), true))
       .matchHeader('authorization', `Bearer ${SECRETS.META_ACCESS_TOKEN}`)
       .query(true)
-      .reply(200, { messaging_product: 'whatsapp', contacts: [{ input: '16505551234', wa_id: '16505551234' }], messages: [{ id: 'wamid.reply-1' }] });
+      .reply(200, {
+        messaging_product: 'whatsapp',
+        contacts: [{ input: '16505551234', wa_id: '16505551234' }],
+        messages: [{ id: 'wamid.reply-1' }],
+      });
     const body = recentWhatsAppSample();
     const signature = `sha256=${createHmac('sha256', SECRETS.META_APP_SECRET!).update(body).digest('hex')}`;
-    expect((await post(app, '/webhooks/meta', body, { 'content-type': 'application/json', 'x-hub-signature-256': signature })).status).toBe(202);
+    expect(
+      (
+        await post(app, '/webhooks/meta', body, {
+          'content-type': 'application/json',
+          'x-hub-signature-256': signature,
+        })
+      ).status,
+    ).toBe(202);
 
-    await waitFor('the WhatsApp reply', async () => (await count(db.pool, "SELECT 1 FROM outbound_messages WHERE status = 'sent'")) === 1);
+    await waitFor(
+      'the WhatsApp reply',
+      async () => (await count(db.pool, "SELECT 1 FROM outbound_messages WHERE status = 'sent'")) === 1,
+    );
     expect(graph.isDone()).toBe(true);
     expect(sent).toEqual([
-      expect.objectContaining({ messaging_product: 'whatsapp', to: '16505551234', type: 'text', text: { body: expect.stringMatching(/^Hi .*thanks for your message/) } }),
+      expect.objectContaining({
+        messaging_product: 'whatsapp',
+        to: '16505551234',
+        type: 'text',
+        text: { body: expect.stringMatching(/^Hi .*thanks for your message/) },
+      }),
     ]);
     const { rows } = await db.pool.query('SELECT channel, transport, recipient, provider_id FROM outbound_messages');
-    expect(rows).toEqual([{ channel: 'whatsapp', transport: 'meta', recipient: '+16505551234', provider_id: 'wamid.reply-1' }]);
+    expect(rows).toEqual([
+      { channel: 'whatsapp', transport: 'meta', recipient: '+16505551234', provider_id: 'wamid.reply-1' },
+    ]);
   });
 
   it('texts a missed caller back by SMS with Twilio’s idempotency token', async () => {
     const params: Record<string, string> = {
-      AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA0000000000000000000000000000missed', CallStatus: 'no-answer',
-      CallDuration: '0', Direction: 'inbound', From: '+14155550188', To: '+15005550006', Timestamp: 'Mon, 23 Nov 2026 09:00:00 +0000',
+      AccountSid: 'ACtest',
+      ApiVersion: '2010-04-01',
+      CallSid: 'CA0000000000000000000000000000missed',
+      CallStatus: 'no-answer',
+      CallDuration: '0',
+      Direction: 'inbound',
+      From: '+14155550188',
+      To: '+15005550006',
+      Timestamp: 'Mon, 23 Nov 2026 09:00:00 +0000',
     };
     const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     const sms = nock(TWILIO)
-      .post('/2010-04-01/Accounts/ACtest/Messages.json', (form) => form.To === '+14155550188' && form.From === '+15005550006' && /missed your call/.test(form.Body))
+      .post(
+        '/2010-04-01/Accounts/ACtest/Messages.json',
+        (form) => form.To === '+14155550188' && form.From === '+15005550006' && /missed your call/.test(form.Body),
+      )
       .matchHeader('i-twilio-idempotency-token', /^run:\d+:reply$/)
       .reply(201, { sid: 'SM00000000000000000000000000000001', status: 'queued' });
     const response = await post(app, '/webhooks/twilio', body, headers);
     expect(response.status).toBe(200);
     expect(response.body).toContain('<Response/>');
     await waitFor('the SMS', async () => sms.isDone());
-    await waitFor('the SMS recorded as sent', async () => (await count(db.pool, "SELECT 1 FROM outbound_messages WHERE channel = 'sms' AND status = 'sent' AND provider_id = 'SM00000000000000000000000000000001'")) === 1);
+    await waitFor(
+      'the SMS recorded as sent',
+      async () =>
+        (await count(
+          db.pool,
+          "SELECT 1 FROM outbound_messages WHERE channel = 'sms' AND status = 'sent' AND provider_id = 'SM00000000000000000000000000000001'",
+        )) === 1,
+    );
   });
 
   it('refuses a reply channel no configured connector provides, at load time', () => {

@@ -60,7 +60,13 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } });
+    env = testEnv({
+      databaseUrl: db.url,
+      configPath: writeConfig(CONFIG),
+      prefix: testPrefix(),
+      smtpUrl: smtp.url,
+      extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL },
+    });
     app = await startTestCrmflow(env);
   });
   afterAll(async () => {
@@ -83,30 +89,52 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
     return rows[0]!;
   };
   const assignments = async (customerId: number) =>
-    (await db.pool.query<Assignment>('SELECT id, agent_id, reason, replaces FROM lead_assignments WHERE customer_id = $1 ORDER BY id', [customerId])).rows;
+    (
+      await db.pool.query<Assignment>(
+        'SELECT id, agent_id, reason, replaces FROM lead_assignments WHERE customer_id = $1 ORDER BY id',
+        [customerId],
+      )
+    ).rows;
   const slaStatus = (assignmentId: number) =>
     waitFor(`SLA ${assignmentId} checked`, async () => {
-      const { rows } = await db.pool.query<{ status: string; outcome: Record<string, unknown> }>('SELECT status, outcome FROM lead_slas WHERE assignment_id = $1', [assignmentId]);
+      const { rows } = await db.pool.query<{ status: string; outcome: Record<string, unknown> }>(
+        'SELECT status, outcome FROM lead_slas WHERE assignment_id = $1',
+        [assignmentId],
+      );
       return rows[0] && rows[0].status !== 'pending' ? rows[0] : undefined;
     });
 
   it('reassigns to the next agent of the pool (not the same one) when nobody called or wrote; the auto-reply does not count', async () => {
     const first = await submitLead('sla-1', '+14155550101');
     expect(first.agent_id).toBe('ann');
-    await waitFor('the auto-reply', async () => smtp.messages.some((message) => message.to.includes('sla-1@example.com')));
+    await waitFor('the auto-reply', async () =>
+      smtp.messages.some((message) => message.to.includes('sla-1@example.com')),
+    );
 
     expect(await slaStatus(first.id)).toMatchObject({ status: 'reassigned', outcome: { from: 'ann', to: 'ben' } });
     expect(await assignments(first.customer_id)).toEqual([
       { id: first.id, agent_id: 'ann', reason: null, replaces: null },
-      { id: expect.any(Number), agent_id: 'ben', reason: 'reassigned: ann made no contact within 2s', replaces: first.id },
+      {
+        id: expect.any(Number),
+        agent_id: 'ben',
+        reason: 'reassigned: ann made no contact within 2s',
+        replaces: first.id,
+      },
     ]);
     const { body: customer } = await api(app, `/api/customers/${first.customer_id}`);
     expect(customer.owner_agent_id).toBe('ben');
-    expect(customer.timeline).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'lead.reassigned', summary: expect.stringContaining('now owned by ben') })]));
+    expect(customer.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'lead.reassigned', summary: expect.stringContaining('now owned by ben') }),
+      ]),
+    );
 
     // A second check of the same SLA (a duplicate job) does nothing.
     await app.queue.add('sla', { kind: 'sla', assignmentId: first.id }, { jobId: `duplicate-${jobIds.sla(first.id)}` });
-    await waitFor('the duplicate check done', async () => (await app.queue.getJobState(`duplicate-${jobIds.sla(first.id)}`)) === 'completed');
+    await waitFor(
+      'the duplicate check done',
+      async () => (await app.queue.getJobState(`duplicate-${jobIds.sla(first.id)}`)) === 'completed',
+    );
     expect(await assignments(first.customer_id)).toHaveLength(2);
   });
 
@@ -115,8 +143,15 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
     // The owner calls the lead back from the phone declared in agents:; Twilio reports the completed outbound call.
     const phones: Record<string, string> = { ann: '+14155550901', ben: '+14155550902', cat: '+14155550903' };
     const params: Record<string, string> = {
-      AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA00000000000000000000000000callback', CallStatus: 'completed', CallDuration: '95',
-      Direction: 'outbound-dial', From: phones[lead.agent_id]!, To: '+14155550102', Timestamp: new Date(Date.now() + 1000).toUTCString(),
+      AccountSid: 'ACtest',
+      ApiVersion: '2010-04-01',
+      CallSid: 'CA00000000000000000000000000callback',
+      CallStatus: 'completed',
+      CallDuration: '95',
+      Direction: 'outbound-dial',
+      From: phones[lead.agent_id]!,
+      To: '+14155550102',
+      Timestamp: new Date(Date.now() + 1000).toUTCString(),
     };
     const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     const response = await post(app, '/webhooks/twilio', body, headers);
@@ -124,7 +159,13 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
 
     expect(await slaStatus(lead.id)).toMatchObject({ status: 'met', outcome: { owner: lead.agent_id } });
     expect(await assignments(lead.customer_id)).toHaveLength(1);
-    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' = $2", [lead.customer_id, lead.agent_id])).toBe(1);
+    expect(
+      await count(
+        db.pool,
+        "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' = $2",
+        [lead.customer_id, lead.agent_id],
+      ),
+    ).toBe(1);
   });
 
   it('counts no automated contact: another workflow’s email and a call no agent made leave the SLA unmet', async () => {
@@ -137,13 +178,26 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
       [lead.customer_id],
     );
     const params: Record<string, string> = {
-      AccountSid: 'ACtest', ApiVersion: '2010-04-01', CallSid: 'CA0000000000000000000000000000ivr', CallStatus: 'completed', CallDuration: '30',
-      Direction: 'outbound-api', From: '+15005550006', To: '+14155550104', Timestamp: new Date(Date.now() + 1000).toUTCString(),
+      AccountSid: 'ACtest',
+      ApiVersion: '2010-04-01',
+      CallSid: 'CA0000000000000000000000000000ivr',
+      CallStatus: 'completed',
+      CallDuration: '30',
+      Direction: 'outbound-api',
+      From: '+15005550006',
+      To: '+14155550104',
+      Timestamp: new Date(Date.now() + 1000).toUTCString(),
     };
     const { body, headers } = twilioWebhook(PUBLIC_URL, params, SECRETS.TWILIO_AUTH_TOKEN!);
     expect((await post(app, '/webhooks/twilio', body, headers)).status).toBe(200);
     expect(await slaStatus(lead.id)).toMatchObject({ status: 'reassigned', outcome: { from: lead.agent_id } });
-    expect(await count(db.pool, "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' IS NULL", [lead.customer_id])).toBe(1);
+    expect(
+      await count(
+        db.pool,
+        "SELECT 1 FROM timeline_events WHERE type = 'call.completed' AND customer_id = $1 AND data->>'agent_id' IS NULL",
+        [lead.customer_id],
+      ),
+    ).toBe(1);
   });
 
   it('escalates to the named agent across a restart, re-adding the SLA job Redis lost', async () => {
@@ -153,7 +207,13 @@ describe('assign_lead SLA: reassignment by a delayed job when the owner made no 
     await app.queue.remove(jobIds.sla(lead.id));
     await app.close();
     app = await startTestCrmflow(env);
-    expect(await slaStatus(lead.id)).toMatchObject({ status: 'escalated', outcome: { from: lead.agent_id, to: 'max' } });
-    expect((await assignments(lead.customer_id)).map((assignment) => assignment.agent_id)).toEqual([lead.agent_id, 'max']);
+    expect(await slaStatus(lead.id)).toMatchObject({
+      status: 'escalated',
+      outcome: { from: lead.agent_id, to: 'max' },
+    });
+    expect((await assignments(lead.customer_id)).map((assignment) => assignment.agent_id)).toEqual([
+      lead.agent_id,
+      'max',
+    ]);
   });
 });

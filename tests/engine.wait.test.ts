@@ -66,21 +66,27 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     return waitFor(`the run of ${id} waiting`, async () => {
       const { body: runs } = await api(app, '/api/runs?workflow=lead-follow-up&status=waiting');
-      return (runs.runs as ApiRun[]).find((run) => run.customer_id !== null && !runIdsSeen.has(run.id) && runIdsSeen.add(run.id));
+      return (runs.runs as ApiRun[]).find(
+        (run) => run.customer_id !== null && !runIdsSeen.has(run.id) && runIdsSeen.add(run.id),
+      );
     });
   };
   const runIdsSeen = new Set<number>();
-  const finished = (runId: number) => waitFor(`run ${runId} finished`, async () => {
-    const run = await getRun(db.pool, runId);
-    return run && ['succeeded', 'filtered', 'failed'].includes(run.status) ? run : undefined;
-  });
+  const finished = (runId: number) =>
+    waitFor(`run ${runId} finished`, async () => {
+      const run = await getRun(db.pool, runId);
+      return run && ['succeeded', 'filtered', 'failed'].includes(run.status) ? run : undefined;
+    });
   const emailsTo = (email: string) => smtp.messages.filter((message) => message.to.includes(email));
 
   it('records the run as waiting with its resume time, then sends the follow-up after the delay', async () => {
     const waiting = await submitLead('w-1', 'wait1@example.com');
     expect(waiting.resume_at).not.toBeNull();
     const steps = await listStepRecords(db.pool, waiting.id);
-    expect(steps.find((step) => step.type === 'wait')).toMatchObject({ status: 'waiting', output: { reason: 'wait 3s' } });
+    expect(steps.find((step) => step.type === 'wait')).toMatchObject({
+      status: 'waiting',
+      output: { reason: 'wait 3s' },
+    });
     expect(emailsTo('wait1@example.com')).toHaveLength(0);
     // The dashboard's runs table says so, with the time it resumes.
     expect(String(runRow((await getRun(db.pool, waiting.id))!))).toMatch(/status-waiting[\s\S]*resumes <time/);
@@ -88,11 +94,20 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
     expect(await finished(waiting.id)).toMatchObject({ status: 'succeeded' });
     expect(emailsTo('wait1@example.com').map((message) => message.subject)).toEqual(['Still interested, Lea?']);
     const records = await listStepRecords(db.pool, waiting.id);
-    expect(records.map((step) => step.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(records.map((step) => step.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+    ]);
 
     // A duplicate resume job (same run) changes nothing.
     await app.queue.add('resume', { kind: 'resume', runId: waiting.id }, { jobId: `duplicate-resume-${waiting.id}` });
-    await waitFor('the duplicate job done', async () => (await app.queue.getJobState(`duplicate-resume-${waiting.id}`)) === 'completed');
+    await waitFor(
+      'the duplicate job done',
+      async () => (await app.queue.getJobState(`duplicate-resume-${waiting.id}`)) === 'completed',
+    );
     expect(emailsTo('wait1@example.com')).toHaveLength(1);
   });
 
@@ -118,7 +133,10 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
   it('waits until the time an `until` expression gives', async () => {
     const body = JSON.stringify({ submission_id: 'u-1', form: 'until', name: 'Una', email: 'until@example.com' });
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-    const run = await waitFor('the until run waiting', async () => (await api(app, '/api/runs?workflow=until-time&status=waiting')).body.runs[0] as ApiRun | undefined);
+    const run = await waitFor(
+      'the until run waiting',
+      async () => (await api(app, '/api/runs?workflow=until-time&status=waiting')).body.runs[0] as ApiRun | undefined,
+    );
     const occurredAt = new Date((run.trigger as { occurred_at: string }).occurred_at);
     expect(new Date(run.resume_at!).getTime()).toBe(occurredAt.getTime() + 2000);
     expect(await finished(run.id)).toMatchObject({ status: 'succeeded' });
@@ -126,14 +144,28 @@ describe('wait step: runs suspended in Postgres, resumed by delayed jobs', () =>
 
   it('ends the run as filtered when `unless` holds on the fresh customer: they ordered during the wait', async () => {
     const waiting = await submitLead('w-4', 'wait4@example.com');
-    const sample = JSON.parse(readFileSync(new URL('../src/connectors/shopify/samples/orders_create.json', import.meta.url), 'utf8'));
+    const sample = JSON.parse(
+      readFileSync(new URL('../src/connectors/shopify/samples/orders_create.json', import.meta.url), 'utf8'),
+    );
     const now = new Date().toISOString();
-    const order = JSON.stringify({ ...sample, id: 7_000_000_001, email: 'wait4@example.com', contact_email: 'wait4@example.com', created_at: now, updated_at: now });
-    expect((await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+    const order = JSON.stringify({
+      ...sample,
+      id: 7_000_000_001,
+      email: 'wait4@example.com',
+      contact_email: 'wait4@example.com',
+      created_at: now,
+      updated_at: now,
+    });
+    expect(
+      (await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+    ).toBe(202);
 
     expect(await finished(waiting.id)).toMatchObject({ status: 'filtered' });
     const wait = (await listStepRecords(db.pool, waiting.id)).find((step) => step.type === 'wait');
-    expect(wait).toMatchObject({ status: 'succeeded', output: { unless: true, reason: expect.stringContaining("order.created") } });
+    expect(wait).toMatchObject({
+      status: 'succeeded',
+      output: { unless: true, reason: expect.stringContaining('order.created') },
+    });
     expect(emailsTo('wait4@example.com')).toHaveLength(0);
   });
 });

@@ -9,7 +9,14 @@ describe('a NUL (or unpaired surrogate) in a search is a 400 that says why, neve
   let app: Crmflow;
   beforeAll(async () => {
     db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(`${FORM_CONNECTOR}\nworkflows: []\n`), prefix: testPrefix() }), { api: true, worker: false, scheduler: false });
+    app = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(`${FORM_CONNECTOR}\nworkflows: []\n`),
+        prefix: testPrefix(),
+      }),
+      { api: true, worker: false, scheduler: false },
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -17,7 +24,11 @@ describe('a NUL (or unpaired surrogate) in a search is a 400 that says why, neve
   });
 
   it('answers 400 on the dashboard searches and the API search', async () => {
-    const login = await fetch(`${app.url}/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TEST_TOKEN }) });
+    const login = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ token: TEST_TOKEN }),
+    });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     const asViewer = { cookie };
     const asApi = { authorization: `Bearer ${TEST_TOKEN}` };

@@ -5,11 +5,25 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unsubscribeToken } from '../src/customers/consent.js';
 import { createApp, type AppOptions } from '../src/http/app.js';
-import { openApiDocument as doc, type HttpMethod, type OperationObject, type ResponseObject } from '../src/http/openapi.js';
+import {
+  openApiDocument as doc,
+  type HttpMethod,
+  type OperationObject,
+  type ResponseObject,
+} from '../src/http/openapi.js';
 import type { Crmflow } from '../src/runtime.js';
 import { ajv } from '../src/workflows/ajv.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { notCalled, REDIS_URL, SECRETS, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import {
+  notCalled,
+  REDIS_URL,
+  SECRETS,
+  TEST_TOKEN,
+  startTestCrmflow,
+  testEnv,
+  testPrefix,
+  writeConfig,
+} from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders, shopifyHeaders, twilioWebhook } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { createTask } from '../src/store/tasks.js';
@@ -29,7 +43,8 @@ const METHODS: HttpMethod[] = ['get', 'post', 'put', 'delete'];
 const DOC_ID = 'https://crmflow.invalid/openapi.json';
 ajv.addSchema({ ...doc }, DOC_ID);
 
-const pointer = (...segments: string[]) => segments.map((segment) => encodeURIComponent(segment.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/');
+const pointer = (...segments: string[]) =>
+  segments.map((segment) => encodeURIComponent(segment.replaceAll('~', '~0').replaceAll('/', '~1'))).join('/');
 
 /** Follows a local `#/...` reference inside the document; undefined when it does not resolve. */
 function resolvePointer(ref: string): unknown {
@@ -50,12 +65,25 @@ interface Answer {
   headers: Headers;
 }
 
-async function call(method: HttpMethod, path: string, init: { token?: boolean; body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(
+  method: HttpMethod,
+  path: string,
+  init: { token?: boolean; body?: Buffer | string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers = { ...(init.token === false ? {} : { authorization: `Bearer ${TEST_TOKEN}` }), ...init.headers };
-  const response = await fetch(`${app.url}${path}`, { method: method.toUpperCase(), headers, body: typeof init.body === 'string' || init.body === undefined ? init.body : new Uint8Array(init.body) });
+  const response = await fetch(`${app.url}${path}`, {
+    method: method.toUpperCase(),
+    headers,
+    body: typeof init.body === 'string' || init.body === undefined ? init.body : new Uint8Array(init.body),
+  });
   const contentType = response.headers.get('content-type') ?? '';
   const text = await response.text();
-  return { status: response.status, contentType, body: contentType.startsWith('application/json') ? JSON.parse(text) : text, headers: response.headers };
+  return {
+    status: response.status,
+    contentType,
+    body: contentType.startsWith('application/json') ? JSON.parse(text) : text,
+    headers: response.headers,
+  };
 }
 
 /** method + path template → statuses whose real responses were validated. */
@@ -71,7 +99,10 @@ function expectDocumented(method: HttpMethod, template: string, answer: Answer):
   expect(operation, `${where}: no such operation in the document`).toBeDefined();
   let responsePointer = `#/${pointer('paths', template, method, 'responses', String(answer.status))}`;
   const listed = operation!.responses[String(answer.status)];
-  expect(listed, `${where}: status not documented (documented: ${Object.keys(operation!.responses).join(', ')})`).toBeDefined();
+  expect(
+    listed,
+    `${where}: status not documented (documented: ${Object.keys(operation!.responses).join(', ')})`,
+  ).toBeDefined();
   if ('$ref' in listed!) responsePointer = listed.$ref;
   const response = ('$ref' in listed! ? resolvePointer(listed.$ref) : listed) as ResponseObject;
   const mediaType = answer.contentType.split(';')[0]!.trim();
@@ -113,10 +144,13 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
   return stack.flatMap((layer) => {
     if (layer.route) {
       const path = (prefix + layer.route.path).replace(/\/{2,}/g, '/').replace(/:(\w+)/g, '{$1}');
-      return Object.keys(layer.route.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`);
+      return Object.keys(layer.route.methods).map(
+        (method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${path}`,
+      );
     }
     // Resource routers are mounted at their parent's root (`router.use(customersApi(...))`): rawPath `/`.
-    if (layer.handle.stack && typeof layer.rawPath === 'string') return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
+    if (layer.handle.stack && typeof layer.rawPath === 'string')
+      return expressRoutes(layer.handle.stack, prefix + (layer.rawPath === '/' ? '' : layer.rawPath));
     return [];
   });
 }
@@ -131,7 +165,13 @@ describe('the OpenAPI description matches what the API answers', () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url, extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(EXAMPLE_CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+        extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL },
+      }),
     );
   });
   afterAll(async () => {
@@ -154,7 +194,8 @@ describe('the OpenAPI description matches what the API answers', () => {
         operationIds.add(operation.operationId);
         for (const tag of operation.tags) expect(tags, `${where}: undeclared tag ${tag}`).toContain(tag);
         for (const requirement of operation.security) {
-          for (const scheme of Object.keys(requirement)) expect(Object.keys(doc.components.securitySchemes), where).toContain(scheme);
+          for (const scheme of Object.keys(requirement))
+            expect(Object.keys(doc.components.securitySchemes), where).toContain(scheme);
         }
         // Path parameters: exactly the template's, each required.
         const templated = [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]).sort();
@@ -165,15 +206,20 @@ describe('the OpenAPI description matches what the API answers', () => {
         expect(responses.length, `${where}: no responses`).toBeGreaterThan(0);
         for (const [status, response] of responses) {
           expect(status, where).toMatch(/^[1-5]\d\d$/);
-          const resolved = ('$ref' in response ? resolvePointer(response.$ref) : response) as ResponseObject | undefined;
+          const resolved = ('$ref' in response ? resolvePointer(response.$ref) : response) as
+            ResponseObject | undefined;
           expect(resolved?.description, `${where} ${status}: description`).toEqual(expect.any(String));
-          for (const [mediaType, media] of Object.entries(resolved?.content ?? {})) expect(media.schema, `${where} ${status} ${mediaType}`).toBeTypeOf('object');
+          for (const [mediaType, media] of Object.entries(resolved?.content ?? {}))
+            expect(media.schema, `${where} ${status} ${mediaType}`).toBeTypeOf('object');
         }
       }
       // /api needs the token, except this document; nothing else does.
       for (const { path, operation } of operations()) {
         const protectedApi = path.startsWith('/api/') && path !== '/api/openapi.json';
-        expect(operation.security.some((requirement) => 'apiToken' in requirement), path).toBe(protectedApi);
+        expect(
+          operation.security.some((requirement) => 'apiToken' in requirement),
+          path,
+        ).toBe(protectedApi);
       }
     });
 
@@ -192,12 +238,26 @@ describe('the OpenAPI description matches what the API answers', () => {
     it('documents every route the express app registers, and nothing it does not', () => {
       const redis = new Redis(REDIS_URL, { lazyConnect: true });
       // Only the routing table is read: nothing here is ever called.
-      const options = { pool: app.pool, queue: app.queue, redis, config: app.config, apiToken: TEST_TOKEN, publicUrl: PUBLIC_URL, defaultRegion: 'US', logger: pino({ level: 'silent' }), resendMessage: notCalled } as AppOptions;
+      const options = {
+        pool: app.pool,
+        queue: app.queue,
+        redis,
+        config: app.config,
+        apiToken: TEST_TOKEN,
+        publicUrl: PUBLIC_URL,
+        defaultRegion: 'US',
+        logger: pino({ level: 'silent' }),
+        resendMessage: notCalled,
+      } as AppOptions;
       const routes = expressRoutes(createApp(options).router.stack as Layer[]).sort();
       redis.disconnect();
       // `router.all` (webhooks) takes any method: the document must describe GET (handshakes) and POST (deliveries).
-      const registered = routes.flatMap((route) => (route.startsWith('ALL ') ? [`GET ${route.slice(4)}`, `POST ${route.slice(4)}`] : [route])).sort();
-      const documented = operations().map(({ path, method }) => `${method.toUpperCase()} ${path}`).sort();
+      const registered = routes
+        .flatMap((route) => (route.startsWith('ALL ') ? [`GET ${route.slice(4)}`, `POST ${route.slice(4)}`] : [route]))
+        .sort();
+      const documented = operations()
+        .map(({ path, method }) => `${method.toUpperCase()} ${path}`)
+        .sort();
       expect(registered).toContain('GET /api/customers/{id}');
       expect(documented).toEqual(registered);
     });
@@ -211,8 +271,10 @@ describe('the OpenAPI description matches what the API answers', () => {
   });
 
   describe('webhooks', () => {
-    const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') => createHmac(algorithm, secret).update(data).digest(encoding);
-    const post = (path: string, body: Buffer | string, headers: Record<string, string>) => call('post', path, { token: false, body, headers });
+    const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') =>
+      createHmac(algorithm, secret).update(data).digest(encoding);
+    const post = (path: string, body: Buffer | string, headers: Record<string, string>) =>
+      call('post', path, { token: false, body, headers });
 
     it('202 for a stored delivery, and for a redelivery', async () => {
       const body = fixtureBytes('shopify', 'orders_create.json');
@@ -232,24 +294,46 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('post', '/webhooks/{connector}', twilio);
 
       const intent = JSON.stringify({ events: [], firstEventSequence: 0, lastEventSequence: 0, entropy: 'ABCDEFGHIJ' });
-      const good = await post('/webhooks/xero', intent, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, intent, 'base64') });
+      const good = await post('/webhooks/xero', intent, {
+        'content-type': 'application/json',
+        'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, intent, 'base64'),
+      });
       expect([good.status, good.body]).toEqual([200, '']);
       expectDocumented('post', '/webhooks/{connector}', good);
-      const bad = await post('/webhooks/xero', intent, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', 'not-the-key', intent, 'base64') });
+      const bad = await post('/webhooks/xero', intent, {
+        'content-type': 'application/json',
+        'x-xero-signature': hmac('sha256', 'not-the-key', intent, 'base64'),
+      });
       expect([bad.status, bad.body]).toEqual([401, '']);
       expectDocumented('post', '/webhooks/{connector}', bad);
       // A delivery whose only event is of a category crmflow drops (credit notes): stored nothing, acknowledged like any.
       const xero = JSON.stringify({
-        events: [{ eventCategory: 'CREDITNOTE', eventType: 'UPDATE', tenantId: 't-1', resourceId: 'r-1', eventDateUtc: '2026-01-02T03:04:05.000', resourceUrl: 'https://api.xero.com/x', tenantType: 'ORGANISATION', eventSequence: 1 }],
+        events: [
+          {
+            eventCategory: 'CREDITNOTE',
+            eventType: 'UPDATE',
+            tenantId: 't-1',
+            resourceId: 'r-1',
+            eventDateUtc: '2026-01-02T03:04:05.000',
+            resourceUrl: 'https://api.xero.com/x',
+            tenantType: 'ORGANISATION',
+            eventSequence: 1,
+          },
+        ],
         firstEventSequence: 1,
         lastEventSequence: 1,
         entropy: 'KLMNOPQRST',
       });
-      const delivery = await post('/webhooks/xero', xero, { 'content-type': 'application/json', 'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, xero, 'base64') });
+      const delivery = await post('/webhooks/xero', xero, {
+        'content-type': 'application/json',
+        'x-xero-signature': hmac('sha256', SECRETS.XERO_WEBHOOK_KEY!, xero, 'base64'),
+      });
       expect([delivery.status, delivery.body]).toEqual([200, '']);
       expectDocumented('post', '/webhooks/{connector}', delivery);
 
-      const woo = await post('/webhooks/woocommerce', 'webhook_id=7', { 'content-type': 'application/x-www-form-urlencoded' });
+      const woo = await post('/webhooks/woocommerce', 'webhook_id=7', {
+        'content-type': 'application/x-www-form-urlencoded',
+      });
       expect([woo.status, woo.body]).toEqual([200, 'ok']);
       expectDocumented('post', '/webhooks/{connector}', woo);
 
@@ -307,16 +391,40 @@ describe('the OpenAPI description matches what the API answers', () => {
       ];
       for (const [index, lead] of leads.entries()) {
         const body = JSON.stringify(lead);
-        expect((await call('post', '/webhooks/form', { token: false, body, headers: formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET) })).status).toBe(202);
+        expect(
+          (
+            await call('post', '/webhooks/form', {
+              token: false,
+              body,
+              headers: formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET),
+            })
+          ).status,
+        ).toBe(202);
         await waitFor(`lead ${index + 1}`, async () => {
-          const { rows } = await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status IN ('succeeded', 'failed')");
+          const { rows } = await db.pool.query(
+            "SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status IN ('succeeded', 'failed')",
+          );
           return rows.length === index + 1;
         });
       }
-      await waitFor('the Shopify run', async () => (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-order' AND status = 'succeeded'")).rows.length === 1);
+      await waitFor(
+        'the Shopify run',
+        async () =>
+          (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'shopify-order' AND status = 'succeeded'"))
+            .rows.length === 1,
+      );
       // The two new form customers start the chained score-web-leads workflow (customer.created).
-      await waitFor('the chained score runs', async () => (await db.pool.query("SELECT 1 FROM workflow_runs WHERE workflow = 'score-web-leads' AND status = 'succeeded'")).rows.length === 2);
-      mergedId = (await db.pool.query<{ merged_id: number }>('SELECT merged_id FROM customer_merges')).rows[0]!.merged_id;
+      await waitFor(
+        'the chained score runs',
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT 1 FROM workflow_runs WHERE workflow = 'score-web-leads' AND status = 'succeeded'",
+            )
+          ).rows.length === 2,
+      );
+      mergedId = (await db.pool.query<{ merged_id: number }>('SELECT merged_id FROM customer_merges')).rows[0]!
+        .merged_id;
     });
 
     it('customers: list, search, one record, a merged id, errors', async () => {
@@ -334,7 +442,10 @@ describe('the OpenAPI description matches what the API answers', () => {
         expectDocumented('get', '/api/customers/{id}', one);
       }
       const merged = await call('get', `/api/customers/${mergedId}`);
-      expect(merged.body).toMatchObject({ resolved_from: mergedId, merges: [expect.objectContaining({ merged_id: mergedId })] });
+      expect(merged.body).toMatchObject({
+        resolved_from: mergedId,
+        merges: [expect.objectContaining({ merged_id: mergedId })],
+      });
       expectDocumented('get', '/api/customers/{id}', merged);
 
       const missing = await call('get', '/api/customers/999999');
@@ -357,7 +468,11 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(runs.length).toBe(12);
       // The three form leads each also started web-lead-follow-up, now waiting two days.
       expect(runs.filter((run) => run.status === 'waiting')).toHaveLength(3);
-      expectDocumented('get', '/api/runs', await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`));
+      expectDocumented(
+        'get',
+        '/api/runs',
+        await call('get', `/api/runs?workflow=web-lead&status=succeeded&limit=1&before=${runs[0]!.id}`),
+      );
       expectDocumented('get', '/api/runs', await call('get', '/api/runs?customer_id=999999'));
       for (const { id } of runs) {
         const one = await call('get', `/api/runs/${id}`);
@@ -388,10 +503,16 @@ describe('the OpenAPI description matches what the API answers', () => {
       const gone = await call('post', '/api/runs/999999/retry');
       expect(gone.status).toBe(404);
       expectDocumented('post', '/api/runs/{id}/retry', gone);
-      const badBody = await call('post', `/api/runs/${succeeded.id}/retry`, { body: '{', headers: { 'content-type': 'application/json' } });
+      const badBody = await call('post', `/api/runs/${succeeded.id}/retry`, {
+        body: '{',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(badBody.status).toBe(400);
       expectDocumented('post', '/api/runs/{id}/retry', badBody);
-      const tooLarge = await call('post', `/api/runs/${succeeded.id}/retry`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
+      const tooLarge = await call('post', `/api/runs/${succeeded.id}/retry`, {
+        body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(tooLarge.status).toBe(413);
       expectDocumented('post', '/api/runs/{id}/retry', tooLarge);
 
@@ -409,20 +530,38 @@ describe('the OpenAPI description matches what the API answers', () => {
       const noReason = await call('post', `/api/runs/${rows[0]!.id}/cancel`, { body: '{}', headers: json });
       expect(noReason.status).toBe(400);
       expectDocumented('post', '/api/runs/{id}/cancel', noReason);
-      const cancelled = await call('post', `/api/runs/${rows[0]!.id}/cancel`, { body: JSON.stringify({ reason: 'workflow removed' }), headers: json });
+      const cancelled = await call('post', `/api/runs/${rows[0]!.id}/cancel`, {
+        body: JSON.stringify({ reason: 'workflow removed' }),
+        headers: json,
+      });
       expect(cancelled.status).toBe(200);
       expectDocumented('post', '/api/runs/{id}/cancel', cancelled);
-      const notCancellable = await call('post', `/api/runs/${succeeded.id}/cancel`, { body: JSON.stringify({ reason: 'too late' }), headers: json });
+      const notCancellable = await call('post', `/api/runs/${succeeded.id}/cancel`, {
+        body: JSON.stringify({ reason: 'too late' }),
+        headers: json,
+      });
       expect(notCancellable.status).toBe(409);
       expectDocumented('post', '/api/runs/{id}/cancel', notCancellable);
-      expectDocumented('post', '/api/runs/{id}/cancel', await call('post', '/api/runs/999999/cancel', { body: JSON.stringify({ reason: 'x' }), headers: json }));
+      expectDocumented(
+        'post',
+        '/api/runs/{id}/cancel',
+        await call('post', '/api/runs/999999/cancel', { body: JSON.stringify({ reason: 'x' }), headers: json }),
+      );
     });
 
     it('tasks: list with filters, complete (audited), errors', async () => {
-      const customerId = (await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]!.id;
+      const customerId = (
+        await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')
+      ).rows[0]!.id;
       const { task } = await createTask(db.pool, {
-        idempotencyKey: 'openapi:task', customerId, runId: null, agentId: 'alice', title: 'Call back', notes: null,
-        dueAt: new Date(Date.now() + 3_600_000), overdueAt: new Date(Date.now() + 7_200_000),
+        idempotencyKey: 'openapi:task',
+        customerId,
+        runId: null,
+        agentId: 'alice',
+        title: 'Call back',
+        notes: null,
+        dueAt: new Date(Date.now() + 3_600_000),
+        overdueAt: new Date(Date.now() + 7_200_000),
       });
       const list = await call('get', `/api/tasks?agent_id=alice&status=open&customer_id=${customerId}&limit=10`);
       expect(list.status).toBe(200);
@@ -439,11 +578,17 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('post', '/api/tasks/{id}/complete', again);
       expectDocumented('post', '/api/tasks/{id}/complete', await call('post', '/api/tasks/999999/complete'));
       expectDocumented('post', '/api/tasks/{id}/complete', await call('post', '/api/tasks/x/complete'));
-      const tooLarge = await call('post', `/api/tasks/${task.id}/complete`, { body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }), headers: { 'content-type': 'application/json' } });
+      const tooLarge = await call('post', `/api/tasks/${task.id}/complete`, {
+        body: JSON.stringify({ x: 'x'.repeat(200 * 1024) }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(tooLarge.status).toBe(413);
       expectDocumented('post', '/api/tasks/{id}/complete', tooLarge);
       const audit = await call('get', '/api/audit?limit=1');
-      expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({ action: 'task.complete', target: `task:${task.id}` });
+      expect((audit.body as { entries: unknown[] }).entries[0]).toMatchObject({
+        action: 'task.complete',
+        target: `task:${task.id}`,
+      });
       expectDocumented('get', '/api/audit', audit);
     });
 
@@ -452,11 +597,25 @@ describe('the OpenAPI description matches what the API answers', () => {
       const former = await call('get', '/api/agents/former');
       expect(former.status).toBe(200);
       expectDocumented('get', '/api/agents/former', former);
-      const handed = await call('post', '/api/agents/bob/hand-over', { body: JSON.stringify({ to_agent: 'alice' }), headers: json });
+      const handed = await call('post', '/api/agents/bob/hand-over', {
+        body: JSON.stringify({ to_agent: 'alice' }),
+        headers: json,
+      });
       expect(handed.status).toBe(200);
       expectDocumented('post', '/api/agents/{id}/hand-over', handed);
-      expectDocumented('post', '/api/agents/{id}/hand-over', await call('post', '/api/agents/nobody/hand-over', { body: JSON.stringify({ to_agent: 'alice' }), headers: json }));
-      expectDocumented('post', '/api/agents/{id}/hand-over', await call('post', '/api/agents/bob/hand-over', { body: '{}', headers: json }));
+      expectDocumented(
+        'post',
+        '/api/agents/{id}/hand-over',
+        await call('post', '/api/agents/nobody/hand-over', {
+          body: JSON.stringify({ to_agent: 'alice' }),
+          headers: json,
+        }),
+      );
+      expectDocumented(
+        'post',
+        '/api/agents/{id}/hand-over',
+        await call('post', '/api/agents/bob/hand-over', { body: '{}', headers: json }),
+      );
     });
 
     it('segments: list, a page of members, the CSV export, errors', async () => {
@@ -474,23 +633,45 @@ describe('the OpenAPI description matches what the API answers', () => {
     });
 
     it('deals: list, one with history, a move (audited), the forecast, errors', async () => {
-      const customerId = (await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')).rows[0]!.id;
+      const customerId = (
+        await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT 1')
+      ).rows[0]!.id;
       const pipeline = app.config.pipelines.get('sales')!;
       const { deal } = await changeDeal(db.pool, {
-        customerId, pipeline, stage: 'cart', at: new Date(), source: 'test', allowBackwards: false, amount: 120.5,
+        customerId,
+        pipeline,
+        stage: 'cart',
+        at: new Date(),
+        source: 'test',
+        allowBackwards: false,
+        amount: 120.5,
         open: { another: true, name: 'Cart', currency: null, expectedCloseOn: new Date().toISOString().slice(0, 10) },
       });
-      const list = await call('get', `/api/deals?customer_id=${customerId}&pipeline=sales&stage=cart&status=open&limit=10`);
+      const list = await call(
+        'get',
+        `/api/deals?customer_id=${customerId}&pipeline=sales&stage=cart&status=open&limit=10`,
+      );
       expect(list.status).toBe(200);
       expectDocumented('get', '/api/deals', list);
       expect((list.body as { deals: Array<{ id: number }> }).deals.map((row) => row.id)).toEqual([deal!.id]);
       expectDocumented('get', '/api/deals', await call('get', '/api/deals?status=maybe'));
       const json = { 'content-type': 'application/json' };
-      const moved = await call('post', `/api/deals/${deal!.id}/stage`, { body: JSON.stringify({ stage: 'quote', reason: 'asked for a quote' }), headers: json });
+      const moved = await call('post', `/api/deals/${deal!.id}/stage`, {
+        body: JSON.stringify({ stage: 'quote', reason: 'asked for a quote' }),
+        headers: json,
+      });
       expect(moved.status).toBe(200);
       expectDocumented('post', '/api/deals/{id}/stage', moved);
-      expectDocumented('post', '/api/deals/{id}/stage', await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"nope"}', headers: json }));
-      expectDocumented('post', '/api/deals/{id}/stage', await call('post', '/api/deals/999999/stage', { body: '{"stage":"won"}', headers: json }));
+      expectDocumented(
+        'post',
+        '/api/deals/{id}/stage',
+        await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"nope"}', headers: json }),
+      );
+      expectDocumented(
+        'post',
+        '/api/deals/{id}/stage',
+        await call('post', '/api/deals/999999/stage', { body: '{"stage":"won"}', headers: json }),
+      );
       await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"won"}', headers: json });
       const closed = await call('post', `/api/deals/${deal!.id}/stage`, { body: '{"stage":"cart"}', headers: json });
       expect(closed.status).toBe(409);
@@ -498,20 +679,31 @@ describe('the OpenAPI description matches what the API answers', () => {
       const one = await call('get', `/api/deals/${deal!.id}`);
       expect(one.status).toBe(200);
       expectDocumented('get', '/api/deals/{id}', one);
-      expect((one.body as { history: Array<{ to_stage: string }> }).history.map((row) => row.to_stage)).toEqual(['cart', 'quote', 'won']);
+      expect((one.body as { history: Array<{ to_stage: string }> }).history.map((row) => row.to_stage)).toEqual([
+        'cart',
+        'quote',
+        'won',
+      ]);
       expectDocumented('get', '/api/deals/{id}', await call('get', '/api/deals/999999'));
       expectDocumented('get', '/api/deals/{id}', await call('get', '/api/deals/x'));
       const forecast = await call('get', '/api/pipelines/sales/forecast?months=3');
       expect(forecast.status).toBe(200);
       expectDocumented('get', '/api/pipelines/{id}/forecast', forecast);
       expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/nope/forecast'));
-      expectDocumented('get', '/api/pipelines/{id}/forecast', await call('get', '/api/pipelines/sales/forecast?months=99'));
+      expectDocumented(
+        'get',
+        '/api/pipelines/{id}/forecast',
+        await call('get', '/api/pipelines/sales/forecast?months=99'),
+      );
       const stats = await call('get', '/api/pipelines/sales/stats');
       expect(stats.status).toBe(200);
       expectDocumented('get', '/api/pipelines/{id}/stats', stats);
       expectDocumented('get', '/api/pipelines/{id}/stats', await call('get', '/api/pipelines/nope/stats'));
       const audit = await call('get', '/api/audit?limit=2');
-      expect((audit.body as { entries: Array<{ action: string; target: string }> }).entries[0]).toMatchObject({ action: 'deal.stage', target: `deal:${deal!.id}` });
+      expect((audit.body as { entries: Array<{ action: string; target: string }> }).entries[0]).toMatchObject({
+        action: 'deal.stage',
+        target: `deal:${deal!.id}`,
+      });
     });
 
     it('agents and their availability', async () => {
@@ -519,28 +711,54 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect(agents.status).toBe(200);
       expectDocumented('get', '/api/agents', agents);
       const json = { 'content-type': 'application/json' };
-      const off = await call('put', '/api/agents/bob/availability', { body: JSON.stringify({ available: false }), headers: json });
+      const off = await call('put', '/api/agents/bob/availability', {
+        body: JSON.stringify({ available: false }),
+        headers: json,
+      });
       expect(off.status).toBe(200);
       expectDocumented('put', '/api/agents/{id}/availability', off);
       const listed = (await call('get', '/api/agents')).body as { agents: Array<{ id: string; available: boolean }> };
       expect(listed.agents.find((agent) => agent.id === 'bob')?.available).toBe(false);
       await call('put', '/api/agents/bob/availability', { body: JSON.stringify({ available: true }), headers: json });
-      expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/nobody/availability', { body: '{"available":true}', headers: json }));
-      expectDocumented('put', '/api/agents/{id}/availability', await call('put', '/api/agents/bob/availability', { body: '{"available":"yes"}', headers: json }));
+      expectDocumented(
+        'put',
+        '/api/agents/{id}/availability',
+        await call('put', '/api/agents/nobody/availability', { body: '{"available":true}', headers: json }),
+      );
+      expectDocumented(
+        'put',
+        '/api/agents/{id}/availability',
+        await call('put', '/api/agents/bob/availability', { body: '{"available":"yes"}', headers: json }),
+      );
 
       // Both changes are in the audit log, newest first, as the token's actor.
       const audit = await call('get', '/api/audit?limit=2');
       expect(audit.status).toBe(200);
       expectDocumented('get', '/api/audit', audit);
-      const { entries, next_before } = audit.body as { entries: Array<{ id: number; actor: string; action: string; target: string; details: unknown }>; next_before: number };
+      const { entries, next_before } = audit.body as {
+        entries: Array<{ id: number; actor: string; action: string; target: string; details: unknown }>;
+        next_before: number;
+      };
       expect(entries.map(({ actor, action, target, details }) => ({ actor, action, target, details }))).toEqual([
-        { actor: 'api-token', action: 'agent.availability', target: 'agent:bob', details: { available: true, via: 'api' } },
-        { actor: 'api-token', action: 'agent.availability', target: 'agent:bob', details: { available: false, via: 'api' } },
+        {
+          actor: 'api-token',
+          action: 'agent.availability',
+          target: 'agent:bob',
+          details: { available: true, via: 'api' },
+        },
+        {
+          actor: 'api-token',
+          action: 'agent.availability',
+          target: 'agent:bob',
+          details: { available: false, via: 'api' },
+        },
       ]);
       expect(next_before).toBe(entries[1]!.id);
       const older = await call('get', `/api/audit?before=${next_before}`);
       expectDocumented('get', '/api/audit', older);
-      expect((older.body as { entries: Array<{ id: number }> }).entries.every((entry) => entry.id < next_before)).toBe(true);
+      expect((older.body as { entries: Array<{ id: number }> }).entries.every((entry) => entry.id < next_before)).toBe(
+        true,
+      );
       const bad = await call('get', '/api/audit?before=x');
       expect(bad.status).toBe(400);
       expectDocumented('get', '/api/audit', bad);
@@ -548,19 +766,35 @@ describe('the OpenAPI description matches what the API answers', () => {
 
     it('consent: set through the API, shown on the record; the public unsubscribe link', async () => {
       const json = { 'content-type': 'application/json' };
-      const saved = await call('put', `/api/customers/${mergedId}/consent`, { body: JSON.stringify({ channel: 'sms', granted: false, source: 'asked by phone' }), headers: json });
+      const saved = await call('put', `/api/customers/${mergedId}/consent`, {
+        body: JSON.stringify({ channel: 'sms', granted: false, source: 'asked by phone' }),
+        headers: json,
+      });
       expect(saved.status).toBe(200);
       expectDocumented('put', '/api/customers/{id}/consent', saved);
-      expect(saved.body).toMatchObject({ channel: 'sms', consent: [{ address: '+14155550100', granted: false, source: 'asked by phone' }] });
+      expect(saved.body).toMatchObject({
+        channel: 'sms',
+        consent: [{ address: '+14155550100', granted: false, source: 'asked by phone' }],
+      });
       const record = await call('get', `/api/customers/${mergedId}`);
       expectDocumented('get', '/api/customers/{id}', record);
-      expect(record.body).toMatchObject({ consent: { sms: [{ granted: false }], email: [{ address: 'mona@merge.example', granted: null }] }, consent_history: [{ channel: 'sms', granted: false }] });
-      for (const [body, status] of [['{"channel":"fax","granted":false}', 400], ['{"channel":"sms"}', 400], ['{"channel":"messenger","granted":true}', 409]] as const) {
+      expect(record.body).toMatchObject({
+        consent: { sms: [{ granted: false }], email: [{ address: 'mona@merge.example', granted: null }] },
+        consent_history: [{ channel: 'sms', granted: false }],
+      });
+      for (const [body, status] of [
+        ['{"channel":"fax","granted":false}', 400],
+        ['{"channel":"sms"}', 400],
+        ['{"channel":"messenger","granted":true}', 409],
+      ] as const) {
         const answer = await call('put', `/api/customers/${mergedId}/consent`, { body, headers: json });
         expect(answer.status, body).toBe(status);
         expectDocumented('put', '/api/customers/{id}/consent', answer);
       }
-      const missing = await call('put', '/api/customers/999999/consent', { body: '{"channel":"sms","granted":true}', headers: json });
+      const missing = await call('put', '/api/customers/999999/consent', {
+        body: '{"channel":"sms","granted":true}',
+        headers: json,
+      });
       expect(missing.status).toBe(404);
       expectDocumented('put', '/api/customers/{id}/consent', missing);
 
@@ -568,7 +802,11 @@ describe('the OpenAPI description matches what the API answers', () => {
       const page = await call('get', `/unsubscribe/${token}`, { token: false });
       expect(page.status).toBe(200);
       expectDocumented('get', '/unsubscribe/{token}', page);
-      const done = await call('post', `/unsubscribe/${token}`, { token: false, body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const done = await call('post', `/unsubscribe/${token}`, {
+        token: false,
+        body: 'List-Unsubscribe=One-Click',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(done.status).toBe(200);
       expectDocumented('post', '/unsubscribe/{token}', done);
       for (const method of ['get', 'post'] as const) {
@@ -584,30 +822,66 @@ describe('the OpenAPI description matches what the API answers', () => {
       );
       const id = rows[0]!.id;
       const json = { 'content-type': 'application/json' };
-      const message = { channel: 'email', subject: 'Your quote', text: 'Hi, here is the quote you asked for.', agent_id: 'alice' };
-      const sent = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify(message), headers: { ...json, 'idempotency-key': 'quote-1' } });
+      const message = {
+        channel: 'email',
+        subject: 'Your quote',
+        text: 'Hi, here is the quote you asked for.',
+        agent_id: 'alice',
+      };
+      const sent = await call('post', `/api/customers/${id}/messages`, {
+        body: JSON.stringify(message),
+        headers: { ...json, 'idempotency-key': 'quote-1' },
+      });
       expect(sent.status).toBe(201);
       expect(sent.body).toMatchObject({ status: 'sent', agent_id: 'alice', channel: 'email' });
       expectDocumented('post', '/api/customers/{id}/messages', sent);
       // The same key again: the message recorded the first time, not a second email.
-      const again = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify(message), headers: { ...json, 'idempotency-key': 'quote-1' } });
+      const again = await call('post', `/api/customers/${id}/messages`, {
+        body: JSON.stringify(message),
+        headers: { ...json, 'idempotency-key': 'quote-1' },
+      });
       expect(again.body).toEqual(sent.body);
       expect(await count(db.pool, "SELECT 1 FROM outbound_messages WHERE agent_id = 'alice'")).toBe(1);
       // The API token is no person: it names the agent.
-      const nobody = await call('post', `/api/customers/${id}/messages`, { body: JSON.stringify({ channel: 'email', text: 'Hi' }), headers: json });
+      const nobody = await call('post', `/api/customers/${id}/messages`, {
+        body: JSON.stringify({ channel: 'email', text: 'Hi' }),
+        headers: json,
+      });
       expect(nobody.status).toBe(400);
       expectDocumented('post', '/api/customers/{id}/messages', nobody);
-      expectDocumented('post', '/api/customers/{id}/messages', await call('post', '/api/customers/999999/messages', { body: JSON.stringify(message), headers: json }));
+      expectDocumented(
+        'post',
+        '/api/customers/{id}/messages',
+        await call('post', '/api/customers/999999/messages', { body: JSON.stringify(message), headers: json }),
+      );
 
-      const logged = await call('post', `/api/customers/${id}/contacts`, { body: JSON.stringify({ kind: 'call', text: 'Called back, wants a demo.', duration_seconds: 240, agent_id: 'bob' }), headers: json });
+      const logged = await call('post', `/api/customers/${id}/contacts`, {
+        body: JSON.stringify({
+          kind: 'call',
+          text: 'Called back, wants a demo.',
+          duration_seconds: 240,
+          agent_id: 'bob',
+        }),
+        headers: json,
+      });
       expect(logged.status).toBe(201);
       expect(logged.body).toMatchObject({ type: 'call.completed', agent_id: 'bob' });
       expectDocumented('post', '/api/customers/{id}/contacts', logged);
-      const bad = await call('post', `/api/customers/${id}/contacts`, { body: JSON.stringify({ kind: 'visit', text: 'x', agent_id: 'bob' }), headers: json });
+      const bad = await call('post', `/api/customers/${id}/contacts`, {
+        body: JSON.stringify({ kind: 'visit', text: 'x', agent_id: 'bob' }),
+        headers: json,
+      });
       expect(bad.status).toBe(400);
       expectDocumented('post', '/api/customers/{id}/contacts', bad);
-      const timeline = (await call('get', `/api/customers/${id}`)).body as { timeline: Array<{ type: string; data: Record<string, unknown> }> };
-      expect(timeline.timeline.filter((entry) => entry.data.agent_id).map((entry) => [entry.type, entry.data.agent_id]).sort()).toEqual([
+      const timeline = (await call('get', `/api/customers/${id}`)).body as {
+        timeline: Array<{ type: string; data: Record<string, unknown> }>;
+      };
+      expect(
+        timeline.timeline
+          .filter((entry) => entry.data.agent_id)
+          .map((entry) => [entry.type, entry.data.agent_id])
+          .sort(),
+      ).toEqual([
         ['call.completed', 'bob'],
         ['message.sent', 'alice'],
       ]);
@@ -617,7 +891,11 @@ describe('the OpenAPI description matches what the API answers', () => {
       const messages = await call('get', '/api/messages');
       expect((messages.body as { messages: unknown[] }).messages.length).toBeGreaterThanOrEqual(3);
       expectDocumented('get', '/api/messages', messages);
-      expectDocumented('get', '/api/messages', await call('get', `/api/messages?customer_id=${mergedId}&limit=1&before=999999`));
+      expectDocumented(
+        'get',
+        '/api/messages',
+        await call('get', `/api/messages?customer_id=${mergedId}&limit=1&before=999999`),
+      );
       const badCustomer = await call('get', '/api/messages?customer_id=me');
       expect(badCustomer.status).toBe(400);
       expectDocumented('get', '/api/messages', badCustomer);
@@ -628,7 +906,9 @@ describe('the OpenAPI description matches what the API answers', () => {
          VALUES ('test:uncertain', 'email', 'smtp', 'lost@example.com', 'Hello', 'Did this arrive?', 'uncertain', 'connection lost') RETURNING id`,
       );
       const uncertain = await call('get', '/api/messages?status=uncertain');
-      expect((uncertain.body as { messages: Array<{ id: number }> }).messages.map((message) => message.id)).toEqual([rows[0]!.id]);
+      expect((uncertain.body as { messages: Array<{ id: number }> }).messages.map((message) => message.id)).toEqual([
+        rows[0]!.id,
+      ]);
       expectDocumented('get', '/api/messages', uncertain);
       const resent = await call('post', `/api/messages/${rows[0]!.id}/resend`);
       expect(resent.body).toEqual({ message_id: rows[0]!.id, status: 'sent' });
@@ -662,23 +942,35 @@ describe('the OpenAPI description matches what the API answers', () => {
     // Last: it unmerges, merges and erases the customers the tests above look at.
     it('identity: unmerge, merge suggestions, export and erasure', async () => {
       const json = { 'content-type': 'application/json' };
-      const keptId = (await db.pool.query<{ kept_id: number }>('SELECT kept_id FROM customer_merges WHERE merged_id = $1', [mergedId])).rows[0]!.kept_id;
-      const unmerge = (id: number, body: unknown) => call('post', `/api/customers/${id}/unmerge`, { body: JSON.stringify(body), headers: json });
+      const keptId = (
+        await db.pool.query<{ kept_id: number }>('SELECT kept_id FROM customer_merges WHERE merged_id = $1', [mergedId])
+      ).rows[0]!.kept_id;
+      const unmerge = (id: number, body: unknown) =>
+        call('post', `/api/customers/${id}/unmerge`, { body: JSON.stringify(body), headers: json });
       const undone = await unmerge(keptId, { customer_id: mergedId });
       expect(undone.status).toBe(200);
       expectDocumented('post', '/api/customers/{id}/unmerge', undone);
-      for (const [body, status] of [[{ customer_id: mergedId }, 409], [{}, 400], [{ merge_id: 999999 }, 404]] as const) {
+      for (const [body, status] of [
+        [{ customer_id: mergedId }, 409],
+        [{}, 400],
+        [{ merge_id: 999999 }, 404],
+      ] as const) {
         const answer = await unmerge(keptId, body);
         expect(answer.status).toBe(status);
         expectDocumented('post', '/api/customers/{id}/unmerge', answer);
       }
       const rejected = await call('get', '/api/merge-suggestions?status=rejected');
-      expect((rejected.body as { suggestions: unknown[] }).suggestions).toEqual([expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' })]);
+      expect((rejected.body as { suggestions: unknown[] }).suggestions).toEqual([
+        expect.objectContaining({ customer_a: keptId, customer_b: mergedId, status: 'rejected' }),
+      ]);
       expectDocumented('get', '/api/merge-suggestions', rejected);
       expectDocumented('get', '/api/merge-suggestions', await call('get', '/api/merge-suggestions?status=nope'));
 
       // Two open suggestions (as the duplicate finder writes them): accept one, reject the other.
-      const { rows: others } = await db.pool.query<{ id: number }>('SELECT id FROM customers WHERE merged_into IS NULL AND id <> ALL($1) ORDER BY id', [[keptId, mergedId]]);
+      const { rows: others } = await db.pool.query<{ id: number }>(
+        'SELECT id FROM customers WHERE merged_into IS NULL AND id <> ALL($1) ORDER BY id',
+        [[keptId, mergedId]],
+      );
       const { rows: made } = await db.pool.query<{ id: number }>(
         `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, score) VALUES ($1, $2, '{"why": "similar names"}', 0.93), ($3, $4, '{"why": "similar names"}', 0.91) RETURNING id`,
         [keptId, others[0]!.id, Math.min(mergedId, others[0]!.id), Math.max(mergedId, others[0]!.id)],
@@ -687,18 +979,41 @@ describe('the OpenAPI description matches what the API answers', () => {
       expect((open.body as { suggestions: unknown[] }).suggestions).toHaveLength(2);
       expectDocumented('get', '/api/merge-suggestions', open);
       const accepted = await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`);
-      expect(accepted.body).toMatchObject({ status: 'accepted', decided_by: 'api-token', kept_id: Math.min(keptId, others[0]!.id), merge_id: expect.any(Number) });
+      expect(accepted.body).toMatchObject({
+        status: 'accepted',
+        decided_by: 'api-token',
+        kept_id: Math.min(keptId, others[0]!.id),
+        merge_id: expect.any(Number),
+      });
       expectDocumented('post', '/api/merge-suggestions/{id}/accept', accepted);
-      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`));
-      expectDocumented('post', '/api/merge-suggestions/{id}/accept', await call('post', '/api/merge-suggestions/999999/accept'));
+      expectDocumented(
+        'post',
+        '/api/merge-suggestions/{id}/accept',
+        await call('post', `/api/merge-suggestions/${made[0]!.id}/accept`),
+      );
+      expectDocumented(
+        'post',
+        '/api/merge-suggestions/{id}/accept',
+        await call('post', '/api/merge-suggestions/999999/accept'),
+      );
       const declined = await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`);
       expect(declined.body).toMatchObject({ status: 'rejected' });
       expectDocumented('post', '/api/merge-suggestions/{id}/reject', declined);
-      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`));
-      expectDocumented('post', '/api/merge-suggestions/{id}/reject', await call('post', '/api/merge-suggestions/999999/reject'));
+      expectDocumented(
+        'post',
+        '/api/merge-suggestions/{id}/reject',
+        await call('post', `/api/merge-suggestions/${made[1]!.id}/reject`),
+      );
+      expectDocumented(
+        'post',
+        '/api/merge-suggestions/{id}/reject',
+        await call('post', '/api/merge-suggestions/999999/reject'),
+      );
 
       const exported = await call('get', `/api/customers/${keptId}/export`);
-      expect((exported.body as { customer_ids: number[] }).customer_ids).toEqual([keptId, others[0]!.id].sort((a, b) => a - b));
+      expect((exported.body as { customer_ids: number[] }).customer_ids).toEqual(
+        [keptId, others[0]!.id].sort((a, b) => a - b),
+      );
       expectDocumented('get', '/api/customers/{id}/export', exported);
       expectDocumented('get', '/api/customers/{id}/export', await call('get', '/api/customers/999999/export'));
       const erased = await call('delete', `/api/customers/${mergedId}`);
@@ -710,15 +1025,37 @@ describe('the OpenAPI description matches what the API answers', () => {
 
     it('reports: KPIs and cohorts, as JSON and CSV, and a bad period', async () => {
       for (const path of ['/api/reports/kpis', '/api/reports/cohorts']) {
-        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31${path.endsWith('kpis') ? '&by=source' : ''}`));
-        expectDocumented('get', path, await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }));
+        expectDocumented(
+          'get',
+          path,
+          await call('get', `${path}?from=2026-01-01&to=2026-01-31${path.endsWith('kpis') ? '&by=source' : ''}`),
+        );
+        expectDocumented(
+          'get',
+          path,
+          await call('get', `${path}?from=2026-01-01&to=2026-01-31`, { headers: { accept: 'text/csv' } }),
+        );
         expectDocumented('get', path, await call('get', `${path}?from=2026-02-30&to=2026-01-31`));
       }
     });
 
     it('cases: the queue, one case, note, reply, status with the rating question, assign; the rating link', async () => {
-      const lead = JSON.stringify({ submission_id: 'oa-case', type: 'complaint', name: 'Cass Case', email: 'cass@example.com', message: 'The lamp arrived broken' });
-      expect((await call('post', '/webhooks/form', { token: false, body: lead, headers: formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET) })).status).toBe(202);
+      const lead = JSON.stringify({
+        submission_id: 'oa-case',
+        type: 'complaint',
+        name: 'Cass Case',
+        email: 'cass@example.com',
+        message: 'The lamp arrived broken',
+      });
+      expect(
+        (
+          await call('post', '/webhooks/form', {
+            token: false,
+            body: lead,
+            headers: formHeaders(lead, SECRETS.FORM_WEBHOOK_SECRET),
+          })
+        ).status,
+      ).toBe(202);
       const list = await waitFor('the case', async () => {
         const answer = await call('get', '/api/cases?status=open,waiting_on_customer');
         return (answer.body as { cases: unknown[] }).cases.length === 1 && answer;
@@ -726,15 +1063,34 @@ describe('the OpenAPI description matches what the API answers', () => {
       expectDocumented('get', '/api/cases', list);
       expectDocumented('get', '/api/cases', await call('get', '/api/cases?status=bogus'));
       const id = (list.body as { cases: Array<{ id: number }> }).cases[0]!.id;
-      const post = (path: string, body: unknown) => call('post', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-      expectDocumented('post', '/api/cases/{id}/notes', await post(`/api/cases/${id}/notes`, { body: 'Asked the warehouse' }));
+      const post = (path: string, body: unknown) =>
+        call('post', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      expectDocumented(
+        'post',
+        '/api/cases/{id}/notes',
+        await post(`/api/cases/${id}/notes`, { body: 'Asked the warehouse' }),
+      );
       expectDocumented('post', '/api/cases/{id}/notes', await post(`/api/cases/${id}/notes`, { body: '' }));
-      expectDocumented('post', '/api/cases/{id}/replies', await post(`/api/cases/${id}/replies`, { body: 'A new lamp is on its way.' }));
+      expectDocumented(
+        'post',
+        '/api/cases/{id}/replies',
+        await post(`/api/cases/${id}/replies`, { body: 'A new lamp is on its way.' }),
+      );
       expectDocumented('post', '/api/cases/{id}/assign', await post(`/api/cases/${id}/assign`, { agent_id: 'bob' }));
       expectDocumented('post', '/api/cases/{id}/assign', await post(`/api/cases/${id}/assign`, { agent_id: 'nobody' }));
-      expectDocumented('post', '/api/cases/{id}/status', await post(`/api/cases/${id}/status`, { status: 'resolved', ask_feedback: true }));
-      expectDocumented('post', '/api/cases/{id}/status', await post('/api/cases/999999/status', { status: 'resolved' }));
-      const question = await waitFor('the rating question', async () => smtp.messages.find((message) => message.to.includes('cass@example.com') && /How satisfied/.test(message.text)));
+      expectDocumented(
+        'post',
+        '/api/cases/{id}/status',
+        await post(`/api/cases/${id}/status`, { status: 'resolved', ask_feedback: true }),
+      );
+      expectDocumented(
+        'post',
+        '/api/cases/{id}/status',
+        await post('/api/cases/999999/status', { status: 'resolved' }),
+      );
+      const question = await waitFor('the rating question', async () =>
+        smtp.messages.find((message) => message.to.includes('cass@example.com') && /How satisfied/.test(message.text)),
+      );
       const link = /\/feedback\/[^\s]+/.exec(question.text)![0];
       expectDocumented('get', '/feedback/{token}', await call('get', link, { token: false }));
       expectDocumented('post', '/feedback/{token}', await call('post', link, { token: false }));
@@ -773,7 +1129,10 @@ describe('the OpenAPI description matches what the API answers', () => {
       let metrics = await call('get', '/metrics', { token: false });
       expectDocumented('get', '/metrics', metrics);
       if (metrics.status === 401) {
-        metrics = await call('get', '/metrics', { token: false, headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` } });
+        metrics = await call('get', '/metrics', {
+          token: false,
+          headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` },
+        });
       }
       expect(metrics.status).toBe(200);
       expect(metrics.body).toContain('crmflow_');

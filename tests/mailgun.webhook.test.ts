@@ -56,7 +56,9 @@ describe('Mailgun inbound webhook', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -73,7 +75,16 @@ describe('Mailgun inbound webhook', () => {
     expect(stale.status).toBe(401);
     const body = signedSample(signature());
     const tampered = body.replace('price+list', 'price+lists');
-    expect((await post(app, '/webhooks/mailgun', tampered.replace(/signature=[0-9a-f]+/, 'signature=' + '0'.repeat(64)), URLENCODED)).status).toBe(401);
+    expect(
+      (
+        await post(
+          app,
+          '/webhooks/mailgun',
+          tampered.replace(/signature=[0-9a-f]+/, 'signature=' + '0'.repeat(64)),
+          URLENCODED,
+        )
+      ).status,
+    ).toBe(401);
     expect(await stored()).toBe(0);
   });
 
@@ -136,8 +147,12 @@ describe('Mailgun inbound webhook', () => {
         )
       ).status,
     ).toBe(200);
-    expect((await post(app, '/webhooks/mailgun', delivery('paula@example.com', 'person-1', []), URLENCODED)).status).toBe(200);
-    await waitFor('the answer to Paula', async () => smtp.messages.some((message) => message.to.includes('paula@example.com')));
+    expect(
+      (await post(app, '/webhooks/mailgun', delivery('paula@example.com', 'person-1', []), URLENCODED)).status,
+    ).toBe(200);
+    await waitFor('the answer to Paula', async () =>
+      smtp.messages.some((message) => message.to.includes('paula@example.com')),
+    );
     const skipped = await waitFor('the chained run on the out-of-office', async () => {
       const { rows } = await db.pool.query<{ output: Record<string, unknown> }>(
         `SELECT s.output FROM workflow_runs r JOIN run_steps s ON s.run_id = r.id JOIN customer_identities i ON i.customer_id = r.customer_id
@@ -145,7 +160,10 @@ describe('Mailgun inbound webhook', () => {
       );
       return rows[0]?.output;
     });
-    expect(skipped).toMatchObject({ status: 'skipped', reason: 'not answered automatically: Auto-Submitted: auto-replied' });
+    expect(skipped).toMatchObject({
+      status: 'skipped',
+      reason: 'not answered automatically: Auto-Submitted: auto-replied',
+    });
     expect(smtp.messages.some((message) => message.to.includes('otto@example.com'))).toBe(false);
   });
 
@@ -203,12 +221,18 @@ describe('Mailgun inbound webhook', () => {
     };
     const file = Buffer.alloc(2048, 7);
     const parts = [
-      ...Object.entries(fields).map(([name, value]) => Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`)),
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="attachment-1"; filename="plan.pdf"\r\nContent-Type: application/pdf\r\n\r\n`),
+      ...Object.entries(fields).map(([name, value]) =>
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+      ),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="attachment-1"; filename="plan.pdf"\r\nContent-Type: application/pdf\r\n\r\n`,
+      ),
       file,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ];
-    const response = await post(app, '/webhooks/mailgun', Buffer.concat(parts), { 'content-type': `multipart/form-data; boundary=${boundary}` });
+    const response = await post(app, '/webhooks/mailgun', Buffer.concat(parts), {
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+    });
     expect(response.status).toBe(200);
     const data = await waitFor('Eva’s email on the timeline', async () => {
       const result = await db.pool.query<{ data: Record<string, unknown> }>(

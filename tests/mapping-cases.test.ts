@@ -5,7 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { connectors } from '../src/connectors/registry.js';
-import { connectorCasesPath, loadMappingCases, runMappingCase, runMappingCases, type MappingCase } from '../src/workflows/mapping-cases.js';
+import {
+  connectorCasesPath,
+  loadMappingCases,
+  runMappingCase,
+  runMappingCases,
+  type MappingCase,
+} from '../src/workflows/mapping-cases.js';
 import { writeConfig } from './helpers/crmflow.js';
 
 const BIN = fileURLToPath(new URL('../bin/crmflow.js', import.meta.url));
@@ -74,23 +80,54 @@ describe('the mapping case runner', () => {
   });
 
   it('reports a missing input file clearly, relative to the YAML file', async () => {
-    const path = casesFile([{ name: 'no file', connector: 'form', event: 'lead.submitted', input: { file: 'samples/missing.json' }, expect: {} }]);
+    const path = casesFile([
+      {
+        name: 'no file',
+        connector: 'form',
+        event: 'lead.submitted',
+        input: { file: 'samples/missing.json' },
+        expect: {},
+      },
+    ]);
     const [result] = await resultsOf(path);
     expect(result!.ok).toBe(false);
-    expect(result!.differences).toEqual([`input file samples/missing.json not found (looked for ${join(dirname(path), 'samples/missing.json')})`]);
+    expect(result!.differences).toEqual([
+      `input file samples/missing.json not found (looked for ${join(dirname(path), 'samples/missing.json')})`,
+    ]);
   });
 
   it('reads input files relative to the YAML file, and tests `expr` instead of the mapping', async () => {
     const path = casesFile([
-      { name: 'expr on a file', connector: 'form', event: 'lead.submitted', input: { file: 'lead.json' }, expr: '{ "email": $lowercase(email) }', expect: { email: 'x@y.io' } },
+      {
+        name: 'expr on a file',
+        connector: 'form',
+        event: 'lead.submitted',
+        input: { file: 'lead.json' },
+        expr: '{ "email": $lowercase(email) }',
+        expect: { email: 'x@y.io' },
+      },
     ]);
     writeFileSync(join(dirname(path), 'lead.json'), JSON.stringify({ email: 'X@Y.io' }));
-    expect(await resultsOf(path)).toEqual([{ name: 'expr on a file', source: expect.stringMatching(/workflows\.yaml:\d+$/), ok: true, differences: [] }]);
+    expect(await resultsOf(path)).toEqual([
+      { name: 'expr on a file', source: expect.stringMatching(/workflows\.yaml:\d+$/), ok: true, differences: [] },
+    ]);
   });
 
   it("uses the configured mapping override of the case's connector and event", async () => {
-    const override = 'connectors:\n  form:\n    secrets: { webhook_secret: x }\n    mappings:\n      lead.submitted: \'{ "email": email, "attributes": { "from": "override" } }\'\n';
-    const path = casesFile([{ name: 'override', connector: 'form', event: 'lead.submitted', input: lead, expect: { attributes: { from: 'override' } } }], override);
+    const override =
+      'connectors:\n  form:\n    secrets: { webhook_secret: x }\n    mappings:\n      lead.submitted: \'{ "email": email, "attributes": { "from": "override" } }\'\n';
+    const path = casesFile(
+      [
+        {
+          name: 'override',
+          connector: 'form',
+          event: 'lead.submitted',
+          input: lead,
+          expect: { attributes: { from: 'override' } },
+        },
+      ],
+      override,
+    );
     expect((await resultsOf(path))[0]).toMatchObject({ ok: true });
   });
 
@@ -105,7 +142,9 @@ describe('the mapping case runner', () => {
   });
 
   it('rejects a malformed case at load with file:line:col, like validate', () => {
-    const path = writeConfig('version: 1\nmapping_tests:\n  - name: no expect\n    connector: form\n    event: lead.submitted\n    input: {}\n');
+    const path = writeConfig(
+      'version: 1\nmapping_tests:\n  - name: no expect\n    connector: form\n    event: lead.submitted\n    input: {}\n',
+    );
     const { status, stderr } = spawnSync(process.execPath, [BIN, 'test', path], { encoding: 'utf8' });
     expect(status).toBe(1);
     expect(stderr).toContain('workflows.yaml:3:5 missing field `expect`');
@@ -119,12 +158,22 @@ describe('the mapping case runner', () => {
     const { status, stdout } = spawnSync(process.execPath, [BIN, 'test', path], { encoding: 'utf8' });
     expect(status).toBe(1);
     expect(stdout).toMatch(/^ok {3}passes$/m);
-    expect(stdout).toMatch(/^FAIL fails {2}\(.*workflows\.yaml:\d+\)\n {7}name: expected "Mario", got "Maria Garcia"$/m);
+    expect(stdout).toMatch(
+      /^FAIL fails {2}\(.*workflows\.yaml:\d+\)\n {7}name: expected "Mario", got "Maria Garcia"$/m,
+    );
     expect(stdout).toMatch(/^\d+ passed, 1 failed$/m);
   });
 
   it('`crmflow test` exits 0 when every case passes', () => {
-    const path = casesFile([{ name: 'passes', connector: 'form', event: 'lead.submitted', input: lead, expect: { email: 'maria@example.com' } }]);
+    const path = casesFile([
+      {
+        name: 'passes',
+        connector: 'form',
+        event: 'lead.submitted',
+        input: lead,
+        expect: { email: 'maria@example.com' },
+      },
+    ]);
     const { status, stdout } = spawnSync(process.execPath, [BIN, 'test', path], { encoding: 'utf8' });
     expect(status).toBe(0);
     expect(stdout).toMatch(/^\d+ passed, 0 failed$/m);

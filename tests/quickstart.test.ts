@@ -27,26 +27,44 @@ describe('a newcomer runs `npm start` with no configuration at all', () => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', CI: 'true' };
     const dataDir = mkdtempSync(join(tmpdir(), 'crmflow-quickstart-'));
     chmodSync(dataDir, 0o755); // as in a project folder: PostgreSQL's own user must reach it when tests run as root
-    Object.assign(env, { PORT: String(port), CRMFLOW_QUEUE_PREFIX: testPrefix(), CRMFLOW_DATA_DIR: dataDir, CRMFLOW_EMBEDDED_PG_PORT: String(await freePort()) });
+    Object.assign(env, {
+      PORT: String(port),
+      CRMFLOW_QUEUE_PREFIX: testPrefix(),
+      CRMFLOW_DATA_DIR: dataDir,
+      CRMFLOW_EMBEDDED_PG_PORT: String(await freePort()),
+    });
     let output = '';
     // Exactly what `npm start` runs (spawned directly so the test owns the process and its signals).
     child = spawn(process.execPath, ['bin/crmflow.js', 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(`crmflow to print its URLs (output so far: ${output.slice(-500)})`, async () => output.includes('/webhooks/shopify'), 90_000, 200);
+    await waitFor(
+      `crmflow to print its URLs (output so far: ${output.slice(-500)})`,
+      async () => output.includes('/webhooks/shopify'),
+      90_000,
+      200,
+    );
     expect(output).toContain(`http://localhost:${port}/api`);
     expect(output).toMatch(/demo mode: \d+ secrets are not set: using their DEMO values \(.*SHOPIFY_WEBHOOK_SECRET/);
 
     const body = fixtureBytes('shopify', 'orders_create.json');
-    const response = await fetch(`http://127.0.0.1:${port}/webhooks/shopify`, { method: 'POST', body: new Uint8Array(body), headers: shopifyHeaders(body, 'demo-shopify-secret') });
+    const response = await fetch(`http://127.0.0.1:${port}/webhooks/shopify`, {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers: shopifyHeaders(body, 'demo-shopify-secret'),
+    });
     expect(response.status).toBe(202);
     const auth = { authorization: 'Bearer demo-api-token' };
     const customer = await waitFor('the customer', async () => {
-      const found = (await (await fetch(`http://127.0.0.1:${port}/api/customers?email=jon@example.com`, { headers: auth })).json()) as { customers: Array<{ id: number }> };
+      const found = (await (
+        await fetch(`http://127.0.0.1:${port}/api/customers?email=jon@example.com`, { headers: auth })
+      ).json()) as { customers: Array<{ id: number }> };
       return found.customers[0];
     });
     const detail = await waitFor('the reply in the outbox', async () => {
-      const record = (await (await fetch(`http://127.0.0.1:${port}/api/customers/${customer.id}`, { headers: auth })).json()) as { messages: Array<{ status: string; transport: string }> };
+      const record = (await (
+        await fetch(`http://127.0.0.1:${port}/api/customers/${customer.id}`, { headers: auth })
+      ).json()) as { messages: Array<{ status: string; transport: string }> };
       return record.messages.length > 0 ? record : undefined;
     });
     expect(detail).toMatchObject({ owner_agent_id: 'alice', messages: [{ status: 'sent', transport: 'outbox' }] });

@@ -13,14 +13,30 @@ import { stringify } from 'yaml';
 
 const ENV = { FORM_WEBHOOK_SECRET: 'x', SHOPIFY_WEBHOOK_SECRET: 'x' };
 
-function workflowWith(step: Record<string, unknown>, trigger: Record<string, unknown> = { type: 'webhook', connector: 'form', event: 'lead.submitted' }) {
+function workflowWith(
+  step: Record<string, unknown>,
+  trigger: Record<string, unknown> = { type: 'webhook', connector: 'form', event: 'lead.submitted' },
+) {
   return stringify({
     connectors: { form: { secrets: { webhook_secret: 'x' } }, shopify: { secrets: { webhook_secret: 'x' } } },
     agents: [{ id: 'ann', name: 'Ann' }],
     pools: { sales: { agents: ['ann'] } },
     business_hours: { support: { time_zone: 'Europe/Madrid', open: { 'mon-fri': '09:00-18:00' } } },
-    quiet_hours: { night: { from: '21:00', to: '08:00', time_zone: 'customer', default_time_zone: 'America/New_York' } },
-    pipelines: { sales: { currency: 'USD', stages: [{ id: 'new', probability: 0.1 }, { id: 'cart', probability: 0.3 }, { id: 'quote', probability: 0.5 }, { id: 'won', won: true }, { id: 'lost', lost: true }] } },
+    quiet_hours: {
+      night: { from: '21:00', to: '08:00', time_zone: 'customer', default_time_zone: 'America/New_York' },
+    },
+    pipelines: {
+      sales: {
+        currency: 'USD',
+        stages: [
+          { id: 'new', probability: 0.1 },
+          { id: 'cart', probability: 0.3 },
+          { id: 'quote', probability: 0.5 },
+          { id: 'won', won: true },
+          { id: 'lost', lost: true },
+        ],
+      },
+    },
     workflows: [{ id: 'example', trigger, steps: [step] }],
   });
 }
@@ -29,14 +45,23 @@ describe('every registered step, trigger and connector honours its contract', ()
   for (const step of steps.values()) {
     it(`step ${step.type}: every example lints clean`, () => {
       expect(step.examples.length).toBeGreaterThan(0);
-      for (const example of step.examples) expect(() => loadConfigText(workflowWith({ type: step.type, ...example }), 'example.yaml', { env: ENV })).not.toThrow();
+      for (const example of step.examples)
+        expect(() =>
+          loadConfigText(workflowWith({ type: step.type, ...example }), 'example.yaml', { env: ENV }),
+        ).not.toThrow();
     });
   }
 
   for (const trigger of triggers.values()) {
     it(`trigger ${trigger.type}: every example lints clean`, () => {
       for (const example of trigger.examples) {
-        expect(() => loadConfigText(workflowWith({ type: 'log', message: 'x' }, { type: trigger.type, ...example }), 'example.yaml', { env: ENV })).not.toThrow();
+        expect(() =>
+          loadConfigText(
+            workflowWith({ type: 'log', message: 'x' }, { type: trigger.type, ...example }),
+            'example.yaml',
+            { env: ENV },
+          ),
+        ).not.toThrow();
       }
     });
   }
@@ -59,7 +84,9 @@ describe('every registered step, trigger and connector honours its contract', ()
             event: { connector: connector.id, type, external_id: 'sample', occurred_at: '2026-01-01T00:00:00Z' },
           })) as Record<string, unknown>;
           expect(validateRecord(record), JSON.stringify(validateRecord.errors)).toBe(true);
-          const identities = [record.email, record.phone, record.identities].flat().filter((value) => value !== null && value !== undefined);
+          const identities = [record.email, record.phone, record.identities]
+            .flat()
+            .filter((value) => value !== null && value !== undefined);
           expect(identities.length).toBeGreaterThan(0);
         });
       }
@@ -69,7 +96,9 @@ describe('every registered step, trigger and connector honours its contract', ()
   it('the committed workflows.schema.json is what `crmflow schema` prints (regenerate: crmflow schema > workflows.schema.json)', () => {
     const committed = readFileSync(new URL('../workflows.schema.json', import.meta.url), 'utf8');
     expect(committed).toBe(`${JSON.stringify(editorSchema(), null, 2)}\n`);
-    expect(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=./workflows.schema.json');
+    expect(readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8').split('\n')[0]).toBe(
+      '# yaml-language-server: $schema=./workflows.schema.json',
+    );
   });
 
   it('the editor schema compiles and accepts the shipped workflows.yaml', () => {

@@ -43,8 +43,14 @@ describe('KPI figures', () => {
     const result = figures(
       {
         leads: [
-          lead(1, '2026-03-01T10:00:00Z', { first_contact_at: new Date('2026-03-01T10:10:00Z'), sla_due_at: new Date('2026-03-01T12:00:00Z') }),
-          lead(2, '2026-03-01T10:00:00Z', { first_contact_at: new Date('2026-03-01T13:00:00Z'), sla_due_at: new Date('2026-03-01T12:00:00Z') }),
+          lead(1, '2026-03-01T10:00:00Z', {
+            first_contact_at: new Date('2026-03-01T10:10:00Z'),
+            sla_due_at: new Date('2026-03-01T12:00:00Z'),
+          }),
+          lead(2, '2026-03-01T10:00:00Z', {
+            first_contact_at: new Date('2026-03-01T13:00:00Z'),
+            sla_due_at: new Date('2026-03-01T12:00:00Z'),
+          }),
           lead(3, '2026-03-01T10:00:00Z', { sla_due_at: new Date('2026-03-01T12:00:00Z') }),
           lead(4, '2026-03-01T10:00:00Z'),
         ],
@@ -93,7 +99,11 @@ describe('KPI figures', () => {
 describe('KPI definitions', () => {
   it('are written in the README word for word, one row per figure', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const table = readme.slice(readme.indexOf('<!-- kpi-definitions:start -->'), readme.indexOf('<!-- kpi-definitions:end -->'));
-    for (const [figure, definition] of Object.entries(KPI_DEFINITIONS)) expect(table).toContain(`| \`${figure}\` | ${definition} |`);
+    const table = readme.slice(
+      readme.indexOf('<!-- kpi-definitions:start -->'),
+      readme.indexOf('<!-- kpi-definitions:end -->'),
+    );
+    for (const [figure, definition] of Object.entries(KPI_DEFINITIONS))
+      expect(table).toContain(`| \`${figure}\` | ${definition} |`);
   });
 });

@@ -12,7 +12,9 @@ let app: Crmflow;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(KPI_MONTH_CONFIG), prefix: testPrefix() }));
+  app = await startTestCrmflow(
+    testEnv({ databaseUrl: db.url, configPath: writeConfig(KPI_MONTH_CONFIG), prefix: testPrefix() }),
+  );
   await deliverKpiMonth(app, db.pool);
 }, 120_000);
 
@@ -51,11 +53,27 @@ describe('GET /api/reports/kpis', () => {
     const bySource = (await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=source')).body;
     const source = Object.fromEntries(bySource.groups.map((group: { key: string }) => [group.key, group]));
     expect(Object.keys(source).sort()).toEqual(['facebook', 'google-ads', 'shopify', 'website']);
-    expect(source['google-ads']).toMatchObject({ leads: 3, customers_won: 1, lead_conversion_rate: 0.3333, cost_per_lead: { USD: 103.33 }, customer_acquisition_cost: { USD: 310 } });
-    expect(source.facebook).toMatchObject({ leads: 1, customers_won: 1, lead_conversion_rate: 1, sales_cycle_days: { median: 0.5, p90: 0.5 }, cost_per_lead: null });
+    expect(source['google-ads']).toMatchObject({
+      leads: 3,
+      customers_won: 1,
+      lead_conversion_rate: 0.3333,
+      cost_per_lead: { USD: 103.33 },
+      customer_acquisition_cost: { USD: 310 },
+    });
+    expect(source.facebook).toMatchObject({
+      leads: 1,
+      customers_won: 1,
+      lead_conversion_rate: 1,
+      sales_cycle_days: { median: 0.5, p90: 0.5 },
+      cost_per_lead: null,
+    });
     // dee's February lead and eve's orders: buyers of the month, not leads of it
     expect(source.website).toMatchObject({ leads: 0, lead_conversion_rate: null, average_order_value: { USD: 80 } });
-    expect(source.shopify).toMatchObject({ leads: 0, repeat_purchase_rate: 1, lifetime_value: { USD: { mean: 100, median: 100 } } });
+    expect(source.shopify).toMatchObject({
+      leads: 0,
+      repeat_purchase_rate: 1,
+      lifetime_value: { USD: { mean: 100, median: 100 } },
+    });
 
     const byAgent = (await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=agent')).body;
     const agent = Object.fromEntries(byAgent.groups.map((group: { key: string | null }) => [group.key, group]));
@@ -65,14 +83,33 @@ describe('GET /api/reports/kpis', () => {
 
   it('reads periods in the reports time zone and answers a period without data with nulls', async () => {
     const { body } = await api(app, '/api/reports/kpis?from=2025-03-01&to=2025-03-31');
-    expect(body).toMatchObject({ leads: 0, customers_won: 0, lead_conversion_rate: null, sales_cycle_days: { median: null, p90: null }, repeat_purchase_rate: null, average_order_value: {}, cost_per_lead: null });
+    expect(body).toMatchObject({
+      leads: 0,
+      customers_won: 0,
+      lead_conversion_rate: null,
+      sales_cycle_days: { median: null, p90: null },
+      repeat_purchase_rate: null,
+      average_order_value: {},
+      cost_per_lead: null,
+    });
     // one day: only ana's lead (03-02) and dee's order (03-03) sit in 2026-03-02..03
     const days = (await api(app, '/api/reports/kpis?from=2026-03-02&to=2026-03-03')).body;
-    expect(days).toMatchObject({ leads: 1, customers_won: 1, average_order_value: { USD: 80 }, cost_per_lead: { USD: 20 } }); // 310 × 2/31 ÷ 1
+    expect(days).toMatchObject({
+      leads: 1,
+      customers_won: 1,
+      average_order_value: { USD: 80 },
+      cost_per_lead: { USD: 20 },
+    }); // 310 × 2/31 ÷ 1
   });
 
   it('refuses a malformed period or grouping with 400 and a reason', async () => {
-    for (const query of ['from=2026-03-01', 'from=2026-02-30&to=2026-03-01', 'from=2026-03-02&to=2026-03-01', 'from=2020-01-01&to=2026-01-01', 'from=2026-03-01&to=2026-03-31&by=planet']) {
+    for (const query of [
+      'from=2026-03-01',
+      'from=2026-02-30&to=2026-03-01',
+      'from=2026-03-02&to=2026-03-01',
+      'from=2020-01-01&to=2026-01-01',
+      'from=2026-03-01&to=2026-03-31&by=planet',
+    ]) {
       const { status, body } = await api(app, `/api/reports/kpis?${query}`);
       expect(status, query).toBe(400);
       expect(body.error.message).toMatch(/from|to|3 years|by must/);
@@ -80,13 +117,28 @@ describe('GET /api/reports/kpis', () => {
   });
 
   it('exports the figures and groups as CSV', async () => {
-    const response = await fetch(`${app.url}/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=source`, { headers: { authorization: 'Bearer test-api-token', accept: 'text/csv' } });
+    const response = await fetch(`${app.url}/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=source`, {
+      headers: { authorization: 'Bearer test-api-token', accept: 'text/csv' },
+    });
     expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
     const [header, ...lines] = (await response.text()).trim().split('\r\n');
     const columns = header!.split(',');
     const all = Object.fromEntries(lines[0]!.split(',').map((value, i) => [columns[i], value]));
-    expect(all).toMatchObject({ group: 'all', leads: '4', customers_won: '2', lead_conversion_rate: '0.5', 'average_order_value.USD': '80', 'lifetime_value.USD.mean': '93.33' });
-    expect(lines.map((line) => line.split(',')[0]).sort()).toEqual(['all', 'facebook', 'google-ads', 'shopify', 'website']);
+    expect(all).toMatchObject({
+      group: 'all',
+      leads: '4',
+      customers_won: '2',
+      lead_conversion_rate: '0.5',
+      'average_order_value.USD': '80',
+      'lifetime_value.USD.mean': '93.33',
+    });
+    expect(lines.map((line) => line.split(',')[0]).sort()).toEqual([
+      'all',
+      'facebook',
+      'google-ads',
+      'shopify',
+      'website',
+    ]);
   });
 });
 
@@ -107,7 +159,13 @@ describe('GET /api/reports/cohorts', () => {
 describe('customer satisfaction', () => {
   /** A one-click rating link of a person's message, as crmflow signs it, clicked by the customer. */
   async function rate(email: string, score: number, secret = SECRETS.CRMFLOW_SECRET_KEY!): Promise<number> {
-    const token = feedbackToken(secret, { message: `person-${email}`, caseId: null, kind: 'csat', score, expires: Math.floor(Date.now() / 1000) + 3600 });
+    const token = feedbackToken(secret, {
+      message: `person-${email}`,
+      caseId: null,
+      kind: 'csat',
+      score,
+      expires: Math.floor(Date.now() / 1000) + 3600,
+    });
     return (await fetch(`${app.url}/feedback/${token}`, { method: 'POST' })).status;
   }
 
@@ -126,13 +184,18 @@ describe('customer satisfaction', () => {
     const byChannel = (await api(app, `/api/reports/kpis?from=${today}&to=${today}&by=channel`)).body;
     expect(byChannel.groups.find((group: { key: string }) => group.key === 'email')).toMatchObject({ csat: 0.5 });
     // answered today, not in March; no 0–10 ratings at all
-    expect((await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31')).body).toMatchObject({ csat: null, nps: null });
+    expect((await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31')).body).toMatchObject({
+      csat: null,
+      nps: null,
+    });
   });
 });
 
 describe('the report roll-ups', () => {
   it('equal a from-scratch recomputation over the timeline', async () => {
-    const rollup = await db.pool.query(`SELECT customer_id, lead_at, first_source, first_purchase_at FROM report_customer_facts ORDER BY customer_id`);
+    const rollup = await db.pool.query(
+      `SELECT customer_id, lead_at, first_source, first_purchase_at FROM report_customer_facts ORDER BY customer_id`,
+    );
     const scratch = await db.pool.query(
       `SELECT t.customer_id,
               min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
@@ -155,13 +218,23 @@ describe('the report roll-ups', () => {
 
 describe('GET /metrics', () => {
   it('exposes leads today and the 30-day conversion, and leaves out a speed to lead nobody has made yet', async () => {
-    const body = JSON.stringify({ submission_id: 'today-1', name: 'Tia Today', email: 'tia@example.com', source: 'website', submitted_at: new Date().toISOString() });
+    const body = JSON.stringify({
+      submission_id: 'today-1',
+      name: 'Tia Today',
+      email: 'tia@example.com',
+      source: 'website',
+      submitted_at: new Date().toISOString(),
+    });
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-    await waitFor('the lead of today on the record', async () => (await api(app, '/api/customers?email=tia@example.com')).body.customers.length === 1);
-    const metrics = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` } })).text();
+    await waitFor(
+      'the lead of today on the record',
+      async () => (await api(app, '/api/customers?email=tia@example.com')).body.customers.length === 1,
+    );
+    const metrics = await (
+      await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${SECRETS.CRMFLOW_METRICS_TOKEN}` } })
+    ).text();
     expect(metrics).toContain('crmflow_report_leads{window="today"} 1');
     expect(metrics).toContain('crmflow_report_lead_conversion_rate{window="30d"} 0');
     expect(metrics).not.toMatch(/crmflow_report_speed_to_lead_median_minutes\{/);
   });
 });
-

@@ -22,18 +22,35 @@ describe('the Reports page in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
+      );
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     app = await startTestCrmflow(
-      testEnv({ databaseUrl: db.url, configPath: writeConfig(KPI_MONTH_CONFIG), prefix: testPrefix(), extra: { CRMFLOW_USERS: `vic:viewer:${hashPassword(PASSWORD)}` } }),
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(KPI_MONTH_CONFIG),
+        prefix: testPrefix(),
+        extra: { CRMFLOW_USERS: `vic:viewer:${hashPassword(PASSWORD)}` },
+      }),
     );
     await deliverKpiMonth(app, db.pool);
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
       acceptDownloads: true,
@@ -67,14 +84,18 @@ describe('the Reports page in headless Chromium', () => {
     expect(await figure('speed_to_lead_minutes')).toBe('75 min · p90 111 min');
     expect(await figure('average_order_value')).toBe('80 USD · 200 EUR');
     // the definition is the tooltip of each figure's name
-    expect(await page.locator('.figure[data-figure="lead_conversion_rate"] dt').getAttribute('title')).toBe('customers_won ÷ leads.');
+    expect(await page.locator('.figure[data-figure="lead_conversion_rate"] dt').getAttribute('title')).toBe(
+      'customers_won ÷ leads.',
+    );
     // February is the previous period: one lead (dee), nobody won yet then
     expect(await page.locator('.figure[data-figure="leads"] .delta').textContent()).toContain('previous: 1');
 
     // charts drawn: weekly bars with a bar per week and series, the funnel, speed to lead per agent
     expect(await page.locator('svg.chart').count()).toBe(3);
     expect(await page.locator('svg.chart').first().locator('rect.bar-a').count()).toBeGreaterThanOrEqual(5);
-    expect(await page.locator('svg.chart[aria-label^="Median minutes"] text.axis').allTextContents()).toEqual(expect.arrayContaining(['alice', 'bob']));
+    expect(await page.locator('svg.chart[aria-label^="Median minutes"] text.axis').allTextContents()).toEqual(
+      expect.arrayContaining(['alice', 'bob']),
+    );
     // cohort heat map: March's three first buyers, a third of whom bought again the next month
     const march = page.locator('table.cohorts tr', { hasText: '2026-03' });
     expect(await march.locator('td').first().textContent()).toBe('3');

@@ -8,7 +8,15 @@ import { hashPassword } from '../src/dashboard/auth.js';
 import { createApp, type AppOptions } from '../src/http/app.js';
 import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
-import { notCalled, REDIS_URL, TEST_TOKEN, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import {
+  notCalled,
+  REDIS_URL,
+  TEST_TOKEN,
+  startTestCrmflow,
+  testEnv,
+  testPrefix,
+  writeConfig,
+} from './helpers/crmflow.js';
 
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 
@@ -24,9 +32,12 @@ const PUBLIC_ROUTES: Record<string, string> = {
   'GET /metrics': 'its own bearer token (CRMFLOW_METRICS_TOKEN), or loopback clients only when unset',
   'GET /login': 'the sign-in page itself',
   'POST /login': 'the sign-in form (rate limited, same-origin only)',
-  'GET /unsubscribe/:token': 'the link in auto-reply emails: the HMAC-signed token is the credential; the page changes nothing',
-  'POST /unsubscribe/:token': 'RFC 8058 one-click unsubscribe from mail clients: the HMAC-signed token is the credential and revokes only its own address',
-  'GET /feedback/:token': 'the rating links of satisfaction questions: the HMAC-signed token is the credential; the page changes nothing',
+  'GET /unsubscribe/:token':
+    'the link in auto-reply emails: the HMAC-signed token is the credential; the page changes nothing',
+  'POST /unsubscribe/:token':
+    'RFC 8058 one-click unsubscribe from mail clients: the HMAC-signed token is the credential and revokes only its own address',
+  'GET /feedback/:token':
+    'the rating links of satisfaction questions: the HMAC-signed token is the credential; the page changes nothing',
   'POST /feedback/:token': 'records the rating its signed, unexpired token names (one answer per message)',
 };
 /** Static files, served by middleware rather than routes: public, and checked below to hold nothing but assets. */
@@ -45,7 +56,11 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
   return stack.flatMap((layer) => {
     if (layer.route) {
       const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
-      return paths.flatMap((path) => Object.keys(layer.route!.methods).map((method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${join(prefix, path)}`));
+      return paths.flatMap((path) =>
+        Object.keys(layer.route!.methods).map(
+          (method) => `${method === '_all' ? 'ALL' : method.toUpperCase()} ${join(prefix, path)}`,
+        ),
+      );
     }
     const inner = layer.handle.stack ?? layer.handle.router?.stack;
     if (inner) return expressRoutes(inner, join(prefix, typeof layer.rawPath === 'string' ? layer.rawPath : ''));
@@ -54,7 +69,8 @@ function expressRoutes(stack: Layer[], prefix = ''): string[] {
 }
 
 /** A concrete URL for a route pattern: every `:param` (and `*splat`) becomes a plausible value. */
-const concrete = (path: string) => path.replace(/\{?\*\w+\}?/g, 'x').replace(/:(\w+)\??/g, (_, name: string) => (/id$/i.test(name) ? '1' : 'x'));
+const concrete = (path: string) =>
+  path.replace(/\{?\*\w+\}?/g, 'x').replace(/:(\w+)\??/g, (_, name: string) => (/id$/i.test(name) ? '1' : 'x'));
 
 describe('authentication: every route is protected unless listed', () => {
   let db: TestDatabase;
@@ -71,7 +87,10 @@ describe('authentication: every route is protected unless listed', () => {
       configPath: writeConfig(EXAMPLE_CONFIG),
       prefix: testPrefix(),
       smtpUrl: 'smtp://127.0.0.1:9',
-      extra: { CRMFLOW_USERS: `ana:admin:${hashPassword('ana-password')}`, CRMFLOW_METRICS_TOKEN: 'metrics-token-for-the-auth-test' },
+      extra: {
+        CRMFLOW_USERS: `ana:admin:${hashPassword('ana-password')}`,
+        CRMFLOW_METRICS_TOKEN: 'metrics-token-for-the-auth-test',
+      },
     });
     crmflow = await startTestCrmflow(env, { api: true, worker: false, scheduler: false });
     redis = new Redis(REDIS_URL);
@@ -87,7 +106,10 @@ describe('authentication: every route is protected unless listed', () => {
       logger: pino({ level: 'silent' }),
       resendMessage: notCalled,
       metricsToken: 'metrics-token-for-the-auth-test',
-      dashboard: { users: [{ name: 'ana', role: 'admin', passwordHash: hashPassword('ana-password') }], secretKey: 'auth-test-secret-key' },
+      dashboard: {
+        users: [{ name: 'ana', role: 'admin', passwordHash: hashPassword('ana-password') }],
+        secretKey: 'auth-test-secret-key',
+      },
     } satisfies AppOptions);
     routes = [...new Set(expressRoutes(app.router.stack as Layer[]))].sort();
     server = app.listen(0, '127.0.0.1');
@@ -102,7 +124,15 @@ describe('authentication: every route is protected unless listed', () => {
   });
 
   it('finds the API, the dashboard and bull-board in the routing table', () => {
-    for (const route of ['GET /api/customers', 'POST /api/runs/:id/retry', 'GET /api/audit', 'GET /runs', 'POST /logout', 'GET /audit', 'GET /events']) {
+    for (const route of [
+      'GET /api/customers',
+      'POST /api/runs/:id/retry',
+      'GET /api/audit',
+      'GET /runs',
+      'POST /logout',
+      'GET /audit',
+      'GET /events',
+    ]) {
       expect(routes).toContain(route);
     }
     expect(routes.some((route) => route.startsWith('GET /admin/queues/api/'))).toBe(true);
@@ -117,7 +147,12 @@ describe('authentication: every route is protected unless listed', () => {
     const credentials: Array<[string, Record<string, string>]> = [
       ['none', {}],
       ['a wrong bearer token', { authorization: 'Bearer not-the-token' }],
-      ['a forged session', { cookie: `crmflow_session=${Buffer.from(JSON.stringify({ user: 'ana', role: 'admin', nonce: 'n', expires: Date.now() + 1e6 })).toString('base64url')}.AAAA` }],
+      [
+        'a forged session',
+        {
+          cookie: `crmflow_session=${Buffer.from(JSON.stringify({ user: 'ana', role: 'admin', nonce: 'n', expires: Date.now() + 1e6 })).toString('base64url')}.AAAA`,
+        },
+      ],
     ];
     for (const route of routes) {
       if (route in PUBLIC_ROUTES) continue;
@@ -127,16 +162,29 @@ describe('authentication: every route is protected unless listed', () => {
       for (const verb of methods) {
         for (const [label, headers] of credentials) {
           // As a program (JSON): 401, whatever the route.
-          const asProgram = await fetch(`${base}${url}`, { method: verb, redirect: 'manual', headers: { accept: 'application/json', ...headers } });
+          const asProgram = await fetch(`${base}${url}`, {
+            method: verb,
+            redirect: 'manual',
+            headers: { accept: 'application/json', ...headers },
+          });
           await asProgram.body?.cancel();
           if (asProgram.status !== 401) bad.push(`${verb} ${url} with ${label} as a program → ${asProgram.status}`);
           // As a browser: pages outside the API go to the login, and come back after it; everything else is 401.
           if (verb === 'GET' || verb === 'HEAD') {
-            const asBrowser = await fetch(`${base}${url}`, { method: verb, redirect: 'manual', headers: { accept: 'text/html', ...headers } });
+            const asBrowser = await fetch(`${base}${url}`, {
+              method: verb,
+              redirect: 'manual',
+              headers: { accept: 'text/html', ...headers },
+            });
             await asBrowser.body?.cancel();
-            const toLogin = asBrowser.status === 302 && asBrowser.headers.get('location') === `/login?next=${encodeURIComponent(url)}`;
+            const toLogin =
+              asBrowser.status === 302 &&
+              asBrowser.headers.get('location') === `/login?next=${encodeURIComponent(url)}`;
             const expected = url.startsWith('/api/') ? asBrowser.status === 401 : toLogin;
-            if (!expected) bad.push(`${verb} ${url} with ${label} as a browser → ${asBrowser.status} ${asBrowser.headers.get('location') ?? ''}`);
+            if (!expected)
+              bad.push(
+                `${verb} ${url} with ${label} as a browser → ${asBrowser.status} ${asBrowser.headers.get('location') ?? ''}`,
+              );
           }
         }
         checked.push(`${verb} ${url}`);
@@ -177,9 +225,18 @@ describe('authentication: every route is protected unless listed', () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
     // An unsubscribe link needs a token signed with the secret key: a forged one is refused and changes nothing.
     const forged = `${Buffer.from('ana@example.com').toString('base64url')}.${'A'.repeat(43)}`;
-    for (const method of ['GET', 'POST']) expect((await fetch(`${base}/unsubscribe/${forged}`, { method })).status).toBe(404);
+    for (const method of ['GET', 'POST'])
+      expect((await fetch(`${base}/unsubscribe/${forged}`, { method })).status).toBe(404);
     expect((await db.pool.query('SELECT 1 FROM consents UNION ALL SELECT 1 FROM consent_history')).rows).toEqual([]);
     // An unsigned webhook is refused by its signature check, not by a session.
-    expect((await fetch(`${base}/webhooks/shopify`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(401);
+    expect(
+      (
+        await fetch(`${base}/webhooks/shopify`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(401);
   });
 });

@@ -22,9 +22,13 @@ const CLOSED = 'http://127.0.0.1:9';
 const VIEWER_PASSWORD = 'viewer-password-1';
 
 type Algorithm = 'sha1' | 'sha256';
-const hmac = (algorithm: Algorithm, secret: string, data: Buffer | string, encoding: 'hex' | 'base64') => createHmac(algorithm, secret).update(data).digest(encoding);
+const hmac = (algorithm: Algorithm, secret: string, data: Buffer | string, encoding: 'hex' | 'base64') =>
+  createHmac(algorithm, secret).update(data).digest(encoding);
 const twilioSigned = (body: Buffer) =>
-  `${PUBLIC_URL}/webhooks/twilio${[...new URLSearchParams(body.toString('utf8'))].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, value]) => name + value).join('')}`;
+  `${PUBLIC_URL}/webhooks/twilio${[...new URLSearchParams(body.toString('utf8'))]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, value]) => name + value)
+    .join('')}`;
 
 /** One vendor as it signs: `sign(body)` gives the headers the vendor sends; `algorithm` and `secret` make it sign wrongly. */
 interface Vendor {
@@ -45,25 +49,41 @@ const VENDORS: Vendor[] = [
     body: fixtureBytes('shopify', 'orders_create.json'),
     header: 'x-shopify-hmac-sha256',
     json: true,
-    sign: (body, algorithm = 'sha256', secret = SECRETS.SHOPIFY_WEBHOOK_SECRET) => ({ ...json, 'x-shopify-topic': 'orders/create', 'x-shopify-hmac-sha256': hmac(algorithm, secret, body, 'base64') }),
+    sign: (body, algorithm = 'sha256', secret = SECRETS.SHOPIFY_WEBHOOK_SECRET) => ({
+      ...json,
+      'x-shopify-topic': 'orders/create',
+      'x-shopify-hmac-sha256': hmac(algorithm, secret, body, 'base64'),
+    }),
   },
   {
     id: 'form',
-    body: Buffer.from(JSON.stringify({ submission_id: 'hostile-sig-1', name: 'Sig Nature', email: 'sig@hostile.example' })),
+    body: Buffer.from(
+      JSON.stringify({ submission_id: 'hostile-sig-1', name: 'Sig Nature', email: 'sig@hostile.example' }),
+    ),
     header: 'x-crmflow-signature',
     json: true,
-    sign: (body, algorithm = 'sha256', secret = SECRETS.FORM_WEBHOOK_SECRET) => ({ ...json, 'x-crmflow-signature': `${algorithm}=${hmac(algorithm, secret, body, 'hex')}` }),
+    sign: (body, algorithm = 'sha256', secret = SECRETS.FORM_WEBHOOK_SECRET) => ({
+      ...json,
+      'x-crmflow-signature': `${algorithm}=${hmac(algorithm, secret, body, 'hex')}`,
+    }),
   },
   {
     id: 'meta',
     body: fixtureBytes('meta', 'whatsapp_text_message.json'),
     header: 'x-hub-signature-256',
     json: true,
-    sign: (body, algorithm = 'sha256', secret = SECRETS.META_APP_SECRET!) => ({ ...json, 'x-hub-signature-256': `${algorithm}=${hmac(algorithm, secret, body, 'hex')}` }),
+    sign: (body, algorithm = 'sha256', secret = SECRETS.META_APP_SECRET!) => ({
+      ...json,
+      'x-hub-signature-256': `${algorithm}=${hmac(algorithm, secret, body, 'hex')}`,
+    }),
   },
   {
     id: 'twilio',
-    body: Buffer.from(new URLSearchParams(JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<string, string>).toString()),
+    body: Buffer.from(
+      new URLSearchParams(
+        JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<string, string>,
+      ).toString(),
+    ),
     header: 'x-twilio-signature',
     json: false,
     sign: (body, algorithm = 'sha1', secret = SECRETS.TWILIO_AUTH_TOKEN!) => ({
@@ -88,14 +108,20 @@ const VENDORS: Vendor[] = [
     body: fixtureBytes('quickbooks', 'webhook_customer_create.json'),
     header: 'intuit-signature',
     json: true,
-    sign: (body, algorithm = 'sha256', secret = SECRETS.QUICKBOOKS_VERIFIER_TOKEN!) => ({ ...json, 'intuit-signature': hmac(algorithm, secret, body, 'base64') }),
+    sign: (body, algorithm = 'sha256', secret = SECRETS.QUICKBOOKS_VERIFIER_TOKEN!) => ({
+      ...json,
+      'intuit-signature': hmac(algorithm, secret, body, 'base64'),
+    }),
   },
   {
     id: 'xero',
     body: fixtureBytes('xero', 'webhook_contact_update.json'),
     header: 'x-xero-signature',
     json: true,
-    sign: (body, algorithm = 'sha256', secret = SECRETS.XERO_WEBHOOK_KEY!) => ({ ...json, 'x-xero-signature': hmac(algorithm, secret, body, 'base64') }),
+    sign: (body, algorithm = 'sha256', secret = SECRETS.XERO_WEBHOOK_KEY!) => ({
+      ...json,
+      'x-xero-signature': hmac(algorithm, secret, body, 'base64'),
+    }),
   },
 ];
 const JSON_VENDORS = VENDORS.filter((vendor) => vendor.json);
@@ -106,7 +132,13 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
   let app: Crmflow;
   const inbox = () => count(db.pool, 'SELECT 1 FROM inbox_events');
   /** The one JSON error shape, with the exact status and code (and the reason, where given). */
-  async function expectRejected(response: { status: number; body: any }, status: number, code: string, what: string, message?: RegExp) {
+  async function expectRejected(
+    response: { status: number; body: any },
+    status: number,
+    code: string,
+    what: string,
+    message?: RegExp,
+  ) {
     expect(response.status, `${what}: ${JSON.stringify(response.body)}`).toBe(status);
     expect(response.body.error.code, what).toBe(code);
     if (message) expect(response.body.error.message, what).toMatch(message);
@@ -115,14 +147,23 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    const vendorApis = { QUICKBOOKS_API_URL: CLOSED, XERO_API_URL: CLOSED, META_GRAPH_URL: CLOSED, TWILIO_API_URL: CLOSED };
+    const vendorApis = {
+      QUICKBOOKS_API_URL: CLOSED,
+      XERO_API_URL: CLOSED,
+      META_GRAPH_URL: CLOSED,
+      TWILIO_API_URL: CLOSED,
+    };
     app = await startTestCrmflow(
       testEnv({
         databaseUrl: db.url,
         configPath: writeConfig(EXAMPLE_CONFIG),
         prefix: testPrefix(),
         smtpUrl: smtp.url,
-        extra: { ...vendorApis, CRMFLOW_PUBLIC_URL: PUBLIC_URL, CRMFLOW_USERS: `viewer-user:viewer:${hashPassword(VIEWER_PASSWORD)}` },
+        extra: {
+          ...vendorApis,
+          CRMFLOW_PUBLIC_URL: PUBLIC_URL,
+          CRMFLOW_USERS: `viewer-user:viewer:${hashPassword(VIEWER_PASSWORD)}`,
+        },
       }),
     );
   });
@@ -142,7 +183,15 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
         ['wrong secret', vendor.sign(vendor.body, undefined, 'not-the-secret')],
         ['truncated to half', { ...unsigned, [vendor.header]: signature!.slice(0, Math.floor(signature!.length / 2)) }],
         ['wrong algorithm', vendor.sign(vendor.body, vendor.id === 'twilio' ? 'sha256' : 'sha1')],
-        ['valid for a different body', { ...unsigned, [vendor.header]: vendor.sign(vendor.id === 'twilio' ? `${vendor.body}&Extra=1` : `${vendor.body}\n`)[vendor.header]! }],
+        [
+          'valid for a different body',
+          {
+            ...unsigned,
+            [vendor.header]: vendor.sign(vendor.id === 'twilio' ? `${vendor.body}&Extra=1` : `${vendor.body}\n`)[
+              vendor.header
+            ]!,
+          },
+        ],
       ];
       for (const [what, headers] of attempts) {
         const response = await post(app, `/webhooks/${vendor.id}`, vendor.body, headers);
@@ -158,12 +207,24 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
         const again = await post(app, `/webhooks/${vendor.id}`, vendor.body, good);
         expect(again.status, `${vendor.id} replay`).toBe(first.status);
         // Twilio is answered with TwiML; everyone else learns it was a duplicate.
-        if (again.status === 202) expect(again.body, vendor.id).toMatchObject({ stored: 0, duplicates: first.body.received });
+        if (again.status === 202)
+          expect(again.body, vendor.id).toMatchObject({ stored: 0, duplicates: first.body.received });
       }
-      expect(await count(db.pool, 'SELECT 1 FROM inbox_events WHERE connector = $1', [vendor.id]), `${vendor.id} stored once`).toBe(stored);
+      expect(
+        await count(db.pool, 'SELECT 1 FROM inbox_events WHERE connector = $1', [vendor.id]),
+        `${vendor.id} stored once`,
+      ).toBe(stored);
     }
     // Run once: the form lead and the Shopify order (whose workflows run without vendor APIs) each ran and emailed once.
-    await waitFor('both runs', async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow IN ('web-lead', 'shopify-order') AND status = 'succeeded'")) === 2, 30_000);
+    await waitFor(
+      'both runs',
+      async () =>
+        (await count(
+          db.pool,
+          "SELECT 1 FROM workflow_runs WHERE workflow IN ('web-lead', 'shopify-order') AND status = 'succeeded'",
+        )) === 2,
+      30_000,
+    );
     await waitFor('both emails', async () => smtp.messages.length === 2);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow IN ('web-lead', 'shopify-order')")).toBe(2);
@@ -174,12 +235,26 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
     const before = await inbox();
     for (const vendor of JSON_VENDORS) {
       const asText = { ...vendor.sign(vendor.body), 'content-type': 'text/plain' };
-      await expectRejected(await post(app, `/webhooks/${vendor.id}`, vendor.body, asText), 400, 'bad_request', `${vendor.id} as text/plain`, /content type "text\/plain"/);
+      await expectRejected(
+        await post(app, `/webhooks/${vendor.id}`, vendor.body, asText),
+        400,
+        'bad_request',
+        `${vendor.id} as text/plain`,
+        /content type "text\/plain"/,
+      );
 
       const boundary = 'hostileBoundary';
-      const multipart = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="payload"\r\nContent-Type: application/json\r\n\r\n${vendor.body}\r\n--${boundary}--\r\n`);
+      const multipart = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="payload"\r\nContent-Type: application/json\r\n\r\n${vendor.body}\r\n--${boundary}--\r\n`,
+      );
       const asMultipart = { ...vendor.sign(multipart), 'content-type': `multipart/form-data; boundary=${boundary}` };
-      await expectRejected(await post(app, `/webhooks/${vendor.id}`, multipart, asMultipart), 400, 'bad_request', `${vendor.id} as multipart`, /content type "multipart\/form-data"/);
+      await expectRejected(
+        await post(app, `/webhooks/${vendor.id}`, multipart, asMultipart),
+        400,
+        'bad_request',
+        `${vendor.id} as multipart`,
+        /content type "multipart\/form-data"/,
+      );
     }
     expect(await inbox()).toBe(before);
   });
@@ -187,44 +262,96 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
   it('malformed JSON and form bodies are 400, over 1 MB 413, 100,000 levels of nesting 400 without harm, invalid UTF-8 400', async () => {
     const before = await inbox();
     const send = (vendor: Vendor, body: Buffer | string, contentType?: string) =>
-      post(app, `/webhooks/${vendor.id}`, body, { ...vendor.sign(body), ...(contentType ? { 'content-type': contentType } : {}) });
+      post(app, `/webhooks/${vendor.id}`, body, {
+        ...vendor.sign(body),
+        ...(contentType ? { 'content-type': contentType } : {}),
+      });
     const form = VENDORS.find((vendor) => vendor.id === 'form')!;
     const twilio = VENDORS.find((vendor) => vendor.id === 'twilio')!;
 
     for (const vendor of JSON_VENDORS) {
       for (const body of ['{"id": 1, ', '{"id": 1}}', "{'id': 1}", '']) {
-        await expectRejected(await send(vendor, body), 400, 'bad_request', `${vendor.id} body ${JSON.stringify(body)}`, /not valid JSON/);
+        await expectRejected(
+          await send(vendor, body),
+          400,
+          'bad_request',
+          `${vendor.id} body ${JSON.stringify(body)}`,
+          /not valid JSON/,
+        );
       }
-      await expectRejected(await send(vendor, '"a string"'), 400, 'bad_request', `${vendor.id} scalar body`, /must be a JSON object/);
+      await expectRejected(
+        await send(vendor, '"a string"'),
+        400,
+        'bad_request',
+        `${vendor.id} scalar body`,
+        /must be a JSON object/,
+      );
     }
     // Percent escapes that are not escapes, or that decode to invalid UTF-8, are not silently rewritten.
     for (const vendor of [form, twilio]) {
-      for (const body of ['name=%zz&email=a%40b.example', 'name=%FF%FE&email=a%40b.example', 'CallSid=CA1&From=%E2%82']) {
-        await expectRejected(await send(vendor, body, 'application/x-www-form-urlencoded'), 400, 'bad_request', `${vendor.id} form ${body}`, /urlencoded/);
+      for (const body of [
+        'name=%zz&email=a%40b.example',
+        'name=%FF%FE&email=a%40b.example',
+        'CallSid=CA1&From=%E2%82',
+      ]) {
+        await expectRejected(
+          await send(vendor, body, 'application/x-www-form-urlencoded'),
+          400,
+          'bad_request',
+          `${vendor.id} form ${body}`,
+          /urlencoded/,
+        );
       }
     }
 
     for (const vendor of VENDORS) {
       const big = JSON.stringify({ id: 1, padding: 'x'.repeat(1024 * 1024) });
-      await expectRejected(await send(vendor, big), 413, 'payload_too_large', `${vendor.id} over 1 MB`, /larger than the 1024 kB limit/);
+      await expectRejected(
+        await send(vendor, big),
+        413,
+        'payload_too_large',
+        `${vendor.id} over 1 MB`,
+        /larger than the 1024 kB limit/,
+      );
     }
 
     const depth = 100_000;
     for (const vendor of JSON_VENDORS) {
-      for (const body of ['['.repeat(depth), `{"id":1,"deep":${'['.repeat(depth)}${']'.repeat(depth)}}`, `{"id":1,"deep":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`]) {
+      for (const body of [
+        '['.repeat(depth),
+        `{"id":1,"deep":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+        `{"id":1,"deep":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      ]) {
         const started = Date.now();
         const response = await send(vendor, body);
-        expect([400, 413], `${vendor.id} nested ${body.slice(0, 12)}: ${JSON.stringify(response.body)}`).toContain(response.status);
-        expect(response.body.error).toMatchObject({ code: 'bad_request', message: 'body is not valid JSON: nested deeper than 100 levels' });
+        expect([400, 413], `${vendor.id} nested ${body.slice(0, 12)}: ${JSON.stringify(response.body)}`).toContain(
+          response.status,
+        );
+        expect(response.body.error).toMatchObject({
+          code: 'bad_request',
+          message: 'body is not valid JSON: nested deeper than 100 levels',
+        });
         expect(Date.now() - started, 'answered promptly').toBeLessThan(5_000);
       }
     }
     expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
 
-    const invalidUtf8 = Buffer.concat([Buffer.from('{"id":"'), Buffer.from([0xc3, 0x28, 0xff, 0xfe]), Buffer.from('"}')]);
+    const invalidUtf8 = Buffer.concat([
+      Buffer.from('{"id":"'),
+      Buffer.from([0xc3, 0x28, 0xff, 0xfe]),
+      Buffer.from('"}'),
+    ]);
     for (const vendor of [...JSON_VENDORS, twilio]) {
-      const body = vendor.json ? invalidUtf8 : Buffer.from([0x43, 0x61, 0x6c, 0x6c, 0x53, 0x69, 0x64, 0x3d, 0xff, 0xfe]);
-      await expectRejected(await send(vendor, body), 400, 'bad_request', `${vendor.id} invalid UTF-8`, /not valid UTF-8/);
+      const body = vendor.json
+        ? invalidUtf8
+        : Buffer.from([0x43, 0x61, 0x6c, 0x6c, 0x53, 0x69, 0x64, 0x3d, 0xff, 0xfe]);
+      await expectRejected(
+        await send(vendor, body),
+        400,
+        'bad_request',
+        `${vendor.id} invalid UTF-8`,
+        /not valid UTF-8/,
+      );
     }
     expect(await inbox()).toBe(before);
   });
@@ -242,7 +369,17 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
     const accepted = await post(app, '/webhooks/form', body, form.sign(body));
     expect(accepted.status).toBe(202);
     const [inboxId] = accepted.body.inbox_ids as number[];
-    const run = await waitFor('the hostile lead run', async () => (await db.pool.query("SELECT status, error FROM workflow_runs WHERE inbox_event_id = $1 AND status IN ('succeeded', 'failed')", [inboxId])).rows[0], 30_000);
+    const run = await waitFor(
+      'the hostile lead run',
+      async () =>
+        (
+          await db.pool.query(
+            "SELECT status, error FROM workflow_runs WHERE inbox_event_id = $1 AND status IN ('succeeded', 'failed')",
+            [inboxId],
+          )
+        ).rows[0],
+      30_000,
+    );
     expect(run).toMatchObject({ status: 'succeeded' });
 
     // The customers table is still there, and the API gives the text back byte for byte.
@@ -260,10 +397,14 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
     // The reply template inserted the first name as text: nothing in it was evaluated. It went to that one address
     // (its local part quoted, as SMTP requires), not to the list a mail library would read into `;` and `,`.
     const [localPart] = lead.email.split('@');
-    const email = await waitFor('the reply', async () => smtp.messages.find((message) => message.text.includes('{{$customer}}')));
+    const email = await waitFor('the reply', async () =>
+      smtp.messages.find((message) => message.text.includes('{{$customer}}')),
+    );
     expect(email.to).toEqual([`"${localPart}"@hostile.example`]);
     expect(email.text).toContain(`Hi ${firstWord},`);
-    expect(detail.messages).toEqual([expect.objectContaining({ channel: 'email', status: 'sent', recipient: lead.email })]);
+    expect(detail.messages).toEqual([
+      expect.objectContaining({ channel: 'email', status: 'sent', recipient: lead.email }),
+    ]);
 
     const login = await fetch(`${app.url}/login`, {
       method: 'POST',
@@ -294,12 +435,17 @@ describe('hostile input against a running crmflow (example workflows.yaml)', () 
         error = caught;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).issues.map(formatIssue)).toEqual([`workflows.yaml:1:1 file is ${size} bytes; the limit is 1048576`]);
+      expect((error as ConfigError).issues.map(formatIssue)).toEqual([
+        `workflows.yaml:1:1 file is ${size} bytes; the limit is 1048576`,
+      ]);
     });
 
     it('keeps prototype-pollution keys (__proto__, constructor, prototype) inert or rejected in every map', () => {
       const prototypeNames = Object.getOwnPropertyNames(Object.prototype).sort();
-      const poison = (indent: string) => ['__proto__', 'constructor', 'prototype'].map((key) => `${indent}${key}: { polluted: yes, toString: 1 }`).join('\n');
+      const poison = (indent: string) =>
+        ['__proto__', 'constructor', 'prototype']
+          .map((key) => `${indent}${key}: { polluted: yes, toString: 1 }`)
+          .join('\n');
       const configs = {
         'top level': `${poison('')}\nworkflows: []\n`,
         connectors: `connectors:\n  form: { secrets: { webhook_secret: x } }\n${poison('  ')}\nworkflows: []\n`,

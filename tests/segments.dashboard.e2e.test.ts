@@ -38,14 +38,33 @@ describe('the Segments pages in a real browser (headless Chromium)', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
+      );
     db = await createTestDatabase();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_USERS: `vic:viewer:${hashPassword(PASSWORD)}` } }));
+    app = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(CONFIG),
+        prefix: testPrefix(),
+        extra: { CRMFLOW_USERS: `vic:viewer:${hashPassword(PASSWORD)}` },
+      }),
+    );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
     });
@@ -66,13 +85,32 @@ describe('the Segments pages in a real browser (headless Chromium)', () => {
   it('lists the segment with its size and movements, pages its members, and shows them on the customer page, also at 390 px', async () => {
     for (const [i, total] of [600, 500].entries()) {
       const body = JSON.stringify({
-        admin_graphql_api_id: `gid://shopify/Order/${5100 + i}`, name: `#${5100 + i}`, email: 'gus@segments.example', financial_status: 'paid',
-        total_price: String(total), current_total_price: String(total), currency: 'EUR', created_at: new Date(Date.now() - (2 - i) * 86_400_000).toISOString(),
-        customer: { admin_graphql_api_id: 'gid://shopify/Customer/5100', email: 'gus@segments.example', first_name: 'Gus', last_name: 'Grand' }, line_items: [],
+        admin_graphql_api_id: `gid://shopify/Order/${5100 + i}`,
+        name: `#${5100 + i}`,
+        email: 'gus@segments.example',
+        financial_status: 'paid',
+        total_price: String(total),
+        current_total_price: String(total),
+        currency: 'EUR',
+        created_at: new Date(Date.now() - (2 - i) * 86_400_000).toISOString(),
+        customer: {
+          admin_graphql_api_id: 'gid://shopify/Customer/5100',
+          email: 'gus@segments.example',
+          first_name: 'Gus',
+          last_name: 'Grand',
+        },
+        line_items: [],
       });
-      expect((await post(app, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+      expect(
+        (await post(app, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+      ).toBe(202);
     }
-    await waitFor('Gus in vip', async () => (await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip' AND exited_at IS NULL")) === 1);
+    await waitFor(
+      'Gus in vip',
+      async () =>
+        (await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip' AND exited_at IS NULL")) ===
+        1,
+    );
 
     await page.goto(`${app.url}/login?next=%2Fsegments`);
     await page.getByLabel('User name').fill('vic');
@@ -80,16 +118,33 @@ describe('the Segments pages in a real browser (headless Chromium)', () => {
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(/\/segments$/);
     const row = page.locator('#segment-vip');
-    expect(await row.locator('td').allInnerTexts()).toEqual([expect.stringContaining('Spent 1,000 or more'), '1', '1', '0', expect.stringContaining('lifetime_value >= 1000')]);
+    expect(await row.locator('td').allInnerTexts()).toEqual([
+      expect.stringContaining('Spent 1,000 or more'),
+      '1',
+      '1',
+      '0',
+      expect.stringContaining('lifetime_value >= 1000'),
+    ]);
 
     await page.getByRole('link', { name: 'Spent 1,000 or more' }).click();
     await page.waitForURL(/\/segments\/vip$/);
-    expect(await page.locator('tbody tr td').allInnerTexts()).toEqual(['Gus Grand', expect.any(String), '2', '1100 EUR', '—']);
+    expect(await page.locator('tbody tr td').allInnerTexts()).toEqual([
+      'Gus Grand',
+      expect.any(String),
+      '2',
+      '1100 EUR',
+      '—',
+    ]);
     await page.getByRole('link', { name: 'Gus Grand' }).click();
     await page.waitForURL(/\/customers\/\d+$/);
     const section = page.locator('section[aria-labelledby="segments-h"]');
     expect(await section.getByRole('link', { name: 'Spent 1,000 or more' }).count()).toBe(1);
-    expect(await section.locator('dt', { hasText: /^orders_count$/ }).locator('xpath=following-sibling::dd').innerText()).toBe('2');
+    expect(
+      await section
+        .locator('dt', { hasText: /^orders_count$/ })
+        .locator('xpath=following-sibling::dd')
+        .innerText(),
+    ).toBe('2');
 
     await page.setViewportSize({ width: 390, height: 844 });
     for (const path of ['/segments', '/segments/vip', new URL(page.url()).pathname]) {

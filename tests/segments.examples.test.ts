@@ -20,7 +20,11 @@ describe('the shipped segment workflows (workflows.yaml): VIP to key accounts, w
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(SHIPPED), prefix: testPrefix(), smtpUrl: smtp.url }), undefined, () => new Date(clock));
+    app = await startTestCrmflow(
+      testEnv({ databaseUrl: db.url, configPath: writeConfig(SHIPPED), prefix: testPrefix(), smtpUrl: smtp.url }),
+      undefined,
+      () => new Date(clock),
+    );
     await app.segments!.backfill;
   });
   afterAll(async () => {
@@ -40,17 +44,30 @@ describe('the shipped segment workflows (workflows.yaml): VIP to key accounts, w
       currency: 'USD',
       created_at: new Date(createdAt).toISOString(),
       updated_at: new Date(createdAt).toISOString(),
-      customer: { admin_graphql_api_id: `gid://shopify/Customer/${customer}`, email, first_name: 'Kim', last_name: `Buyer${customer}` },
+      customer: {
+        admin_graphql_api_id: `gid://shopify/Customer/${customer}`,
+        email,
+        first_name: 'Kim',
+        last_name: `Buyer${customer}`,
+      },
       line_items: [],
     });
-    expect((await post(app, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+    expect(
+      (await post(app, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+    ).toBe(202);
   };
-  const settled = () => waitFor('runs and engine events settled', async () =>
-    (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'pending'")) === 0 &&
-    (await count(db.pool, "SELECT 1 FROM engine_events WHERE status = 'pending'")) === 0 &&
-    (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status IN ('queued', 'running')")) === 0);
-  const mailsTo = (address: string, subject: RegExp) => smtp.messages.filter((mail) => mail.to.includes(address) && subject.test(mail.subject ?? ''));
-  const runs = (workflow: string) => count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = $1 AND status = 'succeeded'", [workflow]);
+  const settled = () =>
+    waitFor(
+      'runs and engine events settled',
+      async () =>
+        (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'pending'")) === 0 &&
+        (await count(db.pool, "SELECT 1 FROM engine_events WHERE status = 'pending'")) === 0 &&
+        (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE status IN ('queued', 'running')")) === 0,
+    );
+  const mailsTo = (address: string, subject: RegExp) =>
+    smtp.messages.filter((mail) => mail.to.includes(address) && subject.test(mail.subject ?? ''));
+  const runs = (workflow: string) =>
+    count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = $1 AND status = 'succeeded'", [workflow]);
 
   it('vip: crossing 1,000 gives the customer to the key-accounts pool and tells the new owner, once', async () => {
     for (const [i, total] of [450, 300, 400].entries()) {
@@ -58,7 +75,9 @@ describe('the shipped segment workflows (workflows.yaml): VIP to key accounts, w
       await settled();
     }
     await waitFor('the key-account email', async () => mailsTo('dana@example.com', /New key account/).length === 1);
-    const { rows } = await db.pool.query("SELECT c.owner_agent_id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value = 'kim@vip.example'");
+    const { rows } = await db.pool.query(
+      "SELECT c.owner_agent_id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value = 'kim@vip.example'",
+    );
     expect(rows).toEqual([{ owner_agent_id: 'dana' }]);
     expect(mailsTo('dana@example.com', /New key account/)[0]!.text).toContain('has now spent 1150 USD');
     expect(await runs('vip-key-account')).toBe(1);
@@ -81,15 +100,33 @@ describe('the shipped segment workflows (workflows.yaml): VIP to key accounts, w
   });
 
   it('birthday: the form keeps the birth date; the audience tick greets them on the day', async () => {
-    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/New_York', month: '2-digit', day: '2-digit' }).format(new Date(clock));
-    const body = JSON.stringify({ submission_id: 'bday-1', name: 'Bo Birthday', email: 'bo@bday.example', birthday: `1990-${day}` });
+    const day = new Intl.DateTimeFormat('en-CA', {
+      timeZone: 'America/New_York',
+      month: '2-digit',
+      day: '2-digit',
+    }).format(new Date(clock));
+    const body = JSON.stringify({
+      submission_id: 'bday-1',
+      name: 'Bo Birthday',
+      email: 'bo@bday.example',
+      birthday: `1990-${day}`,
+    });
     expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
     await settled();
     const jobId = 'test-birthday-tick';
-    await app.queue.add('schedule', { kind: 'schedule', workflow: 'birthday', tick: new Date(clock).toISOString() }, { jobId });
+    await app.queue.add(
+      'schedule',
+      { kind: 'schedule', workflow: 'birthday', tick: new Date(clock).toISOString() },
+      { jobId },
+    );
     await waitFor('the birthday tick', async () => (await app.queue.getJobState(jobId)) === 'completed');
     await waitFor('the birthday email', async () => mailsTo('bo@bday.example', /Happy birthday, Bo/).length === 1);
-    expect((await db.pool.query("SELECT c.traits->'birthday_month' AS month FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value = 'bo@bday.example'")).rows)
-      .toEqual([{ month: Number(day.slice(0, 2)) }]);
+    expect(
+      (
+        await db.pool.query(
+          "SELECT c.traits->'birthday_month' AS month FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value = 'bo@bday.example'",
+        )
+      ).rows,
+    ).toEqual([{ month: Number(day.slice(0, 2)) }]);
   });
 });

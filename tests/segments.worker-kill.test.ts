@@ -44,7 +44,10 @@ function orderBody(person: number, n: number): string {
 }
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'worker'], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'worker'], {
+    env: { ...process.env, ...env, CI: 'true' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip once and its workflow runs once', () => {
@@ -54,7 +57,12 @@ describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip 
   const children: ChildProcess[] = [];
   beforeAll(async () => {
     db = await createTestDatabase();
-    env = testEnv({ databaseUrl: db.url, configPath: writeConfig(CONFIG), prefix: testPrefix(), extra: { CRMFLOW_LOCK_MS: '2000', WORKER_CONCURRENCY: '16' } });
+    env = testEnv({
+      databaseUrl: db.url,
+      configPath: writeConfig(CONFIG),
+      prefix: testPrefix(),
+      extra: { CRMFLOW_LOCK_MS: '2000', WORKER_CONCURRENCY: '16' },
+    });
     api = await startTestCrmflow(env, { api: true, worker: false, scheduler: false });
   });
   afterAll(async () => {
@@ -67,29 +75,55 @@ describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip 
     for (let person = 0; person < PEOPLE; person++) {
       for (const n of [0, 1, 2, 2]) {
         const body = orderBody(person, n);
-        expect((await post(api, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+        expect(
+          (await post(api, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+        ).toBe(202);
       }
     }
     const first = startWorkerProcess(env);
     children.push(first);
-    await waitFor('the first worker mid-way', async () => (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'segment.entered'")) >= PEOPLE / 4, 60_000, 20);
+    await waitFor(
+      'the first worker mid-way',
+      async () => (await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'segment.entered'")) >= PEOPLE / 4,
+      60_000,
+      20,
+    );
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
-    expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome' AND status = 'succeeded'")).toBeLessThan(PEOPLE);
+    expect(
+      await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome' AND status = 'succeeded'"),
+    ).toBeLessThan(PEOPLE);
 
     const second = startWorkerProcess(env);
     children.push(second);
-    await waitFor('every vip-welcome run', async () => {
-      await api.reconcile();
-      return (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome' AND status = 'succeeded'")) >= PEOPLE &&
-        (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'pending'")) === 0 &&
-        (await count(db.pool, "SELECT 1 FROM engine_events WHERE status = 'pending'")) === 0;
-    }, 150_000, 500);
+    await waitFor(
+      'every vip-welcome run',
+      async () => {
+        await api.reconcile();
+        return (
+          (await count(
+            db.pool,
+            "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome' AND status = 'succeeded'",
+          )) >= PEOPLE &&
+          (await count(db.pool, "SELECT 1 FROM inbox_events WHERE status = 'pending'")) === 0 &&
+          (await count(db.pool, "SELECT 1 FROM engine_events WHERE status = 'pending'")) === 0
+        );
+      },
+      150_000,
+      500,
+    );
     second.kill('SIGTERM');
 
-    expect(await count(db.pool, "SELECT 1 FROM customers WHERE merged_into IS NULL AND (traits->>'lifetime_value')::numeric = 1050 AND (traits->>'orders_count')::int = 3")).toBe(PEOPLE);
+    expect(
+      await count(
+        db.pool,
+        "SELECT 1 FROM customers WHERE merged_into IS NULL AND (traits->>'lifetime_value')::numeric = 1050 AND (traits->>'orders_count')::int = 3",
+      ),
+    ).toBe(PEOPLE);
     expect(await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip'")).toBe(PEOPLE);
-    expect(await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip' AND exited_at IS NULL")).toBe(PEOPLE);
+    expect(
+      await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip' AND exited_at IS NULL"),
+    ).toBe(PEOPLE);
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'segment.entered'")).toBe(PEOPLE);
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome'")).toBe(PEOPLE);
   }, 240_000);

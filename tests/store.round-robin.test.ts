@@ -21,22 +21,31 @@ describe('the SQL and TypeScript rotation walks agree', () => {
 
   it('for any weighted pool, position and barred agents', async () => {
     const agents = ['ana', 'ben', 'cy', 'dee', 'eve'];
-    const pool = fc.uniqueArray(fc.constantFrom(...agents), { minLength: 1, maxLength: agents.length }).chain((ids) =>
-      fc.tuple(fc.constant(ids), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: ids.length, maxLength: ids.length })),
-    );
+    const pool = fc
+      .uniqueArray(fc.constantFrom(...agents), { minLength: 1, maxLength: agents.length })
+      .chain((ids) =>
+        fc.tuple(
+          fc.constant(ids),
+          fc.array(fc.integer({ min: 1, max: 4 }), { minLength: ids.length, maxLength: ids.length }),
+        ),
+      );
     await fc.assert(
-      fc.asyncProperty(pool, fc.integer({ min: 0, max: 10_000 }), fc.subarray(agents), async ([ids, weights], position, barred) => {
-        const cycle = weightedCycle(ids.map((id, i) => ({ id, weight: weights[i]! })));
-        const { rows } = await db.pool.query<{ next: number | null }>(`WITH barred AS (SELECT $2::text[] AS agents) SELECT ${nextPosition('$1::bigint')} AS next`, [
-          position,
-          barred,
-          cycle,
-        ]);
-        const step = rotationStep(cycle, position, (agentId) => !barred.includes(agentId));
-        expect(rows[0]!.next).toBe(step?.nextPosition ?? null);
-        // The agent the SQL assigns is the cycle's entry just before the new position.
-        if (step) expect(cycle[(rows[0]!.next! - 1) % cycle.length]).toBe(step.agentId);
-      }),
+      fc.asyncProperty(
+        pool,
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.subarray(agents),
+        async ([ids, weights], position, barred) => {
+          const cycle = weightedCycle(ids.map((id, i) => ({ id, weight: weights[i]! })));
+          const { rows } = await db.pool.query<{ next: number | null }>(
+            `WITH barred AS (SELECT $2::text[] AS agents) SELECT ${nextPosition('$1::bigint')} AS next`,
+            [position, barred, cycle],
+          );
+          const step = rotationStep(cycle, position, (agentId) => !barred.includes(agentId));
+          expect(rows[0]!.next).toBe(step?.nextPosition ?? null);
+          // The agent the SQL assigns is the cycle's entry just before the new position.
+          if (step) expect(cycle[(rows[0]!.next! - 1) % cycle.length]).toBe(step.agentId);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -20,7 +20,10 @@ describe('dashboard statistics', () => {
     );
     return rows[0]!.id;
   };
-  const addEvent = async (connector: string, event: { status: string; origin: string; ageMinutes: number }): Promise<number> => {
+  const addEvent = async (
+    connector: string,
+    event: { status: string; origin: string; ageMinutes: number },
+  ): Promise<number> => {
     const { rows } = await db.pool.query<{ id: number }>(
       `INSERT INTO inbox_events (connector, type, external_id, occurred_at, payload, received_at, status, origin)
        VALUES ($1, 'order.created', gen_random_uuid()::text, now(), '{}', now() - make_interval(mins => $4), $2, $3) RETURNING id`,
@@ -40,7 +43,15 @@ describe('dashboard statistics', () => {
     const stats = await workflowStats(db.pool, ['never-ran', 'orders', 'quiet']);
     expect(stats.map(({ lastRunAt, ...rest }) => ({ ...rest, hasTime: lastRunAt instanceof Date }))).toEqual([
       { workflow: 'never-ran', total: 0, succeeded: 0, failed: 0, lastRunId: null, lastStatus: null, hasTime: false },
-      { workflow: 'orders', total: 3, succeeded: 2, failed: 1, lastRunId: latest, lastStatus: 'running', hasTime: true },
+      {
+        workflow: 'orders',
+        total: 3,
+        succeeded: 2,
+        failed: 1,
+        lastRunId: latest,
+        lastStatus: 'running',
+        hasTime: true,
+      },
       { workflow: 'quiet', total: 0, succeeded: 0, failed: 0, lastRunId: onlyOld, lastStatus: 'failed', hasTime: true },
     ]);
   });
@@ -64,14 +75,36 @@ describe('dashboard statistics', () => {
     await addEvent('shopify', { status: 'processed', origin: 'pull:orders', ageMinutes: 0 });
 
     const [shopify, xero] = await connectorHealth(db.pool, ['shopify', 'xero']);
-    const { rows } = await db.pool.query<{ at: Date }>(`SELECT received_at AS at FROM inbox_events WHERE origin = 'webhook' ORDER BY id DESC LIMIT 1`);
-    expect(shopify).toMatchObject({ connector: 'shopify', lastWebhookAt: rows[0]!.at, webhooksLastHour: 2, lastFailedEvent: { id: lastFailed }, cursors: [] });
-    expect(xero).toEqual({ connector: 'xero', lastWebhookAt: null, webhooksLastHour: 0, lastFailedEvent: null, cursors: [] });
+    const { rows } = await db.pool.query<{ at: Date }>(
+      `SELECT received_at AS at FROM inbox_events WHERE origin = 'webhook' ORDER BY id DESC LIMIT 1`,
+    );
+    expect(shopify).toMatchObject({
+      connector: 'shopify',
+      lastWebhookAt: rows[0]!.at,
+      webhooksLastHour: 2,
+      lastFailedEvent: { id: lastFailed },
+      cursors: [],
+    });
+    expect(xero).toEqual({
+      connector: 'xero',
+      lastWebhookAt: null,
+      webhooksLastHour: 0,
+      lastFailedEvent: null,
+      cursors: [],
+    });
   });
 
   it('finds a customer by id or by any identity value, with the customers merged into it', async () => {
     const customer = async (email: string) =>
-      (await upsertCustomer(db.pool, { identities: [{ kind: 'email', value: email }], profile: {}, occurredAt: new Date(), source: 'test', eventRef: email })).customerId;
+      (
+        await upsertCustomer(db.pool, {
+          identities: [{ kind: 'email', value: email }],
+          profile: {},
+          occurredAt: new Date(),
+          source: 'test',
+          eventRef: email,
+        })
+      ).customerId;
     const kept = await customer('kept@example.com');
     const merged = await customer('merged@example.com');
     const other = await customer('other@example.com');

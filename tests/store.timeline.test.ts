@@ -8,7 +8,13 @@ describe('timeline entries under duplicate and out-of-order delivery', () => {
   let customerId: number;
   beforeAll(async () => {
     db = await createTestDatabase();
-    ({ customerId } = await upsertCustomer(db.pool, { identities: [{ kind: 'email', value: 'ooo@example.com' }], profile: {}, occurredAt: new Date(), source: 'test', eventRef: 'test' }));
+    ({ customerId } = await upsertCustomer(db.pool, {
+      identities: [{ kind: 'email', value: 'ooo@example.com' }],
+      profile: {},
+      occurredAt: new Date(),
+      source: 'test',
+      eventRef: 'test',
+    }));
   });
   afterAll(async () => db?.drop());
 
@@ -27,7 +33,10 @@ describe('timeline entries under duplicate and out-of-order delivery', () => {
     expect(first.inserted).toBe(true);
     const older = await upsertTimelineEntry(db.pool, version('pending', '2026-11-01T11:00:00Z'));
     const again = await upsertTimelineEntry(db.pool, version('paid', '2026-11-01T12:00:00Z'));
-    expect([older, again]).toEqual([{ id: first.id, inserted: false }, { id: first.id, inserted: false }]);
+    expect([older, again]).toEqual([
+      { id: first.id, inserted: false },
+      { id: first.id, inserted: false },
+    ]);
     const { rows } = await db.pool.query('SELECT summary, version_at FROM timeline_events');
     expect(rows).toEqual([{ summary: 'paid', version_at: new Date('2026-11-01T12:00:00Z') }]);
 
@@ -42,7 +51,9 @@ describe('timeline entries under duplicate and out-of-order delivery', () => {
     await upsertCustomer(db.pool, { ...base, profile: { lifecycle_stage: 'opportunity' } });
     const { rows } = await db.pool.query('SELECT lifecycle_stage FROM customers WHERE id = $1', [id]);
     expect(rows[0].lifecycle_stage).toBe('customer');
-    const history = await db.pool.query('SELECT from_stage, to_stage FROM lifecycle_history WHERE customer_id = $1', [id]);
+    const history = await db.pool.query('SELECT from_stage, to_stage FROM lifecycle_history WHERE customer_id = $1', [
+      id,
+    ]);
     expect(history.rows).toEqual([{ from_stage: 'lead', to_stage: 'customer' }]);
   });
 });

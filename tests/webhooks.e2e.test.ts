@@ -18,7 +18,14 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
+    app = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(EXAMPLE_CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+      }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -43,17 +50,30 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
       messages: [expect.objectContaining({ channel: 'email', status: 'sent' })],
     });
     const detail = await api(app, `/api/customers/${found.body.customers[0].id}`);
-    expect(detail.body).toMatchObject({ first_name: 'John', last_name: 'Smith', owner_agent_id: 'alice', lifecycle_stage: 'lead' });
-    expect(detail.body.identities.map((identity: { kind: string; value: string }) => `${identity.kind}:${identity.value}`).sort()).toEqual([
-      'email:john@example.com',
-      'email:jon@example.com',
-      'shopify_customer:115310627314723954',
-    ]);
+    expect(detail.body).toMatchObject({
+      first_name: 'John',
+      last_name: 'Smith',
+      owner_agent_id: 'alice',
+      lifecycle_stage: 'lead',
+    });
+    expect(
+      detail.body.identities
+        .map((identity: { kind: string; value: string }) => `${identity.kind}:${identity.value}`)
+        .sort(),
+    ).toEqual(['email:john@example.com', 'email:jon@example.com', 'shopify_customer:115310627314723954']);
     expect(detail.body.timeline).toHaveLength(1);
-    expect(detail.body.timeline[0]).toMatchObject({ source: 'shopify', type: 'order.created', external_id: 'order/820982911946154508' });
+    expect(detail.body.timeline[0]).toMatchObject({
+      source: 'shopify',
+      type: 'order.created',
+      external_id: 'order/820982911946154508',
+    });
     expect(detail.body.timeline[0].data).toMatchObject({ total_price: 404.95, currency: 'USD' });
-    expect(detail.body.assignments).toEqual([expect.objectContaining({ agent_id: 'alice', pool: 'sales', strategy: 'round_robin' })]);
-    expect(detail.body.messages).toEqual([expect.objectContaining({ channel: 'email', status: 'sent', recipient: 'jon@example.com' })]);
+    expect(detail.body.assignments).toEqual([
+      expect.objectContaining({ agent_id: 'alice', pool: 'sales', strategy: 'round_robin' }),
+    ]);
+    expect(detail.body.messages).toEqual([
+      expect.objectContaining({ channel: 'email', status: 'sent', recipient: 'jon@example.com' }),
+    ]);
 
     const email = smtp.messages[0]!;
     expect(email.to).toEqual(['jon@example.com']);
@@ -93,12 +113,25 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
   it('rounds robin across the pool for new leads and keeps the owner of a known customer', async () => {
     const lead = (n: number, email: string) => JSON.stringify({ submission_id: `rr-${n}`, name: `Lead ${n}`, email });
     // One at a time, so the round-robin order is the arrival order.
-    for (const [n, email] of [[1, 'a@leads.example'], [2, 'b@leads.example'], [3, 'a@leads.example']] as const) {
+    for (const [n, email] of [
+      [1, 'a@leads.example'],
+      [2, 'b@leads.example'],
+      [3, 'a@leads.example'],
+    ] as const) {
       const body = lead(n, email);
-      expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(202);
-      await waitFor(`lead ${n} run`, async () => (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status = 'succeeded'")) === n);
+      expect((await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET))).status).toBe(
+        202,
+      );
+      await waitFor(
+        `lead ${n} run`,
+        async () =>
+          (await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'web-lead' AND status = 'succeeded'")) ===
+          n,
+      );
     }
-    const { rows } = await db.pool.query(`SELECT i.value, c.owner_agent_id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value LIKE '%@leads.example' ORDER BY i.value`);
+    const { rows } = await db.pool.query(
+      `SELECT i.value, c.owner_agent_id FROM customers c JOIN customer_identities i ON i.customer_id = c.id WHERE i.value LIKE '%@leads.example' ORDER BY i.value`,
+    );
     // alice took the Shopify customer; the pool continues with bob and carol; the returning lead keeps bob.
     expect(rows).toEqual([
       { value: 'a@leads.example', owner_agent_id: 'bob' },
@@ -109,9 +142,17 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
 
   it('accepts urlencoded form posts', async () => {
     const body = 'submission_id=urlenc-1&name=Una+Form&email=una%40leads.example&phone=%2B44+20+7946+0958';
-    const response = await post(app, '/webhooks/form', body, formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET, 'application/x-www-form-urlencoded'));
+    const response = await post(
+      app,
+      '/webhooks/form',
+      body,
+      formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET, 'application/x-www-form-urlencoded'),
+    );
     expect(response.status).toBe(202);
-    const customer = await waitFor('the urlencoded lead', async () => (await api(app, '/api/customers?phone=%2B442079460958')).body.customers[0]);
+    const customer = await waitFor(
+      'the urlencoded lead',
+      async () => (await api(app, '/api/customers?phone=%2B442079460958')).body.customers[0],
+    );
     expect(customer).toMatchObject({ name: 'Una Form', email: 'una@leads.example', phone: '+442079460958' });
   });
 
@@ -130,7 +171,10 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
       ] as const) {
         const response = await post(app, '/webhooks/shopify', payload, sent);
         expect(response.status).toBe(401);
-        expect(response.body.error).toMatchObject({ code: 'bad_signature', message: expect.stringContaining('signature') });
+        expect(response.body.error).toMatchObject({
+          code: 'bad_signature',
+          message: expect.stringContaining('signature'),
+        });
       }
       expect(await storedRows()).toBe(before);
     });
@@ -158,7 +202,10 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
     it('404 for an unknown connector', async () => {
       const response = await post(app, '/webhooks/nosuchvendor', '{}', { 'content-type': 'application/json' });
       expect(response.status).toBe(404);
-      expect(response.body.error).toMatchObject({ code: 'unknown_connector', message: expect.stringContaining('nosuchvendor') });
+      expect(response.body.error).toMatchObject({
+        code: 'unknown_connector',
+        message: expect.stringContaining('nosuchvendor'),
+      });
     });
 
     it('401 for the API without the token', async () => {

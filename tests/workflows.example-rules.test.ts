@@ -19,7 +19,14 @@ describe('the rules of the shipped workflows.yaml', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     smtp = await startSmtpServer();
-    app = await startTestCrmflow(testEnv({ databaseUrl: db.url, configPath: writeConfig(EXAMPLE_CONFIG), prefix: testPrefix(), smtpUrl: smtp.url }));
+    app = await startTestCrmflow(
+      testEnv({
+        databaseUrl: db.url,
+        configPath: writeConfig(EXAMPLE_CONFIG),
+        prefix: testPrefix(),
+        smtpUrl: smtp.url,
+      }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -29,18 +36,36 @@ describe('the rules of the shipped workflows.yaml', () => {
 
   /** The customer once every run about it (web-lead, score-web-leads, hot-lead...) has finished. */
   async function settled(email: string, finished: string[]) {
-    const customer = await waitFor(`the customer ${email}`, async () => (await api(app, `/api/customers?email=${encodeURIComponent(email)}`)).body.customers[0]);
+    const customer = await waitFor(
+      `the customer ${email}`,
+      async () => (await api(app, `/api/customers?email=${encodeURIComponent(email)}`)).body.customers[0],
+    );
     await waitFor(`the runs about ${email}`, async () => {
-      const { rows } = await db.pool.query<{ workflow: string; status: string }>('SELECT workflow, status FROM workflow_runs WHERE customer_id = $1', [customer.id]);
-      return finished.every((workflow) => rows.some((run) => run.workflow === workflow)) && rows.every((run) => !['queued', 'running'].includes(run.status));
+      const { rows } = await db.pool.query<{ workflow: string; status: string }>(
+        'SELECT workflow, status FROM workflow_runs WHERE customer_id = $1',
+        [customer.id],
+      );
+      return (
+        finished.every((workflow) => rows.some((run) => run.workflow === workflow)) &&
+        rows.every((run) => !['queued', 'running'].includes(run.status))
+      );
     });
     const { body } = await api(app, `/api/customers/${customer.id}`);
-    const { rows: runs } = await db.pool.query<{ workflow: string; status: string }>('SELECT workflow, status FROM workflow_runs WHERE customer_id = $1 ORDER BY id', [customer.id]);
+    const { rows: runs } = await db.pool.query<{ workflow: string; status: string }>(
+      'SELECT workflow, status FROM workflow_runs WHERE customer_id = $1 ORDER BY id',
+      [customer.id],
+    );
     return { ...body, runs: runs.map((run) => `${run.workflow}:${run.status}`) };
   }
 
   it('scores a form lead without a phone for its company and source only (a null phone is no phone)', async () => {
-    await submitLead(app, { submission_id: 'ex-1', name: 'Nora Nophone', email: 'nora@leads.example', company: 'Nophone Ltd', source: 'google-ads' });
+    await submitLead(app, {
+      submission_id: 'ex-1',
+      name: 'Nora Nophone',
+      email: 'nora@leads.example',
+      company: 'Nophone Ltd',
+      source: 'google-ads',
+    });
     const nora = await settled('nora@leads.example', ['web-lead', 'score-web-leads']);
     expect(nora.phone).toBeNull();
     expect(nora.score).toBe(30);
@@ -50,13 +75,27 @@ describe('the rules of the shipped workflows.yaml', () => {
   });
 
   it('makes a lead with phone, company and ad source (50 points) an opportunity, and routes Spanish speakers to Carol', async () => {
-    await submitLead(app, { submission_id: 'ex-2', name: 'Paco Completo', email: 'paco@leads.example', phone: '+1 212 555 0177', company: 'Completo SA', source: 'google-ads', language: 'es' });
+    await submitLead(app, {
+      submission_id: 'ex-2',
+      name: 'Paco Completo',
+      email: 'paco@leads.example',
+      phone: '+1 212 555 0177',
+      company: 'Completo SA',
+      source: 'google-ads',
+      language: 'es',
+    });
     const paco = await settled('paco@leads.example', ['web-lead', 'score-web-leads', 'hot-lead']);
     expect(paco.score).toBe(50);
     expect(paco.lifecycle_stage).toBe('opportunity');
     expect(paco.owner_agent_id).toBe('carol');
-    expect(paco.runs).toEqual(expect.arrayContaining(['web-lead:succeeded', 'score-web-leads:succeeded', 'hot-lead:succeeded']));
-    await waitFor('the Spanish auto-reply', async () => smtp.messages.some((email) => email.to.includes('paco@leads.example') && email.subject === 'Recibimos tu mensaje'));
+    expect(paco.runs).toEqual(
+      expect.arrayContaining(['web-lead:succeeded', 'score-web-leads:succeeded', 'hot-lead:succeeded']),
+    );
+    await waitFor('the Spanish auto-reply', async () =>
+      smtp.messages.some(
+        (email) => email.to.includes('paco@leads.example') && email.subject === 'Recibimos tu mensaje',
+      ),
+    );
   });
 
   it('gives a bare lead no points, and does not score customers who did not come from the form', async () => {
@@ -66,7 +105,9 @@ describe('the rules of the shipped workflows.yaml', () => {
     expect(bare.lifecycle_stage).toBe('lead');
 
     const order = fixtureBytes('shopify', 'orders_create.json');
-    expect((await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status).toBe(202);
+    expect(
+      (await post(app, '/webhooks/shopify', order, shopifyHeaders(order, SECRETS.SHOPIFY_WEBHOOK_SECRET))).status,
+    ).toBe(202);
     const shopper = await settled('jon@example.com', ['shopify-order']);
     expect(shopper.score).toBe(0);
     expect(shopper.runs.some((run: string) => run.startsWith('score-web-leads'))).toBe(false);

@@ -25,8 +25,18 @@ workflows: []
       'workflows.yaml',
       { env: {} },
     );
-    expect(config.traits.map((trait) => [trait.name, trait.description ?? null])).toEqual([['birthday_month', null], ['tier', 'Spend tier']]);
-    expect(config.segments.map((segment) => ({ id: segment.id, name: segment.name, timeBased: segment.timeBased, emit: segment.emitOnBackfill }))).toEqual([
+    expect(config.traits.map((trait) => [trait.name, trait.description ?? null])).toEqual([
+      ['birthday_month', null],
+      ['tier', 'Spend tier'],
+    ]);
+    expect(
+      config.segments.map((segment) => ({
+        id: segment.id,
+        name: segment.name,
+        timeBased: segment.timeBased,
+        emit: segment.emitOnBackfill,
+      })),
+    ).toEqual([
       { id: 'vip', name: 'vip', timeBased: false, emit: true },
       { id: 'lapsing', name: 'Lapsing', timeBased: true, emit: false },
     ]);

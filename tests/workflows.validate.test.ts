@@ -89,12 +89,15 @@ workflows:
   });
 
   it('uses demo values for unset secrets outside production, with a warning, and never for unknown variables', () => {
-    const text = 'connectors:\n  shopify: { secrets: { webhook_secret: "${SHOPIFY_WEBHOOK_SECRET}" } }\nworkflows: []\n';
+    const text =
+      'connectors:\n  shopify: { secrets: { webhook_secret: "${SHOPIFY_WEBHOOK_SECRET}" } }\nworkflows: []\n';
     const loaded = loadConfigText(text, 'workflows.yaml', { env: {} });
     expect(loaded.connectors.get('shopify')!.secrets.webhook_secret).toBe('demo-shopify-secret');
     expect(loaded.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
     expect(loaded.connectors.get('shopify')!.demoSecrets).toEqual(['SHOPIFY_WEBHOOK_SECRET']);
-    expect(loaded.warnings).toEqual([expect.stringContaining('SHOPIFY_WEBHOOK_SECRET is not set: using its DEMO value')]);
+    expect(loaded.warnings).toEqual([
+      expect.stringContaining('SHOPIFY_WEBHOOK_SECRET is not set: using its DEMO value'),
+    ]);
     expect(issuesOf(text, { NODE_ENV: 'production' })).toEqual([
       'workflows.yaml:2:41 environment variable SHOPIFY_WEBHOOK_SECRET is not set (required in production)',
     ]);
@@ -141,25 +144,45 @@ workflows:
   });
 
   it('refuses alias bombs', () => {
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghij'.split('').map((c, i) => `${c}: &${c} [*${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}]`)].join('\n');
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...'bcdefghij'
+        .split('')
+        .map(
+          (c, i) =>
+            `${c}: &${c} [*${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}, *${'abcdefghij'[i]}]`,
+        ),
+    ].join('\n');
     expect(issuesOf(bomb)[0]).toMatch(/^workflows\.yaml:1:1 .*alias/i);
   });
 
   it('accepts the shipped example (demo mode, as a newcomer runs it)', () => {
-    const { status, stdout } = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'validate', fileURLToPath(new URL('../workflows.yaml', import.meta.url))], {
-      env: { PATH: process.env.PATH },
-      encoding: 'utf8',
-    });
+    const { status, stdout } = spawnSync(
+      process.execPath,
+      [
+        fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)),
+        'validate',
+        fileURLToPath(new URL('../workflows.yaml', import.meta.url)),
+      ],
+      {
+        env: { PATH: process.env.PATH },
+        encoding: 'utf8',
+      },
+    );
     expect(stdout).toMatch(/workflows\.yaml: ok \(\d+ workflows/);
     expect(status).toBe(0);
   });
 
   it('`crmflow validate` prints every error and exits 1', () => {
     const path = writeConfig(BROKEN);
-    const { status, stderr } = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'validate', path], {
-      env: { ...process.env, ...ENV },
-      encoding: 'utf8',
-    });
+    const { status, stderr } = spawnSync(
+      process.execPath,
+      [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'validate', path],
+      {
+        env: { ...process.env, ...ENV },
+        encoding: 'utf8',
+      },
+    );
     expect(status).toBe(1);
     expect(stderr.split('\n').filter((line) => /^workflows\.yaml:\d+:\d+ /.test(line))).toHaveLength(10);
     expect(stderr).toContain('10 problems in');

@@ -21,7 +21,8 @@ export function parseSince(value: string | undefined, now: number): Date {
   const duration = parseDuration(value);
   if (duration !== undefined) return new Date(now - duration);
   const date = Date.parse(value);
-  if (Number.isNaN(date)) throw new Error(`--since must be a duration (30d, 12h) or a date (2026-01-31), got "${value}"`);
+  if (Number.isNaN(date))
+    throw new Error(`--since must be a duration (30d, 12h) or a date (2026-01-31), got "${value}"`);
   return new Date(date);
 }
 
@@ -31,12 +32,20 @@ const BAR_WIDTH = 24;
  * One progress line. Pulls run in time order, so the share of the period covered (since → now, by the newest record
  * seen) is the progress, and the rate so far gives the ETA.
  */
-export function progressLine(progress: PullResult & { newestOccurredAt?: Date }, since: Date, startedAt: number, now: number): string {
+export function progressLine(
+  progress: PullResult & { newestOccurredAt?: Date },
+  since: Date,
+  startedAt: number,
+  now: number,
+): string {
   const span = now - since.getTime();
-  const covered = progress.newestOccurredAt ? Math.min(1, Math.max(0, (progress.newestOccurredAt.getTime() - since.getTime()) / span)) : 0;
+  const covered = progress.newestOccurredAt
+    ? Math.min(1, Math.max(0, (progress.newestOccurredAt.getTime() - since.getTime()) / span))
+    : 0;
   const elapsed = Math.max(0.001, (now - startedAt) / 1000);
   const rate = progress.received / elapsed;
-  const eta = covered > 0 && covered < 1 ? `${Math.ceil((elapsed * (1 - covered)) / covered)}s` : covered >= 1 ? '0s' : '?';
+  const eta =
+    covered > 0 && covered < 1 ? `${Math.ceil((elapsed * (1 - covered)) / covered)}s` : covered >= 1 ? '0s' : '?';
   const filled = Math.round(covered * BAR_WIDTH);
   return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${Math.round(covered * 100)}% · ${progress.pages} pages · ${progress.received} records (${progress.stored} new) · ${rate.toFixed(1)}/s · ETA ${eta}`;
 }
@@ -55,8 +64,11 @@ export async function backfill(app: Pick<Crmflow, 'operations'>, options: Backfi
     resource: options.resource,
     since,
     pageSize: options.pageSize,
-    onPage: (progress) => options.out.write(`${tty ? '\r' : ''}${progressLine(progress, since, startedAt, now())}${tty ? '' : '\n'}`),
+    onPage: (progress) =>
+      options.out.write(`${tty ? '\r' : ''}${progressLine(progress, since, startedAt, now())}${tty ? '' : '\n'}`),
   });
-  options.out.write(`${tty ? '\n' : ''}backfill of ${options.connector} ${options.resource} since ${since.toISOString()}: ${result.received} records in ${result.pages} pages, ${result.stored} new, queued for the workers\n`);
+  options.out.write(
+    `${tty ? '\n' : ''}backfill of ${options.connector} ${options.resource} since ${since.toISOString()}: ${result.received} records in ${result.pages} pages, ${result.stored} new, queued for the workers\n`,
+  );
   return result;
 }

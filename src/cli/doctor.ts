@@ -35,14 +35,21 @@ const reason = (error: unknown) => {
 
 async function checkPostgres(env: Env): Promise<Finding> {
   const url = env.DATABASE_URL;
-  if (!url) return { ok: true, line: `PostgreSQL: embedded (demo mode), data in ${envValue(env, 'CRMFLOW_DATA_DIR')}; set DATABASE_URL for your own server` };
+  if (!url)
+    return {
+      ok: true,
+      line: `PostgreSQL: embedded (demo mode), data in ${envValue(env, 'CRMFLOW_DATA_DIR')}; set DATABASE_URL for your own server`,
+    };
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
     const { rows } = await client.query<{ version: string }>('SHOW server_version');
     return { ok: true, line: `PostgreSQL ${rows[0]!.version} at ${masked(url)}` };
   } catch (error) {
-    return { ok: false, line: `PostgreSQL at ${masked(url)}: ${reason(error)} — check DATABASE_URL (host, port, user, password, database) and that the server runs` };
+    return {
+      ok: false,
+      line: `PostgreSQL at ${masked(url)}: ${reason(error)} — check DATABASE_URL (host, port, user, password, database) and that the server runs`,
+    };
   } finally {
     await client.end().catch(() => {});
   }
@@ -51,19 +58,30 @@ async function checkPostgres(env: Env): Promise<Finding> {
 async function checkRedis(env: Env): Promise<Finding> {
   const url = envValue(env, 'REDIS_URL')!;
   if (await redisAnswers(url, 2000)) return { ok: true, line: `Redis at ${masked(url)}` };
-  return { ok: false, line: `Redis at ${masked(url)}: nothing answers — start it (docker compose up -d redis, or redis-server) or fix REDIS_URL` };
+  return {
+    ok: false,
+    line: `Redis at ${masked(url)}: nothing answers — start it (docker compose up -d redis, or redis-server) or fix REDIS_URL`,
+  };
 }
 
 async function checkSmtp(env: Env): Promise<Finding> {
   if (!env.SMTP_URL) {
-    return { ok: !isProduction(env), line: isProduction(env) ? 'SMTP: SMTP_URL is not set — email replies cannot be sent' : 'SMTP: not set; email replies go to the demo outbox (GET /api/messages)' };
+    return {
+      ok: !isProduction(env),
+      line: isProduction(env)
+        ? 'SMTP: SMTP_URL is not set — email replies cannot be sent'
+        : 'SMTP: not set; email replies go to the demo outbox (GET /api/messages)',
+    };
   }
   const transport = nodemailer.createTransport(env.SMTP_URL);
   try {
     await transport.verify();
     return { ok: true, line: `SMTP at ${masked(env.SMTP_URL)}` };
   } catch (error) {
-    return { ok: false, line: `SMTP at ${masked(env.SMTP_URL)}: ${reason(error)} — check SMTP_URL (host, port, user, password)` };
+    return {
+      ok: false,
+      line: `SMTP at ${masked(env.SMTP_URL)}: ${reason(error)} — check SMTP_URL (host, port, user, password)`,
+    };
   } finally {
     transport.close();
   }
@@ -72,7 +90,9 @@ async function checkSmtp(env: Env): Promise<Finding> {
 async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): Promise<Finding[]> {
   const findings: Finding[] = [];
   // Stored OAuth tokens are read when the database is reachable; otherwise the check uses the configured secrets.
-  const stored = env.DATABASE_URL ? tokenStoreAt(env.DATABASE_URL, createSecretBox(env.CRMFLOW_SECRET_KEY ?? '')) : undefined;
+  const stored = env.DATABASE_URL
+    ? tokenStoreAt(env.DATABASE_URL, createSecretBox(env.CRMFLOW_SECRET_KEY ?? ''))
+    : undefined;
   const noTokens: ConnectorContext['tokens'] = { get: async () => undefined, set: async () => {} };
   try {
     for (const [id, { definition, secrets, demoSecrets }] of config.connectors) {
@@ -81,7 +101,10 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
         continue;
       }
       if (!definition.check) {
-        findings.push({ ok: true, line: `connector ${id}: webhook secrets configured (${definition.id} has no API credential check)` });
+        findings.push({
+          ok: true,
+          line: `connector ${id}: webhook secrets configured (${definition.id} has no API credential check)`,
+        });
         continue;
       }
       const context = createConnectorContext({
@@ -96,7 +119,10 @@ async function checkConnectors(config: LoadedConfig, env: Env, logger: Logger): 
       try {
         findings.push({ ok: true, line: `connector ${id}: ${await definition.check(context)}` });
       } catch (error) {
-        const fix = error instanceof VendorAuthError ? `the credentials were refused — check connectors.${id}.secrets in the workflows file and their environment variables` : 'check the API URL and the network';
+        const fix =
+          error instanceof VendorAuthError
+            ? `the credentials were refused — check connectors.${id}.secrets in the workflows file and their environment variables`
+            : 'check the API URL and the network';
         findings.push({ ok: false, line: `connector ${id}: ${reason(error)} — ${fix}` });
       }
     }
@@ -125,7 +151,10 @@ export function checkChannels(config: LoadedConfig, env: Env): Finding {
   if (demo.size === 0) return { ok: true, line: `channels: delivered: ${live.join(', ')}` };
   const names = [...demo.keys()].join(', ');
   const fixes = [...new Set(demo.values())].join('; ');
-  return { ok: !isProduction(env), line: `channels in demo: ${names} go to the local outbox (GET /api/messages), not to customers${delivered} — to deliver, set ${fixes}` };
+  return {
+    ok: !isProduction(env),
+    line: `channels in demo: ${names} go to the local outbox (GET /api/messages), not to customers${delivered} — to deliver, set ${fixes}`,
+  };
 }
 
 /** Checks configuration, PostgreSQL, Redis, SMTP and each connector's credentials; one line each. */
@@ -135,9 +164,16 @@ export async function doctor(env: Env, logger: Logger): Promise<Finding[]> {
   const file = envValue(env, 'CRMFLOW_CONFIG')!;
   try {
     config = loadConfigFile(file, { env });
-    findings.push({ ok: true, line: `configuration ${file}: ${config.workflows.length} workflows, ${config.connectors.size} connectors` });
+    findings.push({
+      ok: true,
+      line: `configuration ${file}: ${config.workflows.length} workflows, ${config.connectors.size} connectors`,
+    });
     const demo = config.demoSecrets;
-    if (demo.length > 0) findings.push({ ok: !isProduction(env), line: `configuration: demo values in use for ${demo.join(', ')} — set them before real use` });
+    if (demo.length > 0)
+      findings.push({
+        ok: !isProduction(env),
+        line: `configuration: demo values in use for ${demo.join(', ')} — set them before real use`,
+      });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const issue of error.issues) findings.push({ ok: false, line: `configuration: ${formatIssue(issue)}` });

@@ -9,7 +9,8 @@ export function errorMessage(error: unknown): string {
     return inner.length > 0 ? inner.join('; ') : 'failed without a reason';
   }
   if (error instanceof Error) return error.message || error.name;
-  if (error === undefined || error === null || error === '') return 'failed without a reason (run with LOG_LEVEL=debug to see more)';
+  if (error === undefined || error === null || error === '')
+    return 'failed without a reason (run with LOG_LEVEL=debug to see more)';
   if (typeof error === 'object') {
     const { message, code } = error as { message?: unknown; code?: unknown };
     if (typeof message === 'string' && message) return message;

@@ -2,7 +2,8 @@ import type { SimulationReport } from '../operations/identity.js';
 
 /** The report of `crmflow identity simulate` as an admin reads it. */
 export function formatSimulation(report: SimulationReport): string {
-  const list = (groups: unknown[]) => (groups.length === 0 ? '' : `  e.g. ${groups.map((group) => JSON.stringify(group)).join(', ')}`);
+  const list = (groups: unknown[]) =>
+    groups.length === 0 ? '' : `  e.g. ${groups.map((group) => JSON.stringify(group)).join(', ')}`;
   return [
     `${report.events} stored events about ${report.customers} customers today`,
     `merge: ${report.merge.customers} customers would become ${report.merge.into}${list(report.merge.examples)}`,

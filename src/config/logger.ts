@@ -4,7 +4,16 @@ import { createSecretRedactor, type SecretRedactor } from './secret-redactor.js'
 export type { Logger };
 
 /** Always redacted: credentials in headers and anything named like a secret. */
-const SECRET_PATHS = ['headers.authorization', 'headers.cookie', 'secrets', '*.secrets', 'password', '*.password', 'token', '*.token'];
+const SECRET_PATHS = [
+  'headers.authorization',
+  'headers.cookie',
+  'secrets',
+  '*.secrets',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+];
 
 const REDACTED = '[redacted]';
 
@@ -44,7 +53,8 @@ function buildLogger(options: LoggerOptions, streamWrite: (line: string) => stri
   const pii = new Set(options.piiFields ?? piiFields(process.env.CRMFLOW_PII_FIELDS));
   // pino's redact paths take one `*` per level, so they cannot say "any depth": PII keys are removed by walking the
   // line and the child bindings instead (pino's own bindings formatter skips children), which also reaches into arrays.
-  const redactPii = (object: Record<string, unknown>): Record<string, unknown> => (pii.size === 0 ? object : (redactKeys(object, pii, 0) as Record<string, unknown>));
+  const redactPii = (object: Record<string, unknown>): Record<string, unknown> =>
+    pii.size === 0 ? object : (redactKeys(object, pii, 0) as Record<string, unknown>);
   const settings: pino.LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid },
@@ -53,7 +63,9 @@ function buildLogger(options: LoggerOptions, streamWrite: (line: string) => stri
     hooks: { streamWrite },
   };
   const pretty = !options.destination && process.stdout.isTTY && process.env.CI !== 'true';
-  const transport = pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {};
+  const transport = pretty
+    ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+    : {};
   const logger = options.destination ? pino(settings, options.destination) : pino({ ...settings, ...transport });
   // Children are created from their parent's prototype, so this one override covers grandchildren too.
   const child = logger.child;
@@ -65,13 +77,24 @@ function buildLogger(options: LoggerOptions, streamWrite: (line: string) => stri
 
 /** A copy of plain objects and arrays with the values of `keys` replaced; other values (errors, dates…) are kept as they are. */
 function redactKeys(value: unknown, keys: Set<string>, depth: number): unknown {
-  if (Array.isArray(value)) return depth >= MAX_DEPTH ? REDACTED : value.map((item) => redactKeys(item, keys, depth + 1));
-  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  if (Array.isArray(value))
+    return depth >= MAX_DEPTH ? REDACTED : value.map((item) => redactKeys(item, keys, depth + 1));
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+  )
+    return value;
   if (depth >= MAX_DEPTH) return REDACTED;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, keys.has(key) ? REDACTED : redactKeys(item, keys, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, keys.has(key) ? REDACTED : redactKeys(item, keys, depth + 1)]),
+  );
 }
 
 /** `CRMFLOW_PII_FIELDS` as a list of field names. */
 export function piiFields(setting: string | undefined): string[] {
-  return (setting ?? '').split(',').map((field) => field.trim()).filter((field) => /^[A-Za-z_][A-Za-z0-9_-]*$/.test(field));
+  return (setting ?? '')
+    .split(',')
+    .map((field) => field.trim())
+    .filter((field) => /^[A-Za-z_][A-Za-z0-9_-]*$/.test(field));
 }

@@ -13,7 +13,10 @@ export function createSecretRedactor(values: Iterable<string>): SecretRedactor {
   const secrets = [...new Set(values)].filter((value) => value !== '').sort((a, b) => b.length - a.length);
   // In JSON text (a log line, a page) a secret holding `"` or `\` appears escaped: both forms are hidden.
   const needles = [...new Set(secrets.flatMap((value) => [value, JSON.stringify(value).slice(1, -1)]))];
-  const text = (input: string) => (needles.some((needle) => input.includes(needle)) ? needles.reduce((out, needle) => out.replaceAll(needle, REDACTED), input) : input);
+  const text = (input: string) =>
+    needles.some((needle) => input.includes(needle))
+      ? needles.reduce((out, needle) => out.replaceAll(needle, REDACTED), input)
+      : input;
   const json = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') return text(value);
     if (value === null || typeof value !== 'object' || depth > 100) return value;

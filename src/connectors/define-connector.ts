@@ -129,7 +129,11 @@ export interface PullPage {
 export interface PullResource<S extends Secrets = Secrets> {
   summary: string;
   /** `cursor` is null on the very first pull; `since` bounds a first backfill. */
-  list: (context: ConnectorContext<S>, cursor: unknown | null, options: { since?: Date; pageSize: number }) => Promise<PullPage>;
+  list: (
+    context: ConnectorContext<S>,
+    cursor: unknown | null,
+    options: { since?: Date; pageSize: number },
+  ) => Promise<PullPage>;
 }
 
 export interface ActionSpec<S extends Secrets = Secrets> {
@@ -140,7 +144,11 @@ export interface ActionSpec<S extends Secrets = Secrets> {
    * Performs the action once per `idempotencyKey`: pass it to the vendor where the vendor supports one.
    * Returns the vendor's id for what was created.
    */
-  run: (context: ConnectorContext<S>, input: Record<string, unknown>, idempotencyKey: string) => Promise<{ providerId: string | null }>;
+  run: (
+    context: ConnectorContext<S>,
+    input: Record<string, unknown>,
+    idempotencyKey: string,
+  ) => Promise<{ providerId: string | null }>;
 }
 
 /** A messaging channel the connector delivers on, used by `reply` (e.g. `sms` through Twilio's send_sms). */
@@ -149,7 +157,11 @@ export interface ChannelSpec {
   identity: string;
   /** The action that sends, and its input for one text to one recipient (the identity's value). */
   action: string;
-  input: (recipient: string, text: string, trigger: { type: string; payload: unknown } | undefined) => Record<string, unknown>;
+  input: (
+    recipient: string,
+    text: string,
+    trigger: { type: string; payload: unknown } | undefined,
+  ) => Record<string, unknown>;
   /**
    * What the vendor would refuse, checked at send time: the reason (the reply is then skipped with it), or undefined.
    * E.g. Twilio: no sender number, a body over 1600 characters.
@@ -161,7 +173,11 @@ export interface ChannelSpec {
    */
   replyWindow?: { hours: number; rule: string };
   /** The action input for an approved template, the only message allowed outside `replyWindow`; absent: none. */
-  templateInput?: (recipient: string, template: ReplyTemplate, trigger: { type: string; payload: unknown } | undefined) => Record<string, unknown>;
+  templateInput?: (
+    recipient: string,
+    template: ReplyTemplate,
+    trigger: { type: string; payload: unknown } | undefined,
+  ) => Record<string, unknown>;
 }
 
 /** A vendor-approved message template, by name and language code (e.g. WhatsApp's `hello_world`, `en_US`). */
@@ -250,8 +266,10 @@ export function defineConnector<K extends string>(definition: ConnectorDefinitio
   if (definition.webhook && !definition.webhook.verify === !definition.webhook.unsigned) {
     throw new Error(`connector ${definition.id}: a webhook needs exactly one of verify and unsigned`);
   }
-  if (definition.webhook?.verify && !definition.webhook.signature) throw new Error(`connector ${definition.id}: a verified webhook declares its signature header`);
-  if (!/^[a-z]+$/.test(definition.family)) throw new Error(`connector ${definition.id}: family must be one lower-case word`);
+  if (definition.webhook?.verify && !definition.webhook.signature)
+    throw new Error(`connector ${definition.id}: a verified webhook declares its signature header`);
+  if (!/^[a-z]+$/.test(definition.family))
+    throw new Error(`connector ${definition.id}: family must be one lower-case word`);
   return definition;
 }
 

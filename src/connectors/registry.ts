@@ -11,5 +11,7 @@ import xero from './xero/index.js';
 
 /** Every connector crmflow ships, by id. Adding a connector: one folder plus one line here. */
 export const connectors: ReadonlyMap<string, ConnectorDefinition> = new Map(
-  ([email, form, mailgun, meta, quickbooks, shopify, twilio, woocommerce, xero] as ConnectorDefinition[]).map((connector) => [connector.id, connector]),
+  ([email, form, mailgun, meta, quickbooks, shopify, twilio, woocommerce, xero] as ConnectorDefinition[]).map(
+    (connector) => [connector.id, connector],
+  ),
 );

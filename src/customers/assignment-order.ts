@@ -30,7 +30,11 @@ export function weightedCycle(agents: readonly WeightedAgent[]): string[] {
  * and the position after them; undefined when nobody may. The store runs the same walk in SQL for its one-statement
  * assignment (`nextPosition` in store/assignments.ts); a property test holds the two to the same answers.
  */
-export function rotationStep(cycle: readonly string[], position: number, eligible: (agentId: string) => boolean): { agentId: string; nextPosition: number } | undefined {
+export function rotationStep(
+  cycle: readonly string[],
+  position: number,
+  eligible: (agentId: string) => boolean,
+): { agentId: string; nextPosition: number } | undefined {
   for (let step = 0; step < cycle.length; step++) {
     const agentId = cycle[(position + step) % cycle.length]!;
     if (eligible(agentId)) return { agentId, nextPosition: position + step + 1 };
@@ -54,7 +58,13 @@ const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
  */
 export function isWorking(hours: WorkingHours, timeZone: string, at: Date): boolean {
   const parts = Object.fromEntries(
-    new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+    new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    })
       .formatToParts(at)
       .map((part) => [part.type, part.value]),
   );

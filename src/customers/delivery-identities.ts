@@ -33,8 +33,14 @@ export function deliveryIdentities(payload: unknown, defaultRegion: string): Ide
       return;
     }
     if (typeof value !== 'object') return;
-    for (const [childKey, child] of Array.isArray(value) ? value.map((item) => [key, item] as const) : Object.entries(value)) {
-      visit(typeof child === 'string' && child.startsWith('whatsapp:') ? child.slice('whatsapp:'.length) : child, String(childKey), depth + 1);
+    for (const [childKey, child] of Array.isArray(value)
+      ? value.map((item) => [key, item] as const)
+      : Object.entries(value)) {
+      visit(
+        typeof child === 'string' && child.startsWith('whatsapp:') ? child.slice('whatsapp:'.length) : child,
+        String(childKey),
+        depth + 1,
+      );
     }
   };
   visit(payload, '', 0);

@@ -18,7 +18,10 @@ export interface FeedbackClaim {
  * crmflow can mint one, and it names one message, one score and an expiry.
  */
 export function feedbackToken(secretKey: string, claim: FeedbackClaim): string {
-  const encoded = Buffer.from(JSON.stringify([claim.message, claim.caseId, claim.kind, claim.score, claim.expires]), 'utf8').toString('base64url');
+  const encoded = Buffer.from(
+    JSON.stringify([claim.message, claim.caseId, claim.kind, claim.score, claim.expires]),
+    'utf8',
+  ).toString('base64url');
   return `${encoded}.${createHmac('sha256', secretKey).update(`${TOKEN_PURPOSE}:${encoded}`).digest('base64url')}`;
 }
 
@@ -36,7 +39,14 @@ export function verifyFeedbackToken(secretKey: string, token: string, now: Date)
       number,
       number,
     ];
-    if (typeof message !== 'string' || kind !== 'csat' || !Number.isInteger(score) || score < 1 || score > 5 || expires * 1000 < now.getTime())
+    if (
+      typeof message !== 'string' ||
+      kind !== 'csat' ||
+      !Number.isInteger(score) ||
+      score < 1 ||
+      score > 5 ||
+      expires * 1000 < now.getTime()
+    )
       return undefined;
     return { message, caseId, kind, score, expires };
   } catch {

@@ -23,7 +23,19 @@ export interface IdentityPolicy {
 
 /** Placeholders that forms, shops and telephony fill in when people give nothing real. */
 export const DEFAULT_BLOCKED: Record<string, string[]> = {
-  email: ['test@test.com', 'test@example.com', 'example@example.com', 'email@example.com', 'example@email.com', 'none@none.com', 'na@na.com', 'noreply@*', 'no-reply@*', 'donotreply@*', 'do-not-reply@*'],
+  email: [
+    'test@test.com',
+    'test@example.com',
+    'example@example.com',
+    'email@example.com',
+    'example@email.com',
+    'none@none.com',
+    'na@na.com',
+    'noreply@*',
+    'no-reply@*',
+    'donotreply@*',
+    'do-not-reply@*',
+  ],
   phone: [],
 };
 
@@ -40,7 +52,13 @@ export const DEFAULT_CAPS: Record<string, number> = { email: 5, phone: 3 };
 export const DEFAULT_POLICY: IdentityPolicy = { caps: DEFAULT_CAPS, blocked: DEFAULT_BLOCKED };
 
 function matches(pattern: string, value: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
   return regex.test(value);
 }
 
@@ -67,8 +85,15 @@ export function guarded(kind: string, policy: IdentityPolicy): boolean {
 }
 
 /** How identities from `connector` are normalized under the policy. */
-export function normalizeOptionsFor(policy: IdentityPolicy, connector: string | undefined, defaultRegion: string): NormalizeOptions {
-  return { defaultRegion: (connector && policy.regions?.[connector]) || defaultRegion, foldGmail: policy.foldGmail ?? false };
+export function normalizeOptionsFor(
+  policy: IdentityPolicy,
+  connector: string | undefined,
+  defaultRegion: string,
+): NormalizeOptions {
+  return {
+    defaultRegion: (connector && policy.regions?.[connector]) || defaultRegion,
+    foldGmail: policy.foldGmail ?? false,
+  };
 }
 
 /**
@@ -79,9 +104,22 @@ export function normalizeOptionsFor(policy: IdentityPolicy, connector: string | 
  * accounting system always brings one. Through a guarded kind only (a phone, without `merge_on`), only when someone
  * reached holds an email of their own (`withEmail`): a caller who left no email is the same person.
  */
-export function isNewPerson(identities: readonly Identity[], links: ReadonlyArray<IdentityLink>, policy: IdentityPolicy, withEmail: (customerId: number) => boolean): boolean {
-  if (!mayMerge('email', policy) || links.length === 0 || links.some((link) => mayMerge(link.kind, policy) && !guarded(link.kind, policy))) return false;
-  const newEmail = identities.some((identity) => identity.kind === 'email' && !links.some((link) => link.kind === identity.kind && link.value === identity.value));
+export function isNewPerson(
+  identities: readonly Identity[],
+  links: ReadonlyArray<IdentityLink>,
+  policy: IdentityPolicy,
+  withEmail: (customerId: number) => boolean,
+): boolean {
+  if (
+    !mayMerge('email', policy) ||
+    links.length === 0 ||
+    links.some((link) => mayMerge(link.kind, policy) && !guarded(link.kind, policy))
+  )
+    return false;
+  const newEmail = identities.some(
+    (identity) =>
+      identity.kind === 'email' && !links.some((link) => link.kind === identity.kind && link.value === identity.value),
+  );
   if (!newEmail) return false;
   return links.some((link) => !guarded(link.kind, policy)) || links.some((link) => withEmail(link.customerId));
 }
@@ -122,10 +160,14 @@ export interface LinkPlan {
  */
 export async function planLinks(input: LinkPlanInput, policy: IdentityPolicy): Promise<LinkPlan> {
   const { owners, links } = input;
-  const bestRank = (customerId: number) => Math.min(...links.filter((link) => link.customerId === customerId).map((link) => priority(link.kind, policy)));
+  const bestRank = (customerId: number) =>
+    Math.min(...links.filter((link) => link.customerId === customerId).map((link) => priority(link.kind, policy)));
   const byPriority = [...owners].sort((a, b) => bestRank(a) - bestRank(b) || a - b);
-  const linkedBy = (owner: number, test: (kind: string) => boolean) => links.some((link) => link.customerId === owner && test(link.kind));
-  const linkedByMergeKind = [...owners].sort((a, b) => a - b).filter((owner) => linkedBy(owner, (kind) => mayMerge(kind, policy)));
+  const linkedBy = (owner: number, test: (kind: string) => boolean) =>
+    links.some((link) => link.customerId === owner && test(link.kind));
+  const linkedByMergeKind = [...owners]
+    .sort((a, b) => a - b)
+    .filter((owner) => linkedBy(owner, (kind) => mayMerge(kind, policy)));
   // The oldest customer reachable by merge kinds takes the others in, skipping any declared apart from one already in;
   // those reached only through a guarded kind (a phone) join unless both sides hold emails (then they differ).
   const mergeable: number[] = [];
@@ -142,8 +184,12 @@ export async function planLinks(input: LinkPlanInput, policy: IdentityPolicy): P
     }
   }
   mergeable.sort((a, b) => a - b);
-  const apartWhy = apartCount > 0 ? 'declared different people (unmerged or rejected before)'
-    : differingEmails > 0 ? 'linked only by a phone, and their emails differ' : 'linked only by identities that may not merge customers';
+  const apartWhy =
+    apartCount > 0
+      ? 'declared different people (unmerged or rejected before)'
+      : differingEmails > 0
+        ? 'linked only by a phone, and their emails differ'
+        : 'linked only by identities that may not merge customers';
   if (mergeable.length < 2) {
     const keep = strict[0] ?? linkedByMergeKind[0] ?? byPriority[0]!;
     return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: apartWhy };
@@ -152,8 +198,18 @@ export async function planLinks(input: LinkPlanInput, policy: IdentityPolicy): P
   const over = Object.entries(counts).find(([kind, n]) => policy.caps[kind] !== undefined && n > policy.caps[kind]!);
   if (over) {
     const keep = byPriority.find((owner) => mergeable.includes(owner))!;
-    return { keep, merge: [], suggest: owners.filter((owner) => owner !== keep), why: `merging would give one customer ${over[1]} ${over[0]} identities (cap ${policy.caps[over[0]]})` };
+    return {
+      keep,
+      merge: [],
+      suggest: owners.filter((owner) => owner !== keep),
+      why: `merging would give one customer ${over[1]} ${over[0]} identities (cap ${policy.caps[over[0]]})`,
+    };
   }
   const keep = mergeable[0]!;
-  return { keep, merge: mergeable.slice(1), suggest: owners.filter((owner) => !mergeable.includes(owner)), why: apartWhy };
+  return {
+    keep,
+    merge: mergeable.slice(1),
+    suggest: owners.filter((owner) => !mergeable.includes(owner)),
+    why: apartWhy,
+  };
 }

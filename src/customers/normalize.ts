@@ -56,7 +56,9 @@ export function normalizeIdentities(identities: readonly Identity[], options: No
     const normalized = normalizeIdentity(identity, options);
     if (normalized) unique.set(`${normalized.kind}\u0000${normalized.value}`, normalized);
   }
-  return [...unique.values()].sort((a, b) => (a.kind === b.kind ? (a.value < b.value ? -1 : 1) : a.kind < b.kind ? -1 : 1));
+  return [...unique.values()].sort((a, b) =>
+    a.kind === b.kind ? (a.value < b.value ? -1 : 1) : a.kind < b.kind ? -1 : 1,
+  );
 }
 
 function asList(value: unknown): string[] {
@@ -69,6 +71,9 @@ export function recordIdentities(record: Record<string, unknown>): Identity[] {
   return [
     ...asList(record.email).map((value) => ({ kind: 'email', value })),
     ...asList(record.phone).map((value) => ({ kind: 'phone', value })),
-    ...((record.identities as Identity[] | null | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
+    ...((record.identities as Identity[] | null | undefined) ?? []).map((identity) => ({
+      kind: identity.kind,
+      value: String(identity.value),
+    })),
   ];
 }

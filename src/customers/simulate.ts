@@ -32,7 +32,10 @@ const keyOf = (identity: Identity) => `${identity.kind}\u0000${identity.value}`;
  * each event, the simulated customer it ends up with. Nothing is written; decisions recorded in the database
  * (rejected pairs, accepted suggestions, unmerges) are not part of a simulation.
  */
-export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent, 'identities'>>, policy: IdentityPolicy): Promise<Array<number | null>> {
+export async function resolveInMemory(
+  events: ReadonlyArray<Pick<SimulatedEvent, 'identities'>>,
+  policy: IdentityPolicy,
+): Promise<Array<number | null>> {
   const owner = new Map<string, number>();
   const held = new Map<number, Identity[]>();
   const mergedInto = new Map<number, number>();
@@ -44,8 +47,14 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
       resolved.push(null);
       continue;
     }
-    const owners = [...new Set(event.identities.flatMap((identity) => (owner.has(keyOf(identity)) ? [owner.get(keyOf(identity))!] : [])))];
-    const links = event.identities.filter((identity) => owner.has(keyOf(identity))).map((identity) => ({ ...identity, customerId: owner.get(keyOf(identity))! }));
+    const owners = [
+      ...new Set(
+        event.identities.flatMap((identity) => (owner.has(keyOf(identity)) ? [owner.get(keyOf(identity))!] : [])),
+      ),
+    ];
+    const links = event.identities
+      .filter((identity) => owner.has(keyOf(identity)))
+      .map((identity) => ({ ...identity, customerId: owner.get(keyOf(identity))! }));
     let customer: number;
     const withEmail = (id: number) => (held.get(id) ?? []).some((identity) => identity.kind === 'email');
     if (owners.length === 0 || isNewPerson(event.identities, links, policy, withEmail)) customer = next++;
@@ -59,7 +68,12 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
           withEmail,
           eventHasEmail: event.identities.some((identity) => identity.kind === 'email'),
           countsIfMerged: (ids) => {
-            const all = new Map<string, Identity>([...ids.flatMap((id) => held.get(id) ?? []), ...event.identities].map((identity) => [keyOf(identity), identity]));
+            const all = new Map<string, Identity>(
+              [...ids.flatMap((id) => held.get(id) ?? []), ...event.identities].map((identity) => [
+                keyOf(identity),
+                identity,
+              ]),
+            );
             const counts: Record<string, number> = {};
             for (const identity of all.values()) counts[identity.kind] = (counts[identity.kind] ?? 0) + 1;
             return counts;
@@ -86,7 +100,11 @@ export async function resolveInMemory(events: ReadonlyArray<Pick<SimulatedEvent,
 }
 
 /** Compares today's customers with those the simulation gives the same events: who would merge, split or stay. */
-export function compareResolutions(events: readonly SimulatedEvent[], simulated: ReadonlyArray<number | null>, examples = 5): SimulationReport {
+export function compareResolutions(
+  events: readonly SimulatedEvent[],
+  simulated: ReadonlyArray<number | null>,
+  examples = 5,
+): SimulationReport {
   const clustersOf = new Map<number, Set<number>>();
   const customersOf = new Map<number, Set<number>>();
   const seenClusters = new Set<number>();
@@ -100,9 +118,14 @@ export function compareResolutions(events: readonly SimulatedEvent[], simulated:
     clustersOf.set(event.currentCustomer, (clustersOf.get(event.currentCustomer) ?? new Set()).add(cluster));
     customersOf.set(cluster, (customersOf.get(cluster) ?? new Set()).add(event.currentCustomer));
   });
-  const merging = [...customersOf.values()].filter((customers) => customers.size > 1).map((customers) => [...customers].sort((a, b) => a - b));
+  const merging = [...customersOf.values()]
+    .filter((customers) => customers.size > 1)
+    .map((customers) => [...customers].sort((a, b) => a - b));
   const merged = new Set(merging.flat());
-  const splitting = [...clustersOf].filter(([, clusters]) => clusters.size > 1).map(([customer]) => customer).sort((a, b) => a - b);
+  const splitting = [...clustersOf]
+    .filter(([, clusters]) => clusters.size > 1)
+    .map(([customer]) => customer)
+    .sort((a, b) => a - b);
   const changed = new Set([...merged, ...splitting]);
   return {
     events: events.length,
@@ -111,6 +134,9 @@ export function compareResolutions(events: readonly SimulatedEvent[], simulated:
     split: { customers: splitting.length, examples: splitting.slice(0, examples) },
     stay: [...clustersOf.keys()].filter((customer) => !changed.has(customer)).length,
     created: [...seenClusters].filter((cluster) => !customersOf.has(cluster)).length,
-    unresolved: { events: simulated.filter((cluster) => cluster === null).length, customers: [...current].filter((customer) => !clustersOf.has(customer)).length },
+    unresolved: {
+      events: simulated.filter((cluster) => cluster === null).length,
+      customers: [...current].filter((customer) => !clustersOf.has(customer)).length,
+    },
   };
 }

@@ -58,14 +58,20 @@ const DUMMY_HASH = hashPassword(randomBytes(16).toString('hex'));
 export function parseUsers(spec: string): DashboardUser[] {
   const users: DashboardUser[] = [];
   const problems: string[] = [];
-  for (const [index, entry] of spec.split(',').map((part) => part.trim()).entries()) {
+  for (const [index, entry] of spec
+    .split(',')
+    .map((part) => part.trim())
+    .entries()) {
     if (entry === '') continue;
     const [name, role, hash, ...extra] = entry.split(':');
     const label = name ? `"${name}"` : `#${index + 1}`;
     if (!name || !role || !hash || extra.length > 0) problems.push(`entry ${label} is not name:role:hash`);
-    else if (!ROLES.includes(role as Role)) problems.push(`user ${label} has role "${role}"; use one of ${ROLES.join(', ')}`);
-    else if (!/^scrypt\$[\w-]+\$[\w-]+$/.test(hash)) problems.push(`user ${label}: the hash is not scrypt$<salt>$<key> (see README, Dashboard)`);
-    else if (users.some((user) => user.name === name) || name === TOKEN_USER) problems.push(`user ${label} is declared twice or uses a reserved name`);
+    else if (!ROLES.includes(role as Role))
+      problems.push(`user ${label} has role "${role}"; use one of ${ROLES.join(', ')}`);
+    else if (!/^scrypt\$[\w-]+\$[\w-]+$/.test(hash))
+      problems.push(`user ${label}: the hash is not scrypt$<salt>$<key> (see README, Dashboard)`);
+    else if (users.some((user) => user.name === name) || name === TOKEN_USER)
+      problems.push(`user ${label} is declared twice or uses a reserved name`);
     else users.push({ name, role: role as Role, passwordHash: hash });
   }
   if (problems.length > 0) throw new Error(`CRMFLOW_USERS: ${problems.join('; ')}`);
@@ -76,16 +82,26 @@ export function parseUsers(spec: string): DashboardUser[] {
  * The dashboard users from `CRMFLOW_USERS`. Unset in demo mode: one admin `admin` / `demo-admin-password`, with a
  * warning to log. Unset in production: nobody signs in with a password (the API token still does).
  */
-export function dashboardUsersFromEnv(env: Readonly<Record<string, string | undefined>>): { users: DashboardUser[]; demo: boolean; warnings: string[] } {
+export function dashboardUsersFromEnv(env: Readonly<Record<string, string | undefined>>): {
+  users: DashboardUser[];
+  demo: boolean;
+  warnings: string[];
+} {
   const spec = env.CRMFLOW_USERS;
   if (spec !== undefined && spec.trim() !== '') return { users: parseUsers(spec), demo: false, warnings: [] };
   if (env.NODE_ENV === 'production') {
-    return { users: [], demo: false, warnings: ['CRMFLOW_USERS is not set: only the API token signs in to the dashboard.'] };
+    return {
+      users: [],
+      demo: false,
+      warnings: ['CRMFLOW_USERS is not set: only the API token signs in to the dashboard.'],
+    };
   }
   return {
     users: [{ name: DEMO_USER.name, role: 'admin', passwordHash: hashPassword(DEMO_USER.password) }],
     demo: true,
-    warnings: [`CRMFLOW_USERS is not set: the dashboard has the DEMO user "${DEMO_USER.name}" with password "${DEMO_USER.password}" (admin). Set CRMFLOW_USERS before real use.`],
+    warnings: [
+      `CRMFLOW_USERS is not set: the dashboard has the DEMO user "${DEMO_USER.name}" with password "${DEMO_USER.password}" (admin). Set CRMFLOW_USERS before real use.`,
+    ],
   };
 }
 
@@ -126,7 +142,12 @@ export function createDashboardAuth(options: DashboardAuthOptions): DashboardAut
     },
     checkToken: (token) => safeEqual(options.apiToken, token),
     isUser: (name) => roleOf(name) !== undefined,
-    issue: (user, role) => ({ user, role, nonce: randomBytes(16).toString('base64url'), expires: Date.now() + SESSION_MS }),
+    issue: (user, role) => ({
+      user,
+      role,
+      nonce: randomBytes(16).toString('base64url'),
+      expires: Date.now() + SESSION_MS,
+    }),
     seal(session) {
       const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
       return `${payload}.${sign(payload)}`;

@@ -1,5 +1,6 @@
 /** Keys whose values are secrets: shown masked in the dashboard, whatever the connector. */
-const SECRET_KEY = /secret|token|passw|pwd|api[_-]?key|authori[sz]ation|signature|credential|cookie|session|private[_-]?key|card[_-]?number|cvv|cvc|ssn|iban/i;
+const SECRET_KEY =
+  /secret|token|passw|pwd|api[_-]?key|authori[sz]ation|signature|credential|cookie|session|private[_-]?key|card[_-]?number|cvv|cvc|ssn|iban/i;
 
 export const MASK = '••••••';
 
@@ -47,7 +48,9 @@ export function maskSecrets(value: unknown, role?: string, depth = 0): unknown {
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([key, item]) => [
       key,
-      (SECRET_KEY.test(key) || pii.has(key.toLowerCase())) && item !== null && item !== '' ? MASK : maskSecrets(item, role, depth + 1),
+      (SECRET_KEY.test(key) || pii.has(key.toLowerCase())) && item !== null && item !== ''
+        ? MASK
+        : maskSecrets(item, role, depth + 1),
     ]),
   );
 }

@@ -29,11 +29,16 @@ const REQUEST_LINE = /\b(?:GET|POST|PUT|PATCH|DELETE) \S+?:? /;
 function reason(text: string): string {
   const found = (pattern: RegExp) => pattern.exec(text);
   let match: RegExpExecArray | null;
-  if ((match = found(/ENOTFOUND (\S+)/))) return `could not reach ${match[1]} (its name does not resolve): check the network and the connector's API URL`;
-  if ((match = found(/ECONNREFUSED (\S+)/))) return `${match[1]} refused the connection: is it running, and is the URL right?`;
-  if (found(/ETIMEDOUT|ECONNABORTED|ECONNRESET|timed out|timeout of \d+ms/)) return 'the other side did not answer in time';
-  if (found(/may have acted on it/)) return 'the connection broke after the request was sent: it may have arrived; check before resending';
-  if ((match = found(/(?:^|: |answered )(401|403)\b/))) return `the credentials were refused (${match[1]}): check the connector's secrets`;
+  if ((match = found(/ENOTFOUND (\S+)/)))
+    return `could not reach ${match[1]} (its name does not resolve): check the network and the connector's API URL`;
+  if ((match = found(/ECONNREFUSED (\S+)/)))
+    return `${match[1]} refused the connection: is it running, and is the URL right?`;
+  if (found(/ETIMEDOUT|ECONNABORTED|ECONNRESET|timed out|timeout of \d+ms/))
+    return 'the other side did not answer in time';
+  if (found(/may have acted on it/))
+    return 'the connection broke after the request was sent: it may have arrived; check before resending';
+  if ((match = found(/(?:^|: |answered )(401|403)\b/)))
+    return `the credentials were refused (${match[1]}): check the connector's secrets`;
   if (found(/(?:^|: |answered )429\b/)) return 'asked to slow down (429)';
   if ((match = found(/(?:^|: |answered )(5\d\d)\b/))) return `the other side had a server error (${match[1]})`;
   if ((match = found(/(?:^|: |answered )(4\d\d)\b\s*(.*)$/))) {
@@ -48,10 +53,15 @@ function vendorMessage(body: string): string {
   let said: unknown = body;
   try {
     const parsed = JSON.parse(body) as { message?: unknown; error?: unknown; detail?: unknown };
-    const nested = typeof parsed.error === 'object' && parsed.error !== null ? (parsed.error as { message?: unknown }).message : parsed.error;
+    const nested =
+      typeof parsed.error === 'object' && parsed.error !== null
+        ? (parsed.error as { message?: unknown }).message
+        : parsed.error;
     said = parsed.message ?? nested ?? parsed.detail ?? '';
   } catch {
     // not JSON: the text as it is
   }
-  return String(said).replace(/https?:\/\/[^\s"')]+/g, (url) => hostOf(url)).slice(0, 200);
+  return String(said)
+    .replace(/https?:\/\/[^\s"')]+/g, (url) => hostOf(url))
+    .slice(0, 200);
 }

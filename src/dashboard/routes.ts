@@ -58,7 +58,9 @@ const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
  */
 export function dashboardRouter(options: DashboardOptions): Router {
   setPiiFields(options.piiFields ?? []);
-  const kit = createPageKit(createDashboardAuth({ users: options.users, secretKey: options.secretKey, apiToken: options.apiToken }));
+  const kit = createPageKit(
+    createDashboardAuth({ users: options.users, secretKey: options.secretKey, apiToken: options.apiToken }),
+  );
   const router = Router();
   router.use('/assets', express.static(PUBLIC_DIR, { index: false, maxAge: '10m', fallthrough: false }));
 

@@ -68,7 +68,9 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
 
   const send = (stream: Stream, run: RunRow) => {
     stream.watch.set(run.id, `${run.status}:${run.attempts}`);
-    stream.res.write(`event: run\ndata: ${JSON.stringify({ id: run.id, status: run.status, attempts: run.attempts, html: stream.render(run) })}\n\n`);
+    stream.res.write(
+      `event: run\ndata: ${JSON.stringify({ id: run.id, status: run.status, attempts: run.attempts, html: stream.render(run) })}\n\n`,
+    );
     stream.lastWrite = Date.now();
   };
 
@@ -143,7 +145,11 @@ export function createRunStreamHub(options: RunStreamHubOptions): RunStreamHub {
       // The session's oldest streams give way (a reloaded tab whose old connection has not closed yet, or abuse).
       for (const stream of own.slice(0, Math.max(0, own.length - maxPerSession + 1))) close(stream);
       if (streams.size >= maxTotal) {
-        res.status(503).set({ 'Retry-After': '30', 'Cache-Control': 'no-store' }).type('text/plain').send('too many live-update streams are open; reload later');
+        res
+          .status(503)
+          .set({ 'Retry-After': '30', 'Cache-Control': 'no-store' })
+          .type('text/plain')
+          .send('too many live-update streams are open; reload later');
         return;
       }
       res.status(200).set({

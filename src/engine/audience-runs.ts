@@ -13,14 +13,25 @@ export function dayIn(date: Date, timeZone: string): string {
  * One tick of an audience trigger: selects the customers page by page and runs the workflow once per customer and
  * day (trigger key `audience:<day>:<customer>`), so a second tick, process or retry the same day starts nothing new.
  */
-export async function processAudienceTick(deps: Pick<ChainDependencies, 'pool' | 'execute' | 'settle'>, workflow: CompiledWorkflow, tick: string): Promise<void> {
+export async function processAudienceTick(
+  deps: Pick<ChainDependencies, 'pool' | 'execute' | 'settle'>,
+  workflow: CompiledWorkflow,
+  tick: string,
+): Promise<void> {
   const trigger = workflow.trigger;
   if (trigger.kind !== 'audience') return;
   const now = new Date(tick);
   const day = dayIn(now, trigger.timezone);
   const outcomes: RunOutcome[] = [];
-  for (let afterId = 0; ; ) {
-    const customerIds = await selectAudience(deps.pool, { workflow: workflow.id, selector: trigger.audience, day, now, afterId, limit: trigger.batchSize });
+  for (let afterId = 0; ;) {
+    const customerIds = await selectAudience(deps.pool, {
+      workflow: workflow.id,
+      selector: trigger.audience,
+      day,
+      now,
+      afterId,
+      limit: trigger.batchSize,
+    });
     if (customerIds.length === 0) break;
     for (const customerId of customerIds) {
       const run = await ensureRun(deps.pool, {

@@ -38,6 +38,8 @@ export function businessTimeBetween(hours: OpeningHours | undefined, from: Date,
 export function formatDuration(ms: number): string {
   const minutes = Math.floor(Math.abs(ms) / 60_000);
   const [days, hours, mins] = [Math.floor(minutes / 1440), Math.floor((minutes % 1440) / 60), minutes % 60];
-  const parts = [days ? `${days}d` : '', hours ? `${hours}h` : '', !days && (mins || !hours) ? `${mins}m` : ''].filter(Boolean);
+  const parts = [days ? `${days}d` : '', hours ? `${hours}h` : '', !days && (mins || !hours) ? `${mins}m` : ''].filter(
+    Boolean,
+  );
   return parts.join(' ');
 }

@@ -56,8 +56,15 @@ export function createCaseServices(options: CaseServiceOptions) {
 
   const clockFor: ClockFor = (name) => {
     const rule = name === null ? undefined : config.businessHours.get(name);
-    const hours: OpeningHours | undefined = rule && { timeZone: rule.timeZone, week: rule.week, holidays: rule.holidays };
-    const clock: CaseClock = { dueAfter: (from, ms) => addBusinessTime(hours, from, ms) ?? null, between: (from, to) => businessTimeBetween(hours, from, to) };
+    const hours: OpeningHours | undefined = rule && {
+      timeZone: rule.timeZone,
+      week: rule.week,
+      holidays: rule.holidays,
+    };
+    const clock: CaseClock = {
+      dueAfter: (from, ms) => addBusinessTime(hours, from, ms) ?? null,
+      between: (from, to) => businessTimeBetween(hours, from, to),
+    };
     return clock;
   };
 
@@ -79,10 +86,15 @@ export function createCaseServices(options: CaseServiceOptions) {
         checks.map((check) => ({
           name: 'case',
           data: { kind: 'case' as const, caseId: check.caseId, target: check.target },
-          opts: { jobId: jobIds.caseCheck(check.caseId, check.target, check.dueAt), delay: Math.max(0, check.dueAt.getTime() - at) },
+          opts: {
+            jobId: jobIds.caseCheck(check.caseId, check.target, check.dueAt),
+            delay: Math.max(0, check.dueAt.getTime() - at),
+          },
         })),
       )
-      .catch((error: unknown) => logger.warn({ err: error, checks }, 'case stored but its due-time checks not queued: the reconciler will'));
+      .catch((error: unknown) =>
+        logger.warn({ err: error, checks }, 'case stored but its due-time checks not queued: the reconciler will'),
+      );
   }
 
   /** After a change committed: its events queued, its due-time checks scheduled. */
@@ -115,7 +127,14 @@ export function createCaseServices(options: CaseServiceOptions) {
     await settle(result);
     const row = result.case;
     if (row === null)
-      return { case_id: null, action: 'none', owner_agent_id: null, priority: input.priority, first_response_due_at: null, resolution_due_at: null };
+      return {
+        case_id: null,
+        action: 'none',
+        owner_agent_id: null,
+        priority: input.priority,
+        first_response_due_at: null,
+        resolution_due_at: null,
+      };
     const output: OpenCaseOutput = {
       case_id: row.id,
       action: result.action,
@@ -136,18 +155,32 @@ export function createCaseServices(options: CaseServiceOptions) {
     const key = `${input.idempotencyKey}:ack`;
     const text = await acknowledge(facts);
     const sent = await send(row, { idempotencyKey: key, text, runId: input.runId });
-    if (sent.status === 'failed') throw new StepError(`acknowledgement of case ${row.id} on ${sent.channel} failed: ${sent.reason}`, true);
+    if (sent.status === 'failed')
+      throw new StepError(`acknowledgement of case ${row.id} on ${sent.channel} failed: ${sent.reason}`, true);
     if (sent.messageId !== undefined) {
       await addCaseEntry(
         pool,
         row.id,
-        { kind: 'auto_reply', body: text, channel: sent.channel, outboundMessageId: sent.messageId, key, byPerson: false, data: { status: sent.status } },
+        {
+          kind: 'auto_reply',
+          body: text,
+          channel: sent.channel,
+          outboundMessageId: sent.messageId,
+          key,
+          byPerson: false,
+          data: { status: sent.status },
+        },
         { author: null, now: now(), clock: clockFor, events },
       );
     }
     return {
       ...output,
-      acknowledgement: { status: sent.status, channel: sent.channel, message_id: sent.messageId, ...(sent.reason ? { reason: sent.reason } : {}) },
+      acknowledgement: {
+        status: sent.status,
+        channel: sent.channel,
+        message_id: sent.messageId,
+        ...(sent.reason ? { reason: sent.reason } : {}),
+      },
     };
   };
 
@@ -180,7 +213,8 @@ export function createCaseServices(options: CaseServiceOptions) {
     const { publicUrl, secretKey } = options.feedback;
     const expires = Math.floor(now().getTime() / 1000) + FEEDBACK_LINK_DAYS * 86_400;
     return [1, 2, 3, 4, 5].map(
-      (score) => `${publicUrl.replace(/\/+$/, '')}/feedback/${feedbackToken(secretKey, { message: messageKey, caseId, kind: 'csat', score, expires })}`,
+      (score) =>
+        `${publicUrl.replace(/\/+$/, '')}/feedback/${feedbackToken(secretKey, { message: messageKey, caseId, kind: 'csat', score, expires })}`,
     );
   }
 
@@ -188,9 +222,13 @@ export function createCaseServices(options: CaseServiceOptions) {
    * Sends `text` to the case's customer on the case's channel (email when it has none), once per `idempotencyKey`,
    * through the same outbound path as the reply step (consent, vendor windows, record-before-send).
    */
-  async function send(row: CaseRow, message: { idempotencyKey: string; text: string; runId: number | null; agentId?: string | null }): Promise<CaseSendResult> {
+  async function send(
+    row: CaseRow,
+    message: { idempotencyKey: string; text: string; runId: number | null; agentId?: string | null },
+  ): Promise<CaseSendResult> {
     const customer = await loadCustomerSummary(pool, row.customer_id);
-    if (!customer) return { status: 'skipped', reason: `customer ${row.customer_id} vanished`, channel: row.channel ?? 'email' };
+    if (!customer)
+      return { status: 'skipped', reason: `customer ${row.customer_id} vanished`, channel: row.channel ?? 'email' };
     const channel = row.channel && row.channel !== 'form' ? row.channel : 'email';
     if (channel === 'email') {
       if (!customer.email) return { status: 'skipped', reason: 'the customer has no email address', channel };
@@ -238,7 +276,9 @@ export function createCaseServices(options: CaseServiceOptions) {
       first_response_time_left_ms: row.first_responded_at ? null : firstResponseLeft,
       resolution_time_left_ms: resolutionLeft,
       overdue:
-        running && ((row.first_response_due_at !== null && row.first_response_due_at <= at) || (row.resolution_due_at !== null && row.resolution_due_at <= at)),
+        running &&
+        ((row.first_response_due_at !== null && row.first_response_due_at <= at) ||
+          (row.resolution_due_at !== null && row.resolution_due_at <= at)),
     };
   }
 

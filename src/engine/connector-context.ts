@@ -43,7 +43,10 @@ export function storedTokens(pool: Pool, box: SecretBox, connectorId: string): C
  * The stored tokens of every connector, read over a small pool of its own (`crmflow doctor`, which runs without the
  * runtime); `close()` ends the pool.
  */
-export function tokenStoreAt(databaseUrl: string, box: SecretBox): { tokens: (connectorId: string) => ConnectorContext['tokens']; close: () => Promise<void> } {
+export function tokenStoreAt(
+  databaseUrl: string,
+  box: SecretBox,
+): { tokens: (connectorId: string) => ConnectorContext['tokens']; close: () => Promise<void> } {
   const pool = createPool(databaseUrl, { max: 2, connectionTimeoutMillis: 3000 });
   return { tokens: (connectorId) => storedTokens(pool, box, connectorId), close: () => pool.end() };
 }

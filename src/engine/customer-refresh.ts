@@ -36,7 +36,13 @@ const PROBE_HORIZON_MS = 1024 * 3_600_000;
 /** A flip found by probing is located to within this (the sweep re-checks at its end, when the answer has changed). */
 const FLIP_RESOLUTION_MS = 60_000;
 
-export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig; now: () => Date; listenedEvents?: ReadonlySet<string>; logger?: Logger }): CustomerRefresher {
+export function createCustomerRefresher(deps: {
+  pool: Pool;
+  config: LoadedConfig;
+  now: () => Date;
+  listenedEvents?: ReadonlySet<string>;
+  logger?: Logger;
+}): CustomerRefresher {
   const { segments, traits } = deps.config;
   const needsTimeline = traits.some((trait) => trait.usesTimeline);
 
@@ -45,7 +51,10 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
       return (await segment.when.evaluate(customer, { customer, ...clockBindings(at) })) === true;
     } catch (error) {
       // A condition that cannot be evaluated for this customer (a missing trait in arithmetic) does not hold.
-      deps.logger?.debug({ segment: segment.id, customer_id: customer.id, err: error }, 'segment condition failed; not a member');
+      deps.logger?.debug(
+        { segment: segment.id, customer_id: customer.id, err: error },
+        'segment condition failed; not a member',
+      );
       return false;
     }
   };
@@ -55,7 +64,12 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
    * then narrowed by bisection between the last probe that agreed and the first that did not. Without a change within
    * the horizon, its end (probed again then).
    */
-  const nextFlip = async (segment: CompiledSegment, customer: CustomerSummary, now: Date, answer: boolean): Promise<number> => {
+  const nextFlip = async (
+    segment: CompiledSegment,
+    customer: CustomerSummary,
+    now: Date,
+    answer: boolean,
+  ): Promise<number> => {
     let agreed = now.getTime();
     for (let step = 3_600_000; step <= PROBE_HORIZON_MS; step *= 2) {
       const probe = now.getTime() + step;
@@ -77,7 +91,9 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
   const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
     const id = await lockCustomerForUpdate(client, customerId);
     const now = deps.now();
-    const { rows } = await client.query<CustomerSummary & { builtin: Record<string, unknown> | null; current: string[] }>(
+    const { rows } = await client.query<
+      CustomerSummary & { builtin: Record<string, unknown> | null; current: string[] }
+    >(
       `SELECT ${SUMMARY_COLUMNS}, ${options.recompute === false ? 'NULL' : `(${BUILTIN_TRAITS_SQL})`} AS builtin,
          ARRAY(SELECT segment_id FROM segment_memberships WHERE customer_id = c.id AND exited_at IS NULL) AS current
        FROM customers c WHERE c.id = $1`,
@@ -87,7 +103,12 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
     const computed: Record<string, unknown> = { ...(builtin ?? customer.traits) };
     if (traits.length > 0) {
       const timeline = needsTimeline
-        ? (await client.query('SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000', [id])).rows
+        ? (
+            await client.query(
+              'SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000',
+              [id],
+            )
+          ).rows
         : undefined;
       for (const trait of traits) {
         const subject = { ...customer, traits: computed };
@@ -124,7 +145,13 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
         listened: deps.listenedEvents,
         // One event per stay and direction, whoever evaluates how often.
         dedupeKey: `segment:${change.membershipId}:${change.change}`,
-        data: { customer_id: id, segment: segment.id, segment_name: segment.name, membership_id: change.membershipId, cause: options.cause },
+        data: {
+          customer_id: id,
+          segment: segment.id,
+          segment_name: segment.name,
+          membership_id: change.membershipId,
+          cause: options.cause,
+        },
       });
       if (event !== undefined) events.push(event);
     }
@@ -133,7 +160,8 @@ export function createCustomerRefresher(deps: { pool: Pool; config: LoadedConfig
 
   return {
     refresh,
-    refreshNow: (customerId, options) => withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
+    refreshNow: (customerId, options) =>
+      withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
     readsProfile: segments.length > 0 || traits.length > 0,
   };
 }

@@ -14,7 +14,13 @@ export { createPool };
 export async function prepareDatabase(pool: Pool, config: LoadedConfig, logger: Pick<Logger, 'info'>): Promise<void> {
   const applied = await migrate(pool);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  if (await auditConfigVersions(pool, config.file, Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])))) {
+  if (
+    await auditConfigVersions(
+      pool,
+      config.file,
+      Object.fromEntries(config.workflows.map((workflow) => [workflow.id, workflow.version])),
+    )
+  ) {
     logger.info({ file: config.file }, 'new workflows configuration recorded in the audit log (config.reload)');
   }
 }

@@ -1,6 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { getEngineEvent, listStalePendingEngineEvents, setEngineEventStatus, type EngineEvent } from '../store/engine-events.js';
+import {
+  getEngineEvent,
+  listStalePendingEngineEvents,
+  setEngineEventStatus,
+  type EngineEvent,
+} from '../store/engine-events.js';
 import type { Pool } from '../store/pool.js';
 import { ensureRun, markRunFinished, type RunRow } from '../store/runs.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -24,26 +29,42 @@ export const DEFAULT_EVENT_CHAIN_LIMIT = 5;
 export async function enqueueEngineEvents(queue: Queue<JobData>, eventIds: Array<number | undefined>): Promise<void> {
   const ids = eventIds.filter((id): id is number => id !== undefined);
   if (ids.length === 0) return;
-  await queue.addBulk(ids.map((eventId) => ({ name: 'engine-event', data: { kind: 'engine-event', eventId }, opts: { jobId: jobIds.engineEvent(eventId) } })));
+  await queue.addBulk(
+    ids.map((eventId) => ({
+      name: 'engine-event',
+      data: { kind: 'engine-event', eventId },
+      opts: { jobId: jobIds.engineEvent(eventId) },
+    })),
+  );
 }
 
 /** The engine event types some enabled workflow starts on: the worker writes no others. */
 export function listenedEventTypes(config: LoadedConfig): ReadonlySet<string> {
-  return new Set(config.workflows.flatMap((workflow) => (workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [])));
+  return new Set(
+    config.workflows.flatMap((workflow) =>
+      workflow.enabled && workflow.trigger.kind === 'event' ? workflow.trigger.on : [],
+    ),
+  );
 }
 
 /**
  * Queues events right after the change that wrote them committed. Redis being away loses nothing: the events are
  * stored, and the reconciler queues what is still pending.
  */
-export function engineEventPublisher(deps: { queue: Queue<JobData>; logger?: Pick<Logger, 'warn'> }): (eventIds: Array<number | undefined>) => Promise<void> {
+export function engineEventPublisher(deps: {
+  queue: Queue<JobData>;
+  logger?: Pick<Logger, 'warn'>;
+}): (eventIds: Array<number | undefined>) => Promise<void> {
   return async (eventIds) => {
     const ids = eventIds.filter((id): id is number => id !== undefined);
     if (ids.length === 0) return;
     try {
       await enqueueEngineEvents(deps.queue, ids);
     } catch (error) {
-      deps.logger?.warn({ events: ids, err: error }, 'engine events stored but not queued: the reconciler will queue them');
+      deps.logger?.warn(
+        { events: ids, err: error },
+        'engine events stored but not queued: the reconciler will queue them',
+      );
     }
   };
 }
@@ -54,7 +75,12 @@ export interface ChainDependencies {
   config: LoadedConfig;
   services: StepServices;
   /** Runs (or resumes) a run unless it is finished (the worker's own rules). */
-  execute: (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown) => Promise<RunOutcome>;
+  execute: (
+    run: RunRow,
+    workflow: CompiledWorkflow,
+    event: TriggerEvent | undefined,
+    payload: unknown,
+  ) => Promise<RunOutcome>;
   /** Throws to retry the job when a run failed with a transient error. */
   settle: (outcomes: RunOutcome[]) => void;
   /** See DEFAULT_EVENT_CHAIN_LIMIT. */
@@ -62,9 +88,14 @@ export interface ChainDependencies {
 }
 
 /** Why a run of `workflow` for this event must not start (a runaway or looping chain), or undefined. */
-export function chainStop(event: Pick<EngineEvent, 'depth' | 'chain'>, workflow: string, limit: number): string | undefined {
+export function chainStop(
+  event: Pick<EngineEvent, 'depth' | 'chain'>,
+  workflow: string,
+  limit: number,
+): string | undefined {
   const path = [...event.chain, workflow].join(' → ');
-  if (event.chain.includes(workflow)) return `event chain limit: workflow ${workflow} is already in this chain (${path})`;
+  if (event.chain.includes(workflow))
+    return `event chain limit: workflow ${workflow} is already in this chain (${path})`;
   if (event.depth >= limit) return `event chain limit: ${event.depth + 1} chained events (limit ${limit}): ${path}`;
   return undefined;
 }
@@ -76,9 +107,19 @@ export function chainStop(event: Pick<EngineEvent, 'depth' | 'chain'>, workflow:
 export async function processEngineEvent(deps: ChainDependencies, eventId: number): Promise<void> {
   const event = await getEngineEvent(deps.pool, eventId);
   if (!event || event.status !== 'pending') return;
-  const listeners = deps.config.workflows.filter((workflow) => workflow.enabled && workflow.trigger.kind === 'event' && workflow.trigger.on.includes(event.type));
-  const trigger: TriggerEvent = { connector: 'engine', type: event.type, external_id: String(event.id), occurred_at: event.createdAt.toISOString() };
-  const customer = event.customerId === null || listeners.length === 0 ? undefined : await deps.services.loadCustomer(event.customerId);
+  const listeners = deps.config.workflows.filter(
+    (workflow) => workflow.enabled && workflow.trigger.kind === 'event' && workflow.trigger.on.includes(event.type),
+  );
+  const trigger: TriggerEvent = {
+    connector: 'engine',
+    type: event.type,
+    external_id: String(event.id),
+    occurred_at: event.createdAt.toISOString(),
+  };
+  const customer =
+    event.customerId === null || listeners.length === 0
+      ? undefined
+      : await deps.services.loadCustomer(event.customerId);
   const bindings = { event: { ...trigger, depth: event.depth, chain: event.chain }, customer };
   const outcomes: RunOutcome[] = [];
   for (const workflow of listeners) {
@@ -93,7 +134,13 @@ export async function processEngineEvent(deps: ChainDependencies, eventId: numbe
     });
     const stop = chainStop(event, workflow.id, deps.chainLimit);
     if (stop) {
-      if (run.status === 'queued') await markRunFinished(deps.pool, run.id, { status: 'failed', error: stop, retryable: false, customerId: customer?.id ?? null });
+      if (run.status === 'queued')
+        await markRunFinished(deps.pool, run.id, {
+          status: 'failed',
+          error: stop,
+          retryable: false,
+          customerId: customer?.id ?? null,
+        });
       continue;
     }
     outcomes.push(await deps.execute(run, workflow, trigger, run.payload));

@@ -29,7 +29,8 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
   const nextBatch = (): Delivery[] => {
     let count = 0;
     let events = 0;
-    while (count < waiting.length && (count === 0 || events + waiting[count]!.events.length <= MAX_BATCH_EVENTS)) events += waiting[count++]!.events.length;
+    while (count < waiting.length && (count === 0 || events + waiting[count]!.events.length <= MAX_BATCH_EVENTS))
+      events += waiting[count++]!.events.length;
     return waiting.splice(0, count);
   };
 
@@ -38,7 +39,10 @@ export function createInboxWriter(pool: Pool): (events: InboxEventInput[]) => Pr
     while (waiting.length > 0) {
       const batch = nextBatch();
       try {
-        const ids = await storeInboxEvents(pool, batch.flatMap((delivery) => delivery.events));
+        const ids = await storeInboxEvents(
+          pool,
+          batch.flatMap((delivery) => delivery.events),
+        );
         let at = 0;
         for (const delivery of batch) {
           delivery.resolve(ids.slice(at, at + delivery.events.length).filter((id): id is number => id !== undefined));

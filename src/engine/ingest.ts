@@ -16,11 +16,18 @@ export interface IngestOptions {
  * A failed store throws (nothing was acknowledged); a failed or slow enqueue only delays the events: the
  * reconciler enqueues stored events that have no job.
  */
-export async function ingest(options: IngestOptions, store: () => Promise<number[]>, about: Record<string, unknown>): Promise<number[]> {
+export async function ingest(
+  options: IngestOptions,
+  store: () => Promise<number[]>,
+  about: Record<string, unknown>,
+): Promise<number[]> {
   const ids = await store();
   const timeoutMs = options.enqueueTimeoutMs ?? 2000;
   await withTimeout(timeoutMs, () => enqueueInboxEvents(options.queue, ids)).catch((error: unknown) =>
-    options.logger.warn({ ...about, events: ids, err: error }, 'stored but not enqueued (Redis unavailable): the reconciler will enqueue'),
+    options.logger.warn(
+      { ...about, events: ids, err: error },
+      'stored but not enqueued (Redis unavailable): the reconciler will enqueue',
+    ),
   );
   return ids;
 }

@@ -59,8 +59,12 @@ function addRange(week: Week, day: number, from: number, to: number): void {
 function parseDays(key: string): number[] {
   if (key.trim() === 'daily') return [0, 1, 2, 3, 4, 5, 6];
   return key.split(',').flatMap((part) => {
-    const [first, last] = part.trim().split('-').map((day) => WEEKDAYS.indexOf(day.trim() as Weekday));
-    if (first === undefined || first < 0 || last === -1) throw new HoursError(`"${key}" is not a day (mon..sun), a range like mon-fri, a list like sat,sun or daily`, key);
+    const [first, last] = part
+      .trim()
+      .split('-')
+      .map((day) => WEEKDAYS.indexOf(day.trim() as Weekday));
+    if (first === undefined || first < 0 || last === -1)
+      throw new HoursError(`"${key}" is not a day (mon..sun), a range like mon-fri, a list like sat,sun or daily`, key);
     if (last === undefined) return [first];
     const days: number[] = [];
     for (let day = first; ; day = (day + 1) % 7) {
@@ -117,11 +121,27 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function wallClock(timeZone: string, instant: number): LocalDate & { hour: number; minute: number; second: number } {
   let formatter = formatters.get(timeZone);
   if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(timeZone, formatter);
   }
   const parts = Object.fromEntries(formatter.formatToParts(instant).map((part) => [part.type, Number(part.value)]));
-  return { year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!, second: parts.second! };
+  return {
+    year: parts.year!,
+    month: parts.month!,
+    day: parts.day!,
+    hour: parts.hour!,
+    minute: parts.minute!,
+    second: parts.second!,
+  };
 }
 
 /** The zone's offset from UTC at `instant`, in ms (local = UTC + offset). */

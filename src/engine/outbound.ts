@@ -2,7 +2,16 @@ import { isRetryable } from '../connectors/shared/retry-signal.js';
 import { VendorAuthError, VendorOutcomeUnknownError } from '../connectors/shared/vendor-http.js';
 import { normalizeEmail } from '../customers/normalize.js';
 import { countOutbound } from '../observability/metrics.js';
-import { claimMessage, OUTBOX, markMessageFailed, markMessageSent, markMessageUncertain, reclaimUncertainMessage, skipMessage, type OutboundMessage } from '../store/messages.js';
+import {
+  claimMessage,
+  OUTBOX,
+  markMessageFailed,
+  markMessageSent,
+  markMessageUncertain,
+  reclaimUncertainMessage,
+  skipMessage,
+  type OutboundMessage,
+} from '../store/messages.js';
 import { replyVerdict, type ChannelRules, type ReplyPolicy, type Verdict } from './reply-policy/gate.js';
 import type { ConnectorContext } from '../connectors/define-connector.js';
 import type { EmailTransport } from '../mail/mailer.js';
@@ -51,7 +60,11 @@ export function createOutbound(options: OutboundOptions) {
     } catch (error) {
       const reason = (error as Error).message;
       if (error instanceof VendorOutcomeUnknownError) {
-        await markMessageUncertain(pool, messageId, `${reason}; not resent automatically: resend it once you know it did not arrive`);
+        await markMessageUncertain(
+          pool,
+          messageId,
+          `${reason}; not resent automatically: resend it once you know it did not arrive`,
+        );
         return countOutbound(channel, { status: 'uncertain' as const, messageId, reason });
       }
       await markMessageFailed(pool, messageId, reason);
@@ -67,18 +80,47 @@ export function createOutbound(options: OutboundOptions) {
    * A reply unless its policy says otherwise (skipped with the reason), recorded before it is sent: a claim that is
    * not granted (already sent, or uncertain after a crash) returns the recorded outcome instead.
    */
-  async function reply(record: OutboundMessage, address: string, policy: ReplyPolicy | undefined, rules: ChannelRules, send: (verdict: Exclude<Verdict, { skip: string }>) => ReturnType<Send>) {
-    const verdict = await replyVerdict(pool, { channel: record.channel, address, customerId: record.customerId, runId: record.runId, idempotencyKey: record.idempotencyKey }, policy, rules);
+  async function reply(
+    record: OutboundMessage,
+    address: string,
+    policy: ReplyPolicy | undefined,
+    rules: ChannelRules,
+    send: (verdict: Exclude<Verdict, { skip: string }>) => ReturnType<Send>,
+  ) {
+    const verdict = await replyVerdict(
+      pool,
+      {
+        channel: record.channel,
+        address,
+        customerId: record.customerId,
+        runId: record.runId,
+        idempotencyKey: record.idempotencyKey,
+      },
+      policy,
+      rules,
+    );
     if ('skip' in verdict) return skipped(record, verdict.skip);
-    const sent = verdict.send === 'template' ? { ...record, body: `template ${verdict.template.name} (${verdict.template.language})` } : record;
+    const sent =
+      verdict.send === 'template'
+        ? { ...record, body: `template ${verdict.template.name} (${verdict.template.language})` }
+        : record;
     const claim = await claimMessage(pool, sent);
-    if (!claim.send) return countOutbound(record.channel, { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined }, true);
+    if (!claim.send)
+      return countOutbound(
+        record.channel,
+        { status: claim.message.status, messageId: claim.message.id, reason: claim.message.statusReason ?? undefined },
+        true,
+      );
     return deliver(record.channel, claim.id, () => send(verdict));
   }
 
   async function skipped(record: OutboundMessage, reason: string) {
     const row = await skipMessage(pool, record, reason);
-    return countOutbound(record.channel, { status: row.status, messageId: row.id, reason: row.statusReason ?? undefined });
+    return countOutbound(record.channel, {
+      status: row.status,
+      messageId: row.id,
+      reason: row.statusReason ?? undefined,
+    });
   }
 
   /** An email as sent: one-click unsubscribe (RFC 8058) in the headers, the Message-ID recorded with the message. */
@@ -110,7 +152,10 @@ export function createOutbound(options: OutboundOptions) {
     const { id } = connector.definition;
     if (connector.demoSecrets.length === 0) return { id, transport: id, spec, send: action.run };
     const keep: typeof action.run = async (_context, _input, idempotencyKey) => {
-      options.logger.info({ channel, connector: id, key: idempotencyKey }, `${channel} message kept in the local outbox (demo mode: set ${connector.demoSecrets.join(', ')} to deliver)`);
+      options.logger.info(
+        { channel, connector: id, key: idempotencyKey },
+        `${channel} message kept in the local outbox (demo mode: set ${connector.demoSecrets.join(', ')} to deliver)`,
+      );
       return { providerId: null };
     };
     return { id, transport: OUTBOX, spec, send: keep };
@@ -131,13 +176,26 @@ export function createOutbound(options: OutboundOptions) {
       // The unsubscribe link also in the text, for mail clients that do not show the header.
       body: `${message.text}\n\n--\nTo stop these emails: ${options.unsubscribeUrl(address)}`,
     };
-    return reply(record, address, message.policy, { acceptsTemplates: false }, emailSend(record.emailMessageId, message.to, message.subject, record.body));
+    return reply(
+      record,
+      address,
+      message.policy,
+      { acceptsTemplates: false },
+      emailSend(record.emailMessageId, message.to, message.subject, record.body),
+    );
   };
 
   const sendMessage: StepServices['sendMessage'] = async (message) => {
     const via = provider(message.channel);
-    if (!via) return countOutbound(message.channel, { status: 'failed', reason: `no configured connector sends on ${message.channel}`, retryable: false });
-    const recipient = [...message.preferred, ...message.identities].find((identity) => identity.kind === via.spec.identity)?.value;
+    if (!via)
+      return countOutbound(message.channel, {
+        status: 'failed',
+        reason: `no configured connector sends on ${message.channel}`,
+        retryable: false,
+      });
+    const recipient = [...message.preferred, ...message.identities].find(
+      (identity) => identity.kind === via.spec.identity,
+    )?.value;
     const record = {
       idempotencyKey: message.idempotencyKey,
       customerId: message.customerId,
@@ -155,7 +213,11 @@ export function createOutbound(options: OutboundOptions) {
     if (refusal) return skipped({ ...record, recipient }, refusal);
     const rules = { replyWindow: via.spec.replyWindow, acceptsTemplates: via.spec.templateInput !== undefined };
     return reply({ ...record, recipient }, recipient, message.policy, rules, (verdict) =>
-      via.send(context, verdict.send === 'template' ? via.spec.templateInput!(recipient, verdict.template, message.trigger) : input, message.idempotencyKey),
+      via.send(
+        context,
+        verdict.send === 'template' ? via.spec.templateInput!(recipient, verdict.template, message.trigger) : input,
+        message.idempotencyKey,
+      ),
     );
   };
 
@@ -177,7 +239,9 @@ export function createOutbound(options: OutboundOptions) {
       return { status: 'failed', messageId, reason, retryable: false };
     }
     const context = options.connectorContext(via.id, AbortSignal.timeout(30_000));
-    return deliver(message.channel, message.id, () => via.send(context, via.spec.input(message.recipient, message.body, undefined), message.idempotencyKey));
+    return deliver(message.channel, message.id, () =>
+      via.send(context, via.spec.input(message.recipient, message.body, undefined), message.idempotencyKey),
+    );
   }
 
   return { sendEmail, sendMessage, resend };

@@ -9,7 +9,11 @@ type Data = Record<string, unknown>;
  * - `message.sent` (an email in a mailbox's Sent folder): the mailbox's agent, else the agent whose email is `from`;
  * - a call: the agent whose declared `phone` is the call's `from` or `to` (calls an agent dials or takes).
  */
-export function attributeAgent(entry: { type: string; data?: unknown }, agents: ReadonlyMap<string, AgentConfig>, defaultRegion: string): string | undefined {
+export function attributeAgent(
+  entry: { type: string; data?: unknown },
+  agents: ReadonlyMap<string, AgentConfig>,
+  defaultRegion: string,
+): string | undefined {
   const data = (entry.data ?? {}) as Data;
   const declared = (id: unknown) => (typeof id === 'string' && agents.has(id) ? id : undefined);
   const already = declared(data.agent_id);
@@ -18,14 +22,19 @@ export function attributeAgent(entry: { type: string; data?: unknown }, agents: 
     const mailboxAgent = declared(data.mailbox_agent);
     if (mailboxAgent) return mailboxAgent;
     const from = typeof data.from === 'string' ? normalizeEmail(data.from) : undefined;
-    return from ? [...agents.values()].find((agent) => agent.email && normalizeEmail(agent.email) === from)?.id : undefined;
+    return from
+      ? [...agents.values()].find((agent) => agent.email && normalizeEmail(agent.email) === from)?.id
+      : undefined;
   }
   if (entry.type.startsWith('call.')) {
     const phones = new Set(
-      [data.from, data.to].map((value) => (typeof value === 'string' ? normalizePhone(value.replace(/^whatsapp:/, ''), defaultRegion) : undefined)),
+      [data.from, data.to].map((value) =>
+        typeof value === 'string' ? normalizePhone(value.replace(/^whatsapp:/, ''), defaultRegion) : undefined,
+      ),
     );
     phones.delete(undefined);
-    return [...agents.values()].find((agent) => agent.phone && phones.has(normalizePhone(agent.phone, defaultRegion)))?.id;
+    return [...agents.values()].find((agent) => agent.phone && phones.has(normalizePhone(agent.phone, defaultRegion)))
+      ?.id;
   }
   return undefined;
 }
@@ -33,5 +42,7 @@ export function attributeAgent(entry: { type: string; data?: unknown }, agents: 
 /** Message-IDs an email entry refers to (`In-Reply-To`, then `References`), as its mapping lists them in `data.references`. */
 export function referencedMessageIds(data: unknown): string[] {
   const references = (data as Data | null | undefined)?.references;
-  return Array.isArray(references) ? references.filter((value): value is string => typeof value === 'string' && value !== '').slice(0, 50) : [];
+  return Array.isArray(references)
+    ? references.filter((value): value is string => typeof value === 'string' && value !== '').slice(0, 50)
+    : [];
 }

@@ -44,7 +44,11 @@ const MAX_PAGES_PER_RUN = 1000;
  * skipped and nothing stored twice (the inbox also de-duplicates on the vendor's event ids). One puller per resource
  * at a time across all processes (a session advisory lock); a second one skips.
  */
-export async function runPull(request: PullRequest, context: ConnectorContext, deps: { pool: Pool; queue: Queue<JobData>; logger: Pick<Logger, 'info' | 'warn'> }): Promise<PullResult> {
+export async function runPull(
+  request: PullRequest,
+  context: ConnectorContext,
+  deps: { pool: Pool; queue: Queue<JobData>; logger: Pick<Logger, 'info' | 'warn'> },
+): Promise<PullResult> {
   const connector = request.connector.id;
   const resource = request.connector.pull![request.resource]!;
   const origin = `pull:${request.resource}`;
@@ -53,7 +57,10 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
   const lock = await deps.pool.connect();
   const result: PullResult = { pages: 0, received: 0, stored: 0, skipped: 0, ran: false };
   try {
-    const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [lockKey]);
+    const { rows } = await lock.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+      [lockKey],
+    );
     if (!rows[0]!.locked) return result;
     result.ran = true;
     try {
@@ -74,7 +81,13 @@ export async function runPull(request: PullRequest, context: ConnectorContext, d
           return false;
         });
         const events = storable.map((event) => ({
-          connector, type: event.type, externalId: event.externalId, occurredAt: new Date(event.occurredAt), payload: event.payload, origin, region: request.region,
+          connector,
+          type: event.type,
+          externalId: event.externalId,
+          occurredAt: new Date(event.occurredAt),
+          payload: event.payload,
+          origin,
+          region: request.region,
         }));
         const ids = await ingest(
           deps,

@@ -79,9 +79,17 @@ export interface JobRetryOptions {
   backoffMs: number;
 }
 
-export function createEventsQueue(connection: ConnectionOptions, prefix: string, retry?: JobRetryOptions): Queue<JobData> {
+export function createEventsQueue(
+  connection: ConnectionOptions,
+  prefix: string,
+  retry?: JobRetryOptions,
+): Queue<JobData> {
   const defaultJobOptions: JobsOptions = retry
-    ? { ...DEFAULT_JOB_OPTIONS, attempts: Math.max(1, retry.attempts), backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 } }
+    ? {
+        ...DEFAULT_JOB_OPTIONS,
+        attempts: Math.max(1, retry.attempts),
+        backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+      }
     : DEFAULT_JOB_OPTIONS;
   const queue = new Queue<JobData>(EVENTS_QUEUE, { connection, prefix, defaultJobOptions });
   queue.on('error', () => {});
@@ -91,11 +99,23 @@ export function createEventsQueue(connection: ConnectionOptions, prefix: string,
 /** Enqueues inbox events in one round trip; duplicates of existing jobs are ignored by BullMQ. */
 export async function enqueueInboxEvents(queue: Queue<JobData>, inboxIds: number[]): Promise<void> {
   if (inboxIds.length === 0) return;
-  await queue.addBulk(inboxIds.map((inboxId) => ({ name: 'event', data: { kind: 'event', inboxId }, opts: { jobId: jobIds.event(inboxId) } })));
+  await queue.addBulk(
+    inboxIds.map((inboxId) => ({
+      name: 'event',
+      data: { kind: 'event', inboxId },
+      opts: { jobId: jobIds.event(inboxId) },
+    })),
+  );
 }
 
 /** Adds a job to run at `at` (at once when that has passed); its deterministic id makes a second add a no-op. */
-export async function enqueueAt(queue: Queue<JobData>, data: JobData, jobId: string, at: Date, now: Date): Promise<void> {
+export async function enqueueAt(
+  queue: Queue<JobData>,
+  data: JobData,
+  jobId: string,
+  at: Date,
+  now: Date,
+): Promise<void> {
   await queue.add(data.kind, data, { jobId, delay: Math.max(0, at.getTime() - now.getTime()) });
 }
 
@@ -106,7 +126,11 @@ export type JobPresence = 'missing' | 'failed' | 'present';
  * in one pipelined round trip of O(1) commands. The reconciler asks this for every stale stored event; BullMQ's
  * `getJobState` would scan the wait list (LPOS) for each, which is O(backlog) per job and quadratic per pass.
  */
-export async function jobPresence(redis: Redis, queue: Queue<JobData>, jobIdsToCheck: string[]): Promise<JobPresence[]> {
+export async function jobPresence(
+  redis: Redis,
+  queue: Queue<JobData>,
+  jobIdsToCheck: string[],
+): Promise<JobPresence[]> {
   if (jobIdsToCheck.length === 0) return [];
   const pipeline = redis.pipeline();
   for (const id of jobIdsToCheck) pipeline.exists(queue.toKey(id)).zscore(queue.toKey('failed'), id);

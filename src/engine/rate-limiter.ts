@@ -20,7 +20,11 @@ export function createRateLimiter(redis: Redis, prefix: string, logger: Logger) 
       const redisKey = `${prefix}:ratelimit:${key}:${window}`;
       let granted: number;
       try {
-        const results = await redis.multi().incr(redisKey).pexpire(redisKey, windowMs * 2).exec();
+        const results = await redis
+          .multi()
+          .incr(redisKey)
+          .pexpire(redisKey, windowMs * 2)
+          .exec();
         granted = Number(results?.[0]?.[1]);
       } catch (error) {
         logger.warn({ err: error, key }, 'rate limiter unavailable; going ahead');

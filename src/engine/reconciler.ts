@@ -36,7 +36,13 @@ export interface ReconcilerOptions {
  * while the database was away). The turns between check only the events that became stale since, so a flash sale's
  * backlog costs one walk, not one every few seconds.
  */
-export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis, logger: Logger, options: ReconcilerOptions = {}): { stop: () => void; runOnce: () => Promise<number> } {
+export function startReconciler(
+  pool: Pool,
+  queue: Queue<JobData>,
+  redis: Redis,
+  logger: Logger,
+  options: ReconcilerOptions = {},
+): { stop: () => void; runOnce: () => Promise<number> } {
   const graceMs = options.graceMs ?? 15_000;
   const inbox: StoredEventSource = {
     listStale: (afterId) => listStalePendingEvents(pool, graceMs, 1000, afterId),
@@ -66,7 +72,9 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis,
       }
       total += await reconcileTaskJobs(pool, queue, redis, graceMs);
       if (total > 0) logger.info({ events: total }, 'reconciler enqueued stored events');
-      const timed = (await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date())) + ((await options.cases?.reconcile(redis)) ?? 0);
+      const timed =
+        (await enqueueLostTimedJobs(pool, queue, redis, options.now?.() ?? new Date())) +
+        ((await options.cases?.reconcile(redis)) ?? 0);
       if (timed > 0) logger.info({ jobs: timed }, 'reconciler re-added lost resume and SLA jobs');
       return total + timed;
     } catch (error) {
@@ -94,23 +102,39 @@ export function startReconciler(pool: Pool, queue: Queue<JobData>, redis: Redis,
 async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, redis: Redis, now: Date): Promise<number> {
   let added = 0;
   const addMissing = async (items: Array<{ data: JobData; jobId: string; at: Date }>) => {
-    const states = await jobPresence(redis, queue, items.map((item) => item.jobId));
+    const states = await jobPresence(
+      redis,
+      queue,
+      items.map((item) => item.jobId),
+    );
     for (const [i, item] of items.entries()) {
       if (states[i] !== 'missing') continue;
       await enqueueAt(queue, item.data, item.jobId, item.at, now);
       added++;
     }
   };
-  for (let afterId = 0; ; ) {
+  for (let afterId = 0; ;) {
     const runs = await listDueWaitingRuns(pool, now, 1000, afterId);
     if (runs.length === 0) break;
-    await addMissing(runs.map((run) => ({ data: { kind: 'resume', runId: run.id }, jobId: jobIds.resume(run.id, run.resumeAt), at: run.resumeAt })));
+    await addMissing(
+      runs.map((run) => ({
+        data: { kind: 'resume', runId: run.id },
+        jobId: jobIds.resume(run.id, run.resumeAt),
+        at: run.resumeAt,
+      })),
+    );
     afterId = runs.at(-1)!.id;
   }
-  for (let afterId = 0; ; ) {
+  for (let afterId = 0; ;) {
     const slas = await listDueSlas(pool, now, 1000, afterId);
     if (slas.length === 0) break;
-    await addMissing(slas.map((sla) => ({ data: { kind: 'sla', assignmentId: sla.assignmentId }, jobId: jobIds.sla(sla.assignmentId), at: sla.dueAt })));
+    await addMissing(
+      slas.map((sla) => ({
+        data: { kind: 'sla', assignmentId: sla.assignmentId },
+        jobId: jobIds.sla(sla.assignmentId),
+        at: sla.dueAt,
+      })),
+    );
     afterId = slas.at(-1)!.assignmentId;
   }
   return added;
@@ -120,9 +144,14 @@ async function enqueueLostTimedJobs(pool: Pool, queue: Queue<JobData>, redis: Re
  * Enqueues the stale pending events after `fromId` whose job Redis does not have, and marks those whose job failed for
  * good. Returns how many it enqueued and the highest id it checked.
  */
-async function requeueLostJobs(redis: Redis, queue: Queue<JobData>, source: StoredEventSource, fromId: number): Promise<{ enqueued: number; lastId: number }> {
+async function requeueLostJobs(
+  redis: Redis,
+  queue: Queue<JobData>,
+  source: StoredEventSource,
+  fromId: number,
+): Promise<{ enqueued: number; lastId: number }> {
   let enqueued = 0;
-  for (let afterId = fromId; ; ) {
+  for (let afterId = fromId; ;) {
     const ids = await source.listStale(afterId);
     if (ids.length === 0) return { enqueued, lastId: afterId };
     const states = await jobPresence(redis, queue, ids.map(source.jobId));

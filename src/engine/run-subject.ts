@@ -9,5 +9,8 @@ export async function initialRunState(run: RunRow, services: StepServices): Prom
   const customerId = run.trigger.customer_id;
   if (typeof customerId !== 'number') return {};
   const customer = await services.loadCustomer(customerId);
-  return { customer, owner: customer.owner_agent_id === null ? undefined : services.agents.get(customer.owner_agent_id) };
+  return {
+    customer,
+    owner: customer.owner_agent_id === null ? undefined : services.agents.get(customer.owner_agent_id),
+  };
 }

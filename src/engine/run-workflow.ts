@@ -2,7 +2,16 @@ import type { Logger } from 'pino';
 import type { SecretRedactor } from '../config/secret-redactor.js';
 import { observeRun } from '../observability/metrics.js';
 import type { Pool } from '../store/pool.js';
-import { markRunWaiting, recordSteps, startRun, type RunEnd, type RunRow, type StartedRun, type StepRecord, type StepStatus } from '../store/runs.js';
+import {
+  markRunWaiting,
+  recordSteps,
+  startRun,
+  type RunEnd,
+  type RunRow,
+  type StartedRun,
+  type StepRecord,
+  type StepStatus,
+} from '../store/runs.js';
 import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
 import { withTimeout } from './timeout.js';
@@ -50,7 +59,11 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
 async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const { run, workflow } = input;
   const redact = deps.redactor ?? { text: (text: string) => text, json: <T>(value: T) => value };
-  const logger = deps.logger.child({ run_id: run.id, workflow: workflow.id, ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}) });
+  const logger = deps.logger.child({
+    run_id: run.id,
+    workflow: workflow.id,
+    ...(input.event ? { connector: input.event.connector, event_id: input.event.external_id } : {}),
+  });
   const start = input.started ?? (await startRun(deps.pool, run.id));
   if (start === undefined) return { status: 'cancelled' };
   const { attempt } = start;
@@ -62,7 +75,10 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   let deferred: StepRecord[] = [];
   // Failures of `on_error: continue` steps: the run goes on, and ends with them named in its error.
   const failures: string[] = [];
-  const failedSteps = () => (failures.length === 0 ? undefined : `${failures.length} failed step${failures.length === 1 ? '' : 's'}, the run went on (on_error: continue): ${failures.join('; ')}`);
+  const failedSteps = () =>
+    failures.length === 0
+      ? undefined
+      : `${failures.length} failed step${failures.length === 1 ? '' : 's'}, the run went on (on_error: continue): ${failures.join('; ')}`;
 
   for (const step of workflow.steps) {
     const previous = done.get(step.index);
@@ -71,11 +87,23 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       outputs[step.id] = previous.output;
       continue;
     }
-    const bindings = { event: input.event, record: state.record, customer: state.customer, owner: state.owner, steps: outputs };
+    const bindings = {
+      event: input.event,
+      record: state.record,
+      customer: state.customer,
+      owner: state.owner,
+      steps: outputs,
+    };
     const startedAt = new Date();
     const started = performance.now();
     // `end` finishes the run with the step's record, in one round trip.
-    const record = async (status: StepStatus, output: unknown, stepState: RunState | null, error: string | null, end?: RunEnd) => {
+    const record = async (
+      status: StepStatus,
+      output: unknown,
+      stepState: RunState | null,
+      error: string | null,
+      end?: RunEnd,
+    ) => {
       const stepRecord: StepRecord = {
         stepIndex: step.index,
         stepId: step.id,
@@ -98,39 +126,54 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       return recordSteps(deps.pool, run.id, records, end);
     };
     const customerId = () => state.customer?.id ?? null;
-    const succeeded = () => (step.index === lastIndex ? { status: 'succeeded' as const, customerId: customerId(), error: failedSteps() } : undefined);
+    const succeeded = () =>
+      step.index === lastIndex
+        ? { status: 'succeeded' as const, customerId: customerId(), error: failedSteps() }
+        : undefined;
     try {
       if (step.condition && (await step.condition.evaluate(input.payload, bindings)) !== true) {
         const end = succeeded();
-        if ((await record('succeeded', { skipped: 'condition is false' }, null, null, end)).cancelled) return { status: 'cancelled' };
+        if ((await record('succeeded', { skipped: 'condition is false' }, null, null, end)).cancelled)
+          return { status: 'cancelled' };
         if (end) return { status: 'succeeded' };
         continue;
       }
       const result = await withTimeout(
         step.timeoutMs,
         (signal) =>
-        step.definition.run(step.compiled, {
-          runId: run.id,
-          workflowId: workflow.id,
-          stepId: step.id,
-          attempt,
-          idempotencyKey: `run:${run.id}:${step.id}`,
-          event: input.event,
-          payload: input.payload,
-          state,
-          steps: outputs,
-          bindings,
-          services: deps.services,
-          resumed: run.suspendedStep === step.index && run.resumeAt && run.suspendedAt ? { since: run.suspendedAt, until: run.resumeAt } : undefined,
-          signal,
-          logger,
-        }),
+          step.definition.run(step.compiled, {
+            runId: run.id,
+            workflowId: workflow.id,
+            stepId: step.id,
+            attempt,
+            idempotencyKey: `run:${run.id}:${step.id}`,
+            event: input.event,
+            payload: input.payload,
+            state,
+            steps: outputs,
+            bindings,
+            services: deps.services,
+            resumed:
+              run.suspendedStep === step.index && run.resumeAt && run.suspendedAt
+                ? { since: run.suspendedAt, until: run.resumeAt }
+                : undefined,
+            signal,
+            logger,
+          }),
         () => new StepError(`step ${step.id} timed out after ${step.timeoutMs} ms`, true),
       );
       if (result.suspend) {
-        const output = { ...(result.output as Record<string, unknown> | undefined), waiting_until: result.suspend.until.toISOString(), reason: result.suspend.reason };
+        const output = {
+          ...(result.output as Record<string, unknown> | undefined),
+          waiting_until: result.suspend.until.toISOString(),
+          reason: result.suspend.reason,
+        };
         await record('waiting', output, null, null);
-        await markRunWaiting(deps.pool, run.id, { stepIndex: step.index, resumeAt: result.suspend.until, customerId: state.customer?.id ?? null });
+        await markRunWaiting(deps.pool, run.id, {
+          stepIndex: step.index,
+          resumeAt: result.suspend.until,
+          customerId: state.customer?.id ?? null,
+        });
         logger.info({ step: step.id, resume_at: result.suspend.until }, 'run waiting');
         return { status: 'waiting', resumeAt: result.suspend.until };
       }
@@ -154,13 +197,22 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       }
       // A broken expression, or an error that says it will fail again (StepError, a vendor's refusal), fails the run now.
       const retryable = isRetryable(error);
-      await record('failed', null, null, reason, { status: 'failed', error: message, retryable, customerId: customerId() });
+      await record('failed', null, null, reason, {
+        status: 'failed',
+        error: message,
+        retryable,
+        customerId: customerId(),
+      });
       logger.warn({ step: step.id, retryable, err: error }, 'run failed');
       return { status: 'failed', error: message, retryable };
     }
   }
   // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
-  await recordSteps(deps.pool, run.id, deferred, { status: 'succeeded', customerId: state.customer?.id ?? null, error: failedSteps() });
+  await recordSteps(deps.pool, run.id, deferred, {
+    status: 'succeeded',
+    customerId: state.customer?.id ?? null,
+    error: failedSteps(),
+  });
   return { status: 'succeeded' };
 }
 

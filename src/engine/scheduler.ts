@@ -10,7 +10,11 @@ import { syncDealStaleCheck } from './deal-staleness.js';
  * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it. Poll triggers and the
  * duplicate finder are BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval).
  */
-export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>, logger: Logger): Promise<{ stop: () => Promise<void> }> {
+export async function startScheduler(
+  config: LoadedConfig,
+  queue: Queue<JobData>,
+  logger: Logger,
+): Promise<{ stop: () => Promise<void> }> {
   await syncPollSchedulers(config, queue);
   await syncDuplicateFinder(config, queue);
   await syncDealStaleCheck(config, queue);
@@ -24,7 +28,11 @@ export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>
       async (context) => {
         const tick = new Date(Math.floor(context.date.getTime() / 1000) * 1000).toISOString();
         try {
-          await queue.add('schedule', { kind: 'schedule', workflow: workflow.id, tick }, { jobId: jobIds.schedule(workflow.id, tick) });
+          await queue.add(
+            'schedule',
+            { kind: 'schedule', workflow: workflow.id, tick },
+            { jobId: jobIds.schedule(workflow.id, tick) },
+          );
         } catch (error) {
           logger.error({ workflow: workflow.id, tick, err: error }, 'could not enqueue a scheduled run');
         }
@@ -39,7 +47,12 @@ export async function startScheduler(config: LoadedConfig, queue: Queue<JobData>
 /** The duplicate finder runs every `identity.suggest_duplicates.every`, once across all processes; off when turned off. */
 async function syncDuplicateFinder(config: LoadedConfig, queue: Queue<JobData>): Promise<void> {
   if (!config.duplicateFinder) await queue.removeJobScheduler(jobIds.duplicateFinder);
-  else await queue.upsertJobScheduler(jobIds.duplicateFinder, { every: config.duplicateFinder.everyMs }, { name: 'suggest-duplicates', data: { kind: 'suggest-duplicates' } });
+  else
+    await queue.upsertJobScheduler(
+      jobIds.duplicateFinder,
+      { every: config.duplicateFinder.everyMs },
+      { name: 'suggest-duplicates', data: { kind: 'suggest-duplicates' } },
+    );
 }
 
 /** Creates or updates a job scheduler per enabled poll workflow and removes those of workflows that are gone. */
@@ -49,9 +62,14 @@ async function syncPollSchedulers(config: LoadedConfig, queue: Queue<JobData>): 
     if (!workflow.enabled || workflow.trigger.kind !== 'poll') continue;
     const id = jobIds.pollScheduler(workflow.id);
     wanted.add(id);
-    await queue.upsertJobScheduler(id, { every: workflow.trigger.everyMs }, { name: 'pull', data: { kind: 'pull', workflow: workflow.id } });
+    await queue.upsertJobScheduler(
+      id,
+      { every: workflow.trigger.everyMs },
+      { name: 'pull', data: { kind: 'pull', workflow: workflow.id } },
+    );
   }
   for (const scheduler of await queue.getJobSchedulers()) {
-    if (scheduler.key.startsWith(jobIds.pollScheduler('')) && !wanted.has(scheduler.key)) await queue.removeJobScheduler(scheduler.key);
+    if (scheduler.key.startsWith(jobIds.pollScheduler('')) && !wanted.has(scheduler.key))
+      await queue.removeJobScheduler(scheduler.key);
   }
 }

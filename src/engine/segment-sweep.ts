@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../store/pool.js';
-import { customerIdsAfter, dueForRecheck, markBackfilled, postponeRecheck, retireSegments, storedDefinitions } from '../store/segments.js';
+import {
+  customerIdsAfter,
+  dueForRecheck,
+  markBackfilled,
+  postponeRecheck,
+  retireSegments,
+  storedDefinitions,
+} from '../store/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 
@@ -34,7 +41,10 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
         await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
       } catch (error) {
         // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
-        options.logger.warn({ customer_id: id, err: error }, 'segment sweep could not re-evaluate a customer; retried in an hour');
+        options.logger.warn(
+          { customer_id: id, err: error },
+          'segment sweep could not re-evaluate a customer; retried in an hour',
+        );
         await postponeRecheck(options.pool, id, new Date(options.now().getTime() + 3_600_000));
       }
     }
@@ -51,23 +61,34 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
  */
 export async function backfillSegments(options: SegmentUpkeepOptions, signal?: AbortSignal): Promise<void> {
   const { pool, config, logger } = options;
-  const retired = await retireSegments(pool, config.segments.map((segment) => segment.id), options.now());
+  const retired = await retireSegments(
+    pool,
+    config.segments.map((segment) => segment.id),
+    options.now(),
+  );
   if (retired > 0) logger.info({ memberships: retired }, 'segments no longer declared: memberships closed');
   const stored = await storedDefinitions(pool);
-  const stale = config.segments.filter((segment) => !stored.get(segment.id)?.backfilledAt || stored.get(segment.id)?.version !== segment.version);
+  const stale = config.segments.filter(
+    (segment) => !stored.get(segment.id)?.backfilledAt || stored.get(segment.id)?.version !== segment.version,
+  );
   if (stale.length === 0) return;
   const client = await pool.connect();
   try {
-    const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock(hashtextextended('crmflow:segment-backfill', 0)) AS locked");
+    const { rows } = await client.query<{ locked: boolean }>(
+      "SELECT pg_try_advisory_lock(hashtextextended('crmflow:segment-backfill', 0)) AS locked",
+    );
     if (!rows[0]!.locked) return logger.info('segment backfill already running in another process');
     try {
       const ids = stale.map((segment) => segment.id);
       const silent = new Set(stale.filter((segment) => !segment.emitOnBackfill).map((segment) => segment.id));
-      const { rows: total } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL AND erased_at IS NULL');
+      const { rows: total } = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL AND erased_at IS NULL',
+      );
       logger.info({ segments: ids, customers: total[0]!.n }, 'segment backfill started');
       let done = 0;
-      for (let afterId = 0; ; ) {
-        if (signal?.aborted) return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
+      for (let afterId = 0; ;) {
+        if (signal?.aborted)
+          return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
         const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 500);
         if (page.length === 0) break;
         const evaluate = async (id: number) => {
@@ -79,7 +100,8 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
           }
         };
         // A few customers at once (each its own transaction): the database and the expression work overlap.
-        for (let i = 0; i < page.length; i += BACKFILL_CONCURRENCY) await Promise.all(page.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
+        for (let i = 0; i < page.length; i += BACKFILL_CONCURRENCY)
+          await Promise.all(page.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
         done += page.length;
         afterId = page.at(-1)!;
         logger.info({ segments: ids, done, total: total[0]!.n }, 'segment backfill progress');
@@ -99,9 +121,15 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
  * Sweeps of several processes may meet on a customer: the customer's row lock puts them one after the other, and the
  * second finds nothing to change.
  */
-export function startSegmentUpkeep(options: SegmentUpkeepOptions & { intervalMs?: number }): { stop: () => void; sweep: () => Promise<number>; backfill: Promise<void> } {
+export function startSegmentUpkeep(options: SegmentUpkeepOptions & { intervalMs?: number }): {
+  stop: () => void;
+  sweep: () => Promise<number>;
+  backfill: Promise<void>;
+} {
   const abort = new AbortController();
-  const backfill = backfillSegments(options, abort.signal).catch((error: unknown) => options.logger.error({ err: error }, 'segment backfill failed; retried at the next start-up'));
+  const backfill = backfillSegments(options, abort.signal).catch((error: unknown) =>
+    options.logger.error({ err: error }, 'segment backfill failed; retried at the next start-up'),
+  );
   let running = false;
   const sweep = async () => {
     if (running) return 0;
@@ -114,9 +142,16 @@ export function startSegmentUpkeep(options: SegmentUpkeepOptions & { intervalMs?
   };
   const intervalMs = options.intervalMs ?? 60_000;
   // Also without time-based segments: customers changed by hand (merges, unmerges, tasks) are marked for the sweep.
-  const timer = intervalMs > 0
-    ? setInterval(() => void sweep().catch((error: unknown) => options.logger.warn({ err: error }, 'segment sweep failed (will retry)')), intervalMs)
-    : undefined;
+  const timer =
+    intervalMs > 0
+      ? setInterval(
+          () =>
+            void sweep().catch((error: unknown) =>
+              options.logger.warn({ err: error }, 'segment sweep failed (will retry)'),
+            ),
+          intervalMs,
+        )
+      : undefined;
   timer?.unref();
   return {
     stop: () => {

@@ -7,15 +7,25 @@ export type { HoursRule } from './opening-hours.js';
 
 /** The fields a step sending messages takes to respect business and quiet hours. */
 export const SEND_WINDOW_PROPERTIES = {
-  hours: { type: 'string', description: 'Business hours declared under `business_hours:`; outside them `outside_hours` applies.' },
-  quiet_hours: { type: 'string', description: 'Quiet hours declared under `quiet_hours:`; inside them `outside_hours` applies.' },
+  hours: {
+    type: 'string',
+    description: 'Business hours declared under `business_hours:`; outside them `outside_hours` applies.',
+  },
+  quiet_hours: {
+    type: 'string',
+    description: 'Quiet hours declared under `quiet_hours:`; inside them `outside_hours` applies.',
+  },
   outside_hours: {
-    description: '`schedule` (default): the run waits and sends at the next opening. Or `{ subject, body }`: this out-of-hours variant is sent at once.',
+    description:
+      '`schedule` (default): the run waits and sends at the next opening. Or `{ subject, body }`: this out-of-hours variant is sent at once.',
     anyOf: [
       { const: 'schedule' },
       {
         type: 'object',
-        properties: { subject: { type: 'string', description: 'Default: the main subject.' }, body: { type: 'string' } },
+        properties: {
+          subject: { type: 'string', description: 'Default: the main subject.' },
+          body: { type: 'string' },
+        },
         required: ['body'],
         additionalProperties: false,
       },
@@ -41,12 +51,17 @@ export function compileSendWindow(config: SendWindowConfig, context: CompileCont
     if (name === undefined) return [];
     const rule = declared.get(name);
     const top = field === 'hours' ? 'business_hours' : 'quiet_hours';
-    if (!rule) return context.fail(`unknown ${top} "${name}"; declared: ${[...declared.keys()].join(', ') || `(none; declare them under ${top}:)`}`, field);
+    if (!rule)
+      return context.fail(
+        `unknown ${top} "${name}"; declared: ${[...declared.keys()].join(', ') || `(none; declare them under ${top}:)`}`,
+        field,
+      );
     return [rule];
   };
   const rules = [...lookup('hours', context.businessHours), ...lookup('quiet_hours', context.quietHours)];
   if (rules.length === 0) {
-    if (config.outside_hours !== undefined) context.fail('`outside_hours` needs `hours` or `quiet_hours`', 'outside_hours');
+    if (config.outside_hours !== undefined)
+      context.fail('`outside_hours` needs `hours` or `quiet_hours`', 'outside_hours');
     return undefined;
   }
   const outside = config.outside_hours ?? 'schedule';
@@ -56,17 +71,30 @@ export function compileSendWindow(config: SendWindowConfig, context: CompileCont
       outside === 'schedule'
         ? 'schedule'
         : {
-            subject: outside.subject === undefined ? undefined : context.template('outside_hours.subject', outside.subject),
+            subject:
+              outside.subject === undefined ? undefined : context.template('outside_hours.subject', outside.subject),
             body: context.template('outside_hours.body', outside.body),
           },
   };
 }
 
 /** The hours of a rule for this customer and owner. */
-export function hoursFor(rule: HoursRule, customer: CustomerSummary | undefined, owner: AgentConfig | undefined): OpeningHours {
+export function hoursFor(
+  rule: HoursRule,
+  customer: CustomerSummary | undefined,
+  owner: AgentConfig | undefined,
+): OpeningHours {
   const zone =
-    rule.timeZone === 'customer' ? customer?.attributes?.time_zone : rule.timeZone === 'owner' ? owner?.time_zone : rule.timeZone;
-  return { timeZone: typeof zone === 'string' && zone !== '' ? zone : rule.defaultTimeZone, week: rule.week, holidays: rule.holidays };
+    rule.timeZone === 'customer'
+      ? customer?.attributes?.time_zone
+      : rule.timeZone === 'owner'
+        ? owner?.time_zone
+        : rule.timeZone;
+  return {
+    timeZone: typeof zone === 'string' && zone !== '' ? zone : rule.defaultTimeZone,
+    week: rule.week,
+    holidays: rule.holidays,
+  };
 }
 
 /** The first moment at or after `at` when every set of hours is open; undefined when that never happens within a year. */
@@ -99,5 +127,10 @@ export function outsideHours(
   if (window.outside !== 'schedule') return { variant: window.outside };
   if (!opening) return { result: { output: { status: 'skipped', reason: `${names} never open within a year` } } };
   const reason = `outside ${names}; sends at the next opening`;
-  return { result: { output: { status: 'scheduled', scheduled_for: opening.toISOString() }, suspend: { until: opening, reason } } };
+  return {
+    result: {
+      output: { status: 'scheduled', scheduled_for: opening.toISOString() },
+      suspend: { until: opening, reason },
+    },
+  };
 }

@@ -62,7 +62,12 @@ export function createStepServices(options: ServiceOptions): StepServices {
    * answers one of ours, the message it answers (`in_reply_to_message`: our outbound message, its customer, run and
    * agent). A reply whose sender is another customer than the one we wrote to makes a merge suggestion.
    */
-  async function personAndThread(entry: { customerId: number; type: string; externalId: string; data?: unknown }): Promise<unknown> {
+  async function personAndThread(entry: {
+    customerId: number;
+    type: string;
+    externalId: string;
+    data?: unknown;
+  }): Promise<unknown> {
     if (entry.data === null || typeof entry.data !== 'object' || Array.isArray(entry.data)) return entry.data;
     const data = { ...(entry.data as Record<string, unknown>) };
     const agentId = attributeAgent(entry, options.config.agents, region);
@@ -70,19 +75,37 @@ export function createStepServices(options: ServiceOptions): StepServices {
     else delete data.agent_id;
     const [answered] = await findEmailsByMessageId(pool, referencedMessageIds(data));
     if (answered) {
-      data.in_reply_to_message = { message_id: answered.id, customer_id: answered.customerId, run_id: answered.runId, agent_id: answered.agentId };
+      data.in_reply_to_message = {
+        message_id: answered.id,
+        customer_id: answered.customerId,
+        run_id: answered.runId,
+        agent_id: answered.agentId,
+      };
       // A reply from another address than the one we wrote to: probably the same person, for an admin to confirm.
       if (answered.customerId !== null && answered.customerId !== entry.customerId) {
-        await suggestReplyMerge(pool, entry.customerId, answered.customerId, { why: 'a reply to our email to the other customer', message_id: answered.id, reply: entry.externalId });
+        await suggestReplyMerge(pool, entry.customerId, answered.customerId, {
+          why: 'a reply to our email to the other customer',
+          message_id: answered.id,
+          reply: entry.externalId,
+        });
       }
     }
     return data;
   }
-  const refresher = createCustomerRefresher({ pool, config: options.config, now, listenedEvents, logger: options.logger });
+  const refresher = createCustomerRefresher({
+    pool,
+    config: options.config,
+    now,
+    listenedEvents,
+    logger: options.logger,
+  });
   /** Traits and segments after a change that committed on its own (a failure fails the step, whose retry does it again). */
   const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
     if (customerId === null || (!rowsChanged && !refresher.readsProfile)) return;
-    await publish((await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged })).events);
+    await publish(
+      (await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged }))
+        .events,
+    );
   };
   return {
     defaultRegion: region,
@@ -92,8 +115,17 @@ export function createStepServices(options: ServiceOptions): StepServices {
     upsertCustomer: async (input) => {
       try {
         const refresh: CustomerRefresh = (client, customerId, change) =>
-          refresher.refresh(client, customerId, { cause: 'change', runId: input.runId, recompute: change?.rowsChanged !== false });
-        const result = await upsertCustomer(pool, { ...input, listenedEvents, refresh, refreshProfile: refresher.readsProfile });
+          refresher.refresh(client, customerId, {
+            cause: 'change',
+            runId: input.runId,
+            recompute: change?.rowsChanged !== false,
+          });
+        const result = await upsertCustomer(pool, {
+          ...input,
+          listenedEvents,
+          refresh,
+          refreshProfile: refresher.readsProfile,
+        });
         identityMerges.inc(result.mergedIds.length);
         await publish(result.events);
         return result;
@@ -108,8 +140,14 @@ export function createStepServices(options: ServiceOptions): StepServices {
       return customer;
     },
     upsertTimeline: async (entry) => {
-      const refresh: CustomerRefresh = (client, customerId) => refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
-      const result = await upsertTimelineEntry(pool, { ...entry, data: await personAndThread(entry), listenedEvents, refresh });
+      const refresh: CustomerRefresh = (client, customerId) =>
+        refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
+      const result = await upsertTimelineEntry(pool, {
+        ...entry,
+        data: await personAndThread(entry),
+        listenedEvents,
+        refresh,
+      });
       await publish([result.event, ...(result.refreshed?.events ?? [])]);
       return { id: result.id, inserted: result.inserted, traits: result.refreshed?.traits };
     },
@@ -118,15 +156,20 @@ export function createStepServices(options: ServiceOptions): StepServices {
       await publish([result.event]);
       // A new owner is a change declared segments may read. Also on a retry (`already_assigned`): the step may have
       // crashed between the assignment and this line.
-      if (result.outcome === 'assigned' || result.outcome === 'already_assigned') await refreshAfter(result.customerId, request.runId ?? null, false);
+      if (result.outcome === 'assigned' || result.outcome === 'already_assigned')
+        await refreshAfter(result.customerId, request.runId ?? null, false);
       return result;
     },
     createTask: async (task) => {
       const { task: row, created } = await createTask(pool, task);
       await refreshAfter(row.customer_id, task.runId); // also when retried: a crash may have come before it
       // Scheduled on every attempt: a crash between the insert and this line must not leave a task without its jobs.
-      await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch((error: unknown) =>
-        options.logger.warn({ task_id: row.id, err: error }, 'task stored but its due-time jobs not queued: the reconciler will'),
+      await scheduleTaskJobs(options.queue, { id: row.id, dueAt: row.due_at, overdueAt: row.overdue_at }).catch(
+        (error: unknown) =>
+          options.logger.warn(
+            { task_id: row.id, err: error },
+            'task stored but its due-time jobs not queued: the reconciler will',
+          ),
       );
       return { taskId: row.id, created, agentId: row.agent_id, dueAt: row.due_at.toISOString() };
     },
@@ -158,14 +201,21 @@ export function createStepServices(options: ServiceOptions): StepServices {
       await publish(events);
       return result;
     },
-    channelOf: (event, payload) => (event ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload }) : undefined),
+    channelOf: (event, payload) =>
+      event
+        ? options.config.connectors.get(event.connector)?.definition.channelOf?.({ type: event.type, payload })
+        : undefined,
     automatedInbound: (event, payload) => {
       if (event?.connector === 'engine') {
         // A message.received engine event names a machine's message (see upsertTimelineEntry).
         const data = payload as { automated?: unknown; from?: unknown } | null;
-        return typeof data?.automated === 'string' ? { reason: data.automated, address: String(data.from ?? '') } : undefined;
+        return typeof data?.automated === 'string'
+          ? { reason: data.automated, address: String(data.from ?? '') }
+          : undefined;
       }
-      const inbound = event && options.config.connectors.get(event.connector)?.definition.inboundMessage?.({ type: event.type, payload });
+      const inbound =
+        event &&
+        options.config.connectors.get(event.connector)?.definition.inboundMessage?.({ type: event.type, payload });
       return inbound?.automated ? { reason: inbound.automated, address: inbound.address } : undefined;
     },
     http: createGuardedHttp({ allowHosts: options.httpAllowHosts }),
@@ -174,7 +224,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
     scheduleSla: async ({ assignmentKey, runId, dueAt, action }) => {
       const assignmentId = await createSla(pool, { assignmentKey, runId, dueAt, action });
       // Stored first: should Redis miss the job, the reconciler adds it once the SLA is due.
-      if (assignmentId !== undefined) await enqueueAt(options.queue, { kind: 'sla', assignmentId }, jobIds.sla(assignmentId), dueAt, now());
+      if (assignmentId !== undefined)
+        await enqueueAt(options.queue, { kind: 'sla', assignmentId }, jobIds.sla(assignmentId), dueAt, now());
     },
   };
 }

@@ -38,8 +38,14 @@ export async function checkSla(assignmentId: number, deps: RunDependencies): Pro
     replaces: assignmentId,
   });
   if (result.agentId === undefined) {
-    logger.warn({ assignment_id: assignmentId, customer_id: sla.customerId }, 'SLA missed but no other agent can take the lead');
-    await settleSla(pool, assignmentId, 'no_agent', { owner: sla.agentId, reason: `${reason}; no other agent available` });
+    logger.warn(
+      { assignment_id: assignmentId, customer_id: sla.customerId },
+      'SLA missed but no other agent can take the lead',
+    );
+    await settleSla(pool, assignmentId, 'no_agent', {
+      owner: sla.agentId,
+      reason: `${reason}; no other agent available`,
+    });
     return;
   }
   await services.upsertTimeline({
@@ -51,6 +57,10 @@ export async function checkSla(assignmentId: number, deps: RunDependencies): Pro
     summary: `Lead ${reason}; now owned by ${result.agentId}`,
     data: { from: sla.agentId, to: result.agentId, reason, assignment_id: assignmentId },
   });
-  await settleSla(pool, assignmentId, action.then === 'escalate' ? 'escalated' : 'reassigned', { from: sla.agentId, to: result.agentId, reason });
+  await settleSla(pool, assignmentId, action.then === 'escalate' ? 'escalated' : 'reassigned', {
+    from: sla.agentId,
+    to: result.agentId,
+    reason,
+  });
   logger.info({ assignment_id: assignmentId, from: sla.agentId, to: result.agentId }, 'lead reassigned: SLA missed');
 }

@@ -71,26 +71,48 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   task: (data, context) => processTaskPhase(context.pool, context.queue, data.taskId, data.phase),
   'suggest-duplicates': handleSuggestDuplicates,
   case: handleCaseCheck,
-  'deal-stale-check': async (_data, context) => void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
+  'deal-stale-check': async (_data, context) =>
+    void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
 };
 
-export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit' | 'cases'>) {
-  const deps = { pool: options.pool, services: options.services, logger: options.logger, redactor: createSecretRedactor(options.config.secretValues) };
+export function createJobProcessor(
+  options: Pick<
+    WorkerOptions,
+    'pool' | 'config' | 'services' | 'logger' | 'connectorContext' | 'queue' | 'signals' | 'eventChainLimit' | 'cases'
+  >,
+) {
+  const deps = {
+    pool: options.pool,
+    services: options.services,
+    logger: options.logger,
+    redactor: createSecretRedactor(options.config.secretValues),
+  };
 
   const settle = (outcomes: RunOutcome[]) => {
     const failed = outcomes.flatMap((outcome) => (outcome.status === 'failed' && outcome.retryable ? [outcome] : []));
     if (failed.length > 0) {
-      throw new RetryLater(failed.map((outcome) => outcome.error).join('; '), failed.flatMap((outcome) => (outcome.runId === undefined ? [] : [outcome.runId])));
+      throw new RetryLater(
+        failed.map((outcome) => outcome.error).join('; '),
+        failed.flatMap((outcome) => (outcome.runId === undefined ? [] : [outcome.runId])),
+      );
     }
   };
 
   /** The job that resumes a waiting run at its time; adding it again is a no-op. */
   const scheduleResume = (runId: number, resumeAt: Date) =>
-    enqueueAt(options.queue, { kind: 'resume', runId }, jobIds.resume(runId, resumeAt), resumeAt, options.services.now());
+    enqueueAt(
+      options.queue,
+      { kind: 'resume', runId },
+      jobIds.resume(runId, resumeAt),
+      resumeAt,
+      options.services.now(),
+    );
 
   const execute: JobContext['execute'] = async (run, workflow, event, payload, mode = 'auto', started) => {
-    if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled') return { status: run.status };
-    if (run.status === 'failed' && !run.errorRetryable && mode !== 'manual') return { status: 'failed', error: run.error ?? '', retryable: false };
+    if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled')
+      return { status: run.status };
+    if (run.status === 'failed' && !run.errorRetryable && mode !== 'manual')
+      return { status: 'failed', error: run.error ?? '', retryable: false };
     if (run.status === 'waiting' && mode !== 'resume') {
       await scheduleResume(run.id, run.resumeAt!);
       return { status: 'waiting', resumeAt: run.resumeAt! };
@@ -99,8 +121,20 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
     return outcome.status === 'failed' ? { ...outcome, runId: run.id } : outcome;
   };
-  const chain: ChainDependencies = { ...deps, config: options.config, execute, settle, chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT };
-  const context: JobContext = { ...options, workflows: new Map(options.config.workflows.map((workflow) => [workflow.id, workflow])), execute, settle, chain };
+  const chain: ChainDependencies = {
+    ...deps,
+    config: options.config,
+    execute,
+    settle,
+    chainLimit: options.eventChainLimit ?? DEFAULT_EVENT_CHAIN_LIMIT,
+  };
+  const context: JobContext = {
+    ...options,
+    workflows: new Map(options.config.workflows.map((workflow) => [workflow.id, workflow])),
+    execute,
+    settle,
+    chain,
+  };
 
   const dispatch = async (job: Job<JobData>): Promise<void> => {
     const handler = HANDLERS[job.data.kind] as JobHandler<JobData['kind']>;
@@ -112,7 +146,8 @@ export function createJobProcessor(options: Pick<WorkerOptions, 'pool' | 'config
       await dispatch(job);
     } catch (error) {
       // The job will run again: its failed runs are retrying, not failed (see markRunsRetrying).
-      if (error instanceof RetryLater && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) await markRunsRetrying(options.pool, error.runIds);
+      if (error instanceof RetryLater && job.attemptsMade + 1 < (job.opts.attempts ?? 1))
+        await markRunsRetrying(options.pool, error.runIds);
       throw error;
     }
   };
@@ -131,8 +166,12 @@ export function startWorker(options: WorkerOptions): Worker<JobData> {
   worker.on('failed', (job, error) => {
     if (!job) return;
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || error instanceof UnrecoverableError;
-    options.logger[final ? 'error' : 'warn']({ job_id: job.id, attempts: job.attemptsMade, err: error }, final ? 'job failed for good' : 'job failed; will retry');
-    if (final && job.data.kind === 'event') void setInboxStatus(options.pool, job.data.inboxId, 'failed').catch(() => {});
+    options.logger[final ? 'error' : 'warn'](
+      { job_id: job.id, attempts: job.attemptsMade, err: error },
+      final ? 'job failed for good' : 'job failed; will retry',
+    );
+    if (final && job.data.kind === 'event')
+      void setInboxStatus(options.pool, job.data.inboxId, 'failed').catch(() => {});
   });
   worker.on('error', (error) => options.logger.error({ err: error }, 'worker error'));
   return worker;

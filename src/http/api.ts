@@ -33,7 +33,10 @@ export function requireToken(token: string) {
   return (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : undefined;
-    if (!safeEqual(token, given)) return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_API_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
+    if (!safeEqual(token, given))
+      return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_API_TOKEN>', {
+        'WWW-Authenticate': 'Bearer',
+      });
     next();
   };
 }

@@ -53,15 +53,24 @@ export function createApp(options: AppOptions): Express {
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const check = async (work: () => Promise<unknown>) =>
-      Promise.race([work().then(() => 'ok'), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 2000))]).catch((error: Error) => error.message);
+      Promise.race([
+        work().then(() => 'ok'),
+        new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 2000)),
+      ]).catch((error: Error) => error.message);
     if (options.isDraining?.()) return void res.status(503).json({ status: 'shutting down' });
-    const [postgres, redis] = await Promise.all([check(() => options.pool.query('SELECT 1')), check(() => options.redis.ping())]);
+    const [postgres, redis] = await Promise.all([
+      check(() => options.pool.query('SELECT 1')),
+      check(() => options.redis.ping()),
+    ]);
     res.status(postgres === 'ok' && redis === 'ok' ? 200 : 503).json({ postgres, redis });
   });
   app.use('/webhooks', countWebhookResponses(options.config));
   app.use('/webhooks', (_req, res, next) => {
     if (!options.isDraining?.()) return next();
-    sendError(res, 503, 'shutting_down', 'this instance is shutting down; retry later', { 'Retry-After': '5', Connection: 'close' });
+    sendError(res, 503, 'shutting_down', 'this instance is shutting down; retry later', {
+      'Retry-After': '5',
+      Connection: 'close',
+    });
   });
   app.use('/webhooks', webhookRouter({ ...options, signals }));
   // Before the token check: the API description is public and holds no secrets.
@@ -70,7 +79,14 @@ export function createApp(options: AppOptions): Express {
   // Public by design: the signed token in the link is the credential.
   app.use('/unsubscribe', unsubscribeRouter({ ctx: options, secretKey: options.unsubscribeKey }));
   app.use('/feedback', feedbackRouter({ ctx: options, secretKey: options.unsubscribeKey }));
-  app.get('/metrics', metricsRoute({ queue: options.queue, token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN, kpiGauges: () => kpiGauges(options) }));
+  app.get(
+    '/metrics',
+    metricsRoute({
+      queue: options.queue,
+      token: options.metricsToken ?? process.env.CRMFLOW_METRICS_TOKEN,
+      kpiGauges: () => kpiGauges(options),
+    }),
+  );
   if (options.dashboard) app.use(dashboardRouter({ ...options, ...options.dashboard, signals }));
   app.use((_req, res) => sendError(res, 404, 'not_found', 'no such route'));
   app.use(errorHandler(options.logger));

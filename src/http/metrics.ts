@@ -28,7 +28,8 @@ function kpiGaugeRefresher(read: () => Promise<KpiGauges>): () => Promise<void> 
       return;
     }
     reportLeads.set({ window: 'today' }, figures.leadsToday);
-    const set = (gauge: typeof reportConversionRate, value: number | null) => (value === null ? gauge.remove({ window: '30d' }) : gauge.set({ window: '30d' }, value));
+    const set = (gauge: typeof reportConversionRate, value: number | null) =>
+      value === null ? gauge.remove({ window: '30d' }) : gauge.set({ window: '30d' }, value);
     set(reportConversionRate, figures.conversionRate30d);
     set(reportSpeedToLead, figures.speedToLeadMedian30d);
   };
@@ -52,10 +53,17 @@ export function metricsRoute(options: MetricsRouteOptions) {
     if (token) {
       const header = req.headers.authorization ?? '';
       if (!safeEqual(token, header.startsWith('Bearer ') ? header.slice(7) : undefined)) {
-        return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_METRICS_TOKEN>', { 'WWW-Authenticate': 'Bearer' });
+        return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <CRMFLOW_METRICS_TOKEN>', {
+          'WWW-Authenticate': 'Bearer',
+        });
       }
     } else if (!isLoopback(req.ip)) {
-      return sendError(res, 403, 'forbidden', 'metrics are served to loopback clients only; set CRMFLOW_METRICS_TOKEN to scrape from elsewhere');
+      return sendError(
+        res,
+        403,
+        'forbidden',
+        'metrics are served to loopback clients only; set CRMFLOW_METRICS_TOKEN to scrape from elsewhere',
+      );
     }
     await refreshKpis?.();
     const text = await scrape(options.queue);

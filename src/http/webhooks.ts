@@ -32,7 +32,9 @@ export const WEBHOOK_BODY_LIMIT = '1mb';
 export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const id = req.path.split('/')[1] ?? '';
-    res.on('finish', () => webhooksReceived.inc({ connector: config.connectors.has(id) ? id : 'unknown', status: String(res.statusCode) }));
+    res.on('finish', () =>
+      webhooksReceived.inc({ connector: config.connectors.has(id) ? id : 'unknown', status: String(res.statusCode) }),
+    );
     next();
   };
 }
@@ -65,7 +67,11 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       publicUrl: new URL(req.originalUrl, options.publicUrl).toString(),
     };
     const answer = webhook.handshake?.(request, secrets);
-    if (answer) return void res.status(answer.status).type(answer.contentType ?? 'text/plain').send(answer.body);
+    if (answer)
+      return void res
+        .status(answer.status)
+        .type(answer.contentType ?? 'text/plain')
+        .send(answer.body);
     if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'webhooks are delivered with POST');
     if (webhook.verify && !webhook.verify(request, secrets)) {
       options.logger.warn({ connector: id }, 'webhook rejected: bad signature');
@@ -78,10 +84,18 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
     try {
       events = webhook.parse(request, secrets).map((event) => {
         const occurredAt = new Date(event.occurredAt);
-        if (Number.isNaN(occurredAt.getTime())) throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
+        if (Number.isNaN(occurredAt.getTime()))
+          throw new BadRequestError(`unreadable event time "${event.occurredAt}"`);
         const unstorable = unstorableReason({ type: event.type, id: event.externalId, payload: event.payload });
         if (unstorable) throw new BadRequestError(`the event cannot be stored: ${unstorable}`);
-        return { connector: id, type: event.type, externalId: event.externalId, occurredAt, payload: event.payload, region };
+        return {
+          connector: id,
+          type: event.type,
+          externalId: event.externalId,
+          occurredAt,
+          payload: event.payload,
+          region,
+        };
       });
     } catch (error) {
       if (error instanceof BadRequestError) {
@@ -103,8 +117,19 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
       options.logger.error({ connector: id, err: error }, 'webhook not stored: database unavailable');
       return sendError(res, 503, 'unavailable', 'the event could not be stored; retry later', { 'Retry-After': '5' });
     }
-    if (webhook.acknowledge) return void res.status(webhook.acknowledge.status).type(webhook.acknowledge.contentType ?? 'text/plain').send(webhook.acknowledge.body);
-    res.status(202).json({ received: events.length, stored: stored.length, duplicates: events.length - stored.length, inbox_ids: stored });
+    if (webhook.acknowledge)
+      return void res
+        .status(webhook.acknowledge.status)
+        .type(webhook.acknowledge.contentType ?? 'text/plain')
+        .send(webhook.acknowledge.body);
+    res
+      .status(202)
+      .json({
+        received: events.length,
+        stored: stored.length,
+        duplicates: events.length - stored.length,
+        inbox_ids: stored,
+      });
   });
   return router;
 }

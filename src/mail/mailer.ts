@@ -28,7 +28,12 @@ export function smtpTransport(smtpUrl: string): EmailTransport {
       // `to` is one recorded address, never a list: given as a string, nodemailer would parse `a;b@x.example` or
       // `x<b@x.example>` into other recipients than the one stored in outbound_messages.
       const recipient = { name: '', address: email.to };
-      const info = await transporter.sendMail({ ...email, to: recipient, envelope: { from: email.from, to: [recipient] }, messageId: email.messageId });
+      const info = await transporter.sendMail({
+        ...email,
+        to: recipient,
+        envelope: { from: email.from, to: [recipient] },
+        messageId: email.messageId,
+      });
       return { providerId: info.messageId ?? null };
     },
     close: () => transporter.close(),
@@ -40,7 +45,10 @@ export function outboxTransport(logger: Logger): EmailTransport {
   return {
     name: 'outbox',
     send: async (email) => {
-      logger.info({ to: email.to, subject: email.subject }, 'email kept in the local outbox (demo mode: set SMTP_URL to deliver)');
+      logger.info(
+        { to: email.to, subject: email.subject },
+        'email kept in the local outbox (demo mode: set SMTP_URL to deliver)',
+      );
       return { providerId: null };
     },
     close: () => {},

@@ -30,17 +30,33 @@ export function connectorSignals(redis: Redis, prefix: string): ConnectorSignals
       redis.multi().incr(key).expire(key, 7200).exec().catch(ignore);
     },
     error: (connector, message) => {
-      redis.set(errorKey(connector), JSON.stringify({ at: new Date().toISOString(), message: message.slice(0, 500) }), 'EX', 7 * 86_400).catch(ignore);
+      redis
+        .set(
+          errorKey(connector),
+          JSON.stringify({ at: new Date().toISOString(), message: message.slice(0, 500) }),
+          'EX',
+          7 * 86_400,
+        )
+        .catch(ignore);
     },
     read: async (connectors, now = Date.now()) => {
       const minutes = Array.from({ length: 60 }, (_, index) => minute(now) - index);
-      const keys = connectors.flatMap((connector) => [errorKey(connector), ...minutes.map((at) => failureKey(connector, at))]);
+      const keys = connectors.flatMap((connector) => [
+        errorKey(connector),
+        ...minutes.map((at) => failureKey(connector, at)),
+      ]);
       const values = keys.length === 0 ? [] : await redis.mget(keys);
       const stride = 1 + minutes.length;
       return new Map(
         connectors.map((connector, index) => {
           const [lastError, ...failures] = values.slice(index * stride, (index + 1) * stride);
-          return [connector, { signatureFailuresLastHour: failures.reduce((sum, value) => sum + Number(value ?? 0), 0), lastError: lastError ? JSON.parse(lastError) : null }];
+          return [
+            connector,
+            {
+              signatureFailuresLastHour: failures.reduce((sum, value) => sum + Number(value ?? 0), 0),
+              lastError: lastError ? JSON.parse(lastError) : null,
+            },
+          ];
         }),
       );
     },

@@ -10,7 +10,15 @@ export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
 
 /** The BullMQ states `crmflow_queue_depth` reports, read from Redis on each scrape. */
-export const QUEUE_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'waiting-children'] as const;
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'completed',
+  'failed',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+] as const;
 
 export const queueDepth = new Gauge({
   name: 'crmflow_queue_depth',

@@ -38,10 +38,14 @@ export interface AgentReplyResult {
  */
 export async function agentReply(ctx: ContactContext, actor: Actor, input: AgentReplyInput): Promise<AgentReplyResult> {
   const agent = actingAgent(ctx, actor, input.agentId);
-  if (!REPLY_CHANNELS.includes(input.channel as ReplyChannel)) throw new InvalidInputError(`channel must be one of ${REPLY_CHANNELS.join(', ')}`);
+  if (!REPLY_CHANNELS.includes(input.channel as ReplyChannel))
+    throw new InvalidInputError(`channel must be one of ${REPLY_CHANNELS.join(', ')}`);
   const channel = input.channel as ReplyChannel;
   const text = requiredText(input.text, 'text', 4000);
-  const key = input.idempotencyKey === undefined || input.idempotencyKey === '' ? randomUUID() : requiredText(input.idempotencyKey, 'idempotency key', 200);
+  const key =
+    input.idempotencyKey === undefined || input.idempotencyKey === ''
+      ? randomUUID()
+      : requiredText(input.idempotencyKey, 'idempotency key', 200);
   const customer = await ctx.contacts.loadCustomer(input.customerId).catch(() => undefined);
   if (!customer) throw new NotFoundError(`no customer ${input.customerId}`);
   const idempotencyKey = `agent:${agent.id}:${key}`;
@@ -49,13 +53,32 @@ export async function agentReply(ctx: ContactContext, actor: Actor, input: Agent
   let result: { status: string; messageId?: number; reason?: string };
   if (channel === 'email') {
     if (!customer.email) throw new InvalidInputError('the customer has no email address', 'no_address');
-    subject = input.subject === undefined || input.subject === '' ? `Message from ${agent.name}` : requiredText(input.subject, 'subject', 200);
-    result = await ctx.contacts.sendEmail({ idempotencyKey, customerId: customer.id, runId: null, to: customer.email, subject, text, agentId: agent.id });
+    subject =
+      input.subject === undefined || input.subject === ''
+        ? `Message from ${agent.name}`
+        : requiredText(input.subject, 'subject', 200);
+    result = await ctx.contacts.sendEmail({
+      idempotencyKey,
+      customerId: customer.id,
+      runId: null,
+      to: customer.email,
+      subject,
+      text,
+      agentId: agent.id,
+    });
   } else {
     // Answered as a reply to the customer's last message on the channel (its timeline entry): WhatsApp then goes out
     // from the business number they wrote to.
-    const recent = await ctx.contacts.timelineSince(customer.id, new Date((ctx.now?.() ?? new Date()).getTime() - LAST_MESSAGE_WINDOW_MS));
-    const last = recent.filter((entry) => entry.type === 'message.received' && (entry.data as { channel?: unknown } | null)?.channel === channel).at(-1);
+    const recent = await ctx.contacts.timelineSince(
+      customer.id,
+      new Date((ctx.now?.() ?? new Date()).getTime() - LAST_MESSAGE_WINDOW_MS),
+    );
+    const last = recent
+      .filter(
+        (entry) =>
+          entry.type === 'message.received' && (entry.data as { channel?: unknown } | null)?.channel === channel,
+      )
+      .at(-1);
     const trigger = last ? { type: last.type, payload: last.data } : undefined;
     result = await ctx.contacts.sendMessage({
       channel,
@@ -85,7 +108,20 @@ export async function agentReply(ctx: ContactContext, actor: Actor, input: Agent
     type: 'message.sent',
     occurredAt: ctx.now?.() ?? new Date(),
     summary: `${agent.name} on ${channel}: ${subject ? `${subject}: ` : ''}${text.slice(0, 140)}`,
-    data: { channel, agent_id: agent.id, message_id: result.messageId, status: result.status, subject: subject ?? null, text },
+    data: {
+      channel,
+      agent_id: agent.id,
+      message_id: result.messageId,
+      status: result.status,
+      subject: subject ?? null,
+      text,
+    },
   });
-  return { message_id: result.messageId, status: result.status, agent_id: agent.id, channel, timeline_event_id: entry.id };
+  return {
+    message_id: result.messageId,
+    status: result.status,
+    agent_id: agent.id,
+    channel,
+    timeline_event_id: entry.id,
+  };
 }

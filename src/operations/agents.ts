@@ -21,7 +21,11 @@ export async function listAgents(ctx: OperationContext) {
 }
 
 /** Switches an agent on or off for new leads without a restart. Admins only. */
-export async function setAgentAvailability(ctx: OperationContext, actor: Actor, input: { agentId: string; available: unknown }): Promise<{ agentId: string; available: boolean }> {
+export async function setAgentAvailability(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { agentId: string; available: unknown },
+): Promise<{ agentId: string; available: boolean }> {
   requireRole(actor, 'admin');
   const agent = ctx.config.agents.get(input.agentId);
   if (!agent) throw new NotFoundError(`no agent ${input.agentId}`);

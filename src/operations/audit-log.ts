@@ -24,6 +24,15 @@ export async function recordSession(
     failuresInWindow?: number;
   },
 ): Promise<void> {
-  const details = { ...(entry.with ? { with: entry.with } : {}), ...(entry.failuresInWindow && entry.failuresInWindow > 1 ? { failures_in_window: entry.failuresInWindow } : {}) };
-  await recordAudit(ctx.pool, { actor: entry.actor, role: entry.role, action: entry.action, ip: entry.ip, ...(Object.keys(details).length > 0 ? { details } : {}) });
+  const details = {
+    ...(entry.with ? { with: entry.with } : {}),
+    ...(entry.failuresInWindow && entry.failuresInWindow > 1 ? { failures_in_window: entry.failuresInWindow } : {}),
+  };
+  await recordAudit(ctx.pool, {
+    actor: entry.actor,
+    role: entry.role,
+    action: entry.action,
+    ip: entry.ip,
+    ...(Object.keys(details).length > 0 ? { details } : {}),
+  });
 }

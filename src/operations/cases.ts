@@ -64,7 +64,9 @@ export async function noteCase(context: OperationContext, actor: Actor, input: {
   const ctx = withCases(context);
   requireRole(actor, 'support');
   const body = textInput(input.body, 'body');
-  const result = await found(addCaseEntry(ctx.pool, input.caseId, { kind: 'note', body, byPerson: true }, caseActor(ctx, actor)));
+  const result = await found(
+    addCaseEntry(ctx.pool, input.caseId, { kind: 'note', body, byPerson: true }, caseActor(ctx, actor)),
+  );
   await audit(ctx, actor, 'case.note', `case:${input.caseId}`, { entry_id: result.entry?.id });
   return { ...result, case: ctx.cases.view(result.case) };
 }
@@ -75,7 +77,11 @@ export async function noteCase(context: OperationContext, actor: Actor, input: {
  * API call sends nothing twice). A reply that reaches the customer stops the first-response clock; one the policy
  * stopped (no consent, no address) is refused with the reason.
  */
-export async function replyToCase(context: OperationContext, actor: Actor, input: { caseId: number; body: unknown; requestId?: string }) {
+export async function replyToCase(
+  context: OperationContext,
+  actor: Actor,
+  input: { caseId: number; body: unknown; requestId?: string },
+) {
   const ctx = withCases(context);
   requireRole(actor, 'support');
   const body = textInput(input.body, 'body');
@@ -86,16 +92,32 @@ export async function replyToCase(context: OperationContext, actor: Actor, input
   const agentId = ctx.config.agents.has(actor.name) ? actor.name : row.owner_agent_id;
   const sent = await ctx.cases.send(row, { idempotencyKey: key, text: body, runId: null, agentId });
   if (sent.messageId === undefined || sent.status === 'skipped' || sent.status === 'failed') {
-    await audit(ctx, actor, 'case.reply', `case:${row.id}`, { status: sent.status, reason: sent.reason ?? null, channel: sent.channel });
+    await audit(ctx, actor, 'case.reply', `case:${row.id}`, {
+      status: sent.status,
+      reason: sent.reason ?? null,
+      channel: sent.channel,
+    });
     throw new ConflictError(`the reply was not sent: ${sent.reason ?? sent.status}`, 'not_sent');
   }
   const result = await addCaseEntry(
     ctx.pool,
     row.id,
-    { kind: 'reply', body, channel: sent.channel, outboundMessageId: sent.messageId, key, byPerson: true, data: { status: sent.status } },
+    {
+      kind: 'reply',
+      body,
+      channel: sent.channel,
+      outboundMessageId: sent.messageId,
+      key,
+      byPerson: true,
+      data: { status: sent.status },
+    },
     caseActor(ctx, actor),
   );
-  await audit(ctx, actor, 'case.reply', `case:${row.id}`, { message_id: sent.messageId, status: sent.status, channel: sent.channel });
+  await audit(ctx, actor, 'case.reply', `case:${row.id}`, {
+    message_id: sent.messageId,
+    status: sent.status,
+    channel: sent.channel,
+  });
   return { ...result, case: ctx.cases.view(result.case), message: sent };
 }
 
@@ -115,10 +137,13 @@ export async function setCaseStatusOperation(
     throw new InvalidInputError(`status must be one of ${CASE_STATUSES.join(', ')}`);
   }
   const reason = input.reason === undefined || input.reason === '' ? undefined : textInput(input.reason, 'reason');
-  const result = await found(setCaseStatus(ctx.pool, input.caseId, input.status as CaseStatus, { ...caseActor(ctx, actor), reason }));
+  const result = await found(
+    setCaseStatus(ctx.pool, input.caseId, input.status as CaseStatus, { ...caseActor(ctx, actor), reason }),
+  );
   await ctx.cases.settle(result);
   let feedback: { status: string; reason?: string } | undefined;
-  if (result.changed && result.case.status === 'resolved' && input.askFeedback) feedback = await askFeedback(ctx, actor, result.case);
+  if (result.changed && result.case.status === 'resolved' && input.askFeedback)
+    feedback = await askFeedback(ctx, actor, result.case);
   await audit(ctx, actor, 'case.status', `case:${input.caseId}`, {
     from: result.from,
     to: result.case.status,
@@ -128,7 +153,11 @@ export async function setCaseStatusOperation(
   return { ...result, case: ctx.cases.view(result.case), feedback };
 }
 
-async function askFeedback(ctx: CaseOperationContext, actor: Actor, row: CaseRow): Promise<{ status: string; reason?: string }> {
+async function askFeedback(
+  ctx: CaseOperationContext,
+  actor: Actor,
+  row: CaseRow,
+): Promise<{ status: string; reason?: string }> {
   // One question per resolution: resolving again after a reopen asks again.
   const key = `case:${row.id}:csat:${row.reopened_count}`;
   const links = ctx.cases.ratingLinks(key, row.id);
@@ -155,12 +184,21 @@ async function askFeedback(ctx: CaseOperationContext, actor: Actor, row: CaseRow
 }
 
 /** Gives the case to a declared agent. */
-export async function assignCaseOperation(context: OperationContext, actor: Actor, input: { caseId: number; agentId: unknown }) {
+export async function assignCaseOperation(
+  context: OperationContext,
+  actor: Actor,
+  input: { caseId: number; agentId: unknown },
+) {
   const ctx = withCases(context);
   requireRole(actor, 'support');
-  if (typeof input.agentId !== 'string' || !ctx.config.agents.has(input.agentId)) throw new InvalidInputError('agent_id must be a declared agent');
+  if (typeof input.agentId !== 'string' || !ctx.config.agents.has(input.agentId))
+    throw new InvalidInputError('agent_id must be a declared agent');
   const result = await found(assignStoredCase(ctx.pool, input.caseId, input.agentId, caseActor(ctx, actor)));
-  await audit(ctx, actor, 'case.assign', `case:${input.caseId}`, { from: result.from, to: input.agentId, changed: result.changed });
+  await audit(ctx, actor, 'case.assign', `case:${input.caseId}`, {
+    from: result.from,
+    to: input.agentId,
+    changed: result.changed,
+  });
   return { ...result, case: ctx.cases.view(result.case) };
 }
 
@@ -240,7 +278,11 @@ const median = (values: number[]): number | null => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-const rate = (rows: CaseFigureRow[], counted: (row: CaseFigureRow) => boolean, hit: (row: CaseFigureRow) => boolean): number | null => {
+const rate = (
+  rows: CaseFigureRow[],
+  counted: (row: CaseFigureRow) => boolean,
+  hit: (row: CaseFigureRow) => boolean,
+): number | null => {
   const base = rows.filter(counted);
   return base.length === 0 ? null : base.filter(hit).length / base.length;
 };
@@ -256,13 +298,17 @@ function instant(value: unknown, field: string): Date | undefined {
  * The figures the reports show for the cases opened from `from` (included) to `to` (excluded; default now, `from`
  * default 30 days before `to`): response and resolution in business hours, breaches, CSAT, each as known now.
  */
-export async function caseFigures(context: OperationContext, period: { from?: unknown; to?: unknown } = {}): Promise<CaseFigures> {
+export async function caseFigures(
+  context: OperationContext,
+  period: { from?: unknown; to?: unknown } = {},
+): Promise<CaseFigures> {
   const ctx = withCases(context);
   const to = instant(period.to, 'to') ?? ctx.cases.now();
   const from = instant(period.from, 'from') ?? new Date(to.getTime() - FIGURES_DEFAULT_MS);
   if (from.getTime() >= to.getTime()) throw new InvalidInputError('from must be before to');
   const [rows, active] = await Promise.all([caseFigureRows(ctx.pool, from, to), countActiveCases(ctx.pool)]);
-  const between = (row: CaseFigureRow, end: Date | null) => (end === null ? [] : [ctx.cases.clockFor(row.business_hours).between(row.opened_at, end)]);
+  const between = (row: CaseFigureRow, end: Date | null) =>
+    end === null ? [] : [ctx.cases.clockFor(row.business_hours).between(row.opened_at, end)];
   const rated = rows.filter((row) => row.resolved_at !== null && row.csat !== null).map((row) => row.csat!);
   return {
     from: from.toISOString(),
@@ -271,8 +317,16 @@ export async function caseFigures(context: OperationContext, period: { from?: un
     opened: rows.length,
     median_first_response_ms: median(rows.flatMap((row) => between(row, row.first_responded_at))),
     median_resolution_ms: median(rows.flatMap((row) => between(row, row.resolved_at))),
-    first_response_breach_rate: rate(rows, (row) => row.had_first_response_target, (row) => row.first_response_breached),
-    resolution_breach_rate: rate(rows, (row) => row.had_resolution_target, (row) => row.resolution_breached),
+    first_response_breach_rate: rate(
+      rows,
+      (row) => row.had_first_response_target,
+      (row) => row.first_response_breached,
+    ),
+    resolution_breach_rate: rate(
+      rows,
+      (row) => row.had_resolution_target,
+      (row) => row.resolution_breached,
+    ),
     csat_average: rated.length === 0 ? null : rated.reduce((sum, score) => sum + score, 0) / rated.length,
     csat_answers: rated.length,
   };

@@ -12,10 +12,21 @@ export function unsubscribeAddress(secretKey: string | undefined, token: string)
  * no-op). The signed token is the credential, so there is no actor and no audit entry: consent history records it.
  * Returns the address, or undefined for a token that is not valid.
  */
-export async function unsubscribe(ctx: Pick<OperationContext, 'pool'>, input: { secretKey: string | undefined; token: string }): Promise<string | undefined> {
+export async function unsubscribe(
+  ctx: Pick<OperationContext, 'pool'>,
+  input: { secretKey: string | undefined; token: string },
+): Promise<string | undefined> {
   const email = unsubscribeAddress(input.secretKey, input.token);
   if (!email) return undefined;
   const current = await consentOf(ctx.pool, 'email', email);
-  if (current?.granted !== false) await setConsent(ctx.pool, { channel: 'email', address: email, granted: false, source: 'unsubscribe link', actor: 'recipient', at: new Date() });
+  if (current?.granted !== false)
+    await setConsent(ctx.pool, {
+      channel: 'email',
+      address: email,
+      granted: false,
+      source: 'unsubscribe link',
+      actor: 'recipient',
+      at: new Date(),
+    });
   return email;
 }

@@ -28,10 +28,12 @@ export async function logContact(
   if (input.kind !== 'call' && input.kind !== 'note') throw new InvalidInputError('kind must be call or note');
   const text = requiredText(input.text, 'text', 4000);
   const now = ctx.now?.() ?? new Date();
-  const occurredAt = input.occurredAt === undefined || input.occurredAt === '' ? now : new Date(String(input.occurredAt));
+  const occurredAt =
+    input.occurredAt === undefined || input.occurredAt === '' ? now : new Date(String(input.occurredAt));
   if (Number.isNaN(occurredAt.getTime())) throw new InvalidInputError('occurred_at is not a date (ISO 8601)');
   if (occurredAt.getTime() > now.getTime() + 60_000) throw new InvalidInputError('occurred_at is in the future');
-  const duration = input.durationSeconds === undefined || input.durationSeconds === '' ? null : Number(input.durationSeconds);
+  const duration =
+    input.durationSeconds === undefined || input.durationSeconds === '' ? null : Number(input.durationSeconds);
   if (duration !== null && (!Number.isInteger(duration) || duration < 0 || duration > 86_400))
     throw new InvalidInputError('duration_seconds must be a whole number of seconds up to a day');
   const customer = await ctx.contacts.loadCustomer(input.customerId).catch(() => undefined);
@@ -46,6 +48,10 @@ export async function logContact(
     summary: `${input.kind === 'call' ? 'Call' : 'Note'} by ${agent.name}${duration !== null ? `, ${duration} s` : ''}: ${text.slice(0, 140)}`,
     data: { agent_id: agent.id, logged_by: actor.name, text, ...(duration !== null ? { duration } : {}) },
   });
-  await audit(ctx, actor, 'customer.contact_logged', `customer:${customer.id}`, { kind: input.kind, agent_id: agent.id, timeline_event_id: entry.id });
+  await audit(ctx, actor, 'customer.contact_logged', `customer:${customer.id}`, {
+    kind: input.kind,
+    agent_id: agent.id,
+    timeline_event_id: entry.id,
+  });
   return { timeline_event_id: entry.id, type, agent_id: agent.id };
 }

@@ -50,6 +50,19 @@ export function requireRole(actor: Actor, role: Actor['role']): void {
 }
 
 /** One audit entry for an operation, with the entrance it came through. */
-export async function audit(ctx: OperationContext, actor: Actor, action: AuditAction, target: string | null, details: Record<string, unknown> = {}): Promise<void> {
-  await recordAudit(ctx.pool, { actor: actor.name, role: actor.role, ip: actor.ip, action, target, details: { ...details, via: actor.via } });
+export async function audit(
+  ctx: OperationContext,
+  actor: Actor,
+  action: AuditAction,
+  target: string | null,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await recordAudit(ctx.pool, {
+    actor: actor.name,
+    role: actor.role,
+    ip: actor.ip,
+    action,
+    target,
+    details: { ...details, via: actor.via },
+  });
 }

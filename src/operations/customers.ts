@@ -2,8 +2,16 @@ import { CONSENT_CHANNELS, isConsentChannel } from '../customers/consent.js';
 import { normalizeEmail, normalizePhone } from '../customers/normalize.js';
 import type { CustomerSummary } from '../customers/record.js';
 import { customerConsent, setCustomerConsent } from '../store/consents.js';
-import { customerIdsFor, findCustomers as findStoredCustomers, loadCustomerDetail, loadCustomerSummary } from '../store/customer-queries.js';
-import { eraseCustomer as eraseStoredCustomer, exportCustomer as exportStoredCustomer } from '../store/customer-rights.js';
+import {
+  customerIdsFor,
+  findCustomers as findStoredCustomers,
+  loadCustomerDetail,
+  loadCustomerSummary,
+} from '../store/customer-queries.js';
+import {
+  eraseCustomer as eraseStoredCustomer,
+  exportCustomer as exportStoredCustomer,
+} from '../store/customer-rights.js';
 import { unmergeCustomer as unmergeStoredCustomer, type Unmerged } from '../store/customers.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
@@ -12,7 +20,10 @@ import { asOperationError } from './store-errors.js';
 export type { CustomerSummary } from '../customers/record.js';
 
 /** API lookup: by email, phone (normalized as identities are) or a name/identity prefix; each match as its full record. */
-export async function lookupCustomers(ctx: OperationContext, query: { email?: string; phone?: string; q?: string; limit: number }): Promise<Array<Record<string, unknown>>> {
+export async function lookupCustomers(
+  ctx: OperationContext,
+  query: { email?: string; phone?: string; q?: string; limit: number },
+): Promise<Array<Record<string, unknown>>> {
   const { email, phone } = query;
   const customers = await findStoredCustomers(ctx.pool, {
     email: email === undefined ? undefined : (normalizeEmail(email, ctx.config.identityPolicy) ?? email),
@@ -31,8 +42,13 @@ export async function searchCustomers(ctx: OperationContext, text: string): Prom
   if (raw === '') return [];
   const byId = /^\d{1,15}$/.test(raw) ? await loadCustomerSummary(ctx.pool, Number(raw)) : undefined;
   if (byId) found.set(byId.id, byId);
-  const identity = raw.includes('@') ? normalizeEmail(raw) : /^[+(\d][\d\s().-]{5,}$/.test(raw) ? normalizePhone(raw, ctx.defaultRegion) : undefined;
-  for (const customer of await findStoredCustomers(ctx.pool, { q: identity ?? raw, limit: 50 })) found.set(customer.id, customer);
+  const identity = raw.includes('@')
+    ? normalizeEmail(raw)
+    : /^[+(\d][\d\s().-]{5,}$/.test(raw)
+      ? normalizePhone(raw, ctx.defaultRegion)
+      : undefined;
+  for (const customer of await findStoredCustomers(ctx.pool, { q: identity ?? raw, limit: 50 }))
+    found.set(customer.id, customer);
   return [...found.values()];
 }
 
@@ -47,7 +63,9 @@ export async function newestCustomers(ctx: OperationContext, limit: number): Pro
  */
 export async function customerIdsMatching(ctx: OperationContext, text: string): Promise<number[]> {
   const raw = text.replace(/^#/, '');
-  const values = [raw, raw.toLowerCase(), normalizeEmail(raw), normalizePhone(raw, ctx.defaultRegion)].filter((value): value is string => !!value);
+  const values = [raw, raw.toLowerCase(), normalizeEmail(raw), normalizePhone(raw, ctx.defaultRegion)].filter(
+    (value): value is string => !!value,
+  );
   return customerIdsFor(ctx.pool, { id: /^\d{1,15}$/.test(raw) ? Number(raw) : undefined, values });
 }
 
@@ -75,29 +93,59 @@ export async function setConsent(ctx: OperationContext, actor: Actor, input: Con
   const customer = await loadCustomerSummary(ctx.pool, input.customerId);
   if (!customer) throw new NotFoundError(`no customer ${input.customerId}`);
   const { channel, granted, source } = input;
-  if (!isConsentChannel(channel) || typeof granted !== 'boolean' || (source !== undefined && (typeof source !== 'string' || source.trim() === '' || source.length > 200))) {
-    throw new InvalidInputError(`send {"channel": ${Object.keys(CONSENT_CHANNELS).join('|')}, "granted": true|false, "source"?: "why, at most 200 characters"}`);
+  if (
+    !isConsentChannel(channel) ||
+    typeof granted !== 'boolean' ||
+    (source !== undefined && (typeof source !== 'string' || source.trim() === '' || source.length > 200))
+  ) {
+    throw new InvalidInputError(
+      `send {"channel": ${Object.keys(CONSENT_CHANNELS).join('|')}, "granted": true|false, "source"?: "why, at most 200 characters"}`,
+    );
   }
   const why = source?.trim() ?? (actor.via === 'api' ? 'api' : `${actor.via} (${actor.name})`);
   const addresses = await setCustomerConsent(ctx.pool, customer, { channel, granted, source: why, actor: actor.name });
-  if (addresses.length === 0) throw new ConflictError(`customer ${customer.id} has no ${CONSENT_CHANNELS[channel]} to consent for ${channel}`, 'no_address');
-  await audit(ctx, actor, 'customer.consent', `customer:${customer.id}`, { channel, granted, source: why, addresses: addresses.length });
+  if (addresses.length === 0)
+    throw new ConflictError(
+      `customer ${customer.id} has no ${CONSENT_CHANNELS[channel]} to consent for ${channel}`,
+      'no_address',
+    );
+  await audit(ctx, actor, 'customer.consent', `customer:${customer.id}`, {
+    channel,
+    granted,
+    source: why,
+    addresses: addresses.length,
+  });
   return { customerId: customer.id, channel, consent: (await customerConsent(ctx.pool, customer.id)).consent[channel] };
 }
 
 /**
  * Undoes a merge into a customer, named by its merge id or by the merged customer's id (exactly one). Admins only.
  */
-export async function unmergeCustomer(ctx: OperationContext, actor: Actor, input: { customerId: number; mergeId?: number; mergedId?: number }): Promise<Unmerged> {
+export async function unmergeCustomer(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { customerId: number; mergeId?: number; mergedId?: number },
+): Promise<Unmerged> {
   requireRole(actor, 'admin');
-  if ((input.mergeId === undefined) === (input.mergedId === undefined)) throw new InvalidInputError('send {"merge_id": N} or {"customer_id": <the merged customer>}');
-  const result = await asOperationError(unmergeStoredCustomer(ctx.pool, input.customerId, { mergeId: input.mergeId, mergedId: input.mergedId }, actor.name));
-  await audit(ctx, actor, 'customer.unmerge', `customer:${result.keptId}`, { merge_id: result.mergeId, merged_id: result.mergedId, restored: result.restored });
+  if ((input.mergeId === undefined) === (input.mergedId === undefined))
+    throw new InvalidInputError('send {"merge_id": N} or {"customer_id": <the merged customer>}');
+  const result = await asOperationError(
+    unmergeStoredCustomer(ctx.pool, input.customerId, { mergeId: input.mergeId, mergedId: input.mergedId }, actor.name),
+  );
+  await audit(ctx, actor, 'customer.unmerge', `customer:${result.keptId}`, {
+    merge_id: result.mergeId,
+    merged_id: result.mergedId,
+    restored: result.restored,
+  });
   return result;
 }
 
 /** Everything crmflow holds about the person, as one JSON document (GDPR access). Admins only. */
-export async function exportCustomer(ctx: OperationContext, actor: Actor, input: { customerId: number }): Promise<Record<string, unknown>> {
+export async function exportCustomer(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { customerId: number },
+): Promise<Record<string, unknown>> {
   requireRole(actor, 'admin');
   const document = await exportStoredCustomer(ctx.pool, input.customerId);
   if (!document) throw new NotFoundError(`no customer ${input.customerId}`);
@@ -111,6 +159,10 @@ export async function eraseCustomer(ctx: OperationContext, actor: Actor, input: 
   const erased = await eraseStoredCustomer(ctx.pool, input.customerId);
   if (!erased) throw new NotFoundError(`no customer ${input.customerId}`);
   // Ids and counts only: the audit log is append-only and must never hold the erased person's data.
-  await audit(ctx, actor, 'customer.erase', `customer:${input.customerId}`, { customer_ids: erased.customerIds, identities: erased.identities, rows: erased.rows });
+  await audit(ctx, actor, 'customer.erase', `customer:${input.customerId}`, {
+    customer_ids: erased.customerIds,
+    identities: erased.identities,
+    rows: erased.rows,
+  });
   return erased;
 }

@@ -30,7 +30,10 @@ export const MAX_FORECAST_MONTHS = 24;
 
 function pipelineOf(ctx: OperationContext, id: string): Pipeline {
   const pipeline = ctx.config.pipelines.get(id);
-  if (!pipeline) throw new NotFoundError(`no pipeline "${id}"; declared: ${[...ctx.config.pipelines.keys()].join(', ') || '(none)'}`);
+  if (!pipeline)
+    throw new NotFoundError(
+      `no pipeline "${id}"; declared: ${[...ctx.config.pipelines.keys()].join(', ') || '(none)'}`,
+    );
   return pipeline;
 }
 
@@ -38,14 +41,24 @@ export async function findDeals(ctx: OperationContext, filter: DealFilter): Prom
   return listDeals(ctx.pool, filter);
 }
 
-export async function dealDetail(ctx: OperationContext, id: number): Promise<{ deal: DealRow; history: DealHistoryRow[]; stale: boolean }> {
+export async function dealDetail(
+  ctx: OperationContext,
+  id: number,
+): Promise<{ deal: DealRow; history: DealHistoryRow[]; stale: boolean }> {
   const deal = await getDeal(ctx.pool, id);
   if (!deal) throw new NotFoundError(`no deal ${id}`);
   const pipeline = ctx.config.pipelines.get(deal.pipeline);
-  return { deal, history: await getDealHistory(ctx.pool, id), stale: pipeline ? isStale(deal, pipeline, nowOf(ctx)) : false };
+  return {
+    deal,
+    history: await getDealHistory(ctx.pool, id),
+    stale: pipeline ? isStale(deal, pipeline, nowOf(ctx)) : false,
+  };
 }
 
-export async function forecastPipeline(ctx: OperationContext, input: { pipeline: string; months: number }): Promise<Forecast> {
+export async function forecastPipeline(
+  ctx: OperationContext,
+  input: { pipeline: string; months: number },
+): Promise<Forecast> {
   if (!Number.isSafeInteger(input.months) || input.months < 1 || input.months > MAX_FORECAST_MONTHS) {
     throw new InvalidInputError(`months must be an integer from 1 to ${MAX_FORECAST_MONTHS}`);
   }
@@ -67,15 +80,27 @@ export interface BoardColumn {
 }
 
 /** Deals by stage, newest first (the won and lost columns hold closed ones), for the dashboard's board. */
-export async function pipelineBoard(ctx: OperationContext, input: { pipeline: string; limit: number }): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
+export async function pipelineBoard(
+  ctx: OperationContext,
+  input: { pipeline: string; limit: number },
+): Promise<{ pipeline: Pipeline; columns: BoardColumn[] }> {
   const pipeline = pipelineOf(ctx, input.pipeline);
   const at = nowOf(ctx);
   const totals = await stageTotals(ctx.pool, pipeline);
   const columns: BoardColumn[] = [];
   for (const stage of pipeline.stages) {
     const deals = await listDeals(ctx.pool, { pipeline: pipeline.id, stage: stage.id, limit: input.limit });
-    const cards = deals.map((deal) => ({ ...deal, stale: isStale(deal, pipeline, at), days_in_stage: Math.floor((at.getTime() - deal.stage_entered_at.getTime()) / 86_400_000) }));
-    columns.push({ stage, deals: cards, count: totals.get(stage.id)?.count ?? 0, total: totals.get(stage.id)?.total ?? 0 });
+    const cards = deals.map((deal) => ({
+      ...deal,
+      stale: isStale(deal, pipeline, at),
+      days_in_stage: Math.floor((at.getTime() - deal.stage_entered_at.getTime()) / 86_400_000),
+    }));
+    columns.push({
+      stage,
+      deals: cards,
+      count: totals.get(stage.id)?.count ?? 0,
+      total: totals.get(stage.id)?.total ?? 0,
+    });
   }
   return { pipeline, columns };
 }
@@ -84,18 +109,25 @@ export async function pipelineBoard(ctx: OperationContext, input: { pipeline: st
  * A person moves a deal to another stage of its pipeline (any direction: a person decides), audited. Closed deals do
  * not move. Fires deal.stage_changed, and deal.won or deal.lost for those stages, like a workflow's move.
  */
-export async function moveDealStage(ctx: OperationContext, actor: Actor, input: { dealId: number; stage: unknown; reason?: unknown }): Promise<{ deal: DealRow; changed: boolean }> {
+export async function moveDealStage(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { dealId: number; stage: unknown; reason?: unknown },
+): Promise<{ deal: DealRow; changed: boolean }> {
   requireRole(actor, 'support');
   const deal = await getDeal(ctx.pool, input.dealId);
   if (!deal) throw new NotFoundError(`no deal ${input.dealId}`);
   const pipeline = ctx.config.pipelines.get(deal.pipeline);
-  if (!pipeline) throw new ConflictError(`pipeline ${deal.pipeline} is no longer declared in workflows.yaml`, 'pipeline_gone');
+  if (!pipeline)
+    throw new ConflictError(`pipeline ${deal.pipeline} is no longer declared in workflows.yaml`, 'pipeline_gone');
   if (typeof input.stage !== 'string' || !pipeline.byId.has(input.stage)) {
     throw new InvalidInputError(`stage must be one of ${pipeline.stages.map((stage) => stage.id).join(', ')}`);
   }
-  if (input.reason !== undefined && (typeof input.reason !== 'string' || input.reason.length > 500)) throw new InvalidInputError('reason must be text of at most 500 characters');
+  if (input.reason !== undefined && (typeof input.reason !== 'string' || input.reason.length > 500))
+    throw new InvalidInputError('reason must be text of at most 500 characters');
   const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim() : null;
-  if (deal.status !== 'open') throw new ConflictError(`deal ${deal.id} is ${deal.status}; a closed deal does not move`, 'deal_closed');
+  if (deal.status !== 'open')
+    throw new ConflictError(`deal ${deal.id} is ${deal.status}; a closed deal does not move`, 'deal_closed');
   if (deal.stage === input.stage) return { deal, changed: false };
   const result = await changeDeal(ctx.pool, {
     customerId: deal.customer_id,
@@ -109,8 +141,15 @@ export async function moveDealStage(ctx: OperationContext, actor: Actor, input: 
     allowBackwards: true,
     listenedEvents: listenedEventTypes(ctx.config),
   });
-  if (result.action !== 'moved' || !result.deal) throw new ConflictError(result.reason ?? `deal ${deal.id} did not move`, 'deal_not_moved');
-  await audit(ctx, actor, 'deal.stage', `deal:${deal.id}`, { from: deal.stage, to: input.stage, pipeline: pipeline.id, customer_id: deal.customer_id, ...(reason ? { reason } : {}) });
+  if (result.action !== 'moved' || !result.deal)
+    throw new ConflictError(result.reason ?? `deal ${deal.id} did not move`, 'deal_not_moved');
+  await audit(ctx, actor, 'deal.stage', `deal:${deal.id}`, {
+    from: deal.stage,
+    to: input.stage,
+    pipeline: pipeline.id,
+    customer_id: deal.customer_id,
+    ...(reason ? { reason } : {}),
+  });
   // Stored with the change: if Redis is away, the reconciler queues them.
   await enqueueEngineEvents(ctx.queue, result.events).catch(() => undefined);
   return { deal: result.deal, changed: true };

@@ -26,13 +26,27 @@ export async function backfill(ctx: OperationContext, actor: Actor, input: Backf
   const configured = ctx.config.connectors.get(input.connector);
   if (!configured) throw new NotFoundError(`connector "${input.connector}" is not configured in the workflows file`);
   const resources = Object.keys(configured.definition.pull ?? {});
-  if (!resources.includes(input.resource)) throw new NotFoundError(`connector ${input.connector} has no pull resource "${input.resource}"; known: ${resources.join(', ') || '(none)'}`);
-  if (!ctx.connectorContext || !ctx.logger) throw new InvalidInputError('backfill needs a process that can call connectors');
+  if (!resources.includes(input.resource))
+    throw new NotFoundError(
+      `connector ${input.connector} has no pull resource "${input.resource}"; known: ${resources.join(', ') || '(none)'}`,
+    );
+  if (!ctx.connectorContext || !ctx.logger)
+    throw new InvalidInputError('backfill needs a process that can call connectors');
   const cursorKey = `${input.resource}@backfill`;
   await deleteCursor(ctx.pool, input.connector, cursorKey);
-  await audit(ctx, actor, 'events.backfill', `connector:${input.connector}`, { resource: input.resource, since: input.since.toISOString() });
+  await audit(ctx, actor, 'events.backfill', `connector:${input.connector}`, {
+    resource: input.resource,
+    since: input.since.toISOString(),
+  });
   const result = await runPull(
-    { connector: configured.definition, resource: input.resource, cursorKey, since: input.since, pageSize: input.pageSize ?? 100, onPage: input.onPage },
+    {
+      connector: configured.definition,
+      resource: input.resource,
+      cursorKey,
+      since: input.since,
+      pageSize: input.pageSize ?? 100,
+      onPage: input.onPage,
+    },
     ctx.connectorContext(input.connector, AbortSignal.timeout(input.timeoutMs ?? 24 * 3600_000)),
     { pool: ctx.pool, queue: ctx.queue, logger: ctx.logger },
   );

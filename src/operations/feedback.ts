@@ -4,7 +4,10 @@ import { recordFeedback } from '../store/feedback.js';
 import { nowOf, type OperationContext } from './context.js';
 
 /** The answer a signed rating link carries; undefined for a forged, altered or expired link (or when no key is set). */
-export function ratingOf(ctx: OperationContext, input: { secretKey: string | undefined; token: string }): FeedbackClaim | undefined {
+export function ratingOf(
+  ctx: OperationContext,
+  input: { secretKey: string | undefined; token: string },
+): FeedbackClaim | undefined {
   return input.secretKey ? verifyFeedbackToken(input.secretKey, input.token, nowOf(ctx)) : undefined;
 }
 
@@ -14,7 +17,10 @@ export function ratingOf(ctx: OperationContext, input: { secretKey: string | und
  * token is the credential, so there is no actor and no audit entry. Undefined for a link that is not valid or names
  * no sent message.
  */
-export async function recordRating(ctx: OperationContext, input: { secretKey: string | undefined; token: string }): Promise<FeedbackClaim | undefined> {
+export async function recordRating(
+  ctx: OperationContext,
+  input: { secretKey: string | undefined; token: string },
+): Promise<FeedbackClaim | undefined> {
   const answer = ratingOf(ctx, input);
   if (!answer) return undefined;
   const result = await recordFeedback(ctx.pool, {

@@ -34,20 +34,46 @@ export async function handOver(ctx: OperationContext, actor: Actor, input: HandO
   requireRole(actor, 'admin');
   const from = input.from?.trim();
   if (!from) throw new InvalidInputError('name the agent to hand over from');
-  if ((input.to_agent === undefined) === (input.to_pool === undefined)) throw new InvalidInputError('hand over to exactly one of an agent (to_agent) or a pool (to_pool)');
+  if ((input.to_agent === undefined) === (input.to_pool === undefined))
+    throw new InvalidInputError('hand over to exactly one of an agent (to_agent) or a pool (to_pool)');
   const declared = [...ctx.config.agents.keys()];
-  if (!ctx.config.agents.has(from) && !(await listFormerOwners(ctx.pool, declared)).some((owner) => owner.agent_id === from)) {
+  if (
+    !ctx.config.agents.has(from) &&
+    !(await listFormerOwners(ctx.pool, declared)).some((owner) => owner.agent_id === from)
+  ) {
     throw new NotFoundError(`no agent ${from}: neither declared under agents: nor owning customers or open tasks`);
   }
   const to = await receivers(ctx, from, input);
   const target = input.to_agent !== undefined ? `agent:${input.to_agent}` : input.to_pool!;
   const reason = `hand-over from ${from} by ${actor.name}`;
   const result = await handOverAgent(ctx.pool, { from, to, target, key: `hand-over:${from}:${randomUUID()}`, reason });
-  await audit(ctx, actor, 'agent.hand_over', `agent:${from}`, { to: target, customers: result.customers, tasks: result.tasks, slas: result.slas, deals: result.deals, cases: result.cases });
+  await audit(ctx, actor, 'agent.hand_over', `agent:${from}`, {
+    to: target,
+    customers: result.customers,
+    tasks: result.tasks,
+    slas: result.slas,
+    deals: result.deals,
+    cases: result.cases,
+  });
   // Stored first: should Redis miss a job, the reconciler adds it once the SLA is due.
   const now = ctx.now?.() ?? new Date();
-  for (const sla of result.movedSlas) await enqueueAt(ctx.queue, { kind: 'sla', assignmentId: sla.assignmentId }, jobIds.sla(sla.assignmentId), sla.dueAt, now);
-  return { from, to, customers: result.customers, tasks: result.tasks, slas: result.slas, deals: result.deals, cases: result.cases };
+  for (const sla of result.movedSlas)
+    await enqueueAt(
+      ctx.queue,
+      { kind: 'sla', assignmentId: sla.assignmentId },
+      jobIds.sla(sla.assignmentId),
+      sla.dueAt,
+      now,
+    );
+  return {
+    from,
+    to,
+    customers: result.customers,
+    tasks: result.tasks,
+    slas: result.slas,
+    deals: result.deals,
+    cases: result.cases,
+  };
 }
 
 /** The declared agents who take the book: never the agent handed over, nor anyone switched off (declared or at run time). */
@@ -65,7 +91,11 @@ async function receivers(ctx: OperationContext, from: string, input: HandOverInp
   }
   const off = new Set(await switchedOffAgents(ctx.pool, wanted));
   const to = wanted.filter((id) => !off.has(id));
-  if (to.length === 0) throw new ConflictError(`nobody in ${input.to_agent ?? `pool ${input.to_pool}`} can take customers now (switched off)`, 'no_agent');
+  if (to.length === 0)
+    throw new ConflictError(
+      `nobody in ${input.to_agent ?? `pool ${input.to_pool}`} can take customers now (switched off)`,
+      'no_agent',
+    );
   return to;
 }
 

@@ -1,6 +1,11 @@
 import { isBlocked, normalizeOptionsFor } from '../customers/identity-policy.js';
 import { normalizeIdentities, recordIdentities } from '../customers/normalize.js';
-import { compareResolutions, resolveInMemory, type SimulatedEvent, type SimulationReport } from '../customers/simulate.js';
+import {
+  compareResolutions,
+  resolveInMemory,
+  type SimulatedEvent,
+  type SimulationReport,
+} from '../customers/simulate.js';
 import { mapRecord, type CompiledMap } from '../engine/steps/map.js';
 import { listEventsForSimulation, type SimulationEvent } from '../store/inbox.js';
 import type { CompiledWorkflow, LoadedConfig } from '../workflows/load.js';
@@ -15,10 +20,17 @@ function identityMapping(workflows: readonly CompiledWorkflow[], event: Simulati
     const triggered =
       trigger.kind === 'poll'
         ? trigger.connector.id === event.connector && event.origin === `pull:${trigger.resource}`
-        : trigger.kind === 'webhook' && trigger.connector.id === event.connector && trigger.eventTypes.includes(event.type);
+        : trigger.kind === 'webhook' &&
+          trigger.connector.id === event.connector &&
+          trigger.eventTypes.includes(event.type);
     if (!workflow.enabled || !triggered) continue;
-    const upsert = workflow.steps.findIndex((step) => step.definition.type === 'upsert_customer' && step.config.from === undefined);
-    const map = workflow.steps.slice(0, Math.max(0, upsert)).filter((step) => step.definition.type === 'map').at(-1);
+    const upsert = workflow.steps.findIndex(
+      (step) => step.definition.type === 'upsert_customer' && step.config.from === undefined,
+    );
+    const map = workflow.steps
+      .slice(0, Math.max(0, upsert))
+      .filter((step) => step.definition.type === 'map')
+      .at(-1);
     if (map) return map.compiled as CompiledMap;
   }
   return undefined;
@@ -29,21 +41,33 @@ function identityMapping(workflows: readonly CompiledWorkflow[], event: Simulati
  * there is one), normalizes and filters its identities under its `identity:` section, resolves them in memory and
  * compares with today's customers. Reads only; writes nothing, so it needs no role and records no audit entry.
  */
-export async function simulateIdentity(ctx: Pick<OperationContext, 'pool' | 'defaultRegion'>, input: { config: LoadedConfig; batchSize?: number }): Promise<SimulationReport> {
+export async function simulateIdentity(
+  ctx: Pick<OperationContext, 'pool' | 'defaultRegion'>,
+  input: { config: LoadedConfig; batchSize?: number },
+): Promise<SimulationReport> {
   const { config } = input;
   const policy = config.identityPolicy;
   const events: SimulatedEvent[] = [];
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const rows = await listEventsForSimulation(ctx.pool, after, input.batchSize ?? 1000);
     if (rows.length === 0) break;
     after = rows.at(-1)!.id;
     for (const event of rows) {
       const mapping = identityMapping(config.workflows, event);
       if (!mapping) continue;
-      const bindings = { event: { connector: event.connector, type: event.type, external_id: event.external_id, occurred_at: event.occurred_at.toISOString() } };
+      const bindings = {
+        event: {
+          connector: event.connector,
+          type: event.type,
+          external_id: event.external_id,
+          occurred_at: event.occurred_at.toISOString(),
+        },
+      };
       const record = await mapRecord(mapping, event.type, event.payload, bindings).catch(() => undefined);
       const options = normalizeOptionsFor(policy, event.connector, config.defaultRegion ?? ctx.defaultRegion);
-      const identities = record ? normalizeIdentities(recordIdentities(record), options).filter((identity) => !isBlocked(identity, policy)) : [];
+      const identities = record
+        ? normalizeIdentities(recordIdentities(record), options).filter((identity) => !isBlocked(identity, policy))
+        : [];
       events.push({ id: event.id, identities, currentCustomer: event.current });
     }
   }

@@ -4,7 +4,10 @@ import { type Actor, type OperationContext, requireRole } from './context.js';
 import { ForbiddenError, InvalidInputError } from './errors.js';
 
 /** The engine's outbound path and timeline, lent to operations that record what a person did with a customer. */
-export type PersonContactServices = Pick<StepServices, 'sendEmail' | 'sendMessage' | 'upsertTimeline' | 'loadCustomer' | 'timelineSince'>;
+export type PersonContactServices = Pick<
+  StepServices,
+  'sendEmail' | 'sendMessage' | 'upsertTimeline' | 'loadCustomer' | 'timelineSince'
+>;
 
 export interface ContactContext extends OperationContext {
   contacts: PersonContactServices;
@@ -18,13 +21,18 @@ export function actingAgent(ctx: OperationContext, actor: Actor, agentId: unknow
   requireRole(actor, 'support');
   const own = ctx.config.agents.get(actor.name);
   if (own) {
-    if (agentId !== undefined && agentId !== null && agentId !== own.id) throw new ForbiddenError(`${actor.name} cannot act as agent ${String(agentId)}`);
+    if (agentId !== undefined && agentId !== null && agentId !== own.id)
+      throw new ForbiddenError(`${actor.name} cannot act as agent ${String(agentId)}`);
     return own;
   }
   if (agentId === undefined || agentId === null || agentId === '') {
-    throw new InvalidInputError(`${actor.name} is not an agent of workflows.yaml (agents:): name the agent with agent_id`, 'no_agent');
+    throw new InvalidInputError(
+      `${actor.name} is not an agent of workflows.yaml (agents:): name the agent with agent_id`,
+      'no_agent',
+    );
   }
-  if (actor.role !== 'admin') throw new ForbiddenError(`${actor.name} is not an agent of workflows.yaml and cannot act as another`);
+  if (actor.role !== 'admin')
+    throw new ForbiddenError(`${actor.name} is not an agent of workflows.yaml and cannot act as another`);
   const named = ctx.config.agents.get(String(agentId));
   if (!named) throw new InvalidInputError(`no agent "${String(agentId)}" in workflows.yaml (agents:)`, 'unknown_agent');
   return named;

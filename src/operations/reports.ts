@@ -1,6 +1,21 @@
-import { cohortReport, GROUP_KEYS, kpiReport, type CohortReport, type GroupKey, type KpiReport } from '../reports/kpis.js';
+import {
+  cohortReport,
+  GROUP_KEYS,
+  kpiReport,
+  type CohortReport,
+  type GroupKey,
+  type KpiReport,
+} from '../reports/kpis.js';
 import type { FunnelStage, LeadFact, ReportPeriod } from '../reports/facts.js';
-import { autoReplyFacts, churnedCount, cohortCells, leadFacts, lifecycleFunnel, purchaseFacts, ratingFacts } from '../store/reports.js';
+import {
+  autoReplyFacts,
+  churnedCount,
+  cohortCells,
+  leadFacts,
+  lifecycleFunnel,
+  purchaseFacts,
+  ratingFacts,
+} from '../store/reports.js';
 import type { OperationContext } from './context.js';
 import { InvalidInputError } from './errors.js';
 
@@ -15,10 +30,13 @@ const DAY = 86_400_000;
 const MAX_DAYS = 3 * 366;
 
 function isDate(value: unknown): value is string {
-  return typeof value === 'string' && DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value);
+  return (
+    typeof value === 'string' && DATE.test(value) && new Date(`${value}T00:00:00Z`).toISOString().startsWith(value)
+  );
 }
 
-const shift = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY).toISOString().slice(0, 10);
+const shift = (date: string, days: number) =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY).toISOString().slice(0, 10);
 
 function timeZoneOf(ctx: OperationContext): string {
   return ctx.config.config.reports?.time_zone ?? 'UTC';
@@ -35,12 +53,16 @@ export function reportPeriod(ctx: OperationContext, query: ReportQuery): ReportP
 
 function groupKey(value: unknown): GroupKey | null {
   if (value === undefined || value === '') return null;
-  if (!GROUP_KEYS.includes(value as GroupKey)) throw new InvalidInputError(`by must be one of ${GROUP_KEYS.join(', ')}`);
+  if (!GROUP_KEYS.includes(value as GroupKey))
+    throw new InvalidInputError(`by must be one of ${GROUP_KEYS.join(', ')}`);
   return value as GroupKey;
 }
 
 /** Reads a period's facts once; each grouping of them is then computed without another query. */
-async function periodReports(ctx: OperationContext, period: ReportPeriod): Promise<{ leads: LeadFact[]; report: (by: GroupKey | null) => KpiReport }> {
+async function periodReports(
+  ctx: OperationContext,
+  period: ReportPeriod,
+): Promise<{ leads: LeadFact[]; report: (by: GroupKey | null) => KpiReport }> {
   const [leads, purchases, autoReplies, ratings, churned] = await Promise.all([
     leadFacts(ctx.pool, period),
     purchaseFacts(ctx.pool, period),
@@ -49,7 +71,22 @@ async function periodReports(ctx: OperationContext, period: ReportPeriod): Promi
     churnedCount(ctx.pool, period),
   ]);
   const spend = ctx.config.config.reports?.marketing_spend ?? [];
-  return { leads, report: (by) => kpiReport({ leads, purchases, autoReplies, ratings, churned, by, spend, from: period.from, to: period.to, timeZone: period.timeZone }) };
+  return {
+    leads,
+    report: (by) =>
+      kpiReport({
+        leads,
+        purchases,
+        autoReplies,
+        ratings,
+        churned,
+        by,
+        spend,
+        from: period.from,
+        to: period.to,
+        timeZone: period.timeZone,
+      }),
+  };
 }
 
 /** `GET /api/reports/kpis`: the figures of a period, optionally by group. */
@@ -81,7 +118,12 @@ export interface ReportsOverview {
 
 /** Local date (YYYY-MM-DD) of the Monday starting the week of `at` in `timeZone`. */
 function weekOf(at: Date, timeZone: string): string {
-  const local = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at);
+  const local = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(at);
   const weekday = (new Date(`${local}T00:00:00Z`).getUTCDay() + 6) % 7;
   return shift(local, -weekday);
 }
@@ -92,7 +134,8 @@ function weekOf(at: Date, timeZone: string): string {
  */
 export async function reportsOverview(ctx: OperationContext, query: ReportQuery): Promise<ReportsOverview> {
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: timeZoneOf(ctx) }).format(ctx.now?.() ?? new Date());
-  const given = query.from !== undefined && query.from !== '' ? query : { ...query, from: shift(today, -29), to: today };
+  const given =
+    query.from !== undefined && query.from !== '' ? query : { ...query, from: shift(today, -29), to: today };
   const period = reportPeriod(ctx, given);
   const length = (Date.parse(period.to) - Date.parse(period.from)) / DAY + 1;
   const by = groupKey(query.by) ?? 'source';
@@ -101,7 +144,8 @@ export async function reportsOverview(ctx: OperationContext, query: ReportQuery)
     periodReports(ctx, { ...period, from: shift(period.from, -length), to: shift(period.from, -1) }),
   ]);
   const weeks = new Map<string, { leads: number; won: number }>();
-  for (let day = weekOf(new Date(`${period.from}T12:00:00Z`), 'UTC'); day <= period.to; day = shift(day, 7)) weeks.set(day, { leads: 0, won: 0 });
+  for (let day = weekOf(new Date(`${period.from}T12:00:00Z`), 'UTC'); day <= period.to; day = shift(day, 7))
+    weeks.set(day, { leads: 0, won: 0 });
   for (const lead of current.leads) {
     const week = weeks.get(weekOf(lead.lead_at, period.timeZone));
     if (!week) continue;
@@ -114,8 +158,15 @@ export async function reportsOverview(ctx: OperationContext, query: ReportQuery)
     previous: previous.report(null),
     agents: current.report('agent'),
     weekly: [...weeks].map(([week, counts]) => ({ week, ...counts })),
-    funnel: await lifecycleFunnel(ctx.pool, current.leads.map((lead) => lead.customer_id)),
-    cohorts: cohortReport(await cohortCells(ctx.pool, { ...period, from: cohortFrom }), period, ctx.now?.() ?? new Date()),
+    funnel: await lifecycleFunnel(
+      ctx.pool,
+      current.leads.map((lead) => lead.customer_id),
+    ),
+    cohorts: cohortReport(
+      await cohortCells(ctx.pool, { ...period, from: cohortFrom }),
+      period,
+      ctx.now?.() ?? new Date(),
+    ),
   };
 }
 
@@ -128,6 +179,13 @@ export interface KpiGauges {
 /** The figures `/metrics` exposes: leads today, and conversion and speed to lead over the last 30 days. */
 export async function kpiGauges(ctx: OperationContext): Promise<KpiGauges> {
   const today = new Intl.DateTimeFormat('en-CA', { timeZone: timeZoneOf(ctx) }).format(ctx.now?.() ?? new Date());
-  const [day, month] = await Promise.all([kpis(ctx, { from: today, to: today }), kpis(ctx, { from: shift(today, -29), to: today })]);
-  return { leadsToday: day.leads, conversionRate30d: month.lead_conversion_rate, speedToLeadMedian30d: month.speed_to_lead_minutes.median };
+  const [day, month] = await Promise.all([
+    kpis(ctx, { from: today, to: today }),
+    kpis(ctx, { from: shift(today, -29), to: today }),
+  ]);
+  return {
+    leadsToday: day.leads,
+    conversionRate30d: month.lead_conversion_rate,
+    speedToLeadMedian30d: month.speed_to_lead_minutes.median,
+  };
 }

@@ -19,7 +19,15 @@ import {
 import { audit, nowOf, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors.js';
 
-export { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, STEP_STATUSES, type RunFilter, type RunRow, type RunStatus, type StepRecord } from '../store/runs.js';
+export {
+  CANCELLABLE_RUN_STATUSES,
+  RUN_STATUSES,
+  STEP_STATUSES,
+  type RunFilter,
+  type RunRow,
+  type RunStatus,
+  type StepRecord,
+} from '../store/runs.js';
 export { INBOX_STATUSES, type InboxEvent } from '../store/inbox.js';
 
 async function existingRun(ctx: OperationContext, runId: number): Promise<RunRow> {
@@ -42,9 +50,15 @@ export async function findRun(ctx: OperationContext, runId: number): Promise<Run
 }
 
 /** A run with its step records and the stored event that started it (null for schedules and engine events). */
-export async function getRunDetail(ctx: OperationContext, runId: number): Promise<{ run: RunRow; steps: StepRecord[]; event: InboxEvent | null }> {
+export async function getRunDetail(
+  ctx: OperationContext,
+  runId: number,
+): Promise<{ run: RunRow; steps: StepRecord[]; event: InboxEvent | null }> {
   const run = await existingRun(ctx, runId);
-  const [steps, event] = await Promise.all([listStepRecords(ctx.pool, run.id), run.inboxEventId === null ? undefined : getInboxEvent(ctx.pool, run.inboxEventId)]);
+  const [steps, event] = await Promise.all([
+    listStepRecords(ctx.pool, run.id),
+    run.inboxEventId === null ? undefined : getInboxEvent(ctx.pool, run.inboxEventId),
+  ]);
   return { run, steps, event: event ?? null };
 }
 
@@ -62,13 +76,19 @@ export async function uncertainReplies(ctx: OperationContext, runId: number): Pr
  * Enqueues a failed run again; it resumes at the failed step. The job id names the run and its attempt, so a double
  * click enqueues once.
  */
-export async function retryRun(ctx: OperationContext, actor: Actor, input: { runId: number }): Promise<{ runId: number; jobId: string }> {
+export async function retryRun(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { runId: number },
+): Promise<{ runId: number; jobId: string }> {
   requireRole(actor, 'support');
   const run = await existingRun(ctx, input.runId);
-  if (run.status !== 'failed') throw new ConflictError(`run ${run.id} is ${run.status}; only failed runs can be retried`, 'not_failed');
+  if (run.status !== 'failed')
+    throw new ConflictError(`run ${run.id} is ${run.status}; only failed runs can be retried`, 'not_failed');
   const jobId = jobIds.retry(run.id, run.attempts);
   // Queued before the job exists, so no view shows it failed (with a Retry button) meanwhile; a second click gets 409.
-  if ((await markRunsRetrying(ctx.pool, [run.id])).length === 0) throw new ConflictError(`run ${run.id} is no longer failed`, 'not_failed');
+  if ((await markRunsRetrying(ctx.pool, [run.id])).length === 0)
+    throw new ConflictError(`run ${run.id} is no longer failed`, 'not_failed');
   await ctx.queue.add('run', { kind: 'run', runId: run.id }, { jobId }).catch(async (error: unknown) => {
     await markRetryNotQueued(ctx.pool, run.id);
     throw error;
@@ -85,7 +105,12 @@ const REPLAY_DEBOUNCE_MS = 5000;
  * `workflow`), as new runs named `replay` (the earlier runs stay as they were). The job id names event and replay, so
  * asking twice under one name enqueues once; the worker's `replay` job does the rest.
  */
-async function enqueueReplays(ctx: OperationContext, inboxIds: number[], replay: string, workflow?: string): Promise<string[]> {
+async function enqueueReplays(
+  ctx: OperationContext,
+  inboxIds: number[],
+  replay: string,
+  workflow?: string,
+): Promise<string[]> {
   const jobs = inboxIds.map((inboxId) => ({
     name: 'replay',
     data: { kind: 'replay' as const, inboxId, replay, ...(workflow ? { workflow } : {}) },
@@ -101,11 +126,20 @@ async function enqueueReplays(ctx: OperationContext, inboxIds: number[], replay:
  * the same job and the same run (its trigger key), even when a fast worker has already made the first click's run
  * before the second click is counted.
  */
-export async function replayRun(ctx: OperationContext, actor: Actor, input: { runId: number }): Promise<{ runId: number; jobId: string; replay: string }> {
+export async function replayRun(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { runId: number },
+): Promise<{ runId: number; jobId: string; replay: string }> {
   requireRole(actor, 'support');
   const run = await existingRun(ctx, input.runId);
-  if (run.inboxEventId === null) throw new ConflictError(`run ${run.id} was not started by a stored event (schedules and polls run again by themselves)`, 'not_replayable');
-  if (!ctx.config.workflows.some((workflow) => workflow.id === run.workflow)) throw new ConflictError(`workflow ${run.workflow} is no longer in workflows.yaml`, 'workflow_gone');
+  if (run.inboxEventId === null)
+    throw new ConflictError(
+      `run ${run.id} was not started by a stored event (schedules and polls run again by themselves)`,
+      'not_replayable',
+    );
+  if (!ctx.config.workflows.some((workflow) => workflow.id === run.workflow))
+    throw new ConflictError(`workflow ${run.workflow} is no longer in workflows.yaml`, 'workflow_gone');
   const replay = `run${run.id}-${(await countReplays(ctx.pool, run.inboxEventId, run.workflow, REPLAY_DEBOUNCE_MS)) + 1}`;
   const [jobId] = await enqueueReplays(ctx, [run.inboxEventId], replay, run.workflow);
   await audit(ctx, actor, 'run.replay', `run:${run.id}`, { job_id: jobId, replay });
@@ -125,13 +159,23 @@ export interface ReplayEventsInput {
  * Runs stored events received since a time through the current workflows again, as new runs named
  * `replay-<time>`. Replies are sent again by the new runs: narrow with `workflow` and `status`.
  */
-export async function replayEvents(ctx: OperationContext, actor: Actor, input: ReplayEventsInput): Promise<{ events: number; name: string }> {
+export async function replayEvents(
+  ctx: OperationContext,
+  actor: Actor,
+  input: ReplayEventsInput,
+): Promise<{ events: number; name: string }> {
   requireRole(actor, 'admin');
-  if (input.workflow && !ctx.config.workflows.some((workflow) => workflow.id === input.workflow)) throw new NotFoundError(`no workflow "${input.workflow}" in the workflows file`);
+  if (input.workflow && !ctx.config.workflows.some((workflow) => workflow.id === input.workflow))
+    throw new NotFoundError(`no workflow "${input.workflow}" in the workflows file`);
   const ids = await listReplayableEvents(ctx.pool, input);
   const name = `replay-${nowOf(ctx).getTime()}`;
   if (input.dryRun) return { events: ids.length, name };
-  await audit(ctx, actor, 'events.replay', input.workflow ? `workflow:${input.workflow}` : null, { since: input.since.toISOString(), status: input.status ?? null, events: ids.length, replay: name });
+  await audit(ctx, actor, 'events.replay', input.workflow ? `workflow:${input.workflow}` : null, {
+    since: input.since.toISOString(),
+    status: input.status ?? null,
+    events: ids.length,
+    replay: name,
+  });
   await enqueueReplays(ctx, ids, name, input.workflow);
   return { events: ids.length, name };
 }
@@ -140,13 +184,22 @@ export async function replayEvents(ctx: OperationContext, actor: Actor, input: R
  * Cancels a run that is queued, stuck running, waiting or failed, with the reason a person gave. A step already
  * executing finishes; no later step starts and the run is never resumed or retried.
  */
-export async function cancelRun(ctx: OperationContext, actor: Actor, input: { runId: number; reason: unknown }): Promise<RunRow> {
+export async function cancelRun(
+  ctx: OperationContext,
+  actor: Actor,
+  input: { runId: number; reason: unknown },
+): Promise<RunRow> {
   requireRole(actor, 'support');
   const { reason } = input;
-  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 500) throw new InvalidInputError('give a reason (1 to 500 characters)');
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 500)
+    throw new InvalidInputError('give a reason (1 to 500 characters)');
   const run = await existingRun(ctx, input.runId);
   const cancelled = await markRunCancelled(ctx.pool, run.id, reason.trim());
-  if (!cancelled) throw new ConflictError(`run ${run.id} is ${run.status}; only queued, running, waiting or failed runs can be cancelled`, 'not_cancellable');
+  if (!cancelled)
+    throw new ConflictError(
+      `run ${run.id} is ${run.status}; only queued, running, waiting or failed runs can be cancelled`,
+      'not_cancellable',
+    );
   await audit(ctx, actor, 'run.cancel', `run:${run.id}`, { reason: reason.trim() });
   return cancelled;
 }

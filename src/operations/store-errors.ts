@@ -6,7 +6,8 @@ export async function asOperationError<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (error) {
-    if (error instanceof CustomerChangeError) throw error.kind === 'not_found' ? new NotFoundError(error.message) : new ConflictError(error.message);
+    if (error instanceof CustomerChangeError)
+      throw error.kind === 'not_found' ? new NotFoundError(error.message) : new ConflictError(error.message);
     throw error;
   }
 }

@@ -1,4 +1,9 @@
-import { completeTask as completeStoredTask, listTasks as listStoredTasks, type TaskFilter, type TaskRow } from '../store/tasks.js';
+import {
+  completeTask as completeStoredTask,
+  listTasks as listStoredTasks,
+  type TaskFilter,
+  type TaskRow,
+} from '../store/tasks.js';
 import { audit, requireRole, type Actor, type OperationContext } from './context.js';
 import { ConflictError, NotFoundError } from './errors.js';
 
@@ -13,7 +18,11 @@ export async function completeTask(ctx: OperationContext, actor: Actor, input: {
   requireRole(actor, 'support');
   const result = await completeStoredTask(ctx.pool, input.taskId, actor.name);
   if (!result) throw new NotFoundError(`no task ${input.taskId}`);
-  if (!result.changed) throw new ConflictError(`task ${result.task.id} is ${result.task.status}; only open tasks can be completed`, 'not_open');
+  if (!result.changed)
+    throw new ConflictError(
+      `task ${result.task.id} is ${result.task.status}; only open tasks can be completed`,
+      'not_open',
+    );
   await audit(ctx, actor, 'task.complete', `task:${result.task.id}`);
   return result.task;
 }

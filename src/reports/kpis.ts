@@ -44,21 +44,32 @@ export interface KpiReport extends KpiFigures {
  * `from`–`to` (inclusive) in `reports.time_zone`; times are the vendors' (when it happened), never when crmflow heard.
  */
 export const KPI_DEFINITIONS: Readonly<Record<keyof KpiFigures | 'churned' | 'cohorts', string>> = {
-  leads: 'Customers whose first lead event (a form, message, call, checkout or sign-up; not a purchase) happened in the period. Someone whose first event was a purchase was never a lead.',
-  customers_won: 'Those leads whose first purchase (a paid order or a paid invoice) followed, by the time of the report.',
+  leads:
+    'Customers whose first lead event (a form, message, call, checkout or sign-up; not a purchase) happened in the period. Someone whose first event was a purchase was never a lead.',
+  customers_won:
+    'Those leads whose first purchase (a paid order or a paid invoice) followed, by the time of the report.',
   lead_conversion_rate: 'customers_won ÷ leads.',
-  speed_to_lead_minutes: 'Minutes from the lead event to the first message or call by a person (an agent’s message or email, a call to or from their phone or logged by hand; automated replies do not count): median and 90th percentile over the leads contacted so far.',
-  speed_to_lead_within_sla: 'Of the leads whose assignment had an SLA, the share a person contacted before the SLA was due.',
-  auto_reply_seconds: 'Seconds from an inbound delivery (its vendor time) to the first automated message its workflow sent: median and 90th percentile, deliveries in the period.',
-  sales_cycle_days: 'Days from the lead event to the first purchase, over the customers won: median and 90th percentile.',
-  repeat_purchase_rate: 'Of the customers who bought in the period, the share who had bought at least twice by its end.',
+  speed_to_lead_minutes:
+    'Minutes from the lead event to the first message or call by a person (an agent’s message or email, a call to or from their phone or logged by hand; automated replies do not count): median and 90th percentile over the leads contacted so far.',
+  speed_to_lead_within_sla:
+    'Of the leads whose assignment had an SLA, the share a person contacted before the SLA was due.',
+  auto_reply_seconds:
+    'Seconds from an inbound delivery (its vendor time) to the first automated message its workflow sent: median and 90th percentile, deliveries in the period.',
+  sales_cycle_days:
+    'Days from the lead event to the first purchase, over the customers won: median and 90th percentile.',
+  repeat_purchase_rate:
+    'Of the customers who bought in the period, the share who had bought at least twice by its end.',
   average_order_value: 'Mean amount of the purchases in the period, per currency.',
-  lifetime_value: 'For the customers who bought in the period: everything they paid up to its end, mean and median per currency.',
-  cost_per_lead: 'Declared marketing spend of the period (months prorated by day) ÷ leads, per currency; null without declared spend.',
-  customer_acquisition_cost: 'Declared marketing spend of the period ÷ customers won, per currency; null without declared spend or wins.',
+  lifetime_value:
+    'For the customers who bought in the period: everything they paid up to its end, mean and median per currency.',
+  cost_per_lead:
+    'Declared marketing spend of the period (months prorated by day) ÷ leads, per currency; null without declared spend.',
+  customer_acquisition_cost:
+    'Declared marketing spend of the period ÷ customers won, per currency; null without declared spend or wins.',
   csat: 'Customer satisfaction: of the 1–5 ratings answered in the period through rating links, the share of 4 and 5. By agent: the owner of the rated case (else of the customer); by channel: the channel of the rated message.',
   nps: 'Net promoter score: of the 0–10 ratings answered in the period, the share of 9–10 minus the share of 0–6, times 100.',
-  churned: 'Live customers in the churned stage, or past their own buying rhythm at the end of the period: two or more purchases and more days since the last than 1.5 × their average days between purchases.',
+  churned:
+    'Live customers in the churned stage, or past their own buying rhythm at the end of the period: two or more purchases and more days since the last than 1.5 × their average days between purchases.',
   cohorts: 'Customers by month of first purchase; each later month, the share of them who bought again in that month.',
 };
 
@@ -72,15 +83,23 @@ export function percentile(values: readonly number[], fraction: number): number 
   return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
 }
 
-const round = (value: number | null, digits: number): number | null => (value === null ? null : Number(value.toFixed(digits)));
-const spread = (values: number[], digits: number): Spread => ({ median: round(percentile(values, 0.5), digits), p90: round(percentile(values, 0.9), digits) });
+const round = (value: number | null, digits: number): number | null =>
+  value === null ? null : Number(value.toFixed(digits));
+const spread = (values: number[], digits: number): Spread => ({
+  median: round(percentile(values, 0.5), digits),
+  p90: round(percentile(values, 0.9), digits),
+});
 const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : round(part / whole, 4));
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 /** Spend of the period per source and currency: each month's amount × the share of its days inside the period. */
-export function spendInPeriod(spend: readonly MarketingSpendConfig[], from: string, to: string): Map<string, Map<string, number>> {
+export function spendInPeriod(
+  spend: readonly MarketingSpendConfig[],
+  from: string,
+  to: string,
+): Map<string, Map<string, number>> {
   const out = new Map<string, Map<string, number>>();
   const start = Date.parse(`${from}T00:00:00Z`);
   const end = Date.parse(`${to}T00:00:00Z`) + DAY;
@@ -91,7 +110,10 @@ export function spendInPeriod(spend: readonly MarketingSpendConfig[], from: stri
     const overlap = Math.max(0, Math.min(end, next.getTime()) - Math.max(start, monthStart));
     if (overlap === 0) continue;
     const bySource = out.get(item.source) ?? new Map<string, number>();
-    bySource.set(item.currency, (bySource.get(item.currency) ?? 0) + (item.amount * overlap) / (next.getTime() - monthStart));
+    bySource.set(
+      item.currency,
+      (bySource.get(item.currency) ?? 0) + (item.amount * overlap) / (next.getTime() - monthStart),
+    );
     out.set(item.source, bySource);
   }
   return out;
@@ -126,7 +148,8 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
   const contacted = facts.leads.filter((lead) => lead.first_contact_at !== null);
   const withSla = facts.leads.filter((lead) => lead.sla_due_at !== null);
   const buyers = new Map<number, PurchaseFact[]>();
-  for (const purchase of facts.purchases) buyers.set(purchase.customer_id, [...(buyers.get(purchase.customer_id) ?? []), purchase]);
+  for (const purchase of facts.purchases)
+    buyers.set(purchase.customer_id, [...(buyers.get(purchase.customer_id) ?? []), purchase]);
   const periodBuyers = [...buyers.values()].filter((list) => list.some((purchase) => purchase.in_period));
 
   const orderValues = new Map<string, number[]>();
@@ -137,7 +160,9 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
   const lifetimes = new Map<string, number[]>();
   for (const list of periodBuyers) {
     const totals = new Map<string, number>();
-    for (const purchase of list) if (purchase.amount !== null && purchase.currency !== null) totals.set(purchase.currency, (totals.get(purchase.currency) ?? 0) + purchase.amount);
+    for (const purchase of list)
+      if (purchase.amount !== null && purchase.currency !== null)
+        totals.set(purchase.currency, (totals.get(purchase.currency) ?? 0) + purchase.amount);
     for (const [currency, total] of totals) lifetimes.set(currency, [...(lifetimes.get(currency) ?? []), total]);
   }
 
@@ -149,24 +174,57 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
       contacted.map((lead) => (lead.first_contact_at!.getTime() - lead.lead_at.getTime()) / MINUTE),
       2,
     ),
-    speed_to_lead_within_sla: ratio(withSla.filter((lead) => lead.first_contact_at !== null && lead.first_contact_at <= lead.sla_due_at!).length, withSla.length),
-    auto_reply_seconds: spread(facts.autoReplies.map((reply) => reply.seconds), 2),
-    sales_cycle_days: spread(won.map((lead) => (lead.first_purchase_at!.getTime() - lead.lead_at.getTime()) / DAY), 2),
+    speed_to_lead_within_sla: ratio(
+      withSla.filter((lead) => lead.first_contact_at !== null && lead.first_contact_at <= lead.sla_due_at!).length,
+      withSla.length,
+    ),
+    auto_reply_seconds: spread(
+      facts.autoReplies.map((reply) => reply.seconds),
+      2,
+    ),
+    sales_cycle_days: spread(
+      won.map((lead) => (lead.first_purchase_at!.getTime() - lead.lead_at.getTime()) / DAY),
+      2,
+    ),
     repeat_purchase_rate: ratio(periodBuyers.filter((list) => list.length >= 2).length, periodBuyers.length),
-    average_order_value: Object.fromEntries([...orderValues].map(([currency, values]) => [currency, round(values.reduce((a, b) => a + b, 0) / values.length, 2)!])),
+    average_order_value: Object.fromEntries(
+      [...orderValues].map(([currency, values]) => [
+        currency,
+        round(values.reduce((a, b) => a + b, 0) / values.length, 2)!,
+      ]),
+    ),
     lifetime_value: Object.fromEntries(
-      [...lifetimes].map(([currency, values]) => [currency, { mean: round(values.reduce((a, b) => a + b, 0) / values.length, 2)!, median: round(percentile(values, 0.5), 2)! }]),
+      [...lifetimes].map(([currency, values]) => [
+        currency,
+        {
+          mean: round(values.reduce((a, b) => a + b, 0) / values.length, 2)!,
+          median: round(percentile(values, 0.5), 2)!,
+        },
+      ]),
     ),
     cost_per_lead: perCurrency(spend, facts.leads.length),
     customer_acquisition_cost: perCurrency(spend, won.length),
     csat: ratio(csat.filter((score) => score >= 4).length, csat.length),
-    nps: nps.length === 0 ? null : round(((nps.filter((score) => score >= 9).length - nps.filter((score) => score <= 6).length) * 100) / nps.length, 1),
+    nps:
+      nps.length === 0
+        ? null
+        : round(
+            ((nps.filter((score) => score >= 9).length - nps.filter((score) => score <= 6).length) * 100) / nps.length,
+            1,
+          ),
   };
 }
 
 /** The report: figures for the whole period and, with `by`, per group (groups sorted by leads, then key). */
 export function kpiReport(
-  input: Facts & { from: string; to: string; timeZone: string; churned: number; by: GroupKey | null; spend: readonly MarketingSpendConfig[] },
+  input: Facts & {
+    from: string;
+    to: string;
+    timeZone: string;
+    churned: number;
+    by: GroupKey | null;
+    spend: readonly MarketingSpendConfig[];
+  },
 ): KpiReport {
   const spend = spendInPeriod(input.spend, input.from, input.to);
   const report: KpiReport = {
@@ -181,7 +239,9 @@ export function kpiReport(
   if (input.by === null) return report;
   const key = input.by;
   const keyOf = (fact: CustomerKeys | AutoReplyFact) => (fact as Record<GroupKey, string | null>)[key] ?? null;
-  const keys = new Set<string | null>([...input.leads, ...input.purchases, ...input.autoReplies, ...input.ratings].map(keyOf));
+  const keys = new Set<string | null>(
+    [...input.leads, ...input.purchases, ...input.autoReplies, ...input.ratings].map(keyOf),
+  );
   report.groups = [...keys]
     .map((value) => ({
       key: value,
@@ -212,8 +272,19 @@ export interface CohortReport {
  * The triangle: per cohort, `retention[k]` is the share of its customers who bought in month k after their first
  * (k = 1, 2…), up to the current month; months that have not come yet are left out.
  */
-export function cohortReport(cells: readonly CohortCell[], period: { from: string; to: string; timeZone: string }, now: Date): CohortReport {
-  const [year, month] = new Intl.DateTimeFormat('en-CA', { timeZone: period.timeZone, year: 'numeric', month: '2-digit' }).format(now).split('-').map(Number);
+export function cohortReport(
+  cells: readonly CohortCell[],
+  period: { from: string; to: string; timeZone: string },
+  now: Date,
+): CohortReport {
+  const [year, month] = new Intl.DateTimeFormat('en-CA', {
+    timeZone: period.timeZone,
+    year: 'numeric',
+    month: '2-digit',
+  })
+    .format(now)
+    .split('-')
+    .map(Number);
   const current = year! * 12 + month! - 1;
   const byCohort = new Map<string, { size: number; buyers: Map<number, number> }>();
   for (const cell of cells) {
@@ -228,7 +299,11 @@ export function cohortReport(cells: readonly CohortCell[], period: { from: strin
     cohorts: [...byCohort].map(([cohort, { size, buyers }]) => {
       const start = Number(cohort.slice(0, 4)) * 12 + Number(cohort.slice(5, 7)) - 1;
       const months = Math.max(0, current - start);
-      return { cohort, size, retention: Array.from({ length: months }, (_, i) => round((buyers.get(i + 1) ?? 0) / size, 4)!) };
+      return {
+        cohort,
+        size,
+        retention: Array.from({ length: months }, (_, i) => round((buyers.get(i + 1) ?? 0) / size, 4)!),
+      };
     }),
   };
 }

@@ -8,7 +8,8 @@ function flatten(figures: KpiFigures): Record<string, unknown> {
     if (value === null || typeof value !== 'object') row[name] = value;
     else
       for (const [part, inner] of Object.entries(value as Record<string, unknown>)) {
-        if (inner !== null && typeof inner === 'object') for (const [leaf, number] of Object.entries(inner)) row[`${name}.${part}.${leaf}`] = number;
+        if (inner !== null && typeof inner === 'object')
+          for (const [leaf, number] of Object.entries(inner)) row[`${name}.${part}.${leaf}`] = number;
         else row[`${name}.${part}`] = inner;
       }
   }
@@ -19,8 +20,14 @@ const NOT_FIGURES = new Set(['group', 'from', 'to', 'time_zone', 'by', 'groups',
 
 /** One row for the whole period (`all`), then one per group. */
 export function kpiCsv(report: KpiReport): string {
-  const rows = [{ group: 'all', ...flatten(report) }, ...report.groups.map(({ key, ...figures }) => ({ group: key ?? '(none)', ...flatten(figures) }))];
-  const header = ['group', ...new Set(rows.flatMap((row) => Object.keys(row)).filter((name) => !NOT_FIGURES.has(name)))];
+  const rows = [
+    { group: 'all', ...flatten(report) },
+    ...report.groups.map(({ key, ...figures }) => ({ group: key ?? '(none)', ...flatten(figures) })),
+  ];
+  const header = [
+    'group',
+    ...new Set(rows.flatMap((row) => Object.keys(row)).filter((name) => !NOT_FIGURES.has(name))),
+  ];
   return toCsv(header, rows);
 }
 
@@ -28,6 +35,10 @@ export function kpiCsv(report: KpiReport): string {
 export function cohortsCsv(report: CohortReport): string {
   const months = Math.max(0, ...report.cohorts.map((cohort) => cohort.retention.length));
   const header = ['cohort', 'size', ...Array.from({ length: months }, (_, i) => `month_${i + 1}`)];
-  const rows = report.cohorts.map((cohort) => ({ cohort: cohort.cohort, size: cohort.size, ...Object.fromEntries(cohort.retention.map((share, i) => [`month_${i + 1}`, share])) }));
+  const rows = report.cohorts.map((cohort) => ({
+    cohort: cohort.cohort,
+    size: cohort.size,
+    ...Object.fromEntries(cohort.retention.map((share, i) => [`month_${i + 1}`, share])),
+  }));
   return toCsv(header, rows);
 }

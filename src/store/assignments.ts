@@ -64,10 +64,15 @@ export async function assignLead(pool: Pool, request: AssignRequest): Promise<As
   const seen = await customerToAssign(pool, request, false);
   const known = seen && assignmentMade(seen, request);
   if (known) return known;
-  const rotation = request.strategy !== 'least_loaded' && request.candidates.every((candidate) => candidate.capacity === undefined);
+  const rotation =
+    request.strategy !== 'least_loaded' && request.candidates.every((candidate) => candidate.capacity === undefined);
   if (!rotation || request.listenedEvents?.has('lead.assigned')) return assignInTransaction(pool, request);
   const away = seen && awayOwner(seen, request);
-  return assignInOneStatement(pool, away ? { ...request, reason: request.reason ?? away.reason } : request, away?.owner ?? null);
+  return assignInOneStatement(
+    pool,
+    away ? { ...request, reason: request.reason ?? away.reason } : request,
+    away?.owner ?? null,
+  );
 }
 
 /**
@@ -85,8 +90,15 @@ export const nextPosition = (p: string) =>
  * another. The customer row is locked and checked (live, owner) in the same statement; a sticky owner is replaced
  * only if it is still `replacing`, the away owner seen before.
  */
-async function assignInOneStatement(pool: Pool, request: AssignRequest, replacing: string | null): Promise<AssignmentResult> {
-  const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
+async function assignInOneStatement(
+  pool: Pool,
+  request: AssignRequest,
+  replacing: string | null,
+): Promise<AssignmentResult> {
+  const cycle =
+    request.strategy === 'weighted'
+      ? weightedCycle(request.candidates)
+      : request.candidates.map((candidate) => candidate.id);
   for (let attempt = 0; attempt < 5; attempt++) {
     let rows: Array<{ id: number; owner_agent_id: string | null; agent_id: string | null }>;
     try {
@@ -109,7 +121,18 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest, replacin
            SELECT customer_id, agent_id, $2::text, $6::text, $7::text, $8::text, $9::bigint FROM choice),
          owner AS (UPDATE customers c SET owner_agent_id = choice.agent_id, updated_at = now() FROM choice WHERE c.id = choice.customer_id)
          SELECT target.id, target.owner_agent_id, (SELECT agent_id FROM choice) AS agent_id FROM target`,
-        [request.customerId, request.pool, cycle, request.exclude ?? [], request.sticky, request.strategy, request.idempotencyKey, request.reason ?? null, request.replaces ?? null, replacing],
+        [
+          request.customerId,
+          request.pool,
+          cycle,
+          request.exclude ?? [],
+          request.sticky,
+          request.strategy,
+          request.idempotencyKey,
+          request.reason ?? null,
+          request.replaces ?? null,
+          replacing,
+        ],
       ));
     } catch (error) {
       // The same key assigned meanwhile (a duplicate job): that assignment stands, nothing of this one was written.
@@ -121,11 +144,13 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest, replacin
     const row = rows[0];
     if (!row) {
       // Merged while we looked (or gone): try again on the customer it is now.
-      if (!(await customerToAssign(pool, request, false))) throw new Error(`customer ${request.customerId} does not exist`);
+      if (!(await customerToAssign(pool, request, false)))
+        throw new Error(`customer ${request.customerId} does not exist`);
       continue;
     }
     if (row.agent_id !== null) return { agentId: row.agent_id, outcome: 'assigned', customerId: row.id };
-    if (row.owner_agent_id !== null && request.sticky && row.owner_agent_id !== replacing) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+    if (row.owner_agent_id !== null && request.sticky && row.owner_agent_id !== replacing)
+      return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
     return { outcome: 'no_agent', customerId: row.id };
   }
   throw Object.assign(new Error(`customer ${request.customerId} kept being merged; retrying`), { code: '40001' });
@@ -138,42 +163,65 @@ async function assignInOneStatement(pool: Pool, request: AssignRequest, replacin
  * before that loses only an assignment nobody acted on, made again when the step is retried.
  */
 async function assignInTransaction(pool: Pool, request: AssignRequest): Promise<AssignmentResult> {
-  return withRetriedTransaction(pool, async (client) => {
-    const row = await customerToAssign(client, request, true);
-    if (!row) throw new Error(`customer ${request.customerId} does not exist`);
-    const made = assignmentMade(row, request);
-    if (made) return made;
+  return withRetriedTransaction(
+    pool,
+    async (client) => {
+      const row = await customerToAssign(client, request, true);
+      if (!row) throw new Error(`customer ${request.customerId} does not exist`);
+      const made = assignmentMade(row, request);
+      if (made) return made;
 
-    // The pool's row lock serializes its assignments: positions and loads cannot change under us. It is held until
-    // COMMIT, so the locked part is two statements (and the load count when capacity or load matters).
-    const { rows } = await client.query<{ position: number; off: string[] }>(
-      `WITH cursor AS (
+      // The pool's row lock serializes its assignments: positions and loads cannot change under us. It is held until
+      // COMMIT, so the locked part is two statements (and the load count when capacity or load matters).
+      const { rows } = await client.query<{ position: number; off: string[] }>(
+        `WITH cursor AS (
          INSERT INTO pool_cursors (pool, position) VALUES ($1, 0)
          ON CONFLICT (pool) DO UPDATE SET position = pool_cursors.position RETURNING position)
        SELECT position, ARRAY(SELECT agent_id FROM agent_availability WHERE agent_id = ANY($2) AND NOT available) AS off FROM cursor`,
-      [request.pool, request.candidates.map((candidate) => candidate.id)],
-    );
-    const { position, off } = rows[0]!;
-    const eligible = await eligibleAgents(client, request.candidates, new Set(off), request.strategy === 'least_loaded');
-    for (const agentId of request.exclude ?? []) eligible.delete(agentId);
-    if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
+        [request.pool, request.candidates.map((candidate) => candidate.id)],
+      );
+      const { position, off } = rows[0]!;
+      const eligible = await eligibleAgents(
+        client,
+        request.candidates,
+        new Set(off),
+        request.strategy === 'least_loaded',
+      );
+      for (const agentId of request.exclude ?? []) eligible.delete(agentId);
+      if (eligible.size === 0) return { outcome: 'no_agent', customerId: row.id };
 
-    const choice = choose(request, position, eligible);
-    await client.query(
-      `WITH cursor AS (UPDATE pool_cursors SET position = $2 WHERE pool = $1),
+      const choice = choose(request, position, eligible);
+      await client.query(
+        `WITH cursor AS (UPDATE pool_cursors SET position = $2 WHERE pool = $1),
             assignment AS (INSERT INTO lead_assignments (customer_id, agent_id, pool, strategy, idempotency_key, reason, replaces) VALUES ($3, $4, $1, $5, $6, $7, $8))
        UPDATE customers SET owner_agent_id = $4, updated_at = now() WHERE id = $3`,
-      [request.pool, choice.nextPosition, row.id, choice.agentId, request.strategy, request.idempotencyKey, request.reason ?? awayOwner(row, request)?.reason ?? null, request.replaces ?? null],
-    );
-    const event = await emitEngineEvent(client, {
-      type: 'lead.assigned',
-      customerId: row.id,
-      sourceRunId: request.runId,
-      listened: request.listenedEvents,
-      data: { customer_id: row.id, agent_id: choice.agentId, previous_agent_id: row.owner_agent_id, pool: request.pool },
-    });
-    return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };
-  }, { synchronousCommit: false });
+        [
+          request.pool,
+          choice.nextPosition,
+          row.id,
+          choice.agentId,
+          request.strategy,
+          request.idempotencyKey,
+          request.reason ?? awayOwner(row, request)?.reason ?? null,
+          request.replaces ?? null,
+        ],
+      );
+      const event = await emitEngineEvent(client, {
+        type: 'lead.assigned',
+        customerId: row.id,
+        sourceRunId: request.runId,
+        listened: request.listenedEvents,
+        data: {
+          customer_id: row.id,
+          agent_id: choice.agentId,
+          previous_agent_id: row.owner_agent_id,
+          pool: request.pool,
+        },
+      });
+      return { agentId: choice.agentId, outcome: 'assigned', customerId: row.id, event };
+    },
+    { synchronousCommit: false },
+  );
 }
 
 interface CustomerToAssign {
@@ -187,7 +235,11 @@ interface CustomerToAssign {
 }
 
 /** The live customer (row-locked with `lock`) and the assignment the key already made, in one round trip. */
-async function customerToAssign(db: Pool | PoolClient, request: AssignRequest, lock: boolean): Promise<CustomerToAssign | undefined> {
+async function customerToAssign(
+  db: Pool | PoolClient,
+  request: AssignRequest,
+  lock: boolean,
+): Promise<CustomerToAssign | undefined> {
   const { rows } = await db.query<CustomerToAssign>(
     `SELECT c.id, c.owner_agent_id, a.agent_id AS assigned_agent, a.customer_id AS assigned_customer,
             EXISTS (SELECT 1 FROM agent_availability v WHERE v.agent_id = c.owner_agent_id AND NOT v.available) AS owner_off
@@ -200,8 +252,10 @@ async function customerToAssign(db: Pool | PoolClient, request: AssignRequest, l
 
 /** The result when there is nothing to assign: the key already assigned, or the customer keeps a sticky owner. */
 function assignmentMade(row: CustomerToAssign, request: AssignRequest): AssignmentResult | undefined {
-  if (row.assigned_agent !== null) return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
-  if (row.owner_agent_id !== null && request.sticky && !awayOwner(row, request)) return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
+  if (row.assigned_agent !== null)
+    return { agentId: row.assigned_agent, outcome: 'already_assigned', customerId: row.assigned_customer! };
+  if (row.owner_agent_id !== null && request.sticky && !awayOwner(row, request))
+    return { agentId: row.owner_agent_id, outcome: 'kept', customerId: row.id };
   return undefined;
 }
 
@@ -211,12 +265,18 @@ function awayOwner(row: CustomerToAssign, request: AssignRequest): { owner: stri
   const away = request.awayOwners;
   if (owner === null || !away) return undefined;
   if (away.gone && !away.declared.includes(owner)) return { owner, reason: `owner ${owner} is no longer an agent` };
-  if (away.unavailable && (away.declaredOff.includes(owner) || row.owner_off)) return { owner, reason: `owner ${owner} is unavailable` };
+  if (away.unavailable && (away.declaredOff.includes(owner) || row.owner_off))
+    return { owner, reason: `owner ${owner} is unavailable` };
   return undefined;
 }
 
 /** Candidates not switched off (`off`) and under capacity, with their open-lead counts. */
-async function eligibleAgents(client: PoolClient, candidates: Candidate[], off: Set<string>, needLoad: boolean): Promise<Map<string, number>> {
+async function eligibleAgents(
+  client: PoolClient,
+  candidates: Candidate[],
+  off: Set<string>,
+  needLoad: boolean,
+): Promise<Map<string, number>> {
   const loads = new Map<string, number>();
   if (needLoad || candidates.some((candidate) => candidate.capacity !== undefined)) {
     const { rows } = await client.query<{ owner_agent_id: string; open: number }>(
@@ -229,26 +289,39 @@ async function eligibleAgents(client: PoolClient, candidates: Candidate[], off: 
   const eligible = new Map<string, number>();
   for (const candidate of candidates) {
     const open = loads.get(candidate.id) ?? 0;
-    if (!off.has(candidate.id) && (candidate.capacity === undefined || open < candidate.capacity)) eligible.set(candidate.id, open);
+    if (!off.has(candidate.id) && (candidate.capacity === undefined || open < candidate.capacity))
+      eligible.set(candidate.id, open);
   }
   return eligible;
 }
 
-function choose(request: AssignRequest, position: number, eligible: Map<string, number>): { agentId: string; nextPosition: number } {
+function choose(
+  request: AssignRequest,
+  position: number,
+  eligible: Map<string, number>,
+): { agentId: string; nextPosition: number } {
   if (request.strategy === 'least_loaded') {
     // Fewest open leads; ties go to the agent declared first.
     const [agentId] = [...eligible].reduce((best, entry) => (entry[1] < best[1] ? entry : best));
     return { agentId, nextPosition: position + 1 };
   }
   // Round robin walks the declared order, weighted its smooth cycle; unavailable agents are stepped over.
-  const cycle = request.strategy === 'weighted' ? weightedCycle(request.candidates) : request.candidates.map((candidate) => candidate.id);
+  const cycle =
+    request.strategy === 'weighted'
+      ? weightedCycle(request.candidates)
+      : request.candidates.map((candidate) => candidate.id);
   const next = rotationStep(cycle, position, (agentId) => eligible.has(agentId));
   if (!next) throw new Error('unreachable: an eligible agent is always in the cycle');
   return next;
 }
 
 /** Switches an agent on or off for new leads without a restart. */
-export async function setAgentAvailability(pool: Pool, agentId: string, available: boolean, changedBy: string): Promise<void> {
+export async function setAgentAvailability(
+  pool: Pool,
+  agentId: string,
+  available: boolean,
+  changedBy: string,
+): Promise<void> {
   await pool.query(
     `INSERT INTO agent_availability (agent_id, available, changed_by) VALUES ($1, $2, $3)
      ON CONFLICT (agent_id) DO UPDATE SET available = EXCLUDED.available, changed_by = EXCLUDED.changed_by, updated_at = now()`,

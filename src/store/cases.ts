@@ -86,8 +86,10 @@ export interface CaseChange {
 function dueChecks(row: CaseRow): DueCheck[] {
   if (row.status !== 'open') return [];
   const checks: DueCheck[] = [];
-  if (row.first_response_due_at && !row.first_response_breached_at) checks.push({ caseId: row.id, target: 'first_response', dueAt: row.first_response_due_at });
-  if (row.resolution_due_at && !row.resolution_breached_at) checks.push({ caseId: row.id, target: 'resolution', dueAt: row.resolution_due_at });
+  if (row.first_response_due_at && !row.first_response_breached_at)
+    checks.push({ caseId: row.id, target: 'first_response', dueAt: row.first_response_due_at });
+  if (row.resolution_due_at && !row.resolution_breached_at)
+    checks.push({ caseId: row.id, target: 'resolution', dueAt: row.resolution_due_at });
   return checks;
 }
 
@@ -115,7 +117,14 @@ export interface EventOptions {
   extra?: (row: CaseRow) => Record<string, unknown>;
 }
 
-function emit(client: PoolClient, type: EngineEventType, row: CaseRow, options: EventOptions, extra: Record<string, unknown> = {}, dedupeKey?: string) {
+function emit(
+  client: PoolClient,
+  type: EngineEventType,
+  row: CaseRow,
+  options: EventOptions,
+  extra: Record<string, unknown> = {},
+  dedupeKey?: string,
+) {
   return emitEngineEvent(client, {
     type,
     customerId: row.customer_id,
@@ -225,12 +234,25 @@ async function changeStatus(
     };
   }
   if (to === 'resolved' || to === 'closed') {
-    set = { ...set, first_response_due_at: null, resolution_due_at: null, first_response_left_ms: null, resolution_left_ms: null };
+    set = {
+      ...set,
+      first_response_due_at: null,
+      resolution_due_at: null,
+      first_response_left_ms: null,
+      resolution_left_ms: null,
+    };
     set[to === 'resolved' ? 'resolved_at' : 'closed_at'] = now;
     if (to === 'closed' && row.resolved_at === null) set.resolved_at = now;
   }
   const updated = await updateCase(client, row.id, set);
-  await insertEntry(client, updated, { kind: 'status', author: by.author, body: by.reason ?? null, data: { from, to }, key: by.key, at: now });
+  await insertEntry(client, updated, {
+    kind: 'status',
+    author: by.author,
+    body: by.reason ?? null,
+    data: { from, to },
+    key: by.key,
+    at: now,
+  });
   const events = [await emit(client, 'case.status_changed', updated, options, { from, to, by: by.author })];
   if (to === 'resolved') events.push(await emit(client, 'case.resolved', updated, options, { by: by.author }));
   return { row: updated, events };
@@ -264,7 +286,8 @@ export interface OpenCaseInput {
   events: EventOptions;
 }
 
-export type OpenCaseResult = CaseChange & ({ case: CaseRow; action: 'opened' | 'joined' | 'reopened' } | { case: null; action: 'none' });
+export type OpenCaseResult = CaseChange &
+  ({ case: CaseRow; action: 'opened' | 'joined' | 'reopened' } | { case: null; action: 'none' });
 
 /**
  * Opens a case for the customer, or adds the message to their open case (`joinOpen`), or opens again a case resolved
@@ -282,7 +305,12 @@ export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCa
     );
     if (done[0]) {
       const { entry: joined, ...row } = done[0];
-      return { case: row, action: joined ? (row.reopened_count > 0 ? 'reopened' : 'joined') : 'opened', events: [], checks: dueChecks(row) };
+      return {
+        case: row,
+        action: joined ? (row.reopened_count > 0 ? 'reopened' : 'joined') : 'opened',
+        events: [],
+        checks: dueChecks(row),
+      };
     }
     const message = (row: CaseRow) =>
       input.message &&
@@ -316,7 +344,13 @@ export async function openCase(pool: Pool, input: OpenCaseInput): Promise<OpenCa
         events.push(...changed.events);
       }
       // Without a message the key is kept on a status entry, so a retry still finds this case.
-      if (!input.message) await insertEntry(client, row, { kind: 'status', data: { joined: true }, key: input.idempotencyKey, at: input.now });
+      if (!input.message)
+        await insertEntry(client, row, {
+          kind: 'status',
+          data: { joined: true },
+          key: input.idempotencyKey,
+          at: input.now,
+        });
       else await message(row);
       return { case: row, action: found.status === 'resolved' ? 'reopened' : 'joined', events, checks: dueChecks(row) };
     }
@@ -392,16 +426,32 @@ export async function setCaseStatus(
       { author: actor.author, now: actor.now, clock: actor.clock(row.business_hours), reason: actor.reason },
       actor.events,
     );
-    return { case: changed.row, changed: true, from: row.status, events: changed.events, checks: dueChecks(changed.row) };
+    return {
+      case: changed.row,
+      changed: true,
+      from: row.status,
+      events: changed.events,
+      checks: dueChecks(changed.row),
+    };
   });
 }
 
 /** Gives the case to another agent; `changed: false` when they already own it. */
-export async function assignCase(pool: Pool, id: number, agentId: string, actor: CaseActor): Promise<{ case: CaseRow; changed: boolean; from: string | null }> {
+export async function assignCase(
+  pool: Pool,
+  id: number,
+  agentId: string,
+  actor: CaseActor,
+): Promise<{ case: CaseRow; changed: boolean; from: string | null }> {
   return withCase(pool, id, async (client, row) => {
     if (row.owner_agent_id === agentId) return { case: row, changed: false, from: row.owner_agent_id };
     const updated = await updateCase(client, id, { owner_agent_id: agentId });
-    await insertEntry(client, updated, { kind: 'assignment', author: actor.author, data: { from: row.owner_agent_id, to: agentId }, at: actor.now });
+    await insertEntry(client, updated, {
+      kind: 'assignment',
+      author: actor.author,
+      data: { from: row.owner_agent_id, to: agentId },
+      at: actor.now,
+    });
     return { case: updated, changed: true, from: row.owner_agent_id };
   });
 }
@@ -443,7 +493,13 @@ export async function addCaseEntry(
  * Announces a breached target once (engine event keyed by case and target), when the case is open, the target still
  * running and its due time passed. A due time moved later (the clock was paused) is left to its own check.
  */
-export async function emitCaseBreach(pool: Pool, id: number, target: CaseTarget, now: Date, events: EventOptions): Promise<number | undefined> {
+export async function emitCaseBreach(
+  pool: Pool,
+  id: number,
+  target: CaseTarget,
+  now: Date,
+  events: EventOptions,
+): Promise<number | undefined> {
   return withRetriedTransaction(pool, async (client) => {
     const row = await lockCase(client, id);
     if (!row || row.status !== 'open') return undefined;
@@ -479,7 +535,10 @@ export async function getCase(pool: Pool, id: number): Promise<CaseRow | undefin
 }
 
 export async function caseThread(pool: Pool, id: number): Promise<CaseEntry[]> {
-  const { rows } = await pool.query<CaseEntry>(`SELECT ${ENTRY_COLUMNS} FROM case_entries WHERE case_id = $1 ORDER BY at, id`, [id]);
+  const { rows } = await pool.query<CaseEntry>(
+    `SELECT ${ENTRY_COLUMNS} FROM case_entries WHERE case_id = $1 ORDER BY at, id`,
+    [id],
+  );
   return rows;
 }
 
@@ -533,6 +592,8 @@ export async function caseFigureRows(pool: Pool, from: Date, to: Date): Promise<
 
 /** Cases open or waiting now, whenever opened. */
 export async function countActiveCases(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM cases WHERE status IN ('open', 'waiting_on_customer')");
+  const { rows } = await pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM cases WHERE status IN ('open', 'waiting_on_customer')",
+  );
   return rows[0]!.n;
 }

@@ -49,14 +49,19 @@ export async function setCustomerConsent(
   customer: { identities: ReadonlyArray<{ kind: string; value: string }> },
   change: Pick<ConsentChange, 'channel' | 'granted' | 'source' | 'actor'>,
 ): Promise<string[]> {
-  const addresses = customer.identities.filter((identity) => identity.kind === CONSENT_CHANNELS[change.channel]).map((identity) => identity.value);
+  const addresses = customer.identities
+    .filter((identity) => identity.kind === CONSENT_CHANNELS[change.channel])
+    .map((identity) => identity.value);
   const at = new Date();
   for (const address of addresses) await setConsent(pool, { ...change, address, at });
   return addresses;
 }
 
 export async function consentOf(pool: Pool, channel: string, address: string): Promise<ConsentState | undefined> {
-  const { rows } = await pool.query<ConsentState>('SELECT granted, source, changed_at FROM consents WHERE channel = $1 AND address = $2', [channel, address]);
+  const { rows } = await pool.query<ConsentState>(
+    'SELECT granted, source, changed_at FROM consents WHERE channel = $1 AND address = $2',
+    [channel, address],
+  );
   return rows[0];
 }
 
@@ -75,7 +80,10 @@ const KINDS = Object.values(CONSENT_CHANNELS);
  * The customer's consent per channel, for each of their addresses of the channel's identity kind, and the history of
  * those addresses, newest first.
  */
-export async function customerConsent(pool: Pool, customerId: number): Promise<{ consent: Record<string, AddressConsent[]>; consent_history: unknown[] }> {
+export async function customerConsent(
+  pool: Pool,
+  customerId: number,
+): Promise<{ consent: Record<string, AddressConsent[]>; consent_history: unknown[] }> {
   const [current, history] = await Promise.all([
     pool.query<AddressConsent & { channel: string }>(
       `SELECT ch.channel, i.value AS address, c.granted, c.source, c.changed_at

@@ -27,44 +27,114 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
   {
     table: 'customers',
     rows: 't.id = ANY(p.customers)',
-    erase: { set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, erased_at = now(), updated_at = now()` },
+    erase: {
+      set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, erased_at = now(), updated_at = now()`,
+    },
   },
-  { table: 'customer_identities', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
+  {
+    table: 'customer_identities',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { delete: true },
+  },
   // Consent and messaging windows are kept per address, not per customer: found through the identities, so listed
   // after them (erasure walks this list backwards, identities last).
-  ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({ table, rows: `t.address IN (${ADDRESSES})`, erase: { delete: true } as const })),
-  { table: 'tasks', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `title = '[erased]', notes = NULL` } },
-  { table: 'cases', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `subject = '[erased]'` } },
-  { table: 'case_entries', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { set: `body = '[erased]', data = '{}'` } },
-  { table: 'feedback', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'a score and its message only' } },
+  ...['consents', 'consent_history', 'inbound_contacts'].map((table) => ({
+    table,
+    rows: `t.address IN (${ADDRESSES})`,
+    erase: { delete: true } as const,
+  })),
+  {
+    table: 'tasks',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { set: `title = '[erased]', notes = NULL` },
+  },
+  {
+    table: 'cases',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { set: `subject = '[erased]'` },
+  },
+  {
+    table: 'case_entries',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { set: `body = '[erased]', data = '{}'` },
+  },
+  {
+    table: 'feedback',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { keep: 'a score and its message only' },
+  },
   // Deals before their stage history: erasure walks this list backwards, so the history goes first.
   { table: 'deals', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
-  { table: 'deal_stage_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
-  { table: 'score_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'points and their source run only' } },
+  {
+    table: 'deal_stage_history',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { delete: true },
+  },
+  {
+    table: 'score_history',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { keep: 'points and their source run only' },
+  },
   { table: 'engine_events', rows: 't.customer_id = ANY(p.customers)', erase: { set: `data = '{}'` } },
   // Evaluated state, not moved by merges: a merge closes the merged customer's stays and re-evaluates the kept one.
   { table: 'segment_memberships', rows: 't.customer_id = ANY(p.customers)', erase: { delete: true } },
   { table: 'timeline_events', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { delete: true } },
-  { table: 'lead_assignments', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'agent, pool and time only; counts toward agent load' } },
-  { table: 'lifecycle_history', rows: 't.customer_id = ANY(p.customers)', followsMerges: true, erase: { keep: 'stage changes only' } },
+  {
+    table: 'lead_assignments',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { keep: 'agent, pool and time only; counts toward agent load' },
+  },
+  {
+    table: 'lifecycle_history',
+    rows: 't.customer_id = ANY(p.customers)',
+    followsMerges: true,
+    erase: { keep: 'stage changes only' },
+  },
   {
     table: 'outbound_messages',
     rows: `t.customer_id = ANY(p.customers) OR t.run_id IN (${RUNS})`,
     followsMerges: true,
     erase: { set: `recipient = '[erased]', subject = NULL, body = '[erased]', status_reason = NULL` },
   },
-  { table: 'workflow_runs', rows: 't.customer_id = ANY(p.customers) OR t.inbox_event_id = ANY(p.inbox)', followsMerges: true, erase: { set: `trigger = '{}', payload = NULL, error = NULL` } },
-  { table: 'run_steps', rows: `t.run_id IN (${RUNS})`, erase: { set: 'input = NULL, output = NULL, state = NULL, error = NULL' } },
+  {
+    table: 'workflow_runs',
+    rows: 't.customer_id = ANY(p.customers) OR t.inbox_event_id = ANY(p.inbox)',
+    followsMerges: true,
+    erase: { set: `trigger = '{}', payload = NULL, error = NULL` },
+  },
+  {
+    table: 'run_steps',
+    rows: `t.run_id IN (${RUNS})`,
+    erase: { set: 'input = NULL, output = NULL, state = NULL, error = NULL' },
+  },
   { table: 'inbox_event_identities', rows: 't.inbox_event_id = ANY(p.inbox)', erase: { delete: true } },
   { table: 'inbox_events', rows: 't.id = ANY(p.inbox)', erase: { set: `payload = '{"erased": true}'` } },
-  { table: 'customer_merges', rows: 't.kept_id = ANY(p.customers) OR t.merged_id = ANY(p.customers)', erase: { set: `reason = '{}', before = NULL` } },
+  {
+    table: 'customer_merges',
+    rows: 't.kept_id = ANY(p.customers) OR t.merged_id = ANY(p.customers)',
+    erase: { set: `reason = '{}', before = NULL` },
+  },
   {
     table: 'customer_merge_suggestions',
     rows: 't.customer_a = ANY(p.customers) OR t.customer_b = ANY(p.customers)',
     // An open suggestion about an erased person is closed: accepting it would merge an empty record.
-    erase: { set: `reason = '{}', status = CASE WHEN status = 'open' THEN 'rejected' ELSE status END, decided_by = coalesce(decided_by, 'erasure'), decided_at = coalesce(decided_at, now())` },
+    erase: {
+      set: `reason = '{}', status = CASE WHEN status = 'open' THEN 'rejected' ELSE status END, decided_by = coalesce(decided_by, 'erasure'), decided_at = coalesce(decided_at, now())`,
+    },
   },
-  { table: 'audit_log', rows: `t.target = ANY(SELECT 'customer:' || c FROM unnest(p.customers) AS c)`, erase: { keep: 'append-only; entries name customers by id and never hold personal data' } },
+  {
+    table: 'audit_log',
+    rows: `t.target = ANY(SELECT 'customer:' || c FROM unnest(p.customers) AS c)`,
+    erase: { keep: 'append-only; entries name customers by id and never hold personal data' },
+  },
 ];
 
 export const MERGE_TABLES = CUSTOMER_TABLES.filter((table) => table.followsMerges).map((table) => table.table);
@@ -105,7 +175,10 @@ const scope = `WITH p AS (SELECT $1::bigint[] AS customers, $2::bigint[] AS inbo
 export async function exportPerson(client: PoolClient, person: Person): Promise<Record<string, unknown[]>> {
   const document: Record<string, unknown[]> = {};
   for (const table of CUSTOMER_TABLES) {
-    const { rows } = await client.query<{ row: unknown }>(`${scope} SELECT to_jsonb(t) AS row FROM ${table.table} t, p WHERE ${table.rows}`, [person.customers, person.inbox]);
+    const { rows } = await client.query<{ row: unknown }>(
+      `${scope} SELECT to_jsonb(t) AS row FROM ${table.table} t, p WHERE ${table.rows}`,
+      [person.customers, person.inbox],
+    );
     document[table.table] = rows.map((row) => row.row);
   }
   return document;
@@ -117,9 +190,10 @@ export async function erasePerson(client: PoolClient, person: Person): Promise<R
   for (const table of [...CUSTOMER_TABLES].reverse()) {
     const erase = table.erase;
     if ('keep' in erase) continue;
-    const sql = 'delete' in erase
-      ? `${scope} DELETE FROM ${table.table} t USING p WHERE ${table.rows}`
-      : `${scope} UPDATE ${table.table} t SET ${erase.set} FROM p WHERE ${table.rows}`;
+    const sql =
+      'delete' in erase
+        ? `${scope} DELETE FROM ${table.table} t USING p WHERE ${table.rows}`
+        : `${scope} UPDATE ${table.table} t SET ${erase.set} FROM p WHERE ${table.rows}`;
     touched[table.table] = (await client.query(sql, [person.customers, person.inbox])).rowCount ?? 0;
   }
   return touched;
@@ -129,4 +203,7 @@ export async function erasePerson(client: PoolClient, person: Person): Promise<R
  * Roll-ups a trigger computes from a table above (migration 0021, for KPI reports): they follow that table's rows on
  * merges, unmerges and erasure by themselves and hold nothing its export lacks, so they are not listed above.
  */
-export const DERIVED_CUSTOMER_TABLES: Readonly<Record<string, string>> = { purchases: 'timeline_events', report_customer_facts: 'timeline_events' };
+export const DERIVED_CUSTOMER_TABLES: Readonly<Record<string, string>> = {
+  purchases: 'timeline_events',
+  report_customer_facts: 'timeline_events',
+};

@@ -47,27 +47,44 @@ export async function loadCustomerDetail(pool: Pool, id: number): Promise<Record
   const summary = await loadCustomerSummary(pool, id);
   if (!summary) return undefined;
   const [identities, timeline, assignments, merges, lifecycle, messages, tasks, scores] = await Promise.all([
-    pool.query(`SELECT kind, value, source, created_at FROM customer_identities WHERE customer_id = $1 ORDER BY id`, [summary.id]),
+    pool.query(`SELECT kind, value, source, created_at FROM customer_identities WHERE customer_id = $1 ORDER BY id`, [
+      summary.id,
+    ]),
     pool.query(
       `SELECT id, source, external_id, type, occurred_at, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT 200`,
       [summary.id],
     ),
-    pool.query(`SELECT agent_id, pool, strategy, reason, assigned_at FROM lead_assignments WHERE customer_id = $1 ORDER BY id DESC`, [summary.id]),
+    pool.query(
+      `SELECT agent_id, pool, strategy, reason, assigned_at FROM lead_assignments WHERE customer_id = $1 ORDER BY id DESC`,
+      [summary.id],
+    ),
     pool.query(
       `SELECT id, kept_id, merged_id, reason->'linked_by' AS linked_by, reason->>'event' AS event, reason->>'why' AS why, reason, merged_at, unmerged_at, unmerged_by
        FROM customer_merges WHERE kept_id = $1 OR merged_id = $1 ORDER BY id`,
       [summary.id],
     ),
-    pool.query(`SELECT from_stage, to_stage, source, changed_at FROM lifecycle_history WHERE customer_id = $1 ORDER BY id`, [summary.id]),
+    pool.query(
+      `SELECT from_stage, to_stage, source, changed_at FROM lifecycle_history WHERE customer_id = $1 ORDER BY id`,
+      [summary.id],
+    ),
     pool.query(
       `SELECT id, channel, transport, recipient, subject, status, status_reason, created_at, sent_at, agent_id FROM outbound_messages WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
       [summary.id],
     ),
-    pool.query(`SELECT id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at FROM tasks WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
-    pool.query(`SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`, [summary.id]),
+    pool.query(
+      `SELECT id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at FROM tasks WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
+      [summary.id],
+    ),
+    pool.query(
+      `SELECT delta, score, source, changed_at FROM score_history WHERE customer_id = $1 ORDER BY id DESC LIMIT 100`,
+      [summary.id],
+    ),
   ]);
   const consent = await customerConsent(pool, summary.id);
-  const [segments, segmentHistory] = await Promise.all([currentSegments(pool, summary.id), membershipHistory(pool, summary.id)]);
+  const [segments, segmentHistory] = await Promise.all([
+    currentSegments(pool, summary.id),
+    membershipHistory(pool, summary.id),
+  ]);
   return {
     ...summary,
     ...(summary.id !== id ? { resolved_from: id } : {}),

@@ -1,4 +1,12 @@
-import { DEFAULT_POLICY, guarded, isNewPerson, planLinks, type IdentityLink, type IdentityPolicy, type LinkPlan } from '../customers/identity-policy.js';
+import {
+  DEFAULT_POLICY,
+  guarded,
+  isNewPerson,
+  planLinks,
+  type IdentityLink,
+  type IdentityPolicy,
+  type LinkPlan,
+} from '../customers/identity-policy.js';
 import type { Identity } from '../customers/normalize.js';
 import { MERGE_TABLES } from './customer-data-map.js';
 import type { CustomerSummary } from '../customers/record.js';
@@ -87,11 +95,28 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
   // Most events come from someone already known by every identity they carry: nothing to create, attach or merge,
   // only the profile changes, in one statement. Anything else takes the locked path below.
   if (!input.profile.lifecycle_stage) {
-    const known = await updateProfile(pool, KNOWN_BY_ALL_IDENTITIES, [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)], input.profile, input.occurredAt);
+    const known = await updateProfile(
+      pool,
+      KNOWN_BY_ALL_IDENTITIES,
+      [input.identities.map((identity) => identity.kind), input.identities.map((identity) => identity.value)],
+      input.profile,
+      input.occurredAt,
+    );
     if (known) {
-      const refreshed = input.refresh && input.refreshProfile ? await withRetriedTransaction(pool, (client) => input.refresh!(client, known.id, { rowsChanged: false })) : undefined;
+      const refreshed =
+        input.refresh && input.refreshProfile
+          ? await withRetriedTransaction(pool, (client) => input.refresh!(client, known.id, { rowsChanged: false }))
+          : undefined;
       if (refreshed) known.traits = refreshed.traits;
-      return { customerId: known.id, created: false, mergedIds: [], attached: [], suggested: [], events: refreshed?.events ?? [], customer: known };
+      return {
+        customerId: known.id,
+        created: false,
+        mergedIds: [],
+        attached: [],
+        suggested: [],
+        events: refreshed?.events ?? [],
+        customer: known,
+      };
     }
   }
   return withRetriedTransaction(pool, async (client) => {
@@ -105,14 +130,22 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
     let suggested: number[] = [];
     const policy = input.policy ?? DEFAULT_POLICY;
     // Which identity links to whom matters to a merge, and to an event reaching someone through kinds that only attach.
-    const links = owners.length > 1 || (owners.length === 1 && (policy.mergeOn || found.some((link) => guarded(link.kind, policy)))) ? found : [];
+    const links =
+      owners.length > 1 || (owners.length === 1 && (policy.mergeOn || found.some((link) => guarded(link.kind, policy))))
+        ? found
+        : [];
     const withEmail = await ownersWithEmail(client, links.some((link) => guarded(link.kind, policy)) ? owners : []);
     if (owners.length === 0 || isNewPerson(identities, links, policy, (id) => withEmail.has(id))) {
       const { rows } = await client.query<{ id: number }>('INSERT INTO customers DEFAULT VALUES RETURNING id');
       customerId = rows[0]!.id;
       created = true;
       suggested = owners;
-      for (const other of owners) await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: 'shares only identities that may not merge customers with an existing customer' });
+      for (const other of owners)
+        await suggestMerge(client, customerId, other, {
+          identities,
+          event: input.eventRef,
+          why: 'shares only identities that may not merge customers with an existing customer',
+        });
     } else if (owners.length === 1) {
       customerId = owners[0]!;
     } else {
@@ -121,10 +154,20 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
       mergedIds = plan.merge;
       suggested = plan.suggest;
       for (const mergedId of mergedIds) {
-        const linkedBy = identities.filter((identity) => links.some((link) => link.customerId === mergedId && link.kind === identity.kind && link.value === identity.value));
-        await mergeInto(client, customerId, mergedId, { identities, linked_by: linkedBy, event: input.eventRef, why: `shared ${[...new Set(linkedBy.map((identity) => identity.kind))].join(', ')}` });
+        const linkedBy = identities.filter((identity) =>
+          links.some(
+            (link) => link.customerId === mergedId && link.kind === identity.kind && link.value === identity.value,
+          ),
+        );
+        await mergeInto(client, customerId, mergedId, {
+          identities,
+          linked_by: linkedBy,
+          event: input.eventRef,
+          why: `shared ${[...new Set(linkedBy.map((identity) => identity.kind))].join(', ')}`,
+        });
       }
-      for (const other of suggested) await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: plan.why });
+      for (const other of suggested)
+        await suggestMerge(client, customerId, other, { identities, event: input.eventRef, why: plan.why });
     }
     const { rows: attachedRows } = await client.query<Identity>(
       `INSERT INTO customer_identities (customer_id, kind, value, source)
@@ -132,19 +175,50 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
        ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value`,
       [customerId, kinds, values, input.source],
     );
-    const change = input.profile.lifecycle_stage ? await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source) : undefined;
+    const change = input.profile.lifecycle_stage
+      ? await advanceLifecycle(client, customerId, input.profile.lifecycle_stage, input.source)
+      : undefined;
     const customer = (await updateProfile(client, 'c.id = $8', [customerId], input.profile, input.occurredAt))!;
     const cause = { customerId, sourceRunId: input.runId, listened: input.listenedEvents };
     const events: Array<number | undefined> = [];
-    if (created) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.created', data: { customer_id: customerId, source: input.source } }));
-    if (mergedIds.length > 0) events.push(await emitEngineEvent(client, { ...cause, type: 'customer.merged', data: { customer_id: customerId, merged_ids: mergedIds } }));
-    if (change) events.push(await emitEngineEvent(client, { ...cause, type: 'lifecycle.changed', data: { customer_id: customerId, ...change, source: input.source } }));
+    if (created)
+      events.push(
+        await emitEngineEvent(client, {
+          ...cause,
+          type: 'customer.created',
+          data: { customer_id: customerId, source: input.source },
+        }),
+      );
+    if (mergedIds.length > 0)
+      events.push(
+        await emitEngineEvent(client, {
+          ...cause,
+          type: 'customer.merged',
+          data: { customer_id: customerId, merged_ids: mergedIds },
+        }),
+      );
+    if (change)
+      events.push(
+        await emitEngineEvent(client, {
+          ...cause,
+          type: 'lifecycle.changed',
+          data: { customer_id: customerId, ...change, source: input.source },
+        }),
+      );
     if (input.refresh) {
       const refreshed = await input.refresh(client, customerId);
       events.push(...refreshed.events);
       customer.traits = refreshed.traits;
     }
-    return { customerId, created, mergedIds, attached: attachedRows, suggested, events: events.filter((id) => id !== undefined), customer };
+    return {
+      customerId,
+      created,
+      mergedIds,
+      attached: attachedRows,
+      suggested,
+      events: events.filter((id) => id !== undefined),
+      customer,
+    };
   });
 }
 
@@ -153,7 +227,11 @@ export async function upsertCustomer(pool: Pool, input: UpsertCustomerInput): Pr
  * (not a pull, backfill or replay) about something that happened after the erasure. A new contact takes the
  * identities off the erasure list.
  */
-async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomerInput, erasure: Erasure): Promise<Identity[]> {
+async function withoutErasedIdentities(
+  client: PoolClient,
+  input: UpsertCustomerInput,
+  erasure: Erasure,
+): Promise<Identity[]> {
   const { erased, erasedAt } = erasure;
   if (erased.length === 0) return input.identities;
   const runId = /^run:(\d+)$/.exec(input.eventRef)?.[1];
@@ -168,8 +246,13 @@ async function withoutErasedIdentities(client: PoolClient, input: UpsertCustomer
     await forgetErasure(client, erased);
     return input.identities;
   }
-  const rest = input.identities.filter((identity) => !erased.some((gone) => gone.kind === identity.kind && gone.value === identity.value));
-  if (rest.length === 0) throw new ErasedPersonError('every identity of this record belongs to an erased person, and this is not a new contact from them: not re-created');
+  const rest = input.identities.filter(
+    (identity) => !erased.some((gone) => gone.kind === identity.kind && gone.value === identity.value),
+  );
+  if (rest.length === 0)
+    throw new ErasedPersonError(
+      'every identity of this record belongs to an erased person, and this is not a new contact from them: not re-created',
+    );
   return rest;
 }
 
@@ -191,7 +274,10 @@ async function lockIdentities(client: PoolClient, identities: Identity[]): Promi
     [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
   );
   const erased = rows[0]!.erased;
-  const erasedAt = erased.reduce<Date | null>((latest, row) => (latest === null || new Date(row.erased_at) > latest ? new Date(row.erased_at) : latest), null);
+  const erasedAt = erased.reduce<Date | null>(
+    (latest, row) => (latest === null || new Date(row.erased_at) > latest ? new Date(row.erased_at) : latest),
+    null,
+  );
   return { erased: erased.map((row) => ({ kind: row.kind, value: row.value })), erasedAt };
 }
 
@@ -201,7 +287,10 @@ async function lockIdentities(client: PoolClient, identities: Identity[]): Promi
  * merged into another, and reading again sees its result. With every owner live, the links read are current: the
  * identities themselves are locked by the caller.
  */
-async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{ owners: number[]; links: IdentityLink[] }> {
+async function lockOwners(
+  client: PoolClient,
+  identities: Identity[],
+): Promise<{ owners: number[]; links: IdentityLink[] }> {
   for (let round = 0; round < 5; round++) {
     const { rows } = await client.query<IdentityLink & { merged_into: number | null }>(
       `SELECT c.id AS "customerId", c.merged_into, i.kind, i.value FROM customer_identities i JOIN customers c ON c.id = i.customer_id
@@ -209,7 +298,10 @@ async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{
       [identities.map((identity) => identity.kind), identities.map((identity) => identity.value)],
     );
     if (rows.every((row) => row.merged_into === null)) {
-      return { owners: [...new Set(rows.map((row) => row.customerId))], links: rows.map(({ customerId, kind, value }) => ({ customerId, kind, value })) };
+      return {
+        owners: [...new Set(rows.map((row) => row.customerId))],
+        links: rows.map(({ customerId, kind, value }) => ({ customerId, kind, value })),
+      };
     }
   }
   throw Object.assign(new Error('customer merges kept moving identities; retrying'), { code: '40001' });
@@ -218,12 +310,22 @@ async function lockOwners(client: PoolClient, identities: Identity[]): Promise<{
 /** Which of `owners` hold an email (the guarded kinds never merge people whose emails differ). */
 async function ownersWithEmail(client: PoolClient, owners: number[]): Promise<Set<number>> {
   if (owners.length === 0) return new Set();
-  const { rows } = await client.query<{ id: number }>("SELECT DISTINCT customer_id AS id FROM customer_identities WHERE kind = 'email' AND customer_id = ANY($1::bigint[])", [owners]);
+  const { rows } = await client.query<{ id: number }>(
+    "SELECT DISTINCT customer_id AS id FROM customer_identities WHERE kind = 'email' AND customer_id = ANY($1::bigint[])",
+    [owners],
+  );
   return new Set(rows.map((row) => Number(row.id)));
 }
 
 /** The identity policy (planLinks) applied to the customers an event points at, with their stored identities. */
-async function planMerge(client: PoolClient, owners: number[], identities: Identity[], links: IdentityLink[], policy: IdentityPolicy, withEmail: Set<number>): Promise<LinkPlan> {
+async function planMerge(
+  client: PoolClient,
+  owners: number[],
+  identities: Identity[],
+  links: IdentityLink[],
+  policy: IdentityPolicy,
+  withEmail: Set<number>,
+): Promise<LinkPlan> {
   const { rows: apart } = await client.query<{ a: number; b: number }>(
     `SELECT customer_a AS a, customer_b AS b FROM customer_merge_suggestions WHERE status = 'rejected' AND customer_a = ANY($1::bigint[]) AND customer_b = ANY($1::bigint[])`,
     [owners],
@@ -250,7 +352,13 @@ async function planMerge(client: PoolClient, owners: number[], identities: Ident
 }
 
 /** Records (once per pair) that two customers are probably one person, for an admin to accept or reject. */
-async function suggestMerge(client: PoolClient, a: number, b: number, reason: Record<string, unknown>, score: number | null = null): Promise<void> {
+async function suggestMerge(
+  client: PoolClient,
+  a: number,
+  b: number,
+  reason: Record<string, unknown>,
+  score: number | null = null,
+): Promise<void> {
   await client.query(
     `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, score) VALUES (least($1::bigint, $2::bigint), greatest($1::bigint, $2::bigint), $3, $4)
      ON CONFLICT (customer_a, customer_b) DO NOTHING`,
@@ -267,7 +375,12 @@ async function suggestMerge(client: PoolClient, a: number, b: number, reason: Re
  * shows in `live.merged_into`, and the write is tried again on the customer merged into. Returns the RETURNING rows
  * (as JSON values).
  */
-export async function writeForLiveCustomer<Row>(db: Pool | PoolClient, customerId: number, write: string, params: unknown[]): Promise<Row[]> {
+export async function writeForLiveCustomer<Row>(
+  db: Pool | PoolClient,
+  customerId: number,
+  write: string,
+  params: unknown[],
+): Promise<Row[]> {
   let id = customerId;
   for (let hop = 0; hop < 20; hop++) {
     const { rows } = await db.query<{ merged_into: number | null; written: Row[] | null }>(
@@ -289,7 +402,12 @@ export async function writeForLiveCustomer<Row>(db: Pool | PoolClient, customerI
  * moves them; a row written under an id merged a moment earlier would stay behind where no one reads it.
  */
 export async function lockLiveCustomer(client: PoolClient, customerId: number): Promise<number> {
-  const [live] = await writeForLiveCustomer<{ id: number }>(client, customerId, 'SELECT id FROM live WHERE merged_into IS NULL', []);
+  const [live] = await writeForLiveCustomer<{ id: number }>(
+    client,
+    customerId,
+    'SELECT id FROM live WHERE merged_into IS NULL',
+    [],
+  );
   return live!.id;
 }
 
@@ -306,21 +424,37 @@ export interface MergeReason {
 
 /** SQL for the rank of a lifecycle stage (see STAGE_RANK): a merge keeps the most advanced stage of the two. */
 function stageRank(column: string): string {
-  return `CASE ${column} ${Object.entries(STAGE_RANK).map(([stage, rank]) => `WHEN '${stage}' THEN ${rank}`).join(' ')} ELSE -1 END`;
+  return `CASE ${column} ${Object.entries(STAGE_RANK)
+    .map(([stage, rank]) => `WHEN '${stage}' THEN ${rank}`)
+    .join(' ')} ELSE -1 END`;
 }
 
 /** Customer columns an unmerge restores from the merge's snapshot (all but id, created_at, updated_at, erased_at). */
-const RESTORED_COLUMNS = [...PROFILE_TEXT_FIELDS, 'lifecycle_stage', 'owner_agent_id', 'attributes', 'score', 'profile_updated_at', 'merged_into'] as const;
+const RESTORED_COLUMNS = [
+  ...PROFILE_TEXT_FIELDS,
+  'lifecycle_stage',
+  'owner_agent_id',
+  'attributes',
+  'score',
+  'profile_updated_at',
+  'merged_into',
+] as const;
 
 /**
  * Moves everything `mergedId` owns to `keptId` and records why, with both customer rows as they were and the ids of
  * the rows moved, so that an unmerge can put them back. Caller holds both row locks. Returns the merge id.
  */
 async function mergeInto(client: PoolClient, keptId: number, mergedId: number, reason: MergeReason): Promise<number> {
-  const { rows: before } = await client.query<{ id: number; row: unknown }>('SELECT id, to_jsonb(c) AS row FROM customers c WHERE id = ANY($1::bigint[])', [[keptId, mergedId]]);
+  const { rows: before } = await client.query<{ id: number; row: unknown }>(
+    'SELECT id, to_jsonb(c) AS row FROM customers c WHERE id = ANY($1::bigint[])',
+    [[keptId, mergedId]],
+  );
   const moved: Record<string, number[]> = {};
   for (const table of MERGE_TABLES) {
-    const { rows } = await client.query<{ id: number }>(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 RETURNING id`, [keptId, mergedId]);
+    const { rows } = await client.query<{ id: number }>(
+      `UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 RETURNING id`,
+      [keptId, mergedId],
+    );
     moved[table] = rows.map((row) => row.id);
   }
   // Combine the profiles as if their data had arrived in one: the newer profile's values win, the older one fills
@@ -340,7 +474,10 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
     [keptId, mergedId],
   );
   // Customers merged earlier into the merged one now resolve straight to the kept one.
-  const { rows: chained } = await client.query<{ id: number }>('UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id', [keptId, mergedId]);
+  const { rows: chained } = await client.query<{ id: number }>(
+    'UPDATE customers SET merged_into = $1, updated_at = now() WHERE merged_into = $2 RETURNING id',
+    [keptId, mergedId],
+  );
   moved.customers = chained.map((row) => row.id);
   // The merged customer's segment stays end with it (same statement: merges sit on the hot path of identity races).
   await client.query(
@@ -350,7 +487,13 @@ async function mergeInto(client: PoolClient, keptId: number, mergedId: number, r
   );
   const { rows } = await client.query<{ id: number }>(
     'INSERT INTO customer_merges (kept_id, merged_id, reason, before, moved) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-    [keptId, mergedId, JSON.stringify(reason), JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))), JSON.stringify(moved)],
+    [
+      keptId,
+      mergedId,
+      JSON.stringify(reason),
+      JSON.stringify(Object.fromEntries(before.map((row) => [row.id === keptId ? 'kept' : 'merged', row.row]))),
+      JSON.stringify(moved),
+    ],
   );
   return rows[0]!.id;
 }
@@ -373,10 +516,17 @@ export class CustomerChangeError extends Error {
  * Merges two live customers by hand (an accepted suggestion) in the caller's transaction: the older keeps the other.
  * Ids merged since are followed to their live customer.
  */
-export async function mergeLiveCustomers(client: PoolClient, a: number, b: number, reason: Pick<MergeReason, 'event' | 'why'>): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
+export async function mergeLiveCustomers(
+  client: PoolClient,
+  a: number,
+  b: number,
+  reason: Pick<MergeReason, 'event' | 'why'>,
+): Promise<{ mergeId: number; keptId: number; mergedId: number }> {
   const live = await Promise.all([a, b].map((id) => lockLiveCustomer(client, id).catch(() => undefined)));
-  if (live[0] === undefined || live[1] === undefined) throw new CustomerChangeError('not_found', `no customer ${live[0] === undefined ? a : b}`);
-  if (live[0] === live[1]) throw new CustomerChangeError('conflict', `customers ${a} and ${b} are already one customer (${live[0]})`);
+  if (live[0] === undefined || live[1] === undefined)
+    throw new CustomerChangeError('not_found', `no customer ${live[0] === undefined ? a : b}`);
+  if (live[0] === live[1])
+    throw new CustomerChangeError('conflict', `customers ${a} and ${b} are already one customer (${live[0]})`);
   const [kept, gone] = [Math.min(live[0], live[1]), Math.max(live[0], live[1])];
   await client.query('SELECT id FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[kept, gone]]);
   const mergeId = await mergeInto(client, kept, gone, { identities: [], linked_by: [], ...reason });
@@ -397,27 +547,61 @@ export interface Unmerged {
  * created since stay with it), and the pair is recorded as different people so that the same link does not merge
  * them again (it becomes a suggestion instead). `target` is a merge id, or the merged customer's id.
  */
-export async function unmergeCustomer(pool: Pool, keptId: number, target: { mergeId?: number; mergedId?: number }, actor: string): Promise<Unmerged> {
+export async function unmergeCustomer(
+  pool: Pool,
+  keptId: number,
+  target: { mergeId?: number; mergedId?: number },
+  actor: string,
+): Promise<Unmerged> {
   return withTransaction(pool, async (client) => {
-    const { rows: merges } = await client.query<{ id: number; kept_id: number; merged_id: number; before: Record<string, Record<string, unknown>> | null; moved: Record<string, number[]> | null; unmerged_at: Date | null }>(
+    const { rows: merges } = await client.query<{
+      id: number;
+      kept_id: number;
+      merged_id: number;
+      before: Record<string, Record<string, unknown>> | null;
+      moved: Record<string, number[]> | null;
+      unmerged_at: Date | null;
+    }>(
       `SELECT id, kept_id, merged_id, before, moved, unmerged_at FROM customer_merges
        WHERE kept_id = $1 AND ($2::bigint IS NULL OR id = $2) AND ($3::bigint IS NULL OR merged_id = $3)
        ORDER BY unmerged_at IS NULL DESC, id DESC LIMIT 1 FOR UPDATE`,
       [keptId, target.mergeId ?? null, target.mergedId ?? null],
     );
     const merge = merges[0];
-    if (!merge) throw new CustomerChangeError('not_found', `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`);
+    if (!merge)
+      throw new CustomerChangeError(
+        'not_found',
+        `no merge ${target.mergeId !== undefined ? target.mergeId : `of customer ${target.mergedId}`} into customer ${keptId}`,
+      );
     if (merge.unmerged_at) throw new CustomerChangeError('conflict', `merge ${merge.id} was already undone`);
-    if (!merge.before || !merge.moved) throw new CustomerChangeError('conflict', `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`);
-    const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>('SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [[merge.kept_id, merge.merged_id]]);
+    if (!merge.before || !merge.moved)
+      throw new CustomerChangeError(
+        'conflict',
+        `merge ${merge.id} has no snapshot (made before snapshots existed, or the person was erased) and cannot be undone exactly`,
+      );
+    const { rows: locked } = await client.query<{ id: number; merged_into: number | null }>(
+      'SELECT id, merged_into FROM customers WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+      [[merge.kept_id, merge.merged_id]],
+    );
     const keptRow = locked.find((row) => row.id === merge.kept_id)!;
-    if (keptRow.merged_into !== null) throw new CustomerChangeError('conflict', `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`);
+    if (keptRow.merged_into !== null)
+      throw new CustomerChangeError(
+        'conflict',
+        `customer ${merge.kept_id} was merged into ${keptRow.merged_into} since: undo that merge first`,
+      );
     const restored: Record<string, number> = {};
     for (const table of MERGE_TABLES) {
-      const { rowCount } = await client.query(`UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 AND id = ANY($3::bigint[])`, [merge.merged_id, merge.kept_id, merge.moved[table] ?? []]);
+      const { rowCount } = await client.query(
+        `UPDATE ${table} SET customer_id = $1 WHERE customer_id = $2 AND id = ANY($3::bigint[])`,
+        [merge.merged_id, merge.kept_id, merge.moved[table] ?? []],
+      );
       restored[table] = rowCount ?? 0;
     }
-    await client.query('UPDATE customers SET merged_into = $1 WHERE merged_into = $2 AND id = ANY($3::bigint[])', [merge.merged_id, merge.kept_id, merge.moved.customers ?? []]);
+    await client.query('UPDATE customers SET merged_into = $1 WHERE merged_into = $2 AND id = ANY($3::bigint[])', [
+      merge.merged_id,
+      merge.kept_id,
+      merge.moved.customers ?? [],
+    ]);
     for (const side of ['kept', 'merged'] as const) {
       await client.query(
         `UPDATE customers c SET ${RESTORED_COLUMNS.map((column) => `${column} = s.${column}`).join(', ')}, updated_at = now()
@@ -425,7 +609,10 @@ export async function unmergeCustomer(pool: Pool, keptId: number, target: { merg
         [side === 'kept' ? merge.kept_id : merge.merged_id, JSON.stringify(merge.before[side])],
       );
     }
-    await client.query('UPDATE customer_merges SET unmerged_at = now(), unmerged_by = $2 WHERE id = $1', [merge.id, actor]);
+    await client.query('UPDATE customer_merges SET unmerged_at = now(), unmerged_by = $2 WHERE id = $1', [
+      merge.id,
+      actor,
+    ]);
     await recomputeBuiltinTraits(client, [merge.kept_id, merge.merged_id]);
     await client.query(
       `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason, status, decided_by, decided_at)
@@ -452,13 +639,20 @@ const KNOWN_BY_ALL_IDENTITIES = `c.id = (SELECT min(i.customer_id) FROM customer
  * Applies the profile to the customer `where` selects (its parameters from `$8` on) and returns the customer as it
  * now is; undefined when `where` selected none.
  */
-async function updateProfile(db: Pool | PoolClient, where: string, whereParams: unknown[], profile: CustomerProfile, occurredAt: Date): Promise<CustomerSummary | undefined> {
+async function updateProfile(
+  db: Pool | PoolClient,
+  where: string,
+  whereParams: unknown[],
+  profile: CustomerProfile,
+  occurredAt: Date,
+): Promise<CustomerSummary | undefined> {
   const texts = PROFILE_TEXT_FIELDS.map((field) => profile[field] ?? null);
   // Newer data overwrites; older data only fills gaps.
   const { rows } = await db.query<CustomerSummary>(
     `UPDATE customers c SET
        ${PROFILE_TEXT_FIELDS.map(
-         (field, i) => `${field} = CASE WHEN $6 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 1}, ${field}) ELSE coalesce(${field}, $${i + 1}) END`,
+         (field, i) =>
+           `${field} = CASE WHEN $6 >= coalesce(profile_updated_at, '-infinity') THEN coalesce($${i + 1}, ${field}) ELSE coalesce(${field}, $${i + 1}) END`,
        ).join(',\n       ')},
        attributes = CASE WHEN $6 >= coalesce(profile_updated_at, '-infinity') THEN attributes || $7::jsonb ELSE $7::jsonb || attributes END,
        profile_updated_at = greatest(profile_updated_at, $6),
@@ -470,11 +664,22 @@ async function updateProfile(db: Pool | PoolClient, where: string, whereParams: 
 }
 
 /** Moves the lifecycle stage forward (never back) and records the change; returns it, or undefined when none. */
-async function advanceLifecycle(client: PoolClient, customerId: number, stage: string, source: string): Promise<{ from: string; to: string } | undefined> {
-  const { rows } = await client.query<{ lifecycle_stage: string }>('SELECT lifecycle_stage FROM customers WHERE id = $1', [customerId]);
+async function advanceLifecycle(
+  client: PoolClient,
+  customerId: number,
+  stage: string,
+  source: string,
+): Promise<{ from: string; to: string } | undefined> {
+  const { rows } = await client.query<{ lifecycle_stage: string }>(
+    'SELECT lifecycle_stage FROM customers WHERE id = $1',
+    [customerId],
+  );
   const current = rows[0]!.lifecycle_stage;
   if ((STAGE_RANK[stage] ?? -1) <= (STAGE_RANK[current] ?? -1)) return undefined;
   await client.query('UPDATE customers SET lifecycle_stage = $2 WHERE id = $1', [customerId, stage]);
-  await client.query('INSERT INTO lifecycle_history (customer_id, from_stage, to_stage, source) VALUES ($1, $2, $3, $4)', [customerId, current, stage, source]);
+  await client.query(
+    'INSERT INTO lifecycle_history (customer_id, from_stage, to_stage, source) VALUES ($1, $2, $3, $4)',
+    [customerId, current, stage, source],
+  );
   return { from: current, to: stage };
 }

@@ -101,12 +101,21 @@ export interface DealChangeResult {
 export async function changeDeal(pool: Pool, change: DealChange): Promise<DealChangeResult> {
   return withRetriedTransaction(pool, async (client) => {
     const customerId = await lockLiveCustomer(client, change.customerId);
-    const { rows: customers } = await client.query<{ owner_agent_id: string | null }>('SELECT owner_agent_id FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
+    const { rows: customers } = await client.query<{ owner_agent_id: string | null }>(
+      'SELECT owner_agent_id FROM customers WHERE id = $1 FOR UPDATE',
+      [customerId],
+    );
     if (change.idempotencyKey !== undefined) {
-      const { rows: done } = await client.query<{ deal_id: number; from_stage: string | null }>('SELECT deal_id, from_stage FROM deal_stage_history WHERE idempotency_key = $1', [
-        change.idempotencyKey,
-      ]);
-      if (done[0]) return { action: done[0].from_stage === null ? 'opened' : 'moved', deal: await getDeal(client, done[0].deal_id), events: [] };
+      const { rows: done } = await client.query<{ deal_id: number; from_stage: string | null }>(
+        'SELECT deal_id, from_stage FROM deal_stage_history WHERE idempotency_key = $1',
+        [change.idempotencyKey],
+      );
+      if (done[0])
+        return {
+          action: done[0].from_stage === null ? 'opened' : 'moved',
+          deal: await getDeal(client, done[0].deal_id),
+          events: [],
+        };
     }
     const target = change.pipeline.byId.get(change.stage);
     if (!target) throw new Error(`pipeline ${change.pipeline.id} has no stage ${change.stage}`);
@@ -115,7 +124,8 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
     let deal: DealRow | undefined;
     if (change.dealId !== undefined) {
       deal = await getDeal(client, change.dealId);
-      if (!deal || deal.customer_id !== customerId) return { action: 'skipped', reason: `no deal ${change.dealId} for customer ${customerId}`, events: [] };
+      if (!deal || deal.customer_id !== customerId)
+        return { action: 'skipped', reason: `no deal ${change.dealId} for customer ${customerId}`, events: [] };
     } else if (!change.open?.another) {
       const { rows } = await client.query<DealRow>(
         `SELECT ${DEAL_COLUMNS} FROM deals d WHERE d.customer_id = $1 AND d.pipeline = $2 AND d.status = 'open' AND (NOT $3 OR d.opened_at <= $4)
@@ -126,7 +136,12 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
     }
 
     if (!deal) {
-      if (!change.open) return { action: 'skipped', reason: `customer ${customerId} has no open deal in pipeline ${change.pipeline.id}`, events: [] };
+      if (!change.open)
+        return {
+          action: 'skipped',
+          reason: `customer ${customerId} has no open deal in pipeline ${change.pipeline.id}`,
+          events: [],
+        };
       if (!change.open.another) {
         const { rows: closed } = await client.query<{ id: number; status: string; closed_at: Date }>(
           `SELECT id, status, closed_at FROM deals WHERE customer_id = $1 AND pipeline = $2 AND status <> 'open' AND closed_at >= $3 ORDER BY closed_at DESC LIMIT 1`,
@@ -140,11 +155,18 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
       return openDeal(client, customerId, customers[0]!.owner_agent_id, change, change.open);
     }
 
-    if (deal.status !== 'open') return { action: 'skipped', deal, reason: `deal ${deal.id} is ${deal.status}`, events: [] };
+    if (deal.status !== 'open')
+      return { action: 'skipped', deal, reason: `deal ${deal.id} is ${deal.status}`, events: [] };
     const current = change.pipeline.byId.get(deal.stage);
-    if (deal.stage === change.stage) return { action: 'unchanged', deal, reason: `deal ${deal.id} is already in ${deal.stage}`, events: [] };
+    if (deal.stage === change.stage)
+      return { action: 'unchanged', deal, reason: `deal ${deal.id} is already in ${deal.stage}`, events: [] };
     if (current && current.index > target.index && !change.allowBackwards) {
-      return { action: 'skipped', deal, reason: `deal ${deal.id} is in ${deal.stage}, past ${change.stage}; deals move forward unless allow_backwards is set`, events: [] };
+      return {
+        action: 'skipped',
+        deal,
+        reason: `deal ${deal.id} is in ${deal.stage}, past ${change.stage}; deals move forward unless allow_backwards is set`,
+        events: [],
+      };
     }
     // A stage entered from an event older than the current stage's entry still counts from the later time.
     const at = new Date(Math.max(change.at.getTime(), deal.stage_entered_at.getTime()));
@@ -152,16 +174,32 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
       `UPDATE deals SET stage = $2, status = $3::text, amount = CASE WHEN $4::boolean THEN $5::numeric ELSE amount END, stage_entered_at = $6::timestamptz,
          closed_at = CASE WHEN $3::text = 'open' THEN NULL ELSE $6::timestamptz END, close_reason = CASE WHEN $3::text = 'open' THEN NULL ELSE $7::text END, updated_at = now()
        WHERE id = $1`,
-      [deal.id, change.stage, target.kind, change.amount !== undefined, change.amount ?? null, at, change.reason ?? null],
+      [
+        deal.id,
+        change.stage,
+        target.kind,
+        change.amount !== undefined,
+        change.amount ?? null,
+        at,
+        change.reason ?? null,
+      ],
     );
     await recordHistory(client, deal.id, customerId, deal.stage, change, at);
     const moved = (await getDeal(client, deal.id))!;
-    const events = await emitDealEvents(client, moved, change, ['deal.stage_changed', ...terminalEvent(target.kind)], { from: deal.stage });
+    const events = await emitDealEvents(client, moved, change, ['deal.stage_changed', ...terminalEvent(target.kind)], {
+      from: deal.stage,
+    });
     return { action: 'moved', deal: moved, events };
   });
 }
 
-async function openDeal(client: PoolClient, customerId: number, customerOwner: string | null, change: DealChange, open: DealOpening): Promise<DealChangeResult> {
+async function openDeal(
+  client: PoolClient,
+  customerId: number,
+  customerOwner: string | null,
+  change: DealChange,
+  open: DealOpening,
+): Promise<DealChangeResult> {
   const kind = change.pipeline.byId.get(change.stage)!.kind;
   const { rows } = await client.query<{ id: number }>(
     `INSERT INTO deals (customer_id, pipeline, stage, status, name, amount, currency, owner_agent_id, expected_close_on, source, source_run_id,
@@ -170,25 +208,58 @@ async function openDeal(client: PoolClient, customerId: number, customerOwner: s
              CASE WHEN $4::text = 'open' THEN NULL ELSE $12::timestamptz END, CASE WHEN $4::text = 'open' THEN NULL ELSE $13::text END)
      RETURNING id`,
     [
-      customerId, change.pipeline.id, change.stage, kind, open.name, change.amount ?? null, open.currency ?? change.pipeline.currency,
-      open.ownerAgentId === undefined ? customerOwner : open.ownerAgentId, open.expectedCloseOn, change.source, change.runId ?? null, change.at, change.reason ?? null,
+      customerId,
+      change.pipeline.id,
+      change.stage,
+      kind,
+      open.name,
+      change.amount ?? null,
+      open.currency ?? change.pipeline.currency,
+      open.ownerAgentId === undefined ? customerOwner : open.ownerAgentId,
+      open.expectedCloseOn,
+      change.source,
+      change.runId ?? null,
+      change.at,
+      change.reason ?? null,
     ],
   );
   const dealId = rows[0]!.id;
   await recordHistory(client, dealId, customerId, null, change, change.at);
   const deal = (await getDeal(client, dealId))!;
-  return { action: 'opened', deal, events: await emitDealEvents(client, deal, change, ['deal.opened', ...terminalEvent(kind)]) };
+  return {
+    action: 'opened',
+    deal,
+    events: await emitDealEvents(client, deal, change, ['deal.opened', ...terminalEvent(kind)]),
+  };
 }
 
 function terminalEvent(kind: 'open' | 'won' | 'lost'): EngineEventType[] {
   return kind === 'won' ? ['deal.won'] : kind === 'lost' ? ['deal.lost'] : [];
 }
 
-async function recordHistory(client: PoolClient, dealId: number, customerId: number, from: string | null, change: DealChange, at: Date): Promise<void> {
+async function recordHistory(
+  client: PoolClient,
+  dealId: number,
+  customerId: number,
+  from: string | null,
+  change: DealChange,
+  at: Date,
+): Promise<void> {
   await client.query(
     `INSERT INTO deal_stage_history (deal_id, customer_id, from_stage, to_stage, amount, at, source, actor, reason, idempotency_key)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [dealId, customerId, from, change.stage, change.amount ?? null, at, change.source, change.actor ?? null, change.reason ?? null, change.idempotencyKey ?? null],
+    [
+      dealId,
+      customerId,
+      from,
+      change.stage,
+      change.amount ?? null,
+      at,
+      change.source,
+      change.actor ?? null,
+      change.reason ?? null,
+      change.idempotencyKey ?? null,
+    ],
   );
 }
 
@@ -209,10 +280,22 @@ function dealEventData(deal: DealRow, extra: Record<string, unknown> = {}): Reco
   };
 }
 
-async function emitDealEvents(client: PoolClient, deal: DealRow, change: DealChange, types: EngineEventType[], extra: Record<string, unknown> = {}): Promise<number[]> {
+async function emitDealEvents(
+  client: PoolClient,
+  deal: DealRow,
+  change: DealChange,
+  types: EngineEventType[],
+  extra: Record<string, unknown> = {},
+): Promise<number[]> {
   const events: number[] = [];
   for (const type of types) {
-    const id = await emitEngineEvent(client, { type, customerId: deal.customer_id, sourceRunId: change.runId, listened: change.listenedEvents, data: dealEventData(deal, extra) });
+    const id = await emitEngineEvent(client, {
+      type,
+      customerId: deal.customer_id,
+      sourceRunId: change.runId,
+      listened: change.listenedEvents,
+      data: dealEventData(deal, extra),
+    });
     if (id !== undefined) events.push(id);
   }
   return events;
@@ -254,13 +337,24 @@ export async function listDeals(pool: Pool, filter: DealFilter): Promise<DealLis
        AND ($2::text IS NULL OR d.pipeline = $2) AND ($3::text IS NULL OR d.stage = $3) AND ($4::text IS NULL OR d.owner_agent_id = $4)
        AND ($5::text IS NULL OR d.status = $5) AND ($6::bigint IS NULL OR d.id < $6)
      ORDER BY d.id DESC LIMIT $7`,
-    [filter.customerId ?? null, filter.pipeline ?? null, filter.stage ?? null, filter.owner ?? null, filter.status ?? null, filter.before ?? null, filter.limit],
+    [
+      filter.customerId ?? null,
+      filter.pipeline ?? null,
+      filter.stage ?? null,
+      filter.owner ?? null,
+      filter.status ?? null,
+      filter.before ?? null,
+      filter.limit,
+    ],
   );
   return rows;
 }
 
 /** Deals and the sum of their known amounts in `currency`, per stage of the pipeline (all of them, not a page). */
-export async function stageTotals(pool: Pool, pipeline: Pipeline): Promise<Map<string, { count: number; total: number }>> {
+export async function stageTotals(
+  pool: Pool,
+  pipeline: Pipeline,
+): Promise<Map<string, { count: number; total: number }>> {
   const { rows } = await pool.query<{ stage: string; count: number; total: number }>(
     `SELECT stage, count(*)::int AS count, coalesce(sum(amount) FILTER (WHERE currency = $2), 0)::float8 AS total FROM deals WHERE pipeline = $1 GROUP BY stage`,
     [pipeline.id, pipeline.currency],
@@ -269,7 +363,11 @@ export async function stageTotals(pool: Pool, pipeline: Pipeline): Promise<Map<s
 }
 
 /** A deal is stale when it has sat in its open stage longer than the stage's `rot_after`. */
-export function isStale(deal: Pick<DealRow, 'status' | 'stage' | 'stage_entered_at'>, pipeline: Pipeline, now: Date): boolean {
+export function isStale(
+  deal: Pick<DealRow, 'status' | 'stage' | 'stage_entered_at'>,
+  pipeline: Pipeline,
+  now: Date,
+): boolean {
   const rot = pipeline.byId.get(deal.stage)?.rotAfterMs;
   return deal.status === 'open' && rot !== undefined && now.getTime() - deal.stage_entered_at.getTime() > rot;
 }
@@ -279,7 +377,12 @@ export function isStale(deal: Pick<DealRow, 'status' | 'stage' | 'stage_entered_
  * deal and the time it entered the stage, so later scans, a second process or a retry emit nothing; a deal that moves
  * and then rots again gets a new one). Returns the events written.
  */
-export async function emitStaleDeals(pool: Pool, pipelines: Iterable<Pipeline>, now: Date, listened?: ReadonlySet<string>): Promise<number[]> {
+export async function emitStaleDeals(
+  pool: Pool,
+  pipelines: Iterable<Pipeline>,
+  now: Date,
+  listened?: ReadonlySet<string>,
+): Promise<number[]> {
   if (listened && !listened.has('deal.stale')) return [];
   const events: number[] = [];
   for (const pipeline of pipelines) {
@@ -294,7 +397,10 @@ export async function emitStaleDeals(pool: Pool, pipelines: Iterable<Pipeline>, 
           type: 'deal.stale',
           customerId: deal.customer_id,
           dedupeKey: `deal:${deal.id}:stale:${deal.stage_entered_at.toISOString()}`,
-          data: dealEventData(deal, { stage_entered_at: deal.stage_entered_at.toISOString(), days_in_stage: Math.floor((now.getTime() - deal.stage_entered_at.getTime()) / 86_400_000) }),
+          data: dealEventData(deal, {
+            stage_entered_at: deal.stage_entered_at.toISOString(),
+            days_in_stage: Math.floor((now.getTime() - deal.stage_entered_at.getTime()) / 86_400_000),
+          }),
         });
         if (id !== undefined) events.push(id);
       }
@@ -333,8 +439,17 @@ export interface Forecast {
 export async function pipelineForecast(pool: Pool, pipeline: Pipeline, months: number, now: Date): Promise<Forecast> {
   const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const end = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + months, 1));
-  const labels = Array.from({ length: months }, (_, i) => new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + i, 1)).toISOString().slice(0, 7));
-  const params = [pipeline.id, pipeline.currency, first, end, pipeline.stages.map((stage) => stage.id), pipeline.stages.map((stage) => stage.probability)];
+  const labels = Array.from({ length: months }, (_, i) =>
+    new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + i, 1)).toISOString().slice(0, 7),
+  );
+  const params = [
+    pipeline.id,
+    pipeline.currency,
+    first,
+    end,
+    pipeline.stages.map((stage) => stage.id),
+    pipeline.stages.map((stage) => stage.probability),
+  ];
   const { rows } = await pool.query<{ month: string; kind: string; deals: number; amount: number; weighted: number }>(
     `WITH p(stage, probability) AS (SELECT * FROM unnest($5::text[], $6::numeric[]))
      SELECT to_char(d.expected_close_on, 'YYYY-MM') AS month, 'open' AS kind, count(*)::int AS deals,
@@ -353,11 +468,17 @@ export async function pipelineForecast(pool: Pool, pipeline: Pipeline, months: n
        FROM deals WHERE pipeline = $1`,
     [pipeline.id, pipeline.currency, first],
   );
-  const byMonth = new Map(labels.map((month) => [month, { month, open_amount: 0, weighted_amount: 0, won_amount: 0, open_deals: 0, won_deals: 0 }]));
+  const byMonth = new Map(
+    labels.map((month) => [
+      month,
+      { month, open_amount: 0, weighted_amount: 0, won_amount: 0, open_deals: 0, won_deals: 0 },
+    ]),
+  );
   for (const row of rows) {
     const month = byMonth.get(row.month);
     if (!month) continue;
-    if (row.kind === 'open') Object.assign(month, { open_amount: row.amount, weighted_amount: row.weighted, open_deals: row.deals });
+    if (row.kind === 'open')
+      Object.assign(month, { open_amount: row.amount, weighted_amount: row.weighted, open_deals: row.deals });
     else Object.assign(month, { won_amount: row.amount, won_deals: row.deals });
   }
   return {
@@ -402,6 +523,10 @@ export async function pipelineStats(pool: Pool, pipeline: Pipeline, now: Date): 
     win_rate: won + lost === 0 ? null : Math.round((won / (won + lost)) * 10_000) / 10_000,
     stages: pipeline.stages
       .filter((stage) => stage.kind === 'open')
-      .map((stage) => ({ stage: stage.id, deals: byStage.get(stage.id)?.deals ?? 0, average_days: byStage.get(stage.id)?.average_days ?? null })),
+      .map((stage) => ({
+        stage: stage.id,
+        deals: byStage.get(stage.id)?.deals ?? 0,
+        average_days: byStage.get(stage.id)?.average_days ?? null,
+      })),
   };
 }

@@ -88,7 +88,12 @@ export async function setEngineEventStatus(pool: Pool, id: number, status: 'proc
 }
 
 /** Pending events older than `olderThanMs` (their job may be lost), by id after `afterId`. */
-export async function listStalePendingEngineEvents(pool: Pool, olderThanMs: number, limit: number, afterId = 0): Promise<number[]> {
+export async function listStalePendingEngineEvents(
+  pool: Pool,
+  olderThanMs: number,
+  limit: number,
+  afterId = 0,
+): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
     `SELECT id FROM engine_events
      WHERE status = 'pending' AND id > $3 AND created_at < now() - make_interval(secs => $1 / 1000.0)

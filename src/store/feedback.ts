@@ -22,7 +22,14 @@ const FEEDBACK_COLUMNS = 'id, outbound_message_id, case_id, customer_id, kind, s
  */
 export async function recordFeedback(
   pool: Pool,
-  answer: { messageKey: string; caseId: number | null; kind: 'csat'; score: number; at: Date; listened?: ReadonlySet<string> },
+  answer: {
+    messageKey: string;
+    caseId: number | null;
+    kind: 'csat';
+    score: number;
+    at: Date;
+    listened?: ReadonlySet<string>;
+  },
 ): Promise<{ feedback: FeedbackRow; changed: boolean; event?: number } | undefined> {
   return withRetriedTransaction(pool, async (client) => {
     const { rows: messages } = await client.query<{ id: number; customer_id: number | null }>(
@@ -40,15 +47,21 @@ export async function recordFeedback(
       [message.id, answer.caseId, message.customer_id, answer.kind, answer.score, answer.at],
     );
     if (!rows[0]) {
-      const same = await client.query<FeedbackRow>(`SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE outbound_message_id = $1 AND kind = $2`, [
-        message.id,
-        answer.kind,
-      ]);
+      const same = await client.query<FeedbackRow>(
+        `SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE outbound_message_id = $1 AND kind = $2`,
+        [message.id, answer.kind],
+      );
       return { feedback: same.rows[0]!, changed: false };
     }
     const { inserted: _inserted, ...feedback } = rows[0];
     const summary = `${feedback.kind.toUpperCase()} ${feedback.score}/5${feedback.case_id === null ? '' : ` on case #${feedback.case_id}`}`;
-    const data = { feedback_id: feedback.id, kind: feedback.kind, score: feedback.score, case_id: feedback.case_id, outbound_message_id: message.id };
+    const data = {
+      feedback_id: feedback.id,
+      kind: feedback.kind,
+      score: feedback.score,
+      case_id: feedback.case_id,
+      outbound_message_id: message.id,
+    };
     if (feedback.customer_id !== null) {
       // One entry per answer, updated when the answer changes.
       await client.query(
@@ -62,7 +75,13 @@ export async function recordFeedback(
       await client.query(
         `INSERT INTO case_entries (case_id, customer_id, kind, body, data, idempotency_key, at)
          SELECT id, customer_id, 'feedback', $2, $3, $4, $5 FROM cases WHERE id = $1`,
-        [feedback.case_id, summary, JSON.stringify(data), `feedback:${feedback.id}:${feedback.changed_count}`, answer.at],
+        [
+          feedback.case_id,
+          summary,
+          JSON.stringify(data),
+          `feedback:${feedback.id}:${feedback.changed_count}`,
+          answer.at,
+        ],
       );
     }
     const event = await emitEngineEvent(client, {
@@ -78,6 +97,9 @@ export async function recordFeedback(
 
 /** The answers about a case, newest first. */
 export async function caseFeedback(pool: Pool, caseId: number): Promise<FeedbackRow[]> {
-  const { rows } = await pool.query<FeedbackRow>(`SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE case_id = $1 ORDER BY answered_at DESC`, [caseId]);
+  const { rows } = await pool.query<FeedbackRow>(
+    `SELECT ${FEEDBACK_COLUMNS} FROM feedback WHERE case_id = $1 ORDER BY answered_at DESC`,
+    [caseId],
+  );
   return rows;
 }

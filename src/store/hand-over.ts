@@ -77,7 +77,14 @@ export async function handOverAgent(pool: Pool, request: HandOverRequest): Promi
       );
     const { rowCount: deals } = await follow('deals', "t.status = 'open'");
     const { rowCount: cases } = await follow('cases', "t.status IN ('open', 'waiting_on_customer')");
-    return { customers: assignments.length, tasks: tasks ?? 0, slas: slas.length, deals: deals ?? 0, cases: cases ?? 0, movedSlas: slas.map((sla) => ({ assignmentId: sla.assignment_id, dueAt: sla.due_at })) };
+    return {
+      customers: assignments.length,
+      tasks: tasks ?? 0,
+      slas: slas.length,
+      deals: deals ?? 0,
+      cases: cases ?? 0,
+      movedSlas: slas.map((sla) => ({ assignmentId: sla.assignment_id, dueAt: sla.due_at })),
+    };
   });
 }
 
@@ -103,6 +110,9 @@ export async function listFormerOwners(pool: Pool, declared: readonly string[]):
 
 /** Those of `agents` switched off at run time (`PUT /api/agents/:id/availability`). */
 export async function switchedOffAgents(pool: Pool, agents: readonly string[]): Promise<string[]> {
-  const { rows } = await pool.query<{ agent_id: string }>('SELECT agent_id FROM agent_availability WHERE agent_id = ANY($1) AND NOT available', [agents]);
+  const { rows } = await pool.query<{ agent_id: string }>(
+    'SELECT agent_id FROM agent_availability WHERE agent_id = ANY($1) AND NOT available',
+    [agents],
+  );
   return rows.map((row) => row.agent_id);
 }

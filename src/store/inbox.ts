@@ -37,7 +37,10 @@ export async function insertInboxEvents(db: Pool | PoolClient, events: InboxEven
  * `insertInboxEvents`, answered per event: its new id, or undefined when it was stored before (or earlier in the
  * same list).
  */
-export async function storeInboxEvents(db: Pool | PoolClient, events: InboxEventInput[]): Promise<Array<number | undefined>> {
+export async function storeInboxEvents(
+  db: Pool | PoolClient,
+  events: InboxEventInput[],
+): Promise<Array<number | undefined>> {
   if (events.length === 0) return [];
   const { rows } = await db.query<{ id: number; connector: string; external_id: string }>(
     `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[], $6::text[], $7::jsonb[])
@@ -87,7 +90,12 @@ export async function setInboxStatus(pool: Pool, id: number, status: 'processed'
  * Pending events received more than `olderThanMs` ago: stored but possibly never enqueued (Redis was down) or
  * whose job was lost with Redis' memory. Re-enqueueing them is safe: jobs are keyed by inbox id.
  */
-export async function listStalePendingEvents(pool: Pool, olderThanMs: number, limit: number, afterId = 0): Promise<number[]> {
+export async function listStalePendingEvents(
+  pool: Pool,
+  olderThanMs: number,
+  limit: number,
+  afterId = 0,
+): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
     `SELECT id FROM inbox_events
      WHERE status = 'pending' AND id > $3 AND received_at < now() - make_interval(secs => $1 / 1000.0)

@@ -3,7 +3,20 @@ import { CustomerChangeError, mergeLiveCustomers } from './customers.js';
 import { withTransaction, type Pool } from './pool.js';
 
 /** Email local parts that name a role, not a person: two people at different companies both write from info@. */
-const ROLE_LOCAL_PARTS = ['info', 'contact', 'sales', 'hello', 'admin', 'office', 'mail', 'support', 'orders', 'billing', 'team', 'shop'];
+const ROLE_LOCAL_PARTS = [
+  'info',
+  'contact',
+  'sales',
+  'hello',
+  'admin',
+  'office',
+  'mail',
+  'support',
+  'orders',
+  'billing',
+  'team',
+  'shop',
+];
 
 export interface DuplicateFinderOptions {
   /** Lowest name similarity suggested (0..1). */
@@ -27,7 +40,10 @@ interface Candidate {
  * or the last 7 digits of a phone, whose names are alike (Jaro–Winkler of the names, words sorted). Each becomes an
  * open suggestion with its score and evidence; pairs already suggested, accepted or rejected are never suggested again.
  */
-export async function suggestDuplicates(pool: Pool, options: DuplicateFinderOptions): Promise<{ examined: number; suggested: number }> {
+export async function suggestDuplicates(
+  pool: Pool,
+  options: DuplicateFinderOptions,
+): Promise<{ examined: number; suggested: number }> {
   const batchSize = options.batchSize ?? 500;
   const maxPairs = options.maxPairs ?? 20_000;
   let after: [number, number] = [0, 0];
@@ -55,7 +71,10 @@ export async function suggestDuplicates(pool: Pool, options: DuplicateFinderOpti
     examined += rows.length;
     after = [rows.at(-1)!.a, rows.at(-1)!.b];
     const scored = rows
-      .map((row) => ({ ...row, score: Math.round(jaroWinkler(comparableName(row.name_a), comparableName(row.name_b)) * 1000) / 1000 }))
+      .map((row) => ({
+        ...row,
+        score: Math.round(jaroWinkler(comparableName(row.name_a), comparableName(row.name_b)) * 1000) / 1000,
+      }))
       .filter((row) => row.score >= options.minScore);
     if (scored.length === 0) continue;
     const { rowCount } = await pool.query(
@@ -64,7 +83,14 @@ export async function suggestDuplicates(pool: Pool, options: DuplicateFinderOpti
       [
         scored.map((row) => row.a),
         scored.map((row) => row.b),
-        scored.map((row) => JSON.stringify({ why: 'similar names with a shared email local part or phone suffix', names: [row.name_a, row.name_b], name_similarity: row.score, shared: row.shared })),
+        scored.map((row) =>
+          JSON.stringify({
+            why: 'similar names with a shared email local part or phone suffix',
+            names: [row.name_a, row.name_b],
+            name_similarity: row.score,
+            shared: row.shared,
+          }),
+        ),
         scored.map((row) => row.score),
       ],
     );
@@ -91,7 +117,10 @@ export interface SuggestionRow {
 const SUGGESTION_COLUMNS = 'id, customer_a, customer_b, score, reason, status, created_at, decided_by, decided_at';
 
 /** Newest first; `before` is an id (keyset pagination). */
-export async function listSuggestions(pool: Pool, options: { status: string; before?: number; limit: number }): Promise<SuggestionRow[]> {
+export async function listSuggestions(
+  pool: Pool,
+  options: { status: string; before?: number; limit: number },
+): Promise<SuggestionRow[]> {
   const { rows } = await pool.query<SuggestionRow>(
     `SELECT ${SUGGESTION_COLUMNS} FROM customer_merge_suggestions
       WHERE status = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`,
@@ -104,13 +133,28 @@ export async function listSuggestions(pool: Pool, options: { status: string; bef
  * Accepts (merges the two customers) or rejects (remembered: the pair is never suggested or merged by a rule again)
  * an open suggestion, in one transaction.
  */
-export async function decideSuggestion(pool: Pool, id: number, decision: 'accepted' | 'rejected', actor: string): Promise<SuggestionRow & { merge_id?: number; kept_id?: number }> {
+export async function decideSuggestion(
+  pool: Pool,
+  id: number,
+  decision: 'accepted' | 'rejected',
+  actor: string,
+): Promise<SuggestionRow & { merge_id?: number; kept_id?: number }> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<SuggestionRow>(`SELECT ${SUGGESTION_COLUMNS} FROM customer_merge_suggestions WHERE id = $1 FOR UPDATE`, [id]);
+    const { rows } = await client.query<SuggestionRow>(
+      `SELECT ${SUGGESTION_COLUMNS} FROM customer_merge_suggestions WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
     const suggestion = rows[0];
     if (!suggestion) throw new CustomerChangeError('not_found', `no merge suggestion ${id}`);
-    if (suggestion.status !== 'open') throw new CustomerChangeError('conflict', `merge suggestion ${id} was already ${suggestion.status}`);
-    const merged = decision === 'accepted' ? await mergeLiveCustomers(client, suggestion.customer_a, suggestion.customer_b, { event: `suggestion:${id}`, why: `accepted suggestion by ${actor}` }) : undefined;
+    if (suggestion.status !== 'open')
+      throw new CustomerChangeError('conflict', `merge suggestion ${id} was already ${suggestion.status}`);
+    const merged =
+      decision === 'accepted'
+        ? await mergeLiveCustomers(client, suggestion.customer_a, suggestion.customer_b, {
+            event: `suggestion:${id}`,
+            why: `accepted suggestion by ${actor}`,
+          })
+        : undefined;
     const { rows: decided } = await client.query<SuggestionRow>(
       `UPDATE customer_merge_suggestions SET status = $2, decided_by = $3, decided_at = now() WHERE id = $1 RETURNING ${SUGGESTION_COLUMNS}`,
       [id, decision, actor],
@@ -123,7 +167,12 @@ export async function decideSuggestion(pool: Pool, id: number, decision: 'accept
  * Suggests (once per pair) that the sender of a reply is the customer our answered email went to, when identity
  * resolution made them two customers (a reply from another address). Merged customers count as who they are now.
  */
-export async function suggestReplyMerge(pool: Pool, sender: number, addressee: number, reason: Record<string, unknown>): Promise<boolean> {
+export async function suggestReplyMerge(
+  pool: Pool,
+  sender: number,
+  addressee: number,
+  reason: Record<string, unknown>,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
     `INSERT INTO customer_merge_suggestions (customer_a, customer_b, reason)
      SELECT least(a.live, b.live), greatest(a.live, b.live), $3

@@ -48,7 +48,17 @@ export type Claim = { send: true; id: number } | { send: false; message: Message
  * - already `sent`, `skipped` or `uncertain`: nothing to do.
  */
 export async function claimMessage(pool: Pool, message: OutboundMessage): Promise<Claim> {
-  const values = [message.idempotencyKey, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, message.agentId ?? null, message.emailMessageId ?? null];
+  const values = [
+    message.idempotencyKey,
+    message.runId,
+    message.channel,
+    message.transport,
+    message.recipient,
+    message.subject,
+    message.body,
+    message.agentId ?? null,
+    message.emailMessageId ?? null,
+  ];
   const insert = (customer: string, from = '') =>
     `INSERT INTO outbound_messages (idempotency_key, customer_id, run_id, channel, transport, recipient, subject, body, status, agent_id, email_message_id)
      SELECT $2::text, ${customer}, $3::bigint, $4::text, $5::text, $6::text, $7::text, $8::text, 'sending', $9::text, $10::text ${from}
@@ -57,7 +67,12 @@ export async function claimMessage(pool: Pool, message: OutboundMessage): Promis
   const [inserted] =
     message.customerId === null
       ? (await pool.query<{ id: number }>(insert('$1::bigint'), [null, ...values])).rows
-      : await writeForLiveCustomer<{ id: number }>(pool, message.customerId, insert('live.id', 'FROM live WHERE live.merged_into IS NULL'), values);
+      : await writeForLiveCustomer<{ id: number }>(
+          pool,
+          message.customerId,
+          insert('live.id', 'FROM live WHERE live.merged_into IS NULL'),
+          values,
+        );
   if (inserted) return { send: true, id: inserted.id };
   const reclaimed = await pool.query<{ id: number }>(
     `UPDATE outbound_messages SET status = 'sending', attempts = attempts + 1, status_reason = NULL
@@ -86,7 +101,18 @@ export async function skipMessage(pool: Pool, message: OutboundMessage, reason: 
      ON CONFLICT (idempotency_key) DO UPDATE SET status = 'skipped', status_reason = excluded.status_reason
        WHERE outbound_messages.status = 'failed'
      RETURNING ${MESSAGE_COLUMNS}`,
-    [message.idempotencyKey, message.customerId, message.runId, message.channel, message.transport, message.recipient, message.subject, message.body, reason, message.agentId ?? null],
+    [
+      message.idempotencyKey,
+      message.customerId,
+      message.runId,
+      message.channel,
+      message.transport,
+      message.recipient,
+      message.subject,
+      message.body,
+      reason,
+      message.agentId ?? null,
+    ],
   );
   if (rows[0]) return rows[0];
   const claim = await claimMessage(pool, message);
@@ -95,7 +121,10 @@ export async function skipMessage(pool: Pool, message: OutboundMessage, reason: 
 }
 
 export async function markMessageSent(pool: Pool, id: number, providerId: string | null): Promise<void> {
-  await pool.query(`UPDATE outbound_messages SET status = 'sent', provider_id = $2, sent_at = now() WHERE id = $1`, [id, providerId]);
+  await pool.query(`UPDATE outbound_messages SET status = 'sent', provider_id = $2, sent_at = now() WHERE id = $1`, [
+    id,
+    providerId,
+  ]);
 }
 
 export async function markMessageFailed(pool: Pool, id: number, reason: string): Promise<void> {
@@ -122,7 +151,10 @@ export async function getMessage(pool: Pool, id: number): Promise<MessageRow | u
   return rows[0];
 }
 
-export async function listMessages(pool: Pool, filter: { customerId?: number; status?: MessageStatus; before?: number; limit: number }): Promise<MessageRow[]> {
+export async function listMessages(
+  pool: Pool,
+  filter: { customerId?: number; status?: MessageStatus; before?: number; limit: number },
+): Promise<MessageRow[]> {
   const { rows } = await pool.query<MessageRow>(
     `SELECT ${MESSAGE_COLUMNS} FROM outbound_messages
      WHERE ($1::bigint IS NULL OR customer_id = $1) AND ($2::bigint IS NULL OR id < $2) AND ($4::text IS NULL OR status = $4)
@@ -133,7 +165,10 @@ export async function listMessages(pool: Pool, filter: { customerId?: number; st
 }
 
 /** Our outbound emails whose Message-ID is among `messageIds` (a reply's In-Reply-To and References), newest first. */
-export async function findEmailsByMessageId(pool: Pool, messageIds: string[]): Promise<Array<Pick<MessageRow, 'id' | 'customerId' | 'runId' | 'agentId' | 'emailMessageId'>>> {
+export async function findEmailsByMessageId(
+  pool: Pool,
+  messageIds: string[],
+): Promise<Array<Pick<MessageRow, 'id' | 'customerId' | 'runId' | 'agentId' | 'emailMessageId'>>> {
   if (messageIds.length === 0) return [];
   const { rows } = await pool.query<Pick<MessageRow, 'id' | 'customerId' | 'runId' | 'agentId' | 'emailMessageId'>>(
     `SELECT id, customer_id AS "customerId", run_id AS "runId", agent_id AS "agentId", email_message_id AS "emailMessageId"

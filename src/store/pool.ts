@@ -71,7 +71,11 @@ export interface TransactionOptions {
 }
 
 /** Runs `work` in a transaction on one client; rolls back on any error. */
-export async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function withTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query(options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
@@ -90,7 +94,11 @@ const RETRYABLE_TX_CODES = new Set(['40001', '40P01']); // serialization failure
 const TRANSACTION_ATTEMPTS = 8;
 
 /** `withTransaction`, retried when PostgreSQL aborts it for a serialization failure or deadlock. */
-export async function withRetriedTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function withRetriedTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await withTransaction(pool, work, options);

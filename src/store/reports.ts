@@ -1,4 +1,12 @@
-import type { AutoReplyFact, CohortCell, FunnelStage, LeadFact, PurchaseFact, RatingFact, ReportPeriod } from '../reports/facts.js';
+import type {
+  AutoReplyFact,
+  CohortCell,
+  FunnelStage,
+  LeadFact,
+  PurchaseFact,
+  RatingFact,
+  ReportPeriod,
+} from '../reports/facts.js';
 import type { Pool } from './pool.js';
 import { PERSON_CONTACT_TYPES } from './timeline.js';
 

@@ -109,7 +109,10 @@ export async function latestFailures(pool: Pool, workflows: string[], limit = 10
 }
 
 /** Current status of the given runs (for live updates of rows a viewer shows). */
-export async function runStatuses(pool: Pool, ids: number[]): Promise<Array<{ id: number; status: RunStatus; attempts: number }>> {
+export async function runStatuses(
+  pool: Pool,
+  ids: number[],
+): Promise<Array<{ id: number; status: RunStatus; attempts: number }>> {
   if (ids.length === 0) return [];
   const { rows } = await pool.query<{ id: number; status: RunStatus; attempts: number }>(
     'SELECT id, status, attempts FROM workflow_runs WHERE id = ANY($1)',

@@ -72,15 +72,30 @@ export async function ensureRun(pool: Pool, run: NewRun): Promise<RunRow> {
  * `ensureRun` for a run about to be executed: a new run is created already started (attempt 1, no steps done), one
  * write instead of an insert and an update; `started` then says so. An existing run is returned as it is.
  */
-export async function ensureRunToStart(pool: Pool, run: NewRun, start = true): Promise<{ run: RunRow; started?: StartedRun }> {
+export async function ensureRunToStart(
+  pool: Pool,
+  run: NewRun,
+  start = true,
+): Promise<{ run: RunRow; started?: StartedRun }> {
   const inserted = await pool.query<RunRow>(
     `INSERT INTO workflow_runs (workflow, workflow_version, trigger_key, inbox_event_id, trigger, payload, status, attempts, started_at)
      VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN 'running' ELSE 'queued' END, CASE WHEN $7 THEN 1 ELSE 0 END, CASE WHEN $7 THEN now() END)
      ON CONFLICT (trigger_key, workflow) DO NOTHING RETURNING ${RUN_COLUMNS}`,
-    [run.workflow, run.workflowVersion, run.triggerKey, run.inboxEventId ?? null, JSON.stringify(run.trigger), run.payload === undefined ? null : JSON.stringify(run.payload), start],
+    [
+      run.workflow,
+      run.workflowVersion,
+      run.triggerKey,
+      run.inboxEventId ?? null,
+      JSON.stringify(run.trigger),
+      run.payload === undefined ? null : JSON.stringify(run.payload),
+      start,
+    ],
   );
   if (inserted.rows[0]) return { run: inserted.rows[0], ...(start ? { started: { attempt: 1, completed: [] } } : {}) };
-  const existing = await pool.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE trigger_key = $1 AND workflow = $2`, [run.triggerKey, run.workflow]);
+  const existing = await pool.query<RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM workflow_runs WHERE trigger_key = $1 AND workflow = $2`,
+    [run.triggerKey, run.workflow],
+  );
   return { run: existing.rows[0]! };
 }
 
@@ -180,11 +195,18 @@ export async function markRunsRetrying(pool: Pool, ids: number[]): Promise<numbe
 
 /** Undoes {@link markRunsRetrying} when the retry could not be queued. */
 export async function markRetryNotQueued(pool: Pool, id: number): Promise<void> {
-  await pool.query(`UPDATE workflow_runs SET status = 'failed', finished_at = now() WHERE id = $1 AND status = 'queued'`, [id]);
+  await pool.query(
+    `UPDATE workflow_runs SET status = 'failed', finished_at = now() WHERE id = $1 AND status = 'queued'`,
+    [id],
+  );
 }
 
 /** Suspends the run until `resumeAt`; `stepIndex` runs again then. */
-export async function markRunWaiting(pool: Pool, id: number, suspension: { stepIndex: number; resumeAt: Date; customerId: number | null }): Promise<void> {
+export async function markRunWaiting(
+  pool: Pool,
+  id: number,
+  suspension: { stepIndex: number; resumeAt: Date; customerId: number | null },
+): Promise<void> {
   await pool.query(
     `UPDATE workflow_runs SET status = 'waiting', resume_at = $2, suspended_step = $3, suspended_at = now(), error = NULL,
        customer_id = coalesce((SELECT coalesce(merged_into, id) FROM customers WHERE id = $4), customer_id)
@@ -194,7 +216,12 @@ export async function markRunWaiting(pool: Pool, id: number, suspension: { stepI
 }
 
 /** Waiting runs whose time has come (at `now`), oldest first, after `afterId`. */
-export async function listDueWaitingRuns(pool: Pool, now: Date, limit: number, afterId = 0): Promise<Array<{ id: number; resumeAt: Date }>> {
+export async function listDueWaitingRuns(
+  pool: Pool,
+  now: Date,
+  limit: number,
+  afterId = 0,
+): Promise<Array<{ id: number; resumeAt: Date }>> {
   const { rows } = await pool.query<{ id: number; resumeAt: Date }>(
     `SELECT id, resume_at AS "resumeAt" FROM workflow_runs WHERE status = 'waiting' AND resume_at <= $1 AND id > $2 ORDER BY id LIMIT $3`,
     [now, afterId, limit],
@@ -217,14 +244,28 @@ export async function listStepRecords(pool: Pool, runId: number): Promise<StepRe
  * run has been cancelled meanwhile, in the same round trip, so the run stops before its next step. With `end`, the
  * last step recorded was the run's last: the run is finished in that round trip too.
  */
-export async function recordSteps(pool: Pool, runId: number, steps: StepRecord[], end?: RunEnd): Promise<{ cancelled: boolean }> {
+export async function recordSteps(
+  pool: Pool,
+  runId: number,
+  steps: StepRecord[],
+  end?: RunEnd,
+): Promise<{ cancelled: boolean }> {
   const COLUMNS = 11;
   const params: unknown[] = [runId];
   const rows = steps.map((step) => {
     const first = params.length + 1;
     params.push(
-      step.stepIndex, step.stepId, step.type, step.status, JSON.stringify(step.input ?? null), JSON.stringify(step.output ?? null),
-      step.state === null ? null : JSON.stringify(step.state), step.error, step.attempt, step.startedAt, step.durationMs,
+      step.stepIndex,
+      step.stepId,
+      step.type,
+      step.status,
+      JSON.stringify(step.input ?? null),
+      JSON.stringify(step.output ?? null),
+      step.state === null ? null : JSON.stringify(step.state),
+      step.error,
+      step.attempt,
+      step.startedAt,
+      step.durationMs,
     );
     return `($1, ${Array.from({ length: COLUMNS }, (_, i) => `$${first + i}`).join(', ')})`;
   });
@@ -291,7 +332,10 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
  * Stored events received since `since` that a replay would run again: with a run of `workflow` (any workflow when
  * absent) in `status` when one is given, else every event.
  */
-export async function listReplayableEvents(pool: Pool, filter: { since: Date; workflow?: string; status?: string }): Promise<number[]> {
+export async function listReplayableEvents(
+  pool: Pool,
+  filter: { since: Date; workflow?: string; status?: string },
+): Promise<number[]> {
   const { rows } = await pool.query<{ id: number }>(
     `SELECT DISTINCT i.id FROM inbox_events i
      LEFT JOIN workflow_runs r ON r.inbox_event_id = i.id AND ($2::text IS NULL OR r.workflow = $2)

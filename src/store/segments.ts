@@ -22,7 +22,13 @@ export async function currentSegments(db: Pool | PoolClient, customerId: number)
  * Opens a stay in `enter` and closes the open stays in `exit`, at `at`. Idempotent by the unique open stay: a segment
  * entered already (or left already) changes nothing and is not returned, so each change is reported exactly once.
  */
-export async function applyMembership(client: PoolClient, customerId: number, diff: { enter: string[]; exit: string[] }, at: Date, cause: MembershipCause): Promise<MembershipChange[]> {
+export async function applyMembership(
+  client: PoolClient,
+  customerId: number,
+  diff: { enter: string[]; exit: string[] },
+  at: Date,
+  cause: MembershipCause,
+): Promise<MembershipChange[]> {
   const changes: MembershipChange[] = [];
   if (diff.exit.length > 0) {
     const { rows } = await client.query<{ id: number; segment_id: string }>(
@@ -30,7 +36,9 @@ export async function applyMembership(client: PoolClient, customerId: number, di
        WHERE customer_id = $1 AND segment_id = ANY($2::text[]) AND exited_at IS NULL RETURNING id, segment_id`,
       [customerId, diff.exit, at, cause],
     );
-    changes.push(...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'exited' as const })));
+    changes.push(
+      ...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'exited' as const })),
+    );
   }
   if (diff.enter.length > 0) {
     const { rows } = await client.query<{ id: number; segment_id: string }>(
@@ -39,13 +47,20 @@ export async function applyMembership(client: PoolClient, customerId: number, di
        ON CONFLICT (segment_id, customer_id) WHERE exited_at IS NULL DO NOTHING RETURNING id, segment_id`,
       [customerId, diff.enter, at, cause],
     );
-    changes.push(...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'entered' as const })));
+    changes.push(
+      ...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'entered' as const })),
+    );
   }
   return changes;
 }
 
 /** Stores the customer's traits and when its time-based segment conditions must next be checked. */
-export async function saveTraits(client: PoolClient, customerId: number, traits: Record<string, unknown>, recheckAt: Date | null): Promise<void> {
+export async function saveTraits(
+  client: PoolClient,
+  customerId: number,
+  traits: Record<string, unknown>,
+  recheckAt: Date | null,
+): Promise<void> {
   await client.query(
     `UPDATE customers SET traits = $2, segments_recheck_at = $3
      WHERE id = $1 AND (traits IS DISTINCT FROM $2::jsonb OR segments_recheck_at IS DISTINCT FROM $3::timestamptz)`,
@@ -76,13 +91,20 @@ export async function dueForRecheck(pool: Pool, now: Date, limit: number): Promi
 
 /** One page of live customer ids after `afterId`, for a backfill. */
 export async function customerIdsAfter(pool: Pool, afterId: number, limit: number): Promise<number[]> {
-  const { rows } = await pool.query<{ id: number }>('SELECT id FROM customers WHERE id > $1 AND merged_into IS NULL AND erased_at IS NULL ORDER BY id LIMIT $2', [afterId, limit]);
+  const { rows } = await pool.query<{ id: number }>(
+    'SELECT id FROM customers WHERE id > $1 AND merged_into IS NULL AND erased_at IS NULL ORDER BY id LIMIT $2',
+    [afterId, limit],
+  );
   return rows.map((row) => row.id);
 }
 
 /** The stored definition versions, by segment id. */
-export async function storedDefinitions(pool: Pool): Promise<Map<string, { version: string; backfilledAt: Date | null }>> {
-  const { rows } = await pool.query<{ id: string; version: string; backfilled_at: Date | null }>('SELECT id, version, backfilled_at FROM segment_definitions');
+export async function storedDefinitions(
+  pool: Pool,
+): Promise<Map<string, { version: string; backfilledAt: Date | null }>> {
+  const { rows } = await pool.query<{ id: string; version: string; backfilled_at: Date | null }>(
+    'SELECT id, version, backfilled_at FROM segment_definitions',
+  );
   return new Map(rows.map((row) => [row.id, { version: row.version, backfilledAt: row.backfilled_at }]));
 }
 
@@ -135,7 +157,12 @@ export interface SegmentMember {
 }
 
 /** One page of a segment's members by customer id (keyset: after the last id of the previous page). */
-export async function listSegmentMembers(pool: Pool, segmentId: string, afterId: number, limit: number): Promise<SegmentMember[]> {
+export async function listSegmentMembers(
+  pool: Pool,
+  segmentId: string,
+  afterId: number,
+  limit: number,
+): Promise<SegmentMember[]> {
   const { rows } = await pool.query<SegmentMember>(
     `SELECT c.id, c.name, (SELECT value FROM customer_identities WHERE customer_id = c.id AND kind = 'email' ORDER BY id LIMIT 1) AS email,
             c.lifecycle_stage, c.owner_agent_id, to_json(m.entered_at)#>>'{}' AS entered_at, c.traits

@@ -32,7 +32,10 @@ export interface SlaRow {
 export const slaReassignmentKey = (assignmentId: number) => `sla:${assignmentId}`;
 
 /** Stores the SLA of the assignment made under `assignmentKey`; its id, or undefined when there is no such assignment. */
-export async function createSla(pool: Pool, sla: { assignmentKey: string; dueAt: Date; action: SlaAction; runId: number | null }): Promise<number | undefined> {
+export async function createSla(
+  pool: Pool,
+  sla: { assignmentKey: string; dueAt: Date; action: SlaAction; runId: number | null },
+): Promise<number | undefined> {
   const { rows } = await pool.query<{ id: number }>(
     `INSERT INTO lead_slas (assignment_id, due_at, action, run_id)
      SELECT id, $2, $3, $4 FROM lead_assignments WHERE idempotency_key = $1
@@ -54,7 +57,12 @@ export async function getSla(pool: Pool, assignmentId: number): Promise<SlaRow |
 }
 
 /** Records the check's result once: false when another check already did. */
-export async function settleSla(pool: Pool, assignmentId: number, status: Exclude<SlaStatus, 'pending'>, outcome: Record<string, unknown>): Promise<boolean> {
+export async function settleSla(
+  pool: Pool,
+  assignmentId: number,
+  status: Exclude<SlaStatus, 'pending'>,
+  outcome: Record<string, unknown>,
+): Promise<boolean> {
   const { rowCount } = await pool.query(
     `UPDATE lead_slas SET status = $2, outcome = $3, checked_at = now() WHERE assignment_id = $1 AND status = 'pending'`,
     [assignmentId, status, JSON.stringify(outcome)],
@@ -63,7 +71,12 @@ export async function settleSla(pool: Pool, assignmentId: number, status: Exclud
 }
 
 /** Pending SLAs due at `now`, after `afterId`, for the reconciler. */
-export async function listDueSlas(pool: Pool, now: Date, limit: number, afterId = 0): Promise<Array<{ assignmentId: number; dueAt: Date }>> {
+export async function listDueSlas(
+  pool: Pool,
+  now: Date,
+  limit: number,
+  afterId = 0,
+): Promise<Array<{ assignmentId: number; dueAt: Date }>> {
   const { rows } = await pool.query<{ assignmentId: number; dueAt: Date }>(
     `SELECT assignment_id AS "assignmentId", due_at AS "dueAt" FROM lead_slas
      WHERE status = 'pending' AND due_at <= $1 AND assignment_id > $2 ORDER BY assignment_id LIMIT $3`,

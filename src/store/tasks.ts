@@ -23,7 +23,8 @@ export interface TaskRow {
   completed_by: string | null;
 }
 
-const TASK_COLUMNS = 'id, customer_id, run_id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at, completed_by';
+const TASK_COLUMNS =
+  'id, customer_id, run_id, agent_id, title, notes, status, due_at, overdue_at, created_at, completed_at, completed_by';
 
 export interface NewTask {
   /** The step that creates it: a retried step finds its task. */
@@ -47,7 +48,9 @@ export async function createTask(pool: Pool, task: NewTask): Promise<{ task: Tas
       [task.idempotencyKey, customerId, task.runId, task.agentId, task.title, task.notes, task.dueAt, task.overdueAt],
     );
     if (rows[0]) return { task: rows[0], created: true };
-    const existing = await client.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE idempotency_key = $1`, [task.idempotencyKey]);
+    const existing = await client.query<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE idempotency_key = $1`, [
+      task.idempotencyKey,
+    ]);
     return { task: existing.rows[0]!, created: false };
   });
 }
@@ -79,7 +82,11 @@ export async function listTasks(pool: Pool, filter: TaskFilter): Promise<TaskRow
 }
 
 /** Marks an open task done. Undefined when there is no such task; `changed: false` when it was not open. */
-export async function completeTask(pool: Pool, id: number, by: string): Promise<{ task: TaskRow; changed: boolean } | undefined> {
+export async function completeTask(
+  pool: Pool,
+  id: number,
+  by: string,
+): Promise<{ task: TaskRow; changed: boolean } | undefined> {
   const { rows } = await pool.query<TaskRow>(
     `UPDATE tasks SET status = 'done', completed_at = now(), completed_by = $2 WHERE id = $1 AND status = 'open' RETURNING ${TASK_COLUMNS}`,
     [id, by],
@@ -106,7 +113,14 @@ export async function emitTaskEvent(pool: Pool, id: number, phase: TaskPhase): P
       customerId: task.customer_id,
       sourceRunId: task.run_id ?? undefined,
       dedupeKey: `task:${task.id}:${phase}`,
-      data: { task_id: task.id, customer_id: task.customer_id, agent_id: task.agent_id, title: task.title, due_at: task.due_at.toISOString(), overdue_at: task.overdue_at.toISOString() },
+      data: {
+        task_id: task.id,
+        customer_id: task.customer_id,
+        agent_id: task.agent_id,
+        title: task.title,
+        due_at: task.due_at.toISOString(),
+        overdue_at: task.overdue_at.toISOString(),
+      },
     });
   });
 }
@@ -126,11 +140,17 @@ export async function listUnannouncedTaskPhases(
     [limit, afterId, cutoff],
   );
   const candidates = open.flatMap((task) =>
-    (['due', 'overdue'] as const).filter((phase) => (phase === 'due' ? task.due_at : task.overdue_at) < cutoff).map((phase) => ({ id: task.id, phase })),
+    (['due', 'overdue'] as const)
+      .filter((phase) => (phase === 'due' ? task.due_at : task.overdue_at) < cutoff)
+      .map((phase) => ({ id: task.id, phase })),
   );
-  const { rows: announced } = await pool.query<{ dedupe_key: string }>('SELECT dedupe_key FROM engine_events WHERE dedupe_key = ANY($1::text[])', [
-    candidates.map((candidate) => `task:${candidate.id}:${candidate.phase}`),
-  ]);
+  const { rows: announced } = await pool.query<{ dedupe_key: string }>(
+    'SELECT dedupe_key FROM engine_events WHERE dedupe_key = ANY($1::text[])',
+    [candidates.map((candidate) => `task:${candidate.id}:${candidate.phase}`)],
+  );
   const done = new Set(announced.map((row) => row.dedupe_key));
-  return { phases: candidates.filter((candidate) => !done.has(`task:${candidate.id}:${candidate.phase}`)), lastId: open.at(-1)?.id };
+  return {
+    phases: candidates.filter((candidate) => !done.has(`task:${candidate.id}:${candidate.phase}`)),
+    lastId: open.at(-1)?.id,
+  };
 }

@@ -40,7 +40,10 @@ export const PERSON_CONTACT_TYPES = new Set(['message.sent', 'call.completed'] a
  * customer's traits and segments are recomputed in the same transaction (the customer locked first, so concurrent
  * entries for one customer are counted one after the other); `refreshed` says what it wrote.
  */
-export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number; refreshed?: Refreshed }> {
+export async function upsertTimelineEntry(
+  pool: Pool,
+  entry: TimelineEntry,
+): Promise<{ id: number; inserted: boolean; event?: number; refreshed?: Refreshed }> {
   const refresh = entry.refresh;
   if (!refresh) return writeTimelineEntry(pool, entry);
   return withRetriedTransaction(pool, async (client) => {
@@ -50,7 +53,10 @@ export async function upsertTimelineEntry(pool: Pool, entry: TimelineEntry): Pro
   });
 }
 
-async function writeTimelineEntry(db: Pool | PoolClient, entry: TimelineEntry): Promise<{ id: number; inserted: boolean; event?: number }> {
+async function writeTimelineEntry(
+  db: Pool | PoolClient,
+  entry: TimelineEntry,
+): Promise<{ id: number; inserted: boolean; event?: number }> {
   // The customer may have been merged since the run resolved it: the entry goes to the customer it is now.
   const [row] = await writeForLiveCustomer<{ id: number; inserted: boolean; customer_id: number }>(
     db,
@@ -62,7 +68,17 @@ async function writeTimelineEntry(db: Pool | PoolClient, entry: TimelineEntry): 
        summary = EXCLUDED.summary, data = EXCLUDED.data, amount = EXCLUDED.amount, currency = EXCLUDED.currency, updated_at = now()
        WHERE timeline_events.version_at <= EXCLUDED.version_at
      RETURNING id, customer_id, (xmax = 0) AS inserted`,
-    [entry.source, entry.externalId, entry.type, entry.occurredAt, entry.summary ?? null, JSON.stringify(entry.data ?? {}), entry.versionAt ?? entry.occurredAt, entry.amount ?? null, entry.currency ?? null],
+    [
+      entry.source,
+      entry.externalId,
+      entry.type,
+      entry.occurredAt,
+      entry.summary ?? null,
+      JSON.stringify(entry.data ?? {}),
+      entry.versionAt ?? entry.occurredAt,
+      entry.amount ?? null,
+      entry.currency ?? null,
+    ],
   );
   const stored = row ?? { ...(await findTimelineEntry(db, entry.source, entry.externalId)), inserted: false };
   const data = entry.data as { agent_id?: unknown; automated?: unknown; from?: unknown } | null | undefined;
@@ -74,7 +90,14 @@ async function writeTimelineEntry(db: Pool | PoolClient, entry: TimelineEntry): 
       sourceRunId: entry.runId,
       listened: entry.listenedEvents,
       dedupeKey: `contact:${stored.id}`,
-      data: { customer_id: stored.customer_id, timeline_event_id: stored.id, agent_id: agentId, source: entry.source, external_id: entry.externalId, summary: entry.summary ?? null },
+      data: {
+        customer_id: stored.customer_id,
+        timeline_event_id: stored.id,
+        agent_id: agentId,
+        source: entry.source,
+        external_id: entry.externalId,
+        summary: entry.summary ?? null,
+      },
     });
     return { id: stored.id, inserted: stored.inserted, event };
   }
@@ -106,8 +129,15 @@ function channelOf(entry: TimelineEntry): string | null {
   return typeof channel === 'string' ? channel : null;
 }
 
-async function findTimelineEntry(db: Pool | PoolClient, source: string, externalId: string): Promise<{ id: number; customer_id: number }> {
-  const { rows } = await db.query<{ id: number; customer_id: number }>('SELECT id, customer_id FROM timeline_events WHERE source = $1 AND external_id = $2', [source, externalId]);
+async function findTimelineEntry(
+  db: Pool | PoolClient,
+  source: string,
+  externalId: string,
+): Promise<{ id: number; customer_id: number }> {
+  const { rows } = await db.query<{ id: number; customer_id: number }>(
+    'SELECT id, customer_id FROM timeline_events WHERE source = $1 AND external_id = $2',
+    [source, externalId],
+  );
   return rows[0]!;
 }
 
@@ -120,7 +150,12 @@ export interface TimelineItem {
 }
 
 /** The customer's entries (and those of customers merged into it) that occurred at or after `since`, oldest first. */
-export async function listTimelineSince(pool: Pool, customerId: number, since: Date, limit = 500): Promise<TimelineItem[]> {
+export async function listTimelineSince(
+  pool: Pool,
+  customerId: number,
+  since: Date,
+  limit = 500,
+): Promise<TimelineItem[]> {
   const { rows } = await pool.query<TimelineItem>(
     `WITH live AS (SELECT coalesce(merged_into, id) AS id FROM customers WHERE id = $1)
      SELECT type, source, to_json(occurred_at)#>>'{}' AS occurred_at, summary, data FROM timeline_events

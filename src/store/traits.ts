@@ -5,7 +5,11 @@ import type { PoolClient } from './pool.js';
  * rows; returns the traits and the engine events it wrote (to be queued once the transaction commits). Given by the engine.
  * `rowsChanged: false` (a profile-only change) keeps the stored built-in traits.
  */
-export type CustomerRefresh = (client: PoolClient, customerId: number, change?: { rowsChanged: boolean }) => Promise<Refreshed>;
+export type CustomerRefresh = (
+  client: PoolClient,
+  customerId: number,
+  change?: { rowsChanged: boolean },
+) => Promise<Refreshed>;
 
 export interface Refreshed {
   /** Engine events written (segment.entered / segment.exited), to be queued after the commit. */
@@ -63,7 +67,10 @@ export const BUILTIN_TRAITS_SQL = `
  */
 export async function recomputeBuiltinTraits(client: PoolClient, customerIds: number[]): Promise<void> {
   for (const id of customerIds) {
-    await client.query(`UPDATE customers c SET traits = c.traits || (${BUILTIN_TRAITS_SQL}), segments_recheck_at = '-infinity' WHERE c.id = $1`, [id]);
+    await client.query(
+      `UPDATE customers c SET traits = c.traits || (${BUILTIN_TRAITS_SQL}), segments_recheck_at = '-infinity' WHERE c.id = $1`,
+      [id],
+    );
   }
 }
 

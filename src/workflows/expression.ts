@@ -40,14 +40,22 @@ export class ExpressionError extends RetrySignal {
 export function compileExpression(source: string, limits: ExpressionLimits = DEFAULT_LIMITS): CompiledExpression {
   let expression: jsonata.Expression;
   try {
-    expression = jsonata(source, { timeout: limits.timeout, stack: limits.stack, RegexEngine: LinearRegExp as unknown as RegExpConstructor });
+    expression = jsonata(source, {
+      timeout: limits.timeout,
+      stack: limits.stack,
+      RegexEngine: LinearRegExp as unknown as RegExpConstructor,
+    });
   } catch (error) {
     const { message, position } = error as { message: string; position?: number };
     throw new ExpressionSyntaxError(`JSONata syntax error at character ${position ?? 0}: ${message}`, position ?? 0);
   }
   for (const regex of regexLiterals(expression.ast())) {
     const problem = linearRegexProblem(regex.value);
-    if (problem) throw new ExpressionSyntaxError(`JSONata regular expression at character ${regex.position}: ${problem} (regular expressions run in linear time: no backreferences or lookaround)`, regex.position);
+    if (problem)
+      throw new ExpressionSyntaxError(
+        `JSONata regular expression at character ${regex.position}: ${problem} (regular expressions run in linear time: no backreferences or lookaround)`,
+        regex.position,
+      );
   }
   return {
     source,
@@ -56,18 +64,24 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
         return await expression.evaluate(input, bindings);
       } catch (error) {
         const { message, code, position } = error as { message?: string; code?: string; position?: number };
-        throw new ExpressionError(`JSONata ${code ?? 'error'}${position !== undefined ? ` at character ${position}` : ''}: ${message ?? String(error)}`);
+        throw new ExpressionError(
+          `JSONata ${code ?? 'error'}${position !== undefined ? ` at character ${position}` : ''}: ${message ?? String(error)}`,
+        );
       }
     },
   };
 }
 
 /** Every `/.../` literal in a parsed expression, wherever it sits in the tree. */
-function regexLiterals(node: unknown, found: Array<{ value: RegExp; position: number }> = []): Array<{ value: RegExp; position: number }> {
+function regexLiterals(
+  node: unknown,
+  found: Array<{ value: RegExp; position: number }> = [],
+): Array<{ value: RegExp; position: number }> {
   if (node === null || typeof node !== 'object') return found;
   if (node instanceof RegExp) return found;
   const candidate = node as { type?: unknown; value?: unknown; position?: number };
-  if (candidate.type === 'regex' && candidate.value instanceof RegExp) found.push({ value: candidate.value, position: candidate.position ?? 0 });
+  if (candidate.type === 'regex' && candidate.value instanceof RegExp)
+    found.push({ value: candidate.value, position: candidate.position ?? 0 });
   for (const child of Object.values(node)) regexLiterals(child, found);
   return found;
 }

@@ -14,7 +14,12 @@ export class LinearRegExp {
 
   constructor(regex: RegExp) {
     this.source = regex.source;
-    this.pattern = RE2JS.compile(regex.source, (regex.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) | (regex.multiline ? RE2JS.MULTILINE : 0) | (regex.dotAll ? RE2JS.DOTALL : 0));
+    this.pattern = RE2JS.compile(
+      regex.source,
+      (regex.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) |
+        (regex.multiline ? RE2JS.MULTILINE : 0) |
+        (regex.dotAll ? RE2JS.DOTALL : 0),
+    );
   }
 
   exec(text: string): RegExpExecArray | null {

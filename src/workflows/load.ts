@@ -12,7 +12,14 @@ import { triggers as triggerRegistry } from '../engine/triggers/registry.js';
 import type { ErrorObject } from 'ajv';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { ajv } from './ajv.js';
-import { memberId, type AgentConfig, type CrmflowConfig, type PoolConfig, type StepConfig, type WorkflowConfig } from './config-types.js';
+import {
+  memberId,
+  type AgentConfig,
+  type CrmflowConfig,
+  type PoolConfig,
+  type StepConfig,
+  type WorkflowConfig,
+} from './config-types.js';
 import { DEFAULT_BLOCKED, DEFAULT_CAPS, type IdentityPolicy } from '../customers/identity-policy.js';
 import { parseDuration } from './duration.js';
 import { HoursError, isTimeZone, parseWeek, quietWeek } from '../engine/opening-hours.js';
@@ -139,7 +146,8 @@ export function loadConfigFile(path: string, options: LoadOptions): LoadedConfig
   } catch (error) {
     throw new ConfigError([{ file, line: 1, col: 1, message: `cannot read ${path}: ${(error as Error).message}` }]);
   }
-  if (size > maxBytes) throw new ConfigError([{ file, line: 1, col: 1, message: `file is ${size} bytes; the limit is ${maxBytes}` }]);
+  if (size > maxBytes)
+    throw new ConfigError([{ file, line: 1, col: 1, message: `file is ${size} bytes; the limit is ${maxBytes}` }]);
   return loadConfigText(readFileSync(path, 'utf8'), file, options);
 }
 
@@ -161,7 +169,9 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     // Reported below, by the same conversion after interpolation.
   }
   // Every secret crmflow reads from the environment, referenced in the file or not (the API token, the session key...).
-  const secretValues = new Set<string>(ENV_VARS.flatMap((spec) => (spec.secret && options.env[spec.name] ? [options.env[spec.name]!] : [])));
+  const secretValues = new Set<string>(
+    ENV_VARS.flatMap((spec) => (spec.secret && options.env[spec.name] ? [options.env[spec.name]!] : [])),
+  );
   const demo: DemoValue[] = [];
   interpolate(doc, options.env, demo, at, secretValues);
   const demoSecrets = [...new Set(demo.map((value) => value.variable))];
@@ -179,10 +189,12 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   if (!validateWith(topLevelSchema(), config, [], locate)) throw new ConfigError(issues);
 
   const regionAt = (path: Path, region: string | undefined) => {
-    if (region !== undefined && /^[A-Z]{2}$/.test(region) && !isSupportedCountry(region)) locate(path, `unknown region "${region}": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE`);
+    if (region !== undefined && /^[A-Z]{2}$/.test(region) && !isSupportedCountry(region))
+      locate(path, `unknown region "${region}": use an ISO 3166 alpha-2 code with phone numbers, e.g. US, GB, DE`);
   };
   regionAt(['identity', 'default_region'], config.identity?.default_region);
-  for (const [id, connector] of Object.entries(config.connectors ?? {})) regionAt(['connectors', id, 'default_region'], connector.default_region);
+  for (const [id, connector] of Object.entries(config.connectors ?? {}))
+    regionAt(['connectors', id, 'default_region'], connector.default_region);
   config.connectors ??= {};
   config.agents ??= [];
   config.pools ??= {};
@@ -199,42 +211,62 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       if (problem) locate(['connectors', id, 'secrets', name], problem);
     }
     for (const type of Object.keys(connectorConfig.mappings ?? {})) {
-      if (!definition.events[type]) locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
+      if (!definition.events[type])
+        locate(['connectors', id, 'mappings', type], `connector ${id} has no event "${type}"`, true);
       else compileAt(['connectors', id, 'mappings', type], connectorConfig.mappings![type]!, locate);
     }
-    const demoVariables = demo.filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets').map(({ variable }) => variable);
-    connectors.set(id, { definition, secrets: connectorConfig.secrets ?? {}, demoSecrets: [...new Set(demoVariables)] });
-    for (const value of Object.values(connectorConfig.secrets ?? {})) if (typeof value === 'string') secretValues.add(value);
+    const demoVariables = demo
+      .filter(({ path }) => path.length === 4 && path[0] === 'connectors' && path[1] === id && path[2] === 'secrets')
+      .map(({ variable }) => variable);
+    connectors.set(id, {
+      definition,
+      secrets: connectorConfig.secrets ?? {},
+      demoSecrets: [...new Set(demoVariables)],
+    });
+    for (const value of Object.values(connectorConfig.secrets ?? {}))
+      if (typeof value === 'string') secretValues.add(value);
   }
 
   const agents = new Map<string, AgentConfig>();
   config.agents.forEach((agent, i) => {
     if (agents.has(agent.id)) locate(['agents', i, 'id'], `duplicate agent id "${agent.id}"`);
-    if (agent.working_hours && !agent.time_zone) locate(['agents', i, 'working_hours'], `agent ${agent.id} has working_hours but no time_zone`);
-    if (agent.time_zone && !isTimeZone(agent.time_zone)) locate(['agents', i, 'time_zone'], `unknown time zone "${agent.time_zone}"`);
+    if (agent.working_hours && !agent.time_zone)
+      locate(['agents', i, 'working_hours'], `agent ${agent.id} has working_hours but no time_zone`);
+    if (agent.time_zone && !isTimeZone(agent.time_zone))
+      locate(['agents', i, 'time_zone'], `unknown time zone "${agent.time_zone}"`);
     agents.set(agent.id, agent);
   });
   const pools = new Map<string, PoolConfig>(Object.entries(config.pools));
   for (const [name, pool] of pools) {
     pool.agents.forEach((member, i) => {
-      if (!agents.has(memberId(member))) locate(['pools', name, 'agents', i], `unknown agent "${memberId(member)}" in pool ${name}`);
+      if (!agents.has(memberId(member)))
+        locate(['pools', name, 'agents', i], `unknown agent "${memberId(member)}" in pool ${name}`);
     });
-    if (pool.lead !== undefined && !agents.has(pool.lead)) locate(['pools', name, 'lead'], `unknown agent "${pool.lead}" as lead of pool ${name}`);
+    if (pool.lead !== undefined && !agents.has(pool.lead))
+      locate(['pools', name, 'lead'], `unknown agent "${pool.lead}" as lead of pool ${name}`);
   }
 
   const { businessHours, quietHours } = compileHours(config, locate);
   for (const [name, pool] of pools) {
     if (pool.business_hours !== undefined && !(config.business_hours && pool.business_hours in config.business_hours)) {
-      locate(['pools', name, 'business_hours'], `unknown business_hours "${pool.business_hours}"; declared: ${[...businessHours.keys()].join(', ') || '(none)'}`);
+      locate(
+        ['pools', name, 'business_hours'],
+        `unknown business_hours "${pool.business_hours}"; declared: ${[...businessHours.keys()].join(', ') || '(none)'}`,
+      );
     }
   }
   const { traits, segments } = compileAudienceConfig(config, BUILTIN_TRAITS, locate);
   const pipelines = compilePipelines(config.pipelines, locate);
-  if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone)) locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
+  if (config.reports?.time_zone !== undefined && !isTimeZone(config.reports.time_zone))
+    locate(['reports', 'time_zone'], `unknown time zone "${config.reports.time_zone}"`);
   const spendSeen = new Set<string>();
   config.reports?.marketing_spend?.forEach((spend, i) => {
     const key = `${spend.month} ${spend.source} ${spend.currency}`;
-    if (spendSeen.has(key)) locate(['reports', 'marketing_spend', i], `spend for ${spend.source} in ${spend.month} (${spend.currency}) is declared twice`);
+    if (spendSeen.has(key))
+      locate(
+        ['reports', 'marketing_spend', i],
+        `spend for ${spend.source} in ${spend.month} (${spend.currency}) is declared twice`,
+      );
     spendSeen.add(key);
   });
 
@@ -245,13 +277,38 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     seen.add(workflow.id);
     const configured = new Map([...connectors].map(([id, connector]) => [id, connector.definition]));
     const writtenSteps = written?.workflows?.[w]?.steps ?? [];
-    const compiled = compileWorkflow(workflow, ['workflows', w], { config, connectors: configured, agents, pools, businessHours, quietHours, pipelines, locate, writtenSteps });
+    const compiled = compileWorkflow(workflow, ['workflows', w], {
+      config,
+      connectors: configured,
+      agents,
+      pools,
+      businessHours,
+      quietHours,
+      pipelines,
+      locate,
+      writtenSteps,
+    });
     if (compiled) workflows.push(compiled);
   });
   if (issues.length > 0) throw new ConfigError(issues);
   return {
-    file, config, workflows, connectors, agents, pools, businessHours, quietHours, pipelines, defaultRegion: config.identity?.default_region, identityPolicy: identityPolicy(config),
-    duplicateFinder: duplicateFinder(config), demoSecrets, warnings: summary ? [summary] : [], traits, segments, secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH),
+    file,
+    config,
+    workflows,
+    connectors,
+    agents,
+    pools,
+    businessHours,
+    quietHours,
+    pipelines,
+    defaultRegion: config.identity?.default_region,
+    identityPolicy: identityPolicy(config),
+    duplicateFinder: duplicateFinder(config),
+    demoSecrets,
+    warnings: summary ? [summary] : [],
+    traits,
+    segments,
+    secretValues: [...secretValues].filter((value) => value.length >= MIN_REDACTED_LENGTH),
   };
 }
 
@@ -277,7 +334,10 @@ function isCalendarDate(day: string): boolean {
 }
 
 /** The `business_hours:` and `quiet_hours:` declarations, each problem reported at its position. */
-function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): { businessHours: Map<string, HoursRule>; quietHours: Map<string, HoursRule> } {
+function compileHours(
+  config: CrmflowConfig,
+  locate: WorkflowScope['locate'],
+): { businessHours: Map<string, HoursRule>; quietHours: Map<string, HoursRule> } {
   const zoneAt = (path: Path, zone: string | undefined) => {
     if (zone !== undefined && !isTimeZone(zone)) locate(path, `unknown time zone "${zone}"`);
   };
@@ -290,7 +350,13 @@ function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): {
     });
     try {
       const week = parseWeek(hours.open);
-      businessHours.set(name, { name, timeZone: hours.time_zone, defaultTimeZone: hours.time_zone, week, holidays: new Set(hours.holidays ?? []) });
+      businessHours.set(name, {
+        name,
+        timeZone: hours.time_zone,
+        defaultTimeZone: hours.time_zone,
+        week,
+        holidays: new Set(hours.holidays ?? []),
+      });
     } catch (error) {
       if (!(error instanceof HoursError)) throw error;
       locate(error.key === undefined ? [...path, 'open'] : [...path, 'open', error.key], error.message, true);
@@ -302,10 +368,20 @@ function compileHours(config: CrmflowConfig, locate: WorkflowScope['locate']): {
     const personal = quiet.time_zone === 'customer' || quiet.time_zone === 'owner';
     if (!personal) zoneAt([...path, 'time_zone'], quiet.time_zone);
     zoneAt([...path, 'default_time_zone'], quiet.default_time_zone);
-    if (personal && quiet.default_time_zone === undefined) locate(path, `quiet hours in the ${quiet.time_zone}'s time zone need \`default_time_zone\` (for those without one)`);
+    if (personal && quiet.default_time_zone === undefined)
+      locate(
+        path,
+        `quiet hours in the ${quiet.time_zone}'s time zone need \`default_time_zone\` (for those without one)`,
+      );
     try {
       const week = quietWeek(quiet.from, quiet.to);
-      quietHours.set(name, { name, timeZone: quiet.time_zone, defaultTimeZone: quiet.default_time_zone ?? quiet.time_zone, week, holidays: new Set() });
+      quietHours.set(name, {
+        name,
+        timeZone: quiet.time_zone,
+        defaultTimeZone: quiet.default_time_zone ?? quiet.time_zone,
+        week,
+        holidays: new Set(),
+      });
     } catch (error) {
       if (!(error instanceof HoursError)) throw error;
       locate([...path, 'to'], error.message);
@@ -352,7 +428,10 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
   const triggerDefinition = triggerRegistry.get(workflow.trigger.type);
   let trigger: CompiledTrigger | undefined;
   if (!triggerDefinition) {
-    locate([...triggerPath, 'type'], `unknown trigger type "${workflow.trigger.type}"; expected one of: ${[...triggerRegistry.keys()].join(', ')}`);
+    locate(
+      [...triggerPath, 'type'],
+      `unknown trigger type "${workflow.trigger.type}"; expected one of: ${[...triggerRegistry.keys()].join(', ')}`,
+    );
   } else if (validateWith(triggerFieldsSchema(triggerDefinition), workflow.trigger, triggerPath, locate)) {
     const result = guarded(() =>
       triggerDefinition.compile(workflow.trigger, {
@@ -373,7 +452,10 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const stepPath = [...path, 'steps', index];
     const definition = stepRegistry.get(step.type);
     if (!definition) {
-      locate([...stepPath, 'type'], `unknown step type "${step.type}"; expected one of: ${[...stepRegistry.keys()].join(', ')}`);
+      locate(
+        [...stepPath, 'type'],
+        `unknown step type "${step.type}"; expected one of: ${[...stepRegistry.keys()].join(', ')}`,
+      );
       return;
     }
     const id = step.id ?? (stepIds.has(step.type) ? `${step.type}_${index + 1}` : step.type);
@@ -386,7 +468,11 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
         trigger?.kind === 'webhook'
           ? { connector: trigger.connector, connectorConfig: trigger.connectorConfig, eventTypes: trigger.eventTypes }
           : trigger?.kind === 'poll'
-            ? { connector: trigger.connector, connectorConfig: trigger.connectorConfig, eventTypes: Object.keys(trigger.connector.events) }
+            ? {
+                connector: trigger.connector,
+                connectorConfig: trigger.connectorConfig,
+                eventTypes: Object.keys(trigger.connector.events),
+              }
             : { eventTypes: [] },
       agents: scope.agents,
       pools: scope.pools,
@@ -399,7 +485,8 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
         try {
           return compileTemplate(source);
         } catch (error) {
-          if (error instanceof ExpressionSyntaxError) throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field), true);
+          if (error instanceof ExpressionSyntaxError)
+            throw new LocatedFailure(`in template: ${error.message}`, fieldPath(stepPath, field), true);
           throw error;
         }
       },
@@ -411,7 +498,10 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     if (!valid) {
       // The step cannot be compiled as it is, but its expressions' syntax errors are still worth reporting with the
       // schema's: one `validate` shows every problem of the step. Anything else its compile trips on is not reported.
-      for (const work of [() => definition.compile(own, context), ...(typeof step.if === 'string' ? [() => expressionAt(stepPath)('if', step.if!)] : [])]) {
+      for (const work of [
+        () => definition.compile(own, context),
+        ...(typeof step.if === 'string' ? [() => expressionAt(stepPath)('if', step.if!)] : []),
+      ]) {
         try {
           work();
         } catch (error) {
@@ -425,7 +515,17 @@ function compileWorkflow(workflow: WorkflowConfig, path: Path, scope: WorkflowSc
     const condition = step.if === undefined ? undefined : guarded(() => expressionAt(stepPath)('if', step.if!));
     if (compiled.ok && (condition === undefined || condition.ok)) {
       const written = scope.writtenSteps[index] ?? step;
-      compiledSteps.push({ index, id, definition, config: step, compiled: compiled.value, timeoutMs, condition: condition?.value, onError: step.on_error ?? definition.onError, written });
+      compiledSteps.push({
+        index,
+        id,
+        definition,
+        config: step,
+        compiled: compiled.value,
+        timeoutMs,
+        condition: condition?.value,
+        onError: step.on_error ?? definition.onError,
+        written,
+      });
     }
   });
   if (!trigger || compiledSteps.length !== workflow.steps.length) return undefined;
@@ -453,21 +553,32 @@ function secretsSchema(definition: ConnectorDefinition) {
   const names = Object.keys(definition.secrets);
   return {
     type: 'object',
-    properties: Object.fromEntries(names.map((name) => [name, { type: 'string', minLength: 1, description: definition.secrets[name]!.description }])),
+    properties: Object.fromEntries(
+      names.map((name) => [name, { type: 'string', minLength: 1, description: definition.secrets[name]!.description }]),
+    ),
     required: names.filter((name) => !definition.secrets[name]!.optional),
     additionalProperties: false,
   };
 }
 
 /** Validates `value` with ajv and reports each error at its YAML position. True when valid. */
-function validateWith(schema: object, value: unknown, base: Path, locate: (path: Path, message: string, key?: boolean) => void): boolean {
+function validateWith(
+  schema: object,
+  value: unknown,
+  base: Path,
+  locate: (path: Path, message: string, key?: boolean) => void,
+): boolean {
   const validate = ajv.compile(schema);
   if (validate(value)) return true;
   const errors = validate.errors ?? [];
   // A value that fits none of a field's alternatives (a duration: "30s" or a number) is one problem, said with the
   // field's description; each branch's own rule (a raw regex, "must be number") would say it twice, cryptically.
-  const branchOf = (error: ErrorObject) => errors.find((other) => other.keyword === 'anyOf' && other !== error && error.schemaPath.startsWith(`${other.schemaPath}/`));
-  const scalarChoice = (choice: ErrorObject) => errors.every((error) => branchOf(error) !== choice || error.instancePath === choice.instancePath);
+  const branchOf = (error: ErrorObject) =>
+    errors.find(
+      (other) => other.keyword === 'anyOf' && other !== error && error.schemaPath.startsWith(`${other.schemaPath}/`),
+    );
+  const scalarChoice = (choice: ErrorObject) =>
+    errors.every((error) => branchOf(error) !== choice || error.instancePath === choice.instancePath);
   for (const error of errors) {
     const path = [...base, ...error.instancePath.split('/').slice(1).map(decodePointer)];
     const params = error.params as Record<string, unknown>;
@@ -475,14 +586,34 @@ function validateWith(schema: object, value: unknown, base: Path, locate: (path:
     const choice = branchOf(error);
     if (choice && choice.instancePath === error.instancePath && scalarChoice(choice)) continue;
     if (error.keyword === 'required') locate(path, `missing field \`${String(params.missingProperty)}\``);
-    else if (error.keyword === 'additionalProperties') locate([...path, String(params.additionalProperty)], `field \`${String(params.additionalProperty)}\` not recognised`, true);
-    else if (error.keyword === 'enum') locate(path, `${error.message}: ${(params.allowedValues as unknown[]).join(', ')}`);
+    else if (error.keyword === 'additionalProperties')
+      locate(
+        [...path, String(params.additionalProperty)],
+        `field \`${String(params.additionalProperty)}\` not recognised`,
+        true,
+      );
+    else if (error.keyword === 'enum')
+      locate(path, `${error.message}: ${(params.allowedValues as unknown[]).join(', ')}`);
     else if (error.keyword === 'anyOf' || error.keyword === 'pattern') {
       if (error.keyword === 'anyOf' && !scalarChoice(error)) continue; // the branch errors, deeper in the value, say more
-      const description = (schemaAt(schema, error.schemaPath.split('/').slice(1, -1)) as { description?: unknown } | undefined)?.description;
-      const shown = JSON.stringify(error.instancePath.split('/').slice(1).map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], value));
-      locate(path, typeof description === 'string' ? `${field} ${shown} is not valid: ${description}` : `${field} ${error.message}`);
-    } else if (error.keyword === 'if') continue; // the branch errors say more
+      const description = (
+        schemaAt(schema, error.schemaPath.split('/').slice(1, -1)) as { description?: unknown } | undefined
+      )?.description;
+      const shown = JSON.stringify(
+        error.instancePath
+          .split('/')
+          .slice(1)
+          .map(decodePointer)
+          .reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], value),
+      );
+      locate(
+        path,
+        typeof description === 'string'
+          ? `${field} ${shown} is not valid: ${description}`
+          : `${field} ${error.message}`,
+      );
+    } else if (error.keyword === 'if')
+      continue; // the branch errors say more
     else locate(path, `${field} ${error.message}`);
   }
   return false;
@@ -490,7 +621,9 @@ function validateWith(schema: object, value: unknown, base: Path, locate: (path:
 
 /** The part of a JSON Schema at a schema path's segments (as ajv reports them), or undefined. */
 function schemaAt(schema: object, segments: string[]): unknown {
-  return segments.map(decodePointer).reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], schema);
+  return segments
+    .map(decodePointer)
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], schema);
 }
 
 function decodePointer(segment: string): string | number {
@@ -527,7 +660,13 @@ interface DemoValue {
 }
 
 /** Replaces `${VAR}` in every string scalar; a variable that is unset (and has no demo value) is an error at its position. */
-function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: number, message: string) => void, secretValues: Set<string>): void {
+function interpolate(
+  doc: Document,
+  env: Env,
+  demo: DemoValue[],
+  at: (offset: number, message: string) => void,
+  secretValues: Set<string>,
+): void {
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -535,12 +674,21 @@ function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: nu
         const demoUsed: string[] = [];
         const value = envSpec(name)?.secret ? resolveSecret(env, name, demoUsed) : env[name] || envSpec(name)?.default;
         if (value === undefined) {
-          at(node.range?.[0] ?? 0, `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`);
+          at(
+            node.range?.[0] ?? 0,
+            `environment variable ${name} is not set${envSpec(name)?.secret ? ' (required in production)' : ''}`,
+          );
           return whole;
         }
         // Declared non-secret settings (a URL, a region) stay readable; secrets and variables we do not know are hidden.
         if (envSpec(name)?.secret || !envSpec(name)) secretValues.add(value);
-        if (demoUsed.length > 0) demo.push({ variable: name, path: ancestors.flatMap((ancestor) => (isPair(ancestor) && isScalar(ancestor.key) ? [String(ancestor.key.value)] : [])) });
+        if (demoUsed.length > 0)
+          demo.push({
+            variable: name,
+            path: ancestors.flatMap((ancestor) =>
+              isPair(ancestor) && isScalar(ancestor.key) ? [String(ancestor.key.value)] : [],
+            ),
+          });
         return value;
       });
     },
@@ -549,10 +697,22 @@ function interpolate(doc: Document, env: Env, demo: DemoValue[], at: (offset: nu
 
 function identityPolicy(config: CrmflowConfig): IdentityPolicy {
   const identity = config.identity ?? {};
-  const blocked: Record<string, string[]> = identity.default_blocklist === false ? {} : structuredClone(DEFAULT_BLOCKED);
-  for (const [kind, patterns] of Object.entries(identity.blocked ?? {})) blocked[kind] = [...(blocked[kind] ?? []), ...patterns];
-  const regions = Object.fromEntries(Object.entries(config.connectors).flatMap(([id, connector]) => (connector.default_region ? [[id, connector.default_region]] : [])));
-  return { mergeOn: identity.merge_on, caps: { ...DEFAULT_CAPS, ...identity.caps }, blocked, foldGmail: identity.fold_gmail ?? false, regions };
+  const blocked: Record<string, string[]> =
+    identity.default_blocklist === false ? {} : structuredClone(DEFAULT_BLOCKED);
+  for (const [kind, patterns] of Object.entries(identity.blocked ?? {}))
+    blocked[kind] = [...(blocked[kind] ?? []), ...patterns];
+  const regions = Object.fromEntries(
+    Object.entries(config.connectors).flatMap(([id, connector]) =>
+      connector.default_region ? [[id, connector.default_region]] : [],
+    ),
+  );
+  return {
+    mergeOn: identity.merge_on,
+    caps: { ...DEFAULT_CAPS, ...identity.caps },
+    blocked,
+    foldGmail: identity.fold_gmail ?? false,
+    regions,
+  };
 }
 
 /** The duplicate finder's schedule: on by default, hourly, names at least 0.9 alike. */

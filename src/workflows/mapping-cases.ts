@@ -79,10 +79,19 @@ export function loadMappingCases(options: LoadMappingCasesOptions): LoadedMappin
   if (options.configPath !== undefined) {
     const loaded = loadConfigFile(options.configPath, { env: { ...options.env, NODE_ENV: undefined } });
     const config = loaded.config as CrmflowConfig & { mapping_tests?: MappingCase[] };
-    const overrides = Object.fromEntries(Object.entries(config.connectors).map(([id, connector]) => [id, connector.mappings]));
+    const overrides = Object.fromEntries(
+      Object.entries(config.connectors).map(([id, connector]) => [id, connector.mappings]),
+    );
     const lines = caseLines(readFileSync(options.configPath, 'utf8'), ['mapping_tests']);
     (config.mapping_tests ?? []).forEach((spec, i) => {
-      cases.push(prepare(spec, `${display(options.configPath!)}:${lines[i] ?? 1}`, dirname(resolve(options.configPath!)), overrides));
+      cases.push(
+        prepare(
+          spec,
+          `${display(options.configPath!)}:${lines[i] ?? 1}`,
+          dirname(resolve(options.configPath!)),
+          overrides,
+        ),
+      );
     });
   }
   return cases;
@@ -90,7 +99,12 @@ export function loadMappingCases(options: LoadMappingCasesOptions): LoadedMappin
 
 /** Runs one case: resolves its input, maps it with the engine's expression limits, compares with `expect`. */
 export async function runMappingCase(loaded: LoadedMappingCase): Promise<MappingCaseResult> {
-  const result = (differences: string[]): MappingCaseResult => ({ name: loaded.name, source: loaded.source, ok: differences.length === 0, differences });
+  const result = (differences: string[]): MappingCaseResult => ({
+    name: loaded.name,
+    source: loaded.source,
+    ok: differences.length === 0,
+    differences,
+  });
   const spec = loaded.spec;
   if (!spec || loaded.problems.length > 0) return result(loaded.problems);
   const event = connectorRegistry.get(spec.connector)!.events[spec.event]!;
@@ -141,7 +155,13 @@ function casesFromFile(path: string): LoadedMappingCase[] {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const broken = (message: string, offset = 0): LoadedMappingCase[] => [
-    { name: shown, source: `${shown}:${lineCounter.linePos(offset).line}`, problems: [message], dir: dirname(path), overrides: {} },
+    {
+      name: shown,
+      source: `${shown}:${lineCounter.linePos(offset).line}`,
+      problems: [message],
+      dir: dirname(path),
+      overrides: {},
+    },
   ];
   if (doc.errors.length > 0) return broken(doc.errors[0]!.message.split('\n')[0]!, doc.errors[0]!.pos[0]);
   const specs: unknown = doc.toJS();
@@ -151,14 +171,20 @@ function casesFromFile(path: string): LoadedMappingCase[] {
 }
 
 /** Checks a case's shape, connector and event; what is wrong becomes its problems. */
-function prepare(spec: unknown, source: string, dir: string, overrides: LoadedMappingCase['overrides']): LoadedMappingCase {
+function prepare(
+  spec: unknown,
+  source: string,
+  dir: string,
+  overrides: LoadedMappingCase['overrides'],
+): LoadedMappingCase {
   const named = spec as Partial<MappingCase> | null;
   const name = typeof named?.name === 'string' && named.name !== '' ? named.name : source;
   if (!validateCase(spec)) {
     const problems = (validateCase.errors ?? []).map((error) => {
       const params = error.params as Record<string, unknown>;
       if (error.keyword === 'required') return `missing field \`${String(params.missingProperty)}\``;
-      if (error.keyword === 'additionalProperties') return `field \`${String(params.additionalProperty)}\` not recognised`;
+      if (error.keyword === 'additionalProperties')
+        return `field \`${String(params.additionalProperty)}\` not recognised`;
       return `${error.instancePath ? `\`${error.instancePath.slice(1).replace(/\//g, '.')}\`` : 'case'} ${error.message}`;
     });
     return { name, source, problems, dir, overrides };
@@ -167,7 +193,9 @@ function prepare(spec: unknown, source: string, dir: string, overrides: LoadedMa
   const problems = !connector
     ? [`unknown connector "${spec.connector}"; known: ${[...connectorRegistry.keys()].join(', ')}`]
     : !connector.events[spec.event]
-      ? [`connector ${spec.connector} has no event "${spec.event}"; it has: ${Object.keys(connector.events).join(', ')}`]
+      ? [
+          `connector ${spec.connector} has no event "${spec.event}"; it has: ${Object.keys(connector.events).join(', ')}`,
+        ]
       : [];
   return { name, source, problems, spec, dir, overrides };
 }

@@ -43,13 +43,22 @@ const STAGE_ID = { type: 'string', pattern: '^[a-z][a-z0-9_]*$' };
 /** The `pipelines:` key of workflows.yaml (also part of the editor schema). */
 export const PIPELINES_SCHEMA = {
   type: 'object',
-  description: 'Sales pipelines: the stages a deal moves through (open_deal, move_deal, close_deal steps; the dashboard board).',
+  description:
+    'Sales pipelines: the stages a deal moves through (open_deal, move_deal, close_deal steps; the dashboard board).',
   propertyNames: { pattern: '^[a-z0-9][a-z0-9_-]*$' },
   additionalProperties: {
     type: 'object',
     properties: {
-      currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 currency of the forecast, e.g. USD; deals take it unless a step gives another.' },
-      rot_after: { ...DURATION_SCHEMA, description: 'A deal that has not moved for this long fires deal.stale (once per staleness) and is marked on the board.' },
+      currency: {
+        type: 'string',
+        pattern: '^[A-Z]{3}$',
+        description: 'ISO 4217 currency of the forecast, e.g. USD; deals take it unless a step gives another.',
+      },
+      rot_after: {
+        ...DURATION_SCHEMA,
+        description:
+          'A deal that has not moved for this long fires deal.stale (once per staleness) and is marked on the board.',
+      },
       stages: {
         type: 'array',
         minItems: 3,
@@ -58,10 +67,18 @@ export const PIPELINES_SCHEMA = {
           type: 'object',
           properties: {
             id: { ...STAGE_ID, description: 'Stage id, e.g. cart.' },
-            probability: { type: 'number', minimum: 0, maximum: 1, description: 'Chance a deal in this stage is won (weighted forecast).' },
+            probability: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              description: 'Chance a deal in this stage is won (weighted forecast).',
+            },
             won: { const: true, description: 'Deals here are won.' },
             lost: { const: true, description: 'Deals here are lost.' },
-            rot_after: { ...DURATION_SCHEMA, description: "Staleness for this stage, over the pipeline's rot_after (e.g. 24h for carts)." },
+            rot_after: {
+              ...DURATION_SCHEMA,
+              description: "Staleness for this stage, over the pipeline's rot_after (e.g. 24h for carts).",
+            },
           },
           required: ['id'],
           additionalProperties: false,
@@ -99,14 +116,23 @@ export function compilePipelines(
         locate(at, `stage ${stage.id} cannot be both won and lost`);
         ok = false;
       } else if (kind !== 'open' && stage.probability !== undefined) {
-        locate([...at, 'probability'], `stage ${stage.id} is ${kind}: its probability is ${kind === 'won' ? 1 : 0} and cannot be set`);
+        locate(
+          [...at, 'probability'],
+          `stage ${stage.id} is ${kind}: its probability is ${kind === 'won' ? 1 : 0} and cannot be set`,
+        );
         ok = false;
       } else if (kind === 'open' && stage.probability === undefined) {
         locate(at, `missing field \`probability\` (open stage ${stage.id})`);
         ok = false;
       }
       const rot = stage.rot_after === undefined ? pipelineRot : parseDuration(stage.rot_after);
-      return { id: stage.id, index, kind, probability: kind === 'won' ? 1 : kind === 'lost' ? 0 : (stage.probability ?? 0), rotAfterMs: kind === 'open' ? rot : undefined };
+      return {
+        id: stage.id,
+        index,
+        kind,
+        probability: kind === 'won' ? 1 : kind === 'lost' ? 0 : (stage.probability ?? 0),
+        rotAfterMs: kind === 'open' ? rot : undefined,
+      };
     });
     for (const kind of ['won', 'lost'] as const) {
       const count = stages.filter((stage) => stage.kind === kind).length;

@@ -58,15 +58,26 @@ const ID = { type: 'string', pattern: '^[a-z][a-z0-9_-]*$' };
 /** JSON Schema of the `segments:` key. */
 export const SEGMENTS_SCHEMA = {
   type: 'array',
-  description: 'Groups of customers kept current as customers change; entering and leaving fire `segment.entered` / `segment.exited`.',
+  description:
+    'Groups of customers kept current as customers change; entering and leaving fire `segment.entered` / `segment.exited`.',
   items: {
     type: 'object',
     properties: {
       id: { ...ID, description: 'Names the segment in events (`segment`), the API and the dashboard.' },
       name: { type: 'string' },
       description: { type: 'string' },
-      when: { type: 'string', minLength: 1, description: 'JSONata over `$customer` (with `$customer.traits`); `$daysSince(time)`, `$daysUntil(time)` and `$now()` read the clock.' },
-      on_backfill: { enum: ['emit', 'silent'], default: 'silent', description: 'Whether computing a new or edited segment over existing customers at start-up fires segment.entered.' },
+      when: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'JSONata over `$customer` (with `$customer.traits`); `$daysSince(time)`, `$daysUntil(time)` and `$now()` read the clock.',
+      },
+      on_backfill: {
+        enum: ['emit', 'silent'],
+        default: 'silent',
+        description:
+          'Whether computing a new or edited segment over existing customers at start-up fires segment.entered.',
+      },
     },
     required: ['id', 'when'],
     additionalProperties: false,
@@ -76,19 +87,29 @@ export const SEGMENTS_SCHEMA = {
 /** JSON Schema of the `traits:` key. */
 export const TRAITS_SCHEMA = {
   type: 'object',
-  description: 'Traits computed for every customer with each change (`$customer.traits.<name>`): JSONata over `$customer` and `$timeline`.',
+  description:
+    'Traits computed for every customer with each change (`$customer.traits.<name>`): JSONata over `$customer` and `$timeline`.',
   propertyNames: { pattern: '^[a-z][a-z0-9_]*$' },
   additionalProperties: {
     anyOf: [
       { type: 'string', minLength: 1 },
-      { type: 'object', properties: { value: { type: 'string', minLength: 1 }, description: { type: 'string' } }, required: ['value'], additionalProperties: false },
+      {
+        type: 'object',
+        properties: { value: { type: 'string', minLength: 1 }, description: { type: 'string' } },
+        required: ['value'],
+        additionalProperties: false,
+      },
     ],
   },
 } as const;
 
 type Locate = (path: ReadonlyArray<string | number>, message: string, key?: boolean) => void;
 
-function compileAt(source: string, path: ReadonlyArray<string | number>, locate: Locate): CompiledExpression | undefined {
+function compileAt(
+  source: string,
+  path: ReadonlyArray<string | number>,
+  locate: Locate,
+): CompiledExpression | undefined {
   try {
     return compileExpression(source);
   } catch (error) {
@@ -112,7 +133,14 @@ export function compileAudienceConfig(
     }
     const source = typeof trait === 'string' ? trait : trait.value;
     const value = compileAt(source, typeof trait === 'string' ? ['traits', name] : ['traits', name, 'value'], locate);
-    if (value) traits.push({ name, description: typeof trait === 'string' ? undefined : trait.description, value, usesTimeline: source.includes('$timeline'), timeBased: CLOCK_FUNCTIONS.test(source) });
+    if (value)
+      traits.push({
+        name,
+        description: typeof trait === 'string' ? undefined : trait.description,
+        value,
+        usesTimeline: source.includes('$timeline'),
+        timeBased: CLOCK_FUNCTIONS.test(source),
+      });
   }
   const segments: CompiledSegment[] = [];
   const seen = new Set<string>();
@@ -126,10 +154,15 @@ export function compileAudienceConfig(
       name: segment.name ?? segment.id,
       description: segment.description,
       when,
-      timeBased: CLOCK_FUNCTIONS.test(segment.when) || traits.some((trait) => trait.timeBased && segment.when.includes(`traits.${trait.name}`)),
+      timeBased:
+        CLOCK_FUNCTIONS.test(segment.when) ||
+        traits.some((trait) => trait.timeBased && segment.when.includes(`traits.${trait.name}`)),
       emitOnBackfill: segment.on_backfill === 'emit',
       // The admin traits a condition may read are part of what it means.
-      version: createHash('sha256').update(JSON.stringify([segment.when, config.traits ?? {}])).digest('hex').slice(0, 12),
+      version: createHash('sha256')
+        .update(JSON.stringify([segment.when, config.traits ?? {}]))
+        .digest('hex')
+        .slice(0, 12),
     });
   });
   return { traits, segments };

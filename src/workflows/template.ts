@@ -25,7 +25,9 @@ export function compileTemplate(source: string): CompiledTemplate {
     source,
     render: async (input, bindings, escape = (value) => value) => {
       const rendered = await Promise.all(
-        parts.map(async (part) => (typeof part === 'string' ? part : escape(formatValue(await part.evaluate(input, bindings))))),
+        parts.map(async (part) =>
+          typeof part === 'string' ? part : escape(formatValue(await part.evaluate(input, bindings))),
+        ),
       );
       return rendered.join('');
     },

@@ -48,30 +48,59 @@ describe('meta message.received default mapping', () => {
   it('maps a Messenger message to a Page-scoped messenger_psid identity', async () => {
     const event = fixture('messenger_text_message_event.json') as Record<string, unknown>;
     const message = { ...event, sender: { id: '6945284213287045' }, recipient: { id: '104578132315417' } };
-    const [parsed] = parseDelivery({ object: 'page', entry: [{ id: '104578132315417', time: 1458692752600, messaging: [message] }] });
+    const [parsed] = parseDelivery({
+      object: 'page',
+      entry: [{ id: '104578132315417', time: 1458692752600, messaging: [message] }],
+    });
     expect(await mapEvent(parsed!)).toMatchObject({
       name: null,
       phone: null,
       identities: [{ kind: 'messenger_psid', value: '104578132315417:6945284213287045' }],
       attributes: { last_message_channel: 'messenger' },
-      timeline: { type: 'message.received', external_id: 'message/mid.1457764197618:41d102a3e1ae206a38', occurred_at: '2016-03-23T00:25:52.478Z', summary: 'hello, world!' },
+      timeline: {
+        type: 'message.received',
+        external_id: 'message/mid.1457764197618:41d102a3e1ae206a38',
+        occurred_at: '2016-03-23T00:25:52.478Z',
+        summary: 'hello, world!',
+      },
     });
   });
 
   it('maps the Instagram sample to an account-scoped instagram_igsid identity', async () => {
-    const [event] = parseDelivery(json(new URL('../../src/connectors/meta/samples/instagram_text_message.json', import.meta.url)));
+    const [event] = parseDelivery(
+      json(new URL('../../src/connectors/meta/samples/instagram_text_message.json', import.meta.url)),
+    );
     expect(await mapEvent(event!)).toMatchObject({
       identities: [{ kind: 'instagram_igsid', value: '17841405309211844:1253948651987631' }],
-      timeline: { external_id: `message/${event!.externalId}`, occurred_at: '2025-06-08T20:59:49.507Z', summary: 'Hi! Is the blue one still available in size M?' },
+      timeline: {
+        external_id: `message/${event!.externalId}`,
+        occurred_at: '2025-06-08T20:59:49.507Z',
+        summary: 'Hi! Is the blue one still available in size M?',
+      },
     });
   });
 
   it('summarizes a message without text by its type', async () => {
     const [event] = parseDelivery({
       object: 'page',
-      entry: [{ id: '1', time: 1, messaging: [{ sender: { id: '2' }, recipient: { id: '1' }, timestamp: 1749416399000, message: { mid: 'm_1', attachments: [{ type: 'audio' }] } }] }],
+      entry: [
+        {
+          id: '1',
+          time: 1,
+          messaging: [
+            {
+              sender: { id: '2' },
+              recipient: { id: '1' },
+              timestamp: 1749416399000,
+              message: { mid: 'm_1', attachments: [{ type: 'audio' }] },
+            },
+          ],
+        },
+      ],
     });
-    expect(await mapEvent(event!)).toMatchObject({ timeline: { summary: '(audio)', data: { type: 'audio', text: null } } });
+    expect(await mapEvent(event!)).toMatchObject({
+      timeline: { summary: '(audio)', data: { type: 'audio', text: null } },
+    });
   });
 
   it("declares the parser's payload of the WhatsApp sample as the event sample", async () => {

@@ -12,7 +12,12 @@ const BASIC = basicAuth('client-1', 'secret-1');
 /** In-memory `context.tokens` that records every write in order with the API calls (`log`). */
 function memoryTokens(initial?: Record<string, string>) {
   const log: string[] = [];
-  const { context, stored } = memoryConnectorContext({ secrets: {}, apiUrl: API, saved: initial, onSet: (tokens) => log.push(`set ${tokens.access_token}`) });
+  const { context, stored } = memoryConnectorContext({
+    secrets: {},
+    apiUrl: API,
+    saved: initial,
+    onSet: (tokens) => log.push(`set ${tokens.access_token}`),
+  });
   return { log, saved: () => stored.tokens, context };
 }
 
@@ -38,7 +43,10 @@ async function seeded(fields: { access_token: string; refresh_token: string; exp
   return { ...tokens.saved()!, ...fields };
 }
 
-function tokenEndpoint(refreshToken: string, reply: { access_token: string; refresh_token: string; expires_in?: number }) {
+function tokenEndpoint(
+  refreshToken: string,
+  reply: { access_token: string; refresh_token: string; expires_in?: number },
+) {
   return nock(TOKEN_HOST, { reqheaders: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' } })
     .post('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken })
     .reply(200, { token_type: 'bearer', expires_in: 3600, x_refresh_token_expires_in: 8726400, ...reply });
@@ -59,12 +67,20 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
     expect(response.data).toEqual({ ok: true });
     expect(refresh.isDone() && api.isDone()).toBe(true);
     expect(tokens.log).toEqual(['set access-1', 'GET /things']);
-    expect(tokens.saved()).toMatchObject({ access_token: 'access-1', refresh_token: 'rotated-1', expires_at: '2025-01-01T13:00:00.000Z' });
+    expect(tokens.saved()).toMatchObject({
+      access_token: 'access-1',
+      refresh_token: 'rotated-1',
+      expires_at: '2025-01-01T13:00:00.000Z',
+    });
   });
 
   it('uses a persisted access token until it is about to expire', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'still-good', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }));
-    nock(API, { reqheaders: { authorization: 'Bearer still-good' } }).get('/things').reply(200, {});
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'still-good', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }),
+    );
+    nock(API, { reqheaders: { authorization: 'Bearer still-good' } })
+      .get('/things')
+      .reply(200, {});
 
     await client(tokens).request({ url: '/things' });
 
@@ -72,9 +88,13 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   });
 
   it('refreshes an expired access token with the persisted refresh token, not the configured one', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'expired', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:01:00Z' }));
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'expired', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:01:00Z' }),
+    );
     const refresh = tokenEndpoint('rotated-1', { access_token: 'access-2', refresh_token: 'rotated-2' });
-    nock(API, { reqheaders: { authorization: 'Bearer access-2' } }).get('/things').reply(200, {});
+    nock(API, { reqheaders: { authorization: 'Bearer access-2' } })
+      .get('/things')
+      .reply(200, {});
 
     await client(tokens).request({ url: '/things' });
 
@@ -83,9 +103,13 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   });
 
   it('restarts from the configured refresh token when the operator configured a new one (re-authorization)', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'old', refresh_token: 'rotated-old', expires_at: '2025-01-01T12:30:00Z' }));
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'old', refresh_token: 'rotated-old', expires_at: '2025-01-01T12:30:00Z' }),
+    );
     const refresh = tokenEndpoint('reauthorized-refresh', { access_token: 'access-new', refresh_token: 'rotated-new' });
-    nock(API, { reqheaders: { authorization: 'Bearer access-new' } }).get('/things').reply(200, {});
+    nock(API, { reqheaders: { authorization: 'Bearer access-new' } })
+      .get('/things')
+      .reply(200, {});
 
     await client(tokens, { refreshToken: 'reauthorized-refresh' }).request({ url: '/things' });
 
@@ -94,10 +118,16 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   });
 
   it('refreshes once on a 401 and retries the request', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'revoked', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }));
-    nock(API, { reqheaders: { authorization: 'Bearer revoked' } }).get('/things').reply(401, { error: 'invalid_token' });
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'revoked', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }),
+    );
+    nock(API, { reqheaders: { authorization: 'Bearer revoked' } })
+      .get('/things')
+      .reply(401, { error: 'invalid_token' });
     tokenEndpoint('rotated-1', { access_token: 'access-2', refresh_token: 'rotated-2' });
-    nock(API, { reqheaders: { authorization: 'Bearer access-2' } }).get('/things').reply(200, { ok: true });
+    nock(API, { reqheaders: { authorization: 'Bearer access-2' } })
+      .get('/things')
+      .reply(200, { ok: true });
 
     const response = await client(tokens).request({ url: '/things' });
 
@@ -106,7 +136,9 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   });
 
   it('gives up after one refresh when the API still answers 401', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'revoked', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }));
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'revoked', refresh_token: 'rotated-1', expires_at: '2025-01-01T12:30:00Z' }),
+    );
     nock(API).get('/things').times(2).reply(401, {});
     tokenEndpoint('rotated-1', { access_token: 'access-2', refresh_token: 'rotated-2' });
 
@@ -117,24 +149,40 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   it('shares one refresh between concurrent requests (a rotated refresh token is single-use)', async () => {
     const tokens = memoryTokens();
     tokenEndpoint('configured-refresh', { access_token: 'access-1', refresh_token: 'rotated-1' });
-    nock(API, { reqheaders: { authorization: 'Bearer access-1' } }).get('/things').times(3).reply(200, {});
+    nock(API, { reqheaders: { authorization: 'Bearer access-1' } })
+      .get('/things')
+      .times(3)
+      .reply(200, {});
 
     const shared = client(tokens);
-    await Promise.all([shared.request({ url: '/things' }), shared.request({ url: '/things' }), shared.request({ url: '/things' })]);
+    await Promise.all([
+      shared.request({ url: '/things' }),
+      shared.request({ url: '/things' }),
+      shared.request({ url: '/things' }),
+    ]);
 
     expect(tokens.log).toEqual(['set access-1']);
   });
 
   it('adopts the pair another worker just persisted when its own refresh token was already spent', async () => {
-    const tokens = memoryTokens(await seeded({ access_token: 'expired', refresh_token: 'rotated-1', expires_at: '2025-01-01T11:00:00Z' }));
-    const winner = { ...tokens.saved()!, access_token: 'access-by-other-worker', refresh_token: 'rotated-2', expires_at: '2025-01-01T13:00:00Z' };
+    const tokens = memoryTokens(
+      await seeded({ access_token: 'expired', refresh_token: 'rotated-1', expires_at: '2025-01-01T11:00:00Z' }),
+    );
+    const winner = {
+      ...tokens.saved()!,
+      access_token: 'access-by-other-worker',
+      refresh_token: 'rotated-2',
+      expires_at: '2025-01-01T13:00:00Z',
+    };
     nock(TOKEN_HOST)
       .post('/oauth/token')
       .reply(400, () => {
         void tokens.context.tokens.set(winner);
         return { error: 'invalid_grant' };
       });
-    nock(API, { reqheaders: { authorization: 'Bearer access-by-other-worker' } }).get('/things').reply(200, {});
+    nock(API, { reqheaders: { authorization: 'Bearer access-by-other-worker' } })
+      .get('/things')
+      .reply(200, {});
 
     await client(tokens).request({ url: '/things' });
 
@@ -153,6 +201,8 @@ describe('OAuth2 refresh with refresh-token rotation', () => {
   });
 
   it('fails with a VendorAuthError when no refresh token is configured or persisted', async () => {
-    await expect(client(memoryTokens(), { refreshToken: undefined }).request({ url: '/things' })).rejects.toThrow(/no refresh token; set VENDOR_REFRESH_TOKEN/);
+    await expect(client(memoryTokens(), { refreshToken: undefined }).request({ url: '/things' })).rejects.toThrow(
+      /no refresh token; set VENDOR_REFRESH_TOKEN/,
+    );
   });
 });

@@ -20,20 +20,30 @@ const SECRETS = {
   token_url: `${TOKENS}/oauth2/v1/tokens/bearer`,
 };
 const BASIC = basicAuth('qb-client', 'qb-secret');
-const sample = (file: string) => JSON.parse(readFileSync(new URL(`../../src/connectors/quickbooks/samples/${file}`, import.meta.url), 'utf8'));
+const sample = (file: string) =>
+  JSON.parse(readFileSync(new URL(`../../src/connectors/quickbooks/samples/${file}`, import.meta.url), 'utf8'));
 
 /** A connector context with in-memory token storage. */
-const context = (secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) => memoryConnectorContext({ secrets: { ...SECRETS, ...secrets }, apiUrl: API, saved });
+const context = (secrets: Partial<typeof SECRETS> = {}, saved?: Record<string, string>) =>
+  memoryConnectorContext({ secrets: { ...SECRETS, ...secrets }, apiUrl: API, saved });
 
 /** The thin event the webhook path stores for the shared sample delivery. */
 function thinCustomerEvent(): ParsedEvent {
   const body = fixtureBytes('quickbooks', 'webhook_customer_create.json');
   const headers = { 'intuit-signature': createHmac('sha256', 'verifier').update(body).digest('base64') };
-  const [event] = quickbooks.webhook!.parse({ method: 'POST', headers, query: {}, rawBody: body, publicUrl: 'https://crm.test/webhooks/quickbooks' }, SECRETS);
+  const [event] = quickbooks.webhook!.parse(
+    { method: 'POST', headers, query: {}, rawBody: body, publicUrl: 'https://crm.test/webhooks/quickbooks' },
+    SECRETS,
+  );
   return event!;
 }
 
-const validTokens = { access_token: 'access-live', refresh_token: 'AB11-rotated-1', expires_at: '2999-01-01T00:00:00.000Z', seeded_from: '' };
+const validTokens = {
+  access_token: 'access-live',
+  refresh_token: 'AB11-rotated-1',
+  expires_at: '2999-01-01T00:00:00.000Z',
+  seeded_from: '',
+};
 /** A live access token persisted earlier, with no refresh token configured any more (the persisted chain is used). */
 const live = () => context({ refresh_token: '' }, validTokens);
 
@@ -44,7 +54,13 @@ describe('quickbooks enrich', () => {
     const { context: ctx, stored } = context();
     const refresh = nock(TOKENS, { reqheaders: { authorization: BASIC } })
       .post('/oauth2/v1/tokens/bearer', 'grant_type=refresh_token&refresh_token=AB11-configured')
-      .reply(200, { token_type: 'bearer', access_token: 'access-1', refresh_token: 'AB11-rotated-1', expires_in: 3600, x_refresh_token_expires_in: 8726400 });
+      .reply(200, {
+        token_type: 'bearer',
+        access_token: 'access-1',
+        refresh_token: 'AB11-rotated-1',
+        expires_in: 3600,
+        x_refresh_token_expires_in: 8726400,
+      });
     const read = nock(API, { reqheaders: { authorization: 'Bearer access-1', accept: 'application/json' } })
       .get(`/v3/company/${REALM}/customer/1`)
       .query({ minorversion: '75' })
@@ -54,7 +70,9 @@ describe('quickbooks enrich', () => {
     const enriched = await quickbooks.enrich!(ctx, thin);
 
     expect(refresh.isDone() && read.isDone()).toBe(true);
-    expect(enriched).toEqual([{ ...thin, payload: { realmId: REALM, ...sample('customer_read_response.json').Customer } }]);
+    expect(enriched).toEqual([
+      { ...thin, payload: { realmId: REALM, ...sample('customer_read_response.json').Customer } },
+    ]);
     expect(stored.tokens).toMatchObject({ access_token: 'access-1', refresh_token: 'AB11-rotated-1' });
   });
 
@@ -63,7 +81,9 @@ describe('quickbooks enrich', () => {
     nock(API, { reqheaders: { authorization: 'Bearer access-expired' } })
       .get(`/v3/company/${REALM}/customer/1`)
       .query(true)
-      .reply(401, { fault: { error: [{ message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401' }] } });
+      .reply(401, {
+        fault: { error: [{ message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401' }] },
+      });
     nock(TOKENS)
       .post('/oauth2/v1/tokens/bearer', 'grant_type=refresh_token&refresh_token=AB11-rotated-1')
       .reply(200, { access_token: 'access-2', refresh_token: 'AB11-rotated-2', expires_in: 3600 });
@@ -83,36 +103,59 @@ describe('quickbooks enrich', () => {
     nock(API)
       .get(`/v3/company/${REALM}/customer/1`)
       .query(true)
-      .reply(400, { Fault: { Error: [{ Message: 'Object Not Found', code: '610' }], type: 'ValidationFault' }, time: '2025-01-01T00:00:00.000-08:00' });
+      .reply(400, {
+        Fault: { Error: [{ Message: 'Object Not Found', code: '610' }], type: 'ValidationFault' },
+        time: '2025-01-01T00:00:00.000-08:00',
+      });
 
     expect(await quickbooks.enrich!(ctx, thinCustomerEvent())).toEqual([]);
   });
 
   it('fails on other 400s instead of dropping the event', async () => {
     const { context: ctx } = live();
-    nock(API).get(`/v3/company/${REALM}/customer/1`).query(true).reply(400, { Fault: { Error: [{ Message: 'Invalid Reference Id', code: '2500' }] } });
+    nock(API)
+      .get(`/v3/company/${REALM}/customer/1`)
+      .query(true)
+      .reply(400, { Fault: { Error: [{ Message: 'Invalid Reference Id', code: '2500' }] } });
 
     await expect(quickbooks.enrich!(ctx, thinCustomerEvent())).rejects.toThrow(/400.*2500/);
   });
 
   it('passes events that already carry the entity (pulled through CDC) without calling the API', async () => {
     const { context: ctx } = context();
-    const full: ParsedEvent = { ...thinCustomerEvent(), payload: { realmId: REALM, ...sample('customer_read_response.json').Customer } };
+    const full: ParsedEvent = {
+      ...thinCustomerEvent(),
+      payload: { realmId: REALM, ...sample('customer_read_response.json').Customer },
+    };
     expect(await quickbooks.enrich!(ctx, full)).toEqual([full]);
   });
 });
 
 describe('quickbooks changes pull (CDC)', () => {
   const changes = quickbooks.pull!.changes!;
-  const params = (changedSince: string) => ({ entities: 'Customer,Estimate,Invoice,Payment', changedSince, minorversion: '75' });
-  const cdc = (queryResponse: unknown[]) => ({ CDCResponse: [{ QueryResponse: queryResponse }], time: '2025-03-02T10:00:00.000-08:00' });
-  const customer = (id: string, created: string, updated: string) => ({ Id: id, DisplayName: `Customer ${id}`, MetaData: { CreateTime: created, LastUpdatedTime: updated } });
+  const params = (changedSince: string) => ({
+    entities: 'Customer,Estimate,Invoice,Payment',
+    changedSince,
+    minorversion: '75',
+  });
+  const cdc = (queryResponse: unknown[]) => ({
+    CDCResponse: [{ QueryResponse: queryResponse }],
+    time: '2025-03-02T10:00:00.000-08:00',
+  });
+  const customer = (id: string, created: string, updated: string) => ({
+    Id: id,
+    DisplayName: `Customer ${id}`,
+    MetaData: { CreateTime: created, LastUpdatedTime: updated },
+  });
 
   it('turns changed customers, invoices and payments into full events and resumes from the newest change', async () => {
     const { context: ctx } = live();
     const since = new Date(Date.now() - 5 * 24 * 3600_000);
     const at = (minutes: number) => new Date(since.getTime() + minutes * 60_000).toISOString();
-    const invoice = { ...sample('invoice_read_response.json').Invoice, MetaData: { CreateTime: at(10), LastUpdatedTime: at(20) } };
+    const invoice = {
+      ...sample('invoice_read_response.json').Invoice,
+      MetaData: { CreateTime: at(10), LastUpdatedTime: at(20) },
+    };
     nock(API, { reqheaders: { authorization: 'Bearer access-live' } })
       .get(`/v3/company/${REALM}/cdc`)
       .query(params(since.toISOString()))
@@ -150,8 +193,14 @@ describe('quickbooks changes pull (CDC)', () => {
   it('resumes from the stored cursor and waits out a 429 Retry-After', async () => {
     const { context: ctx } = live();
     const cursor = new Date(Date.now() - 2 * 24 * 3600_000).toISOString();
-    const throttled = nock(API).get(`/v3/company/${REALM}/cdc`).query(params(cursor)).reply(429, 'Too Many Requests', { 'Retry-After': '0' });
-    nock(API).get(`/v3/company/${REALM}/cdc`).query(params(cursor)).reply(200, cdc([{ Customer: [] }]));
+    const throttled = nock(API)
+      .get(`/v3/company/${REALM}/cdc`)
+      .query(params(cursor))
+      .reply(429, 'Too Many Requests', { 'Retry-After': '0' });
+    nock(API)
+      .get(`/v3/company/${REALM}/cdc`)
+      .query(params(cursor))
+      .reply(200, cdc([{ Customer: [] }]));
 
     const page = await changes.list(ctx, cursor, { pageSize: 100 });
 
@@ -166,7 +215,10 @@ describe('quickbooks changes pull (CDC)', () => {
       const at = new Date(since.getTime() + (i + 1) * 1000).toISOString();
       return customer(String(i + 1), at, at);
     });
-    nock(API).get(`/v3/company/${REALM}/cdc`).query(params(since.toISOString())).reply(200, cdc([{ Customer: many }]));
+    nock(API)
+      .get(`/v3/company/${REALM}/cdc`)
+      .query(params(since.toISOString()))
+      .reply(200, cdc([{ Customer: many }]));
 
     const page = await changes.list(ctx, since.toISOString(), { pageSize: 100 });
 

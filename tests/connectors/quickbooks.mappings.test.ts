@@ -24,11 +24,18 @@ describe('quickbooks default mappings', () => {
   });
 
   it('maps an Estimate (as the API returns it) to its customer and a timeline entry with total and status', async () => {
-    const estimate = { realmId: REALM, ...(fixture('entity_estimate_response.json') as { Estimate: Record<string, unknown> }).Estimate };
+    const estimate = {
+      realmId: REALM,
+      ...(fixture('entity_estimate_response.json') as { Estimate: Record<string, unknown> }).Estimate,
+    };
     expect(await map('estimate.created', estimate)).toMatchObject({
       email: 'Cool_Cars@intuit.com',
       identities: [{ kind: 'quickbooks_customer', value: `${REALM}:3` }],
-      timeline: { type: 'estimate.created', external_id: `estimate/${REALM}:177`, data: { estimate_id: '177', total: 31.5, currency: 'USD', status: 'Pending' } },
+      timeline: {
+        type: 'estimate.created',
+        external_id: `estimate/${REALM}:177`,
+        data: { estimate_id: '177', total: 31.5, currency: 'USD', status: 'Pending' },
+      },
     });
   });
 
@@ -40,7 +47,12 @@ describe('quickbooks default mappings', () => {
       email: 'Dana@Whitfield-Landscaping.example',
       phone: ['(650) 555-0142', '650-555-0199'],
       identities: [{ kind: 'quickbooks_customer', value: `${REALM}:1` }],
-      attributes: { company: 'Whitfield Landscaping', quickbooks_display_name: 'Whitfield Landscaping', quickbooks_balance: 239, quickbooks_active: true },
+      attributes: {
+        company: 'Whitfield Landscaping',
+        quickbooks_display_name: 'Whitfield Landscaping',
+        quickbooks_balance: 239,
+        quickbooks_active: true,
+      },
     });
   });
 
@@ -55,7 +67,10 @@ describe('quickbooks default mappings', () => {
   });
 
   it('maps the shared Invoice to the billed customer and an open-invoice timeline entry', async () => {
-    expect(quickbooks.events['invoice.created']!.sample).toEqual({ realmId: REALM, ...fixture('entity_invoice_response.json').Invoice });
+    expect(quickbooks.events['invoice.created']!.sample).toEqual({
+      realmId: REALM,
+      ...fixture('entity_invoice_response.json').Invoice,
+    });
     const record = await map('invoice.created');
     expect(record).toMatchObject({
       email: 'javasdk-fake-email@gmail.com',
@@ -76,7 +91,11 @@ describe('quickbooks default mappings', () => {
     const paid = { ...(quickbooks.events['invoice.updated']!.sample as object), Balance: 0 };
     expect(await map('invoice.updated', paid)).toMatchObject({
       lifecycle_stage: 'customer',
-      timeline: { type: 'invoice.paid', external_id: `invoice/${REALM}:20246`, summary: 'Invoice 4020: 100055.55 USD (paid)' },
+      timeline: {
+        type: 'invoice.paid',
+        external_id: `invoice/${REALM}:20246`,
+        summary: 'Invoice 4020: 100055.55 USD (paid)',
+      },
     });
   });
 

@@ -5,14 +5,24 @@ import { fixtureBytes } from '../helpers/sign.js';
 import { webhookRequest } from '../helpers/vendor-api.js';
 
 const VERIFIER = 'verifier-token-1';
-const SECRETS = { verifier_token: VERIFIER, client_id: 'id', client_secret: 'secret', refresh_token: '', realm_id: '', token_url: '' };
+const SECRETS = {
+  verifier_token: VERIFIER,
+  client_id: 'id',
+  client_secret: 'secret',
+  refresh_token: '',
+  realm_id: '',
+  token_url: '',
+};
 const fixture = (file: string) => fixtureBytes('quickbooks', file);
 const sign = (body: Buffer | string, key = VERIFIER) => createHmac('sha256', key).update(body).digest('base64');
 const webhook = quickbooks.webhook!;
 
 /** `signature` null sends no `intuit-signature` header. */
 function request(body: Buffer | string, signature: string | null = sign(body)) {
-  return webhookRequest('quickbooks', body, { 'content-type': 'application/json', ...(signature === null ? {} : { 'intuit-signature': signature }) });
+  return webhookRequest('quickbooks', body, {
+    'content-type': 'application/json',
+    ...(signature === null ? {} : { 'intuit-signature': signature }),
+  });
 }
 
 describe('quickbooks webhook signature (intuit-signature)', () => {
@@ -24,7 +34,9 @@ describe('quickbooks webhook signature (intuit-signature)', () => {
 
   it('rejects a wrong key, a tampered body and a missing signature', () => {
     expect(webhook.verify!(request(body, sign(body, 'other-token')), SECRETS)).toBe(false);
-    expect(webhook.verify!({ ...request(body), rawBody: Buffer.from(body.toString().replace('"1"', '"2"')) }, SECRETS)).toBe(false);
+    expect(
+      webhook.verify!({ ...request(body), rawBody: Buffer.from(body.toString().replace('"1"', '"2"')) }, SECRETS),
+    ).toBe(false);
     expect(webhook.verify!(request(body, null), SECRETS)).toBe(false);
   });
 
@@ -40,7 +52,13 @@ describe('quickbooks webhook parsing', () => {
         type: 'customer.created',
         externalId: '1185883450:Customer:1:Create:2015-10-05T21:42:19.000Z',
         occurredAt: '2015-10-05T21:42:19.000Z',
-        payload: { realmId: '1185883450', name: 'Customer', id: '1', operation: 'Create', lastUpdated: '2015-10-05T14:42:19-0700' },
+        payload: {
+          realmId: '1185883450',
+          name: 'Customer',
+          id: '1',
+          operation: 'Create',
+          lastUpdated: '2015-10-05T14:42:19-0700',
+        },
       },
     ]);
   });
@@ -60,7 +78,12 @@ describe('quickbooks webhook parsing', () => {
             ],
           },
         },
-        { realmId: '222', dataChangeEvent: { entities: [{ name: 'Customer', id: '5', operation: 'Update', lastUpdated: '2025-03-01T11:00:00-0800' }] } },
+        {
+          realmId: '222',
+          dataChangeEvent: {
+            entities: [{ name: 'Customer', id: '5', operation: 'Update', lastUpdated: '2025-03-01T11:00:00-0800' }],
+          },
+        },
       ],
     });
 
@@ -90,7 +113,14 @@ describe('quickbooks webhook parsing', () => {
         intuitaccountid: '1185883450',
         data: {},
       },
-      { specversion: '1.0', id: 'x', type: 'qbo.account.created.v1', time: '2015-10-05T21:42:20Z', intuitentityid: '3', intuitaccountid: '1185883450' },
+      {
+        specversion: '1.0',
+        id: 'x',
+        type: 'qbo.account.created.v1',
+        time: '2015-10-05T21:42:20Z',
+        intuitentityid: '3',
+        intuitaccountid: '1185883450',
+      },
     ]);
 
     const parsed = webhook.parse(request(cloudEvents), SECRETS);
@@ -105,7 +135,12 @@ describe('quickbooks webhook parsing', () => {
     expect(() => webhook.parse(request('{"hello":1}'), SECRETS)).toThrow(/eventNotifications/);
     expect(() => webhook.parse(request('not json'), SECRETS)).toThrow(/not valid JSON/);
     expect(() =>
-      webhook.parse(request('{"eventNotifications":[{"dataChangeEvent":{"entities":[{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2025-01-01T00:00:00Z"}]}}]}'), SECRETS),
+      webhook.parse(
+        request(
+          '{"eventNotifications":[{"dataChangeEvent":{"entities":[{"name":"Customer","id":"1","operation":"Create","lastUpdated":"2025-01-01T00:00:00Z"}]}}]}',
+        ),
+        SECRETS,
+      ),
     ).toThrow(/realmId/);
   });
 });

@@ -6,7 +6,8 @@ type Params = Record<string, string>;
 const SMS: Params = fixtureJson('twilio', 'incoming_sms.json');
 const OCCURRED = '2023-01-10T18:24:32.000Z';
 
-const map = (type: string, payload: Params, externalId: string) => mapToRecord(twilio, type, externalId, payload, OCCURRED);
+const map = (type: string, payload: Params, externalId: string) =>
+  mapToRecord(twilio, type, externalId, payload, OCCURRED);
 
 describe('twilio default mappings', () => {
   it('ships the shared SMS fixture, unchanged, as the message sample', () => {
@@ -48,14 +49,28 @@ describe('twilio default mappings', () => {
   });
 
   it('strips whatsapp: from the sender and keeps media URLs', async () => {
-    const whatsapp = { ...SMS, From: 'whatsapp:+14155238886', WaId: '14155238886', ProfileName: 'Ana', NumMedia: '1', MediaUrl0: 'https://api.twilio.com/media/ME1' };
+    const whatsapp = {
+      ...SMS,
+      From: 'whatsapp:+14155238886',
+      WaId: '14155238886',
+      ProfileName: 'Ana',
+      NumMedia: '1',
+      MediaUrl0: 'https://api.twilio.com/media/ME1',
+    };
     const record = await map('message.received', whatsapp, 'SM2');
     expect(record).toMatchObject({ phone: '+14155238886', name: 'Ana' });
-    expect(record.timeline).toMatchObject({ summary: 'WhatsApp from +14155238886: Ahoy', data: { num_media: 1, media: ['https://api.twilio.com/media/ME1'] } });
+    expect(record.timeline).toMatchObject({
+      summary: 'WhatsApp from +14155238886: Ahoy',
+      data: { num_media: 1, media: ['https://api.twilio.com/media/ME1'] },
+    });
   });
 
   it('maps a completed inbound call to the caller with its duration', async () => {
-    const record = await map('call.completed', twilio.events['call.completed']!.sample as Params, 'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:completed');
+    const record = await map(
+      'call.completed',
+      twilio.events['call.completed']!.sample as Params,
+      'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:completed',
+    );
     expect(record).toEqual({
       phone: '+15017122661',
       country: 'US',
@@ -64,16 +79,32 @@ describe('twilio default mappings', () => {
         external_id: 'call/CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
         occurred_at: OCCURRED,
         summary: 'Inbound call, 42 s',
-        data: { call_sid: 'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', direction: 'inbound', status: 'completed', duration: 42, from: '+15017122661', to: '+15558675310' },
+        data: {
+          call_sid: 'CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+          direction: 'inbound',
+          status: 'completed',
+          duration: 42,
+          from: '+15017122661',
+          to: '+15558675310',
+        },
       },
     });
   });
 
   it('maps an unanswered outbound-api call to the called party', async () => {
-    const record = await map('call.missed', twilio.events['call.missed']!.sample as Params, 'CAcccccccccccccccccccccccccccccccc:no-answer');
+    const record = await map(
+      'call.missed',
+      twilio.events['call.missed']!.sample as Params,
+      'CAcccccccccccccccccccccccccccccccc:no-answer',
+    );
     expect(record).toMatchObject({
       phone: '+15017122661',
-      timeline: { type: 'call.missed', external_id: 'call/CAcccccccccccccccccccccccccccccccc', summary: 'Outbound call: no-answer', data: { direction: 'outbound-api', duration: 0 } },
+      timeline: {
+        type: 'call.missed',
+        external_id: 'call/CAcccccccccccccccccccccccccccccccc',
+        summary: 'Outbound call: no-answer',
+        data: { direction: 'outbound-api', duration: 0 },
+      },
     });
   });
 

@@ -8,7 +8,11 @@ const SID = 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 const CALLS = `/2010-04-01/Accounts/${SID}/Calls.json`;
 const AUTH = basicAuth(SID, 'twilio-test-token');
 
-const context = () => memoryConnectorContext({ secrets: { account_sid: SID, auth_token: 'twilio-test-token', from_number: '+15558675310' }, apiUrl: API }).context;
+const context = () =>
+  memoryConnectorContext({
+    secrets: { account_sid: SID, auth_token: 'twilio-test-token', from_number: '+15558675310' },
+    apiUrl: API,
+  }).context;
 
 /** A Call resource as the REST API documents it. */
 function call(sid: string, status: string, start: string, end: string | null, direction = 'inbound') {
@@ -41,7 +45,17 @@ function call(sid: string, status: string, start: string, end: string | null, di
   };
 }
 
-const page = (calls: unknown[], next: string | null) => ({ calls, first_page_uri: `${CALLS}?PageSize=2&Page=0`, next_page_uri: next, page: 0, page_size: 2, previous_page_uri: null, start: 0, end: calls.length - 1, uri: `${CALLS}?PageSize=2&Page=0` });
+const page = (calls: unknown[], next: string | null) => ({
+  calls,
+  first_page_uri: `${CALLS}?PageSize=2&Page=0`,
+  next_page_uri: next,
+  page: 0,
+  page_size: 2,
+  previous_page_uri: null,
+  start: 0,
+  end: calls.length - 1,
+  uri: `${CALLS}?PageSize=2&Page=0`,
+});
 
 const calls = twilio.pull!.calls!;
 
@@ -56,10 +70,21 @@ describe('twilio calls pull', () => {
       .reply(429, { code: 20429, message: 'Too Many Requests' }, { 'Retry-After': '0' })
       .get(CALLS)
       .query({ PageSize: '2', 'StartTime>=': '2024-01-01' })
-      .reply(200, page([
-        call('CA0000000000000000000000000000003', 'in-progress', 'Wed, 03 Jan 2024 09:00:00 +0000', null),
-        call('CA0000000000000000000000000000002', 'completed', 'Tue, 02 Jan 2024 10:00:00 +0000', 'Tue, 02 Jan 2024 10:00:15 +0000'),
-      ], next));
+      .reply(
+        200,
+        page(
+          [
+            call('CA0000000000000000000000000000003', 'in-progress', 'Wed, 03 Jan 2024 09:00:00 +0000', null),
+            call(
+              'CA0000000000000000000000000000002',
+              'completed',
+              'Tue, 02 Jan 2024 10:00:00 +0000',
+              'Tue, 02 Jan 2024 10:00:15 +0000',
+            ),
+          ],
+          next,
+        ),
+      );
 
     const first = await calls.list(context(), null, { since: new Date('2024-01-01T12:00:00Z'), pageSize: 2 });
     expect(first.events).toEqual([
@@ -85,9 +110,25 @@ describe('twilio calls pull', () => {
     nock(API, { reqheaders: { authorization: AUTH } })
       .get(CALLS)
       .query({ PageSize: '2', 'StartTime>=': '2024-01-01', Page: '1', PageToken: 'PACAcccc' })
-      .reply(200, page([call('CA0000000000000000000000000000001', 'no-answer', 'Mon, 01 Jan 2024 18:00:00 +0000', 'Mon, 01 Jan 2024 18:00:30 +0000', 'outbound-api')], null));
+      .reply(
+        200,
+        page(
+          [
+            call(
+              'CA0000000000000000000000000000001',
+              'no-answer',
+              'Mon, 01 Jan 2024 18:00:00 +0000',
+              'Mon, 01 Jan 2024 18:00:30 +0000',
+              'outbound-api',
+            ),
+          ],
+          null,
+        ),
+      );
     const last = await calls.list(context(), first.nextCursor, { pageSize: 2 });
-    expect(last.events.map((event) => [event.type, event.externalId])).toEqual([['call.missed', 'CA0000000000000000000000000000001:no-answer']]);
+    expect(last.events.map((event) => [event.type, event.externalId])).toEqual([
+      ['call.missed', 'CA0000000000000000000000000000001:no-answer'],
+    ]);
     expect(last.nextCursor).toBeNull();
     expect(last.resumeCursor).toEqual({ since: '2024-01-03' });
   });
@@ -96,7 +137,20 @@ describe('twilio calls pull', () => {
     nock(API)
       .get(CALLS)
       .query({ PageSize: '50', 'StartTime>=': '2024-01-03' })
-      .reply(200, page([call('CA0000000000000000000000000000003', 'busy', 'Wed, 03 Jan 2024 09:00:00 +0000', 'Wed, 03 Jan 2024 09:00:05 +0000')], null));
+      .reply(
+        200,
+        page(
+          [
+            call(
+              'CA0000000000000000000000000000003',
+              'busy',
+              'Wed, 03 Jan 2024 09:00:00 +0000',
+              'Wed, 03 Jan 2024 09:00:05 +0000',
+            ),
+          ],
+          null,
+        ),
+      );
     const result = await calls.list(context(), { since: '2024-01-03' }, { pageSize: 50 });
     expect(result.events.map((event) => event.externalId)).toEqual(['CA0000000000000000000000000000003:busy']);
     expect(result).toMatchObject({ nextCursor: null, resumeCursor: { since: '2024-01-03' } });

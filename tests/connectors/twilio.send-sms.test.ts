@@ -8,7 +8,11 @@ const API = 'https://api.twilio.com';
 const SID = 'ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
 const MESSAGES = `/2010-04-01/Accounts/${SID}/Messages.json`;
 
-const context = (fromNumber = '+15558675310') => memoryConnectorContext({ secrets: { account_sid: SID, auth_token: 'new-token,old-token', from_number: fromNumber }, apiUrl: API }).context;
+const context = (fromNumber = '+15558675310') =>
+  memoryConnectorContext({
+    secrets: { account_sid: SID, auth_token: 'new-token,old-token', from_number: fromNumber },
+    apiUrl: API,
+  }).context;
 
 const sendSms = twilio.actions!.send_sms!;
 
@@ -27,10 +31,20 @@ describe('twilio send_sms', () => {
       .post(MESSAGES)
       .reply(201, (_uri, raw) => {
         body = String(raw);
-        return { sid: 'SMffffffffffffffffffffffffffffffff', status: 'queued', to: '+15017122661', from: '+15558675310', body: 'Your order shipped & is on its way' };
+        return {
+          sid: 'SMffffffffffffffffffffffffffffffff',
+          status: 'queued',
+          to: '+15017122661',
+          from: '+15558675310',
+          body: 'Your order shipped & is on its way',
+        };
       });
 
-    const result = await sendSms.run(context(), { to: '+15017122661', body: 'Your order shipped & is on its way' }, 'run-42:step-3');
+    const result = await sendSms.run(
+      context(),
+      { to: '+15017122661', body: 'Your order shipped & is on its way' },
+      'run-42:step-3',
+    );
     expect(result).toEqual({ providerId: 'SMffffffffffffffffffffffffffffffff' });
     expect(body).toBe('To=%2B15017122661&From=%2B15558675310&Body=Your+order+shipped+%26+is+on+its+way');
   });
@@ -39,12 +53,18 @@ describe('twilio send_sms', () => {
     nock(API)
       .post(MESSAGES, { To: 'whatsapp:+15017122661', From: 'whatsapp:+14155238886', Body: 'Hi' })
       .reply(201, { sid: 'SM1' });
-    expect(await sendSms.run(context(), { to: 'whatsapp:+15017122661', from: 'whatsapp:+14155238886', body: 'Hi' }, 'k1')).toEqual({ providerId: 'SM1' });
+    expect(
+      await sendSms.run(context(), { to: 'whatsapp:+15017122661', from: 'whatsapp:+14155238886', body: 'Hi' }, 'k1'),
+    ).toEqual({ providerId: 'SM1' });
   });
 
   it('needs a sender and reports rejected credentials as VendorAuthError', async () => {
-    await expect(sendSms.run(context(''), { to: '+15017122661', body: 'Hi' }, 'k2')).rejects.toThrow(/TWILIO_FROM_NUMBER/);
+    await expect(sendSms.run(context(''), { to: '+15017122661', body: 'Hi' }, 'k2')).rejects.toThrow(
+      /TWILIO_FROM_NUMBER/,
+    );
     nock(API).post(MESSAGES).reply(401, { code: 20003, message: 'Authenticate' });
-    await expect(sendSms.run(context(), { to: '+15017122661', body: 'Hi' }, 'k3')).rejects.toBeInstanceOf(VendorAuthError);
+    await expect(sendSms.run(context(), { to: '+15017122661', body: 'Hi' }, 'k3')).rejects.toBeInstanceOf(
+      VendorAuthError,
+    );
   });
 });

@@ -4,9 +4,17 @@ import { fixtureJson, mapToRecord } from '../helpers/vendor-api.js';
 
 const fixture = (file: string) => fixtureJson('woocommerce', file);
 /** The contact fields both shared samples carry (the order's billing address, the customer's profile). */
-const JOHN_DOE = { first_name: 'John', last_name: 'Doe', name: 'John Doe', email: 'john.doe@example.com', phone: '(555) 555-5555', country: 'US' };
+const JOHN_DOE = {
+  first_name: 'John',
+  last_name: 'Doe',
+  name: 'John Doe',
+  email: 'john.doe@example.com',
+  phone: '(555) 555-5555',
+  country: 'US',
+};
 
-const map = (type: string, payload: unknown, externalId: string) => mapToRecord(woocommerce, type, externalId, payload, '2017-03-22T19:28:08.000Z');
+const map = (type: string, payload: unknown, externalId: string) =>
+  mapToRecord(woocommerce, type, externalId, payload, '2017-03-22T19:28:08.000Z');
 
 describe('woocommerce default mappings', () => {
   it('ships the shared fixtures, unchanged, as the samples', () => {
@@ -35,7 +43,14 @@ describe('woocommerce default mappings', () => {
         paid_at: '2017-03-22T19:28:08Z',
         items: [
           { name: 'Woo Single #1', sku: null, product_id: 93, quantity: 2, price: 3, total: 6 },
-          { name: 'Ship Your Idea &ndash; Color: Black, Size: M Test', sku: 'Bar3', product_id: 22, quantity: 1, price: 12, total: 12 },
+          {
+            name: 'Ship Your Idea &ndash; Color: Black, Size: M Test',
+            sku: 'Bar3',
+            product_id: 22,
+            quantity: 1,
+            price: 12,
+            total: 12,
+          },
         ],
       },
     });
@@ -50,7 +65,11 @@ describe('woocommerce default mappings', () => {
   });
 
   it('maps a customer account to the same identity kind, with profile attributes', async () => {
-    const record = await map('customer.created', fixture('customer_created.json'), 'customer.created:25:2017-03-21T19:09:30');
+    const record = await map(
+      'customer.created',
+      fixture('customer_created.json'),
+      'customer.created:25:2017-03-21T19:09:30',
+    );
     expect(record).toEqual({
       ...JOHN_DOE,
       identities: [{ kind: 'woocommerce_customer', value: 'example.com:25' }],
@@ -59,7 +78,12 @@ describe('woocommerce default mappings', () => {
   });
 
   it('leaves blank WooCommerce fields out instead of writing empty strings', async () => {
-    const customer = { ...fixture('customer_created.json'), first_name: '', last_name: '', billing: { ...fixture('customer_created.json').billing, phone: '', first_name: 'Jo', last_name: '' } };
+    const customer = {
+      ...fixture('customer_created.json'),
+      first_name: '',
+      last_name: '',
+      billing: { ...fixture('customer_created.json').billing, phone: '', first_name: 'Jo', last_name: '' },
+    };
     const record = await map('customer.updated', customer, 'customer.updated:25:2017-03-21T19:09:30');
     expect(record).toMatchObject({ first_name: 'Jo', name: 'Jo' });
     expect(record.last_name ?? null).toBeNull();

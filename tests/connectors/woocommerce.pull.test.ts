@@ -13,7 +13,11 @@ const CUSTOMER = fixtureJson('woocommerce', 'customer_created.json');
 const order = (id: number, modified: string) => ({ ...ORDER, id, number: String(id), date_modified_gmt: modified });
 const customer = (id: number) => ({ ...CUSTOMER, id, email: `c${id}@example.com` });
 
-const context = (apiUrl = API) => memoryConnectorContext({ secrets: { webhook_secret: 'unused', consumer_key: 'ck_test', consumer_secret: 'cs_test' }, apiUrl }).context;
+const context = (apiUrl = API) =>
+  memoryConnectorContext({
+    secrets: { webhook_secret: 'unused', consumer_key: 'ck_test', consumer_secret: 'cs_test' },
+    apiUrl,
+  }).context;
 
 const orders = woocommerce.pull!.orders!;
 const customers = woocommerce.pull!.customers!;
@@ -29,7 +33,10 @@ describe('woocommerce orders pull', () => {
       .reply(429, { code: 'too_many_requests' }, { 'Retry-After': '0' })
       .get('/wp-json/wc/v3/orders')
       .query({ ...ORDER_QUERY, modified_after: '2024-01-01T00:00:00', page: '1' })
-      .reply(200, [order(801, '2024-01-02T10:00:00'), order(802, '2024-01-02T10:00:05')], { 'X-WP-Total': '3', 'X-WP-TotalPages': '2' });
+      .reply(200, [order(801, '2024-01-02T10:00:00'), order(802, '2024-01-02T10:00:05')], {
+        'X-WP-Total': '3',
+        'X-WP-TotalPages': '2',
+      });
 
     const first = await orders.list(context(), null, { since: new Date('2024-01-01T00:00:00Z'), pageSize: 2 });
     expect(first.events.map((event) => [event.type, event.externalId, event.occurredAt])).toEqual([
@@ -45,7 +52,10 @@ describe('woocommerce orders pull', () => {
       .reply(200, [order(802, '2024-01-02T10:00:05'), order(803, '2024-01-03T08:30:00')], { 'X-WP-TotalPages': '1' });
     const last = await orders.list(context(), first.nextCursor, { pageSize: 2 });
     // Order 802 is read again with the same id, so the inbox drops it.
-    expect(last.events.map((event) => event.externalId)).toEqual(['order.updated:802:2024-01-02T10:00:05', 'order.updated:803:2024-01-03T08:30:00']);
+    expect(last.events.map((event) => event.externalId)).toEqual([
+      'order.updated:802:2024-01-02T10:00:05',
+      'order.updated:803:2024-01-03T08:30:00',
+    ]);
     expect(last.nextCursor).toBeNull();
     expect(last.resumeCursor).toEqual({ modifiedAfter: '2024-01-03T08:29:59', page: 1 });
   });
@@ -70,8 +80,15 @@ describe('woocommerce orders pull', () => {
   });
 
   it('starts without modified_after on a first pull without since, and keeps the cursor when nothing changed', async () => {
-    nock(SHOP).get('/wp-json/wc/v3/orders').query({ ...ORDER_QUERY, page: '1' }).reply(200, [], { 'X-WP-TotalPages': '0' });
-    expect(await orders.list(context(), null, { pageSize: 2 })).toEqual({ events: [], nextCursor: null, resumeCursor: { modifiedAfter: null, page: 1 } });
+    nock(SHOP)
+      .get('/wp-json/wc/v3/orders')
+      .query({ ...ORDER_QUERY, page: '1' })
+      .reply(200, [], { 'X-WP-TotalPages': '0' });
+    expect(await orders.list(context(), null, { pageSize: 2 })).toEqual({
+      events: [],
+      nextCursor: null,
+      resumeCursor: { modifiedAfter: null, page: 1 },
+    });
   });
 
   it('fails with a clear error naming WOOCOMMERCE_API_URL when the shop URL is not configured', async () => {

@@ -11,14 +11,29 @@ const map = (type: string, payload?: unknown) => mapToRecord(xero, type, `${TENA
 describe('xero dates', () => {
   it('turns /Date(ms+zone)/ values into ISO everywhere and leaves other strings alone', () => {
     expect(
-      withIsoDates({ UpdatedDateUTC: '/Date(1573755038314+0000)/', Payments: [{ Date: '/Date(1552953600000+1300)/' }], Name: 'Date(1)', DateString: '2019-03-07T00:00:00' }),
-    ).toEqual({ UpdatedDateUTC: '2019-11-14T18:10:38.314Z', Payments: [{ Date: '2019-03-19T00:00:00.000Z' }], Name: 'Date(1)', DateString: '2019-03-07T00:00:00' });
+      withIsoDates({
+        UpdatedDateUTC: '/Date(1573755038314+0000)/',
+        Payments: [{ Date: '/Date(1552953600000+1300)/' }],
+        Name: 'Date(1)',
+        DateString: '2019-03-07T00:00:00',
+      }),
+    ).toEqual({
+      UpdatedDateUTC: '2019-11-14T18:10:38.314Z',
+      Payments: [{ Date: '2019-03-19T00:00:00.000Z' }],
+      Name: 'Date(1)',
+      DateString: '2019-03-07T00:00:00',
+    });
   });
 });
 
 describe('xero default mappings', () => {
   it('declares a mapping and a sample for every event type, built from the shared objects', () => {
-    expect(Object.keys(xero.events).sort()).toEqual(['contact.created', 'contact.updated', 'invoice.created', 'invoice.updated']);
+    expect(Object.keys(xero.events).sort()).toEqual([
+      'contact.created',
+      'contact.updated',
+      'invoice.created',
+      'invoice.updated',
+    ]);
     expect(xero.events['contact.updated']!.sample).toMatchObject({
       tenantId: TENANT,
       ContactID: fixture('contact_katherine_warren.json').ContactID,
@@ -34,7 +49,12 @@ describe('xero default mappings', () => {
       email: 'kat.warren@clampett.com',
       phone: ['(626) 847-1294'],
       identities: [{ kind: 'xero_contact', value: `${TENANT}:5cc8cf28-567e-4d43-b287-687cfcaec47c` }],
-      attributes: { xero_contact_name: 'Katherine Warren', xero_contact_status: 'ACTIVE', xero_is_customer: true, xero_is_supplier: true },
+      attributes: {
+        xero_contact_name: 'Katherine Warren',
+        xero_contact_status: 'ACTIVE',
+        xero_is_customer: true,
+        xero_is_supplier: true,
+      },
     });
   });
 
@@ -90,11 +110,15 @@ describe('xero default mappings', () => {
   it('keeps the event type for an unpaid invoice, and never calls a paid supplier bill a customer', async () => {
     const sample = xero.events['invoice.created']!.sample as Record<string, unknown>;
     const open = await map('invoice.created', { ...sample, Status: 'AUTHORISED', AmountDue: 148062.76, AmountPaid: 0 });
-    expect(open).toMatchObject({ timeline: { type: 'invoice.created', summary: 'Invoice INV-0006: 148062.76 NZD (AUTHORISED, due 148062.76)' } });
+    expect(open).toMatchObject({
+      timeline: { type: 'invoice.created', summary: 'Invoice INV-0006: 148062.76 NZD (AUTHORISED, due 148062.76)' },
+    });
     expect(open).not.toHaveProperty('lifecycle_stage');
 
     const bill = await map('invoice.updated', { ...sample, Type: 'ACCPAY' });
-    expect(bill).toMatchObject({ timeline: { type: 'invoice.updated', summary: 'Bill INV-0006: 148062.76 NZD (PAID)' } });
+    expect(bill).toMatchObject({
+      timeline: { type: 'invoice.updated', summary: 'Bill INV-0006: 148062.76 NZD (PAID)' },
+    });
     expect(bill).not.toHaveProperty('lifecycle_stage');
   });
 });

@@ -28,10 +28,15 @@ describe('fault: the API process killed (kill -9) mid-request while senders post
     const outcomes = await sender.done;
     await waitForSettled(stack, deliveries);
     const deduplicated = outcomes.filter((outcome) => outcome.deduplicated).length;
-    const report = await reconcile(stack, 'API process killed (kill -9) twice mid-request, restarted on the same port', outcomes, {
-      retriedDeliveries: outcomes.filter((outcome) => outcome.attempts > 1).length,
-      retriesAnsweredAlreadyStored: deduplicated,
-    });
+    const report = await reconcile(
+      stack,
+      'API process killed (kill -9) twice mid-request, restarted on the same port',
+      outcomes,
+      {
+        retriedDeliveries: outcomes.filter((outcome) => outcome.attempts > 1).length,
+        retriesAnsweredAlreadyStored: deduplicated,
+      },
+    );
     expectClean(report);
     // The kills cut requests in flight: senders saw connection errors and retried.
     expect(report.answers.error ?? 0).toBeGreaterThan(0);

@@ -124,7 +124,11 @@ export async function startPrivateRedis(options: { persist?: boolean } = {}): Pr
   const persistence = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
+      { stdio: 'ignore' },
+    );
     await waitFor('redis-server to answer', () => redisAnswers(url, 200), 10_000);
   };
   const kill = async () => {
@@ -159,7 +163,10 @@ export interface CrmflowProcess {
 
 export function spawnCrmflow(role: 'api' | 'worker', env: Record<string, string>, logFile: string): CrmflowProcess {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [BIN, role], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [BIN, role], {
+    env: { ...process.env, ...env, CI: 'true' },
+    stdio: ['ignore', log, log],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const signal = async (name: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -182,13 +189,19 @@ export interface ControlledSmtp {
 export async function startControlledSmtp(): Promise<ControlledSmtp> {
   const control: { mode: ControlledSmtp['mode']; rejected: number } = { mode: 'ok', rejected: 0 };
   const reject = (stage: 'rcpt' | 'data'): SmtpRejection | undefined => {
-    if (control.mode === 'defer' && stage === 'rcpt') return control.rejected++, { code: 451, message: '4.3.0 mailbox temporarily unavailable, try again later' };
-    if (control.mode === 'reject' && stage === 'data') return control.rejected++, { code: 554, message: '5.3.0 transaction failed' };
+    if (control.mode === 'defer' && stage === 'rcpt')
+      return (control.rejected++, { code: 451, message: '4.3.0 mailbox temporarily unavailable, try again later' });
+    if (control.mode === 'reject' && stage === 'data')
+      return (control.rejected++, { code: 554, message: '5.3.0 transaction failed' });
     return undefined;
   };
   const smtp = await startSmtpServer({ reject });
   return Object.defineProperties({ url: smtp.url, messages: smtp.messages, close: smtp.close } as ControlledSmtp, {
-    mode: { get: () => control.mode, set: (mode: ControlledSmtp['mode']) => void (control.mode = mode), enumerable: true },
+    mode: {
+      get: () => control.mode,
+      set: (mode: ControlledSmtp['mode']) => void (control.mode = mode),
+      enumerable: true,
+    },
     rejected: { get: () => control.rejected, enumerable: true },
   });
 }
@@ -230,7 +243,12 @@ export async function startStack(scenario: string, options: StackOptions = {}): 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const logFile = join(RESULTS_DIR, `${scenario}.log`);
   writeFileSync(logFile, '');
-  const [pg, redis, smtp, port] = await Promise.all([startPrivatePostgres(), startPrivateRedis({ persist: options.persistRedis }), startControlledSmtp(), freePort()]);
+  const [pg, redis, smtp, port] = await Promise.all([
+    startPrivatePostgres(),
+    startPrivateRedis({ persist: options.persistRedis }),
+    startControlledSmtp(),
+    freePort(),
+  ]);
   const env = testEnv({
     databaseUrl: pg.url,
     redisUrl: redis.url,
@@ -272,7 +290,8 @@ export async function startStack(scenario: string, options: StackOptions = {}): 
       await waitFor(
         'the API process to answer',
         async () => {
-          if (api.child.exitCode !== null) throw new Error(`the API process exited (${api.child.exitCode}); see ${logFile}`);
+          if (api.child.exitCode !== null)
+            throw new Error(`the API process exited (${api.child.exitCode}); see ${logFile}`);
           return (await fetch(`${apiUrl}/healthz`).catch(() => undefined))?.ok;
         },
         30_000,
@@ -294,8 +313,15 @@ export async function startStack(scenario: string, options: StackOptions = {}): 
 }
 
 /** GET/POST on the stack's API with the token. */
-export async function callApi(stack: Stack, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(init.headers ?? {}) } });
+export async function callApi(
+  stack: Stack,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(init.headers ?? {}) },
+  });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
@@ -322,7 +348,8 @@ export interface Delivery {
   version?: { updatedAt: string; totalPrice: string; firstName: string };
 }
 
-const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') => createHmac(algorithm, secret).update(data).digest(encoding);
+const hmac = (algorithm: 'sha256' | 'sha1', secret: string, data: Buffer | string, encoding: 'hex' | 'base64') =>
+  createHmac(algorithm, secret).update(data).digest(encoding);
 
 /** A person several vendors know: the same email and phone, written differently by each. */
 export interface Person {
@@ -334,7 +361,12 @@ export interface Person {
 }
 
 export function person(index: number): Person {
-  return { index, email: `person${index}@faults.example`, phone: `+1415555${String(index).padStart(4, '0')}`, shopifyCustomerId: String(9_100_000 + index) };
+  return {
+    index,
+    email: `person${index}@faults.example`,
+    phone: `+1415555${String(index).padStart(4, '0')}`,
+    shopifyCustomerId: String(9_100_000 + index),
+  };
 }
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing run can be reproduced. */
@@ -373,7 +405,9 @@ export function formDelivery(lead: FormLead, key = lead.id): Delivery {
     JSON.stringify({
       submission_id: lead.id,
       // the same address in another case, the phone in national format: normalization must make them one identity
-      ...(lead.withEmail ? { email: lead.person.index % 2 === 0 ? lead.person.email : lead.person.email.toUpperCase() } : {}),
+      ...(lead.withEmail
+        ? { email: lead.person.index % 2 === 0 ? lead.person.email : lead.person.email.toUpperCase() }
+        : {}),
       ...(lead.withPhone ? { phone: nationalPhone(lead.person.phone) } : {}),
       message: `Lead ${lead.id}`,
       ...(lead.submittedAt ? { submitted_at: lead.submittedAt } : {}),
@@ -384,14 +418,20 @@ export function formDelivery(lead: FormLead, key = lead.id): Delivery {
     connector: 'form',
     event: `form:${lead.id}`,
     timeline: `form:submission/${lead.id}`,
-    identities: [...(lead.withEmail ? [`email:${lead.person.email}`] : []), ...(lead.withPhone ? [`phone:${lead.person.phone}`] : [])],
+    identities: [
+      ...(lead.withEmail ? [`email:${lead.person.email}`] : []),
+      ...(lead.withPhone ? [`phone:${lead.person.phone}`] : []),
+    ],
     email: lead.withEmail,
     body,
     headers: formHeaders(body, SECRETS.FORM_WEBHOOK_SECRET),
   };
 }
 
-const SHOPIFY_SAMPLE = JSON.parse(fixtureBytes('shopify', 'orders_create.json').toString('utf8')) as Record<string, any>;
+const SHOPIFY_SAMPLE = JSON.parse(fixtureBytes('shopify', 'orders_create.json').toString('utf8')) as Record<
+  string,
+  any
+>;
 
 export interface ShopifyOrder {
   orderId: string;
@@ -436,7 +476,11 @@ export function shopifyDelivery(order: ShopifyOrder, key: string): Delivery {
     connector: 'shopify',
     event: `shopify:${order.topic}:${gid}:${order.updatedAt}`,
     timeline: `shopify:order/${order.orderId}`,
-    identities: [`email:${order.person.email}`, `shopify_customer:${order.person.shopifyCustomerId}`, ...(order.withPhone ? [`phone:${order.person.phone}`] : [])],
+    identities: [
+      `email:${order.person.email}`,
+      `shopify_customer:${order.person.shopifyCustomerId}`,
+      ...(order.withPhone ? [`phone:${order.person.phone}`] : []),
+    ],
     email: true,
     body,
     headers: shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET, order.topic),
@@ -444,13 +488,26 @@ export function shopifyDelivery(order: ShopifyOrder, key: string): Delivery {
   };
 }
 
-const TWILIO_SAMPLE = JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<string, string>;
+const TWILIO_SAMPLE = JSON.parse(fixtureBytes('twilio', 'incoming_sms.json').toString('utf8')) as Record<
+  string,
+  string
+>;
 
 /** Twilio's incoming-SMS sample from the person's phone, signed over the public URL and the sorted parameters. */
 export function twilioDelivery(sid: string, from: Person, key = sid): Delivery {
-  const params: Record<string, string> = { ...TWILIO_SAMPLE, MessageSid: sid, SmsMessageSid: sid, SmsSid: sid, From: from.phone, Body: `Hello from ${from.index}` };
+  const params: Record<string, string> = {
+    ...TWILIO_SAMPLE,
+    MessageSid: sid,
+    SmsMessageSid: sid,
+    SmsSid: sid,
+    From: from.phone,
+    Body: `Hello from ${from.index}`,
+  };
   const body = Buffer.from(new URLSearchParams(params).toString());
-  const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
+  const signed = `${PUBLIC_URL}/webhooks/twilio${Object.keys(params)
+    .sort()
+    .map((name) => name + params[name])
+    .join('')}`;
   return {
     key,
     connector: 'twilio',
@@ -459,11 +516,17 @@ export function twilioDelivery(sid: string, from: Person, key = sid): Delivery {
     identities: [`phone:${from.phone}`],
     email: false,
     body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64') },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': hmac('sha1', SECRETS.TWILIO_AUTH_TOKEN!, signed, 'base64'),
+    },
   };
 }
 
-const WHATSAPP_SAMPLE = JSON.parse(fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8')) as Record<string, any>;
+const WHATSAPP_SAMPLE = JSON.parse(fixtureBytes('meta', 'whatsapp_text_message.json').toString('utf8')) as Record<
+  string,
+  any
+>;
 
 /** Meta's WhatsApp text-message sample from the person's number (wa_id: digits without the plus). */
 export function whatsappDelivery(wamid: string, from: Person, key = wamid): Delivery {
@@ -471,7 +534,15 @@ export function whatsappDelivery(wamid: string, from: Person, key = wamid): Deli
   const value = payload.entry[0].changes[0].value;
   const waId = from.phone.slice(1);
   value.contacts = [{ profile: { name: `Person ${from.index}` }, wa_id: waId }];
-  value.messages = [{ ...value.messages[0], id: wamid, from: waId, timestamp: String(Math.floor(Date.now() / 1000)), text: { body: `Hi from ${from.index}` } }];
+  value.messages = [
+    {
+      ...value.messages[0],
+      id: wamid,
+      from: waId,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+      text: { body: `Hi from ${from.index}` },
+    },
+  ];
   const body = Buffer.from(JSON.stringify(payload));
   return {
     key,
@@ -481,7 +552,10 @@ export function whatsappDelivery(wamid: string, from: Person, key = wamid): Deli
     identities: [`phone:${from.phone}`],
     email: false,
     body,
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${hmac('sha256', SECRETS.META_APP_SECRET!, body, 'hex')}` },
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': `sha256=${hmac('sha256', SECRETS.META_APP_SECRET!, body, 'hex')}`,
+    },
   };
 }
 
@@ -503,7 +577,9 @@ export function mixedWorkload(scenario: string, count: number, people: number, s
       case 1: {
         const orderId = String(5_000_000_000 + n);
         const at = new Date(Date.UTC(2026, 0, 1) + n * 1000).toISOString();
-        deliveries.push(shopifyDelivery({ orderId, person: who, withPhone: rand() < 0.3, topic: 'orders/create', updatedAt: at }, id));
+        deliveries.push(
+          shopifyDelivery({ orderId, person: who, withPhone: rand() < 0.3, topic: 'orders/create', updatedAt: at }, id),
+        );
         break;
       }
       case 2:
@@ -607,7 +683,13 @@ export async function scalar(pool: Pool, sql: string, params: unknown[] = []): P
 }
 
 /** Polls a count on the scenario's database, tolerating the moments it is down. */
-export async function waitForCount(stack: Stack, what: string, sql: string, done: (n: number) => boolean, timeoutMs = 120_000): Promise<number> {
+export async function waitForCount(
+  stack: Stack,
+  what: string,
+  sql: string,
+  done: (n: number) => boolean,
+  timeoutMs = 120_000,
+): Promise<number> {
   let last = -1;
   await waitFor(
     `${what} (last count ${last})`,
@@ -625,14 +707,30 @@ export async function waitForCount(stack: Stack, what: string, sql: string, done
 
 /** Waits until `n` runs have succeeded: the workers are up and working (a fault injected before would hit their startup). */
 export function waitForRuns(stack: Stack, n: number, timeoutMs = 90_000): Promise<number> {
-  return waitForCount(stack, `${n} runs succeeded`, "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded'", (found) => found >= n, timeoutMs);
+  return waitForCount(
+    stack,
+    `${n} runs succeeded`,
+    "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded'",
+    (found) => found >= n,
+    timeoutMs,
+  );
 }
 
 /** Every distinct event of the deliveries settled: processed, or failed for good when `failedToo`. */
-export async function waitForSettled(stack: Stack, deliveries: Delivery[], options: { failedToo?: boolean; timeoutMs?: number } = {}): Promise<void> {
+export async function waitForSettled(
+  stack: Stack,
+  deliveries: Delivery[],
+  options: { failedToo?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
   const expected = new Set(deliveries.map((delivery) => delivery.event)).size;
   const statuses = options.failedToo ? "('processed', 'failed')" : "('processed')";
-  await waitForCount(stack, `all ${expected} events ${options.failedToo ? 'settled' : 'processed'}`, `SELECT count(*)::int AS n FROM inbox_events WHERE status IN ${statuses}`, (n) => n >= expected, options.timeoutMs);
+  await waitForCount(
+    stack,
+    `all ${expected} events ${options.failedToo ? 'settled' : 'processed'}`,
+    `SELECT count(*)::int AS n FROM inbox_events WHERE status IN ${statuses}`,
+    (n) => n >= expected,
+    options.timeoutMs,
+  );
 }
 
 /** Sets of identities that must be one customer each: the connected components of the events' identities. */
@@ -667,16 +765,44 @@ export interface Reconciliation {
   stored: number;
   processed: number;
   runs: { expected: number; found: number; succeeded: number; failed: number; resumed: number };
-  customers: { expected: number; found: number; split: number; joined: number; missingIdentities: number; extraIdentities: number };
+  customers: {
+    expected: number;
+    found: number;
+    split: number;
+    joined: number;
+    missingIdentities: number;
+    extraIdentities: number;
+  };
   timeline: { expected: number; found: number; duplicates: number; missing: number; misattributed: number };
-  emails: { expected: number; received: number; sentRecorded: number; uncertain: number; failed: number; sending: number; duplicateMessageIds: number; duplicateIdempotencyKeys: number; sentNotReceived: number };
+  emails: {
+    expected: number;
+    received: number;
+    sentRecorded: number;
+    uncertain: number;
+    failed: number;
+    sending: number;
+    duplicateMessageIds: number;
+    duplicateIdempotencyKeys: number;
+    sentNotReceived: number;
+  };
   partialWrites: { customersWithoutIdentity: number; succeededRunsMissingSteps: number };
   /** Rows still pointing at a customer merged into another (the record read through the survivor does not show them). */
   onMergedCustomers: { timeline: number; outbound: number; runs: number };
   lost: { ackedNotStored: number; storedNotProcessed: number; total: number };
   duplicates: { inbox: number; runs: number; timeline: number; outbound: number; total: number };
   /** Messages sent through a vendor API (a fake of it), when the scenario's workflows send some. */
-  vendor?: { name: string; channel: string; owed: number; accepted: number; sentRecorded: number; uncertain: number; failed: number; sending: number; duplicateTokens: number; sentNotAccepted: number };
+  vendor?: {
+    name: string;
+    channel: string;
+    owed: number;
+    accepted: number;
+    sentRecorded: number;
+    uncertain: number;
+    failed: number;
+    sending: number;
+    duplicateTokens: number;
+    sentNotAccepted: number;
+  };
   extra: Record<string, unknown>;
 }
 
@@ -691,7 +817,13 @@ export interface VendorSends {
 }
 
 /** Compares what was sent with what the scenario's database and SMTP server hold; prints and writes the report. */
-export async function reconcile(stack: Stack, title: string, outcomes: SendOutcome[], extra: Record<string, unknown> = {}, vendorSends?: VendorSends): Promise<Reconciliation> {
+export async function reconcile(
+  stack: Stack,
+  title: string,
+  outcomes: SendOutcome[],
+  extra: Record<string, unknown> = {},
+  vendorSends?: VendorSends,
+): Promise<Reconciliation> {
   const pool = stack.pg.pool;
   const deliveries = outcomes.map((outcome) => outcome.delivery);
   const byEvent = new Map<string, Delivery>();
@@ -699,13 +831,26 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
   const answers: Record<string, number> = {};
   for (const outcome of outcomes) for (const answer of outcome.answers) answers[answer] = (answers[answer] ?? 0) + 1;
 
-  const inbox = (await pool.query<{ id: number; key: string; status: string }>("SELECT id, connector || ':' || external_id AS key, status FROM inbox_events")).rows;
+  const inbox = (
+    await pool.query<{ id: number; key: string; status: string }>(
+      "SELECT id, connector || ':' || external_id AS key, status FROM inbox_events",
+    )
+  ).rows;
   const inboxByKey = new Map<string, { id: number; status: string }[]>();
   for (const row of inbox) inboxByKey.set(row.key, [...(inboxByKey.get(row.key) ?? []), row]);
-  const runs = (await pool.query<{ id: number; workflow: string; inbox_event_id: number; status: string; attempts: number; steps: number }>(
-    `SELECT r.id, r.workflow, r.inbox_event_id, r.status, r.attempts, (SELECT count(*)::int FROM run_steps s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps
+  const runs = (
+    await pool.query<{
+      id: number;
+      workflow: string;
+      inbox_event_id: number;
+      status: string;
+      attempts: number;
+      steps: number;
+    }>(
+      `SELECT r.id, r.workflow, r.inbox_event_id, r.status, r.attempts, (SELECT count(*)::int FROM run_steps s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps
      FROM workflow_runs r`,
-  )).rows;
+    )
+  ).rows;
   const runsByInbox = new Map<number, typeof runs>();
   for (const run of runs) runsByInbox.set(run.inbox_event_id, [...(runsByInbox.get(run.inbox_event_id) ?? []), run]);
 
@@ -714,13 +859,21 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
   const processedEvents = new Set(
     [...byEvent.keys()].filter((event) => {
       const rows = inboxByKey.get(event);
-      return rows?.length === 1 && rows[0]!.status === 'processed' && (runsByInbox.get(rows[0]!.id) ?? []).some((run) => run.status === 'succeeded');
+      return (
+        rows?.length === 1 &&
+        rows[0]!.status === 'processed' &&
+        (runsByInbox.get(rows[0]!.id) ?? []).some((run) => run.status === 'succeeded')
+      );
     }),
   );
   const storedNotProcessed = inbox.filter((row) => !processedEvents.has(row.key)).length;
 
   // Customers: each expected component is exactly one live customer, and no customer spans two components.
-  const identities = (await pool.query<{ identity: string; customer_id: number }>("SELECT kind || ':' || value AS identity, customer_id FROM customer_identities")).rows;
+  const identities = (
+    await pool.query<{ identity: string; customer_id: number }>(
+      "SELECT kind || ':' || value AS identity, customer_id FROM customer_identities",
+    )
+  ).rows;
   const ownerOf = new Map(identities.map((row) => [row.identity, row.customer_id]));
   const components = expectedCustomers(deliveries);
   let split = 0;
@@ -734,7 +887,8 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
       else owners.add(owner);
     }
     if (owners.size > 1) split++;
-    for (const owner of owners) componentOfCustomer.set(owner, (componentOfCustomer.get(owner) ?? new Set()).add(index));
+    for (const owner of owners)
+      componentOfCustomer.set(owner, (componentOfCustomer.get(owner) ?? new Set()).add(index));
   });
   const joined = [...componentOfCustomer.values()].filter((set) => set.size > 1).length;
   const expectedIdentities = new Set(components.flat());
@@ -742,7 +896,11 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
   const liveCustomers = await scalar(pool, 'SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL');
 
   // Timeline: one entry per vendor object, on the customer who owns the object's identities.
-  const timelineRows = (await pool.query<{ key: string; customer_id: number }>("SELECT source || ':' || external_id AS key, customer_id FROM timeline_events")).rows;
+  const timelineRows = (
+    await pool.query<{ key: string; customer_id: number }>(
+      "SELECT source || ':' || external_id AS key, customer_id FROM timeline_events",
+    )
+  ).rows;
   const timelineCount = new Map<string, number>();
   for (const row of timelineRows) timelineCount.set(row.key, (timelineCount.get(row.key) ?? 0) + 1);
   const expectedTimeline = new Map<string, Delivery>();
@@ -754,15 +912,22 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
 
   // Emails: SMTP Message-IDs are derived from the run and step, so a resend shows as the same id twice.
   const perMessageId = new Map<string, number>();
-  for (const message of stack.smtp.messages) perMessageId.set(message.messageId ?? '', (perMessageId.get(message.messageId ?? '') ?? 0) + 1);
-  const allMessages = (await pool.query<{ idempotency_key: string; status: string; channel: string }>('SELECT idempotency_key, status, channel FROM outbound_messages')).rows;
+  for (const message of stack.smtp.messages)
+    perMessageId.set(message.messageId ?? '', (perMessageId.get(message.messageId ?? '') ?? 0) + 1);
+  const allMessages = (
+    await pool.query<{ idempotency_key: string; status: string; channel: string }>(
+      'SELECT idempotency_key, status, channel FROM outbound_messages',
+    )
+  ).rows;
   const messages = allMessages.filter((row) => row.channel === 'email');
   const messageStatus: Record<string, number> = {};
   for (const row of messages) messageStatus[row.status] = (messageStatus[row.status] ?? 0) + 1;
   const perKey = new Map<string, number>();
   for (const row of allMessages) perKey.set(row.idempotency_key, (perKey.get(row.idempotency_key) ?? 0) + 1);
   const received = new Set(perMessageId.keys());
-  const sentNotReceived = messages.filter((row) => row.status === 'sent' && !received.has(`<${row.idempotency_key.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`)).length;
+  const sentNotReceived = messages.filter(
+    (row) => row.status === 'sent' && !received.has(`<${row.idempotency_key.replace(/[^A-Za-z0-9.-]/g, '.')}@crmflow>`),
+  ).length;
   const expectedEmails = [...byEvent.values()].filter((delivery) => delivery.email).length;
 
   const customersWithoutIdentity = await scalar(
@@ -770,15 +935,29 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
     'SELECT count(*)::int AS n FROM customers c WHERE merged_into IS NULL AND NOT EXISTS (SELECT 1 FROM customer_identities i WHERE i.customer_id = c.id)',
   );
   // Rows left on a customer that was merged away are invisible in the surviving customer's record.
-  const onMerged = (table: string) => scalar(pool, `SELECT count(*)::int AS n FROM ${table} t JOIN customers c ON c.id = t.customer_id WHERE c.merged_into IS NOT NULL`);
-  const onMergedCustomers = { timeline: await onMerged('timeline_events'), outbound: await onMerged('outbound_messages'), runs: await onMerged('workflow_runs') };
-  const succeededRunsMissingSteps = runs.filter((run) => run.status === 'succeeded' && run.steps < (stack.stepsPerWorkflow[run.workflow] ?? 0)).length;
+  const onMerged = (table: string) =>
+    scalar(
+      pool,
+      `SELECT count(*)::int AS n FROM ${table} t JOIN customers c ON c.id = t.customer_id WHERE c.merged_into IS NOT NULL`,
+    );
+  const onMergedCustomers = {
+    timeline: await onMerged('timeline_events'),
+    outbound: await onMerged('outbound_messages'),
+    runs: await onMerged('workflow_runs'),
+  };
+  const succeededRunsMissingSteps = runs.filter(
+    (run) => run.status === 'succeeded' && run.steps < (stack.stepsPerWorkflow[run.workflow] ?? 0),
+  ).length;
 
   const duplicates = {
-    inbox: [...inboxByKey.values()].reduce((sum, rows) => sum + rows.length - 1, 0) + Math.max(0, inbox.length - byEvent.size),
+    inbox:
+      [...inboxByKey.values()].reduce((sum, rows) => sum + rows.length - 1, 0) +
+      Math.max(0, inbox.length - byEvent.size),
     runs: [...runsByInbox.values()].reduce((sum, list) => sum + list.length - 1, 0),
     timeline: [...timelineCount.values()].reduce((sum, n) => sum + n - 1, 0),
-    outbound: [...perMessageId.values()].reduce((sum, n) => sum + n - 1, 0) + [...perKey.values()].reduce((sum, n) => sum + n - 1, 0),
+    outbound:
+      [...perMessageId.values()].reduce((sum, n) => sum + n - 1, 0) +
+      [...perKey.values()].reduce((sum, n) => sum + n - 1, 0),
     total: 0,
   };
   // A vendor's sends: each token accepted at most once, and every message recorded `sent` accepted.
@@ -859,12 +1038,16 @@ export async function reconcile(stack: Stack, title: string, outcomes: SendOutco
 
 export function summaryLines(report: Reconciliation): string[] {
   return [
-    `  sent ${report.sent} deliveries (${report.posts} posts: ${Object.entries(report.answers).map(([answer, n]) => `${answer}×${n}`).join(', ')}), acknowledged ${report.acknowledged}`,
+    `  sent ${report.sent} deliveries (${report.posts} posts: ${Object.entries(report.answers)
+      .map(([answer, n]) => `${answer}×${n}`)
+      .join(', ')}), acknowledged ${report.acknowledged}`,
     `  events ${report.events}, stored ${report.stored}, processed ${report.processed}; runs ${report.runs.found} (succeeded ${report.runs.succeeded}, failed ${report.runs.failed}, resumed ${report.runs.resumed})`,
     `  customers expected ${report.customers.expected}, found ${report.customers.found} (split ${report.customers.split}, joined ${report.customers.joined})`,
     `  timeline expected ${report.timeline.expected}, found ${report.timeline.found}; emails expected ${report.emails.expected}, received ${report.emails.received}, uncertain ${report.emails.uncertain}`,
     ...(report.vendor
-      ? [`  ${report.vendor.name} ${report.vendor.channel}: owed ${report.vendor.owed}, accepted ${report.vendor.accepted} (duplicate tokens ${report.vendor.duplicateTokens}), recorded sent ${report.vendor.sentRecorded}, uncertain ${report.vendor.uncertain}, failed ${report.vendor.failed}, sent not accepted ${report.vendor.sentNotAccepted}`]
+      ? [
+          `  ${report.vendor.name} ${report.vendor.channel}: owed ${report.vendor.owed}, accepted ${report.vendor.accepted} (duplicate tokens ${report.vendor.duplicateTokens}), recorded sent ${report.vendor.sentRecorded}, uncertain ${report.vendor.uncertain}, failed ${report.vendor.failed}, sent not accepted ${report.vendor.sentNotAccepted}`,
+        ]
       : []),
     `  lost ${report.lost.total} (acked not stored ${report.lost.ackedNotStored}, stored not processed ${report.lost.storedNotProcessed}); duplicates ${report.duplicates.total} (timeline ${report.duplicates.timeline}, outbound ${report.duplicates.outbound}, runs ${report.duplicates.runs}, inbox ${report.duplicates.inbox})`,
     `  rows on merged customers: timeline ${report.onMergedCustomers.timeline}, outbound ${report.onMergedCustomers.outbound}, runs ${report.onMergedCustomers.runs}`,
@@ -881,8 +1064,17 @@ export function expectClean(report: Reconciliation): void {
   expect(report.processed).toBe(report.events);
   expect(report.runs.found).toBe(report.runs.expected);
   expect(report.customers.found, 'customers found = expected').toBe(report.customers.expected);
-  expect({ split: report.customers.split, joined: report.customers.joined, missing: report.customers.missingIdentities, extra: report.customers.extraIdentities }).toEqual({ split: 0, joined: 0, missing: 0, extra: 0 });
-  expect({ found: report.timeline.found, missing: report.timeline.missing, misattributed: report.timeline.misattributed }).toEqual({ found: report.timeline.expected, missing: 0, misattributed: 0 });
+  expect({
+    split: report.customers.split,
+    joined: report.customers.joined,
+    missing: report.customers.missingIdentities,
+    extra: report.customers.extraIdentities,
+  }).toEqual({ split: 0, joined: 0, missing: 0, extra: 0 });
+  expect({
+    found: report.timeline.found,
+    missing: report.timeline.missing,
+    misattributed: report.timeline.misattributed,
+  }).toEqual({ found: report.timeline.expected, missing: 0, misattributed: 0 });
   expect(report.partialWrites).toEqual({ customersWithoutIdentity: 0, succeededRunsMissingSteps: 0 });
   // Every email a run owed is either received or, when a worker died between handing it over and recording the outcome,
   // `uncertain` (never resent); none is received twice, none recorded as sent went missing.
@@ -911,7 +1103,7 @@ export interface FailedRun {
 /** Every failed run, as support staff find them: `GET /api/runs?status=failed`, page by page. */
 export async function listFailedRuns(stack: Stack): Promise<FailedRun[]> {
   const failed: FailedRun[] = [];
-  for (let before: number | null = null; ; ) {
+  for (let before: number | null = null; ;) {
     const page = await callApi(stack, `/api/runs?status=failed&limit=200${before ? `&before=${before}` : ''}`);
     expect(page.status).toBe(200);
     failed.push(...page.body.runs);
@@ -929,11 +1121,17 @@ export async function listFailedRuns(stack: Stack): Promise<FailedRun[]> {
 export async function retryThroughApi(stack: Stack, runs: FailedRun[], deliveries: Delivery[]): Promise<void> {
   const answers = await Promise.all(
     runs.map(async (run, index) => {
-      const clicks = await Promise.all(Array.from({ length: index < 10 ? 2 : 1 }, () => callApi(stack, `/api/runs/${run.id}/retry`, { method: 'POST' })));
+      const clicks = await Promise.all(
+        Array.from({ length: index < 10 ? 2 : 1 }, () =>
+          callApi(stack, `/api/runs/${run.id}/retry`, { method: 'POST' }),
+        ),
+      );
       return clicks.map((click) => click.status).sort();
     }),
   );
-  expect(answers.filter((statuses) => statuses[0] !== 202 || statuses.some((status) => status !== 202 && status !== 409))).toEqual([]);
+  expect(
+    answers.filter((statuses) => statuses[0] !== 202 || statuses.some((status) => status !== 202 && status !== 409)),
+  ).toEqual([]);
   await waitForSettled(stack, deliveries);
   expect((await callApi(stack, `/api/runs/${runs[0]!.id}/retry`, { method: 'POST' })).status).toBe(409);
 }

@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, mixedWorkload, reconcile, send, startStack, waitForRuns, waitForSettled, type Stack } from './harness.js';
+import {
+  expectClean,
+  mixedWorkload,
+  reconcile,
+  send,
+  startStack,
+  waitForRuns,
+  waitForSettled,
+  type Stack,
+} from './harness.js';
 
 describe('fault: PostgreSQL stopped and restarted during ingest', () => {
   let stack: Stack;
@@ -27,7 +36,9 @@ describe('fault: PostgreSQL stopped and restarted during ingest', () => {
 
     const outcomes = await sender.done;
     await waitForSettled(stack, deliveries);
-    const report = await reconcile(stack, 'PostgreSQL stopped and restarted during ingest', outcomes, { ackedWhilePostgresDown: ackedWhileDown });
+    const report = await reconcile(stack, 'PostgreSQL stopped and restarted during ingest', outcomes, {
+      ackedWhilePostgresDown: ackedWhileDown,
+    });
     expectClean(report);
     // Senders were told to come back (503) and did; an acknowledgement while the database was away would be a lie.
     expect(report.answers['503'] ?? 0).toBeGreaterThan(0);

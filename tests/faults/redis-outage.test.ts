@@ -1,6 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, mixedWorkload, reconcile, send, startStack, waitForRuns, waitForSettled, type Stack } from './harness.js';
+import {
+  expectClean,
+  mixedWorkload,
+  reconcile,
+  send,
+  startStack,
+  waitForRuns,
+  waitForSettled,
+  type Stack,
+} from './harness.js';
 
 describe('fault: Redis killed (kill -9) and restarted empty during ingest', () => {
   let stack: Stack;
@@ -26,7 +35,9 @@ describe('fault: Redis killed (kill -9) and restarted empty during ingest', () =
 
     const outcomes = await sender.done;
     await waitForSettled(stack, deliveries);
-    const report = await reconcile(stack, 'Redis killed and restarted (empty) during ingest', outcomes, { ackedWhileRedisDown: ackedWhileDown });
+    const report = await reconcile(stack, 'Redis killed and restarted (empty) during ingest', outcomes, {
+      ackedWhileRedisDown: ackedWhileDown,
+    });
     expectClean(report);
     expect(ackedWhileDown).toBeGreaterThan(100);
     // Redis being away never turns a stored event into an error for the sender.

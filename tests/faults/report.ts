@@ -13,7 +13,15 @@ const RESULTS = new URL('../../test-results/faults/', import.meta.url);
 const README = new URL('../../README.md', import.meta.url);
 
 /** In the README's order: the scenarios as the issue lists them. */
-const SCENARIOS = ['worker-crash', 'redis-outage', 'postgres-outage', 'smtp-outage', 'vendor-outage', 'duplicates', 'api-crash'];
+const SCENARIOS = [
+  'worker-crash',
+  'redis-outage',
+  'postgres-outage',
+  'smtp-outage',
+  'vendor-outage',
+  'duplicates',
+  'api-crash',
+];
 
 export function faultsTable(reports: Reconciliation[]): string {
   const rows = reports.map((r) => {
@@ -25,15 +33,28 @@ export function faultsTable(reports: Reconciliation[]): string {
       r.processed,
       `${r.customers.found} / ${r.customers.expected}`,
       [
-        ...(!r.vendor || r.emails.expected > 0 ? [`${r.emails.received} / ${r.emails.expected}${r.emails.uncertain ? ` (${r.emails.uncertain} uncertain)` : ''}`] : []),
-        ...(r.vendor ? [`${r.vendor.channel} ${r.vendor.accepted} / ${r.vendor.owed}${r.vendor.uncertain ? ` (${r.vendor.uncertain} uncertain)` : ''}`] : []),
+        ...(!r.vendor || r.emails.expected > 0
+          ? [
+              `${r.emails.received} / ${r.emails.expected}${r.emails.uncertain ? ` (${r.emails.uncertain} uncertain)` : ''}`,
+            ]
+          : []),
+        ...(r.vendor
+          ? [
+              `${r.vendor.channel} ${r.vendor.accepted} / ${r.vendor.owed}${r.vendor.uncertain ? ` (${r.vendor.uncertain} uncertain)` : ''}`,
+            ]
+          : []),
       ].join('; '),
       r.lost.total,
       r.duplicates.total,
     ];
     return `| ${cells.join(' | ')} |`;
   });
-  const runAt = reports.map((r) => r.finishedAt).sort().at(-1)?.slice(0, 10) ?? 'never';
+  const runAt =
+    reports
+      .map((r) => r.finishedAt)
+      .sort()
+      .at(-1)
+      ?.slice(0, 10) ?? 'never';
   return [
     '| scenario | sent | acked | stored / events | processed | customers found / expected | messages received / owed | lost | duplicates |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -56,7 +77,10 @@ function main(): void {
   const readme = readFileSync(README, 'utf8');
   const pattern = /(<!-- faults:start -->\n)[\s\S]*?(<!-- faults:end -->)/;
   if (!pattern.test(readme)) throw new Error('README.md has no <!-- faults:start --> / <!-- faults:end --> markers');
-  writeFileSync(README, readme.replace(pattern, (_, start: string, end: string) => `${start}${table}\n${end}`));
+  writeFileSync(
+    README,
+    readme.replace(pattern, (_, start: string, end: string) => `${start}${table}\n${end}`),
+  );
   process.stdout.write(`README.md: fault suite table updated from ${reports.length} scenario reports\n`);
 }
 

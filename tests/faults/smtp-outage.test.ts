@@ -1,6 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, listFailedRuns, retryThroughApi, mixedWorkload, reconcile, scalar, send, startStack, waitForCount, waitForRuns, waitForSettled, type Stack } from './harness.js';
+import {
+  expectClean,
+  listFailedRuns,
+  retryThroughApi,
+  mixedWorkload,
+  reconcile,
+  scalar,
+  send,
+  startStack,
+  waitForCount,
+  waitForRuns,
+  waitForSettled,
+  type Stack,
+} from './harness.js';
 
 describe('fault: the SMTP server fails (451, then 554) for a while, then recovers', () => {
   let stack: Stack;
@@ -33,20 +46,31 @@ describe('fault: the SMTP server fails (451, then 554) for a while, then recover
 
     // Exhausted runs are failed and listed by the API.
     const failed = await listFailedRuns(stack);
-    const failedEvents = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM inbox_events WHERE status = 'failed'");
+    const failedEvents = await scalar(
+      stack.pg.pool,
+      "SELECT count(*)::int AS n FROM inbox_events WHERE status = 'failed'",
+    );
     expect(failed.length).toBeGreaterThan(0);
     expect(failed.length).toBe(failedEvents);
     expect(failed.every((run) => /step reply \(reply\): email to .* failed/.test(run.error))).toBe(true);
-    const recoveredByBackoff = await scalar(stack.pg.pool, "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded' AND attempts > 1");
+    const recoveredByBackoff = await scalar(
+      stack.pg.pool,
+      "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded' AND attempts > 1",
+    );
 
     await retryThroughApi(stack, failed, deliveries);
 
-    const report = await reconcile(stack, 'SMTP failing (451, then 554) until 30 runs exhausted their attempts, then recovering; those retried through the API', outcomes, {
-      smtpRefused: stack.smtp.rejected,
-      failedVisible: failed.length,
-      retriedThroughApi: failed.length,
-      recoveredByBackoff,
-    });
+    const report = await reconcile(
+      stack,
+      'SMTP failing (451, then 554) until 30 runs exhausted their attempts, then recovering; those retried through the API',
+      outcomes,
+      {
+        smtpRefused: stack.smtp.rejected,
+        failedVisible: failed.length,
+        retriedThroughApi: failed.length,
+        recoveredByBackoff,
+      },
+    );
     expectClean(report);
     expect(stack.smtp.rejected).toBeGreaterThan(0);
   });

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectClean, mixedWorkload, reconcile, send, startStack, waitForCount, waitForSettled, type Stack } from './harness.js';
+import {
+  expectClean,
+  mixedWorkload,
+  reconcile,
+  send,
+  startStack,
+  waitForCount,
+  waitForSettled,
+  type Stack,
+} from './harness.js';
 
 const SUCCEEDED = "SELECT count(*)::int AS n FROM workflow_runs WHERE status = 'succeeded'";
 
@@ -19,13 +28,19 @@ describe('fault: kill -9 of a worker process mid-run, twice, while another keeps
 
     for (const threshold of [300, 1000]) {
       await waitForCount(stack, `${threshold} runs succeeded`, SUCCEEDED, (n) => n >= threshold);
-      stack.fault(`kill -9 worker pid ${doomed.child.pid} at ${await waitForCount(stack, 'count', SUCCEEDED, () => true)} runs succeeded`);
+      stack.fault(
+        `kill -9 worker pid ${doomed.child.pid} at ${await waitForCount(stack, 'count', SUCCEEDED, () => true)} runs succeeded`,
+      );
       await doomed.kill();
       doomed = stack.startWorker();
     }
     const outcomes = await sender.done;
     await waitForSettled(stack, deliveries);
-    const report = await reconcile(stack, 'kill -9 of a worker process mid-run (twice) while another keeps working', outcomes);
+    const report = await reconcile(
+      stack,
+      'kill -9 of a worker process mid-run (twice) while another keeps working',
+      outcomes,
+    );
     expectClean(report);
     // The killed workers held jobs: their runs were resumed by a later attempt.
     expect(report.runs.resumed).toBeGreaterThan(0);

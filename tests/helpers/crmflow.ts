@@ -9,7 +9,9 @@ import { startCrmflow, type Crmflow, type Roles } from '../../src/runtime.js';
 export const TEST_TOKEN = 'test-api-token';
 /** A test value for every secret crmflow knows (tests run with NODE_ENV=production: no demo values). */
 export const SECRETS: Record<string, string> & { SHOPIFY_WEBHOOK_SECRET: string; FORM_WEBHOOK_SECRET: string } = {
-  ...Object.fromEntries(ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `test-${spec.name.toLowerCase()}`])),
+  ...Object.fromEntries(
+    ENV_VARS.filter((spec) => spec.secret).map((spec) => [spec.name, `test-${spec.name.toLowerCase()}`]),
+  ),
   SHOPIFY_WEBHOOK_SECRET: 'shopify-test-secret',
   FORM_WEBHOOK_SECRET: 'form-test-secret',
   // The shipped workflows.yaml reads mailboxes from it; a test that wants one sets its own.
@@ -67,13 +69,26 @@ export function testEnv(options: TestEnvOptions): Record<string, string> {
 }
 
 /** `now`: the clock of time-based steps (business hours, waits, SLAs), e.g. a fixed offset from the real one. */
-export async function startTestCrmflow(env: Record<string, string>, roles: Roles = { api: true, worker: true, scheduler: true }, now?: () => Date): Promise<Crmflow> {
-  return startCrmflow({ env, roles, logger: pino({ level: env.LOG_LEVEL ?? 'silent' }), reconciler: { intervalMs: 500, graceMs: 500 }, now });
+export async function startTestCrmflow(
+  env: Record<string, string>,
+  roles: Roles = { api: true, worker: true, scheduler: true },
+  now?: () => Date,
+): Promise<Crmflow> {
+  return startCrmflow({
+    env,
+    roles,
+    logger: pino({ level: env.LOG_LEVEL ?? 'silent' }),
+    reconciler: { intervalMs: 500, graceMs: 500 },
+    now,
+  });
 }
 
 /** fetch against a running crmflow with the API token. */
 export async function api(app: Crmflow, path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${app.url}${path}`, { ...init, headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(init.headers ?? {}) } });
+  const response = await fetch(`${app.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TEST_TOKEN}`, ...(init.headers ?? {}) },
+  });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
@@ -84,7 +99,11 @@ export async function post(
   body: Buffer | string,
   headers: Record<string, string>,
 ): Promise<{ status: number; body: any; headers: Record<string, string> }> {
-  const response = await fetch(`${app.url}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers });
+  const response = await fetch(`${app.url}${path}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+    headers,
+  });
   const text = await response.text();
   let parsed: unknown = text;
   try {

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 const DOVECOT = ['/usr/sbin/dovecot', '/usr/bin/dovecot'].find((path) => existsSync(path));
 
 /** Why Dovecot tests cannot run here, or undefined when they can (Debian's dovecot-imapd is installed). */
-export const dovecotMissing = DOVECOT ? undefined : 'Dovecot is not installed (apt-get install -y dovecot-imapd; .ci/run does): IMAP tests skipped';
+export const dovecotMissing = DOVECOT
+  ? undefined
+  : 'Dovecot is not installed (apt-get install -y dovecot-imapd; .ci/run does): IMAP tests skipped';
 
 export interface Dovecot {
   port: number;
@@ -146,9 +148,14 @@ function readId(kind: 'u' | 'g', name: string): string {
 }
 
 /** Waits until crmflow has read every folder of the mailboxes `names` once: mail delivered from then on is new mail. */
-export async function mailboxesRead(pool: { query: (sql: string) => Promise<{ rows: Array<{ cursor: unknown }> }> }, names: string[]): Promise<void> {
+export async function mailboxesRead(
+  pool: { query: (sql: string) => Promise<{ rows: Array<{ cursor: unknown }> }> },
+  names: string[],
+): Promise<void> {
   for (let attempt = 0; attempt < 300; attempt++) {
-    const { rows } = await pool.query("SELECT cursor FROM connector_cursors WHERE connector = 'email' AND resource = 'mail'");
+    const { rows } = await pool.query(
+      "SELECT cursor FROM connector_cursors WHERE connector = 'email' AND resource = 'mail'",
+    );
     const cursor = (rows[0]?.cursor ?? {}) as Record<string, { inbox?: unknown; sent?: unknown }>;
     if (names.every((name) => cursor[name]?.inbox && cursor[name]?.sent)) return;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -17,7 +17,9 @@ export function useCrmflow(config: string, extra: Record<string, string> = {}): 
   const context = {} as { db: TestDatabase; app: Crmflow };
   beforeAll(async () => {
     context.db = await createTestDatabase();
-    context.app = await startTestCrmflow(testEnv({ databaseUrl: context.db.url, configPath: writeConfig(config), prefix: testPrefix(), extra }));
+    context.app = await startTestCrmflow(
+      testEnv({ databaseUrl: context.db.url, configPath: writeConfig(config), prefix: testPrefix(), extra }),
+    );
   });
   afterAll(async () => {
     await context.app?.close();

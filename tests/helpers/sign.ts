@@ -18,8 +18,15 @@ export function shopifyHeaders(body: Buffer | string, secret: string, topic = 'o
   };
 }
 
-export function formHeaders(body: Buffer | string, secret: string, contentType = 'application/json'): Record<string, string> {
-  return { 'content-type': contentType, 'x-crmflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
+export function formHeaders(
+  body: Buffer | string,
+  secret: string,
+  contentType = 'application/json',
+): Record<string, string> {
+  return {
+    'content-type': contentType,
+    'x-crmflow-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
+  };
 }
 
 /** Meta's WhatsApp text-message sample as if the customer wrote just now: replies to it are inside Meta's 24-hour window. */
@@ -32,10 +39,20 @@ export function recentWhatsAppSample(): Buffer {
  * A Twilio webhook as Twilio sends it: the parameters form-encoded, signed (`X-Twilio-Signature`) over the public URL
  * followed by every parameter name and value in name order.
  */
-export function twilioWebhook(publicUrl: string, params: Record<string, string>, authToken: string): { body: string; headers: Record<string, string> } {
-  const signed = `${publicUrl}/webhooks/twilio${Object.keys(params).sort().map((name) => name + params[name]).join('')}`;
+export function twilioWebhook(
+  publicUrl: string,
+  params: Record<string, string>,
+  authToken: string,
+): { body: string; headers: Record<string, string> } {
+  const signed = `${publicUrl}/webhooks/twilio${Object.keys(params)
+    .sort()
+    .map((name) => name + params[name])
+    .join('')}`;
   return {
     body: new URLSearchParams(params).toString(),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': createHmac('sha1', authToken).update(signed).digest('base64') },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': createHmac('sha1', authToken).update(signed).digest('base64'),
+    },
   };
 }

@@ -13,7 +13,9 @@ export interface ReceivedEmail {
 function decodeBody(raw: string): string {
   const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
   if (!/^Content-Transfer-Encoding:\s*quoted-printable/im.test(raw)) return body;
-  const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  const bytes = body
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   return Buffer.from(bytes, 'latin1').toString('utf8');
 }
 
@@ -36,7 +38,9 @@ function smtpError(rejection: SmtpRejection): Error {
 }
 
 /** A real SMTP server on a random local port that keeps every message it accepts. */
-export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<{ url: string; messages: ReceivedEmail[]; close: () => Promise<void> }> {
+export async function startSmtpServer(
+  options: SmtpServerOptions = {},
+): Promise<{ url: string; messages: ReceivedEmail[]; close: () => Promise<void> }> {
   const messages: ReceivedEmail[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -68,5 +72,9 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
   server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
-  return { url: `smtp://127.0.0.1:${port}`, messages, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

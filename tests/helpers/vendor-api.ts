@@ -1,6 +1,11 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import type { ConnectorContext, ConnectorDefinition, Secrets, WebhookRequest } from '../../src/connectors/define-connector.js';
+import type {
+  ConnectorContext,
+  ConnectorDefinition,
+  Secrets,
+  WebhookRequest,
+} from '../../src/connectors/define-connector.js';
 import { recordErrors, validateRecord } from '../../src/engine/steps/record-schema.js';
 import { compileExpression } from '../../src/workflows/expression.js';
 import { fixtureBytes } from './sign.js';
@@ -66,7 +71,10 @@ export function webhookRequest(
   connector: string,
   body: Buffer | string,
   headers: Record<string, string | undefined> = {},
-  { method = 'POST', publicUrl = `https://crm.example.com/webhooks/${connector}` }: { method?: string; publicUrl?: string } = {},
+  {
+    method = 'POST',
+    publicUrl = `https://crm.example.com/webhooks/${connector}`,
+  }: { method?: string; publicUrl?: string } = {},
 ): WebhookRequest {
   return { method, headers, query: {}, rawBody: Buffer.from(body), publicUrl };
 }

@@ -13,7 +13,12 @@ import {
 } from '../shared/email-message.js';
 import { parseMailboxes, type MailboxConfig } from './mailboxes.js';
 
-export type EmailSecrets = { mailboxes?: string; own_addresses?: string; poll_seconds?: string; backfill_days?: string };
+export type EmailSecrets = {
+  mailboxes?: string;
+  own_addresses?: string;
+  poll_seconds?: string;
+  backfill_days?: string;
+};
 
 type FolderKind = 'inbox' | 'sent';
 
@@ -46,7 +51,10 @@ export function imapClient(mailbox: MailboxConfig): ImapFlow {
 async function sentPath(client: ImapFlow, mailbox: MailboxConfig): Promise<string | undefined> {
   if (mailbox.sentFolder) return mailbox.sentFolder;
   const folders = await client.list();
-  return (folders.find((folder) => folder.specialUse === '\\Sent') ?? folders.find((folder) => folder.path.toLowerCase() === 'sent'))?.path;
+  return (
+    folders.find((folder) => folder.specialUse === '\\Sent') ??
+    folders.find((folder) => folder.path.toLowerCase() === 'sent')
+  )?.path;
 }
 
 /**
@@ -58,7 +66,11 @@ async function sentPath(client: ImapFlow, mailbox: MailboxConfig): Promise<strin
  * stored by their Message-ID. A mailbox that cannot be reached does not hold up the others: the pull reads them, then
  * fails naming it.
  */
-export async function listMail(context: ConnectorContext<EmailSecrets>, cursor: unknown, options: { since?: Date; pageSize: number }): Promise<PullPage> {
+export async function listMail(
+  context: ConnectorContext<EmailSecrets>,
+  cursor: unknown,
+  options: { since?: Date; pageSize: number },
+): Promise<PullPage> {
   const positions: MailCursor = structuredClone((cursor as MailCursor | null) ?? {});
   const own = ownAddresses(context.secrets);
   const unreachable: string[] = [];
@@ -75,7 +87,10 @@ export async function listMail(context: ConnectorContext<EmailSecrets>, cursor: 
       for (const kind of ['inbox', 'sent'] as const) {
         const path = kind === 'inbox' ? 'INBOX' : await sentPath(client, mailbox);
         if (!path) continue;
-        const page = await readFolder(client, mailbox, kind, path, positions[mailbox.name]?.[kind], { ...options, own });
+        const page = await readFolder(client, mailbox, kind, path, positions[mailbox.name]?.[kind], {
+          ...options,
+          own,
+        });
         if (!page) continue;
         positions[mailbox.name] = { ...positions[mailbox.name], [kind]: page.position };
         if (page.events.length > 0 || page.moved) return { events: page.events, nextCursor: positions };
@@ -105,7 +120,10 @@ async function readFolder(
     let uids: number[];
     if (from) {
       // `n:*` always names the newest message, even below n: keep only those after the position.
-      uids = opened.exists === 0 ? [] : ((await client.search({ uid: `${from.uid + 1}:*` }, { uid: true })) || []).filter((uid) => uid > from.uid);
+      uids =
+        opened.exists === 0
+          ? []
+          : ((await client.search({ uid: `${from.uid + 1}:*` }, { uid: true })) || []).filter((uid) => uid > from.uid);
     } else if (opened.exists === 0) {
       uids = [];
     } else {
@@ -116,7 +134,11 @@ async function readFolder(
       const candidates = (await client.search({ since: start }, { uid: true })) || [];
       uids = [];
       if (candidates.length > 0) {
-        for await (const message of client.fetch(candidates.join(','), { uid: true, internalDate: true }, { uid: true })) {
+        for await (const message of client.fetch(
+          candidates.join(','),
+          { uid: true, internalDate: true },
+          { uid: true },
+        )) {
           if (message.internalDate && new Date(message.internalDate) >= since) uids.push(message.uid);
         }
       }
@@ -126,7 +148,11 @@ async function readFolder(
     const readAt = new Date().toISOString();
     if (batch.length === 0) {
       // First sight of the folder (or a new UIDVALIDITY) with nothing to read: remember where it stands.
-      return { events: [], position: from ?? { validity, uid: Math.max(0, opened.uidNext - 1), read_at: readAt }, moved: !from };
+      return {
+        events: [],
+        position: from ?? { validity, uid: Math.max(0, opened.uidNext - 1), read_at: readAt },
+        moved: !from,
+      };
     }
     const events: ParsedEvent[] = [];
     for await (const message of client.fetch(
@@ -161,14 +187,24 @@ async function messageEvent(
   own: ReadonlySet<string>,
 ): Promise<ParsedEvent | undefined> {
   if (!message.source) return undefined;
-  const parsed = await simpleParser(message.source, { skipHtmlToText: false, skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  const parsed = await simpleParser(message.source, {
+    skipHtmlToText: false,
+    skipImageLinks: true,
+    skipTextToHtml: true,
+    skipTextLinks: true,
+  });
   const header = (name: string) => {
     const value = parsed.headers.get(name.toLowerCase());
     return value === undefined ? undefined : typeof value === 'string' ? value : JSON.stringify(value);
   };
   const from = addresses(parsed.from)[0] ?? null;
   const { text, truncated } = newText(parsed.text ?? '');
-  const internal = message.internalDate instanceof Date ? message.internalDate : message.internalDate ? new Date(message.internalDate) : undefined;
+  const internal =
+    message.internalDate instanceof Date
+      ? message.internalDate
+      : message.internalDate
+        ? new Date(message.internalDate)
+        : undefined;
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : (internal ?? new Date());
   const inbound = kind === 'inbox';
   // Mail between our own addresses (a note to a colleague) is about no customer: only mail out of the house counts.
@@ -184,7 +220,14 @@ async function messageEvent(
     // For mail we sent, the customer (the first of `to`) is the first recipient outside the house, in To or else Cc.
     to: inbound
       ? addresses(parsed.to)
-      : [...new Map([...outside(addresses(parsed.to)), ...outside(addresses(parsed.cc)), ...addresses(parsed.to)].map((a) => [a.address, a])).values()],
+      : [
+          ...new Map(
+            [...outside(addresses(parsed.to)), ...outside(addresses(parsed.cc)), ...addresses(parsed.to)].map((a) => [
+              a.address,
+              a,
+            ]),
+          ).values(),
+        ],
     cc: addresses(parsed.cc),
     subject: parsed.subject ?? null,
     date: date.toISOString(),
@@ -196,7 +239,12 @@ async function messageEvent(
   };
   // The Message-ID names the email wherever it is read (two mailboxes, a restored folder); the UID when it has none.
   const id = parsed.messageId ?? `${mailbox.name}/${validity}/${message.uid}`;
-  return { type: inbound ? 'message.received' : 'message.sent', externalId: `${inbound ? 'received' : 'sent'}:${id}`, occurredAt: payload.date, payload };
+  return {
+    type: inbound ? 'message.received' : 'message.sent',
+    externalId: `${inbound ? 'received' : 'sent'}:${id}`,
+    occurredAt: payload.date,
+    payload,
+  };
 }
 
 function rawReferences(references: string | string[] | undefined): string {
@@ -223,7 +271,10 @@ export function attachmentsOf(node: MessageStructureObject | undefined): EmailAt
  * Keeps one IMAP connection per mailbox IDLE on INBOX and calls `changed` when a message arrives (EXISTS); a dropped
  * connection is opened again after a pause. Sent folders (and anything IDLE missed) are read by the poll fallback.
  */
-export async function watchMail(context: ConnectorContext<EmailSecrets>, changed: () => void): Promise<() => Promise<void>> {
+export async function watchMail(
+  context: ConnectorContext<EmailSecrets>,
+  changed: () => void,
+): Promise<() => Promise<void>> {
   let stopped = false;
   let pause: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;

@@ -15,7 +15,8 @@ const mapping = readBeside(import.meta.url, '../shared/email-message.jsonata');
 export default defineConnector<keyof EmailSecrets>({
   id: 'email',
   family: 'email',
-  summary: 'Email mailboxes over IMAP (a shared sales@, agents’ own): incoming mail and what agents sent, on the customer’s timeline.',
+  summary:
+    'Email mailboxes over IMAP (a shared sales@, agents’ own): incoming mail and what agents sent, on the customer’s timeline.',
   secrets: {
     mailboxes: {
       description:
@@ -29,7 +30,8 @@ export default defineConnector<keyof EmailSecrets>({
       },
     },
     own_addresses: {
-      description: 'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).',
+      description:
+        'Our own addresses, comma-separated, never answered (the mailboxes’ user names that are addresses count too).',
       optional: true,
     },
     poll_seconds: { description: 'How often every folder is read besides IDLE (default 60).', optional: true },
@@ -41,12 +43,14 @@ export default defineConnector<keyof EmailSecrets>({
   },
   events: {
     'message.received': {
-      summary: 'An email arrived in a mailbox’s INBOX. Auto-replies, bounces and list mail (RFC 3834) carry `automated` and are never answered automatically.',
+      summary:
+        'An email arrived in a mailbox’s INBOX. Auto-replies, bounces and list mail (RFC 3834) carry `automated` and are never answered automatically.',
       mapping,
       sample: readJsonBeside(import.meta.url, 'samples/inbound_email.json'),
     },
     'message.sent': {
-      summary: 'An email in a mailbox’s Sent folder: a contact by the agent whose mailbox it is (or whose address sent it).',
+      summary:
+        'An email in a mailbox’s Sent folder: a contact by the agent whose mailbox it is (or whose address sent it).',
       mapping,
       sample: readJsonBeside(import.meta.url, 'samples/sent_email.json'),
     },
@@ -72,6 +76,11 @@ export default defineConnector<keyof EmailSecrets>({
   inboundMessage: (event) => {
     if (event.type !== 'message.received') return undefined;
     const email = event.payload as EmailPayload;
-    return { channel: 'email', address: email.from?.address ?? '', text: email.text, automated: email.automated ?? undefined };
+    return {
+      channel: 'email',
+      address: email.from?.address ?? '',
+      text: email.text,
+      automated: email.automated ?? undefined,
+    };
   },
 });

@@ -27,7 +27,8 @@ export function parseMailboxes(value: string | undefined): MailboxConfig[] {
   return value.split(',').map((entry, index) => {
     const at = entry.indexOf('=');
     const name = entry.slice(0, at).trim();
-    if (at < 1 || !/^[a-z0-9_-]+$/i.test(name)) throw new BadRequestError(`mailboxes entry ${index + 1}: expected name=imaps://user:password@host`);
+    if (at < 1 || !/^[a-z0-9_-]+$/i.test(name))
+      throw new BadRequestError(`mailboxes entry ${index + 1}: expected name=imaps://user:password@host`);
     if (seen.has(name)) throw new BadRequestError(`mailboxes: "${name}" is declared twice`);
     seen.add(name);
     let url: URL;
@@ -36,7 +37,8 @@ export function parseMailboxes(value: string | undefined): MailboxConfig[] {
     } catch {
       throw new BadRequestError(`mailbox ${name}: not a URL (imaps://user:password@host)`);
     }
-    if (url.protocol !== 'imap:' && url.protocol !== 'imaps:') throw new BadRequestError(`mailbox ${name}: the URL must start with imap:// or imaps://`);
+    if (url.protocol !== 'imap:' && url.protocol !== 'imaps:')
+      throw new BadRequestError(`mailbox ${name}: the URL must start with imap:// or imaps://`);
     if (!url.username || !url.hostname) throw new BadRequestError(`mailbox ${name}: the URL needs a user and a host`);
     const secure = url.protocol === 'imaps:';
     return {

@@ -17,7 +17,11 @@ export default defineConnector({
   secrets: {
     webhook_secret: {
       description: 'Shared secret the website signs each post with; comma-separate two while rotating.',
-      env: { name: 'FORM_WEBHOOK_SECRET', demo: 'demo-form-secret', description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).' },
+      env: {
+        name: 'FORM_WEBHOOK_SECRET',
+        demo: 'demo-form-secret',
+        description: 'Shared secret your website uses to sign lead-form posts (`X-Crmflow-Signature`).',
+      },
     },
   },
   webhook: {
@@ -32,7 +36,8 @@ export default defineConnector({
       // Identity only from what the signature covers: an unsigned header (the former X-Crmflow-Event-Id) would let a
       // captured body be replayed as a new event each time. Without an id, identical bodies are the same submission.
       const id = payload.submission_id ?? payload.id;
-      const externalId = id !== undefined && id !== '' ? String(id) : createHash('sha256').update(request.rawBody).digest('hex');
+      const externalId =
+        id !== undefined && id !== '' ? String(id) : createHash('sha256').update(request.rawBody).digest('hex');
       const submittedAt = typeof payload.submitted_at === 'string' ? payload.submitted_at : new Date().toISOString();
       return [{ type: 'lead.submitted', externalId, occurredAt: submittedAt, payload }];
     },

@@ -29,7 +29,8 @@ export default defineConnector({
     signature: {
       name: 'signature',
       in: 'body',
-      description: 'hex HMAC-SHA256 of the `timestamp` and `token` form fields with the signing key; stale timestamps and replayed tokens are refused.',
+      description:
+        'hex HMAC-SHA256 of the `timestamp` and `token` form fields with the signing key; stale timestamps and replayed tokens are refused.',
     },
     verify: mailgunVerifier(),
     parse: parseMailgun,
@@ -46,6 +47,11 @@ export default defineConnector({
   inboundMessage: (event) => {
     if (event.type !== 'message.received') return undefined;
     const email = event.payload as EmailPayload;
-    return { channel: 'email', address: email.from?.address ?? '', text: email.text, automated: email.automated ?? undefined };
+    return {
+      channel: 'email',
+      address: email.from?.address ?? '',
+      text: email.text,
+      automated: email.automated ?? undefined,
+    };
   },
 });

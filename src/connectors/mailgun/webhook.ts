@@ -1,6 +1,15 @@
 import { BadRequestError, type ParsedEvent, type WebhookRequest } from '../define-connector.js';
 import { parseFormBody } from '../shared/body.js';
-import { addressSet, automatedReason, messageIds, newText, parseAddress, systemSender, TEXT_LIMIT, type EmailPayload } from '../shared/email-message.js';
+import {
+  addressSet,
+  automatedReason,
+  messageIds,
+  newText,
+  parseAddress,
+  systemSender,
+  TEXT_LIMIT,
+  type EmailPayload,
+} from '../shared/email-message.js';
 import { verifyHmacSha256 } from '../shared/hmac.js';
 import { parseMultipart, type MultipartFile } from '../shared/multipart.js';
 
@@ -13,8 +22,11 @@ export const MAX_AGE_SECONDS = 300;
 export function mailgunForm(request: WebhookRequest): { fields: Record<string, string>; files: MultipartFile[] } {
   const contentType = request.headers['content-type'] ?? '';
   if (/^multipart\/form-data/i.test(contentType)) return parseMultipart(request.rawBody, contentType);
-  if (/^application\/x-www-form-urlencoded/i.test(contentType)) return { fields: parseFormBody(request.rawBody), files: [] };
-  throw new BadRequestError(`unsupported content type "${contentType || '(none)'}": Mailgun posts multipart/form-data or urlencoded forms`);
+  if (/^application\/x-www-form-urlencoded/i.test(contentType))
+    return { fields: parseFormBody(request.rawBody), files: [] };
+  throw new BadRequestError(
+    `unsupported content type "${contentType || '(none)'}": Mailgun posts multipart/form-data or urlencoded forms`,
+  );
 }
 
 /**
@@ -55,7 +67,12 @@ export function parseMailgun(request: WebhookRequest, secrets: MailgunSecrets): 
   if (!Array.isArray(pairs)) throw new BadRequestError('message-headers is not a list of [name, value] pairs');
   const headers = new Map<string, string>();
   for (const pair of pairs) {
-    if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string' && !headers.has(pair[0].toLowerCase()))
+    if (
+      Array.isArray(pair) &&
+      typeof pair[0] === 'string' &&
+      typeof pair[1] === 'string' &&
+      !headers.has(pair[0].toLowerCase())
+    )
       headers.set(pair[0].toLowerCase(), pair[1]);
   }
   const header = (name: string) => headers.get(name.toLowerCase());
@@ -88,5 +105,12 @@ export function parseMailgun(request: WebhookRequest, secrets: MailgunSecrets): 
     automated: automatedReason(header, from, own) ?? null,
     system_sender: systemSender(from, own),
   };
-  return [{ type: 'message.received', externalId: `received:${messageId ?? `mailgun/${fields.token}`}`, occurredAt: payload.date, payload }];
+  return [
+    {
+      type: 'message.received',
+      externalId: `received:${messageId ?? `mailgun/${fields.token}`}`,
+      occurredAt: payload.date,
+      payload,
+    },
+  ];
 }

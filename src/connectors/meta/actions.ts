@@ -30,20 +30,30 @@ export interface SendMessageInput {
  * recording the send before it is made, and on sends with an unknown outcome not being retried (`sideEffect`).
  */
 export const sendMessage: ActionSpec<MetaSecrets> = {
-  summary: 'Sends a text message to a customer on Messenger, Instagram or WhatsApp (within 24 hours of their last message), or an approved WhatsApp template (at any time).',
+  summary:
+    'Sends a text message to a customer on Messenger, Instagram or WhatsApp (within 24 hours of their last message), or an approved WhatsApp template (at any time).',
   input: {
     type: 'object',
     properties: {
-      channel: { enum: CHANNELS, description: 'Where to send: the channel the customer wrote on (`channel` of message.received).' },
+      channel: {
+        enum: CHANNELS,
+        description: 'Where to send: the channel the customer wrote on (`channel` of message.received).',
+      },
       recipient: {
         type: 'string',
         minLength: 1,
-        description: 'Messenger PSID / Instagram IGSID (or the identity value "<account id>:<id>"), or the WhatsApp number / wa_id.',
+        description:
+          'Messenger PSID / Instagram IGSID (or the identity value "<account id>:<id>"), or the WhatsApp number / wa_id.',
       },
-      text: { type: 'string', minLength: 1, description: 'The message (Messenger and Instagram allow 2000 characters, WhatsApp 4096).' },
+      text: {
+        type: 'string',
+        minLength: 1,
+        description: 'The message (Messenger and Instagram allow 2000 characters, WhatsApp 4096).',
+      },
       template: {
         type: 'object',
-        description: 'WhatsApp only, instead of text: an approved template, e.g. {"name": "hello_world", "language": "en_US"}.',
+        description:
+          'WhatsApp only, instead of text: an approved template, e.g. {"name": "hello_world", "language": "en_US"}.',
         properties: { name: { type: 'string', minLength: 1 }, language: { type: 'string', minLength: 1 } },
         required: ['name', 'language'],
         additionalProperties: false,
@@ -66,45 +76,67 @@ export const sendMessage: ActionSpec<MetaSecrets> = {
     const params = appSecretProof(context, token);
     if (message.channel === 'whatsapp') {
       const phoneNumberId = message.phone_number_id ?? context.secrets.whatsapp_phone_number_id;
-      if (!phoneNumberId) throw new Error('meta send_message on whatsapp needs phone_number_id or the whatsapp_phone_number_id secret');
-      const response = await client.request<{ messages?: Array<{ id?: string }> }>({
-        method: 'POST',
-        url: `/${GRAPH_VERSION}/${encodeURIComponent(phoneNumberId)}/messages`,
-        params,
-        data: {
-          messaging_product: 'whatsapp',
-          recipient_type: 'individual',
-          to: message.recipient,
-          ...(message.template
-            ? { type: 'template', template: { name: message.template.name, language: { code: message.template.language } } }
-            : { type: 'text', text: { body: message.text } }),
+      if (!phoneNumberId)
+        throw new Error('meta send_message on whatsapp needs phone_number_id or the whatsapp_phone_number_id secret');
+      const response = await client.request<{ messages?: Array<{ id?: string }> }>(
+        {
+          method: 'POST',
+          url: `/${GRAPH_VERSION}/${encodeURIComponent(phoneNumberId)}/messages`,
+          params,
+          data: {
+            messaging_product: 'whatsapp',
+            recipient_type: 'individual',
+            to: message.recipient,
+            ...(message.template
+              ? {
+                  type: 'template',
+                  template: { name: message.template.name, language: { code: message.template.language } },
+                }
+              : { type: 'text', text: { body: message.text } }),
+          },
+          signal: context.signal,
         },
-        signal: context.signal,
-      }, { sideEffect: true });
+        { sideEffect: true },
+      );
       return { providerId: response.data.messages?.[0]?.id ?? null };
     }
     // `me` is the Page (or Instagram account) the token belongs to: a Page token speaks for one Page only.
-    const response = await client.request<{ message_id?: string }>({
-      method: 'POST',
-      url: `/${GRAPH_VERSION}/me/messages`,
-      params,
-      data: { recipient: { id: scopedId(message.recipient) }, messaging_type: 'RESPONSE', message: { text: message.text } },
-      signal: context.signal,
-    }, { sideEffect: true });
+    const response = await client.request<{ message_id?: string }>(
+      {
+        method: 'POST',
+        url: `/${GRAPH_VERSION}/me/messages`,
+        params,
+        data: {
+          recipient: { id: scopedId(message.recipient) },
+          messaging_type: 'RESPONSE',
+          message: { text: message.text },
+        },
+        signal: context.signal,
+      },
+      { sideEffect: true },
+    );
     return { providerId: response.data.message_id ?? null };
   },
 };
 
 function readInput(input: Record<string, unknown>): SendMessageInput {
   const { channel, recipient, text, template, phone_number_id: phoneNumberId } = input;
-  if (!CHANNELS.includes(channel as MetaChannel)) throw new Error(`meta send_message: channel must be one of ${CHANNELS.join(', ')}`);
-  if (typeof recipient !== 'string' || recipient.trim() === '') throw new Error('meta send_message: recipient is required');
-  if (phoneNumberId !== undefined && typeof phoneNumberId !== 'string') throw new Error('meta send_message: phone_number_id must be a string');
-  const base = { channel: channel as MetaChannel, recipient: recipient.trim(), ...(phoneNumberId ? { phone_number_id: phoneNumberId } : {}) };
+  if (!CHANNELS.includes(channel as MetaChannel))
+    throw new Error(`meta send_message: channel must be one of ${CHANNELS.join(', ')}`);
+  if (typeof recipient !== 'string' || recipient.trim() === '')
+    throw new Error('meta send_message: recipient is required');
+  if (phoneNumberId !== undefined && typeof phoneNumberId !== 'string')
+    throw new Error('meta send_message: phone_number_id must be a string');
+  const base = {
+    channel: channel as MetaChannel,
+    recipient: recipient.trim(),
+    ...(phoneNumberId ? { phone_number_id: phoneNumberId } : {}),
+  };
   if (template !== undefined) {
     const { name, language } = template as Partial<ReplyTemplate>;
     if (channel !== 'whatsapp') throw new Error('meta send_message: templates are sent on whatsapp only');
-    if (typeof name !== 'string' || typeof language !== 'string' || !name || !language) throw new Error('meta send_message: template needs name and language');
+    if (typeof name !== 'string' || typeof language !== 'string' || !name || !language)
+      throw new Error('meta send_message: template needs name and language');
     return { ...base, template: { name, language } };
   }
   if (typeof text !== 'string' || text === '') throw new Error('meta send_message: text is required');

@@ -1,4 +1,10 @@
-import { BadRequestError, type DirectResponse, type ParsedEvent, type Secrets, type WebhookRequest } from '../define-connector.js';
+import {
+  BadRequestError,
+  type DirectResponse,
+  type ParsedEvent,
+  type Secrets,
+  type WebhookRequest,
+} from '../define-connector.js';
 import { parseJsonBody } from '../shared/body.js';
 import { safeEqual, verifyHmacSha256 } from '../shared/hmac.js';
 
@@ -25,7 +31,11 @@ export interface MetaMessage {
   /** The vendor's message object unchanged (attachments, quick_reply, reply_to, WhatsApp `context`...). */
   message: Record<string, unknown>;
   /** WhatsApp only: the business account (WABA) id, the number written to, and the sender's `contacts[]` entry. */
-  whatsapp?: { business_account_id: string | null; display_phone_number: string | null; contact: Record<string, unknown> | null };
+  whatsapp?: {
+    business_account_id: string | null;
+    display_phone_number: string | null;
+    contact: Record<string, unknown> | null;
+  };
 }
 
 export type MetaSecrets = Secrets<'app_secret' | 'verify_token' | 'access_token' | 'whatsapp_phone_number_id'>;
@@ -42,10 +52,16 @@ export function handshake(request: WebhookRequest, secrets: MetaSecrets): Direct
   const mode = request.query['hub.mode'];
   const token = request.query['hub.verify_token'];
   const challenge = request.query['hub.challenge'];
-  if (mode !== 'subscribe' || typeof token !== 'string' || !secrets.verify_token || !safeEqual(secrets.verify_token, token)) {
+  if (
+    mode !== 'subscribe' ||
+    typeof token !== 'string' ||
+    !secrets.verify_token ||
+    !safeEqual(secrets.verify_token, token)
+  ) {
     return { status: 403, contentType: 'text/plain', body: 'hub.mode or hub.verify_token does not match' };
   }
-  if (typeof challenge !== 'string' || challenge === '') return { status: 400, contentType: 'text/plain', body: 'missing hub.challenge' };
+  if (typeof challenge !== 'string' || challenge === '')
+    return { status: 400, contentType: 'text/plain', body: 'missing hub.challenge' };
   return { status: 200, contentType: 'text/plain', body: challenge };
 }
 
@@ -112,7 +128,11 @@ interface WhatsAppMessage extends Record<string, unknown> {
   interactive?: { button_reply?: { title?: string }; list_reply?: { title?: string } };
 }
 
-const CHANNELS: Readonly<Record<string, MetaChannel>> = { page: 'messenger', instagram: 'instagram', whatsapp_business_account: 'whatsapp' };
+const CHANNELS: Readonly<Record<string, MetaChannel>> = {
+  page: 'messenger',
+  instagram: 'instagram',
+  whatsapp_business_account: 'whatsapp',
+};
 
 /** The events of a parsed webhook body (exported for the event sample, which is derived from a real delivery). */
 export function parseDelivery(body: unknown): ParsedEvent[] {
@@ -123,7 +143,9 @@ export function parseDelivery(body: unknown): ParsedEvent[] {
   const channel = CHANNELS[delivery.object];
   // Other objects (user, permissions...) are fields this app may also subscribe to: acknowledged, not retried for days.
   if (!channel) return [];
-  return list(delivery.entry as Entry[]).flatMap((entry) => (channel === 'whatsapp' ? whatsAppEvents(entry) : messagingEvents(channel, entry)));
+  return list(delivery.entry as Entry[]).flatMap((entry) =>
+    channel === 'whatsapp' ? whatsAppEvents(entry) : messagingEvents(channel, entry),
+  );
 }
 
 function messagingEvents(channel: 'messenger' | 'instagram', entry: Entry): ParsedEvent[] {
@@ -136,7 +158,14 @@ function messagingEvents(channel: 'messenger' | 'instagram', entry: Entry): Pars
     const mid = required(message.mid, `${channel} message.mid`);
     const timestamp = isoTime(item.timestamp ?? entry.time, 1, `${channel} timestamp`);
     const attachment = list(message.attachments)[0]?.type;
-    const type = typeof message.text === 'string' ? 'text' : message.is_unsupported === true ? 'unsupported' : (typeof attachment === 'string' ? attachment : 'unknown');
+    const type =
+      typeof message.text === 'string'
+        ? 'text'
+        : message.is_unsupported === true
+          ? 'unsupported'
+          : typeof attachment === 'string'
+            ? attachment
+            : 'unknown';
     const payload: MetaMessage = {
       channel,
       account_id: required(entry.id ?? item.recipient?.id, `${channel} entry.id`),
@@ -153,42 +182,56 @@ function messagingEvents(channel: 'messenger' | 'instagram', entry: Entry): Pars
 }
 
 function whatsAppEvents(entry: Entry): ParsedEvent[] {
-  return list(entry.changes)
-    // Statuses (sent/delivered/read of our own messages) share the `messages` field but have no `messages[]`.
-    .filter((change) => change.field === 'messages' && isObject(change.value))
-    .flatMap(({ value }) => {
-      const { metadata, contacts, messages } = value as WhatsAppValue;
-      const phoneNumberId = required(metadata?.phone_number_id, 'whatsapp metadata.phone_number_id');
-      const people = list(contacts);
-      return list(messages)
-        // `system` notices (the user changed number) come from WhatsApp, not from the customer.
-        .filter((message) => message.type !== 'system')
-        .map((message): ParsedEvent => {
-          const id = required(message.id, 'whatsapp messages[].id');
-          const timestamp = isoTime(message.timestamp, 1000, 'whatsapp messages[].timestamp');
-          const contact = people.find((person) => person.wa_id === message.from) ?? (people.length === 1 ? people[0]! : null);
-          const payload: MetaMessage = {
-            channel: 'whatsapp',
-            account_id: phoneNumberId,
-            sender_id: typeof message.from === 'string' ? message.from : null,
-            contact_name: typeof contact?.profile?.name === 'string' ? contact.profile.name : null,
-            message_id: id,
-            type: typeof message.type === 'string' ? message.type : 'unknown',
-            text: whatsAppText(message),
-            timestamp,
-            message,
-            whatsapp: { business_account_id: entry.id ?? null, display_phone_number: metadata?.display_phone_number ?? null, contact },
-          };
-          return { type: 'message.received', externalId: id, occurredAt: timestamp, payload };
-        });
-    });
+  return (
+    list(entry.changes)
+      // Statuses (sent/delivered/read of our own messages) share the `messages` field but have no `messages[]`.
+      .filter((change) => change.field === 'messages' && isObject(change.value))
+      .flatMap(({ value }) => {
+        const { metadata, contacts, messages } = value as WhatsAppValue;
+        const phoneNumberId = required(metadata?.phone_number_id, 'whatsapp metadata.phone_number_id');
+        const people = list(contacts);
+        return (
+          list(messages)
+            // `system` notices (the user changed number) come from WhatsApp, not from the customer.
+            .filter((message) => message.type !== 'system')
+            .map((message): ParsedEvent => {
+              const id = required(message.id, 'whatsapp messages[].id');
+              const timestamp = isoTime(message.timestamp, 1000, 'whatsapp messages[].timestamp');
+              const contact =
+                people.find((person) => person.wa_id === message.from) ?? (people.length === 1 ? people[0]! : null);
+              const payload: MetaMessage = {
+                channel: 'whatsapp',
+                account_id: phoneNumberId,
+                sender_id: typeof message.from === 'string' ? message.from : null,
+                contact_name: typeof contact?.profile?.name === 'string' ? contact.profile.name : null,
+                message_id: id,
+                type: typeof message.type === 'string' ? message.type : 'unknown',
+                text: whatsAppText(message),
+                timestamp,
+                message,
+                whatsapp: {
+                  business_account_id: entry.id ?? null,
+                  display_phone_number: metadata?.display_phone_number ?? null,
+                  contact,
+                },
+              };
+              return { type: 'message.received', externalId: id, occurredAt: timestamp, payload };
+            })
+        );
+      })
+  );
 }
 
 /** The words of a WhatsApp message: its text, a reply button's label, or a media caption. */
 function whatsAppText(message: WhatsAppMessage): string | null {
   const media = typeof message.type === 'string' ? message[message.type] : undefined;
   const caption = isObject(media) && typeof media.caption === 'string' ? media.caption : undefined;
-  const text = message.text?.body ?? message.button?.text ?? message.interactive?.button_reply?.title ?? message.interactive?.list_reply?.title ?? caption;
+  const text =
+    message.text?.body ??
+    message.button?.text ??
+    message.interactive?.button_reply?.title ??
+    message.interactive?.list_reply?.title ??
+    caption;
   return typeof text === 'string' ? text : null;
 }
 

@@ -3,7 +3,8 @@ import { createOAuth2Client, type OAuth2Client } from '../shared/oauth2-refresh.
 import { contextClient } from '../shared/vendor-http.js';
 import { ENTITIES, entityName, type ChangeNotice, type EntityName } from './entities.js';
 
-export type QuickBooksSecretName = 'verifier_token' | 'client_id' | 'client_secret' | 'refresh_token' | 'realm_id' | 'token_url';
+export type QuickBooksSecretName =
+  'verifier_token' | 'client_id' | 'client_secret' | 'refresh_token' | 'realm_id' | 'token_url';
 export type QuickBooksContext = ConnectorContext<Secrets<QuickBooksSecretName>>;
 
 export const DEFAULT_TOKEN_URL = 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer';
@@ -35,7 +36,12 @@ interface Fault {
 }
 
 /** Reads one entity; undefined when QuickBooks says it no longer exists (fault 610, deleted since the notification). */
-export async function readEntity(api: OAuth2Client, realmId: string, name: EntityName, id: string): Promise<Record<string, unknown> | undefined> {
+export async function readEntity(
+  api: OAuth2Client,
+  realmId: string,
+  name: EntityName,
+  id: string,
+): Promise<Record<string, unknown> | undefined> {
   const response = await api.request<Record<string, unknown> & Fault>({
     method: 'GET',
     url: `/v3/company/${encodeURIComponent(realmId)}/${ENTITIES[name].noun}/${encodeURIComponent(id)}`,
@@ -44,17 +50,25 @@ export async function readEntity(api: OAuth2Client, realmId: string, name: Entit
   });
   if (response.status >= 300) {
     if (response.data?.Fault?.Error?.some((error) => error.code === '610')) return undefined;
-    throw new Error(`QuickBooks GET ${name} ${id}: ${response.status} ${JSON.stringify(response.data ?? '').slice(0, 300)}`);
+    throw new Error(
+      `QuickBooks GET ${name} ${id}: ${response.status} ${JSON.stringify(response.data ?? '').slice(0, 300)}`,
+    );
   }
   const entity = response.data[name];
-  if (entity === null || typeof entity !== 'object') throw new Error(`QuickBooks GET ${name} ${id}: the response has no ${name}`);
+  if (entity === null || typeof entity !== 'object')
+    throw new Error(`QuickBooks GET ${name} ${id}: the response has no ${name}`);
   return entity as Record<string, unknown>;
 }
 
 /** A thin webhook payload (ids only), as opposed to a full entity from a pull. */
 function isChangeNotice(payload: unknown): payload is ChangeNotice {
   const notice = payload as Partial<ChangeNotice> & { Id?: unknown };
-  return typeof notice?.realmId === 'string' && typeof notice.id === 'string' && entityName(notice.name) !== undefined && notice.Id === undefined;
+  return (
+    typeof notice?.realmId === 'string' &&
+    typeof notice.id === 'string' &&
+    entityName(notice.name) !== undefined &&
+    notice.Id === undefined
+  );
 }
 
 /** Replaces a notification's ids with the entity read from the API; events that already carry it pass through. */

@@ -11,14 +11,20 @@ const SAMPLE_REALM_ID = '1185883450';
 const events: Record<string, EventSpec> = Object.fromEntries(
   (Object.keys(ENTITIES) as EntityName[]).flatMap((name) => {
     const spec = ENTITIES[name];
-    const response = readJsonBeside(import.meta.url, `samples/${spec.sample}.json`) as Record<EntityName, Record<string, unknown>>;
+    const response = readJsonBeside(import.meta.url, `samples/${spec.sample}.json`) as Record<
+      EntityName,
+      Record<string, unknown>
+    >;
     const event: Omit<EventSpec, 'summary'> = {
       mapping: readBeside(import.meta.url, `mappings/${spec.noun}.jsonata`),
       sample: entityPayload(SAMPLE_REALM_ID, response[name]),
     };
     return spec.operations.map((operation) => [
       eventType(name, operation),
-      { summary: `A ${spec.noun} was ${VERBS[operation]} in QuickBooks Online (the full ${name} is fetched).`, ...event },
+      {
+        summary: `A ${spec.noun} was ${VERBS[operation]} in QuickBooks Online (the full ${name} is fetched).`,
+        ...event,
+      },
     ]);
   }),
 );
@@ -30,29 +36,52 @@ const events: Record<string, EventSpec> = Object.fromEntries(
 export default defineConnector({
   id: 'quickbooks',
   family: 'accounting',
-  summary: 'QuickBooks Online customers, invoices and payments: signed change webhooks enriched over the API, and CDC pulls.',
+  summary:
+    'QuickBooks Online customers, invoices and payments: signed change webhooks enriched over the API, and CDC pulls.',
   secrets: {
     verifier_token: {
       description: "The app's webhook Verifier Token (Intuit developer portal → Webhooks); signs `intuit-signature`.",
-      env: { name: 'QUICKBOOKS_VERIFIER_TOKEN', demo: 'demo-quickbooks-verifier', description: 'QuickBooks webhook Verifier Token (`intuit-signature`).' },
+      env: {
+        name: 'QUICKBOOKS_VERIFIER_TOKEN',
+        demo: 'demo-quickbooks-verifier',
+        description: 'QuickBooks webhook Verifier Token (`intuit-signature`).',
+      },
     },
     client_id: {
       description: "The app's OAuth2 client id.",
-      env: { name: 'QUICKBOOKS_CLIENT_ID', demo: 'demo-quickbooks-client-id', description: 'QuickBooks app OAuth2 client id.' },
+      env: {
+        name: 'QUICKBOOKS_CLIENT_ID',
+        demo: 'demo-quickbooks-client-id',
+        description: 'QuickBooks app OAuth2 client id.',
+      },
     },
     client_secret: {
       description: "The app's OAuth2 client secret.",
-      env: { name: 'QUICKBOOKS_CLIENT_SECRET', demo: 'demo-quickbooks-client-secret', description: 'QuickBooks app OAuth2 client secret.' },
+      env: {
+        name: 'QUICKBOOKS_CLIENT_SECRET',
+        demo: 'demo-quickbooks-client-secret',
+        description: 'QuickBooks app OAuth2 client secret.',
+      },
     },
     refresh_token: {
-      description: 'Refresh token from authorizing the app for the company. Rotated tokens are then persisted; set a new one to re-authorize.',
+      description:
+        'Refresh token from authorizing the app for the company. Rotated tokens are then persisted; set a new one to re-authorize.',
       optional: true,
-      env: { name: 'QUICKBOOKS_REFRESH_TOKEN', demo: 'demo-quickbooks-refresh-token', description: 'Refresh token from authorizing the company; rotated tokens are then stored encrypted. Set a new one to re-authorize.' },
+      env: {
+        name: 'QUICKBOOKS_REFRESH_TOKEN',
+        demo: 'demo-quickbooks-refresh-token',
+        description:
+          'Refresh token from authorizing the company; rotated tokens are then stored encrypted. Set a new one to re-authorize.',
+      },
     },
     realm_id: {
       description: 'Company (realm) id to pull from; needed only for the `changes` pull.',
       optional: true,
-      env: { name: 'QUICKBOOKS_REALM_ID', secret: false, description: 'QuickBooks company (realm) id, for the `changes` pull (secret `realm_id`).' },
+      env: {
+        name: 'QUICKBOOKS_REALM_ID',
+        secret: false,
+        description: 'QuickBooks company (realm) id, for the `changes` pull (secret `realm_id`).',
+      },
     },
     token_url: { description: `OAuth2 token endpoint; default ${DEFAULT_TOKEN_URL}.`, optional: true },
   },
@@ -63,7 +92,12 @@ export default defineConnector({
   },
   events,
   // Accounting API: 500 requests per minute per company.
-  api: { defaultUrl: 'https://quickbooks.api.intuit.com', env: 'QUICKBOOKS_API_URL', envDescription: 'QuickBooks Accounting API base URL (sandbox: https://sandbox-quickbooks.api.intuit.com).', rateLimit: { requests: 500, perSeconds: 60 } },
+  api: {
+    defaultUrl: 'https://quickbooks.api.intuit.com',
+    env: 'QUICKBOOKS_API_URL',
+    envDescription: 'QuickBooks Accounting API base URL (sandbox: https://sandbox-quickbooks.api.intuit.com).',
+    rateLimit: { requests: 500, perSeconds: 60 },
+  },
   enrich: enrichQuickBooks,
   pull: { changes },
 });

@@ -54,7 +54,9 @@ export const changes: PullResource<Secrets<QuickBooksSecretName>> = {
       }
     }
     // A full list continues from the newest change seen; when all of those share one timestamp, stop for this run.
-    return full && newest !== changedSince ? { events, nextCursor: newest } : { events, nextCursor: null, resumeCursor: newest };
+    return full && newest !== changedSince
+      ? { events, nextCursor: newest }
+      : { events, nextCursor: null, resumeCursor: newest };
   },
 };
 

@@ -38,16 +38,30 @@ function text(value: unknown, what: string): string {
   throw new BadRequestError(`QuickBooks notification without ${what}`);
 }
 
-function notice(realmId: unknown, name: EntityName, id: unknown, operation: ChangeNotice['operation'], lastUpdated: unknown): ChangeNotice {
-  return { realmId: text(realmId, 'realmId'), name, id: text(id, 'entity id'), operation, lastUpdated: text(lastUpdated, 'lastUpdated') };
+function notice(
+  realmId: unknown,
+  name: EntityName,
+  id: unknown,
+  operation: ChangeNotice['operation'],
+  lastUpdated: unknown,
+): ChangeNotice {
+  return {
+    realmId: text(realmId, 'realmId'),
+    name,
+    id: text(id, 'entity id'),
+    operation,
+    lastUpdated: text(lastUpdated, 'lastUpdated'),
+  };
 }
 
 function fromClassic(body: Record<string, unknown>): ChangeNotice[] {
-  if (!Array.isArray(body.eventNotifications)) throw new BadRequestError('QuickBooks webhook body has no eventNotifications array');
+  if (!Array.isArray(body.eventNotifications))
+    throw new BadRequestError('QuickBooks webhook body has no eventNotifications array');
   const notices: ChangeNotice[] = [];
   for (const notification of body.eventNotifications as Array<Record<string, unknown> | null>) {
     const entities = (notification?.dataChangeEvent as { entities?: unknown } | undefined)?.entities;
-    if (!Array.isArray(entities)) throw new BadRequestError('QuickBooks notification has no dataChangeEvent.entities array');
+    if (!Array.isArray(entities))
+      throw new BadRequestError('QuickBooks notification has no dataChangeEvent.entities array');
     for (const entity of entities as Array<Record<string, unknown> | null>) {
       const name = entityName(entity?.name);
       const operation = entity?.operation;

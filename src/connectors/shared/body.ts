@@ -38,7 +38,8 @@ function checkJsonDepth(text: string): void {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH) throw new BadRequestError(`body is not valid JSON: nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (++depth > MAX_JSON_DEPTH)
+        throw new BadRequestError(`body is not valid JSON: nested deeper than ${MAX_JSON_DEPTH} levels`);
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
 }
@@ -49,7 +50,9 @@ function checkJsonDepth(text: string): void {
  */
 export function parseJsonBody(rawBody: Buffer, contentType?: string): unknown {
   if (contentType !== undefined && !isJsonType(mediaType(contentType))) {
-    throw new BadRequestError(`unsupported content type "${mediaType(contentType) || '(none)'}": send application/json`);
+    throw new BadRequestError(
+      `unsupported content type "${mediaType(contentType) || '(none)'}": send application/json`,
+    );
   }
   const text = bodyText(rawBody);
   checkJsonDepth(text);
@@ -86,12 +89,15 @@ export function parseFormBody(rawBody: Buffer): Record<string, string> {
  */
 export function parseJsonOrFormBody(rawBody: Buffer, contentType: string | undefined): Record<string, unknown> {
   const type = mediaType(contentType ?? '');
-  const looksLikeJson = (type === '' || type === 'application/x-www-form-urlencoded') && /^\s*\{/.test(bodyText(rawBody));
+  const looksLikeJson =
+    (type === '' || type === 'application/x-www-form-urlencoded') && /^\s*\{/.test(bodyText(rawBody));
   if (type === 'application/x-www-form-urlencoded' && !looksLikeJson) return parseFormBody(rawBody);
   if (isJsonType(type) || looksLikeJson) {
     const value = parseJsonBody(rawBody);
     if (Array.isArray(value)) throw new BadRequestError('body must be a JSON object');
     return value as Record<string, unknown>;
   }
-  throw new BadRequestError(`unsupported content type "${type || '(none)'}": send application/json or application/x-www-form-urlencoded`);
+  throw new BadRequestError(
+    `unsupported content type "${type || '(none)'}": send application/json or application/x-www-form-urlencoded`,
+  );
 }

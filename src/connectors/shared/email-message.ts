@@ -72,14 +72,19 @@ export function parseAddress(value: string | undefined): EmailAddress | null {
  * `Auto-Submitted` other than `no`, `Precedence: bulk|list|junk`, `List-Id`, `X-Autoreply`/`X-Autorespond`, a delivery
  * status report or an empty return path (bounces), a sender such as mailer-daemon or postmaster, or one of `ownAddresses`.
  */
-export function automatedReason(header: HeaderLookup, from: EmailAddress | null, ownAddresses: ReadonlySet<string>): string | undefined {
+export function automatedReason(
+  header: HeaderLookup,
+  from: EmailAddress | null,
+  ownAddresses: ReadonlySet<string>,
+): string | undefined {
   const autoSubmitted = header('auto-submitted')?.trim().toLowerCase();
   if (autoSubmitted && !autoSubmitted.startsWith('no')) return `Auto-Submitted: ${autoSubmitted}`;
   const precedence = header('precedence')?.trim().toLowerCase();
   if (precedence && ['bulk', 'list', 'junk'].includes(precedence)) return `Precedence: ${precedence}`;
   if (header('list-id')) return 'a mailing list (List-Id)';
   if (header('x-autoreply') || header('x-autorespond')) return 'an auto-reply (X-Autoreply)';
-  if (/multipart\/report/i.test(header('content-type') ?? '') || header('return-path')?.trim() === '<>') return 'a bounce (delivery status notification)';
+  if (/multipart\/report/i.test(header('content-type') ?? '') || header('return-path')?.trim() === '<>')
+    return 'a bounce (delivery status notification)';
   if (!from) return 'no sender address';
   if (systemSender(from, ownAddresses)) return `from ${from.address}`;
   return undefined;
@@ -104,7 +109,9 @@ export function newText(text: string): { text: string; truncated: boolean } {
       (/^From: /.test(line) && /^(Sent|Date|To): /.test(lines[index + 1] ?? '')),
   );
   const kept = (end === -1 ? lines : lines.slice(0, end)).join('\n').trim();
-  return kept.length > TEXT_LIMIT ? { text: kept.slice(0, TEXT_LIMIT), truncated: true } : { text: kept, truncated: false };
+  return kept.length > TEXT_LIMIT
+    ? { text: kept.slice(0, TEXT_LIMIT), truncated: true }
+    : { text: kept, truncated: false };
 }
 
 /** `a@x, b@y` for ownAddresses settings. */

@@ -11,7 +11,10 @@ export interface MultipartFile {
  * Reads a `multipart/form-data` body (RFC 7578): text fields as UTF-8 strings; of files only their name, type and size
  * (what the timeline shows; their bytes are not kept). A body without the declared boundary is a 400.
  */
-export function parseMultipart(rawBody: Buffer, contentType: string): { fields: Record<string, string>; files: MultipartFile[] } {
+export function parseMultipart(
+  rawBody: Buffer,
+  contentType: string,
+): { fields: Record<string, string>; files: MultipartFile[] } {
   const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
   if (!boundary) throw new BadRequestError('multipart body without a boundary parameter');
   const delimiter = Buffer.from(`--${boundary}`);

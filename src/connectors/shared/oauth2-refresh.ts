@@ -50,7 +50,11 @@ export interface OAuth2Client {
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 function isStoredTokens(value: Record<string, string> | undefined): value is Record<string, string> & StoredTokens {
-  return typeof value?.access_token === 'string' && typeof value.refresh_token === 'string' && typeof value.expires_at === 'string';
+  return (
+    typeof value?.access_token === 'string' &&
+    typeof value.refresh_token === 'string' &&
+    typeof value.expires_at === 'string'
+  );
 }
 
 /**
@@ -80,7 +84,8 @@ export function createOAuth2Client(
   async function refresh(): Promise<string> {
     const current = await stored();
     const refreshToken = current?.refresh_token ?? options.refreshToken;
-    if (!refreshToken) throw new VendorAuthError(`${options.vendor}: no refresh token; set ${options.refreshTokenSetting}`, 401);
+    if (!refreshToken)
+      throw new VendorAuthError(`${options.vendor}: no refresh token; set ${options.refreshTokenSetting}`, 401);
     const response = await tokenClient.request<TokenResponse>({
       method: 'POST',
       url: '',
@@ -95,15 +100,24 @@ export function createOAuth2Client(
     if (response.status !== 200 || typeof body.access_token !== 'string') {
       // Another worker may have rotated the token a moment ago: its pair is persisted, use it.
       const latest = await stored();
-      if (latest && latest.refresh_token !== refreshToken && Date.parse(latest.expires_at) - skewMs > now()) return latest.access_token;
-      const reason = [body.error, body.error_description].filter((part) => typeof part === 'string').join(': ') || `HTTP ${response.status}`;
-      throw new VendorAuthError(`${options.vendor} token refresh failed (${reason}); re-authorize the app and set ${options.refreshTokenSetting}`, response.status);
+      if (latest && latest.refresh_token !== refreshToken && Date.parse(latest.expires_at) - skewMs > now())
+        return latest.access_token;
+      const reason =
+        [body.error, body.error_description].filter((part) => typeof part === 'string').join(': ') ||
+        `HTTP ${response.status}`;
+      throw new VendorAuthError(
+        `${options.vendor} token refresh failed (${reason}); re-authorize the app and set ${options.refreshTokenSetting}`,
+        response.status,
+      );
     }
     const expiresIn = Number(body.expires_in);
     const next: StoredTokens = {
       access_token: body.access_token,
-      refresh_token: typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : refreshToken,
-      expires_at: new Date(now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000).toISOString(),
+      refresh_token:
+        typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : refreshToken,
+      expires_at: new Date(
+        now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000,
+      ).toISOString(),
       seeded_from: current?.seeded_from ?? configuredSeed ?? '',
     };
     await context.tokens.set({ ...next });

@@ -25,6 +25,7 @@ export function unstorableReason(value: unknown, path = '$'): string | undefined
 
 function stringProblem(text: string): string | undefined {
   if (text.includes('\u0000')) return 'a NUL character (\\u0000 or %00)';
-  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return 'an unpaired UTF-16 surrogate (such as \\ud800)';
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed())
+    return 'an unpaired UTF-16 surrogate (such as \\ud800)';
   return undefined;
 }

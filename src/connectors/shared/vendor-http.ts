@@ -91,12 +91,19 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * backoff and jitter, and turns 401/403 into `VendorAuthError` at once (no retry loop on bad credentials).
  */
 export function createVendorClient(options: VendorClientOptions) {
-  const http: AxiosInstance = axios.create({ baseURL: options.baseURL, headers: options.headers, timeout: options.timeoutMs ?? 30_000 });
+  const http: AxiosInstance = axios.create({
+    baseURL: options.baseURL,
+    headers: options.headers,
+    timeout: options.timeoutMs ?? 30_000,
+  });
   const attempts = options.attempts ?? 4;
   const baseDelay = options.baseDelayMs ?? 500;
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
 
-  async function request<T = unknown>(config: AxiosRequestConfig, requestOptions: RequestOptions = {}): Promise<AxiosResponse<T>> {
+  async function request<T = unknown>(
+    config: AxiosRequestConfig,
+    requestOptions: RequestOptions = {},
+  ): Promise<AxiosResponse<T>> {
     let lastError: Error | undefined;
     let hint: number | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -107,12 +114,19 @@ export function createVendorClient(options: VendorClientOptions) {
         const response = (error as AxiosError).response;
         const status = response?.status;
         const what = `${(config.method ?? 'GET').toUpperCase()} ${config.url}`;
-        if (status === 401 || status === 403) throw new VendorAuthError(`${what}: ${status} — check the connector's credentials`, status);
+        if (status === 401 || status === 403)
+          throw new VendorAuthError(`${what}: ${status} — check the connector's credentials`, status);
         const retryable = status === undefined || status === 429 || status >= 500;
-        if (!retryable) throw new VendorRefusedError(`${what}: ${status} ${JSON.stringify(response?.data ?? '').slice(0, 300)}`, status);
+        if (!retryable)
+          throw new VendorRefusedError(
+            `${what}: ${status} ${JSON.stringify(response?.data ?? '').slice(0, 300)}`,
+            status,
+          );
         const code = (error as AxiosError).code ?? '';
         if (requestOptions.sideEffect && status === undefined && !NOT_SENT_CODES.has(code)) {
-          throw new VendorOutcomeUnknownError(`${what}: ${code || (error as Error).message} after the request was sent; the vendor may have acted on it`);
+          throw new VendorOutcomeUnknownError(
+            `${what}: ${code || (error as Error).message} after the request was sent; the vendor may have acted on it`,
+          );
         }
         lastError = new Error(`${what}: ${status ?? (error as Error).message}`);
         hint = retryAfterMs(response?.headers?.['retry-after']);

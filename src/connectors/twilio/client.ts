@@ -6,7 +6,11 @@ export type TwilioSecrets = Secrets<'account_sid' | 'auth_token' | 'from_number'
 /** Reads the account the credentials belong to (`crmflow doctor`). */
 export async function checkAccount(context: ConnectorContext<TwilioSecrets>): Promise<string> {
   const { client, accountPath, auth } = twilioClient(context);
-  const { data } = await client.request<{ friendly_name?: string; status?: string }>({ url: `${accountPath}.json`, auth, signal: context.signal });
+  const { data } = await client.request<{ friendly_name?: string; status?: string }>({
+    url: `${accountPath}.json`,
+    auth,
+    signal: context.signal,
+  });
   return `account "${data.friendly_name ?? context.secrets.account_sid}" (${data.status ?? 'unknown status'})`;
 }
 
@@ -19,7 +23,10 @@ export function twilioClient(context: ConnectorContext<TwilioSecrets>): {
   const { account_sid: username, auth_token: tokens } = context.secrets;
   // While rotating, auth_token lists the new token first; any of Twilio's two tokens authenticates API requests.
   const password = tokens?.split(',')[0]?.trim();
-  if (!username || !password) throw new Error('twilio: the account_sid and auth_token secrets are required (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)');
+  if (!username || !password)
+    throw new Error(
+      'twilio: the account_sid and auth_token secrets are required (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)',
+    );
   return {
     client: contextClient(context, { headers: { Accept: 'application/json' } }),
     accountPath: `/2010-04-01/Accounts/${encodeURIComponent(username)}`,

@@ -24,7 +24,14 @@ export function callEvents(params: TwilioParams, receivedAt: string): ParsedEven
   const type = callEventType(params.CallStatus);
   if (!type) return [];
   // One status per call is final, so CallSid + status names the outcome however often Twilio or a pull reports it.
-  return [{ type, externalId: `${params.CallSid}:${params.CallStatus}`, occurredAt: rfc2822ToIso(params.Timestamp) ?? receivedAt, payload: params }];
+  return [
+    {
+      type,
+      externalId: `${params.CallSid}:${params.CallStatus}`,
+      occurredAt: rfc2822ToIso(params.Timestamp) ?? receivedAt,
+      payload: params,
+    },
+  ];
 }
 
 /**

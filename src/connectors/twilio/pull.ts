@@ -46,19 +46,28 @@ export function callParams(call: TwilioCall): TwilioParams {
     ForwardedFrom: call.forwarded_from,
     ApiVersion: call.api_version,
   };
-  return Object.fromEntries(Object.entries(params).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(params).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '',
+    ),
+  );
 }
 
 function readCursor(cursor: unknown): CallsCursor | undefined {
   if (cursor === null || cursor === undefined) return undefined;
   const value = cursor as Partial<{ next: unknown; newest: unknown; since: unknown }>;
-  if (typeof value.next === 'string') return { next: value.next, newest: typeof value.newest === 'string' ? value.newest : null };
+  if (typeof value.next === 'string')
+    return { next: value.next, newest: typeof value.newest === 'string' ? value.newest : null };
   if (typeof value.since === 'string') return { since: value.since };
   throw new Error(`twilio calls: unreadable cursor ${JSON.stringify(cursor)}`);
 }
 
 /** Calls newest first, following `next_page_uri`; only finished calls become events (call.completed / call.missed). */
-export async function listCalls(context: ConnectorContext<TwilioSecrets>, cursor: unknown, options: { since?: Date; pageSize: number }): Promise<PullPage> {
+export async function listCalls(
+  context: ConnectorContext<TwilioSecrets>,
+  cursor: unknown,
+  options: { since?: Date; pageSize: number },
+): Promise<PullPage> {
   const { client, accountPath, auth } = twilioClient(context);
   const at = readCursor(cursor);
   let url: string;
@@ -68,7 +77,10 @@ export async function listCalls(context: ConnectorContext<TwilioSecrets>, cursor
     newest = at.newest;
   } else {
     const since = at?.since ?? options.since?.toISOString().slice(0, 10);
-    const query = new URLSearchParams({ PageSize: String(options.pageSize), ...(since ? { 'StartTime>=': since } : {}) });
+    const query = new URLSearchParams({
+      PageSize: String(options.pageSize),
+      ...(since ? { 'StartTime>=': since } : {}),
+    });
     url = `${accountPath}/Calls.json?${query}`;
   }
   const { data } = await client.request<CallsPage>({ url, auth, signal: context.signal });

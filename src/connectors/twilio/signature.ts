@@ -41,7 +41,10 @@ export function verifyTwilioSignature(request: WebhookRequest, authTokens: strin
   if (!received) return false;
   const params = new URLSearchParams(request.rawBody.toString('utf8'));
   let match = false;
-  for (const token of authTokens.split(',').map((t) => t.trim()).filter(Boolean)) {
+  for (const token of authTokens
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)) {
     for (const url of urlVariants(request.publicUrl)) {
       // No early exit: every candidate is computed and compared.
       match = safeEqual(twilioSignature(token, url, params), received.trim()) || match;

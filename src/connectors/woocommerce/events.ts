@@ -4,14 +4,19 @@ import type { ParsedEvent } from '../define-connector.js';
 /** The WooCommerce webhook topics crmflow turns into events; the event type is the topic itself. */
 export const TOPICS = {
   'order.created': { mapping: 'order', sample: 'order_created', summary: 'An order was placed.' },
-  'order.updated': { mapping: 'order', sample: 'order_created', summary: 'An order changed (status, payment, refund...).' },
+  'order.updated': {
+    mapping: 'order',
+    sample: 'order_created',
+    summary: 'An order changed (status, payment, refund...).',
+  },
   'customer.created': { mapping: 'customer', sample: 'customer_created', summary: 'A customer account was created.' },
   'customer.updated': { mapping: 'customer', sample: 'customer_created', summary: 'A customer account changed.' },
 } as const;
 
 export type Topic = keyof typeof TOPICS;
 
-export const isTopic = (value: string | undefined): value is Topic => value !== undefined && Object.hasOwn(TOPICS, value);
+export const isTopic = (value: string | undefined): value is Topic =>
+  value !== undefined && Object.hasOwn(TOPICS, value);
 
 /** A WooCommerce REST object (order or customer): the webhook body and a pulled item have the same shape. */
 export type WooResource = Record<string, unknown>;

@@ -1,4 +1,10 @@
-import { BadRequestError, type DirectResponse, type ParsedEvent, type Secrets, type WebhookRequest } from '../define-connector.js';
+import {
+  BadRequestError,
+  type DirectResponse,
+  type ParsedEvent,
+  type Secrets,
+  type WebhookRequest,
+} from '../define-connector.js';
 import { parseJsonBody } from '../shared/body.js';
 import { hmacSha256, safeEqual, verifyHmacSha256 } from '../shared/hmac.js';
 import { isTopic, resourceEvent, TOPICS, type WooResource } from './events.js';
@@ -30,7 +36,9 @@ export function handshake(request: WebhookRequest): DirectResponse | undefined {
 export function parse(request: WebhookRequest): ParsedEvent[] {
   const topic = request.headers['x-wc-webhook-topic'];
   if (!isTopic(topic)) {
-    throw new BadRequestError(`unsupported or missing X-WC-Webhook-Topic "${topic ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`);
+    throw new BadRequestError(
+      `unsupported or missing X-WC-Webhook-Topic "${topic ?? ''}"; supported: ${Object.keys(TOPICS).join(', ')}`,
+    );
   }
   const body = parseJsonBody(request.rawBody, request.headers['content-type']);
   if (Array.isArray(body)) throw new BadRequestError('body must be a JSON object');
@@ -38,7 +46,15 @@ export function parse(request: WebhookRequest): ParsedEvent[] {
   // comes from the signed body only (object id and version, else its hash), never from the unsigned delivery id.
   // (A thin body from a payload filter, with neither kind's fields, is left to its topic.)
   const resource = body as WooResource;
-  const kind = 'line_items' in resource || 'order_key' in resource ? 'order' : 'username' in resource || 'role' in resource ? 'customer' : undefined;
-  if (kind !== undefined && !topic.startsWith(`${kind}.`)) throw new BadRequestError(`X-WC-Webhook-Topic "${topic}" does not fit the signed body: it is ${kind === 'order' ? 'an order' : 'a customer'}`);
+  const kind =
+    'line_items' in resource || 'order_key' in resource
+      ? 'order'
+      : 'username' in resource || 'role' in resource
+        ? 'customer'
+        : undefined;
+  if (kind !== undefined && !topic.startsWith(`${kind}.`))
+    throw new BadRequestError(
+      `X-WC-Webhook-Topic "${topic}" does not fit the signed body: it is ${kind === 'order' ? 'an order' : 'a customer'}`,
+    );
   return [resourceEvent(topic, resource)];
 }

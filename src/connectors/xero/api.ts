@@ -3,7 +3,8 @@ import { createOAuth2Client, type OAuth2Client } from '../shared/oauth2-refresh.
 import { contextClient } from '../shared/vendor-http.js';
 import { category, RESOURCES, resourcePayload, type Category } from './resources.js';
 
-export type XeroSecretName = 'webhook_key' | 'client_id' | 'client_secret' | 'refresh_token' | 'tenant_id' | 'token_url';
+export type XeroSecretName =
+  'webhook_key' | 'client_id' | 'client_secret' | 'refresh_token' | 'tenant_id' | 'token_url';
 export type XeroContext = ConnectorContext<Secrets<XeroSecretName>>;
 
 export const DEFAULT_TOKEN_URL = 'https://identity.xero.com/connect/token';
@@ -22,7 +23,12 @@ export function xeroApi(context: XeroContext): OAuth2Client {
 }
 
 /** Reads one object of one tenant; undefined when Xero answers 404 (deleted or archived away since the event). */
-export async function readResource(api: OAuth2Client, tenantId: string, resource: Category, id: string): Promise<Record<string, unknown> | undefined> {
+export async function readResource(
+  api: OAuth2Client,
+  tenantId: string,
+  resource: Category,
+  id: string,
+): Promise<Record<string, unknown> | undefined> {
   const { path } = RESOURCES[resource];
   const response = await api.request<Partial<Record<typeof path, unknown[]>>>({
     method: 'GET',
@@ -32,7 +38,8 @@ export async function readResource(api: OAuth2Client, tenantId: string, resource
   });
   if (response.status === 404) return undefined;
   const object = response.data?.[path]?.[0];
-  if (object === null || typeof object !== 'object') throw new Error(`Xero GET ${path}/${id}: the response has no ${path}[0]`);
+  if (object === null || typeof object !== 'object')
+    throw new Error(`Xero GET ${path}/${id}: the response has no ${path}[0]`);
   return object as Record<string, unknown>;
 }
 
@@ -45,7 +52,11 @@ interface XeroNotice {
 /** A thin webhook payload (ids only), as opposed to a full object from a pull. */
 function isNotice(payload: unknown): payload is XeroNotice {
   const notice = payload as Partial<XeroNotice>;
-  return typeof notice?.tenantId === 'string' && typeof notice.resourceId === 'string' && category(notice.eventCategory) !== undefined;
+  return (
+    typeof notice?.tenantId === 'string' &&
+    typeof notice.resourceId === 'string' &&
+    category(notice.eventCategory) !== undefined
+  );
 }
 
 /**
@@ -57,7 +68,12 @@ export async function enrichXero(context: XeroContext, event: ParsedEvent): Prom
   const { tenantId, resourceId, eventCategory } = event.payload;
   const object = await readResource(xeroApi(context), tenantId, eventCategory, resourceId);
   if (!object) {
-    context.log('Xero object no longer exists; event dropped', { tenantId, resourceId, eventCategory, type: event.type });
+    context.log('Xero object no longer exists; event dropped', {
+      tenantId,
+      resourceId,
+      eventCategory,
+      type: event.type,
+    });
     return [];
   }
   return [{ ...event, payload: resourcePayload(tenantId, object) }];

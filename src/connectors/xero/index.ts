@@ -13,7 +13,10 @@ const events: Record<string, EventSpec> = Object.fromEntries(
     const spec = RESOURCES[resource];
     const event: Omit<EventSpec, 'summary'> = {
       mapping: readBeside(import.meta.url, `mappings/${spec.noun}.jsonata`),
-      sample: resourcePayload(SAMPLE_TENANT_ID, readJsonBeside(import.meta.url, `samples/${spec.sample}.json`) as Record<string, unknown>),
+      sample: resourcePayload(
+        SAMPLE_TENANT_ID,
+        readJsonBeside(import.meta.url, `samples/${spec.sample}.json`) as Record<string, unknown>,
+      ),
     };
     return (Object.keys(VERBS) as XeroEventType[]).map((type) => [
       eventType(resource, type),
@@ -29,11 +32,16 @@ const events: Record<string, EventSpec> = Object.fromEntries(
 export default defineConnector({
   id: 'xero',
   family: 'accounting',
-  summary: 'Xero contacts and invoices: signed webhooks (with the intent-to-receive check) enriched over the API, and paged pulls.',
+  summary:
+    'Xero contacts and invoices: signed webhooks (with the intent-to-receive check) enriched over the API, and paged pulls.',
   secrets: {
     webhook_key: {
       description: 'Webhooks signing key (Xero developer portal → app → Webhooks); signs `x-xero-signature`.',
-      env: { name: 'XERO_WEBHOOK_KEY', demo: 'demo-xero-webhook-key', description: 'Xero webhooks signing key (`x-xero-signature`).' },
+      env: {
+        name: 'XERO_WEBHOOK_KEY',
+        demo: 'demo-xero-webhook-key',
+        description: 'Xero webhooks signing key (`x-xero-signature`).',
+      },
     },
     client_id: {
       description: "The app's OAuth2 client id.",
@@ -41,17 +49,30 @@ export default defineConnector({
     },
     client_secret: {
       description: "The app's OAuth2 client secret.",
-      env: { name: 'XERO_CLIENT_SECRET', demo: 'demo-xero-client-secret', description: 'Xero app OAuth2 client secret.' },
+      env: {
+        name: 'XERO_CLIENT_SECRET',
+        demo: 'demo-xero-client-secret',
+        description: 'Xero app OAuth2 client secret.',
+      },
     },
     refresh_token: {
-      description: 'Refresh token from connecting the app (offline_access scope). Rotated tokens are then persisted; set a new one to re-authorize.',
+      description:
+        'Refresh token from connecting the app (offline_access scope). Rotated tokens are then persisted; set a new one to re-authorize.',
       optional: true,
-      env: { name: 'XERO_REFRESH_TOKEN', demo: 'demo-xero-refresh-token', description: 'Xero refresh token (offline_access); rotated tokens are then stored encrypted.' },
+      env: {
+        name: 'XERO_REFRESH_TOKEN',
+        demo: 'demo-xero-refresh-token',
+        description: 'Xero refresh token (offline_access); rotated tokens are then stored encrypted.',
+      },
     },
     tenant_id: {
       description: 'Organisation (tenant) id to pull from; needed only for the `contacts` and `invoices` pulls.',
       optional: true,
-      env: { name: 'XERO_TENANT_ID', secret: false, description: 'Xero organisation (tenant) id, for the `contacts`/`invoices` pulls (secret `tenant_id`).' },
+      env: {
+        name: 'XERO_TENANT_ID',
+        secret: false,
+        description: 'Xero organisation (tenant) id, for the `contacts`/`invoices` pulls (secret `tenant_id`).',
+      },
     },
     token_url: { description: `OAuth2 token endpoint; default ${DEFAULT_TOKEN_URL}.`, optional: true },
   },
@@ -65,7 +86,12 @@ export default defineConnector({
   },
   events,
   // 60 calls per minute per organisation.
-  api: { defaultUrl: 'https://api.xero.com', env: 'XERO_API_URL', envDescription: 'Xero API base URL.', rateLimit: { requests: 60, perSeconds: 60 } },
+  api: {
+    defaultUrl: 'https://api.xero.com',
+    env: 'XERO_API_URL',
+    envDescription: 'Xero API base URL.',
+    rateLimit: { requests: 60, perSeconds: 60 },
+  },
   enrich: enrichXero,
   pull: { contacts, invoices },
 });

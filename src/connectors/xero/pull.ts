@@ -42,8 +42,15 @@ function modifiedSincePull(resource: Category): PullResource<Secrets<XeroSecretN
       });
       const items = response.status === 304 ? [] : (response.data?.[path] ?? []);
       if (items.length === 0) {
-        const resumeFrom = at.newest === null ? at.modifiedSince : new Date(Math.floor(Date.parse(at.newest) / 1000) * 1000).toISOString();
-        return { events: [], nextCursor: null, resumeCursor: { modifiedSince: resumeFrom, page: 1, newest: null } satisfies XeroCursor };
+        const resumeFrom =
+          at.newest === null
+            ? at.modifiedSince
+            : new Date(Math.floor(Date.parse(at.newest) / 1000) * 1000).toISOString();
+        return {
+          events: [],
+          nextCursor: null,
+          resumeCursor: { modifiedSince: resumeFrom, page: 1, newest: null } satisfies XeroCursor,
+        };
       }
       const events: ParsedEvent[] = items.flatMap((item) => {
         const payload = resourcePayload(tenantId, item);
@@ -54,7 +61,10 @@ function modifiedSincePull(resource: Category): PullResource<Secrets<XeroSecretN
         return [{ type: eventType(resource, 'UPDATE'), externalId, occurredAt: updated, payload }];
       });
       const newest = events.reduce<string | null>((max, event) => later(max, event.occurredAt), at.newest);
-      return { events, nextCursor: { modifiedSince: at.modifiedSince, page: at.page + 1, newest } satisfies XeroCursor };
+      return {
+        events,
+        nextCursor: { modifiedSince: at.modifiedSince, page: at.page + 1, newest } satisfies XeroCursor,
+      };
     },
   };
 }

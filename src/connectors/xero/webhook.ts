@@ -41,8 +41,14 @@ export function parseXero(request: WebhookRequest): ParsedEvent[] {
       throw new BadRequestError('Xero event without tenantId, resourceId or eventDateUtc');
     }
     const occurredAt = utcTime(eventDateUtc);
-    if (occurredAt === undefined) throw new BadRequestError(`Xero event with unreadable eventDateUtc "${eventDateUtc}"`);
-    parsed.push({ type: eventType(resource, type), externalId: xeroExternalId(tenantId, resourceId, type, eventDateUtc), occurredAt, payload: event });
+    if (occurredAt === undefined)
+      throw new BadRequestError(`Xero event with unreadable eventDateUtc "${eventDateUtc}"`);
+    parsed.push({
+      type: eventType(resource, type),
+      externalId: xeroExternalId(tenantId, resourceId, type, eventDateUtc),
+      occurredAt,
+      payload: event,
+    });
   }
   return parsed;
 }

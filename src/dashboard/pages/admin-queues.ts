@@ -15,7 +15,11 @@ export function adminQueuesPages(options: DashboardOptions, kit: PageKit): Route
   const router = Router();
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
-  createBullBoard({ queues: [new BullMQAdapter(options.queue)], serverAdapter: board, options: { uiConfig: { boardTitle: 'crmflow queues' } } });
+  createBullBoard({
+    queues: [new BullMQAdapter(options.queue)],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'crmflow queues' } },
+  });
   router.use(
     '/admin/queues',
     kit.session,

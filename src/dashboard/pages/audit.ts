@@ -10,7 +10,13 @@ export function auditPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
   router.get('/audit', kit.session, requireRole('admin'), pageHeaders, async (req, res) => {
     const entries = await listAudit(options, { before: idParam(req.query.before), limit: PAGE_SIZE });
-    send(res, auditPage(kit.context(req, res), { entries, nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null }));
+    send(
+      res,
+      auditPage(kit.context(req, res), {
+        entries,
+        nextBefore: entries.length === PAGE_SIZE ? entries.at(-1)!.id : null,
+      }),
+    );
   });
   return router;
 }

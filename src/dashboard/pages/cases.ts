@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { nowOf, type Actor, type OperationContext } from '../../operations/context.js';
-import { assignCaseOperation, caseDetail, caseFigures, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation } from '../../operations/cases.js';
+import {
+  assignCaseOperation,
+  caseDetail,
+  caseFigures,
+  listCaseQueue,
+  noteCase,
+  replyToCase,
+  setCaseStatusOperation,
+} from '../../operations/cases.js';
 import { memberId } from '../../workflows/config-types.js';
 import type { DashboardOptions } from '../routes.js';
 import { CASE_QUEUES, caseDetailPage, casesPage, type CaseQueue } from '../views/cases.js';
@@ -22,7 +30,9 @@ export function casesPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
   const { config } = options;
   /** The agent a dashboard user is: the agent with that id, or with that email. */
-  const agentOf = (user: string) => [...config.agents.values()].find((agent) => agent.id === user || agent.email?.toLowerCase() === user.toLowerCase())?.id;
+  const agentOf = (user: string) =>
+    [...config.agents.values()].find((agent) => agent.id === user || agent.email?.toLowerCase() === user.toLowerCase())
+      ?.id;
   // 0 names no case: the operation answers "not found".
   const caseId = (req: Request) => idParam(req.params.id) ?? 0;
 
@@ -31,11 +41,20 @@ export function casesPages(options: DashboardOptions, kit: PageKit): Router {
       const agentId = agentOf(kit.context(req, res).session.user);
       const asked = String(req.query.queue ?? '');
       const queue: CaseQueue = asked in CASE_QUEUES ? (asked as CaseQueue) : agentId ? 'mine' : 'all';
-      const pools = [...config.pools].filter(([, pool]) => agentId !== undefined && pool.agents.map(memberId).includes(agentId)).map(([name]) => name);
+      const pools = [...config.pools]
+        .filter(([, pool]) => agentId !== undefined && pool.agents.map(memberId).includes(agentId))
+        .map(([name]) => name);
       // `-` names no pool: an agent in no pool has an empty "my pool" queue.
-      const filter = agentId === undefined || queue === 'all' ? {} : queue === 'mine' ? { owner: agentId } : { pool: pools.join(',') || '-' };
+      const filter =
+        agentId === undefined || queue === 'all'
+          ? {}
+          : queue === 'mine'
+            ? { owner: agentId }
+            : { pool: pools.join(',') || '-' };
       const cases = await listCaseQueue(options, { status: 'open,waiting_on_customer', ...filter });
-      const figures = await caseFigures(options, { from: new Date(nowOf(options).getTime() - FIGURES_DAYS * 86_400_000) });
+      const figures = await caseFigures(options, {
+        from: new Date(nowOf(options).getTime() - FIGURES_DAYS * 86_400_000),
+      });
       send(res, casesPage(kit.context(req, res), { queue, agentId, cases, agents: config.agents, figures }));
     } catch (error) {
       refusal(kit, req, res, 'Cases', error);
@@ -45,7 +64,15 @@ export function casesPages(options: DashboardOptions, kit: PageKit): Router {
   router.get('/cases/:id', kit.session, pageHeaders, async (req, res) => {
     try {
       const detail = await caseDetail(options, caseId(req));
-      send(res, caseDetailPage(kit.context(req, res), { case: detail, agents: config.agents, requestId: randomUUID(), notice: NOTICES[String(req.query.notice)] }));
+      send(
+        res,
+        caseDetailPage(kit.context(req, res), {
+          case: detail,
+          agents: config.agents,
+          requestId: randomUUID(),
+          notice: NOTICES[String(req.query.notice)],
+        }),
+      );
     } catch (error) {
       refusal(kit, req, res, 'Case not found', error);
     }
@@ -65,10 +92,16 @@ export function casesPages(options: DashboardOptions, kit: PageKit): Router {
         refusal(kit, req, res, 'Not done', error);
       }
     });
-  action('reply', 'replied', (ctx, actor, id, body) => replyToCase(ctx, actor, { caseId: id, body: body.body, requestId: body.request_id }));
+  action('reply', 'replied', (ctx, actor, id, body) =>
+    replyToCase(ctx, actor, { caseId: id, body: body.body, requestId: body.request_id }),
+  );
   action('note', 'noted', (ctx, actor, id, body) => noteCase(ctx, actor, { caseId: id, body: body.body }));
-  action('status', 'status', (ctx, actor, id, body) => setCaseStatusOperation(ctx, actor, { caseId: id, status: body.status, askFeedback: body.ask_feedback === '1' }));
-  action('assign', 'assigned', (ctx, actor, id, body) => assignCaseOperation(ctx, actor, { caseId: id, agentId: body.agent_id }));
+  action('status', 'status', (ctx, actor, id, body) =>
+    setCaseStatusOperation(ctx, actor, { caseId: id, status: body.status, askFeedback: body.ask_feedback === '1' }),
+  );
+  action('assign', 'assigned', (ctx, actor, id, body) =>
+    assignCaseOperation(ctx, actor, { caseId: id, agentId: body.agent_id }),
+  );
 
   return router;
 }

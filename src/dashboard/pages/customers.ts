@@ -1,6 +1,12 @@
 import { Router } from 'express';
 import { casesOfCustomer } from '../../operations/cases.js';
-import { getCustomer, newestCustomers, searchCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import {
+  getCustomer,
+  newestCustomers,
+  searchCustomers,
+  setConsent,
+  unmergeCustomer,
+} from '../../operations/customers.js';
 import { findDeals } from '../../operations/deals.js';
 import { NotFoundError } from '../../operations/errors.js';
 import type { DashboardOptions } from '../routes.js';
@@ -23,12 +29,35 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
 
   router.get('/customers/:id', kit.session, pageHeaders, async (req, res) => {
     const id = idParam(req.params.id);
-    const customer = id === undefined ? undefined : await getCustomer(options, id).catch((error: unknown) => (error instanceof NotFoundError ? undefined : Promise.reject(error)));
-    if (!customer) return send(res, messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`), 404);
-    const notice = text(req.query.notice) === 'unmerged' ? 'Merge undone: both customers are as they were before it.' : contactNotice(text(req.query.notice));
+    const customer =
+      id === undefined
+        ? undefined
+        : await getCustomer(options, id).catch((error: unknown) =>
+            error instanceof NotFoundError ? undefined : Promise.reject(error),
+          );
+    if (!customer)
+      return send(
+        res,
+        messagePage(kit.context(req, res), 'Customer not found', `There is no customer ${req.params.id}.`),
+        404,
+      );
+    const notice =
+      text(req.query.notice) === 'unmerged'
+        ? 'Merge undone: both customers are as they were before it.'
+        : contactNotice(text(req.query.notice));
     const deals = await findDeals(options, { customerId: customer.id as number, limit: 100 });
     const cases = await casesOfCustomer(options, customer.id as number);
-    send(res, customerDetailPage(kit.context(req, res), { customer, agents: options.config.agents, segments: options.config.segments, deals: customerDeals(deals, options.config.agents), cases, notice }));
+    send(
+      res,
+      customerDetailPage(kit.context(req, res), {
+        customer,
+        agents: options.config.agents,
+        segments: options.config.segments,
+        deals: customerDeals(deals, options.config.agents),
+        cases,
+        notice,
+      }),
+    );
   });
 
   // Support staff record what a customer said (on the phone, at the counter).
@@ -37,7 +66,11 @@ export function customersPages(options: DashboardOptions, kit: PageKit): Router 
     if (id === undefined) return void res.status(404).type('text/plain').send('no such customer');
     const { channel, granted } = req.body as { channel?: unknown; granted?: unknown };
     try {
-      const saved = await setConsent(options, kit.actor(req, res), { customerId: id, channel, granted: granted === 'true' ? true : granted === 'false' ? false : granted });
+      const saved = await setConsent(options, kit.actor(req, res), {
+        customerId: id,
+        channel,
+        granted: granted === 'true' ? true : granted === 'false' ? false : granted,
+      });
       res.redirect(303, `/customers/${saved.customerId}`);
     } catch (error) {
       refusal(kit, req, res, 'Consent not recorded', error);

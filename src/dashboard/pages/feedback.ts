@@ -62,7 +62,12 @@ export function feedbackRouter(options: FeedbackOptions): Router {
     res
       .set('Cache-Control', 'no-store')
       .type('html')
-      .send(page('Thank you', html`<p>We recorded your rating: ${answer.score} out of 5. You can change it with another link of the same message.</p>`));
+      .send(
+        page(
+          'Thank you',
+          html`<p>We recorded your rating: ${answer.score} out of 5. You can change it with another link of the same message.</p>`,
+        ),
+      );
   });
 
   return router;

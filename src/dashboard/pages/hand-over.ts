@@ -12,7 +12,15 @@ export function handOverPages(options: DashboardOptions, kit: PageKit): Router {
   const router = Router();
   const show = async (req: Request, res: Response, notice?: string) => {
     const { agents, pools } = options.config;
-    send(res, handOverPage(kit.context(req, res), { agents: [...agents.values()], pools: [...pools.keys()], former: await formerOwners(options), notice }));
+    send(
+      res,
+      handOverPage(kit.context(req, res), {
+        agents: [...agents.values()],
+        pools: [...pools.keys()],
+        former: await formerOwners(options),
+        notice,
+      }),
+    );
   };
 
   router.get('/hand-over', kit.session, pageHeaders, (req, res) => show(req, res));

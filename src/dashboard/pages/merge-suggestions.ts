@@ -15,10 +15,16 @@ export function mergeSuggestionsPages(options: DashboardOptions, kit: PageKit): 
 
   router.get('/merge-suggestions', kit.session, pageHeaders, async (req, res) => {
     const suggestions = await listSuggestions(options, { status: 'open', limit: PAGE_SIZE });
-    send(res, suggestionsPage(kit.context(req, res), { suggestions, notice: SUGGESTION_NOTICES[text(req.query.notice)] }));
+    send(
+      res,
+      suggestionsPage(kit.context(req, res), { suggestions, notice: SUGGESTION_NOTICES[text(req.query.notice)] }),
+    );
   });
 
-  for (const [verb, decision] of [['accept', 'accepted'], ['reject', 'rejected']] as const) {
+  for (const [verb, decision] of [
+    ['accept', 'accepted'],
+    ['reject', 'rejected'],
+  ] as const) {
     router.post(`/merge-suggestions/:id/${verb}`, ...kit.post('admin'), async (req, res) => {
       const id = idParam(req.params.id);
       if (id === undefined) return void res.status(404).type('text/plain').send('no such suggestion');

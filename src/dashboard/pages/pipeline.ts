@@ -20,20 +20,32 @@ export function pipelinePages(options: DashboardOptions, kit: PageKit): Router {
 
   router.get('/pipelines', kit.session, pageHeaders, (req, res) => {
     const first = options.config.pipelines.keys().next().value;
-    if (first === undefined) return send(res, messagePage(kit.context(req, res), 'No pipelines', 'Declare one under `pipelines:` in workflows.yaml.'));
+    if (first === undefined)
+      return send(
+        res,
+        messagePage(kit.context(req, res), 'No pipelines', 'Declare one under `pipelines:` in workflows.yaml.'),
+      );
     const notice = typeof req.query.notice === 'string' ? `?notice=${encodeURIComponent(req.query.notice)}` : '';
     res.redirect(303, `/pipelines/${encodeURIComponent(first)}${notice}`);
   });
 
   router.get('/pipelines/:id', kit.session, pageHeaders, async (req, res) => {
     const id = String(req.params.id);
-    if (!options.config.pipelines.has(id)) return send(res, messagePage(kit.context(req, res), 'Pipeline not found', `There is no pipeline ${id}.`), 404);
+    if (!options.config.pipelines.has(id))
+      return send(res, messagePage(kit.context(req, res), 'Pipeline not found', `There is no pipeline ${id}.`), 404);
     const [board, forecast, stats] = await Promise.all([
       pipelineBoard(options, { pipeline: id, limit: BOARD_LIMIT }),
       forecastPipeline(options, { pipeline: id, months: 6 }),
       statsOfPipeline(options, { pipeline: id }),
     ]);
-    const page = pipelinePage(kit.context(req, res), { ...board, forecast, stats, pipelines: [...options.config.pipelines.keys()], agents: options.config.agents, notice: NOTICES[text(req.query.notice)] });
+    const page = pipelinePage(kit.context(req, res), {
+      ...board,
+      forecast,
+      stats,
+      pipelines: [...options.config.pipelines.keys()],
+      agents: options.config.agents,
+      notice: NOTICES[text(req.query.notice)],
+    });
     send(res, page);
   });
 
@@ -43,11 +55,16 @@ export function pipelinePages(options: DashboardOptions, kit: PageKit): Router {
     if (id === undefined) return void res.status(404).type('text/plain').send('no such deal');
     const body = (req.body ?? {}) as { stage?: unknown; reason?: unknown };
     try {
-      const { deal } = await moveDealStage(options, kit.actor(req, res), { dealId: id, stage: body.stage, reason: body.reason });
+      const { deal } = await moveDealStage(options, kit.actor(req, res), {
+        dealId: id,
+        stage: body.stage,
+        reason: body.reason,
+      });
       res.redirect(303, `/pipelines/${encodeURIComponent(deal.pipeline)}?notice=moved#deal-${deal.id}`);
     } catch (error) {
       if (!(error instanceof OperationError)) throw error;
-      if (error.kind === 'not_found' || error.kind === 'forbidden') return void res.status(HTTP_STATUS_OF[error.kind]).type('text/plain').send(error.message);
+      if (error.kind === 'not_found' || error.kind === 'forbidden')
+        return void res.status(HTTP_STATUS_OF[error.kind]).type('text/plain').send(error.message);
       res.redirect(303, `/pipelines?notice=${encodeURIComponent(error.code)}`);
     }
   });

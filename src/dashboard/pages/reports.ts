@@ -20,7 +20,9 @@ export function reportsPages(options: DashboardOptions, kit: PageKit): Router {
     '/reports',
     kit.session,
     pageHeaders,
-    answer(async (req, res) => send(res, reportsPage(kit.context(req, res), await reportsOverview(options, req.query)))),
+    answer(async (req, res) =>
+      send(res, reportsPage(kit.context(req, res), await reportsOverview(options, req.query))),
+    ),
   );
   router.get(
     '/reports/kpis.csv',

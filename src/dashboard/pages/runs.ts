@@ -3,7 +3,18 @@ import type { Actor } from '../../operations/context.js';
 import { customerIdsMatching } from '../../operations/customers.js';
 import { OperationError } from '../../operations/errors.js';
 import { findMessage, resendMessage } from '../../operations/messages.js';
-import { cancelRun, findRun, getRunDetail, listRuns, replayRun, retryRun, RUN_STATUSES, runsNeedingPerson, uncertainReplies, type RunFilter } from '../../operations/runs.js';
+import {
+  cancelRun,
+  findRun,
+  getRunDetail,
+  listRuns,
+  replayRun,
+  retryRun,
+  RUN_STATUSES,
+  runsNeedingPerson,
+  uncertainReplies,
+  type RunFilter,
+} from '../../operations/runs.js';
 import type { DashboardOptions } from '../routes.js';
 import { sessionOf } from '../auth.js';
 import { createRunStreamHub, parseWatch } from '../sse.js';
@@ -72,7 +83,10 @@ export function runsPages(options: DashboardOptions, kit: PageKit): Router {
         connectors: connectorIds,
         nextBefore: runs.length === PAGE_SIZE ? runs.at(-1)!.id : null,
         notice: filter ? undefined : `No customer matches “${query.customer}”.`,
-        needsPerson: await runsNeedingPerson(options, runs.map((run) => run.id)),
+        needsPerson: await runsNeedingPerson(
+          options,
+          runs.map((run) => run.id),
+        ),
       }),
     );
   });
@@ -93,17 +107,39 @@ export function runsPages(options: DashboardOptions, kit: PageKit): Router {
   router.get('/runs/:id', kit.session, pageHeaders, async (req, res) => {
     const id = idParam(req.params.id);
     const found = id === undefined ? undefined : await findRun(options, id);
-    if (!found) return send(res, messagePage(kit.context(req, res), 'Run not found', `There is no run ${req.params.id}.`), 404);
-    const [{ run, steps, event }, uncertain] = await Promise.all([getRunDetail(options, found.id), uncertainReplies(options, found.id)]);
+    if (!found)
+      return send(res, messagePage(kit.context(req, res), 'Run not found', `There is no run ${req.params.id}.`), 404);
+    const [{ run, steps, event }, uncertain] = await Promise.all([
+      getRunDetail(options, found.id),
+      uncertainReplies(options, found.id),
+    ]);
     const workflow = options.config.workflows.find((candidate) => candidate.id === run.workflow);
     // Steps as the run's version had them would need the old file; the current ones are shown when the version matches.
-    const plannedSteps = workflow && workflow.version === run.workflowVersion ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type })) : [];
+    const plannedSteps =
+      workflow && workflow.version === run.workflowVersion
+        ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type }))
+        : [];
     const replayable = run.inboxEventId !== null && workflowIds.includes(run.workflow);
-    send(res, runDetailPage(kit.context(req, res), { run, steps, plannedSteps, event: event ?? undefined, replayable, notice: RUN_NOTICES[text(req.query.notice)], uncertain }));
+    send(
+      res,
+      runDetailPage(kit.context(req, res), {
+        run,
+        steps,
+        plannedSteps,
+        event: event ?? undefined,
+        replayable,
+        notice: RUN_NOTICES[text(req.query.notice)],
+        uncertain,
+      }),
+    );
   });
 
   /** A run action redirects back to the run with a notice; a refusal (400, 409) becomes that notice. */
-  const runAction = (action: 'retry' | 'replay' | 'cancel', notice: string, perform: (actor: Actor, runId: number, req: Request) => Promise<unknown>) =>
+  const runAction = (
+    action: 'retry' | 'replay' | 'cancel',
+    notice: string,
+    perform: (actor: Actor, runId: number, req: Request) => Promise<unknown>,
+  ) =>
     router.post(`/runs/:id/${action}`, ...kit.post('support'), async (req: Request, res: Response) => {
       const id = idParam(req.params.id);
       if (id === undefined) return void res.status(404).type('text/plain').send('no such run');
@@ -112,21 +148,29 @@ export function runsPages(options: DashboardOptions, kit: PageKit): Router {
         options.logger.info({ run_id: id, user: kit.actor(req, res).name }, `run ${action} from the dashboard`);
         res.redirect(303, `/runs/${id}?notice=${notice}`);
       } catch (error) {
-        if (error instanceof OperationError && (error.kind === 'conflict' || error.kind === 'invalid')) return res.redirect(303, `/runs/${id}?notice=${error.code}`);
-        if (error instanceof OperationError && error.kind === 'not_found') return void res.status(404).type('text/plain').send(error.message);
+        if (error instanceof OperationError && (error.kind === 'conflict' || error.kind === 'invalid'))
+          return res.redirect(303, `/runs/${id}?notice=${error.code}`);
+        if (error instanceof OperationError && error.kind === 'not_found')
+          return void res.status(404).type('text/plain').send(error.message);
         throw error;
       }
     });
   runAction('retry', 'retried', (actor, runId) => retryRun(options, actor, { runId }));
   runAction('replay', 'replayed', (actor, runId) => replayRun(options, actor, { runId }));
-  runAction('cancel', 'cancelled', (actor, runId, req) => cancelRun(options, actor, { runId, reason: (req.body as { reason?: unknown }).reason }));
+  runAction('cancel', 'cancelled', (actor, runId, req) =>
+    cancelRun(options, actor, { runId, reason: (req.body as { reason?: unknown }).reason }),
+  );
 
   // The run page's Resend button for an uncertain reply (the same operation as the API's); back to the run with a notice.
   router.post('/messages/:id/resend', ...kit.post('support'), async (req, res) => {
     const id = idParam(req.params.id);
     const message = id === undefined ? undefined : await findMessage(options, id);
     if (!message) return void res.status(404).type('text/plain').send('no such message');
-    const back = (notice: string) => res.redirect(303, message.runId === null ? `/customers/${message.customerId}` : `/runs/${message.runId}?notice=${notice}`);
+    const back = (notice: string) =>
+      res.redirect(
+        303,
+        message.runId === null ? `/customers/${message.customerId}` : `/runs/${message.runId}?notice=${notice}`,
+      );
     try {
       const result = await resendMessage(options, kit.actor(req, res), { messageId: message.id });
       back(result.status === 'sent' ? 'resent' : 'resend_failed');

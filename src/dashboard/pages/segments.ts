@@ -14,7 +14,11 @@ export function segmentsPages(options: DashboardOptions, kit: PageKit): Router {
   router.get('/segments/:id', kit.session, pageHeaders, async (req, res) => {
     const after = idParam(req.query.after) ?? 0;
     try {
-      const { segment, members } = await segmentMembers(options, { segmentId: String(req.params.id), after, limit: PAGE_SIZE });
+      const { segment, members } = await segmentMembers(options, {
+        segmentId: String(req.params.id),
+        after,
+        limit: PAGE_SIZE,
+      });
       const nextAfter = members.length === PAGE_SIZE ? members.at(-1)!.id : null;
       send(res, segmentMembersPage(kit.context(req, res), { segment, members, after, nextAfter }));
     } catch (error) {

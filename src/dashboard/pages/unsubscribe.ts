@@ -17,7 +17,8 @@ function masked(address: string): string {
 }
 
 const page = (title: string, body: ReturnType<typeof html>) =>
-  html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title><link rel="stylesheet" href="/assets/dashboard.css"></head><body><main><h1>${title}</h1>${body}</main></body></html>`.value;
+  html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title><link rel="stylesheet" href="/assets/dashboard.css"></head><body><main><h1>${title}</h1>${body}</main></body></html>`
+    .value;
 
 /**
  * The public unsubscribe link of auto-reply emails, outside /api by design: the signed token is the credential. GET
@@ -32,15 +33,24 @@ export function unsubscribeRouter(options: UnsubscribeOptions): Router {
   router.get('/:token', (req, res) => {
     const email = unsubscribeAddress(options.secretKey, req.params.token);
     if (!email) throw invalid();
-    res.set('Cache-Control', 'no-store').type('html').send(
-      page('Unsubscribe', html`<p>Stop automatic emails to ${masked(email)}?</p><form method="post"><button type="submit">Unsubscribe</button></form>`),
-    );
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(
+        page(
+          'Unsubscribe',
+          html`<p>Stop automatic emails to ${masked(email)}?</p><form method="post"><button type="submit">Unsubscribe</button></form>`,
+        ),
+      );
   });
 
   router.post('/:token', async (req, res) => {
     const email = await unsubscribe(options.ctx, { secretKey: options.secretKey, token: req.params.token });
     if (!email) throw invalid();
-    res.set('Cache-Control', 'no-store').type('html').send(page('Unsubscribed', html`<p>${masked(email)} will get no more automatic emails from us.</p>`));
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(page('Unsubscribed', html`<p>${masked(email)} will get no more automatic emails from us.</p>`));
   });
 
   return router;

@@ -9,7 +9,15 @@ export function workflowsPages(options: DashboardOptions, kit: PageKit): Router 
   router.get('/workflows', kit.session, pageHeaders, async (req, res) => {
     const stats = await workflowStats(options);
     const { config } = options;
-    send(res, workflowsPage(kit.context(req, res), { file: config.file, workflows: config.workflows, stats: new Map(stats.map((row) => [row.workflow, row])), onDisk: options.checkConfigFile?.() }));
+    send(
+      res,
+      workflowsPage(kit.context(req, res), {
+        file: config.file,
+        workflows: config.workflows,
+        stats: new Map(stats.map((row) => [row.workflow, row])),
+        onDisk: options.checkConfigFile?.(),
+      }),
+    );
   });
   return router;
 }

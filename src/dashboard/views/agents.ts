@@ -5,7 +5,10 @@ import { html, type Html } from '../html.js';
 import { layout, type PageContext } from './layout.js';
 
 /** Agents from workflows.yaml with their open leads; admins switch availability for new leads here. */
-export function agentsPage(context: PageContext, data: { agents: AgentConfig[]; status: Map<string, AgentStatus>; notice?: string }): Html {
+export function agentsPage(
+  context: PageContext,
+  data: { agents: AgentConfig[]; status: Map<string, AgentStatus>; notice?: string },
+): Html {
   const canChange = hasRole(context.session, 'admin');
   const body = html`
 ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
@@ -24,9 +27,11 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <td data-label="Languages">${(agent.languages ?? []).join(', ')}</td>
 <td data-label="Open leads">${data.status.get(agent.id)?.open_leads ?? 0}</td>
 <td data-label="Availability">${available ? html`<span class="status status-succeeded">available</span>` : html`<span class="status status-failed">unavailable</span>`}
-${canChange
-  ? html`<form method="post" action="/agents/${agent.id}/availability" class="inline"><input type="hidden" name="_csrf" value="${context.csrf}"><input type="hidden" name="available" value="${available ? 'false' : 'true'}"><button type="submit" aria-label="${available ? 'Make unavailable' : 'Make available'}: ${agent.name}">${available ? 'Make unavailable' : 'Make available'}</button></form>`
-  : ''}</td>
+${
+  canChange
+    ? html`<form method="post" action="/agents/${agent.id}/availability" class="inline"><input type="hidden" name="_csrf" value="${context.csrf}"><input type="hidden" name="available" value="${available ? 'false' : 'true'}"><button type="submit" aria-label="${available ? 'Make unavailable' : 'Make available'}: ${agent.name}">${available ? 'Make unavailable' : 'Make available'}</button></form>`
+    : ''
+}</td>
 </tr>`;
   })}</tbody>
 </table></div>`;

@@ -6,7 +6,11 @@ import { html, statusBadge, time, type Html } from '../html.js';
 import { layout, type PageContext } from './layout.js';
 
 /** A case as the queue shows it: with the open time left on its targets (see CaseServices.view). */
-export type CaseView = CaseRow & { first_response_time_left_ms: number | null; resolution_time_left_ms: number | null; overdue: boolean };
+export type CaseView = CaseRow & {
+  first_response_time_left_ms: number | null;
+  resolution_time_left_ms: number | null;
+  overdue: boolean;
+};
 
 export const CASE_QUEUES = { mine: 'Mine', pool: 'My pool', all: 'All open' } as const;
 export type CaseQueue = keyof typeof CASE_QUEUES;
@@ -21,12 +25,15 @@ function timeLeft(ms: number | null, paused: boolean): Html | string {
 /** The target that matters now: the first response until someone answered, then the resolution. */
 function nextTarget(row: CaseView): Html | string {
   const paused = row.status === 'waiting_on_customer';
-  if (row.first_responded_at === null && row.first_response_time_left_ms !== null) return html`answer: ${timeLeft(row.first_response_time_left_ms, paused)}`;
-  if (row.resolution_time_left_ms !== null && (row.status === 'open' || paused)) return html`resolve: ${timeLeft(row.resolution_time_left_ms, paused)}`;
+  if (row.first_responded_at === null && row.first_response_time_left_ms !== null)
+    return html`answer: ${timeLeft(row.first_response_time_left_ms, paused)}`;
+  if (row.resolution_time_left_ms !== null && (row.status === 'open' || paused))
+    return html`resolve: ${timeLeft(row.resolution_time_left_ms, paused)}`;
   return '';
 }
 
-const agentName = (agents: ReadonlyMap<string, AgentConfig>, id: string | null) => (id === null ? '—' : (agents.get(id)?.name ?? id));
+const agentName = (agents: ReadonlyMap<string, AgentConfig>, id: string | null) =>
+  id === null ? '—' : (agents.get(id)?.name ?? id);
 
 export function caseRows(cases: CaseView[], agents: ReadonlyMap<string, AgentConfig>): Html {
   if (cases.length === 0) return html`<p class="muted">No cases here.</p>`;
@@ -101,10 +108,17 @@ function figuresSection(figures: CaseFigures): Html {
 
 export function casesPage(
   context: PageContext,
-  data: { queue: CaseQueue; agentId: string | undefined; cases: CaseView[]; agents: ReadonlyMap<string, AgentConfig>; figures: CaseFigures },
+  data: {
+    queue: CaseQueue;
+    agentId: string | undefined;
+    cases: CaseView[];
+    agents: ReadonlyMap<string, AgentConfig>;
+    figures: CaseFigures;
+  },
 ): Html {
   const tabs = (Object.keys(CASE_QUEUES) as CaseQueue[]).map(
-    (queue) => html`<li><a href="/cases?queue=${queue}" ${queue === data.queue ? html` aria-current="page"` : ''}>${CASE_QUEUES[queue]}</a></li>`,
+    (queue) =>
+      html`<li><a href="/cases?queue=${queue}" ${queue === data.queue ? html` aria-current="page"` : ''}>${CASE_QUEUES[queue]}</a></li>`,
   );
   const body = html` <nav aria-label="Case queues" class="tabs">
       <ul>
@@ -131,7 +145,8 @@ const KIND_LABEL: Record<CaseEntry['kind'], string> = {
 
 function entryText(entry: CaseEntry): Html | string {
   const data = entry.data as { from?: string | null; to?: string; status?: string };
-  if (entry.kind === 'status') return html`${data.from ?? ''} → ${data.to ?? ''}${entry.body ? html` <span class="muted">${entry.body}</span>` : ''}`;
+  if (entry.kind === 'status')
+    return html`${data.from ?? ''} → ${data.to ?? ''}${entry.body ? html` <span class="muted">${entry.body}</span>` : ''}`;
   if (entry.kind === 'assignment') return `${data.from ?? 'nobody'} → ${data.to ?? ''}`;
   return html`${entry.body ?? ''}${data.status && data.status !== 'sent' ? html` <span class="muted">(${data.status})</span>` : ''}`;
 }
@@ -139,7 +154,12 @@ function entryText(entry: CaseEntry): Html | string {
 /** One case: facts, the thread oldest first, and (for support users) reply, note, status and assignment forms. */
 export function caseDetailPage(
   context: PageContext,
-  data: { case: CaseView & { thread: CaseEntry[]; feedback: FeedbackRow[] }; agents: ReadonlyMap<string, AgentConfig>; requestId: string; notice?: string },
+  data: {
+    case: CaseView & { thread: CaseEntry[]; feedback: FeedbackRow[] };
+    agents: ReadonlyMap<string, AgentConfig>;
+    requestId: string;
+    notice?: string;
+  },
 ): Html {
   const row = data.case;
   const canAct = hasRole(context.session, 'support');

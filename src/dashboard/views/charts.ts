@@ -8,7 +8,8 @@ import { html, type Html } from '../html.js';
 const WIDTH = 640;
 const ROW = 32;
 
-const label = (value: number | null, unit = ''): string => (value === null ? '—' : `${Number(value.toFixed(2))}${unit}`);
+const label = (value: number | null, unit = ''): string =>
+  value === null ? '—' : `${Number(value.toFixed(2))}${unit}`;
 
 export interface BarSeries {
   name: string;
@@ -36,9 +37,14 @@ export function barChart(title: string, categories: readonly string[], series: r
   );
   const step = Math.ceil(categories.length / 8);
   const ticks = categories.map((category, i) =>
-    i % step === 0 ? html`<text class="axis" x="${(left + i * groupWidth + groupWidth / 2).toFixed(1)}" y="${height - 18}" text-anchor="middle">${category}</text>` : '',
+    i % step === 0
+      ? html`<text class="axis" x="${(left + i * groupWidth + groupWidth / 2).toFixed(1)}" y="${height - 18}" text-anchor="middle">${category}</text>`
+      : '',
   );
-  const legend = series.map((item, s) => html`<rect class="${item.className}" x="${left + s * 120}" y="${height - 10}" width="10" height="10"></rect><text class="axis" x="${left + s * 120 + 14}" y="${height - 1}">${item.name}</text>`);
+  const legend = series.map(
+    (item, s) =>
+      html`<rect class="${item.className}" x="${left + s * 120}" y="${height - 10}" width="10" height="10"></rect><text class="axis" x="${left + s * 120 + 14}" y="${height - 1}">${item.name}</text>`,
+  );
   return html`<svg class="chart" viewBox="0 0 ${WIDTH} ${height + 4}" role="img" aria-label="${title}"><title>${title}</title>
 <line class="baseline" x1="${left}" x2="${WIDTH}" y1="${height - bottom}" y2="${height - bottom}"></line>
 <text class="axis" x="0" y="${top + 4}">${max}</text><text class="axis" x="0" y="${height - bottom}">0</text>

@@ -15,11 +15,13 @@ export interface HandOverPageData {
 /** Agents who left but still own customers, and the hand-over form (admins): one transaction, audited. */
 export function handOverPage(context: PageContext, data: HandOverPageData): Html {
   const canHandOver = hasRole(context.session, 'admin');
-  const former = data.former.length === 0
-    ? html`<p class="muted" id="former-agents">Every owner of a customer or an open task is a declared agent.</p>`
-    : html`<div class="notice warning" role="alert" id="former-agents"><p>Removed from workflows.yaml but still owning customers: hand them over.</p><ul>${data.former.map(
-        (agent) => html`<li data-former="${agent.agent_id}"><strong>${agent.agent_id}</strong>: ${agent.customers} customers, ${agent.open_tasks} open tasks</li>`,
-      )}</ul></div>`;
+  const former =
+    data.former.length === 0
+      ? html`<p class="muted" id="former-agents">Every owner of a customer or an open task is a declared agent.</p>`
+      : html`<div class="notice warning" role="alert" id="former-agents"><p>Removed from workflows.yaml but still owning customers: hand them over.</p><ul>${data.former.map(
+          (agent) =>
+            html`<li data-former="${agent.agent_id}"><strong>${agent.agent_id}</strong>: ${agent.customers} customers, ${agent.open_tasks} open tasks</li>`,
+        )}</ul></div>`;
   const from = [...data.former.map((agent) => agent.agent_id), ...data.agents.map((agent) => agent.id)];
   const form = canHandOver
     ? html`<form method="post" action="/hand-over" class="stack" id="hand-over-form">

@@ -31,7 +31,8 @@ function current(path: string, href: string): boolean {
 export function layout(context: PageContext, title: string, body: HtmlValue, options: { live?: boolean } = {}): Html {
   const { session } = context;
   const links = NAV.filter((item) => !item.admin || hasRole(session, 'admin')).map(
-    (item) => html`<li><a href="${item.href}"${current(context.path, item.href) ? html` aria-current="page"` : ''}>${item.label}</a></li>`,
+    (item) =>
+      html`<li><a href="${item.href}"${current(context.path, item.href) ? html` aria-current="page"` : ''}>${item.label}</a></li>`,
   );
   return html`<!doctype html>
 <html lang="en">

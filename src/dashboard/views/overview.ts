@@ -5,7 +5,15 @@ import type { WorkflowStats } from '../../operations/workflows.js';
 import { readableError } from '../readable-error.js';
 import { layout, type PageContext } from './layout.js';
 
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const;
 
 /** Bars of runs per minute, oldest left; the failed part of each bar stacked on top in the failure colour. */
 export function runsChart(counts: MinuteCount[], now: Date, minutes = 60): Html {
@@ -26,7 +34,9 @@ export function runsChart(counts: MinuteCount[], now: Date, minutes = 60): Html 
     const x = index * bar + 1;
     const label = `${point.ago === 0 ? 'this minute' : `${point.ago} min ago`}: ${point.total} runs, ${point.failed} failed`;
     return html`<g><title>${label}</title><rect class="bar-ok" x="${x}" y="${(height - h).toFixed(1)}" width="${bar - 2}" height="${h.toFixed(1)}"></rect>${
-      fh > 0 ? html`<rect class="bar-failed" x="${x}" y="${(height - fh).toFixed(1)}" width="${bar - 2}" height="${fh.toFixed(1)}"></rect>` : ''
+      fh > 0
+        ? html`<rect class="bar-failed" x="${x}" y="${(height - fh).toFixed(1)}" width="${bar - 2}" height="${fh.toFixed(1)}"></rect>`
+        : ''
     }</g>`;
   });
   const summary = `${total} runs in the last hour, ${failed} failed; at most ${total === 0 ? 0 : peak} in one minute.`;
@@ -68,17 +78,22 @@ export function overviewPage(
   const body = html`
 <section aria-labelledby="attention-h">
   <h2 id="attention-h">Needs a person</h2>
-  ${data.needsPerson
-    ? html`<p class="notice warning" role="status" id="needs-person"><a href="/runs?status=needs_person"><strong>${data.needsPerson}</strong> ${data.needsPerson === 1 ? 'run has' : 'runs have'} a reply that may not have arrived</a>: check with the customer, then resend it from the run's page.</p>`
-    : html`<p class="muted" id="needs-person">No run needs a person: every reply's delivery is known.</p>`}
+  ${
+    data.needsPerson
+      ? html`<p class="notice warning" role="status" id="needs-person"><a href="/runs?status=needs_person"><strong>${data.needsPerson}</strong> ${data.needsPerson === 1 ? 'run has' : 'runs have'} a reply that may not have arrived</a>: check with the customer, then resend it from the run's page.</p>`
+      : html`<p class="muted" id="needs-person">No run needs a person: every reply's delivery is known.</p>`
+  }
 </section>
 <section aria-labelledby="queues-h">
   <h2 id="queues-h">Queue</h2>
-  ${'error' in queue
-    ? html`<p class="notice error" role="alert">Redis did not answer: ${queue.error}</p>`
-    : html`<ul class="counts" aria-label="Jobs in the ${queue.name} queue">${QUEUE_STATES.map(
-        (state) => html`<li class="count count-${state}"><span class="n">${queue.counts[state] ?? 0}</span> <span class="label">${state}</span></li>`,
-      )}</ul>`}
+  ${
+    'error' in queue
+      ? html`<p class="notice error" role="alert">Redis did not answer: ${queue.error}</p>`
+      : html`<ul class="counts" aria-label="Jobs in the ${queue.name} queue">${QUEUE_STATES.map(
+          (state) =>
+            html`<li class="count count-${state}"><span class="n">${queue.counts[state] ?? 0}</span> <span class="label">${state}</span></li>`,
+        )}</ul>`
+  }
 </section>
 <section aria-labelledby="chart-h">
   <h2 id="chart-h">Runs per minute, last hour</h2>
@@ -101,11 +116,14 @@ export function overviewPage(
 </section>
 <section aria-labelledby="failures-h">
   <h2 id="failures-h">Failed runs <span class="muted">(last 24 h)</span>: <span id="failed-count">${failedCount}</span></h2>
-  ${data.failures.length === 0
-    ? html`<p class="empty">No failed runs.</p>`
-    : html`${failedCount > data.failures.length ? html`<p class="muted">The latest ${data.failures.length}; <a href="/runs?status=failed&period=24h">all of them</a>.</p>` : ''}<ul class="failures">${data.failures.map(
-        (run) => html`<li><a href="/runs/${run.id}">#${run.id} ${run.workflow}</a> ${time(run.finishedAt)}<br><span class="error-text">${readableError(run.error ?? '')}</span></li>`,
-      )}</ul>`}
+  ${
+    data.failures.length === 0
+      ? html`<p class="empty">No failed runs.</p>`
+      : html`${failedCount > data.failures.length ? html`<p class="muted">The latest ${data.failures.length}; <a href="/runs?status=failed&period=24h">all of them</a>.</p>` : ''}<ul class="failures">${data.failures.map(
+          (run) =>
+            html`<li><a href="/runs/${run.id}">#${run.id} ${run.workflow}</a> ${time(run.finishedAt)}<br><span class="error-text">${readableError(run.error ?? '')}</span></li>`,
+        )}</ul>`
+  }
 </section>
 </div>
 <section aria-labelledby="health-h">
@@ -118,14 +136,23 @@ export function overviewPage(
       <td data-label="Last webhook">${health.lastWebhookAt ? time(health.lastWebhookAt) : html`<span class="muted">none yet</span>`}</td>
       <td data-label="Webhooks, last hour">${health.webhooksLastHour}</td>
       <td data-label="Signature failures, last hour">${signalCell(data.signals, health.connector, (signal) => (signal.signatureFailuresLastHour > 0 ? html`<span class="status status-failed">${signal.signatureFailuresLastHour}</span>` : html`0`))}</td>
-      <td data-label="Pull cursors">${health.cursors.length === 0
-        ? html`<span class="muted">no pulls</span>`
-        : health.cursors.map((cursor) => html`<div><strong>${cursor.resource}</strong>: <code>${JSON.stringify(cursor.cursor).slice(0, 80)}</code> ${time(cursor.updatedAt)}</div>`)}</td>
-      <td data-label="Last failed event">${health.lastFailedEvent
-        ? html`<span class="status status-failed">failed</span> ${health.lastFailedEvent.type} #${health.lastFailedEvent.id} ${time(health.lastFailedEvent.receivedAt)}`
-        : html`<span class="muted">none</span>`}</td>
+      <td data-label="Pull cursors">${
+        health.cursors.length === 0
+          ? html`<span class="muted">no pulls</span>`
+          : health.cursors.map(
+              (cursor) =>
+                html`<div><strong>${cursor.resource}</strong>: <code>${JSON.stringify(cursor.cursor).slice(0, 80)}</code> ${time(cursor.updatedAt)}</div>`,
+            )
+      }</td>
+      <td data-label="Last failed event">${
+        health.lastFailedEvent
+          ? html`<span class="status status-failed">failed</span> ${health.lastFailedEvent.type} #${health.lastFailedEvent.id} ${time(health.lastFailedEvent.receivedAt)}`
+          : html`<span class="muted">none</span>`
+      }</td>
       <td data-label="Last error">${signalCell(data.signals, health.connector, (signal) =>
-        signal.lastError ? html`<span title="${signal.lastError.message}">${readableError(signal.lastError.message)}</span> <span class="muted">${time(new Date(signal.lastError.at))}</span>` : html`<span class="muted">none</span>`,
+        signal.lastError
+          ? html`<span title="${signal.lastError.message}">${readableError(signal.lastError.message)}</span> <span class="muted">${time(new Date(signal.lastError.at))}</span>`
+          : html`<span class="muted">none</span>`,
       )}</td>
     </tr>`,
     )}</tbody>
@@ -134,7 +161,11 @@ export function overviewPage(
   return layout(context, 'Overview', body);
 }
 
-function signalCell(signals: Map<string, ConnectorSignalSummary> | undefined, connector: string, render: (signal: ConnectorSignalSummary) => Html): Html {
+function signalCell(
+  signals: Map<string, ConnectorSignalSummary> | undefined,
+  connector: string,
+  render: (signal: ConnectorSignalSummary) => Html,
+): Html {
   const signal = signals?.get(connector);
   return signal ? render(signal) : html`<span class="muted">unknown (Redis did not answer)</span>`;
 }

@@ -18,27 +18,42 @@ function ownerName(agents: ReadonlyMap<string, AgentConfig>, id: string | null):
  * A card: customer, amount, owner, days in stage, stale mark. Support and admin get a plain form to move it (a select
  * and a button: works from the keyboard and without JavaScript); viewers get none.
  */
-function dealCard(context: PageContext, pipeline: Pipeline, agents: ReadonlyMap<string, AgentConfig>, deal: BoardColumn['deals'][number]): Html {
+function dealCard(
+  context: PageContext,
+  pipeline: Pipeline,
+  agents: ReadonlyMap<string, AgentConfig>,
+  deal: BoardColumn['deals'][number],
+): Html {
   const canMove = hasRole(context.session, 'support') && deal.status === 'open';
   const customer = deal.customer_name || `Customer #${deal.customer_id}`;
   return html`<li class="deal-card${deal.stale ? ' stale' : ''}" id="deal-${deal.id}" data-deal-id="${deal.id}" data-stage="${deal.stage}" aria-labelledby="deal-${deal.id}-name">
   <p class="deal-name" id="deal-${deal.id}-name"><a href="/customers/${deal.customer_id}">${customer}</a>${deal.name ? html` <span class="muted">${deal.name}</span>` : ''}</p>
   <p class="deal-amount">${money(deal.amount, deal.currency)}</p>
   <p class="muted">${ownerName(agents, deal.owner_agent_id)} · ${deal.days_in_stage} ${deal.days_in_stage === 1 ? 'day' : 'days'} in stage${deal.stale ? html` · <strong class="status status-stale">stale</strong>` : ''}</p>
-  ${canMove
-    ? html`<form class="move-deal" method="post" action="/deals/${deal.id}/stage">
+  ${
+    canMove
+      ? html`<form class="move-deal" method="post" action="/deals/${deal.id}/stage">
     <input type="hidden" name="_csrf" value="${context.csrf}">
     <label for="stage-${deal.id}">Move ${customer} to</label>
     <select id="stage-${deal.id}" name="stage">${pipeline.stages.map((stage) => html`<option value="${stage.id}"${stage.id === deal.stage ? ' selected' : ''}>${stage.id}</option>`)}</select>
     <button type="submit">Move</button>
   </form>`
-    : ''}
+      : ''
+  }
 </li>`;
 }
 
 export function pipelinePage(
   context: PageContext,
-  data: { pipeline: Pipeline; pipelines: string[]; columns: BoardColumn[]; forecast: Forecast; stats: PipelineStats; agents: ReadonlyMap<string, AgentConfig>; notice?: string },
+  data: {
+    pipeline: Pipeline;
+    pipelines: string[];
+    columns: BoardColumn[];
+    forecast: Forecast;
+    stats: PipelineStats;
+    agents: ReadonlyMap<string, AgentConfig>;
+    notice?: string;
+  },
 ): Html {
   const { pipeline } = data;
   const body = html`
@@ -46,7 +61,9 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 ${data.pipelines.length > 1 ? html`<nav aria-label="Pipelines"><ul class="inline-list">${data.pipelines.map((id) => html`<li><a href="/pipelines/${id}"${id === pipeline.id ? html` aria-current="page"` : ''}>${id}</a></li>`)}</ul></nav>` : ''}
 <div class="board" role="region" aria-label="Deals by stage" tabindex="0">
 ${data.columns.map(
-  (column) => html`<section class="board-column" data-stage="${column.stage.id}" aria-labelledby="col-${column.stage.id}">
+  (
+    column,
+  ) => html`<section class="board-column" data-stage="${column.stage.id}" aria-labelledby="col-${column.stage.id}">
   <h2 id="col-${column.stage.id}">${column.stage.id} <span class="muted">${column.count} · ${money(column.total, pipeline.currency)}</span></h2>
   <p class="muted">${column.stage.kind === 'open' ? `probability ${Math.round(column.stage.probability * 100)} %` : column.stage.kind}</p>
   ${column.deals.length === 0 ? html`<p class="empty">No deals.</p>` : html`<ul class="deal-cards">${column.deals.map((deal) => dealCard(context, pipeline, data.agents, deal))}</ul>`}
@@ -119,9 +136,10 @@ function forecastTable(forecast: Forecast): Html {
 export function customerDeals(deals: DealListRow[], agents: ReadonlyMap<string, AgentConfig>): Html {
   return html`<section aria-labelledby="deals-h">
   <h2 id="deals-h">Deals</h2>
-  ${deals.length === 0
-    ? html`<p class="empty">No deals.</p>`
-    : html`<div class="table-wrap"><table class="deals">
+  ${
+    deals.length === 0
+      ? html`<p class="empty">No deals.</p>`
+      : html`<div class="table-wrap"><table class="deals">
     <thead><tr><th scope="col">Deal</th><th scope="col">Pipeline</th><th scope="col">Stage</th><th scope="col">Amount</th><th scope="col">Owner</th><th scope="col">Since</th></tr></thead>
     <tbody>${deals.map(
       (deal) => html`<tr data-deal-id="${deal.id}">
@@ -132,6 +150,7 @@ export function customerDeals(deals: DealListRow[], agents: ReadonlyMap<string, 
       <td data-label="Owner">${ownerName(agents, deal.owner_agent_id)}</td>
       <td data-label="Since">${time(deal.stage_entered_at)}</td>
     </tr>`,
-    )}</tbody></table></div>`}
+    )}</tbody></table></div>`
+  }
 </section>`;
 }

@@ -3,7 +3,13 @@ import { html, json, statusBadge, time, type Html } from '../html.js';
 import { maskSecrets } from '../mask.js';
 import { readableError } from '../readable-error.js';
 import type { MessageRow } from '../../operations/messages.js';
-import { CANCELLABLE_RUN_STATUSES, RUN_STATUSES, type InboxEvent, type RunRow, type StepRecord } from '../../operations/runs.js';
+import {
+  CANCELLABLE_RUN_STATUSES,
+  RUN_STATUSES,
+  type InboxEvent,
+  type RunRow,
+  type StepRecord,
+} from '../../operations/runs.js';
 import { layout, type PageContext } from './layout.js';
 
 /** The runs filter's extra choice: runs with an uncertain reply, which need a person whatever their status says. */
@@ -36,7 +42,9 @@ export function duration(ms: number | null | undefined): string {
 }
 
 function runDuration(run: RunRow): number | null {
-  return run.startedAt && run.finishedAt ? new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime() : null;
+  return run.startedAt && run.finishedAt
+    ? new Date(run.finishedAt).getTime() - new Date(run.startedAt).getTime()
+    : null;
 }
 
 function trigger(run: RunRow): string {
@@ -52,9 +60,11 @@ function trigger(run: RunRow): string {
  */
 export function runStatusBadge(run: RunRow, needsPerson = false): Html {
   if (needsPerson) return html`<span class="status status-needs_person">needs a person</span>`;
-  if (run.status === 'succeeded' && run.error) return html`<span class="status status-partial" title="Some steps failed and the run went on (on_error: continue)">succeeded, steps failed</span>`;
+  if (run.status === 'succeeded' && run.error)
+    return html`<span class="status status-partial" title="Some steps failed and the run went on (on_error: continue)">succeeded, steps failed</span>`;
   // A failed run that will run again (the job's next attempt, or a person's retry) is queued with its last error.
-  if (run.status === 'queued' && run.error) return html`<span class="status status-retrying" title="The last attempt failed; the run is queued to run again">retrying</span>`;
+  if (run.status === 'queued' && run.error)
+    return html`<span class="status status-retrying" title="The last attempt failed; the run is queued to run again">retrying</span>`;
   return statusBadge(run.status);
 }
 
@@ -85,7 +95,16 @@ function options(values: readonly string[], selected: string, all: string, label
 
 export function runsPage(
   context: PageContext,
-  data: { query: RunsQuery; runs: RunRow[]; workflows: string[]; connectors: string[]; nextBefore: number | null; before?: number; notice?: string; needsPerson?: Set<number> },
+  data: {
+    query: RunsQuery;
+    runs: RunRow[];
+    workflows: string[];
+    connectors: string[];
+    nextBefore: number | null;
+    before?: number;
+    notice?: string;
+    needsPerson?: Set<number>;
+  },
 ): Html {
   const { query } = data;
   const params = new URLSearchParams(Object.entries(query).filter(([, value]) => value !== '')).toString();
@@ -96,7 +115,8 @@ export function runsPage(
   <div><label for="f-connector">Connector</label><select id="f-connector" name="connector">${options(data.connectors, query.connector, 'Any connector')}</select></div>
   <div><label for="f-customer">Customer</label><input id="f-customer" name="customer" value="${query.customer}" placeholder="email, phone or id"></div>
   <div><label for="f-period">Time</label><select id="f-period" name="period">${Object.entries(PERIODS).map(
-    ([value, period]) => html`<option value="${value}"${value === query.period ? html` selected` : ''}>${period.label}</option>`,
+    ([value, period]) =>
+      html`<option value="${value}"${value === query.period ? html` selected` : ''}>${period.label}</option>`,
   )}</select></div>
   <div class="actions"><button type="submit">Filter</button> <a href="/runs">Clear</a></div>
 </form>
@@ -175,8 +195,9 @@ ${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ?
 </section>
 <section aria-labelledby="trigger-h">
   <h2 id="trigger-h">Trigger event</h2>
-  ${event
-    ? html`<dl class="facts">
+  ${
+    event
+      ? html`<dl class="facts">
     <div><dt>Connector</dt><dd>${event.connector}</dd></div>
     <div><dt>Type</dt><dd>${event.type}</dd></div>
     <div><dt>Vendor id</dt><dd>${event.externalId}</dd></div>
@@ -184,7 +205,8 @@ ${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ?
     <div><dt>Occurred</dt><dd>${time(event.occurredAt)}</dd></div>
     <div><dt>Received</dt><dd>${time(event.receivedAt)}</dd></div>
   </dl>`
-    : html`<p class="muted">${run.triggerKey}</p>`}
+      : html`<p class="muted">${run.triggerKey}</p>`
+  }
   <p class="muted">Values of keys that look like secrets, tokens or passwords are masked.</p>
   ${json(maskSecrets(payload, context.session.role))}
 </section>`;
@@ -197,7 +219,9 @@ function uncertainReplies(messages: MessageRow[], csrf: string | undefined): Htm
   <h2 id="uncertain-h">Needs a person: a reply may not have arrived</h2>
   <p class="muted">The vendor gave no clear answer after the send (a timeout or a reset), so crmflow does not know whether the customer got it and never sends it again by itself. Check with the customer or the vendor's log; resend only if it did not arrive.</p>
   <ul>${messages.map(
-    (message) => html`<li data-message-id="${message.id}">${statusBadge(message.status)} ${message.channel} to ${message.recipient}${message.statusReason ? html` <span class="muted">${message.statusReason}</span>` : ''}
+    (
+      message,
+    ) => html`<li data-message-id="${message.id}">${statusBadge(message.status)} ${message.channel} to ${message.recipient}${message.statusReason ? html` <span class="muted">${message.statusReason}</span>` : ''}
     ${csrf ? html`<form method="post" action="/messages/${message.id}/resend" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><button type="submit">Resend</button></form>` : html`<span class="muted">Resending needs the support or admin role.</span>`}</li>`,
   )}</ul>
 </section>`;

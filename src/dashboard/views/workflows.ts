@@ -6,7 +6,10 @@ import { layout, type PageContext } from './layout.js';
 
 function triggerText(trigger: Record<string, unknown>): string {
   const { type, ...rest } = trigger;
-  const parts = Object.entries(rest).map(([key, value]) => `${key}: ${Array.isArray(value) ? value.join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  const parts = Object.entries(rest).map(
+    ([key, value]) =>
+      `${key}: ${Array.isArray(value) ? value.join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value)}`,
+  );
   return `${String(type)}${parts.length ? ` — ${parts.join(' · ')}` : ''}`;
 }
 
@@ -23,7 +26,10 @@ function onDiskNotice(file: string, onDisk: ConfigFileState | undefined): Html |
 </section>`;
 }
 
-export function workflowsPage(context: PageContext, data: { file: string; workflows: CompiledWorkflow[]; stats: Map<string, WorkflowStats>; onDisk?: ConfigFileState }): Html {
+export function workflowsPage(
+  context: PageContext,
+  data: { file: string; workflows: CompiledWorkflow[]; stats: Map<string, WorkflowStats>; onDisk?: ConfigFileState },
+): Html {
   const body = html`
 ${onDiskNotice(data.file, data.onDisk)}
 <p class="muted">From <code>${data.file}</code>. Success rates count finished runs of the last 24 hours.</p>
@@ -40,7 +46,8 @@ ${onDiskNotice(data.file, data.onDisk)}
   </dl>
   <h3>Steps</h3>
   <ol class="step-list">${workflow.steps.map(
-    (step) => html`<li><strong>${step.id}</strong> <span class="muted">${step.definition.type}</span>${step.config.name ? html` — ${String(step.config.name)}` : ''}${step.config.if ? html` <span class="muted">if <code>${String(step.config.if)}</code></span>` : ''}</li>`,
+    (step) =>
+      html`<li><strong>${step.id}</strong> <span class="muted">${step.definition.type}</span>${step.config.name ? html` — ${String(step.config.name)}` : ''}${step.config.if ? html` <span class="muted">if <code>${String(step.config.if)}</code></span>` : ''}</li>`,
   )}</ol>
   <p><a href="/runs?workflow=${encodeURIComponent(workflow.id)}">Runs of ${workflow.id}</a></p>
 </li>`;

@@ -1,4 +1,5 @@
 import type { JobHandler } from './context.js';
 
 /** `case`: a case target's check at its due time; the breach is emitted at most once (src/engine/case-services.ts). */
-export const handleCaseCheck: JobHandler<'case'> = (data, context) => context.cases.checkTarget(data.caseId, data.target);
+export const handleCaseCheck: JobHandler<'case'> = (data, context) =>
+  context.cases.checkTarget(data.caseId, data.target);

@@ -26,7 +26,14 @@ export interface JobContext {
    * Runs (or resumes) a run unless it is finished or cancelled; a run that failed for good waits for a manual retry,
    * a waiting run for its resume job (`resume`), which is (re-)added here in case it was lost.
    */
-  execute: (run: RunRow, workflow: CompiledWorkflow, event: TriggerEvent | undefined, payload: unknown, mode?: 'auto' | 'manual' | 'resume', started?: StartedRun) => Promise<RunOutcome>;
+  execute: (
+    run: RunRow,
+    workflow: CompiledWorkflow,
+    event: TriggerEvent | undefined,
+    payload: unknown,
+    mode?: 'auto' | 'manual' | 'resume',
+    started?: StartedRun,
+  ) => Promise<RunOutcome>;
   /** Throws (BullMQ retries the job with backoff) when any outcome failed in a way that may heal. */
   settle: (outcomes: RunOutcome[]) => void;
   /** What engine-event dispatch needs (event triggers chain runs). */
@@ -36,4 +43,7 @@ export interface JobContext {
 }
 
 /** A handler of one job kind. */
-export type JobHandler<K extends JobData['kind']> = (data: Extract<JobData, { kind: K }>, context: JobContext) => Promise<void>;
+export type JobHandler<K extends JobData['kind']> = (
+  data: Extract<JobData, { kind: K }>,
+  context: JobContext,
+) => Promise<void>;

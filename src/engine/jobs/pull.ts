@@ -11,8 +11,15 @@ export const handlePull: JobHandler<'pull'> = async (data, context) => {
   const connectorId = trigger.connector.id;
   try {
     await runPull(
-      { connector: trigger.connector, resource: trigger.resource, cursorKey: trigger.resource, since: new Date(Date.now() - trigger.backfillMs), pageSize: trigger.pageSize,
-        onSkipped: (message) => context.signals.error(connectorId, message), region: context.config.identityPolicy.regions?.[connectorId] ?? context.services.defaultRegion },
+      {
+        connector: trigger.connector,
+        resource: trigger.resource,
+        cursorKey: trigger.resource,
+        since: new Date(Date.now() - trigger.backfillMs),
+        pageSize: trigger.pageSize,
+        onSkipped: (message) => context.signals.error(connectorId, message),
+        region: context.config.identityPolicy.regions?.[connectorId] ?? context.services.defaultRegion,
+      },
       context.connectorContext(connectorId, AbortSignal.timeout(15 * 60_000)),
       { pool: context.pool, queue: context.queue, logger: context.logger },
     );

@@ -8,6 +8,11 @@ export const handleSchedule: JobHandler<'schedule'> = async (data, context) => {
   if (!workflow?.enabled) return;
   if (workflow.trigger.kind === 'audience') return processAudienceTick(context.chain, workflow, data.tick);
   const trigger = { tick: data.tick };
-  const run = await ensureRun(context.pool, { workflow: workflow.id, workflowVersion: workflow.version, triggerKey: `schedule:${data.tick}`, trigger });
+  const run = await ensureRun(context.pool, {
+    workflow: workflow.id,
+    workflowVersion: workflow.version,
+    triggerKey: `schedule:${data.tick}`,
+    trigger,
+  });
   context.settle([await context.execute(run, workflow, undefined, trigger)]);
 };

@@ -42,15 +42,23 @@ export type Verdict = { send: 'text' } | { send: 'template'; template: ReplyTemp
  * messaging window (outside it only an approved template), then the once-per-window and per-customer limits — last,
  * because letting a reply through them counts it.
  */
-export async function replyVerdict(pool: Pool, delivery: ReplyDelivery, policy: ReplyPolicy | undefined, rules: ChannelRules): Promise<Verdict> {
+export async function replyVerdict(
+  pool: Pool,
+  delivery: ReplyDelivery,
+  policy: ReplyPolicy | undefined,
+  rules: ChannelRules,
+): Promise<Verdict> {
   const consent = await consentOf(pool, delivery.channel, delivery.address);
-  if (consent && !consent.granted) return { skip: `${delivery.channel} opt-out (${consent.source}) since ${consent.changed_at.toISOString()}` };
+  if (consent && !consent.granted)
+    return { skip: `${delivery.channel} opt-out (${consent.source}) since ${consent.changed_at.toISOString()}` };
   let verdict: Verdict = { send: 'text' };
   if (rules.replyWindow) {
     const last = await lastInbound(pool, delivery.channel, delivery.address);
     if (!last || Date.now() - last.getTime() > rules.replyWindow.hours * 3_600_000) {
       if (!policy?.template || !rules.acceptsTemplates) {
-        return { skip: `outside ${rules.replyWindow.rule} (last message from the customer: ${last ? last.toISOString() : 'none'})${policy?.template ? `; ${delivery.channel} takes no templates` : ''}` };
+        return {
+          skip: `outside ${rules.replyWindow.rule} (last message from the customer: ${last ? last.toISOString() : 'none'})${policy?.template ? `; ${delivery.channel} takes no templates` : ''}`,
+        };
       }
       verdict = { send: 'template', template: policy.template };
     }
@@ -73,8 +81,13 @@ function replyLimits(delivery: ReplyDelivery, policy: ReplyPolicy | undefined): 
   const who = delivery.customerId === null ? `address:${delivery.address}` : `customer:${delivery.customerId}`;
   const limits: ReplyLimit[] = [];
   if (policy.oncePer) {
-    limits.push({ scope: `once:${policy.workflowId}:${policy.stepId}:${who}:${delivery.channel}`, max: 1, windowMs: policy.oncePer.ms });
+    limits.push({
+      scope: `once:${policy.workflowId}:${policy.stepId}:${who}:${delivery.channel}`,
+      max: 1,
+      windowMs: policy.oncePer.ms,
+    });
   }
-  if (policy.maxPerCustomer) limits.push({ scope: `rate:${who}`, max: policy.maxPerCustomer.count, windowMs: policy.maxPerCustomer.perMs });
+  if (policy.maxPerCustomer)
+    limits.push({ scope: `rate:${who}`, max: policy.maxPerCustomer.count, windowMs: policy.maxPerCustomer.perMs });
   return limits;
 }

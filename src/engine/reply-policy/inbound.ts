@@ -11,10 +11,18 @@ import { noteInbound } from '../../store/reply-limits.js';
  * address's consent for the channel, an opt-in keyword (START...) grants it again. Safe to repeat: a redelivered or
  * replayed message changes nothing more.
  */
-export async function applyInboundMessage(pool: Pool, connector: ConnectorDefinition, event: ParsedEvent, defaultRegion: string): Promise<void> {
+export async function applyInboundMessage(
+  pool: Pool,
+  connector: ConnectorDefinition,
+  event: ParsedEvent,
+  defaultRegion: string,
+): Promise<void> {
   const inbound = connector.inboundMessage?.({ type: event.type, payload: event.payload });
   if (!inbound || !isConsentChannel(inbound.channel)) return;
-  const identity = normalizeIdentity({ kind: CONSENT_CHANNELS[inbound.channel], value: inbound.address }, { defaultRegion });
+  const identity = normalizeIdentity(
+    { kind: CONSENT_CHANNELS[inbound.channel], value: inbound.address },
+    { defaultRegion },
+  );
   if (!identity) return;
   const at = new Date(event.occurredAt);
   await noteInbound(pool, inbound.channel, identity.value, at);

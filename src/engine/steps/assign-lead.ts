@@ -57,7 +57,10 @@ export default defineStep<AssignConfig, CompiledAssign>({
   schema: {
     type: 'object',
     properties: {
-      pool: { type: 'string', description: 'Pool declared under `pools:` (required unless every path ends in a rule).' },
+      pool: {
+        type: 'string',
+        description: 'Pool declared under `pools:` (required unless every path ends in a rule).',
+      },
       strategy: { enum: [...STRATEGIES], default: 'round_robin' },
       rules: {
         type: 'array',
@@ -81,7 +84,10 @@ export default defineStep<AssignConfig, CompiledAssign>({
         type: 'object',
         description:
           'With `sticky`, what happens to an owner who is `unavailable` (switched off, declared or through the API) or `gone` (no longer under `agents:`): `keep` them, or `reassign` the customer within the pool like a new lead.',
-        properties: { unavailable: { enum: ['keep', 'reassign'], default: 'keep' }, gone: { enum: ['keep', 'reassign'], default: 'reassign' } },
+        properties: {
+          unavailable: { enum: ['keep', 'reassign'], default: 'keep' },
+          gone: { enum: ['keep', 'reassign'], default: 'reassign' },
+        },
         additionalProperties: false,
       },
       sla: SLA_SCHEMA,
@@ -90,7 +96,12 @@ export default defineStep<AssignConfig, CompiledAssign>({
   },
   examples: [
     { pool: 'sales' },
-    { pool: 'sales', strategy: 'least_loaded', rules: [{ when: "$record.country = 'FR'", agent: 'ann' }], fallback_pool: 'sales' },
+    {
+      pool: 'sales',
+      strategy: 'least_loaded',
+      rules: [{ when: "$record.country = 'FR'", agent: 'ann' }],
+      fallback_pool: 'sales',
+    },
     { pool: 'sales', sla: { within: '2h', then: 'reassign' } },
     { pool: 'sales', language: 'only' },
     { pool: 'sales', away_owner: { unavailable: 'reassign', gone: 'reassign' } },
@@ -98,20 +109,41 @@ export default defineStep<AssignConfig, CompiledAssign>({
   compile: (config, context) => {
     const knownPool = (pool: string | undefined, field: string) => {
       if (pool !== undefined && !context.pools.has(pool)) {
-        context.fail(`unknown agent pool "${pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, field);
+        context.fail(
+          `unknown agent pool "${pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`,
+          field,
+        );
       }
     };
     knownPool(config.pool, 'pool');
     knownPool(config.fallback_pool, 'fallback_pool');
     if (config.pool === undefined && !config.rules?.length) return context.fail('assign_lead needs `pool` or `rules`');
     const rules = (config.rules ?? []).map((rule, i) => {
-      if ((rule.pool === undefined) === (rule.agent === undefined)) return context.fail('a rule names exactly one of `pool` and `agent`', `rules.${i}`);
+      if ((rule.pool === undefined) === (rule.agent === undefined))
+        return context.fail('a rule names exactly one of `pool` and `agent`', `rules.${i}`);
       knownPool(rule.pool, `rules.${i}.pool`);
-      if (rule.agent !== undefined && !context.agents.has(rule.agent)) return context.fail(`unknown agent "${rule.agent}"`, `rules.${i}.agent`);
+      if (rule.agent !== undefined && !context.agents.has(rule.agent))
+        return context.fail(`unknown agent "${rule.agent}"`, `rules.${i}.agent`);
       return { when: context.expression(`rules.${i}.when`, rule.when), pool: rule.pool, agent: rule.agent };
     });
-    const sla = config.sla && compileSla(config.sla, config.fallback_pool ?? config.pool, rules.some((rule) => rule.agent !== undefined), context);
-    return { pool: config.pool, strategy: config.strategy ?? 'round_robin', rules, fallbackPool: config.fallback_pool, sticky: config.sticky ?? true, language: config.language ?? 'prefer', awayOwner: { unavailable: 'keep', gone: 'reassign', ...config.away_owner }, sla };
+    const sla =
+      config.sla &&
+      compileSla(
+        config.sla,
+        config.fallback_pool ?? config.pool,
+        rules.some((rule) => rule.agent !== undefined),
+        context,
+      );
+    return {
+      pool: config.pool,
+      strategy: config.strategy ?? 'round_robin',
+      rules,
+      fallbackPool: config.fallback_pool,
+      sticky: config.sticky ?? true,
+      language: config.language ?? 'prefer',
+      awayOwner: { unavailable: 'keep', gone: 'reassign', ...config.away_owner },
+      sla,
+    };
   },
   run: async (config, context) => {
     const customer = context.state.customer;
@@ -140,16 +172,29 @@ export default defineStep<AssignConfig, CompiledAssign>({
         runId: context.runId,
       });
       if (result.outcome === 'no_agent' || result.agentId === undefined) continue;
-      if (config.sla && result.outcome !== 'kept') await scheduleSla(config.sla, { key: attempt.key, pool: 'pool' in target ? target.pool : undefined, strategy: config.strategy }, context);
+      if (config.sla && result.outcome !== 'kept')
+        await scheduleSla(
+          config.sla,
+          { key: attempt.key, pool: 'pool' in target ? target.pool : undefined, strategy: config.strategy },
+          context,
+        );
       const owner = context.services.agents.get(result.agentId);
       const via = 'agent' in target ? { rule_agent: target.agent } : { pool: target.pool };
       return {
-        output: { agent_id: result.agentId, outcome: result.outcome, ...via, ...(attempt.language ? { language: attempt.language } : {}) },
+        output: {
+          agent_id: result.agentId,
+          outcome: result.outcome,
+          ...via,
+          ...(attempt.language ? { language: attempt.language } : {}),
+        },
         state: { owner, customer: { ...customer, owner_agent_id: result.agentId } },
       };
     }
     // Nobody can take the lead now (all away or full): retried with backoff, when someone may be back.
-    throw new StepError(`no available agent in ${targets.map((target) => ('agent' in target ? `agent ${target.agent}` : `pool ${target.pool}`)).join(' or ')}`, true);
+    throw new StepError(
+      `no available agent in ${targets.map((target) => ('agent' in target ? `agent ${target.agent}` : `pool ${target.pool}`)).join(' or ')}`,
+      true,
+    );
   },
 });
 
@@ -183,16 +228,29 @@ interface Attempt {
  */
 function attempts(targets: Target[], config: CompiledAssign, context: StepContext): Attempt[] {
   const { agents, pools } = context.services;
-  const language = config.language === 'ignore' ? undefined : context.state.customer?.language?.trim().toLowerCase().replace('_', '-').split('-')[0];
+  const language =
+    config.language === 'ignore'
+      ? undefined
+      : context.state.customer?.language?.trim().toLowerCase().replace('_', '-').split('-')[0];
   return targets.flatMap((target, index) => {
     const key = index === 0 ? context.idempotencyKey : `${context.idempotencyKey}:${index}`;
     const pool = 'agent' in target ? `agent:${target.agent}` : target.pool;
-    const candidates = configuredCandidates('agent' in target ? [target.agent] : (pools.get(target.pool)?.agents ?? []), agents, new Date());
+    const candidates = configuredCandidates(
+      'agent' in target ? [target.agent] : (pools.get(target.pool)?.agents ?? []),
+      agents,
+      new Date(),
+    );
     const whole: Attempt = { target, pool, candidates, key };
     if (!language || 'agent' in target) return [whole];
     const speakers = candidates.filter((candidate) => speaks(agents.get(candidate.id)?.languages, language));
     if (speakers.length === candidates.length) return [whole];
-    const first: Attempt = { target, pool: `${pool}:${language}`, candidates: speakers, key: `${key}:${language}`, language };
+    const first: Attempt = {
+      target,
+      pool: `${pool}:${language}`,
+      candidates: speakers,
+      key: `${key}:${language}`,
+      language,
+    };
     if (config.language === 'only' && !target.fallback) return speakers.length ? [first] : [];
     return speakers.length ? [first, whole] : [whole];
   });

@@ -40,14 +40,26 @@ export default defineStep<CloseDealConfig, CompiledCloseDeal>({
       ...DEAL_TARGET_PROPERTIES,
       outcome: { enum: ['won', 'lost'], description: 'Won or lost.' },
       reason: { type: 'string', description: 'Template: why it was won or lost, e.g. `order {{ name }}`.' },
-      open_if_missing: { type: 'boolean', default: true, description: 'Without an open deal, open one already closed (default true).' },
+      open_if_missing: {
+        type: 'boolean',
+        default: true,
+        description: 'Without an open deal, open one already closed (default true).',
+      },
       ...DEAL_OPENING_PROPERTIES,
     },
     required: ['pipeline', 'outcome'],
     additionalProperties: false,
   },
   examples: [
-    { pipeline: 'sales', outcome: 'won', key: '"order/" & id', amount: '$number(total_price)', currency: 'currency', reason: 'order {{ name }}', title: 'Order {{ name }}' },
+    {
+      pipeline: 'sales',
+      outcome: 'won',
+      key: '"order/" & id',
+      amount: '$number(total_price)',
+      currency: 'currency',
+      reason: 'order {{ name }}',
+      title: 'Order {{ name }}',
+    },
     { pipeline: 'sales', outcome: 'lost', reason: 'quote declined', open_if_missing: false },
   ],
   compile: (config, context) => ({

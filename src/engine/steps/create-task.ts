@@ -30,7 +30,10 @@ export default defineStep<CreateTaskConfig, CompiledCreateTask>({
       title: { type: 'string', description: 'Template, e.g. `Call back {{ $customer.phone }}`.' },
       notes: { type: 'string', description: 'Template with details for the agent.' },
       due_in: { ...DURATION_SCHEMA, description: 'When the task is due, from now, e.g. 2h.' },
-      overdue_after: { ...DURATION_SCHEMA, description: 'How long after the due time an open task is overdue (default 1h).' },
+      overdue_after: {
+        ...DURATION_SCHEMA,
+        description: 'How long after the due time an open task is overdue (default 1h).',
+      },
       agent: { type: 'string', description: 'An agent id; default the customer’s owner ($owner).' },
     },
     required: ['title', 'due_in'],
@@ -38,11 +41,20 @@ export default defineStep<CreateTaskConfig, CompiledCreateTask>({
   },
   examples: [
     { title: 'Call back {{ $customer.phone }}', due_in: '2h' },
-    { title: 'Send the quote to {{ $customer.name }}', notes: '{{ $record.attributes.company }}', due_in: '1d', overdue_after: '4h', agent: 'ann' },
+    {
+      title: 'Send the quote to {{ $customer.name }}',
+      notes: '{{ $record.attributes.company }}',
+      due_in: '1d',
+      overdue_after: '4h',
+      agent: 'ann',
+    },
   ],
   compile: (config, context) => {
     if (config.agent !== undefined && !context.agents.has(config.agent)) {
-      return context.fail(`unknown agent "${config.agent}"; declared agents: ${[...context.agents.keys()].join(', ') || '(none)'}`, 'agent');
+      return context.fail(
+        `unknown agent "${config.agent}"; declared agents: ${[...context.agents.keys()].join(', ') || '(none)'}`,
+        'agent',
+      );
     }
     return {
       title: context.template('title', config.title),

@@ -55,7 +55,9 @@ export interface StepSchema {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStepDefinition = StepDefinition<any, any>;
 
-export function defineStep<Config, Compiled>(definition: StepDefinition<Config, Compiled>): StepDefinition<Config, Compiled> {
+export function defineStep<Config, Compiled>(
+  definition: StepDefinition<Config, Compiled>,
+): StepDefinition<Config, Compiled> {
   return definition;
 }
 
@@ -153,7 +155,14 @@ export interface StepServices {
     eventRef: string;
     policy: IdentityPolicy;
     runId?: number;
-  }) => Promise<{ customerId: number; created: boolean; mergedIds: number[]; attached: Identity[]; suggested: number[]; customer: CustomerSummary }>;
+  }) => Promise<{
+    customerId: number;
+    created: boolean;
+    mergedIds: number[];
+    attached: Identity[];
+    suggested: number[];
+    customer: CustomerSummary;
+  }>;
   loadCustomer: (customerId: number) => Promise<CustomerSummary>;
   upsertTimeline: (entry: {
     customerId: number;
@@ -209,12 +218,18 @@ export interface StepServices {
    * Why the inbound message that started the run was sent by a machine (an auto-reply, a bounce, a list: RFC 3834), from
    * the connector's `inboundMessage`; undefined for a message from a person. Replies to its sender are then skipped.
    */
-  automatedInbound: (event: TriggerEvent | undefined, payload: unknown) => { reason: string; address: string } | undefined;
+  automatedInbound: (
+    event: TriggerEvent | undefined,
+    payload: unknown,
+  ) => { reason: string; address: string } | undefined;
   http: AxiosInstance;
   /** The current time; injectable so time-based steps (hours, waits, SLAs) can be tested at any date. */
   now: () => Date;
   /** The customer's timeline entries (following merges) that occurred at or after `since`, oldest first, at most 500. */
-  timelineSince: (customerId: number, since: Date) => Promise<Array<{ type: string; source: string; occurred_at: string; summary: string | null; data: unknown }>>;
+  timelineSince: (
+    customerId: number,
+    since: Date,
+  ) => Promise<Array<{ type: string; source: string; occurred_at: string; summary: string | null; data: unknown }>>;
   /**
    * Checks an assignment's SLA at `dueAt`: unless the owner has contacted the lead by then, `action` runs. Idempotent per
    * assignment; survives restarts (stored, then a delayed job).
@@ -237,9 +252,20 @@ export interface StepServices {
    */
   openCase: (request: OpenCaseRequest) => Promise<OpenCaseOutput>;
   /** Sets the lifecycle stage once per key, with history; lifecycle.changed only on a real change. */
-  setLifecycle: (change: { customerId: number; stage: string; idempotencyKey: string; runId: number }) => Promise<{ from: string; to: string; changed: boolean }>;
+  setLifecycle: (change: {
+    customerId: number;
+    stage: string;
+    idempotencyKey: string;
+    runId: number;
+  }) => Promise<{ from: string; to: string; changed: boolean }>;
   /** Adds to the score once per key, with history; score.threshold for each threshold reached from below. */
-  addScore: (change: { customerId: number; delta: number; thresholds: number[]; idempotencyKey: string; runId: number }) => Promise<{
+  addScore: (change: {
+    customerId: number;
+    delta: number;
+    thresholds: number[];
+    idempotencyKey: string;
+    runId: number;
+  }) => Promise<{
     previous: number;
     score: number;
     crossed: number[];
@@ -270,7 +296,14 @@ export interface OpenCaseRequest {
   /** False: the message only joins or reopens a case of the customer. */
   mayOpen: boolean;
   reopenWithinMs: number | null;
-  acknowledge?: (facts: { id: number; subject: string; priority: string; owner_agent_id: string | null; first_response_due: string | null; resolution_due: string | null }) => Promise<string>;
+  acknowledge?: (facts: {
+    id: number;
+    subject: string;
+    priority: string;
+    owner_agent_id: string | null;
+    first_response_due: string | null;
+    resolution_due: string | null;
+  }) => Promise<string>;
 }
 
 export interface OpenCaseOutput {

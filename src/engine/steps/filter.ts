@@ -9,7 +9,9 @@ export default defineStep<{ when: string }, CompiledExpression>({
   summary: 'Ends the run (status `filtered`) unless the JSONata condition `when` is true.',
   schema: {
     type: 'object',
-    properties: { when: { type: 'string', description: 'JSONata condition over the payload and `$record`, `$customer`...' } },
+    properties: {
+      when: { type: 'string', description: 'JSONata condition over the payload and `$record`, `$customer`...' },
+    },
     required: ['when'],
     additionalProperties: false,
   },

@@ -35,7 +35,10 @@ export default defineStep<HttpConfig, CompiledHttp>({
     type: 'object',
     properties: {
       method: { enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], default: 'POST' },
-      url: { type: 'string', description: 'Template with {{ expression }} placeholders (their values are URL-encoded).' },
+      url: {
+        type: 'string',
+        description: 'Template with {{ expression }} placeholders (their values are URL-encoded).',
+      },
       headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Header templates.' },
       body: { type: 'string', description: 'JSONata giving the JSON body.' },
     },
@@ -46,13 +49,17 @@ export default defineStep<HttpConfig, CompiledHttp>({
   compile: (config, context) => ({
     method: config.method ?? 'POST',
     url: context.template('url', config.url),
-    headers: Object.entries(config.headers ?? {}).map(([name, value]) => [name, context.template(`headers.${name}`, value)]),
+    headers: Object.entries(config.headers ?? {}).map(([name, value]) => [
+      name,
+      context.template(`headers.${name}`, value),
+    ]),
     body: config.body === undefined ? undefined : context.expression('body', config.body),
   }),
   run: async (compiled, context) => {
     const url = await compiled.url.render(context.payload, context.bindings, encodeURIComponent);
     const headers: Record<string, string> = { 'idempotency-key': context.idempotencyKey };
-    for (const [name, template] of compiled.headers) headers[name] = await template.render(context.payload, context.bindings);
+    for (const [name, template] of compiled.headers)
+      headers[name] = await template.render(context.payload, context.bindings);
     let method: string = compiled.method;
     let data = compiled.body ? await compiled.body.evaluate(context.payload, context.bindings) : undefined;
     let target: URL;
@@ -66,18 +73,27 @@ export default defineStep<HttpConfig, CompiledHttp>({
     let response: AxiosResponse;
     for (let hop = 0; ; hop++) {
       try {
-        response = await context.services.http.request({ method, url: target.toString(), headers, data, signal: context.signal, validateStatus: () => true });
+        response = await context.services.http.request({
+          method,
+          url: target.toString(),
+          headers,
+          data,
+          signal: context.signal,
+          validateStatus: () => true,
+        });
       } catch (error) {
         const reason = error as Error & { code?: string };
         if (reason.name === 'BlockedRequestError') throw new StepError(`${where()}: ${reason.message}`, false);
-        if (reason.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(reason.message)) throw new StepError(`${where()}: the answer is larger than allowed`, false);
+        if (reason.code === 'ERR_BAD_RESPONSE' && /maxContentLength/.test(reason.message))
+          throw new StepError(`${where()}: the answer is larger than allowed`, false);
         throw new StepError(`${where()}: ${reason.message}`, true);
       }
       const location = response.headers.location;
       if (response.status < 300 || response.status >= 400 || typeof location !== 'string') break;
       const next = new URL(location, target);
       // Another host would receive the step's headers (credentials included) and could be an internal one: never followed.
-      if (next.origin !== target.origin) throw new StepError(`${where()} redirected to another host (${next.origin}): not followed`, false);
+      if (next.origin !== target.origin)
+        throw new StepError(`${where()} redirected to another host (${next.origin}): not followed`, false);
       if (hop >= MAX_REDIRECTS) throw new StepError(`${where()}: more than ${MAX_REDIRECTS} redirects`, false);
       if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
         method = 'GET';
@@ -85,10 +101,16 @@ export default defineStep<HttpConfig, CompiledHttp>({
       }
       target = next;
     }
-    if (response.status === 429 || response.status >= 500) throw new StepError(`${where()} answered ${response.status}`, true);
-    if (response.status >= 400) throw new StepError(`${where()} answered ${response.status}: ${JSON.stringify(response.data ?? null).slice(0, 300)}`, false);
+    if (response.status === 429 || response.status >= 500)
+      throw new StepError(`${where()} answered ${response.status}`, true);
+    if (response.status >= 400)
+      throw new StepError(
+        `${where()} answered ${response.status}: ${JSON.stringify(response.data ?? null).slice(0, 300)}`,
+        false,
+      );
     const answer = JSON.stringify(response.data ?? null);
-    if (answer.length > MAX_STORED_ANSWER_CHARS) return { output: { status: response.status, data: null, truncated: true, size: answer.length } };
+    if (answer.length > MAX_STORED_ANSWER_CHARS)
+      return { output: { status: response.status, data: null, truncated: true, size: answer.length } };
     return { output: { status: response.status, data: response.data ?? null } };
   },
 });

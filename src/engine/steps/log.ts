@@ -21,7 +21,10 @@ export default defineStep<LogConfig, { message: CompiledTemplate; level: NonNull
     additionalProperties: false,
   },
   examples: [{ message: 'New order {{ name }} from {{ $customer.email }}' }],
-  compile: (config, context) => ({ message: context.template('message', config.message), level: config.level ?? 'info' }),
+  compile: (config, context) => ({
+    message: context.template('message', config.message),
+    level: config.level ?? 'info',
+  }),
   run: async (compiled, context) => {
     const message = await compiled.message.render(context.payload, context.bindings);
     context.logger[compiled.level]({ step: context.stepId }, message);

@@ -1,5 +1,13 @@
 import type { CompiledTemplate } from '../../workflows/template.js';
-import { compileDealTarget, dealChange, dealResult, DEAL_TARGET_PROPERTIES, stageOf, type CompiledDealTarget, type DealTargetConfig } from './deal-fields.js';
+import {
+  compileDealTarget,
+  dealChange,
+  dealResult,
+  DEAL_TARGET_PROPERTIES,
+  stageOf,
+  type CompiledDealTarget,
+  type DealTargetConfig,
+} from './deal-fields.js';
 import { defineStep } from './define-step.js';
 
 interface MoveDealConfig extends DealTargetConfig {
@@ -27,7 +35,10 @@ export default defineStep<MoveDealConfig, CompiledMoveDeal>({
       ...DEAL_TARGET_PROPERTIES,
       stage: { type: 'string', description: 'The stage to move to.' },
       allow_backwards: { type: 'boolean', default: false, description: 'Also move to an earlier stage.' },
-      reason: { type: 'string', description: 'Template recorded in the stage history (and as the close reason of a won or lost stage).' },
+      reason: {
+        type: 'string',
+        description: 'Template recorded in the stage history (and as the close reason of a won or lost stage).',
+      },
     },
     required: ['pipeline', 'stage'],
     additionalProperties: false,
@@ -45,6 +56,13 @@ export default defineStep<MoveDealConfig, CompiledMoveDeal>({
   run: async (compiled, context) => {
     const change = await dealChange(compiled.target, context, 'move_deal');
     const reason = compiled.reason ? await compiled.reason.render(context.payload, context.bindings) : null;
-    return dealResult(await context.services.changeDeal({ ...change, stage: compiled.stage, allowBackwards: compiled.allowBackwards, reason }));
+    return dealResult(
+      await context.services.changeDeal({
+        ...change,
+        stage: compiled.stage,
+        allowBackwards: compiled.allowBackwards,
+        reason,
+      }),
+    );
   },
 });

@@ -50,9 +50,16 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
   schema: {
     type: 'object',
     properties: {
-      pool: { type: 'string', description: 'Pool declared under `pools:`; its `business_hours` count the targets and its `lead` is told about breaches.' },
+      pool: {
+        type: 'string',
+        description:
+          'Pool declared under `pools:`; its `business_hours` count the targets and its `lead` is told about breaches.',
+      },
       subject: { type: 'string', description: 'Template, e.g. `Complaint from {{ $customer.name }}`.' },
-      message: { type: 'string', description: "Template of the customer's message put on the thread; default the message's summary." },
+      message: {
+        type: 'string',
+        description: "Template of the customer's message put on the thread; default the message's summary.",
+      },
       priority: { enum: [...PRIORITIES], default: 'normal' },
       priority_rules: {
         type: 'array',
@@ -64,9 +71,18 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
           additionalProperties: false,
         },
       },
-      channel: { type: 'string', description: "The case's channel (replies go there); default the channel the message came on, else email." },
-      first_response: { ...DURATION_SCHEMA, description: 'Open time (in the pool’s business hours) until a person must answer, e.g. 4h.' },
-      resolution: { ...DURATION_SCHEMA, description: 'Open time until the case must be resolved, e.g. 27h (3d counts 72 open hours).' },
+      channel: {
+        type: 'string',
+        description: "The case's channel (replies go there); default the channel the message came on, else email.",
+      },
+      first_response: {
+        ...DURATION_SCHEMA,
+        description: 'Open time (in the pool’s business hours) until a person must answer, e.g. 4h.',
+      },
+      resolution: {
+        ...DURATION_SCHEMA,
+        description: 'Open time until the case must be resolved, e.g. 27h (3d counts 72 open hours).',
+      },
       join_open_case: {
         type: 'boolean',
         default: false,
@@ -77,12 +93,18 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
         description:
           'JSONata: when false the message opens no case, it only joins the customer’s open case (with `join_open_case`) or reopens one (`reopen_within`). Lets one workflow on message.received both open cases for complaints and thread every later message.',
       },
-      reopen_within: { ...DURATION_SCHEMA, description: 'A case of the customer resolved less than this long ago opens again instead of a new one.' },
+      reopen_within: {
+        ...DURATION_SCHEMA,
+        description: 'A case of the customer resolved less than this long ago opens again instead of a new one.',
+      },
       acknowledge: {
         type: 'object',
         description:
           'An automatic answer when the case is opened (not when the message joins one). `$case` holds id, priority, first_response (as written) and first_response_due (local time).',
-        properties: { body: { type: 'string' }, subject: { type: 'string', description: 'Unused on texts; emails use `Re: [Case #id] subject`.' } },
+        properties: {
+          body: { type: 'string' },
+          subject: { type: 'string', description: 'Unused on texts; emails use `Re: [Case #id] subject`.' },
+        },
         required: ['body'],
         additionalProperties: false,
       },
@@ -91,8 +113,20 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
     additionalProperties: false,
   },
   examples: [
-    { pool: 'sales', subject: 'Complaint: {{ summary }}', first_response: '4h', resolution: '27h', join_open_case: true, reopen_within: '7d' },
-    { pool: 'sales', subject: '{{ summary }}', join_open_case: true, open_if: "$contains($lowercase(summary), 'broken')" },
+    {
+      pool: 'sales',
+      subject: 'Complaint: {{ summary }}',
+      first_response: '4h',
+      resolution: '27h',
+      join_open_case: true,
+      reopen_within: '7d',
+    },
+    {
+      pool: 'sales',
+      subject: '{{ summary }}',
+      join_open_case: true,
+      open_if: "$contains($lowercase(summary), 'broken')",
+    },
     {
       pool: 'sales',
       subject: 'Refund request',
@@ -103,9 +137,14 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
   ],
   compile: (config, context) => {
     if (!context.pools.has(config.pool))
-      return context.fail(`unknown pool "${config.pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`, 'pool');
+      return context.fail(
+        `unknown pool "${config.pool}"; declared pools: ${[...context.pools.keys()].join(', ') || '(none)'}`,
+        'pool',
+      );
     const target = (value: string | number | undefined) =>
-      value === undefined ? undefined : { ms: parseDuration(value)!, text: typeof value === 'number' ? `${value} ms` : value.trim() };
+      value === undefined
+        ? undefined
+        : { ms: parseDuration(value)!, text: typeof value === 'number' ? `${value} ms` : value.trim() };
     return {
       pool: config.pool,
       subject: context.template('subject', config.subject),
@@ -126,7 +165,8 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
   },
   run: async (compiled, context) => {
     const customer = context.state.customer;
-    if (!customer) throw new StepError('no customer: add upsert_customer before open_case (event triggers have one)', false);
+    if (!customer)
+      throw new StepError('no customer: add upsert_customer before open_case (event triggers have one)', false);
     const { services } = context;
     const poolConfig = services.pools.get(compiled.pool)!;
     const members = poolConfig.agents.map(memberId);
@@ -148,7 +188,10 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
       subject: (await compiled.subject.render(context.payload, context.bindings)).trim().slice(0, 300) || 'Case',
       channel: compiled.channel ?? channelOf(context, payload.channel),
       sourceEvent: sourceOf(context, timelineEventId),
-      message: body.trim() === '' ? null : { body, timelineEventId, at: context.event ? new Date(context.event.occurred_at) : services.now() },
+      message:
+        body.trim() === ''
+          ? null
+          : { body, timelineEventId, at: context.event ? new Date(context.event.occurred_at) : services.now() },
       priority,
       pool: compiled.pool,
       // Nobody of the pool at work now: the case still gets an owner, who finds it at the next opening.
@@ -164,7 +207,11 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
         ((facts) =>
           compiled.acknowledge!.body.render(context.payload, {
             ...context.bindings,
-            case: { ...facts, first_response: compiled.firstResponse?.text ?? null, resolution: compiled.resolution?.text ?? null },
+            case: {
+              ...facts,
+              first_response: compiled.firstResponse?.text ?? null,
+              resolution: compiled.resolution?.text ?? null,
+            },
           })),
     });
     return { output: result };
@@ -172,7 +219,9 @@ export default defineStep<OpenCaseConfig, CompiledOpenCase>({
 });
 
 function channelOf(context: StepContext, fromPayload: unknown): string | null {
-  const channel = context.services.channelOf(context.event, context.payload) ?? (typeof fromPayload === 'string' ? fromPayload : undefined);
+  const channel =
+    context.services.channelOf(context.event, context.payload) ??
+    (typeof fromPayload === 'string' ? fromPayload : undefined);
   return channel ?? null;
 }
 

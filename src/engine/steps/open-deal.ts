@@ -38,13 +38,25 @@ export default defineStep<OpenDealConfig, CompiledOpenDeal>({
       ...DEAL_TARGET_PROPERTIES,
       stage: { type: 'string', description: 'The stage to open at (default the first).' },
       ...DEAL_OPENING_PROPERTIES,
-      another: { type: 'boolean', default: false, description: 'Open a further deal even when the customer has one open in this pipeline.' },
+      another: {
+        type: 'boolean',
+        default: false,
+        description: 'Open a further deal even when the customer has one open in this pipeline.',
+      },
     },
     required: ['pipeline'],
     additionalProperties: false,
   },
   examples: [
-    { pipeline: 'sales', stage: 'cart', key: '"checkout/" & token', amount: '$number(total_price)', currency: 'currency', title: 'Cart {{ token }}', expected_close: '7d' },
+    {
+      pipeline: 'sales',
+      stage: 'cart',
+      key: '"checkout/" & token',
+      amount: '$number(total_price)',
+      currency: 'currency',
+      title: 'Cart {{ token }}',
+      expected_close: '7d',
+    },
     { pipeline: 'sales', stage: 'new', title: 'Quote request from {{ $customer.name }}', owner: 'ann', another: true },
   ],
   compile: (config, context) => {
@@ -52,13 +64,16 @@ export default defineStep<OpenDealConfig, CompiledOpenDeal>({
     return {
       target,
       opening: compileDealOpening(config, context),
-      stage: config.stage === undefined ? target.pipeline.stages[0]!.id : stageOf(target.pipeline, config.stage, context),
+      stage:
+        config.stage === undefined ? target.pipeline.stages[0]!.id : stageOf(target.pipeline, config.stage, context),
       another: config.another ?? false,
     };
   },
   run: async (compiled, context) => {
     const change = await dealChange(compiled.target, context, 'open_deal');
     const open = await dealOpening(compiled.opening, context, change.at, compiled.another);
-    return dealResult(await context.services.changeDeal({ ...change, stage: compiled.stage, allowBackwards: false, open }));
+    return dealResult(
+      await context.services.changeDeal({ ...change, stage: compiled.stage, allowBackwards: false, open }),
+    );
   },
 });

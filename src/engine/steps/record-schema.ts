@@ -1,6 +1,8 @@
 import { ajv } from '../../workflows/ajv.js';
 
-const stringOrList = { anyOf: [{ type: 'null' }, { type: 'string' }, { type: 'array', items: { type: ['string', 'null'] } }] };
+const stringOrList = {
+  anyOf: [{ type: 'null' }, { type: 'string' }, { type: 'array', items: { type: ['string', 'null'] } }],
+};
 const optionalText = { type: ['string', 'null'] };
 
 /**
@@ -26,7 +28,10 @@ export const RECORD_SCHEMA = {
       },
     },
     attributes: { type: ['object', 'null'] },
-    lifecycle_stage: { enum: ['lead', 'opportunity', 'customer', 'churned', null], description: 'Moves the customer forward (lead → opportunity → customer), never back.' },
+    lifecycle_stage: {
+      enum: ['lead', 'opportunity', 'customer', 'churned', null],
+      description: 'Moves the customer forward (lead → opportunity → customer), never back.',
+    },
     timeline: {
       type: ['object', 'null'],
       properties: {
@@ -35,7 +40,11 @@ export const RECORD_SCHEMA = {
         occurred_at: { type: 'string' },
         updated_at: optionalText,
         summary: optionalText,
-        amount: { type: ['number', 'null'], description: 'What the entry is worth as a purchase (a paid order net of refunds, a paid invoice); null when it is not one.' },
+        amount: {
+          type: ['number', 'null'],
+          description:
+            'What the entry is worth as a purchase (a paid order net of refunds, a paid invoice); null when it is not one.',
+        },
         currency: optionalText,
       },
       required: ['type', 'external_id', 'occurred_at'],

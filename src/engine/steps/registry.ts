@@ -18,7 +18,22 @@ import wait from './wait.js';
 
 /** Every step type, by its YAML `type`. Adding a step type: one module plus one line here. */
 export const steps: ReadonlyMap<string, AnyStepDefinition> = new Map(
-  [map, filter, upsertCustomer, timeline, assignLead, reply, wait, createTask, setLifecycle, score, openDeal, moveDeal, closeDeal, openCase, http, log].map(
-    (step: AnyStepDefinition) => [step.type, step],
-  ),
+  [
+    map,
+    filter,
+    upsertCustomer,
+    timeline,
+    assignLead,
+    reply,
+    wait,
+    createTask,
+    setLifecycle,
+    score,
+    openDeal,
+    moveDeal,
+    closeDeal,
+    openCase,
+    http,
+    log,
+  ].map((step: AnyStepDefinition) => [step.type, step]),
 );

@@ -1,8 +1,20 @@
 import { normalizeOptionsFor } from '../../customers/identity-policy.js';
 import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
-import { compileSendWindow, outsideHours, SEND_WINDOW_PROPERTIES, type CompiledSendWindow, type SendWindowConfig } from '../send-window.js';
-import { compileReplyPolicy, REPLY_POLICY_PROPERTIES, variantFor, type CompiledReplyPolicy, type ReplyPolicyConfig } from '../reply-policy/options.js';
+import {
+  compileSendWindow,
+  outsideHours,
+  SEND_WINDOW_PROPERTIES,
+  type CompiledSendWindow,
+  type SendWindowConfig,
+} from '../send-window.js';
+import {
+  compileReplyPolicy,
+  REPLY_POLICY_PROPERTIES,
+  variantFor,
+  type CompiledReplyPolicy,
+  type ReplyPolicyConfig,
+} from '../reply-policy/options.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
 import { defineStep, StepError, type StepContext } from './define-step.js';
 
@@ -32,8 +44,15 @@ export default defineStep<ReplyConfig, CompiledReply>({
   schema: {
     type: 'object',
     properties: {
-      channel: { enum: [...CHANNELS], description: 'Delivery channel; `same` is the channel the customer used (email for forms and shops).' },
-      to: { type: 'string', description: "Email recipient template; default the email of this event's record, else the customer's first email." },
+      channel: {
+        enum: [...CHANNELS],
+        description: 'Delivery channel; `same` is the channel the customer used (email for forms and shops).',
+      },
+      to: {
+        type: 'string',
+        description:
+          "Email recipient template; default the email of this event's record, else the customer's first email.",
+      },
       subject: { type: 'string', description: 'Email subject template (required for email and same).' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
       ...SEND_WINDOW_PROPERTIES,
@@ -44,8 +63,18 @@ export default defineStep<ReplyConfig, CompiledReply>({
   },
   examples: [
     { channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' },
-    { channel: 'same', subject: 'We got your message', body: 'Thanks for writing, {{ $owner.name }} will answer shortly.' },
-    { channel: 'email', subject: 'We got your message', body: 'Thanks, we will answer shortly.', hours: 'support', outside_hours: { body: 'Thanks! We are closed now and answer first thing tomorrow.' } },
+    {
+      channel: 'same',
+      subject: 'We got your message',
+      body: 'Thanks for writing, {{ $owner.name }} will answer shortly.',
+    },
+    {
+      channel: 'email',
+      subject: 'We got your message',
+      body: 'Thanks, we will answer shortly.',
+      hours: 'support',
+      outside_hours: { body: 'Thanks! We are closed now and answer first thing tomorrow.' },
+    },
     {
       channel: 'same',
       subject: 'We got your message',
@@ -60,10 +89,18 @@ export default defineStep<ReplyConfig, CompiledReply>({
     if ((config.channel === 'email' || config.channel === 'same') && config.subject === undefined) {
       return context.fail(`a reply on channel ${config.channel} needs \`subject\` (emails have one)`);
     }
-    if (config.channel !== 'email' && config.channel !== 'same' && ![...context.connectors.values()].some((connector) => connector.channels?.[config.channel])) {
-      return context.fail(`no configured connector sends on channel ${config.channel}; configure one that does (sms: twilio; whatsapp, messenger, instagram: meta)`, 'channel');
+    if (
+      config.channel !== 'email' &&
+      config.channel !== 'same' &&
+      ![...context.connectors.values()].some((connector) => connector.channels?.[config.channel])
+    ) {
+      return context.fail(
+        `no configured connector sends on channel ${config.channel}; configure one that does (sms: twilio; whatsapp, messenger, instagram: meta)`,
+        'channel',
+      );
     }
-    if (config.to !== undefined && config.channel !== 'email') return context.fail('`to` applies to email replies only', 'to');
+    if (config.to !== undefined && config.channel !== 'email')
+      return context.fail('`to` applies to email replies only', 'to');
     return {
       ...compileReplyPolicy(config, context),
       channel: config.channel,
@@ -76,15 +113,28 @@ export default defineStep<ReplyConfig, CompiledReply>({
   run: async (compiled, context) => {
     const timing = outsideHours(compiled.window, context);
     if (timing && 'result' in timing) return timing.result;
-    const channel = compiled.channel === 'same' ? (context.services.channelOf(context.event, context.payload) ?? 'email') : compiled.channel;
+    const channel =
+      compiled.channel === 'same'
+        ? (context.services.channelOf(context.event, context.payload) ?? 'email')
+        : compiled.channel;
     // Outside business hours the out-of-hours text; otherwise the customer's language, else the default.
     const variant = timing?.variant ?? variantFor(compiled.variants, context.state.customer?.language);
     const text = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
     const policy = { ...compiled.policy, workflowId: context.workflowId, stepId: context.stepId };
     // No mail loops (RFC 3834): a machine's message (auto-reply, bounce, list) is never answered automatically.
     const automated = context.services.automatedInbound(context.event, context.payload);
-    const unanswered = automated && { output: { channel, status: 'skipped', reason: `not answered automatically: ${automated.reason}` } };
-    if (channel === 'email') return replyByEmail(variant?.subject ?? compiled.subject!, compiled, context, text, policy, unanswered && { ...unanswered, address: automated.address });
+    const unanswered = automated && {
+      output: { channel, status: 'skipped', reason: `not answered automatically: ${automated.reason}` },
+    };
+    if (channel === 'email')
+      return replyByEmail(
+        variant?.subject ?? compiled.subject!,
+        compiled,
+        context,
+        text,
+        policy,
+        unanswered && { ...unanswered, address: automated.address },
+      );
     if (unanswered) return unanswered;
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before a reply on a messaging channel', false);
@@ -99,8 +149,16 @@ export default defineStep<ReplyConfig, CompiledReply>({
       trigger: context.event ? { type: context.event.type, payload: context.payload } : undefined,
       policy,
     });
-    if (result.status === 'failed') throw new StepError(`${channel} reply failed: ${result.reason}`, result.retryable ?? true);
-    return { output: { channel, message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
+    if (result.status === 'failed')
+      throw new StepError(`${channel} reply failed: ${result.reason}`, result.retryable ?? true);
+    return {
+      output: {
+        channel,
+        message_id: result.messageId,
+        status: result.status,
+        ...(result.reason ? { reason: result.reason } : {}),
+      },
+    };
   },
 });
 
@@ -114,13 +172,32 @@ async function replyByEmail(
   unanswered: { output: unknown; address: string } | undefined,
 ) {
   const customer = context.state.customer;
-  const to = compiled.to ? await compiled.to.render(context.payload, context.bindings) : (eventEmail(context.state.record) ?? customer?.email ?? '');
-  if (to.trim() === '') return { output: { channel: 'email', status: 'skipped', reason: 'no email address for the customer' } };
-  if (unanswered && (!compiled.to || normalizeEmail(to) === normalizeEmail(unanswered.address))) return { output: unanswered.output };
+  const to = compiled.to
+    ? await compiled.to.render(context.payload, context.bindings)
+    : (eventEmail(context.state.record) ?? customer?.email ?? '');
+  if (to.trim() === '')
+    return { output: { channel: 'email', status: 'skipped', reason: 'no email address for the customer' } };
+  if (unanswered && (!compiled.to || normalizeEmail(to) === normalizeEmail(unanswered.address)))
+    return { output: unanswered.output };
   const subject = await subjectTemplate.render(context.payload, context.bindings);
-  const result = await context.services.sendEmail({ idempotencyKey: context.idempotencyKey, customerId: customer?.id ?? null, runId: context.runId, to: to.trim(), subject, text, policy });
+  const result = await context.services.sendEmail({
+    idempotencyKey: context.idempotencyKey,
+    customerId: customer?.id ?? null,
+    runId: context.runId,
+    to: to.trim(),
+    subject,
+    text,
+    policy,
+  });
   if (result.status === 'failed') throw new StepError(`email to ${to} failed: ${result.reason}`, true);
-  return { output: { channel: 'email', message_id: result.messageId, status: result.status, ...(result.reason ? { reason: result.reason } : {}) } };
+  return {
+    output: {
+      channel: 'email',
+      message_id: result.messageId,
+      status: result.status,
+      ...(result.reason ? { reason: result.reason } : {}),
+    },
+  };
 }
 
 /** The address the customer used for this event: answering there is what they expect. */
@@ -133,8 +210,17 @@ function eventEmail(record: Record<string, unknown> | undefined): string | undef
 function recordIdentities(context: StepContext): Identity[] {
   const record = context.state.record ?? {};
   const raw: Identity[] = [
-    ...[record.phone].flat().filter((value): value is string => typeof value === 'string').map((value) => ({ kind: 'phone', value })),
-    ...((record.identities as Identity[] | undefined) ?? []).map((identity) => ({ kind: identity.kind, value: String(identity.value) })),
+    ...[record.phone]
+      .flat()
+      .filter((value): value is string => typeof value === 'string')
+      .map((value) => ({ kind: 'phone', value })),
+    ...((record.identities as Identity[] | undefined) ?? []).map((identity) => ({
+      kind: identity.kind,
+      value: String(identity.value),
+    })),
   ];
-  return normalizeIdentities(raw, normalizeOptionsFor(context.services.identityPolicy, context.event?.connector, context.services.defaultRegion));
+  return normalizeIdentities(
+    raw,
+    normalizeOptionsFor(context.services.identityPolicy, context.event?.connector, context.services.defaultRegion),
+  );
 }

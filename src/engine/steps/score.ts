@@ -25,18 +25,31 @@ export default defineStep<ScoreConfig, CompiledScore>({
         minItems: 1,
         items: {
           type: 'object',
-          properties: { when: { type: 'string', description: 'JSONata condition.' }, add: { type: 'integer', description: 'Points; negative subtracts.' } },
+          properties: {
+            when: { type: 'string', description: 'JSONata condition.' },
+            add: { type: 'integer', description: 'Points; negative subtracts.' },
+          },
           required: ['when', 'add'],
           additionalProperties: false,
         },
       },
-      thresholds: { type: 'array', items: { type: 'integer' }, description: 'Scores that fire score.threshold when reached from below.' },
+      thresholds: {
+        type: 'array',
+        items: { type: 'integer' },
+        description: 'Scores that fire score.threshold when reached from below.',
+      },
     },
     required: ['rules'],
     additionalProperties: false,
   },
   examples: [
-    { rules: [{ when: "$customer.country = 'US'", add: 10 }, { when: '$not($boolean($customer.email))', add: -5 }], thresholds: [50, 100] },
+    {
+      rules: [
+        { when: "$customer.country = 'US'", add: 10 },
+        { when: '$not($boolean($customer.email))', add: -5 },
+      ],
+      thresholds: [50, 100],
+    },
   ],
   compile: (config, context) => ({
     rules: config.rules.map((rule, i) => ({ when: context.expression(`rules.${i}.when`, rule.when), add: rule.add })),
@@ -44,13 +57,23 @@ export default defineStep<ScoreConfig, CompiledScore>({
   }),
   run: async (compiled, context) => {
     const customer = context.state.customer;
-    if (!customer) throw new StepError('no customer: add upsert_customer before score (or start the workflow from an event about a customer)', false);
+    if (!customer)
+      throw new StepError(
+        'no customer: add upsert_customer before score (or start the workflow from an event about a customer)',
+        false,
+      );
     const matched: number[] = [];
     for (const [i, rule] of compiled.rules.entries()) {
       if ((await rule.when.evaluate(context.payload, context.bindings)) === true) matched.push(i);
     }
     const delta = matched.reduce((sum, i) => sum + compiled.rules[i]!.add, 0);
-    const result = await context.services.addScore({ customerId: customer.id, delta, thresholds: compiled.thresholds, idempotencyKey: context.idempotencyKey, runId: context.runId });
+    const result = await context.services.addScore({
+      customerId: customer.id,
+      delta,
+      thresholds: compiled.thresholds,
+      idempotencyKey: context.idempotencyKey,
+      runId: context.runId,
+    });
     return { output: { matched_rules: matched, delta, ...result } };
   },
 });

@@ -21,8 +21,17 @@ export default defineStep<SetLifecycleConfig, string>({
   compile: (config) => config.stage,
   run: async (stage, context) => {
     const customer = context.state.customer;
-    if (!customer) throw new StepError('no customer: add upsert_customer before set_lifecycle (or start the workflow from an event about a customer)', false);
-    const result = await context.services.setLifecycle({ customerId: customer.id, stage, idempotencyKey: context.idempotencyKey, runId: context.runId });
+    if (!customer)
+      throw new StepError(
+        'no customer: add upsert_customer before set_lifecycle (or start the workflow from an event about a customer)',
+        false,
+      );
+    const result = await context.services.setLifecycle({
+      customerId: customer.id,
+      stage,
+      idempotencyKey: context.idempotencyKey,
+      runId: context.runId,
+    });
     return { output: result, state: { customer: { ...customer, lifecycle_stage: result.to } } };
   },
 });

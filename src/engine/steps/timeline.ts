@@ -18,7 +18,8 @@ interface Entry {
 
 function date(value: unknown, field: string): Date {
   const parsed = new Date(String(value));
-  if (value == null || Number.isNaN(parsed.getTime())) throw new StepError(`timeline entry: ${field} is not a date: ${JSON.stringify(value)}`, false);
+  if (value == null || Number.isNaN(parsed.getTime()))
+    throw new StepError(`timeline entry: ${field} is not a date: ${JSON.stringify(value)}`, false);
   return parsed;
 }
 
@@ -31,7 +32,11 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
   schema: {
     type: 'object',
     properties: {
-      from: { type: 'string', description: 'JSONata giving {type, external_id, occurred_at, updated_at?, summary?, data?, amount?, currency?}; default `$record.timeline`.' },
+      from: {
+        type: 'string',
+        description:
+          'JSONata giving {type, external_id, occurred_at, updated_at?, summary?, data?, amount?, currency?}; default `$record.timeline`.',
+      },
     },
     additionalProperties: false,
   },
@@ -40,7 +45,8 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
   run: async (from, context) => {
     const customer = context.state.customer;
     if (!customer) throw new StepError('no customer: add upsert_customer before timeline', false);
-    const entry = (from ? await from.evaluate(context.payload, context.bindings) : context.state.record?.timeline) as Entry | null | undefined;
+    const entry = (from ? await from.evaluate(context.payload, context.bindings) : context.state.record?.timeline) as
+      Entry | null | undefined;
     if (entry === null || entry === undefined) return { output: { skipped: 'the record has no timeline entry' } };
     if (typeof entry.type !== 'string' || typeof entry.external_id !== 'string' || entry.external_id === '') {
       throw new StepError('timeline entry needs a string type and external_id', false);

@@ -8,7 +8,15 @@ interface UpsertConfig {
   from?: string;
 }
 
-const PROFILE_FIELDS = ['name', 'first_name', 'last_name', 'language', 'country', 'attributes', 'lifecycle_stage'] as const;
+const PROFILE_FIELDS = [
+  'name',
+  'first_name',
+  'last_name',
+  'language',
+  'country',
+  'attributes',
+  'lifecycle_stage',
+] as const;
 
 export default defineStep<UpsertConfig, CompiledExpression | undefined>({
   type: 'upsert_customer',
@@ -18,7 +26,9 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
     'Resolves the record to one customer by its emails, phones and vendor ids (creating, attaching or merging), and updates the profile; newer vendor data wins. Sets `$customer`.',
   schema: {
     type: 'object',
-    properties: { from: { type: 'string', description: 'JSONata giving the record; default `$record` (the last map step).' } },
+    properties: {
+      from: { type: 'string', description: 'JSONata giving the record; default `$record` (the last map step).' },
+    },
     additionalProperties: false,
   },
   examples: [{}, { from: '$steps.lookup.data' }],
@@ -30,15 +40,23 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
     const fields = record as Record<string, unknown>;
     const raw = recordIdentities(fields);
     const policy = context.services.identityPolicy;
-    const normalized = normalizeIdentities(raw, normalizeOptionsFor(policy, context.event?.connector, context.services.defaultRegion));
+    const normalized = normalizeIdentities(
+      raw,
+      normalizeOptionsFor(policy, context.event?.connector, context.services.defaultRegion),
+    );
     const blocked = normalized.filter((identity) => isBlocked(identity, policy));
     const identities = normalized.filter((identity) => !isBlocked(identity, policy));
     if (identities.length === 0) {
-      const why = blocked.length > 0 ? `only blocked placeholder identities (${blocked.map((identity) => identity.value).join(', ')})` : 'no usable identity (email, phone or vendor id)';
+      const why =
+        blocked.length > 0
+          ? `only blocked placeholder identities (${blocked.map((identity) => identity.value).join(', ')})`
+          : 'no usable identity (email, phone or vendor id)';
       throw new StepError(`the record has ${why}`, false);
     }
     const timeline = fields.timeline as { updated_at?: string | null; occurred_at?: string } | null | undefined;
-    const occurredAt = new Date(timeline?.updated_at ?? timeline?.occurred_at ?? context.event?.occurred_at ?? Date.now());
+    const occurredAt = new Date(
+      timeline?.updated_at ?? timeline?.occurred_at ?? context.event?.occurred_at ?? Date.now(),
+    );
     if (Number.isNaN(occurredAt.getTime())) throw new StepError('the record has an unreadable timeline time', false);
     const profile = Object.fromEntries(PROFILE_FIELDS.map((field) => [field, fields[field] ?? null]));
     const result = await context.services.upsertCustomer({

@@ -24,30 +24,41 @@ export default defineStep<WaitConfig, CompiledWait>({
     type: 'object',
     properties: {
       for: { ...DURATION_SCHEMA, description: 'How long to wait: 30s, 10m, 2h, 2d.' },
-      until: { type: 'string', description: 'JSONata giving the time to wait for (ISO date-time or epoch ms); a past time does not wait.' },
+      until: {
+        type: 'string',
+        description: 'JSONata giving the time to wait for (ISO date-time or epoch ms); a past time does not wait.',
+      },
       unless: {
         type: 'string',
-        description: "JSONata checked after the wait; true ends the run as `filtered`. E.g. `$exists($timeline[type = 'order.created'])` (ordered meanwhile).",
+        description:
+          "JSONata checked after the wait; true ends the run as `filtered`. E.g. `$exists($timeline[type = 'order.created'])` (ordered meanwhile).",
       },
     },
     additionalProperties: false,
   },
   examples: [
     { for: '2d', unless: "$exists($timeline[type = 'order.created'])" },
-    { until: "$customer.attributes.trial_ends_at" },
+    { until: '$customer.attributes.trial_ends_at' },
   ],
   compile: (config, context) => {
-    if ((config.for === undefined) === (config.until === undefined)) return context.fail('a wait needs exactly one of `for` and `until`');
+    if ((config.for === undefined) === (config.until === undefined))
+      return context.fail('a wait needs exactly one of `for` and `until`');
     const delay =
       config.for !== undefined
-        ? { ms: parseDuration(config.for)!, text: typeof config.for === 'number' ? `${config.for} ms` : config.for.trim() }
+        ? {
+            ms: parseDuration(config.for)!,
+            text: typeof config.for === 'number' ? `${config.for} ms` : config.for.trim(),
+          }
         : { until: context.expression('until', config.until!) };
     return { delay, unless: config.unless === undefined ? undefined : context.expression('unless', config.unless) };
   },
   run: async (compiled, context) => {
     if (context.resumed) return afterWait(compiled, context, context.resumed.since, context.resumed.until);
     const now = context.services.now();
-    const until = 'ms' in compiled.delay ? new Date(now.getTime() + compiled.delay.ms) : await untilTime(compiled.delay.until, context);
+    const until =
+      'ms' in compiled.delay
+        ? new Date(now.getTime() + compiled.delay.ms)
+        : await untilTime(compiled.delay.until, context);
     if (until.getTime() <= now.getTime()) return afterWait(compiled, context, now, now);
     const reason = 'ms' in compiled.delay ? `wait ${compiled.delay.text}` : `wait until ${until.toISOString()}`;
     return { output: { until: until.toISOString() }, suspend: { until, reason } };
@@ -57,7 +68,11 @@ export default defineStep<WaitConfig, CompiledWait>({
 async function untilTime(expression: CompiledExpression, context: StepContext): Promise<Date> {
   const value = await expression.evaluate(context.payload, context.bindings);
   const time = typeof value === 'number' || typeof value === 'string' ? new Date(value) : undefined;
-  if (!time || Number.isNaN(time.getTime())) throw new StepError(`until gave ${JSON.stringify(value) ?? 'nothing'}, not a date-time or epoch milliseconds`, false);
+  if (!time || Number.isNaN(time.getTime()))
+    throw new StepError(
+      `until gave ${JSON.stringify(value) ?? 'nothing'}, not a date-time or epoch milliseconds`,
+      false,
+    );
   return time;
 }
 
@@ -70,6 +85,11 @@ async function afterWait(compiled: CompiledWait, context: StepContext, since: Da
   if (!compiled.unless) return { output: waited, state };
   const timeline = customer ? await context.services.timelineSince(customer.id, since) : [];
   const bindings = { ...context.bindings, customer, timeline, since: since.toISOString() };
-  if ((await compiled.unless.evaluate(context.payload, bindings)) !== true) return { output: { ...waited, unless: false }, state };
-  return { output: { ...waited, unless: true, reason: `unless is true: ${compiled.unless.source}` }, state, stop: 'filtered' };
+  if ((await compiled.unless.evaluate(context.payload, bindings)) !== true)
+    return { output: { ...waited, unless: false }, state };
+  return {
+    output: { ...waited, unless: true, reason: `unless is true: ${compiled.unless.source}` },
+    state,
+    stop: 'filtered',
+  };
 }

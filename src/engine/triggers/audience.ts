@@ -21,9 +21,21 @@ export default defineTrigger<AudienceTriggerConfig>({
     properties: {
       cron: { type: 'string', description: 'When to look, e.g. `0 9 * * *` (every day at 9).' },
       timezone: { type: 'string', description: 'IANA time zone of the cron and of "today"; default UTC.' },
-      no_order_for: { ...DURATION_SCHEMA, description: 'Select customers whose last order is older than this, e.g. 90d.' },
-      date_attribute: { type: 'string', description: 'Select customers whose attribute of this name (a date) is today, e.g. birthday.' },
-      batch_size: { type: 'integer', minimum: 1, maximum: MAX_BATCH, default: 500, description: 'Customers read per query.' },
+      no_order_for: {
+        ...DURATION_SCHEMA,
+        description: 'Select customers whose last order is older than this, e.g. 90d.',
+      },
+      date_attribute: {
+        type: 'string',
+        description: 'Select customers whose attribute of this name (a date) is today, e.g. birthday.',
+      },
+      batch_size: {
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_BATCH,
+        default: 500,
+        description: 'Customers read per query.',
+      },
     },
     required: ['cron'],
     additionalProperties: false,

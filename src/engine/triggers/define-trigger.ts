@@ -6,9 +6,23 @@ import type { StepSchema } from '../steps/define-step.js';
 
 /** What starts a workflow, as the engine dispatches it. */
 export type CompiledTrigger =
-  | { kind: 'webhook'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; eventTypes: string[]; when?: CompiledExpression }
+  | {
+      kind: 'webhook';
+      connector: ConnectorDefinition;
+      connectorConfig: ConnectorConfig;
+      eventTypes: string[];
+      when?: CompiledExpression;
+    }
   | { kind: 'schedule'; cron: string; timezone?: string }
-  | { kind: 'poll'; connector: ConnectorDefinition; connectorConfig: ConnectorConfig; resource: string; everyMs: number; backfillMs: number; pageSize: number }
+  | {
+      kind: 'poll';
+      connector: ConnectorDefinition;
+      connectorConfig: ConnectorConfig;
+      resource: string;
+      everyMs: number;
+      backfillMs: number;
+      pageSize: number;
+    }
   | { kind: 'event'; on: string[]; when?: CompiledExpression }
   | { kind: 'audience'; cron: string; timezone: string; audience: AudienceSelector; batchSize: number };
 

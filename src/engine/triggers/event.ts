@@ -14,7 +14,10 @@ export default defineTrigger<EventTriggerConfig>({
     type: 'object',
     properties: {
       on: {
-        anyOf: [{ enum: [...ENGINE_EVENT_TYPES] }, { type: 'array', items: { enum: [...ENGINE_EVENT_TYPES] }, minItems: 1 }],
+        anyOf: [
+          { enum: [...ENGINE_EVENT_TYPES] },
+          { type: 'array', items: { enum: [...ENGINE_EVENT_TYPES] }, minItems: 1 },
+        ],
         description: `Engine event type(s): ${ENGINE_EVENT_TYPES.join(', ')}.`,
       },
       when: { type: 'string', description: 'JSONata condition over the event data (`$customer`, `$event` bound).' },
@@ -22,7 +25,10 @@ export default defineTrigger<EventTriggerConfig>({
     required: ['on'],
     additionalProperties: false,
   },
-  examples: [{ on: 'customer.created' }, { on: ['lead.assigned', 'lifecycle.changed'], when: "to = 'customer' or agent_id = 'alice'" }],
+  examples: [
+    { on: 'customer.created' },
+    { on: ['lead.assigned', 'lifecycle.changed'], when: "to = 'customer' or agent_id = 'alice'" },
+  ],
   compile: (config, context) => ({
     kind: 'event',
     on: Array.isArray(config.on) ? config.on : [config.on],

@@ -28,12 +28,20 @@ export default defineTrigger<PollTriggerConfig>({
   examples: [{ connector: 'shopify', resource: 'orders', every: '5m' }],
   compile: (config, context) => {
     const connector = context.connectors.get(config.connector);
-    if (!connector) return context.fail(`unknown connector "${config.connector}"; known: ${[...context.connectors.keys()].join(', ')}`, 'connector');
+    if (!connector)
+      return context.fail(
+        `unknown connector "${config.connector}"; known: ${[...context.connectors.keys()].join(', ')}`,
+        'connector',
+      );
     const connectorConfig = context.connectorConfigs[config.connector];
-    if (!connectorConfig) return context.fail(`connector "${config.connector}" is not configured under connectors:`, 'connector');
+    if (!connectorConfig)
+      return context.fail(`connector "${config.connector}" is not configured under connectors:`, 'connector');
     const resources = Object.keys(connector.pull ?? {});
     if (!resources.includes(config.resource)) {
-      return context.fail(`connector ${connector.id} has no pull resource "${config.resource}"; known: ${resources.join(', ') || '(none)'}`, 'resource');
+      return context.fail(
+        `connector ${connector.id} has no pull resource "${config.resource}"; known: ${resources.join(', ') || '(none)'}`,
+        'resource',
+      );
     }
     const everyMs = parseDuration(config.every ?? '5m')!;
     if (everyMs < 1000) return context.fail('every must be at least 1s', 'every');

@@ -23,7 +23,10 @@ export default defineTrigger<ScheduleTriggerConfig>({
 });
 
 /** Checks a trigger's `cron` and optional `timezone` (shared by the cron-driven triggers). */
-export function checkCron(config: ScheduleTriggerConfig, context: TriggerCompileContext): { cron: string; timezone?: string } {
+export function checkCron(
+  config: ScheduleTriggerConfig,
+  context: TriggerCompileContext,
+): { cron: string; timezone?: string } {
   if (!cron.validate(config.cron)) return context.fail(`invalid cron expression "${config.cron}"`, 'cron');
   if (config.timezone !== undefined) {
     try {

@@ -8,7 +8,8 @@ interface WebhookTriggerConfig {
 
 export default defineTrigger<WebhookTriggerConfig>({
   type: 'webhook',
-  summary: "Runs for each event a connector receives at /webhooks/<connector> whose type is listed (`*` for all) and whose optional JSONata `when` is true.",
+  summary:
+    'Runs for each event a connector receives at /webhooks/<connector> whose type is listed (`*` for all) and whose optional JSONata `when` is true.',
   schema: {
     type: 'object',
     properties: {
@@ -25,15 +26,27 @@ export default defineTrigger<WebhookTriggerConfig>({
   examples: [{ connector: 'shopify', event: 'order.created' }],
   compile: (config, context) => {
     const connector = context.connectors.get(config.connector);
-    if (!connector) return context.fail(`unknown connector "${config.connector}"; known: ${[...context.connectors.keys()].join(', ')}`, 'connector');
+    if (!connector)
+      return context.fail(
+        `unknown connector "${config.connector}"; known: ${[...context.connectors.keys()].join(', ')}`,
+        'connector',
+      );
     const connectorConfig = context.connectorConfigs[config.connector];
-    if (!connectorConfig) return context.fail(`connector "${config.connector}" is not configured under connectors:`, 'connector');
+    if (!connectorConfig)
+      return context.fail(`connector "${config.connector}" is not configured under connectors:`, 'connector');
     const known = Object.keys(connector.events);
     const requested = Array.isArray(config.event) ? config.event : [config.event];
     const eventTypes = requested.includes('*') ? known : requested;
     for (const type of eventTypes) {
-      if (!known.includes(type)) return context.fail(`connector ${connector.id} has no event "${type}"; known: ${known.join(', ')}`, 'event');
+      if (!known.includes(type))
+        return context.fail(`connector ${connector.id} has no event "${type}"; known: ${known.join(', ')}`, 'event');
     }
-    return { kind: 'webhook', connector, connectorConfig, eventTypes, when: config.when === undefined ? undefined : context.expression('when', config.when) };
+    return {
+      kind: 'webhook',
+      connector,
+      connectorConfig,
+      eventTypes,
+      when: config.when === undefined ? undefined : context.expression('when', config.when),
+    };
   },
 });

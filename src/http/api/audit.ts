@@ -6,7 +6,12 @@ import { intParam, limitParam, page } from './params.js';
 export function auditApi(options: ApiOptions): Router {
   const router = Router();
   router.get('/audit', async (req, res) => {
-    res.json(page('entries', await listAudit(options, { before: intParam(req.query.before, 'before'), limit: limitParam(req.query.limit) })));
+    res.json(
+      page(
+        'entries',
+        await listAudit(options, { before: intParam(req.query.before, 'before'), limit: limitParam(req.query.limit) }),
+      ),
+    );
   });
   return router;
 }

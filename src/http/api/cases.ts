@@ -1,5 +1,13 @@
 import { Router, type Request } from 'express';
-import { assignCaseOperation, caseDetail, caseFigures, listCaseQueue, noteCase, replyToCase, setCaseStatusOperation } from '../../operations/cases.js';
+import {
+  assignCaseOperation,
+  caseDetail,
+  caseFigures,
+  listCaseQueue,
+  noteCase,
+  replyToCase,
+  setCaseStatusOperation,
+} from '../../operations/cases.js';
 import type { ApiOptions } from '../api.js';
 import { apiActor, idParam, intParam, text } from './params.js';
 
@@ -23,7 +31,10 @@ export function casesApi(options: ApiOptions): Router {
   });
 
   // Before /cases/:id, which would take `figures` for an id.
-  router.get('/cases/figures', async (req, res) => void res.json(await caseFigures(options, { from: req.query.from, to: req.query.to })));
+  router.get(
+    '/cases/figures',
+    async (req, res) => void res.json(await caseFigures(options, { from: req.query.from, to: req.query.to })),
+  );
 
   router.get('/cases/:id', async (req, res) => void res.json(await caseDetail(options, idParam(req))));
 
@@ -34,8 +45,14 @@ export function casesApi(options: ApiOptions): Router {
 
   router.post('/cases/:id/replies', async (req, res) => {
     const requestId = req.get('idempotency-key') ?? text(body(req).request_id);
-    const { entry, case: row, message } = await replyToCase(options, apiActor(req), { caseId: idParam(req), body: body(req).body, requestId });
-    res.status(201).json({ entry, message: { id: message.messageId, status: message.status, channel: message.channel }, case: row });
+    const {
+      entry,
+      case: row,
+      message,
+    } = await replyToCase(options, apiActor(req), { caseId: idParam(req), body: body(req).body, requestId });
+    res
+      .status(201)
+      .json({ entry, message: { id: message.messageId, status: message.status, channel: message.channel }, case: row });
   });
 
   router.post('/cases/:id/status', async (req, res) => {
@@ -50,7 +67,10 @@ export function casesApi(options: ApiOptions): Router {
   });
 
   router.post('/cases/:id/assign', async (req, res) => {
-    const result = await assignCaseOperation(options, apiActor(req), { caseId: idParam(req), agentId: body(req).agent_id });
+    const result = await assignCaseOperation(options, apiActor(req), {
+      caseId: idParam(req),
+      agentId: body(req).agent_id,
+    });
     res.json({ changed: result.changed, from: result.from, case: result.case });
   });
 

@@ -1,5 +1,12 @@
 import { Router } from 'express';
-import { eraseCustomer, exportCustomer, getCustomer, lookupCustomers, setConsent, unmergeCustomer } from '../../operations/customers.js';
+import {
+  eraseCustomer,
+  exportCustomer,
+  getCustomer,
+  lookupCustomers,
+  setConsent,
+  unmergeCustomer,
+} from '../../operations/customers.js';
 import type { ApiOptions } from '../api.js';
 import { apiActor, idParam, intParam, text } from './params.js';
 
@@ -8,7 +15,12 @@ export function customersApi(options: ApiOptions): Router {
   const router = Router();
 
   router.get('/customers', async (req, res) => {
-    const customers = await lookupCustomers(options, { email: text(req.query.email), phone: text(req.query.phone), q: text(req.query.q), limit: Math.min(intParam(req.query.limit, 'limit', 20)!, 100) });
+    const customers = await lookupCustomers(options, {
+      email: text(req.query.email),
+      phone: text(req.query.phone),
+      q: text(req.query.q),
+      limit: Math.min(intParam(req.query.limit, 'limit', 20)!, 100),
+    });
     res.json({ customers });
   });
 
@@ -24,8 +36,17 @@ export function customersApi(options: ApiOptions): Router {
 
   router.post('/customers/:id/unmerge', async (req, res) => {
     const body = (req.body ?? {}) as { merge_id?: unknown; customer_id?: unknown };
-    const result = await unmergeCustomer(options, apiActor(req), { customerId: idParam(req), mergeId: intParam(body.merge_id, 'merge_id'), mergedId: intParam(body.customer_id, 'customer_id') });
-    res.json({ merge_id: result.mergeId, kept_id: result.keptId, merged_id: result.mergedId, restored: result.restored });
+    const result = await unmergeCustomer(options, apiActor(req), {
+      customerId: idParam(req),
+      mergeId: intParam(body.merge_id, 'merge_id'),
+      mergedId: intParam(body.customer_id, 'customer_id'),
+    });
+    res.json({
+      merge_id: result.mergeId,
+      kept_id: result.keptId,
+      merged_id: result.mergedId,
+      restored: result.restored,
+    });
   });
 
   router.get('/customers/:id/export', async (req, res) => {

@@ -1,5 +1,13 @@
 import { Router } from 'express';
-import { DEAL_STATUSES, dealDetail, findDeals, forecastPipeline, moveDealStage, statsOfPipeline, type DealStatus } from '../../operations/deals.js';
+import {
+  DEAL_STATUSES,
+  dealDetail,
+  findDeals,
+  forecastPipeline,
+  moveDealStage,
+  statsOfPipeline,
+  type DealStatus,
+} from '../../operations/deals.js';
 import { InvalidInputError } from '../../operations/errors.js';
 import type { ApiOptions } from '../api.js';
 import { apiActor, idParam, intParam, listQuery, page, text } from './params.js';
@@ -10,7 +18,8 @@ export function dealsApi(options: ApiOptions): Router {
 
   router.get('/deals', async (req, res) => {
     const status = text(req.query.status);
-    if (status !== undefined && !(DEAL_STATUSES as readonly string[]).includes(status)) throw new InvalidInputError(`status must be one of ${DEAL_STATUSES.join(', ')}`);
+    if (status !== undefined && !(DEAL_STATUSES as readonly string[]).includes(status))
+      throw new InvalidInputError(`status must be one of ${DEAL_STATUSES.join(', ')}`);
     const deals = await findDeals(options, {
       pipeline: text(req.query.pipeline),
       stage: text(req.query.stage),
@@ -28,12 +37,18 @@ export function dealsApi(options: ApiOptions): Router {
 
   router.post('/deals/:id/stage', async (req, res) => {
     const body = (req.body ?? {}) as { stage?: unknown; reason?: unknown };
-    const { deal, changed } = await moveDealStage(options, apiActor(req), { dealId: idParam(req), stage: body.stage, reason: body.reason });
+    const { deal, changed } = await moveDealStage(options, apiActor(req), {
+      dealId: idParam(req),
+      stage: body.stage,
+      reason: body.reason,
+    });
     res.json({ ...deal, changed });
   });
 
   router.get('/pipelines/:id/forecast', async (req, res) => {
-    res.json(await forecastPipeline(options, { pipeline: req.params.id!, months: intParam(req.query.months, 'months', 6)! }));
+    res.json(
+      await forecastPipeline(options, { pipeline: req.params.id!, months: intParam(req.query.months, 'months', 6)! }),
+    );
   });
 
   router.get('/pipelines/:id/stats', async (req, res) => {

@@ -16,7 +16,13 @@ export function handOverApi(options: ApiOptions): Router {
 
   router.post('/agents/:id/hand-over', async (req, res) => {
     const body = (req.body ?? {}) as { to_agent?: unknown; to_pool?: unknown };
-    res.json(await handOver(options, apiActor(req), { from: String(req.params.id), to_agent: text(body.to_agent), to_pool: text(body.to_pool) }));
+    res.json(
+      await handOver(options, apiActor(req), {
+        from: String(req.params.id),
+        to_agent: text(body.to_agent),
+        to_pool: text(body.to_pool),
+      }),
+    );
   });
   return router;
 }

@@ -6,7 +6,8 @@ import { InvalidInputError } from '../../operations/errors.js';
 export function intParam(value: unknown, name: string, fallback?: number): number | undefined {
   if (value === undefined || value === '') return fallback;
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 0) throw new InvalidInputError(`${name} must be a non-negative integer`);
+  if (!Number.isSafeInteger(number) || number < 0)
+    throw new InvalidInputError(`${name} must be a non-negative integer`);
   return number;
 }
 
@@ -22,7 +23,11 @@ export function limitParam(value: unknown): number {
 
 /** The paging and customer filter every list route takes: `customer_id`, `before`, `limit`. */
 export function listQuery(query: Record<string, unknown>): { customerId?: number; before?: number; limit: number } {
-  return { customerId: intParam(query.customer_id, 'customer_id'), before: intParam(query.before, 'before'), limit: limitParam(query.limit) };
+  return {
+    customerId: intParam(query.customer_id, 'customer_id'),
+    before: intParam(query.before, 'before'),
+    limit: limitParam(query.limit),
+  };
 }
 
 /** A non-empty string parameter, or undefined. */
@@ -36,7 +41,11 @@ export function apiActor(req: Request): Actor {
 }
 
 /** A keyset page: the rows under `key` and the id to ask for the next page with (null on the last). */
-export function page<T extends { id: number }>(key: string, rows: T[], present: (row: T) => unknown = (row) => row): Record<string, unknown> {
+export function page<T extends { id: number }>(
+  key: string,
+  rows: T[],
+  present: (row: T) => unknown = (row) => row,
+): Record<string, unknown> {
   return { [key]: rows.map(present), next_before: rows.length > 0 ? rows.at(-1)!.id : null };
 }
 

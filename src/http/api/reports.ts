@@ -10,12 +10,14 @@ export function reportsApi(options: ApiOptions): Router {
   const router = Router();
   router.get('/reports/kpis', async (req, res) => {
     const report = await kpis(options, req.query);
-    if (wantsCsv(req)) return void res.type('text/csv').attachment(`kpis-${report.from}-${report.to}.csv`).send(kpiCsv(report));
+    if (wantsCsv(req))
+      return void res.type('text/csv').attachment(`kpis-${report.from}-${report.to}.csv`).send(kpiCsv(report));
     res.json(report);
   });
   router.get('/reports/cohorts', async (req, res) => {
     const report = await cohorts(options, req.query);
-    if (wantsCsv(req)) return void res.type('text/csv').attachment(`cohorts-${report.from}-${report.to}.csv`).send(cohortsCsv(report));
+    if (wantsCsv(req))
+      return void res.type('text/csv').attachment(`cohorts-${report.from}-${report.to}.csv`).send(cohortsCsv(report));
     res.json(report);
   });
   return router;

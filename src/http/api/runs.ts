@@ -8,7 +8,11 @@ export function runsApi(options: ApiOptions): Router {
   const router = Router();
 
   router.get('/runs', async (req, res) => {
-    const runs = await listRuns(options, { workflow: text(req.query.workflow), status: text(req.query.status), ...listQuery(req.query) });
+    const runs = await listRuns(options, {
+      workflow: text(req.query.workflow),
+      status: text(req.query.status),
+      ...listQuery(req.query),
+    });
     res.json(page('runs', runs, snakeKeys));
   });
 
@@ -28,7 +32,10 @@ export function runsApi(options: ApiOptions): Router {
   });
 
   router.post('/runs/:id/cancel', async (req, res) => {
-    const run = await cancelRun(options, apiActor(req), { runId: idParam(req), reason: (req.body as { reason?: unknown } | undefined)?.reason });
+    const run = await cancelRun(options, apiActor(req), {
+      runId: idParam(req),
+      reason: (req.body as { reason?: unknown } | undefined)?.reason,
+    });
     res.json({ run_id: run.id, status: run.status, error: run.error });
   });
 

@@ -45,7 +45,7 @@ async function exportCsv(res: Response, ctx: OperationContext, segmentId: string
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="segment-${segmentId}.csv"`);
   res.write(`${CSV_COLUMNS.join(',')}\r\n`);
-  for (let from = after; ; ) {
+  for (let from = after; ;) {
     const { members } = await segmentMembers(ctx, { segmentId, after: from, limit: CSV_PAGE });
     if (members.length > 0) res.write(csvRows(CSV_COLUMNS, members));
     if (members.length < CSV_PAGE) break;

@@ -7,7 +7,11 @@ export function tasksApi(options: ApiOptions): Router {
   const router = Router();
 
   router.get('/tasks', async (req, res) => {
-    const tasks = await listTasks(options, { agentId: text(req.query.agent_id), status: text(req.query.status), ...listQuery(req.query) });
+    const tasks = await listTasks(options, {
+      agentId: text(req.query.agent_id),
+      status: text(req.query.status),
+      ...listQuery(req.query),
+    });
     res.json(page('tasks', tasks));
   });
 

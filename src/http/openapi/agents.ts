@@ -1,4 +1,16 @@
-import { apiOperation, badRequest, bodyTooLarge, integer, json, type JsonSchema, notFound, type PathItemObject, record, ref, string } from './common.js';
+import {
+  apiOperation,
+  badRequest,
+  bodyTooLarge,
+  integer,
+  json,
+  type JsonSchema,
+  notFound,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: Agents and their availability. Spread into the document by src/http/openapi.ts. */
 export const agentsSchemas: Record<string, JsonSchema> = {
@@ -10,7 +22,11 @@ export const agentsSchemas: Record<string, JsonSchema> = {
       email: string,
       phone: string,
       time_zone: string,
-      working_hours: record('Outside these hours the agent gets no new leads.', { days: { type: 'array', items: string }, from: string, to: string }),
+      working_hours: record('Outside these hours the agent gets no new leads.', {
+        days: { type: 'array', items: string },
+        from: string,
+        to: string,
+      }),
       capacity: integer,
       languages: { type: 'array', items: string },
       skills: { type: 'array', items: string },

@@ -97,7 +97,11 @@ export const nullableDateTime: JsonSchema = { type: ['string', 'null'], format: 
 export const anyJson = (description: string): JsonSchema => ({ description });
 
 /** A closed object: every property listed is present (nullable where the column is), nothing else. */
-export function record(description: string, properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema {
+export function record(
+  description: string,
+  properties: Record<string, JsonSchema>,
+  optional: string[] = [],
+): JsonSchema {
   return {
     type: 'object',
     description,
@@ -115,11 +119,17 @@ export const json = (schema: JsonSchema, example?: unknown): Record<string, Medi
 export const errorContent = (codes: string[]): Record<string, MediaTypeObject> =>
   json({ $ref: '#/components/schemas/Error', properties: { error: { properties: { code: { enum: codes } } } } });
 
-export function errorResponse(description: string, codes: string[], headers?: Record<string, HeaderObject>): ResponseObject {
+export function errorResponse(
+  description: string,
+  codes: string[],
+  headers?: Record<string, HeaderObject>,
+): ResponseObject {
   return { description, ...(headers ? { headers } : {}), content: errorContent(codes) };
 }
 
-export const RETRY_AFTER: Record<string, HeaderObject> = { 'Retry-After': { description: 'Seconds to wait before redelivering.', schema: integer } };
+export const RETRY_AFTER: Record<string, HeaderObject> = {
+  'Retry-After': { description: 'Seconds to wait before redelivering.', schema: integer },
+};
 export const API_TOKEN: SecurityRequirement[] = [{ apiToken: [] }];
 export const PUBLIC: SecurityRequirement[] = [];
 
@@ -154,12 +164,21 @@ export const customerIdParameter = (what: string): ParameterObject => ({
   schema: { type: 'integer', minimum: 0 },
 });
 
-
-export const badRequest = errorResponse('A malformed parameter (e.g. a non-integer id or limit) or an unreadable JSON request body.', ['bad_request']);
-export const bodyTooLarge = errorResponse('The request body of an authenticated call is larger than the 100 kB API limit.', ['payload_too_large']);
+export const badRequest = errorResponse(
+  'A malformed parameter (e.g. a non-integer id or limit) or an unreadable JSON request body.',
+  ['bad_request'],
+);
+export const bodyTooLarge = errorResponse(
+  'The request body of an authenticated call is larger than the 100 kB API limit.',
+  ['payload_too_large'],
+);
 export const notFound = (what: string): ResponseObject => errorResponse(`No such ${what}.`, ['not_found']);
 
-export function apiOperation(operation: Omit<OperationObject, 'security' | 'responses'> & { responses: Record<string, ResponseObject | Reference> }): OperationObject {
+export function apiOperation(
+  operation: Omit<OperationObject, 'security' | 'responses'> & {
+    responses: Record<string, ResponseObject | Reference>;
+  },
+): OperationObject {
   return {
     ...operation,
     security: API_TOKEN,

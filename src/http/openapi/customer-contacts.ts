@@ -1,10 +1,31 @@
 import { REPLY_CHANNELS } from '../../operations/agent-reply.js';
-import { apiOperation, bodyTooLarge, errorResponse, idParameter, integer, json, type JsonSchema, notFound, type PathItemObject, record, ref, string } from './common.js';
+import {
+  apiOperation,
+  bodyTooLarge,
+  errorResponse,
+  idParameter,
+  integer,
+  json,
+  type JsonSchema,
+  notFound,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: people's own contacts with a customer (an agent's message, a call or note logged by hand). Spread into the document by src/http/openapi.ts. */
-const invalid = errorResponse('Invalid input (with the reason), or the actor is not an agent and named none.', ['bad_request', 'no_agent', 'unknown_agent', 'no_address']);
+const invalid = errorResponse('Invalid input (with the reason), or the actor is not an agent and named none.', [
+  'bad_request',
+  'no_agent',
+  'unknown_agent',
+  'no_address',
+]);
 const forbidden = errorResponse('Only an admin (the API token) may act as another agent.', ['forbidden']);
-const agentId: JsonSchema = { type: 'string', description: 'The agent who acts. The API token is no person: it must name one.' };
+const agentId: JsonSchema = {
+  type: 'string',
+  description: 'The agent who acts. The API token is no person: it must name one.',
+};
 
 export const customerContactsSchemas: Record<string, JsonSchema> = {
   AgentMessage: record('The agent’s message, recorded and on the timeline.', {
@@ -14,7 +35,11 @@ export const customerContactsSchemas: Record<string, JsonSchema> = {
     channel: { enum: [...REPLY_CHANNELS] },
     timeline_event_id: integer,
   }),
-  LoggedContact: record('The call or note on the timeline.', { timeline_event_id: integer, type: { enum: ['call.completed', 'note.added'] }, agent_id: string }),
+  LoggedContact: record('The call or note on the timeline.', {
+    timeline_event_id: integer,
+    type: { enum: ['call.completed', 'note.added'] },
+    agent_id: string,
+  }),
 };
 
 export const customerContactsPaths: Record<string, PathItemObject> = {
@@ -27,7 +52,12 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
       tags: ['customers'],
       parameters: [
         idParameter('customer'),
-        { name: 'Idempotency-Key', in: 'header', description: 'Retrying with the same key never sends twice.', schema: { type: 'string', maxLength: 200 } },
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          description: 'Retrying with the same key never sends twice.',
+          schema: { type: 'string', maxLength: 200 },
+        },
       ],
       requestBody: {
         description: 'The message, and the agent when the caller is the API token.',
@@ -38,7 +68,11 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
             {
               channel: { enum: [...REPLY_CHANNELS] },
               text: { type: 'string', maxLength: 4000 },
-              subject: { type: 'string', maxLength: 200, description: 'Email only; default “Message from <agent name>”.' },
+              subject: {
+                type: 'string',
+                maxLength: 200,
+                description: 'Email only; default “Message from <agent name>”.',
+              },
               agent_id: agentId,
             },
             ['subject', 'agent_id'],
@@ -47,7 +81,10 @@ export const customerContactsPaths: Record<string, PathItemObject> = {
         ),
       },
       responses: {
-        '201': { description: 'Sent, or `uncertain` (the vendor may have it: check before resending).', content: json(ref('AgentMessage')) },
+        '201': {
+          description: 'Sent, or `uncertain` (the vendor may have it: check before resending).',
+          content: json(ref('AgentMessage')),
+        },
         '400': invalid,
         '403': forbidden,
         '404': notFound('customer'),

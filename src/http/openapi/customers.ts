@@ -3,11 +3,37 @@ import { SUGGESTION_STATUSES } from '../../operations/merge-suggestions.js';
 import { MESSAGE_STATUSES } from '../../operations/messages.js';
 import { customerSegmentProperties } from './segments.js';
 import { customerTask } from './tasks.js';
-import { anyJson, apiOperation, badRequest, beforeParameter, bodyTooLarge, dateTime, errorResponse, idParameter, integer, json, type JsonSchema, limitParameter, notFound, nullableDateTime, nullableInteger, nullableString, type OperationObject, type PathItemObject, record, ref, string } from './common.js';
+import {
+  anyJson,
+  apiOperation,
+  badRequest,
+  beforeParameter,
+  bodyTooLarge,
+  dateTime,
+  errorResponse,
+  idParameter,
+  integer,
+  json,
+  type JsonSchema,
+  limitParameter,
+  notFound,
+  nullableDateTime,
+  nullableInteger,
+  nullableString,
+  type OperationObject,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: Customers: lookup, the record, consent, unmerge, export, erasure, and merge suggestions. Spread into the document by src/http/openapi.ts. */
 const customerIdentity = record('A way to recognise the customer; one (kind, value) belongs to exactly one customer.', {
-  kind: { type: 'string', description: '`email`, `phone` or a vendor id kind such as `shopify_customer`.', examples: ['email'] },
+  kind: {
+    type: 'string',
+    description: '`email`, `phone` or a vendor id kind such as `shopify_customer`.',
+    examples: ['email'],
+  },
   value: { type: 'string', description: 'Normalized: lower-case email, E.164 phone, `<account>:<id>` for vendor ids.' },
   source: { ...nullableString, description: 'Connector that first brought the identity.' },
   created_at: dateTime,
@@ -31,25 +57,43 @@ const leadAssignment = record('An owner assignment, newest first.', {
   assigned_at: dateTime,
 });
 
-const customerMerge = record('A merge into this customer (its id keeps resolving here), or of this customer into another, oldest first.', {
-  id: { type: 'integer', description: 'The merge id (for `POST /api/customers/{id}/unmerge`).' },
-  kept_id: integer,
-  merged_id: integer,
-  linked_by: { type: ['array', 'null'], items: ref('Identity'), description: "The merged customer's identities the linking event shared; empty for an accepted suggestion." },
-  event: { ...nullableString, description: 'What brought them together: `run:<id>` (an event’s run) or `suggestion:<id>`.' },
-  why: { ...nullableString, examples: ['shared email', 'accepted suggestion by api-token'] },
-  reason: { type: 'object', description: 'The full record: the event’s identities, `linked_by`, `event`, `why`.' },
-  merged_at: dateTime,
-  unmerged_at: { ...nullableDateTime, description: 'When the merge was undone; null while it stands.' },
-  unmerged_by: nullableString,
-});
+const customerMerge = record(
+  'A merge into this customer (its id keeps resolving here), or of this customer into another, oldest first.',
+  {
+    id: { type: 'integer', description: 'The merge id (for `POST /api/customers/{id}/unmerge`).' },
+    kept_id: integer,
+    merged_id: integer,
+    linked_by: {
+      type: ['array', 'null'],
+      items: ref('Identity'),
+      description: "The merged customer's identities the linking event shared; empty for an accepted suggestion.",
+    },
+    event: {
+      ...nullableString,
+      description: 'What brought them together: `run:<id>` (an event’s run) or `suggestion:<id>`.',
+    },
+    why: { ...nullableString, examples: ['shared email', 'accepted suggestion by api-token'] },
+    reason: { type: 'object', description: 'The full record: the event’s identities, `linked_by`, `event`, `why`.' },
+    merged_at: dateTime,
+    unmerged_at: { ...nullableDateTime, description: 'When the merge was undone; null while it stands.' },
+    unmerged_by: nullableString,
+  },
+);
 
 const mergeSuggestion = record('Two customers that are probably one person, for review.', {
   id: integer,
   customer_a: integer,
   customer_b: integer,
-  score: { type: ['number', 'null'], description: 'Name similarity (Jaro–Winkler, 0..1) for the duplicate finder’s suggestions; null for those a rule made.' },
-  reason: { type: 'object', description: 'Evidence: `why`, and the names and shared email local part or phone suffix, or the event and identities that linked them.' },
+  score: {
+    type: ['number', 'null'],
+    description:
+      'Name similarity (Jaro–Winkler, 0..1) for the duplicate finder’s suggestions; null for those a rule made.',
+  },
+  reason: {
+    type: 'object',
+    description:
+      'Evidence: `why`, and the names and shared email local part or phone suffix, or the event and identities that linked them.',
+  },
   status: { enum: SUGGESTION_STATUSES },
   created_at: dateTime,
   decided_by: nullableString,
@@ -66,14 +110,21 @@ const lifecycleChange = record('A lifecycle stage change.', {
 const customerMessage = record('An outbound message to or about the customer, newest first (at most 100).', {
   id: integer,
   channel: { type: 'string', examples: ['email', 'sms', 'whatsapp'] },
-  transport: { type: 'string', description: 'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).' },
+  transport: {
+    type: 'string',
+    description:
+      'What carried it: `smtp`, a connector (`twilio`, `meta`), or `outbox` in demo mode (kept here, not delivered).',
+  },
   recipient: string,
   subject: nullableString,
   status: { enum: MESSAGE_STATUSES },
   status_reason: nullableString,
   created_at: dateTime,
   sent_at: nullableDateTime,
-  agent_id: { ...nullableString, description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).' },
+  agent_id: {
+    ...nullableString,
+    description: 'The agent who sent it from crmflow; null: automated (a workflow’s reply).',
+  },
 });
 
 const scoreChange = record('A change of the lead score (score step), newest first (at most 100).', {
@@ -85,16 +136,31 @@ const scoreChange = record('A change of the lead score (score step), newest firs
 
 const CONSENT_CHANNEL_NAMES = Object.keys(CONSENT_CHANNELS);
 
-const addressConsent = record('Consent of one of the customer’s addresses for a channel; it stays with the address through merges and unmerges.', {
-  address: { type: 'string', description: 'The normalized address: email, E.164 phone, `<account>:<id>` page-scoped id.' },
-  granted: { type: ['boolean', 'null'], description: 'null: never stated (auto-replies are allowed); false: opted out, nothing is sent to it.' },
-  source: { ...nullableString, description: 'What stated it: a keyword such as `STOP`, `unsubscribe link`, `api` or the source given to the API.' },
-  changed_at: nullableDateTime,
-});
+const addressConsent = record(
+  'Consent of one of the customer’s addresses for a channel; it stays with the address through merges and unmerges.',
+  {
+    address: {
+      type: 'string',
+      description: 'The normalized address: email, E.164 phone, `<account>:<id>` page-scoped id.',
+    },
+    granted: {
+      type: ['boolean', 'null'],
+      description: 'null: never stated (auto-replies are allowed); false: opted out, nothing is sent to it.',
+    },
+    source: {
+      ...nullableString,
+      description:
+        'What stated it: a keyword such as `STOP`, `unsubscribe link`, `api` or the source given to the API.',
+    },
+    changed_at: nullableDateTime,
+  },
+);
 
 const consentByChannel = record(
   'Consent per channel, for each of the customer’s addresses that reach it (email: emails; sms and whatsapp: phones; messenger, instagram: page-scoped ids).',
-  Object.fromEntries(CONSENT_CHANNEL_NAMES.map((channel) => [channel, { type: 'array', items: ref('AddressConsent') }])),
+  Object.fromEntries(
+    CONSENT_CHANNEL_NAMES.map((channel) => [channel, { type: 'array', items: ref('AddressConsent') }]),
+  ),
 );
 
 const consentChange = record('A consent statement, newest first (at most 100).', {
@@ -116,9 +182,16 @@ const customer = record(
     last_name: nullableString,
     language: nullableString,
     country: nullableString,
-    lifecycle_stage: { type: 'string', description: '`lead` until something makes it a `customer` (e.g. a paid invoice).', examples: ['lead', 'customer'] },
+    lifecycle_stage: {
+      type: 'string',
+      description: '`lead` until something makes it a `customer` (e.g. a paid invoice).',
+      examples: ['lead', 'customer'],
+    },
     score: { type: 'integer', description: 'Lead score: the sum of `score_history`.' },
-    owner_agent_id: { ...nullableString, description: 'The agent (`agents:` in workflows.yaml) who owns the customer.' },
+    owner_agent_id: {
+      ...nullableString,
+      description: 'The agent (`agents:` in workflows.yaml) who owns the customer.',
+    },
     attributes: { type: 'object', description: 'Free-form attributes from the mappings.' },
     created_at: dateTime,
     updated_at: dateTime,
@@ -139,7 +212,12 @@ const customer = record(
   ['resolved_from', 'segments', 'segment_history'],
 );
 
-function suggestionDecision(verb: 'accept' | 'reject', summary: string, description: string, conflict: string): OperationObject {
+function suggestionDecision(
+  verb: 'accept' | 'reject',
+  summary: string,
+  description: string,
+  conflict: string,
+): OperationObject {
   return apiOperation({
     operationId: `${verb}MergeSuggestion`,
     summary,
@@ -156,7 +234,6 @@ function suggestionDecision(verb: 'accept' | 'reject', summary: string, descript
   });
 }
 
-
 export const customersSchemas: Record<string, JsonSchema> = {
   CustomerIdentity: customerIdentity,
   TimelineEntry: timelineEntry,
@@ -166,7 +243,10 @@ export const customersSchemas: Record<string, JsonSchema> = {
   MergeSuggestion: mergeSuggestion,
   MergeSuggestionList: record('A page of suggestions, newest first.', {
     suggestions: { type: 'array', items: ref('MergeSuggestion') },
-    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+    next_before: {
+      ...nullableInteger,
+      description: 'Pass as `before` for the next page; null when this page is empty.',
+    },
   }),
   MergeDecision: {
     ...mergeSuggestion,
@@ -179,15 +259,26 @@ export const customersSchemas: Record<string, JsonSchema> = {
     merged_id: integer,
     restored: { type: 'object', additionalProperties: integer },
   }),
-  CustomerExport: record('Everything crmflow holds about a person: every row about them, by table (see src/store/customer-data-map.ts).', {
-    customer_id: integer,
-    customer_ids: { type: 'array', items: integer, description: 'The live customer and those merged into it.' },
-    exported_at: dateTime,
-    tables: { type: 'object', additionalProperties: { type: 'array', items: { type: 'object' } }, description: 'Rows as stored, by table name: customers, identities, timeline, messages, assignments, runs and their steps, raw inbound payloads, merges, suggestions, audit entries.' },
-  }),
+  CustomerExport: record(
+    'Everything crmflow holds about a person: every row about them, by table (see src/store/customer-data-map.ts).',
+    {
+      customer_id: integer,
+      customer_ids: { type: 'array', items: integer, description: 'The live customer and those merged into it.' },
+      exported_at: dateTime,
+      tables: {
+        type: 'object',
+        additionalProperties: { type: 'array', items: { type: 'object' } },
+        description:
+          'Rows as stored, by table name: customers, identities, timeline, messages, assignments, runs and their steps, raw inbound payloads, merges, suggestions, audit entries.',
+      },
+    },
+  ),
   Erased: record('What the erasure touched.', {
     customer_ids: { type: 'array', items: integer },
-    identities_blocked: { type: 'integer', description: 'Identities kept as salted hashes so that old data does not re-create the person.' },
+    identities_blocked: {
+      type: 'integer',
+      description: 'Identities kept as salted hashes so that old data does not re-create the person.',
+    },
     rows: { type: 'object', additionalProperties: integer, description: 'Rows deleted or anonymised, by table.' },
   }),
   LifecycleChange: lifecycleChange,
@@ -203,7 +294,9 @@ export const customersSchemas: Record<string, JsonSchema> = {
     channel: { enum: CONSENT_CHANNEL_NAMES },
     consent: { type: 'array', items: ref('AddressConsent') },
   }),
-  CustomerList: record('Matching customers, newest first, each the full record.', { customers: { type: 'array', items: ref('Customer') } }),
+  CustomerList: record('Matching customers, newest first, each the full record.', {
+    customers: { type: 'array', items: ref('Customer') },
+  }),
 };
 
 export const customersPaths: Record<string, PathItemObject> = {
@@ -214,12 +307,30 @@ export const customersPaths: Record<string, PathItemObject> = {
       description: 'Filters combine with AND. Merged customers are not listed (their survivor is).',
       tags: ['customers'],
       parameters: [
-        { name: 'email', in: 'query', description: 'An email identity, normalized first (case-insensitive).', schema: string },
-        { name: 'phone', in: 'query', description: 'A phone identity, normalized to E.164 first (`CRMFLOW_DEFAULT_REGION` for national numbers).', schema: string },
-        { name: 'q', in: 'query', description: 'A name prefix (case-insensitive) or any identity value, exactly.', schema: string },
+        {
+          name: 'email',
+          in: 'query',
+          description: 'An email identity, normalized first (case-insensitive).',
+          schema: string,
+        },
+        {
+          name: 'phone',
+          in: 'query',
+          description: 'A phone identity, normalized to E.164 first (`CRMFLOW_DEFAULT_REGION` for national numbers).',
+          schema: string,
+        },
+        {
+          name: 'q',
+          in: 'query',
+          description: 'A name prefix (case-insensitive) or any identity value, exactly.',
+          schema: string,
+        },
         limitParameter(20, 100),
       ],
-      responses: { '200': { description: 'Matches, newest first.', content: json(ref('CustomerList')) }, '400': badRequest },
+      responses: {
+        '200': { description: 'Matches, newest first.', content: json(ref('CustomerList')) },
+        '400': badRequest,
+      },
     }),
   },
   '/api/customers/{id}': {
@@ -229,7 +340,11 @@ export const customersPaths: Record<string, PathItemObject> = {
       description: 'A merged id resolves to the surviving customer, with `resolved_from` set to the id asked for.',
       tags: ['customers'],
       parameters: [idParameter('customer')],
-      responses: { '200': { description: 'The record.', content: json(ref('Customer')) }, '400': badRequest, '404': notFound('customer') },
+      responses: {
+        '200': { description: 'The record.', content: json(ref('Customer')) },
+        '400': badRequest,
+        '404': notFound('customer'),
+      },
     }),
     delete: apiOperation({
       operationId: 'eraseCustomer',
@@ -238,7 +353,11 @@ export const customersPaths: Record<string, PathItemObject> = {
         'Deletes or anonymises every row about the customer and those merged into it, raw inbound payloads and run records included (see the data map in src/store/customer-data-map.ts). Their identities are kept only as salted hashes: replays, pulls, backfills and old redeliveries do not re-create the person; a new webhook contact from them does. Audited with ids and counts only.',
       tags: ['customers'],
       parameters: [idParameter('customer')],
-      responses: { '200': { description: 'Erased.', content: json(ref('Erased')) }, '400': badRequest, '404': notFound('customer') },
+      responses: {
+        '200': { description: 'Erased.', content: json(ref('Erased')) },
+        '400': badRequest,
+        '404': notFound('customer'),
+      },
     }),
   },
   '/api/customers/{id}/export': {
@@ -248,7 +367,11 @@ export const customersPaths: Record<string, PathItemObject> = {
       description: 'Audited.',
       tags: ['customers'],
       parameters: [idParameter('customer')],
-      responses: { '200': { description: 'The document.', content: json(ref('CustomerExport')) }, '400': badRequest, '404': notFound('customer') },
+      responses: {
+        '200': { description: 'The document.', content: json(ref('CustomerExport')) },
+        '400': badRequest,
+        '404': notFound('customer'),
+      },
     }),
   },
   '/api/customers/{id}/unmerge': {
@@ -262,13 +385,20 @@ export const customersPaths: Record<string, PathItemObject> = {
       requestBody: {
         description: 'Which merge: its id, or the merged customer’s id (its latest merge into this customer).',
         required: true,
-        content: json({ oneOf: [record('By merge id.', { merge_id: integer }), record('By merged customer.', { customer_id: integer })] }),
+        content: json({
+          oneOf: [
+            record('By merge id.', { merge_id: integer }),
+            record('By merged customer.', { customer_id: integer }),
+          ],
+        }),
       },
       responses: {
         '200': { description: 'Undone.', content: json(ref('Unmerged')) },
         '400': badRequest,
         '404': notFound('merge into this customer'),
-        '409': errorResponse('Already undone, or the kept customer was merged into another since (undo that first).', ['conflict']),
+        '409': errorResponse('Already undone, or the kept customer was merged into another since (undo that first).', [
+          'conflict',
+        ]),
         '413': bodyTooLarge,
       },
     }),
@@ -277,14 +407,23 @@ export const customersPaths: Record<string, PathItemObject> = {
     get: apiOperation({
       operationId: 'listMergeSuggestions',
       summary: 'Likely duplicates for review, newest first',
-      description: 'From identity rules (a link that may not merge, a cap) and from the scheduled duplicate finder (similar names plus a shared email local part or phone suffix), each with its evidence and score.',
+      description:
+        'From identity rules (a link that may not merge, a cap) and from the scheduled duplicate finder (similar names plus a shared email local part or phone suffix), each with its evidence and score.',
       tags: ['customers'],
       parameters: [
-        { name: 'status', in: 'query', description: 'open (default), accepted or rejected.', schema: { enum: SUGGESTION_STATUSES } },
+        {
+          name: 'status',
+          in: 'query',
+          description: 'open (default), accepted or rejected.',
+          schema: { enum: SUGGESTION_STATUSES },
+        },
         beforeParameter('suggestions'),
         limitParameter(50, 500),
       ],
-      responses: { '200': { description: 'A page of suggestions.', content: json(ref('MergeSuggestionList')) }, '400': badRequest },
+      responses: {
+        '200': { description: 'A page of suggestions.', content: json(ref('MergeSuggestionList')) },
+        '400': badRequest,
+      },
     }),
   },
   '/api/merge-suggestions/{id}/accept': {
@@ -296,7 +435,12 @@ export const customersPaths: Record<string, PathItemObject> = {
     ),
   },
   '/api/merge-suggestions/{id}/reject': {
-    post: suggestionDecision('reject', 'Mark a suggestion as different people, for good', 'The pair is never suggested again, and identity rules no longer merge them.', 'Already decided.'),
+    post: suggestionDecision(
+      'reject',
+      'Mark a suggestion as different people, for good',
+      'The pair is never suggested again, and identity rules no longer merge them.',
+      'Already decided.',
+    ),
   },
   '/api/customers/{id}/consent': {
     put: apiOperation({
@@ -310,7 +454,15 @@ export const customersPaths: Record<string, PathItemObject> = {
         description: 'The channel, whether the customer consents, and optionally why (default `api`).',
         required: true,
         content: json(
-          record('A consent statement.', { channel: { enum: CONSENT_CHANNEL_NAMES }, granted: { type: 'boolean' }, source: { type: 'string', minLength: 1, maxLength: 200 } }, ['source']),
+          record(
+            'A consent statement.',
+            {
+              channel: { enum: CONSENT_CHANNEL_NAMES },
+              granted: { type: 'boolean' },
+              source: { type: 'string', minLength: 1, maxLength: 200 },
+            },
+            ['source'],
+          ),
           { channel: 'sms', granted: false, source: 'asked by phone' },
         ),
       },

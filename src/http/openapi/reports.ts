@@ -1,5 +1,15 @@
 import { GROUP_KEYS, KPI_DEFINITIONS } from '../../reports/kpis.js';
-import { apiOperation, badRequest, integer, json, ref, string, type JsonSchema, type ParameterObject, type PathItemObject } from './common.js';
+import {
+  apiOperation,
+  badRequest,
+  integer,
+  json,
+  ref,
+  string,
+  type JsonSchema,
+  type ParameterObject,
+  type PathItemObject,
+} from './common.js';
 
 const nullableNumber: JsonSchema = { type: ['number', 'null'] };
 const spread = (description: string): JsonSchema => ({
@@ -9,8 +19,16 @@ const spread = (description: string): JsonSchema => ({
   required: ['median', 'p90'],
   additionalProperties: false,
 });
-const perCurrency = (description: string, value: JsonSchema): JsonSchema => ({ type: 'object', description, additionalProperties: value });
-const nullablePerCurrency = (description: string): JsonSchema => ({ type: ['object', 'null'], description, additionalProperties: { type: 'number' } });
+const perCurrency = (description: string, value: JsonSchema): JsonSchema => ({
+  type: 'object',
+  description,
+  additionalProperties: value,
+});
+const nullablePerCurrency = (description: string): JsonSchema => ({
+  type: ['object', 'null'],
+  description,
+  additionalProperties: { type: 'number' },
+});
 
 const figures: Record<string, JsonSchema> = {
   leads: { type: 'integer', description: KPI_DEFINITIONS.leads },
@@ -50,7 +68,10 @@ export const reportsSchemas: Record<string, JsonSchema> = {
     ...figures,
     churned: { type: 'integer', description: KPI_DEFINITIONS.churned },
     by: { enum: [...GROUP_KEYS, null] },
-    groups: { type: 'array', items: closed('The figures of one group.', { key: { type: ['string', 'null'] }, ...figures }) },
+    groups: {
+      type: 'array',
+      items: closed('The figures of one group.', { key: { type: ['string', 'null'] }, ...figures }),
+    },
   }),
   CohortReport: closed(KPI_DEFINITIONS.cohorts, {
     from: string,
@@ -68,8 +89,20 @@ export const reportsSchemas: Record<string, JsonSchema> = {
 };
 
 const period: ParameterObject[] = [
-  { name: 'from', in: 'query', required: true, description: 'First day, YYYY-MM-DD, in `reports.time_zone` (default UTC).', schema: { type: 'string', format: 'date' } },
-  { name: 'to', in: 'query', required: true, description: 'Last day (inclusive), YYYY-MM-DD; at most 3 years after `from`.', schema: { type: 'string', format: 'date' } },
+  {
+    name: 'from',
+    in: 'query',
+    required: true,
+    description: 'First day, YYYY-MM-DD, in `reports.time_zone` (default UTC).',
+    schema: { type: 'string', format: 'date' },
+  },
+  {
+    name: 'to',
+    in: 'query',
+    required: true,
+    description: 'Last day (inclusive), YYYY-MM-DD; at most 3 years after `from`.',
+    schema: { type: 'string', format: 'date' },
+  },
 ];
 const csv = { 'text/csv': { schema: { type: 'string' } } };
 
@@ -78,20 +111,37 @@ export const reportsPaths: Record<string, PathItemObject> = {
     get: apiOperation({
       operationId: 'kpiReport',
       summary: 'KPI figures of a period',
-      description: 'Lead conversion, speed to lead, auto-reply time, sales cycle, repeat purchase, order and lifetime value, acquisition cost. `Accept: text/csv` gives one row per group.',
+      description:
+        'Lead conversion, speed to lead, auto-reply time, sales cycle, repeat purchase, order and lifetime value, acquisition cost. `Accept: text/csv` gives one row per group.',
       tags: ['reports'],
-      parameters: [...period, { name: 'by', in: 'query', required: false, description: 'Break down by lead source, first channel, owner agent or first pool.', schema: { enum: [...GROUP_KEYS] } }],
-      responses: { '200': { description: 'The report.', content: { ...json(ref('KpiReport')), ...csv } }, '400': badRequest },
+      parameters: [
+        ...period,
+        {
+          name: 'by',
+          in: 'query',
+          required: false,
+          description: 'Break down by lead source, first channel, owner agent or first pool.',
+          schema: { enum: [...GROUP_KEYS] },
+        },
+      ],
+      responses: {
+        '200': { description: 'The report.', content: { ...json(ref('KpiReport')), ...csv } },
+        '400': badRequest,
+      },
     }),
   },
   '/api/reports/cohorts': {
     get: apiOperation({
       operationId: 'cohortReport',
       summary: 'Cohort retention',
-      description: 'Customers by month of first purchase (cohorts starting in the period) and the share who bought again in each later month. `Accept: text/csv` gives the triangle.',
+      description:
+        'Customers by month of first purchase (cohorts starting in the period) and the share who bought again in each later month. `Accept: text/csv` gives the triangle.',
       tags: ['reports'],
       parameters: period,
-      responses: { '200': { description: 'The triangle.', content: { ...json(ref('CohortReport')), ...csv } }, '400': badRequest },
+      responses: {
+        '200': { description: 'The triangle.', content: { ...json(ref('CohortReport')), ...csv } },
+        '400': badRequest,
+      },
     }),
   },
 };

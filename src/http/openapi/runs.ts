@@ -1,6 +1,28 @@
 import { steps as stepRegistry } from '../../engine/steps/registry.js';
 import { INBOX_STATUSES, RUN_STATUSES, STEP_STATUSES } from '../../operations/runs.js';
-import { anyJson, apiOperation, badRequest, beforeParameter, bodyTooLarge, customerIdParameter, dateTime, errorResponse, idParameter, integer, json, type JsonSchema, limitParameter, notFound, nullableDateTime, nullableInteger, nullableString, type PathItemObject, record, ref, string } from './common.js';
+import {
+  anyJson,
+  apiOperation,
+  badRequest,
+  beforeParameter,
+  bodyTooLarge,
+  customerIdParameter,
+  dateTime,
+  errorResponse,
+  idParameter,
+  integer,
+  json,
+  type JsonSchema,
+  limitParameter,
+  notFound,
+  nullableDateTime,
+  nullableInteger,
+  nullableString,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: Workflow runs, their step records and events, and the run actions. Spread into the document by src/http/openapi.ts. */
 const runProperties: Record<string, JsonSchema> = {
@@ -9,21 +31,34 @@ const runProperties: Record<string, JsonSchema> = {
   workflow_version: { type: 'string', description: 'Hash of the workflow definition the run started with.' },
   trigger_key: {
     type: 'string',
-    description: 'What started it: `inbox:<id>`, `inbox:<id>#<n>`, `schedule:<tick>`, `engine:<engine event id>` or `audience:<day>:<customer>`; one run per trigger and workflow.',
+    description:
+      'What started it: `inbox:<id>`, `inbox:<id>#<n>`, `schedule:<tick>`, `engine:<engine event id>` or `audience:<day>:<customer>`; one run per trigger and workflow.',
   },
   inbox_event_id: { ...nullableInteger, description: 'The stored event that started it; null for schedules.' },
-  trigger: { type: 'object', description: 'The trigger event (`connector`, `type`, `external_id`, `occurred_at`) or schedule tick.' },
+  trigger: {
+    type: 'object',
+    description: 'The trigger event (`connector`, `type`, `external_id`, `occurred_at`) or schedule tick.',
+  },
   status: { enum: RUN_STATUSES },
   error: nullableString,
   error_retryable: { type: 'boolean', description: 'Whether the failure may heal by itself (network, 5xx).' },
   attempts: integer,
   customer_id: nullableInteger,
-  payload: anyJson('The enriched payload the run works on (thin webhooks read over the vendor API); null when it is the stored event’s.'),
+  payload: anyJson(
+    'The enriched payload the run works on (thin webhooks read over the vendor API); null when it is the stored event’s.',
+  ),
   created_at: dateTime,
   started_at: nullableDateTime,
   finished_at: nullableDateTime,
-  resume_at: { ...nullableDateTime, description: 'While `waiting`: when the run continues (a wait, a reply held for business hours); afterwards the time of its last suspension.' },
-  suspended_step: { ...nullableInteger, description: 'Index of the step that suspended the run; it runs again at `resume_at`.' },
+  resume_at: {
+    ...nullableDateTime,
+    description:
+      'While `waiting`: when the run continues (a wait, a reply held for business hours); afterwards the time of its last suspension.',
+  },
+  suspended_step: {
+    ...nullableInteger,
+    description: 'Index of the step that suspended the run; it runs again at `resume_at`.',
+  },
   suspended_at: { ...nullableDateTime, description: 'When the run was last suspended.' },
 };
 
@@ -47,7 +82,10 @@ const inboxEvent = record('A vendor event as stored in the inbox.', {
   id: integer,
   connector: string,
   type: string,
-  external_id: { type: 'string', description: 'Stable across redeliveries: the inbox de-duplicates on (connector, external_id).' },
+  external_id: {
+    type: 'string',
+    description: 'Stable across redeliveries: the inbox de-duplicates on (connector, external_id).',
+  },
   occurred_at: dateTime,
   payload: anyJson('The event as the vendor sent it.'),
   received_at: dateTime,
@@ -55,29 +93,40 @@ const inboxEvent = record('A vendor event as stored in the inbox.', {
   origin: { type: 'string', description: '`webhook`, or `pull:<resource>` for events read by a poll trigger.' },
 });
 
-
 export const runsSchemas: Record<string, JsonSchema> = {
   Run: run,
   RunList: record('Runs, newest first.', {
     runs: { type: 'array', items: ref('Run') },
-    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+    next_before: {
+      ...nullableInteger,
+      description: 'Pass as `before` for the next page; null when this page is empty.',
+    },
   }),
   Step: step,
   InboxEvent: inboxEvent,
   RunDetail: record('A run with every step record and the event that started it.', {
     ...runProperties,
     steps: { type: 'array', items: ref('Step') },
-    event: { oneOf: [ref('InboxEvent'), { type: 'null' }], description: 'null for runs not started by a stored event.' },
+    event: {
+      oneOf: [ref('InboxEvent'), { type: 'null' }],
+      description: 'null for runs not started by a stored event.',
+    },
   }),
   RetryQueued: record('The run is queued again; it resumes at the failed step.', {
     run_id: integer,
-    job_id: { type: 'string', description: 'BullMQ job id, `retry-<run>-<attempts>`: retrying twice before the job runs queues it once.' },
+    job_id: {
+      type: 'string',
+      description: 'BullMQ job id, `retry-<run>-<attempts>`: retrying twice before the job runs queues it once.',
+    },
     status: { const: 'queued' },
   }),
   ReplayQueued: record('The stored event is queued to run through the current version of the workflow, as a new run.', {
     run_id: integer,
     job_id: { type: 'string', description: 'BullMQ job id, `replay-<event>-<replay>`.' },
-    replay: { type: 'string', description: '`run<id>-<n>`, the n-th replay of this run: replaying twice before the job runs queues it once.' },
+    replay: {
+      type: 'string',
+      description: '`run<id>-<n>`, the n-th replay of this run: replaying twice before the job runs queues it once.',
+    },
     status: { const: 'queued' },
   }),
   RunCancelled: record('The run is cancelled: no later step starts, it is never retried or resumed.', {
@@ -95,7 +144,12 @@ export const runsPaths: Record<string, PathItemObject> = {
       tags: ['runs'],
       parameters: [
         { name: 'workflow', in: 'query', description: 'A workflow id.', schema: string },
-        { name: 'status', in: 'query', description: 'A run status (other values match nothing).', schema: { enum: RUN_STATUSES } },
+        {
+          name: 'status',
+          in: 'query',
+          description: 'A run status (other values match nothing).',
+          schema: { enum: RUN_STATUSES },
+        },
         customerIdParameter('runs'),
         beforeParameter('runs'),
         limitParameter(50, 500),
@@ -109,7 +163,11 @@ export const runsPaths: Record<string, PathItemObject> = {
       summary: 'A run with its trigger event and every step',
       tags: ['runs'],
       parameters: [idParameter('run')],
-      responses: { '200': { description: 'The run.', content: json(ref('RunDetail')) }, '400': badRequest, '404': notFound('run') },
+      responses: {
+        '200': { description: 'The run.', content: json(ref('RunDetail')) },
+        '400': badRequest,
+        '404': notFound('run'),
+      },
     }),
   },
   '/api/runs/{id}/retry': {
@@ -123,7 +181,9 @@ export const runsPaths: Record<string, PathItemObject> = {
         '202': { description: 'Queued.', content: json(ref('RetryQueued')) },
         '400': badRequest,
         '404': notFound('run'),
-        '409': errorResponse('The run has not failed (queued, running, waiting, succeeded or filtered).', ['not_failed']),
+        '409': errorResponse('The run has not failed (queued, running, waiting, succeeded or filtered).', [
+          'not_failed',
+        ]),
         '413': bodyTooLarge,
       },
     }),
@@ -139,7 +199,10 @@ export const runsPaths: Record<string, PathItemObject> = {
         '202': { description: 'Queued.', content: json(ref('ReplayQueued')) },
         '400': badRequest,
         '404': notFound('run'),
-        '409': errorResponse('The run was not started by a stored event, or its workflow is gone from workflows.yaml.', ['not_replayable', 'workflow_gone']),
+        '409': errorResponse(
+          'The run was not started by a stored event, or its workflow is gone from workflows.yaml.',
+          ['not_replayable', 'workflow_gone'],
+        ),
         '413': bodyTooLarge,
       },
     }),
@@ -148,10 +211,15 @@ export const runsPaths: Record<string, PathItemObject> = {
     post: apiOperation({
       operationId: 'cancelRun',
       summary: 'Cancel a queued, stuck, waiting or failed run, with a reason',
-      description: 'A step already executing finishes; no later step starts, and the run is never retried or resumed. Audited with the reason.',
+      description:
+        'A step already executing finishes; no later step starts, and the run is never retried or resumed. Audited with the reason.',
       tags: ['runs'],
       parameters: [idParameter('run')],
-      requestBody: { description: 'Why.', required: true, content: json(record('The reason, 1 to 500 characters.', { reason: string })) },
+      requestBody: {
+        description: 'Why.',
+        required: true,
+        content: json(record('The reason, 1 to 500 characters.', { reason: string })),
+      },
       responses: {
         '200': { description: 'Cancelled.', content: json(ref('RunCancelled')) },
         '400': badRequest,

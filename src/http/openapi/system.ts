@@ -9,12 +9,20 @@ export const systemSchemas: Record<string, JsonSchema> = {
     }),
   }),
   Health: record('The process is up.', { status: { const: 'ok' } }),
-  Readiness: record('Result of each dependency check: `ok`, `timeout` or the error message.', { postgres: string, redis: string }),
+  Readiness: record('Result of each dependency check: `ok`, `timeout` or the error message.', {
+    postgres: string,
+    redis: string,
+  }),
   Draining: record('This instance is shutting down.', { status: { const: 'shutting down' } }),
   OpenApi: {
     type: 'object',
     description: 'This document.',
-    properties: { openapi: { const: '3.1.0' }, info: { type: 'object' }, paths: { type: 'object' }, components: { type: 'object' } },
+    properties: {
+      openapi: { const: '3.1.0' },
+      info: { type: 'object' },
+      paths: { type: 'object' },
+      components: { type: 'object' },
+    },
     required: ['openapi', 'info', 'paths', 'components'],
   },
 };
@@ -36,9 +44,16 @@ export const systemPaths: Record<string, PathItemObject> = {
       tags: ['health'],
       security: PUBLIC,
       responses: {
-        '200': { description: 'Both answer.', content: json(record('Both checks passed.', { postgres: { const: 'ok' }, redis: { const: 'ok' } }), { postgres: 'ok', redis: 'ok' }) },
+        '200': {
+          description: 'Both answer.',
+          content: json(record('Both checks passed.', { postgres: { const: 'ok' }, redis: { const: 'ok' } }), {
+            postgres: 'ok',
+            redis: 'ok',
+          }),
+        },
         '503': {
-          description: 'A dependency does not answer (the failing check carries `timeout` or the error message), or the instance is shutting down.',
+          description:
+            'A dependency does not answer (the failing check carries `timeout` or the error message), or the instance is shutting down.',
           content: json({ oneOf: [ref('Readiness'), ref('Draining')] }),
         },
       },
@@ -55,7 +70,12 @@ export const systemPaths: Record<string, PathItemObject> = {
       responses: {
         '200': {
           description: 'The metrics.',
-          content: { 'text/plain': { schema: { type: 'string' }, example: '# HELP crmflow_runs_started_total Workflow run attempts started...\n' } },
+          content: {
+            'text/plain': {
+              schema: { type: 'string' },
+              example: '# HELP crmflow_runs_started_total Workflow run attempts started...\n',
+            },
+          },
         },
         '401': errorResponse('`CRMFLOW_METRICS_TOKEN` is set and the request does not carry it.', ['unauthorized'], {
           'WWW-Authenticate': { description: '`Bearer`', schema: string },

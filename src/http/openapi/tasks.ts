@@ -1,10 +1,34 @@
 import { TASK_STATUSES } from '../../operations/tasks.js';
-import { apiOperation, badRequest, beforeParameter, bodyTooLarge, customerIdParameter, dateTime, errorResponse, idParameter, integer, json, type JsonSchema, limitParameter, notFound, nullableDateTime, nullableInteger, nullableString, type PathItemObject, record, ref, string } from './common.js';
+import {
+  apiOperation,
+  badRequest,
+  beforeParameter,
+  bodyTooLarge,
+  customerIdParameter,
+  dateTime,
+  errorResponse,
+  idParameter,
+  integer,
+  json,
+  type JsonSchema,
+  limitParameter,
+  notFound,
+  nullableDateTime,
+  nullableInteger,
+  nullableString,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: Follow-up tasks. Spread into the document by src/http/openapi.ts. */
 const taskProperties: Record<string, JsonSchema> = {
   id: integer,
-  agent_id: { ...nullableString, description: 'The agent it is for (the owner when the task was created, unless the step named one).' },
+  agent_id: {
+    ...nullableString,
+    description: 'The agent it is for (the owner when the task was created, unless the step named one).',
+  },
   title: string,
   notes: nullableString,
   status: { enum: TASK_STATUSES },
@@ -14,7 +38,10 @@ const taskProperties: Record<string, JsonSchema> = {
   completed_at: nullableDateTime,
 };
 
-export const customerTask = record('A follow-up task for the customer (create_task), newest first (at most 100).', taskProperties);
+export const customerTask = record(
+  'A follow-up task for the customer (create_task), newest first (at most 100).',
+  taskProperties,
+);
 
 const task = record('A follow-up task made by a create_task step.', {
   ...taskProperties,
@@ -23,12 +50,14 @@ const task = record('A follow-up task made by a create_task step.', {
   completed_by: { ...nullableString, description: 'Who completed it (`api-token` through this API).' },
 });
 
-
 export const tasksSchemas: Record<string, JsonSchema> = {
   Task: task,
   TaskList: record('Tasks, newest first.', {
     tasks: { type: 'array', items: ref('Task') },
-    next_before: { ...nullableInteger, description: 'Pass as `before` for the next page; null when this page is empty.' },
+    next_before: {
+      ...nullableInteger,
+      description: 'Pass as `before` for the next page; null when this page is empty.',
+    },
   }),
 };
 
@@ -40,7 +69,12 @@ export const tasksPaths: Record<string, PathItemObject> = {
       tags: ['tasks'],
       parameters: [
         { name: 'agent_id', in: 'query', description: 'Only the tasks of this agent.', schema: string },
-        { name: 'status', in: 'query', description: 'A task status (other values match nothing).', schema: { enum: TASK_STATUSES } },
+        {
+          name: 'status',
+          in: 'query',
+          description: 'A task status (other values match nothing).',
+          schema: { enum: TASK_STATUSES },
+        },
         customerIdParameter('tasks'),
         beforeParameter('tasks'),
         limitParameter(50, 500),

@@ -1,6 +1,22 @@
 import type { ConnectorDefinition } from '../../connectors/define-connector.js';
 import { connectors as connectorRegistry } from '../../connectors/registry.js';
-import { anyJson, errorContent, errorResponse, integer, json, type JsonSchema, type OperationObject, type ParameterObject, type PathItemObject, PUBLIC, record, ref, responseRef, RETRY_AFTER, string } from './common.js';
+import {
+  anyJson,
+  errorContent,
+  errorResponse,
+  integer,
+  json,
+  type JsonSchema,
+  type OperationObject,
+  type ParameterObject,
+  type PathItemObject,
+  PUBLIC,
+  record,
+  ref,
+  responseRef,
+  RETRY_AFTER,
+  string,
+} from './common.js';
 
 /** OpenAPI: Vendor webhooks (signature table and headers from the connector registry) and the public unsubscribe link. Spread into the document by src/http/openapi.ts. */
 const connectorIds = [...connectorRegistry.keys()];
@@ -10,7 +26,9 @@ export function webhookSignatureTable(definitions: Iterable<ConnectorDefinition>
   const rows = [...definitions].flatMap(({ id, webhook }) => {
     if (!webhook) return [];
     const where = webhook.signature?.in === 'body' ? ' (form field)' : '';
-    const how = webhook.signature ? `\`${webhook.signature.name}\`${where}: ${webhook.signature.description}` : `unsigned: ${webhook.unsigned}`;
+    const how = webhook.signature
+      ? `\`${webhook.signature.name}\`${where}: ${webhook.signature.description}`
+      : `unsigned: ${webhook.unsigned}`;
     return [`| \`${id}\` | ${how.replace(/\|/g, '\\|')} |`];
   });
   return ['| connector | signature header |', '| --- | --- |', ...rows].join('\n');
@@ -20,14 +38,20 @@ export function webhookSignatureTable(definitions: Iterable<ConnectorDefinition>
 export function webhookHeaderParameters(definitions: Iterable<ConnectorDefinition>): ParameterObject[] {
   return [...definitions].flatMap(({ id, webhook }) =>
     webhook
-      ? [...(webhook.signature?.in === 'body' ? [] : webhook.signature ? [webhook.signature] : []), ...(webhook.headers ?? [])].map((spec) =>
-          header(spec.name, `${id}: ${spec.description}`),
-        )
+      ? [
+          ...(webhook.signature?.in === 'body' ? [] : webhook.signature ? [webhook.signature] : []),
+          ...(webhook.headers ?? []),
+        ].map((spec) => header(spec.name, `${id}: ${spec.description}`))
       : [],
   );
 }
 
-const header = (name: string, description: string): ParameterObject => ({ name, in: 'header', description, schema: string });
+const header = (name: string, description: string): ParameterObject => ({
+  name,
+  in: 'header',
+  description,
+  schema: string,
+});
 
 const WEBHOOK_DESCRIPTION = `Vendors post here; no API token. Each connector checks **its vendor's signature over the raw request bytes**
 (timing-safe HMAC; never over re-serialized JSON) before anything is parsed or stored:
@@ -72,8 +96,12 @@ const receiveWebhook: OperationObject = {
     required: true,
     content: {
       'application/json': { schema: anyJson('Vendor JSON (Shopify, WooCommerce, Meta, QuickBooks, Xero, form).') },
-      'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake, Mailgun).' } },
-      'multipart/form-data': { schema: { type: 'object', description: 'Form fields and attachments (Mailgun, for mail with attachments).' } },
+      'application/x-www-form-urlencoded': {
+        schema: { type: 'object', description: 'Form fields (Twilio, form, WooCommerce handshake, Mailgun).' },
+      },
+      'multipart/form-data': {
+        schema: { type: 'object', description: 'Form fields and attachments (Mailgun, for mail with attachments).' },
+      },
     },
   },
   responses: {
@@ -86,19 +114,26 @@ const receiveWebhook: OperationObject = {
         'text/plain': { schema: { type: 'string' }, example: '' },
       },
     },
-    '202': { description: 'Stored (and queued).', content: json(ref('WebhookAccepted'), { received: 1, stored: 1, duplicates: 0, inbox_ids: [42] }) },
-    '400': errorResponse('The body cannot be read (with the parser’s reason: invalid JSON or UTF-8, missing topic, unreadable event time...). Nothing stored.', [
-      'bad_request',
-      'aborted',
-    ]),
+    '202': {
+      description: 'Stored (and queued).',
+      content: json(ref('WebhookAccepted'), { received: 1, stored: 1, duplicates: 0, inbox_ids: [42] }),
+    },
+    '400': errorResponse(
+      'The body cannot be read (with the parser’s reason: invalid JSON or UTF-8, missing topic, unreadable event time...). Nothing stored.',
+      ['bad_request', 'aborted'],
+    ),
     '401': {
-      description: 'Missing or invalid signature; nothing stored. Xero’s badly signed intent-to-receive gets an empty `text/plain` body.',
+      description:
+        'Missing or invalid signature; nothing stored. Xero’s badly signed intent-to-receive gets an empty `text/plain` body.',
       content: {
         ...errorContent(['bad_signature']),
         'text/plain': { schema: { type: 'string', maxLength: 0 } },
       },
     },
-    '404': errorResponse('No such connector is configured (`unknown_connector`), or it does not receive webhooks (`no_webhooks`).', ['unknown_connector', 'no_webhooks']),
+    '404': errorResponse(
+      'No such connector is configured (`unknown_connector`), or it does not receive webhooks (`no_webhooks`).',
+      ['unknown_connector', 'no_webhooks'],
+    ),
     '413': errorResponse('The body is larger than 1 MB.', ['payload_too_large']),
     '415': errorResponse('Unsupported `Content-Encoding` or charset.', ['unsupported_encoding']),
     '500': responseRef('Internal'),
@@ -124,15 +159,31 @@ const webhookHandshake: OperationObject = {
   parameters: [
     connectorParameter,
     { name: 'hub.mode', in: 'query', description: 'meta: `subscribe`.', schema: string },
-    { name: 'hub.verify_token', in: 'query', description: 'meta: the Verify Token typed into the Meta dashboard.', schema: string },
+    {
+      name: 'hub.verify_token',
+      in: 'query',
+      description: 'meta: the Verify Token typed into the Meta dashboard.',
+      schema: string,
+    },
     { name: 'hub.challenge', in: 'query', description: 'meta: echoed back on success.', schema: string },
   ],
   responses: {
-    '200': { description: 'The challenge, verbatim.', content: { 'text/plain': { schema: { type: 'string', minLength: 1 } } } },
+    '200': {
+      description: 'The challenge, verbatim.',
+      content: { 'text/plain': { schema: { type: 'string', minLength: 1 } } },
+    },
     '400': { description: '`hub.challenge` is missing.', content: { 'text/plain': { schema: string } } },
-    '403': { description: '`hub.mode` or `hub.verify_token` does not match.', content: { 'text/plain': { schema: string } } },
-    '404': errorResponse('No such connector is configured, or it does not receive webhooks.', ['unknown_connector', 'no_webhooks']),
-    '405': errorResponse('The connector has no GET handshake: webhooks are delivered with POST.', ['method_not_allowed']),
+    '403': {
+      description: '`hub.mode` or `hub.verify_token` does not match.',
+      content: { 'text/plain': { schema: string } },
+    },
+    '404': errorResponse('No such connector is configured, or it does not receive webhooks.', [
+      'unknown_connector',
+      'no_webhooks',
+    ]),
+    '405': errorResponse('The connector has no GET handshake: webhooks are delivered with POST.', [
+      'method_not_allowed',
+    ]),
     '500': responseRef('Internal'),
     '503': errorResponse('This instance is shutting down.', ['shutting_down'], RETRY_AFTER),
   },
@@ -140,7 +191,11 @@ const webhookHandshake: OperationObject = {
 
 export const webhooksSchemas: Record<string, JsonSchema> = {
   WebhookAccepted: record('The delivery is stored (and queued, or queued by the reconciler once Redis answers).', {
-    received: { type: 'integer', minimum: 0, description: 'Events parsed from the delivery (a batched delivery has several; ignored items none).' },
+    received: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Events parsed from the delivery (a batched delivery has several; ignored items none).',
+    },
     stored: { type: 'integer', minimum: 0, description: 'Events new to the inbox.' },
     duplicates: { type: 'integer', minimum: 0, description: 'Events already stored earlier: they do not run again.' },
     inbox_ids: { type: 'array', items: integer, description: 'Inbox ids of the stored events.' },
@@ -153,7 +208,8 @@ export const webhooksPaths: Record<string, PathItemObject> = {
     get: {
       operationId: 'showUnsubscribe',
       summary: 'The unsubscribe page of an auto-reply email link',
-      description: 'Public: the HMAC-signed token (CRMFLOW_SECRET_KEY) is the credential. Changes nothing (mail scanners fetch links); its form POSTs back.',
+      description:
+        'Public: the HMAC-signed token (CRMFLOW_SECRET_KEY) is the credential. Changes nothing (mail scanners fetch links); its form POSTs back.',
       tags: ['messages'],
       security: PUBLIC,
       parameters: [unsubscribeToken],
@@ -165,12 +221,16 @@ export const webhooksPaths: Record<string, PathItemObject> = {
     post: {
       operationId: 'unsubscribe',
       summary: 'Revoke the email consent of the link’s address (RFC 8058 one-click)',
-      description: 'What `List-Unsubscribe-Post: List-Unsubscribe=One-Click` mail clients and the page’s form send; the body is not read. Repeating it changes nothing more.',
+      description:
+        'What `List-Unsubscribe-Post: List-Unsubscribe=One-Click` mail clients and the page’s form send; the body is not read. Repeating it changes nothing more.',
       tags: ['messages'],
       security: PUBLIC,
       parameters: [unsubscribeToken],
       responses: {
-        '200': { description: 'Unsubscribed: no auto-reply email goes to the address any more.', content: { 'text/html': { schema: string } } },
+        '200': {
+          description: 'Unsubscribed: no auto-reply email goes to the address any more.',
+          content: { 'text/html': { schema: string } },
+        },
         '404': errorResponse('A forged, altered or malformed token. Nothing changed.', ['not_found']),
       },
     },

@@ -1,7 +1,19 @@
 import { steps as stepRegistry } from '../../engine/steps/registry.js';
 import { triggers as triggerRegistry } from '../../engine/triggers/registry.js';
 import { triggerFieldsSchema } from '../../workflows/schema.js';
-import { apiOperation, badRequest, bodyTooLarge, errorResponse, json, type JsonSchema, notFound, type PathItemObject, record, ref, string } from './common.js';
+import {
+  apiOperation,
+  badRequest,
+  bodyTooLarge,
+  errorResponse,
+  json,
+  type JsonSchema,
+  notFound,
+  type PathItemObject,
+  record,
+  ref,
+  string,
+} from './common.js';
 
 /** OpenAPI: The loaded workflows and poll. Spread into the document by src/http/openapi.ts. */
 const workflow = record('A loaded workflow.', {
@@ -9,14 +21,18 @@ const workflow = record('A loaded workflow.', {
   name: { type: 'string', description: 'The `name:` in workflows.yaml, else the id.' },
   enabled: { type: 'boolean' },
   version: { type: 'string', description: 'Hash of the definition; runs record it as `workflow_version`.' },
-  trigger: { oneOf: [...triggerRegistry.values()].map(triggerFieldsSchema), description: 'The trigger as written in workflows.yaml.' },
+  trigger: {
+    oneOf: [...triggerRegistry.values()].map(triggerFieldsSchema),
+    description: 'The trigger as written in workflows.yaml.',
+  },
   steps: { type: 'array', items: record('A step.', { id: string, type: { enum: [...stepRegistry.keys()] } }) },
 });
 
-
 export const workflowsSchemas: Record<string, JsonSchema> = {
   Workflow: workflow,
-  WorkflowList: record('The workflows loaded from workflows.yaml.', { workflows: { type: 'array', items: ref('Workflow') } }),
+  WorkflowList: record('The workflows loaded from workflows.yaml.', {
+    workflows: { type: 'array', items: ref('Workflow') },
+  }),
   PollQueued: record('A pull is queued (a no-op if one is already running for the same resource).', {
     workflow: string,
     job_id: { type: 'string', description: 'BullMQ job id.' },
@@ -30,7 +46,12 @@ export const workflowsPaths: Record<string, PathItemObject> = {
       operationId: 'listWorkflows',
       summary: 'The loaded workflows',
       tags: ['workflows'],
-      responses: { '200': { description: 'Every workflow in workflows.yaml, disabled ones included.', content: json(ref('WorkflowList')) } },
+      responses: {
+        '200': {
+          description: 'Every workflow in workflows.yaml, disabled ones included.',
+          content: json(ref('WorkflowList')),
+        },
+      },
     }),
   },
   '/api/workflows/{id}/poll': {
@@ -44,7 +65,10 @@ export const workflowsPaths: Record<string, PathItemObject> = {
         '202': { description: 'Queued.', content: json(ref('PollQueued')) },
         '400': badRequest,
         '404': notFound('workflow'),
-        '409': errorResponse('The workflow is not started by a poll trigger, or it is disabled.', ['not_a_poll', 'disabled']),
+        '409': errorResponse('The workflow is not started by a poll trigger, or it is disabled.', [
+          'not_a_poll',
+          'disabled',
+        ]),
         '413': bodyTooLarge,
       },
     }),
