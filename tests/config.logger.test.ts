@@ -7,17 +7,15 @@ describe('logs', () => {
     const lines: string[] = [];
     const destination = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
     const logger = createLogger({ level: 'info', piiFields: piiFields('to, email'), destination });
-    logger
-      .child({ run_id: 7, workflow: 'web-lead' })
-      .info(
-        {
-          to: 'ana@example.com',
-          customer: { email: 'ana@example.com', name: 'Ana' },
-          headers: { authorization: 'Bearer abc' },
-          token: 'xyz',
-        },
-        'reply sent',
-      );
+    logger.child({ run_id: 7, workflow: 'web-lead' }).info(
+      {
+        to: 'ana@example.com',
+        customer: { email: 'ana@example.com', name: 'Ana' },
+        headers: { authorization: 'Bearer abc' },
+        token: 'xyz',
+      },
+      'reply sent',
+    );
     logger.debug('not at info');
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]!);

@@ -59,15 +59,13 @@ describe('QuickBooks on the shipped workflows: an estimate opens a quote deal, i
   });
 
   it('estimate → quote with its total; the paid invoice → won with the invoice amount; one deal', async () => {
-    nock('https://oauth.platform.intuit.com')
-      .post('/oauth2/v1/tokens/bearer')
-      .reply(200, {
-        access_token: 'qb-access',
-        refresh_token: 'qb-refresh-2',
-        expires_in: 3600,
-        x_refresh_token_expires_in: 8726400,
-        token_type: 'bearer',
-      });
+    nock('https://oauth.platform.intuit.com').post('/oauth2/v1/tokens/bearer').reply(200, {
+      access_token: 'qb-access',
+      refresh_token: 'qb-refresh-2',
+      expires_in: 3600,
+      x_refresh_token_expires_in: 8726400,
+      token_type: 'bearer',
+    });
     const estimate = fixtureJson('quickbooks', 'entity_estimate_response.json');
     nock(QB_API).get(`/v3/company/${REALM}/estimate/177`).query(true).reply(200, estimate);
     const sent = notification('Estimate', '177', 'Create', '2015-03-26T13:25:05-0700');

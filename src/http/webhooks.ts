@@ -122,14 +122,12 @@ export function webhookRouter(options: WebhookRouteOptions): Router {
         .status(webhook.acknowledge.status)
         .type(webhook.acknowledge.contentType ?? 'text/plain')
         .send(webhook.acknowledge.body);
-    res
-      .status(202)
-      .json({
-        received: events.length,
-        stored: stored.length,
-        duplicates: events.length - stored.length,
-        inbox_ids: stored,
-      });
+    res.status(202).json({
+      received: events.length,
+      stored: stored.length,
+      duplicates: events.length - stored.length,
+      inbox_ids: stored,
+    });
   });
   return router;
 }
