@@ -27,6 +27,7 @@ describe('twilio default mappings', () => {
         summary: 'SMS from +15017122661: Ahoy',
         data: {
           message_sid: 'SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+          channel: 'sms',
           direction: 'inbound',
           status: 'received',
           body: 'Ahoy',

@@ -33,6 +33,9 @@ describe('woocommerce default mappings', () => {
       occurred_at: '2017-03-22T19:28:02Z',
       updated_at: '2017-03-22T19:28:08Z',
       summary: 'Order #727: 29.35 USD (processing)',
+      // a processing order is paid: worth its total as a purchase (traits, KPI reports)
+      amount: 29.35,
+      currency: 'USD',
       data: {
         order_id: 727,
         number: '727',

@@ -89,6 +89,8 @@ describe('xero default mappings', () => {
         occurred_at: '2019-03-07T00:00:00.000Z',
         updated_at: '2019-03-07T17:59:28.133Z',
         summary: 'Invoice INV-0006: 148062.76 NZD (PAID)',
+        amount: 148062.76,
+        currency: 'NZD',
         data: {
           invoice_id: 'a03ffcd2-5d91-4c7e-b483-318584e9e439',
           invoice_number: 'INV-0006',
