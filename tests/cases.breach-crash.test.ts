@@ -78,7 +78,8 @@ describe('cases: a first-response breach fires once when worker processes are ki
       databaseUrl: db.url,
       configPath: writeConfig(config(`http://127.0.0.1:${port}/breach`)),
       prefix: testPrefix(),
-      extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, CRMFLOW_LOCK_MS: '2000' },
+      // The breach hook is this test's own server on loopback: allowed as an admin would allow an internal host.
+      extra: { CRMFLOW_PUBLIC_URL: PUBLIC_URL, CRMFLOW_LOCK_MS: '2000', CRMFLOW_HTTP_ALLOW_HOSTS: `127.0.0.1:${port}` },
     });
     // Webhooks and the API in this process; every worker is a `crmflow worker` process of its own.
     app = await startTestCrmflow(env, { api: true, worker: false, scheduler: false });
