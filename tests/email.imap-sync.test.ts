@@ -59,8 +59,8 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
   let app: Crmflow;
   let env: Record<string, string>;
 
-  /** Delivers a message into a folder of a mailbox, as the mail server does (IMAP APPEND). */
-  const deliver = async (user: string, folder: string, raw: string) => {
+  /** Delivers a message into a folder of a mailbox, as the mail server does (IMAP APPEND), received `at` (default now). */
+  const deliver = async (user: string, folder: string, raw: string, at?: Date) => {
     const client = new ImapFlow({
       host: '127.0.0.1',
       port: dovecot.port,
@@ -69,7 +69,7 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       logger: false,
     });
     await client.connect();
-    await client.append(folder, raw);
+    await client.append(folder, raw, [], at);
     await client.logout();
   };
   const timeline = async (address: string) =>
@@ -97,6 +97,7 @@ describe.skipIf(dovecotMissing)('email connector against a real IMAP server (Dov
       SALES,
       'INBOX',
       email({ From: 'Olga <olga@example.com>', To: SALES, Subject: 'Old question' }, 'Still there?'),
+      new Date(Date.now() - 7 * 86_400_000),
     );
     app = await startTestCrmflow(env);
     // Mail that was there before the first read is left alone (backfill_days: 0): deliver only after it.

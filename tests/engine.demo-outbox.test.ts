@@ -118,7 +118,8 @@ describe('demo mode answers on every channel, into the local outbox', () => {
         const sent = (await messages()).filter((message) =>
           ['whatsapp', 'messenger', 'instagram'].includes(message.channel),
         );
-        return sent.length === 3 ? sent : undefined;
+        // recorded first (record-before-send), then marked sent: wait for the outcome of all three
+        return sent.length === 3 && sent.every((message) => message.status !== 'sending') ? sent : undefined;
       },
       30_000,
     );
