@@ -3,11 +3,20 @@ import { safeEqual } from '../connectors/shared/hmac.js';
 
 const TOKEN_PURPOSE = 'crmflow-feedback-v1';
 
+/** A satisfaction question: CSAT (1–5) or NPS (0–10, "how likely are you to recommend us"). */
+export type RatingKind = 'csat' | 'nps';
+
+/** The scores a question offers, lowest first. */
+export const RATING_SCORES: Readonly<Record<RatingKind, readonly number[]>> = {
+  csat: [1, 2, 3, 4, 5],
+  nps: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+};
+
 /** What a rating link records: `score` for the message sent under `message` (its idempotency key), about `caseId`. */
 export interface FeedbackClaim {
   message: string;
   caseId: number | null;
-  kind: 'csat';
+  kind: RatingKind;
   score: number;
   /** Unix seconds after which the link changes nothing. */
   expires: number;
@@ -35,16 +44,14 @@ export function verifyFeedbackToken(secretKey: string, token: string, now: Date)
     const [message, caseId, kind, score, expires] = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as [
       string,
       number | null,
-      'csat',
+      RatingKind,
       number,
       number,
     ];
     if (
       typeof message !== 'string' ||
-      kind !== 'csat' ||
-      !Number.isInteger(score) ||
-      score < 1 ||
-      score > 5 ||
+      (kind !== 'csat' && kind !== 'nps') ||
+      !RATING_SCORES[kind].includes(score) ||
       expires * 1000 < now.getTime()
     )
       return undefined;

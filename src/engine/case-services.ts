@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { feedbackToken } from '../customers/feedback-token.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import {
   addCaseEntry,
@@ -20,11 +19,9 @@ import { addBusinessTime, businessTimeBetween } from './business-time.js';
 import { engineEventPublisher, listenedEventTypes } from './event-dispatch.js';
 import type { OpeningHours } from './opening-hours.js';
 import { createOutbound, type OutboundOptions } from './outbound.js';
+import { ratingLinks } from './rating-links.js';
 import { jobIds, jobPresence, type JobData } from './queues.js';
 import { StepError, type OpenCaseOutput, type StepServices } from './steps/define-step.js';
-
-/** How long a rating link works. */
-const FEEDBACK_LINK_DAYS = 30;
 
 /** What case services need (declared here, beside the step services' options, so neither module imports the other). */
 export interface CaseServiceOptions extends OutboundOptions {
@@ -208,14 +205,8 @@ export function createCaseServices(options: CaseServiceOptions) {
   }
 
   /** The 1–5 rating links of a message sent under `messageKey`, about `caseId`. */
-  function ratingLinks(messageKey: string, caseId: number | null): string[] | undefined {
-    if (!options.feedback) return undefined;
-    const { publicUrl, secretKey } = options.feedback;
-    const expires = Math.floor(now().getTime() / 1000) + FEEDBACK_LINK_DAYS * 86_400;
-    return [1, 2, 3, 4, 5].map(
-      (score) =>
-        `${publicUrl.replace(/\/+$/, '')}/feedback/${feedbackToken(secretKey, { message: messageKey, caseId, kind: 'csat', score, expires })}`,
-    );
+  function caseRatingLinks(messageKey: string, caseId: number | null): string[] | undefined {
+    return options.feedback ? ratingLinks(options.feedback, now(), { messageKey, caseId, kind: 'csat' }) : undefined;
   }
 
   /**
@@ -282,7 +273,7 @@ export function createCaseServices(options: CaseServiceOptions) {
     };
   }
 
-  return { clockFor, events, settle, open, checkTarget, reconcile, ratingLinks, send, view, now };
+  return { clockFor, events, settle, open, checkTarget, reconcile, ratingLinks: caseRatingLinks, send, view, now };
 }
 
 export type CaseServices = ReturnType<typeof createCaseServices>;

@@ -1,3 +1,4 @@
+import { ratingLinks } from './rating-links.js';
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { EmailTransport } from '../mail/mailer.js';
@@ -220,6 +221,8 @@ export function createStepServices(options: ServiceOptions): StepServices {
     },
     http: createGuardedHttp({ allowHosts: options.httpAllowHosts }),
     now,
+    ratingLinks: (messageKey, kind) =>
+      options.feedback ? ratingLinks(options.feedback, now(), { messageKey, caseId: null, kind }) : undefined,
     timelineSince: (customerId, since) => listTimelineSince(pool, customerId, since),
     scheduleSla: async ({ assignmentKey, runId, dueAt, action }) => {
       const assignmentId = await createSla(pool, { assignmentKey, runId, dueAt, action });

@@ -1,3 +1,4 @@
+import { ratingQuestion } from '../engine/rating-links.js';
 import { randomUUID } from 'node:crypto';
 import type { CaseServices } from '../engine/case-services.js';
 import {
@@ -162,7 +163,7 @@ async function askFeedback(
   const key = `case:${row.id}:csat:${row.reopened_count}`;
   const links = ctx.cases.ratingLinks(key, row.id);
   if (!links) return { status: 'skipped', reason: 'rating links need CRMFLOW_SECRET_KEY and CRMFLOW_PUBLIC_URL' };
-  const text = `Your case #${row.id} is resolved. How satisfied are you with our help? One click:\n${links.map((link, i) => `${i + 1}/5: ${link}`).join('\n')}`;
+  const text = `Your case #${row.id} is resolved. ${ratingQuestion('csat', links)}`;
   const sent = await ctx.cases.send(row, { idempotencyKey: key, text, runId: null });
   if (sent.messageId !== undefined) {
     await addCaseEntry(

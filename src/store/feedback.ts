@@ -25,7 +25,7 @@ export async function recordFeedback(
   answer: {
     messageKey: string;
     caseId: number | null;
-    kind: 'csat';
+    kind: 'csat' | 'nps';
     score: number;
     at: Date;
     listened?: ReadonlySet<string>;

@@ -1,3 +1,4 @@
+import { RATING_SCORES } from '../../customers/feedback-token.js';
 import express, { Router } from 'express';
 import type { OperationContext } from '../../operations/context.js';
 import { NotFoundError } from '../../operations/errors.js';
@@ -49,7 +50,7 @@ export function feedbackRouter(options: FeedbackOptions): Router {
         page(
           'Thanks for your rating',
           html`<form method="post" data-auto-submit>
-            <p>Your rating: <strong>${answer.score} out of 5</strong></p>
+            <p>Your rating: <strong>${answer.score} out of ${RATING_SCORES[answer.kind].at(-1)}</strong></p>
             <button type="submit">Send my rating</button>
           </form>`,
         ),
@@ -65,7 +66,7 @@ export function feedbackRouter(options: FeedbackOptions): Router {
       .send(
         page(
           'Thank you',
-          html`<p>We recorded your rating: ${answer.score} out of 5. You can change it with another link of the same message.</p>`,
+          html`<p>We recorded your rating: ${answer.score} out of ${RATING_SCORES[answer.kind].at(-1)}. You can change it with another link of the same message.</p>`,
         ),
       );
   });

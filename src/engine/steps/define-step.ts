@@ -1,3 +1,4 @@
+import type { RatingKind } from '../../customers/feedback-token.js';
 import type { Logger } from 'pino';
 import type { AxiosInstance } from 'axios';
 import type { IdentityPolicy } from '../../customers/identity-policy.js';
@@ -225,6 +226,8 @@ export interface StepServices {
   http: AxiosInstance;
   /** The current time; injectable so time-based steps (hours, waits, SLAs) can be tested at any date. */
   now: () => Date;
+  /** One-click rating links for the message a step sends under `messageKey`; undefined when links cannot be signed. */
+  ratingLinks: (messageKey: string, kind: RatingKind) => string[] | undefined;
   /** The customer's timeline entries (following merges) that occurred at or after `since`, oldest first, at most 500. */
   timelineSince: (
     customerId: number,

@@ -1,3 +1,5 @@
+import type { RatingKind } from '../../customers/feedback-token.js';
+import { ratingQuestion } from '../rating-links.js';
 import { normalizeOptionsFor } from '../../customers/identity-policy.js';
 import { normalizeEmail, normalizeIdentities, type Identity } from '../../customers/normalize.js';
 import type { CompiledTemplate } from '../../workflows/template.js';
@@ -25,6 +27,7 @@ interface ReplyConfig extends SendWindowConfig, ReplyPolicyConfig {
   to?: string;
   subject?: string;
   body: string;
+  rating?: RatingKind;
 }
 
 interface CompiledReply extends CompiledReplyPolicy {
@@ -33,6 +36,7 @@ interface CompiledReply extends CompiledReplyPolicy {
   subject?: CompiledTemplate;
   body: CompiledTemplate;
   window?: CompiledSendWindow;
+  rating?: RatingKind;
 }
 
 export default defineStep<ReplyConfig, CompiledReply>({
@@ -55,6 +59,11 @@ export default defineStep<ReplyConfig, CompiledReply>({
       },
       subject: { type: 'string', description: 'Email subject template (required for email and same).' },
       body: { type: 'string', description: 'Template with {{ expression }} placeholders.' },
+      rating: {
+        enum: ['csat', 'nps'],
+        description:
+          'Ends the reply with one-click rating links, signed like unsubscribe links: `csat` 1–5 or `nps` 0–10. One answer per message (another click changes it); answers fire feedback.received and count in the KPI reports.',
+      },
       ...SEND_WINDOW_PROPERTIES,
       ...REPLY_POLICY_PROPERTIES,
     },
@@ -62,6 +71,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
     additionalProperties: false,
   },
   examples: [
+    { channel: 'same', subject: 'Your order has arrived', body: 'We hope you like it.', rating: 'nps' },
     { channel: 'email', subject: 'Thanks, {{ $customer.first_name }}!', body: 'We received your order {{ name }}.' },
     {
       channel: 'same',
@@ -108,6 +118,7 @@ export default defineStep<ReplyConfig, CompiledReply>({
       subject: config.subject === undefined ? undefined : context.template('subject', config.subject),
       body: context.template('body', config.body),
       window: compileSendWindow(config, context),
+      rating: config.rating,
     };
   },
   run: async (compiled, context) => {
@@ -119,7 +130,10 @@ export default defineStep<ReplyConfig, CompiledReply>({
         : compiled.channel;
     // Outside business hours the out-of-hours text; otherwise the customer's language, else the default.
     const variant = timing?.variant ?? variantFor(compiled.variants, context.state.customer?.language);
-    const text = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
+    const body = await (variant?.body ?? compiled.body).render(context.payload, context.bindings);
+    // The links name this reply by its idempotency key: the message they rate.
+    const links = compiled.rating && context.services.ratingLinks(context.idempotencyKey, compiled.rating);
+    const text = links ? `${body}\n\n${ratingQuestion(compiled.rating!, links)}` : body;
     const policy = { ...compiled.policy, workflowId: context.workflowId, stepId: context.stepId };
     // No mail loops (RFC 3834): a machine's message (auto-reply, bounce, list) is never answered automatically.
     const automated = context.services.automatedInbound(context.event, context.payload);
