@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -10,8 +10,8 @@ import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHIPPED = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 const PASSWORD = 'carol-support-password-for-the-browser';
 
@@ -25,7 +25,6 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get install -y chromium`);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
@@ -38,19 +37,7 @@ describe('the Cases pages in headless Chromium, with the shipped workflows', () 
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 390, height: 844 },
       locale: 'en-US',
     });

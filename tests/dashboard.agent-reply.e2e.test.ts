@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -12,8 +12,8 @@ import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } fro
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { recentWhatsAppSample } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../test-results/screenshots/', import.meta.url).pathname;
 const PASSWORD = 'sam-password-for-the-browser-test';
 
@@ -64,10 +64,6 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
   let profile: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
-      );
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     graph = await startGraph();
@@ -80,19 +76,7 @@ describe('a support user answers a WhatsApp customer from the customer page (hea
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 390, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());

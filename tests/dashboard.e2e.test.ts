@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { hashPassword } from '../src/dashboard/auth.js';
@@ -12,9 +12,8 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { fixtureBytes, formHeaders, shopifyHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
+import { launchChromium } from './helpers/browser.js';
 
-/** Debian's package; the test never downloads a browser. CI installs it with apt when missing. */
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../test-results/screenshots/', import.meta.url).pathname;
 const EXAMPLE_CONFIG = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 const PASSWORD = 'support-password-for-the-browser-test';
@@ -63,11 +62,6 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
-      );
-    }
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     smtp = await startSmtpServer();
@@ -96,19 +90,7 @@ describe('support dashboard in a real browser (headless Chromium)', () => {
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
       timezoneId: 'Europe/Berlin',

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -11,8 +11,8 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { FORM_CONNECTOR, submitLead } from './helpers/engine.js';
 import { waitFor } from './helpers/wait.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'support-password-for-the-first-hour';
 /** What Twilio answers a bad number with: its error body carries a documentation URL. */
 const VENDOR_REFUSAL = {
@@ -61,7 +61,6 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
   const longId = `sub-${'7'.repeat(400)}`;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get install -y chromium`);
     db = await createTestDatabase();
     partner = await startPartner();
     // A long backoff: the busy run stays between its attempts for the whole test. The partner is a local server:
@@ -99,18 +98,7 @@ describe('the dashboard in the first hour (headless Chromium)', () => {
     );
 
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    browser = await launchChromium(profile, {
       viewport: { width: 1280, height: 900 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());

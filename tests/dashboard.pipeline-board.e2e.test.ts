@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -10,8 +10,8 @@ import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { waitFor } from './helpers/wait.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHIPPED = readFileSync(new URL('../workflows.yaml', import.meta.url), 'utf8');
 const PASSWORD = 'pipeline-board-password';
 const SCREENSHOTS = new URL('../test-results/screenshots/', import.meta.url).pathname;
@@ -27,8 +27,6 @@ describe('the pipeline board in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`Chromium is not installed at ${CHROMIUM}; apt-get update && apt-get install -y chromium`);
     db = await createTestDatabase();
     smtp = await startSmtpServer();
     app = await startTestCrmflow(
@@ -53,19 +51,7 @@ describe('the pipeline board in headless Chromium', () => {
       async () => ((await api(app, '/api/deals?pipeline=sales')).body.deals as Array<{ id: number }>)[0]?.id,
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 390, height: 844 },
       locale: 'en-US',
     });

@@ -1,15 +1,15 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { deliverKpiMonth, KPI_MONTH_CONFIG } from './fixtures/kpi-month.js';
+import { launchChromium } from './helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = new URL('../test-results/screenshots/', import.meta.url).pathname;
 const PASSWORD = 'viewer-password-for-the-reports-test';
 
@@ -22,10 +22,6 @@ describe('the Reports page in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
-      );
     mkdirSync(SCREENSHOTS, { recursive: true });
     db = await createTestDatabase();
     app = await startTestCrmflow(
@@ -38,19 +34,7 @@ describe('the Reports page in headless Chromium', () => {
     );
     await deliverKpiMonth(app, db.pool);
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
       acceptDownloads: true,

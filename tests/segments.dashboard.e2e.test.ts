@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/dashboard/auth.js';
 import type { Crmflow } from '../src/runtime.js';
@@ -9,9 +9,8 @@ import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
 import { shopifyHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
+import { launchChromium } from './helpers/browser.js';
 
-/** Debian's package; the test never downloads a browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'viewer-password-for-the-segments-test';
 
 const CONFIG = `
@@ -38,10 +37,6 @@ describe('the Segments pages in a real browser (headless Chromium)', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}; install Debian's package: apt-get update && apt-get install -y chromium`,
-      );
     db = await createTestDatabase();
     app = await startTestCrmflow(
       testEnv({
@@ -52,19 +47,7 @@ describe('the Segments pages in a real browser (headless Chromium)', () => {
       }),
     );
     profile = mkdtempSync(join(tmpdir(), 'crmflow-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    context = await launchChromium(profile, {
       viewport: { width: 1280, height: 900 },
       locale: 'en-US',
     });
