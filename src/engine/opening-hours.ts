@@ -178,19 +178,7 @@ const HORIZON_DAYS = 372;
 
 /** `at` when open then, else the next moment they open; undefined when they never open (no hours, all holidays). */
 export function nextOpening(hours: OpeningHours, at: Date): Date | undefined {
-  const today = wallClock(hours.timeZone, at.getTime());
-  for (let offset = 0; offset < HORIZON_DAYS; offset++) {
-    const calendar = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
-    const date = { year: calendar.getUTCFullYear(), month: calendar.getUTCMonth() + 1, day: calendar.getUTCDate() };
-    if (hours.holidays.has(isoDate(date))) continue;
-    const ranges = [...hours.week[WEEKDAYS[calendar.getUTCDay()]!]].sort((a, b) => a[0] - b[0]);
-    for (const [from, to] of ranges) {
-      const start = localTimeToInstant(hours.timeZone, date, from);
-      const end = localTimeToInstant(hours.timeZone, date, to);
-      if (at.getTime() < end.getTime()) return at.getTime() >= start.getTime() ? at : start;
-    }
-  }
-  return undefined;
+  return nextOpenInterval(hours, at)?.from;
 }
 
 /**
