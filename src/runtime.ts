@@ -55,6 +55,9 @@ export interface StartOptions {
 export interface Crmflow {
   config: LoadedConfig;
   pool: Pool;
+  /** The PostgreSQL and Redis this process uses (the embedded ones when it started them), for a child worker. */
+  databaseUrl: string;
+  redisUrl: string;
   queue: Queue<JobData>;
   /** Base URL of the HTTP server when the api role runs. */
   url?: string;
@@ -322,6 +325,8 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
     return {
       config,
       pool,
+      databaseUrl,
+      redisUrl,
       queue,
       url,
       metricsUrl,

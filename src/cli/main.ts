@@ -17,11 +17,15 @@ import { runHandOver } from './hand-over.js';
 import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
+import { startWorkerProcess } from './worker-process.js';
+
+/** The CPU priority of `crmflow start`'s child worker unless CRMFLOW_WORKER_NICE says otherwise: it shares the API's machine. */
+const START_WORKER_NICE = 10;
 
 const USAGE = `crmflow — CRM integration and workflow automation
 
 Usage:
-  crmflow start                 API, workers and scheduler in one process
+  crmflow start                 API, a worker and the scheduler (the worker in a child process)
   crmflow api                   HTTP only (webhooks, API)
   crmflow worker                a worker process (run as many as you like, on any machine)
   crmflow validate [file]       check workflows.yaml; prints file:line:col for every problem
@@ -44,11 +48,17 @@ Usage:
   crmflow env [--markdown]      print every environment variable (.env.example, or the README table)
 `;
 
-async function serve(roles: Roles): Promise<void> {
+/**
+ * Runs the roles asked for. `start` (`all`) runs the worker and scheduler in a child process by default
+ * (`CRMFLOW_START_WORKER=process`), the API in this one; `inline` keeps them in this process's event loop.
+ */
+async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<void> {
   const logger = createLogger();
+  const childWorker = options.all === true && envValue(process.env, 'CRMFLOW_START_WORKER') !== 'inline';
+  const own: Roles = childWorker ? { api: true, worker: false, scheduler: false } : roles;
   let app;
   try {
-    app = await startCrmflow({ env: process.env, roles, logger });
+    app = await startCrmflow({ env: process.env, roles: own, logger });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof RedisUnavailableError) {
       process.stderr.write(`${error.message}\n`);
@@ -56,6 +66,20 @@ async function serve(roles: Roles): Promise<void> {
     }
     throw error;
   }
+  const worker = childWorker
+    ? startWorkerProcess({
+        // The child reaches the same PostgreSQL and Redis (the embedded ones this process started, if it did).
+        env: {
+          ...process.env,
+          DATABASE_URL: app.databaseUrl,
+          REDIS_URL: app.redisUrl,
+          CRMFLOW_WORKER_NICE: process.env.CRMFLOW_WORKER_NICE ?? String(START_WORKER_NICE),
+        },
+        logger,
+        graceMs: envInt(process.env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS') + 5000,
+      })
+    : undefined;
+  await worker?.ready;
   if (app.url) {
     const lines = [
       `crmflow is running: dashboard ${app.url}/, API ${app.url}/api (Bearer CRMFLOW_API_TOKEN), health ${app.url}/readyz`,
@@ -64,21 +88,28 @@ async function serve(roles: Roles): Promise<void> {
     for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
     logger.info(lines.join('\n'));
   }
-  if (roles.worker && !roles.api) {
+  if (own.worker && !own.api) {
     const nice = Math.min(19, envInt(process.env, 'CRMFLOW_WORKER_NICE'));
     if (nice > 0) setPriority(nice);
   }
-  if (roles.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
+  if (own.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: shutting down`);
+    // The child worker first: its runs finish while this process's PostgreSQL (embedded) still serves them.
+    await worker?.stop();
     await app.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  if (process.send) {
+    // A child of `crmflow start`: say it is ready, and stop when the parent is gone (its IPC channel closes).
+    process.send({ ready: true });
+    process.on('disconnect', () => void stop('parent process gone'));
+  }
 }
 
 function validate(file: string): void {
@@ -251,7 +282,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'start':
-      return serve({ api: true, worker: true, scheduler: true });
+      return serve({ api: true, worker: true, scheduler: true }, { all: true });
     case 'api':
       return serve({ api: true, worker: false, scheduler: false });
     case 'worker':

@@ -97,8 +97,14 @@ const CORE_ENV_VARS: readonly EnvVarSpec[] = [
   {
     name: 'CRMFLOW_WORKER_NICE',
     description:
-      'CPU priority (nice, 0–19) a `crmflow worker` process takes. On a machine it shares with `crmflow api`, 10 or more keeps webhook acknowledgements fast while a backlog is worked off.',
+      'CPU priority (nice, 0–19) a `crmflow worker` process takes. On a machine it shares with `crmflow api`, 10 or more keeps webhook acknowledgements fast while a backlog is worked off. `crmflow start`’s child worker takes 10 when this is unset.',
     default: '0',
+  },
+  {
+    name: 'CRMFLOW_START_WORKER',
+    description:
+      '`process`: `crmflow start` runs its worker and scheduler in a child process (restarted if it dies), so runs never delay webhook acknowledgements; `inline`: in the API’s own process.',
+    default: 'process',
   },
   {
     name: 'CRMFLOW_PG_POOL_MAX',
