@@ -47,7 +47,7 @@ export function askHelper<T>(child: ChildProcess, message: object, key: string):
  * echoed in a short form.
  */
 export async function startCrmflowProcess(
-  role: 'api' | 'worker',
+  role: 'api' | 'worker' | 'start',
   env: Record<string, string>,
   counters: Record<string, number>,
   nodeArgs: string[] = [],
@@ -56,7 +56,7 @@ export async function startCrmflowProcess(
     env: { ...process.env, ...env, CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const ready = role === 'api' ? 'crmflow is running' : 'worker started';
+  const ready = role === 'worker' ? 'worker started' : 'crmflow is running';
   let echoed = 0;
   let buffered = '';
   const scan = (chunk: Buffer) => {

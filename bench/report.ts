@@ -16,11 +16,22 @@ export interface Machine {
 /** One measured phase: a corpus of `size` events through crmflow in one mode, with one configuration. */
 export interface RunResult {
   /** `reply` or `no-reply`, worker processes, WORKER_CONCURRENCY: runs with the same config replace each other. */
-  config: { reply: boolean; workers: number; concurrency: number; workerNice?: number };
+  config: {
+    reply: boolean;
+    workers: number;
+    concurrency: number;
+    workerNice?: number;
+    /** `split`: `crmflow api` + workers; `start`: one `crmflow start` (shipped workflows.yaml, Shopify orders). */
+    deployment?: 'split' | 'start';
+  };
   size: number;
-  mode: 'max' | 'fixed';
-  /** Fixed mode: offered events/s. */
+  /** `backlog`: `backlog` events posted first, then `size` at `rate`; ack figures are those of the latter. */
+  mode: 'max' | 'fixed' | 'backlog';
+  /** Fixed and backlog modes: offered events/s. */
   rate?: number;
+  backlog?: number;
+  /** Backlog mode: events still pending when the last measured delivery was answered (> 0: measured while draining). */
+  pendingAtEnd?: number;
   date: string;
   /** Events acknowledged 2xx / sent. */
   acknowledged: number;
@@ -44,6 +55,8 @@ export interface RunResult {
   merges: number;
   /** PostgreSQL transactions (each autocommitted statement is one) per acknowledged event, from pg_stat_database. */
   pgTransactionsPerEvent: number;
+  /** pg_stat_statements calls per acknowledged event (bench queries left out), or why it could not be read. */
+  pgStatementsPerEvent?: { all: number; withoutTransactionControl: number } | string;
   /** Times a crmflow process logged that its reconciler re-enqueued pending events (stale by its 15 s grace). */
   reconcilerEnqueues: number;
   processes: ProcessUsage[];
@@ -60,7 +73,9 @@ export interface Results {
 }
 
 export const configLabel = (config: RunResult['config']) =>
-  `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}`;
+  config.deployment === 'start'
+    ? '`crmflow start`, shipped workflows.yaml'
+    : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}`;
 const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLabel(a) === configLabel(b);
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */
@@ -102,18 +117,20 @@ export function evaluateTargets(results: Results): Target[] {
     if (largest && ceilings) {
       if (reply) {
         const ratio = largest.endToEndPerSecond / ceilings.verifyEmail.perSecond;
+        // Issue #21: the standard workflow split ≥ 0.5 × (b); `npm start` defaults ≥ 0.35 × (b).
+        const wanted = runs[0]!.config.deployment === 'start' ? 0.35 : 0.5;
         targets.push({
-          name: 'with reply: end-to-end ≥ 0.6 × ceiling (b)',
+          name: `with reply: end-to-end ≥ ${wanted} × ceiling (b)`,
           config: label,
-          pass: ratio >= 0.6,
+          pass: ratio >= wanted,
           measured: `${fmt(largest.endToEndPerSecond)} events/s at ${largest.size} = ${ratio.toFixed(3)} × ${ceilings.verifyEmail.perSecond}/s`,
         });
       } else {
         const ratio = largest.endToEndPerSecond / ceilings.verify.perSecond;
         targets.push({
-          name: 'without reply: end-to-end ≥ 0.5 × ceiling (a) and ≥ 1,500 events/s',
+          name: 'without reply: end-to-end ≥ 0.3 × ceiling (a)',
           config: label,
-          pass: ratio >= 0.5 && largest.endToEndPerSecond >= 1500,
+          pass: ratio >= 0.3,
           measured: `${fmt(largest.endToEndPerSecond)} events/s at ${largest.size} = ${ratio.toFixed(3)} × ${ceilings.verify.perSecond}/s`,
         });
       }
@@ -126,6 +143,32 @@ export function evaluateTargets(results: Results): Target[] {
         config: label,
         pass: worst.ack.p99 <= 25,
         measured: fixed.map((run) => `${run.size}: p99 ${run.ack.p99} ms`).join(', '),
+      });
+    }
+    const backlogged = runs.filter((run) => run.mode === 'backlog');
+    if (backlogged.length > 0) {
+      const worst = backlogged.reduce((a, b) => (b.ack.p99 > a.ack.p99 ? b : a));
+      targets.push({
+        name: 'ack p99 ≤ 50 ms at a fixed 200 events/s while a 10,000-event backlog is worked off',
+        config: label,
+        pass:
+          worst.rate === 200 && (worst.backlog ?? 0) >= 10_000 && (worst.pendingAtEnd ?? 0) > 0 && worst.ack.p99 <= 50,
+        measured: backlogged
+          .map(
+            (run) =>
+              `${run.size} at ${run.rate}/s over ${run.backlog}: p50/p95/p99 ${run.ack.p50}/${run.ack.p95}/${run.ack.p99} ms, ${run.pendingAtEnd} still pending at the end`,
+          )
+          .join('; '),
+      });
+    }
+    const counted = max.filter((run) => typeof run.pgStatementsPerEvent === 'object');
+    if (counted.length > 0) {
+      const most = Math.max(...counted.map((run) => (run.pgStatementsPerEvent as { all: number }).all));
+      targets.push({
+        name: 'PostgreSQL statements per event ≤ 6 (pg_stat_statements, max rate)',
+        config: label,
+        pass: most <= 6,
+        measured: counted.map((run) => `${run.size}: ${(run.pgStatementsPerEvent as { all: number }).all}`).join(', '),
       });
     }
     if (max.length >= 2) {
@@ -188,14 +231,14 @@ export function resultsMarkdown(results: Results, targets: Target[]): string {
   lines.push(
     '**crmflow** (map → upsert_customer → timeline → assign_lead → reply by email; `max` = as fast as possible until every run completed, `fixed` = open-loop arrival rate):',
     '',
-    '| config | events | mode | e2e events/s | × ceiling | ack p50 / p95 / p99 ms | e2e p50 / p95 / p99 ms | emails | merges | PG xacts / event | API CPU s / peak MB | workers CPU s / peak MB | PostgreSQL CPU s | Redis CPU s | machine busy |',
-    '| --- | ---: | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
+    '| config | events | mode | e2e events/s | × ceiling | ack p50 / p95 / p99 ms | e2e p50 / p95 / p99 ms | emails | merges | PG xacts / event | PG statements / event | API CPU s / peak MB | workers CPU s / peak MB | PostgreSQL CPU s | Redis CPU s | machine busy |',
+    '| --- | ---: | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   );
   for (const run of results.runs) {
     const api = usage(run, 'api');
     const workers = usage(run, 'worker');
     lines.push(
-      `| ${configLabel(run.config)} | ${run.size.toLocaleString('en-US')}${run.complete === false ? ` (timed out, ${run.runsCompleted} done)` : ''} | ${run.mode === 'fixed' ? `fixed ${run.rate}/s` : 'max'} | ${fmt(run.endToEndPerSecond)} | ${run.ceilingRatio === undefined ? '—' : run.ceilingRatio.toFixed(3)} | ${run.ack.p50} / ${run.ack.p95} / ${run.ack.p99} | ${fmt(run.endToEnd.p50)} / ${fmt(run.endToEnd.p95)} / ${fmt(run.endToEnd.p99)} | ${run.emails} | ${run.merges} | ${run.pgTransactionsPerEvent} | ${fmt(api.cpu)} / ${fmt(api.rss)} | ${fmt(workers.cpu)} / ${fmt(workers.rss)} | ${fmt(usage(run, 'postgres').cpu)} | ${fmt(usage(run, 'redis').cpu)} | ${run.machineBusyPercent}% |`,
+      `| ${configLabel(run.config)} | ${run.size.toLocaleString('en-US')}${run.complete === false ? ` (timed out, ${run.runsCompleted} done)` : ''} | ${run.mode === 'fixed' ? `fixed ${run.rate}/s` : run.mode === 'backlog' ? `fixed ${run.rate}/s over a ${run.backlog} backlog` : 'max'} | ${fmt(run.endToEndPerSecond)} | ${run.ceilingRatio === undefined ? '—' : run.ceilingRatio.toFixed(3)} | ${run.ack.p50} / ${run.ack.p95} / ${run.ack.p99} | ${fmt(run.endToEnd.p50)} / ${fmt(run.endToEnd.p95)} / ${fmt(run.endToEnd.p99)} | ${run.emails} | ${run.merges} | ${run.pgTransactionsPerEvent} | ${typeof run.pgStatementsPerEvent === 'object' ? run.pgStatementsPerEvent.all : '—'} | ${fmt(api.cpu)} / ${fmt(api.rss)} | ${fmt(workers.cpu)} / ${fmt(workers.rss)} | ${fmt(usage(run, 'postgres').cpu)} | ${fmt(usage(run, 'redis').cpu)} | ${run.machineBusyPercent}% |`,
     );
   }
   lines.push('', '**Targets**:', '', '| target | config | result | measured |', '| --- | --- | --- | --- |');

@@ -2,14 +2,19 @@
  * `npm run bench`: crmflow's throughput and latency against this machine's ceilings. See the README, "Performance".
  *
  *   npm run bench -- [--sizes 1000,10000] [--workers 1] [--concurrency 16] [--rate 500] [--no-reply] [--segments]
- *                    [--modes max,fixed] [--profile] [--skip-ceilings] [--clients 64] [--timeout-s 200] [--worker-nice 10]
+ *                    [--modes max,fixed,backlog] [--backlog 10000] [--config split|start] [--profile] [--skip-ceilings]
+ *                    [--clients 64] [--timeout-s 200] [--worker-nice 10]
  *
  * A phase stops waiting `--timeout-s` after its first request (so the default run ends within 10 minutes even on a
  * busy machine); a phase cut short is reported with the runs it completed (`complete: false`).
  *
  * Each (size, mode) phase gets a fresh database and queue prefix, an API process and `--workers` worker processes
  * (`node bin/crmflow.js api|worker`), signed deliveries built from the vendor samples, and ends when every run has
- * finished. Writes bench/results.json (runs of other configurations are kept) and bench/results.md.
+ * finished. `--config start` runs one `node bin/crmflow.js start` instead (its defaults: the worker in a child process,
+ * the shipped workflows.yaml) on Shopify orders only, the events its shipped workflow answers by email. Mode `backlog`
+ * posts `--backlog` events as fast as it can, then `size` more at `--rate` while that backlog is worked off, and
+ * reports the acknowledgement latency of the latter. Writes bench/results.json (runs of other configurations are kept)
+ * and bench/results.md.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +47,9 @@ const { values: args } = parseArgs({
     // Three segments declared (#15), to compare the CPU per event with a run without them.
     segments: { type: 'boolean', default: false },
     modes: { type: 'string', default: 'max,fixed' },
+    backlog: { type: 'string', default: '10000' },
+    // split: `crmflow api` + `--workers` × `crmflow worker`; start: one `crmflow start` with the shipped workflows.yaml.
+    config: { type: 'string', default: 'split' },
     profile: { type: 'boolean', default: false },
     'skip-ceilings': { type: 'boolean', default: false },
     clients: { type: 'string', default: '64' },
@@ -68,7 +76,14 @@ const concurrency = Math.max(1, Number(args.concurrency));
 const rate = Math.max(1, Number(args.rate));
 const reply = !args['no-reply'];
 const withSegments = args.segments;
-const modes = args.modes.split(',').filter((mode): mode is 'max' | 'fixed' => mode === 'max' || mode === 'fixed');
+type Mode = 'max' | 'fixed' | 'backlog';
+const modes = args.modes.split(',').filter((mode): mode is Mode => ['max', 'fixed', 'backlog'].includes(mode));
+const backlog = Math.max(1, Number(args.backlog));
+const deployment = args.config === 'start' ? 'start' : 'split';
+if (deployment === 'start' && (workers !== 1 || !reply))
+  throw new Error('--config start runs one `crmflow start` with the shipped workflows.yaml (one worker, replies)');
+/** The workflows.yaml `npm start` uses. */
+const SHIPPED_WORKFLOWS = fileURLToPath(new URL('../workflows.yaml', import.meta.url));
 const clients = Math.max(1, Number(args.clients));
 const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
 const workerNice = Math.min(19, Math.max(0, Number(args['worker-nice'])));
@@ -194,6 +209,7 @@ function crmflowEnv(options: {
     FORM_WEBHOOK_SECRET: SIGNING.form,
     META_APP_SECRET: SIGNING.meta,
     TWILIO_AUTH_TOKEN: SIGNING.twilio,
+    EMAIL_MAILBOXES: 'none',
   };
 }
 
@@ -201,6 +217,58 @@ async function redisPid(redis: Redis): Promise<number | undefined> {
   const info = await redis.info('server');
   const pid = /process_id:(\d+)/.exec(info)?.[1];
   return pid && existsSync(`/proc/${pid}`) ? Number(pid) : undefined;
+}
+
+/** Inbox events not yet processed, counted through their partial index (`inbox_events_pending_idx`). */
+async function pendingEvents(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "SELECT /* bench */ count(*)::int AS n FROM inbox_events WHERE status = 'pending'",
+  );
+  return rows[0]!.n;
+}
+
+/** The child processes of `pid`, by the parent pid in /proc/<child>/stat. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Statements the bench database's clients sent, from pg_stat_statements (the bench's own queries, marked
+ * `/* bench *\/`, left out); a string saying why when the extension is not available on this server.
+ */
+async function statementCounter(pool: pg.Pool) {
+  const unavailable = await pool
+    .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
+    .then(
+      () => pool.query('SELECT 1 FROM pg_stat_statements LIMIT 1').then(() => undefined),
+      (error: Error) => `pg_stat_statements unavailable: ${error.message}`,
+    )
+    .catch((error: Error) => `pg_stat_statements unavailable: ${error.message}`);
+  return {
+    reset: async () => {
+      if (!unavailable) await pool.query('SELECT /* bench */ pg_stat_statements_reset()');
+    },
+    read: async (): Promise<{ all: number; withoutTransactionControl: number } | string> => {
+      if (unavailable) return unavailable;
+      const { rows } = await pool.query<{ all: string; plain: string }>(
+        `SELECT /* bench */ coalesce(sum(calls), 0) AS all,
+                coalesce(sum(calls) FILTER (WHERE query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK)'), 0) AS plain
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         WHERE d.datname = current_database() AND s.query NOT LIKE '%/* bench */%'`,
+      );
+      return { all: Number(rows[0]!.all), withoutTransactionControl: Number(rows[0]!.plain) };
+    },
+  };
 }
 
 interface PhaseContext {
@@ -213,33 +281,46 @@ interface PhaseContext {
 }
 
 /** One (size, mode) phase: fresh database, crmflow processes, load, wait for every run, measure, tear down. */
-async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseContext): Promise<RunResult> {
+async function runPhase(size: number, mode: Mode, context: PhaseContext): Promise<RunResult> {
   const db = await createDatabase();
   const prefix = `crmflow-bench-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
   const children: ChildProcess[] = [];
   const counters: Record<string, number> = { 'reconciler enqueued': 0 };
   const pool = createPool(db.url, { max: 2 });
-  const profileDir = `${PROFILE_DIR}/${reply ? 'reply' : 'no-reply'}-w${workers}-${size}-${mode}`;
+  const profileDir = `${PROFILE_DIR}/${deployment}-${reply ? 'reply' : 'no-reply'}-w${workers}-${size}-${mode}`;
   try {
     await migrate(pool);
+    const statements = await statementCounter(pool);
     const env = crmflowEnv({ databaseUrl: db.url, prefix, port, smtpUrl: context.smtpUrl, config: context.config });
     const nodeArgs = context.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     if (context.profile) mkdirSync(profileDir, { recursive: true });
-    const api = await startCrmflowProcess('api', env, counters, nodeArgs);
+    // `start`: one process answering webhooks, its worker a child process (measured as the worker).
+    const api = await startCrmflowProcess(deployment === 'start' ? 'start' : 'api', env, counters, nodeArgs);
     children.push(api);
-    const workerProcesses = await Promise.all(
-      Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)),
-    );
+    const workerProcesses =
+      deployment === 'start'
+        ? []
+        : await Promise.all(
+            Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)),
+          );
     children.push(...workerProcesses);
 
-    const corpus = buildCorpus({ size, secrets: SIGNING, publicUrl: env.CRMFLOW_PUBLIC_URL! });
+    const total = mode === 'backlog' ? backlog + size : size;
+    const corpus =
+      deployment === 'start'
+        ? shopifyOrders(
+            buildCorpus({ size: Math.ceil(total * 2.6), secrets: SIGNING, publicUrl: env.CRMFLOW_PUBLIC_URL! }),
+          ).slice(0, total)
+        : buildCorpus({ size: total, secrets: SIGNING, publicUrl: env.CRMFLOW_PUBLIC_URL! });
     const indexByKey = new Map(corpus.map((event, index) => [`${event.connector}\u0000${event.externalId}`, index]));
     await askHelper(context.smtpSink, { type: 'reset' }, 'count').catch(() => 0);
     // A short warm-up outside the measurement would leave runs in the database; instead every phase starts cold alike.
     const watched: Watched[] = [
-      { name: 'api', pid: api.pid! },
-      ...workerProcesses.map((child, i) => ({ name: `worker ${i + 1}`, pid: child.pid! })),
+      { name: deployment === 'start' ? 'api (crmflow start)' : 'api', pid: api.pid! },
+      ...(deployment === 'start'
+        ? [{ name: 'worker 1 (child of crmflow start)', pid: () => childrenOf(api.pid!) }]
+        : workerProcesses.map((child, i) => ({ name: `worker ${i + 1}`, pid: child.pid! }))),
       { name: 'smtp-sink', pid: context.smtpSink.pid! },
       { name: 'postgres (bench database backends)', pid: () => [...backends] },
       ...(context.redisPid ? [{ name: 'redis', pid: context.redisPid }] : []),
@@ -248,7 +329,7 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
     const backends = new Set<number>();
     const listBackends = async () => {
       const { rows } = await pool.query<{ pid: number }>(
-        'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+        'SELECT /* bench */ pid FROM pg_stat_activity WHERE datname = current_database()',
       );
       for (const row of rows) backends.add(row.pid);
     };
@@ -257,65 +338,80 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
     const transactions = async () =>
       (
         await pool.query<{ n: number }>(
-          'SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()',
+          'SELECT /* bench */ (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()',
         )
       ).rows[0]!.n;
     const transactionsBefore = await transactions();
+    await statements.reset();
     const sampler = sampleProcesses(watched);
+    const base = { baseUrl: `http://127.0.0.1:${port}`, concurrency: clients, timeoutMs: phaseTimeoutMs };
+    // Backlog mode: the backlog as fast as it goes, then the measured deliveries at a fixed rate while it is worked off.
+    const backlogLoad =
+      mode === 'backlog' ? await runLoad({ ...base, deliveries: corpus.slice(0, backlog) }) : undefined;
     const load = await runLoad({
-      baseUrl: `http://127.0.0.1:${port}`,
-      deliveries: corpus,
-      rate: mode === 'fixed' ? rate : undefined,
-      concurrency: clients,
-      timeoutMs: phaseTimeoutMs,
+      ...base,
+      deliveries: mode === 'backlog' ? corpus.slice(backlog) : corpus,
+      rate: mode === 'max' ? undefined : rate,
     });
-    const acknowledged = Array.from(load.status).filter((status) => status >= 200 && status < 300).length;
+    const ok = (result: typeof load) =>
+      Array.from(result.status).filter((status) => status >= 200 && status < 300).length;
+    const acknowledged = ok(load) + (backlogLoad ? ok(backlogLoad) : 0);
     log(
-      `    posted ${size} in ${((load.finishedAt - load.startedAt) / 1000).toFixed(1)} s, ${acknowledged} acknowledged, ${load.errors} errors; waiting for the runs…`,
+      `    posted ${total} in ${((load.finishedAt - (backlogLoad ?? load).startedAt) / 1000).toFixed(1)} s, ${acknowledged} acknowledged, ${load.errors} errors; waiting for the runs…`,
     );
+    // Backlog mode measures acknowledgements while the backlog drains: the events still pending show it did.
+    const pendingAtEnd = mode === 'backlog' ? await pendingEvents(pool) : undefined;
+    if (pendingAtEnd !== undefined)
+      log(`    ${pendingAtEnd} events still pending when the last measured post was answered`);
 
-    const deadline = load.startedAt + phaseTimeoutMs;
-    let finished = { done: 0, failed: 0 };
+    const deadline = (backlogLoad ?? load).startedAt + phaseTimeoutMs;
     let lastReport = 0;
+    // The progress poll counts pending events by their narrow partial index, once a second: cheap beside the load.
     for (;;) {
-      const { rows } = await pool.query<{ done: number; failed: number }>(
-        "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'filtered'))::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM workflow_runs",
-      );
-      finished = rows[0]!;
-      if (finished.done >= acknowledged) break;
+      const pending = await pendingEvents(pool);
+      if (pending === 0 || mode === 'backlog') break;
       if (nowMs() > deadline) {
-        log(`    timed out: ${finished.done} of ${acknowledged} runs finished`);
+        log(`    timed out: ${pending} of ${acknowledged} events still pending`);
         break;
       }
       if (nowMs() - lastReport > 10_000) {
         lastReport = nowMs();
         log(
-          `    ${finished.done} / ${acknowledged} runs finished after ${((nowMs() - load.startedAt) / 1000).toFixed(0)} s`,
+          `    ${acknowledged - pending} / ${acknowledged} events processed after ${((nowMs() - load.startedAt) / 1000).toFixed(0)} s`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
+    const finished = (
+      await pool.query<{ done: number; failed: number }>(
+        "SELECT /* bench */ count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'filtered'))::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM workflow_runs",
+      )
+    ).rows[0]!;
     await listBackends().catch(() => {});
     clearInterval(backendTimer);
     const usage = sampler.stop();
     // Statistics reach pg_stat_database when a backend goes idle: the count settles within a moment.
     await new Promise((resolve) => setTimeout(resolve, 600));
     const pgTransactions = (await transactions()) - transactionsBefore;
+    const pgStatements = await statements.read();
 
     const { rows: runs } = await pool.query<{ connector: string; external_id: string; finished: number }>(
       `SELECT i.connector, i.external_id, extract(epoch FROM r.finished_at) * 1000 AS finished
        FROM workflow_runs r JOIN inbox_events i ON i.id = r.inbox_event_id WHERE r.finished_at IS NOT NULL`,
     );
     const endToEnd: number[] = [];
+    const startedAt = (backlogLoad ?? load).startedAt;
     let lastFinished = load.finishedAt;
     for (const run of runs) {
       const index = indexByKey.get(`${run.connector}\u0000${run.external_id}`);
       const finishedAt = Number(run.finished);
       lastFinished = Math.max(lastFinished, finishedAt);
-      if (index !== undefined && Number.isFinite(load.ackAt[index])) endToEnd.push(finishedAt - load.ackAt[index]!);
+      const offset = mode === 'backlog' ? backlog : 0;
+      if (index !== undefined && index >= offset && Number.isFinite(load.ackAt[index - offset]))
+        endToEnd.push(finishedAt - load.ackAt[index - offset]!);
     }
     const ack = Array.from(load.ackAt, (at, i) => at - load.dueAt[i]!);
-    const seconds = (lastFinished - load.startedAt) / 1000;
+    const seconds = (lastFinished - startedAt) / 1000;
     const { rows: counts } = await pool.query<{ customers: number; merges: number }>(
       'SELECT (SELECT count(*) FROM customers WHERE merged_into IS NULL)::int AS customers, (SELECT count(*) FROM customer_merges)::int AS merges',
     );
@@ -340,18 +436,20 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
       }
     }
     return {
-      config: { reply, workers, concurrency, workerNice },
+      config: { reply, workers, concurrency, workerNice, deployment },
       size,
       mode,
-      ...(mode === 'fixed' ? { rate } : {}),
+      ...(mode === 'max' ? {} : { rate }),
+      ...(mode === 'backlog' ? { backlog, pendingAtEnd } : {}),
       date: new Date().toISOString(),
       acknowledged,
       runsCompleted: finished.done,
-      complete: finished.done >= size,
+      // Backlog mode stops at the last measured acknowledgement, by design.
+      complete: mode === 'backlog' || finished.done >= total,
       runsFailed: finished.failed,
       seconds: Math.round(seconds * 100) / 100,
       endToEndPerSecond: Math.round((finished.done / seconds) * 10) / 10,
-      ingestPerSecond: Math.round(acknowledged / ((load.finishedAt - load.startedAt) / 1000)),
+      ingestPerSecond: Math.round(acknowledged / ((load.finishedAt - startedAt) / 1000)),
       ack: latencySummary(ack),
       endToEnd: latencySummary(endToEnd),
       emails,
@@ -359,6 +457,14 @@ async function runPhase(size: number, mode: 'max' | 'fixed', context: PhaseConte
       customers: counts[0]!.customers,
       merges: counts[0]!.merges,
       pgTransactionsPerEvent: Math.round((pgTransactions / Math.max(1, acknowledged)) * 10) / 10,
+      pgStatementsPerEvent:
+        typeof pgStatements === 'string'
+          ? pgStatements
+          : {
+              all: Math.round((pgStatements.all / Math.max(1, acknowledged)) * 10) / 10,
+              withoutTransactionControl:
+                Math.round((pgStatements.withoutTransactionControl / Math.max(1, acknowledged)) * 10) / 10,
+            },
       reconcilerEnqueues: counters['reconciler enqueued']!,
       processes: usage.processes,
       machineBusyPercent: usage.machineBusyPercent,
@@ -425,7 +531,7 @@ async function main(): Promise<void> {
       smtpUrl,
       redis,
       redisPid: await redisPid(redis),
-      config: workflowsFile(reply),
+      config: deployment === 'start' ? SHIPPED_WORKFLOWS : workflowsFile(reply),
       profile: false,
     };
     const current: RunResult[] = [];
@@ -433,7 +539,7 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       for (const mode of modes) {
         log(
-          `crmflow ${reply ? 'with' : 'without'} reply, ${workers} worker(s) × ${concurrency}${workerNice ? ` at nice ${workerNice}` : ''}, ${size} events, ${mode === 'max' ? 'maximum rate' : `fixed ${rate}/s`}:`,
+          `crmflow ${deployment === 'start' ? '`start` (shipped workflows.yaml, Shopify orders)' : `${reply ? 'with' : 'without'} reply, ${workers} worker(s) × ${concurrency}${workerNice ? ` at nice ${workerNice}` : ''}`}, ${size} events, ${mode === 'max' ? 'maximum rate' : mode === 'fixed' ? `fixed ${rate}/s` : `${backlog} backlog, then fixed ${rate}/s`}:`,
         );
         const profile = args.profile && mode === 'max' && size === largest;
         const run = await runPhase(size, mode, { ...context, profile });
@@ -447,7 +553,12 @@ async function main(): Promise<void> {
             `e2e p50/p99 ${run.endToEnd.p50}/${run.endToEnd.p99} ms, ${run.runsFailed} failed, ${run.emails} emails, ${run.merges} merges, reconciler re-enqueues ${run.reconcilerEnqueues}`,
         );
         for (const usage of run.processes)
-          log(`      ${usage.name}: ${usage.cpuSeconds} CPU s, peak ${usage.peakRssMb} MB`);
+          log(
+            `      ${usage.name}: ${usage.cpuSeconds} CPU s (${((usage.cpuSeconds * 1000) / Math.max(1, run.acknowledged)).toFixed(2)} ms / event), peak ${usage.peakRssMb} MB`,
+          );
+        log(
+          `      PG transactions / event ${run.pgTransactionsPerEvent}; statements / event ${typeof run.pgStatementsPerEvent === 'string' ? run.pgStatementsPerEvent : `${run.pgStatementsPerEvent?.all} (${run.pgStatementsPerEvent?.withoutTransactionControl} without BEGIN/COMMIT)`}`,
+        );
         current.push(run);
       }
     }
