@@ -57,6 +57,8 @@ export interface RunResult {
   pgTransactionsPerEvent: number;
   /** pg_stat_statements calls per acknowledged event (bench queries left out), or why it could not be read. */
   pgStatementsPerEvent?: { all: number; withoutTransactionControl: number } | string;
+  /** Per table: rows updated in place during the phase, and how many of those were HOT (pg_stat_user_tables). */
+  updatesInPlace?: Record<string, { updates: number; hot: number }>;
   /** Times a crmflow process logged that its reconciler re-enqueued pending events (stale by its 15 s grace). */
   reconcilerEnqueues: number;
   processes: ProcessUsage[];

@@ -421,6 +421,11 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
     );
 
     await Promise.all(children.map((child) => stopProcess(child)));
+    // Updates in place and how many were HOT (no index entry written), per table; the stopped processes flushed theirs.
+    const { rows: updated } = await pool.query<{ name: string; updates: number; hot: number }>(
+      `SELECT /* bench */ relname AS name, n_tup_upd::int AS updates, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables
+       WHERE n_tup_upd > 0 ORDER BY n_tup_upd DESC`,
+    );
     let profiles: Record<string, ProfileSummary> | undefined;
     if (context.profile) {
       profiles = {};
@@ -466,6 +471,7 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
                 Math.round((pgStatements.withoutTransactionControl / Math.max(1, acknowledged)) * 10) / 10,
             },
       reconcilerEnqueues: counters['reconciler enqueued']!,
+      updatesInPlace: Object.fromEntries(updated.map((row) => [row.name, { updates: row.updates, hot: row.hot }])),
       processes: usage.processes,
       machineBusyPercent: usage.machineBusyPercent,
       ...(profiles ? { profiles } : {}),
@@ -556,6 +562,11 @@ async function main(): Promise<void> {
           log(
             `      ${usage.name}: ${usage.cpuSeconds} CPU s (${((usage.cpuSeconds * 1000) / Math.max(1, run.acknowledged)).toFixed(2)} ms / event), peak ${usage.peakRssMb} MB`,
           );
+        log(
+          `      updates (HOT) per table: ${Object.entries(run.updatesInPlace ?? {})
+            .map(([table, { updates, hot }]) => `${table} ${updates} (${hot})`)
+            .join(', ')}`,
+        );
         log(
           `      PG transactions / event ${run.pgTransactionsPerEvent}; statements / event ${typeof run.pgStatementsPerEvent === 'string' ? run.pgStatementsPerEvent : `${run.pgStatementsPerEvent?.all} (${run.pgStatementsPerEvent?.withoutTransactionControl} without BEGIN/COMMIT)`}`,
         );
