@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { redisAnswers, RedisUnavailableError, startLocalRedis } from '../src/config/bootstrap.js';
+import pg from 'pg';
+import {
+  EMBEDDED_POSTGRES_SETTINGS,
+  redisAnswers,
+  RedisUnavailableError,
+  startLocalRedis,
+} from '../src/config/bootstrap.js';
 import { testPrefix } from './helpers/crmflow.js';
 import { fixtureBytes, shopifyHeaders } from './helpers/sign.js';
 import { freePort } from './helpers/net.js';
@@ -68,6 +74,19 @@ describe('a newcomer runs `npm start` with no configuration at all', () => {
       return record.messages.length > 0 ? record : undefined;
     });
     expect(detail).toMatchObject({ owner_agent_id: 'alice', messages: [{ status: 'sent', transport: 'outbox' }] });
+
+    // The embedded server runs with the settings the README documents for crmflow's write load.
+    const embedded = new pg.Client({
+      connectionString: `postgres://crmflow:crmflow@127.0.0.1:${env.CRMFLOW_EMBEDDED_PG_PORT}/crmflow`,
+    });
+    await embedded.connect();
+    try {
+      for (const [name, value] of Object.entries(EMBEDDED_POSTGRES_SETTINGS))
+        expect((await embedded.query(`SHOW ${name}`)).rows[0][name]).toBe(value);
+      expect((await embedded.query('SHOW synchronous_commit')).rows[0].synchronous_commit).toBe('on');
+    } finally {
+      await embedded.end();
+    }
 
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child!.once('exit', resolve));

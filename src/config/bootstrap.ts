@@ -7,6 +7,19 @@ import type { Logger } from 'pino';
 
 const EMBEDDED_DB = 'crmflow';
 
+/**
+ * The PostgreSQL settings that matter for crmflow's write load (README, "PostgreSQL settings"), applied to the embedded
+ * server: buffers for the hot tables and their indexes, and checkpoints spaced out so that a burst of webhooks does not
+ * force them (each checkpoint makes the next change of every page write the whole page to the WAL).
+ * `synchronous_commit` stays on: an acknowledged webhook is on disk.
+ */
+export const EMBEDDED_POSTGRES_SETTINGS: Readonly<Record<string, string>> = {
+  shared_buffers: '256MB',
+  max_wal_size: '4GB',
+  checkpoint_timeout: '15min',
+  wal_compression: 'pglz',
+};
+
 export interface Embedded {
   url: string;
   stop: () => Promise<void>;
@@ -55,6 +68,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     password: 'crmflow',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: Object.entries(EMBEDDED_POSTGRES_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: log,
     onError: log,
   });
