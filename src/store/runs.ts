@@ -313,6 +313,8 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
   };
   if (filter.workflow) add('workflow = ?', filter.workflow);
   if (filter.status) add('status = ?', filter.status);
+  // Spelled out so that a prepared (generic) plan can use the partial index of runs not succeeded (migration 0024).
+  if (filter.status && filter.status !== 'succeeded') where.push("status <> 'succeeded'");
   if (filter.customerId !== undefined) add('customer_id = ?', filter.customerId);
   if (filter.customerIds) add('customer_id = ANY(?)', filter.customerIds);
   if (filter.connector) add("trigger->>'connector' = ?", filter.connector);
