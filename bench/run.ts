@@ -288,6 +288,9 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
   const children: ChildProcess[] = [];
   const counters: Record<string, number> = { 'reconciler enqueued': 0 };
   const pool = createPool(db.url, { max: 2 });
+  // An idle connection ended by the server (another suite's pg_terminate_backend on this shared server) is replaced on
+  // the next query; unhandled, its error event would end the whole bench.
+  pool.on('error', (error) => log(`    bench connection lost: ${error.message}`));
   const profileDir = `${PROFILE_DIR}/${deployment}-${reply ? 'reply' : 'no-reply'}-w${workers}-${size}-${mode}`;
   try {
     await migrate(pool);
