@@ -71,7 +71,10 @@ describe('a newcomer runs `npm start` with no configuration at all', () => {
       const record = (await (
         await fetch(`http://127.0.0.1:${port}/api/customers/${customer.id}`, { headers: auth })
       ).json()) as { messages: Array<{ status: string; transport: string }> };
-      return record.messages.length > 0 ? record : undefined;
+      // Recorded as `sending` before it goes out (record-before-send), then settled: wait for the settled record.
+      return record.messages.length > 0 && record.messages.every((message) => message.status !== 'sending')
+        ? record
+        : undefined;
     });
     expect(detail).toMatchObject({ owner_agent_id: 'alice', messages: [{ status: 'sent', transport: 'outbox' }] });
 

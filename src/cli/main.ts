@@ -79,6 +79,18 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
         graceMs: envInt(process.env, 'CRMFLOW_SHUTDOWN_TIMEOUT_MS') + 5000,
       })
     : undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    // The child worker first: its runs finish while this process's PostgreSQL (embedded) still serves them.
+    await worker?.stop();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
   await worker?.ready;
   if (app.url) {
     const lines = [
@@ -93,18 +105,6 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
     if (nice > 0) setPriority(nice);
   }
   if (own.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: shutting down`);
-    // The child worker first: its runs finish while this process's PostgreSQL (embedded) still serves them.
-    await worker?.stop();
-    await app.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
   if (process.send) {
     // A child of `crmflow start`: say it is ready, and stop when the parent is gone (its IPC channel closes).
     process.send({ ready: true });
