@@ -133,6 +133,12 @@ function sumSpend(spend: Map<string, Map<string, number>>, source?: string | nul
   return total;
 }
 
+function append<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list) list.push(value);
+  else lists.set(key, [value]);
+}
+
 interface Facts {
   leads: LeadFact[];
   purchases: PurchaseFact[];
@@ -147,15 +153,15 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
   const nps = facts.ratings.filter((rating) => rating.kind === 'nps').map((rating) => rating.score);
   const contacted = facts.leads.filter((lead) => lead.first_contact_at !== null);
   const withSla = facts.leads.filter((lead) => lead.sla_due_at !== null);
+  // pushed, never copied: a year holds hundreds of thousands of facts
   const buyers = new Map<number, PurchaseFact[]>();
-  for (const purchase of facts.purchases)
-    buyers.set(purchase.customer_id, [...(buyers.get(purchase.customer_id) ?? []), purchase]);
+  for (const purchase of facts.purchases) append(buyers, purchase.customer_id, purchase);
   const periodBuyers = [...buyers.values()].filter((list) => list.some((purchase) => purchase.in_period));
 
   const orderValues = new Map<string, number[]>();
   for (const purchase of facts.purchases) {
     if (!purchase.in_period || purchase.amount === null || purchase.currency === null) continue;
-    orderValues.set(purchase.currency, [...(orderValues.get(purchase.currency) ?? []), purchase.amount]);
+    append(orderValues, purchase.currency, purchase.amount);
   }
   const lifetimes = new Map<string, number[]>();
   for (const list of periodBuyers) {
@@ -163,7 +169,7 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
     for (const purchase of list)
       if (purchase.amount !== null && purchase.currency !== null)
         totals.set(purchase.currency, (totals.get(purchase.currency) ?? 0) + purchase.amount);
-    for (const [currency, total] of totals) lifetimes.set(currency, [...(lifetimes.get(currency) ?? []), total]);
+    for (const [currency, total] of totals) append(lifetimes, currency, total);
   }
 
   return {
