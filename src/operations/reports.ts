@@ -139,9 +139,12 @@ export async function reportsOverview(ctx: OperationContext, query: ReportQuery)
   const period = reportPeriod(ctx, given);
   const length = (Date.parse(period.to) - Date.parse(period.from)) / DAY + 1;
   const by = groupKey(query.by) ?? 'source';
-  const [current, previous] = await Promise.all([
+  const cohortFrom = `${shift(period.to, -334).slice(0, 7)}-01`;
+  const [current, previous, funnel, cohortCellsOfYear] = await Promise.all([
     periodReports(ctx, period),
     periodReports(ctx, { ...period, from: shift(period.from, -length), to: shift(period.from, -1) }),
+    lifecycleFunnel(ctx.pool, period),
+    cohortCells(ctx.pool, { ...period, from: cohortFrom }),
   ]);
   const weeks = new Map<string, { leads: number; won: number }>();
   for (let day = weekOf(new Date(`${period.from}T12:00:00Z`), 'UTC'); day <= period.to; day = shift(day, 7))
@@ -152,21 +155,13 @@ export async function reportsOverview(ctx: OperationContext, query: ReportQuery)
     week.leads += 1;
     if (lead.first_purchase_at) week.won += 1;
   }
-  const cohortFrom = `${shift(period.to, -334).slice(0, 7)}-01`;
   return {
     current: current.report(by),
     previous: previous.report(null),
     agents: current.report('agent'),
     weekly: [...weeks].map(([week, counts]) => ({ week, ...counts })),
-    funnel: await lifecycleFunnel(
-      ctx.pool,
-      current.leads.map((lead) => lead.customer_id),
-    ),
-    cohorts: cohortReport(
-      await cohortCells(ctx.pool, { ...period, from: cohortFrom }),
-      period,
-      ctx.now?.() ?? new Date(),
-    ),
+    funnel,
+    cohorts: cohortReport(cohortCellsOfYear, period, ctx.now?.() ?? new Date()),
   };
 }
 

@@ -25,6 +25,12 @@ const KEYS = `
   WHERE c.id = ANY(ids.list) AND c.merged_into IS NULL AND c.erased_at IS NULL`;
 
 /**
+ * A lead of the period, on the roll-up `f` with the period's `bounds` `b`: someone whose first purchase came before any
+ * lead event was never a lead.
+ */
+const PERIOD_LEAD = `f.lead_at >= b.lo AND f.lead_at < b.hi AND (f.first_purchase_at IS NULL OR f.first_purchase_at >= f.lead_at)`;
+
+/**
  * Customers whose first lead event happened in the period, and what followed it: all read from the roll-up
  * `report_customer_facts` (first contact by a person, first pool and its SLA, first purchase; migrations 0021, 0022).
  */
@@ -35,9 +41,7 @@ export async function leadFacts(pool: Pool, period: ReportPeriod): Promise<LeadF
             f.first_channel AS channel, c.owner_agent_id AS agent, f.first_pool AS pool, f.lead_at, f.first_purchase_at,
             f.first_contact_at, f.first_contact_agent, f.sla_due_at
      FROM bounds b, report_customer_facts f JOIN customers c ON c.id = f.customer_id
-     WHERE f.lead_at >= b.lo AND f.lead_at < b.hi AND c.merged_into IS NULL AND c.erased_at IS NULL
-       -- someone whose first purchase came before any lead event was never a lead
-       AND (f.first_purchase_at IS NULL OR f.first_purchase_at >= f.lead_at)
+     WHERE ${PERIOD_LEAD} AND c.merged_into IS NULL AND c.erased_at IS NULL
      ORDER BY f.customer_id`,
     [period.from, period.to, period.timeZone],
   );
@@ -136,22 +140,27 @@ export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<Coh
 }
 
 /**
- * The lifecycle funnel of some customers from their stage history. Stage times are crmflow's own records of each
+ * The lifecycle funnel of the period's leads from their stage history. Stage times are crmflow's own records of each
  * change (the stage is crmflow's), unlike the other figures, which are vendor times. Every customer starts as a lead.
+ * A facts row is a live customer's (see churnedCount).
  */
-export async function lifecycleFunnel(pool: Pool, customerIds: readonly number[]): Promise<FunnelStage[]> {
+export async function lifecycleFunnel(pool: Pool, period: ReportPeriod): Promise<FunnelStage[]> {
   const { rows } = await pool.query<FunnelStage>(
-    `WITH h AS (
-       SELECT customer_id, to_stage AS stage, changed_at, lead(changed_at) OVER (PARTITION BY customer_id ORDER BY changed_at, id) AS left_at
-       FROM lifecycle_history WHERE customer_id = ANY($1::bigint[])
+    `WITH bounds AS (SELECT ${BOUNDS}),
+     leads AS (SELECT f.customer_id FROM report_customer_facts f, bounds b WHERE ${PERIOD_LEAD}),
+     h AS (
+       SELECT l.customer_id, l.to_stage AS stage, l.changed_at,
+              lead(l.changed_at) OVER (PARTITION BY l.customer_id ORDER BY l.changed_at, l.id) AS left_at
+       FROM leads JOIN lifecycle_history l USING (customer_id)
        UNION ALL
        -- the time as a lead: from the customer's creation to their first change
        SELECT c.id, 'lead', c.created_at, (SELECT min(changed_at) FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage <> 'lead')
-       FROM customers c WHERE c.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage = 'lead'))
+       FROM leads JOIN customers c ON c.id = leads.customer_id
+       WHERE NOT EXISTS (SELECT 1 FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage = 'lead'))
      SELECT stage, count(DISTINCT customer_id)::int AS customers,
             round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - changed_at)) FILTER (WHERE left_at IS NOT NULL) / 86400)::numeric, 2)::float8 AS median_days
      FROM h GROUP BY stage`,
-    [customerIds],
+    [period.from, period.to, period.timeZone],
   );
   const order = ['lead', 'opportunity', 'customer', 'churned'];
   return rows.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
