@@ -7,8 +7,9 @@
  *
  * A fresh database seeded in a few set-based statements (bench/dashboard-seed.ts), crmflow in-process with the example
  * workflows.yaml and only the API role (plus `--report-customers` customers with ten timeline entries each over the last 12
- * months, for the Reports page and its CSV exports: issue #16's 100,000 customers and 1,000,000 entries, target 300 ms), one signed-in session, then per page 3 warm-up requests and `--samples` timed
- * ones, one at a time, over real HTTP. Prints and writes bench/dashboard-results.md and .json, with EXPLAIN (ANALYZE, BUFFERS) of the queries
+ * months, for the Reports page, each `/api/reports` route (plain, by each key, cohorts, CSV) over 30 days and 12 months,
+ * and the page's CSV downloads: issue #16's 100,000 customers and 1,000,000 entries, target 300 ms), one signed-in
+ * session and the API token, then per page 3 warm-up requests and `--samples` timed ones, one at a time, over real HTTP. Prints and writes bench/dashboard-results.md and .json, with EXPLAIN (ANALYZE, BUFFERS) of the queries
  * behind the slowest pages. The database is dropped at the end, also on failure, unless `--keep` (its URL is printed);
  * `--database URL` times a database a `--keep` run seeded (migrated first, not seeded again, not dropped), so an
  * iteration does not pay minutes of seeding; `--pages` times only the pages whose name matches. Exits 1 when a page
