@@ -5,6 +5,9 @@ import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig 
 import { formHeaders } from './helpers/sign.js';
 import { feedbackToken } from '../src/customers/feedback-token.js';
 import { waitFor } from './helpers/wait.js';
+import { mergeLiveCustomers } from '../src/store/customers.js';
+import { withTransaction } from '../src/store/pool.js';
+import { PERSON_CONTACT_TYPES } from '../src/store/timeline.js';
 import { deliverKpiMonth, KPI_MONTH_CONFIG } from './fixtures/kpi-month.js';
 
 let db: TestDatabase;
@@ -192,20 +195,80 @@ describe('customer satisfaction', () => {
 });
 
 describe('the report roll-ups', () => {
-  it('equal a from-scratch recomputation over the timeline', async () => {
+  /** The roll-ups and the same facts recomputed from scratch from the rows they summarize. */
+  async function rollupsAndScratch(): Promise<{ rollup: unknown[]; scratch: unknown[] }> {
     const rollup = await db.pool.query(
-      `SELECT customer_id, lead_at, first_source, first_purchase_at FROM report_customer_facts ORDER BY customer_id`,
+      `SELECT customer_id, lead_at, first_source, first_purchase_at, purchase_count, last_purchase_at,
+              first_contact_at, first_contact_agent, first_pool, sla_due_at
+       FROM report_customer_facts ORDER BY customer_id`,
     );
     const scratch = await db.pool.query(
-      `SELECT t.customer_id,
-              min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
-              (array_agg(t.source ORDER BY t.occurred_at, t.id))[1] AS first_source,
-              min(t.occurred_at) FILTER (WHERE t.amount > 0) AS first_purchase_at
-       FROM timeline_events t GROUP BY t.customer_id ORDER BY t.customer_id`,
+      `WITH facts AS (
+         SELECT t.customer_id,
+                min(t.occurred_at) FILTER (WHERE crmflow_is_lead_event(t.type)) AS lead_at,
+                (array_agg(t.source ORDER BY t.occurred_at, t.id))[1] AS first_source,
+                min(t.occurred_at) FILTER (WHERE t.amount > 0) AS first_purchase_at,
+                count(*) FILTER (WHERE t.amount > 0)::int AS purchase_count,
+                max(t.occurred_at) FILTER (WHERE t.amount > 0) AS last_purchase_at
+         FROM timeline_events t GROUP BY t.customer_id)
+       SELECT f.*, contact.at AS first_contact_at, contact.agent AS first_contact_agent, assignment.pool AS first_pool,
+              assignment.due_at AS sla_due_at
+       FROM facts f
+       LEFT JOIN LATERAL (
+         SELECT at, agent FROM (
+           SELECT m.sent_at AS at, m.agent_id AS agent FROM outbound_messages m
+           WHERE m.customer_id = f.customer_id AND m.agent_id IS NOT NULL AND m.status = 'sent'
+           UNION ALL
+           SELECT t.occurred_at, t.data->>'agent_id' FROM timeline_events t
+           WHERE t.customer_id = f.customer_id AND t.data->>'agent_id' IS NOT NULL AND t.type = ANY($1::text[])) c
+         WHERE c.at >= f.lead_at ORDER BY c.at LIMIT 1) contact ON true
+       LEFT JOIN LATERAL (
+         SELECT a.pool, s.due_at FROM lead_assignments a LEFT JOIN lead_slas s ON s.assignment_id = a.id
+         WHERE a.customer_id = f.customer_id ORDER BY a.assigned_at, a.id LIMIT 1) assignment ON true
+       ORDER BY f.customer_id`,
+      [[...PERSON_CONTACT_TYPES]],
     );
-    expect(rollup.rows).toEqual(scratch.rows);
+    return { rollup: rollup.rows, scratch: scratch.rows };
+  }
+
+  const customerOf = async (email: string) =>
+    (await api(app, `/api/customers?email=${email}`)).body.customers[0].id as number;
+
+  it('equal a from-scratch recomputation over the timeline, messages and assignments', async () => {
+    const { rollup, scratch } = await rollupsAndScratch();
+    expect(rollup).toEqual(scratch);
+    // the comparison covers real values: ana and cy were contacted by a person, every lead was assigned to a pool
+    const contacted = rollup.filter((row) => (row as { first_contact_at: Date | null }).first_contact_at !== null);
+    expect(contacted).toHaveLength(2);
+    expect(rollup.filter((row) => (row as { first_pool: string | null }).first_pool !== null)).toHaveLength(5);
     const purchases = await db.pool.query(`SELECT count(*)::int AS n, sum(amount)::float8 AS total FROM purchases`);
     expect(purchases.rows[0]).toEqual({ n: 6, total: 530 }); // 100 + 50 + 200 + 80 + 40 + 60; fay's refunded order is none
+  });
+
+  it('follow a merge and its unmerge', async () => {
+    const before = (await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=pool')).body;
+    const [ana, cy] = [await customerOf('ana@example.com'), await customerOf('cy@example.com')];
+    const merged = await withTransaction(db.pool, (client) =>
+      mergeLiveCustomers(client, ana, cy, { event: 'test', why: 'same person' }),
+    );
+    const whileMerged = await rollupsAndScratch();
+    expect(whileMerged.rollup).toEqual(whileMerged.scratch);
+    // one lead now, the earlier of the two (ana's), contacted by alice after 30 minutes
+    expect(
+      whileMerged.rollup.find((row) => (row as { customer_id: number }).customer_id === merged.keptId),
+    ).toMatchObject({
+      first_contact_agent: 'alice',
+      purchase_count: 3,
+    });
+    const unmerged = await api(app, `/api/customers/${merged.keptId}/unmerge`, {
+      method: 'POST',
+      body: JSON.stringify({ merge_id: merged.mergeId }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(unmerged.status).toBe(200);
+    const after = await rollupsAndScratch();
+    expect(after.rollup).toEqual(after.scratch);
+    expect((await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=pool')).body).toEqual(before);
   });
 
   it('forget an erased customer', async () => {

@@ -73,22 +73,32 @@ export const KPI_DEFINITIONS: Readonly<Record<keyof KpiFigures | 'churned' | 'co
   cohorts: 'Customers by month of first purchase; each later month, the share of them who bought again in that month.',
 };
 
-/** Percentile by linear interpolation between the closest ranks (as PostgreSQL's percentile_cont). */
-export function percentile(values: readonly number[], fraction: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
+/** Percentile of values sorted in ascending order, by linear interpolation between the closest ranks. */
+function percentileOfSorted(sorted: Float64Array, fraction: number): number | null {
+  if (sorted.length === 0) return null;
   const position = fraction * (sorted.length - 1);
   const low = Math.floor(position);
   const high = Math.ceil(position);
   return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
 }
 
+/** A typed array sorts numbers in ascending order, several times faster than an array with a comparator. */
+const sortedOf = (values: readonly number[]) => Float64Array.from(values).sort();
+
+/** Percentile by linear interpolation between the closest ranks (as PostgreSQL's percentile_cont). */
+export function percentile(values: readonly number[], fraction: number): number | null {
+  return percentileOfSorted(sortedOf(values), fraction);
+}
+
 const round = (value: number | null, digits: number): number | null =>
   value === null ? null : Number(value.toFixed(digits));
-const spread = (values: number[], digits: number): Spread => ({
-  median: round(percentile(values, 0.5), digits),
-  p90: round(percentile(values, 0.9), digits),
-});
+const spread = (values: number[], digits: number): Spread => {
+  const sorted = sortedOf(values);
+  return {
+    median: round(percentileOfSorted(sorted, 0.5), digits),
+    p90: round(percentileOfSorted(sorted, 0.9), digits),
+  };
+};
 const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : round(part / whole, 4));
 
 const MINUTE = 60_000;
@@ -133,6 +143,12 @@ function sumSpend(spend: Map<string, Map<string, number>>, source?: string | nul
   return total;
 }
 
+function append<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list) list.push(value);
+  else lists.set(key, [value]);
+}
+
 interface Facts {
   leads: LeadFact[];
   purchases: PurchaseFact[];
@@ -147,15 +163,15 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
   const nps = facts.ratings.filter((rating) => rating.kind === 'nps').map((rating) => rating.score);
   const contacted = facts.leads.filter((lead) => lead.first_contact_at !== null);
   const withSla = facts.leads.filter((lead) => lead.sla_due_at !== null);
+  // pushed, never copied: a year holds hundreds of thousands of facts
   const buyers = new Map<number, PurchaseFact[]>();
-  for (const purchase of facts.purchases)
-    buyers.set(purchase.customer_id, [...(buyers.get(purchase.customer_id) ?? []), purchase]);
+  for (const purchase of facts.purchases) append(buyers, purchase.customer_id, purchase);
   const periodBuyers = [...buyers.values()].filter((list) => list.some((purchase) => purchase.in_period));
 
   const orderValues = new Map<string, number[]>();
   for (const purchase of facts.purchases) {
     if (!purchase.in_period || purchase.amount === null || purchase.currency === null) continue;
-    orderValues.set(purchase.currency, [...(orderValues.get(purchase.currency) ?? []), purchase.amount]);
+    append(orderValues, purchase.currency, purchase.amount);
   }
   const lifetimes = new Map<string, number[]>();
   for (const list of periodBuyers) {
@@ -163,7 +179,7 @@ export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
     for (const purchase of list)
       if (purchase.amount !== null && purchase.currency !== null)
         totals.set(purchase.currency, (totals.get(purchase.currency) ?? 0) + purchase.amount);
-    for (const [currency, total] of totals) lifetimes.set(currency, [...(lifetimes.get(currency) ?? []), total]);
+    for (const [currency, total] of totals) append(lifetimes, currency, total);
   }
 
   return {
@@ -239,23 +255,24 @@ export function kpiReport(
   if (input.by === null) return report;
   const key = input.by;
   const keyOf = (fact: CustomerKeys | AutoReplyFact) => (fact as Record<GroupKey, string | null>)[key] ?? null;
-  const keys = new Set<string | null>(
-    [...input.leads, ...input.purchases, ...input.autoReplies, ...input.ratings].map(keyOf),
-  );
-  report.groups = [...keys]
-    .map((value) => ({
+  // one pass over the facts, not one per group
+  const groups = new Map<string | null, Facts>();
+  const groupOf = (fact: CustomerKeys | AutoReplyFact): Facts => {
+    const value = keyOf(fact);
+    let group = groups.get(value);
+    if (!group) groups.set(value, (group = { leads: [], purchases: [], autoReplies: [], ratings: [] }));
+    return group;
+  };
+  for (const fact of input.leads) groupOf(fact).leads.push(fact);
+  for (const fact of input.purchases) groupOf(fact).purchases.push(fact);
+  // an auto reply has no pool: grouped by pool, replies sit in the null group
+  for (const fact of input.autoReplies) groupOf(fact).autoReplies.push(fact);
+  for (const fact of input.ratings) groupOf(fact).ratings.push(fact);
+  report.groups = [...groups]
+    .map(([value, facts]) => ({
       key: value,
-      ...figures(
-        {
-          leads: input.leads.filter((fact) => keyOf(fact) === value),
-          purchases: input.purchases.filter((fact) => keyOf(fact) === value),
-          // an auto reply has no pool: grouped by pool, replies sit in the null group
-          autoReplies: input.autoReplies.filter((fact) => keyOf(fact) === value),
-          ratings: input.ratings.filter((fact) => keyOf(fact) === value),
-        },
-        // spend is declared per source: only a breakdown by source can divide it
-        key === 'source' ? sumSpend(spend, value) : new Map(),
-      ),
+      // spend is declared per source: only a breakdown by source can divide it
+      ...figures(facts, key === 'source' ? sumSpend(spend, value) : new Map()),
     }))
     .sort((a, b) => b.leads - a.leads || String(a.key).localeCompare(String(b.key)));
   return report;
