@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CustomerSummary } from '../customers/record.js';
 import { SUMMARY_COLUMNS } from '../store/customer-queries.js';
 import { emitEngineEvent } from '../store/engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from '../store/pool.js';
-import { applyMembership, saveTraits, type MembershipCause } from '../store/segments.js';
+import { applyMembership, saveTraits, type MembershipCause, type SegmentFlip } from '../store/segments.js';
 import { BUILTIN_TRAITS_SQL, lockCustomerForUpdate, type Refreshed } from '../store/traits.js';
 import { clockBindings, type CompiledSegment } from '../workflows/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
@@ -27,7 +28,7 @@ export interface CustomerRefresher {
   refresh: (client: PoolClient, customerId: number, options: RefreshOptions) => Promise<Refreshed>;
   /** `refresh` in a transaction of its own (a change that committed on its own: a task, a sent message, the sweep). */
   refreshNow: (customerId: number, options: RefreshOptions) => Promise<Refreshed>;
-  /** Whether a profile change (not only a new row) can move traits or segments: some are declared. */
+  /** Whether a profile change (not only a new row) can move traits or segments: some declared one reads more than traits. */
   readsProfile: boolean;
 }
 
@@ -45,6 +46,10 @@ export function createCustomerRefresher(deps: {
 }): CustomerRefresher {
   const { segments, traits } = deps.config;
   const needsTimeline = traits.some((trait) => trait.usesTimeline);
+  // Built-in traits change only with the customer's rows: expressions reading nothing else need no profile refresh.
+  const readsProfile = [...segments, ...traits].some(
+    (declared) => declared.reads === null || declared.reads.some((key) => !key.startsWith('traits.')),
+  );
 
   const isMember = async (segment: CompiledSegment, customer: CustomerSummary, at: Date): Promise<boolean> => {
     try {
@@ -88,18 +93,45 @@ export function createCustomerRefresher(deps: {
     return now.getTime() + PROBE_HORIZON_MS;
   };
 
+  /**
+   * The flip time of a time-based condition: the stored one while what the condition reads, its answer and its
+   * definition are as they were when it was found and it is still ahead (the condition's answer is a function of its
+   * inputs and the clock only), else found again by probing.
+   */
+  const flipOf = async (
+    segment: CompiledSegment,
+    customer: CustomerSummary,
+    now: Date,
+    member: boolean,
+    stored: SegmentFlip | undefined,
+  ): Promise<SegmentFlip> => {
+    const inputs = inputsHash(segment, customer);
+    if (
+      stored?.version === segment.version &&
+      stored.inputs === inputs &&
+      stored.member === member &&
+      stored.at > now.getTime()
+    )
+      return stored;
+    return { version: segment.version, inputs, member, at: await nextFlip(segment, customer, now, member) };
+  };
+
   const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
     const id = await lockCustomerForUpdate(client, customerId);
     const now = deps.now();
     const { rows } = await client.query<
-      CustomerSummary & { builtin: Record<string, unknown> | null; current: string[] }
+      CustomerSummary & {
+        builtin: Record<string, unknown> | null;
+        current: string[];
+        segment_flips: Record<string, SegmentFlip> | null;
+      }
     >(
-      `SELECT ${SUMMARY_COLUMNS}, ${options.recompute === false ? 'NULL' : `(${BUILTIN_TRAITS_SQL})`} AS builtin,
+      `SELECT ${SUMMARY_COLUMNS}, c.segment_flips, ${options.recompute === false ? 'NULL' : `(${BUILTIN_TRAITS_SQL})`} AS builtin,
          ARRAY(SELECT segment_id FROM segment_memberships WHERE customer_id = c.id AND exited_at IS NULL) AS current
        FROM customers c WHERE c.id = $1`,
       [id],
     );
-    const { builtin, current, ...customer } = rows[0]!;
+    const { builtin, current, segment_flips: storedFlips, ...customer } = rows[0]!;
     const computed: Record<string, unknown> = { ...(builtin ?? customer.traits) };
     if (traits.length > 0) {
       const timeline = needsTimeline
@@ -124,14 +156,23 @@ export function createCustomerRefresher(deps: {
     const subject: CustomerSummary = { ...customer, traits: computed };
     const enter: string[] = [];
     const exit: string[] = [];
+    const flips: Record<string, SegmentFlip> = {};
     let recheckAt: number | undefined;
     for (const segment of segments) {
       const member = await isMember(segment, subject, now);
       if (member && !current.includes(segment.id)) enter.push(segment.id);
       if (!member && current.includes(segment.id)) exit.push(segment.id);
-      if (segment.timeBased) recheckAt = Math.min(recheckAt ?? Infinity, await nextFlip(segment, subject, now, member));
+      if (!segment.timeBased) continue;
+      flips[segment.id] = await flipOf(segment, subject, now, member, storedFlips?.[segment.id]);
+      recheckAt = Math.min(recheckAt ?? Infinity, flips[segment.id]!.at);
     }
-    await saveTraits(client, id, computed, recheckAt === undefined ? null : new Date(recheckAt));
+    await saveTraits(
+      client,
+      id,
+      computed,
+      recheckAt === undefined ? null : new Date(recheckAt),
+      recheckAt === undefined ? null : flips,
+    );
     if (enter.length === 0 && exit.length === 0) return { events: [], traits: computed };
     const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
     const events: number[] = [];
@@ -162,6 +203,17 @@ export function createCustomerRefresher(deps: {
     refresh,
     refreshNow: (customerId, options) =>
       withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
-    readsProfile: segments.length > 0 || traits.length > 0,
+    readsProfile,
   };
+}
+
+/** A hash of what `segment`'s condition reads of the customer (all of it when that is not known). */
+function inputsHash(segment: CompiledSegment, customer: CustomerSummary): string {
+  const read = (key: string) =>
+    key.startsWith('traits.')
+      ? customer.traits?.[key.slice('traits.'.length)]
+      : (customer as unknown as Record<string, unknown>)[key];
+  // A key whose value is undefined is left out of the object, so it hashes apart from a null one.
+  const inputs = segment.reads === null ? customer : Object.fromEntries(segment.reads.map((key) => [key, read(key)]));
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('base64url').slice(0, 22);
 }

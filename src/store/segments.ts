@@ -54,17 +54,32 @@ export async function applyMembership(
   return changes;
 }
 
-/** Stores the customer's traits and when its time-based segment conditions must next be checked. */
+/** When a time-based segment condition next changes its answer, as found for inputs hashed to `inputs`. */
+export interface SegmentFlip {
+  /** The definition version it was found with. */
+  version: string;
+  inputs: string;
+  member: boolean;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+/**
+ * Stores the customer's traits, when its time-based segment conditions must next be checked and, per condition, when
+ * it flips (see SegmentFlip).
+ */
 export async function saveTraits(
   client: PoolClient,
   customerId: number,
   traits: Record<string, unknown>,
   recheckAt: Date | null,
+  flips: Record<string, SegmentFlip> | null,
 ): Promise<void> {
   await client.query(
-    `UPDATE customers SET traits = $2, segments_recheck_at = $3
-     WHERE id = $1 AND (traits IS DISTINCT FROM $2::jsonb OR segments_recheck_at IS DISTINCT FROM $3::timestamptz)`,
-    [customerId, JSON.stringify(traits), recheckAt],
+    `UPDATE customers SET traits = $2, segments_recheck_at = $3, segment_flips = $4
+     WHERE id = $1 AND (traits IS DISTINCT FROM $2::jsonb OR segments_recheck_at IS DISTINCT FROM $3::timestamptz
+       OR segment_flips IS DISTINCT FROM $4::jsonb)`,
+    [customerId, JSON.stringify(traits), recheckAt, flips === null ? null : JSON.stringify(flips)],
   );
 }
 
