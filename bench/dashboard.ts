@@ -24,7 +24,7 @@ import { testEnv, testPrefix } from '../tests/helpers/crmflow.js';
 import { SEED_CONNECTORS, seedDashboard, seedIdentity } from './dashboard-seed.js';
 import { seedReports } from './reports-seed.js';
 import { latencySummary } from './load.js';
-import { backfillMarkdown, segmentPages, timeSegmentBackfills } from './segments-bench.js';
+import { backfillMarkdown, segmentPages, timeSegmentBackfills, timeSweeps } from './segments-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -272,6 +272,7 @@ async function main(): Promise<void> {
       },
     ];
     const backfills = args['skip-segments'] ? [] : await timeSegmentBackfills(app);
+    const sweeps = args['skip-segments'] ? [] : await timeSweeps(app, 10_000);
     const pages: Array<{ name: string; path: string; shows: string; targetMs?: number }> = [
       ...(args['skip-segments'] ? [] : await segmentPages(app)),
       ...(REPORT_CUSTOMERS > 0 ? reportPages : []),
@@ -355,8 +356,9 @@ async function main(): Promise<void> {
       pages: results,
       plans,
       backfills,
+      sweeps,
     };
-    const md = markdown(report) + backfillMarkdown(backfills);
+    const md = markdown(report) + backfillMarkdown(backfills, sweeps);
     log(`\n${md}`);
     writeFileSync(`${BENCH_DIR}dashboard-results.md`, md);
     writeFileSync(`${BENCH_DIR}dashboard-results.json`, `${JSON.stringify(report, null, 2)}\n`);

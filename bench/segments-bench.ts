@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { createCustomerRefresher } from '../src/engine/customer-refresh.js';
-import { backfillSegments } from '../src/engine/segment-sweep.js';
+import { backfillSegments, sweepSegments } from '../src/engine/segment-sweep.js';
 import type { Crmflow } from '../src/runtime.js';
 import { BUILTIN_TRAITS, compileAudienceConfig } from '../src/workflows/segments.js';
 import type { LoadedConfig } from '../src/workflows/load.js';
@@ -73,6 +73,34 @@ export async function timeSegmentBackfills(app: Crmflow): Promise<BackfillTiming
   return timings;
 }
 
+/**
+ * The minute's sweep as it scales: with `due` customers due for a re-check (as when that many time-based conditions
+ * flip in the same minute), then with none due. No target: reported next to the backfill.
+ */
+export async function timeSweeps(app: Crmflow, due: number): Promise<Array<{ due: number; ms: number }>> {
+  await app.pool.query(
+    `UPDATE customers SET segments_recheck_at = '-infinity'
+     WHERE id IN (SELECT id FROM customers WHERE merged_into IS NULL ORDER BY id LIMIT $1)`,
+    [due],
+  );
+  const logger = pino({ level: 'silent' });
+  const refresher = createCustomerRefresher({ pool: app.pool, config: app.config, now: () => new Date(), logger });
+  const timings: Array<{ due: number; ms: number }> = [];
+  for (let pass = 0; pass < 2; pass++) {
+    const start = performance.now();
+    const checked = await sweepSegments({
+      pool: app.pool,
+      config: app.config,
+      refresher,
+      publish: async () => {},
+      now: () => new Date(),
+      logger,
+    });
+    timings.push({ due: checked, ms: Math.round(performance.now() - start) });
+  }
+  return timings;
+}
+
 /** The segments page and the first members page of the largest segment the app declares, for the timed pages. */
 export async function segmentPages(
   app: Crmflow,
@@ -95,12 +123,15 @@ export async function segmentPages(
   ];
 }
 
-/** The backfill timings as a Markdown paragraph, after the pages' table. */
-export function backfillMarkdown(timings: BackfillTiming[]): string {
+/** The backfill and sweep timings as a Markdown paragraph, after the pages' table. */
+export function backfillMarkdown(timings: BackfillTiming[], sweeps: Array<{ due: number; ms: number }>): string {
   if (timings.length === 0) return '';
   const lines = timings.map(
     (timing) =>
       `- ${timing.name}: ${timing.customers.toLocaleString('en')} customers in ${timing.seconds} s (${timing.perSecond.toLocaleString('en')}/s) · ${timing.pass ? 'PASS' : 'FAIL'} (${BACKFILL_TARGET_S} s)`,
   );
-  return `\n**Segment backfill** at start-up (backfillSegments, each customer's traits and segments in a transaction of its own):\n\n${lines.join('\n')}\n`;
+  const sweepLines = sweeps.map(
+    (sweep) => `- sweep with ${sweep.due.toLocaleString('en')} customers due: ${sweep.ms} ms`,
+  );
+  return `\n**Segment backfill** at start-up (backfillSegments, each customer's traits and segments in a transaction of its own), then the sweep:\n\n${[...lines, ...sweepLines].join('\n')}\n`;
 }

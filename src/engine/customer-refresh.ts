@@ -17,6 +17,12 @@ export interface RefreshOptions {
   silent?: ReadonlySet<string>;
   /** Recompute the built-in traits from the customer's rows; false reuses the stored ones (a profile-only change). */
   recompute?: boolean;
+  /**
+   * Redone after a crash anyway (the backfill until it is marked done, the sweep while the re-check time has passed):
+   * a refresh that queues no event then commits without waiting for the disk (a flush takes milliseconds; any later
+   * durable commit flushes it too).
+   */
+  redoable?: boolean;
 }
 
 export interface CustomerRefresher {
@@ -182,7 +188,10 @@ export function createCustomerRefresher(deps: {
       recheckAt === undefined ? null : new Date(recheckAt),
       recheckAt === undefined ? null : flips,
     );
-    if (enter.length === 0 && exit.length === 0) return { events: [], traits: computed };
+    if (enter.length === 0 && exit.length === 0) {
+      if (options.redoable) await client.query('SET LOCAL synchronous_commit = off');
+      return { events: [], traits: computed };
+    }
     const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
     const events: number[] = [];
     for (const change of changes) {
@@ -205,6 +214,7 @@ export function createCustomerRefresher(deps: {
       });
       if (event !== undefined) events.push(event);
     }
+    if (options.redoable && events.length === 0) await client.query('SET LOCAL synchronous_commit = off');
     return { events, traits: computed };
   };
 

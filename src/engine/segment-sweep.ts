@@ -38,7 +38,7 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
     const ids = await dueForRecheck(options.pool, options.now(), batch);
     for (const id of ids) {
       try {
-        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
+        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep', redoable: true })).events);
       } catch (error) {
         // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
         options.logger.warn(
@@ -93,7 +93,9 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
         if (page.length === 0) break;
         const evaluate = async (id: number) => {
           try {
-            await options.publish((await options.refresher.refreshNow(id, { cause: 'backfill', silent })).events);
+            await options.publish(
+              (await options.refresher.refreshNow(id, { cause: 'backfill', silent, redoable: true })).events,
+            );
           } catch (error) {
             // Evaluated again at their next change; the rest of the backfill goes on.
             logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
