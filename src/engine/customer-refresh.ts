@@ -4,8 +4,14 @@ import type { CustomerSummary } from '../customers/record.js';
 import { SUMMARY_COLUMNS } from '../store/customer-queries.js';
 import { emitEngineEvent } from '../store/engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from '../store/pool.js';
-import { applyMembership, saveTraits, type MembershipCause, type SegmentFlip } from '../store/segments.js';
-import { BUILTIN_TRAITS_SQL, lockCustomerForUpdate, type Refreshed } from '../store/traits.js';
+import {
+  applyMembership,
+  saveTraits,
+  type EvaluatedTraits,
+  type MembershipCause,
+  type SegmentFlip,
+} from '../store/segments.js';
+import { BUILTIN_TRAITS_SQL, builtinTraitsSql, lockCustomerForUpdate, type Refreshed } from '../store/traits.js';
 import { clockBindings, type CompiledSegment } from '../workflows/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
 
@@ -34,23 +40,45 @@ export interface CustomerRefresher {
   refresh: (client: PoolClient, customerId: number, options: RefreshOptions) => Promise<Refreshed>;
   /** `refresh` in a transaction of its own (a change that committed on its own: a task, a sent message, the sweep). */
   refreshNow: (customerId: number, options: RefreshOptions) => Promise<Refreshed>;
+  /**
+   * `refresh` of many live customers in one transaction, with one statement to read them and one to store their
+   * traits (the backfill); customers merged since they were listed are left out (their rows moved to the kept one).
+   * Returns the engine events written.
+   */
+  refreshMany: (customerIds: number[], options: RefreshOptions) => Promise<number[]>;
   /** Whether a profile change (not only a new row) can move traits or segments: some declared one reads more than traits. */
   readsProfile: boolean;
 }
 
-/** The customer, their built-in traits (recomputed or `NULL`: keep the stored ones) and their current segments. */
-const refreshSql = (builtin: string) =>
+/** Customers, their built-in traits (recomputed or `NULL`: keep the stored ones) and their current segments. */
+const refreshSql = (builtin: string, where: string) =>
   `SELECT ${SUMMARY_COLUMNS}, c.segment_flips, ${builtin} AS builtin,
      ARRAY(SELECT segment_id FROM segment_memberships WHERE customer_id = c.id AND exited_at IS NULL) AS current
-   FROM customers c WHERE c.id = $1`;
+   FROM customers c WHERE ${where}`;
 /**
  * Named, so each connection plans them once: planning the built-in traits' statement costs several times running it
  * for one customer (about 1 ms against 0.25 ms), and it runs with most events.
  */
 const REFRESH_QUERY = {
-  recomputed: { name: 'refresh-customer-recomputed', text: refreshSql(`(${BUILTIN_TRAITS_SQL})`) },
-  stored: { name: 'refresh-customer-stored', text: refreshSql('NULL') },
+  recomputed: { name: 'refresh-customer-recomputed', text: refreshSql(`(${BUILTIN_TRAITS_SQL})`, 'c.id = $1') },
+  stored: { name: 'refresh-customer-stored', text: refreshSql('NULL', 'c.id = $1') },
+  many: {
+    name: 'refresh-customers',
+    text: refreshSql(`(${builtinTraitsSql('c.id')})`, 'c.id = ANY($1::bigint[]) ORDER BY c.id'),
+  },
 };
+
+type LoadedCustomer = CustomerSummary & {
+  builtin: Record<string, unknown> | null;
+  current: string[];
+  segment_flips: Record<string, SegmentFlip> | null;
+};
+
+/** What a refresh found for one customer: their traits to store and the stays to open and close. */
+interface Evaluation extends EvaluatedTraits {
+  enter: string[];
+  exit: string[];
+}
 
 /** The longest a time-based condition goes unchecked: the sweep re-probes it then (conditions that flip back sooner are not seen). */
 const PROBE_HORIZON_MS = 1024 * 3_600_000;
@@ -136,24 +164,16 @@ export function createCustomerRefresher(deps: {
     return { version: segment.version, inputs, member, at: await nextFlip(segment, customer, now, member) };
   };
 
-  const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
-    const id = await lockCustomerForUpdate(client, customerId);
-    const now = deps.now();
-    const { rows } = await client.query<
-      CustomerSummary & {
-        builtin: Record<string, unknown> | null;
-        current: string[];
-        segment_flips: Record<string, SegmentFlip> | null;
-      }
-    >(options.recompute === false ? REFRESH_QUERY.stored : REFRESH_QUERY.recomputed, [id]);
-    const { builtin, current, segment_flips: storedFlips, ...customer } = rows[0]!;
+  /** Declared traits on top of the built-in ones, then every segment's answer and each time-based one's flip time. */
+  const evaluate = async (client: PoolClient, row: LoadedCustomer, now: Date): Promise<Evaluation> => {
+    const { builtin, current, segment_flips: storedFlips, ...customer } = row;
     const computed: Record<string, unknown> = { ...(builtin ?? customer.traits) };
     if (traits.length > 0) {
       const timeline = needsTimeline
         ? (
             await client.query(
               'SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000',
-              [id],
+              [customer.id],
             )
           ).rows
         : undefined;
@@ -163,7 +183,10 @@ export function createCustomerRefresher(deps: {
           const value = await trait.value.evaluate(subject, { customer: subject, timeline, ...clockBindings(now) });
           computed[trait.name] = value === undefined ? null : value;
         } catch (error) {
-          deps.logger?.debug({ trait: trait.name, customer_id: id, err: error }, 'trait expression failed; null');
+          deps.logger?.debug(
+            { trait: trait.name, customer_id: customer.id, err: error },
+            'trait expression failed; null',
+          );
           computed[trait.name] = null;
         }
       }
@@ -181,17 +204,25 @@ export function createCustomerRefresher(deps: {
       flips[segment.id] = await flipOf(segment, subject, now, member, storedFlips?.[segment.id]);
       recheckAt = Math.min(recheckAt ?? Infinity, flips[segment.id]!.at);
     }
-    await saveTraits(
-      client,
-      id,
-      computed,
-      recheckAt === undefined ? null : new Date(recheckAt),
-      recheckAt === undefined ? null : flips,
-    );
-    if (enter.length === 0 && exit.length === 0) {
-      if (options.redoable) await client.query('SET LOCAL synchronous_commit = off');
-      return { events: [], traits: computed };
-    }
+    return {
+      customerId: customer.id,
+      traits: computed,
+      recheckAt: recheckAt === undefined ? null : new Date(recheckAt),
+      flips: recheckAt === undefined ? null : flips,
+      enter,
+      exit,
+    };
+  };
+
+  /** Opens and closes the stays an evaluation found and writes their engine events (but for `silent` segments). */
+  const recordMembership = async (
+    client: PoolClient,
+    evaluation: Evaluation,
+    now: Date,
+    options: RefreshOptions,
+  ): Promise<number[]> => {
+    const { customerId: id, enter, exit } = evaluation;
+    if (enter.length === 0 && exit.length === 0) return [];
     const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
     const events: number[] = [];
     for (const change of changes) {
@@ -214,14 +245,51 @@ export function createCustomerRefresher(deps: {
       });
       if (event !== undefined) events.push(event);
     }
-    if (options.redoable && events.length === 0) await client.query('SET LOCAL synchronous_commit = off');
-    return { events, traits: computed };
+    return events;
   };
+
+  /** A refresh that queued no event and is redone after a crash anyway commits without waiting for the disk. */
+  const relaxCommit = async (client: PoolClient, options: RefreshOptions, events: number[]) => {
+    if (options.redoable && events.length === 0) await client.query('SET LOCAL synchronous_commit = off');
+  };
+
+  const refresh = async (client: PoolClient, customerId: number, options: RefreshOptions): Promise<Refreshed> => {
+    const id = await lockCustomerForUpdate(client, customerId);
+    const now = deps.now();
+    const { rows } = await client.query<LoadedCustomer>(
+      options.recompute === false ? REFRESH_QUERY.stored : REFRESH_QUERY.recomputed,
+      [id],
+    );
+    const evaluation = await evaluate(client, rows[0]!, now);
+    await saveTraits(client, [evaluation]);
+    const events = await recordMembership(client, evaluation, now, options);
+    await relaxCommit(client, options, events);
+    return { events, traits: evaluation.traits };
+  };
+
+  const refreshMany = (customerIds: number[], options: RefreshOptions): Promise<number[]> =>
+    withRetriedTransaction(deps.pool, async (client) => {
+      // In id order, so two batches meeting on customers wait for each other instead of deadlocking.
+      const { rows: locked } = await client.query<{ id: number }>(
+        'SELECT id FROM customers WHERE id = ANY($1::bigint[]) AND merged_into IS NULL ORDER BY id FOR UPDATE',
+        [customerIds],
+      );
+      const now = deps.now();
+      const { rows } = await client.query<LoadedCustomer>(REFRESH_QUERY.many, [locked.map((row) => row.id)]);
+      const evaluations: Evaluation[] = [];
+      for (const row of rows) evaluations.push(await evaluate(client, row, now));
+      await saveTraits(client, evaluations);
+      const events: number[] = [];
+      for (const evaluation of evaluations) events.push(...(await recordMembership(client, evaluation, now, options)));
+      await relaxCommit(client, options, events);
+      return events;
+    });
 
   return {
     refresh,
     refreshNow: (customerId, options) =>
       withRetriedTransaction(deps.pool, (client) => refresh(client, customerId, options)),
+    refreshMany,
     readsProfile,
   };
 }
