@@ -133,5 +133,5 @@ export function backfillMarkdown(timings: BackfillTiming[], sweeps: Array<{ due:
   const sweepLines = sweeps.map(
     (sweep) => `- sweep with ${sweep.due.toLocaleString('en')} customers due: ${sweep.ms} ms`,
   );
-  return `\n**Segment backfill** at start-up (backfillSegments, each customer's traits and segments in a transaction of its own), then the sweep:\n\n${[...lines, ...sweepLines].join('\n')}\n`;
+  return `\n**Segment backfill** at start-up (backfillSegments: 50 customers per transaction, two transactions at once), then the sweep:\n\n${[...lines, ...sweepLines].join('\n')}\n`;
 }
