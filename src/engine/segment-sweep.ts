@@ -11,8 +11,13 @@ import {
 import type { LoadedConfig } from '../workflows/load.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 
-/** Customers a backfill evaluates at once; well under the pool size, so runs keep their connections. */
-const BACKFILL_CONCURRENCY = 4;
+/**
+ * Customers a backfill evaluates in one transaction: a statement per customer and a commit each cost more than the
+ * evaluation itself; short enough that an event for one of them waits for the lock only briefly.
+ */
+const BACKFILL_BATCH = 50;
+/** Batches at once (each its own transaction): the database and the expression work overlap; runs keep their connections. */
+const BACKFILL_CONCURRENCY = 2;
 
 export interface SegmentUpkeepOptions {
   pool: Pool;
@@ -38,7 +43,7 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
     const ids = await dueForRecheck(options.pool, options.now(), batch);
     for (const id of ids) {
       try {
-        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep' })).events);
+        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep', redoable: true })).events);
       } catch (error) {
         // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
         options.logger.warn(
@@ -55,8 +60,8 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
 
 /**
  * Computes new and edited segments (their definition version differs from the stored one) over every live customer,
- * page by page with progress in the log. Their changes are recorded without segment.entered unless the segment says
- * `on_backfill: emit`; stays in segments no longer declared are closed. One process at a time (an advisory lock);
+ * page by page with progress in the log, a batch of customers per transaction. Their changes are recorded without
+ * segment.entered unless the segment says `on_backfill: emit`; stays in segments no longer declared are closed. One process at a time (an advisory lock);
  * a crash before the end leaves the version unmarked, so the next start-up does it again (evaluations are idempotent).
  */
 export async function backfillSegments(options: SegmentUpkeepOptions, signal?: AbortSignal): Promise<void> {
@@ -91,17 +96,29 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
           return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
         const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 500);
         if (page.length === 0) break;
-        const evaluate = async (id: number) => {
+        const evaluate = async (batch: number[]) => {
           try {
-            await options.publish((await options.refresher.refreshNow(id, { cause: 'backfill', silent })).events);
+            await options.publish(
+              await options.refresher.refreshMany(batch, { cause: 'backfill', silent, redoable: true }),
+            );
           } catch (error) {
-            // Evaluated again at their next change; the rest of the backfill goes on.
-            logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
+            logger.warn({ err: error }, 'segment backfill could not evaluate a batch of customers; one by one');
+            for (const id of batch) {
+              try {
+                await options.publish(
+                  (await options.refresher.refreshNow(id, { cause: 'backfill', silent, redoable: true })).events,
+                );
+              } catch (error) {
+                // Evaluated again at their next change; the rest of the backfill goes on.
+                logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
+              }
+            }
           }
         };
-        // A few customers at once (each its own transaction): the database and the expression work overlap.
-        for (let i = 0; i < page.length; i += BACKFILL_CONCURRENCY)
-          await Promise.all(page.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
+        const batches: number[][] = [];
+        for (let i = 0; i < page.length; i += BACKFILL_BATCH) batches.push(page.slice(i, i + BACKFILL_BATCH));
+        for (let i = 0; i < batches.length; i += BACKFILL_CONCURRENCY)
+          await Promise.all(batches.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
         done += page.length;
         afterId = page.at(-1)!;
         logger.info({ segments: ids, done, total: total[0]!.n }, 'segment backfill progress');

@@ -28,7 +28,7 @@ export const CUSTOMER_TABLES: readonly CustomerTable[] = [
     table: 'customers',
     rows: 't.id = ANY(p.customers)',
     erase: {
-      set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, erased_at = now(), updated_at = now()`,
+      set: `name = NULL, first_name = NULL, last_name = NULL, language = NULL, country = NULL, attributes = '{}', traits = '{}', segments_recheck_at = NULL, segment_flips = NULL, erased_at = now(), updated_at = now()`,
     },
   },
   {

@@ -54,17 +54,38 @@ export async function applyMembership(
   return changes;
 }
 
-/** Stores the customer's traits and when its time-based segment conditions must next be checked. */
-export async function saveTraits(
-  client: PoolClient,
-  customerId: number,
-  traits: Record<string, unknown>,
-  recheckAt: Date | null,
-): Promise<void> {
+/** When a time-based segment condition next changes its answer, as found for inputs hashed to `inputs`. */
+export interface SegmentFlip {
+  /** The definition version it was found with. */
+  version: string;
+  inputs: string;
+  member: boolean;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+/** A customer's traits as computed, with when its time-based segment conditions must next be checked. */
+export interface EvaluatedTraits {
+  customerId: number;
+  traits: Record<string, unknown>;
+  recheckAt: Date | null;
+  /** Per time-based condition, when it flips (see SegmentFlip). */
+  flips: Record<string, SegmentFlip> | null;
+}
+
+/** Stores customers' traits and re-check times, in one statement; rows that would not change are not written. */
+export async function saveTraits(client: PoolClient, evaluated: EvaluatedTraits[]): Promise<void> {
   await client.query(
-    `UPDATE customers SET traits = $2, segments_recheck_at = $3
-     WHERE id = $1 AND (traits IS DISTINCT FROM $2::jsonb OR segments_recheck_at IS DISTINCT FROM $3::timestamptz)`,
-    [customerId, JSON.stringify(traits), recheckAt],
+    `UPDATE customers c SET traits = u.traits, segments_recheck_at = u.recheck_at, segment_flips = u.flips
+     FROM unnest($1::bigint[], $2::jsonb[], $3::timestamptz[], $4::jsonb[]) AS u(id, traits, recheck_at, flips)
+     WHERE c.id = u.id AND (c.traits IS DISTINCT FROM u.traits OR c.segments_recheck_at IS DISTINCT FROM u.recheck_at
+       OR c.segment_flips IS DISTINCT FROM u.flips)`,
+    [
+      evaluated.map((row) => row.customerId),
+      evaluated.map((row) => JSON.stringify(row.traits)),
+      evaluated.map((row) => row.recheckAt),
+      evaluated.map((row) => (row.flips === null ? null : JSON.stringify(row.flips))),
+    ],
   );
 }
 

@@ -21,15 +21,15 @@ export interface Refreshed {
 const iso = (expression: string) => `to_char(${expression} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
- * One statement computing a customer's built-in traits from scratch, from their rows (`$1` is the live customer:
- * a merge has moved every row of the customers merged into it here). Recomputed rather than added up, so the result
+ * One statement computing a customer's built-in traits from scratch, from their rows (`customerId`, an SQL expression,
+ * is the live customer: a merge has moved every row of the customers merged into it here). Recomputed rather than added up, so the result
  * depends only on the rows (vendor timestamps), never on the order in which they arrived, and a merge or an unmerge
  * is one more recomputation. Purchases are the timeline entries with a positive `amount` (paid orders net of refunds,
  * paid invoices); `lifetime_value` and `average_order_value` are in `currency`, the currency of most of the
  * customer's purchases (then of the newest); `lifetime_values` keeps every currency apart, never added up.
  */
-export const BUILTIN_TRAITS_SQL = `
-  WITH t AS (SELECT type, source, occurred_at, amount, currency, data FROM timeline_events WHERE customer_id = $1),
+export const builtinTraitsSql = (customerId: string) => `
+  WITH t AS (SELECT type, source, occurred_at, amount, currency, data FROM timeline_events WHERE customer_id = ${customerId}),
   purchases AS (SELECT occurred_at, amount, currency FROM t WHERE amount > 0),
   by_currency AS (
     SELECT currency, sum(amount) AS total, count(*) AS n, max(occurred_at) AS newest FROM purchases GROUP BY currency
@@ -37,7 +37,7 @@ export const BUILTIN_TRAITS_SQL = `
   main AS (SELECT currency, total, n FROM by_currency ORDER BY n DESC, newest DESC, currency LIMIT 1),
   span AS (SELECT count(*) AS n, min(occurred_at) AS first, max(occurred_at) AS last FROM purchases),
   calls AS (SELECT occurred_at, data->>'direction' LIKE 'outbound%' AS outbound FROM t WHERE type LIKE 'call.%'),
-  sent AS (SELECT max(sent_at) AS at FROM outbound_messages WHERE customer_id = $1 AND status = 'sent')
+  sent AS (SELECT max(sent_at) AS at FROM outbound_messages WHERE customer_id = ${customerId} AND status = 'sent')
   SELECT jsonb_build_object(
     'orders_count', (SELECT n FROM span),
     'lifetime_value', coalesce((SELECT total FROM main), 0),
@@ -52,7 +52,7 @@ export const BUILTIN_TRAITS_SQL = `
       SELECT occurred_at FROM t WHERE type = 'message.received' UNION ALL SELECT occurred_at FROM calls WHERE NOT outbound) AS inbound),
     'last_contacted_at', (SELECT ${iso('max(at)')} FROM (
       SELECT at FROM sent UNION ALL SELECT occurred_at FROM calls WHERE outbound) AS ours),
-    'open_tasks', (SELECT count(*) FROM tasks WHERE customer_id = $1 AND status = 'open'),
+    'open_tasks', (SELECT count(*) FROM tasks WHERE customer_id = ${customerId} AND status = 'open'),
     'channels', coalesce((SELECT jsonb_agg(DISTINCT channel ORDER BY channel) FROM (
       SELECT CASE WHEN data->>'channel' IS NOT NULL THEN data->>'channel'
                   WHEN type LIKE 'call.%' THEN 'phone'
@@ -60,6 +60,9 @@ export const BUILTIN_TRAITS_SQL = `
                   ELSE source END AS channel
       FROM t) AS channels), '[]')
   ) AS traits`;
+
+/** The built-in traits of customer `$1` (see builtinTraitsSql). */
+export const BUILTIN_TRAITS_SQL = builtinTraitsSql('$1');
 
 /**
  * Recomputes the built-in traits of customers whose rows a merge or an unmerge moved, in the caller's transaction, and
@@ -72,12 +75,6 @@ export async function recomputeBuiltinTraits(client: PoolClient, customerIds: nu
       [id],
     );
   }
-}
-
-/** The built-in traits of live customer `customerId`, computed from scratch (see BUILTIN_TRAITS_SQL). */
-export async function computeBuiltinTraits(client: PoolClient, customerId: number): Promise<Record<string, unknown>> {
-  const { rows } = await client.query<{ traits: Record<string, unknown> }>(BUILTIN_TRAITS_SQL, [customerId]);
-  return rows[0]!.traits;
 }
 
 /**

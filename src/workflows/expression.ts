@@ -14,6 +14,8 @@ export const DEFAULT_LIMITS: ExpressionLimits = { timeout: 1000, stack: 500 };
 
 export interface CompiledExpression {
   source: string;
+  /** The parsed expression (JSONata's syntax tree), for analyses such as customerReads. */
+  ast: unknown;
   evaluate: (input: unknown, bindings?: Record<string, unknown>) => Promise<unknown>;
 }
 
@@ -59,6 +61,7 @@ export function compileExpression(source: string, limits: ExpressionLimits = DEF
   }
   return {
     source,
+    ast: expression.ast(),
     evaluate: async (input, bindings) => {
       try {
         return await expression.evaluate(input, bindings);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { customerReads } from './customer-reads.js';
 import { compileExpression, ExpressionSyntaxError, type CompiledExpression } from './expression.js';
 
 /** A `segments:` entry of workflows.yaml. */
@@ -22,6 +23,8 @@ export interface CompiledSegment {
   when: CompiledExpression;
   /** The condition reads the clock (`$now()`, `$millis()`, `$daysSince()`, `$daysUntil()`): the sweep re-checks it. */
   timeBased: boolean;
+  /** What of the customer the condition reads (see customerReads); null: any of it. */
+  reads: string[] | null;
   emitOnBackfill: boolean;
   /** Hash of the definition: a changed one is backfilled at start-up. */
   version: string;
@@ -34,6 +37,8 @@ export interface CompiledTrait {
   /** The expression reads `$timeline`: the customer's timeline entries are loaded for it. */
   usesTimeline: boolean;
   timeBased: boolean;
+  /** What of the customer the expression reads (see customerReads); null: any of it. */
+  reads: string[] | null;
 }
 
 /** The traits crmflow computes for every customer (`$customer.traits.<name>`); admin-declared ones come on top. */
@@ -140,6 +145,7 @@ export function compileAudienceConfig(
         value,
         usesTimeline: source.includes('$timeline'),
         timeBased: CLOCK_FUNCTIONS.test(source),
+        reads: customerReads(value.ast),
       });
   }
   const segments: CompiledSegment[] = [];
@@ -157,6 +163,7 @@ export function compileAudienceConfig(
       timeBased:
         CLOCK_FUNCTIONS.test(segment.when) ||
         traits.some((trait) => trait.timeBased && segment.when.includes(`traits.${trait.name}`)),
+      reads: customerReads(when.ast),
       emitOnBackfill: segment.on_backfill === 'emit',
       // The admin traits a condition may read are part of what it means.
       version: createHash('sha256')
