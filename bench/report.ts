@@ -23,6 +23,8 @@ export interface RunResult {
     workerNice?: number;
     /** `split`: `crmflow api` + workers; `start`: one `crmflow start` (shipped workflows.yaml, Shopify orders). */
     deployment?: 'split' | 'start';
+    /** `--segments`: three segments declared (#15's cost of segments is this config against the same without). */
+    segments?: boolean;
   };
   size: number;
   /** `backlog`: `backlog` events posted first, then `size` at `rate`; ack figures are those of the latter. */
@@ -77,7 +79,7 @@ export interface Results {
 export const configLabel = (config: RunResult['config']) =>
   config.deployment === 'start'
     ? '`crmflow start`, shipped workflows.yaml'
-    : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}`;
+    : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}${config.segments ? ', 3 segments' : ''}`;
 const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLabel(a) === configLabel(b);
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */

@@ -444,7 +444,7 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
       }
     }
     return {
-      config: { reply, workers, concurrency, workerNice, deployment },
+      config: { reply, workers, concurrency, workerNice, deployment, segments: withSegments },
       size,
       mode,
       ...(mode === 'max' ? {} : { rate }),
