@@ -61,8 +61,9 @@ export async function sweepSegments(options: SegmentUpkeepOptions): Promise<numb
 /**
  * Computes new and edited segments (their definition version differs from the stored one) over every live customer,
  * page by page with progress in the log, a batch of customers per transaction. Their changes are recorded without
- * segment.entered unless the segment says `on_backfill: emit`; stays in segments no longer declared are closed. One process at a time (an advisory lock);
- * a crash before the end leaves the version unmarked, so the next start-up does it again (evaluations are idempotent).
+ * segment.entered unless the segment says `on_backfill: emit`; stays in segments no longer declared are closed. One
+ * process at a time (an advisory lock); a crash before the end leaves the version unmarked, so the next start-up does
+ * it again (evaluations are idempotent; the durable commit that marks it also flushes the batches' relaxed commits).
  */
 export async function backfillSegments(options: SegmentUpkeepOptions, signal?: AbortSignal): Promise<void> {
   const { pool, config, logger } = options;
