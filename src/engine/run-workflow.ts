@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { SecretRedactor } from '../config/secret-redactor.js';
 import { observeRun } from '../observability/metrics.js';
-import type { Pool } from '../store/pool.js';
+import type { Pool, PoolClient } from '../store/pool.js';
 import {
   markRunWaiting,
   recordSteps,
@@ -16,7 +16,13 @@ import type { CompiledStep, CompiledWorkflow } from '../workflows/load.js';
 import { initialRunState } from './run-subject.js';
 import { withTimeout } from './timeout.js';
 import { isRetryable } from '../connectors/shared/retry-signal.js';
-import { StepError, type RunState, type StepServices, type TriggerEvent } from './steps/define-step.js';
+import {
+  StepError,
+  type CoalescedRefreshes,
+  type RunState,
+  type StepServices,
+  type TriggerEvent,
+} from './steps/define-step.js';
 
 export interface RunInput {
   run: RunRow;
@@ -48,15 +54,28 @@ export interface RunDependencies {
  */
 export async function runWorkflow(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const finished = observeRun(input.workflow.id);
-  const outcome = await executeRun(input, deps).catch((error: unknown) => {
-    finished('failed');
-    throw error;
-  });
+  const refreshes = deps.services.coalesceRefreshes?.(input.run.id);
+  const outcome = await executeRun(input, deps, refreshes)
+    .catch((error: unknown) => {
+      finished('failed');
+      throw error;
+    })
+    .finally(() => refreshes?.end());
   finished(outcome.status);
   return outcome;
 }
 
-async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
+/**
+ * Whether a step's configuration may read the customer's traits: `$customer.traits…`, or `$customer` other than one
+ * of its plain fields (errs towards "reads them"). Such a step waits for the run's owed refresh.
+ */
+const readsTraits = (step: CompiledStep) => /\$customer(?!\.(?!traits\b)[A-Za-z_])/.test(JSON.stringify(step.config));
+
+async function executeRun(
+  input: RunInput,
+  deps: RunDependencies,
+  refreshes: CoalescedRefreshes | undefined,
+): Promise<RunOutcome> {
   const { run, workflow } = input;
   const redact = deps.redactor ?? { text: (text: string) => text, json: <T>(value: T) => value };
   const logger = deps.logger.child({
@@ -71,6 +90,21 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
   const lastIndex = workflow.steps.at(-1)?.index;
   const state: RunState = await initialRunState(run, deps.services);
   const outputs: Record<string, unknown> = {};
+  // An earlier attempt may have stopped between a change and the refresh it owed: this attempt owes it too.
+  let earlierOwed = attempt === 1;
+  /** The owed refreshes, with `work` in their transaction when given; `$customer.traits` is then up to date. */
+  const flush = async <T>(work?: (db: Pool | PoolClient) => Promise<T>): Promise<T | undefined> => {
+    if (!earlierOwed && state.customer) {
+      refreshes?.owe(state.customer.id);
+      earlierOwed = true;
+    }
+    if (!refreshes?.pending()) return work?.(deps.pool);
+    const { result, traits } = await refreshes.flush(work);
+    const customer = state.customer;
+    const refreshed = customer && traits.get(customer.id);
+    if (customer && refreshed) state.customer = { ...customer, traits: refreshed };
+    return result;
+  };
   // Records of effect-free steps, written with the next record.
   let deferred: StepRecord[] = [];
   // Failures of `on_error: continue` steps: the run goes on, and ends with them named in its error.
@@ -87,6 +121,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       outputs[step.id] = previous.output;
       continue;
     }
+    if (readsTraits(step)) await flush();
     const bindings = {
       event: input.event,
       record: state.record,
@@ -123,7 +158,11 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
       }
       const records = [...deferred, stepRecord];
       deferred = [];
-      return recordSteps(deps.pool, run.id, records, end);
+      // The run's end commits with its owed refresh; a cancelled run still gets it.
+      if (end) return (await flush((db) => recordSteps(db, run.id, records, end)))!;
+      const recorded = await recordSteps(deps.pool, run.id, records);
+      if (recorded.cancelled) await flush();
+      return recorded;
     };
     const customerId = () => state.customer?.id ?? null;
     const succeeded = () =>
@@ -168,6 +207,7 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
           waiting_until: result.suspend.until.toISOString(),
           reason: result.suspend.reason,
         };
+        await flush();
         await record('waiting', output, null, null);
         await markRunWaiting(deps.pool, run.id, {
           stepIndex: step.index,
@@ -208,11 +248,8 @@ async function executeRun(input: RunInput, deps: RunDependencies): Promise<RunOu
     }
   }
   // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
-  await recordSteps(deps.pool, run.id, deferred, {
-    status: 'succeeded',
-    customerId: state.customer?.id ?? null,
-    error: failedSteps(),
-  });
+  const end: RunEnd = { status: 'succeeded', customerId: state.customer?.id ?? null, error: failedSteps() };
+  await flush((db) => recordSteps(db, run.id, deferred, end));
   return { status: 'succeeded' };
 }
 

@@ -6,7 +6,7 @@ import { identityMerges } from '../observability/metrics.js';
 import { assignLead } from '../store/assignments.js';
 import { loadCustomerSummary } from '../store/customer-queries.js';
 import { ErasedPersonError, upsertCustomer } from '../store/customers.js';
-import type { Pool } from '../store/pool.js';
+import { withRetriedTransaction, type Pool } from '../store/pool.js';
 import { suggestReplyMerge } from '../store/merge-suggestions.js';
 import { findEmailsByMessageId } from '../store/messages.js';
 import { createSla } from '../store/slas.js';
@@ -100,9 +100,22 @@ export function createStepServices(options: ServiceOptions): StepServices {
     listenedEvents,
     logger: options.logger,
   });
+  // Runs coalescing their refreshes (see coalesceRefreshes), by id: the customers each owes a refresh (true: their
+  // rows changed, so the built-in traits are recomputed) and the engine events queued only after it.
+  const coalescing = new Map<number, { owed: Map<number, boolean>; events: number[] }>();
+  /** Leaves the refresh (and the events) to the run when it coalesces them; false: the caller refreshes now. */
+  const owe = (runId: number | null | undefined, customerId: number, rowsChanged: boolean, events: number[]) => {
+    const run = runId == null ? undefined : coalescing.get(runId);
+    if (!run) return false;
+    if (rowsChanged || refresher.readsProfile)
+      run.owed.set(customerId, (run.owed.get(customerId) ?? false) || rowsChanged);
+    run.events.push(...events);
+    return true;
+  };
   /** Traits and segments after a change that committed on its own (a failure fails the step, whose retry does it again). */
   const refreshAfter = async (customerId: number | null, runId: number | null, rowsChanged = true) => {
     if (customerId === null || (!rowsChanged && !refresher.readsProfile)) return;
+    if (owe(runId, customerId, rowsChanged, [])) return;
     await publish(
       (await refresher.refreshNow(customerId, { cause: 'change', runId: runId ?? undefined, recompute: rowsChanged }))
         .events,
@@ -121,19 +134,55 @@ export function createStepServices(options: ServiceOptions): StepServices {
             runId: input.runId,
             recompute: change?.rowsChanged !== false,
           });
+        const coalesced = input.runId !== undefined && coalescing.has(input.runId);
         const result = await upsertCustomer(pool, {
           ...input,
           listenedEvents,
-          refresh,
+          refresh: coalesced ? undefined : refresh,
           refreshProfile: refresher.readsProfile,
         });
         identityMerges.inc(result.mergedIds.length);
-        await publish(result.events);
+        const rowsChanged = result.created || result.mergedIds.length > 0 || result.attached.length > 0;
+        if (!owe(input.runId, result.customerId, rowsChanged, result.events)) await publish(result.events);
         return result;
       } catch (error) {
         if (error instanceof ErasedPersonError) throw new StepError(error.message, false);
         throw error;
       }
+    },
+    coalesceRefreshes: (runId) => {
+      const run = { owed: new Map<number, boolean>(), events: [] as number[] };
+      coalescing.set(runId, run);
+      return {
+        pending: () => run.owed.size > 0 || run.events.length > 0,
+        owe: (customerId) => run.owed.set(customerId, true),
+        flush: async (work) => {
+          const owed = [...run.owed];
+          const traits = new Map<number, Record<string, unknown>>();
+          let events: number[] = [];
+          const result = await withRetriedTransaction(pool, async (client) => {
+            traits.clear();
+            events = [...run.events];
+            for (const [customerId, rowsChanged] of owed) {
+              const refreshed = await refresher.refresh(client, customerId, {
+                cause: 'change',
+                runId,
+                recompute: rowsChanged,
+              });
+              traits.set(customerId, refreshed.traits);
+              events.push(...refreshed.events);
+            }
+            return work ? await work(client) : undefined;
+          });
+          run.owed.clear();
+          run.events = [];
+          await publish(events);
+          return { result, traits };
+        },
+        end: () => {
+          if (coalescing.get(runId) === run) coalescing.delete(runId);
+        },
+      };
     },
     loadCustomer: async (customerId) => {
       const customer = await loadCustomerSummary(pool, customerId);
@@ -143,13 +192,16 @@ export function createStepServices(options: ServiceOptions): StepServices {
     upsertTimeline: async (entry) => {
       const refresh: CustomerRefresh = (client, customerId) =>
         refresher.refresh(client, customerId, { cause: 'change', runId: entry.runId });
+      const coalesced = entry.runId !== undefined && coalescing.has(entry.runId);
+      // Coalesced, the entry is one statement: its refresh comes later in the run (see coalesceRefreshes).
       const result = await upsertTimelineEntry(pool, {
         ...entry,
         data: await personAndThread(entry),
         listenedEvents,
-        refresh,
+        refresh: coalesced ? undefined : refresh,
       });
-      await publish([result.event, ...(result.refreshed?.events ?? [])]);
+      const events = [result.event, ...(result.refreshed?.events ?? [])].filter((id) => id !== undefined);
+      if (!owe(entry.runId, entry.customerId, true, events)) await publish(events);
       return { id: result.id, inserted: result.inserted, traits: result.refreshed?.traits };
     },
     assignLead: async (request) => {

@@ -1,5 +1,5 @@
 import { NEEDS_PERSON_SQL } from './needs-person.js';
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
 
 /** Every status a run can have (the table's CHECK constraint lists the same). */
 export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'filtered', 'failed', 'cancelled'] as const;
@@ -245,7 +245,7 @@ export async function listStepRecords(pool: Pool, runId: number): Promise<StepRe
  * last step recorded was the run's last: the run is finished in that round trip too.
  */
 export async function recordSteps(
-  pool: Pool,
+  db: Pool | PoolClient,
   runId: number,
   steps: StepRecord[],
   end?: RunEnd,
@@ -278,7 +278,7 @@ export async function recordSteps(
   if (end) writes.push(`finished AS (${finishRunSql(params.length + 1)})`);
   if (end) params.push(...finishParams(end));
   // The SELECT sees the run as it was before this statement: cancelled by someone else, not finished by us.
-  const { rows: run } = await pool.query<{ cancelled: boolean }>(
+  const { rows: run } = await db.query<{ cancelled: boolean }>(
     `${writes.length > 0 ? `WITH ${writes.join(', ')} ` : ''}SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,
     params,
   );

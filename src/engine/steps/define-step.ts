@@ -15,6 +15,7 @@ import { RetrySignal } from '../../connectors/shared/retry-signal.js';
 import type { ReplyPolicy } from '../reply-policy/gate.js';
 import type { Pipeline } from '../../workflows/pipelines.js';
 import type { DealChange, DealChangeResult } from '../../store/deals.js';
+import type { PoolClient } from '../../store/pool.js';
 
 /**
  * The contract of a step type: its YAML schema, a compile function run once when workflows.yaml is loaded, and a
@@ -165,6 +166,12 @@ export interface StepServices {
     customer: CustomerSummary;
   }>;
   loadCustomer: (customerId: number) => Promise<CustomerSummary>;
+  /**
+   * Coalesces the traits and segment refreshes of run `runId` into one (#21; see README, "Where the statements go"):
+   * until `end`, the changes the run makes through these services leave the customer's refresh to `flush`, and the
+   * engine events they wrote are queued after it. Absent (test doubles): every change refreshes at once.
+   */
+  coalesceRefreshes?: (runId: number) => CoalescedRefreshes;
   upsertTimeline: (entry: {
     customerId: number;
     source: string;
@@ -318,6 +325,23 @@ export interface OpenCaseOutput {
   first_response_due_at: string | null;
   resolution_due_at: string | null;
   acknowledgement?: { status: string; channel: string; message_id?: number; reason?: string };
+}
+
+/** A run's owed refreshes: see `StepServices.coalesceRefreshes`. */
+export interface CoalescedRefreshes {
+  /** Whether a change waits for its refresh. */
+  pending: () => boolean;
+  /** Owes a refresh of the customer (a resumed run: its earlier attempt may have stopped between a change and it). */
+  owe: (customerId: number) => void;
+  /**
+   * One transaction: the owed refreshes, then `work` (the run's record that must commit with them); afterwards the
+   * engine events are queued. Returns `work`'s result and the traits now stored, by the customer id they were owed for.
+   */
+  flush: <T>(
+    work?: (client: PoolClient) => Promise<T>,
+  ) => Promise<{ result: T | undefined; traits: Map<number, Record<string, unknown>> }>;
+  /** Stops coalescing: later changes refresh at once again. */
+  end: () => void;
 }
 
 /** A step failure. `retryable: false` fails the run at once (a broken mapping); otherwise the job is retried. */
