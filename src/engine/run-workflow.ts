@@ -105,8 +105,9 @@ async function executeRun(
     if (customer && refreshed) state.customer = { ...customer, traits: refreshed };
     return result;
   };
-  // Records of effect-free steps, written with the next record.
+  // Records of effect-free and rerunnable steps, written with the next record (before the next step reaching outside).
   let deferred: StepRecord[] = [];
+  let holdsRerunnable = false;
   // Failures of `on_error: continue` steps: the run goes on, and ends with them named in its error.
   const failures: string[] = [];
   const failedSteps = () =>
@@ -122,6 +123,15 @@ async function executeRun(
       continue;
     }
     if (readsTraits(step)) await flush();
+    // A step reaching outside runs (and is retried) after the records of the rerunnable steps before it.
+    if (holdsRerunnable && !step.definition.effectFree && !step.definition.rerunnable) {
+      const { cancelled } = await recordSteps(deps.pool, run.id, deferred);
+      [deferred, holdsRerunnable] = [[], false];
+      if (cancelled) {
+        await flush();
+        return { status: 'cancelled' };
+      }
+    }
     const bindings = {
       event: input.event,
       record: state.record,
@@ -152,12 +162,13 @@ async function executeRun(
         startedAt,
         durationMs: performance.now() - started,
       };
-      if (status === 'succeeded' && step.definition.effectFree && !end) {
+      if (status === 'succeeded' && (step.definition.effectFree || step.definition.rerunnable) && !end) {
         deferred.push(stepRecord);
+        holdsRerunnable ||= step.definition.rerunnable === true;
         return { cancelled: false };
       }
       const records = [...deferred, stepRecord];
-      deferred = [];
+      [deferred, holdsRerunnable] = [[], false];
       // The run's end commits with its owed refresh; a cancelled run still gets it.
       if (end) return (await flush((db) => recordSteps(db, run.id, records, end)))!;
       const recorded = await recordSteps(deps.pool, run.id, records);

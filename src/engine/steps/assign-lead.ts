@@ -52,6 +52,8 @@ export default defineStep<AssignConfig, CompiledAssign>({
   type: 'assign_lead',
   // stop: replies, tasks and SLAs after it name the owner.
   onError: 'stop',
+  // Run again after a crash it changes nothing more: keyed by the run's idempotency key.
+  rerunnable: true,
   summary:
     'Gives the customer an owner, exactly fair across all workers: `round_robin`, `weighted` (pool members with a weight) or `least_loaded` (fewest open leads) over a pool; `rules` (first JSONata match → a pool or an agent) pick the target; unavailable agents (declared, outside working hours, switched off through the API) and agents at capacity are skipped; a lead in a language goes first to the agents who speak it (`language`); `fallback_pool` when nobody is left. Sticky by default: a customer who has an owner keeps them, unless `away_owner` reassigns an owner who left or is unavailable. Sets `$owner`.',
   schema: {

@@ -44,6 +44,12 @@ export interface StepDefinition<Config = Record<string, unknown>, Compiled = unk
    * step's, one round trip fewer; a crash before then only runs it again.
    */
   effectFree?: true;
+  /**
+   * The step writes only to crmflow's database, idempotently (keyed by the run, the vendor object or the identities):
+   * run again after a crash, it finds its effect done. Its record waits like an effect-free step's, but only until the
+   * next step that is neither (a message, an HTTP call), so that a retry of that step sees the outputs it saw first.
+   */
+  rerunnable?: true;
 }
 
 export interface StepSchema {

@@ -27,6 +27,8 @@ export default defineStep<TimelineConfig, CompiledExpression | undefined>({
   type: 'timeline',
   // stop: a failed write is a database error a retry heals (the entry is written once).
   onError: 'stop',
+  // Run again after a crash it changes nothing more: one entry per vendor object.
+  rerunnable: true,
   summary:
     "Adds the event to the customer's timeline (order, call, message, invoice...) once per vendor object; a newer version of the object updates it, an older one changes nothing.",
   schema: {

@@ -22,6 +22,8 @@ export default defineStep<UpsertConfig, CompiledExpression | undefined>({
   type: 'upsert_customer',
   // stop: later steps need the customer; a database error heals on retry.
   onError: 'stop',
+  // Run again after a crash it changes nothing more: identity resolution finds the customer it made.
+  rerunnable: true,
   summary:
     'Resolves the record to one customer by its emails, phones and vendor ids (creating, attaching or merging), and updates the profile; newer vendor data wins. Sets `$customer`.',
   schema: {
