@@ -111,6 +111,45 @@ describe('segments: batched backfill and sweep', () => {
     expect(published).toEqual([]);
   }, 60_000);
 
+  it("live changes during a new segment's backfill are neither lost nor doubled", async () => {
+    // 600 customers with an order of 300 EUR; the new segment wants 500 or more.
+    const ids = await customersWithOrders(600, [5], 300);
+    const vip: SegmentConfig = { id: 'vip', when: '$customer.traits.lifetime_value >= 900' };
+    await backfillSegments(upkeep(audience([vip])));
+    const config = audience([vip, { id: 'big', when: '$customer.traits.lifetime_value >= 500' }]);
+    // Every third customer ordered again (600 EUR), stored before the segment was declared.
+    const buyers = ids.filter((_, i) => i % 3 === 0);
+    const before = createCustomerRefresher({ pool: db.pool, config: audience([vip]), now: () => clock });
+    for (const id of buyers) {
+      await db.pool.query(
+        `INSERT INTO timeline_events (customer_id, source, external_id, type, occurred_at, version_at, data, amount, currency)
+         VALUES ($1, 'shopify', $3, 'order.created', $2, $2, '{}', 300, 'EUR')`,
+        [id, clock, `${id}-again`],
+      );
+      await before.refreshNow(id, { cause: 'change' });
+    }
+    // While the backfill goes up the ids, changes to them come in from the other end, evaluated by the process's own
+    // refresher (which knows the new segment): each enters once, by the backfill (no event) or by the change (one
+    // event), whichever locks the customer first; the other finds them in already.
+    const live = createCustomerRefresher({ pool: db.pool, config, now: () => clock });
+    await Promise.all([
+      backfillSegments(upkeep(config, 50)),
+      (async () => {
+        for (const id of [...buyers].reverse())
+          published.push(...(await live.refreshNow(id, { cause: 'change' })).events);
+      })(),
+    ]);
+    const big = (await stays('big')).sort((a, b) => a.customer_id - b.customer_id);
+    expect(big.map((stay) => stay.customer_id)).toEqual(buyers);
+    expect(big.every((stay) => stay.exited_at === null)).toBe(true);
+    const byChange = big.filter((stay) => stay.entered_by === 'change').map((stay) => stay.customer_id);
+    const { rows } = await db.pool.query<{ customer_id: number }>(
+      `SELECT customer_id FROM engine_events WHERE type = 'segment.entered' AND data->>'segment' = 'big' ORDER BY customer_id`,
+    );
+    expect(rows.map((row) => row.customer_id)).toEqual(byChange);
+    expect(published).toHaveLength(byChange.length);
+  }, 120_000);
+
   it('the sweep enters exactly the due customers, each once, batch after batch', async () => {
     // Orders 10 days apart: soon lapses 5 days from now (15 days after its last order), later in 13 days, and
     // single (one order) never.
