@@ -86,6 +86,8 @@ describe('segments: batched backfill and sweep', () => {
     await db.pool.query(`UPDATE customers SET traits = jsonb_set(traits, '{lifetime_value}', '5000') WHERE id = $1`, [
       ids[1],
     ]);
+    // Customer 2 waits for the sweep (as after a merge by hand): it is evaluated all the same and stays marked.
+    await db.pool.query(`UPDATE customers SET segments_recheck_at = '-infinity' WHERE id = $1`, [ids[2]]);
     const big: SegmentConfig = { id: 'big', when: '$customer.traits.lifetime_value >= 600' };
     await backfillSegments(upkeep(audience([vip, big]), 2));
     expect((await stays('big')).map((stay) => [stay.customer_id, stay.entered_by, stay.exited_at])).toEqual(
@@ -93,6 +95,10 @@ describe('segments: batched backfill and sweep', () => {
     );
     expect(await stays('vip')).toEqual(vipStays);
     expect(await events('segment.entered', 'big')).toBe(0);
+    const { rows: marked } = await db.pool.query('SELECT segments_recheck_at AS at FROM customers WHERE id = $1', [
+      ids[2],
+    ]);
+    expect(marked[0].at).toBe(-Infinity);
     expect(await count(db.pool, 'SELECT 1 FROM engine_events')).toBe(0);
 
     // A declared trait changes what every segment means: traits are recomputed from the rows and every segment

@@ -79,7 +79,8 @@ type LoadedCustomer = CustomerSummary & {
   builtin: Record<string, unknown> | null;
   current: string[];
   segment_flips: Record<string, SegmentFlip> | null;
-  segments_recheck_at: Date | null;
+  /** -Infinity (a number, as node-postgres reads `-infinity`): marked for the next sweep. */
+  segments_recheck_at: Date | number | null;
 };
 
 /** What a refresh found for one customer: their traits to store and the stays to open and close. */
@@ -226,7 +227,7 @@ export function createCustomerRefresher(deps: {
     if (only) {
       for (const [id, flip] of Object.entries(storedFlips ?? {}))
         if (!only.some((segment) => segment.id === id)) flips[id] = flip;
-      if (storedRecheck !== null) recheckAt = storedRecheck.getTime();
+      if (storedRecheck !== null) recheckAt = Number(storedRecheck);
     }
     for (const segment of only ?? segments) {
       const member = await isMember(segment, subject, now);
@@ -239,7 +240,8 @@ export function createCustomerRefresher(deps: {
     return {
       customerId: customer.id,
       traits: computed,
-      recheckAt: recheckAt === undefined ? null : new Date(recheckAt),
+      // A customer marked for the sweep (-Infinity) stays marked.
+      recheckAt: recheckAt === undefined ? null : Number.isFinite(recheckAt) ? new Date(recheckAt) : recheckAt,
       flips: Object.keys(flips).length === 0 ? null : flips,
       enter,
       exit,

@@ -102,7 +102,8 @@ export interface SegmentFlip {
 export interface EvaluatedTraits {
   customerId: number;
   traits: Record<string, unknown>;
-  recheckAt: Date | null;
+  /** -Infinity: at the next sweep (stored as `-infinity`). */
+  recheckAt: Date | number | null;
   /** Per time-based condition, when it flips (see SegmentFlip). */
   flips: Record<string, SegmentFlip> | null;
 }
