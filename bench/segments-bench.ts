@@ -24,8 +24,9 @@ export interface BackfillTiming {
 /**
  * Times the start-up backfill as crmflow runs it (backfillSegments, its concurrency and page size) on the seeded
  * database: first every example segment (seeded customers have no traits or memberships yet, as on the first start
- * with segments), then one segment more. Every customer evaluated is a full refresh: traits from their rows and every
- * segment, whichever are new. Backfills are silent, so there are no events to queue.
+ * with segments: every customer's traits from their rows, every segment), then one segment more (that segment alone,
+ * over the stored traits). Backfills are silent, so there are no events to queue. On a database an earlier run
+ * backfilled, the first is already done.
  */
 export async function timeSegmentBackfills(app: Crmflow): Promise<BackfillTiming[]> {
   const { rows } = await app.pool.query<{ n: number }>(
@@ -133,5 +134,5 @@ export function backfillMarkdown(timings: BackfillTiming[], sweeps: Array<{ due:
   const sweepLines = sweeps.map(
     (sweep) => `- sweep with ${sweep.due.toLocaleString('en')} customers due: ${sweep.ms} ms`,
   );
-  return `\n**Segment backfill** at start-up (backfillSegments: 50 customers per transaction, two transactions at once), then the sweep:\n\n${[...lines, ...sweepLines].join('\n')}\n`;
+  return `\n**Segment backfill** at start-up (backfillSegments: 250 customers per transaction, two transactions at once), then the sweep:\n\n${[...lines, ...sweepLines].join('\n')}\n`;
 }

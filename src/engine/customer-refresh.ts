@@ -29,6 +29,12 @@ export interface RefreshOptions {
    * durable commit flushes it too).
    */
   redoable?: boolean;
+  /**
+   * Evaluate only these segments, over the stored traits (the backfill of new or edited segments while the traits'
+   * definition is unchanged: every change kept the stored traits current); their stays and flip times are updated, the
+   * rest is left as it is.
+   */
+  only?: readonly CompiledSegment[];
 }
 
 export interface CustomerRefresher {
@@ -41,9 +47,9 @@ export interface CustomerRefresher {
   /** `refresh` in a transaction of its own (a change that committed on its own: a task, a sent message, the sweep). */
   refreshNow: (customerId: number, options: RefreshOptions) => Promise<Refreshed>;
   /**
-   * `refresh` of many live customers in one transaction, with one statement to read them and one to store their
-   * traits (the backfill); customers merged since they were listed are left out (their rows moved to the kept one).
-   * Returns the engine events written.
+   * `refresh` of many live customers in one transaction, with one statement to read them, one to store their traits
+   * and one per direction for their stays (the backfill, the sweep); customers merged since they were listed are left
+   * out (their rows moved to the kept one). Returns the engine events written.
    */
   refreshMany: (customerIds: number[], options: RefreshOptions) => Promise<number[]>;
   /** Whether a profile change (not only a new row) can move traits or segments: some declared one reads more than traits. */
@@ -52,7 +58,7 @@ export interface CustomerRefresher {
 
 /** Customers, their built-in traits (recomputed or `NULL`: keep the stored ones) and their current segments. */
 const refreshSql = (builtin: string, where: string) =>
-  `SELECT ${SUMMARY_COLUMNS}, c.segment_flips, ${builtin} AS builtin,
+  `SELECT ${SUMMARY_COLUMNS}, c.segment_flips, c.segments_recheck_at, ${builtin} AS builtin,
      ARRAY(SELECT segment_id FROM segment_memberships WHERE customer_id = c.id AND exited_at IS NULL) AS current
    FROM customers c WHERE ${where}`;
 /**
@@ -66,12 +72,15 @@ const REFRESH_QUERY = {
     name: 'refresh-customers',
     text: refreshSql(`(${builtinTraitsSql('c.id')})`, 'c.id = ANY($1::bigint[]) ORDER BY c.id'),
   },
+  manyStored: { name: 'refresh-customers-stored', text: refreshSql('NULL', 'c.id = ANY($1::bigint[]) ORDER BY c.id') },
 };
 
 type LoadedCustomer = CustomerSummary & {
   builtin: Record<string, unknown> | null;
   current: string[];
   segment_flips: Record<string, SegmentFlip> | null;
+  /** -Infinity (a number, as node-postgres reads `-infinity`): marked for the next sweep. */
+  segments_recheck_at: Date | number | null;
 };
 
 /** What a refresh found for one customer: their traits to store and the stays to open and close. */
@@ -164,39 +173,63 @@ export function createCustomerRefresher(deps: {
     return { version: segment.version, inputs, member, at: await nextFlip(segment, customer, now, member) };
   };
 
-  /** Declared traits on top of the built-in ones, then every segment's answer and each time-based one's flip time. */
-  const evaluate = async (client: PoolClient, row: LoadedCustomer, now: Date): Promise<Evaluation> => {
-    const { builtin, current, segment_flips: storedFlips, ...customer } = row;
+  /** Declared traits on top of the built-in ones (the stored ones when `builtin` is null). */
+  const declaredTraits = async (
+    client: PoolClient,
+    customer: CustomerSummary,
+    builtin: Record<string, unknown> | null,
+    now: Date,
+  ) => {
     const computed: Record<string, unknown> = { ...(builtin ?? customer.traits) };
-    if (traits.length > 0) {
-      const timeline = needsTimeline
-        ? (
-            await client.query(
-              'SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000',
-              [customer.id],
-            )
-          ).rows
-        : undefined;
-      for (const trait of traits) {
-        const subject = { ...customer, traits: computed };
-        try {
-          const value = await trait.value.evaluate(subject, { customer: subject, timeline, ...clockBindings(now) });
-          computed[trait.name] = value === undefined ? null : value;
-        } catch (error) {
-          deps.logger?.debug(
-            { trait: trait.name, customer_id: customer.id, err: error },
-            'trait expression failed; null',
-          );
-          computed[trait.name] = null;
-        }
+    if (traits.length === 0) return computed;
+    const timeline = needsTimeline
+      ? (
+          await client.query(
+            'SELECT type, source, occurred_at, amount, currency, summary, data FROM timeline_events WHERE customer_id = $1 ORDER BY occurred_at, id LIMIT 1000',
+            [customer.id],
+          )
+        ).rows
+      : undefined;
+    for (const trait of traits) {
+      const subject = { ...customer, traits: computed };
+      try {
+        const value = await trait.value.evaluate(subject, { customer: subject, timeline, ...clockBindings(now) });
+        computed[trait.name] = value === undefined ? null : value;
+      } catch (error) {
+        deps.logger?.debug(
+          { trait: trait.name, customer_id: customer.id, err: error },
+          'trait expression failed; null',
+        );
+        computed[trait.name] = null;
       }
     }
+    return computed;
+  };
+
+  /**
+   * The customer's traits (recomputed, or the stored ones with `only`), then each segment's answer (`only`'s) and each
+   * time-based one's flip time. With `only`, the other segments' flip times are kept and the re-check time is the
+   * earlier of the stored one and theirs (a re-check that comes too early finds nothing to change).
+   */
+  const evaluate = async (
+    client: PoolClient,
+    row: LoadedCustomer,
+    now: Date,
+    only: readonly CompiledSegment[] | undefined,
+  ): Promise<Evaluation> => {
+    const { builtin, current, segment_flips: storedFlips, segments_recheck_at: storedRecheck, ...customer } = row;
+    const computed = only ? (customer.traits ?? {}) : await declaredTraits(client, customer, builtin, now);
     const subject: CustomerSummary = { ...customer, traits: computed };
     const enter: string[] = [];
     const exit: string[] = [];
     const flips: Record<string, SegmentFlip> = {};
     let recheckAt: number | undefined;
-    for (const segment of segments) {
+    if (only) {
+      for (const [id, flip] of Object.entries(storedFlips ?? {}))
+        if (!only.some((segment) => segment.id === id)) flips[id] = flip;
+      if (storedRecheck !== null) recheckAt = Number(storedRecheck);
+    }
+    for (const segment of only ?? segments) {
       const member = await isMember(segment, subject, now);
       if (member && !current.includes(segment.id)) enter.push(segment.id);
       if (!member && current.includes(segment.id)) exit.push(segment.id);
@@ -207,36 +240,37 @@ export function createCustomerRefresher(deps: {
     return {
       customerId: customer.id,
       traits: computed,
-      recheckAt: recheckAt === undefined ? null : new Date(recheckAt),
-      flips: recheckAt === undefined ? null : flips,
+      // A customer marked for the sweep (-Infinity) stays marked.
+      recheckAt: recheckAt === undefined ? null : Number.isFinite(recheckAt) ? new Date(recheckAt) : recheckAt,
+      flips: Object.keys(flips).length === 0 ? null : flips,
       enter,
       exit,
     };
   };
 
-  /** Opens and closes the stays an evaluation found and writes their engine events (but for `silent` segments). */
+  /** Opens and closes the stays the evaluations found and writes their engine events (but for `silent` segments). */
   const recordMembership = async (
     client: PoolClient,
-    evaluation: Evaluation,
+    evaluations: Evaluation[],
     now: Date,
     options: RefreshOptions,
   ): Promise<number[]> => {
-    const { customerId: id, enter, exit } = evaluation;
-    if (enter.length === 0 && exit.length === 0) return [];
-    const changes = await applyMembership(client, id, { enter, exit }, now, options.cause);
+    const diffs = evaluations.filter((evaluation) => evaluation.enter.length > 0 || evaluation.exit.length > 0);
+    if (diffs.length === 0) return [];
+    const changes = await applyMembership(client, diffs, now, options.cause);
     const events: number[] = [];
     for (const change of changes) {
       if (options.silent?.has(change.segmentId)) continue;
       const segment = segments.find((candidate) => candidate.id === change.segmentId)!;
       const event = await emitEngineEvent(client, {
         type: change.change === 'entered' ? 'segment.entered' : 'segment.exited',
-        customerId: id,
+        customerId: change.customerId,
         sourceRunId: options.runId,
         listened: deps.listenedEvents,
         // One event per stay and direction, whoever evaluates how often.
         dedupeKey: `segment:${change.membershipId}:${change.change}`,
         data: {
-          customer_id: id,
+          customer_id: change.customerId,
           segment: segment.id,
           segment_name: segment.name,
           membership_id: change.membershipId,
@@ -257,12 +291,12 @@ export function createCustomerRefresher(deps: {
     const id = await lockCustomerForUpdate(client, customerId);
     const now = deps.now();
     const { rows } = await client.query<LoadedCustomer>(
-      options.recompute === false ? REFRESH_QUERY.stored : REFRESH_QUERY.recomputed,
+      options.recompute === false || options.only ? REFRESH_QUERY.stored : REFRESH_QUERY.recomputed,
       [id],
     );
-    const evaluation = await evaluate(client, rows[0]!, now);
+    const evaluation = await evaluate(client, rows[0]!, now, options.only);
     await saveTraits(client, [evaluation]);
-    const events = await recordMembership(client, evaluation, now, options);
+    const events = await recordMembership(client, [evaluation], now, options);
     await relaxCommit(client, options, events);
     return { events, traits: evaluation.traits };
   };
@@ -275,12 +309,14 @@ export function createCustomerRefresher(deps: {
         [customerIds],
       );
       const now = deps.now();
-      const { rows } = await client.query<LoadedCustomer>(REFRESH_QUERY.many, [locked.map((row) => row.id)]);
+      const { rows } = await client.query<LoadedCustomer>(
+        options.recompute === false || options.only ? REFRESH_QUERY.manyStored : REFRESH_QUERY.many,
+        [locked.map((row) => row.id)],
+      );
       const evaluations: Evaluation[] = [];
-      for (const row of rows) evaluations.push(await evaluate(client, row, now));
+      for (const row of rows) evaluations.push(await evaluate(client, row, now, options.only));
       await saveTraits(client, evaluations);
-      const events: number[] = [];
-      for (const evaluation of evaluations) events.push(...(await recordMembership(client, evaluation, now, options)));
+      const events = await recordMembership(client, evaluations, now, options);
       await relaxCommit(client, options, events);
       return events;
     });

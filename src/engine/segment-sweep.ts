@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pool } from '../store/pool.js';
+import { BUILTIN_TRAITS_SQL } from '../store/traits.js';
 import {
   customerIdsAfter,
   dueForRecheck,
@@ -9,15 +11,16 @@ import {
   storedDefinitions,
 } from '../store/segments.js';
 import type { LoadedConfig } from '../workflows/load.js';
-import type { CustomerRefresher } from './customer-refresh.js';
+import type { CustomerRefresher, RefreshOptions } from './customer-refresh.js';
 
 /**
- * Customers a backfill evaluates in one transaction: a statement per customer and a commit each cost more than the
- * evaluation itself; short enough that an event for one of them waits for the lock only briefly.
+ * Customers evaluated in one transaction (backfill and sweep): one statement reads them, one stores their traits and
+ * one per direction their stays, so statements and commits per customer no longer dominate; small enough that an event
+ * for one of them waits for the lock only briefly.
  */
-const BACKFILL_BATCH = 50;
+const BATCH = 250;
 /** Batches at once (each its own transaction): the database and the expression work overlap; runs keep their connections. */
-const BACKFILL_CONCURRENCY = 2;
+const CONCURRENCY = 2;
 
 export interface SegmentUpkeepOptions {
   pool: Pool;
@@ -27,43 +30,84 @@ export interface SegmentUpkeepOptions {
   publish: (eventIds: number[]) => Promise<void>;
   now: () => Date;
   logger: Logger;
-  /** Customers read per page. Default 500. */
+  /** Customers read per page. Default 1,000. */
   batchSize?: number;
 }
 
 /**
- * Re-evaluates the customers whose time-based segment conditions are due (`segments_recheck_at` has passed), soonest
- * first, each in its own transaction; each gets its next re-check time. Only those customers are read (a partial
- * index), so a pass costs what changes, not the size of the customer base. Returns how many were re-evaluated.
+ * Refreshes `ids` BATCH at a time, CONCURRENCY batches at once, and queues their events. A batch that fails is done
+ * again one customer at a time, so one customer that cannot be evaluated does not hold up the others; `failed` is told
+ * about each that fails on its own too.
  */
-export async function sweepSegments(options: SegmentUpkeepOptions): Promise<number> {
-  const batch = options.batchSize ?? 500;
-  let checked = 0;
-  for (;;) {
-    const ids = await dueForRecheck(options.pool, options.now(), batch);
-    for (const id of ids) {
-      try {
-        await options.publish((await options.refresher.refreshNow(id, { cause: 'sweep', redoable: true })).events);
-      } catch (error) {
-        // One customer that cannot be evaluated must not hold up the others: it is tried again in an hour.
-        options.logger.warn(
-          { customer_id: id, err: error },
-          'segment sweep could not re-evaluate a customer; retried in an hour',
-        );
-        await postponeRecheck(options.pool, id, new Date(options.now().getTime() + 3_600_000));
+async function refreshInBatches(
+  options: SegmentUpkeepOptions,
+  ids: number[],
+  refresh: RefreshOptions,
+  failed: (customerId: number, error: unknown) => Promise<void>,
+): Promise<void> {
+  const evaluate = async (batch: number[]) => {
+    try {
+      await options.publish(await options.refresher.refreshMany(batch, refresh));
+    } catch (error) {
+      options.logger.warn({ err: error, cause: refresh.cause }, 'could not evaluate a batch of customers; one by one');
+      for (const id of batch) {
+        try {
+          await options.publish((await options.refresher.refreshNow(id, refresh)).events);
+        } catch (error) {
+          await failed(id, error);
+        }
       }
     }
+  };
+  const batches: number[][] = [];
+  for (let i = 0; i < ids.length; i += BATCH) batches.push(ids.slice(i, i + BATCH));
+  for (let i = 0; i < batches.length; i += CONCURRENCY)
+    await Promise.all(batches.slice(i, i + CONCURRENCY).map(evaluate));
+}
+
+/**
+ * Re-evaluates the customers whose time-based segment conditions are due (`segments_recheck_at` has passed), soonest
+ * first, in batches; each gets its next re-check time. Only those customers are read (a partial index), so a pass
+ * costs what changes, not the size of the customer base. Returns how many were re-evaluated.
+ */
+export async function sweepSegments(options: SegmentUpkeepOptions): Promise<number> {
+  const page = options.batchSize ?? 1000;
+  let checked = 0;
+  for (;;) {
+    const ids = await dueForRecheck(options.pool, options.now(), page);
+    await refreshInBatches(options, ids, { cause: 'sweep', redoable: true }, async (id, error) => {
+      options.logger.warn(
+        { customer_id: id, err: error },
+        'segment sweep could not re-evaluate a customer; retried in an hour',
+      );
+      await postponeRecheck(options.pool, id, new Date(options.now().getTime() + 3_600_000));
+    });
     checked += ids.length;
-    if (ids.length < batch) return checked;
+    if (ids.length < page) return checked;
   }
 }
 
 /**
+ * The definition of every customer's traits: the built-in statement and the declared expressions. While it is the one
+ * the stored segments were backfilled with, every change has kept the customers' stored traits current.
+ */
+export function traitsVersion(config: LoadedConfig): string {
+  return createHash('sha256')
+    .update(JSON.stringify([BUILTIN_TRAITS_SQL, config.traits.map((trait) => [trait.name, trait.value.source])]))
+    .digest('hex')
+    .slice(0, 12);
+}
+
+/**
  * Computes new and edited segments (their definition version differs from the stored one) over every live customer,
- * page by page with progress in the log, a batch of customers per transaction. Their changes are recorded without
- * segment.entered unless the segment says `on_backfill: emit`; stays in segments no longer declared are closed. One
- * process at a time (an advisory lock); a crash before the end leaves the version unmarked, so the next start-up does
- * it again (evaluations are idempotent; the durable commit that marks it also flushes the batches' relaxed commits).
+ * page by page with progress in the log, a batch of customers per transaction. While the traits' definition is the
+ * one the stored segments were backfilled with (and no declared trait reads the clock), only those segments are
+ * evaluated, over the stored traits; otherwise (the first backfill, a changed trait) every customer's traits are
+ * recomputed and every segment evaluated. Their
+ * changes are recorded without segment.entered unless the segment says `on_backfill: emit`; stays in segments no longer
+ * declared are closed. One process at a time (an advisory lock); a crash before the end leaves the version unmarked,
+ * so the next start-up does it again (evaluations are idempotent; the durable commit that marks it also flushes the
+ * batches' relaxed commits).
  */
 export async function backfillSegments(options: SegmentUpkeepOptions, signal?: AbortSignal): Promise<void> {
   const { pool, config, logger } = options;
@@ -74,8 +118,14 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
   );
   if (retired > 0) logger.info({ memberships: retired }, 'segments no longer declared: memberships closed');
   const stored = await storedDefinitions(pool);
+  const traits = traitsVersion(config);
+  // A declared trait that reads the clock may have moved since it was stored: then everything is recomputed.
+  const traitsCurrent =
+    !config.traits.some((trait) => trait.timeBased) &&
+    [...stored.values()].some((definition) => definition.backfilledAt !== null && definition.traitsVersion === traits);
   const stale = config.segments.filter(
-    (segment) => !stored.get(segment.id)?.backfilledAt || stored.get(segment.id)?.version !== segment.version,
+    (segment) =>
+      !traitsCurrent || !stored.get(segment.id)?.backfilledAt || stored.get(segment.id)?.version !== segment.version,
   );
   if (stale.length === 0) return;
   const client = await pool.connect();
@@ -86,45 +136,39 @@ export async function backfillSegments(options: SegmentUpkeepOptions, signal?: A
     if (!rows[0]!.locked) return logger.info('segment backfill already running in another process');
     try {
       const ids = stale.map((segment) => segment.id);
-      const silent = new Set(stale.filter((segment) => !segment.emitOnBackfill).map((segment) => segment.id));
+      const refresh: RefreshOptions = {
+        cause: 'backfill',
+        silent: new Set(stale.filter((segment) => !segment.emitOnBackfill).map((segment) => segment.id)),
+        redoable: true,
+        only: traitsCurrent ? stale : undefined,
+      };
       const { rows: total } = await pool.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM customers WHERE merged_into IS NULL AND erased_at IS NULL',
       );
-      logger.info({ segments: ids, customers: total[0]!.n }, 'segment backfill started');
+      logger.info(
+        { segments: ids, customers: total[0]!.n, traits: traitsCurrent ? 'stored' : 'recomputed' },
+        'segment backfill started',
+      );
       let done = 0;
       for (let afterId = 0; ;) {
         if (signal?.aborted)
           return logger.info({ segments: ids, done }, 'segment backfill stopped; resumes at the next start-up');
-        const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 500);
+        const page = await customerIdsAfter(pool, afterId, options.batchSize ?? 1000);
         if (page.length === 0) break;
-        const evaluate = async (batch: number[]) => {
-          try {
-            await options.publish(
-              await options.refresher.refreshMany(batch, { cause: 'backfill', silent, redoable: true }),
-            );
-          } catch (error) {
-            logger.warn({ err: error }, 'segment backfill could not evaluate a batch of customers; one by one');
-            for (const id of batch) {
-              try {
-                await options.publish(
-                  (await options.refresher.refreshNow(id, { cause: 'backfill', silent, redoable: true })).events,
-                );
-              } catch (error) {
-                // Evaluated again at their next change; the rest of the backfill goes on.
-                logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer');
-              }
-            }
-          }
-        };
-        const batches: number[][] = [];
-        for (let i = 0; i < page.length; i += BACKFILL_BATCH) batches.push(page.slice(i, i + BACKFILL_BATCH));
-        for (let i = 0; i < batches.length; i += BACKFILL_CONCURRENCY)
-          await Promise.all(batches.slice(i, i + BACKFILL_CONCURRENCY).map(evaluate));
+        // Evaluated again at their next change; the rest of the backfill goes on.
+        await refreshInBatches(options, page, refresh, async (id, error) =>
+          logger.warn({ customer_id: id, err: error }, 'segment backfill could not evaluate a customer'),
+        );
         done += page.length;
         afterId = page.at(-1)!;
         logger.info({ segments: ids, done, total: total[0]!.n }, 'segment backfill progress');
       }
-      for (const segment of stale) await markBackfilled(pool, segment.id, segment.version);
+      await markBackfilled(
+        pool,
+        ids,
+        stale.map((segment) => segment.version),
+        traits,
+      );
       logger.info({ segments: ids, customers: done }, 'segment backfill finished');
     } finally {
       await client.query("SELECT pg_advisory_unlock(hashtextextended('crmflow:segment-backfill', 0))");

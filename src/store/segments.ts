@@ -5,6 +5,7 @@ export type MembershipCause = 'change' | 'sweep' | 'backfill' | 'merge' | 'remov
 
 export interface MembershipChange {
   membershipId: number;
+  customerId: number;
   segmentId: string;
   change: 'entered' | 'exited';
 }
@@ -18,40 +19,73 @@ export async function currentSegments(db: Pool | PoolClient, customerId: number)
   return rows.map((row) => row.segment_id);
 }
 
+/** The stays to open (`enter`) and close (`exit`) for one customer. */
+export interface MembershipDiff {
+  customerId: number;
+  enter: string[];
+  exit: string[];
+}
+
+/** Flattened into the (customer, segment) pairs of one side of the diffs, for unnest. */
+const pairs = (diffs: MembershipDiff[], side: 'enter' | 'exit'): [number[], string[]] => {
+  const customers: number[] = [];
+  const segments: string[] = [];
+  for (const diff of diffs)
+    for (const segment of diff[side]) {
+      customers.push(diff.customerId);
+      segments.push(segment);
+    }
+  return [customers, segments];
+};
+
 /**
- * Opens a stay in `enter` and closes the open stays in `exit`, at `at`. Idempotent by the unique open stay: a segment
- * entered already (or left already) changes nothing and is not returned, so each change is reported exactly once.
+ * Opens the stays in `enter` and closes the open stays in `exit` of every diff, at `at`, in one statement each.
+ * Idempotent by the unique open stay: a segment entered already (or left already) changes nothing and is not returned,
+ * so each change is reported exactly once. By customer, exits before entries.
  */
 export async function applyMembership(
   client: PoolClient,
-  customerId: number,
-  diff: { enter: string[]; exit: string[] },
+  diffs: MembershipDiff[],
   at: Date,
   cause: MembershipCause,
 ): Promise<MembershipChange[]> {
   const changes: MembershipChange[] = [];
-  if (diff.exit.length > 0) {
-    const { rows } = await client.query<{ id: number; segment_id: string }>(
-      `UPDATE segment_memberships SET exited_at = $3, exited_by = $4
-       WHERE customer_id = $1 AND segment_id = ANY($2::text[]) AND exited_at IS NULL RETURNING id, segment_id`,
-      [customerId, diff.exit, at, cause],
-    );
+  const collect = (
+    rows: Array<{ id: number; customer_id: number; segment_id: string }>,
+    change: 'entered' | 'exited',
+  ) =>
     changes.push(
-      ...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'exited' as const })),
+      ...rows.map((row) => ({ membershipId: row.id, customerId: row.customer_id, segmentId: row.segment_id, change })),
     );
-  }
-  if (diff.enter.length > 0) {
-    const { rows } = await client.query<{ id: number; segment_id: string }>(
-      `INSERT INTO segment_memberships (segment_id, customer_id, entered_at, entered_by)
-       SELECT s, $1, $3, $4 FROM unnest($2::text[]) AS s
-       ON CONFLICT (segment_id, customer_id) WHERE exited_at IS NULL DO NOTHING RETURNING id, segment_id`,
-      [customerId, diff.enter, at, cause],
+  const [exitCustomers, exitSegments] = pairs(diffs, 'exit');
+  if (exitCustomers.length > 0)
+    collect(
+      (
+        await client.query(
+          `UPDATE segment_memberships m SET exited_at = $3, exited_by = $4
+           FROM unnest($1::bigint[], $2::text[]) AS u(customer_id, segment_id)
+           WHERE m.customer_id = u.customer_id AND m.segment_id = u.segment_id AND m.exited_at IS NULL
+           RETURNING m.id, m.customer_id, m.segment_id`,
+          [exitCustomers, exitSegments, at, cause],
+        )
+      ).rows,
+      'exited',
     );
-    changes.push(
-      ...rows.map((row) => ({ membershipId: row.id, segmentId: row.segment_id, change: 'entered' as const })),
+  const [enterCustomers, enterSegments] = pairs(diffs, 'enter');
+  if (enterCustomers.length > 0)
+    collect(
+      (
+        await client.query(
+          `INSERT INTO segment_memberships (segment_id, customer_id, entered_at, entered_by)
+           SELECT u.segment_id, u.customer_id, $3, $4 FROM unnest($1::bigint[], $2::text[]) AS u(customer_id, segment_id)
+           ON CONFLICT (segment_id, customer_id) WHERE exited_at IS NULL DO NOTHING RETURNING id, customer_id, segment_id`,
+          [enterCustomers, enterSegments, at, cause],
+        )
+      ).rows,
+      'entered',
     );
-  }
-  return changes;
+  // A stable sort: each customer's exits stay before their entries.
+  return changes.sort((a, b) => a.customerId - b.customerId);
 }
 
 /** When a time-based segment condition next changes its answer, as found for inputs hashed to `inputs`. */
@@ -68,7 +102,8 @@ export interface SegmentFlip {
 export interface EvaluatedTraits {
   customerId: number;
   traits: Record<string, unknown>;
-  recheckAt: Date | null;
+  /** -Infinity: at the next sweep (stored as `-infinity`). */
+  recheckAt: Date | number | null;
   /** Per time-based condition, when it flips (see SegmentFlip). */
   flips: Record<string, SegmentFlip> | null;
 }
@@ -119,21 +154,40 @@ export async function customerIdsAfter(pool: Pool, afterId: number, limit: numbe
   return rows.map((row) => row.id);
 }
 
-/** The stored definition versions, by segment id. */
-export async function storedDefinitions(
-  pool: Pool,
-): Promise<Map<string, { version: string; backfilledAt: Date | null }>> {
-  const { rows } = await pool.query<{ id: string; version: string; backfilled_at: Date | null }>(
-    'SELECT id, version, backfilled_at FROM segment_definitions',
-  );
-  return new Map(rows.map((row) => [row.id, { version: row.version, backfilledAt: row.backfilled_at }]));
+export interface StoredDefinition {
+  version: string;
+  backfilledAt: Date | null;
+  /** The traits definition the backfill ran with (null: backfilled before it was kept). */
+  traitsVersion: string | null;
 }
 
-export async function markBackfilled(pool: Pool, segmentId: string, version: string): Promise<void> {
+/** The stored definition versions, by segment id. */
+export async function storedDefinitions(pool: Pool): Promise<Map<string, StoredDefinition>> {
+  const { rows } = await pool.query<{
+    id: string;
+    version: string;
+    backfilled_at: Date | null;
+    traits_version: string | null;
+  }>('SELECT id, version, backfilled_at, traits_version FROM segment_definitions');
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      { version: row.version, backfilledAt: row.backfilled_at, traitsVersion: row.traits_version },
+    ]),
+  );
+}
+
+export async function markBackfilled(
+  pool: Pool,
+  segmentIds: string[],
+  versions: string[],
+  traitsVersion: string,
+): Promise<void> {
   await pool.query(
-    `INSERT INTO segment_definitions (id, version, backfilled_at) VALUES ($1, $2, now())
-     ON CONFLICT (id) DO UPDATE SET version = $2, backfilled_at = now()`,
-    [segmentId, version],
+    `INSERT INTO segment_definitions (id, version, backfilled_at, traits_version)
+     SELECT id, version, now(), $3 FROM unnest($1::text[], $2::text[]) AS u(id, version)
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version, backfilled_at = now(), traits_version = $3`,
+    [segmentIds, versions, traitsVersion],
   );
 }
 
