@@ -8,9 +8,23 @@ import type {
   ReportPeriod,
 } from '../reports/facts.js';
 import type { GroupKey } from '../reports/kpis.js';
-import type { Pool } from './pool.js';
+import { withTransaction, type Pool } from './pool.js';
 
-const BOUNDS = `(($1::date)::timestamp AT TIME ZONE $3) AS lo, (($2::date + 1)::timestamp AT TIME ZONE $3) AS hi`;
+/** The period's first and first-after instants: written out where the planner should see them (a CTE hides them). */
+const LO = `(($1::date)::timestamp AT TIME ZONE $3)`;
+const HI = `(($2::date + 1)::timestamp AT TIME ZONE $3)`;
+const BOUNDS = `${LO} AS lo, ${HI} AS hi`;
+
+/**
+ * A report statement given room to sort a year of facts in memory (the default work_mem spills them to disk), in a
+ * transaction of its own so the setting ends with it.
+ */
+async function reportQuery<T extends object>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
+  return withTransaction(pool, async (client) => {
+    await client.query("SET LOCAL work_mem = '32MB'");
+    return (await client.query<T>(text, values)).rows;
+  });
+}
 
 /**
  * A time as whole epoch milliseconds, as a JavaScript Date holds it (truncated): the figures computed from times below
@@ -61,7 +75,8 @@ export async function leadSums(
 ): Promise<LeadSums[]> {
   const { sets, columns } = groupingSets(weekly ? [...by, 'week'] : by);
   const week = weekly ? `, to_char(date_trunc('week', f.lead_at AT TIME ZONE $3), 'YYYY-MM-DD') AS week` : '';
-  const { rows } = await pool.query<LeadSums>(
+  return reportQuery<LeadSums>(
+    pool,
     `WITH bounds AS (SELECT ${BOUNDS}),
      lead AS (
        SELECT ${CUSTOMER_KEYS}${week}, ${ms('f.lead_at')} AS lead_at, ${ms('f.first_purchase_at')} AS purchase_at,
@@ -75,7 +90,6 @@ export async function leadSums(
      FROM lead GROUP BY GROUPING SETS (${sets})`,
     [period.from, period.to, period.timeZone],
   );
-  return rows;
 }
 
 /**
@@ -83,41 +97,42 @@ export async function leadSums(
  * ones for repeat and lifetime), whole and per group: one `buyers` row per set, and one `orders` (the period's
  * purchases) and one `lifetime` (each customer's total) row per set and currency. Amounts are added up as float8 in
  * the order of (customer, time), as the JavaScript that computed them before did; `rank` orders the currencies as it
- * met them.
+ * met them. The purchases stay narrow (no keys) until they are summed per customer: a year holds 90,000 of them.
  */
 export async function purchaseSums(pool: Pool, period: ReportPeriod, by: readonly GroupKey[]): Promise<PurchaseSums[]> {
   const { sets, columns } = groupingSets(by);
-  const withCurrency = (by.length === 0 ? ['()'] : ['()', ...by.map((key) => `(${key})`)])
+  const withCurrency = ['()', ...by.map((key) => `(${key})`)]
     .map((set) => (set === '()' ? '(currency)' : `(${set.slice(1, -1)}, currency)`))
     .join(', ');
-  const keys = 'customer_id, source, channel, agent, pool';
-  const { rows } = await pool.query<PurchaseSums>(
-    `WITH bounds AS (SELECT ${BOUNDS}),
-     buyer AS (SELECT DISTINCT p.customer_id FROM purchases p, bounds b WHERE p.occurred_at >= b.lo AND p.occurred_at < b.hi),
-     bought AS (
-       SELECT c.id AS customer_id, ${CUSTOMER_KEYS}, p.amount::float8 AS amount, p.currency, p.occurred_at >= b.lo AS in_period,
-              row_number() OVER (ORDER BY c.id, p.occurred_at, p.timeline_id) AS seq
-       FROM bounds b, buyer JOIN customers c ON c.id = buyer.customer_id
-         LEFT JOIN report_customer_facts f ON f.customer_id = c.id
-         JOIN purchases p ON p.customer_id = c.id
-       WHERE p.occurred_at < b.hi AND c.merged_into IS NULL AND c.erased_at IS NULL),
-     customer AS (SELECT ${keys}, count(*) AS n FROM bought GROUP BY ${keys}),
+  return reportQuery<PurchaseSums>(
+    pool,
+    `WITH bought AS (
+       SELECT p.customer_id, p.amount::float8 AS amount, p.currency, p.occurred_at >= ${LO} AS in_period,
+              row_number() OVER (ORDER BY p.customer_id, p.occurred_at, p.timeline_id) AS seq
+       FROM purchases p
+       WHERE p.occurred_at < ${HI}
+         AND p.customer_id IN (SELECT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI})),
+     buyer AS (
+       SELECT b.customer_id, b.n, ${CUSTOMER_KEYS}
+       FROM (SELECT customer_id, count(*) AS n FROM bought GROUP BY customer_id) b
+         JOIN customers c ON c.id = b.customer_id LEFT JOIN report_customer_facts f ON f.customer_id = c.id
+       WHERE c.merged_into IS NULL AND c.erased_at IS NULL),
      lifetime AS (
-       SELECT ${keys}, currency, sum(amount ORDER BY seq) AS total, min(seq) AS seq FROM bought
-       WHERE amount IS NOT NULL AND currency IS NOT NULL GROUP BY ${keys}, currency)
-     SELECT ${columns}, 'buyers' AS kind, NULL AS currency, count(*)::int AS n, (count(*) FILTER (WHERE n >= 2))::float8 AS total,
-            NULL::float8 AS median, NULL::int AS rank
-     FROM customer GROUP BY GROUPING SETS (${sets})
+       SELECT customer_id, currency, sum(amount ORDER BY seq) AS total, min(seq) AS seq FROM bought
+       WHERE amount IS NOT NULL AND currency IS NOT NULL GROUP BY customer_id, currency)
+     SELECT ${columns}, 'buyers' AS kind, NULL AS currency, count(*)::int AS n,
+            (count(*) FILTER (WHERE n >= 2))::float8 AS total, NULL::float8 AS median, NULL::int AS rank
+     FROM buyer GROUP BY GROUPING SETS (${sets})
      UNION ALL
-     SELECT ${columns}, 'orders', currency, count(*)::int, sum(amount ORDER BY seq), NULL, min(seq)::int FROM bought
+     SELECT ${columns}, 'orders', currency, count(*)::int, sum(amount ORDER BY seq), NULL, min(seq)::int
+     FROM bought JOIN buyer USING (customer_id)
      WHERE in_period AND amount IS NOT NULL AND currency IS NOT NULL GROUP BY GROUPING SETS (${withCurrency})
      UNION ALL
      SELECT ${columns}, 'lifetime', currency, count(*)::int, sum(total ORDER BY customer_id),
             percentile_cont(0.5) WITHIN GROUP (ORDER BY total), min(seq)::int
-     FROM lifetime GROUP BY GROUPING SETS (${withCurrency})`,
+     FROM lifetime JOIN buyer USING (customer_id) GROUP BY GROUPING SETS (${withCurrency})`,
     [period.from, period.to, period.timeZone],
   );
-  return rows;
 }
 
 /**
@@ -210,7 +225,8 @@ export async function cohortCells(pool: Pool, period: ReportPeriod): Promise<Coh
  * A facts row is a live customer's (see churnedCount).
  */
 export async function lifecycleFunnel(pool: Pool, period: ReportPeriod): Promise<FunnelStage[]> {
-  const { rows } = await pool.query<FunnelStage>(
+  const rows = await reportQuery<FunnelStage>(
+    pool,
     `WITH bounds AS (SELECT ${BOUNDS}),
      leads AS (SELECT f.customer_id FROM report_customer_facts f, bounds b WHERE ${PERIOD_LEAD}),
      h AS (
@@ -218,10 +234,15 @@ export async function lifecycleFunnel(pool: Pool, period: ReportPeriod): Promise
               lead(l.changed_at) OVER (PARTITION BY l.customer_id ORDER BY l.changed_at, l.id) AS left_at
        FROM leads JOIN lifecycle_history l USING (customer_id)
        UNION ALL
-       -- the time as a lead: from the customer's creation to their first change
-       SELECT c.id, 'lead', c.created_at, (SELECT min(changed_at) FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage <> 'lead')
+       -- the time as a lead, for those whose history has no lead row: from the customer's creation to their first
+       -- change (each lead's history summed once, joined, rather than looked up twice per lead)
+       SELECT c.id, 'lead', c.created_at, changes.left_at
        FROM leads JOIN customers c ON c.id = leads.customer_id
-       WHERE NOT EXISTS (SELECT 1 FROM lifecycle_history l WHERE l.customer_id = c.id AND l.to_stage = 'lead'))
+         LEFT JOIN (SELECT l.customer_id, min(l.changed_at) FILTER (WHERE l.to_stage <> 'lead') AS left_at,
+                           bool_or(l.to_stage = 'lead') AS was_lead
+                    FROM lifecycle_history l WHERE l.customer_id IN (SELECT customer_id FROM leads)
+                    GROUP BY l.customer_id) changes ON changes.customer_id = c.id
+       WHERE changes.was_lead IS NOT TRUE)
      SELECT stage, count(DISTINCT customer_id)::int AS customers,
             round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM left_at - changed_at)) FILTER (WHERE left_at IS NOT NULL) / 86400)::numeric, 2)::float8 AS median_days
      FROM h GROUP BY stage`,
