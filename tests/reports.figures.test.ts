@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cohortReport, kpiReport, KPI_DEFINITIONS, spendInPeriod, type GroupKey } from '../src/reports/kpis.js';
-import type { ReportPeriod } from '../src/reports/facts.js';
+import { cohortReport, kpiReport, KPI_DEFINITIONS, spendInPeriod } from '../src/reports/kpis.js';
+import type { GroupKey, ReportPeriod } from '../src/reports/facts.js';
 import { autoReplySums, leadSums, purchaseSums, ratingSums } from '../src/store/reports.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 
@@ -31,8 +31,8 @@ async function insertLeads(leads: readonly Lead[]): Promise<number[]> {
     `WITH lead AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS l(n int, agent text, lead_at timestamptz, first_contact_at timestamptz, sla_due_at timestamptz)),
      customer AS (INSERT INTO customers (name, owner_agent_id) SELECT 'Lead ' || n, agent FROM lead ORDER BY n RETURNING id, name),
      facts AS (
-       INSERT INTO report_customer_facts (customer_id, lead_at, first_source, first_channel, first_contact_at, sla_due_at)
-       SELECT c.id, l.lead_at, 'form', 'form', l.first_contact_at, l.sla_due_at FROM lead l JOIN customer c ON c.name = 'Lead ' || l.n)
+       INSERT INTO report_customer_facts (customer_id, lead_at, first_source, first_channel, first_contact_at, sla_due_at, owner_agent_id)
+       SELECT c.id, l.lead_at, 'form', 'form', l.first_contact_at, l.sla_due_at, l.agent FROM lead l JOIN customer c ON c.name = 'Lead ' || l.n)
      SELECT id::int FROM customer ORDER BY id`,
     [JSON.stringify(leads.map((lead, n) => ({ n, ...lead })))],
   );

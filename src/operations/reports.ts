@@ -1,12 +1,5 @@
-import {
-  cohortReport,
-  GROUP_KEYS,
-  kpiReport,
-  type CohortReport,
-  type GroupKey,
-  type KpiReport,
-} from '../reports/kpis.js';
-import type { FunnelStage, LeadSums, ReportPeriod } from '../reports/facts.js';
+import { cohortReport, kpiReport, type CohortReport, type KpiReport } from '../reports/kpis.js';
+import { GROUP_KEYS, type FunnelStage, type GroupKey, type LeadSums, type ReportPeriod } from '../reports/facts.js';
 import {
   autoReplySums,
   churnedCount,

@@ -1,5 +1,3 @@
-import type { GroupKey } from './kpis.js';
-
 /**
  * The facts KPI reports are computed from (src/reports/kpis.ts), read at the vendors' times: a timeline entry's
  * `occurred_at`, the inbound delivery's `occurred_at`. A period is local dates `[from, to]` in the reports' time zone.
@@ -12,6 +10,10 @@ export interface ReportPeriod {
   to: string;
   timeZone: string;
 }
+
+/** How a report can be broken down: by lead source, first channel, owner agent or first pool. */
+export const GROUP_KEYS = ['source', 'channel', 'agent', 'pool'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
 
 /** A set of figures' sums: of the whole period (`by` null), or of the group `key` of a breakdown `by` a key or week. */
 export interface SumsOf {

@@ -1,9 +1,14 @@
 import type { MarketingSpendConfig } from '../workflows/config-types.js';
-import type { AutoReplySums, CohortCell, LeadSums, Percentiles, PurchaseSums, RatingSums, SumsOf } from './facts.js';
-
-/** How a report can be broken down: by lead source, first channel, owner agent or first pool. */
-export const GROUP_KEYS = ['source', 'channel', 'agent', 'pool'] as const;
-export type GroupKey = (typeof GROUP_KEYS)[number];
+import type {
+  AutoReplySums,
+  CohortCell,
+  GroupKey,
+  LeadSums,
+  Percentiles,
+  PurchaseSums,
+  RatingSums,
+  SumsOf,
+} from './facts.js';
 
 export interface Spread {
   median: number | null;

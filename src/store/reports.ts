@@ -2,12 +2,12 @@ import type {
   AutoReplySums,
   CohortCell,
   FunnelStage,
+  GroupKey,
   LeadSums,
   PurchaseSums,
   RatingSums,
   ReportPeriod,
 } from '../reports/facts.js';
-import type { GroupKey } from '../reports/kpis.js';
 import { withTransaction, type Pool } from './pool.js';
 
 /** The period's first and first-after instants: written out where the planner should see them (a CTE hides them). */
@@ -16,12 +16,13 @@ const HI = `(($2::date + 1)::timestamp AT TIME ZONE $3)`;
 const BOUNDS = `${LO} AS lo, ${HI} AS hi`;
 
 /**
- * A report statement given room to sort a year of facts in memory (the default work_mem spills them to disk), in a
- * transaction of its own so the setting ends with it.
+ * A report statement given room to sort a year of facts in memory (the default work_mem spills them to disk) and
+ * without JIT compilation (a year's row estimates cross its threshold, and compiling cost more than it saved), in a
+ * transaction of its own so the settings end with it.
  */
 async function reportQuery<T extends object>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
   return withTransaction(pool, async (client) => {
-    await client.query("SET LOCAL work_mem = '32MB'");
+    await client.query("SET LOCAL work_mem = '32MB'; SET LOCAL jit = off");
     return (await client.query<T>(text, values)).rows;
   });
 }
@@ -52,9 +53,12 @@ function groupingSets(by: readonly GroupingKey[]): { sets: string; columns: stri
   };
 }
 
-/** The keys a customer is grouped by: their lead source, first channel, owner agent and first pool (`f`, `c`). */
-const CUSTOMER_KEYS = `coalesce(nullif(c.attributes->>'lead_source', ''), f.first_source) AS source, f.first_channel AS channel,
-  c.owner_agent_id AS agent, f.first_pool AS pool`;
+/**
+ * The keys a customer is grouped by, all kept on the roll-up `f` (migration 0025): their lead source (else first
+ * source), first channel, owner agent and first pool.
+ */
+const CUSTOMER_KEYS = `coalesce(f.lead_source, f.first_source) AS source, f.first_channel AS channel, f.owner_agent_id AS agent,
+  f.first_pool AS pool`;
 
 /**
  * A lead of the period, on the roll-up `f` with the period's `bounds` `b`: someone whose first purchase came before any
@@ -81,8 +85,8 @@ export async function leadSums(
      lead AS (
        SELECT ${CUSTOMER_KEYS}${week}, ${ms('f.lead_at')} AS lead_at, ${ms('f.first_purchase_at')} AS purchase_at,
               ${ms('f.first_contact_at')} AS contact_at, ${ms('f.sla_due_at')} AS sla_due_at
-       FROM bounds b, report_customer_facts f JOIN customers c ON c.id = f.customer_id
-       WHERE ${PERIOD_LEAD} AND c.merged_into IS NULL AND c.erased_at IS NULL)
+       FROM bounds b, report_customer_facts f
+       WHERE ${PERIOD_LEAD} AND f.live)
      SELECT ${columns}, count(*)::int AS leads, count(purchase_at)::int AS won,
             ${SPREAD} (ORDER BY (contact_at - lead_at) / 60000) FILTER (WHERE contact_at IS NOT NULL) AS speed_to_lead_minutes,
             count(sla_due_at)::int AS with_sla, (count(*) FILTER (WHERE contact_at <= sla_due_at))::int AS within_sla,
@@ -112,17 +116,19 @@ export async function purchaseSums(pool: Pool, period: ReportPeriod, by: readonl
        FROM purchases p
        WHERE p.occurred_at < ${HI}
          AND p.customer_id IN (SELECT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI})),
+     -- read from the roll-up, not from \`bought\`, so the planner sees how many buyers there are (a join, not a lookup
+     -- each); every buyer has a row (a purchase is a timeline entry)
      buyer AS (
-       SELECT b.customer_id, b.n, ${CUSTOMER_KEYS}
-       FROM (SELECT customer_id, count(*) AS n FROM bought GROUP BY customer_id) b
-         JOIN customers c ON c.id = b.customer_id LEFT JOIN report_customer_facts f ON f.customer_id = c.id
-       WHERE c.merged_into IS NULL AND c.erased_at IS NULL),
+       SELECT f.customer_id, ${CUSTOMER_KEYS} FROM report_customer_facts f
+       WHERE f.customer_id IN (SELECT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI})
+         AND f.live),
      lifetime AS (
        SELECT customer_id, currency, sum(amount ORDER BY seq) AS total, min(seq) AS seq FROM bought
        WHERE amount IS NOT NULL AND currency IS NOT NULL GROUP BY customer_id, currency)
      SELECT ${columns}, 'buyers' AS kind, NULL AS currency, count(*)::int AS n,
             (count(*) FILTER (WHERE n >= 2))::float8 AS total, NULL::float8 AS median, NULL::int AS rank
-     FROM buyer GROUP BY GROUPING SETS (${sets})
+     FROM buyer JOIN (SELECT customer_id, count(*) AS n FROM bought GROUP BY customer_id) counted USING (customer_id)
+     GROUP BY GROUPING SETS (${sets})
      UNION ALL
      SELECT ${columns}, 'orders', currency, count(*)::int, sum(amount ORDER BY seq), NULL, min(seq)::int
      FROM bought JOIN buyer USING (customer_id)
