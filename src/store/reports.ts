@@ -49,7 +49,7 @@ function groupingSets(by: readonly GroupingKey[]): { sets: string; columns: stri
     `CASE ${by.map((key) => `WHEN grouping(${key}) = 0 THEN ${then(key)}`).join(' ')} END`;
   return {
     sets: ['()', ...by.map((key) => `(${key})`)].join(', '),
-    columns: `${which((key) => `'${key}'`)} AS by, ${which((key) => `${key}::text`)} AS key`,
+    columns: `${which((key) => `'${key}'`)} AS by, ${which((key) => (key === 'week' ? `to_char(week, 'YYYY-MM-DD')` : `${key}::text`))} AS key`,
   };
 }
 
@@ -78,7 +78,8 @@ export async function leadSums(
   weekly = false,
 ): Promise<LeadSums[]> {
   const { sets, columns } = groupingSets(weekly ? [...by, 'week'] : by);
-  const week = weekly ? `, to_char(date_trunc('week', f.lead_at AT TIME ZONE $3), 'YYYY-MM-DD') AS week` : '';
+  // a date, formatted once per week rather than once per lead
+  const week = weekly ? `, date_trunc('week', f.lead_at AT TIME ZONE $3)::date AS week` : '';
   return reportQuery<LeadSums>(
     pool,
     `WITH bounds AS (SELECT ${BOUNDS}),
