@@ -111,18 +111,17 @@ export async function purchaseSums(pool: Pool, period: ReportPeriod, by: readonl
     .join(', ');
   return reportQuery<PurchaseSums>(
     pool,
-    `WITH bought AS (
+    `WITH buyer_id AS (SELECT DISTINCT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI}),
+     bought AS (
        SELECT p.customer_id, p.amount::float8 AS amount, p.currency, p.occurred_at >= ${LO} AS in_period,
               row_number() OVER (ORDER BY p.customer_id, p.occurred_at, p.timeline_id) AS seq
-       FROM purchases p
-       WHERE p.occurred_at < ${HI}
-         AND p.customer_id IN (SELECT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI})),
-     -- read from the roll-up, not from \`bought\`, so the planner sees how many buyers there are (a join, not a lookup
-     -- each); every buyer has a row (a purchase is a timeline entry)
+       FROM purchases p WHERE p.occurred_at < ${HI} AND p.customer_id IN (SELECT customer_id FROM buyer_id)),
+     -- each buyer's row of the roll-up by its key (every buyer has one: a purchase is a timeline entry), not a scan of
+     -- every customer's row for a month's few thousand buyers
      buyer AS (
-       SELECT f.customer_id, ${CUSTOMER_KEYS} FROM report_customer_facts f
-       WHERE f.customer_id IN (SELECT q.customer_id FROM purchases q WHERE q.occurred_at >= ${LO} AND q.occurred_at < ${HI})
-         AND f.live),
+       SELECT f.customer_id, f.source, f.channel, f.agent, f.pool FROM buyer_id b,
+         LATERAL (SELECT f.customer_id, ${CUSTOMER_KEYS} FROM report_customer_facts f
+                  WHERE f.customer_id = b.customer_id AND f.live OFFSET 0) f),
      lifetime AS (
        SELECT customer_id, currency, sum(amount ORDER BY seq) AS total, min(seq) AS seq FROM bought
        WHERE amount IS NOT NULL AND currency IS NOT NULL GROUP BY customer_id, currency)
