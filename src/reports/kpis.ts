@@ -128,7 +128,7 @@ function sumSpend(spend: Map<string, Map<string, number>>, source?: string | nul
 }
 
 /** The sums of one set of facts (the whole period or one group), as src/store/reports.ts computes them. */
-export interface SetSums {
+interface SetSums {
   leads?: LeadSums;
   purchases: PurchaseSums[];
   autoReplies?: AutoReplySums;
@@ -145,7 +145,7 @@ const perCurrencyOf = <T>(sums: readonly PurchaseSums[], kind: PurchaseSums['kin
   );
 
 /** The figures of one set of sums; `spend` is what was spent on these leads (empty: none declared). */
-export function figures(sums: SetSums, spend: Map<string, number>): KpiFigures {
+function figures(sums: SetSums, spend: Map<string, number>): KpiFigures {
   const leads = sums.leads?.leads ?? 0;
   const won = sums.leads?.won ?? 0;
   const buyers = sums.purchases.find((sum) => sum.kind === 'buyers');

@@ -27,13 +27,13 @@ async function reportQuery<T extends object>(pool: Pool, text: string, values: u
   });
 }
 
+/** What a set of figures is grouped by: a key of the customer, or (leads only) the local week of the lead event. */
+type GroupingKey = GroupKey | 'week';
+
 /**
  * A time as whole epoch milliseconds, as a JavaScript Date holds it (truncated): the figures computed from times below
  * are the same float8 arithmetic on the same values as the JavaScript that computed them before (src/reports/kpis.ts).
  */
-/** What a set of figures is grouped by: a key of the customer, or (leads only) the local week of the lead event. */
-type GroupingKey = GroupKey | 'week';
-
 const ms = (column: string) => `trunc(extract(epoch FROM ${column}) * 1000)::float8`;
 
 /** Median and 90th percentile by linear interpolation between the closest ranks, as `percentile` did in JavaScript. */
@@ -69,7 +69,7 @@ const PERIOD_LEAD = `f.lead_at >= b.lo AND f.lead_at < b.hi AND (f.first_purchas
 /**
  * The lead figures of the period's leads (first lead event in the period), whole and per group, computed where the
  * rows are: all read from the roll-up `report_customer_facts` (first contact by a person, first pool and its SLA, first
- * purchase; migrations 0021, 0022). `weekly` adds a set per local week (starting on Monday) of the lead event.
+ * purchase, the customer's keys; migrations 0021, 0022, 0025). `weekly` adds a set per local week (starting on Monday) of the lead event.
  */
 export async function leadSums(
   pool: Pool,
