@@ -28,7 +28,7 @@ import { migrate } from '../src/store/migrate.js';
 import { createPool } from '../src/store/pool.js';
 import { createTestDatabase, type TestDatabase } from '../tests/helpers/db.js';
 import { TEST_TOKEN, testEnv, testPrefix } from '../tests/helpers/crmflow.js';
-import { GROUP_KEYS } from '../src/reports/kpis.js';
+import { GROUP_KEYS } from '../src/reports/facts.js';
 import { SEED_CONNECTORS, seedDashboard, seedIdentity } from './dashboard-seed.js';
 import { seedReports } from './reports-seed.js';
 import { latencySummary } from './load.js';

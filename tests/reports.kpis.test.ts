@@ -277,6 +277,24 @@ describe('the report roll-ups', () => {
     const { body } = await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31');
     expect(body).toMatchObject({ leads: 3, customers_won: 2, lead_conversion_rate: 0.6667 });
   });
+  it('follow the lead source and owner set on the customer afterwards, as the reports group by them', async () => {
+    const fay = await customerOf('fay@example.com');
+    await db.pool.query(
+      `UPDATE customers SET attributes = attributes || '{"lead_source": "radio"}', owner_agent_id = 'carol' WHERE id = $1`,
+      [fay],
+    );
+    // the roll-up's copy of each customer's keys equals the customer's own
+    const { rows } = await db.pool.query(
+      `SELECT f.customer_id FROM report_customer_facts f JOIN customers c ON c.id = f.customer_id
+       WHERE (f.lead_source, f.owner_agent_id, f.live) IS DISTINCT FROM
+             (nullif(c.attributes->>'lead_source', ''), c.owner_agent_id, c.merged_into IS NULL AND c.erased_at IS NULL)`,
+    );
+    expect(rows).toEqual([]);
+    const bySource = (await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=source')).body;
+    expect(bySource.groups.find((group: { key: string }) => group.key === 'radio')).toMatchObject({ leads: 1 });
+    const byAgent = (await api(app, '/api/reports/kpis?from=2026-03-01&to=2026-03-31&by=agent')).body;
+    expect(byAgent.groups.find((group: { key: string }) => group.key === 'carol')).toMatchObject({ leads: 1 });
+  });
 });
 
 describe('GET /metrics', () => {

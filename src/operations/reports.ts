@@ -1,20 +1,13 @@
+import { cohortReport, kpiReport, type CohortReport, type KpiReport } from '../reports/kpis.js';
+import { GROUP_KEYS, type FunnelStage, type GroupKey, type LeadSums, type ReportPeriod } from '../reports/facts.js';
 import {
-  cohortReport,
-  GROUP_KEYS,
-  kpiReport,
-  type CohortReport,
-  type GroupKey,
-  type KpiReport,
-} from '../reports/kpis.js';
-import type { FunnelStage, LeadFact, ReportPeriod } from '../reports/facts.js';
-import {
-  autoReplyFacts,
+  autoReplySums,
   churnedCount,
   cohortCells,
-  leadFacts,
+  leadSums,
   lifecycleFunnel,
-  purchaseFacts,
-  ratingFacts,
+  purchaseSums,
+  ratingSums,
 } from '../store/reports.js';
 import type { OperationContext } from './context.js';
 import { InvalidInputError } from './errors.js';
@@ -58,29 +51,34 @@ function groupKey(value: unknown): GroupKey | null {
   return value as GroupKey;
 }
 
-/** Reads a period's facts once; each grouping of them is then computed without another query. */
+/**
+ * Sums a period's facts once, whole and per group of each breakdown in `by` (in the database, each statement on its own
+ * connection); each report of them is then computed without another query. `weekly` adds the leads per week.
+ */
 async function periodReports(
   ctx: OperationContext,
   period: ReportPeriod,
-): Promise<{ leads: LeadFact[]; report: (by: GroupKey | null) => KpiReport }> {
+  by: readonly GroupKey[],
+  weekly = false,
+): Promise<{ leads: LeadSums[]; report: (by: GroupKey | null) => KpiReport }> {
   const [leads, purchases, autoReplies, ratings, churned] = await Promise.all([
-    leadFacts(ctx.pool, period),
-    purchaseFacts(ctx.pool, period),
-    autoReplyFacts(ctx.pool, period),
-    ratingFacts(ctx.pool, period),
+    leadSums(ctx.pool, period, by, weekly),
+    purchaseSums(ctx.pool, period, by),
+    autoReplySums(ctx.pool, period, by),
+    ratingSums(ctx.pool, period, by),
     churnedCount(ctx.pool, period),
   ]);
   const spend = ctx.config.config.reports?.marketing_spend ?? [];
   return {
     leads,
-    report: (by) =>
+    report: (key) =>
       kpiReport({
         leads,
         purchases,
         autoReplies,
         ratings,
         churned,
-        by,
+        by: key,
         spend,
         from: period.from,
         to: period.to,
@@ -93,7 +91,7 @@ async function periodReports(
 export async function kpis(ctx: OperationContext, query: ReportQuery): Promise<KpiReport> {
   const period = reportPeriod(ctx, query);
   const by = groupKey(query.by);
-  return (await periodReports(ctx, period)).report(by);
+  return (await periodReports(ctx, period, by === null ? [] : [by])).report(by);
 }
 
 /** `GET /api/reports/cohorts`: the retention triangle of the cohorts whose first purchase fell in the period. */
@@ -117,19 +115,6 @@ export interface ReportsOverview {
 }
 
 /**
- * The local date (YYYY-MM-DD) of the Monday starting the week of a time in `timeZone`. One formatter for all the times
- * of a report: building one costs far more than formatting, and a year holds 100,000 leads.
- */
-function weekOf(timeZone: string): (at: Date) => string {
-  const localDate = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
-  return (at) => {
-    const local = localDate.format(at);
-    const weekday = (new Date(`${local}T00:00:00Z`).getUTCDay() + 6) % 7;
-    return shift(local, -weekday);
-  };
-}
-
-/**
  * The Reports page: a period (default the last 30 days up to today), the one before it, weekly leads and wins, the
  * lifecycle funnel of the period's leads and the cohorts of the year up to the period's end.
  */
@@ -142,20 +127,17 @@ export async function reportsOverview(ctx: OperationContext, query: ReportQuery)
   const by = groupKey(query.by) ?? 'source';
   const cohortFrom = `${shift(period.to, -334).slice(0, 7)}-01`;
   const [current, previous, funnel, cohortCellsOfYear] = await Promise.all([
-    periodReports(ctx, period),
-    periodReports(ctx, { ...period, from: shift(period.from, -length), to: shift(period.from, -1) }),
+    periodReports(ctx, period, by === 'agent' ? ['agent'] : [by, 'agent'], true),
+    periodReports(ctx, { ...period, from: shift(period.from, -length), to: shift(period.from, -1) }, []),
     lifecycleFunnel(ctx.pool, period),
     cohortCells(ctx.pool, { ...period, from: cohortFrom }),
   ]);
   const weeks = new Map<string, { leads: number; won: number }>();
-  const leadWeek = weekOf(period.timeZone);
-  for (let day = weekOf('UTC')(new Date(`${period.from}T12:00:00Z`)); day <= period.to; day = shift(day, 7))
-    weeks.set(day, { leads: 0, won: 0 });
-  for (const lead of current.leads) {
-    const week = weeks.get(leadWeek(lead.lead_at));
-    if (!week) continue;
-    week.leads += 1;
-    if (lead.first_purchase_at) week.won += 1;
+  const monday = shift(period.from, -((new Date(`${period.from}T00:00:00Z`).getUTCDay() + 6) % 7));
+  for (let day = monday; day <= period.to; day = shift(day, 7)) weeks.set(day, { leads: 0, won: 0 });
+  for (const sums of current.leads) {
+    const week = sums.by === 'week' ? weeks.get(sums.key!) : undefined;
+    if (week) Object.assign(week, { leads: sums.leads, won: sums.won });
   }
   return {
     current: current.report(by),

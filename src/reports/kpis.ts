@@ -1,9 +1,14 @@
 import type { MarketingSpendConfig } from '../workflows/config-types.js';
-import type { AutoReplyFact, CohortCell, CustomerKeys, LeadFact, PurchaseFact, RatingFact } from './facts.js';
-
-/** How a report can be broken down: by lead source, first channel, owner agent or first pool. */
-export const GROUP_KEYS = ['source', 'channel', 'agent', 'pool'] as const;
-export type GroupKey = (typeof GROUP_KEYS)[number];
+import type {
+  AutoReplySums,
+  CohortCell,
+  GroupKey,
+  LeadSums,
+  Percentiles,
+  PurchaseSums,
+  RatingSums,
+  SumsOf,
+} from './facts.js';
 
 export interface Spread {
   median: number | null;
@@ -73,35 +78,14 @@ export const KPI_DEFINITIONS: Readonly<Record<keyof KpiFigures | 'churned' | 'co
   cohorts: 'Customers by month of first purchase; each later month, the share of them who bought again in that month.',
 };
 
-/** Percentile of values sorted in ascending order, by linear interpolation between the closest ranks. */
-function percentileOfSorted(sorted: Float64Array, fraction: number): number | null {
-  if (sorted.length === 0) return null;
-  const position = fraction * (sorted.length - 1);
-  const low = Math.floor(position);
-  const high = Math.ceil(position);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
-}
-
-/** A typed array sorts numbers in ascending order, several times faster than an array with a comparator. */
-const sortedOf = (values: readonly number[]) => Float64Array.from(values).sort();
-
-/** Percentile by linear interpolation between the closest ranks (as PostgreSQL's percentile_cont). */
-export function percentile(values: readonly number[], fraction: number): number | null {
-  return percentileOfSorted(sortedOf(values), fraction);
-}
-
 const round = (value: number | null, digits: number): number | null =>
   value === null ? null : Number(value.toFixed(digits));
-const spread = (values: number[], digits: number): Spread => {
-  const sorted = sortedOf(values);
-  return {
-    median: round(percentileOfSorted(sorted, 0.5), digits),
-    p90: round(percentileOfSorted(sorted, 0.9), digits),
-  };
-};
+const spread = (percentiles: Percentiles | undefined, digits: number): Spread => ({
+  median: round(percentiles?.[0] ?? null, digits),
+  p90: round(percentiles?.[1] ?? null, digits),
+});
 const ratio = (part: number, whole: number): number | null => (whole === 0 ? null : round(part / whole, 4));
 
-const MINUTE = 60_000;
 const DAY = 86_400_000;
 
 /** Spend of the period per source and currency: each month's amount × the share of its days inside the period. */
@@ -143,97 +127,80 @@ function sumSpend(spend: Map<string, Map<string, number>>, source?: string | nul
   return total;
 }
 
-function append<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
-  const list = lists.get(key);
-  if (list) list.push(value);
-  else lists.set(key, [value]);
+/** The sums of one set of facts (the whole period or one group), as src/store/reports.ts computes them. */
+interface SetSums {
+  leads?: LeadSums;
+  purchases: PurchaseSums[];
+  autoReplies?: AutoReplySums;
+  ratings?: RatingSums;
 }
 
-interface Facts {
-  leads: LeadFact[];
-  purchases: PurchaseFact[];
-  autoReplies: AutoReplyFact[];
-  ratings: RatingFact[];
-}
+/** Per currency, in the order the purchases first show them. */
+const perCurrencyOf = <T>(sums: readonly PurchaseSums[], kind: PurchaseSums['kind'], value: (sum: PurchaseSums) => T) =>
+  Object.fromEntries(
+    sums
+      .filter((sum) => sum.kind === kind)
+      .sort((a, b) => a.rank! - b.rank!)
+      .map((sum) => [sum.currency!, value(sum)]),
+  );
 
-/** The figures over one set of facts; `spend` is what was spent on these leads (null: none declared). */
-export function figures(facts: Facts, spend: Map<string, number>): KpiFigures {
-  const won = facts.leads.filter((lead) => lead.first_purchase_at !== null);
-  const csat = facts.ratings.filter((rating) => rating.kind === 'csat').map((rating) => rating.score);
-  const nps = facts.ratings.filter((rating) => rating.kind === 'nps').map((rating) => rating.score);
-  const contacted = facts.leads.filter((lead) => lead.first_contact_at !== null);
-  const withSla = facts.leads.filter((lead) => lead.sla_due_at !== null);
-  // pushed, never copied: a year holds hundreds of thousands of facts
-  const buyers = new Map<number, PurchaseFact[]>();
-  for (const purchase of facts.purchases) append(buyers, purchase.customer_id, purchase);
-  const periodBuyers = [...buyers.values()].filter((list) => list.some((purchase) => purchase.in_period));
-
-  const orderValues = new Map<string, number[]>();
-  for (const purchase of facts.purchases) {
-    if (!purchase.in_period || purchase.amount === null || purchase.currency === null) continue;
-    append(orderValues, purchase.currency, purchase.amount);
-  }
-  const lifetimes = new Map<string, number[]>();
-  for (const list of periodBuyers) {
-    const totals = new Map<string, number>();
-    for (const purchase of list)
-      if (purchase.amount !== null && purchase.currency !== null)
-        totals.set(purchase.currency, (totals.get(purchase.currency) ?? 0) + purchase.amount);
-    for (const [currency, total] of totals) append(lifetimes, currency, total);
-  }
-
+/** The figures of one set of sums; `spend` is what was spent on these leads (empty: none declared). */
+function figures(sums: SetSums, spend: Map<string, number>): KpiFigures {
+  const leads = sums.leads?.leads ?? 0;
+  const won = sums.leads?.won ?? 0;
+  const buyers = sums.purchases.find((sum) => sum.kind === 'buyers');
+  const ratings = sums.ratings;
   return {
-    leads: facts.leads.length,
-    customers_won: won.length,
-    lead_conversion_rate: ratio(won.length, facts.leads.length),
-    speed_to_lead_minutes: spread(
-      contacted.map((lead) => (lead.first_contact_at!.getTime() - lead.lead_at.getTime()) / MINUTE),
-      2,
-    ),
-    speed_to_lead_within_sla: ratio(
-      withSla.filter((lead) => lead.first_contact_at !== null && lead.first_contact_at <= lead.sla_due_at!).length,
-      withSla.length,
-    ),
-    auto_reply_seconds: spread(
-      facts.autoReplies.map((reply) => reply.seconds),
-      2,
-    ),
-    sales_cycle_days: spread(
-      won.map((lead) => (lead.first_purchase_at!.getTime() - lead.lead_at.getTime()) / DAY),
-      2,
-    ),
-    repeat_purchase_rate: ratio(periodBuyers.filter((list) => list.length >= 2).length, periodBuyers.length),
-    average_order_value: Object.fromEntries(
-      [...orderValues].map(([currency, values]) => [
-        currency,
-        round(values.reduce((a, b) => a + b, 0) / values.length, 2)!,
-      ]),
-    ),
-    lifetime_value: Object.fromEntries(
-      [...lifetimes].map(([currency, values]) => [
-        currency,
-        {
-          mean: round(values.reduce((a, b) => a + b, 0) / values.length, 2)!,
-          median: round(percentile(values, 0.5), 2)!,
-        },
-      ]),
-    ),
-    cost_per_lead: perCurrency(spend, facts.leads.length),
-    customer_acquisition_cost: perCurrency(spend, won.length),
-    csat: ratio(csat.filter((score) => score >= 4).length, csat.length),
+    leads,
+    customers_won: won,
+    lead_conversion_rate: ratio(won, leads),
+    speed_to_lead_minutes: spread(sums.leads?.speed_to_lead_minutes, 2),
+    speed_to_lead_within_sla: ratio(sums.leads?.within_sla ?? 0, sums.leads?.with_sla ?? 0),
+    auto_reply_seconds: spread(sums.autoReplies?.seconds, 2),
+    sales_cycle_days: spread(sums.leads?.sales_cycle_days, 2),
+    repeat_purchase_rate: ratio(buyers?.total ?? 0, buyers?.n ?? 0),
+    average_order_value: perCurrencyOf(sums.purchases, 'orders', (sum) => round(sum.total / sum.n, 2)!),
+    lifetime_value: perCurrencyOf(sums.purchases, 'lifetime', (sum) => ({
+      mean: round(sum.total / sum.n, 2)!,
+      median: round(sum.median, 2)!,
+    })),
+    cost_per_lead: perCurrency(spend, leads),
+    customer_acquisition_cost: perCurrency(spend, won),
+    csat: ratio(ratings?.csat_good ?? 0, ratings?.csat ?? 0),
     nps:
-      nps.length === 0
+      ratings === undefined || ratings.nps === 0
         ? null
-        : round(
-            ((nps.filter((score) => score >= 9).length - nps.filter((score) => score <= 6).length) * 100) / nps.length,
-            1,
-          ),
+        : round(((ratings.promoters - ratings.detractors) * 100) / ratings.nps, 1),
   };
+}
+
+/** The sums of a period, whole and per group of each breakdown asked (src/store/reports.ts). */
+export interface PeriodSums {
+  leads: LeadSums[];
+  purchases: PurchaseSums[];
+  autoReplies: AutoReplySums[];
+  ratings: RatingSums[];
+}
+
+/** The sums of the sets of one breakdown (`by` null: the one set of the whole period), by group key. */
+function setsOf(sums: PeriodSums, by: GroupKey | null): Map<string | null, SetSums> {
+  const sets = new Map<string | null, SetSums>();
+  const setOf = (sum: SumsOf): SetSums => {
+    let set = sets.get(sum.key);
+    if (!set) sets.set(sum.key, (set = { purchases: [] }));
+    return set;
+  };
+  const mine = (sum: SumsOf) => sum.by === by;
+  for (const sum of sums.leads.filter(mine)) setOf(sum).leads = sum;
+  for (const sum of sums.purchases.filter(mine)) setOf(sum).purchases.push(sum);
+  for (const sum of sums.autoReplies.filter(mine)) setOf(sum).autoReplies = sum;
+  for (const sum of sums.ratings.filter(mine)) setOf(sum).ratings = sum;
+  return sets;
 }
 
 /** The report: figures for the whole period and, with `by`, per group (groups sorted by leads, then key). */
 export function kpiReport(
-  input: Facts & {
+  input: PeriodSums & {
     from: string;
     to: string;
     timeZone: string;
@@ -247,32 +214,18 @@ export function kpiReport(
     from: input.from,
     to: input.to,
     time_zone: input.timeZone,
-    ...figures(input, sumSpend(spend)),
+    ...figures(setsOf(input, null).get(null) ?? { purchases: [] }, sumSpend(spend)),
     churned: input.churned,
     by: input.by,
     groups: [],
   };
   if (input.by === null) return report;
   const key = input.by;
-  const keyOf = (fact: CustomerKeys | AutoReplyFact) => (fact as Record<GroupKey, string | null>)[key] ?? null;
-  // one pass over the facts, not one per group
-  const groups = new Map<string | null, Facts>();
-  const groupOf = (fact: CustomerKeys | AutoReplyFact): Facts => {
-    const value = keyOf(fact);
-    let group = groups.get(value);
-    if (!group) groups.set(value, (group = { leads: [], purchases: [], autoReplies: [], ratings: [] }));
-    return group;
-  };
-  for (const fact of input.leads) groupOf(fact).leads.push(fact);
-  for (const fact of input.purchases) groupOf(fact).purchases.push(fact);
-  // an auto reply has no pool: grouped by pool, replies sit in the null group
-  for (const fact of input.autoReplies) groupOf(fact).autoReplies.push(fact);
-  for (const fact of input.ratings) groupOf(fact).ratings.push(fact);
-  report.groups = [...groups]
-    .map(([value, facts]) => ({
+  report.groups = [...setsOf(input, key)]
+    .map(([value, sums]) => ({
       key: value,
       // spend is declared per source: only a breakdown by source can divide it
-      ...figures(facts, key === 'source' ? sumSpend(spend, value) : new Map()),
+      ...figures(sums, key === 'source' ? sumSpend(spend, value) : new Map()),
     }))
     .sort((a, b) => b.leads - a.leads || String(a.key).localeCompare(String(b.key)));
   return report;

@@ -1,4 +1,5 @@
-import { GROUP_KEYS, KPI_DEFINITIONS, type KpiFigures, type KpiReport, type Spread } from '../../reports/kpis.js';
+import { GROUP_KEYS } from '../../reports/facts.js';
+import { KPI_DEFINITIONS, type KpiFigures, type KpiReport, type Spread } from '../../reports/kpis.js';
 import type { ReportsOverview } from '../../operations/reports.js';
 import { html, type Html } from '../html.js';
 import { barChart, heatClass, horizontalBars } from './charts.js';

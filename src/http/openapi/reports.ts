@@ -1,4 +1,5 @@
-import { GROUP_KEYS, KPI_DEFINITIONS } from '../../reports/kpis.js';
+import { GROUP_KEYS } from '../../reports/facts.js';
+import { KPI_DEFINITIONS } from '../../reports/kpis.js';
 import {
   apiOperation,
   badRequest,
