@@ -243,9 +243,10 @@ export async function lifecycleFunnel(pool: Pool, period: ReportPeriod): Promise
        FROM leads JOIN lifecycle_history l USING (customer_id)
        UNION ALL
        -- the time as a lead, for those whose history has no lead row: from the customer's creation to their first
-       -- change (each lead's history summed once, joined, rather than looked up twice per lead)
+       -- change (each lead's history summed once, joined, rather than looked up twice per lead); each lead's customer
+       -- looked up by its key, not a hash of every customer the planner prefers for a month's 8,000 leads
        SELECT c.id, 'lead', c.created_at, changes.left_at
-       FROM leads JOIN customers c ON c.id = leads.customer_id
+       FROM leads, LATERAL (SELECT c.id, c.created_at FROM customers c WHERE c.id = leads.customer_id OFFSET 0) c
          LEFT JOIN (SELECT l.customer_id, min(l.changed_at) FILTER (WHERE l.to_stage <> 'lead') AS left_at,
                            bool_or(l.to_stage = 'lead') AS was_lead
                     FROM lifecycle_history l WHERE l.customer_id IN (SELECT customer_id FROM leads)
