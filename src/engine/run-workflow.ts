@@ -65,11 +65,20 @@ export async function runWorkflow(input: RunInput, deps: RunDependencies): Promi
   return outcome;
 }
 
+/** readsTraits' answers, once per compiled step (its configuration never changes), not per step of every run. */
+const traitReaders = new WeakMap<CompiledStep, boolean>();
 /**
  * Whether a step's configuration may read the customer's traits: `$customer.traits…`, or `$customer` other than one
  * of its plain fields (errs towards "reads them"). Such a step waits for the run's owed refresh.
  */
-const readsTraits = (step: CompiledStep) => /\$customer(?!\.(?!traits\b)[A-Za-z_])/.test(JSON.stringify(step.config));
+const readsTraits = (step: CompiledStep) => {
+  let reads = traitReaders.get(step);
+  if (reads === undefined) {
+    reads = /\$customer(?!\.(?!traits\b)[A-Za-z_])/.test(JSON.stringify(step.config));
+    traitReaders.set(step, reads);
+  }
+  return reads;
+};
 
 async function executeRun(
   input: RunInput,
