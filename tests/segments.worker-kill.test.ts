@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Crmflow } from '../src/runtime.js';
@@ -43,11 +44,33 @@ function orderBody(person: number, n: number): string {
   });
 }
 
+/** The workers' last warnings and errors (pino level ≥ 40), for the message of a timeout. */
+const warnings: string[] = [];
+
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'worker'], {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/crmflow.js', import.meta.url)), 'worker'], {
     env: { ...process.env, ...env, CI: 'true' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!/"level":(4|5|6)\d/.test(line)) return;
+    warnings.push(line.slice(0, 300));
+    if (warnings.length > 8) warnings.shift();
+  });
+  return child;
+}
+
+/** Counts by status of what the wait depends on, and the last run errors: what a timeout needs to be understood. */
+async function describeState(db: TestDatabase): Promise<string> {
+  const rows = async (sql: string) => JSON.stringify((await db.pool.query(sql)).rows);
+  return [
+    `runs ${await rows('SELECT workflow, status, attempts, count(*)::int AS n FROM workflow_runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3')}`,
+    `inbox ${await rows('SELECT status, count(*)::int AS n FROM inbox_events GROUP BY 1')}`,
+    `engine events ${await rows('SELECT type, status, count(*)::int AS n FROM engine_events GROUP BY 1, 2')}`,
+    `vip members ${await count(db.pool, "SELECT 1 FROM segment_memberships WHERE segment_id = 'vip'")}`,
+    `worker warnings ${JSON.stringify(warnings)}`,
+    `errors ${await rows('SELECT id, workflow, status, error FROM workflow_runs WHERE error IS NOT NULL ORDER BY id DESC LIMIT 5')}`,
+  ].join('; ');
 }
 
 describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip once and its workflow runs once', () => {
@@ -97,7 +120,7 @@ describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip 
     const second = startWorkerProcess(env);
     children.push(second);
     await waitFor(
-      'every vip-welcome run',
+      async () => `every vip-welcome run; the state then: ${await describeState(db)}`,
       async () => {
         await api.reconcile();
         return (
@@ -109,7 +132,7 @@ describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip 
           (await count(db.pool, "SELECT 1 FROM engine_events WHERE status = 'pending'")) === 0
         );
       },
-      150_000,
+      200_000,
       500,
     );
     second.kill('SIGTERM');
@@ -126,5 +149,5 @@ describe('kill -9 of a worker mid-run: every customer crossing 1,000 enters vip 
     ).toBe(PEOPLE);
     expect(await count(db.pool, "SELECT 1 FROM engine_events WHERE type = 'segment.entered'")).toBe(PEOPLE);
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE workflow = 'vip-welcome'")).toBe(PEOPLE);
-  }, 240_000);
+  }, 300_000);
 });

@@ -100,12 +100,12 @@ async function executeRun(
   const state: RunState = await initialRunState(run, deps.services);
   const outputs: Record<string, unknown> = {};
   // An earlier attempt may have stopped between a change and the refresh it owed: this attempt owes it too.
-  let earlierOwed = attempt === 1;
+  let earlierAttemptOwes = attempt > 1;
   /** The owed refreshes, with `work` in their transaction when given; `$customer.traits` is then up to date. */
   const flush = async <T>(work?: (db: Pool | PoolClient) => Promise<T>): Promise<T | undefined> => {
-    if (!earlierOwed && state.customer) {
+    if (earlierAttemptOwes && state.customer) {
       refreshes?.owe(state.customer.id);
-      earlierOwed = true;
+      earlierAttemptOwes = false;
     }
     if (!refreshes?.pending()) return work?.(deps.pool);
     const { result, traits } = await refreshes.flush(work);
