@@ -25,6 +25,8 @@ export interface RunResult {
     deployment?: 'split' | 'start';
     /** `--segments`: three segments declared (#15's cost of segments is this config against the same without). */
     segments?: boolean;
+    /** `--ack-target-ms`: CRMFLOW_ACK_TARGET_MS given to crmflow (unset: crmflow's default). */
+    ackTargetMs?: number;
   };
   size: number;
   /** `backlog`: `backlog` events posted first, then `size` at `rate`; ack figures are those of the latter. */
@@ -58,7 +60,14 @@ export interface RunResult {
   /** PostgreSQL transactions (each autocommitted statement is one) per acknowledged event, from pg_stat_database. */
   pgTransactionsPerEvent: number;
   /** pg_stat_statements calls per acknowledged event (bench queries left out), or why it could not be read. */
-  pgStatementsPerEvent?: { all: number; withoutTransactionControl: number } | string;
+  pgStatementsPerEvent?:
+    | {
+        all: number;
+        withoutTransactionControl: number;
+        /** The most frequent statements (normalized by pg_stat_statements), calls per event. */
+        top?: Array<{ perEvent: number; query: string }>;
+      }
+    | string;
   /** Per table: rows updated in place during the phase, and how many of those were HOT (pg_stat_user_tables). */
   updatesInPlace?: Record<string, { updates: number; hot: number }>;
   /** Times a crmflow process logged that its reconciler re-enqueued pending events (stale by its 15 s grace). */
@@ -77,9 +86,10 @@ export interface Results {
 }
 
 export const configLabel = (config: RunResult['config']) =>
-  config.deployment === 'start'
+  (config.deployment === 'start'
     ? '`crmflow start`, shipped workflows.yaml'
-    : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}${config.segments ? ', 3 segments' : ''}`;
+    : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}${config.segments ? ', 3 segments' : ''}`) +
+  (config.ackTargetMs === undefined ? '' : `, CRMFLOW_ACK_TARGET_MS=${config.ackTargetMs}`);
 const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLabel(a) === configLabel(b);
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */

@@ -56,6 +56,8 @@ const { values: args } = parseArgs({
     'timeout-s': { type: 'string', default: '200' },
     // Workers share the machine with the API here: the setting the README recommends for that (CRMFLOW_WORKER_NICE).
     'worker-nice': { type: 'string', default: '10' },
+    // CRMFLOW_ACK_TARGET_MS for crmflow (`start` steers its worker by it; 0 = off); unset: crmflow's default.
+    'ack-target-ms': { type: 'string' },
   },
 });
 
@@ -87,6 +89,7 @@ const SHIPPED_WORKFLOWS = fileURLToPath(new URL('../workflows.yaml', import.meta
 const clients = Math.max(1, Number(args.clients));
 const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
 const workerNice = Math.min(19, Math.max(0, Number(args['worker-nice'])));
+const ackTargetMs = args['ack-target-ms'] === undefined ? undefined : Math.max(0, Number(args['ack-target-ms']));
 
 const SIGNING: SigningSecrets = {
   shopify: 'bench-shopify-secret',
@@ -204,6 +207,7 @@ function crmflowEnv(options: {
     CRMFLOW_SHUTDOWN_TIMEOUT_MS: '10000',
     WORKER_CONCURRENCY: String(concurrency),
     CRMFLOW_WORKER_NICE: String(workerNice),
+    ...(ackTargetMs === undefined ? {} : { CRMFLOW_ACK_TARGET_MS: String(ackTargetMs) }),
     SMTP_URL: options.smtpUrl,
     SHOPIFY_WEBHOOK_SECRET: SIGNING.shopify,
     FORM_WEBHOOK_SECRET: SIGNING.form,
@@ -246,6 +250,12 @@ function childrenOf(pid: number): number[] {
  * Statements the bench database's clients sent, from pg_stat_statements (the bench's own queries, marked
  * `/* bench *\/`, left out); a string saying why when the extension is not available on this server.
  */
+interface StatementCounts {
+  all: number;
+  withoutTransactionControl: number;
+  top: Array<{ calls: number; query: string }>;
+}
+
 async function statementCounter(pool: pg.Pool) {
   const unavailable = await pool
     .query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')
@@ -258,15 +268,24 @@ async function statementCounter(pool: pg.Pool) {
     reset: async () => {
       if (!unavailable) await pool.query('SELECT /* bench */ pg_stat_statements_reset()');
     },
-    read: async (): Promise<{ all: number; withoutTransactionControl: number } | string> => {
+    read: async (): Promise<StatementCounts | string> => {
       if (unavailable) return unavailable;
+      const ours = `FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         WHERE d.datname = current_database() AND s.query NOT LIKE '%/* bench */%'`;
       const { rows } = await pool.query<{ all: string; plain: string }>(
         `SELECT /* bench */ coalesce(sum(calls), 0) AS all,
-                coalesce(sum(calls) FILTER (WHERE query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK)'), 0) AS plain
-         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-         WHERE d.datname = current_database() AND s.query NOT LIKE '%/* bench */%'`,
+                coalesce(sum(calls) FILTER (WHERE query !~* '^\\s*(BEGIN|COMMIT|ROLLBACK)'), 0) AS plain ${ours}`,
       );
-      return { all: Number(rows[0]!.all), withoutTransactionControl: Number(rows[0]!.plain) };
+      // Where they go: the most frequent statements, their text shortened to what tells them apart.
+      const { rows: top } = await pool.query<{ calls: string; query: string }>(
+        `SELECT /* bench */ sum(calls) AS calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 140) AS query ${ours}
+         GROUP BY 2 ORDER BY 1 DESC LIMIT 15`,
+      );
+      return {
+        all: Number(rows[0]!.all),
+        withoutTransactionControl: Number(rows[0]!.plain),
+        top: top.map((row) => ({ calls: Number(row.calls), query: row.query })),
+      };
     },
   };
 }
@@ -444,7 +463,7 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
       }
     }
     return {
-      config: { reply, workers, concurrency, workerNice, deployment, segments: withSegments },
+      config: { reply, workers, concurrency, workerNice, deployment, segments: withSegments, ackTargetMs },
       size,
       mode,
       ...(mode === 'max' ? {} : { rate }),
@@ -472,6 +491,10 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
               all: Math.round((pgStatements.all / Math.max(1, acknowledged)) * 10) / 10,
               withoutTransactionControl:
                 Math.round((pgStatements.withoutTransactionControl / Math.max(1, acknowledged)) * 10) / 10,
+              top: pgStatements.top.map(({ calls, query }) => ({
+                perEvent: Math.round((calls / Math.max(1, acknowledged)) * 100) / 100,
+                query,
+              })),
             },
       reconcilerEnqueues: counters['reconciler enqueued']!,
       updatesInPlace: Object.fromEntries(updated.map((row) => [row.name, { updates: row.updates, hot: row.hot }])),
@@ -573,6 +596,8 @@ async function main(): Promise<void> {
         log(
           `      PG transactions / event ${run.pgTransactionsPerEvent}; statements / event ${typeof run.pgStatementsPerEvent === 'string' ? run.pgStatementsPerEvent : `${run.pgStatementsPerEvent?.all} (${run.pgStatementsPerEvent?.withoutTransactionControl} without BEGIN/COMMIT)`}`,
         );
+        if (typeof run.pgStatementsPerEvent === 'object')
+          for (const { perEvent, query } of run.pgStatementsPerEvent.top ?? []) log(`        ${perEvent} × ${query}`);
         current.push(run);
       }
     }

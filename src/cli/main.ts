@@ -5,6 +5,7 @@ import { connectors } from '../connectors/registry.js';
 import { RedisUnavailableError } from '../config/bootstrap.js';
 import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
+import { webhookAckTimes } from '../observability/ack-times.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
 import { ConfigError, loadConfigFile } from '../workflows/load.js';
@@ -18,6 +19,7 @@ import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
 import { startWorkerProcess } from './worker-process.js';
+import { steerWorker, STEER_EVERY_MS } from './ack-guard.js';
 
 /** The CPU priority of `crmflow start`'s child worker unless CRMFLOW_WORKER_NICE says otherwise: it shares the API's machine. */
 const START_WORKER_NICE = 10;
@@ -105,10 +107,22 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
     if (nice > 0) setPriority(nice);
   }
   if (own.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
+  // `start`: the worker runs as many jobs at once as acknowledging webhooks on the same machine leaves room for.
+  const ackTargetMs = envInt(process.env, 'CRMFLOW_ACK_TARGET_MS');
+  if (options.all === true && ackTargetMs > 0) {
+    const steer = worker ? worker.steer : app.worker ? steerWorker(app.worker, ackTargetMs) : undefined;
+    if (steer) setInterval(() => steer(webhookAckTimes.takeP95()), STEER_EVERY_MS).unref();
+  }
   if (process.send) {
     // A child of `crmflow start`: say it is ready, and stop when the parent is gone (its IPC channel closes).
     process.send({ ready: true });
     process.on('disconnect', () => void stop('parent process gone'));
+    if (app.worker && ackTargetMs > 0) {
+      const steer = steerWorker(app.worker, ackTargetMs);
+      process.on('message', (message: { ackP95?: number | null } | null) => {
+        if (message?.ackP95 !== undefined) steer(message.ackP95 ?? undefined);
+      });
+    }
   }
 }
 

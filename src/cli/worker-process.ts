@@ -6,6 +6,8 @@ export interface WorkerProcess {
   ready: Promise<void>;
   /** SIGTERM to the child (it finishes in-flight runs within its shutdown timeout), SIGKILL past `graceMs`. */
   stop: () => Promise<void>;
+  /** Tells the running child the API's latest acknowledgement p95 (see ack-guard); dropped while none runs. */
+  steer: (ackP95: number | undefined) => void;
 }
 
 const FIRST_RESTART_MS = 1000;
@@ -51,6 +53,9 @@ export function startWorkerProcess(options: {
 
   return {
     ready,
+    steer: (ackP95) => {
+      if (child?.connected) child.send({ ackP95: ackP95 ?? null });
+    },
     stop: async () => {
       stopping = true;
       const running = child;

@@ -107,6 +107,12 @@ const CORE_ENV_VARS: readonly EnvVarSpec[] = [
     default: 'process',
   },
   {
+    name: 'CRMFLOW_ACK_TARGET_MS',
+    description:
+      '`crmflow start`: the webhook acknowledgement time (p95, ms) its worker keeps: while the API answers slower, the worker halves the jobs it runs at once (down to one), and takes one more every 250 ms while it answers in under half of it. 0: the worker always runs WORKER_CONCURRENCY jobs.',
+    default: '20',
+  },
+  {
     name: 'CRMFLOW_PG_POOL_MAX',
     description: 'PostgreSQL connections per process (keep processes × this under the server’s max_connections).',
     default: '20',

@@ -7,6 +7,7 @@ import { createInboxWriter, isDataError, type InboxEventInput } from '../engine/
 import { ingest } from '../engine/ingest.js';
 import type { JobData } from '../engine/queues.js';
 import type { ConnectorSignals } from '../observability/connector-signals.js';
+import { webhookAckTimes } from '../observability/ack-times.js';
 import { webhooksReceived } from '../observability/metrics.js';
 import type { Pool } from '../operations/context.js';
 import type { LoadedConfig } from '../workflows/load.js';
@@ -28,13 +29,18 @@ export interface WebhookRouteOptions {
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
-/** Counts every answer under `/webhooks`, errors included (413s come from the error handler); unconfigured ids as `unknown`. */
+/**
+ * Counts every answer under `/webhooks`, errors included (413s come from the error handler); unconfigured ids as
+ * `unknown`. Times the acknowledgements (see ack-times).
+ */
 export function countWebhookResponses(config: Pick<LoadedConfig, 'connectors'>) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const id = req.path.split('/')[1] ?? '';
-    res.on('finish', () =>
-      webhooksReceived.inc({ connector: config.connectors.has(id) ? id : 'unknown', status: String(res.statusCode) }),
-    );
+    const started = performance.now();
+    res.on('finish', () => {
+      webhooksReceived.inc({ connector: config.connectors.has(id) ? id : 'unknown', status: String(res.statusCode) });
+      if (res.statusCode < 300) webhookAckTimes.record(performance.now() - started);
+    });
     next();
   };
 }

@@ -1,0 +1,31 @@
+/** Most acknowledgement times kept between two reads; past it, the oldest give way (a flood needs no more). */
+const CAPACITY = 4096;
+
+/**
+ * How long this process took to acknowledge webhooks (request in → 2xx out, in ms) since the last `takeP95`: the
+ * signal `crmflow start` uses to keep its own worker from starving the webhook path (see concurrency-governor).
+ */
+export interface AckTimes {
+  record: (ms: number) => void;
+  /** The 95th percentile of the times recorded since the last call, undefined when none were; then forgets them. */
+  takeP95: () => number | undefined;
+}
+
+export function createAckTimes(): AckTimes {
+  let samples: number[] = [];
+  return {
+    record: (ms) => {
+      if (samples.length === CAPACITY) samples.shift();
+      samples.push(ms);
+    },
+    takeP95: () => {
+      if (samples.length === 0) return undefined;
+      const sorted = samples.sort((a, b) => a - b);
+      samples = [];
+      return sorted[Math.ceil(sorted.length * 0.95) - 1];
+    },
+  };
+}
+
+/** This process's webhook acknowledgement times (one HTTP server per process). */
+export const webhookAckTimes = createAckTimes();
