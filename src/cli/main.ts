@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectors } from '../connectors/registry.js';
 import { RedisUnavailableError } from '../config/bootstrap.js';
-import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv } from '../config/env.js';
+import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv, runRetentionDays } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
@@ -17,6 +17,8 @@ import { runHandOver } from './hand-over.js';
 import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
+import { pruneRuns } from '../operations/runs.js';
+import { cliActor } from './actor.js';
 import { startWorkerProcess } from './worker-process.js';
 
 /** The CPU priority of `crmflow start`'s child worker unless CRMFLOW_WORKER_NICE says otherwise: it shares the API's machine. */
@@ -34,6 +36,9 @@ Usage:
                                 pull history into crmflow with a progress bar (workers process it)
   crmflow replay [--since 24h|DATE] [--workflow ID] [--status failed] [--dry-run]
                                 run stored events through the current workflows again, as new runs
+  crmflow runs prune [--older-than 90d] [--dry-run]
+                                remove step records and stored payloads of runs finished before then (the
+                                run rows stay); default CRMFLOW_RUN_RETENTION_DAYS, as the daily job does
   crmflow hand-over AGENT (--to AGENT | --pool POOL) | --list
                                 move an agent's customers, open tasks and pending SLAs (audited); --list
                                 shows owners who are no longer declared agents
@@ -260,6 +265,32 @@ async function runReplay(args: string[]): Promise<void> {
   }
 }
 
+async function runRunsPrune(args: string[]): Promise<void> {
+  const usage = 'usage: crmflow runs prune [--older-than 90d] [--dry-run]';
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  });
+  if (positionals[0] !== 'prune') throw new Error(usage);
+  const given = values['older-than'];
+  const days = given === undefined ? runRetentionDays(process.env) : Number(/^(\d+)d?$/.exec(given)?.[1] ?? NaN);
+  if (days === undefined) throw new Error(`retention is off (CRMFLOW_RUN_RETENTION_DAYS); give --older-than. ${usage}`);
+  if (Number.isNaN(days)) throw new Error(`--older-than must be a number of days such as 90d, got "${given}"`);
+  const { app } = await connect();
+  try {
+    const result = await pruneRuns(app.operations, cliActor(), { olderThanDays: days, dryRun: values['dry-run'] });
+    const before = result.finishedBefore.toISOString();
+    process.stdout.write(
+      values['dry-run']
+        ? `would remove the step records of ${result.runs} runs finished before ${before} (${result.steps} step records)\n`
+        : `removed the step records of ${result.runs} runs finished before ${before} (${result.steps} step records, ${result.events} stored event payloads)\n`,
+    );
+  } finally {
+    await app.close();
+  }
+}
+
 async function runIdentity(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -295,6 +326,8 @@ async function main(argv: string[]): Promise<void> {
       return runReplay(rest);
     case 'identity':
       return runIdentity(rest);
+    case 'runs':
+      return runRunsPrune(rest);
     case 'hand-over':
       return connect().then(({ app }) => runHandOver(app, rest, process.stdout).finally(() => app.close()));
     case 'validate':

@@ -22,6 +22,8 @@ export interface InboxEvent extends Required<Omit<InboxEventInput, 'region'>> {
   id: number;
   receivedAt: Date;
   status: InboxStatus;
+  /** When retention removed the payload (then null): every run of the event had lost its records. */
+  payloadPrunedAt: Date | null;
 }
 
 /**
@@ -75,7 +77,7 @@ export async function storeInboxEvents(
 export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent | undefined> {
   const { rows } = await pool.query(
     `SELECT id, connector, type, external_id AS "externalId", occurred_at AS "occurredAt", payload,
-            received_at AS "receivedAt", status, origin
+            received_at AS "receivedAt", status, origin, payload_pruned_at AS "payloadPrunedAt"
      FROM inbox_events WHERE id = $1`,
     [id],
   );
