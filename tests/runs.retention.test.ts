@@ -1,10 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runsPrune } from '../src/cli/runs-prune.js';
 import { runRetentionDays } from '../src/config/env.js';
 import { syncRunRetention } from '../src/engine/run-retention.js';
 import { pruneRuns } from '../src/operations/runs.js';
 import type { Crmflow } from '../src/runtime.js';
 import { pruneRunRecords, type PruneTotals } from '../src/store/retention.js';
-import { api, post, SECRETS, startTestCrmflow, testEnv, testPrefix, writeConfig } from './helpers/crmflow.js';
+import {
+  api,
+  post,
+  SECRETS,
+  startTestCrmflow,
+  TEST_TOKEN,
+  testEnv,
+  testPrefix,
+  writeConfig,
+} from './helpers/crmflow.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { formHeaders } from './helpers/sign.js';
 import { waitFor } from './helpers/wait.js';
@@ -135,6 +145,16 @@ describe('run retention: old finished runs lose their step records and payloads,
     expect(result.steps).toBeGreaterThanOrEqual(5);
     expect(await count(db.pool, 'SELECT 1 FROM run_steps')).toBe(before);
     expect(await count(db.pool, 'SELECT 1 FROM workflow_runs WHERE steps_pruned_at IS NOT NULL')).toBe(0);
+    // the same through `crmflow runs prune --dry-run`: the configured days by default, or --older-than
+    expect(await runsPrune(app, { dryRun: true, env: {} })).toMatch(
+      /^would remove the step records of 5 runs finished before /,
+    );
+    expect(await runsPrune(app, { olderThan: '200d', dryRun: true, env: {} })).toMatch(/of 0 runs/);
+    await expect(runsPrune(app, { dryRun: true, env: { CRMFLOW_RUN_RETENTION_DAYS: 'off' } })).rejects.toThrow(
+      /--older-than/,
+    );
+    await expect(runsPrune(app, { olderThan: 'a while', env: {} })).rejects.toThrow(/number of days/);
+    expect(await count(db.pool, 'SELECT 1 FROM workflow_runs WHERE steps_pruned_at IS NOT NULL')).toBe(0);
   });
 
   it('the daily job prunes runs finished before the boundary; recent, unfinished and all run rows stay', async () => {
@@ -201,6 +221,35 @@ describe('run retention: old finished runs lose their step records and payloads,
       1,
     );
     expect(await count(db.pool, "SELECT 1 FROM workflow_runs WHERE trigger_key LIKE '%@%'")).toBe(0);
+  });
+
+  it('the run page shows when the steps were removed, without a Retry button; a retry from it gets the notice', async () => {
+    const broken = await runOf('gone@example.com', 'broken-mapping');
+    const login = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ token: TEST_TOKEN, next: '/' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await (await fetch(`${app.url}/runs/${broken}`, { headers: { cookie } })).text();
+    expect(page).toMatch(/Step records and payload removed by retention on <time datetime="\d{4}-/);
+    expect(page).toContain("The event's payload was removed by retention");
+    expect(page).not.toContain('Retry run');
+    expect(page).not.toContain('Replay event');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+    const retry = await fetch(`${app.url}/runs/${broken}/retry`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ _csrf: csrf }),
+      headers: { cookie, origin: app.url!, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(retry.headers.get('location')).toBe(`/runs/${broken}?notice=pruned`);
+    const kept = await (
+      await fetch(`${app.url}/runs/${await runOf('new@example.com', 'also-log')}`, { headers: { cookie } })
+    ).text();
+    expect(kept).not.toContain('removed by retention');
+    expect(kept).toContain('data-step=');
   });
 
   it('a manual pass takes the event payload once its last run is pruned, and is audited', async () => {

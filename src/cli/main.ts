@@ -3,7 +3,7 @@ import { setPriority } from 'node:os';
 import { parseArgs } from 'node:util';
 import { connectors } from '../connectors/registry.js';
 import { RedisUnavailableError } from '../config/bootstrap.js';
-import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv, runRetentionDays } from '../config/env.js';
+import { envExampleText, envInt, envValue, envReferenceMarkdown, loadDotEnv } from '../config/env.js';
 import { createLogger } from '../config/logger.js';
 import { startCrmflow, type Roles } from '../runtime.js';
 import { compileExpression } from '../workflows/expression.js';
@@ -17,8 +17,7 @@ import { runHandOver } from './hand-over.js';
 import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
-import { pruneRuns } from '../operations/runs.js';
-import { cliActor } from './actor.js';
+import { runsPrune, RUNS_PRUNE_USAGE } from './runs-prune.js';
 import { startWorkerProcess } from './worker-process.js';
 
 /** The CPU priority of `crmflow start`'s child worker unless CRMFLOW_WORKER_NICE says otherwise: it shares the API's machine. */
@@ -266,26 +265,16 @@ async function runReplay(args: string[]): Promise<void> {
 }
 
 async function runRunsPrune(args: string[]): Promise<void> {
-  const usage = 'usage: crmflow runs prune [--older-than 90d] [--dry-run]';
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' } },
   });
-  if (positionals[0] !== 'prune') throw new Error(usage);
-  const given = values['older-than'];
-  const days = given === undefined ? runRetentionDays(process.env) : Number(/^(\d+)d?$/.exec(given)?.[1] ?? NaN);
-  if (days === undefined) throw new Error(`retention is off (CRMFLOW_RUN_RETENTION_DAYS); give --older-than. ${usage}`);
-  if (Number.isNaN(days)) throw new Error(`--older-than must be a number of days such as 90d, got "${given}"`);
+  if (positionals[0] !== 'prune') throw new Error(RUNS_PRUNE_USAGE);
   const { app } = await connect();
   try {
-    const result = await pruneRuns(app.operations, cliActor(), { olderThanDays: days, dryRun: values['dry-run'] });
-    const before = result.finishedBefore.toISOString();
-    process.stdout.write(
-      values['dry-run']
-        ? `would remove the step records of ${result.runs} runs finished before ${before} (${result.steps} step records)\n`
-        : `removed the step records of ${result.runs} runs finished before ${before} (${result.steps} step records, ${result.events} stored event payloads)\n`,
-    );
+    const line = await runsPrune(app, { olderThan: values['older-than'], dryRun: values['dry-run'], env: process.env });
+    process.stdout.write(`${line}\n`);
   } finally {
     await app.close();
   }
