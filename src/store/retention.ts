@@ -44,10 +44,12 @@ export async function pruneRunRecords(pool: Pool, options: PruneRunRecordsOption
   let after = 0;
   for (;;) {
     const { rows } = await pool.query<{ id: number; old: boolean; due: boolean }>(
-      `SELECT r.id, r.created_at < $2 AS old,
-              (r.status = ANY($3::text[]) AND r.finished_at < $2 AND r.steps_pruned_at IS NULL) AS due
-       FROM (SELECT DISTINCT run_id FROM run_steps WHERE run_id > $1 ORDER BY run_id LIMIT $4) s
-       JOIN workflow_runs r ON r.id = s.run_id ORDER BY r.id`,
+      // The ids as an array: each run is then read through the primary key (a join may hash the whole table instead).
+      `SELECT id, created_at < $2 AS old,
+              (status = ANY($3::text[]) AND finished_at < $2 AND steps_pruned_at IS NULL) AS due
+       FROM workflow_runs
+       WHERE id = ANY(ARRAY(SELECT DISTINCT run_id FROM run_steps WHERE run_id > $1 ORDER BY run_id LIMIT $4))
+       ORDER BY id`,
       [after, options.finishedBefore, FINISHED_RUN_STATUSES, batchSize],
     );
     const due = rows.filter((row) => row.due).map((row) => Number(row.id));
