@@ -5,7 +5,15 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConnectorContext } from './connectors/define-connector.js';
 import { redisAnswers, startEmbeddedPostgres, startLocalRedis, type Embedded } from './config/bootstrap.js';
-import { demoSummary, envInt, envValue, isProduction, resolveSecret, type Env } from './config/env.js';
+import {
+  demoSummary,
+  envInt,
+  envValue,
+  isProduction,
+  resolveSecret,
+  runRetentionDays,
+  type Env,
+} from './config/env.js';
 import { createSecretBox } from './config/secret-box.js';
 import { unsubscribeToken } from './customers/consent.js';
 import { createConnectorContext, storedTokens } from './engine/connector-context.js';
@@ -234,7 +242,7 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
         }),
       );
     if (options.roles.scheduler) {
-      const scheduler = await startScheduler(config, queue, logger);
+      const scheduler = await startScheduler(config, queue, logger, runRetentionDays(env));
       closers.push(scheduler.stop);
     }
     // Periodic passes in engine processes only: an API process under a webhook flood keeps its CPU for acknowledging.

@@ -18,6 +18,7 @@ import { runHandOver } from './hand-over.js';
 import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
+import { runsPrune, RUNS_PRUNE_USAGE } from './runs-prune.js';
 import { startWorkerProcess } from './worker-process.js';
 import { steerWorker, STEER_EVERY_MS } from './ack-guard.js';
 
@@ -36,6 +37,9 @@ Usage:
                                 pull history into crmflow with a progress bar (workers process it)
   crmflow replay [--since 24h|DATE] [--workflow ID] [--status failed] [--dry-run]
                                 run stored events through the current workflows again, as new runs
+  crmflow runs prune [--older-than 90d] [--dry-run]
+                                remove step records and stored payloads of runs finished before then (the
+                                run rows stay); default CRMFLOW_RUN_RETENTION_DAYS, as the daily job does
   crmflow hand-over AGENT (--to AGENT | --pool POOL) | --list
                                 move an agent's customers, open tasks and pending SLAs (audited); --list
                                 shows owners who are no longer declared agents
@@ -274,6 +278,22 @@ async function runReplay(args: string[]): Promise<void> {
   }
 }
 
+async function runRunsPrune(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  });
+  if (positionals[0] !== 'prune') throw new Error(RUNS_PRUNE_USAGE);
+  const { app } = await connect();
+  try {
+    const line = await runsPrune(app, { olderThan: values['older-than'], dryRun: values['dry-run'], env: process.env });
+    process.stdout.write(`${line}\n`);
+  } finally {
+    await app.close();
+  }
+}
+
 async function runIdentity(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -309,6 +329,8 @@ async function main(argv: string[]): Promise<void> {
       return runReplay(rest);
     case 'identity':
       return runIdentity(rest);
+    case 'runs':
+      return runRunsPrune(rest);
     case 'hand-over':
       return connect().then(({ app }) => runHandOver(app, rest, process.stdout).finally(() => app.close()));
     case 'validate':

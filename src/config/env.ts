@@ -152,6 +152,12 @@ const CORE_ENV_VARS: readonly EnvVarSpec[] = [
     default: '5',
   },
   {
+    name: 'CRMFLOW_RUN_RETENTION_DAYS',
+    description:
+      'Days a finished run keeps its step records and stored payloads (then the event’s, once none of its runs needs it); the run rows stay. Pruned daily at 03:00 UTC; `0` or `off` keeps everything forever.',
+    default: '90',
+  },
+  {
     name: 'SMTP_URL',
     description:
       'SMTP server for email replies, e.g. `smtp://user:pass@mail.example.com:587`. Unset in demo mode: emails go to the local outbox (`GET /api/messages`).',
@@ -238,6 +244,12 @@ export function envInt(env: Env, name: string): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
+}
+
+/** `CRMFLOW_RUN_RETENTION_DAYS`: undefined when retention is off (`0` or `off`). */
+export function runRetentionDays(env: Env): number | undefined {
+  if (envValue(env, 'CRMFLOW_RUN_RETENTION_DAYS')!.trim().toLowerCase() === 'off') return undefined;
+  return envInt(env, 'CRMFLOW_RUN_RETENTION_DAYS') || undefined;
 }
 
 /**

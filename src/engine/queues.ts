@@ -24,7 +24,9 @@ export type JobData =
   /** Looks for likely duplicate customers (`identity.suggest_duplicates`). */
   | { kind: 'suggest-duplicates' }
   /** Fires deal.stale for deals past their stage's `rot_after` (src/engine/deal-staleness.ts). */
-  | { kind: 'deal-stale-check' };
+  | { kind: 'deal-stale-check' }
+  /** Removes old runs' step records and payloads (src/engine/run-retention.ts). */
+  | { kind: 'prune-runs'; olderThanDays: number };
 
 export const JOB_ATTEMPTS = 10;
 
@@ -55,6 +57,8 @@ export const jobIds = {
   duplicateFinder: 'suggest-duplicates',
   /** BullMQ job scheduler of the deal staleness check: one, shared by every process. */
   dealStaleCheck: 'deal-stale-check',
+  /** BullMQ job scheduler of run retention: one, shared by every process. */
+  runRetention: 'prune-runs',
 };
 
 /** Connection for workers: commands wait for Redis to come back instead of failing (BullMQ requires this). */

@@ -4,18 +4,22 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../workflows/load.js';
 import { jobIds, type JobData } from './queues.js';
 import { syncDealStaleCheck } from './deal-staleness.js';
+import { syncRunRetention } from './run-retention.js';
 
 /**
  * Fires schedule triggers. Every crmflow process may run this: each tick becomes one job whose id is derived from
  * the workflow and the tick time, so BullMQ keeps one job per tick however many processes fire it. Poll triggers and the
- * duplicate finder are BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval).
+ * duplicate finder are BullMQ job schedulers (one per workflow, kept in Redis, so they survive restarts and fire once per interval),
+ * and so is run retention (`runRetentionDays`: undefined turns it off).
  */
 export async function startScheduler(
   config: LoadedConfig,
   queue: Queue<JobData>,
   logger: Logger,
+  runRetentionDays?: number,
 ): Promise<{ stop: () => Promise<void> }> {
   await syncPollSchedulers(config, queue);
+  await syncRunRetention(queue, runRetentionDays);
   await syncDuplicateFinder(config, queue);
   await syncDealStaleCheck(config, queue);
   const tasks: ScheduledTask[] = [];

@@ -13,6 +13,7 @@ import { DEFAULT_EVENT_CHAIN_LIMIT, processEngineEvent, type ChainDependencies }
 import { handleCaseCheck } from './jobs/case.js';
 import type { JobContext, JobHandler } from './jobs/context.js';
 import { handleEvent, handleReplay } from './jobs/event.js';
+import { handlePruneRuns } from './jobs/prune-runs.js';
 import { handlePull } from './jobs/pull.js';
 import { handleResume, handleRetry } from './jobs/run.js';
 import { handleSchedule } from './jobs/schedule.js';
@@ -73,6 +74,7 @@ const HANDLERS: { [K in JobData['kind']]: JobHandler<K> } = {
   case: handleCaseCheck,
   'deal-stale-check': async (_data, context) =>
     void (await checkStaleDeals(context.pool, context.queue, context.config, context.services.now())),
+  'prune-runs': handlePruneRuns,
 };
 
 export function createJobProcessor(

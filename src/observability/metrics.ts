@@ -83,6 +83,13 @@ export const identityMerges = new Counter({
   registers: [registry],
 });
 
+export const runRecordsPruned = new Counter({
+  name: 'crmflow_run_records_pruned_total',
+  help: 'Records removed by run retention: `runs` that lost their step records and payload, `steps` deleted, stored `events` whose payload went.',
+  labelNames: ['what'] as const,
+  registers: [registry],
+});
+
 /** Starts timing a run attempt; call the result with the outcome. */
 export function observeRun(workflow: string): (status: string) => void {
   runsStarted.inc({ workflow });

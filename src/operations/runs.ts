@@ -1,4 +1,5 @@
 import { jobIds } from '../engine/queues.js';
+import { pruneOldRunRecords } from '../engine/run-retention.js';
 import { getInboxEvent, type InboxEvent } from '../store/inbox.js';
 import type { MessageRow } from '../store/messages.js';
 import { runsNeedingPerson as storedRunsNeedingPerson, uncertainMessagesOfRun } from '../store/needs-person.js';
@@ -36,6 +37,19 @@ async function existingRun(ctx: OperationContext, runId: number): Promise<RunRow
   return run;
 }
 
+/** Refuses to run again what retention emptied: a retry would start from nothing, a replay has no event to run. */
+function refusePruned(what: 'retried' | 'replayed', run: RunRow, event?: InboxEvent): void {
+  const prunedAt = what === 'retried' ? (run.stepsPrunedAt ?? event?.payloadPrunedAt) : event?.payloadPrunedAt;
+  if (prunedAt)
+    throw new ConflictError(
+      `run ${run.id} cannot be ${what}: its ${what === 'retried' ? 'step records and payload' : 'stored event'} were removed by retention on ${prunedAt.toISOString().slice(0, 10)}`,
+      'pruned',
+    );
+}
+
+const storedEventOf = async (ctx: OperationContext, run: RunRow) =>
+  run.inboxEventId === null ? undefined : getInboxEvent(ctx.pool, run.inboxEventId);
+
 export async function listRuns(ctx: OperationContext, filter: RunFilter): Promise<RunRow[]> {
   return listStoredRuns(ctx.pool, filter);
 }
@@ -55,10 +69,7 @@ export async function getRunDetail(
   runId: number,
 ): Promise<{ run: RunRow; steps: StepRecord[]; event: InboxEvent | null }> {
   const run = await existingRun(ctx, runId);
-  const [steps, event] = await Promise.all([
-    listStepRecords(ctx.pool, run.id),
-    run.inboxEventId === null ? undefined : getInboxEvent(ctx.pool, run.inboxEventId),
-  ]);
+  const [steps, event] = await Promise.all([listStepRecords(ctx.pool, run.id), storedEventOf(ctx, run)]);
   return { run, steps, event: event ?? null };
 }
 
@@ -85,10 +96,11 @@ export async function retryRun(
   const run = await existingRun(ctx, input.runId);
   if (run.status !== 'failed')
     throw new ConflictError(`run ${run.id} is ${run.status}; only failed runs can be retried`, 'not_failed');
+  refusePruned('retried', run, await storedEventOf(ctx, run));
   const jobId = jobIds.retry(run.id, run.attempts);
   // Queued before the job exists, so no view shows it failed (with a Retry button) meanwhile; a second click gets 409.
   if ((await markRunsRetrying(ctx.pool, [run.id])).length === 0)
-    throw new ConflictError(`run ${run.id} is no longer failed`, 'not_failed');
+    throw new ConflictError(`run ${run.id} is no longer failed (or retention just removed its records)`, 'not_failed');
   await ctx.queue.add('run', { kind: 'run', runId: run.id }, { jobId }).catch(async (error: unknown) => {
     await markRetryNotQueued(ctx.pool, run.id);
     throw error;
@@ -140,6 +152,7 @@ export async function replayRun(
     );
   if (!ctx.config.workflows.some((workflow) => workflow.id === run.workflow))
     throw new ConflictError(`workflow ${run.workflow} is no longer in workflows.yaml`, 'workflow_gone');
+  refusePruned('replayed', run, await storedEventOf(ctx, run));
   const replay = `run${run.id}-${(await countReplays(ctx.pool, run.inboxEventId, run.workflow, REPLAY_DEBOUNCE_MS)) + 1}`;
   const [jobId] = await enqueueReplays(ctx, [run.inboxEventId], replay, run.workflow);
   await audit(ctx, actor, 'run.replay', `run:${run.id}`, { job_id: jobId, replay });
@@ -202,4 +215,39 @@ export async function cancelRun(
     );
   await audit(ctx, actor, 'run.cancel', `run:${run.id}`, { reason: reason.trim() });
   return cancelled;
+}
+
+export interface PruneRunsInput {
+  /** Runs finished more than this many days ago lose their step records and payloads. */
+  olderThanDays: number;
+  /** Count what would go; remove nothing. */
+  dryRun?: boolean;
+}
+
+/**
+ * Run retention by hand (the daily job does the same with `CRMFLOW_RUN_RETENTION_DAYS`): step records and stored
+ * payloads of runs finished before the boundary go, the run rows stay. A dry run counts runs and step records.
+ */
+export async function pruneRuns(
+  ctx: OperationContext,
+  actor: Actor,
+  input: PruneRunsInput,
+): Promise<{ runs: number; steps: number; events: number; finishedBefore: Date }> {
+  requireRole(actor, 'admin');
+  if (!Number.isInteger(input.olderThanDays) || input.olderThanDays < 1)
+    throw new InvalidInputError('give a whole number of days, 1 or more');
+  const result = await pruneOldRunRecords(ctx.pool, ctx.logger ?? { info: () => {} }, {
+    olderThanDays: input.olderThanDays,
+    now: nowOf(ctx),
+    dryRun: input.dryRun,
+  });
+  if (!input.dryRun)
+    await audit(ctx, actor, 'runs.prune', null, {
+      older_than_days: input.olderThanDays,
+      finished_before: result.finishedBefore.toISOString(),
+      runs: result.runs,
+      steps: result.steps,
+      events: result.events,
+    });
+  return result;
 }

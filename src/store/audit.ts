@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'run.retry',
   'run.replay',
   'run.cancel',
+  'runs.prune',
   'message.resend',
   'workflow.poll',
   'agent.availability',

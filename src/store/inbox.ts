@@ -22,6 +22,8 @@ export interface InboxEvent extends Required<Omit<InboxEventInput, 'region'>> {
   id: number;
   receivedAt: Date;
   status: InboxStatus;
+  /** When retention removed the payload (then null): every run of the event had lost its records. */
+  payloadPrunedAt: Date | null;
 }
 
 /**
@@ -75,7 +77,7 @@ export async function storeInboxEvents(
 export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent | undefined> {
   const { rows } = await pool.query(
     `SELECT id, connector, type, external_id AS "externalId", occurred_at AS "occurredAt", payload,
-            received_at AS "receivedAt", status, origin
+            received_at AS "receivedAt", status, origin, payload_pruned_at AS "payloadPrunedAt"
      FROM inbox_events WHERE id = $1`,
     [id],
   );
@@ -117,14 +119,17 @@ export interface SimulationEvent {
   current: number | null;
 }
 
-/** One page of stored events in id order, after `after` (keyset pagination). Reads only. */
+/**
+ * One page of stored events in id order, after `after` (keyset pagination); those whose payload retention removed
+ * are left out (there is nothing to map). Reads only.
+ */
 export async function listEventsForSimulation(pool: Pool, after: number, limit: number): Promise<SimulationEvent[]> {
   const { rows } = await pool.query<SimulationEvent>(
     `SELECT i.id, i.connector, i.type, i.external_id, i.occurred_at, i.origin,
             coalesce((SELECT r.payload FROM workflow_runs r WHERE r.inbox_event_id = i.id AND r.payload IS NOT NULL ORDER BY r.id DESC LIMIT 1), i.payload) AS payload,
             (SELECT coalesce(c.merged_into, c.id) FROM workflow_runs r JOIN customers c ON c.id = r.customer_id
               WHERE r.inbox_event_id = i.id ORDER BY r.id LIMIT 1) AS current
-       FROM inbox_events i WHERE i.id > $1 ORDER BY i.id LIMIT $2`,
+       FROM inbox_events i WHERE i.id > $1 AND i.payload_pruned_at IS NULL ORDER BY i.id LIMIT $2`,
     [after, limit],
   );
   return rows;

@@ -29,6 +29,8 @@ export interface RunRow {
   /** The step that suspended the run (it runs again at `resumeAt`) and when it did. */
   suspendedStep: number | null;
   suspendedAt: Date | null;
+  /** When retention removed the run's step records and payload (src/store/retention.ts); null while it has them. */
+  stepsPrunedAt: Date | null;
 }
 
 /** Every status of a step record. */
@@ -52,7 +54,7 @@ export interface StepRecord {
 const RUN_COLUMNS = `id, workflow, workflow_version AS "workflowVersion", trigger_key AS "triggerKey",
   inbox_event_id AS "inboxEventId", trigger, status, error, error_retryable AS "errorRetryable", attempts, customer_id AS "customerId", payload,
   created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt", resume_at AS "resumeAt",
-  suspended_step AS "suspendedStep", suspended_at AS "suspendedAt"`;
+  suspended_step AS "suspendedStep", suspended_at AS "suspendedAt", steps_pruned_at AS "stepsPrunedAt"`;
 
 export interface NewRun {
   workflow: string;
@@ -182,12 +184,14 @@ export async function markRunFinished(pool: Pool, id: number, end: RunEnd): Prom
 /**
  * Failed runs that will run again (the job's next automatic attempt, or a person's retry) become `queued` with their
  * last error kept, so every view shows one state, "retrying", instead of `failed` with a Retry button; the attempt
- * that starts them marks them running. Returns the ids changed.
+ * that starts them marks them running. Runs whose records retention removed are left alone (nothing to resume from).
+ * Returns the ids changed.
  */
 export async function markRunsRetrying(pool: Pool, ids: number[]): Promise<number[]> {
   if (ids.length === 0) return [];
   const { rows } = await pool.query<{ id: number }>(
-    `UPDATE workflow_runs SET status = 'queued', finished_at = NULL WHERE id = ANY($1) AND status = 'failed' RETURNING id`,
+    `UPDATE workflow_runs SET status = 'queued', finished_at = NULL
+     WHERE id = ANY($1) AND status = 'failed' AND steps_pruned_at IS NULL RETURNING id`,
     [ids],
   );
   return rows.map((row) => Number(row.id));
@@ -332,7 +336,7 @@ export async function listRuns(pool: Pool, filter: RunFilter): Promise<RunRow[]>
 
 /**
  * Stored events received since `since` that a replay would run again: with a run of `workflow` (any workflow when
- * absent) in `status` when one is given, else every event.
+ * absent) in `status` when one is given, else every event; never those whose payload retention removed.
  */
 export async function listReplayableEvents(
   pool: Pool,
@@ -341,7 +345,7 @@ export async function listReplayableEvents(
   const { rows } = await pool.query<{ id: number }>(
     `SELECT DISTINCT i.id FROM inbox_events i
      LEFT JOIN workflow_runs r ON r.inbox_event_id = i.id AND ($2::text IS NULL OR r.workflow = $2)
-     WHERE i.received_at >= $1 AND ($3::text IS NULL OR r.status = $3)
+     WHERE i.received_at >= $1 AND i.payload_pruned_at IS NULL AND ($3::text IS NULL OR r.status = $3)
      ORDER BY i.id`,
     [filter.since, filter.workflow ?? null, filter.status ?? null],
   );

@@ -30,6 +30,7 @@ const RUN_NOTICES: Record<string, string> = {
   not_cancellable: 'Only queued, running, waiting or failed runs can be cancelled.',
   not_replayable: 'This run cannot be replayed (no stored event, or its workflow is gone).',
   workflow_gone: 'This run cannot be replayed: its workflow is no longer in workflows.yaml.',
+  pruned: 'This run cannot run again: retention removed the records it would need.',
   bad_request: 'Give a reason (1 to 500 characters).',
   resent: 'Reply sent again (audited).',
   resend_failed: 'The reply could not be sent again: see its status below.',
@@ -119,7 +120,7 @@ export function runsPages(options: DashboardOptions, kit: PageKit): Router {
       workflow && workflow.version === run.workflowVersion
         ? workflow.steps.map((step) => ({ id: step.id, type: step.definition.type }))
         : [];
-    const replayable = run.inboxEventId !== null && workflowIds.includes(run.workflow);
+    const replayable = run.inboxEventId !== null && workflowIds.includes(run.workflow) && !event?.payloadPrunedAt;
     send(
       res,
       runDetailPage(kit.context(req, res), {

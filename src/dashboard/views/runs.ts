@@ -170,6 +170,9 @@ export function runDetailPage(
 </li>`;
   });
   const payload = run.payload ?? event?.payload ?? run.trigger;
+  const pruned = run.stepsPrunedAt
+    ? html`<p class="notice" id="run-pruned">Step records and payload removed by retention on ${time(run.stepsPrunedAt)} (runs finished more than <code>CRMFLOW_RUN_RETENTION_DAYS</code> ago keep only this summary).</p>`
+    : '';
   const body = html`
 ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 <section class="card run-summary" aria-labelledby="summary-h" data-run-id="${run.id}" data-status="${run.status}" data-attempts="${run.attempts}"${run.status === 'queued' || run.status === 'running' || data.notice ? html` data-watch="1"` : ''}>
@@ -191,7 +194,8 @@ ${data.notice ? html`<p class="notice" role="status">${data.notice}</p>` : ''}
 ${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ? context.csrf : undefined) : ''}
 <section aria-labelledby="steps-h">
   <h2 id="steps-h">Steps</h2>
-  <ol class="steps">${steps}</ol>
+  ${pruned}
+  ${run.stepsPrunedAt ? '' : html`<ol class="steps">${steps}</ol>`}
 </section>
 <section aria-labelledby="trigger-h">
   <h2 id="trigger-h">Trigger event</h2>
@@ -207,8 +211,12 @@ ${(data.uncertain ?? []).length > 0 ? uncertainReplies(data.uncertain!, canAct ?
   </dl>`
       : html`<p class="muted">${run.triggerKey}</p>`
   }
-  <p class="muted">Values of keys that look like secrets, tokens or passwords are masked.</p>
-  ${json(maskSecrets(payload, context.session.role))}
+  ${
+    event?.payloadPrunedAt
+      ? html`<p class="muted">The event's payload was removed by retention on ${time(event.payloadPrunedAt)}.</p>`
+      : html`<p class="muted">Values of keys that look like secrets, tokens or passwords are masked.</p>
+  ${json(maskSecrets(payload, context.session.role))}`
+  }
 </section>`;
   return layout(context, `Run #${run.id}`, body);
 }
@@ -231,7 +239,7 @@ function uncertainReplies(messages: MessageRow[], csrf: string | undefined): Htm
 function runActions(run: RunRow, csrf: string, replayable: boolean): Html {
   const csrfField = html`<input type="hidden" name="_csrf" value="${csrf}">`;
   const retry =
-    run.status === 'failed'
+    run.status === 'failed' && !run.stepsPrunedAt
       ? html`<form method="post" action="/runs/${run.id}/retry">${csrfField}<button type="submit" class="primary">Retry run</button> <span class="muted">Runs again from the failed step; earlier steps are not repeated.</span></form>`
       : '';
   const replay = replayable

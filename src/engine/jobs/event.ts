@@ -61,6 +61,8 @@ async function processEvent(
 ): Promise<void> {
   const inbox = await getInboxEvent(context.pool, inboxId);
   if (!inbox || (!replay && inbox.status !== 'pending')) return;
+  if (inbox.payloadPrunedAt)
+    throw new UnrecoverableError(`event ${inboxId}'s payload was removed by retention; it cannot be replayed`);
   const stored: ParsedEvent = {
     type: inbox.type,
     externalId: inbox.externalId,

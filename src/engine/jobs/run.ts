@@ -11,6 +11,9 @@ async function processRun(context: JobContext, runId: number, mode: 'manual' | '
   const workflow = context.workflows.get(run.workflow);
   if (!workflow) throw new UnrecoverableError(`workflow ${run.workflow} is no longer in the configuration`);
   const inbox = run.inboxEventId === null ? undefined : await getInboxEvent(context.pool, run.inboxEventId);
+  // Retention removed what the run would resume from (the operations refuse this; a job queued before still must not run).
+  if (run.stepsPrunedAt || inbox?.payloadPrunedAt)
+    throw new UnrecoverableError(`run ${runId}'s records were removed by retention; it cannot run again`);
   // Runs of stored and engine events keep their trigger event (`$event`) when retried.
   const event = inbox || run.triggerKey.startsWith('engine:') ? (run.trigger as unknown as TriggerEvent) : undefined;
   context.settle([await context.execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, mode)]);

@@ -60,6 +60,11 @@ const runProperties: Record<string, JsonSchema> = {
     description: 'Index of the step that suspended the run; it runs again at `resume_at`.',
   },
   suspended_at: { ...nullableDateTime, description: 'When the run was last suspended.' },
+  steps_pruned_at: {
+    ...nullableDateTime,
+    description:
+      'When retention (`CRMFLOW_RUN_RETENTION_DAYS`) removed its step records and payload; the run can then be neither retried nor resumed.',
+  },
 };
 
 const run = record('A workflow run.', runProperties);
@@ -87,10 +92,15 @@ const inboxEvent = record('A vendor event as stored in the inbox.', {
     description: 'Stable across redeliveries: the inbox de-duplicates on (connector, external_id).',
   },
   occurred_at: dateTime,
-  payload: anyJson('The event as the vendor sent it.'),
+  payload: anyJson('The event as the vendor sent it; null once retention removed it.'),
   received_at: dateTime,
   status: { enum: INBOX_STATUSES },
   origin: { type: 'string', description: '`webhook`, or `pull:<resource>` for events read by a poll trigger.' },
+  payload_pruned_at: {
+    ...nullableDateTime,
+    description:
+      'When retention removed the payload (every run of the event had lost its records); it cannot be replayed.',
+  },
 });
 
 export const runsSchemas: Record<string, JsonSchema> = {
@@ -181,9 +191,10 @@ export const runsPaths: Record<string, PathItemObject> = {
         '202': { description: 'Queued.', content: json(ref('RetryQueued')) },
         '400': badRequest,
         '404': notFound('run'),
-        '409': errorResponse('The run has not failed (queued, running, waiting, succeeded or filtered).', [
-          'not_failed',
-        ]),
+        '409': errorResponse(
+          'The run has not failed (queued, running, waiting, succeeded or filtered), or retention removed its records.',
+          ['not_failed', 'pruned'],
+        ),
         '413': bodyTooLarge,
       },
     }),
@@ -200,8 +211,8 @@ export const runsPaths: Record<string, PathItemObject> = {
         '400': badRequest,
         '404': notFound('run'),
         '409': errorResponse(
-          'The run was not started by a stored event, or its workflow is gone from workflows.yaml.',
-          ['not_replayable', 'workflow_gone'],
+          'The run was not started by a stored event, its workflow is gone from workflows.yaml, or retention removed the event’s payload.',
+          ['not_replayable', 'workflow_gone', 'pruned'],
         ),
         '413': bodyTooLarge,
       },
