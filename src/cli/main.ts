@@ -17,6 +17,7 @@ import { runHandOver } from './hand-over.js';
 import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
+import { limitWorkerHeapGrowth } from './worker-heap.js';
 import { startWorkerProcess } from './worker-process.js';
 
 /** The CPU priority of `crmflow start`'s child worker unless CRMFLOW_WORKER_NICE says otherwise: it shares the API's machine. */
@@ -56,6 +57,7 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
   const logger = createLogger();
   const childWorker = options.all === true && envValue(process.env, 'CRMFLOW_START_WORKER') !== 'inline';
   const own: Roles = childWorker ? { api: true, worker: false, scheduler: false } : roles;
+  if (own.worker && !own.api) limitWorkerHeapGrowth();
   let app;
   try {
     app = await startCrmflow({ env: process.env, roles: own, logger });
