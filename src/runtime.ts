@@ -35,7 +35,6 @@ import { formerOwners } from './operations/hand-over.js';
 import { serveMetrics } from './http/metrics.js';
 import { startWorker } from './engine/worker.js';
 import { dashboardUsersFromEnv, DEMO_USER } from './dashboard/auth.js';
-import { createApp } from './http/app.js';
 import { outboxTransport, smtpTransport } from './mail/mailer.js';
 import { createPool, prepareDatabase } from './engine/database.js';
 import { configFileCheck } from './workflows/file-check.js';
@@ -279,6 +278,9 @@ export async function startCrmflow(options: StartOptions): Promise<Crmflow> {
       const host = envValue(env, 'HOST')!;
       const { users, demo: demoUser, warnings } = dashboard!;
       if (!demoUser) for (const warning of warnings) logger.warn(warning);
+      // The HTTP app (Express, the dashboard, Bull Board, the OpenAPI document) loads only in processes that serve it:
+      // a worker process does without its ~5 MB of heap.
+      const { createApp } = await import('./http/app.js');
       const app = createApp({
         ...operations,
         redis: producer,

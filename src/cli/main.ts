@@ -19,6 +19,7 @@ import { simulateIdentity } from '../operations/identity.js';
 import { formatSimulation } from './identity-simulate.js';
 import { replay } from './replay.js';
 import { runsPrune, RUNS_PRUNE_USAGE } from './runs-prune.js';
+import { limitWorkerHeapGrowth } from './worker-heap.js';
 import { startWorkerProcess } from './worker-process.js';
 import { steerWorker, STEER_EVERY_MS } from './ack-guard.js';
 
@@ -62,6 +63,7 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
   const logger = createLogger();
   const childWorker = options.all === true && envValue(process.env, 'CRMFLOW_START_WORKER') !== 'inline';
   const own: Roles = childWorker ? { api: true, worker: false, scheduler: false } : roles;
+  if (own.worker && !own.api) limitWorkerHeapGrowth();
   let app;
   try {
     app = await startCrmflow({ env: process.env, roles: own, logger });

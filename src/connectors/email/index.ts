@@ -1,10 +1,13 @@
 import { defineConnector } from '../define-connector.js';
 import type { EmailPayload } from '../shared/email-message.js';
 import { readBeside, readJsonBeside } from '../shared/files.js';
-import { listMail, watchMail, type EmailSecrets } from './imap.js';
+import type { EmailSecrets } from './imap.js';
 import { parseMailboxes } from './mailboxes.js';
 
 const mapping = readBeside(import.meta.url, '../shared/email-message.jsonata');
+
+/** The IMAP side (imapflow and mailparser, ~7 MB of heap) loads only in a process that reads a mailbox. */
+const imap = () => import('./imap.js');
 
 /**
  * Email over IMAP: each declared mailbox's INBOX (mail to us) and Sent folder (mail an agent sent from their own mail
@@ -56,13 +59,16 @@ export default defineConnector<keyof EmailSecrets>({
     },
   },
   pull: {
-    mail: { summary: 'New messages of every mailbox’s INBOX and Sent folder since the stored UID.', list: listMail },
+    mail: {
+      summary: 'New messages of every mailbox’s INBOX and Sent folder since the stored UID.',
+      list: async (context, cursor, options) => (await imap()).listMail(context, cursor, options),
+    },
   },
   watch: {
     resource: 'mail',
     pollSeconds: (secrets) => Math.max(1, Number(secrets.poll_seconds) || 60),
     backfillMs: (secrets) => Math.max(0, Number(secrets.backfill_days) || 0) * 86_400_000,
-    start: watchMail,
+    start: async (context, changed) => (await imap()).watchMail(context, changed),
   },
   checkSecrets: (secrets) => {
     try {
