@@ -26,6 +26,13 @@ const childrenOf = (pid: number): number[] =>
     })
     .map(Number);
 
+/** The nice value of each thread of `pid` (Linux keeps one per thread: field 19 of its stat). */
+const threadNiceness = (pid: number): number[] =>
+  readdirSync(`/proc/${pid}/task`).map((thread) => {
+    const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -91,6 +98,10 @@ describe('`crmflow start` and its worker process', () => {
     seen.push(first!);
     await deliver('child-1');
     await waitFor('the first run', async () => (await succeeded()) === 1, 30_000);
+    // Every thread of the child at nice 10, the garbage collector's and libuv's too, not only its main thread.
+    const niceness = threadNiceness(first!);
+    expect(niceness.length).toBeGreaterThan(1);
+    expect(new Set(niceness)).toEqual(new Set([10]));
 
     process.kill(first!, 'SIGKILL');
     await waitFor('a new worker process', async () => childrenOf(parent.pid!).some((pid) => pid !== first), 30_000);
