@@ -95,7 +95,7 @@ async function settled(): Promise<void> {
   await waitFor(
     'runs to finish',
     async () =>
-      (await unfinished('shopify-checkout-deal')) + (await unfinished('shopify-sale-deal')) === 0 &&
+      (await unfinished('shopify-checkout-deal')) + (await unfinished('shopify-order')) === 0 &&
       (await count(db.pool, `SELECT 1 FROM inbox_events WHERE status = 'pending'`)) === 0,
   );
 }

@@ -91,14 +91,23 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
       'upsert_customer:succeeded',
       'timeline:succeeded',
       'assign_lead:succeeded',
+      'close_deal:succeeded',
       'reply:succeeded',
+    ]);
+    // The order came first: its deal opens already won, with the order's amount, owned by the new owner.
+    const deals = await db.pool.query(
+      'SELECT stage, status, amount::float AS amount, currency, owner_agent_id, name FROM deals WHERE customer_id = $1',
+      [detail.body.id],
+    );
+    expect(deals.rows).toEqual([
+      { stage: 'won', status: 'won', amount: 404.95, currency: 'USD', owner_agent_id: 'alice', name: 'Order #9999' },
     ]);
     expect(run.body.steps.every((step: { duration_ms: number }) => step.duration_ms >= 0)).toBe(true);
   });
 
   it('runs a redelivered event once: same customer, one timeline entry, one email', async () => {
     const body = fixtureBytes('shopify', 'orders_create.json');
-    // Every workflow the example starts on an order (the thank-you, the sales deal) ran once already.
+    // The workflow the example starts on an order (customer, timeline, owner, deal, thank-you) ran once already.
     const runs = await count(db.pool, 'SELECT 1 FROM workflow_runs');
     const again = await post(app, '/webhooks/shopify', body, shopifyHeaders(body, SECRETS.SHOPIFY_WEBHOOK_SECRET));
     expect(again.status).toBe(202);
