@@ -1,8 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../bin/crmflow.js', import.meta.url));
-
 /** A bench helper (`bench/<file>.ts`) in its own Node process through tsx, answering `{ port }` over IPC once ready. */
 export async function forkHelper(
   file: string,
@@ -42,17 +40,18 @@ export function askHelper<T>(child: ChildProcess, message: object, key: string):
 }
 
 /**
- * `node [nodeArgs] bin/crmflow.js <role>` with `env` (`--cpu-prof` is refused in NODE_OPTIONS, hence `nodeArgs`); resolves once its start-up log line (`ready`) appeared on stdout. Output is
+ * `node [nodeArgs] <root>/bin/crmflow.js <role>` with `env` (`--cpu-prof` is refused in NODE_OPTIONS, hence `nodeArgs`); resolves once its start-up log line (`ready`) appeared on stdout. Output is
  * scanned, not kept: lines with `count` substrings are counted (e.g. reconciler re-enqueues), warnings and errors are
  * echoed in a short form.
  */
 export async function startCrmflowProcess(
+  root: string,
   role: 'api' | 'worker' | 'start',
   env: Record<string, string>,
   counters: Record<string, number>,
   nodeArgs: string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, role], {
+  const child = spawn(process.execPath, [...nodeArgs, `${root}/bin/crmflow.js`, role], {
     env: { ...process.env, ...env, CI: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -27,6 +27,8 @@ export interface RunResult {
     segments?: boolean;
     /** `--ack-target-ms`: CRMFLOW_ACK_TARGET_MS given to crmflow (unset: crmflow's default). */
     ackTargetMs?: number;
+    /** `--root`: the commit of the baseline checkout measured (unset: the checkout the bench ran from). */
+    baseCommit?: string;
   };
   size: number;
   /** `backlog`: `backlog` events posted first, then `size` at `rate`; ack figures are those of the latter. */
@@ -89,7 +91,8 @@ export const configLabel = (config: RunResult['config']) =>
   (config.deployment === 'start'
     ? '`crmflow start`, shipped workflows.yaml'
     : `${config.reply ? 'reply' : 'no-reply'}, ${config.workers} worker${config.workers === 1 ? '' : 's'} × ${config.concurrency}${config.workerNice ? `, nice ${config.workerNice}` : ''}${config.segments ? ', 3 segments' : ''}`) +
-  (config.ackTargetMs === undefined ? '' : `, CRMFLOW_ACK_TARGET_MS=${config.ackTargetMs}`);
+  (config.ackTargetMs === undefined ? '' : `, CRMFLOW_ACK_TARGET_MS=${config.ackTargetMs}`) +
+  (config.baseCommit ? ` — before: ${config.baseCommit}` : '');
 const sameConfig = (a: RunResult['config'], b: RunResult['config']) => configLabel(a) === configLabel(b);
 
 /** Keeps earlier runs unless this invocation measured the same config, size and mode again. */
@@ -124,7 +127,8 @@ function groupByConfig(runs: RunResult[]): Map<string, RunResult[]> {
 export function evaluateTargets(results: Results): Target[] {
   const targets: Target[] = [];
   const ceilings = results.ceilings;
-  for (const [label, runs] of groupByConfig(results.runs)) {
+  // A baseline's runs (`--root`) are the "before" of the comparison, not measured against the targets.
+  for (const [label, runs] of groupByConfig(results.runs.filter((run) => !run.config.baseCommit))) {
     const max = runs.filter((run) => run.mode === 'max').sort((a, b) => b.size - a.size);
     const largest = max[0];
     const reply = runs[0]!.config.reply;
@@ -218,7 +222,46 @@ function usage(run: RunResult, prefix: string): { cpu: number; rss: number } {
   };
 }
 
-/** The markdown report: machine, ceilings, runs, targets. */
+/** CPU ms per acknowledged event, all measured processes (API, workers, SMTP sink, PostgreSQL, Redis). */
+const cpuPerEvent = (run: RunResult) =>
+  (run.processes.reduce((sum, process) => sum + process.cpuSeconds, 0) * 1000) / Math.max(1, run.acknowledged);
+const statementsPerEvent = (run: RunResult) =>
+  typeof run.pgStatementsPerEvent === 'object' ? run.pgStatementsPerEvent.all : undefined;
+
+/** Each baseline run (`--root`) beside the run of this checkout with the same configuration, size and mode. */
+function beforeAndAfter(runs: RunResult[]): string[] {
+  const pairs = runs.flatMap((before) => {
+    if (!before.config.baseCommit) return [];
+    const wanted = configLabel({ ...before.config, baseCommit: undefined });
+    const after = runs.find(
+      (run) =>
+        !run.config.baseCommit &&
+        configLabel(run.config) === wanted &&
+        run.size === before.size &&
+        run.mode === before.mode,
+    );
+    return after ? [{ before, after, label: wanted }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const ratio = (after: number | undefined, before: number | undefined) =>
+    after === undefined || before === undefined || before === 0 ? '—' : `${(after / before).toFixed(2)} ×`;
+  const lines = [
+    '',
+    '**Before and after** (the baseline checkout measured by this harness in the same sitting; CPU is every measured process):',
+    '',
+    '| config | events | mode | before | events/s before → after | CPU ms / event before → after | statements / event before → after | ack p99 ms before → after |',
+    '| --- | ---: | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const { before, after, label } of pairs) {
+    const [sb, sa] = [statementsPerEvent(before), statementsPerEvent(after)];
+    lines.push(
+      `| ${label} | ${after.size.toLocaleString('en-US')} | ${after.mode === 'max' ? 'max' : `${after.mode} ${after.rate}/s`} | ${before.config.baseCommit} | ${fmt(before.endToEndPerSecond)} → ${fmt(after.endToEndPerSecond)} (${ratio(after.endToEndPerSecond, before.endToEndPerSecond)}) | ${fmt(cpuPerEvent(before))} → ${fmt(cpuPerEvent(after))} (${ratio(cpuPerEvent(after), cpuPerEvent(before))}) | ${sb ?? '—'} → ${sa ?? '—'} (${ratio(sa, sb)}) | ${before.ack.p99} → ${after.ack.p99} |`,
+    );
+  }
+  return lines;
+}
+
+/** The markdown report: machine, ceilings, runs, targets, before and after. */
 export function resultsMarkdown(results: Results, targets: Target[]): string {
   const { machine, ceilings } = results;
   const lines: string[] = [];
@@ -260,6 +303,7 @@ export function resultsMarkdown(results: Results, targets: Target[]): string {
     lines.push(
       `| ${target.name} | ${target.config ?? ''} | ${target.pass === undefined ? 'n/a' : target.pass ? 'PASS' : 'MISS'} | ${target.measured} |`,
     );
+  lines.push(...beforeAndAfter(results.runs));
   for (const run of results.runs.filter((run) => run.profiles)) {
     lines.push(
       '',

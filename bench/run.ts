@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--sizes 1000,10000] [--workers 1] [--concurrency 16] [--rate 500] [--no-reply] [--segments]
  *                    [--modes max,fixed,backlog] [--backlog 10000] [--config split|start] [--profile] [--skip-ceilings]
- *                    [--clients 64] [--timeout-s 200] [--worker-nice 10]
+ *                    [--clients 64] [--timeout-s 200] [--worker-nice 10] [--root ../base-checkout]
  *
  * A phase stops waiting `--timeout-s` after its first request (so the default run ends within 10 minutes even on a
  * busy machine); a phase cut short is reported with the runs it completed (`complete: false`).
@@ -14,15 +14,18 @@
  * first. `--config start` runs one `node bin/crmflow.js start` instead (its defaults: the worker in a child process,
  * the shipped workflows.yaml) on Shopify orders only, the events its shipped workflow answers by email. Mode `backlog`
  * posts `--backlog` events as fast as it can, then `size` more at `--rate` while that backlog is worked off, and
- * reports the acknowledgement latency of the latter. Writes bench/results.json (runs of other configurations are kept)
- * and bench/results.md.
+ * reports the acknowledgement latency of the latter. `--root DIR` measures another checkout of crmflow (an earlier commit)
+ * with this harness: its build, bin/crmflow.js, migrations and shipped workflows.yaml, its runs labelled with its
+ * commit, so before and after come from the same load generator in one sitting. Writes bench/results.json (runs of
+ * other configurations are kept) and bench/results.md.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -59,6 +62,8 @@ const { values: args } = parseArgs({
     'worker-nice': { type: 'string', default: '10' },
     // CRMFLOW_ACK_TARGET_MS for crmflow (`start` steers its worker by it; 0 = off); unset: crmflow's default.
     'ack-target-ms': { type: 'string' },
+    // Another checkout of crmflow to measure (a baseline commit); default: this one.
+    root: { type: 'string' },
   },
 });
 
@@ -85,8 +90,14 @@ const backlog = Math.max(1, Number(args.backlog));
 const deployment = args.config === 'start' ? 'start' : 'split';
 if (deployment === 'start' && (workers !== 1 || !reply))
   throw new Error('--config start runs one `crmflow start` with the shipped workflows.yaml (one worker, replies)');
+/** The checkout measured: this one, or `--root`'s. */
+const ROOT = args.root ? resolve(args.root) : fileURLToPath(new URL('../', import.meta.url));
+/** Its commit, when it is not this checkout: what its runs are labelled with. */
+const baseCommit = args.root
+  ? execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  : undefined;
 /** The workflows.yaml `npm start` uses. */
-const SHIPPED_WORKFLOWS = fileURLToPath(new URL('../workflows.yaml', import.meta.url));
+const SHIPPED_WORKFLOWS = `${ROOT}/workflows.yaml`;
 const clients = Math.max(1, Number(args.clients));
 const phaseTimeoutMs = Number(args['timeout-s']) * 1000;
 const workerNice = Math.min(19, Math.max(0, Number(args['worker-nice'])));
@@ -220,6 +231,15 @@ function crmflowEnv(options: {
   };
 }
 
+/** The measured checkout's migrations: a baseline runs on its own schema. */
+async function migrateMeasured(pool: pg.Pool): Promise<void> {
+  if (!args.root) return void (await migrate(pool));
+  const theirs = (await import(
+    pathToFileURL(`${ROOT}/src/store/migrate.ts`).href
+  )) as typeof import('../src/store/migrate.js');
+  await theirs.migrate(pool);
+}
+
 async function redisPid(redis: Redis): Promise<number | undefined> {
   const info = await redis.info('server');
   const pid = /process_id:(\d+)/.exec(info)?.[1];
@@ -315,19 +335,19 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
   pool.on('error', (error) => log(`    bench connection lost: ${error.message}`));
   const profileDir = `${PROFILE_DIR}/${deployment}-${reply ? 'reply' : 'no-reply'}-w${workers}-${size}-${mode}`;
   try {
-    await migrate(pool);
+    await migrateMeasured(pool);
     const statements = await statementCounter(pool);
     const env = crmflowEnv({ databaseUrl: db.url, prefix, port, smtpUrl: context.smtpUrl, config: context.config });
     const nodeArgs = context.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     if (context.profile) mkdirSync(profileDir, { recursive: true });
     // `start`: one process answering webhooks, its worker a child process (measured as the worker).
-    const api = await startCrmflowProcess(deployment === 'start' ? 'start' : 'api', env, counters, nodeArgs);
+    const api = await startCrmflowProcess(ROOT, deployment === 'start' ? 'start' : 'api', env, counters, nodeArgs);
     children.push(api);
     const workerProcesses =
       deployment === 'start'
         ? []
         : await Promise.all(
-            Array.from({ length: workers }, () => startCrmflowProcess('worker', env, counters, nodeArgs)),
+            Array.from({ length: workers }, () => startCrmflowProcess(ROOT, 'worker', env, counters, nodeArgs)),
           );
     children.push(...workerProcesses);
 
@@ -466,7 +486,7 @@ async function runPhase(size: number, mode: Mode, context: PhaseContext): Promis
       }
     }
     return {
-      config: { reply, workers, concurrency, workerNice, deployment, segments: withSegments, ackTargetMs },
+      config: { reply, workers, concurrency, workerNice, deployment, segments: withSegments, ackTargetMs, baseCommit },
       size,
       mode,
       ...(mode === 'max' ? {} : { rate }),
@@ -552,7 +572,7 @@ async function main(): Promise<void> {
   if (busyBefore.length > 0)
     log(`note: other test processes are running (${busyBefore.length}); figures will be lower than on an idle machine`);
   log('building dist/ (npm run build): the processes measured run the compiled JavaScript');
-  execFileSync('npm', ['run', 'build'], { cwd: fileURLToPath(new URL('../', import.meta.url)), stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const { child: smtpSink, port: smtpPort } = await forkHelper('./smtp-sink.ts');
   const smtpUrl = `smtp://127.0.0.1:${smtpPort}`;
