@@ -86,6 +86,13 @@ describe('a signed webhook in, one customer record out (example workflows.yaml)'
     expect(runs.body.runs).toHaveLength(1);
     const run = await api(app, `/api/runs/${runs.body.runs[0].id}`);
     expect(run.body.status).toBe('succeeded');
+    // The event's only run marked it processed with its own end: one statement, so one transaction time.
+    const inbox = await db.pool.query(
+      `SELECT i.status, i.processed_at = r.finished_at AS with_the_run FROM inbox_events i
+       JOIN workflow_runs r ON r.inbox_event_id = i.id WHERE r.id = $1`,
+      [run.body.id],
+    );
+    expect(inbox.rows).toEqual([{ status: 'processed', with_the_run: true }]);
     expect(run.body.steps.map((step: { type: string; status: string }) => `${step.type}:${step.status}`)).toEqual([
       'map:succeeded',
       'upsert_customer:succeeded',

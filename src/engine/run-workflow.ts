@@ -31,13 +31,22 @@ export interface RunInput {
   payload: unknown;
   /** The run was created already started (ensureRunToStart): no need to mark it. */
   started?: StartedRun;
+  /**
+   * The inbox event whose last run this is: the run's end marks it processed in the same statement, unless the run
+   * fails in a way that is retried (the outcome then says `settledInbox`).
+   */
+  settlesInbox?: number;
 }
 
-export type RunOutcome =
+export type RunOutcome = (
   | { status: 'succeeded' | 'filtered' | 'cancelled' }
   /** Suspended by a step until `resumeAt`: the caller schedules the resumption. */
   | { status: 'waiting'; resumeAt: Date }
-  | { status: 'failed'; error: string; retryable: boolean; runId?: number };
+  | { status: 'failed'; error: string; retryable: boolean; runId?: number }
+) & {
+  /** The run's end marked its inbox event processed (RunInput.settlesInbox). */
+  settledInbox?: true;
+};
 
 export interface RunDependencies {
   pool: Pool;
@@ -55,14 +64,15 @@ export interface RunDependencies {
 export async function runWorkflow(input: RunInput, deps: RunDependencies): Promise<RunOutcome> {
   const finished = observeRun(input.workflow.id);
   const refreshes = deps.services.coalesceRefreshes?.(input.run.id);
-  const outcome = await executeRun(input, deps, refreshes)
+  const inbox = { settled: false };
+  const outcome = await executeRun(input, deps, refreshes, inbox)
     .catch((error: unknown) => {
       finished('failed');
       throw error;
     })
     .finally(() => refreshes?.end());
   finished(outcome.status);
-  return outcome;
+  return inbox.settled ? { ...outcome, settledInbox: true } : outcome;
 }
 
 /** readsTraits' answers, once per compiled step (its configuration never changes), not per step of every run. */
@@ -84,6 +94,7 @@ async function executeRun(
   input: RunInput,
   deps: RunDependencies,
   refreshes: CoalescedRefreshes | undefined,
+  inbox: { settled: boolean },
 ): Promise<RunOutcome> {
   const { run, workflow } = input;
   const redact = deps.redactor ?? { text: (text: string) => text, json: <T>(value: T) => value };
@@ -113,6 +124,12 @@ async function executeRun(
     const refreshed = customer && traits.get(customer.id);
     if (customer && refreshed) state.customer = { ...customer, traits: refreshed };
     return result;
+  };
+  /** The run's end, marking the inbox event it settles processed, unless it is a failure that will be retried. */
+  const ending = (end: RunEnd): RunEnd => {
+    if (input.settlesInbox === undefined || (end.status === 'failed' && end.retryable)) return end;
+    inbox.settled = true;
+    return { ...end, settlesInbox: input.settlesInbox };
   };
   // Records of effect-free and rerunnable steps, written with the next record (before the next step reaching outside).
   let deferred: StepRecord[] = [];
@@ -179,7 +196,7 @@ async function executeRun(
       const records = [...deferred, stepRecord];
       [deferred, holdsRerunnable] = [[], false];
       // The run's end commits with its owed refresh; a cancelled run still gets it.
-      if (end) return (await flush((db) => recordSteps(db, run.id, records, end)))!;
+      if (end) return (await flush((db) => recordSteps(db, run.id, records, ending(end))))!;
       const recorded = await recordSteps(deps.pool, run.id, records);
       if (recorded.cancelled) await flush();
       return recorded;
@@ -269,7 +286,7 @@ async function executeRun(
   }
   // The last steps had completed in earlier attempts (one stopped after their records): only the run's end is left.
   const end: RunEnd = { status: 'succeeded', customerId: state.customer?.id ?? null, error: failedSteps() };
-  await flush((db) => recordSteps(db, run.id, deferred, end));
+  await flush((db) => recordSteps(db, run.id, deferred, ending(end)));
   return { status: 'succeeded' };
 }
 

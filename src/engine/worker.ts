@@ -110,7 +110,13 @@ export function createJobProcessor(
       options.services.now(),
     );
 
-  const execute: JobContext['execute'] = async (run, workflow, event, payload, mode = 'auto', started) => {
+  const execute: JobContext['execute'] = async (
+    run,
+    workflow,
+    event,
+    payload,
+    { mode = 'auto', started, settlesInbox } = {},
+  ) => {
     if (run.status === 'succeeded' || run.status === 'filtered' || run.status === 'cancelled')
       return { status: run.status };
     if (run.status === 'failed' && !run.errorRetryable && mode !== 'manual')
@@ -119,7 +125,7 @@ export function createJobProcessor(
       await scheduleResume(run.id, run.resumeAt!);
       return { status: 'waiting', resumeAt: run.resumeAt! };
     }
-    const outcome = await runWorkflow({ run, workflow, event, payload, started }, deps);
+    const outcome = await runWorkflow({ run, workflow, event, payload, started, settlesInbox }, deps);
     if (outcome.status === 'waiting') await scheduleResume(run.id, outcome.resumeAt);
     return outcome.status === 'failed' ? { ...outcome, runId: run.id } : outcome;
   };

@@ -84,8 +84,12 @@ export async function getInboxEvent(pool: Pool, id: number): Promise<InboxEvent 
   return rows[0] as InboxEvent | undefined;
 }
 
+/** The UPDATE setting an inbox event's status, from SQL for its id and status (placeholders or literals). */
+export const inboxStatusSql = (id: string, status: string) =>
+  `UPDATE inbox_events SET status = ${status}, processed_at = now() WHERE id = ${id}`;
+
 export async function setInboxStatus(pool: Pool, id: number, status: 'processed' | 'failed'): Promise<void> {
-  await pool.query('UPDATE inbox_events SET status = $2, processed_at = now() WHERE id = $1', [id, status]);
+  await pool.query(inboxStatusSql('$1', '$2'), [id, status]);
 }
 
 /**

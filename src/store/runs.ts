@@ -1,4 +1,5 @@
 import { NEEDS_PERSON_SQL } from './needs-person.js';
+import { inboxStatusSql } from './inbox.js';
 import type { Pool, PoolClient } from './pool.js';
 
 /** Every status a run can have (the table's CHECK constraint lists the same). */
@@ -165,6 +166,8 @@ export interface RunEnd {
   error?: string;
   retryable?: boolean;
   customerId: number | null;
+  /** The inbox event marked processed with this end (its last run's end: one write fewer per event). */
+  settlesInbox?: number;
 }
 
 /** The UPDATE finishing run $1 with the RunEnd parameters (finishParams) from `$first` on. */
@@ -281,6 +284,10 @@ export async function recordSteps(
   const writes = steps.length > 0 ? [`recorded AS (${record})`] : [];
   if (end) writes.push(`finished AS (${finishRunSql(params.length + 1)})`);
   if (end) params.push(...finishParams(end));
+  if (end?.settlesInbox !== undefined) {
+    params.push(end.settlesInbox);
+    writes.push(`processed AS (${inboxStatusSql(`$${params.length}`, "'processed'")})`);
+  }
   // The SELECT sees the run as it was before this statement: cancelled by someone else, not finished by us.
   const { rows: run } = await db.query<{ cancelled: boolean }>(
     `${writes.length > 0 ? `WITH ${writes.join(', ')} ` : ''}SELECT status = 'cancelled' AS cancelled FROM workflow_runs WHERE id = $1`,

@@ -11,6 +11,15 @@ import type { JobData } from '../queues.js';
 import type { RunOutcome } from '../run-workflow.js';
 import type { StepServices, TriggerEvent } from '../steps/define-step.js';
 
+export interface ExecuteOptions {
+  /** `manual`: a person's retry (also runs a run that failed for good); `resume`: a waiting run's time came. */
+  mode?: 'auto' | 'manual' | 'resume';
+  /** The run was created already started (ensureRunToStart). */
+  started?: StartedRun;
+  /** The inbox event this run's end marks processed (see RunInput.settlesInbox). */
+  settlesInbox?: number;
+}
+
 /** What every job handler receives: the worker's dependencies and the run executor they share. */
 export interface JobContext {
   pool: Pool;
@@ -31,8 +40,7 @@ export interface JobContext {
     workflow: CompiledWorkflow,
     event: TriggerEvent | undefined,
     payload: unknown,
-    mode?: 'auto' | 'manual' | 'resume',
-    started?: StartedRun,
+    options?: ExecuteOptions,
   ) => Promise<RunOutcome>;
   /** Throws (BullMQ retries the job with backoff) when any outcome failed in a way that may heal. */
   settle: (outcomes: RunOutcome[]) => void;

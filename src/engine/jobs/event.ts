@@ -71,6 +71,7 @@ async function processEvent(
   };
   const { events, enriched } = await enrich(context, inbox.connector, stored);
   const outcomes: RunOutcome[] = [];
+  let settled = false;
   for (const [index, parsed] of events.entries()) {
     const event: TriggerEvent = {
       connector: inbox.connector,
@@ -81,10 +82,13 @@ async function processEvent(
     // Opt-outs and messaging windows take effect before any reply to this very message is considered.
     const connector = context.config.connectors.get(inbox.connector)?.definition;
     if (connector) await applyInboundMessage(context.pool, connector, parsed, context.services.defaultRegion);
+    const triggered: CompiledWorkflow[] = [];
     for (const workflow of context.config.workflows) {
       if (replay?.workflow && workflow.id !== replay.workflow) continue;
-      if (!workflow.enabled || !(await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event)))
-        continue;
+      if (workflow.enabled && (await triggerMatches(workflow, inbox.connector, inbox.origin, parsed, event)))
+        triggered.push(workflow);
+    }
+    for (const [position, workflow] of triggered.entries()) {
       const { run, started } = await ensureRunToStart(context.pool, {
         workflow: workflow.id,
         workflowVersion: workflow.version,
@@ -93,12 +97,23 @@ async function processEvent(
         trigger: { ...event },
         payload: enriched ? parsed.payload : undefined,
       });
-      outcomes.push(await context.execute(run, workflow, event, run.payload ?? parsed.payload, 'auto', started));
+      // The event's last run marks the event processed with its own end (one write fewer), unless a run before it
+      // failed in a way that is retried: the event then stays pending until the job's next attempt.
+      const last = index === events.length - 1 && position === triggered.length - 1;
+      const settles = last && !replay && !outcomes.some(willRetry) ? inbox.id : undefined;
+      const outcome = await context.execute(run, workflow, event, run.payload ?? parsed.payload, {
+        started,
+        settlesInbox: settles,
+      });
+      settled = outcome.settledInbox === true;
+      outcomes.push(outcome);
     }
   }
   context.settle(outcomes);
-  if (!replay) await setInboxStatus(context.pool, inbox.id, 'processed');
+  if (!replay && !settled) await setInboxStatus(context.pool, inbox.id, 'processed');
 }
+
+const willRetry = (outcome: RunOutcome) => outcome.status === 'failed' && outcome.retryable;
 
 /** `event`: a stored webhook or pulled event, run through the workflows it triggers. */
 export const handleEvent: JobHandler<'event'> = (data, context) => processEvent(context, data.inboxId);

@@ -16,7 +16,7 @@ async function processRun(context: JobContext, runId: number, mode: 'manual' | '
     throw new UnrecoverableError(`run ${runId}'s records were removed by retention; it cannot run again`);
   // Runs of stored and engine events keep their trigger event (`$event`) when retried.
   const event = inbox || run.triggerKey.startsWith('engine:') ? (run.trigger as unknown as TriggerEvent) : undefined;
-  context.settle([await context.execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, mode)]);
+  context.settle([await context.execute(run, workflow, event, run.payload ?? inbox?.payload ?? run.trigger, { mode })]);
   // A manual retry that succeeds also settles an event whose job had failed for good.
   if (inbox && inbox.status !== 'processed') await setInboxStatus(context.pool, inbox.id, 'processed');
 }
