@@ -12,14 +12,19 @@ import { waitFor } from './helpers/wait.js';
 const CONFIG = `version: 1\n${FORM_CONNECTOR}\nworkflows:\n  - id: lead\n    trigger: { type: webhook, connector: form, event: lead.submitted }\n    steps: [{ type: map }, { type: upsert_customer }]\n`;
 
 /** The child processes of `pid`, from their parent pid in /proc (Linux). */
-const childrenOf = (pid: number): number[] =>
+/**
+ * The `crmflow worker` child processes of `pid` (by the parent pid in /proc/<child>/stat and the command line): tsx's
+ * esbuild service is a child of the parent too, at nice 0.
+ */
+const workersOf = (pid: number): number[] =>
   readdirSync('/proc')
     .filter((name) => /^\d+$/.test(name))
     .filter((name) => {
       try {
         // pid (comm) state ppid …: comm may hold spaces, so read after its closing parenthesis.
         const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return ppid === pid && readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes('worker');
       } catch {
         return false; // gone meanwhile
       }
@@ -93,7 +98,7 @@ describe('`crmflow start` and its worker process', () => {
   const succeeded = () => count(db.pool, "SELECT 1 FROM workflow_runs WHERE status = 'succeeded'");
 
   it('runs workflows in a child process, restarts it when it dies, and the child ends with the parent', async () => {
-    const [first] = childrenOf(parent.pid!);
+    const [first] = workersOf(parent.pid!);
     expect(first).toBeDefined();
     seen.push(first!);
     await deliver('child-1');
@@ -104,8 +109,8 @@ describe('`crmflow start` and its worker process', () => {
     expect(new Set(niceness)).toEqual(new Set([10]));
 
     process.kill(first!, 'SIGKILL');
-    await waitFor('a new worker process', async () => childrenOf(parent.pid!).some((pid) => pid !== first), 30_000);
-    const second = childrenOf(parent.pid!).find((pid) => pid !== first)!;
+    await waitFor('a new worker process', async () => workersOf(parent.pid!).some((pid) => pid !== first), 30_000);
+    const second = workersOf(parent.pid!).find((pid) => pid !== first)!;
     seen.push(second);
     expect(output).toMatch(/the worker process exited; restarting it/);
     await deliver('child-2');

@@ -63,7 +63,12 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
   const logger = createLogger();
   const childWorker = options.all === true && envValue(process.env, 'CRMFLOW_START_WORKER') !== 'inline';
   const own: Roles = childWorker ? { api: true, worker: false, scheduler: false } : roles;
-  if (own.worker && !own.api) limitWorkerHeapGrowth();
+  if (own.worker && !own.api) {
+    limitWorkerHeapGrowth();
+    // Before the worker exists: its first jobs already yield to the API, and threads started later inherit the value.
+    const nice = Math.min(19, envInt(process.env, 'CRMFLOW_WORKER_NICE'));
+    if (nice > 0) lowerPriority(nice);
+  }
   let app;
   try {
     app = await startCrmflow({ env: process.env, roles: own, logger });
@@ -107,10 +112,6 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
     ];
     for (const id of app.config.connectors.keys()) lines.push(`  ${id.padEnd(12)} ${app.url}/webhooks/${id}`);
     logger.info(lines.join('\n'));
-  }
-  if (own.worker && !own.api) {
-    const nice = Math.min(19, envInt(process.env, 'CRMFLOW_WORKER_NICE'));
-    if (nice > 0) lowerPriority(nice);
   }
   if (own.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
   // `start`: the worker runs as many jobs at once as acknowledging webhooks on the same machine leaves room for.
