@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeDeal, emitStaleDeals, pipelineForecast, pipelineStats } from '../src/store/deals.js';
+import {
+  changeDeal,
+  emitStaleDeals,
+  getDealHistory,
+  pipelineForecast,
+  pipelineStats,
+  type DealOpening,
+} from '../src/store/deals.js';
 import { migrate } from '../src/store/migrate.js';
+import { createPool } from '../src/store/pool.js';
 import { ConfigError, formatIssue, loadConfigText } from '../src/workflows/load.js';
 import type { Pipeline } from '../src/workflows/pipelines.js';
 import { count, createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -253,5 +261,62 @@ describe('forecast and staleness on real PostgreSQL', () => {
       allowBackwards: true,
     });
     expect(allowed).toMatchObject({ action: 'moved', deal: { stage: 'cart' } });
+  });
+
+  it('a keyed change costs 7 statements when it opens a deal won and 6 when it moves one, BEGIN and COMMIT included', async () => {
+    const statements: string[] = [];
+    // A pool of our own whose connections note every statement they send (BEGIN and COMMIT too).
+    const counted = createPool(db.url, { max: 1 });
+    counted.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      Object.assign(client, {
+        query: (...args: unknown[]) => {
+          statements.push(typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text);
+          return query(...args);
+        },
+      });
+    });
+    // As the shipped workflows.yaml: no workflow starts on deal.opened, deal.stage_changed or deal.won.
+    const listenedEvents = new Set(['deal.stale']);
+    const change = (customerId: number, stage: string, key: string, open?: DealOpening) =>
+      changeDeal(counted, {
+        customerId,
+        pipeline: sales,
+        stage,
+        at: now,
+        amount: 25,
+        idempotencyKey: key,
+        source: 'test',
+        allowBackwards: true,
+        open,
+        listenedEvents,
+      });
+    try {
+      const buyer = await customer('Counted buyer');
+      // The shipped close_deal on an order without a cart deal: no open deal, no closed one after it; opened won.
+      const won = await change(buyer, 'won', 'count/order', {
+        another: false,
+        name: null,
+        currency: null,
+        expectedCloseOn: null,
+      });
+      expect(won).toMatchObject({ action: 'opened', deal: { stage: 'won', status: 'won', amount: 25 } });
+      expect(statements, statements.join('\n')).toHaveLength(7);
+
+      const cart = await customer('Counted cart');
+      await change(cart, 'cart', 'count/cart', { another: false, name: null, currency: null, expectedCloseOn: null });
+      statements.length = 0;
+      const moved = await change(cart, 'quote', 'count/quote');
+      expect(moved).toMatchObject({ action: 'moved', deal: { stage: 'quote', status: 'open', amount: 25 } });
+      expect(statements, statements.join('\n')).toHaveLength(6);
+      const rerun = await change(cart, 'quote', 'count/quote');
+      expect(rerun).toMatchObject({ action: 'moved', deal: { id: moved.deal!.id, stage: 'quote' } });
+      expect(await getDealHistory(db.pool, moved.deal!.id)).toMatchObject([
+        { from_stage: null, to_stage: 'cart', amount: 25, at: now, source: 'test' },
+        { from_stage: 'cart', to_stage: 'quote', amount: 25, at: now, source: 'test' },
+      ]);
+    } finally {
+      await counted.end();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import type { Pipeline } from '../workflows/pipelines.js';
-import { lockLiveCustomer } from './customers.js';
 import { emitEngineEvent, type EngineEventType } from './engine-events.js';
 import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
+import { lockCustomerRowForUpdate } from './traits.js';
 
 export type DealStatus = 'open' | 'won' | 'lost';
 
@@ -100,11 +100,9 @@ export interface DealChangeResult {
  */
 export async function changeDeal(pool: Pool, change: DealChange): Promise<DealChangeResult> {
   return withRetriedTransaction(pool, async (client) => {
-    const customerId = await lockLiveCustomer(client, change.customerId);
-    const { rows: customers } = await client.query<{ owner_agent_id: string | null }>(
-      'SELECT owner_agent_id FROM customers WHERE id = $1 FOR UPDATE',
-      [customerId],
-    );
+    // The deal reads below are later statements than the lock: they see what the lock's previous holder committed.
+    const customer = await lockCustomerRowForUpdate(client, change.customerId);
+    const customerId = customer.id;
     if (change.idempotencyKey !== undefined) {
       const { rows: done } = await client.query<{ deal_id: number; from_stage: string | null }>(
         'SELECT deal_id, from_stage FROM deal_stage_history WHERE idempotency_key = $1',
@@ -152,7 +150,7 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
           return { action: 'skipped', deal: await getDeal(client, closed[0].id), reason, events: [] };
         }
       }
-      return openDeal(client, customerId, customers[0]!.owner_agent_id, change, change.open);
+      return openDeal(client, customerId, customer.owner_agent_id, change, change.open);
     }
 
     if (deal.status !== 'open')
@@ -170,10 +168,11 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
     }
     // A stage entered from an event older than the current stage's entry still counts from the later time.
     const at = new Date(Math.max(change.at.getTime(), deal.stage_entered_at.getTime()));
-    await client.query(
+    const moved = await writeDeal(
+      client,
       `UPDATE deals SET stage = $2, status = $3::text, amount = CASE WHEN $4::boolean THEN $5::numeric ELSE amount END, stage_entered_at = $6::timestamptz,
          closed_at = CASE WHEN $3::text = 'open' THEN NULL ELSE $6::timestamptz END, close_reason = CASE WHEN $3::text = 'open' THEN NULL ELSE $7::text END, updated_at = now()
-       WHERE id = $1`,
+       WHERE id = $1 RETURNING *`,
       [
         deal.id,
         change.stage,
@@ -183,9 +182,9 @@ export async function changeDeal(pool: Pool, change: DealChange): Promise<DealCh
         at,
         change.reason ?? null,
       ],
+      deal.stage,
+      change,
     );
-    await recordHistory(client, deal.id, customerId, deal.stage, change, at);
-    const moved = (await getDeal(client, deal.id))!;
     const events = await emitDealEvents(client, moved, change, ['deal.stage_changed', ...terminalEvent(target.kind)], {
       from: deal.stage,
     });
@@ -201,12 +200,13 @@ async function openDeal(
   open: DealOpening,
 ): Promise<DealChangeResult> {
   const kind = change.pipeline.byId.get(change.stage)!.kind;
-  const { rows } = await client.query<{ id: number }>(
+  const deal = await writeDeal(
+    client,
     `INSERT INTO deals (customer_id, pipeline, stage, status, name, amount, currency, owner_agent_id, expected_close_on, source, source_run_id,
                         opened_at, stage_entered_at, closed_at, close_reason)
      VALUES ($1, $2, $3, $4::text, $5, $6, $7, $8, $9, $10, $11, $12::timestamptz, $12::timestamptz,
              CASE WHEN $4::text = 'open' THEN NULL ELSE $12::timestamptz END, CASE WHEN $4::text = 'open' THEN NULL ELSE $13::text END)
-     RETURNING id`,
+     RETURNING *`,
     [
       customerId,
       change.pipeline.id,
@@ -222,10 +222,9 @@ async function openDeal(
       change.at,
       change.reason ?? null,
     ],
+    null,
+    change,
   );
-  const dealId = rows[0]!.id;
-  await recordHistory(client, dealId, customerId, null, change, change.at);
-  const deal = (await getDeal(client, dealId))!;
   return {
     action: 'opened',
     deal,
@@ -237,30 +236,35 @@ function terminalEvent(kind: 'open' | 'won' | 'lost'): EngineEventType[] {
   return kind === 'won' ? ['deal.won'] : kind === 'lost' ? ['deal.lost'] : [];
 }
 
-async function recordHistory(
+/**
+ * Runs `write`, an INSERT or UPDATE of one deal `RETURNING *`, and records the stage it entered in deal_stage_history,
+ * in one statement; returns the deal as written. The history row takes the deal's new stage, the time it entered it
+ * and its customer from the written row; `from` is the stage it left (null: just opened).
+ */
+async function writeDeal(
   client: PoolClient,
-  dealId: number,
-  customerId: number,
+  write: string,
+  params: unknown[],
   from: string | null,
   change: DealChange,
-  at: Date,
-): Promise<void> {
-  await client.query(
-    `INSERT INTO deal_stage_history (deal_id, customer_id, from_stage, to_stage, amount, at, source, actor, reason, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+): Promise<DealRow> {
+  const p = (i: number) => `$${params.length + i}`;
+  const { rows } = await client.query<DealRow>(
+    `WITH d AS (${write}),
+     h AS (INSERT INTO deal_stage_history (deal_id, customer_id, from_stage, to_stage, amount, at, source, actor, reason, idempotency_key)
+           SELECT d.id, d.customer_id, ${p(1)}::text, d.stage, ${p(2)}::numeric, d.stage_entered_at, ${p(3)}::text, ${p(4)}::text, ${p(5)}::text, ${p(6)}::text FROM d)
+     SELECT ${DEAL_COLUMNS} FROM d`,
     [
-      dealId,
-      customerId,
+      ...params,
       from,
-      change.stage,
       change.amount ?? null,
-      at,
       change.source,
       change.actor ?? null,
       change.reason ?? null,
       change.idempotencyKey ?? null,
     ],
   );
+  return rows[0]!;
 }
 
 /** What deal events carry (`$` in workflows started on them). */

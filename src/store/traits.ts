@@ -77,21 +77,36 @@ export async function recomputeBuiltinTraits(client: PoolClient, customerIds: nu
   }
 }
 
+/** The live customer a lock was taken on, as the locking statement read it. */
+export interface LockedCustomer {
+  id: number;
+  owner_agent_id: string | null;
+}
+
 /**
  * Locks the live customer that `customerId` is (following merges) for update until the transaction ends and returns
  * its id: evaluations of one customer's traits and segments then happen one after the other, each seeing the rows
  * the previous one committed.
  */
 export async function lockCustomerForUpdate(client: PoolClient, customerId: number): Promise<number> {
+  return (await lockCustomerRowForUpdate(client, customerId)).id;
+}
+
+/**
+ * `lockCustomerForUpdate`, returning the locked row's columns too: read by the locking statement, they are those of
+ * the newest version (a lock waited for returns the row its holder committed), so no second statement reads them.
+ */
+export async function lockCustomerRowForUpdate(client: PoolClient, customerId: number): Promise<LockedCustomer> {
   let id = customerId;
   for (let hop = 0; hop < 20; hop++) {
-    const { rows } = await client.query<{ id: number; merged_into: number | null }>(
-      'SELECT id, merged_into FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR UPDATE',
+    const { rows } = await client.query<LockedCustomer & { merged_into: number | null }>(
+      'SELECT id, merged_into, owner_agent_id FROM customers WHERE id = (SELECT coalesce(merged_into, id) FROM customers WHERE id = $1) FOR UPDATE',
       [id],
     );
     if (!rows[0]) throw new Error(`customer ${customerId} does not exist`);
-    if (rows[0].merged_into === null) return rows[0].id;
-    id = rows[0].merged_into;
+    const { merged_into, ...locked } = rows[0];
+    if (merged_into === null) return locked;
+    id = merged_into;
   }
   throw Object.assign(new Error(`customer ${customerId} kept being merged; retrying`), { code: '40001' });
 }

@@ -32,6 +32,8 @@ export default defineStep<CloseDealConfig, CompiledCloseDeal>({
   type: 'close_deal',
   // stop: the deal change is keyed, so a retry applies it once; steps after it may read the deal.
   onError: 'stop',
+  // Run again after a crash it changes nothing more: its history row (keyed) commits with the change and its events.
+  rerunnable: true,
   summary:
     "Closes the customer's open deal in a pipeline as won or lost (the pipeline's won or lost stage) with a reason, and the amount from the event when `amount` is given; fires deal.stage_changed and deal.won or deal.lost. Without an open deal (the order came before its cart), a deal is opened already closed unless `open_if_missing: false`; a later event of the same buying episode then opens nothing. Once per vendor object (`key`).",
   schema: {

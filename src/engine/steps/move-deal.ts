@@ -27,6 +27,8 @@ export default defineStep<MoveDealConfig, CompiledMoveDeal>({
   type: 'move_deal',
   // stop: the deal change is keyed, so a retry applies it once; steps after it may read the deal.
   onError: 'stop',
+  // Run again after a crash it changes nothing more: its history row (keyed) commits with the change and its events.
+  rerunnable: true,
   summary:
     "Moves the customer's open deal in a pipeline to `stage`, with the amount from the event when `amount` is given; fires deal.stage_changed (and deal.won or deal.lost when the stage is one). Never backwards unless `allow_backwards: true`; without an open deal nothing happens (the output says why). Once per vendor object (`key`).",
   schema: {

@@ -30,6 +30,8 @@ export default defineStep<OpenDealConfig, CompiledOpenDeal>({
   type: 'open_deal',
   // stop: the deal change is keyed, so a retry applies it once; steps after it may read the deal.
   onError: 'stop',
+  // Run again after a crash it changes nothing more: its history row (keyed) commits with the change and its events.
+  rerunnable: true,
   summary:
     "Opens a deal for the customer in a pipeline at `stage` (default its first stage), owned by the customer's owner unless `owner` says otherwise; fires deal.opened. If the customer already has an open deal there, that deal moves forward to `stage` (never back) instead, unless `another: true`. An event that happened before one of the customer's deals was won or lost belongs to that deal and opens nothing (a late cart after its order). Once per vendor object (`key`), however often delivered, retried or replayed.",
   schema: {
