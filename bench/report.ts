@@ -41,6 +41,7 @@ export interface RunResult {
   date: string;
   /** Events acknowledged 2xx / sent. */
   acknowledged: number;
+  /** Events worked off: every run they started finished (the name is older than that definition). */
   runsCompleted: number;
   /** False when the phase timed out before every event was acknowledged and its run finished. */
   complete: boolean;
@@ -196,7 +197,8 @@ export function evaluateTargets(results: Results): Target[] {
       targets.push({
         name: `1k → 10k → 100k within 20% (max rate${sizes.includes(100_000) ? '' : '; 100k not run'})`,
         config: label,
-        pass: spread <= 0.2,
+        // Without the 100k phase the target is not measured: a spread within 20% below it says nothing about 100k.
+        pass: sizes.includes(100_000) ? spread <= 0.2 : spread <= 0.2 ? undefined : false,
         measured: `${[...max]
           .reverse()
           .map((run) => `${run.size}: ${fmt(run.endToEndPerSecond)}/s`)
