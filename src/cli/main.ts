@@ -114,22 +114,22 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
     logger.info(lines.join('\n'));
   }
   if (own.worker) logger.info({ workflows: app.config.workflows.map((workflow) => workflow.id) }, 'worker started');
-  // `start`: the worker runs as many jobs at once as acknowledging webhooks on the same machine leaves room for.
+  // `start`: the worker runs as many jobs at once as acknowledging webhooks on the same machine leaves room for. This
+  // process's own worker is steered by its own acknowledgements (inline) or by the parent's, sent over IPC (child).
   const ackTargetMs = envInt(process.env, 'CRMFLOW_ACK_TARGET_MS');
+  const steerOwn = app.worker && ackTargetMs > 0 ? steerWorker(app.worker, ackTargetMs) : undefined;
   if (options.all === true && ackTargetMs > 0) {
-    const steer = worker ? worker.steer : app.worker ? steerWorker(app.worker, ackTargetMs) : undefined;
+    const steer = worker ? worker.steer : steerOwn;
     if (steer) setInterval(() => steer(webhookAckTimes.takeP95()), STEER_EVERY_MS).unref();
   }
   if (process.send) {
     // A child of `crmflow start`: say it is ready, and stop when the parent is gone (its IPC channel closes).
     process.send({ ready: true });
     process.on('disconnect', () => void stop('parent process gone'));
-    if (app.worker && ackTargetMs > 0) {
-      const steer = steerWorker(app.worker, ackTargetMs);
+    if (steerOwn)
       process.on('message', (message: { ackP95?: number | null } | null) => {
-        if (message?.ackP95 !== undefined) steer(message.ackP95 ?? undefined);
+        if (message?.ackP95 !== undefined) steerOwn(message.ackP95 ?? undefined);
       });
-    }
   }
 }
 
