@@ -33,7 +33,7 @@ export interface RunInput {
   started?: StartedRun;
   /**
    * The inbox event whose last run this is: the run's end marks it processed in the same statement, unless the run
-   * fails in a way that is retried (the outcome then says `settledInbox`).
+   * fails in a way that is retried. The outcome says `settledInbox` when it did.
    */
   settlesInbox?: number;
 }
