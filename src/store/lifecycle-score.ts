@@ -1,6 +1,6 @@
-import { lockLiveCustomer } from './customers.js';
 import { emitEngineEvent } from './engine-events.js';
-import { withRetriedTransaction, type Pool, type PoolClient } from './pool.js';
+import { withRetriedTransaction, type Pool } from './pool.js';
+import { lockCustomerForUpdate } from './traits.js';
 
 /** A change made by one step of one run: the key makes a retried step find its change instead of repeating it. */
 export interface StepChange {
@@ -122,11 +122,4 @@ export async function addScore(
     }
     return { customerId, previous, score, crossed, applied: true, events };
   });
-}
-
-/** The live customer (following merges), row-locked for an update of its own columns. */
-async function lockCustomerForUpdate(client: PoolClient, customerId: number): Promise<number> {
-  const id = await lockLiveCustomer(client, customerId);
-  await client.query('SELECT 1 FROM customers WHERE id = $1 FOR UPDATE', [id]);
-  return id;
 }
