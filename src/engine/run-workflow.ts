@@ -48,6 +48,10 @@ export type RunOutcome = (
   settledInbox?: true;
 };
 
+/** A failure that may heal: the job runs again with backoff (the worker's `settle`), its event stays pending. */
+export const willRetry = (outcome: { status: string; retryable?: boolean }) =>
+  outcome.status === 'failed' && outcome.retryable === true;
+
 export interface RunDependencies {
   pool: Pool;
   services: StepServices;
@@ -127,7 +131,7 @@ async function executeRun(
   };
   /** The run's end, marking the inbox event it settles processed, unless it is a failure that will be retried. */
   const ending = (end: RunEnd): RunEnd => {
-    if (input.settlesInbox === undefined || (end.status === 'failed' && end.retryable)) return end;
+    if (input.settlesInbox === undefined || willRetry(end)) return end;
     inbox.settled = true;
     return { ...end, settlesInbox: input.settlesInbox };
   };

@@ -20,7 +20,7 @@ import { handleSchedule } from './jobs/schedule.js';
 import { handleSuggestDuplicates } from './jobs/suggest-duplicates.js';
 import { enqueueAt, EVENTS_QUEUE, jobIds, type JobData } from './queues.js';
 import { createSecretRedactor } from '../config/secret-redactor.js';
-import { runWorkflow, type RunOutcome } from './run-workflow.js';
+import { runWorkflow, willRetry, type RunOutcome } from './run-workflow.js';
 import { checkSla } from './sla.js';
 import type { StepServices } from './steps/define-step.js';
 import { processTaskPhase } from './task-jobs.js';
@@ -91,7 +91,7 @@ export function createJobProcessor(
   };
 
   const settle = (outcomes: RunOutcome[]) => {
-    const failed = outcomes.flatMap((outcome) => (outcome.status === 'failed' && outcome.retryable ? [outcome] : []));
+    const failed = outcomes.flatMap((outcome) => (outcome.status === 'failed' && willRetry(outcome) ? [outcome] : []));
     if (failed.length > 0) {
       throw new RetryLater(
         failed.map((outcome) => outcome.error).join('; '),

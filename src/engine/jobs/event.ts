@@ -5,7 +5,7 @@ import { getInboxEvent, setInboxStatus } from '../../store/inbox.js';
 import { ensureRunToStart } from '../../store/runs.js';
 import type { CompiledWorkflow } from '../../workflows/load.js';
 import { applyInboundMessage } from '../reply-policy/inbound.js';
-import type { RunOutcome } from '../run-workflow.js';
+import { willRetry, type RunOutcome } from '../run-workflow.js';
 import type { TriggerEvent } from '../steps/define-step.js';
 import type { JobContext, JobHandler } from './context.js';
 
@@ -112,8 +112,6 @@ async function processEvent(
   context.settle(outcomes);
   if (!replay && !settled) await setInboxStatus(context.pool, inbox.id, 'processed');
 }
-
-const willRetry = (outcome: RunOutcome) => outcome.status === 'failed' && outcome.retryable;
 
 /** `event`: a stored webhook or pulled event, run through the workflows it triggers. */
 export const handleEvent: JobHandler<'event'> = (data, context) => processEvent(context, data.inboxId);
