@@ -117,7 +117,8 @@ async function serve(roles: Roles, options: { all?: boolean } = {}): Promise<voi
   // `start`: the worker runs as many jobs at once as acknowledging webhooks on the same machine leaves room for. This
   // process's own worker is steered by its own acknowledgements (inline) or by the parent's, sent over IPC (child).
   const ackTargetMs = envInt(process.env, 'CRMFLOW_ACK_TARGET_MS');
-  const steerOwn = app.worker && ackTargetMs > 0 ? steerWorker(app.worker, ackTargetMs) : undefined;
+  const steered = options.all === true || process.send !== undefined;
+  const steerOwn = app.worker && steered && ackTargetMs > 0 ? steerWorker(app.worker, ackTargetMs) : undefined;
   if (options.all === true && ackTargetMs > 0) {
     const steer = worker ? worker.steer : steerOwn;
     if (steer) setInterval(() => steer(webhookAckTimes.takeP95()), STEER_EVERY_MS).unref();
